@@ -1,0 +1,123 @@
+"""The ``secmsg`` application: global options, sub-apps, and the error boundary
+that turns every failure into one line on stderr and an exit code (SPEC §10-§11)."""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Annotated, Any
+
+import typer
+from typer.core import TyperGroup
+
+from secmsg_cli import __version__
+from secmsg_cli.cli._common import State
+from secmsg_cli.errors import SecmsgError
+
+
+def _fail(message: str, code: int) -> None:
+    sys.stderr.write(f"error: {message}\n")
+    sys.exit(code)
+
+
+class SecmsgGroup(TyperGroup):
+    """Runs the command tree and maps every exception to one line and an exit code."""
+
+    def main(self, args: Any = None, prog_name: str | None = None, complete_var: str | None = None,
+             standalone_mode: bool = True, **extra: Any) -> Any:
+        # Typer carries its own Click; its exception classes live there.
+        from typer import Abort
+        from typer._click.exceptions import ClickException, NoArgsIsHelpError, UsageError
+
+        debug = os.environ.get("SECMSG_DEBUG") == "1"
+        try:
+            rv = super().main(args=args, prog_name=prog_name or "secmsg", complete_var=complete_var,
+                              standalone_mode=False, **extra)
+        except SecmsgError as exc:
+            if debug:
+                raise
+            _fail(str(exc).replace("\n", " "), exc.exit_code)
+        except NoArgsIsHelpError as exc:
+            exc.show()
+            sys.exit(exc.exit_code)
+        except UsageError as exc:
+            hint = f" (see '{exc.ctx.command_path} --help')" if exc.ctx is not None else ""
+            _fail(exc.format_message().replace("\n", " ") + hint, exc.exit_code)
+        except ClickException as exc:
+            _fail(exc.format_message().replace("\n", " "), exc.exit_code)
+        except Abort:
+            _fail("aborted", 1)
+        except BrokenPipeError:
+            sys.exit(1)
+        except OSError as exc:
+            if debug:
+                raise
+            where = f"{exc.filename}: " if exc.filename else ""
+            _fail(f"{where}{exc.strerror or exc}", 1)
+        except Exception as exc:  # the last line of defence: never a traceback (SPEC §11)
+            if debug:
+                raise
+            _fail(f"internal error: {type(exc).__name__}: {exc} (run with SECMSG_DEBUG=1 for the traceback)", 1)
+        if not standalone_mode:
+            return rv
+        sys.exit(rv if isinstance(rv, int) else 0)
+
+
+app = typer.Typer(
+    cls=SecmsgGroup,
+    help="Administer policy-driven Secure Messaging and simulate it on real messages.",
+    no_args_is_help=True,
+    rich_markup_mode="rich",
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        sys.stdout.write(f"secmsg {__version__}\n")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    ctx: typer.Context,
+    db: Annotated[str | None, typer.Option("--db", metavar="PATH", help="The store file (default: $SECMSG_DB, else the user data directory).")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only results and errors.")] = False,
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit.")] = False,
+) -> None:
+    """Administer policy-driven Secure Messaging and simulate it on real messages.
+
+    The store is one SQLite file: --db PATH, else $SECMSG_DB, else the user data directory.
+    """
+    ctx.obj = State(db=db, quiet=quiet)
+
+
+def _register() -> None:
+    from secmsg_cli.cli import (
+        account,
+        attribute,
+        config_cmds,
+        db,
+        definition,
+        domain,
+        folder,
+        group,
+    )
+
+    db.register(app)
+    account.register(app)
+    domain.register(app)
+    group.register(app)
+    attribute.register(app)
+    folder.register(app)
+    definition.register(app)
+    config_cmds.register(app)
+
+
+_register()
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app(prog_name="secmsg")

@@ -1,0 +1,76 @@
+"""``secmsg init``, ``secmsg db path|status`` and ``secmsg audit``."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from secmsg_cli.cli._common import OutputOpt, open_store, state, sub_app
+from secmsg_cli.cli._output import Output, emit, say
+
+
+def register(app: typer.Typer) -> None:
+    db_app = sub_app("The store file: where it is and what it holds.")
+
+    @app.command("init")
+    def init(ctx: typer.Context) -> None:
+        """Create the store (with the built-in folder and definitions) if it does not exist.
+
+        Idempotent: running it on an existing store changes nothing.
+
+            secmsg --db acme.db init
+        """
+        from secmsg_cli.store.paths import resolve_db_path
+
+        path = resolve_db_path(state(ctx).db)
+        existed = path.exists() and path.stat().st_size > 0
+        store = open_store(ctx)
+        if existed:
+            say(f"Store {store.path} is already initialised (schema version {store.schema_version}).", quiet=state(ctx).quiet)
+        else:
+            say(f"Initialised store {store.path} (schema version {store.schema_version}).", quiet=state(ctx).quiet)
+
+    @db_app.command("path")
+    def db_path(ctx: typer.Context) -> None:
+        """Print the path of the store that commands would use (does not create it).
+
+            secmsg db path
+        """
+        from secmsg_cli.store.paths import resolve_db_path
+
+        typer.echo(str(resolve_db_path(state(ctx).db)))
+
+    @db_app.command("status")
+    def db_status(ctx: typer.Context, output: OutputOpt = Output.table) -> None:
+        """Show the store's path, schema version and object counts.
+
+            secmsg db status -o json
+        """
+        store = open_store(ctx)
+        account = store.account()
+        emit(
+            {
+                "path": str(store.path),
+                "schema_version": store.schema_version,
+                "account": account.name,
+                "edition": account.edition,
+                **store.counts(),
+            },
+            output,
+        )
+
+    @app.command("audit")
+    def audit(
+        ctx: typer.Context,
+        limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="Show at most N entries, newest first.")] = 50,
+        output: OutputOpt = Output.table,
+    ) -> None:
+        """List the audit log of writes, newest first.
+
+            secmsg audit --limit 10
+        """
+        rows = open_store(ctx).audit_log(limit)
+        emit(rows, output, columns=["id", "at", "actor", "action", "kind", "object"], empty="no audit entries")
+
+    app.add_typer(db_app, name="db")

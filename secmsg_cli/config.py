@@ -1,0 +1,503 @@
+"""Configuration as code (SPEC §9): the whole account as one TOML (or JSON)
+document.
+
+- :func:`export_document` reads the store into a plain document (built-ins are
+  not exported); :func:`dumps` writes it as TOML in the layout of SPEC §9, or
+  as JSON.
+- :func:`parse_text` reads a TOML/JSON text; :func:`validate_document` checks the
+  whole document at once and returns a :class:`Config` or raises a
+  :class:`ConfigError` listing every problem with its location (section,
+  index, object, line).
+- :func:`import_config` writes a validated Config into an empty store in one
+  transaction, through the same store methods the CLI uses.
+
+Each section is one entry of :data:`SECTIONS`; later kinds of object
+(content definitions, policies) add an entry rather than a special case.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from secmsg_cli.engine.addresses import AddressError, normalise_address, normalise_member
+from secmsg_cli.errors import ConfigError, SecmsgError
+from secmsg_cli.model import (
+    ACCOUNT_FIELDS,
+    BUILTIN_FOLDER,
+    DEFINITION_SETTINGS,
+    DOMAIN_TYPES,
+    EVERYONE,
+    Account,
+    check_account_field,
+    check_attribute_name,
+    check_attribute_value,
+    check_choice,
+    check_definition_field,
+    check_domain,
+    check_folder_path,
+    check_group_name,
+)
+
+FORMAT_VERSION = 1
+
+DOMAIN_FIELDS = ("name", "type")
+GROUP_FIELDS = ("name", "members")
+ATTRIBUTE_FIELDS = ("address", "values")
+FOLDER_FIELDS = ("path", "publish_to")
+DEFINITION_FIELDS = ("folder", "description", *DEFINITION_SETTINGS)
+
+
+# --- the validated document -------------------------------------------------
+
+
+@dataclass
+class Config:
+    """A validated, normalised configuration document."""
+
+    account: dict[str, Any] = field(default_factory=dict)
+    domains: list[tuple[str, str]] = field(default_factory=list)
+    groups: list[tuple[str, list[str]]] = field(default_factory=list)
+    attributes: list[tuple[str, dict[str, str]]] = field(default_factory=list)
+    folders: list[tuple[str, list[str] | None]] = field(default_factory=list)
+    definitions: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
+
+
+# --- export -----------------------------------------------------------------
+
+
+def export_document(store) -> dict[str, Any]:
+    """The store's configuration as a plain document (SPEC §9 field names)."""
+    doc: dict[str, Any] = {"account": {name: getattr(store.account(), name) for name in ACCOUNT_FIELDS}}
+    doc["domains"] = [{"name": d.name, "type": d.type} for d in store.domains()]
+    doc["groups"] = [{"name": g.name, "members": list(g.members)} for g in store.groups()]
+    by_address: dict[str, dict[str, str]] = {}
+    for row in store.attributes():
+        by_address.setdefault(row["address"], {})[row["name"]] = row["value"]
+    doc["attributes"] = [{"address": a, "values": v} for a, v in by_address.items()]
+    folders = []
+    for f in store.folders():
+        if f.path == BUILTIN_FOLDER and f.publish_to == (EVERYONE,):
+            continue  # the built-in folder as created: not exported
+        entry: dict[str, Any] = {"path": f.path}
+        if f.publish_to is not None:
+            entry["publish_to"] = list(f.publish_to)
+        folders.append(entry)
+    doc["folders"] = folders
+    definitions = []
+    for d in store.definitions():
+        if d.builtin:
+            continue
+        entry = {"folder": d.folder, "description": d.description}
+        for name in DEFINITION_SETTINGS:
+            value = getattr(d, name)
+            if value is None:
+                continue
+            entry[name] = value if isinstance(value, (bool, str, int)) else str(value)
+        definitions.append(entry)
+    doc["definitions"] = definitions
+    return {k: v for k, v in doc.items() if v != []}
+
+
+_BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
+
+
+def _toml_key(key: str) -> str:
+    return key if _BARE_KEY.match(key) else _toml_value(key)
+
+
+def _toml_value(value: Any) -> str:
+    import tomli_w
+
+    if isinstance(value, Mapping):
+        inner = ", ".join(f"{_toml_key(k)} = {_toml_value(v)}" for k, v in value.items())
+        return "{ " + inner + " }" if inner else "{}"
+    if isinstance(value, (list, tuple)):
+        items = [_toml_value(v) for v in value]
+        flat = "[" + ", ".join(items) + "]"
+        if len(flat) <= 80:
+            return flat
+        return "[\n" + "".join(f"    {item},\n" for item in items) + "]"
+    text = tomli_w.dumps({"v": value}, multiline_strings=True)
+    return text[len("v = "):].rstrip("\n")
+
+
+def dumps(doc: Mapping[str, Any], fmt: str = "toml") -> str:
+    """Write a document as TOML (the layout of SPEC §9) or JSON."""
+    if fmt == "json":
+        return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+    chunks: list[str] = [f"# secmsg configuration (format {FORMAT_VERSION})\n"]
+    for section, value in doc.items():
+        if isinstance(value, Mapping):
+            body = "".join(f"{_toml_key(k)} = {_toml_value(v)}\n" for k, v in value.items())
+            chunks.append(f"\n[{section}]\n{body}")
+        else:
+            for item in value:
+                body = "".join(f"{_toml_key(k)} = {_toml_value(v)}\n" for k, v in item.items())
+                chunks.append(f"\n[[{section}]]\n{body}")
+    return "".join(chunks)
+
+
+# --- parsing and locating ---------------------------------------------------
+
+
+@dataclass
+class Source:
+    """The text of a document, to point at the line of a problem."""
+
+    name: str
+    text: str
+    fmt: str
+
+    def line_of(self, section: str, index: int | None = None, key: str | None = None) -> int | None:
+        lines = self.text.splitlines()
+        if self.fmt == "json":
+            start = next((i for i, l in enumerate(lines) if re.search(rf'"{re.escape(section)}"\s*:', l)), None)
+            if start is None or key is None:
+                return None if start is None else start + 1
+            seen = -1
+            for i in range(start, len(lines)):
+                if index is not None and "{" in lines[i] and i > start:
+                    seen += lines[i].count("{")
+                if (index is None or seen >= index) and re.search(rf'"{re.escape(key)}"\s*:', lines[i]):
+                    return i + 1
+            return start + 1
+        header = re.compile(rf"^\s*\[\[\s*{re.escape(section)}\s*\]\]" if index is not None else rf"^\s*\[\s*{re.escape(section)}\s*\]")
+        starts = [i for i, l in enumerate(lines) if header.match(l)]
+        if index is not None:
+            if index >= len(starts):
+                return None
+            start = starts[index]
+        elif starts:
+            start = starts[0]
+        else:
+            return None
+        if key is None:
+            return start + 1
+        key_re = re.compile(rf'^\s*(?:{re.escape(key)}|"{re.escape(key)}"|\'{re.escape(key)}\')\s*=')
+        for i in range(start + 1, len(lines)):
+            if re.match(r"^\s*\[", lines[i]):
+                break
+            if key_re.match(lines[i]):
+                return i + 1
+        return start + 1
+
+
+def parse_text(text: str, name: str = "<config>", fmt: str | None = None) -> tuple[dict[str, Any], Source]:
+    """Parse a TOML or JSON document (JSON when ``fmt`` says so, when the name
+    ends in ``.json``, or when the text starts with ``{``)."""
+    if fmt is None:
+        fmt = "json" if name.lower().endswith(".json") or text.lstrip().startswith("{") else "toml"
+    if fmt == "json":
+        try:
+            doc = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"{name}: invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}") from None
+        if not isinstance(doc, dict):
+            raise ConfigError(f"{name}: expected a JSON object at the top level")
+    else:
+        import tomllib
+
+        try:
+            doc = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{name}: invalid TOML: {exc}") from None
+    return doc, Source(name, text, fmt)
+
+
+def read_file(path: str) -> tuple[dict[str, Any], Source]:
+    """Read and parse a configuration file (``-`` = standard input)."""
+    import sys
+    from pathlib import Path
+
+    try:
+        if path == "-":
+            raw = sys.stdin.buffer.read()
+        else:
+            p = Path(path)
+            if p.is_dir():
+                raise ConfigError(f"{path}: is a directory, expected a TOML or JSON file")
+            raw = p.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror or exc}") from None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start})") from None
+    return parse_text(text, path)
+
+
+# --- validation -------------------------------------------------------------
+
+
+class _Problems:
+    def __init__(self, source: Source) -> None:
+        self.source = source
+        self.items: list[str] = []
+
+    def add(self, section: str, index: int | None, key: str | None, message: str, label: str | None = None) -> None:
+        where = section if index is None else f"{section}[{index}]"
+        if label:
+            where += f" ({label})"
+        line = self.source.line_of(section, index, key)
+        if line:
+            where += f", line {line}"
+        self.items.append(f"{where}: {message}")
+
+    def check(self, section: str, index: int | None, key: str | None, fn: Callable[[], Any],
+              label: str | None = None) -> Any:
+        try:
+            return fn()
+        except (SecmsgError, ValueError) as exc:
+            self.add(section, index, key, str(exc), label)
+            return None
+
+
+def _entries(doc: Mapping[str, Any], section: str, problems: _Problems) -> list[tuple[int, Mapping[str, Any]]]:
+    value = doc.get(section, [])
+    if not isinstance(value, list):
+        problems.add(section, None, None, f"expected an array of tables ([[{section}]])")
+        return []
+    out = []
+    for i, item in enumerate(value):
+        if not isinstance(item, Mapping):
+            problems.add(section, i, None, "expected a table")
+            continue
+        out.append((i, item))
+    return out
+
+
+def _known(section: str, index: int | None, item: Mapping[str, Any], allowed: tuple[str, ...],
+           problems: _Problems, label: str | None = None) -> None:
+    for key in item:
+        if key not in allowed:
+            problems.add(section, index, key, f"unknown field {key!r} (expected one of {', '.join(allowed)})", label)
+
+
+def _required(section: str, index: int, item: Mapping[str, Any], key: str, problems: _Problems) -> bool:
+    if key not in item:
+        problems.add(section, index, None, f"missing required field {key!r}")
+        return False
+    return True
+
+
+def _validate_account(doc, cfg: Config, p: _Problems) -> None:
+    account = doc.get("account", {})
+    if not isinstance(account, Mapping):
+        p.add("account", None, None, "expected a table ([account])")
+        return
+    _known("account", None, account, ACCOUNT_FIELDS, p)
+    defaults = Account()
+    for name in ACCOUNT_FIELDS:
+        if name in account:
+            value = p.check("account", None, name, lambda n=name: check_account_field(n, account[n]))
+            cfg.account[name] = value
+        else:
+            cfg.account[name] = getattr(defaults, name)
+
+
+def _validate_domains(doc, cfg: Config, p: _Problems) -> None:
+    seen: set[str] = set()
+    for i, item in _entries(doc, "domains", p):
+        _known("domains", i, item, DOMAIN_FIELDS, p)
+        if not _required("domains", i, item, "name", p):
+            continue
+        name = p.check("domains", i, "name", lambda: check_domain(item["name"]))
+        dtype = p.check("domains", i, "type", lambda: check_choice(item.get("type", "local"), DOMAIN_TYPES, "domain type"))
+        if name is None or dtype is None:
+            continue
+        if name in seen:
+            p.add("domains", i, "name", f"domain {name} is declared twice")
+            continue
+        seen.add(name)
+        cfg.domains.append((name, dtype))
+
+
+def _string_list(value: Any, what: str) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ValueError(f"{what}: expected a list of strings")
+    return value
+
+
+def _validate_groups(doc, cfg: Config, p: _Problems) -> set[str]:
+    names: dict[str, str] = {}
+    for i, item in _entries(doc, "groups", p):
+        _known("groups", i, item, GROUP_FIELDS, p)
+        if not _required("groups", i, item, "name", p):
+            continue
+        name = p.check("groups", i, "name", lambda: check_group_name(item["name"]))
+        if name is None:
+            continue
+        members: list[str] = []
+        raw = p.check("groups", i, "members", lambda: _string_list(item.get("members", []), "members"), name)
+        for m in raw or []:
+            try:
+                members.append(normalise_member(m))
+            except AddressError as exc:
+                p.add("groups", i, "members", str(exc), name)
+        if name.lower() in names:
+            p.add("groups", i, "name", f"group {name!r} is declared twice")
+            continue
+        names[name.lower()] = name
+        cfg.groups.append((name, sorted(set(members))))
+    return set(names)
+
+
+def _validate_attributes(doc, cfg: Config, p: _Problems) -> None:
+    seen: set[str] = set()
+    for i, item in _entries(doc, "attributes", p):
+        _known("attributes", i, item, ATTRIBUTE_FIELDS, p)
+        if not _required("attributes", i, item, "address", p) or not _required("attributes", i, item, "values", p):
+            continue
+        address = p.check("attributes", i, "address", lambda: normalise_address(item["address"]))
+        values = item["values"]
+        if not isinstance(values, Mapping) or not values:
+            p.add("attributes", i, "values", "expected a table of Name = \"value\" pairs, such as { Department = \"Legal\" }", address)
+            continue
+        checked: dict[str, str] = {}
+        for name, value in values.items():
+            n = p.check("attributes", i, "values", lambda name=name: check_attribute_name(name), address)
+            v = p.check("attributes", i, "values", lambda value=value: check_attribute_value(value), address)
+            if n is not None and v is not None:
+                checked[n] = v
+        if address is None:
+            continue
+        if address in seen:
+            p.add("attributes", i, "address", f"{address} is declared twice (put all its values in one entry)")
+            continue
+        seen.add(address)
+        cfg.attributes.append((address, checked))
+
+
+def _validate_folders(doc, cfg: Config, p: _Problems, groups: set[str]) -> set[str]:
+    paths: dict[str, str] = {BUILTIN_FOLDER.lower(): BUILTIN_FOLDER}
+    declared: list[tuple[int, str, list[str] | None]] = []
+    for i, item in _entries(doc, "folders", p):
+        _known("folders", i, item, FOLDER_FIELDS, p)
+        if not _required("folders", i, item, "path", p):
+            continue
+        path = p.check("folders", i, "path", lambda: check_folder_path(item["path"]))
+        if path is None:
+            continue
+        publish: list[str] | None = None
+        if "publish_to" in item:
+            publish = p.check("folders", i, "publish_to", lambda: _string_list(item["publish_to"], "publish_to"), path)
+            for target in publish or []:
+                if target.strip().lower() != EVERYONE and target.strip().lower() not in groups:
+                    p.add("folders", i, "publish_to", f"unknown group {target!r} (declare it in [[groups]] or use 'everyone')", path)
+        if path.lower() in paths and not (path.lower() == BUILTIN_FOLDER.lower() and
+                                          BUILTIN_FOLDER.lower() not in {d[1].lower() for d in declared}):
+            p.add("folders", i, "path", f"folder {path!r} is declared twice")
+            continue
+        paths[path.lower()] = path
+        declared.append((i, path, publish))
+    for i, path, publish in declared:
+        parent = path.rpartition("/")[0]
+        if parent and parent.lower() not in paths:
+            p.add("folders", i, "path", f"parent folder {parent!r} is not declared", path)
+        cfg.folders.append((path, publish))
+    cfg.folders.sort(key=lambda f: f[0].count("/"))
+    return set(paths)
+
+
+def _validate_definitions(doc, cfg: Config, p: _Problems, folders: set[str]) -> set[str]:
+    paths: set[str] = set()
+    entries = _entries(doc, "definitions", p)
+    if entries and cfg.account.get("edition") == "lite":
+        p.add("definitions", entries[0][0], None,
+              "the account's edition is 'lite', which allows only the built-in definitions")
+    for i, item in entries:
+        label = f"{item.get('folder', '?')}/{item.get('description', '?')}"
+        _known("definitions", i, item, DEFINITION_FIELDS, p, label)
+        if not _required("definitions", i, item, "folder", p) or not _required("definitions", i, item, "description", p):
+            continue
+        folder = p.check("definitions", i, "folder", lambda: check_definition_field("folder", item["folder"]), label)
+        description = p.check("definitions", i, "description", lambda: check_definition_field("description", item["description"]), label)
+        settings: dict[str, Any] = {}
+        for name in DEFINITION_SETTINGS:
+            if name in item:
+                settings[name] = p.check("definitions", i, name, lambda n=name: check_definition_field(n, item[n]), label)
+        if folder is None or description is None:
+            continue
+        if folder.lower() not in folders:
+            p.add("definitions", i, "folder", f"folder {folder!r} is not declared in [[folders]]", label)
+            continue
+        if folder.lower() == BUILTIN_FOLDER.lower() and description.lower() in ("all recipients", "external recipients"):
+            p.add("definitions", i, "description", "built-in definitions are not part of the configuration", label)
+            continue
+        key = f"{folder}/{description}".lower()
+        if key in paths:
+            p.add("definitions", i, "description", f"definition {folder}/{description!r} is declared twice", label)
+            continue
+        paths.add(key)
+        cfg.definitions.append((folder, description, {k: v for k, v in settings.items() if v is not None or k == "banner"}))
+    return paths
+
+
+KNOWN_SECTIONS = ("account", "domains", "groups", "attributes", "folders", "definitions")
+
+
+def validate_document(doc: Mapping[str, Any], source: Source) -> Config:
+    """Check the whole document; raise :class:`ConfigError` listing every problem."""
+    p = _Problems(source)
+    for key in doc:
+        if key not in KNOWN_SECTIONS:
+            line = source.line_of(key, None, None) or source.line_of(key, 0, None)
+            where = f", line {line}" if line else ""
+            p.items.append(f"{key}{where}: unknown section {key!r} (expected one of {', '.join(KNOWN_SECTIONS)})")
+    cfg = Config()
+    _validate_account(doc, cfg, p)
+    _validate_domains(doc, cfg, p)
+    groups = _validate_groups(doc, cfg, p)
+    _validate_attributes(doc, cfg, p)
+    folders = _validate_folders(doc, cfg, p, groups)
+    _validate_definitions(doc, cfg, p, folders)
+    if p.items:
+        raise ConfigError(_summary(source.name, p.items), problems=p.items)
+    return cfg
+
+
+def _summary(name: str, problems: list[str], shown: int = 3) -> str:
+    head = "; ".join(problems[:shown])
+    more = f"; and {len(problems) - shown} more" if len(problems) > shown else ""
+    noun = "problem" if len(problems) == 1 else "problems"
+    return f"{name}: {len(problems)} {noun}: {head}{more}"
+
+
+# --- import -----------------------------------------------------------------
+
+
+def import_config(store, cfg: Config, *, source: str = "<config>") -> dict[str, int]:
+    """Load a validated Config into an empty store, all or nothing."""
+    with store.transaction():
+        if not store.is_empty():
+            raise ConfigError(
+                f"cannot import {source}: the store {store.path} is not empty "
+                "(import loads a new store; use a new --db)"
+            )
+        store.set_account(cfg.account)
+        for name, dtype in cfg.domains:
+            store.add_domain(name, dtype)
+        for name, members in cfg.groups:
+            store.create_group(name, members)
+        for address, values in cfg.attributes:
+            store.set_attributes(address, values)
+        for path, publish in cfg.folders:
+            if path.lower() == BUILTIN_FOLDER.lower():
+                store.set_folder_publish(BUILTIN_FOLDER, publish)
+            else:
+                store.create_folder(path, publish)
+        for folder, description, settings in cfg.definitions:
+            store.create_definition(folder, description, **settings)
+        counts = {
+            "domains": len(cfg.domains),
+            "groups": len(cfg.groups),
+            "attributes": len(cfg.attributes),
+            "folders": len(cfg.folders),
+            "definitions": len(cfg.definitions),
+        }
+        store.audit("import", "config", source, None, counts)
+    return counts

@@ -1,0 +1,133 @@
+"""Numbered schema migrations (sqlite-utils ``Migrations``).
+
+Never edit a migration once it has landed: add a new one. Each migration sets
+``PRAGMA user_version`` to its number, which is the store's schema version; a
+store whose version is greater than :data:`SCHEMA_VERSION` was written by a
+newer secmsg and is refused.
+"""
+
+from __future__ import annotations
+
+from sqlite_utils import Database
+from sqlite_utils.migrations import Migrations
+
+migrations = Migrations("secmsg")
+
+
+def _run(db: Database, script: str) -> None:
+    """Run a script statement by statement, inside the current transaction
+    (``executescript`` would commit it)."""
+    import sqlite3
+
+    pending = ""
+    for line in script.splitlines(keepends=True):
+        pending += line
+        if sqlite3.complete_statement(pending):
+            db.execute(pending)
+            pending = ""
+    if pending.strip():
+        raise ValueError(f"incomplete SQL statement in migration: {pending.strip()[:60]}")
+
+
+@migrations(name="m001_foundation")
+def m001_foundation(db: Database) -> None:
+    _run(
+        db,
+        """
+        CREATE TABLE account (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            name TEXT NOT NULL DEFAULT '',
+            edition TEXT NOT NULL DEFAULT 'full' CHECK (edition IN ('full', 'lite')),
+            max_retention_days INTEGER NOT NULL DEFAULT 3650,
+            timezone TEXT NOT NULL DEFAULT 'UTC',
+            portal_url TEXT NOT NULL DEFAULT 'https://portal.invalid/secure',
+            bypass_scope TEXT NOT NULL DEFAULT 'policy' CHECK (bypass_scope IN ('policy', 'all')),
+            expired_view INTEGER NOT NULL DEFAULT 0
+        );
+        INSERT INTO account (id) VALUES (1);
+
+        CREATE TABLE domains (
+            name TEXT PRIMARY KEY,
+            type TEXT NOT NULL CHECK (type IN ('local', 'remote', 'send-only'))
+        );
+
+        CREATE TABLE groups (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL UNIQUE COLLATE NOCASE
+        );
+        CREATE TABLE group_members (
+            group_id INTEGER NOT NULL REFERENCES groups(id) ON DELETE CASCADE,
+            member TEXT NOT NULL,
+            PRIMARY KEY (group_id, member)
+        );
+        CREATE INDEX group_members_member ON group_members(member);
+
+        CREATE TABLE attributes (
+            address TEXT NOT NULL,
+            name TEXT NOT NULL COLLATE NOCASE,
+            value TEXT NOT NULL,
+            PRIMARY KEY (address, name)
+        );
+        CREATE INDEX attributes_name_value ON attributes(name, value);
+
+        CREATE TABLE folders (
+            id INTEGER PRIMARY KEY,
+            parent_id INTEGER REFERENCES folders(id),
+            name TEXT NOT NULL COLLATE NOCASE,
+            -- 0: inherits the parent's publish list; 1: has a list of its own
+            publish_own INTEGER NOT NULL DEFAULT 0,
+            publish_everyone INTEGER NOT NULL DEFAULT 0
+        );
+        CREATE UNIQUE INDEX folders_name ON folders(coalesce(parent_id, 0), name);
+        CREATE TABLE folder_publish_groups (
+            folder_id INTEGER NOT NULL REFERENCES folders(id) ON DELETE CASCADE,
+            group_id INTEGER NOT NULL REFERENCES groups(id),
+            PRIMARY KEY (folder_id, group_id)
+        );
+
+        CREATE TABLE definitions (
+            id INTEGER PRIMARY KEY,
+            folder_id INTEGER NOT NULL REFERENCES folders(id),
+            description TEXT NOT NULL COLLATE NOCASE,
+            allow_print INTEGER NOT NULL DEFAULT 0,
+            allow_reply INTEGER NOT NULL DEFAULT 1,
+            allow_reply_all INTEGER NOT NULL DEFAULT 0,
+            expire_after TEXT NOT NULL DEFAULT 'never',
+            max_extension TEXT NOT NULL DEFAULT '0d',
+            read_receipt INTEGER NOT NULL DEFAULT 0,
+            banner TEXT,
+            routing TEXT NOT NULL DEFAULT 'external' CHECK (routing IN ('external', 'all')),
+            builtin INTEGER NOT NULL DEFAULT 0,
+            UNIQUE (folder_id, description)
+        );
+
+        CREATE TABLE audit (
+            id INTEGER PRIMARY KEY,
+            at TEXT NOT NULL,
+            actor TEXT NOT NULL,
+            action TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            object TEXT,
+            before TEXT,
+            after TEXT
+        );
+
+        -- SPEC §3.3: the built-in folder and read-only definitions.
+        INSERT INTO folders (id, parent_id, name, publish_own, publish_everyone)
+            VALUES (1, NULL, 'Default', 1, 1);
+        INSERT INTO definitions (folder_id, description, allow_print, allow_reply,
+                                 allow_reply_all, expire_after, max_extension,
+                                 read_receipt, banner, routing, builtin)
+            VALUES (1, 'All Recipients', 0, 1, 1, 'never', '0d', 0, NULL, 'all', 1),
+                   (1, 'External Recipients', 0, 1, 1, 'never', '0d', 0, NULL, 'external', 1);
+        PRAGMA user_version = 1;
+        """
+    )
+
+
+SCHEMA_VERSION = 1
+
+
+def apply(db: Database) -> None:
+    """Apply pending migrations; the caller holds the write transaction."""
+    migrations.apply(db)

@@ -1,0 +1,840 @@
+"""The Store: one SQLite file, one account.
+
+Reads return the frozen objects of :mod:`secmsg_cli.model`. Every write runs
+inside :meth:`Store.transaction` (``BEGIN IMMEDIATE`` ... ``COMMIT``; nested
+calls join the outer transaction) and records an audit row, so a command's
+writes are all-or-nothing (SPEC §11) and all audited (SPEC §2).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import asdict, replace
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from secmsg_cli.engine.addresses import AddressError, normalise_address, normalise_member
+from secmsg_cli.engine.durations import Duration, parse_duration
+from secmsg_cli.errors import InvalidInput, NotFound, Refused, StoreError
+from secmsg_cli.model import (
+    ACCOUNT_FIELDS,
+    BUILTIN_FOLDER,
+    DEFINITION_SETTINGS,
+    DOMAIN_TYPES,
+    EVERYONE,
+    Account,
+    Definition,
+    Domain,
+    Folder,
+    Group,
+    check_account_field,
+    check_attribute_name,
+    check_attribute_value,
+    check_choice,
+    check_definition_field,
+    check_description,
+    check_domain,
+    check_folder_name,
+    check_folder_path,
+    check_group_name,
+    split_definition_path,
+)
+from secmsg_cli.store.migrations import SCHEMA_VERSION
+
+BUSY_TIMEOUT_MS = 60_000
+
+
+def _address(value: str) -> str:
+    try:
+        return normalise_address(value)
+    except AddressError as exc:
+        raise InvalidInput(str(exc)) from None
+
+
+def _member(value: str) -> str:
+    try:
+        return normalise_member(value)
+    except AddressError as exc:
+        raise InvalidInput(str(exc)) from None
+
+
+def _actor() -> str:
+    actor = os.environ.get("SECMSG_ACTOR")
+    if actor:
+        return actor
+    try:
+        import getpass
+
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
+def _jsonable(obj: Any) -> Any:
+    if obj is None:
+        return None
+    if hasattr(obj, "__dataclass_fields__"):
+        obj = asdict(obj)
+    if isinstance(obj, dict):
+        return {k: _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, Duration):
+        return str(obj)
+    return obj
+
+
+def _definition_row(row: sqlite3.Row, folder_path: str) -> Definition:
+    return Definition(
+        id=row["id"],
+        folder=folder_path,
+        description=row["description"],
+        allow_print=bool(row["allow_print"]),
+        allow_reply=bool(row["allow_reply"]),
+        allow_reply_all=bool(row["allow_reply_all"]),
+        expire_after=parse_duration(row["expire_after"]),
+        max_extension=parse_duration(row["max_extension"], allow_never=False),
+        read_receipt=bool(row["read_receipt"]),
+        banner=row["banner"],
+        routing=row["routing"],
+        builtin=bool(row["builtin"]),
+    )
+
+
+class Store:
+    """An open secmsg store. Use :func:`open_store` or as a context manager."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self._depth = 0
+        self.conn = self._connect()
+        self._migrate()
+
+    # --- connection, schema, transactions -----------------------------------
+
+    def _connect(self) -> sqlite3.Connection:
+        path = self.path
+        try:
+            if not path.exists():
+                path.parent.mkdir(parents=True, exist_ok=True)
+                # Created private (0600) before SQLite opens it.
+                os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+            elif path.is_dir():
+                raise StoreError(f"cannot open store {path}: it is a directory")
+            conn = sqlite3.connect(path, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
+            conn.row_factory = sqlite3.Row
+            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            conn.execute("PRAGMA foreign_keys = ON")
+            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            if mode.lower() != "wal":
+                conn.execute("PRAGMA journal_mode = DELETE")
+            conn.execute("PRAGMA synchronous = NORMAL")
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"cannot open store {path}: {exc}") from None
+        except OSError as exc:
+            raise StoreError(f"cannot open store {path}: {exc.strerror or exc}") from None
+        return conn
+
+    @property
+    def schema_version(self) -> int:
+        return self.conn.execute("PRAGMA user_version").fetchone()[0]
+
+    def _migrate(self) -> None:
+        try:
+            version = self.schema_version
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"cannot open store {self.path}: {exc}") from None
+        if version > SCHEMA_VERSION:
+            raise StoreError(
+                f"store {self.path} has schema version {version}, newer than this secmsg "
+                f"supports ({SCHEMA_VERSION}); upgrade secmsg to use it"
+            )
+        if version == SCHEMA_VERSION:
+            return
+        with self.transaction():
+            version = self.schema_version  # another process may have migrated meanwhile
+            if version == SCHEMA_VERSION:
+                return
+            if version == 0:
+                tables = {
+                    r[0]
+                    for r in self.conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+                }
+                if tables - {"_sqlite_migrations"}:
+                    raise StoreError(f"cannot open store {self.path}: it is an SQLite file but not a secmsg store")
+            from sqlite_utils import Database
+
+            from secmsg_cli.store import migrations
+
+            migrations.apply(Database(self.conn))
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[Store]:
+        """One write transaction; nested uses join the outermost one."""
+        if self._depth:
+            self._depth += 1
+            try:
+                yield self
+            finally:
+                self._depth -= 1
+            return
+        try:
+            self.conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            raise StoreError(f"cannot write to store {self.path}: {exc}") from None
+        self._depth = 1
+        try:
+            yield self
+        except BaseException:
+            self._depth = 0
+            if self.conn.in_transaction:
+                self.conn.execute("ROLLBACK")
+            raise
+        else:
+            self._depth = 0
+            try:
+                self.conn.execute("COMMIT")
+            except sqlite3.DatabaseError as exc:
+                if self.conn.in_transaction:
+                    self.conn.execute("ROLLBACK")
+                raise StoreError(f"cannot write to store {self.path}: {exc}") from None
+
+    def _q(self, sql: str, params: Iterable[Any] = ()) -> list[sqlite3.Row]:
+        return self.conn.execute(sql, tuple(params)).fetchall()
+
+    def _x(self, sql: str, params: Iterable[Any] = ()) -> sqlite3.Cursor:
+        if not self._depth:
+            raise RuntimeError("write outside a transaction")
+        return self.conn.execute(sql, tuple(params))
+
+    def audit(self, action: str, kind: str, obj: object, before: Any = None, after: Any = None) -> None:
+        """Record one write in the audit log (inside the current transaction)."""
+        self._x(
+            "INSERT INTO audit (at, actor, action, kind, object, before, after) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                _actor(),
+                action,
+                kind,
+                None if obj is None else str(obj),
+                None if before is None else json.dumps(_jsonable(before), ensure_ascii=False, sort_keys=True),
+                None if after is None else json.dumps(_jsonable(after), ensure_ascii=False, sort_keys=True),
+            ),
+        )
+
+    def audit_log(self, limit: int | None = None) -> list[dict[str, Any]]:
+        sql = "SELECT * FROM audit ORDER BY id DESC"
+        params: tuple[Any, ...] = ()
+        if limit is not None:
+            sql += " LIMIT ?"
+            params = (limit,)
+        rows = []
+        for r in self._q(sql, params):
+            row = dict(r)
+            row["before"] = json.loads(row["before"]) if row["before"] else None
+            row["after"] = json.loads(row["after"]) if row["after"] else None
+            rows.append(row)
+        return rows
+
+    def counts(self) -> dict[str, int]:
+        """Object counts for ``db status``."""
+        one = lambda sql: self._q(sql)[0][0]  # noqa: E731
+        return {
+            "domains": one("SELECT count(*) FROM domains"),
+            "groups": one("SELECT count(*) FROM groups"),
+            "group_members": one("SELECT count(*) FROM group_members"),
+            "attributes": one("SELECT count(*) FROM attributes"),
+            "folders": one("SELECT count(*) FROM folders"),
+            "definitions": one("SELECT count(*) FROM definitions"),
+            "audit_entries": one("SELECT count(*) FROM audit"),
+        }
+
+    def is_empty(self) -> bool:
+        """True when the store holds nothing but the account and the built-ins."""
+        c = self.counts()
+        builtin_folders = self._q("SELECT count(*) FROM folders WHERE id = 1")[0][0]
+        builtin_defs = self._q("SELECT count(*) FROM definitions WHERE builtin = 1")[0][0]
+        return (
+            c["domains"] == c["groups"] == c["attributes"] == 0
+            and c["folders"] == builtin_folders
+            and c["definitions"] == builtin_defs
+        )
+
+    # --- account ------------------------------------------------------------
+
+    def account(self) -> Account:
+        row = self._q("SELECT * FROM account WHERE id = 1")[0]
+        return Account(
+            name=row["name"],
+            edition=row["edition"],
+            max_retention_days=row["max_retention_days"],
+            timezone=row["timezone"],
+            portal_url=row["portal_url"],
+            bypass_scope=row["bypass_scope"],
+            expired_view=bool(row["expired_view"]),
+        )
+
+    def set_account(self, changes: Mapping[str, object]) -> Account:
+        """Validate and apply account settings; returns the new account."""
+        before = self.account()
+        values = {name: check_account_field(name, value) for name, value in changes.items()}
+        after = replace(before, **values)  # type: ignore[arg-type]
+        if after == before:
+            return before
+        with self.transaction():
+            if after.edition == "lite" and before.edition != "lite":
+                custom = self._q("SELECT count(*) FROM definitions WHERE builtin = 0")[0][0]
+                if custom:
+                    raise Refused(
+                        f"cannot switch the account to the lite edition: it has {custom} custom "
+                        "definition(s); the lite edition allows only the built-in definitions"
+                    )
+            cols = ", ".join(f"{name} = ?" for name in ACCOUNT_FIELDS)
+            self._x(f"UPDATE account SET {cols} WHERE id = 1", [getattr(after, n) for n in ACCOUNT_FIELDS])
+            self.audit("update", "account", "account", before, after)
+        return after
+
+    # --- domains ------------------------------------------------------------
+
+    def domains(self) -> list[Domain]:
+        return [Domain(r["name"], r["type"]) for r in self._q("SELECT * FROM domains ORDER BY name")]
+
+    def add_domain(self, name: str, type: str = "local") -> Domain:
+        domain = Domain(check_domain(name), check_choice(type, DOMAIN_TYPES, "domain type"))
+        with self.transaction():
+            if self._q("SELECT 1 FROM domains WHERE name = ?", [domain.name]):
+                raise Refused(f"domain {domain.name} is already an internal domain")
+            self._x("INSERT INTO domains (name, type) VALUES (?, ?)", [domain.name, domain.type])
+            self.audit("create", "domain", domain.name, None, domain)
+        return domain
+
+    def remove_domain(self, name: str) -> Domain:
+        canonical = check_domain(name)
+        with self.transaction():
+            rows = self._q("SELECT * FROM domains WHERE name = ?", [canonical])
+            if not rows:
+                raise NotFound(f"domain {canonical} is not an internal domain")
+            domain = Domain(rows[0]["name"], rows[0]["type"])
+            self._x("DELETE FROM domains WHERE name = ?", [canonical])
+            self.audit("delete", "domain", canonical, domain, None)
+        return domain
+
+    # --- groups -------------------------------------------------------------
+
+    def groups(self) -> list[Group]:
+        members: dict[int, list[str]] = {}
+        for r in self._q("SELECT group_id, member FROM group_members ORDER BY member"):
+            members.setdefault(r["group_id"], []).append(r["member"])
+        return [
+            Group(r["id"], r["name"], tuple(members.get(r["id"], ())))
+            for r in self._q("SELECT id, name FROM groups ORDER BY name COLLATE NOCASE")
+        ]
+
+    def group(self, ref: str | int) -> Group:
+        """A group by id or name (case-insensitive)."""
+        text = str(ref).strip()
+        rows = self._q("SELECT id, name FROM groups WHERE name = ?", [text])
+        if not rows and text.isdigit():
+            rows = self._q("SELECT id, name FROM groups WHERE id = ?", [int(text)])
+        if not rows:
+            raise NotFound(f"group {text!r} not found")
+        gid = rows[0]["id"]
+        members = tuple(r[0] for r in self._q("SELECT member FROM group_members WHERE group_id = ? ORDER BY member", [gid]))
+        return Group(gid, rows[0]["name"], members)
+
+    def create_group(self, name: str, members: Iterable[str] = ()) -> Group:
+        name = check_group_name(name)
+        normalised = sorted({_member(m) for m in members})
+        with self.transaction():
+            if self._q("SELECT 1 FROM groups WHERE name = ?", [name]):
+                raise Refused(f"group {name!r} already exists")
+            gid = self._x("INSERT INTO groups (name) VALUES (?)", [name]).lastrowid
+            self.conn.executemany(
+                "INSERT INTO group_members (group_id, member) VALUES (?, ?)", [(gid, m) for m in normalised]
+            )
+            group = Group(gid, name, tuple(normalised))  # type: ignore[arg-type]
+            self.audit("create", "group", name, None, group)
+        return group
+
+    def group_users(self, group: Group) -> list[str]:
+        """Objects that reference ``group`` (they block its deletion)."""
+        users = [
+            f"folder {self._folder_paths()[r[0]]!r} (publish_to)"
+            for r in self._q("SELECT folder_id FROM folder_publish_groups WHERE group_id = ?", [group.id])
+        ]
+        return users
+
+    def delete_group(self, ref: str | int) -> Group:
+        with self.transaction():
+            group = self.group(ref)
+            users = self.group_users(group)
+            if users:
+                raise Refused(f"group {group.name!r} is in use by {', '.join(users)}")
+            self._x("DELETE FROM groups WHERE id = ?", [group.id])
+            self.audit("delete", "group", group.name, group, None)
+        return group
+
+    def add_group_members(self, ref: str | int, members: Iterable[str]) -> Group:
+        normalised = sorted({_member(m) for m in members})
+        with self.transaction():
+            before = self.group(ref)
+            already = [m for m in normalised if m in before.members]
+            if already and len(already) == len(normalised):
+                raise Refused(f"{', '.join(already)} already in group {before.name!r}")
+            self.conn.executemany(
+                "INSERT OR IGNORE INTO group_members (group_id, member) VALUES (?, ?)",
+                [(before.id, m) for m in normalised],
+            )
+            after = self.group(before.id)
+            self.audit("update", "group", before.name, before, after)
+        return after
+
+    def remove_group_members(self, ref: str | int, members: Iterable[str]) -> Group:
+        normalised = sorted({_member(m) for m in members})
+        with self.transaction():
+            before = self.group(ref)
+            missing = [m for m in normalised if m not in before.members]
+            if missing:
+                raise NotFound(f"{', '.join(missing)} not a member of group {before.name!r}")
+            self.conn.executemany(
+                "DELETE FROM group_members WHERE group_id = ? AND member = ?", [(before.id, m) for m in normalised]
+            )
+            after = self.group(before.id)
+            self.audit("update", "group", before.name, before, after)
+        return after
+
+    # --- attributes ---------------------------------------------------------
+
+    def attributes(self, address: str | None = None, name: str | None = None) -> list[dict[str, str]]:
+        sql, params = "SELECT address, name, value FROM attributes WHERE 1", []
+        if address:
+            sql += " AND address = ?"
+            params.append(_address(address))
+        if name:
+            sql += " AND name = ?"
+            params.append(name.strip())
+        sql += " ORDER BY address, name COLLATE NOCASE"
+        return [dict(r) for r in self._q(sql, params)]
+
+    def set_attributes(self, address: str, values: Mapping[str, str]) -> dict[str, str]:
+        addr = _address(address)
+        if not values:
+            raise InvalidInput("no attribute given: expected Name=value")
+        checked: dict[str, str] = {}
+        for name, value in values.items():
+            checked[self._attribute_name(check_attribute_name(name))] = check_attribute_value(value)
+        with self.transaction():
+            before = {r["name"]: r["value"] for r in self.attributes(addr)}
+            for name, value in checked.items():
+                self._x(
+                    "INSERT INTO attributes (address, name, value) VALUES (?, ?, ?) "
+                    "ON CONFLICT (address, name) DO UPDATE SET value = excluded.value",
+                    [addr, name, value],
+                )
+            after = {r["name"]: r["value"] for r in self.attributes(addr)}
+            self.audit("set", "attribute", addr, before, after)
+        return after
+
+    def _attribute_name(self, name: str) -> str:
+        """Attribute names are case-insensitive; keep the spelling already in use."""
+        rows = self._q("SELECT name FROM attributes WHERE name = ? LIMIT 1", [name])
+        return rows[0][0] if rows else name
+
+    def unset_attribute(self, address: str, name: str) -> None:
+        addr = _address(address)
+        with self.transaction():
+            rows = self._q("SELECT name, value FROM attributes WHERE address = ? AND name = ?", [addr, name.strip()])
+            if not rows:
+                raise NotFound(f"{addr} has no attribute {name.strip()!r}")
+            self._x("DELETE FROM attributes WHERE address = ? AND name = ?", [addr, name.strip()])
+            self.audit("unset", "attribute", addr, {rows[0]["name"]: rows[0]["value"]}, None)
+
+    # --- folders ------------------------------------------------------------
+
+    def _folder_rows(self) -> dict[int, sqlite3.Row]:
+        return {r["id"]: r for r in self._q("SELECT * FROM folders")}
+
+    def _folder_paths(self, rows: Mapping[int, sqlite3.Row] | None = None) -> dict[int, str]:
+        rows = rows if rows is not None else self._folder_rows()
+        paths: dict[int, str] = {}
+
+        def path_of(fid: int, depth: int = 0) -> str:
+            if fid in paths:
+                return paths[fid]
+            if depth > 1000:
+                raise StoreError("folder tree has a cycle; the store is damaged")
+            row = rows[fid]
+            parent = row["parent_id"]
+            paths[fid] = row["name"] if parent is None else f"{path_of(parent, depth + 1)}/{row['name']}"
+            return paths[fid]
+
+        for fid in rows:
+            path_of(fid)
+        return paths
+
+    def folders(self) -> list[Folder]:
+        """Every folder, sorted by path, with its effective publish list."""
+        rows = self._folder_rows()
+        paths = self._folder_paths(rows)
+        groups_of: dict[int, list[str]] = {}
+        for r in self._q(
+            "SELECT p.folder_id, g.name FROM folder_publish_groups p JOIN groups g ON g.id = p.group_id "
+            "ORDER BY g.name COLLATE NOCASE"
+        ):
+            groups_of.setdefault(r[0], []).append(r[1])
+        own: dict[int, tuple[str, ...] | None] = {}
+        for fid, row in rows.items():
+            if row["publish_own"]:
+                own[fid] = ((EVERYONE,) if row["publish_everyone"] else ()) + tuple(groups_of.get(fid, ()))
+            else:
+                own[fid] = None
+
+        def effective(fid: int | None) -> tuple[str, ...]:
+            while fid is not None:
+                if own[fid] is not None:
+                    return own[fid]  # type: ignore[return-value]
+                fid = rows[fid]["parent_id"]
+            return ()
+
+        folders = [
+            Folder(fid, paths[fid], rows[fid]["parent_id"], own[fid], effective(fid)) for fid in rows
+        ]
+        return sorted(folders, key=lambda f: [p.lower() for p in f.path.split("/")])
+
+    def folder(self, ref: str | int) -> Folder:
+        """A folder by id or path (case-insensitive)."""
+        folders = self.folders()
+        text = str(ref).strip()
+        if text.isdigit():
+            for f in folders:
+                if f.id == int(text):
+                    return f
+        path = check_folder_path(text).lower()
+        for f in folders:
+            if f.path.lower() == path:
+                return f
+        raise NotFound(f"folder {text!r} not found")
+
+    def _folder_id_for_path(self, path: str) -> int | None:
+        path = path.lower()
+        for fid, p in self._folder_paths().items():
+            if p.lower() == path:
+                return fid
+        return None
+
+    def _publish_rows(self, publish_to: Iterable[str] | None) -> tuple[int, int, list[int]]:
+        """(publish_own, publish_everyone, group ids) for a publish list."""
+        if publish_to is None:
+            return 0, 0, []
+        everyone, gids = 0, []
+        for target in publish_to:
+            if str(target).strip().lower() == EVERYONE:
+                everyone = 1
+            else:
+                gid = self.group(target).id
+                if gid not in gids:
+                    gids.append(gid)
+        return 1, everyone, gids
+
+    def _write_publish(self, fid: int, publish_to: Iterable[str] | None) -> None:
+        own, everyone, gids = self._publish_rows(publish_to)
+        self._x("UPDATE folders SET publish_own = ?, publish_everyone = ? WHERE id = ?", [own, everyone, fid])
+        self._x("DELETE FROM folder_publish_groups WHERE folder_id = ?", [fid])
+        self.conn.executemany(
+            "INSERT INTO folder_publish_groups (folder_id, group_id) VALUES (?, ?)", [(fid, g) for g in gids]
+        )
+
+    def create_folder(self, path: str, publish_to: Iterable[str] | None = None, *, parents: bool = False) -> Folder:
+        path = check_folder_path(path)
+        publish = None if publish_to is None else list(publish_to)
+        with self.transaction():
+            if self._folder_id_for_path(path) is not None:
+                raise Refused(f"folder {path!r} already exists")
+            parent_id: int | None = None
+            levels = path.split("/")
+            for depth, name in enumerate(levels):
+                sub = "/".join(levels[: depth + 1])
+                fid = self._folder_id_for_path(sub)
+                if fid is None:
+                    if depth < len(levels) - 1 and not parents:
+                        raise NotFound(f"parent folder {sub!r} does not exist (create it first, or use --parents)")
+                    fid = self._x("INSERT INTO folders (parent_id, name) VALUES (?, ?)", [parent_id, name]).lastrowid
+                    if depth == len(levels) - 1:
+                        self._write_publish(fid, publish)  # type: ignore[arg-type]
+                    self.audit("create", "folder", sub, None, self.folder(fid))  # type: ignore[arg-type]
+                parent_id = fid
+            return self.folder(parent_id)  # type: ignore[arg-type]
+
+    def _builtin_inside(self, folder: Folder) -> bool:
+        ids = self._subtree_ids(folder.id)
+        marks = ",".join("?" * len(ids))
+        return bool(self._q(f"SELECT 1 FROM definitions WHERE builtin = 1 AND folder_id IN ({marks})", ids))
+
+    def _subtree_ids(self, fid: int) -> list[int]:
+        rows = self._q(
+            "WITH RECURSIVE sub(id) AS (SELECT ? UNION ALL SELECT f.id FROM folders f JOIN sub ON f.parent_id = sub.id) "
+            "SELECT id FROM sub",
+            [fid],
+        )
+        return [r[0] for r in rows]
+
+    def rename_folder(self, ref: str | int, new_name: str) -> Folder:
+        new_name = check_folder_name(new_name)
+        with self.transaction():
+            before = self.folder(ref)
+            if self._builtin_inside(before):
+                raise Refused(f"folder {before.path!r} holds built-in definitions; it cannot be renamed")
+            parent = before.path.rpartition("/")[0]
+            target = f"{parent}/{new_name}" if parent else new_name
+            other = self._folder_id_for_path(target)
+            if other is not None and other != before.id:
+                raise Refused(f"folder {target!r} already exists")
+            self._x("UPDATE folders SET name = ? WHERE id = ?", [new_name, before.id])
+            after = self.folder(before.id)
+            self.audit("rename", "folder", before.path, before, after)
+        return after
+
+    def move_folder(self, ref: str | int, new_parent: str | None) -> Folder:
+        """Move a folder under ``new_parent`` (``None`` or ``/`` = the root)."""
+        with self.transaction():
+            before = self.folder(ref)
+            if self._builtin_inside(before):
+                raise Refused(f"folder {before.path!r} holds built-in definitions; it cannot be moved")
+            if new_parent is None or new_parent.strip() in ("", "/"):
+                parent_id, parent_path = None, ""
+            else:
+                parent = self.folder(new_parent)
+                parent_id, parent_path = parent.id, parent.path
+                if parent.id in self._subtree_ids(before.id):
+                    raise Refused(f"cannot move folder {before.path!r} into itself or its own subfolder {parent.path!r}")
+            target = f"{parent_path}/{before.name}" if parent_path else before.name
+            other = self._folder_id_for_path(target)
+            if other is not None and other != before.id:
+                raise Refused(f"folder {target!r} already exists")
+            self._x("UPDATE folders SET parent_id = ? WHERE id = ?", [parent_id, before.id])
+            after = self.folder(before.id)
+            self.audit("move", "folder", before.path, before, after)
+        return after
+
+    def definition_users(self, definition_ids: Iterable[int]) -> list[str]:
+        """Policies and content definitions that reference any of these
+        definitions (they block deletion of the definitions and their folders)."""
+        return []
+
+    def delete_folder(self, ref: str | int, *, recursive: bool = False) -> Folder:
+        with self.transaction():
+            folder = self.folder(ref)
+            if self._builtin_inside(folder):
+                raise Refused(f"folder {folder.path!r} holds built-in definitions; it cannot be deleted")
+            ids = self._subtree_ids(folder.id)
+            marks = ",".join("?" * len(ids))
+            defs = self._q(f"SELECT id FROM definitions WHERE folder_id IN ({marks})", ids)
+            subfolders = len(ids) - 1
+            if (defs or subfolders) and not recursive:
+                raise Refused(
+                    f"folder {folder.path!r} holds {len(defs)} definition(s) and {subfolders} subfolder(s); "
+                    "use --recursive to delete them too"
+                )
+            users = self.definition_users([r[0] for r in defs])
+            if users:
+                raise Refused(f"folder {folder.path!r} holds definitions in use by {', '.join(users)}")
+            for d in self._q(f"SELECT id FROM definitions WHERE folder_id IN ({marks}) ORDER BY id", ids):
+                self._delete_definition_row(self.definition(d[0]))
+            for fid in reversed(ids):  # children before parents
+                sub = self.folder(fid)
+                self._x("DELETE FROM folders WHERE id = ?", [fid])
+                self.audit("delete", "folder", sub.path, sub, None)
+        return folder
+
+    def set_folder_publish(self, ref: str | int, publish_to: Iterable[str] | None) -> Folder:
+        """Set a folder's own publish list exactly (``None`` = inherit the parent's)."""
+        with self.transaction():
+            before = self.folder(ref)
+            self._write_publish(before.id, None if publish_to is None else list(publish_to))
+            after = self.folder(before.id)
+            if after != before:
+                self.audit("publish", "folder", before.path, before, after)
+        return after
+
+    def publish_folder(self, ref: str | int, targets: Iterable[str]) -> Folder:
+        """Add ``everyone`` or groups to a folder's own publish list."""
+        targets = list(targets)
+        if not targets:
+            raise InvalidInput("nothing to publish to: expected 'everyone' or group names")
+        with self.transaction():
+            before = self.folder(ref)
+            current = list(before.publish_to or ())
+            for t in targets:
+                name = EVERYONE if t.strip().lower() == EVERYONE else self.group(t).name
+                if name not in current:
+                    current.append(name)
+            self._write_publish(before.id, current)
+            after = self.folder(before.id)
+            self.audit("publish", "folder", before.path, before, after)
+        return after
+
+    def unpublish_folder(self, ref: str | int, targets: Iterable[str] = (), *, inherit: bool = False) -> Folder:
+        """Remove targets from a folder's own list; no targets = publish to nobody;
+        ``inherit`` = drop the folder's own list and inherit its parent's."""
+        targets = list(targets)
+        with self.transaction():
+            before = self.folder(ref)
+            if inherit:
+                if targets:
+                    raise InvalidInput("--inherit takes no targets")
+                new: list[str] | None = None
+            elif not targets:
+                new = []
+            else:
+                current = list(before.publish_to if before.publish_to is not None else before.effective_publish_to)
+                new = current[:]
+                for t in targets:
+                    name = EVERYONE if t.strip().lower() == EVERYONE else self.group(t).name
+                    if name not in new:
+                        raise NotFound(f"folder {before.path!r} is not published to {name!r}")
+                    new.remove(name)
+            self._write_publish(before.id, new)
+            after = self.folder(before.id)
+            self.audit("unpublish", "folder", before.path, before, after)
+        return after
+
+    # --- definitions --------------------------------------------------------
+
+    def definitions(self, folder: str | None = None) -> list[Definition]:
+        paths = self._folder_paths()
+        rows = self._q("SELECT * FROM definitions")
+        defs = [_definition_row(r, paths[r["folder_id"]]) for r in rows]
+        if folder is not None:
+            f = self.folder(folder)
+            defs = [d for d in defs if d.folder == f.path]
+        return sorted(defs, key=lambda d: ([p.lower() for p in d.folder.split("/")], d.description.lower()))
+
+    def definition(self, ref: str | int) -> Definition:
+        """A definition by id or path ``Folder/Description`` (case-insensitive)."""
+        text = str(ref).strip()
+        if text.isdigit():
+            rows = self._q("SELECT * FROM definitions WHERE id = ?", [int(text)])
+            if rows:
+                return _definition_row(rows[0], self._folder_paths()[rows[0]["folder_id"]])
+            raise NotFound(f"definition {text} not found")
+        folder_path, description = split_definition_path(text)
+        fid = self._folder_id_for_path(folder_path)
+        rows = (
+            self._q("SELECT * FROM definitions WHERE folder_id = ? AND description = ?", [fid, description])
+            if fid is not None
+            else []
+        )
+        if not rows:
+            raise NotFound(f"definition {text!r} not found")
+        return _definition_row(rows[0], self._folder_paths()[fid])  # type: ignore[index]
+
+    def _check_editable(self, what: str) -> None:
+        if self.account().edition == "lite":
+            raise Refused(
+                f"cannot {what}: the account's edition is 'lite', which allows only the built-in definitions"
+            )
+
+    def _settings(self, values: Mapping[str, object]) -> dict[str, object]:
+        out: dict[str, object] = {}
+        for name, value in values.items():
+            if name not in DEFINITION_SETTINGS:
+                raise InvalidInput(f"unknown definition field {name!r}: expected one of {', '.join(DEFINITION_SETTINGS)}")
+            out[name] = check_definition_field(name, value)
+        return out
+
+    def _definition_values(self, d: Definition) -> list[object]:
+        return [
+            int(d.allow_print), int(d.allow_reply), int(d.allow_reply_all), str(d.expire_after),
+            str(d.max_extension), int(d.read_receipt), d.banner,
+        ]
+
+    def create_definition(self, folder: str, description: str, **settings: object) -> Definition:
+        description = check_description(description)
+        values = self._settings(settings)
+        with self.transaction():
+            self._check_editable("create a definition")
+            f = self.folder(folder)
+            if self._q("SELECT 1 FROM definitions WHERE folder_id = ? AND description = ?", [f.id, description]):
+                raise Refused(f"definition {f.path}/{description!r} already exists")
+            draft = replace(Definition(0, f.path, description), **values)  # type: ignore[arg-type]
+            did = self._x(
+                "INSERT INTO definitions (folder_id, description, allow_print, allow_reply, allow_reply_all, "
+                "expire_after, max_extension, read_receipt, banner, routing, builtin) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'external', 0)",
+                [f.id, description, *self._definition_values(draft)],
+            ).lastrowid
+            created = self.definition(did)  # type: ignore[arg-type]
+            self.audit("create", "definition", created.path, None, created)
+        return created
+
+    def update_definition(self, ref: str | int, **changes: object) -> Definition:
+        """Change settings, ``description`` (rename) or ``folder`` (move)."""
+        with self.transaction():
+            before = self.definition(ref)
+            if before.builtin:
+                raise Refused(f"definition {before.path!r} is built-in and read-only")
+            self._check_editable("change a definition")
+            folder = changes.pop("folder", None)
+            description = changes.pop("description", None)
+            values = self._settings(changes)
+            after = replace(before, **values)  # type: ignore[arg-type]
+            fid = self._folder_id_for_path(before.folder)
+            if folder is not None:
+                fid = self.folder(folder).id  # type: ignore[arg-type]
+            if description is not None:
+                after = replace(after, description=check_description(description))
+            clash = self._q(
+                "SELECT id FROM definitions WHERE folder_id = ? AND description = ? AND id != ?",
+                [fid, after.description, before.id],
+            )
+            if clash:
+                raise Refused(f"definition {self._folder_paths()[fid]}/{after.description!r} already exists")  # type: ignore[index]
+            self._x(
+                "UPDATE definitions SET folder_id = ?, description = ?, allow_print = ?, allow_reply = ?, "
+                "allow_reply_all = ?, expire_after = ?, max_extension = ?, read_receipt = ?, banner = ? WHERE id = ?",
+                [fid, after.description, *self._definition_values(after), before.id],
+            )
+            after = self.definition(before.id)
+            if after != before:
+                self.audit("update", "definition", before.path, before, after)
+        return after
+
+    def _delete_definition_row(self, d: Definition) -> None:
+        self._x("DELETE FROM definitions WHERE id = ?", [d.id])
+        self.audit("delete", "definition", d.path, d, None)
+
+    def delete_definition(self, ref: str | int) -> Definition:
+        with self.transaction():
+            d = self.definition(ref)
+            if d.builtin:
+                raise Refused(f"definition {d.path!r} is built-in and read-only")
+            users = self.definition_users([d.id])
+            if users:
+                raise Refused(f"definition {d.path!r} is in use by {', '.join(users)}")
+            self._delete_definition_row(d)
+        return d
+
+
+def open_store(path: str | os.PathLike[str] | None = None) -> Store:
+    """Open (creating and migrating as needed) the store at the resolved path."""
+    from secmsg_cli.store.paths import resolve_db_path
+
+    return Store(resolve_db_path(path))
+
+
+def is_builtin_folder(path: str) -> bool:
+    return path.lower() == BUILTIN_FOLDER.lower()

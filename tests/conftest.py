@@ -1,0 +1,63 @@
+"""Shared fixtures: every test gets its own store through SECMSG_DB, so no test
+touches a real one; ``cli`` runs the real application in-process."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+ROOT = Path(__file__).resolve().parents[1]
+FIXTURES = ROOT / "fixtures"
+DEMO = FIXTURES / "demo.toml"
+CORPUS = ROOT.parent / "shared" / "corpus"
+
+
+@pytest.fixture(autouse=True)
+def _isolated_store(tmp_path, monkeypatch):
+    db = tmp_path / "store.db"
+    monkeypatch.setenv("SECMSG_DB", str(db))
+    monkeypatch.delenv("SECMSG_DEBUG", raising=False)
+    monkeypatch.setenv("SECMSG_ACTOR", "tester")
+    monkeypatch.setenv("COLUMNS", "200")
+    return db
+
+
+@dataclass
+class Result:
+    exit_code: int
+    stdout: str
+    stderr: str
+
+    @property
+    def json(self):
+        return json.loads(self.stdout)
+
+    @property
+    def output(self) -> str:
+        return f"exit={self.exit_code}\n--- stdout\n{self.stdout}\n--- stderr\n{self.stderr}"
+
+
+@pytest.fixture
+def cli():
+    """``cli("group", "list", "-o", "json")`` -> Result (exit code, stdout, stderr)."""
+    from secmsg_cli.cli.app import app
+
+    runner = CliRunner()
+
+    def run(*args: str, input: str | None = None) -> Result:
+        r = runner.invoke(app, [str(a) for a in args], input=input, catch_exceptions=False)
+        return Result(r.exit_code, r.stdout, r.stderr)
+
+    return run
+
+
+@pytest.fixture
+def demo(cli):
+    """A store loaded with fixtures/demo.toml."""
+    r = cli("import", DEMO)
+    assert r.exit_code == 0, r.output
+    return cli
