@@ -39,8 +39,11 @@ from secmsg_cli.model import (
     check_definition_field,
     check_domain,
     check_folder_path,
+    check_content_definition,
     check_group_name,
+    check_policy,
 )
+from secmsg_cli.store.policies import content_definition_fields, policy_fields
 
 FORMAT_VERSION = 1
 
@@ -64,6 +67,8 @@ class Config:
     attributes: list[tuple[str, dict[str, str]]] = field(default_factory=list)
     folders: list[tuple[str, list[str] | None]] = field(default_factory=list)
     definitions: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
+    content_definitions: list[dict[str, Any]] = field(default_factory=list)
+    policies: list[dict[str, Any]] = field(default_factory=list)
 
 
 # --- export -----------------------------------------------------------------
@@ -99,6 +104,8 @@ def export_document(store) -> dict[str, Any]:
             entry[name] = value if isinstance(value, (bool, str, int)) else str(value)
         definitions.append(entry)
     doc["definitions"] = definitions
+    doc["content_definitions"] = [content_definition_fields(cd) for cd in store.content_definitions()]
+    doc["policies"] = [policy_fields(p) for p in store.policies()]
     return {k: v for k, v in doc.items() if v != []}
 
 
@@ -121,6 +128,9 @@ def _toml_value(value: Any) -> str:
         if len(flat) <= 80:
             return flat
         return "[\n" + "".join(f"    {item},\n" for item in items) + "]"
+    if (isinstance(value, str) and ("\\" in value or '"' in value) and "'" not in value
+            and not any(ord(ch) < 32 or ord(ch) == 127 for ch in value)):
+        return f"'{value}'"  # a literal string: regexes and quoted phrases stay readable
     text = tomli_w.dumps({"v": value}, multiline_strings=True)
     return text[len("v = "):].rstrip("\n")
 
@@ -437,7 +447,66 @@ def _validate_definitions(doc, cfg: Config, p: _Problems, folders: set[str]) -> 
     return paths
 
 
-KNOWN_SECTIONS = ("account", "domains", "groups", "attributes", "folders", "definitions")
+BUILTIN_PATHS = {f"{BUILTIN_FOLDER}/All Recipients".lower(), f"{BUILTIN_FOLDER}/External Recipients".lower()}
+
+
+def _validate_content_definitions(doc, cfg: Config, p: _Problems, definitions: set[str]) -> set[str]:
+    names: set[str] = set()
+    for i, item in _entries(doc, "content_definitions", p):
+        label = str(item.get("name", "?"))
+        values, problems = check_content_definition(item)
+        for field_name, message in problems:
+            p.add("content_definitions", i, field_name, message, label)
+        sm = values.get("secure_messaging")
+        if sm and sm.strip("/").lower() not in definitions | BUILTIN_PATHS:
+            p.add("content_definitions", i, "secure_messaging",
+                  f"definition {sm!r} is not declared in [[definitions]] (nor built-in)", label)
+        name = values.get("name")
+        if not name:
+            continue
+        if name.lower() in names:
+            p.add("content_definitions", i, "name", f"content definition {name!r} is declared twice", label)
+            continue
+        names.add(name.lower())
+        cfg.content_definitions.append(values)
+    return names
+
+
+def _validate_policies(doc, cfg: Config, p: _Problems, definitions: set[str], content_definitions: set[str],
+                       groups: set[str], attribute_names: set[str]) -> None:
+    from zoneinfo import ZoneInfo
+
+    tz = ZoneInfo(cfg.account.get("timezone") or "UTC")
+    ids: set[int] = set()
+    for i, item in _entries(doc, "policies", p):
+        label = str(item.get("narrative", "?"))
+        values, problems = check_policy(item, tz)
+        for field_name, message in problems:
+            p.add("policies", i, field_name, message, label)
+        definition = values.get("definition")
+        if definition and definition.strip("/").lower() not in definitions | BUILTIN_PATHS:
+            p.add("policies", i, "definition", f"definition {definition!r} is not declared in [[definitions]] (nor built-in)", label)
+        cd = values.get("content_definition")
+        if cd and cd.lower() not in content_definitions:
+            p.add("policies", i, "content_definition", f"content definition {cd!r} is not declared in [[content_definitions]]", label)
+        for side in ("from", "to"):
+            target = values.get(f"{side}_" if side == "from" else side)
+            if target is None:
+                continue
+            if target.type == "group" and target.value.lower() not in groups:
+                p.add("policies", i, side, f"unknown group {target.value!r} (declare it in [[groups]])", label)
+            if target.type == "attribute" and target.name.lower() not in attribute_names:
+                p.add("policies", i, side, f"no address has an attribute named {target.name!r} (see [[attributes]])", label)
+        if "id" in values:
+            if values["id"] in ids:
+                p.add("policies", i, "id", f"policy id {values['id']} is used twice", label)
+            ids.add(values["id"])
+        if not problems:
+            cfg.policies.append(values)
+
+
+KNOWN_SECTIONS = ("account", "domains", "groups", "attributes", "folders", "definitions",
+                  "content_definitions", "policies")
 
 
 def validate_document(doc: Mapping[str, Any], source: Source) -> Config:
@@ -454,7 +523,10 @@ def validate_document(doc: Mapping[str, Any], source: Source) -> Config:
     groups = _validate_groups(doc, cfg, p)
     _validate_attributes(doc, cfg, p)
     folders = _validate_folders(doc, cfg, p, groups)
-    _validate_definitions(doc, cfg, p, folders)
+    definitions = _validate_definitions(doc, cfg, p, folders)
+    content_definitions = _validate_content_definitions(doc, cfg, p, definitions)
+    attribute_names = {name.lower() for _, values in cfg.attributes for name in values}
+    _validate_policies(doc, cfg, p, definitions, content_definitions, groups, attribute_names)
     if p.items:
         raise ConfigError(_summary(source.name, p.items), problems=p.items)
     return cfg
@@ -492,12 +564,27 @@ def import_config(store, cfg: Config, *, source: str = "<config>") -> dict[str, 
                 store.create_folder(path, publish)
         for folder, description, settings in cfg.definitions:
             store.create_definition(folder, description, **settings)
+        for values in cfg.content_definitions:
+            store.create_content_definition(values)
+        # Policies with an id keep it; the others are numbered after them.
+        for values in sorted(cfg.policies, key=lambda v: "id" not in v):
+            store.create_policy(_policy_raw(values))
         counts = {
             "domains": len(cfg.domains),
             "groups": len(cfg.groups),
             "attributes": len(cfg.attributes),
             "folders": len(cfg.folders),
             "definitions": len(cfg.definitions),
+            "content_definitions": len(cfg.content_definitions),
+            "policies": len(cfg.policies),
         }
         store.audit("import", "config", source, None, counts)
     return counts
+
+
+def _policy_raw(values: Mapping[str, Any]) -> dict[str, Any]:
+    """Validated policy values back to SPEC §9 field names."""
+    raw = {k: v for k, v in values.items() if k not in ("from_",) and v is not None}
+    raw["from"] = values["from_"]
+    raw["source_ips"] = list(values.get("source_ips", ()))
+    return raw

@@ -5,6 +5,7 @@ configuration file so that every way in applies the same rules."""
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from secmsg_cli.engine.addresses import AddressError, normalise_domain
@@ -211,7 +212,7 @@ def check_timezone(value: object) -> str:
     name = value.strip()
     try:
         ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a directory such as 'Europe'
         raise InvalidInput(f"invalid timezone {name!r}: expected an IANA name such as Europe/London") from None
     return name
 
@@ -288,3 +289,344 @@ def split_definition_path(value: str) -> tuple[str, str]:
         raise InvalidInput(f"invalid definition path {value!r}: expected FOLDER/DESCRIPTION such as Legal/7-Day Expiry")
     folder, _, description = value.strip().strip("/").rpartition("/")
     return check_folder_path(folder), check_description(description)
+
+
+# --- policies and content definitions (SPEC §4, §6) -------------------------
+
+KINDS = ("secure-messaging", "bypass", "content-examination")
+KIND_OPTIONS = {
+    "secure-messaging": ("apply", "no-action"),
+    "bypass": ("disable", "no-action"),
+    "content-examination": (),
+}
+FROM_PARTS = ("envelope", "header", "both")
+TARGET_TYPES = ("everyone", "internal", "external", "domain", "group", "attribute", "address")
+SCAN_SECTIONS = ("subject", "headers", "body", "attachments")
+TARGET_FORMS = (
+    "everyone, internal, external, domain:partner.com, domain:*.partner.com, group:NAME, "
+    "attribute:Name=value or address:user@example.com"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """Emails From / Emails To (SPEC §4.2). ``value`` is the domain, group name,
+    attribute value or address; ``name`` is the attribute name."""
+
+    type: str
+    value: str | None = None
+    name: str | None = None
+
+    def __str__(self) -> str:
+        if self.type in ("everyone", "internal", "external"):
+            return self.type
+        if self.type == "attribute":
+            return f"attribute:{self.name}={self.value}"
+        return f"{self.type}:{self.value}"
+
+    def to_dict(self) -> dict[str, str]:
+        out = {"type": self.type}
+        if self.name is not None:
+            out["name"] = self.name
+        if self.value is not None:
+            out["value"] = self.value
+        return out
+
+
+EVERYONE_TARGET = Target("everyone")
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    id: int
+    kind: str
+    narrative: str
+    option: str | None = None
+    definition: str | None = None
+    content_definition: str | None = None
+    from_: Target = EVERYONE_TARGET
+    from_part: str = "envelope"
+    to: Target = EVERYONE_TARGET
+    enabled: bool = True
+    start: str | None = None
+    end: str | None = None
+    override: bool = False
+    bidirectional: bool = False
+    source_ips: tuple[str, ...] = ()
+    created: str | None = None
+    updated: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ContentDefinition:
+    id: int
+    name: str
+    activation_score: int = 1
+    scan: tuple[str, ...] = SCAN_SECTIONS
+    lines: tuple[str, ...] = ()
+    secure_messaging: str | None = None
+
+
+def check_target(value: object, side: str = "target") -> Target:
+    """A target from its CLI form (``group:Legal``) or its config form
+    (``{type = "group", value = "Legal"}``). Existence of groups and
+    attributes is checked by the store, not here."""
+    from secmsg_cli.engine.addresses import AddressError, normalise_address
+
+    if isinstance(value, Target):
+        return value
+    if isinstance(value, Mapping):
+        allowed = {"type", "value", "name"}
+        extra = set(value) - allowed
+        if extra:
+            raise InvalidInput(f"invalid {side}: unknown key {sorted(extra)[0]!r} (expected type, value and for attributes name)")
+        ttype, tvalue, tname = value.get("type"), value.get("value"), value.get("name")
+    elif isinstance(value, str):
+        text = value.strip()
+        ttype, sep, rest = text.partition(":")
+        ttype = ttype.strip().lower()
+        tname = None
+        tvalue: object = rest.strip() if sep else None
+        if not sep and "@" in text:
+            ttype, tvalue = ("domain", text[1:]) if text.startswith("@") else ("address", text)
+        if ttype == "attribute" and isinstance(tvalue, str):
+            tname, eq, tvalue = tvalue.partition("=")
+            if not eq:
+                raise InvalidInput(f"invalid {side} {value!r}: expected attribute:Name=value")
+    else:
+        raise InvalidInput(f"invalid {side} {value!r}: expected {TARGET_FORMS}")
+    if not isinstance(ttype, str) or ttype.lower() not in TARGET_TYPES:
+        raise InvalidInput(f"invalid {side} {value!r}: expected {TARGET_FORMS}")
+    ttype = ttype.lower()
+    if ttype in ("everyone", "internal", "external"):
+        if tvalue not in (None, "") or tname is not None:
+            raise InvalidInput(f"invalid {side} {value!r}: {ttype} takes no value")
+        return Target(ttype)
+    if not isinstance(tvalue, str) or not tvalue.strip():
+        raise InvalidInput(f"invalid {side} {value!r}: {ttype} needs a value ({TARGET_FORMS})")
+    tvalue = tvalue.strip()
+    if ttype == "domain":
+        wildcard = tvalue.startswith("*.")
+        domain = check_domain(tvalue[2:] if wildcard else tvalue)
+        return Target("domain", ("*." if wildcard else "") + domain)
+    if ttype == "address":
+        try:
+            return Target("address", normalise_address(tvalue))
+        except AddressError as exc:
+            raise InvalidInput(f"invalid {side}: {exc}") from None
+    if ttype == "group":
+        if tname is not None:
+            raise InvalidInput(f"invalid {side} {value!r}: a group target takes no name")
+        return Target("group", check_group_name(tvalue))
+    if tname is None or not str(tname).strip():
+        raise InvalidInput(f"invalid {side} {value!r}: an attribute target needs a name and a value")
+    return Target("attribute", check_attribute_value(tvalue), check_attribute_name(tname))
+
+
+def check_narrative(value: object) -> str:
+    return _text(value, "narrative", max_len=500)
+
+
+def check_cidr(value: object) -> str:
+    """A source IP range in CIDR form (IPv4 or IPv6); host bits must be zero."""
+    import ipaddress
+
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidInput(f"invalid source IP range {value!r}: expected CIDR such as 203.0.113.0/24 or 2001:db8::/32")
+    text = value.strip()
+    try:
+        return str(ipaddress.ip_network(text, strict=True))
+    except ValueError as exc:
+        try:
+            network = ipaddress.ip_network(text, strict=False)
+        except ValueError:
+            raise InvalidInput(
+                f"invalid source IP range {text!r}: expected CIDR such as 203.0.113.0/24 or 2001:db8::/32"
+            ) from None
+        raise InvalidInput(
+            f"invalid source IP range {text!r}: host bits are set ({exc}); did you mean {network}?"
+        ) from None
+
+
+def check_when(value: object, what: str) -> str:
+    """A validity bound: an ISO date (``2026-01-01``) or datetime (with or
+    without offset; without one it is in the account time zone). Returns the
+    canonical text kept in the store and the config file."""
+    from datetime import date, datetime
+
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidInput(f"invalid {what} {value!r}: expected an ISO date (2026-01-31) or datetime (2026-01-31T18:00:00+00:00)")
+    text = value.strip()
+    try:
+        if len(text) == 10:
+            return date.fromisoformat(text).isoformat()
+        return datetime.fromisoformat(text).isoformat()
+    except ValueError:
+        raise InvalidInput(
+            f"invalid {what} {text!r}: expected an ISO date (2026-01-31) or datetime (2026-01-31T18:00:00+00:00)"
+        ) from None
+
+
+def check_activation_score(value: object) -> int:
+    if isinstance(value, bool) or not (isinstance(value, int) or (isinstance(value, str) and value.strip().isdigit())):
+        raise InvalidInput(f"invalid activation_score {value!r}: expected a whole number 1..100")
+    score = int(value)
+    if not 1 <= score <= 100:
+        raise InvalidInput(f"invalid activation_score {value!r}: expected a whole number 1..100")
+    return score
+
+
+def check_scan(value: object) -> tuple[str, ...]:
+    items = [value] if isinstance(value, str) else value
+    if not isinstance(items, (list, tuple)) or not items:
+        raise InvalidInput(f"invalid scan {value!r}: expected one or more of {', '.join(SCAN_SECTIONS)}")
+    out = []
+    for item in items:
+        section = check_choice(item, SCAN_SECTIONS, "scan section")
+        if section not in out:
+            out.append(section)
+    return tuple(s for s in SCAN_SECTIONS if s in out)
+
+
+def check_content_definition_name(value: object) -> str:
+    return _text(value, "content definition name", max_len=200)
+
+
+POLICY_FIELDS = (
+    "id", "kind", "narrative", "option", "definition", "content_definition", "from", "from_part", "to",
+    "enabled", "start", "end", "override", "bidirectional", "source_ips",
+)
+CONTENT_DEFINITION_FIELDS = ("name", "activation_score", "scan", "lines", "secure_messaging")
+
+
+def check_policy(raw: Mapping[str, object], tz) -> tuple[dict[str, object], list[tuple[str, str]]]:
+    """Validate a policy given with the field names of SPEC §9 (``from``,
+    ``to``, ...), without looking anything up. Returns the normalised values
+    (keys as :class:`Policy` fields: ``from_`` for ``from``) and the problems
+    found as ``(field, message)`` pairs, all of them rather than the first.
+    ``kind`` must be present; absent fields take their defaults."""
+    from secmsg_cli.engine.select import bound
+
+    problems: list[tuple[str, str]] = []
+    out: dict[str, object] = {}
+
+    def check(field: str, fn, *args):
+        try:
+            return fn(*args)
+        except InvalidInput as exc:
+            problems.append((field, str(exc)))
+            return None
+
+    for key in raw:
+        if key not in POLICY_FIELDS:
+            problems.append((key, f"unknown field {key!r} (expected one of {', '.join(POLICY_FIELDS)})"))
+    kind = check("kind", check_choice, raw.get("kind"), KINDS, "policy kind")
+    if kind is None:
+        return out, problems
+    out["kind"] = kind
+    if "id" in raw and raw["id"] is not None:
+        pid = raw["id"]
+        if isinstance(pid, bool) or not isinstance(pid, int) or pid < 1:
+            problems.append(("id", f"invalid id {pid!r}: expected a positive whole number"))
+        else:
+            out["id"] = pid
+    out["narrative"] = check("narrative", check_narrative, raw.get("narrative"))
+    options = KIND_OPTIONS[kind]
+    if kind == "content-examination":
+        for field in ("option", "definition"):
+            if raw.get(field) is not None:
+                problems.append((field, f"a content-examination policy has no {field} (its content definition decides)"))
+        if not raw.get("content_definition"):
+            problems.append(("content_definition", "a content-examination policy needs a content_definition"))
+        else:
+            out["content_definition"] = str(raw["content_definition"]).strip()
+    else:
+        default = options[0]
+        option = check("option", check_choice, raw.get("option", default), options, f"{kind} option")
+        out["option"] = option
+        if raw.get("content_definition") is not None:
+            problems.append(("content_definition", f"a {kind} policy has no content_definition"))
+        definition = raw.get("definition")
+        if kind == "secure-messaging" and option == "apply":
+            if not definition:
+                problems.append(("definition", "option 'apply' needs a definition (FOLDER/DESCRIPTION or id)"))
+            else:
+                out["definition"] = str(definition).strip()
+        elif definition is not None:
+            problems.append(("definition", f"option {option!r} of a {kind} policy takes no definition"))
+    out["from_"] = check("from", check_target, raw.get("from", {"type": "everyone"}), "from")
+    out["to"] = check("to", check_target, raw.get("to", {"type": "everyone"}), "to")
+    out["from_part"] = check("from_part", check_choice, raw.get("from_part", "envelope"), FROM_PARTS, "from_part")
+    for flag, default in (("enabled", True), ("override", False), ("bidirectional", False)):
+        out[flag] = check(flag, check_bool, raw.get(flag, default), flag)
+    if kind == "secure-messaging" and out.get("bidirectional"):
+        problems.append((
+            "bidirectional",
+            "a secure-messaging policy cannot be bi-directional: it applies to internal senders "
+            "writing to external recipients only (use a bypass or content-examination policy)",
+        ))
+    for field in ("start", "end"):
+        value = raw.get(field)
+        out[field] = None if value is None else check(field, check_when, value, field)
+    if out.get("start") and out.get("end"):
+        lo = bound(out["start"], tz, end=False)  # type: ignore[arg-type]
+        hi = bound(out["end"], tz, end=True)  # type: ignore[arg-type]
+        if hi <= lo:  # type: ignore[operator]
+            problems.append(("end", f"end {out['end']} is not after start {out['start']}"))
+    ips = raw.get("source_ips", [])
+    if isinstance(ips, str):
+        ips = [ips]
+    if not isinstance(ips, (list, tuple)):
+        problems.append(("source_ips", "expected a list of CIDR ranges"))
+        ips = []
+    cidrs: list[str] = []
+    for ip in ips:
+        cidr = check("source_ips", check_cidr, ip)
+        if cidr is not None and cidr not in cidrs:
+            cidrs.append(cidr)
+    out["source_ips"] = tuple(cidrs)
+    return out, problems
+
+
+def check_content_definition(raw: Mapping[str, object]) -> tuple[dict[str, object], list[tuple[str, str]]]:
+    """Validate a content definition (SPEC §6) given with config field names;
+    the match lines are parsed with the engine's grammar. Returns normalised
+    values and every problem as ``(field, message)``."""
+    from secmsg_cli.engine.content import validate_match_list
+
+    problems: list[tuple[str, str]] = []
+    out: dict[str, object] = {}
+    for key in raw:
+        if key not in CONTENT_DEFINITION_FIELDS:
+            problems.append((key, f"unknown field {key!r} (expected one of {', '.join(CONTENT_DEFINITION_FIELDS)})"))
+
+    def check(field: str, fn, *args):
+        try:
+            return fn(*args)
+        except InvalidInput as exc:
+            problems.append((field, str(exc)))
+            return None
+
+    out["name"] = check("name", check_content_definition_name, raw.get("name"))
+    out["activation_score"] = check("activation_score", check_activation_score, raw.get("activation_score", 1))
+    out["scan"] = check("scan", check_scan, raw.get("scan", list(SCAN_SECTIONS)))
+    lines = raw.get("lines", [])
+    if isinstance(lines, str):
+        lines = lines.splitlines()
+    if not isinstance(lines, (list, tuple)) or not all(isinstance(line, str) for line in lines):
+        problems.append(("lines", "expected a list of match lines (strings)"))
+        lines = []
+    for error in validate_match_list(lines):
+        problems.append(("lines", str(error)))
+    if not any(line.strip() and not line.strip().startswith("#") for line in lines):
+        problems.append(("lines", "no match lines: a content definition needs at least one WEIGHT TEXT line"))
+    out["lines"] = tuple(lines)
+    sm = raw.get("secure_messaging")
+    out["secure_messaging"] = None if sm in (None, "") else str(sm).strip()
+    return out, problems
+
+STATUSES_HELP = "Only policies with this status: active, disabled, scheduled or expired."

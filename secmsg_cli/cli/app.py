@@ -36,6 +36,14 @@ class SecmsgGroup(TyperGroup):
         except SecmsgError as exc:
             if debug:
                 raise
+            problems = getattr(exc, "problems", None) or []
+            if len(problems) > 1:
+                # The first line is the whole error; the summary in it may elide
+                # problems ("and 2 more"), so every one follows, one per line.
+                sys.stderr.write(f"error: {str(exc).replace(chr(10), ' ')}\n")
+                for problem in problems:
+                    sys.stderr.write(f"  - {problem.replace(chr(10), ' ')}\n")
+                sys.exit(exc.exit_code)
             _fail(str(exc).replace("\n", " "), exc.exit_code)
         except NoArgsIsHelpError as exc:
             exc.show()
@@ -98,11 +106,13 @@ def _register() -> None:
         account,
         attribute,
         config_cmds,
+        content_definition,
         db,
         definition,
         domain,
         folder,
         group,
+        policy,
     )
 
     db.register(app)
@@ -112,6 +122,8 @@ def _register() -> None:
     attribute.register(app)
     folder.register(app)
     definition.register(app)
+    content_definition.register(app)
+    policy.register(app)
     config_cmds.register(app)
 
 

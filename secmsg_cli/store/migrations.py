@@ -125,7 +125,54 @@ def m001_foundation(db: Database) -> None:
     )
 
 
-SCHEMA_VERSION = 1
+@migrations(name="m002_policies")
+def m002_policies(db: Database) -> None:
+    _run(
+        db,
+        """
+        CREATE TABLE content_definitions (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL UNIQUE COLLATE NOCASE,
+            activation_score INTEGER NOT NULL CHECK (activation_score BETWEEN 1 AND 100),
+            scan TEXT NOT NULL,             -- JSON list of sections
+            lines TEXT NOT NULL,            -- JSON list of match lines, as written
+            definition_id INTEGER REFERENCES definitions(id),  -- Secure Messaging override
+            created TEXT NOT NULL,
+            updated TEXT NOT NULL
+        );
+
+        CREATE TABLE policies (
+            id INTEGER PRIMARY KEY,
+            kind TEXT NOT NULL CHECK (kind IN ('secure-messaging', 'bypass', 'content-examination')),
+            narrative TEXT NOT NULL,
+            option TEXT,
+            definition_id INTEGER REFERENCES definitions(id),
+            content_definition_id INTEGER REFERENCES content_definitions(id),
+            from_type TEXT NOT NULL,
+            from_name TEXT,
+            from_value TEXT,
+            from_part TEXT NOT NULL DEFAULT 'envelope' CHECK (from_part IN ('envelope', 'header', 'both')),
+            to_type TEXT NOT NULL,
+            to_name TEXT,
+            to_value TEXT,
+            enabled INTEGER NOT NULL DEFAULT 1,
+            start_at TEXT,
+            end_at TEXT,
+            override INTEGER NOT NULL DEFAULT 0,
+            bidirectional INTEGER NOT NULL DEFAULT 0,
+            source_ips TEXT NOT NULL DEFAULT '[]',  -- JSON list of CIDR ranges
+            created TEXT NOT NULL,
+            updated TEXT NOT NULL
+        );
+        CREATE INDEX policies_kind ON policies(kind);
+        CREATE INDEX policies_definition ON policies(definition_id);
+        CREATE INDEX policies_content_definition ON policies(content_definition_id);
+        PRAGMA user_version = 2;
+        """,
+    )
+
+
+SCHEMA_VERSION = 2
 
 
 def apply(db: Database) -> None:

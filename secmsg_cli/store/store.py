@@ -45,6 +45,7 @@ from secmsg_cli.model import (
     split_definition_path,
 )
 from secmsg_cli.store.migrations import SCHEMA_VERSION
+from secmsg_cli.store.policies import PolicyStoreMixin
 
 BUSY_TIMEOUT_MS = 60_000
 
@@ -106,7 +107,7 @@ def _definition_row(row: sqlite3.Row, folder_path: str) -> Definition:
     )
 
 
-class Store:
+class Store(PolicyStoreMixin):
     """An open secmsg store. Use :func:`open_store` or as a context manager."""
 
     def __init__(self, path: Path) -> None:
@@ -175,6 +176,17 @@ class Store:
 
     def close(self) -> None:
         self.conn.close()
+
+    def snapshot(self):
+        """The whole configuration, read in one consistent read transaction and
+        compiled for the engine (:class:`secmsg_cli.engine.snapshot.Snapshot`)."""
+        if self._depth:
+            return _snapshot_of(self)
+        self.conn.execute("BEGIN")
+        try:
+            return _snapshot_of(self)
+        finally:
+            self.conn.execute("COMMIT")
 
     def __enter__(self) -> Store:
         return self
@@ -260,6 +272,8 @@ class Store:
             "attributes": one("SELECT count(*) FROM attributes"),
             "folders": one("SELECT count(*) FROM folders"),
             "definitions": one("SELECT count(*) FROM definitions"),
+            "content_definitions": one("SELECT count(*) FROM content_definitions"),
+            "policies": one("SELECT count(*) FROM policies"),
             "audit_entries": one("SELECT count(*) FROM audit"),
         }
 
@@ -269,7 +283,7 @@ class Store:
         builtin_folders = self._q("SELECT count(*) FROM folders WHERE id = 1")[0][0]
         builtin_defs = self._q("SELECT count(*) FROM definitions WHERE builtin = 1")[0][0]
         return (
-            c["domains"] == c["groups"] == c["attributes"] == 0
+            c["domains"] == c["groups"] == c["attributes"] == c["content_definitions"] == c["policies"] == 0
             and c["folders"] == builtin_folders
             and c["definitions"] == builtin_defs
         )
@@ -376,7 +390,7 @@ class Store:
             f"folder {self._folder_paths()[r[0]]!r} (publish_to)"
             for r in self._q("SELECT folder_id FROM folder_publish_groups WHERE group_id = ?", [group.id])
         ]
-        return users
+        return users + self.policy_users_of_group(group.name)
 
     def delete_group(self, ref: str | int) -> Group:
         with self.transaction():
@@ -633,7 +647,7 @@ class Store:
     def definition_users(self, definition_ids: Iterable[int]) -> list[str]:
         """Policies and content definitions that reference any of these
         definitions (they block deletion of the definitions and their folders)."""
-        return []
+        return self.policy_users_of_definitions(definition_ids)
 
     def delete_folder(self, ref: str | int, *, recursive: bool = False) -> Folder:
         with self.transaction():
@@ -769,7 +783,7 @@ class Store:
             self._check_editable("create a definition")
             f = self.folder(folder)
             if self._q("SELECT 1 FROM definitions WHERE folder_id = ? AND description = ?", [f.id, description]):
-                raise Refused(f"definition {f.path}/{description!r} already exists")
+                raise Refused(f"definition {f.path + '/' + description!r} already exists in folder {f.path!r}")
             draft = replace(Definition(0, f.path, description), **values)  # type: ignore[arg-type]
             did = self._x(
                 "INSERT INTO definitions (folder_id, description, allow_print, allow_reply, allow_reply_all, "
@@ -802,7 +816,7 @@ class Store:
                 [fid, after.description, before.id],
             )
             if clash:
-                raise Refused(f"definition {self._folder_paths()[fid]}/{after.description!r} already exists")  # type: ignore[index]
+                raise Refused(f"definition {self._folder_paths()[fid] + '/' + after.description!r} already exists")  # type: ignore[index]
             self._x(
                 "UPDATE definitions SET folder_id = ?, description = ?, allow_print = ?, allow_reply = ?, "
                 "allow_reply_all = ?, expire_after = ?, max_extension = ?, read_receipt = ?, banner = ? WHERE id = ?",
@@ -827,6 +841,25 @@ class Store:
                 raise Refused(f"definition {d.path!r} is in use by {', '.join(users)}")
             self._delete_definition_row(d)
         return d
+
+
+def _snapshot_of(store: Store):
+    from zoneinfo import ZoneInfo
+
+    from secmsg_cli.engine.snapshot import build_snapshot
+
+    account = store.account()
+    return build_snapshot(
+        account=account,
+        tz=ZoneInfo(account.timezone),
+        domains=[d.name for d in store.domains()],
+        groups=store.groups(),
+        attributes=[(r["address"], r["name"], r["value"]) for r in store.attributes()],
+        folders=store.folders(),
+        definitions=store.definitions(),
+        content_definitions=store.content_definitions(),
+        policies=store.policies(),
+    )
 
 
 def open_store(path: str | os.PathLike[str] | None = None) -> Store:

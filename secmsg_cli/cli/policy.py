@@ -1,0 +1,269 @@
+"""``secmsg policy|bypass|content-policy ...``: the three kinds of policy
+(SPEC §4), built by one factory so that they share every command."""
+
+
+from typing import Annotated
+
+import typer
+
+from secmsg_cli.cli._common import OutputOpt, open_store, parse_at, state, sub_app
+from secmsg_cli.cli._output import Output, emit, say
+from secmsg_cli.errors import InvalidInput
+from secmsg_cli.model import KIND_OPTIONS, STATUSES_HELP
+
+KIND_HELP = {
+    "secure-messaging": "Secure Messaging policies: internal senders to external recipients get a definition applied (or no action).",
+    "bypass": "Secure Messaging Bypass policies: disable Secure Messaging (or take no action) for matching pairs.",
+    "content-examination": "Content Examination policies: scan matching messages with a content definition.",
+}
+KIND_EXAMPLE = {
+    "secure-messaging": 'secmsg policy create "Partners get it securely" --definition "Legal/7-Day Expiry" --from internal --to domain:partner.com',
+    "bypass": 'secmsg bypass create "Board to auditors in clear" --from group:Board --to attribute:Role=Auditor',
+    "content-examination": 'secmsg content-policy create "Confidential subjects" --content-definition "Confidential subject" --from internal',
+}
+
+FromOpt = Annotated[str | None, typer.Option("--from", help="Emails From: everyone, internal, external, domain:D, domain:*.D, group:G, attribute:Name=value, address:A.")]
+ToOpt = Annotated[str | None, typer.Option("--to", help="Emails To (same forms as --from).")]
+FromPartOpt = Annotated[str | None, typer.Option("--from-part", help="Addresses based on: envelope (default), header or both.")]
+StartOpt = Annotated[str | None, typer.Option("--start", help="ISO date (00:00 that day, account time zone) or datetime.")]
+EndOpt = Annotated[str | None, typer.Option("--end", help="ISO date (the whole day included) or datetime.")]
+OverrideOpt = Annotated[bool | None, typer.Option("--override/--no-override", help="Policy override: wins over more specific policies without it.")]
+BidiOpt = Annotated[bool | None, typer.Option("--bidirectional/--no-bidirectional", help="Also match with sender and recipient swapped (not for secure-messaging).")]
+SourceIpOpt = Annotated[list[str] | None, typer.Option("--source-ip", help="Source IP range in CIDR form; repeatable (IPv4 and IPv6).")]
+EnabledOpt = Annotated[bool | None, typer.Option("--enabled/--disabled", help="Whether the policy is enabled.")]
+
+
+def describe_action(p) -> str:
+    if p.kind == "content-examination":
+        return f"scan: {p.content_definition}"
+    if p.option == "apply":
+        return f"apply: {p.definition}"
+    return p.option or ""
+
+
+def policy_row(p, status: str) -> dict:
+    from secmsg_cli.store.policies import policy_fields
+
+    row = policy_fields(p)
+    row["status"] = status
+    row["created"] = p.created
+    row["updated"] = p.updated
+    return row
+
+
+def _from_text(p) -> str:
+    text = str(p.from_)
+    return text if p.from_part == "envelope" else f"{text} ({p.from_part})"
+
+
+def _collect(kind: str, *, option=None, definition=None, content_definition=None, from_=None, to=None,
+             from_part=None, start=None, end=None, override=None, bidirectional=None, source_ip=None,
+             enabled=None) -> dict:
+    from secmsg_cli.model import check_target
+
+    raw: dict = {}
+    if option is not None:
+        raw["option"] = option
+    if definition is not None:
+        raw["definition"] = definition
+    if content_definition is not None:
+        raw["content_definition"] = content_definition
+    if from_ is not None:
+        raw["from"] = check_target(from_, side="--from")
+    if to is not None:
+        raw["to"] = check_target(to, side="--to")
+    for key, value in (("from_part", from_part), ("start", start), ("end", end), ("override", override),
+                       ("bidirectional", bidirectional), ("enabled", enabled)):
+        if value is not None:
+            raw[key] = value
+    if source_ip is not None:
+        raw["source_ips"] = list(source_ip)
+    return raw
+
+
+def make_policy_app(kind: str) -> typer.Typer:
+    from secmsg_cli.store.policies import KIND_NOUN
+
+    noun = KIND_NOUN[kind]
+    plural = noun.replace("policy", "policies")
+    app = sub_app(KIND_HELP[kind])
+    options = KIND_OPTIONS[kind]
+    option_help = f"{' or '.join(options)} (default {options[0]})." if options else ""
+
+    @app.command("create")
+    def create(
+        ctx: typer.Context,
+        narrative: Annotated[str, typer.Argument(help="Describes the policy.")],
+        option: Annotated[str | None, typer.Option("--option", help=option_help, hidden=not options)] = None,
+        definition: Annotated[str | None, typer.Option("--definition", "-d", help="The definition applied (path or id).", hidden=kind != "secure-messaging")] = None,
+        content_definition: Annotated[str | None, typer.Option("--content-definition", "-c", help="The content definition (name or id).", hidden=kind != "content-examination")] = None,
+        from_: FromOpt = None,
+        to: ToOpt = None,
+        from_part: FromPartOpt = None,
+        start: StartOpt = None,
+        end: EndOpt = None,
+        override: OverrideOpt = None,
+        bidirectional: BidiOpt = None,
+        source_ip: SourceIpOpt = None,
+        enabled: EnabledOpt = None,
+        output: OutputOpt = Output.table,
+    ) -> None:
+        raw = _collect(kind, option=option, definition=definition, content_definition=content_definition,
+                       from_=from_, to=to, from_part=from_part, start=start, end=end, override=override,
+                       bidirectional=bidirectional, source_ip=source_ip, enabled=enabled)
+        raw["kind"] = kind
+        raw["narrative"] = narrative
+        store = open_store(ctx)
+        p = store.create_policy(raw)
+        if output is Output.table:
+            say(f"Created {noun} {p.id}: {describe_action(p)}, from {_from_text(p)} to {p.to}.", quiet=state(ctx).quiet)
+        else:
+            emit(policy_row(p, _status(store, p, None)), output)
+
+    create.__doc__ = f"Create a {noun}.\n\n    {KIND_EXAMPLE[kind]}\n"
+
+    @app.command("list")
+    def list_(
+        ctx: typer.Context,
+        status: Annotated[str | None, typer.Option("--status", help=STATUSES_HELP)] = None,
+        definition: Annotated[str | None, typer.Option("--definition", help="Only policies whose definition or content definition contains this text.")] = None,
+        from_: Annotated[str | None, typer.Option("--from", help="Only policies whose Emails From contains this text.")] = None,
+        to: Annotated[str | None, typer.Option("--to", help="Only policies whose Emails To contains this text.")] = None,
+        at: Annotated[str | None, typer.Option("--at", help="Compute status as of this ISO date/datetime (default now).")] = None,
+        output: OutputOpt = Output.table,
+    ) -> None:
+        store = open_store(ctx)
+        tz = store._account_tz()
+        moment = parse_at(at, tz)
+        if status is not None:
+            from secmsg_cli.engine.select import STATUSES
+
+            if status.lower() not in STATUSES:
+                raise InvalidInput(f"invalid --status {status!r}: expected one of {', '.join(STATUSES)}")
+        rows = []
+        for p in store.policies(kind):
+            st = _status(store, p, moment, tz)
+            if status and st != status.lower():
+                continue
+            target = (p.definition or p.content_definition or "").lower()
+            if definition and definition.lower() not in target:
+                continue
+            if from_ and from_.lower() not in str(p.from_).lower():
+                continue
+            if to and to.lower() not in str(p.to).lower():
+                continue
+            row = policy_row(p, st)
+            row["action"] = describe_action(p)
+            row["from_text"] = _from_text(p)
+            row["to_text"] = str(p.to)
+            rows.append(row)
+        if output is Output.table:
+            emit(rows, output, columns=["id", "narrative", "action", "from_text:from", "to_text:to", "status", "override",
+                                        "bidirectional:bidi", "source_ips:source IPs"], empty=f"no {plural}")
+        else:
+            for row in rows:
+                del row["action"], row["from_text"], row["to_text"]
+            emit(rows, output, empty=f"no {plural}")
+
+    list_.__doc__ = f"List {plural} with their status (active, disabled, scheduled, expired).\n\n    secmsg {_group_name(kind)} list --status active -o json\n"
+
+    @app.command("show")
+    def show(ctx: typer.Context, policy: Annotated[str, typer.Argument(help="Id (or the narrative, when unique).")],
+             at: Annotated[str | None, typer.Option("--at", help="Status as of this time.")] = None,
+             output: OutputOpt = Output.table) -> None:
+        store = open_store(ctx)
+        p = store.policy(kind, policy)
+        emit(policy_row(p, _status(store, p, at)), output)
+
+    show.__doc__ = f"Show every field of a {noun}.\n\n    secmsg {_group_name(kind)} show 3\n"
+
+    @app.command("update")
+    def update(
+        ctx: typer.Context,
+        policy: Annotated[str, typer.Argument(help="Id (or the narrative, when unique).")],
+        narrative: Annotated[str | None, typer.Option("--narrative", help="New narrative.")] = None,
+        option: Annotated[str | None, typer.Option("--option", help=option_help, hidden=not options)] = None,
+        definition: Annotated[str | None, typer.Option("--definition", "-d", help="The definition applied (path or id).", hidden=kind != "secure-messaging")] = None,
+        content_definition: Annotated[str | None, typer.Option("--content-definition", "-c", help="The content definition (name or id).", hidden=kind != "content-examination")] = None,
+        from_: FromOpt = None,
+        to: ToOpt = None,
+        from_part: FromPartOpt = None,
+        start: StartOpt = None,
+        end: EndOpt = None,
+        no_start: Annotated[bool, typer.Option("--no-start", help="Remove the start (eternal).")] = False,
+        no_end: Annotated[bool, typer.Option("--no-end", help="Remove the end (eternal).")] = False,
+        override: OverrideOpt = None,
+        bidirectional: BidiOpt = None,
+        source_ip: Annotated[list[str] | None, typer.Option("--source-ip", help="Replace the source IP ranges (repeatable).")] = None,
+        any_source_ip: Annotated[bool, typer.Option("--any-source-ip", help="Remove every source IP range.")] = False,
+        enabled: EnabledOpt = None,
+        output: OutputOpt = Output.table,
+    ) -> None:
+        changes = _collect(kind, option=option, definition=definition, content_definition=content_definition,
+                           from_=from_, to=to, from_part=from_part, start=start, end=end, override=override,
+                           bidirectional=bidirectional, source_ip=source_ip, enabled=enabled)
+        if narrative is not None:
+            changes["narrative"] = narrative
+        for flag, key, given in ((no_start, "start", start), (no_end, "end", end), (any_source_ip, "source_ips", source_ip)):
+            if flag:
+                if given is not None:
+                    raise InvalidInput(f"give --{key.replace('_', '-')} or its removal, not both")
+                changes[key] = [] if key == "source_ips" else None
+        if option == "no-action":
+            changes["definition"] = None
+        if not changes:
+            raise InvalidInput("nothing to change: give at least one option")
+        store = open_store(ctx)
+        p = store.update_policy(kind, policy, changes)
+        if output is Output.table:
+            say(f"Updated {noun} {p.id}.", quiet=state(ctx).quiet)
+        else:
+            emit(policy_row(p, _status(store, p, None)), output)
+
+    update.__doc__ = f"Change fields of a {noun} (the result is validated as a whole).\n\n    secmsg {_group_name(kind)} update 3 --end 2027-12-31 --source-ip 203.0.113.0/24\n"
+
+    @app.command("delete")
+    def delete(ctx: typer.Context, policy: Annotated[str, typer.Argument(help="Id (or the narrative, when unique).")]) -> None:
+        p = open_store(ctx).delete_policy(kind, policy)
+        say(f"Deleted {noun} {p.id} ({p.narrative!r}).", quiet=state(ctx).quiet)
+
+    delete.__doc__ = f"Delete a {noun}.\n\n    secmsg {_group_name(kind)} delete 3\n"
+
+    def _toggle(ctx: typer.Context, policy: str, value: bool) -> None:
+        p = open_store(ctx).update_policy(kind, policy, {"enabled": value})
+        say(f"{'Enabled' if value else 'Disabled'} {noun} {p.id}.", quiet=state(ctx).quiet)
+
+    @app.command("enable")
+    def enable(ctx: typer.Context, policy: Annotated[str, typer.Argument(help="Id (or the narrative, when unique).")]) -> None:
+        _toggle(ctx, policy, True)
+
+    enable.__doc__ = f"Enable a {noun}.\n\n    secmsg {_group_name(kind)} enable 3\n"
+
+    @app.command("disable")
+    def disable(ctx: typer.Context, policy: Annotated[str, typer.Argument(help="Id (or the narrative, when unique).")]) -> None:
+        _toggle(ctx, policy, False)
+
+    disable.__doc__ = f"Disable a {noun} (it stays in the store).\n\n    secmsg {_group_name(kind)} disable 3\n"
+    return app
+
+
+GROUP_NAMES = {"secure-messaging": "policy", "bypass": "bypass", "content-examination": "content-policy"}
+
+
+def _group_name(kind: str) -> str:
+    return GROUP_NAMES[kind]
+
+
+def _status(store, p, at, tz=None) -> str:
+    from datetime import datetime
+
+    from secmsg_cli.engine.select import status
+
+    tz = tz or store._account_tz()
+    moment = at if isinstance(at, datetime) else parse_at(at, tz)
+    return status(p.enabled, p.start, p.end, moment, tz)
+
+
+def register(app: typer.Typer) -> None:
+    for kind, name in GROUP_NAMES.items():
+        app.add_typer(make_policy_app(kind), name=name)

@@ -1,0 +1,53 @@
+"""Choosing policies: validity in time (SPEC §4.4). Pure: the time and the
+account's time zone are passed in.
+
+The rest of policy selection (direction, targets, specificity, override,
+bypass) joins this module with the decision engine.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta, tzinfo
+
+__all__ = ["bound", "status", "is_active", "STATUSES"]
+
+STATUSES = ("active", "disabled", "scheduled", "expired")
+
+
+def bound(text: str | None, tz: tzinfo, *, end: bool) -> datetime | None:
+    """The instant a validity bound stands for.
+
+    A date-only start is 00:00 of that day and a date-only end is 24:00 of that
+    day (the day is included), both in the account time zone ``tz``; a datetime
+    without an offset is in ``tz`` too.
+    """
+    if text is None:
+        return None
+    if len(text) == 10:
+        day = date.fromisoformat(text)
+        if end:
+            day = day + timedelta(days=1)
+        return datetime.combine(day, time(0), tzinfo=tz)
+    moment = datetime.fromisoformat(text)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=tz)
+    return moment
+
+
+def status(enabled: bool, start: str | None, end: str | None, at: datetime, tz: tzinfo) -> str:
+    """``active``, ``disabled``, ``scheduled`` (start in the future) or
+    ``expired`` (end passed) at the aware time ``at``."""
+    if not enabled:
+        return "disabled"
+    lo = bound(start, tz, end=False)
+    if lo is not None and at < lo:
+        return "scheduled"
+    hi = bound(end, tz, end=True)
+    if hi is not None and at >= hi:
+        return "expired"
+    return "active"
+
+
+def is_active(enabled: bool, start: str | None, end: str | None, at: datetime, tz: tzinfo) -> bool:
+    """SPEC §4.4: enabled and start <= at < end (a missing bound is eternal)."""
+    return status(enabled, start, end, at, tz) == "active"

@@ -1,0 +1,342 @@
+"""Store methods for policies (all three kinds) and content definitions
+(SPEC §4, §6), mixed into :class:`secmsg_cli.store.store.Store`.
+
+Field rules live in :func:`secmsg_cli.model.check_policy` and
+:func:`secmsg_cli.model.check_content_definition` (shared with the config
+file); this module adds what needs the store: references to definitions,
+content definitions, groups and attributes, and the audit trail.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Mapping
+from datetime import datetime, timezone
+from typing import Any
+
+from secmsg_cli.errors import InvalidInput, NotFound, Refused
+from secmsg_cli.model import (
+    KINDS,
+    ContentDefinition,
+    Policy,
+    Target,
+    check_content_definition,
+    check_policy,
+)
+
+KIND_NOUN = {
+    "secure-messaging": "secure-messaging policy",
+    "bypass": "bypass policy",
+    "content-examination": "content-examination policy",
+}
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def _target(row: sqlite3.Row, side: str) -> Target:
+    return Target(row[f"{side}_type"], row[f"{side}_value"], row[f"{side}_name"])
+
+
+class PolicyStoreMixin:
+    """Policies and content definitions. Relies on the Store's ``_q``, ``_x``,
+    ``transaction``, ``audit``, ``definition``, ``group`` and ``account``."""
+
+    # --- reading ------------------------------------------------------------
+
+    def _definition_paths(self) -> dict[int, str]:
+        paths = self._folder_paths()  # type: ignore[attr-defined]
+        return {r["id"]: f"{paths[r['folder_id']]}/{r['description']}"
+                for r in self._q("SELECT id, folder_id, description FROM definitions")}  # type: ignore[attr-defined]
+
+    def _policy_from_row(self, row: sqlite3.Row, def_paths: Mapping[int, str], cd_names: Mapping[int, str]) -> Policy:
+        return Policy(
+            id=row["id"],
+            kind=row["kind"],
+            narrative=row["narrative"],
+            option=row["option"],
+            definition=def_paths.get(row["definition_id"]) if row["definition_id"] else None,
+            content_definition=cd_names.get(row["content_definition_id"]) if row["content_definition_id"] else None,
+            from_=_target(row, "from"),
+            from_part=row["from_part"],
+            to=_target(row, "to"),
+            enabled=bool(row["enabled"]),
+            start=row["start_at"],
+            end=row["end_at"],
+            override=bool(row["override"]),
+            bidirectional=bool(row["bidirectional"]),
+            source_ips=tuple(json.loads(row["source_ips"])),
+            created=row["created"],
+            updated=row["updated"],
+        )
+
+    def policies(self, kind: str | None = None) -> list[Policy]:
+        """Policies (of one kind, or all), by id."""
+        def_paths = self._definition_paths()
+        cd_names = {r[0]: r[1] for r in self._q("SELECT id, name FROM content_definitions")}  # type: ignore[attr-defined]
+        sql, params = "SELECT * FROM policies", []
+        if kind is not None:
+            sql += " WHERE kind = ?"
+            params.append(kind)
+        return [self._policy_from_row(r, def_paths, cd_names)
+                for r in self._q(sql + " ORDER BY id", params)]  # type: ignore[attr-defined]
+
+    def policy(self, kind: str | None, ref: str | int) -> Policy:
+        """A policy by id, or by its narrative when that is unique."""
+        text = str(ref).strip()
+        candidates = self.policies(kind)
+        noun = KIND_NOUN.get(kind or "", "policy")
+        if text.isdigit():
+            for p in candidates:
+                if p.id == int(text):
+                    return p
+            raise NotFound(f"{noun} {text} not found")
+        matches = [p for p in candidates if p.narrative.lower() == text.lower()]
+        if len(matches) == 1:
+            return matches[0]
+        if matches:
+            raise InvalidInput(f"{len(matches)} {noun}s have the narrative {text!r}; use the id ({', '.join(str(p.id) for p in matches)})")
+        raise NotFound(f"{noun} {text!r} not found")
+
+    def _content_definition_from_row(self, row: sqlite3.Row, def_paths: Mapping[int, str]) -> ContentDefinition:
+        return ContentDefinition(
+            id=row["id"],
+            name=row["name"],
+            activation_score=row["activation_score"],
+            scan=tuple(json.loads(row["scan"])),
+            lines=tuple(json.loads(row["lines"])),
+            secure_messaging=def_paths.get(row["definition_id"]) if row["definition_id"] else None,
+        )
+
+    def content_definitions(self) -> list[ContentDefinition]:
+        def_paths = self._definition_paths()
+        return [self._content_definition_from_row(r, def_paths)
+                for r in self._q("SELECT * FROM content_definitions ORDER BY name COLLATE NOCASE")]  # type: ignore[attr-defined]
+
+    def content_definition(self, ref: str | int) -> ContentDefinition:
+        """A content definition by name (case-insensitive) or id."""
+        text = str(ref).strip()
+        rows = self._q("SELECT * FROM content_definitions WHERE name = ?", [text])  # type: ignore[attr-defined]
+        if not rows and text.isdigit():
+            rows = self._q("SELECT * FROM content_definitions WHERE id = ?", [int(text)])  # type: ignore[attr-defined]
+        if not rows:
+            raise NotFound(f"content definition {text!r} not found")
+        return self._content_definition_from_row(rows[0], self._definition_paths())
+
+    # --- who uses what --------------------------------------------------------
+
+    def policy_users_of_definitions(self, ids: Iterable[int]) -> list[str]:
+        ids = list(ids)
+        if not ids:
+            return []
+        marks = ",".join("?" * len(ids))
+        users = [f"{KIND_NOUN[r['kind']]} {r['id']} ({r['narrative']!r})"
+                 for r in self._q(f"SELECT id, kind, narrative FROM policies WHERE definition_id IN ({marks}) ORDER BY id", ids)]  # type: ignore[attr-defined]
+        users += [f"content definition {r['name']!r} (secure_messaging)"
+                  for r in self._q(f"SELECT name FROM content_definitions WHERE definition_id IN ({marks}) ORDER BY name", ids)]  # type: ignore[attr-defined]
+        return users
+
+    def policy_users_of_group(self, name: str) -> list[str]:
+        rows = self._q(  # type: ignore[attr-defined]
+            "SELECT id, kind, narrative FROM policies WHERE (from_type = 'group' AND from_value = ? COLLATE NOCASE) "
+            "OR (to_type = 'group' AND to_value = ? COLLATE NOCASE) ORDER BY id",
+            [name, name],
+        )
+        return [f"{KIND_NOUN[r['kind']]} {r['id']} ({r['narrative']!r})" for r in rows]
+
+    # --- policies -----------------------------------------------------------
+
+    def _account_tz(self):
+        from zoneinfo import ZoneInfo
+
+        return ZoneInfo(self.account().timezone)  # type: ignore[attr-defined]
+
+    def _check_target_exists(self, target: Target, side: str) -> None:
+        if target.type == "group":
+            try:
+                self.group(target.value)  # type: ignore[attr-defined]
+            except NotFound:
+                raise NotFound(f"{side}: group {target.value!r} not found") from None
+        elif target.type == "attribute":
+            if not self._q("SELECT 1 FROM attributes WHERE name = ? LIMIT 1", [target.name]):  # type: ignore[attr-defined]
+                raise NotFound(f"{side}: no address has an attribute named {target.name!r}")
+
+    def _policy_row(self, values: Mapping[str, Any]) -> dict[str, Any]:
+        """Resolve references and build the row of a validated policy."""
+        kind = values["kind"]
+        definition_id = content_definition_id = None
+        if values.get("definition"):
+            definition_id = self.definition(values["definition"]).id  # type: ignore[attr-defined]
+        if values.get("content_definition"):
+            content_definition_id = self.content_definition(values["content_definition"]).id
+        self._check_target_exists(values["from_"], "from")
+        self._check_target_exists(values["to"], "to")
+        row = {
+            "kind": kind,
+            "narrative": values["narrative"],
+            "option": values.get("option"),
+            "definition_id": definition_id,
+            "content_definition_id": content_definition_id,
+            "from_part": values["from_part"],
+            "enabled": int(values["enabled"]),
+            "start_at": values.get("start"),
+            "end_at": values.get("end"),
+            "override": int(values["override"]),
+            "bidirectional": int(values["bidirectional"]),
+            "source_ips": json.dumps(list(values["source_ips"])),
+        }
+        for side, target in (("from", values["from_"]), ("to", values["to"])):
+            row[f"{side}_type"], row[f"{side}_value"], row[f"{side}_name"] = target.type, target.value, target.name
+        return row
+
+    def _validated_policy(self, raw: Mapping[str, Any]) -> dict[str, Any]:
+        values, problems = check_policy(raw, self._account_tz())
+        if problems:
+            field, message = problems[0]
+            more = f" (and {len(problems) - 1} more problem(s))" if len(problems) > 1 else ""
+            raise InvalidInput(f"{field}: {message}{more}")
+        return values
+
+    def create_policy(self, raw: Mapping[str, Any]) -> Policy:
+        """Create a policy from SPEC §9 fields (``kind`` required; ``id`` optional)."""
+        values = self._validated_policy(raw)
+        with self.transaction():  # type: ignore[attr-defined]
+            row = self._policy_row(values)
+            row["created"] = row["updated"] = _now()
+            if "id" in values:
+                if self._q("SELECT 1 FROM policies WHERE id = ?", [values["id"]]):  # type: ignore[attr-defined]
+                    raise Refused(f"policy id {values['id']} is already taken")
+                row["id"] = values["id"]
+            cols = ", ".join(row)
+            pid = self._x(f"INSERT INTO policies ({cols}) VALUES ({', '.join('?' * len(row))})", list(row.values())).lastrowid  # type: ignore[attr-defined]
+            created = self.policy(None, pid)
+            self.audit("create", values["kind"], pid, None, created)  # type: ignore[attr-defined]
+        return created
+
+    def update_policy(self, kind: str, ref: str | int, changes: Mapping[str, Any]) -> Policy:
+        """Change fields of a policy (SPEC §9 names); the result is validated whole."""
+        with self.transaction():  # type: ignore[attr-defined]
+            before = self.policy(kind, ref)
+            raw = policy_fields(before)
+            raw.update(changes)
+            raw.pop("id", None)
+            values = self._validated_policy(raw)
+            row = self._policy_row(values)
+            row["updated"] = _now()
+            sets = ", ".join(f"{c} = ?" for c in row)
+            self._x(f"UPDATE policies SET {sets} WHERE id = ?", [*row.values(), before.id])  # type: ignore[attr-defined]
+            after = self.policy(kind, before.id)
+            self.audit("update", kind, before.id, before, after)  # type: ignore[attr-defined]
+        return after
+
+    def delete_policy(self, kind: str, ref: str | int) -> Policy:
+        with self.transaction():  # type: ignore[attr-defined]
+            p = self.policy(kind, ref)
+            self._x("DELETE FROM policies WHERE id = ?", [p.id])  # type: ignore[attr-defined]
+            self.audit("delete", kind, p.id, p, None)  # type: ignore[attr-defined]
+        return p
+
+    # --- content definitions --------------------------------------------------
+
+    def _validated_content_definition(self, raw: Mapping[str, Any]) -> dict[str, Any]:
+        values, problems = check_content_definition(raw)
+        if problems:
+            field, message = problems[0]
+            more = f" (and {len(problems) - 1} more problem(s))" if len(problems) > 1 else ""
+            name = values.get("name") or raw.get("name")
+            raise InvalidInput(f"content definition {name!r}: {field}: {message}{more}")
+        return values
+
+    def _content_definition_row(self, values: Mapping[str, Any]) -> dict[str, Any]:
+        definition_id = None
+        if values.get("secure_messaging"):
+            definition_id = self.definition(values["secure_messaging"]).id  # type: ignore[attr-defined]
+        return {
+            "name": values["name"],
+            "activation_score": values["activation_score"],
+            "scan": json.dumps(list(values["scan"])),
+            "lines": json.dumps(list(values["lines"]), ensure_ascii=False),
+            "definition_id": definition_id,
+        }
+
+    def create_content_definition(self, raw: Mapping[str, Any]) -> ContentDefinition:
+        values = self._validated_content_definition(raw)
+        with self.transaction():  # type: ignore[attr-defined]
+            if self._q("SELECT 1 FROM content_definitions WHERE name = ?", [values["name"]]):  # type: ignore[attr-defined]
+                raise Refused(f"content definition {values['name']!r} already exists")
+            row = self._content_definition_row(values)
+            row["created"] = row["updated"] = _now()
+            cid = self._x(f"INSERT INTO content_definitions ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})",  # type: ignore[attr-defined]
+                          list(row.values())).lastrowid
+            created = self.content_definition(cid)
+            self.audit("create", "content-definition", created.name, None, created)  # type: ignore[attr-defined]
+        return created
+
+    def update_content_definition(self, ref: str | int, changes: Mapping[str, Any]) -> ContentDefinition:
+        with self.transaction():  # type: ignore[attr-defined]
+            before = self.content_definition(ref)
+            raw = content_definition_fields(before)
+            raw.update(changes)
+            values = self._validated_content_definition(raw)
+            clash = self._q("SELECT id FROM content_definitions WHERE name = ? AND id != ?", [values["name"], before.id])  # type: ignore[attr-defined]
+            if clash:
+                raise Refused(f"content definition {values['name']!r} already exists")
+            row = self._content_definition_row(values)
+            row["updated"] = _now()
+            sets = ", ".join(f"{c} = ?" for c in row)
+            self._x(f"UPDATE content_definitions SET {sets} WHERE id = ?", [*row.values(), before.id])  # type: ignore[attr-defined]
+            after = self.content_definition(before.id)
+            self.audit("update", "content-definition", before.name, before, after)  # type: ignore[attr-defined]
+        return after
+
+    def delete_content_definition(self, ref: str | int) -> ContentDefinition:
+        with self.transaction():  # type: ignore[attr-defined]
+            cd = self.content_definition(ref)
+            users = [f"{KIND_NOUN[r['kind']]} {r['id']} ({r['narrative']!r})"
+                     for r in self._q("SELECT id, kind, narrative FROM policies WHERE content_definition_id = ? ORDER BY id", [cd.id])]  # type: ignore[attr-defined]
+            if users:
+                raise Refused(f"content definition {cd.name!r} is in use by {', '.join(users)}")
+            self._x("DELETE FROM content_definitions WHERE id = ?", [cd.id])  # type: ignore[attr-defined]
+            self.audit("delete", "content-definition", cd.name, cd, None)  # type: ignore[attr-defined]
+        return cd
+
+
+def policy_fields(p: Policy) -> dict[str, Any]:
+    """A policy with the field names of SPEC §9 (absent optional fields omitted)."""
+    out: dict[str, Any] = {"id": p.id, "kind": p.kind, "narrative": p.narrative}
+    if p.option is not None:
+        out["option"] = p.option
+    if p.definition is not None:
+        out["definition"] = p.definition
+    if p.content_definition is not None:
+        out["content_definition"] = p.content_definition
+    out["from"] = p.from_.to_dict()
+    out["from_part"] = p.from_part
+    out["to"] = p.to.to_dict()
+    out["enabled"] = p.enabled
+    if p.start is not None:
+        out["start"] = p.start
+    if p.end is not None:
+        out["end"] = p.end
+    out["override"] = p.override
+    out["bidirectional"] = p.bidirectional
+    out["source_ips"] = list(p.source_ips)
+    return out
+
+
+def content_definition_fields(cd: ContentDefinition) -> dict[str, Any]:
+    """A content definition with the field names of SPEC §9."""
+    out: dict[str, Any] = {
+        "name": cd.name,
+        "activation_score": cd.activation_score,
+        "scan": list(cd.scan),
+        "lines": list(cd.lines),
+    }
+    if cd.secure_messaging is not None:
+        out["secure_messaging"] = cd.secure_messaging
+    return out
+
+
+__all__ = ["PolicyStoreMixin", "policy_fields", "content_definition_fields", "KIND_NOUN", "KINDS"]
