@@ -163,18 +163,14 @@ class Source:
     fmt: str
 
     def line_of(self, section: str, index: int | None = None, key: str | None = None) -> int | None:
-        lines = self.text.splitlines()
         if self.fmt == "json":
-            start = next((i for i, l in enumerate(lines) if re.search(rf'"{re.escape(section)}"\s*:', l)), None)
-            if start is None or key is None:
-                return None if start is None else start + 1
-            seen = -1
-            for i in range(start, len(lines)):
-                if index is not None and "{" in lines[i] and i > start:
-                    seen += lines[i].count("{")
-                if (index is None or seen >= index) and re.search(rf'"{re.escape(key)}"\s*:', lines[i]):
-                    return i + 1
-            return start + 1
+            lines = _json_lines(self.text)
+            for path in ((section, index, key), (section, index), (section,)):
+                path = tuple(x for x in path if x is not None)
+                if path in lines:
+                    return lines[path]
+            return None
+        lines = self.text.splitlines()
         header = re.compile(rf"^\s*\[\[\s*{re.escape(section)}\s*\]\]" if index is not None else rf"^\s*\[\s*{re.escape(section)}\s*\]")
         starts = [i for i, l in enumerate(lines) if header.match(l)]
         if index is not None:
@@ -194,6 +190,49 @@ class Source:
             if key_re.match(lines[i]):
                 return i + 1
         return start + 1
+
+
+def _json_lines(text: str) -> dict[tuple, int]:
+    """The line of every member and array element of a JSON text, by path
+    (``("policies", 1, "from")``): a small scanner that follows nesting and
+    strings, so nested objects never shift the numbering."""
+    out: dict[tuple, int] = {}
+    stack: list[list] = []  # ["obj", key] or ["arr", index]
+    line, i, n = 1, 0, len(text)
+
+    def path() -> tuple:
+        return tuple(frame[1] for frame in stack)
+
+    while i < n:
+        ch = text[i]
+        if ch == "\n":
+            line += 1
+        elif ch == '"':
+            j, chars = i + 1, []
+            while j < n and text[j] != '"':
+                if text[j] == "\\":
+                    j += 1
+                chars.append(text[j] if j < n else "")
+                j += 1
+            k = j + 1
+            while k < n and text[k] in " \t\r\n":
+                k += 1
+            if stack and stack[-1][0] == "obj" and k < n and text[k] == ":":
+                stack[-1][1] = "".join(chars)
+                out.setdefault(path(), line)
+            line += text.count("\n", i, j)
+            i = j
+        elif ch in "{[":
+            if stack and stack[-1][0] == "arr":
+                out.setdefault(path(), line)
+            stack.append(["obj", None] if ch == "{" else ["arr", 0])
+        elif ch in "}]":
+            if stack:
+                stack.pop()
+        elif ch == "," and stack and stack[-1][0] == "arr":
+            stack[-1][1] += 1
+        i += 1
+    return out
 
 
 def parse_text(text: str, name: str = "<config>", fmt: str | None = None) -> tuple[dict[str, Any], Source]:
@@ -371,7 +410,9 @@ def _validate_attributes(doc, cfg: Config, p: _Problems) -> None:
         for name, value in values.items():
             n = p.check("attributes", i, "values", lambda name=name: check_attribute_name(name), address)
             v = p.check("attributes", i, "values", lambda value=value: check_attribute_value(value), address)
-            if n is not None and v is not None:
+            if n is not None and any(n.lower() == known.lower() for known in checked):
+                p.add("attributes", i, "values", f"attribute {n!r} is given twice (names ignore case)", address)
+            elif n is not None and v is not None:
                 checked[n] = v
         if address is None:
             continue

@@ -265,7 +265,10 @@ def check_definition_field(name: str, value: object) -> object:
     if name in ("allow_print", "allow_reply", "allow_reply_all", "read_receipt"):
         return check_bool(value, name)
     if name == "expire_after":
-        return check_duration(value, name, allow_never=True)
+        duration = check_duration(value, name, allow_never=True)
+        if not duration.is_never and duration.amount == 0:
+            raise InvalidInput(f"invalid expire_after {value!r}: it must be longer than 0 (or never)")
+        return duration
     if name == "max_extension":
         return check_duration(value, name, allow_never=False)
     if name == "banner":
@@ -407,7 +410,10 @@ def check_target(value: object, side: str = "target") -> Target:
     tvalue = tvalue.strip()
     if ttype == "domain":
         wildcard = tvalue.startswith("*.")
-        domain = check_domain(tvalue[2:] if wildcard else tvalue)
+        try:
+            domain = check_domain(tvalue[2:] if wildcard else tvalue)
+        except InvalidInput as exc:
+            raise InvalidInput(f"invalid {side}: {exc}") from None
         return Target("domain", ("*." if wildcard else "") + domain)
     if ttype == "address":
         try:
@@ -417,10 +423,16 @@ def check_target(value: object, side: str = "target") -> Target:
     if ttype == "group":
         if tname is not None:
             raise InvalidInput(f"invalid {side} {value!r}: a group target takes no name")
-        return Target("group", check_group_name(tvalue))
+        try:
+            return Target("group", check_group_name(tvalue))
+        except InvalidInput as exc:
+            raise InvalidInput(f"invalid {side}: {exc}") from None
     if tname is None or not str(tname).strip():
         raise InvalidInput(f"invalid {side} {value!r}: an attribute target needs a name and a value")
-    return Target("attribute", check_attribute_value(tvalue), check_attribute_name(tname))
+    try:
+        return Target("attribute", check_attribute_value(tvalue), check_attribute_name(tname))
+    except InvalidInput as exc:
+        raise InvalidInput(f"invalid {side}: {exc}") from None
 
 
 def check_narrative(value: object) -> str:
@@ -462,8 +474,12 @@ def check_when(value: object, what: str) -> str:
         raise InvalidInput(f"invalid {what} {value!r}: expected an ISO date (2026-01-31) or datetime (2026-01-31T18:00:00+00:00)")
     text = value.strip()
     try:
-        if len(text) == 10:
-            return date.fromisoformat(text).isoformat()
+        # Any ISO date form (2026-01-31, 20260131, 2026-W05-6) is date-only, so
+        # it keeps the whole-day meaning of SPEC §4.4; only a time makes it a datetime.
+        return date.fromisoformat(text).isoformat()
+    except ValueError:
+        pass
+    try:
         return datetime.fromisoformat(text).isoformat()
     except ValueError:
         raise InvalidInput(
@@ -621,7 +637,7 @@ def check_content_definition(raw: Mapping[str, object]) -> tuple[dict[str, objec
         problems.append(("lines", "expected a list of match lines (strings)"))
         lines = []
     for error in validate_match_list(lines):
-        problems.append(("lines", str(error)))
+        problems.append(("lines", f"match line {error.line_no}: {error.reason}"))
     if not any(line.strip() and not line.strip().startswith("#") for line in lines):
         problems.append(("lines", "no match lines: a content definition needs at least one WEIGHT TEXT line"))
     out["lines"] = tuple(lines)

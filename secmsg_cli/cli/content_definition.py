@@ -29,7 +29,8 @@ def _lines(line: list[str] | None, lines_file: Path | None) -> list[str] | None:
         raise InvalidInput("give --line or --lines-file, not both")
     if lines_file is not None:
         try:
-            return lines_file.read_text(encoding="utf-8").splitlines()
+            # utf-8-sig: a byte-order mark (Windows editors) is not part of line 1
+            return lines_file.read_text(encoding="utf-8-sig").splitlines()
         except (OSError, UnicodeDecodeError) as exc:
             raise InvalidInput(f"cannot read lines file {lines_file}: {exc}") from None
     return list(line) if line is not None else None

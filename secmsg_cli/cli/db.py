@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -59,6 +61,32 @@ def register(app: typer.Typer) -> None:
             },
             output,
         )
+
+    @db_app.command("backup")
+    def db_backup(ctx: typer.Context, file: Annotated[Path, typer.Argument(help="The new backup file.", dir_okay=False)]) -> None:
+        """Copy the store to FILE with SQLite's online backup (safe while others write).
+
+            secmsg db backup /backups/secmsg-$(date +%F).db
+        """
+        store = open_store(ctx)
+        store.backup(file)
+        say(f"Backed up {store.path} to {file}.", quiet=state(ctx).quiet)
+
+    @db_app.command("check")
+    def db_check(ctx: typer.Context) -> None:
+        """Check the store's integrity (integrity_check and foreign_key_check); exit 1 on any problem.
+
+            secmsg db check
+        """
+        from secmsg_cli.errors import StoreError
+
+        store = open_store(ctx)
+        problems = store.check()
+        if problems:
+            for p in problems[1:]:
+                sys.stderr.write(f"  {p}\n")
+            raise StoreError(f"store {store.path} has {len(problems)} problem(s): {problems[0]}")
+        say(f"Store {store.path} is sound (schema version {store.schema_version}).", quiet=state(ctx).quiet)
 
     @app.command("audit")
     def audit(

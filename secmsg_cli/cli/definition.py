@@ -9,7 +9,7 @@ import typer
 
 from secmsg_cli.cli._common import OutputOpt, open_store, state, sub_app
 from secmsg_cli.cli._output import Output, emit, say
-from secmsg_cli.errors import InvalidInput
+from secmsg_cli.errors import InvalidInput, Refused
 from secmsg_cli.model import split_definition_path
 
 
@@ -91,6 +91,11 @@ def register(app: typer.Typer) -> None:
 
             secmsg definition create "Legal/7-Day Expiry" --expire-after 7d --read-receipt --max-extension 14d
         """
+        if "/" not in path.strip().strip("/"):
+            raise Refused(
+                f"cannot create definition {path!r} in the root folder '/': give FOLDER/DESCRIPTION "
+                "such as Legal/7-Day Expiry (create the folder first)"
+            )
         folder, description = split_definition_path(path)
         values = _settings(print_, reply, reply_all, expire_after, max_extension, read_receipt, banner, banner_file)
         d = open_store(ctx).create_definition(folder, description, **values)

@@ -42,9 +42,16 @@ def describe_action(p) -> str:
 
 
 def policy_row(p, status: str) -> dict:
+    from secmsg_cli.model import POLICY_FIELDS
     from secmsg_cli.store.policies import policy_fields
 
-    row = policy_fields(p)
+    # Every field of the kind, absent ones as null, so that JSON rows have one
+    # shape and CSV (whose columns come from the first row) loses nothing.
+    fields = policy_fields(p)
+    kind_keys = {"secure-messaging": ("option", "definition"), "bypass": ("option",),
+                 "content-examination": ("content_definition",)}[p.kind]
+    row = {k: fields.get(k) for k in POLICY_FIELDS
+           if k in fields or k in kind_keys or k in ("start", "end")}
     row["status"] = status
     row["created"] = p.created
     row["updated"] = p.updated

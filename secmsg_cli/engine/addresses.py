@@ -41,7 +41,7 @@ def normalise_domain(value: str) -> str:
         raise AddressError(f"invalid domain {value!r}: expected text")
     raw = value.strip().rstrip(".")
     if not raw:
-        raise AddressError("invalid domain '': expected a name such as example.com")
+        raise AddressError(f"invalid domain {value!r}: expected a name such as example.com")
     if any(ch.isspace() for ch in raw):
         raise AddressError(f"invalid domain {value!r}: contains white space")
     labels = raw.split(".")
@@ -102,15 +102,19 @@ def normalise_address(value: str) -> str:
     if raw.startswith("<") and raw.endswith(">"):
         raw = raw[1:-1].strip()
     if not raw:
-        raise AddressError("invalid address '': expected local@domain")
+        raise AddressError(f"invalid address {value!r}: expected local@domain")
     if "@" not in raw:
         raise AddressError(f"invalid address {value!r}: expected local@domain")
     local, _, domain = raw.rpartition("@")
     if not local:
         raise AddressError(f"invalid address {value!r}: empty local part")
-    if len(local.encode("utf-8")) > 64:
+    local = local.lower()  # before the length check: lower() can lengthen it ('İ' -> 'i̇')
+    try:
+        octets = len(local.encode("utf-8"))
+    except UnicodeEncodeError:  # a lone surrogate, e.g. an undecodable command-line byte
+        raise AddressError(f"invalid address {value!r}: local part is not valid Unicode") from None
+    if octets > 64:
         raise AddressError(f"invalid address {value!r}: local part longer than 64 octets")
-    local = local.lower()
     if not (_LOCAL.match(local) or _QUOTED_LOCAL.match(local)):
         raise AddressError(f"invalid address {value!r}: local part {local!r} is not a valid mailbox name")
     try:

@@ -19,7 +19,7 @@ _UNITS = {
 }
 _MINUTES = {"m": 1, "h": 60, "d": 1440, "w": 10080, "y": 525600}
 _LIMIT_MINUTES = 100 * 366 * 1440  # nothing in this product lasts beyond a century
-_FORM = re.compile(r"^\s*(\d{1,9})\s*([a-z]*)\s*$")
+_FORM = re.compile(r"^\s*([0-9]{1,9})\s*([a-z]*)\s*$")  # ASCII digits only (\d matches any Unicode digit)
 
 
 class DurationError(ValueError):

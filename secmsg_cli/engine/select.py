@@ -7,9 +7,9 @@ bypass) joins this module with the decision engine.
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta, tzinfo
+from datetime import date, datetime, time, timedelta, timezone, tzinfo
 
-__all__ = ["bound", "status", "is_active", "STATUSES"]
+__all__ = ["bound", "status", "status_between", "is_active", "STATUSES"]
 
 STATUSES = ("active", "disabled", "scheduled", "expired")
 
@@ -19,7 +19,9 @@ def bound(text: str | None, tz: tzinfo, *, end: bool) -> datetime | None:
 
     A date-only start is 00:00 of that day and a date-only end is 24:00 of that
     day (the day is included), both in the account time zone ``tz``; a datetime
-    without an offset is in ``tz`` too.
+    without an offset is in ``tz`` too. The result is in UTC: two aware times
+    with the same tzinfo compare by wall clock, which is wrong in the hour
+    repeated when clocks go back.
     """
     if text is None:
         return None
@@ -27,22 +29,26 @@ def bound(text: str | None, tz: tzinfo, *, end: bool) -> datetime | None:
         day = date.fromisoformat(text)
         if end:
             day = day + timedelta(days=1)
-        return datetime.combine(day, time(0), tzinfo=tz)
+        return datetime.combine(day, time(0), tzinfo=tz).astimezone(timezone.utc)
     moment = datetime.fromisoformat(text)
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=tz)
-    return moment
+    return moment.astimezone(timezone.utc)
 
 
 def status(enabled: bool, start: str | None, end: str | None, at: datetime, tz: tzinfo) -> str:
     """``active``, ``disabled``, ``scheduled`` (start in the future) or
     ``expired`` (end passed) at the aware time ``at``."""
+    return status_between(enabled, bound(start, tz, end=False), bound(end, tz, end=True), at)
+
+
+def status_between(enabled: bool, lo: datetime | None, hi: datetime | None, at: datetime) -> str:
+    """:func:`status` with the bounds already computed by :func:`bound`."""
     if not enabled:
         return "disabled"
-    lo = bound(start, tz, end=False)
+    at = at.astimezone(timezone.utc)
     if lo is not None and at < lo:
         return "scheduled"
-    hi = bound(end, tz, end=True)
     if hi is not None and at >= hi:
         return "expired"
     return "active"

@@ -142,7 +142,7 @@ def m002_policies(db: Database) -> None:
         );
 
         CREATE TABLE policies (
-            id INTEGER PRIMARY KEY,
+            id INTEGER PRIMARY KEY AUTOINCREMENT,  -- ids are never reused
             kind TEXT NOT NULL CHECK (kind IN ('secure-messaging', 'bypass', 'content-examination')),
             narrative TEXT NOT NULL,
             option TEXT,

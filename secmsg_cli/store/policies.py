@@ -97,7 +97,7 @@ class PolicyStoreMixin:
         if len(matches) == 1:
             return matches[0]
         if matches:
-            raise InvalidInput(f"{len(matches)} {noun}s have the narrative {text!r}; use the id ({', '.join(str(p.id) for p in matches)})")
+            raise InvalidInput(f"{len(matches)} {noun.replace('policy', 'policies')} have the narrative {text!r}; use the id ({', '.join(str(p.id) for p in matches)})")
         raise NotFound(f"{noun} {text!r} not found")
 
     def _content_definition_from_row(self, row: sqlite3.Row, def_paths: Mapping[int, str]) -> ContentDefinition:
@@ -153,15 +153,17 @@ class PolicyStoreMixin:
 
         return ZoneInfo(self.account().timezone)  # type: ignore[attr-defined]
 
-    def _check_target_exists(self, target: Target, side: str) -> None:
+    def _check_target_exists(self, target: Target, side: str) -> Target:
+        """The target with references checked; a group's name as stored."""
         if target.type == "group":
             try:
-                self.group(target.value)  # type: ignore[attr-defined]
+                return Target("group", self.group(str(target.value)).name)  # type: ignore[attr-defined]
             except NotFound:
                 raise NotFound(f"{side}: group {target.value!r} not found") from None
         elif target.type == "attribute":
             if not self._q("SELECT 1 FROM attributes WHERE name = ? LIMIT 1", [target.name]):  # type: ignore[attr-defined]
                 raise NotFound(f"{side}: no address has an attribute named {target.name!r}")
+        return target
 
     def _policy_row(self, values: Mapping[str, Any]) -> dict[str, Any]:
         """Resolve references and build the row of a validated policy."""
@@ -171,8 +173,8 @@ class PolicyStoreMixin:
             definition_id = self.definition(values["definition"]).id  # type: ignore[attr-defined]
         if values.get("content_definition"):
             content_definition_id = self.content_definition(values["content_definition"]).id
-        self._check_target_exists(values["from_"], "from")
-        self._check_target_exists(values["to"], "to")
+        values = {**values, "from_": self._check_target_exists(values["from_"], "from"),
+                  "to": self._check_target_exists(values["to"], "to")}
         row = {
             "kind": kind,
             "narrative": values["narrative"],

@@ -13,7 +13,7 @@ import os
 import sqlite3
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import asdict, replace
+from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -79,8 +79,11 @@ def _actor() -> str:
 def _jsonable(obj: Any) -> Any:
     if obj is None:
         return None
+    if isinstance(obj, Duration):
+        return str(obj)
     if hasattr(obj, "__dataclass_fields__"):
-        obj = asdict(obj)
+        # field by field, not asdict(): that would turn a Duration into {amount, unit}
+        obj = {name: getattr(obj, name) for name in obj.__dataclass_fields__}
     if isinstance(obj, dict):
         return {k: _jsonable(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
@@ -176,6 +179,33 @@ class Store(PolicyStoreMixin):
 
     def close(self) -> None:
         self.conn.close()
+
+    def backup(self, target: Path) -> None:
+        """Copy the store to ``target`` with SQLite's online backup (consistent
+        while other processes write); the copy is private (0600)."""
+        target = Path(target)
+        if target.exists():
+            raise Refused(f"{target} already exists; choose a new file")
+        try:
+            os.close(os.open(target, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+            dest = sqlite3.connect(target)
+        except OSError as exc:
+            raise StoreError(f"cannot create {target}: {exc.strerror or exc}") from None
+        try:
+            self.conn.backup(dest)
+        except sqlite3.DatabaseError as exc:
+            dest.close()
+            target.unlink(missing_ok=True)
+            raise StoreError(f"cannot back up to {target}: {exc}") from None
+        dest.close()
+
+    def check(self) -> list[str]:
+        """Problems found by SQLite's integrity_check and foreign_key_check
+        (empty when the store is sound)."""
+        problems = [r[0] for r in self._q("PRAGMA integrity_check") if r[0] != "ok"]
+        for r in self._q("PRAGMA foreign_key_check"):
+            problems.append(f"foreign key: row {r[1]} of table {r[0]} refers to a missing row of {r[2]}")
+        return problems
 
     def snapshot(self):
         """The whole configuration, read in one consistent read transaction and
@@ -278,7 +308,13 @@ class Store(PolicyStoreMixin):
         }
 
     def is_empty(self) -> bool:
-        """True when the store holds nothing but the account and the built-ins."""
+        """True when the store is as created: default account settings, the
+        built-ins unchanged, nothing else (so an import overwrites nothing)."""
+        if self.account() != Account():
+            return False
+        default = self.folder(BUILTIN_FOLDER)
+        if default.publish_to != (EVERYONE,):
+            return False
         c = self.counts()
         builtin_folders = self._q("SELECT count(*) FROM folders WHERE id = 1")[0][0]
         builtin_defs = self._q("SELECT count(*) FROM definitions WHERE builtin = 1")[0][0]
@@ -361,7 +397,8 @@ class Store(PolicyStoreMixin):
     def group(self, ref: str | int) -> Group:
         """A group by id or name (case-insensitive)."""
         text = str(ref).strip()
-        rows = self._q("SELECT id, name FROM groups WHERE name = ?", [text])
+        # an int is an id (internal calls); text is a name first, then an id
+        rows = [] if isinstance(ref, int) else self._q("SELECT id, name FROM groups WHERE name = ?", [text])
         if not rows and text.isdigit():
             rows = self._q("SELECT id, name FROM groups WHERE id = ?", [int(text)])
         if not rows:
@@ -450,7 +487,10 @@ class Store(PolicyStoreMixin):
             raise InvalidInput("no attribute given: expected Name=value")
         checked: dict[str, str] = {}
         for name, value in values.items():
-            checked[self._attribute_name(check_attribute_name(name))] = check_attribute_value(value)
+            canonical = self._attribute_name(check_attribute_name(name))
+            if canonical.lower() in (n.lower() for n in checked):  # names are case-insensitive
+                raise InvalidInput(f"attribute {name.strip()!r} of {addr} is given twice (names ignore case)")
+            checked[canonical] = check_attribute_value(value)
         with self.transaction():
             before = {r["name"]: r["value"] for r in self.attributes(addr)}
             for name, value in checked.items():
@@ -530,17 +570,19 @@ class Store(PolicyStoreMixin):
         return sorted(folders, key=lambda f: [p.lower() for p in f.path.split("/")])
 
     def folder(self, ref: str | int) -> Folder:
-        """A folder by id or path (case-insensitive)."""
+        """A folder by path (case-insensitive) or id; a path wins, so a folder
+        named ``2`` is never mistaken for the folder with id 2 (as for groups)."""
         folders = self.folders()
         text = str(ref).strip()
+        if not isinstance(ref, int):
+            path = check_folder_path(text).lower()
+            for f in folders:
+                if f.path.lower() == path:
+                    return f
         if text.isdigit():
             for f in folders:
                 if f.id == int(text):
                     return f
-        path = check_folder_path(text).lower()
-        for f in folders:
-            if f.path.lower() == path:
-                return f
         raise NotFound(f"folder {text!r} not found")
 
     def _folder_id_for_path(self, path: str) -> int | None:
