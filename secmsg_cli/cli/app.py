@@ -113,6 +113,7 @@ def _register() -> None:
         folder,
         group,
         policy,
+        simulate,
     )
 
     db.register(app)
@@ -124,6 +125,7 @@ def _register() -> None:
     definition.register(app)
     content_definition.register(app)
     policy.register(app)
+    simulate.register(app)
     config_cmds.register(app)
 
 

@@ -1,0 +1,548 @@
+"""``decide(snapshot, message, context)``: per recipient, whether a message is
+secured, under which definition, triggered by what, and why (SPEC §4-§7).
+
+Pure: no store, no clock (the time is in the context), no I/O. Every caller
+(simulate, deliver, test, the corpus diff) uses this one function.
+
+How a policy is judged is one function, :func:`judge`, used both for the
+candidates found by key in the snapshot (the fast path) and, with
+``explain=True``, for every policy of every kind (the explanation), so the two
+can never disagree.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from secmsg_cli.engine.addresses import AddressError, normalise_address
+from secmsg_cli.engine.content import Component, ContentResult, evaluate
+from secmsg_cli.engine.snapshot import CompiledContent, CompiledPolicy, Snapshot, target_key
+from secmsg_cli.model import Definition, Target
+
+__all__ = [
+    "Context",
+    "DecisionError",
+    "PolicyRef",
+    "ContentOutcome",
+    "Verdict",
+    "RecipientDecision",
+    "MessageDecision",
+    "decide",
+    "judge",
+    "VIAS",
+]
+
+VIAS = ("gateway", "outlook", "mobile")
+KIND_LABEL = {"secure-messaging": "secure-messaging policy", "bypass": "bypass policy",
+              "content-examination": "content-examination policy"}
+
+
+class DecisionError(ValueError):
+    """The message cannot be decided (no sender, no recipient, a chosen
+    definition that does not exist or is not available to the sender)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    """What the message does not say, or what overrides it (SPEC §8.1)."""
+
+    at: datetime
+    mail_from: str | None = None
+    rcpt: tuple[str, ...] = ()
+    source_ip: str | None = None
+    via: str | None = None  # None: outlook when a definition is chosen, else gateway
+    definition: str | None = None
+    explain: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyRef:
+    kind: str
+    id: int
+    narrative: str
+    option: str | None = None
+
+    @classmethod
+    def of(cls, cp: CompiledPolicy) -> PolicyRef:
+        return cls(cp.policy.kind, cp.policy.id, cp.policy.narrative, cp.policy.option)
+
+
+@dataclass(frozen=True, slots=True)
+class ContentOutcome:
+    """One content-examination policy evaluated for a recipient."""
+
+    policy_id: int
+    narrative: str
+    content_definition: str
+    score: int
+    fired: bool
+    definition: str | None  # the Secure Messaging override, if any
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """One line of the explanation: what happened to one policy (or content
+    definition) for one recipient (``recipient`` None: for the message)."""
+
+    kind: str
+    id: int
+    name: str
+    recipient: str | None
+    verdict: str  # won, lost, no-match, inactive, bypassed, fired, not-fired, chosen
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class RecipientDecision:
+    address: str
+    internal: bool
+    route: str
+    secure: bool
+    trigger: str | None
+    definition: Definition | None
+    policy: PolicyRef | None
+    bypass: PolicyRef | None
+    content: tuple[ContentOutcome, ...]
+    reason: str
+    banner: Any = None  # render.Banner
+    portal: Any = None  # render.PortalRecord
+
+
+@dataclass(frozen=True, slots=True)
+class MessageDecision:
+    message_id: str | None
+    subject: str
+    header_from: str | None
+    header_from_name: str | None
+    envelope_from: str
+    source_ip: str | None
+    at: datetime
+    via: str
+    user_definition: Definition | None
+    recipients: tuple[RecipientDecision, ...]
+    explain: tuple[Verdict, ...] = ()
+    content_results: Mapping[str, ContentResult] = field(default_factory=dict)
+
+
+# --- describing targets -----------------------------------------------------
+
+
+def describe_target(target: Target) -> str:
+    t, v = target.type, target.value
+    if t == "everyone":
+        return "anyone"
+    if t in ("internal", "external"):
+        return t
+    if t == "domain":
+        return f"in a subdomain of {v[2:]}" if v and v.startswith("*.") else f"in domain {v}"
+    if t == "group":
+        return f"in group {v}"
+    if t == "attribute":
+        return f"with {target.name}={v}"
+    return f"{v}"
+
+
+# --- judging one policy -----------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Pair:
+    """A (sender, recipient) pair as policies see it."""
+
+    envelope: str
+    header: str | None
+    recipient: str
+    source_ip: Any  # ipaddress object or None
+    source_ip_text: str | None
+    at: datetime
+
+    def senders(self, part: str) -> list[tuple[str, str]]:
+        """(role, address) of the sender addresses a from_part looks at; for
+        ``both`` the header From first (it is reported when both match)."""
+        if part == "envelope":
+            return [("envelope sender", self.envelope)]
+        if part == "header":
+            return [("header From", self.header)] if self.header else []
+        out = [("header From", self.header)] if self.header else []
+        if self.envelope != self.header:
+            out.append(("envelope sender", self.envelope))
+        return out
+
+
+def _match_side(snapshot: Snapshot, target: Target, candidates: list[tuple[str, str]]) -> tuple[str, str] | None:
+    key = target_key(target)
+    for role, address in candidates:
+        if key in snapshot.keys_of(address):
+            return role, address
+    return None
+
+
+def judge(snapshot: Snapshot, cp: CompiledPolicy, pair: Pair) -> tuple[bool, str, str | None]:
+    """Whether ``cp`` applies to the pair: (matched, reason, matched sender).
+
+    The reason names the first failed condition and the value that failed it.
+    """
+    p = cp.policy
+    status = cp.status(pair.at)
+    if status != "active":
+        when = {"scheduled": f"starts {p.start}", "expired": f"ended {p.end}", "disabled": "disabled"}[status]
+        return False, f"inactive: {when}", None
+    if p.kind == "secure-messaging":
+        if not snapshot.is_internal(pair.envelope):
+            return False, f"direction: sender {pair.envelope} is external (secure-messaging applies internal → external only)", None
+        if snapshot.is_internal(pair.recipient):
+            return False, f"direction: recipient {pair.recipient} is internal (secure-messaging applies internal → external only)", None
+    senders = pair.senders(p.from_part)
+    matched_from = _match_side(snapshot, p.from_, senders)
+    to_ok = key_in(snapshot, p.to, pair.recipient)
+    swapped = False
+    if not (matched_from and to_ok) and p.bidirectional:
+        # SPEC §4.6: also the recipient as sender and the sender as recipient.
+        if key_in(snapshot, p.from_, pair.recipient):
+            back = _match_side(snapshot, p.to, senders)
+            if back:
+                matched_from, to_ok, swapped = back, True, True
+    if not matched_from:
+        if not senders:
+            return False, f"from: the message has no header From (addresses based on {p.from_part})", None
+        shown = " / ".join(f"{role} {a}" for role, a in senders)
+        return False, f"from: {shown} is not {describe_target(p.from_)}", None
+    if not to_ok:
+        return False, f"to: recipient {pair.recipient} is not {describe_target(p.to)}", None
+    if cp.networks:
+        if pair.source_ip is None:
+            return False, "source IP: unknown (the policy is limited to " + ", ".join(p.source_ips) + ")", None
+        if not any(pair.source_ip.version == n.version and pair.source_ip in n for n in cp.networks):
+            return False, f"source IP: {pair.source_ip_text} is not in {', '.join(p.source_ips)}", None
+    how = " (bi-directional, sender and recipient swapped)" if swapped else ""
+    return True, f"matches: {matched_from[0]} {matched_from[1]} is {describe_target(p.from_)}, " \
+                 f"recipient is {describe_target(p.to)}{how}", matched_from[1]
+
+
+def key_in(snapshot: Snapshot, target: Target, address: str) -> bool:
+    return target_key(target) in snapshot.keys_of(address)
+
+
+def _key_text(cp: CompiledPolicy) -> str:
+    o, f, t = cp.key
+    return f"(override {'yes' if o else 'no'}, from rank {f:g}, to rank {t:g})"
+
+
+def choose(matched: Sequence[CompiledPolicy]) -> tuple[CompiledPolicy | None, dict[int, str]]:
+    """SPEC §4.8: the greatest (override, from_rank, to_rank), ties to the
+    lowest id. Returns the winner and, per losing policy, why it lost."""
+    if not matched:
+        return None, {}
+    winner = max(matched, key=lambda cp: (cp.key, -cp.id))
+    why: dict[int, str] = {}
+    for cp in matched:
+        if cp is winner:
+            continue
+        if cp.key == winner.key:
+            why[cp.id] = f"ambiguous: ties with policy {winner.id} on {_key_text(cp)}; the lower id wins"
+        elif cp.policy.override != winner.policy.override:
+            why[cp.id] = f"lost to policy {winner.id}, which has policy override"
+        else:
+            why[cp.id] = f"less specific than policy {winner.id}: {_key_text(cp)} < {_key_text(winner)}"
+    return winner, why
+
+
+# --- content ----------------------------------------------------------------
+
+
+class _Components:
+    """A message's Content Examination components, built lazily per section."""
+
+    def __init__(self, message: Any) -> None:
+        self.message = message
+        self._by_section: dict[str, tuple[Component, ...]] = {}
+
+    def section(self, name: str) -> tuple[Component, ...]:
+        got = self._by_section.get(name)
+        if got is not None:
+            return got
+        m = self.message
+        if name == "subject":
+            got = (Component("subject", "subject", m.subject or ""),)
+        elif name == "headers":
+            got = (Component("headers", "headers", m.headers_text or ""),)
+        elif name == "body":
+            texts = m.body_texts()
+            got = tuple(Component("body" if len(texts) == 1 else f"body[{i + 1}]", "body", t)
+                        for i, t in enumerate(texts))
+        else:
+            parts = []
+            for i, a in enumerate(m.attachments()):
+                label = a.filename or f"#{i + 1}"
+                parts.append(Component(f"attachment:{label}", "attachments", a.text, a.md5))
+            got = tuple(parts)
+        self._by_section[name] = got
+        return got
+
+    def for_scan(self, scan: frozenset[str]) -> list[Component]:
+        out: list[Component] = []
+        for name in ("subject", "headers", "body", "attachments"):
+            if name in scan:
+                out.extend(self.section(name))
+        return out
+
+
+class _ContentCache:
+    def __init__(self, message: Any) -> None:
+        self.components = _Components(message)
+        self.results: dict[str, ContentResult] = {}
+
+    def result(self, cc: CompiledContent) -> ContentResult:
+        name = cc.definition.name.lower()
+        got = self.results.get(name)
+        if got is None:
+            got = evaluate(cc.match_list, cc.definition.activation_score, self.components.for_scan(cc.scan), cc.scan)
+            self.results[name] = got
+        return got
+
+
+# --- the decision -------------------------------------------------------------
+
+
+def _normalise(value: str, what: str) -> str:
+    try:
+        return normalise_address(value)
+    except AddressError as exc:
+        raise DecisionError(f"{what}: {exc}") from None
+
+
+def decide(snapshot: Snapshot, message: Any, context: Context) -> MessageDecision:
+    """Decide every recipient of ``message`` (SPEC §5) at ``context.at``."""
+    from secmsg_cli.engine import render
+
+    envelope = _normalise(context.mail_from, "--mail-from") if context.mail_from else (
+        message.envelope_from or message.header_from)
+    if not envelope:
+        raise DecisionError("no sender: the message has no Return-Path or From address (give --mail-from)")
+    header = message.header_from
+    if context.rcpt:
+        recipients: list[str] = []
+        for r in context.rcpt:
+            a = _normalise(r, "--rcpt")
+            if a not in recipients:
+                recipients.append(a)
+    else:
+        recipients = list(message.recipients)
+    if not recipients:
+        raise DecisionError("no recipients: the message has no To, Cc or Bcc address (give --rcpt)")
+    ip_text = context.source_ip or message.source_ip
+    try:
+        ip = ipaddress.ip_address(ip_text) if ip_text else None
+    except ValueError:
+        raise DecisionError(f"invalid source IP {ip_text!r}: expected an IPv4 or IPv6 address") from None
+    via = context.via or ("outlook" if context.definition else "gateway")
+    if via not in VIAS:
+        raise DecisionError(f"invalid via {via!r}: expected one of {', '.join(VIAS)}")
+    at = context.at
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=snapshot.tz)
+
+    user_def: Definition | None = None
+    if context.definition:
+        user_def = snapshot.definition(context.definition)
+        if user_def is None:
+            raise DecisionError(f"definition {context.definition!r} not found")
+        if not snapshot.available_to(user_def, envelope):
+            publish = ", ".join(snapshot.folder_publish.get(user_def.folder.lower(), ())) or "nobody"
+            raise DecisionError(
+                f"definition {user_def.path!r} is not available to {envelope}: "
+                f"folder {user_def.folder!r} is published to {publish}"
+            )
+
+    content = _ContentCache(message)
+    explain: list[Verdict] = []
+    decisions = []
+    senders_by_part = {
+        "envelope": [envelope],
+        "header": [header] if header else [],
+        "both": [a for a in dict.fromkeys([header, envelope]) if a],
+    }
+    for rcpt in recipients:
+        pair = Pair(envelope, header, rcpt, ip, ip_text, at)
+        decisions.append(_decide_recipient(snapshot, pair, user_def, via, content, senders_by_part,
+                                           context.explain, explain, message))
+    if context.explain:
+        for cc in sorted(snapshot.content.values(), key=lambda c: c.definition.id):
+            res = content.result(cc)
+            hits = "; ".join(f"line {h.line_no} {h.source!r} in {', '.join(h.components)} (+{h.points}{', capped' if h.capped else ''})"
+                             for h in res.hits) or "no line found"
+            explain.append(Verdict("content-definition", cc.definition.id, cc.definition.name, None,
+                                   "fired" if res.fired else "not-fired", f"{res.reason}; {hits}"))
+    decisions = [render.finish(snapshot, d, envelope, message, at, via) for d in decisions]
+    return MessageDecision(
+        message_id=message.message_id,
+        subject=message.subject or "",
+        header_from=header,
+        header_from_name=getattr(message, "header_from_name", None),
+        envelope_from=envelope,
+        source_ip=str(ip) if ip else None,
+        at=at,
+        via=via,
+        user_definition=user_def,
+        recipients=tuple(decisions),
+        explain=tuple(explain),
+        content_results=dict(content.results),
+    )
+
+
+def _evaluate_kind(snapshot: Snapshot, kind: str, pair: Pair, senders_by_part, explain_all: bool,
+                   verdicts: dict[int, tuple[str, str]]) -> list[CompiledPolicy]:
+    """The policies of ``kind`` that apply to the pair. With ``explain_all``
+    every policy is judged and its verdict recorded."""
+    pool = snapshot.policies.get(kind, ()) if explain_all else snapshot.candidates(kind, senders_by_part, pair.recipient)
+    matched = []
+    for cp in pool:
+        ok, reason, _ = judge(snapshot, cp, pair)
+        if ok:
+            matched.append(cp)
+        if explain_all:
+            verdicts[cp.id] = ("matched" if ok else ("inactive" if reason.startswith("inactive") else "no-match"), reason)
+    return matched
+
+
+def _decide_recipient(snapshot: Snapshot, pair: Pair, user_def: Definition | None, via: str,
+                      content: _ContentCache, senders_by_part, explain_all: bool, explain: list[Verdict],
+                      message: Any) -> RecipientDecision:
+    rcpt = pair.recipient
+    verdicts: dict[str, dict[int, tuple[str, str]]] = {k: {} for k in KIND_LABEL}
+
+    # Bypass (exclusive): removes the policy trigger, with bypass_scope=all every trigger.
+    bypasses = _evaluate_kind(snapshot, "bypass", pair, senders_by_part, explain_all, verdicts["bypass"])
+    bypass, bypass_why = choose(bypasses)
+    disabling = bypass is not None and bypass.policy.option == "disable"
+    scope_all = snapshot.account.bypass_scope == "all"
+
+    # Content Examination (cumulative).
+    ce_matched = _evaluate_kind(snapshot, "content-examination", pair, senders_by_part, explain_all,
+                                verdicts["content-examination"])
+    outcomes: list[ContentOutcome] = []
+    firing: list[tuple[int, tuple, int, CompiledPolicy]] = []
+    for cp in ce_matched:
+        cc = cp.content
+        if cc is None:
+            continue
+        res = content.result(cc)
+        sm = cc.secure_messaging
+        outcomes.append(ContentOutcome(cp.id, cp.policy.narrative, cc.definition.name, res.score, res.fired,
+                                       sm.path if sm else None, res.reason))
+        if res.fired and sm is not None:
+            firing.append((res.score, cp.key, -cp.id, cp))
+
+    # Secure Messaging policies (exclusive).
+    sm_matched = _evaluate_kind(snapshot, "secure-messaging", pair, senders_by_part, explain_all,
+                                verdicts["secure-messaging"])
+    sm_winner, sm_why = choose(sm_matched)
+
+    trigger = definition = policy = None
+    reasons: list[str] = []
+    bypassed_user = bypassed_content = False
+    if user_def is not None:
+        if disabling and scope_all:
+            bypassed_user = True
+            reasons.append(f"the sender chose {user_def.path!r} but bypass policy {bypass.id} disables Secure Messaging (bypass scope all)")
+        else:
+            trigger, definition = "user", user_def
+            reasons.append(f"the sender chose {user_def.path!r}")
+    content_winner: CompiledPolicy | None = None
+    if firing:
+        firing.sort(key=lambda f: (f[0], f[1], f[2]), reverse=True)
+        content_winner = firing[0][3]
+        if trigger is None:
+            if disabling and scope_all:
+                bypassed_content = True
+                reasons.append(f"content policy {content_winner.id} fired but bypass policy {bypass.id} disables Secure Messaging (bypass scope all)")
+            else:
+                trigger, definition = "content", content_winner.content.secure_messaging
+                policy = PolicyRef.of(content_winner)
+                res = content.result(content_winner.content)
+                reasons.append(f"content policy {content_winner.id} ({content_winner.policy.narrative!r}): "
+                               f"{content_winner.content.definition.name!r} scored {res.score}")
+    if trigger is None and sm_winner is not None:
+        if disabling:
+            reasons.append(f"secure-messaging policy {sm_winner.id} matched but bypass policy {bypass.id} disables Secure Messaging")
+        elif sm_winner.policy.option == "apply" and sm_winner.definition is not None:
+            trigger, definition = "policy", sm_winner.definition
+            policy = PolicyRef.of(sm_winner)
+            reasons.append(f"secure-messaging policy {sm_winner.id} ({sm_winner.policy.narrative!r}) applies {definition.path!r}")
+        else:
+            policy = PolicyRef.of(sm_winner)
+            reasons.append(f"secure-messaging policy {sm_winner.id} ({sm_winner.policy.narrative!r}) takes no action")
+    if not reasons:
+        reasons.append("no trigger: no definition chosen, no content rule fired, no secure-messaging policy applies")
+
+    if explain_all:
+        _explain_policies(snapshot, explain, rcpt, verdicts, bypass, bypass_why, disabling,
+                          sm_winner, sm_why, trigger, content_winner, firing, bypassed_content,
+                          {o.policy_id: o for o in outcomes})
+        if user_def is not None:
+            explain.append(Verdict("user", user_def.id, user_def.path, rcpt,
+                                   "bypassed" if bypassed_user else "chosen",
+                                   reasons[0]))
+
+    internal = snapshot.is_internal(rcpt)
+    return RecipientDecision(
+        address=rcpt,
+        internal=internal,
+        route="inbox",
+        secure=definition is not None,
+        trigger=trigger,
+        definition=definition,
+        policy=policy,
+        bypass=PolicyRef.of(bypass) if bypass is not None else None,
+        content=tuple(outcomes),
+        reason="; ".join(reasons),
+    )
+
+
+def _explain_policies(snapshot, explain, rcpt, verdicts, bypass, bypass_why, disabling,
+                      sm_winner, sm_why, trigger, content_winner, firing, bypassed_content,
+                      outcomes: Mapping[int, ContentOutcome]) -> None:
+    for kind in ("secure-messaging", "bypass", "content-examination"):
+        for cp in snapshot.policies.get(kind, ()):
+            status, reason = verdicts[kind].get(cp.id, ("no-match", "not a candidate for this pair"))
+            if status == "matched":
+                if kind == "bypass":
+                    if cp is bypass:
+                        status = "won"
+                        reason = (f"{reason}; disables Secure Messaging" if disabling else f"{reason}; takes no action")
+                    else:
+                        status, reason = "lost", bypass_why.get(cp.id, reason)
+                elif kind == "secure-messaging":
+                    if cp is sm_winner:
+                        if trigger in ("user", "content"):
+                            status, reason = "lost", f"{reason}; the {trigger} trigger comes first"
+                        elif disabling:
+                            status, reason = "bypassed", f"{reason}; removed by bypass policy {bypass.id}"
+                        else:
+                            status = "won"
+                    else:
+                        status, reason = "lost", sm_why.get(cp.id, reason)
+                else:
+                    outcome = outcomes.get(cp.id)
+                    if outcome is not None:
+                        reason = f"{reason}; {outcome.content_definition!r}: {outcome.reason}"
+                    fired = [f for f in firing if f[3] is cp]
+                    if cp is content_winner and trigger == "content":
+                        status = "won"
+                    elif cp is content_winner and bypassed_content:
+                        status, reason = "bypassed", f"{reason}; removed by bypass policy {bypass.id} (bypass scope all)"
+                    elif fired:
+                        status = "lost"
+                        reason = (f"{reason}; fired, but the user trigger comes first" if trigger == "user"
+                                  else f"{reason}; fired, but policy {content_winner.id} has a higher score or is more specific")
+                    else:
+                        cc = cp.content
+                        status = "evaluated"
+                        if cc is not None and cc.secure_messaging is None:
+                            reason = f"{reason}; its content definition has no Secure Messaging override"
+            explain.append(Verdict(kind, cp.id, cp.policy.narrative, rcpt, status, reason))

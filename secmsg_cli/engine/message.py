@@ -1,0 +1,1123 @@
+"""Raw message bytes -> :class:`Message`: envelope, headers and lazily decoded parts.
+
+Pure: standard library only (plus :mod:`.addresses`). The one entry point is
+:func:`parse_message`; the only exception it raises is :class:`MessageError`
+(SPEC §11: a malformed or huge ``.eml`` file gets a one-line error, never a
+traceback).
+
+What is read eagerly, and what lazily
+-------------------------------------
+``parse_message`` runs the standard library's MIME parser once
+(``email.policy.compat32``, which never raises on header access) and reads
+the envelope and address fields, the subject, the top-most ``Received:``
+header's source IP (SPEC §8.1) and the decoded header block, and collects
+the parser's notes on the MIME structure. Sorting the parts into bodies and
+attachments, transfer-decoding, charset decoding, HTML reduction and MD5
+hashing happen only when :meth:`Message.body_texts` or
+:meth:`Message.attachments` is first called; the results are cached in a
+private holder object (``Message`` itself is a frozen, slotted dataclass, so
+it cannot use ``functools.cached_property``). Notes from that lazy work are
+kept apart, in :meth:`Message.content_defects`, so that :attr:`Message.defects`
+does not change after construction.
+
+Tolerance
+---------
+Whatever the standard library can still read is read: a broken header gives
+an empty value and a note in :attr:`Message.defects`, an invalid address is
+skipped with a note, a part in an unknown charset is decoded as UTF-8, then
+Windows-1252, then Latin-1 (which never fails). Hostile input is bounded:
+MIME nesting is capped at :data:`MAX_NESTING` levels while the standard
+parser runs (its cost grows with depth times lines), MIME parameters are split
+in linear time (the standard splitter is quadratic), address headers and the
+``Received:`` scan have length limits, and HTML is made safe for
+``html.parser`` (which is quadratic on unterminated markup) before it is
+reduced to text.
+"""
+
+from __future__ import annotations
+
+import binascii
+import codecs
+import email.generator
+import email.message
+import email.parser
+import email.policy
+import email.utils
+import functools
+import hashlib
+import io
+import ipaddress
+import re
+from dataclasses import dataclass, field
+from html.parser import HTMLParser
+
+from .addresses import AddressError, normalise_address
+
+__all__ = [
+    "MAX_NESTING",
+    "Address",
+    "Attachment",
+    "Message",
+    "MessageError",
+    "decode_header_words",
+    "html_to_text",
+    "parse_message",
+]
+
+#: MIME containers (multipart/*, message/*) nested deeper than this are not read.
+MAX_NESTING = 50
+
+# Limits that keep hostile input to bounded time; all generous for real mail.
+_MAX_RECIPIENTS_CHARS = 512 * 1024  # characters of To + Cc + Bcc together (~10,000+ addresses)
+_MAX_SENDER_FIELD = 16 * 1024  # characters of From / Return-Path
+_MAX_PARAM_HEADER = 64 * 1024  # characters of a Content-Type / -Disposition value
+_MAX_RECEIVED_SCAN = 4096  # characters of the top-most Received: header examined
+_MAX_NOTES = 100  # defect notes kept; the rest are counted
+_MAX_QUOTED = 80  # characters of a bad value quoted in a note
+
+
+class MessageError(ValueError):
+    """A message that cannot be read; the text is one line, ``cannot read message: ...``."""
+
+
+@dataclass(frozen=True, slots=True)
+class Address:
+    """One mailbox of an address header: decoded display name and normalised address."""
+
+    name: str
+    address: str
+
+
+@dataclass(frozen=True, slots=True)
+class Attachment:
+    """One attachment. ``md5`` is the hex digest of the transfer-decoded bytes;
+    ``text`` is the decoded text for ``text/*`` (and the readable text of an
+    attached message), ``None`` for binary content."""
+
+    filename: str | None
+    content_type: str
+    size: int
+    md5: str
+    text: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """A parsed message. Build one with :func:`parse_message`.
+
+    Constructed by hand (for instance in tests of other engine modules) it
+    has no MIME parts: :meth:`body_texts` and :meth:`attachments` return ``()``.
+    ``recipients`` is always derived from ``to``, ``cc`` and ``bcc``.
+    """
+
+    envelope_from: str | None = None
+    header_from: str | None = None
+    header_from_name: str | None = None
+    to: tuple[Address, ...] = ()
+    cc: tuple[Address, ...] = ()
+    bcc: tuple[Address, ...] = ()
+    subject: str = ""
+    message_id: str | None = None
+    in_reply_to: str | None = None
+    date: str | None = None
+    source_ip: str | None = None
+    headers_text: str = ""
+    defects: tuple[str, ...] = ()
+    recipients: tuple[str, ...] = field(init=False)
+    _parts: _Parts | None = field(default=None, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        seen: dict[str, None] = {}
+        for addr in (*self.to, *self.cc, *self.bcc):
+            seen.setdefault(addr.address, None)
+        object.__setattr__(self, "recipients", tuple(seen))
+
+    def body_texts(self) -> tuple[str, ...]:
+        """Each body part as text: text/plain decoded with its charset,
+        text/html decoded and reduced by :func:`html_to_text`. Computed on
+        first call, then cached."""
+        return self._parts.body_texts() if self._parts is not None else ()
+
+    def attachments(self) -> tuple[Attachment, ...]:
+        """Each attachment, decoded and hashed on first call, then cached."""
+        return self._parts.attachments() if self._parts is not None else ()
+
+    def content_defects(self) -> tuple[str, ...]:
+        """Notes of what was tolerated while decoding bodies and attachments
+        (unknown charsets, undecodable text). Decodes them if not done yet."""
+        return self._parts.notes() if self._parts is not None else ()
+
+
+# --------------------------------------------------------------------------
+# Notes (defects)
+
+
+class _Notes:
+    __slots__ = ("_items", "_seen", "_dropped")
+
+    def __init__(self) -> None:
+        self._items: list[str] = []
+        self._seen: set[str] = set()
+        self._dropped = 0
+
+    def add(self, note: str) -> None:
+        note = " ".join(note.split())  # one line, always
+        if note in self._seen:
+            return
+        if len(self._items) >= _MAX_NOTES:
+            self._dropped += 1
+            return
+        self._seen.add(note)
+        self._items.append(note)
+
+    def result(self) -> tuple[str, ...]:
+        if self._dropped:
+            return (*self._items, f"... and {self._dropped} more notes")
+        return tuple(self._items)
+
+
+def _quote(value: str) -> str:
+    if len(value) > _MAX_QUOTED:
+        value = value[:_MAX_QUOTED] + "..."
+    return repr(value)
+
+
+def _unexpected(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())[:120]
+    return f"unexpected error ({type(exc).__name__}: {text})" if text else f"unexpected error ({type(exc).__name__})"
+
+
+# --------------------------------------------------------------------------
+# Charsets and text
+
+
+_CHARSET_ALIASES = {
+    # Labels seen in real mail that Python does not know, or knows as a subset.
+    "ks_c_5601-1987": "cp949",
+    "ks_c_5601": "cp949",
+    "ksc5601": "cp949",
+    "euc-kr": "cp949",
+    "gb2312": "gb18030",
+    "gbk": "gb18030",
+    "x-gbk": "gb18030",
+    "shift_jis": "cp932",
+    "shift-jis": "cp932",
+    "x-sjis": "cp932",
+    "sjis": "cp932",
+    "windows-31j": "cp932",
+    "x-euc-jp": "euc_jp",
+    "iso-8859-8-i": "iso8859_8",
+    "iso-8859-6-i": "iso8859_6",
+    "windows-874": "cp874",
+    "x-mac-roman": "mac_roman",
+    "ucs-2": "utf-16",
+    "iso-10646-ucs-2": "utf-16-be",
+    "iso-8859-1": "cp1252",  # WHATWG: what mail labelled Latin-1 really is
+    "iso8859-1": "cp1252",
+    "iso_8859-1": "cp1252",
+    "latin1": "cp1252",
+    "latin-1": "cp1252",
+}
+# Text codecs that are not character sets a message may meaningfully declare.
+_REFUSED_CODECS = frozenset(
+    {"idna", "punycode", "unicode-escape", "raw-unicode-escape", "undefined", "mbcs", "oem", "charmap"}
+)
+_CHARSET_NAME = re.compile(r"[a-z0-9][a-z0-9._:+()-]{0,39}")
+
+
+@functools.lru_cache(maxsize=256)
+def _codec(charset: str | None) -> str | None:
+    """The Python codec for a declared charset, or None if unknown or unsafe."""
+    if not charset:
+        return None
+    name = charset.strip().strip("\"'").lower()
+    name = _CHARSET_ALIASES.get(name, name)
+    if not _CHARSET_NAME.fullmatch(name):
+        return None
+    try:
+        info = codecs.lookup(name)
+    except (LookupError, ValueError, TypeError):
+        return None
+    if not getattr(info, "_is_text_encoding", True) or info.name in _REFUSED_CODECS:
+        return None
+    return info.name
+
+
+def _decode_bytes(data: bytes, charset: str | None) -> tuple[str, bool]:
+    """Decode ``data``; the flag is False when the text had to be guessed
+    (unknown charset, or bytes that do not fit the declared one).
+
+    Order: the declared charset; UTF-8; the declared charset with
+    replacement characters; Windows-1252; Latin-1 (never fails). Latin-1 and
+    Windows-1252 keep every byte as one character, so Western words in
+    mislabelled mail stay matchable.
+    """
+    codec = _codec(charset)
+    if codec is not None:
+        try:
+            return data.decode(codec), True
+        except Exception:  # noqa: BLE001 - any codec failure means: try the next
+            pass
+    try:
+        return data.decode("utf-8"), charset is None
+    except UnicodeDecodeError:
+        pass
+    if codec is not None and codec != "ascii":
+        try:
+            return data.decode(codec, "replace"), False
+        except Exception:  # noqa: BLE001
+            pass
+    try:
+        return data.decode("cp1252"), False
+    except UnicodeDecodeError:
+        return data.decode("latin-1"), False
+
+
+def _to_bytes(text: str) -> bytes:
+    """Bytes back from parser text: surrogate escapes become the original bytes."""
+    try:
+        return text.encode("latin-1")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "surrogateescape")
+
+
+_LINE_BREAKS = re.compile(r"\r\n|\r|\n")
+
+
+def _unix_lines(text: str) -> str:
+    return text.replace("\r\n", "\n") if "\r" in text else text
+
+
+def _header_text(raw: object) -> tuple[str, bool]:
+    """A raw header value as text: 8-bit bytes read as UTF-8 (RFC 6532), else
+    Latin-1; unfolded. The flag is False when the Latin-1 fallback was used."""
+    value = str(raw)
+    ok = True
+    if not value.isascii():
+        data = value.encode("utf-8", "surrogateescape")
+        try:
+            value = data.decode("utf-8")
+        except UnicodeDecodeError:
+            value = data.decode("latin-1")
+            ok = False
+    if "\n" in value or "\r" in value:
+        value = _LINE_BREAKS.sub("", value)
+    return value, ok
+
+
+# RFC 2047 encoded word. The charset and text cannot contain "?", which keeps
+# the scan linear on hostile input; white space inside the text is tolerated.
+_ENCODED_WORD = re.compile(r"=\?([^?\s]*)\?([bBqQ])\?([^?]*)\?=")
+_NOT_BASE64 = re.compile(r"[^A-Za-z0-9+/]")
+_NOT_BASE64_OR_PADDING = re.compile(r"[^A-Za-z0-9+/=\s]")
+
+
+def decode_header_words(text: str) -> tuple[str, bool]:
+    """Decode RFC 2047 encoded words in ``text``.
+
+    Returns the decoded text and whether everything decoded cleanly (a false
+    flag means an unknown charset or a broken word was tolerated). Adjacent
+    words in one charset are joined before decoding, so a character split
+    across words survives; white space between encoded words is dropped.
+    Never raises.
+    """
+    if "=?" not in text:
+        return text, True
+    out: list[str] = []
+    ok = True
+    pending_charset: str | None = None
+    pending = bytearray()
+    pos = 0
+    last_was_word = False
+
+    def flush() -> None:
+        nonlocal pending_charset, ok
+        if pending_charset is not None:
+            decoded, fine = _decode_bytes(bytes(pending), pending_charset)
+            ok = ok and fine
+            out.append(decoded)
+            pending.clear()
+            pending_charset = None
+
+    for m in _ENCODED_WORD.finditer(text):
+        between = text[pos : m.start()]
+        if between and not (last_was_word and between.isspace()):
+            flush()
+            out.append(between)
+        charset = m.group(1).split("*", 1)[0].lower()  # RFC 2231 language suffix
+        encoding = m.group(2).lower()
+        word = m.group(3)
+        try:
+            if encoding == "q":
+                raw = binascii.a2b_qp(word.encode("utf-8", "surrogateescape"), header=True)
+            else:
+                if _NOT_BASE64_OR_PADDING.search(word):
+                    ok = False
+                b64 = _NOT_BASE64.sub("", word)
+                if len(b64) % 4 == 1:
+                    b64 = b64[:-1]
+                    ok = False
+                raw = binascii.a2b_base64(b64 + "=" * (-len(b64) % 4))
+        except (binascii.Error, ValueError):
+            flush()
+            out.append(m.group(0))
+            ok = False
+            pos = m.end()
+            last_was_word = False
+            continue
+        if pending_charset is not None and charset != pending_charset:
+            flush()
+        pending_charset = charset
+        pending += raw
+        pos = m.end()
+        last_was_word = True
+    flush()
+    out.append(text[pos:])
+    return "".join(out), ok
+
+
+# --------------------------------------------------------------------------
+# HTML
+
+
+_SKIP_TAGS = frozenset({"script", "style"})
+_CELL_TAGS = frozenset({"td", "th"})
+_BLOCK_TAGS = frozenset(
+    {
+        "address", "article", "aside", "blockquote", "br", "caption", "center", "dd", "div",
+        "dl", "dt", "fieldset", "figcaption", "figure", "footer", "form", "h1", "h2", "h3",
+        "h4", "h5", "h6", "header", "hr", "li", "main", "nav", "ol", "p", "pre", "section",
+        "table", "tbody", "tfoot", "thead", "title", "tr", "ul", "body", "html",
+    }
+)  # fmt: skip
+_WHITESPACE = re.compile(r"\s+")
+_DECLARATION = re.compile(r"<[!?][^<>]*>")
+# A "<" that does not open a tag closed before the next "<" is text.
+_STRAY_LT = re.compile(r"<(?![A-Za-z/][^<>]*>)")
+
+
+class _TextExtractor(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.out: list[str] = []
+        self._skip = 0
+
+    def handle_starttag(self, tag: str, attrs: object) -> None:
+        if tag in _SKIP_TAGS:
+            self._skip += 1
+        elif tag in _BLOCK_TAGS:
+            self.out.append("\n")
+        elif tag in _CELL_TAGS:
+            self.out.append(" ")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in _SKIP_TAGS:
+            if self._skip:
+                self._skip -= 1
+        elif tag in _BLOCK_TAGS:
+            self.out.append("\n")
+        elif tag in _CELL_TAGS:
+            self.out.append(" ")
+
+    def handle_data(self, data: str) -> None:
+        if not self._skip:
+            self.out.append(_WHITESPACE.sub(" ", data))
+
+
+def _strip_comments(html: str) -> str:
+    if "<!--" not in html:
+        return html
+    parts: list[str] = []
+    pos = 0
+    while True:
+        start = html.find("<!--", pos)
+        if start < 0:
+            parts.append(html[pos:])
+            break
+        parts.append(html[pos:start])
+        end = html.find("-->", start + 4)
+        if end < 0:  # an unterminated comment runs to the end, as in browsers
+            break
+        pos = end + 3
+    return "".join(parts)
+
+
+def html_to_text(html: str) -> str:
+    """Reduce HTML to text: drop ``<script>``/``<style>`` content and
+    comments, turn block elements and ``<br>`` into line breaks, unescape
+    entities, collapse white space (one line per block, no blank lines).
+    Linear time on any input; never raises.
+    """
+    # html.parser rescans unterminated markup (comments, declarations, "<"
+    # without ">") on every step, which is quadratic on hostile input. Remove
+    # or escape every construct that could be unterminated first.
+    safe = _strip_comments(html)
+    safe = _DECLARATION.sub(" ", safe)
+    safe = _STRAY_LT.sub("&lt;", safe)
+    parser = _TextExtractor()
+    try:
+        parser.feed(safe)
+        parser.close()
+        text = "".join(parser.out)
+    except Exception:  # noqa: BLE001 - html.parser is not documented never to raise
+        text = re.sub(r"<[^<>]*>", " ", safe)
+    lines = (" ".join(line.split()) for line in text.split("\n"))
+    return "\n".join(line for line in lines if line)
+
+
+# --------------------------------------------------------------------------
+# The standard parser, hardened
+
+
+_PARAM_TOKEN = re.compile(r'\\"|"|;')
+
+
+def _split_params(value: str) -> list[str]:
+    """``email.message._parseparam`` in linear time (the original re-counts
+    quotes from the start for every ";" and re-slices the string)."""
+    segments: list[str] = []
+    start = 0
+    quoted = False
+    for m in _PARAM_TOKEN.finditer(value):
+        token = m.group()
+        if token == '"':
+            quoted = not quoted
+        elif token == ";" and not quoted:
+            segments.append(value[start : m.start()])
+            start = m.end()
+    segments.append(value[start:])
+    out = []
+    for seg in segments:
+        if "=" in seg:
+            name, _, val = seg.partition("=")
+            seg = name.strip().lower() + "=" + val.strip()
+        out.append(seg.strip())
+    return out
+
+
+class _SafeMessage(email.message.Message):
+    """``email.message.Message`` (compat32) that caps nesting depth and parses
+    MIME parameters in linear time without raising.
+
+    The feed parser asks each new part for its content type before deciding
+    whether to descend; a container deeper than :data:`MAX_NESTING` answers
+    ``text/plain``, so its content is read as one opaque part (marked
+    ``_secmsg_capped``, noted in ``defects`` and never read) instead of
+    nesting further.
+    """
+
+    _secmsg_depth = 0
+    _secmsg_capped = False
+
+    def attach(self, payload: email.message.Message) -> None:  # type: ignore[override]
+        if isinstance(payload, _SafeMessage):
+            payload._secmsg_depth = self._secmsg_depth + 1
+        super().attach(payload)
+
+    def get_content_type(self) -> str:
+        ctype = super().get_content_type()
+        if self._secmsg_depth >= MAX_NESTING and ctype.partition("/")[0] in ("multipart", "message"):
+            self._secmsg_capped = True
+            return "text/plain"
+        return ctype
+
+    def _get_params_preserve(self, failobj, header):  # type: ignore[no-untyped-def]
+        # Overrides a private method of email.message.Message (stable since
+        # Python 2): the original is quadratic and lets decode_params raise
+        # (TypeError on mixed RFC 2231 continuations, ValueError on huge numbers).
+        # The raw value, not self.get(): for a value with 8-bit bytes get()
+        # returns a Header whose str() turns those bytes into U+FFFD.
+        wanted = header.lower()
+        for name, value in self._headers:
+            if name.lower() == wanted:
+                break
+        else:
+            return failobj
+        text = str(value)[:_MAX_PARAM_HEADER]
+        params = []
+        for p in _split_params(text):
+            name, sep, val = p.partition("=")
+            params.append((name.strip(), val.strip()) if sep else (p.strip(), ""))
+        try:
+            return email.utils.decode_params(params)
+        except Exception:  # noqa: BLE001 - broken RFC 2231 parameters: keep the plain ones
+            return params[:1] + [(n, v) for n, v in params[1:] if "*" not in n]
+
+
+_PARSER = email.parser.BytesParser(_class=_SafeMessage, policy=email.policy.compat32)
+
+
+# --------------------------------------------------------------------------
+# Addresses
+
+
+def _salvage(addr: str) -> str | None:
+    """``Big Bug bb@bug.com`` (a name without angle brackets): the last word
+    that is a valid address, or None."""
+    for word in reversed(addr.split()):
+        if "@" in word:
+            try:
+                return normalise_address(word)
+            except AddressError:
+                return None
+    return None
+
+
+# Fast path for the common shapes ("a@x.com", "Name <a@x.com>"): a header
+# without quotes, comments, groups, routes or escapes splits safely on commas.
+# Anything else goes to email.utils.getaddresses (pure Python, ~1 us a character).
+_COMPLEX_ADDRESS_CHARS = re.compile(r'["()\\:;\[\]]')
+_SIMPLE_MAILBOX = re.compile(r"\s*(?:([^<>@]*?)\s*<([^<>]*)>|([^<>\s]+))\s*")
+
+
+def _split_addresses(values: list[str]) -> list[tuple[str, str]]:
+    pairs: list[tuple[str, str]] = []
+    for value in values:
+        if _COMPLEX_ADDRESS_CHARS.search(value):
+            return email.utils.getaddresses(values)
+        for segment in value.split(","):
+            if not segment or segment.isspace():
+                continue
+            m = _SIMPLE_MAILBOX.fullmatch(segment)
+            if m is None:
+                return email.utils.getaddresses(values)
+            if m.group(3) is not None:
+                pairs.append(("", m.group(3)))
+            else:
+                pairs.append((" ".join(m.group(1).split()), m.group(2).strip()))
+    return pairs
+
+
+@functools.lru_cache(maxsize=4096)
+def _normalised(addr: str) -> str:
+    return normalise_address(addr)  # addresses repeat across a batch
+
+
+def _read_addresses(label: str, values: list[str], limit: int, notes: _Notes) -> list[Address]:
+    """The mailboxes of all ``values`` of one header, groups expanded, invalid
+    ones skipped with a note. Reads at most ``limit`` characters."""
+    if sum(len(v) for v in values) > limit:
+        notes.add(f"{label}: address headers over the limit of {limit} characters; the rest was not read")
+        kept: list[str] = []
+        room = limit
+        for v in values:
+            if room <= 0:
+                break
+            if len(v) > room:
+                cut = v.rfind(",", 0, room)
+                v = v[: cut if cut > 0 else room]
+            kept.append(v)
+            room -= len(v)
+        values = kept
+    out: list[Address] = []
+    for name, addr in _split_addresses(values):
+        if not addr:
+            if name.strip():
+                notes.add(f"{label}: skipped {_quote(name)}: not an address")
+            continue
+        try:
+            normalised = _normalised(addr)
+        except AddressError:
+            normalised = _salvage(addr)
+            if normalised is None:
+                notes.add(f"{label}: skipped invalid address {_quote(addr)}")
+                continue
+            notes.add(f"{label}: read {_quote(addr)} as {normalised!r}")
+        decoded, fine = decode_header_words(name) if name else ("", True)
+        if not fine:
+            notes.add(f"{label}: display name {_quote(name)} could not be fully decoded")
+        out.append(Address(" ".join(decoded.split()), normalised))
+    return out
+
+
+# --------------------------------------------------------------------------
+# Received: source IP
+
+
+_RECEIVED_TOKEN = re.compile(r"[()]|;|(?<=[\s)\]])(?:by|via|with|id|for)(?=[\s(])", re.IGNORECASE)
+_FROM_KEYWORD = re.compile(r"\s*from(?=[\s(\[])", re.IGNORECASE)
+_OPEN_COMMENT = re.compile(r"\s*\(")
+_BRACKETED = re.compile(r"\[([^\[\]\s]*)\]")
+_WORD_SPLIT = re.compile(r"[\s=,]+")
+_HELO_PARAM = re.compile(r"\b(?:helo|ehlo)=\S*", re.IGNORECASE)
+_HELO_WORDS = re.compile(r"\b(?:helo|ehlo)\b", re.IGNORECASE)
+
+
+def _ip_of(token: str) -> str | None:
+    t = token.strip("[]()<>,;'\"?")
+    if len(t) > 64 or not t:
+        return None
+    if t[:5].lower() == "ipv6:":
+        t = t[5:]
+    t = t.partition("%")[0]
+    try:
+        ip = ipaddress.ip_address(t)
+    except ValueError:
+        host, sep, port = t.rpartition(":")  # 192.0.2.1:25
+        if not (sep and "." in host and port.isdigit()):
+            return None
+        try:
+            ip = ipaddress.ip_address(host)
+        except ValueError:
+            return None
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return str(ip)
+
+
+def _source_ip(value: str) -> str | None:
+    """The IP in the ``from`` clause of one Received: header value.
+
+    Preference: a bracketed address literal (``[203.0.113.5]``, the receiving
+    server's record of the TCP peer), then an address in a comment
+    (qmail's ``(HELO x) (192.0.2.1)``, ``(IPv6:...)``), then the from-domain
+    itself when it is an address. What follows ``HELO``/``EHLO``/``helo=`` is
+    chosen by the sending client and is never taken.
+    """
+    s = value[:_MAX_RECEIVED_SCAN]
+    pos = 0
+    while True:  # leading comments such as "(qmail 123 invoked from network)"
+        m = _OPEN_COMMENT.match(s, pos)
+        if not m:
+            break
+        depth = 1
+        i = m.end()
+        while i < len(s) and depth:
+            depth += {"(": 1, ")": -1}.get(s[i], 0)
+            i += 1
+        pos = i
+    m = _FROM_KEYWORD.match(s, pos)
+    if not m:
+        return None
+    # Split the clause, up to its first top-level keyword or ";", into bare
+    # text and top-level comments, in order.
+    segments: list[tuple[bool, str]] = []  # (is_comment, text)
+    depth = 0
+    seg_start = m.end()
+    end = len(s)
+    for tok in _RECEIVED_TOKEN.finditer(s, m.end()):
+        t = tok.group()
+        if t == "(":
+            if depth == 0:
+                segments.append((False, s[seg_start : tok.start()]))
+                seg_start = tok.end()
+            depth += 1
+        elif t == ")":
+            if depth == 1:
+                segments.append((True, s[seg_start : tok.start()]))
+                seg_start = tok.end()
+            depth = max(depth - 1, 0)
+        elif depth == 0:
+            end = tok.start()
+            break
+    segments.append((depth > 0, s[seg_start:end]))
+    evidence = []
+    for is_comment, text in segments:
+        text = _HELO_PARAM.sub(" ", text)
+        if is_comment:
+            text = _HELO_WORDS.split(text, 1)[0]
+        evidence.append((is_comment, text))
+    for _, text in evidence:
+        for lit in _BRACKETED.finditer(text):
+            ip = _ip_of(lit.group(1))
+            if ip:
+                return ip
+    for is_comment, text in evidence:
+        if is_comment:
+            for word in _WORD_SPLIT.split(text):
+                ip = _ip_of(word)
+                if ip:
+                    return ip
+    words = evidence[0][1].split()
+    return _ip_of(words[0]) if words else None
+
+
+# --------------------------------------------------------------------------
+# MIME structure
+
+
+_DEFECT_TEXT = {
+    "NoBoundaryInMultipartDefect": "a multipart part declares no boundary; its body was read as text",
+    "StartBoundaryNotFoundDefect": "a multipart boundary never appears in the body",
+    "CloseBoundaryNotFoundDefect": "a multipart part is not closed by its boundary",
+    "FirstHeaderLineIsContinuationDefect": "the first header line is a continuation line",
+    "MisplacedEnvelopeHeaderDefect": "a 'From ' envelope line appears among the headers",
+    "MissingHeaderBodySeparatorDefect": "a line that is not a header ended the header block",
+    "MultipartInvariantViolationDefect": "a part claims to be multipart but is not",
+    "InvalidMultipartContentTransferEncodingDefect": "a multipart part has an invalid Content-Transfer-Encoding",
+    "InvalidBase64PaddingDefect": "base64 content has incorrect padding",
+    "InvalidBase64CharactersDefect": "base64 content contains invalid characters",
+    "InvalidBase64LengthDefect": "base64 content has an invalid length",
+}
+
+
+def _describe_defect(defect: object) -> str:
+    name = type(defect).__name__
+    text = _DEFECT_TEXT.get(name)
+    if text is None:
+        doc = (type(defect).__doc__ or name).strip().splitlines()[0]
+        text = doc.rstrip(".")
+    return f"MIME: {text}"
+
+
+def _filename(part: email.message.Message) -> str | None:
+    for header, param in (("content-disposition", "filename"), ("content-type", "name")):
+        value = part.get_param(param, None, header)
+        if value is None:
+            continue
+        if isinstance(value, tuple):  # RFC 2231: (charset, language, text)
+            name, _ = _decode_bytes(_to_bytes(str(value[2])), value[0] or None)
+        else:
+            name, _ = _header_text(value)
+            name, _ = decode_header_words(name)
+        name = " ".join(name.split()).strip("\"'")
+        if name:
+            return name
+    return None
+
+
+def _disposition(part: email.message.Message) -> str | None:
+    for name, value in part.raw_items():
+        if name.lower() == "content-disposition":
+            return str(value).partition(";")[0].strip().lower() or None
+    return None
+
+
+# Entries of the attachment list, decoded lazily by _Parts.
+_LEAF, _EMBEDDED, _STATUS = "leaf", "message", "status"
+
+
+class _Spec:
+    __slots__ = ("kind", "part", "filename", "content_type", "inner", "bodies")
+
+    def __init__(self, kind: str, part: email.message.Message, filename: str | None,
+                 content_type: str, inner: email.message.Message | None = None) -> None:
+        self.kind = kind
+        self.part = part
+        self.filename = filename
+        self.content_type = content_type
+        self.inner = inner
+        self.bodies: list[email.message.Message] = []
+
+
+def _structure_notes(root: email.message.Message, notes: _Notes) -> None:
+    """Record the parser's defects and the nesting cap (cheap: no decoding)."""
+    stack = [root]
+    while stack:
+        part = stack.pop()
+        for defect in getattr(part, "defects", ()):
+            notes.add(_describe_defect(defect))
+        if getattr(part, "_secmsg_capped", False):
+            notes.add(f"MIME parts nested more than {MAX_NESTING} levels deep were not read")
+        if part.is_multipart():
+            stack.extend(p for p in reversed(part.get_payload()) if isinstance(p, email.message.Message))
+
+
+def _classify(root: email.message.Message, notes: _Notes) -> tuple[list[email.message.Message], list[_Spec]]:
+    """Sort the leaves into body parts and attachments, in document order.
+
+    Body parts are text/plain and text/html leaves without a filename or an
+    ``attachment`` disposition (and multiparts without a boundary, read as
+    text). Every other leaf is an attachment, text/* ones included (so
+    text/calendar or text/rfc822-headers are examined as attachment text).
+    A message/* part is an attachment whose text is the embedded message's
+    header block and body parts; its other leaves are attachments in turn.
+    """
+    bodies: list[email.message.Message] = []
+    specs: list[_Spec] = []
+    stack: list[tuple[email.message.Message, _Spec | None]] = [(root, None)]
+    while stack:
+        part, owner = stack.pop()
+        if getattr(part, "_secmsg_capped", False):
+            continue
+        try:
+            ctype = part.get_content_type()
+            maintype = ctype.partition("/")[0]
+            if part.is_multipart():
+                payload = part.get_payload()
+                if ctype == "message/delivery-status":
+                    specs.append(_Spec(_STATUS, part, None, ctype))
+                elif maintype == "message":
+                    inner = payload[0] if payload and isinstance(payload[0], email.message.Message) else None
+                    spec = _Spec(_EMBEDDED, part, _filename(part), ctype, inner)
+                    specs.append(spec)
+                    if inner is not None:
+                        stack.append((inner, spec))
+                else:
+                    for child in reversed(payload):
+                        if isinstance(child, email.message.Message):
+                            stack.append((child, owner))
+                continue
+            filename = _filename(part)
+            body_like = (
+                ctype in ("text/plain", "text/html") or maintype == "multipart"  # no boundary: raw text
+            ) and not filename and _disposition(part) != "attachment"
+            if body_like:
+                (owner.bodies if owner is not None else bodies).append(part)
+            else:
+                specs.append(_Spec(_LEAF, part, filename, ctype))
+        except Exception as exc:  # noqa: BLE001 - one odd part must not lose the others
+            notes.add(f"MIME: a part was skipped after an {_unexpected(exc)}")
+    return bodies, specs
+
+
+def _decoded_payload(part: email.message.Message) -> bytes:
+    data = part.get_payload(decode=True)
+    if isinstance(data, bytes):
+        return data
+    if isinstance(data, str):
+        return _to_bytes(data)
+    return b""
+
+
+def _charset_of(part: email.message.Message) -> str | None:
+    try:
+        return part.get_content_charset()
+    except Exception:  # noqa: BLE001
+        return None
+
+
+def _headers_text(msg: email.message.Message) -> str:
+    """The header block of an embedded message or status block, decoded."""
+    lines = []
+    for name, raw in msg.raw_items():
+        value, _ = _header_text(raw)
+        value, _ = decode_header_words(value)
+        lines.append(f"{name}: {value.strip()}")
+    return "\n".join(lines)
+
+
+class _Parts:
+    """The lazily decoded bodies and attachments of one message (a cache)."""
+
+    __slots__ = ("_root", "_layout", "_body_texts", "_attachments", "_notes")
+
+    def __init__(self, root: email.message.Message | None) -> None:
+        self._root = root
+        self._layout: tuple[list[email.message.Message], list[_Spec]] | None = None
+        self._body_texts: tuple[str, ...] | None = None
+        self._attachments: tuple[Attachment, ...] | None = None
+        self._notes = _Notes()
+
+    def _parts(self) -> tuple[list[email.message.Message], list[_Spec]]:
+        if self._layout is None:
+            self._layout = _classify(self._root, self._notes) if self._root is not None else ([], [])
+        return self._layout
+
+    def _leaf_text(self, part: email.message.Message, what: str) -> str:
+        charset = _charset_of(part)
+        text, ok = _decode_bytes(_decoded_payload(part), charset)
+        if not ok:
+            shown = _quote(charset) if charset else "no charset"
+            self._notes.add(f"{what}: text in {shown} could not be decoded exactly; read with a fallback")
+        if part.get_content_type() == "text/html":
+            return html_to_text(text)
+        return _unix_lines(text)
+
+    def body_texts(self) -> tuple[str, ...]:
+        if self._body_texts is None:
+            out = []
+            for part in self._parts()[0]:
+                try:
+                    out.append(self._leaf_text(part, "body"))
+                except Exception as exc:  # noqa: BLE001
+                    self._notes.add(f"body: a part was skipped after an {_unexpected(exc)}")
+            self._body_texts = tuple(out)
+        return self._body_texts
+
+    def attachments(self) -> tuple[Attachment, ...]:
+        if self._attachments is None:
+            out = []
+            for spec in self._parts()[1]:
+                try:
+                    out.append(self._attachment(spec))
+                except Exception as exc:  # noqa: BLE001
+                    self._notes.add(f"attachment: a part was skipped after an {_unexpected(exc)}")
+            self._attachments = tuple(out)
+        return self._attachments
+
+    def notes(self) -> tuple[str, ...]:
+        self.body_texts()
+        self.attachments()
+        return self._notes.result()
+
+    def _attachment(self, spec: _Spec) -> Attachment:
+        if spec.kind == _LEAF:
+            data = _decoded_payload(spec.part)
+            text = None
+            if spec.content_type.startswith("text/"):
+                charset = _charset_of(spec.part)
+                text, ok = _decode_bytes(data, charset)
+                text = _unix_lines(text)
+                if not ok:
+                    self._notes.add(f"attachment {_quote(spec.filename or spec.content_type)}: "
+                                    "text could not be decoded exactly; read with a fallback")
+        elif spec.kind == _STATUS:
+            blocks = spec.part.get_payload()
+            text = "\n\n".join(_headers_text(b) for b in blocks if isinstance(b, email.message.Message))
+            data = text.encode("utf-8", "surrogatepass")
+        else:
+            texts = []
+            if spec.inner is not None:
+                texts.append(_headers_text(spec.inner))
+                for body in spec.bodies:
+                    texts.append(self._leaf_text(body, "attached message"))
+            text = "\n\n".join(texts)
+            data = self._flatten(spec.inner) if spec.inner is not None else b""
+            if not data and text:
+                data = text.encode("utf-8", "surrogatepass")
+        return Attachment(
+            filename=spec.filename,
+            content_type=spec.content_type,
+            size=len(data),
+            md5=hashlib.md5(data, usedforsecurity=False).hexdigest(),
+            text=text,
+        )
+
+    @staticmethod
+    def _flatten(msg: email.message.Message) -> bytes:
+        # The embedded message re-serialised (LF line ends): its MD5 can
+        # differ from that of the original file's bytes.
+        buf = io.BytesIO()
+        try:
+            email.generator.BytesGenerator(buf, mangle_from_=False, maxheaderlen=0).flatten(msg)
+        except Exception:  # noqa: BLE001 - unusual charsets; fall back to the text
+            return b""
+        return buf.getvalue()
+
+
+# --------------------------------------------------------------------------
+# Entry point
+
+
+_OBSOLETE_NAME = re.compile(rb"^([\x21-\x39\x3b-\x7e]+)[ \t]+:", re.MULTILINE)
+_BLANK_LINE = re.compile(rb"(?:\r\n|\n|\r(?!\n))[ \t]*(?:\r\n|\n|\r(?!\n))")
+
+
+def _first(values: dict[str, list[str]], name: str) -> str | None:
+    found = values.get(name)
+    if not found:
+        return None
+    return found[0].strip() or None
+
+
+def parse_message(data: bytes, *, max_size: int | None = None) -> Message:
+    """Parse raw message bytes (RFC 5322 / MIME) into a :class:`Message`.
+
+    >>> m = parse_message(b"From: Ann <ann@example.com>\\nTo: bob@partner.com\\n\\nhi\\n")
+    >>> m.header_from, m.header_from_name, m.recipients, m.body_texts()
+    ('ann@example.com', 'Ann', ('bob@partner.com',), ('hi\\n',))
+
+    Raises :class:`MessageError` (and nothing else) when the input is not
+    bytes, is larger than ``max_size``, is empty or has no header fields.
+    """
+    if isinstance(data, (bytearray, memoryview)):
+        data = bytes(data)
+    if not isinstance(data, bytes):
+        raise MessageError(f"cannot read message: expected bytes, got {type(data).__name__}")
+    if max_size is not None and len(data) > max_size:
+        raise MessageError(f"cannot read message: {len(data)} bytes exceeds the limit of {max_size} bytes")
+    if not data or data.isspace():
+        raise MessageError("cannot read message: the input is empty")
+    try:
+        return _parse(data)
+    except MessageError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - SPEC §11: never a traceback
+        raise MessageError(f"cannot read message: {_unexpected(exc)}") from exc
+
+
+def _parse(data: bytes) -> Message:
+    notes = _Notes()
+    try:
+        root = _PARSER.parsebytes(data)
+        structured = True
+    except RecursionError:  # only if the caller's stack is already deep
+        root = _PARSER.parsebytes(data, headersonly=True)
+        structured = False
+        notes.add("MIME structure too deep to read; only the headers were read")
+    items = list(root.raw_items())
+    if not items and _OBSOLETE_NAME.match(data):
+        # RFC 5322 §4.5 obsolete syntax "Subject  : text": accepted by
+        # removing the white space before the colon in the header block.
+        end = _BLANK_LINE.search(data)
+        head = data[: end.start()] if end else data
+        data = _OBSOLETE_NAME.sub(rb"\1:", head) + data[len(head) :]
+        root = _PARSER.parsebytes(data, headersonly=not structured)
+        items = list(root.raw_items())
+        if items:
+            notes.add("header names followed by white space before ':' (obsolete syntax) were accepted")
+    if not items:
+        raise MessageError(
+            "cannot read message: no header fields found (expected lines such as 'From: ...' before a blank line)"
+        )
+
+    values: dict[str, list[str]] = {}
+    subjects: list[str] = []
+    text_lines: list[str] = []
+    for name, raw in items:
+        value, ok = _header_text(raw)
+        key = name.lower()
+        values.setdefault(key, []).append(value)
+        decoded, ok2 = decode_header_words(value)
+        if not ok:
+            notes.add(f"{name}: header contains 8-bit bytes that are not UTF-8; read as Latin-1")
+        if not ok2:
+            notes.add(f"{name}: header could not be fully decoded")
+        text_lines.append(f"{name}: {decoded.strip()}")
+        if key == "subject":
+            subjects.append(decoded)
+
+    # Envelope sender: the top-most Return-Path; "<>" is the null sender.
+    envelope_from = None
+    return_path = values.get("return-path")
+    if return_path:
+        rp = return_path[0].strip()
+        if rp and rp.replace(" ", "") != "<>":
+            found = _read_addresses("Return-Path", [rp], _MAX_SENDER_FIELD, notes)
+            envelope_from = found[0].address if found else None
+
+    header_from = header_from_name = None
+    if "from" in values:
+        senders = _read_addresses("From", values["from"], _MAX_SENDER_FIELD, notes)
+        if senders:
+            header_from = senders[0].address
+            header_from_name = senders[0].name or None
+            if len(senders) > 1:
+                notes.add(f"From: {len(senders)} addresses; the first was used")
+
+    budget = _MAX_RECIPIENTS_CHARS  # shared by To, Cc and Bcc
+    recipient_fields = []
+    for label in ("To", "Cc", "Bcc"):
+        field_values = values.get(label.lower(), [])
+        recipient_fields.append(_read_addresses(label, field_values, budget, notes))
+        budget = max(budget - sum(len(v) for v in field_values), 0)
+    to, cc, bcc = recipient_fields
+
+    if len(subjects) > 1:
+        notes.add(f"Subject: {len(subjects)} headers; the first was used")
+    subject = " ".join(subjects[0].split()) if subjects else ""
+
+    received = values.get("received")
+    source_ip = _source_ip(received[0]) if received else None
+
+    if structured:
+        _structure_notes(root, notes)
+
+    return Message(
+        envelope_from=envelope_from,
+        header_from=header_from,
+        header_from_name=header_from_name,
+        to=tuple(to),
+        cc=tuple(cc),
+        bcc=tuple(bcc),
+        subject=subject,
+        message_id=_first(values, "message-id"),
+        in_reply_to=_first(values, "in-reply-to"),
+        date=_first(values, "date"),
+        source_ip=source_ip,
+        headers_text="\n".join(text_lines),
+        defects=notes.result(),
+        _parts=_Parts(root if structured else None),
+    )
+

@@ -1,0 +1,201 @@
+"""From a decision to what the recipient gets (SPEC §7): routing, the banner of
+internal inbox copies, the portal record; and the JSON of SPEC §8.2. Pure."""
+
+from __future__ import annotations
+
+import html
+import re
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from secmsg_cli.model import Definition
+
+__all__ = ["Banner", "PortalRecord", "STANDARD_BANNER", "NOTIFICATION_SUBJECT", "route", "banner", "portal_record",
+           "finish", "decision_to_json", "SCHEMA_VERSION"]
+
+SCHEMA_VERSION = 1
+NOTIFICATION_SUBJECT = "You've been sent a secure message"
+STANDARD_BANNER = (
+    '<div class="secmsg-banner">This message was sent securely by [sender] using Secure Messaging. '
+    "To reply securely, use the Secure Messaging Portal or a Secure Messaging application.</div>"
+)
+TAGS = ("sender", "sender_name", "subject", "sent", "expires", "definition", "portal_url")
+_TAG = re.compile(r"\[(" + "|".join(TAGS) + r")\]")
+# An element whose class includes mc-sm-hide, also in the quoted/backslashed
+# form printed in the reference: <div class="\"mc-sm-hide\"">.
+_HIDE = re.compile(r"<[a-z][^>]*\bclass\s*=[^>]*mc-sm-hide", re.IGNORECASE)
+
+
+@dataclass(frozen=True, slots=True)
+class Banner:
+    html: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class PortalRecord:
+    recipient: str
+    sender: str
+    subject: str
+    definition: str
+    sent: datetime
+    expires: datetime | None
+    latest_expiry: datetime | None
+    allow_print: bool
+    allow_reply: bool
+    allow_reply_all: bool
+    read_receipt: bool
+    notification_to: str
+    notification_subject: str
+    portal_url: str
+
+
+def route(definition: Definition, internal: bool, via: str) -> str:
+    """SPEC §7.1."""
+    if not internal:
+        return "portal"
+    if definition.routing == "all" and via != "outlook":
+        return "portal"
+    return "inbox"
+
+
+def expiry(definition: Definition, sent: datetime, retention_days: int) -> tuple[datetime, datetime]:
+    """(expires, latest_expiry) of an external copy (SPEC §7.3)."""
+    retention_end = sent + timedelta(days=retention_days)
+    expires = retention_end if definition.expire_after.is_never else definition.expire_after.add_to(sent)
+    expires = min(expires, retention_end)
+    latest = definition.max_extension.add_to(expires) if definition.max_extension.amount else expires
+    return expires, min(latest, retention_end)
+
+
+def unknown_tags(text: str) -> list[str]:
+    """Bracketed words of a banner that are not tags (lint warns on them)."""
+    return [t for t in re.findall(r"\[([A-Za-z_]+)\]", text) if t not in TAGS]
+
+
+def banner(definition: Definition, via: str, values: dict[str, str]) -> Banner | None:
+    """SPEC §7.2: the custom banner (unless sent via Outlook or mobile) or the
+    standard one, tags filled (HTML-escaped); None when it hides itself."""
+    from secmsg_cli.engine.message import html_to_text
+
+    template = definition.banner if definition.banner and via not in ("outlook", "mobile") else STANDARD_BANNER
+    if _HIDE.search(template):
+        return None
+    filled_html = _TAG.sub(lambda m: html.escape(values.get(m.group(1), ""), quote=True), template)
+    filled_text = html_to_text(_TAG.sub(lambda m: html.escape(values.get(m.group(1), "")), template))
+    return Banner(filled_html, filled_text)
+
+
+def portal_record(definition: Definition, recipient: str, internal: bool, sender: str, subject: str,
+                  sent: datetime, retention_days: int, portal_url: str) -> PortalRecord:
+    """SPEC §7.3: permissions restrict external recipients only; internal
+    copies never expire."""
+    if internal:
+        expires = latest = None
+        allow = (True, True, True)
+    else:
+        expires, latest = expiry(definition, sent, retention_days)
+        allow = (definition.allow_print, definition.allow_reply, definition.effective_allow_reply_all)
+    return PortalRecord(recipient, sender, subject, definition.path, sent, expires, latest, *allow,
+                        definition.read_receipt, recipient, NOTIFICATION_SUBJECT, portal_url)
+
+
+def _fmt(moment: datetime, tz) -> str:
+    local = moment.astimezone(tz)
+    return local.strftime("%Y-%m-%d %H:%M ") + (local.tzname() or local.strftime("%z"))
+
+
+def finish(snapshot, decision, sender: str, message: Any, at: datetime, via: str):
+    """Fill in route, banner and portal record of a recipient's decision."""
+    d: Definition | None = decision.definition
+    if d is None:
+        return decision
+    account = snapshot.account
+    where = route(d, decision.internal, via)
+    if where == "portal":
+        record = portal_record(d, decision.address, decision.internal, sender, message.subject or "", at,
+                               account.max_retention_days, account.portal_url)
+        return replace(decision, route="portal", portal=record)
+    expires, _ = expiry(d, at, account.max_retention_days)
+    shown_sender = message.header_from or sender
+    values = {
+        "sender": shown_sender,
+        "sender_name": getattr(message, "header_from_name", None) or shown_sender,
+        "subject": message.subject or "",
+        "sent": _fmt(at, snapshot.tz),
+        "expires": _fmt(expires, snapshot.tz),
+        "definition": d.description,
+        "portal_url": account.portal_url,
+    }
+    return replace(decision, route="inbox", banner=banner(d, via, values))
+
+
+# --- JSON (SPEC §8.2) ---------------------------------------------------------
+
+
+def _iso(moment: datetime | None, tz) -> str | None:
+    return None if moment is None else moment.astimezone(tz).isoformat()
+
+
+def _ref(ref) -> dict | None:
+    if ref is None:
+        return None
+    out = {"kind": ref.kind, "id": ref.id, "narrative": ref.narrative}
+    if ref.option is not None:
+        out["option"] = ref.option
+    return out
+
+
+def decision_to_json(decision, source: str, tz, *, explain: bool = False) -> dict[str, Any]:
+    """One message's decision in the stable, versioned schema of SPEC §8.2."""
+    recipients = []
+    for r in decision.recipients:
+        portal = None
+        if r.portal is not None:
+            p = r.portal
+            portal = {
+                "expires": _iso(p.expires, tz),
+                "latest_expiry": _iso(p.latest_expiry, tz),
+                "allow_print": p.allow_print,
+                "allow_reply": p.allow_reply,
+                "allow_reply_all": p.allow_reply_all,
+                "read_receipt": p.read_receipt,
+                "notification": {"to": p.notification_to, "subject": p.notification_subject,
+                                 "portal_url": p.portal_url},
+            }
+        recipients.append({
+            "address": r.address,
+            "internal": r.internal,
+            "route": r.route,
+            "secure": r.secure,
+            "trigger": r.trigger,
+            "definition": r.definition.path if r.definition else None,
+            "policy": _ref(r.policy),
+            "bypass": _ref(r.bypass),
+            "content": [{"policy_id": c.policy_id, "content_definition": c.content_definition, "score": c.score,
+                         "fired": c.fired} for c in r.content],
+            "banner": None if r.banner is None else {"html": r.banner.html, "text": r.banner.text},
+            "portal": portal,
+            "reason": r.reason,
+        })
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "source": source,
+        "message": {
+            "message_id": decision.message_id,
+            "subject": decision.subject,
+            "header_from": decision.header_from,
+            "envelope_from": decision.envelope_from,
+            "source_ip": decision.source_ip,
+            "at": _iso(decision.at, tz),
+            "via": decision.via,
+        },
+        "recipients": recipients,
+        "explain": [{"kind": v.kind, "id": v.id, "name": v.name, "recipient": v.recipient, "verdict": v.verdict,
+                     "reason": v.reason} for v in decision.explain] if explain else [],
+    }
+
+
+def error_to_json(source: str, error: str) -> dict[str, Any]:
+    return {"schema_version": SCHEMA_VERSION, "source": source, "error": error}
