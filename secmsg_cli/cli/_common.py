@@ -71,7 +71,7 @@ def parse_at(text: str | None, tz) -> "datetime":
     from secmsg_cli.errors import InvalidInput
 
     if text is None:
-        return datetime.now(timezone.utc).astimezone(tz)
+        return datetime.now(timezone.utc).replace(microsecond=0).astimezone(tz)
     from dateutil.parser import isoparse
 
     try:

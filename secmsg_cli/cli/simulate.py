@@ -55,6 +55,11 @@ def _read_file(path: Path, max_size: int) -> Item:
 
 
 def _is_mbox(path: Path) -> bool:
+    """An mbox file: starts with a ``From `` line and is not named ``*.eml``
+    (an .eml file often keeps its envelope ``From `` line; read as an mbox it
+    would be split at every body line that starts with "From ")."""
+    if path.suffix.lower() == ".eml":
+        return False
     try:
         with path.open("rb") as fh:
             return fh.read(5) == b"From "
@@ -99,12 +104,15 @@ def _iter_mbox(path: Path, max_size: int) -> Iterator[Item]:
     for i, key in enumerate(keys, start=1):
         source = f"{path}#{i}"
         try:
-            data = box.get_bytes(key)
+            # At most max_size + 1 bytes: a message over the limit is refused
+            # without being read whole.
+            with box.get_file(key) as fh:
+                data = fh.read(max_size + 1)
         except (OSError, mailbox.Error, KeyError) as exc:
             yield Item(source, error=f"cannot read message {i} of {path}: {exc}")
             continue
         if len(data) > max_size:
-            yield Item(source, error=f"cannot read message: {len(data)} bytes exceeds the limit of {max_size} bytes (--max-size)")
+            yield Item(source, error=f"cannot read message: more than {max_size} bytes (--max-size)")
         else:
             yield Item(source, data)
 
@@ -125,18 +133,29 @@ def run_one(snapshot, item: Item, context, max_size: int):
 
 # --- output for people ---------------------------------------------------------
 
+# C0/C1 control characters but tab and newline: a message's subject, names or
+# attachment file names must not reach the terminal as escape sequences.
+_CONTROL = {c: f"\\x{c:02x}" for c in (*range(0x00, 0x09), *range(0x0B, 0x20), 0x7F, *range(0x80, 0xA0))}
+
+
+def _printable(text: str) -> str:
+    return text.translate(_CONTROL)
+
 
 def _print_decision(out, source: str, d, tz, explain: bool) -> None:
     from rich.panel import Panel
     from rich.table import Table
-    from rich.text import Text
+    from rich.text import Text as RichText
+
+    def Text(value: str = "", style: str = "") -> RichText:  # noqa: N802 - a cleaning rich.text.Text
+        return RichText(_printable(value), style=style)
 
     head = Text()
-    head.append(source, style="bold")
+    head.append(_printable(source), style="bold")
     head.append(f"  {d.subject!r}\n", style="")
-    head.append(f"from {d.envelope_from}", style="dim")
+    head.append(_printable(f"from {d.envelope_from}"), style="dim")
     if d.header_from and d.header_from != d.envelope_from:
-        head.append(f" (header From {d.header_from})", style="dim")
+        head.append(_printable(f" (header From {d.header_from})"), style="dim")
     head.append(f"  source IP {d.source_ip or 'unknown'}  at {d.at.astimezone(tz).isoformat()}  via {d.via}", style="dim")
     out.print(head)
     table = Table(header_style="bold", show_lines=False)
@@ -235,13 +254,21 @@ def register(app: typer.Typer) -> None:
         store = open_store(ctx)
         snapshot = store.snapshot()
         tz = snapshot.tz
-        moment = parse_at(at, tz)
+        # One instant, however it was written: durations (expiry) are then
+        # elapsed time. Left in the account zone, datetime arithmetic would be
+        # wall-clock and "12h" across a DST change would be 11 or 13 hours,
+        # and differ from the same instant written with an offset.
+        from datetime import timezone
+
+        moment = parse_at(at, tz).astimezone(timezone.utc)
         if definition is not None and snapshot.definition(definition) is None:
             raise InvalidInput(f"definition {definition!r} not found")
         context = Context(at=moment, mail_from=mail_from, rcpt=tuple(rcpt or ()), source_ip=source_ip,
                           via=via.lower() if via else None, definition=definition, explain=explain)
-        single = len(paths) == 1 and paths[0] != "-" and not Path(paths[0]).is_dir() and not (
-            Path(paths[0]).is_file() and _is_mbox(Path(paths[0])))
+        # One input that is one message (a file or stdin) prints one object;
+        # directories and mbox files, like several inputs, print an array.
+        single = len(paths) == 1 and (paths[0] == "-" or (not Path(paths[0]).is_dir() and not (
+            Path(paths[0]).is_file() and _is_mbox(Path(paths[0])))))
         out = console()
         counts = {"messages": 0, "secure": 0, "portal": 0, "errors": 0}
         progress = None
@@ -267,10 +294,18 @@ def register(app: typer.Typer) -> None:
                     doc = None
                 if output is Output.table:
                     if error is not None and single:
-                        sys.stderr.write(f"error: {item.source}: {error}\n")
+                        one_line = _printable(f"{item.source}: {error}".replace("\n", " "))
+                        sys.stderr.write(f"error: {one_line}\n")
                     elif error is not None:
-                        out.print(f"[bold]{item.source}[/bold]  [red]error:[/red] ", end="")
-                        out.print(error, markup=False)
+                        from rich.text import Text
+
+                        # Text, not markup: a path may contain "[...]".
+                        line = Text()
+                        line.append(_printable(item.source), style="bold")
+                        line.append("  ")
+                        line.append("error:", style="red")
+                        line.append(_printable(f" {error}"))
+                        out.print(line)
                         out.print()
                     else:
                         _print_decision(out, item.source, decision, tz, explain)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
 
 from secmsg_cli.engine.addresses import AddressError, normalise_address
@@ -132,19 +132,22 @@ class MessageDecision:
 # --- describing targets -----------------------------------------------------
 
 
-def describe_target(target: Target) -> str:
+def describe_target(target: Target, *, negative: bool = False) -> str:
+    """How an address relates to a target, for reasons: ``is in group Legal``
+    (or, ``negative``, ``is not in group Legal``)."""
     t, v = target.type, target.value
-    if t == "everyone":
-        return "anyone"
-    if t in ("internal", "external"):
-        return t
-    if t == "domain":
-        return f"in a subdomain of {v[2:]}" if v and v.startswith("*.") else f"in domain {v}"
-    if t == "group":
-        return f"in group {v}"
     if t == "attribute":
-        return f"with {target.name}={v}"
-    return f"{v}"
+        return f"{'does not have' if negative else 'has'} {target.name}={v}"
+    verb = "is not" if negative else "is"
+    if t == "everyone":
+        return f"{verb} anyone"
+    if t in ("internal", "external"):
+        return f"{verb} {t}"
+    if t == "domain":
+        return f"{verb} in a subdomain of {v[2:]}" if v and v.startswith("*.") else f"{verb} in domain {v}"
+    if t == "group":
+        return f"{verb} in group {v}"
+    return f"{verb} {v}"
 
 
 # --- judging one policy -----------------------------------------------------
@@ -211,17 +214,17 @@ def judge(snapshot: Snapshot, cp: CompiledPolicy, pair: Pair) -> tuple[bool, str
         if not senders:
             return False, f"from: the message has no header From (addresses based on {p.from_part})", None
         shown = " / ".join(f"{role} {a}" for role, a in senders)
-        return False, f"from: {shown} is not {describe_target(p.from_)}", None
+        return False, f"from: {shown} {describe_target(p.from_, negative=True)}", None
     if not to_ok:
-        return False, f"to: recipient {pair.recipient} is not {describe_target(p.to)}", None
+        return False, f"to: recipient {pair.recipient} {describe_target(p.to, negative=True)}", None
     if cp.networks:
         if pair.source_ip is None:
             return False, "source IP: unknown (the policy is limited to " + ", ".join(p.source_ips) + ")", None
         if not any(pair.source_ip.version == n.version and pair.source_ip in n for n in cp.networks):
             return False, f"source IP: {pair.source_ip_text} is not in {', '.join(p.source_ips)}", None
     how = " (bi-directional, sender and recipient swapped)" if swapped else ""
-    return True, f"matches: {matched_from[0]} {matched_from[1]} is {describe_target(p.from_)}, " \
-                 f"recipient is {describe_target(p.to)}{how}", matched_from[1]
+    return True, f"matches: {matched_from[0]} {matched_from[1]} {describe_target(p.from_)}, " \
+                 f"recipient {describe_target(p.to)}{how}", matched_from[1]
 
 
 def key_in(snapshot: Snapshot, target: Target, address: str) -> bool:
@@ -270,7 +273,10 @@ class _Components:
         if name == "subject":
             got = (Component("subject", "subject", m.subject or ""),)
         elif name == "headers":
-            got = (Component("headers", "headers", m.headers_text or ""),)
+            # The subject is a component of its own (SPEC §6): the header block
+            # leaves the Subject: field out so a subject word is not counted twice.
+            block = "\n".join(ln for ln in (m.headers_text or "").split("\n") if not ln[:8].lower() == "subject:")
+            got = (Component("headers", "headers", block),)
         elif name == "body":
             texts = m.body_texts()
             got = tuple(Component("body" if len(texts) == 1 else f"body[{i + 1}]", "body", t)
@@ -340,12 +346,18 @@ def decide(snapshot: Snapshot, message: Any, context: Context) -> MessageDecisio
         ip = ipaddress.ip_address(ip_text) if ip_text else None
     except ValueError:
         raise DecisionError(f"invalid source IP {ip_text!r}: expected an IPv4 or IPv6 address") from None
+    if getattr(ip, "ipv4_mapped", None) is not None:  # ::ffff:203.0.113.5 is an IPv4 host (as in parse_message)
+        ip = ip.ipv4_mapped
+        ip_text = str(ip)
     via = context.via or ("outlook" if context.definition else "gateway")
     if via not in VIAS:
         raise DecisionError(f"invalid via {via!r}: expected one of {', '.join(VIAS)}")
     at = context.at
     if at.tzinfo is None:
         at = at.replace(tzinfo=snapshot.tz)
+    # All arithmetic (validity, expiry) in UTC: wall-clock arithmetic in the
+    # account zone would make "12h" 13 hours across a clock change.
+    at = at.astimezone(timezone.utc)
 
     user_def: Definition | None = None
     if context.definition:
@@ -479,6 +491,8 @@ def _decide_recipient(snapshot: Snapshot, pair: Pair, user_def: Definition | Non
             reasons.append(f"secure-messaging policy {sm_winner.id} ({sm_winner.policy.narrative!r}) takes no action")
     if not reasons:
         reasons.append("no trigger: no definition chosen, no content rule fired, no secure-messaging policy applies")
+        if bypass is not None:
+            reasons.append(f"bypass policy {bypass.id} ({bypass.policy.option}) matched, with nothing to remove")
 
     if explain_all:
         _explain_policies(snapshot, explain, rcpt, verdicts, bypass, bypass_why, disabling,

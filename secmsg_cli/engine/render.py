@@ -23,8 +23,14 @@ STANDARD_BANNER = (
 TAGS = ("sender", "sender_name", "subject", "sent", "expires", "definition", "portal_url")
 _TAG = re.compile(r"\[(" + "|".join(TAGS) + r")\]")
 # An element whose class includes mc-sm-hide, also in the quoted/backslashed
-# form printed in the reference: <div class="\"mc-sm-hide\"">.
-_HIDE = re.compile(r"<[a-z][^>]*\bclass\s*=[^>]*mc-sm-hide", re.IGNORECASE)
+# form printed in the reference: <div class="\"mc-sm-hide\"">. The class value
+# is split into names: "mc-sm-hider" or title="mc-sm-hide" does not hide.
+_CLASS = re.compile(r"""<[a-z][^>]*?\sclass\s*=\s*("(?:\\"|[^"])*"|'[^']*'|[^\s>]+)""", re.IGNORECASE)
+_CLASS_SPLIT = re.compile(r"""[\s"'\\]+""")
+
+
+def _hides(template: str) -> bool:
+    return any("mc-sm-hide" in _CLASS_SPLIT.split(m.group(1).lower()) for m in _CLASS.finditer(template))
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,7 +86,7 @@ def banner(definition: Definition, via: str, values: dict[str, str]) -> Banner |
     from secmsg_cli.engine.message import html_to_text
 
     template = definition.banner if definition.banner and via not in ("outlook", "mobile") else STANDARD_BANNER
-    if _HIDE.search(template):
+    if _hides(template):
         return None
     filled_html = _TAG.sub(lambda m: html.escape(values.get(m.group(1), ""), quote=True), template)
     filled_text = html_to_text(_TAG.sub(lambda m: html.escape(values.get(m.group(1), "")), template))
@@ -139,12 +145,11 @@ def _iso(moment: datetime | None, tz) -> str | None:
 
 
 def _ref(ref) -> dict | None:
+    # Exactly the keys of SPEC §8.2, whatever the kind (a key that comes and
+    # goes with the kind is not a stable schema).
     if ref is None:
         return None
-    out = {"kind": ref.kind, "id": ref.id, "narrative": ref.narrative}
-    if ref.option is not None:
-        out["option"] = ref.option
-    return out
+    return {"kind": ref.kind, "id": ref.id, "narrative": ref.narrative}
 
 
 def decision_to_json(decision, source: str, tz, *, explain: bool = False) -> dict[str, Any]:
@@ -177,7 +182,6 @@ def decision_to_json(decision, source: str, tz, *, explain: bool = False) -> dic
                          "fired": c.fired} for c in r.content],
             "banner": None if r.banner is None else {"html": r.banner.html, "text": r.banner.text},
             "portal": portal,
-            "reason": r.reason,
         })
     return {
         "schema_version": SCHEMA_VERSION,
