@@ -629,3 +629,16 @@ def _policy_raw(values: Mapping[str, Any]) -> dict[str, Any]:
     raw["from"] = values["from_"]
     raw["source_ips"] = list(values.get("source_ips", ()))
     return raw
+
+
+def load_file(path: str):
+    """Read, validate and import a configuration file into a new in-memory
+    store (for lint, test and the corpus diff: a config file stands in for a
+    store without touching one). Raises ConfigError on an invalid file."""
+    from secmsg_cli.store.store import Store
+
+    doc, source = read_file(path)
+    cfg = validate_document(doc, source)
+    store = Store(":memory:")  # type: ignore[arg-type]
+    import_config(store, cfg, source=path)
+    return store

@@ -112,8 +112,10 @@ def _register() -> None:
         domain,
         folder,
         group,
+        lint,
         policy,
         simulate,
+        test_cmd,
     )
 
     db.register(app)
@@ -126,7 +128,14 @@ def _register() -> None:
     content_definition.register(app)
     policy.register(app)
     simulate.register(app)
+    from secmsg_cli.cli import deliver, portal, user
+
+    deliver.register(app)
+    portal.register(app)
+    user.register(app)
+    test_cmd.register(app)
     config_cmds.register(app)
+    lint.register(app)
 
 
 _register()

@@ -9,8 +9,8 @@ from typing import Annotated
 
 import typer
 
-from secmsg_cli.cli._common import open_store, state
-from secmsg_cli.cli._output import say
+from secmsg_cli.cli._common import OutputOpt, open_store, state
+from secmsg_cli.cli._output import Output, say, to_json
 from secmsg_cli.errors import SecmsgError
 
 
@@ -64,3 +64,111 @@ def register(app: typer.Typer) -> None:
         counts = import_config(open_store(ctx), cfg, source=file)
         summary = ", ".join(f"{n} {k}" for k, n in counts.items())
         say(f"Imported {file}: {summary}.", quiet=state(ctx).quiet)
+
+    register_plan(app)
+
+
+def _print_plan(plan, file: str, quiet: bool) -> None:
+    from rich.text import Text
+
+    from secmsg_cli.cli._output import console
+
+    out = console()
+    symbols = {"create": ("+", "green"), "update": ("~", "yellow"), "delete": ("-", "red")}
+    for c in plan.changes:
+        sym, style = symbols[c.action]
+        line = Text(f"{sym} {c.action} {c.kind} ", style=style)
+        line.append(c.label, style="bold")
+        out.print(line)
+        for name, (before, after) in c.fields.items():
+            out.print(Text(f"      {name}: {_short(before)} → {_short(after)}"))
+    counts = plan.counts()
+    if plan.empty:
+        out.print(f"No changes: the store already matches {file}.")
+    else:
+        out.print(f"Plan: {counts['create']} to create, {counts['update']} to update, {counts['delete']} to delete.")
+    if plan.kept and not quiet:
+        sys.stderr.write(f"{len(plan.kept)} object(s) in the store but not in {file} are kept (use --prune to delete them).\n")
+
+
+def _short(value) -> str:
+    import json
+
+    if value is None:
+        return "(none)"
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    return text if len(text) <= 120 else text[:117] + "..."
+
+
+def _plan_json(plan) -> dict:
+    return {
+        "summary": plan.counts(),
+        "changes": [c.to_json() for c in plan.changes],
+        "kept": [{"kind": c.kind, "object": c.label} for c in plan.kept],
+    }
+
+
+def register_plan(app: typer.Typer) -> None:
+    @app.command("plan")
+    def plan_cmd(
+        ctx: typer.Context,
+        file: Annotated[str, typer.Argument(help="A TOML or JSON configuration file, or - for standard input.")],
+        prune: Annotated[bool, typer.Option("--prune", help="Also plan to delete objects that are not in FILE.")] = False,
+        detailed_exitcode: Annotated[bool, typer.Option("--detailed-exitcode", help="Exit 5 when there are changes, 0 when none.")] = False,
+        output: OutputOpt = Output.table,
+    ) -> None:
+        """Show what 'apply' would change in the store to make it equal to FILE.
+
+            secmsg plan secmsg.toml --detailed-exitcode
+        """
+        from secmsg_cli.config import read_file, validate_document
+        from secmsg_cli.plan import make_plan
+
+        doc, source = read_file(file)
+        cfg = validate_document(doc, source)
+        plan, _ = make_plan(open_store(ctx), cfg, prune=prune)
+        if output is Output.table:
+            _print_plan(plan, file, state(ctx).quiet)
+        else:
+            sys.stdout.write(to_json(_plan_json(plan)) + "\n")
+        if detailed_exitcode and not plan.empty:
+            raise typer.Exit(5)
+
+    @app.command("apply")
+    def apply_cmd(
+        ctx: typer.Context,
+        file: Annotated[str, typer.Argument(help="A TOML or JSON configuration file, or - for standard input.")],
+        prune: Annotated[bool, typer.Option("--prune", help="Delete objects that are not in FILE (never without it).")] = False,
+        yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+        output: OutputOpt = Output.table,
+    ) -> None:
+        """Make the store equal to FILE, in one transaction (validated as a whole
+        first; unchanged objects keep their ids).
+
+            secmsg apply secmsg.toml --prune --yes
+        """
+        from secmsg_cli.config import read_file, validate_document
+        from secmsg_cli.errors import ConfigError
+        from secmsg_cli.plan import apply_plan, make_plan
+
+        doc, source = read_file(file)
+        cfg = validate_document(doc, source)
+        store = open_store(ctx)
+        plan, _ = make_plan(store, cfg, prune=prune)
+        if output is Output.table:
+            _print_plan(plan, file, state(ctx).quiet)
+        if plan.empty:
+            if output is not Output.table:
+                sys.stdout.write(to_json(_plan_json(plan) | {"applied": False}) + "\n")
+            return
+        if not yes and sys.stdin.isatty():
+            if not typer.confirm("Apply these changes?", default=False):
+                raise typer.Abort()
+        try:
+            apply_plan(store, plan, source=file)
+        except SecmsgError as exc:
+            raise ConfigError(f"cannot apply {file}: {exc}; nothing was changed") from None
+        if output is Output.table:
+            say(f"Applied {file}.", quiet=state(ctx).quiet)
+        else:
+            sys.stdout.write(to_json(_plan_json(plan) | {"applied": True}) + "\n")

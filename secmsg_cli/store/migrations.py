@@ -9,6 +9,8 @@ newer secmsg and is refused.
 from __future__ import annotations
 
 from sqlite_utils import Database
+
+from secmsg_cli.store import SCHEMA_VERSION as _SCHEMA_VERSION
 from sqlite_utils.migrations import Migrations
 
 migrations = Migrations("secmsg")
@@ -172,7 +174,75 @@ def m002_policies(db: Database) -> None:
     )
 
 
-SCHEMA_VERSION = 2
+@migrations(name="m003_portal")
+def m003_portal(db: Database) -> None:
+    """SPEC §7.4: retained portal copies, their access tokens (hashes only),
+    and the directory's users (the internal addresses the mail system knows)."""
+    _run(
+        db,
+        """
+        -- One row per delivered secure message that has portal recipients:
+        -- the message as received (headers, body, attachments), shared by its copies.
+        CREATE TABLE portal_messages (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            message_id TEXT,                 -- the original Message-ID header
+            sender TEXT NOT NULL,            -- envelope sender as decided
+            header_from TEXT,
+            header_from_name TEXT,
+            subject TEXT NOT NULL,
+            sent TEXT NOT NULL,              -- UTC, ISO 8601, whole seconds
+            via TEXT NOT NULL,
+            source TEXT,                     -- the input it was delivered from
+            raw BLOB,                        -- NULL once purged
+            size INTEGER NOT NULL,
+            sha256 TEXT NOT NULL
+        );
+
+        -- One row per portal recipient.
+        CREATE TABLE portal_copies (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,  -- ids are never reused
+            message_ref INTEGER NOT NULL REFERENCES portal_messages(id) ON DELETE CASCADE,
+            recipient TEXT NOT NULL,
+            internal INTEGER NOT NULL,
+            definition TEXT NOT NULL,        -- the definition's path at sending
+            settings TEXT NOT NULL,          -- JSON: the definition's settings as they were at sending
+            allow_print INTEGER NOT NULL,    -- effective for this copy (all 1 for internal copies)
+            allow_reply INTEGER NOT NULL,
+            allow_reply_all INTEGER NOT NULL,
+            read_receipt INTEGER NOT NULL,
+            sent TEXT NOT NULL,
+            expires TEXT,                    -- NULL: internal, never expires
+            original_expires TEXT,
+            latest_expiry TEXT,              -- min(original + max_extension, retention_end)
+            retention_end TEXT NOT NULL,     -- sent + max_retention_days at sending: purged after
+            extended_seconds INTEGER NOT NULL DEFAULT 0,
+            extensions TEXT NOT NULL DEFAULT '[]',  -- JSON list of {at, by, expires}
+            read_at TEXT,                    -- first view
+            recalled_at TEXT,
+            expired_at TEXT,                 -- marked by sweep
+            purged_at TEXT,
+            token_id TEXT NOT NULL UNIQUE,   -- the non-secret part of the access token
+            token_hash TEXT                  -- sha256 hex of the token; NULL once purged
+        );
+        CREATE INDEX portal_copies_message ON portal_copies(message_ref);
+        CREATE INDEX portal_copies_recipient ON portal_copies(recipient);
+        CREATE INDEX portal_copies_expires ON portal_copies(expires);
+        CREATE INDEX portal_copies_retention ON portal_copies(retention_end);
+
+        -- The directory's users; when it lists any, a portal reply to an
+        -- internal address not listed here bounces (SPEC §7.4).
+        CREATE TABLE users (
+            address TEXT PRIMARY KEY,
+            added TEXT NOT NULL
+        );
+        PRAGMA user_version = 3;
+        """,
+    )
+
+
+SCHEMA_VERSION = len(migrations._migrations)
+if SCHEMA_VERSION != _SCHEMA_VERSION:  # pragma: no cover - a developer's slip
+    raise RuntimeError(f"store.SCHEMA_VERSION is {_SCHEMA_VERSION} but there are {SCHEMA_VERSION} migrations")
 
 
 def apply(db: Database) -> None:

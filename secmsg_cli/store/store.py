@@ -44,8 +44,9 @@ from secmsg_cli.model import (
     check_group_name,
     split_definition_path,
 )
-from secmsg_cli.store.migrations import SCHEMA_VERSION
+from secmsg_cli.store import SCHEMA_VERSION
 from secmsg_cli.store.policies import PolicyStoreMixin
+from secmsg_cli.store.portal import PortalStoreMixin
 
 BUSY_TIMEOUT_MS = 60_000
 
@@ -110,7 +111,7 @@ def _definition_row(row: sqlite3.Row, folder_path: str) -> Definition:
     )
 
 
-class Store(PolicyStoreMixin):
+class Store(PolicyStoreMixin, PortalStoreMixin):
     """An open secmsg store. Use :func:`open_store` or as a context manager."""
 
     def __init__(self, path: Path) -> None:
@@ -124,7 +125,9 @@ class Store(PolicyStoreMixin):
     def _connect(self) -> sqlite3.Connection:
         path = self.path
         try:
-            if not path.exists():
+            if str(path) == ":memory:":
+                pass  # a private, temporary store (config files checked or tested in memory)
+            elif not path.exists():
                 path.parent.mkdir(parents=True, exist_ok=True)
                 # Created private (0600) before SQLite opens it.
                 os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
@@ -371,6 +374,20 @@ class Store(PolicyStoreMixin):
             self._x("INSERT INTO domains (name, type) VALUES (?, ?)", [domain.name, domain.type])
             self.audit("create", "domain", domain.name, None, domain)
         return domain
+
+    def update_domain(self, name: str, type: str) -> Domain:
+        canonical = check_domain(name)
+        dtype = check_choice(type, DOMAIN_TYPES, "domain type")
+        with self.transaction():
+            rows = self._q("SELECT * FROM domains WHERE name = ?", [canonical])
+            if not rows:
+                raise NotFound(f"domain {canonical} is not an internal domain")
+            before = Domain(rows[0]["name"], rows[0]["type"])
+            self._x("UPDATE domains SET type = ? WHERE name = ?", [dtype, canonical])
+            after = Domain(canonical, dtype)
+            if after != before:
+                self.audit("update", "domain", canonical, before, after)
+        return after
 
     def remove_domain(self, name: str) -> Domain:
         canonical = check_domain(name)

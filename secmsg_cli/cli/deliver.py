@@ -1,0 +1,170 @@
+"""``secmsg deliver PATH...``: commit what ``simulate`` shows (SPEC §7.4).
+
+The same inputs, context options and engine as ``simulate`` (``iter_inputs``,
+``run_one``, ``decide``); then, one store transaction per message, each
+portal recipient's copy is retained and every email the system would send is
+written to the outbox Maildir. A message that cannot be decided or delivered
+leaves nothing behind, and the batch goes on (exit 1 at the end).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from secmsg_cli.cli._common import open_store, state
+from secmsg_cli.cli._context import (
+    AtOpt,
+    DefinitionOpt,
+    ExplainOpt,
+    MailFromOpt,
+    MaxSizeOpt,
+    RcptOpt,
+    SourceIpOpt,
+    ViaOpt,
+    build_context,
+)
+from secmsg_cli.cli._output import Output, console
+from secmsg_cli.errors import InvalidInput, SecmsgError
+
+OutboxOpt = Annotated[str | None, typer.Option(
+    "--outbox", metavar="DIR", help="The outbox Maildir (default: beside the store, <store>.outbox).")]
+
+
+def outbox_for(store, option: str | None):
+    from secmsg_cli.delivery.outbox import Outbox, default_outbox
+
+    return Outbox(option if option else default_outbox(store.path))
+
+
+def _print_delivered(out, delivered, tz) -> None:
+    from rich.table import Table
+    from rich.text import Text
+
+    if not delivered.files:
+        out.print(Text("nothing written: no recipient is secure", style="dim"))
+        out.print()
+        return
+    table = Table(title=Text("delivered"), header_style="bold")
+    for col in ("portal id", "kind", "to", "outbox file"):
+        table.add_column(col, overflow="fold")
+    for f in delivered.files:
+        table.add_row(Text(str(f.portal_id) if f.portal_id is not None else ""), Text(f.kind),
+                      Text(", ".join(f.to)), Text(str(f.path)))
+    out.print(table)
+    out.print()
+
+
+def _json(decision, delivered, source: str, tz, explain: bool) -> dict:
+    from secmsg_cli.engine.render import decision_to_json
+
+    doc = decision_to_json(decision, source, tz, explain=explain)
+    for r in doc["recipients"]:
+        if r["portal"] is not None:
+            r["portal"]["id"] = delivered.recipients.get(r["address"])
+    doc["portal_ids"] = list(delivered.portal_ids)
+    doc["outbox"] = [{"kind": f.kind, "to": list(f.to), "portal_id": f.portal_id, "path": str(f.path)}
+                     for f in delivered.files]
+    return doc
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("deliver")
+    def deliver(
+        ctx: typer.Context,
+        paths: Annotated[list[str], typer.Argument(help=".eml files, - (stdin), directories (every *.eml below) or mbox files.")],
+        mail_from: MailFromOpt = None,
+        rcpt: RcptOpt = None,
+        source_ip: SourceIpOpt = None,
+        at: AtOpt = None,
+        via: ViaOpt = None,
+        definition: DefinitionOpt = None,
+        explain: ExplainOpt = False,
+        max_size: MaxSizeOpt = "50MB",
+        outbox: OutboxOpt = None,
+        output: Annotated[Output, typer.Option("--output", "-o", help="table, json or jsonl.", case_sensitive=False)] = Output.table,
+    ) -> None:
+        """Deliver messages: retain portal copies, write what would be emailed to the outbox.
+
+        Decides each message exactly as simulate does, then, in one transaction per
+        message: retains each portal recipient's copy (with the definition's settings
+        as they are now) and writes to the outbox Maildir the notification of each
+        portal recipient (it carries the access token; nothing else shows it) and the
+        banner-stamped copy of each internal inbox recipient of a secure message.
+
+            secmsg deliver fixtures/messages/01-confidential-subject-to-counsel.eml --at 2026-11-27T10:00:00Z
+            secmsg deliver fixtures/messages -o json --outbox /tmp/outbox
+        """
+        from secmsg_cli.cli.simulate import _is_mbox, _print_decision, iter_inputs, parse_size, run_one
+        from secmsg_cli.delivery.lifecycle import deliver as deliver_one
+        from secmsg_cli.engine.render import error_to_json
+
+        if output is Output.csv:
+            raise InvalidInput("deliver writes table, json or jsonl (not csv)")
+        limit = parse_size(max_size)
+        store = open_store(ctx)
+        snapshot = store.snapshot()
+        tz = snapshot.tz
+        context = build_context(snapshot, mail_from=mail_from, rcpt=rcpt, source_ip=source_ip, at=at, via=via,
+                                definition=definition, explain=explain)
+        box = outbox_for(store, outbox)
+        single = len(paths) == 1 and (paths[0] == "-" or (not Path(paths[0]).is_dir() and not (
+            Path(paths[0]).is_file() and _is_mbox(Path(paths[0])))))
+        out = console()
+        debug = os.environ.get("SECMSG_DEBUG") == "1"
+        counts = {"messages": 0, "portal": 0, "files": 0, "errors": 0}
+        first = True
+        if output is Output.json and not single:
+            sys.stdout.write("[")
+        for item in iter_inputs(paths, limit):
+            counts["messages"] += 1
+            decision, error = run_one(snapshot, item, context, limit)
+            delivered = None
+            if error is None:
+                try:
+                    delivered = deliver_one(store, snapshot, decision, item.data or b"", box, source=item.source)
+                except SecmsgError as exc:
+                    error = str(exc)
+                except Exception as exc:  # noqa: BLE001 - one message's failure must not stop the batch
+                    if debug:
+                        raise
+                    error = f"internal error: {type(exc).__name__}: {exc}"
+            if error is not None:
+                counts["errors"] += 1
+            else:
+                counts["portal"] += len(delivered.portal_ids)
+                counts["files"] += len(delivered.files)
+            if output is Output.table:
+                if error is not None and single:
+                    sys.stderr.write(f"error: {item.source}: {error}\n")
+                elif error is not None:
+                    out.print(f"[bold]{item.source}[/bold]  [red]error:[/red] ", end="")
+                    out.print(error, markup=False)
+                    out.print()
+                else:
+                    _print_decision(out, item.source, decision, tz, explain)
+                    _print_delivered(out, delivered, tz)
+            else:
+                doc = error_to_json(item.source, error) if error is not None else _json(
+                    decision, delivered, item.source, tz, explain)
+                text = json.dumps(doc, ensure_ascii=False, indent=None if output is Output.jsonl else 2)
+                if output is Output.jsonl or single:
+                    sys.stdout.write(text + "\n")
+                else:
+                    sys.stdout.write(("\n" if first else ",\n") + text)
+            first = False
+        if output is Output.json and not single:
+            sys.stdout.write("\n]\n" if not first else "]\n")
+        if not state(ctx).quiet:
+            sys.stderr.write(
+                f"{counts['messages']} message(s): {counts['portal']} portal "
+                f"cop{'y' if counts['portal'] == 1 else 'ies'} retained, {counts['files']} message(s) written to "
+                f"the outbox {box.path}, {counts['errors']} error(s)\n"
+            )
+        if counts["errors"]:
+            raise typer.Exit(1)

@@ -1,0 +1,424 @@
+"""The Secure Messaging Portal lifecycle (SPEC §7.4): delivering a decided
+message, and what recipients, senders and administrators then do with a
+portal copy. Each function is one store transaction plus one outbox batch:
+both happen or neither does.
+
+Rules (the definition's settings are those stored with the copy, as they
+were at sending; ``expired_view`` is the account's current setting):
+
+- a token that is wrong, truncated, another recipient's (or given with
+  ``as_`` for another address), or that belongs to a copy that has expired,
+  been recalled or purged, is refused with one message, :data:`ACCESS_REFUSED`;
+  with ``expired_view`` an expired copy can still be viewed and printed;
+- viewing (open, print, reply) marks the copy read; the first view of a
+  read-receipt copy writes a read receipt to the sender;
+- print / reply / reply-all are refused unless the definition allows them
+  (internal recipients may do everything);
+- the sender may extend an external copy's expiry before it has passed, by
+  at most what remains of ``max_extension``, never past the retention
+  period; may recall a copy nobody has opened;
+- a sweep marks expired copies and purges those past retention (the message
+  bytes and the token hash are deleted; a tombstone row stays).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from secmsg_cli.delivery import compose
+from secmsg_cli.delivery.outbox import Outbox, OutboxFile
+from secmsg_cli.delivery.tokens import new_token, verify
+from secmsg_cli.engine.addresses import AddressError, is_internal, normalise_address
+from secmsg_cli.engine.durations import Duration
+from secmsg_cli.errors import InvalidInput, Refused
+from secmsg_cli.store.portal import PortalCopy, copy_summary, utc
+
+__all__ = [
+    "ACCESS_REFUSED",
+    "Delivered",
+    "deliver",
+    "open_copy",
+    "reply",
+    "print_copy",
+    "extend",
+    "recall",
+    "sweep",
+    "actions",
+]
+
+ACCESS_REFUSED = "access refused: the token is not valid, or the secure message has expired or been recalled"
+
+
+def _tz(store):
+    from zoneinfo import ZoneInfo
+
+    return ZoneInfo(store.account().timezone)
+
+
+def _when(moment: datetime | None, tz) -> str:
+    return compose.fmt_time(moment, tz)
+
+
+# --- delivery -------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Delivered:
+    portal_ids: tuple[int, ...]
+    files: tuple[OutboxFile, ...]
+    recipients: dict[str, int]  # portal recipient -> copy id
+
+
+def _settings(d) -> dict[str, Any]:
+    return {
+        "path": d.path,
+        "allow_print": d.allow_print,
+        "allow_reply": d.allow_reply,
+        "allow_reply_all": d.allow_reply_all,
+        "expire_after": str(d.expire_after),
+        "max_extension": str(d.max_extension),
+        "read_receipt": d.read_receipt,
+        "banner": d.banner,
+        "routing": d.routing,
+    }
+
+
+def deliver(store, snapshot, decision, raw: bytes, outbox: Outbox, *, source: str | None = None) -> Delivered:
+    """Commit what ``decision`` (from :func:`secmsg_cli.engine.decide.decide`
+    on ``raw``) says: retain each portal recipient's copy and write its
+    notification; write a banner-stamped copy for each internal inbox
+    recipient of the secure message. Plain (not secure) recipients get
+    nothing from the system: the mail server delivers them as usual."""
+    account = snapshot.account
+    tz = snapshot.tz
+    host = compose.portal_host(account.portal_url)
+    at = decision.at
+    portal = [r for r in decision.recipients if r.route == "portal" and r.portal is not None]
+    stamped = [r for r in decision.recipients if r.secure and r.route == "inbox"]
+    batch = outbox.batch()
+    ids: dict[str, int] = {}
+    try:
+        with store.transaction():
+            if portal:
+                mref = store.add_portal_message(
+                    message_id=decision.message_id, sender=decision.envelope_from, header_from=decision.header_from,
+                    header_from_name=decision.header_from_name, subject=decision.subject, sent=at,
+                    via=decision.via, source=source, raw=raw)
+                retention_end = at + timedelta(days=account.max_retention_days)
+                for r in portal:
+                    p = r.portal
+                    token, token_id, digest = new_token(store.token_id_taken)
+                    cid = store.add_portal_copy(
+                        message_ref=mref, recipient=r.address, internal=r.internal, definition=r.definition.path,
+                        settings=_settings(r.definition), allow_print=p.allow_print, allow_reply=p.allow_reply,
+                        allow_reply_all=p.allow_reply_all, read_receipt=p.read_receipt, sent=at,
+                        expires=p.expires, latest_expiry=p.latest_expiry, retention_end=retention_end,
+                        token_id=token_id, token_hash=digest)
+                    ids[r.address] = cid
+                    shown_sender = decision.header_from or decision.envelope_from
+                    note = compose.notification(
+                        recipient=r.address, sender=shown_sender, sender_name=decision.header_from_name,
+                        subject=decision.subject, sent=at, expires=p.expires,
+                        link=compose.token_link(p.portal_url, token), portal_id=cid, at=at, tz=tz, host=host,
+                        definition=r.definition.path)
+                    batch.add(compose.to_bytes(note), kind="notification", to=[r.address], portal_id=cid)
+            for r in stamped:
+                batch.add(compose.stamp_banner(raw, r.banner, r.address), kind="inbox-copy", to=[r.address])
+            if portal or stamped:
+                store.audit("deliver", "message", decision.message_id or source, None, {
+                    "source": source,
+                    "subject": decision.subject,
+                    "sender": decision.envelope_from,
+                    "sent": utc(at),
+                    "recipients": [{"address": r.address, "route": r.route, "secure": r.secure,
+                                    "definition": r.definition.path if r.definition else None,
+                                    "portal_id": ids.get(r.address)} for r in decision.recipients],
+                    "outbox": [{"kind": f.kind, "to": list(f.to), "file": f.name} for f in batch.files],
+                })
+            files = batch.publish()
+    except BaseException:
+        batch.discard()
+        raise
+    return Delivered(tuple(ids.values()), tuple(files), ids)
+
+
+# --- recipient side ------------------------------------------------------------------
+
+
+def actions(copy: PortalCopy, at: datetime, expired_view: bool) -> dict[str, bool]:
+    """What the recipient may do with the copy at ``at``."""
+    if copy.purged_at is not None or copy.recalled_at is not None:
+        return {"view": False, "print": False, "reply": False, "reply_all": False}
+    if copy.is_expired(at):
+        return {"view": expired_view, "print": expired_view and copy.allow_print, "reply": False, "reply_all": False}
+    return {"view": True, "print": copy.allow_print, "reply": copy.allow_reply, "reply_all": copy.allow_reply_all}
+
+
+def _access(store, token: str, at: datetime, as_: str | None, action: str) -> PortalCopy:
+    copy = verify(token, store.portal_copy_by_token_id, lambda c: c.token_hash)
+    if copy is None:
+        raise Refused(ACCESS_REFUSED)
+    if as_ is not None:
+        try:
+            who = normalise_address(as_)
+        except AddressError as exc:
+            raise InvalidInput(f"--as: {exc}") from None
+        if who != copy.recipient:
+            raise Refused(ACCESS_REFUSED)
+    if copy.purged_at is not None or copy.recalled_at is not None:
+        raise Refused(ACCESS_REFUSED)
+    if at < copy.sent:
+        raise InvalidInput(f"--at {at.isoformat()} is before the message was sent ({copy.sent.isoformat()})")
+    if copy.is_expired(at):
+        if not store.account().expired_view:
+            raise Refused(ACCESS_REFUSED)
+        if action not in ("open", "print"):
+            raise Refused(f"{action} refused: the secure message expired on {_when(copy.expires, _tz(store))}; "
+                          "after expiry it can only be viewed and printed")
+    return copy
+
+
+def _definition_says(copy: PortalCopy, what: str) -> str:
+    return (f"{what} is not allowed: definition {copy.definition!r} (as at sending) does not allow "
+            f"external recipients to {what}")
+
+
+def _view(store, copy: PortalCopy, at: datetime, batch, tz) -> OutboxFile | None:
+    """Mark the copy read; on the first view of a read-receipt copy, stage
+    the read receipt. Returns the receipt's outbox file, if any."""
+    if copy.read_at is not None:
+        return None
+    store.set_portal_read(copy.id, at)
+    if not copy.read_receipt:
+        return None
+    host = compose.portal_host(store.account().portal_url)
+    receipt = compose.read_receipt(copy=copy, at=at, tz=tz, host=host)
+    return batch.add(compose.to_bytes(receipt), kind="read-receipt", to=[copy.reply_to], portal_id=copy.id)
+
+
+def _retained(store, copy: PortalCopy) -> bytes:
+    raw = store.portal_message_raw(copy.message_ref)
+    if raw is None:  # purged: _access refuses first, so only a damaged store gets here
+        raise Refused(ACCESS_REFUSED)
+    return raw
+
+
+@dataclass(frozen=True, slots=True)
+class Opened:
+    copy: PortalCopy
+    view: compose.View
+    first_view: bool
+    files: tuple[OutboxFile, ...]
+    actions: dict[str, bool]
+    expired: bool
+
+
+def open_copy(store, token: str, at: datetime, outbox: Outbox, *, as_: str | None = None) -> Opened:
+    """``portal open``: the message, as the recipient sees it."""
+    tz = _tz(store)
+    batch = outbox.batch()
+    try:
+        with store.transaction():
+            copy = _access(store, token, at, as_, "open")
+            view = compose.read_view(_retained(store, copy))
+            receipt = _view(store, copy, at, batch, tz)
+            store.audit("open", "portal-copy", copy.id, None, {
+                "recipient": copy.recipient, "at": utc(at), "first_view": copy.read_at is None,
+                "read_receipt": receipt.name if receipt else None})
+            files = batch.publish()
+    except BaseException:
+        batch.discard()
+        raise
+    return Opened(copy, view, copy.read_at is None, tuple(files), actions(copy, at, store.account().expired_view),
+                  copy.is_expired(at))
+
+
+@dataclass(frozen=True, slots=True)
+class Replied:
+    copy: PortalCopy
+    to: tuple[str, ...]
+    cc: tuple[str, ...]
+    undeliverable: tuple[str, ...]
+    files: tuple[OutboxFile, ...]
+
+
+def reply(store, token: str, body: str, at: datetime, outbox: Outbox, *, all_: bool = False,
+          attachments: Sequence[tuple[str, bytes]] = (), as_: str | None = None) -> Replied:
+    """``portal reply``: a reply to the sender (with ``all_``, also to the
+    original To and Cc recipients), written to the outbox; a non-delivery
+    notice to the replier for each internal address the directory does not
+    know (when it lists users)."""
+    if not body.strip() and not attachments:
+        raise InvalidInput("the reply is empty: give --body TEXT or --body-file FILE")
+    tz = _tz(store)
+    batch = outbox.batch()
+    try:
+        with store.transaction():
+            copy = _access(store, token, at, as_, "reply")
+            if not copy.allow_reply:
+                raise Refused(_definition_says(copy, "reply"))
+            if all_ and not copy.allow_reply_all:
+                raise Refused(_definition_says(copy, "reply all"))
+            view = compose.read_view(_retained(store, copy))
+            to = (copy.reply_to,)
+            cc: tuple[str, ...] = ()
+            if all_:
+                cc = tuple(a for a in dict.fromkeys((*view.to_addresses, *view.cc_addresses))
+                           if a not in (copy.recipient, copy.reply_to))
+            account = store.account()
+            host = compose.portal_host(account.portal_url)
+            msg = compose.reply(copy=copy, view=view, body=body, to=to, cc=cc, attachments=attachments, at=at,
+                                tz=tz, host=host)
+            sent = batch.add(compose.to_bytes(msg), kind="reply", to=(*to, *cc), portal_id=copy.id)
+            unknown: tuple[str, ...] = ()
+            if store.has_users():
+                domains = {d.name for d in store.domains()}
+                unknown = tuple(a for a in (*to, *cc) if is_internal(a, domains) and not store.is_user(a))
+            ndr = None
+            if unknown:
+                notice = compose.non_delivery(returned=msg, replier=copy.recipient, unknown=unknown, at=at, host=host,
+                                              portal_id=copy.id)
+                ndr = batch.add(compose.to_bytes(notice), kind="ndr", to=[copy.recipient], portal_id=copy.id)
+            receipt = _view(store, copy, at, batch, tz)
+            store.audit("reply-all" if all_ else "reply", "portal-copy", copy.id, None, {
+                "recipient": copy.recipient, "at": utc(at), "to": list(to), "cc": list(cc),
+                "attachments": [name for name, _ in attachments], "file": sent.name,
+                "undeliverable": list(unknown), "ndr": ndr.name if ndr else None,
+                "read_receipt": receipt.name if receipt else None})
+            files = batch.publish()
+    except BaseException:
+        batch.discard()
+        raise
+    return Replied(copy, to, cc, unknown, tuple(files))
+
+
+@dataclass(frozen=True, slots=True)
+class Printed:
+    copy: PortalCopy
+    html: str
+    files: tuple[OutboxFile, ...]
+
+
+def print_copy(store, token: str, at: datetime, outbox: Outbox, *, as_: str | None = None) -> Printed:
+    """``portal print``: a printable HTML rendering, when the definition allows it."""
+    tz = _tz(store)
+    batch = outbox.batch()
+    try:
+        with store.transaction():
+            copy = _access(store, token, at, as_, "print")
+            if not copy.allow_print:
+                raise Refused(_definition_says(copy, "print"))
+            view = compose.read_view(_retained(store, copy))
+            page = compose.printable_html(view=view, copy=copy, at=at, tz=tz)
+            receipt = _view(store, copy, at, batch, tz)
+            store.audit("print", "portal-copy", copy.id, None, {
+                "recipient": copy.recipient, "at": utc(at), "read_receipt": receipt.name if receipt else None})
+            files = batch.publish()
+    except BaseException:
+        batch.discard()
+        raise
+    return Printed(copy, page, tuple(files))
+
+
+# --- sender and administrator side ----------------------------------------------------------
+
+
+def _living(copy: PortalCopy, what: str, tz) -> None:
+    if copy.purged_at is not None:
+        raise Refused(f"cannot {what} portal copy {copy.id}: it was purged on {_when(copy.purged_at, tz)}")
+    if copy.recalled_at is not None:
+        raise Refused(f"cannot {what} portal copy {copy.id}: it was recalled on {_when(copy.recalled_at, tz)}")
+
+
+def extend(store, ref: int | str, by: Duration, at: datetime) -> tuple[PortalCopy, PortalCopy]:
+    """Move an external copy's expiry later by ``by``: only before it has
+    passed, within what remains of the definition's ``max_extension`` (as at
+    sending), never past the retention period. Returns (before, after)."""
+    if by.is_never or by.amount == 0:
+        raise InvalidInput(f"invalid --by {str(by)!r}: expected a positive duration such as 7d")
+    from secmsg_cli.engine.durations import parse_duration
+
+    tz = _tz(store)
+    with store.transaction():
+        copy = store.portal_copy(ref)
+        _living(copy, "extend", tz)
+        if copy.expires is None:
+            raise Refused(f"cannot extend portal copy {copy.id}: it is for the internal recipient {copy.recipient}, "
+                          "and internal copies never expire")
+        if at < copy.sent:
+            raise InvalidInput(f"--at {at.isoformat()} is before the message was sent ({copy.sent.isoformat()})")
+        if copy.is_expired(at):
+            raise Refused(f"cannot extend portal copy {copy.id}: it expired on {_when(copy.expires, tz)} "
+                          "(expiry can be extended only before it has passed)")
+        max_ext = parse_duration(copy.settings.get("max_extension", "0d"), allow_never=False)
+        if max_ext.amount == 0:
+            raise Refused(f"cannot extend portal copy {copy.id}: definition {copy.definition!r} (as at sending) "
+                          "allows no extension (max_extension 0d)")
+        new = by.add_to(copy.expires)
+        limit = max_ext.add_to(copy.original_expires)
+        latest = min(limit, copy.retention_end)
+        if new > latest:
+            left = latest - copy.expires
+            room = (f"at most {_span(left)} more, until {_when(latest, tz)}" if left.total_seconds() > 0
+                    else "no extension is left")
+            why = (f"the definition's max_extension of {max_ext} (as at sending) would be exceeded"
+                   if limit <= copy.retention_end else
+                   f"the account's retention period ends {_when(copy.retention_end, tz)}")
+            raise Refused(f"cannot extend portal copy {copy.id} by {by}: {why}; {room}")
+        extensions = [*copy.extensions, {"at": utc(at), "by": str(by), "from": utc(copy.expires), "to": utc(new)}]
+        total = int((new - copy.original_expires).total_seconds())
+        store.set_portal_expiry(copy.id, new, total, extensions)
+        after = store.portal_copy(copy.id)
+        store.audit("extend", "portal-copy", copy.id, copy_summary(copy), copy_summary(after))
+    return copy, after
+
+
+def _span(delta: timedelta) -> str:
+    seconds = int(delta.total_seconds())
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes = rest // 60
+    parts = [f"{days}d" if days else "", f"{hours}h" if hours else "", f"{minutes}m" if minutes else ""]
+    return " ".join(p for p in parts if p) or "0m"
+
+
+def recall(store, ref: int | str, at: datetime) -> PortalCopy:
+    """Withdraw a copy nobody has opened; its token stops working."""
+    tz = _tz(store)
+    with store.transaction():
+        copy = store.portal_copy(ref)
+        _living(copy, "recall", tz)
+        if copy.read_at is not None:
+            raise Refused(f"cannot recall portal copy {copy.id}: {copy.recipient} opened it on "
+                          f"{_when(copy.read_at, tz)}; only unopened copies can be recalled")
+        if at < copy.sent:
+            raise InvalidInput(f"--at {at.isoformat()} is before the message was sent ({copy.sent.isoformat()})")
+        store.set_portal_recalled(copy.id, at)
+        after = store.portal_copy(copy.id)
+        store.audit("recall", "portal-copy", copy.id, copy_summary(copy), copy_summary(after))
+    return after
+
+
+@dataclass(frozen=True, slots=True)
+class Swept:
+    expired: tuple[int, ...]
+    purged: tuple[int, ...]
+
+
+def sweep(store, at: datetime) -> Swept:
+    """Mark the copies whose expiry has passed as expired, and purge those
+    past the retention period (internal copies too: they never expire, but
+    nothing is kept beyond retention)."""
+    with store.transaction():
+        expired = store.portal_copies_to_expire(at)
+        for c in expired:
+            store.set_portal_expired(c.id, at)
+            store.audit("expire", "portal-copy", c.id, copy_summary(c), copy_summary(store.portal_copy(c.id)))
+        purged = store.portal_copies_to_purge(at)
+        for c in purged:
+            store.purge_portal_copy(c.id, c.message_ref, at)
+            store.audit("purge", "portal-copy", c.id, copy_summary(c), copy_summary(store.portal_copy(c.id)))
+    return Swept(tuple(c.id for c in expired), tuple(c.id for c in purged))

@@ -1,0 +1,59 @@
+"""Portal access tokens (SPEC §7.4).
+
+A token is ``<id>.<secret>``: ``id`` is 12 random hex digits, not secret, used
+only to find the copy; ``secret`` is ``secrets.token_urlsafe(32)`` (256 bits).
+The store keeps the id and the SHA-256 of the whole token, never the token
+itself; the token appears only in the notification written to the outbox.
+Verification compares hashes with :func:`hmac.compare_digest` (constant
+time), and does the same work whether or not the id exists, so a wrong,
+truncated or spliced token cannot be told apart by its answer.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+from collections.abc import Callable
+from typing import TypeVar
+
+__all__ = ["new_token", "token_hash", "split_token", "verify", "TOKEN_FORM"]
+
+_ID_HEX = 12
+TOKEN_FORM = re.compile(r"^([0-9a-f]{%d})\.([A-Za-z0-9_-]{43})$" % _ID_HEX)
+# compared against when no copy has the id, so that both paths do the same work
+_DUMMY = hashlib.sha256(b"secmsg: no such token").hexdigest()
+
+T = TypeVar("T")
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def new_token(taken: Callable[[str], bool] = lambda _id: False) -> tuple[str, str, str]:
+    """A fresh token: (token, id, hash). ``taken(id)`` says whether an id is
+    already in use (a collision of 48 random bits: drawn again)."""
+    while True:
+        token_id = secrets.token_hex(_ID_HEX // 2)
+        if not taken(token_id):
+            break
+    token = f"{token_id}.{secrets.token_urlsafe(32)}"
+    return token, token_id, token_hash(token)
+
+
+def split_token(token: str) -> str | None:
+    """The id of a well-formed token, else None."""
+    m = TOKEN_FORM.match(token.strip()) if isinstance(token, str) else None
+    return m.group(1) if m else None
+
+
+def verify(token: str, find: Callable[[str], T | None], stored_hash: Callable[[T], str | None]) -> T | None:
+    """The object ``find(id)`` returns when ``token`` is its token, else None."""
+    token = token.strip() if isinstance(token, str) else ""
+    token_id = split_token(token)
+    found = find(token_id) if token_id is not None else None
+    expected = (stored_hash(found) if found is not None else None) or _DUMMY
+    ok = hmac.compare_digest(token_hash(token), expected)
+    return found if ok and found is not None else None

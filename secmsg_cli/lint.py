@@ -1,0 +1,503 @@
+"""``secmsg lint``: the rules (SPEC §9, §4.6-§4.8, §7.2). Pure: the rules read
+model objects through a compiled :class:`~secmsg_cli.engine.snapshot.Snapshot`
+and the evaluation time is passed in; no store, no CLI, no clock.
+
+Every finding has a stable code, a name, a severity, the object it is about and
+a one-line reason. Codes never change meaning once released; new rules get new
+codes.
+
+==========  ===========================  ========  ==============================================================
+code        name                         severity  meaning
+==========  ===========================  ========  ==============================================================
+SM001       invalid-config               error     the configuration file cannot be read or is invalid (one
+                                                   finding per problem, with its location); nothing else is
+                                                   checked until it is fixed
+SM101       dangling-definition          error     a secure-messaging policy (option ``apply``) or a content
+                                                   definition's Secure Messaging override names a definition
+                                                   that does not exist
+SM102       dangling-content-definition  error     a content-examination policy names a content definition
+                                                   that does not exist
+SM103       dangling-group               error     a policy target or a folder's ``publish_to`` names a group
+                                                   that does not exist
+SM104       dangling-attribute           error     a policy target names an attribute that no address has (for
+                                                   instance after ``secmsg attribute unset``)
+SM201       untriggerable-definition     warning   a definition that no policy or content definition uses and
+                                                   that no sender can choose (its folder is published to
+                                                   nobody, or only to empty groups): nothing can ever apply it
+SM202       unused-content-definition    warning   a content definition that no content-examination policy uses
+SM301       ambiguous-policies           warning   two secure-messaging (or two bypass) policies with the same
+                                                   key (override, from rank, to rank) that can both apply to
+                                                   one sender/recipient pair at the same time: only the lower
+                                                   id decides which wins (SPEC §4.8)
+SM302       expired-policy               warning   a policy whose end has passed (at ``--at``, default now)
+SM303       never-active-policy          warning   a policy that is disabled, or whose end is not after its
+                                                   start: it never applies
+SM304       bidirectional-override       warning   a bi-directional content-examination policy whose content
+                                                   definition carries a Secure Messaging override: inbound
+                                                   mail would be secured too (SPEC §4.6)
+SM305       wrong-direction              warning   a secure-messaging policy whose ``to`` can only match
+                                                   internal addresses, or whose ``from`` (envelope sender) can
+                                                   only match external ones: it can never apply, as these
+                                                   policies apply internal sender -> external recipient only
+                                                   (SPEC §4.7)
+SM306       unmatchable-target           warning   a policy target that no address can match: an attribute
+                                                   value that no address has, or ``internal`` while no
+                                                   internal domain is registered
+SM401       unknown-banner-tag           warning   a definition's banner has a bracketed word that is not a
+                                                   tag; it is printed as written (SPEC §7.2)
+SM501       empty-group                  warning   a group with no members that a policy target or a folder's
+                                                   ``publish_to`` uses
+==========  ===========================  ========  ==============================================================
+
+Scheduled policies (start in the future) are not findings. Built-in
+definitions are never reported by SM201. SM301 compares senders as one address
+(the envelope sender and the header From are the same, as in ordinary mail);
+it takes the time windows, source IP ranges, bi-directional policies and, for
+secure-messaging policies, the internal -> external direction into account,
+and ignores policies that are disabled or expired at the evaluation time. Whether
+two targets overlap is decided with the engine's own matching
+(:meth:`Snapshot.keys_of`) on the addresses and domains the configuration
+names, plus one unregistered domain and one new subdomain of each wildcard.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+
+from secmsg_cli.engine.addresses import domain_of
+from secmsg_cli.engine.render import TAGS, unknown_tags
+from secmsg_cli.engine.snapshot import CompiledPolicy, Snapshot, target_key
+from secmsg_cli.model import EVERYONE, Folder, Policy, Target
+
+__all__ = ["Finding", "Rule", "RULES", "lint", "invalid_config", "sort_findings", "counts", "summary", "failed",
+           "SEVERITIES"]
+
+SEVERITIES = ("error", "warning")
+EXCLUSIVE_KINDS = ("secure-messaging", "bypass")
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    code: str
+    name: str
+    severity: str
+    meaning: str
+
+
+RULES: tuple[Rule, ...] = (
+    Rule("SM001", "invalid-config", "error", "the configuration file cannot be read or is invalid"),
+    Rule("SM101", "dangling-definition", "error", "a policy or content definition names a missing definition"),
+    Rule("SM102", "dangling-content-definition", "error", "a content-examination policy names a missing content definition"),
+    Rule("SM103", "dangling-group", "error", "a policy target or folder publish_to names a missing group"),
+    Rule("SM104", "dangling-attribute", "error", "a policy target names an attribute no address has"),
+    Rule("SM201", "untriggerable-definition", "warning", "a definition nothing uses and no sender can choose"),
+    Rule("SM202", "unused-content-definition", "warning", "a content definition no policy uses"),
+    Rule("SM301", "ambiguous-policies", "warning", "two exclusive policies tie on the key for the same pair"),
+    Rule("SM302", "expired-policy", "warning", "a policy whose end has passed"),
+    Rule("SM303", "never-active-policy", "warning", "a disabled policy, or one whose end is not after its start"),
+    Rule("SM304", "bidirectional-override", "warning", "a bi-directional content policy with a Secure Messaging override"),
+    Rule("SM305", "wrong-direction", "warning", "a secure-messaging policy that cannot match internal -> external"),
+    Rule("SM306", "unmatchable-target", "warning", "a policy target no address can match"),
+    Rule("SM401", "unknown-banner-tag", "warning", "a banner uses a bracketed word that is not a tag"),
+    Rule("SM501", "empty-group", "warning", "an empty group used by a policy or folder publishing"),
+)
+_RULE = {r.name: r for r in RULES}
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One problem: a stable ``code`` and ``name``, its ``severity``
+    (``error`` or ``warning``), the ``object`` it is about and a one-line ``reason``."""
+
+    code: str
+    name: str
+    severity: str
+    object: str
+    reason: str
+
+    def to_dict(self) -> dict[str, str]:
+        return asdict(self)
+
+
+def _finding(name: str, obj: str, reason: str) -> Finding:
+    rule = _RULE[name]
+    return Finding(rule.code, rule.name, rule.severity, obj, " ".join(reason.split()))
+
+
+# --- naming objects -----------------------------------------------------------
+
+
+def _short(text: str, limit: int = 48) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def policy_label(p: Policy) -> str:
+    return f"{p.kind} policy {p.id} ('{_short(p.narrative)}')"
+
+
+def _rank(value: float) -> str:
+    return f"{value:g}"
+
+
+def _key_text(cp: CompiledPolicy) -> str:
+    o, f, t = cp.key
+    return f"(override {'yes' if o else 'no'}, from rank {_rank(f)}, to rank {_rank(t)})"
+
+
+# --- the directory, as the rules need it ------------------------------------------
+
+
+class _Directory:
+    """What the rules ask of the directory, computed once from the snapshot."""
+
+    def __init__(self, snapshot: Snapshot, folders: Iterable[Folder] = ()) -> None:
+        self.snapshot = snapshot
+        # The snapshot keys folders by lower-case path; names as written, for messages.
+        self.folder_names = {d.folder.lower(): d.folder for d in snapshot.definitions.values()}
+        self.folder_names.update((f.path.lower(), f.path) for f in folders)
+        self.members: dict[str, tuple[set[str], set[str]]] = {g: (set(), set()) for g in snapshot.group_names}
+        for address, groups in snapshot.address_groups.items():
+            for g in groups:
+                self.members.setdefault(g, (set(), set()))[0].add(address)
+        for domain, groups in snapshot.domain_groups.items():
+            for g in groups:
+                self.members.setdefault(g, (set(), set()))[1].add(domain)
+        self.attribute_names = {name for values in snapshot.attributes.values() for name in values}
+        self.attribute_holders: dict[tuple[str, str], set[str]] = {}
+        for address, values in snapshot.attributes.items():
+            for name, value in values.items():
+                self.attribute_holders.setdefault((name, value.lower()), set()).add(address)
+
+    def folder(self, lower_path: str) -> str:
+        return self.folder_names.get(lower_path, lower_path)
+
+    def group_exists(self, name: str) -> bool:
+        return name.lower() in self.snapshot.group_names
+
+    def group_empty(self, name: str) -> bool:
+        addresses, domains = self.members.get(name.lower(), (set(), set()))
+        return not addresses and not domains
+
+    def dangling(self, target: Target) -> bool:
+        if target.type == "group":
+            return not self.group_exists(target.value or "")
+        if target.type == "attribute":
+            return (target.name or "").lower() not in self.attribute_names
+        return False
+
+    # Witnesses: an address that matches every target given (engine semantics),
+    # internal or external when asked. The candidates are the addresses and
+    # domains the targets name, every internal domain, a new subdomain of each
+    # wildcard and one unregistered domain: any address matching the targets
+    # matches them exactly like one of these (matching depends only on the
+    # address itself, its domain, that domain's suffixes and registration).
+
+    def _candidates(self, targets: Sequence[Target]) -> Iterator[str]:
+        addresses: list[str] = []
+        domains: list[str] = sorted(self.snapshot.internal_domains)
+        for t in targets:
+            if t.type == "address" and t.value:
+                addresses.append(t.value)
+            elif t.type == "domain" and t.value:
+                if t.value.startswith("*."):
+                    domains += [t.value[2:], "sub." + t.value[2:]]
+                else:
+                    domains.append(t.value)
+            elif t.type == "group":
+                found, by_domain = self.members.get((t.value or "").lower(), (set(), set()))
+                addresses += sorted(found)
+                domains += sorted(by_domain)
+            elif t.type == "attribute":
+                addresses += sorted(self.attribute_holders.get(((t.name or "").lower(), (t.value or "").lower()), ()))
+        domains.append("external.invalid")
+        seen: set[str] = set()
+        for a in [*addresses, *(f"someone@{d}" for d in domains)]:
+            if a not in seen:
+                seen.add(a)
+                yield a
+
+    def witness(self, targets: Sequence[Target], where: str | None = None) -> str | None:
+        keys = [target_key(t) for t in targets]
+        for address in self._candidates(targets):
+            internal = domain_of(address) in self.snapshot.internal_domains
+            if (where == "internal" and not internal) or (where == "external" and internal):
+                continue
+            matched = self.snapshot.keys_of(address)
+            if all(k in matched for k in keys):
+                return address
+        return None
+
+
+# --- the rules ------------------------------------------------------------------------
+
+
+def _all_policies(snapshot: Snapshot) -> list[CompiledPolicy]:
+    return sorted((cp for cps in snapshot.policies.values() for cp in cps), key=lambda cp: cp.id)
+
+
+def _dangling(snapshot: Snapshot, directory: _Directory) -> Iterator[Finding]:
+    for cp in _all_policies(snapshot):
+        p = cp.policy
+        label = policy_label(p)
+        if p.kind == "secure-messaging" and p.option == "apply":
+            if not p.definition:
+                yield _finding("dangling-definition", label,
+                               "option 'apply' but its definition no longer exists (removed outside secmsg?)")
+            elif snapshot.definition(p.definition) is None:
+                yield _finding("dangling-definition", label, f"applies definition '{p.definition}', which does not exist")
+        if p.kind == "content-examination":
+            if not p.content_definition:
+                yield _finding("dangling-content-definition", label,
+                               "its content definition no longer exists (removed outside secmsg?)")
+            elif p.content_definition.lower() not in snapshot.content:
+                yield _finding("dangling-content-definition", label,
+                               f"uses content definition '{p.content_definition}', which does not exist")
+        for side, target in (("from", p.from_), ("to", p.to)):
+            if target.type == "group" and directory.dangling(target):
+                yield _finding("dangling-group", label, f"{side} names group '{target.value}', which does not exist")
+            elif target.type == "attribute" and directory.dangling(target):
+                yield _finding("dangling-attribute", label,
+                               f"{side} names attribute '{target.name}', which no address has: it never matches")
+    for cc in snapshot.content.values():
+        sm = cc.definition.secure_messaging
+        if sm and cc.secure_messaging is None:
+            yield _finding("dangling-definition", f"content definition '{cc.definition.name}'",
+                           f"its Secure Messaging override names definition '{sm}', which does not exist")
+    for folder, publish in sorted(snapshot.folder_publish.items()):
+        for name in publish:
+            if name.lower() != EVERYONE and not directory.group_exists(name):
+                yield _finding("dangling-group", f"folder '{directory.folder(folder)}'",
+                               f"publish_to names group '{name}', which does not exist")
+
+
+def _untriggerable(snapshot: Snapshot, directory: _Directory) -> Iterator[Finding]:
+    used = {cp.policy.definition.strip("/").lower() for cp in _all_policies(snapshot) if cp.policy.definition}
+    used |= {cc.definition.secure_messaging.strip("/").lower() for cc in snapshot.content.values()
+             if cc.definition.secure_messaging}
+    for path, d in sorted(snapshot.definitions.items()):
+        if d.builtin or path in used:
+            continue
+        publish = snapshot.folder_publish.get(d.folder.lower(), ())
+        if any(name.lower() == EVERYONE for name in publish):
+            continue
+        live = [g for g in publish if directory.group_exists(g) and not directory.group_empty(g)]
+        if live:
+            continue
+        how = ("is published to nobody" if not publish else
+               "is published only to empty or missing group(s) " + ", ".join(f"'{g}'" for g in publish))
+        yield _finding("untriggerable-definition", f"definition '{d.path}'",
+                       f"no policy or content definition uses it and its folder '{d.folder}' {how}, "
+                       "so no sender can choose it: nothing can ever apply it")
+    policy_uses = {cp.policy.content_definition.lower() for cp in snapshot.policies.get("content-examination", ())
+                   if cp.policy.content_definition}
+    for name, cc in sorted(snapshot.content.items()):
+        if name not in policy_uses:
+            yield _finding("unused-content-definition", f"content definition '{cc.definition.name}'",
+                           "no content-examination policy uses it, so it is never evaluated")
+
+
+def _never_active(cp: CompiledPolicy) -> bool:
+    return not cp.policy.enabled or (cp.start is not None and cp.end is not None and cp.end <= cp.start)
+
+
+def _expired(cp: CompiledPolicy, at: datetime) -> bool:
+    return cp.end is not None and cp.end <= at
+
+
+def _validity(snapshot: Snapshot, at: datetime) -> Iterator[Finding]:
+    for cp in _all_policies(snapshot):
+        p = cp.policy
+        if not p.enabled:
+            yield _finding("never-active-policy", policy_label(p), "disabled: it never applies (delete it or enable it)")
+        elif _never_active(cp):
+            yield _finding("never-active-policy", policy_label(p),
+                           f"end {p.end} is not after start {p.start}: it is never active")
+        elif _expired(cp, at):
+            yield _finding("expired-policy", policy_label(p),
+                           f"expired: its end {p.end} has passed (at {at.astimezone(snapshot.tz).isoformat()})")
+
+
+def _bidirectional(snapshot: Snapshot) -> Iterator[Finding]:
+    for cp in snapshot.policies.get("content-examination", ()):
+        p = cp.policy
+        if not p.bidirectional or cp.content is None:
+            continue
+        sm = cp.content.definition.secure_messaging
+        if sm:
+            yield _finding("bidirectional-override", policy_label(p),
+                           f"bi-directional, and content definition '{cp.content.definition.name}' carries the "
+                           f"Secure Messaging override '{sm}': mail in the other direction is secured too; "
+                           "use a one-way policy per direction (SPEC §4.6)")
+
+
+def _targets(snapshot: Snapshot, directory: _Directory) -> Iterator[Finding]:
+    for cp in _all_policies(snapshot):
+        p = cp.policy
+        label = policy_label(p)
+        unmatchable = False
+        for side, target in (("from", p.from_), ("to", p.to)):
+            if directory.dangling(target) or (target.type == "group" and directory.group_empty(target.value or "")):
+                unmatchable = True  # SM103 / SM104 / SM501 say why
+                continue
+            if directory.witness([target]) is None:
+                unmatchable = True
+                if target.type == "internal":
+                    why = "no internal domain is registered, so no address is internal"
+                elif target.type == "attribute":
+                    why = f"no address has {target.name}={target.value}"
+                else:
+                    why = "no address can match it"
+                yield _finding("unmatchable-target", label, f"{side} {target}: {why}; the policy never matches")
+        if unmatchable or p.kind != "secure-messaging":
+            continue
+        if directory.witness([p.to], "external") is None:
+            yield _finding("wrong-direction", label,
+                           f"to {p.to} can only match internal addresses, but secure-messaging policies apply to "
+                           "external recipients only (SPEC §4.7): it can never apply")
+        if p.from_part == "envelope" and directory.witness([p.from_], "internal") is None:
+            yield _finding("wrong-direction", label,
+                           f"from {p.from_} (envelope sender) can only match external addresses, but "
+                           "secure-messaging policies apply to internal senders only (SPEC §4.7): it can never apply")
+
+
+def _windows_meet(a: CompiledPolicy, b: CompiledPolicy, at: datetime) -> bool:
+    starts = [s for s in (a.start, b.start) if s is not None]
+    ends = [e for e in (a.end, b.end) if e is not None]
+    lo = max(starts) if starts else None
+    hi = min(ends) if ends else None
+    if hi is not None and (hi <= at or (lo is not None and hi <= lo)):
+        return False
+    return True
+
+
+def _networks_meet(a: CompiledPolicy, b: CompiledPolicy) -> bool:
+    if not a.networks or not b.networks:
+        return True
+    return any(x.version == y.version and x.overlaps(y) for x in a.networks for y in b.networks)
+
+
+def _orientations(p: Policy) -> list[tuple[Target, Target]]:
+    return [(p.from_, p.to), (p.to, p.from_)] if p.bidirectional else [(p.from_, p.to)]
+
+
+def _shared_pair(directory: _Directory, a: CompiledPolicy, b: CompiledPolicy) -> tuple[str, str] | None:
+    """A (sender, recipient) pair both policies match, or None."""
+    sm = a.policy.kind == "secure-messaging"
+    for fa, ta in _orientations(a.policy):
+        for fb, tb in _orientations(b.policy):
+            sender = directory.witness([fa, fb], "internal" if sm else None)
+            if sender is None:
+                continue
+            recipient = directory.witness([ta, tb], "external" if sm else None)
+            if recipient is not None:
+                return sender, recipient
+    return None
+
+
+def _ambiguous(snapshot: Snapshot, directory: _Directory, at: datetime) -> Iterator[Finding]:
+    for kind in EXCLUSIVE_KINDS:
+        by_key: dict[tuple[bool, float, float], list[CompiledPolicy]] = {}
+        for cp in snapshot.policies.get(kind, ()):
+            if _never_active(cp) or _expired(cp, at):
+                continue
+            by_key.setdefault(cp.key, []).append(cp)
+        for group in by_key.values():
+            group.sort(key=lambda cp: cp.id)
+            for i, b in enumerate(group):
+                for a in group[:i]:
+                    if not (_windows_meet(a, b, at) and _networks_meet(a, b)):
+                        continue
+                    pair = _shared_pair(directory, a, b)
+                    if pair is None:
+                        continue
+                    yield _finding("ambiguous-policies", policy_label(b.policy),
+                                   f"ties with {kind} policy {a.id} ('{_short(a.policy.narrative)}') on "
+                                   f"{_key_text(b)} and both can apply to the same mail (e.g. {pair[0]} → {pair[1]}): "
+                                   f"policy {a.id} wins only because its id is lower; make one more specific or use override")
+
+
+def _banners(snapshot: Snapshot) -> Iterator[Finding]:
+    known = ", ".join(f"[{t}]" for t in TAGS)
+    for _, d in sorted(snapshot.definitions.items()):
+        if not d.banner:
+            continue
+        unknown = list(dict.fromkeys(unknown_tags(d.banner)))
+        if unknown:
+            shown = ", ".join(f"[{t}]" for t in unknown)
+            yield _finding("unknown-banner-tag", f"definition '{d.path}'",
+                           f"banner uses unknown tag(s) {shown}, printed as written (tags are {known})")
+
+
+def _empty_groups(snapshot: Snapshot, directory: _Directory) -> Iterator[Finding]:
+    users: dict[str, list[str]] = {}
+    for cp in _all_policies(snapshot):
+        for side, target in (("from", cp.policy.from_), ("to", cp.policy.to)):
+            if target.type == "group" and directory.group_exists(target.value or ""):
+                users.setdefault(target.value.lower(), []).append(f"{policy_label(cp.policy)} ({side})")
+    for folder, publish in sorted(snapshot.folder_publish.items()):
+        parent = folder.rpartition("/")[0]
+        inherited = set(snapshot.folder_publish.get(parent, ())) if parent else set()
+        for name in publish:
+            if name not in inherited and directory.group_exists(name):
+                users.setdefault(name.lower(), []).append(f"folder '{directory.folder(folder)}' (publish_to)")
+    for low, used_by in sorted(users.items()):
+        if directory.group_empty(low):
+            yield _finding("empty-group", f"group '{snapshot.group_names[low]}'",
+                           f"has no members but is used by {', '.join(dict.fromkeys(used_by))}: it matches no one")
+
+
+def lint(snapshot: Snapshot, at: datetime, *, folders: Iterable[Folder] = ()) -> list[Finding]:
+    """Every finding of the configuration at the aware time ``at``, sorted.
+    ``folders`` (optional) only gives folder paths as written, for the messages."""
+    at = at.astimezone(timezone.utc)
+    directory = _Directory(snapshot, folders)
+    findings: list[Finding] = []
+    findings += _dangling(snapshot, directory)
+    findings += _untriggerable(snapshot, directory)
+    findings += _ambiguous(snapshot, directory, at)
+    findings += _validity(snapshot, at)
+    findings += _bidirectional(snapshot)
+    findings += _targets(snapshot, directory)
+    findings += _banners(snapshot)
+    findings += _empty_groups(snapshot, directory)
+    return sort_findings(findings)
+
+
+def invalid_config(problems: Iterable[str], source: str) -> list[Finding]:
+    """SM001 findings from the problems of an invalid configuration document
+    (each ``LOCATION: MESSAGE``, as :class:`~secmsg_cli.errors.ConfigError` lists them)."""
+    import re
+
+    where = re.compile(r"^([a-z_]+(?:\[\d+\])?(?: \(.*?\))?(?:, line \d+)?): (.+)$", re.DOTALL)
+    out = []
+    for problem in problems:
+        m = where.match(problem)
+        obj, reason = (f"{source}: {m.group(1)}", m.group(2)) if m else (source, problem)
+        out.append(_finding("invalid-config", obj, reason))
+    return out
+
+
+def sort_findings(findings: Iterable[Finding]) -> list[Finding]:
+    """By severity (errors first), then code; otherwise in the order found."""
+    return sorted(findings, key=lambda f: (SEVERITIES.index(f.severity), f.code))
+
+
+def counts(findings: Iterable[Finding]) -> dict[str, int]:
+    out = dict.fromkeys(SEVERITIES, 0)
+    for f in findings:
+        out[f.severity] += 1
+    return out
+
+
+def summary(findings: Sequence[Finding]) -> str:
+    c = counts(findings)
+    plural = lambda n, word: f"{n} {word}{'' if n == 1 else 's'}"  # noqa: E731
+    return f"{plural(c['error'], 'error')}, {plural(c['warning'], 'warning')}"
+
+
+def failed(findings: Sequence[Finding], strict: bool = False) -> bool:
+    """Whether the configuration fails lint: any error (``strict``: any finding)."""
+    return any(f.severity == "error" or strict for f in findings)

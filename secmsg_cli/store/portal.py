@@ -1,0 +1,318 @@
+"""Store methods for the Secure Messaging Portal (SPEC §7.4) and the
+directory's users, mixed into :class:`secmsg_cli.store.store.Store`.
+
+Only rows in and out: the rules (who may do what, when) live in
+:mod:`secmsg_cli.delivery.lifecycle`, which calls these inside one
+transaction. The store never sees an access token, only its non-secret id
+and its hash (:mod:`secmsg_cli.delivery.tokens`).
+
+Times are stored as UTC ISO 8601 strings with whole seconds
+(``2026-11-27T10:00:00+00:00``), so that they compare correctly as text.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+from secmsg_cli.engine.addresses import AddressError, is_internal, normalise_address
+from secmsg_cli.errors import InvalidInput, NotFound, Refused
+
+STATUSES = ("unread", "read", "expired", "recalled", "purged")
+
+
+def utc(moment: datetime) -> str:
+    """``moment`` as stored: UTC, whole seconds, ISO 8601."""
+    return moment.astimezone(timezone.utc).replace(microsecond=0).isoformat()
+
+
+def parse_utc(text: str | None) -> datetime | None:
+    return None if text is None else datetime.fromisoformat(text)
+
+
+@dataclass(frozen=True, slots=True)
+class PortalCopy:
+    """One portal recipient's retained copy (without the message bytes)."""
+
+    id: int
+    message_ref: int
+    recipient: str
+    internal: bool
+    sender: str
+    header_from: str | None
+    header_from_name: str | None
+    subject: str
+    message_id: str | None
+    definition: str
+    settings: Mapping[str, Any]
+    allow_print: bool
+    allow_reply: bool
+    allow_reply_all: bool
+    read_receipt: bool
+    sent: datetime
+    expires: datetime | None
+    original_expires: datetime | None
+    latest_expiry: datetime | None
+    retention_end: datetime
+    extended_seconds: int
+    extensions: tuple[Mapping[str, Any], ...]
+    read_at: datetime | None
+    recalled_at: datetime | None
+    expired_at: datetime | None
+    purged_at: datetime | None
+    token_id: str
+    token_hash: str | None
+
+    @property
+    def reply_to(self) -> str:
+        """Where replies and read receipts go: the header From, else the envelope sender."""
+        return self.header_from or self.sender
+
+    def is_expired(self, at: datetime) -> bool:
+        """External copies expire; internal ones never do (SPEC §7.4). Once a
+        sweep has marked a copy expired it stays expired."""
+        if self.expires is None:
+            return False
+        return self.expired_at is not None or at >= self.expires
+
+    def status(self, at: datetime) -> str:
+        if self.purged_at is not None:
+            return "purged"
+        if self.recalled_at is not None:
+            return "recalled"
+        if self.is_expired(at):
+            return "expired"
+        return "read" if self.read_at is not None else "unread"
+
+
+_COPY_SQL = (
+    "SELECT c.*, m.sender, m.header_from, m.header_from_name, m.subject, m.message_id "
+    "FROM portal_copies c JOIN portal_messages m ON m.id = c.message_ref"
+)
+
+
+def _copy(row: sqlite3.Row) -> PortalCopy:
+    return PortalCopy(
+        id=row["id"],
+        message_ref=row["message_ref"],
+        recipient=row["recipient"],
+        internal=bool(row["internal"]),
+        sender=row["sender"],
+        header_from=row["header_from"],
+        header_from_name=row["header_from_name"],
+        subject=row["subject"],
+        message_id=row["message_id"],
+        definition=row["definition"],
+        settings=json.loads(row["settings"]),
+        allow_print=bool(row["allow_print"]),
+        allow_reply=bool(row["allow_reply"]),
+        allow_reply_all=bool(row["allow_reply_all"]),
+        read_receipt=bool(row["read_receipt"]),
+        sent=parse_utc(row["sent"]),  # type: ignore[arg-type]
+        expires=parse_utc(row["expires"]),
+        original_expires=parse_utc(row["original_expires"]),
+        latest_expiry=parse_utc(row["latest_expiry"]),
+        retention_end=parse_utc(row["retention_end"]),  # type: ignore[arg-type]
+        extended_seconds=row["extended_seconds"],
+        extensions=tuple(json.loads(row["extensions"])),
+        read_at=parse_utc(row["read_at"]),
+        recalled_at=parse_utc(row["recalled_at"]),
+        expired_at=parse_utc(row["expired_at"]),
+        purged_at=parse_utc(row["purged_at"]),
+        token_id=row["token_id"],
+        token_hash=row["token_hash"],
+    )
+
+
+def copy_summary(c: PortalCopy) -> dict[str, Any]:
+    """What the audit log records of a copy (never the token hash)."""
+    return {
+        "id": c.id,
+        "recipient": c.recipient,
+        "internal": c.internal,
+        "sender": c.sender,
+        "subject": c.subject,
+        "definition": c.definition,
+        "sent": utc(c.sent),
+        "expires": None if c.expires is None else utc(c.expires),
+        "read_at": None if c.read_at is None else utc(c.read_at),
+        "recalled_at": None if c.recalled_at is None else utc(c.recalled_at),
+        "expired_at": None if c.expired_at is None else utc(c.expired_at),
+        "purged_at": None if c.purged_at is None else utc(c.purged_at),
+    }
+
+
+class PortalStoreMixin:
+    """Portal copies and users. Relies on the Store's ``_q``, ``_x``,
+    ``transaction``, ``audit`` and ``domains``."""
+
+    # --- portal messages and copies -----------------------------------------
+
+    def add_portal_message(self, *, message_id: str | None, sender: str, header_from: str | None,
+                           header_from_name: str | None, subject: str, sent: datetime, via: str,
+                           source: str | None, raw: bytes) -> int:
+        import hashlib
+
+        return self._x(  # type: ignore[attr-defined]
+            "INSERT INTO portal_messages (message_id, sender, header_from, header_from_name, subject, sent, via, "
+            "source, raw, size, sha256) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [message_id, sender, header_from, header_from_name, subject, utc(sent), via, source,
+             sqlite3.Binary(raw), len(raw), hashlib.sha256(raw).hexdigest()],
+        ).lastrowid
+
+    def add_portal_copy(self, *, message_ref: int, recipient: str, internal: bool, definition: str,
+                        settings: Mapping[str, Any], allow_print: bool, allow_reply: bool, allow_reply_all: bool,
+                        read_receipt: bool, sent: datetime, expires: datetime | None,
+                        latest_expiry: datetime | None, retention_end: datetime, token_id: str,
+                        token_hash: str) -> int:
+        return self._x(  # type: ignore[attr-defined]
+            "INSERT INTO portal_copies (message_ref, recipient, internal, definition, settings, allow_print, "
+            "allow_reply, allow_reply_all, read_receipt, sent, expires, original_expires, latest_expiry, "
+            "retention_end, token_id, token_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [message_ref, recipient, int(internal), definition, json.dumps(dict(settings), sort_keys=True),
+             int(allow_print), int(allow_reply), int(allow_reply_all), int(read_receipt), utc(sent),
+             None if expires is None else utc(expires), None if expires is None else utc(expires),
+             None if latest_expiry is None else utc(latest_expiry), utc(retention_end), token_id, token_hash],
+        ).lastrowid
+
+    def token_id_taken(self, token_id: str) -> bool:
+        return bool(self._q("SELECT 1 FROM portal_copies WHERE token_id = ?", [token_id]))  # type: ignore[attr-defined]
+
+    def portal_copy(self, ref: int | str) -> PortalCopy:
+        text = str(ref).strip()
+        if not text.isdigit():
+            raise InvalidInput(f"invalid portal id {text!r}: expected a number (see 'secmsg portal list')")
+        rows = self._q(_COPY_SQL + " WHERE c.id = ?", [int(text)])  # type: ignore[attr-defined]
+        if not rows:
+            raise NotFound(f"portal copy {text} not found")
+        return _copy(rows[0])
+
+    def portal_copy_by_token_id(self, token_id: str) -> PortalCopy | None:
+        """The copy whose token has this non-secret id (the caller verifies the hash)."""
+        rows = self._q(_COPY_SQL + " WHERE c.token_id = ?", [token_id])  # type: ignore[attr-defined]
+        return _copy(rows[0]) if rows else None
+
+    def portal_copies(self, *, sender: str | None = None, recipient: str | None = None,
+                      message_ref: int | None = None) -> list[PortalCopy]:
+        """Copies by id; ``sender`` matches the envelope sender or the header From."""
+        sql, params = _COPY_SQL + " WHERE 1", []
+        if sender:
+            sql += " AND (m.sender = ? OR m.header_from = ?)"
+            params += [sender, sender]
+        if recipient:
+            sql += " AND c.recipient = ?"
+            params.append(recipient)
+        if message_ref is not None:
+            sql += " AND c.message_ref = ?"
+            params.append(message_ref)
+        return [_copy(r) for r in self._q(sql + " ORDER BY c.id", params)]  # type: ignore[attr-defined]
+
+    def portal_message_raw(self, message_ref: int) -> bytes | None:
+        rows = self._q("SELECT raw FROM portal_messages WHERE id = ?", [message_ref])  # type: ignore[attr-defined]
+        return bytes(rows[0][0]) if rows and rows[0][0] is not None else None
+
+    def portal_message_recipients(self, message_ref: int) -> list[str]:
+        return [r[0] for r in self._q(  # type: ignore[attr-defined]
+            "SELECT recipient FROM portal_copies WHERE message_ref = ? ORDER BY id", [message_ref])]
+
+    def set_portal_read(self, copy_id: int, at: datetime) -> None:
+        self._x("UPDATE portal_copies SET read_at = ? WHERE id = ? AND read_at IS NULL",  # type: ignore[attr-defined]
+                [utc(at), copy_id])
+
+    def set_portal_expiry(self, copy_id: int, expires: datetime, extended_seconds: int,
+                          extensions: Iterable[Mapping[str, Any]]) -> None:
+        self._x(  # type: ignore[attr-defined]
+            "UPDATE portal_copies SET expires = ?, extended_seconds = ?, extensions = ? WHERE id = ?",
+            [utc(expires), extended_seconds, json.dumps(list(extensions)), copy_id],
+        )
+
+    def set_portal_recalled(self, copy_id: int, at: datetime) -> None:
+        self._x("UPDATE portal_copies SET recalled_at = ? WHERE id = ?", [utc(at), copy_id])  # type: ignore[attr-defined]
+
+    def portal_copies_to_expire(self, at: datetime) -> list[PortalCopy]:
+        """External copies whose expiry has passed and that no sweep has marked yet."""
+        return [_copy(r) for r in self._q(  # type: ignore[attr-defined]
+            _COPY_SQL + " WHERE c.expires IS NOT NULL AND c.expires <= ? AND c.expired_at IS NULL "
+            "AND c.purged_at IS NULL ORDER BY c.id", [utc(at)])]
+
+    def portal_copies_to_purge(self, at: datetime) -> list[PortalCopy]:
+        return [_copy(r) for r in self._q(  # type: ignore[attr-defined]
+            _COPY_SQL + " WHERE c.retention_end <= ? AND c.purged_at IS NULL ORDER BY c.id", [utc(at)])]
+
+    def set_portal_expired(self, copy_id: int, at: datetime) -> None:
+        self._x("UPDATE portal_copies SET expired_at = ? WHERE id = ?", [utc(at), copy_id])  # type: ignore[attr-defined]
+
+    def purge_portal_copy(self, copy_id: int, message_ref: int, at: datetime) -> None:
+        """Forget the token and, once no copy of the message is left unpurged,
+        the message itself (headers, body and attachments); a tombstone stays."""
+        self._x("UPDATE portal_copies SET purged_at = ?, token_hash = NULL WHERE id = ?",  # type: ignore[attr-defined]
+                [utc(at), copy_id])
+        left = self._q("SELECT 1 FROM portal_copies WHERE message_ref = ? AND purged_at IS NULL",  # type: ignore[attr-defined]
+                       [message_ref])
+        if not left:
+            self._x("UPDATE portal_messages SET raw = NULL WHERE id = ?", [message_ref])  # type: ignore[attr-defined]
+
+    # --- users (the directory's known internal addresses) ---------------------
+
+    def users(self) -> list[dict[str, str]]:
+        return [dict(r) for r in self._q("SELECT address, added FROM users ORDER BY address")]  # type: ignore[attr-defined]
+
+    def has_users(self) -> bool:
+        return bool(self._q("SELECT 1 FROM users LIMIT 1"))  # type: ignore[attr-defined]
+
+    def is_user(self, address: str) -> bool:
+        return bool(self._q("SELECT 1 FROM users WHERE address = ?", [address]))  # type: ignore[attr-defined]
+
+    def _user_address(self, value: str) -> str:
+        try:
+            address = normalise_address(value)
+        except AddressError as exc:
+            raise InvalidInput(str(exc)) from None
+        domains = {d.name for d in self.domains()}  # type: ignore[attr-defined]
+        if not is_internal(address, domains):
+            raise InvalidInput(
+                f"{address} is not in an internal domain: users are the internal addresses the mail system "
+                "knows (add the domain first with 'secmsg domain add')"
+            )
+        return address
+
+    def add_users(self, addresses: Iterable[str]) -> list[str]:
+        wanted = list(dict.fromkeys(self._user_address(a) for a in addresses))
+        if not wanted:
+            raise InvalidInput("no address given")
+        with self.transaction():  # type: ignore[attr-defined]
+            already = [a for a in wanted if self.is_user(a)]
+            if already and len(already) == len(wanted):
+                raise Refused(f"{', '.join(already)} already listed as user{'s' if len(already) > 1 else ''}")
+            added = []
+            now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+            for a in wanted:
+                if a in already:
+                    continue
+                self._x("INSERT INTO users (address, added) VALUES (?, ?)", [a, now])  # type: ignore[attr-defined]
+                self.audit("create", "user", a, None, {"address": a})  # type: ignore[attr-defined]
+                added.append(a)
+        return added
+
+    def remove_users(self, addresses: Iterable[str]) -> list[str]:
+        wanted = []
+        for a in addresses:
+            try:
+                wanted.append(normalise_address(a))
+            except AddressError as exc:
+                raise InvalidInput(str(exc)) from None
+        wanted = list(dict.fromkeys(wanted))
+        if not wanted:
+            raise InvalidInput("no address given")
+        with self.transaction():  # type: ignore[attr-defined]
+            missing = [a for a in wanted if not self.is_user(a)]
+            if missing:
+                raise NotFound(f"{', '.join(missing)} not listed as user{'s' if len(missing) > 1 else ''}")
+            for a in wanted:
+                self._x("DELETE FROM users WHERE address = ?", [a])  # type: ignore[attr-defined]
+                self.audit("delete", "user", a, {"address": a}, None)  # type: ignore[attr-defined]
+        return wanted
