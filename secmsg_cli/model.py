@@ -553,9 +553,9 @@ def check_policy(raw: Mapping[str, object], tz) -> tuple[dict[str, object], list
     out["narrative"] = check("narrative", check_narrative, raw.get("narrative"))
     options = KIND_OPTIONS[kind]
     if kind == "content-examination":
-        for field in ("option", "definition"):
-            if raw.get(field) is not None:
-                problems.append((field, f"a content-examination policy has no {field} (its content definition decides)"))
+        for name in ("option", "definition"):
+            if raw.get(name) is not None:
+                problems.append((name, f"a content-examination policy has no {name} (its content definition decides)"))
         if not raw.get("content_definition"):
             problems.append(("content_definition", "a content-examination policy needs a content_definition"))
         else:

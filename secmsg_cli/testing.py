@@ -739,10 +739,10 @@ def _context(case: Case, tz):
 def run_case(snapshot, case: Case) -> CaseResult:
     """Decide the case's message with ``simulate``'s runner and compare."""
     # The same reader and runner as `secmsg simulate` (one code path).
-    from secmsg_cli.cli.simulate import DEFAULT_MAX_SIZE, Item, _read_file, run_one
+    from secmsg_cli.runner import DEFAULT_MAX_SIZE, Item, read_file, run_one
 
     started = time.perf_counter()
-    item = _read_file(case.path, DEFAULT_MAX_SIZE) if case.path is not None else Item(case.source, case.data)
+    item = read_file(case.path, DEFAULT_MAX_SIZE) if case.path is not None else Item(case.source, case.data)
     decision, error = run_one(snapshot, item, _context(case, snapshot.tz), DEFAULT_MAX_SIZE)
     tz = snapshot.tz
     if case.error_contains is not None:

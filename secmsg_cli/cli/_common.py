@@ -63,7 +63,7 @@ def parse_pairs(items: list[str], what: str) -> dict[str, str]:
     return out
 
 
-def parse_at(text: str | None, tz) -> "datetime":
+def parse_at(text: str | None, tz):
     """``--at``: an ISO 8601 date or datetime (no offset = the account time
     zone ``tz``; a date = its 00:00); None = now."""
     from datetime import datetime, timezone

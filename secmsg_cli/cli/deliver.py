@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import sys
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -100,7 +99,8 @@ def register(app: typer.Typer) -> None:
             secmsg deliver fixtures/messages/01-confidential-subject-to-counsel.eml --at 2026-11-27T10:00:00Z
             secmsg deliver fixtures/messages -o json --outbox /tmp/outbox
         """
-        from secmsg_cli.cli.simulate import _is_mbox, _print_decision, iter_inputs, parse_size, run_one
+        from secmsg_cli.cli.simulate import _print_decision
+        from secmsg_cli.runner import is_single, iter_inputs, parse_size, run_one
         from secmsg_cli.delivery.lifecycle import deliver as deliver_one
         from secmsg_cli.engine.render import error_to_json
 
@@ -113,8 +113,7 @@ def register(app: typer.Typer) -> None:
         context = build_context(snapshot, mail_from=mail_from, rcpt=rcpt, source_ip=source_ip, at=at, via=via,
                                 definition=definition, explain=explain)
         box = outbox_for(store, outbox)
-        single = len(paths) == 1 and (paths[0] == "-" or (not Path(paths[0]).is_dir() and not (
-            Path(paths[0]).is_file() and _is_mbox(Path(paths[0])))))
+        single = is_single(paths)
         out = console()
         debug = os.environ.get("SECMSG_DEBUG") == "1"
         counts = {"messages": 0, "portal": 0, "files": 0, "errors": 0}

@@ -10,126 +10,26 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from secmsg_cli.cli._common import open_store, parse_at, state
+from secmsg_cli.cli._common import open_store, state
+from secmsg_cli.cli._context import (
+    AtOpt,
+    DefinitionOpt,
+    ExplainOpt,
+    MailFromOpt,
+    MaxSizeOpt,
+    RcptOpt,
+    SourceIpOpt,
+    ViaOpt,
+    build_context,
+)
 from secmsg_cli.cli._output import Output, console
+from secmsg_cli.coverage import Coverage
 from secmsg_cli.errors import InvalidInput
-
-DEFAULT_MAX_SIZE = 50 * 1024 * 1024
-
-
-@dataclass
-class Item:
-    """One input message: its name and bytes, or why it could not be read."""
-
-    source: str
-    data: bytes | None = None
-    error: str | None = None
-
-
-def parse_size(text: str) -> int:
-    units = {"": 1, "b": 1, "k": 1024, "kb": 1024, "m": 1024**2, "mb": 1024**2, "g": 1024**3, "gb": 1024**3}
-    raw = text.strip().lower()
-    num = raw.rstrip("kmgb")
-    unit = raw[len(num):]
-    if not num.isdigit() or unit not in units or int(num) == 0:
-        raise InvalidInput(f"invalid --max-size {text!r}: expected a size such as 50MB, 512KB or 1048576")
-    return int(num) * units[unit]
-
-
-def _read_file(path: Path, max_size: int) -> Item:
-    try:
-        size = path.stat().st_size
-        if size > max_size:
-            return Item(str(path), error=f"cannot read message: {size} bytes exceeds the limit of {max_size} bytes (--max-size)")
-        with path.open("rb") as fh:
-            return Item(str(path), fh.read(max_size + 1))
-    except OSError as exc:
-        return Item(str(path), error=f"cannot read {path}: {exc.strerror or exc}")
-
-
-def _is_mbox(path: Path) -> bool:
-    """An mbox file: starts with a ``From `` line and is not named ``*.eml``
-    (an .eml file often keeps its envelope ``From `` line; read as an mbox it
-    would be split at every body line that starts with "From ")."""
-    if path.suffix.lower() == ".eml":
-        return False
-    try:
-        with path.open("rb") as fh:
-            return fh.read(5) == b"From "
-    except OSError:
-        return False
-
-
-def iter_inputs(paths: list[str], max_size: int) -> Iterator[Item]:
-    """Every message named by ``paths``, in order, one at a time."""
-    for raw in paths:
-        if raw == "-":
-            data = sys.stdin.buffer.read(max_size + 1)
-            if len(data) > max_size:
-                yield Item("-", error=f"cannot read message: more than {max_size} bytes (--max-size)")
-            else:
-                yield Item("-", data)
-            continue
-        path = Path(raw)
-        if path.is_dir():
-            found = sorted(p for p in path.rglob("*.eml") if p.is_file())
-            if not found:
-                yield Item(raw, error=f"{raw}: no *.eml files in this directory")
-            for p in found:
-                yield _read_file(p, max_size)
-        elif not path.exists():
-            yield Item(raw, error=f"cannot read {raw}: no such file or directory")
-        elif _is_mbox(path):
-            yield from _iter_mbox(path, max_size)
-        else:
-            yield _read_file(path, max_size)
-
-
-def _iter_mbox(path: Path, max_size: int) -> Iterator[Item]:
-    import mailbox
-
-    try:
-        box = mailbox.mbox(str(path), create=False)
-        keys = list(box.iterkeys())
-    except (OSError, mailbox.Error) as exc:
-        yield Item(str(path), error=f"cannot read mbox {path}: {exc}")
-        return
-    for i, key in enumerate(keys, start=1):
-        source = f"{path}#{i}"
-        try:
-            # At most max_size + 1 bytes: a message over the limit is refused
-            # without being read whole.
-            with box.get_file(key) as fh:
-                data = fh.read(max_size + 1)
-        except (OSError, mailbox.Error, KeyError) as exc:
-            yield Item(source, error=f"cannot read message {i} of {path}: {exc}")
-            continue
-        if len(data) > max_size:
-            yield Item(source, error=f"cannot read message: more than {max_size} bytes (--max-size)")
-        else:
-            yield Item(source, data)
-
-
-def run_one(snapshot, item: Item, context, max_size: int):
-    """(decision, None) or (None, error) for one input; never raises for bad input."""
-    from secmsg_cli.engine.decide import DecisionError, decide
-    from secmsg_cli.engine.message import MessageError, parse_message
-
-    if item.error is not None:
-        return None, item.error
-    try:
-        message = parse_message(item.data or b"", max_size=max_size)
-        return decide(snapshot, message, context), None
-    except (MessageError, DecisionError) as exc:
-        return None, str(exc)
-
 
 # --- output for people ---------------------------------------------------------
 
@@ -207,130 +107,190 @@ def _print_decision(out, source: str, d, tz, explain: bool) -> None:
     out.print()
 
 
+def _emit_doc(doc: dict, output: Output, single: bool, first: bool) -> None:
+    text = json.dumps(doc, ensure_ascii=False, indent=None if output is Output.jsonl else 2)
+    if output is Output.jsonl or single:
+        sys.stdout.write(text + "\n")
+    else:
+        sys.stdout.write(("\n" if first else ",\n") + text)
+
+
+def _print_error_row(out, source: str, error: str) -> None:
+    from rich.text import Text
+
+    line = Text()  # Text, not markup: a path may contain "[...]"
+    line.append(_printable(source), style="bold")
+    line.append("  ")
+    line.append("error:", style="red")
+    line.append(_printable(f" {error}"))
+    out.print(line)
+    out.print()
+
+
+def _load_other(path: str):
+    """``--against``: another store (an SQLite file) or a configuration file."""
+    from secmsg_cli.config import load_file
+    from secmsg_cli.store.store import Store
+
+    p = Path(path)
+    if not p.is_file():
+        raise InvalidInput(f"--against {path}: no such file (expected a store or a configuration file)")
+    with p.open("rb") as fh:
+        is_store = fh.read(16) == b"SQLite format 3\x00"
+    store = Store(p) if is_store else load_file(path)
+    try:
+        return store.snapshot()
+    finally:
+        store.close()
+
+
+def _print_diff_change(out, c) -> None:
+    from rich.text import Text
+
+    line = Text(_printable(c.source), style="bold")
+    line.append("  " + _printable(c.recipient or "(message)"))
+    out.print(line)
+    if c.recipient is None:
+        out.print(Text(_printable(f"    before: {c.why_before}\n    after:  {c.why_after}")))
+        return
+    for f in c.fields:
+        out.print(Text(f"    {f}: {c.before[f]} → {c.after[f]}", style="yellow"))
+    out.print(Text(_printable(f"    before: {c.why_before}"), style="dim"))
+    out.print(Text(_printable(f"    after:  {c.why_after}"), style="dim"))
+
+
 def register(app: typer.Typer) -> None:
     @app.command("simulate")
     def simulate(
         ctx: typer.Context,
         paths: Annotated[list[str], typer.Argument(help=".eml files, - (stdin), directories (every *.eml below) or mbox files.")],
-        mail_from: Annotated[str | None, typer.Option("--mail-from", help="Envelope sender (default: Return-Path, else header From).")] = None,
-        rcpt: Annotated[list[str] | None, typer.Option("--rcpt", help="Envelope recipient; repeatable (default: To + Cc + Bcc).")] = None,
-        source_ip: Annotated[str | None, typer.Option("--source-ip", help="Source IP (default: from the top-most Received header).")] = None,
-        at: Annotated[str | None, typer.Option("--at", help="Evaluation and sending time, ISO 8601 (default now).")] = None,
-        via: Annotated[str | None, typer.Option("--via", help="gateway, outlook or mobile (default gateway; outlook with --definition).")] = None,
-        definition: Annotated[str | None, typer.Option("--definition", help="The definition the sender chose (trigger user).")] = None,
-        explain: Annotated[bool, typer.Option("--explain", help="Explain every policy and content definition: verdict and reason.")] = False,
-        max_size: Annotated[str, typer.Option("--max-size", help="Refuse messages larger than this (e.g. 50MB).")] = "50MB",
+        mail_from: MailFromOpt = None,
+        rcpt: RcptOpt = None,
+        source_ip: SourceIpOpt = None,
+        at: AtOpt = None,
+        via: ViaOpt = None,
+        definition: DefinitionOpt = None,
+        explain: ExplainOpt = False,
+        max_size: MaxSizeOpt = "50MB",
+        jobs: Annotated[int | None, typer.Option("--jobs", "-j", min=1, help="Worker processes for a large batch (default: the number of CPUs).")] = None,
+        coverage: Annotated[bool, typer.Option("--coverage", help="After the batch, list every policy and content definition with how many messages it decided.")] = False,
+        min_coverage: Annotated[float | None, typer.Option("--min-coverage", metavar="PCT", min=0, max=100, help="Exit 4 when fewer than PCT % of policies and content definitions decided a message.")] = None,
+        against: Annotated[str | None, typer.Option("--against", metavar="OTHER", help="Another store or configuration file: list only the recipients decided differently.")] = None,
+        detailed_exitcode: Annotated[bool, typer.Option("--detailed-exitcode", help="With --against: exit 5 when any decision changes.")] = False,
         output: Annotated[Output, typer.Option("--output", "-o", help="table, json or jsonl.", case_sensitive=False)] = Output.table,
     ) -> None:
         """Decide, per recipient, where each message goes and why. Writes nothing.
 
             secmsg simulate fixtures/messages/01-confidential-subject-to-counsel.eml --explain
             secmsg simulate fixtures/messages -o jsonl --at 2026-11-27T10:00:00Z
+            secmsg simulate corpus/ --against proposed.toml --detailed-exitcode
         """
-        import ipaddress
-
-        from secmsg_cli.engine.decide import VIAS, Context
         from secmsg_cli.engine.render import decision_to_json, error_to_json
+        from secmsg_cli.runner import is_single, iter_inputs, parse_size, run_all
 
         if output is Output.csv:
             raise InvalidInput("simulate writes table, json or jsonl (not csv)")
+        if detailed_exitcode and against is None:
+            raise InvalidInput("--detailed-exitcode needs --against")
+        if against is not None and (coverage or min_coverage is not None or explain):
+            raise InvalidInput("--against lists changed decisions; it does not combine with --coverage or --explain")
         limit = parse_size(max_size)
-        if via is not None and via.lower() not in VIAS:
-            raise InvalidInput(f"invalid --via {via!r}: expected one of {', '.join(VIAS)}")
-        if source_ip is not None:
-            try:
-                source_ip = str(ipaddress.ip_address(source_ip.strip()))
-            except ValueError:
-                raise InvalidInput(f"invalid --source-ip {source_ip!r}: expected an IPv4 or IPv6 address") from None
-        if mail_from is not None or rcpt:
-            from secmsg_cli.engine.addresses import AddressError, normalise_address
-
-            try:
-                if mail_from is not None:
-                    mail_from = normalise_address(mail_from)
-                rcpt = [normalise_address(r) for r in rcpt or []]
-            except AddressError as exc:
-                raise InvalidInput(str(exc)) from None
         store = open_store(ctx)
         snapshot = store.snapshot()
         tz = snapshot.tz
-        # One instant, however it was written: durations (expiry) are then
-        # elapsed time. Left in the account zone, datetime arithmetic would be
-        # wall-clock and "12h" across a DST change would be 11 or 13 hours,
-        # and differ from the same instant written with an offset.
-        from datetime import timezone
-
-        moment = parse_at(at, tz).astimezone(timezone.utc)
-        if definition is not None and snapshot.definition(definition) is None:
-            raise InvalidInput(f"definition {definition!r} not found")
-        context = Context(at=moment, mail_from=mail_from, rcpt=tuple(rcpt or ()), source_ip=source_ip,
-                          via=via.lower() if via else None, definition=definition, explain=explain)
-        # One input that is one message (a file or stdin) prints one object;
-        # directories and mbox files, like several inputs, print an array.
-        single = len(paths) == 1 and (paths[0] == "-" or (not Path(paths[0]).is_dir() and not (
-            Path(paths[0]).is_file() and _is_mbox(Path(paths[0])))))
+        context = build_context(snapshot, mail_from=mail_from, rcpt=rcpt, source_ip=source_ip, at=at, via=via,
+                                definition=definition, explain=explain)
+        snapshots = (snapshot,) if against is None else (snapshot, _load_other(against))
+        single = is_single(paths)
+        workers = jobs if jobs is not None else (os.cpu_count() or 1)
+        quiet = state(ctx).quiet
         out = console()
         counts = {"messages": 0, "secure": 0, "portal": 0, "errors": 0}
+        cov = Coverage() if coverage or min_coverage is not None else None
+        if against is not None:
+            from secmsg_cli.corpus_diff import DiffSummary, compare_message
+
+            summary = DiffSummary()
+            changes = []
         progress = None
-        if output is not Output.table and sys.stderr.isatty() and not single and not state(ctx).quiet:
+        if sys.stderr.isatty() and not single and not quiet and not (output is Output.table and sys.stdout.isatty()):
             from rich.progress import Progress, SpinnerColumn, TextColumn
 
             progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), console=console(stderr=True), transient=True)
             task = progress.add_task("simulating", total=None)
             progress.start()
         first = True
-        if output is Output.json and not single:
+        streaming_json = against is None and output is Output.json and not single
+        if streaming_json:
             sys.stdout.write("[")
         try:
-            for item in iter_inputs(paths, limit):
+            for item, results in run_all(snapshots, iter_inputs(paths, limit), context, limit, workers):
                 counts["messages"] += 1
-                decision, error = run_one(snapshot, item, context, limit)
+                decision, error = results[0]
                 if error is not None:
                     counts["errors"] += 1
-                    doc = error_to_json(item.source, error)
                 else:
                     counts["secure"] += sum(1 for r in decision.recipients if r.secure)
                     counts["portal"] += sum(1 for r in decision.recipients if r.route == "portal")
-                    doc = None
-                if output is Output.table:
+                    if cov is not None:
+                        cov.add(decision)
+                if against is not None:
+                    found = compare_message(item.source, decision, error, *results[1], summary)
+                    changes.extend(found)
+                    if output is Output.table:
+                        for c in found:
+                            _print_diff_change(out, c)
+                    elif output is Output.jsonl:
+                        for c in found:
+                            sys.stdout.write(json.dumps(c.to_json(), ensure_ascii=False) + "\n")
+                elif output is Output.table:
                     if error is not None and single:
-                        one_line = _printable(f"{item.source}: {error}".replace("\n", " "))
-                        sys.stderr.write(f"error: {one_line}\n")
+                        sys.stderr.write(f"error: {_printable(f'{item.source}: {error}'.replace(chr(10), ' '))}\n")
                     elif error is not None:
-                        from rich.text import Text
-
-                        # Text, not markup: a path may contain "[...]".
-                        line = Text()
-                        line.append(_printable(item.source), style="bold")
-                        line.append("  ")
-                        line.append("error:", style="red")
-                        line.append(_printable(f" {error}"))
-                        out.print(line)
-                        out.print()
+                        _print_error_row(out, item.source, error)
                     else:
                         _print_decision(out, item.source, decision, tz, explain)
                 else:
-                    if doc is None:
-                        doc = decision_to_json(decision, item.source, tz, explain=explain)
-                    text = json.dumps(doc, ensure_ascii=False, indent=None if output is Output.jsonl else 2)
-                    if output is Output.jsonl:
-                        sys.stdout.write(text + "\n")
-                    elif single:
-                        sys.stdout.write(text + "\n")
-                    else:
-                        sys.stdout.write(("\n" if first else ",\n") + text)
+                    doc = (error_to_json(item.source, error) if error is not None
+                           else decision_to_json(decision, item.source, tz, explain=explain))
+                    _emit_doc(doc, output, single, first)
                 first = False
                 if progress is not None:
                     progress.update(task, description=f"simulating: {counts['messages']} messages, {counts['errors']} errors")
         finally:
             if progress is not None:
                 progress.stop()
-        if output is Output.json and not single:
+        if streaming_json:
             sys.stdout.write("\n]\n" if not first else "]\n")
-        if not single and not state(ctx).quiet:
+        if against is not None:
+            if output is Output.json:
+                sys.stdout.write(json.dumps({"summary": summary.to_json(), "changes": [c.to_json() for c in changes]},
+                                            ensure_ascii=False, indent=2) + "\n")
+            if not quiet:
+                sys.stderr.write(f"{summary.messages} message(s), {summary.recipients} recipient(s): "
+                                 f"{summary.changed_recipients} decided differently in {summary.changed_messages} "
+                                 f"message(s) against {against}\n")
+            if detailed_exitcode and (summary.changed_recipients or summary.changed_messages):
+                raise typer.Exit(5)
+            return
+        if not single and not quiet:
             sys.stderr.write(
                 f"{counts['messages']} message(s): {counts['secure']} secure recipient(s), "
                 f"{counts['portal']} portal cop{'y' if counts['portal'] == 1 else 'ies'}, {counts['errors']} error(s)\n"
             )
+        below = False
+        if cov is not None:
+            report = cov.report(snapshot)
+            if output is Output.table:
+                from secmsg_cli.cli.test_cmd import print_coverage
+
+                print_coverage(report, "message")
+            else:
+                sys.stderr.write(json.dumps({"coverage": report.to_json()}, ensure_ascii=False) + "\n")
+            below = min_coverage is not None and report.percent < min_coverage
+            if below:
+                sys.stderr.write(f"error: coverage {report.percent:.1f}% is below --min-coverage {min_coverage:g}%\n")
         if counts["errors"]:
             raise typer.Exit(1)
+        if below:
+            raise typer.Exit(4)

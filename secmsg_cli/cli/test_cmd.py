@@ -57,7 +57,7 @@ def _print_results(results, quiet: bool) -> None:
                 out.print(Text(text, style=style), soft_wrap=True)
 
 
-def _print_coverage(report, unit: str) -> None:
+def print_coverage(report, unit: str) -> None:
     from rich.table import Table
     from rich.text import Text
 
@@ -128,7 +128,7 @@ def register(app: typer.Typer) -> None:
         else:
             _print_results(results, quiet)
             if report is not None:
-                _print_coverage(report, "case")
+                print_coverage(report, "case")
             sys.stdout.write(summary + "\n")
         below = min_coverage is not None and report is not None and report.percent < min_coverage
         if below:

@@ -1,0 +1,184 @@
+"""Reading messages and running them through the engine: the one runner of
+``simulate``, ``deliver``, ``test`` and the corpus diff.
+
+Inputs stream one at a time (files, ``-``, directories, mbox files), so memory
+stays constant in the size of a batch. A large batch is spread over worker
+processes (``jobs``), in order: results come back in input order.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from secmsg_cli.errors import InvalidInput
+
+__all__ = ["DEFAULT_MAX_SIZE", "Item", "parse_size", "read_file", "is_mbox", "is_single", "iter_inputs",
+           "run_one", "run_all"]
+
+DEFAULT_MAX_SIZE = 50 * 1024 * 1024
+# A batch starts in this process; past this many messages the rest goes to
+# worker processes (starting them costs more than deciding a few messages).
+PARALLEL_AFTER = 200
+
+
+@dataclass
+class Item:
+    """One input message: its name and bytes, or why it could not be read."""
+
+    source: str
+    data: bytes | None = None
+    error: str | None = None
+
+
+def parse_size(text: str) -> int:
+    units = {"": 1, "b": 1, "k": 1024, "kb": 1024, "m": 1024**2, "mb": 1024**2, "g": 1024**3, "gb": 1024**3}
+    raw = text.strip().lower()
+    num = raw.rstrip("kmgb")
+    unit = raw[len(num):]
+    if not num.isdigit() or unit not in units or int(num) == 0:
+        raise InvalidInput(f"invalid --max-size {text!r}: expected a size such as 50MB, 512KB or 1048576")
+    return int(num) * units[unit]
+
+
+def read_file(path: Path, max_size: int) -> Item:
+    """One message file, refused before it is read whole when over ``max_size``."""
+    try:
+        size = path.stat().st_size
+        if size > max_size:
+            return Item(str(path), error=f"cannot read message: {size} bytes exceeds the limit of {max_size} bytes (--max-size)")
+        with path.open("rb") as fh:
+            return Item(str(path), fh.read(max_size + 1))
+    except OSError as exc:
+        return Item(str(path), error=f"cannot read {path}: {exc.strerror or exc}")
+
+
+def is_mbox(path: Path) -> bool:
+    """An mbox file: starts with a ``From `` line and is not named ``*.eml``
+    (an .eml file often keeps its envelope ``From `` line; read as an mbox it
+    would be split at every body line that starts with "From ")."""
+    if path.suffix.lower() == ".eml":
+        return False
+    try:
+        with path.open("rb") as fh:
+            return fh.read(5) == b"From "
+    except OSError:
+        return False
+
+
+def is_single(paths: list[str]) -> bool:
+    """One input that is one message (a file or stdin): commands print one
+    object for it; directories and mbox files, like several inputs, a list."""
+    if len(paths) != 1:
+        return False
+    if paths[0] == "-":
+        return True
+    path = Path(paths[0])
+    return not path.is_dir() and not (path.is_file() and is_mbox(path))
+
+
+def iter_inputs(paths: list[str], max_size: int) -> Iterator[Item]:
+    """Every message named by ``paths``, in order, one at a time."""
+    for raw in paths:
+        if raw == "-":
+            data = sys.stdin.buffer.read(max_size + 1)
+            if len(data) > max_size:
+                yield Item("-", error=f"cannot read message: more than {max_size} bytes (--max-size)")
+            else:
+                yield Item("-", data)
+            continue
+        path = Path(raw)
+        if path.is_dir():
+            found = sorted(p for p in path.rglob("*.eml") if p.is_file())
+            if not found:
+                yield Item(raw, error=f"{raw}: no *.eml files in this directory")
+            for p in found:
+                yield read_file(p, max_size)
+        elif not path.exists():
+            yield Item(raw, error=f"cannot read {raw}: no such file or directory")
+        elif is_mbox(path):
+            yield from _iter_mbox(path, max_size)
+        else:
+            yield read_file(path, max_size)
+
+
+def _iter_mbox(path: Path, max_size: int) -> Iterator[Item]:
+    import mailbox
+
+    try:
+        box = mailbox.mbox(str(path), create=False)
+        keys = list(box.iterkeys())
+    except (OSError, mailbox.Error) as exc:
+        yield Item(str(path), error=f"cannot read mbox {path}: {exc}")
+        return
+    for i, key in enumerate(keys, start=1):
+        source = f"{path}#{i}"
+        try:
+            # At most max_size + 1 bytes: a message over the limit is refused
+            # without being read whole.
+            with box.get_file(key) as fh:
+                data = fh.read(max_size + 1)
+        except (OSError, mailbox.Error, KeyError) as exc:
+            yield Item(source, error=f"cannot read message {i} of {path}: {exc}")
+            continue
+        if len(data) > max_size:
+            yield Item(source, error=f"cannot read message: more than {max_size} bytes (--max-size)")
+        else:
+            yield Item(source, data)
+
+
+def run_one(snapshot, item: Item, context, max_size: int):
+    """(decision, None) or (None, error) for one input; never raises for bad input."""
+    from secmsg_cli.engine.decide import DecisionError, decide
+    from secmsg_cli.engine.message import MessageError, parse_message
+
+    if item.error is not None:
+        return None, item.error
+    try:
+        message = parse_message(item.data or b"", max_size=max_size)
+        return decide(snapshot, message, context), None
+    except (MessageError, DecisionError) as exc:
+        return None, str(exc)
+
+
+# --- batches ------------------------------------------------------------------
+
+_WORKER: dict[str, Any] = {}
+
+
+def _init_worker(snapshots, context, max_size) -> None:
+    _WORKER.update(snapshots=snapshots, context=context, max_size=max_size)
+
+
+def _work(item: Item):
+    """In a worker: decide one item with every snapshot; the message bytes are
+    not sent back."""
+    results = tuple(run_one(s, item, _WORKER["context"], _WORKER["max_size"]) for s in _WORKER["snapshots"])
+    return replace(item, data=None), results
+
+
+def run_all(snapshots: tuple, items: Iterable[Item], context, max_size: int, jobs: int = 1
+            ) -> Iterator[tuple[Item, tuple]]:
+    """Decide every item with each snapshot (one, or two for the corpus diff),
+    yielding ``(item, ((decision, error), ...))`` in input order. With
+    ``jobs`` > 1, a batch longer than :data:`PARALLEL_AFTER` continues in
+    worker processes."""
+    iterator = iter(items)
+    done = 0
+    for item in iterator:
+        yield item, tuple(run_one(s, item, context, max_size) for s in snapshots)
+        done += 1
+        if jobs > 1 and done >= PARALLEL_AFTER:
+            break
+    else:
+        return
+    import multiprocessing
+
+    # spawn, not fork: the parent may run threads (a progress display), and a
+    # forked child inherits their locks.
+    pool_ctx = multiprocessing.get_context("spawn")
+    with pool_ctx.Pool(jobs, initializer=_init_worker, initargs=(snapshots, context, max_size)) as pool:
+        yield from pool.imap(_work, iterator, chunksize=8)
