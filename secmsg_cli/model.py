@@ -519,6 +519,20 @@ POLICY_FIELDS = (
 CONTENT_DEFINITION_FIELDS = ("name", "activation_score", "scan", "lines", "secure_messaging")
 
 
+def _collector(problems: list[tuple[str, str]]):
+    """``check(field, fn, *args)``: ``fn(*args)``, or None with the problem
+    recorded, so a validator reports every problem rather than the first."""
+
+    def check(field: str, fn, *args):
+        try:
+            return fn(*args)
+        except InvalidInput as exc:
+            problems.append((field, str(exc)))
+            return None
+
+    return check
+
+
 def check_policy(raw: Mapping[str, object], tz) -> tuple[dict[str, object], list[tuple[str, str]]]:
     """Validate a policy given with the field names of SPEC §9 (``from``,
     ``to``, ...), without looking anything up. Returns the normalised values
@@ -529,13 +543,7 @@ def check_policy(raw: Mapping[str, object], tz) -> tuple[dict[str, object], list
 
     problems: list[tuple[str, str]] = []
     out: dict[str, object] = {}
-
-    def check(field: str, fn, *args):
-        try:
-            return fn(*args)
-        except InvalidInput as exc:
-            problems.append((field, str(exc)))
-            return None
+    check = _collector(problems)
 
     for key in raw:
         if key not in POLICY_FIELDS:
@@ -585,9 +593,9 @@ def check_policy(raw: Mapping[str, object], tz) -> tuple[dict[str, object], list
             "a secure-messaging policy cannot be bi-directional: it applies to internal senders "
             "writing to external recipients only (use a bypass or content-examination policy)",
         ))
-    for field in ("start", "end"):
-        value = raw.get(field)
-        out[field] = None if value is None else check(field, check_when, value, field)
+    for bound_name in ("start", "end"):
+        value = raw.get(bound_name)
+        out[bound_name] = None if value is None else check(bound_name, check_when, value, bound_name)
     if out.get("start") and out.get("end"):
         lo = bound(out["start"], tz, end=False)  # type: ignore[arg-type]
         hi = bound(out["end"], tz, end=True)  # type: ignore[arg-type]
@@ -619,13 +627,7 @@ def check_content_definition(raw: Mapping[str, object]) -> tuple[dict[str, objec
     for key in raw:
         if key not in CONTENT_DEFINITION_FIELDS:
             problems.append((key, f"unknown field {key!r} (expected one of {', '.join(CONTENT_DEFINITION_FIELDS)})"))
-
-    def check(field: str, fn, *args):
-        try:
-            return fn(*args)
-        except InvalidInput as exc:
-            problems.append((field, str(exc)))
-            return None
+    check = _collector(problems)
 
     out["name"] = check("name", check_content_definition_name, raw.get("name"))
     out["activation_score"] = check("activation_score", check_activation_score, raw.get("activation_score", 1))

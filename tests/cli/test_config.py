@@ -10,6 +10,7 @@ import tomllib
 import pytest
 
 from tests.conftest import DEMO
+from tests.helpers import ok
 
 
 def snapshot(cli, *db: str) -> tuple[dict, str]:
@@ -18,11 +19,6 @@ def snapshot(cli, *db: str) -> tuple[dict, str]:
     exported = cli(*db, "export", "--format", "json")
     assert exported.exit_code == 0, exported.output
     return status.json, exported.stdout
-
-
-def ok(r):
-    assert r.exit_code == 0, r.output
-    return r
 
 
 def write(tmp_path, name: str, text: str):

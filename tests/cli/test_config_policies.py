@@ -11,11 +11,7 @@ import tomllib
 import pytest
 
 from tests.conftest import DEMO
-
-
-def ok(r):
-    assert r.exit_code == 0, r.output
-    return r
+from tests.helpers import ok
 
 
 def write(tmp_path, name: str, text: str):

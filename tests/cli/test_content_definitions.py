@@ -8,13 +8,9 @@ import io
 import re
 
 import pytest
+from tests.helpers import ok
 
 ALL_SCAN = ["subject", "headers", "body", "attachments"]
-
-
-def ok(r):
-    assert r.exit_code == 0, r.output
-    return r
 
 
 def assert_error(r, *fragments: str, code: int = 1) -> None:

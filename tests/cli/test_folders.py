@@ -4,34 +4,13 @@ and publishing with inheritance (SPEC §3.1, §3.3)."""
 from __future__ import annotations
 
 import pytest
-
-
-def snapshot(cli) -> tuple[dict, str]:
-    status = cli("db", "status", "-o", "json")
-    assert status.exit_code == 0, status.output
-    exported = cli("export", "--format", "json")
-    assert exported.exit_code == 0, exported.output
-    return status.json, exported.stdout
-
-
-def assert_error(r, code: int, *fragments: str) -> None:
-    assert r.exit_code == code, r.output
-    assert r.stderr.startswith("error: ") and r.stderr.count("\n") == 1, r.output
-    assert "Traceback" not in r.stderr
-    for fragment in fragments:
-        assert fragment in r.stderr, (fragment, r.output)
-    assert r.stdout == "", r.output
+from tests.helpers import assert_error, ok, snapshot
 
 
 def folders(cli) -> dict[str, dict]:
     r = cli("folder", "list", "-o", "json")
     assert r.exit_code == 0, r.output
     return {f["path"]: f for f in r.json}
-
-
-def ok(r):
-    assert r.exit_code == 0, r.output
-    return r
 
 
 # --- create and list ---------------------------------------------------------------

@@ -13,6 +13,7 @@ import sys
 import pytest
 
 from tests.conftest import DEMO
+from tests.helpers import ok
 
 # (command, the key that identifies a row, a value that must appear) for every
 # command that prints a listing
@@ -35,11 +36,6 @@ SHOWS = [
 
 def ids(cases):
     return [" ".join(c[0]) for c in cases]
-
-
-def ok(r):
-    assert r.exit_code == 0, r.output
-    return r
 
 
 # --- output formats -----------------------------------------------------------------

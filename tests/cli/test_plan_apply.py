@@ -11,13 +11,9 @@ import tomllib
 import pytest
 
 from tests.conftest import DEMO
+from tests.helpers import ok
 
 # --- helpers --------------------------------------------------------------------------
-
-
-def ok(r):
-    assert r.exit_code == 0, r.output
-    return r
 
 
 def demo_doc() -> dict:

@@ -14,6 +14,7 @@ import io
 import re
 
 import pytest
+from tests.helpers import ok
 
 KINDS = {"policy": "secure-messaging", "bypass": "bypass", "content-policy": "content-examination"}
 DEMO_IDS = {"policy": [1, 2, 3, 4, 5], "bypass": [6], "content-policy": [7, 8, 9]}
@@ -24,11 +25,6 @@ REQUIRED = {
     "content-policy": ["--content-definition", "Privileged body"],
 }
 TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\+00:00$")
-
-
-def ok(r):
-    assert r.exit_code == 0, r.output
-    return r
 
 
 def assert_error(r, *fragments: str, code: int = 1) -> None:

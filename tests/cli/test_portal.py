@@ -14,6 +14,7 @@ import pytest
 
 from secmsg_cli.delivery.lifecycle import ACCESS_REFUSED
 from tests.delivery._helpers import T0, build_store, outbox_messages, tokens, write_message
+from tests.helpers import ok
 
 BOB, CAROL, DAVE, ERIN, ALICE = ("bob@partner.test", "carol@partner.test", "dave@example.com",
                                  "erin@partner.test", "alice@example.com")
@@ -25,11 +26,6 @@ def assert_error(r, *fragments: str) -> None:
     assert "Traceback" not in r.stderr
     for fragment in fragments:
         assert fragment in r.stderr, (fragment, r.output)
-
-
-def ok(r):
-    assert r.exit_code == 0, r.output
-    return r
 
 
 @pytest.fixture

@@ -26,15 +26,11 @@ from tests.delivery._helpers import (
     tokens,
     write_message,
 )
+from tests.helpers import ok
 
 MESSAGES = FIXTURES / "messages"
 STANDARD = "using Secure Messaging. To reply securely"
 MESSAGE_ID_01 = "<20261126091405.4A21@harborfinch.com>"
-
-
-def ok(r):
-    assert r.exit_code == 0, r.output
-    return r
 
 
 @pytest.fixture

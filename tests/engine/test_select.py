@@ -11,6 +11,7 @@ import pytest
 from secmsg_cli.engine.select import STATUSES, bound, is_active, status
 from secmsg_cli.errors import InvalidInput
 from secmsg_cli.model import check_policy, check_when
+from tests.helpers import ok
 
 UTC = timezone.utc
 LONDON = ZoneInfo("Europe/London")
@@ -250,11 +251,6 @@ def test_end_must_be_after_start_in_the_account_zone(start, end, tz, ok):
 
 
 # --- the same through the CLI ----------------------------------------------------------------
-
-
-def ok(r):
-    assert r.exit_code == 0, r.output
-    return r
 
 
 @pytest.fixture
