@@ -84,21 +84,27 @@ class PolicyStoreMixin:
                 for r in self._q(sql + " ORDER BY id", params)]  # type: ignore[attr-defined]
 
     def policy(self, kind: str | None, ref: str | int) -> Policy:
-        """A policy by id, or by its narrative when that is unique."""
+        """A policy by id, or by its narrative when that is unique. Reads only
+        the matching rows (creating many policies must not be quadratic)."""
         text = str(ref).strip()
-        candidates = self.policies(kind)
         noun = KIND_NOUN.get(kind or "", "policy")
-        if text.isdigit():
-            for p in candidates:
-                if p.id == int(text):
-                    return p
-            raise NotFound(f"{noun} {text} not found")
-        matches = [p for p in candidates if p.narrative.lower() == text.lower()]
-        if len(matches) == 1:
-            return matches[0]
-        if matches:
-            raise InvalidInput(f"{len(matches)} {noun.replace('policy', 'policies')} have the narrative {text!r}; use the id ({', '.join(str(p.id) for p in matches)})")
-        raise NotFound(f"{noun} {text!r} not found")
+        where, params = ("id = ?", [int(text)]) if text.isdigit() else ("narrative = ? COLLATE NOCASE", [text])
+        if kind is not None:
+            where += " AND kind = ?"
+            params.append(kind)
+        rows = self._q(f"SELECT * FROM policies WHERE {where} ORDER BY id", params)  # type: ignore[attr-defined]
+        if not rows:
+            raise NotFound(f"{noun} {text if text.isdigit() else repr(text)} not found")
+        if len(rows) > 1:
+            raise InvalidInput(f"{len(rows)} {noun.replace('policy', 'policies')} have the narrative {text!r}; "
+                               f"use the id ({', '.join(str(r['id']) for r in rows)})")
+        row = rows[0]
+        cd_names = {}
+        if row["content_definition_id"]:
+            cd_names = {r[0]: r[1] for r in self._q("SELECT id, name FROM content_definitions WHERE id = ?",  # type: ignore[attr-defined]
+                                                    [row["content_definition_id"]])}
+        def_paths = self._definition_paths() if row["definition_id"] else {}
+        return self._policy_from_row(row, def_paths, cd_names)
 
     def _content_definition_from_row(self, row: sqlite3.Row, def_paths: Mapping[int, str]) -> ContentDefinition:
         return ContentDefinition(
