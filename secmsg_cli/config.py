@@ -262,21 +262,31 @@ def read_file(path: str) -> tuple[dict[str, Any], Source]:
     import sys
     from pathlib import Path
 
+    if path == "-":
+        raw = sys.stdin.buffer.read()
+        return parse_text(decode_utf8(raw, path), path)
+    return parse_text(read_utf8(Path(path), "a TOML or JSON file"), path)
+
+
+def read_utf8(path, expected: str, *, what: str = "") -> str:
+    """A UTF-8 text file (a BOM tolerated); every failure a ConfigError (exit 3)."""
+    from pathlib import Path
+
+    p = Path(path)
     try:
-        if path == "-":
-            raw = sys.stdin.buffer.read()
-        else:
-            p = Path(path)
-            if p.is_dir():
-                raise ConfigError(f"{path}: is a directory, expected a TOML or JSON file")
-            raw = p.read_bytes()
+        if p.is_dir():
+            raise ConfigError(f"{path}: is a directory, expected {expected}")
+        raw = p.read_bytes()
     except OSError as exc:
-        raise ConfigError(f"cannot read {path}: {exc.strerror or exc}") from None
+        raise ConfigError(f"cannot read {what}{path}: {exc.strerror or exc}") from None
+    return decode_utf8(raw, str(path))
+
+
+def decode_utf8(raw: bytes, name: str) -> str:
     try:
-        text = raw.decode("utf-8-sig")
+        return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start})") from None
-    return parse_text(text, path)
+        raise ConfigError(f"{name}: not UTF-8 text (byte {exc.start})") from None
 
 
 # --- validation -------------------------------------------------------------

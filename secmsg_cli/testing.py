@@ -440,18 +440,10 @@ def load_cases(path: str | Path) -> CasesFile:
     """Read and check a cases file; raise :class:`ConfigError` (exit 3) listing
     every problem."""
     name = str(path)
-    p = Path(path)
-    try:
-        if p.is_dir():
-            raise ConfigError(f"{name}: is a directory, expected a TOML cases file")
-        raw = p.read_bytes()
-    except OSError as exc:
-        raise ConfigError(f"cannot read cases file {name}: {exc.strerror or exc}") from None
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise ConfigError(f"{name}: not UTF-8 text (byte {exc.start})") from None
-    return parse_cases(text, name=name, base=p.resolve().parent)
+    from secmsg_cli.config import read_utf8
+
+    text = read_utf8(path, "a TOML cases file", what="cases file ")
+    return parse_cases(text, name=name, base=Path(path).resolve().parent)
 
 
 def parse_cases(text: str, *, name: str = "<cases>", base: Path | None = None) -> CasesFile:

@@ -8,28 +8,9 @@ import io
 import re
 
 import pytest
-from tests.helpers import ok
+from tests.helpers import audit_log, ok, refused, state
 
 ALL_SCAN = ["subject", "headers", "body", "attachments"]
-
-
-def assert_error(r, *fragments: str, code: int = 1) -> None:
-    assert r.exit_code == code, r.output
-    assert r.stderr.startswith("error: ") and r.stderr.count("\n") == 1, r.output
-    assert "Traceback" not in r.stderr
-    assert r.stdout == "", r.output
-    for fragment in fragments:
-        assert fragment in r.stderr, (fragment, r.output)
-
-
-def audit_log(cli) -> list[dict]:
-    return ok(cli("audit", "-n", "1000000", "-o", "json")).json
-
-
-def state(cli) -> tuple[dict, int, str]:
-    status = ok(cli("db", "status", "-o", "json")).json
-    status.pop("path")
-    return status, len(audit_log(cli)), ok(cli("export", "--format", "json")).stdout
 
 
 def show(cli, ref: str) -> dict:
@@ -105,7 +86,7 @@ def test_score_within_bounds(cli, score, expected):
 )
 def test_score_out_of_bounds(cli, score, code, fragments):
     before = state(cli)
-    assert_error(cli("content-definition", "create", "S", "-l", "1 x", "--score", score), *fragments, code=code)
+    refused(cli("content-definition", "create", "S", "-l", "1 x", "--score", score), *fragments, code=code)
     assert state(cli) == before
 
 
@@ -130,7 +111,7 @@ def test_scan_values(cli, scan, expected):
 @pytest.mark.parametrize("bad", ["footer", "attachment", "", "all"], ids=["footer", "singular", "empty", "all"])
 def test_scan_rejects_unknown_sections(cli, bad):
     before = state(cli)
-    assert_error(cli("content-definition", "create", "Scan", "-l", "1 x", "--scan", "body", "--scan", bad),
+    refused(cli("content-definition", "create", "Scan", "-l", "1 x", "--scan", "body", "--scan", bad),
                  "scan", "subject, headers, body, attachments")
     assert state(cli) == before
 
@@ -157,7 +138,7 @@ def test_secure_messaging_override(legal, ref, expected):
 )
 def test_secure_messaging_override_must_exist(legal, ref, fragments):
     before = state(legal)
-    assert_error(legal("content-definition", "create", "SM", "-l", "1 x", "--secure-messaging", ref), *fragments)
+    refused(legal("content-definition", "create", "SM", "-l", "1 x", "--secure-messaging", ref), *fragments)
     assert state(legal) == before
 
 
@@ -192,7 +173,7 @@ BAD_LINES = [
 def test_bad_line_names_its_number_and_what_was_expected(cli, lines, line_no, expected):
     before = state(cli)
     args = [a for line in lines for a in ("--line", line)]
-    assert_error(cli("content-definition", "create", "Bad", *args),
+    refused(cli("content-definition", "create", "Bad", *args),
                  "content definition 'Bad'", f"line {line_no}: ", expected)
     assert state(cli) == before
 
@@ -201,7 +182,7 @@ def test_bad_line_in_a_lines_file_counts_comments_and_blank_lines(cli, tmp_path)
     path = tmp_path / "lines.txt"
     path.write_text("# header\n\n1 fine\n# more\nbroken\n", encoding="utf-8")
     before = state(cli)
-    assert_error(cli("content-definition", "create", "Bad", "--lines-file", path), "line 5: ", "'broken'")
+    refused(cli("content-definition", "create", "Bad", "--lines-file", path), "line 5: ", "'broken'")
     assert state(cli) == before
 
 
@@ -223,7 +204,7 @@ def test_line_sources_errors(cli, tmp_path, args, fragments):
     paths = {"LINES": tmp_path / "lines.txt", "MISSING": tmp_path / "missing.txt", "LATIN1": tmp_path / "latin1.txt"}
     args = [str(paths.get(a, a)) for a in args]
     before = state(cli)
-    assert_error(cli("content-definition", "create", "Lines", *args), *fragments)
+    refused(cli("content-definition", "create", "Lines", *args), *fragments)
     assert state(cli) == before
 
 
@@ -235,7 +216,7 @@ def test_line_sources_errors(cli, tmp_path, args, fragments):
 )
 def test_bad_name(cli, name, fragment):
     before = state(cli)
-    assert_error(cli("content-definition", "create", name, "-l", "1 x"), "content definition name", fragment)
+    refused(cli("content-definition", "create", name, "-l", "1 x"), "content definition name", fragment)
     assert state(cli) == before
 
 
@@ -244,7 +225,7 @@ def test_bad_name(cli, name, fragment):
 def test_duplicate_name_is_refused(cli, again):
     ok(cli("content-definition", "create", "Confidential", "-l", "1 x"))
     before = state(cli)
-    assert_error(cli("content-definition", "create", again, "-l", "1 y"), "already exists")
+    refused(cli("content-definition", "create", again, "-l", "1 y"), "already exists")
     assert state(cli) == before
 
 
@@ -304,12 +285,12 @@ def test_invalid_update_is_refused_and_writes_nothing(legal, args, fragments):
     ok(legal("content-definition", "create", "Confidential", "-l", "1 x"))
     ok(legal("content-definition", "create", "Other", "-l", "1 y"))
     before = state(legal)
-    assert_error(legal("content-definition", "update", "Confidential", *args), *fragments)
+    refused(legal("content-definition", "update", "Confidential", *args), *fragments)
     assert state(legal) == before
 
 
 def test_update_missing_is_not_found(cli):
-    assert_error(cli("content-definition", "update", "Ghost", "--score", "2"), "'Ghost' not found")
+    refused(cli("content-definition", "update", "Ghost", "--score", "2"), "'Ghost' not found")
 
 
 # --- delete -----------------------------------------------------------------------------------------
@@ -332,14 +313,14 @@ def test_delete_in_use_lists_the_policies(cli):
     ok(cli("content-policy", "create", "First user", "-c", "Confidential"))
     ok(cli("content-policy", "create", "Second user", "-c", "1", "--bidirectional"))
     before = state(cli)
-    assert_error(cli("content-definition", "delete", "Confidential"), "'Confidential' is in use",
+    refused(cli("content-definition", "delete", "Confidential"), "'Confidential' is in use",
                  "content-examination policy 1 ('First user')", "content-examination policy 2 ('Second user')")
     assert state(cli) == before
 
 
 def test_delete_missing_is_not_found(cli):
     before = state(cli)
-    assert_error(cli("content-definition", "delete", "Ghost"), "'Ghost' not found")
+    refused(cli("content-definition", "delete", "Ghost"), "'Ghost' not found")
     assert state(cli) == before
 
 
@@ -381,7 +362,7 @@ def test_empty_list(cli):
 
 
 def test_show_missing_is_not_found(cli):
-    assert_error(cli("content-definition", "show", "Ghost"), "'Ghost' not found")
+    refused(cli("content-definition", "show", "Ghost"), "'Ghost' not found")
 
 
 # --- audit and the override's definition ------------------------------------------------------------
@@ -400,8 +381,8 @@ def test_create_is_audited(legal):
 def test_override_definition_in_use_cannot_be_deleted(legal):
     ok(legal("content-definition", "create", "C", "-l", "1 x", "--secure-messaging", "Legal/7-Day Expiry"))
     before = state(legal)
-    assert_error(legal("definition", "delete", "Legal/7-Day Expiry"), "in use", "content definition 'C'")
-    assert_error(legal("folder", "delete", "Legal", "--recursive"), "in use", "content definition 'C'")
+    refused(legal("definition", "delete", "Legal/7-Day Expiry"), "in use", "content definition 'C'")
+    refused(legal("folder", "delete", "Legal", "--recursive"), "in use", "content definition 'C'")
     assert state(legal) == before
     ok(legal("content-definition", "update", "C", "--no-secure-messaging"))
     ok(legal("definition", "delete", "Legal/7-Day Expiry"))

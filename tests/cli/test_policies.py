@@ -14,7 +14,7 @@ import io
 import re
 
 import pytest
-from tests.helpers import ok
+from tests.helpers import audit_log, ok, refused, state
 
 KINDS = {"policy": "secure-messaging", "bypass": "bypass", "content-policy": "content-examination"}
 DEMO_IDS = {"policy": [1, 2, 3, 4, 5], "bypass": [6], "content-policy": [7, 8, 9]}
@@ -25,29 +25,6 @@ REQUIRED = {
     "content-policy": ["--content-definition", "Privileged body"],
 }
 TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\+00:00$")
-
-
-def assert_error(r, *fragments: str, code: int = 1) -> None:
-    """A failed command: the exit code, one 'error: ' line on stderr naming the
-    problem, nothing on stdout, no traceback."""
-    assert r.exit_code == code, r.output
-    assert r.stderr.startswith("error: ") and r.stderr.count("\n") == 1, r.output
-    assert "Traceback" not in r.stderr
-    assert r.stdout == "", r.output
-    for fragment in fragments:
-        assert fragment in r.stderr, (fragment, r.output)
-
-
-def audit_log(cli) -> list[dict]:
-    return ok(cli("audit", "-n", "1000000", "-o", "json")).json
-
-
-def state(cli) -> tuple[dict, int, str]:
-    """Everything a failed write must leave alone: object counts, the audit
-    log's length and the whole configuration."""
-    status = ok(cli("db", "status", "-o", "json")).json
-    status.pop("path")
-    return status, len(audit_log(cli)), ok(cli("export", "--format", "json")).stdout
 
 
 def fields(row: dict) -> dict:
@@ -133,7 +110,7 @@ def test_round_trip_of_each_kind(demo, group, create_args, created, update_args,
     assert fields(enabled) == fields(after_update)
 
     assert "Round trip, changed" in ok(demo(group, "delete", "10")).stdout
-    assert_error(demo(group, "show", "10"), "10", "not found")
+    refused(demo(group, "show", "10"), "10", "not found")
     assert [row["id"] for row in ok(demo(group, "list", "-o", "json")).json] == DEMO_IDS[group]
 
     log = audit_log(demo)[: len(audit_log(demo)) - audit_before]
@@ -167,7 +144,7 @@ def test_a_kind_does_not_reach_another_kinds_policies(demo, group, other_group, 
     assert ok(demo(other_group, "show", ref, "-o", "json")).json["id"] == int(ref)
     before = state(demo)
     for command in (["show", ref], ["update", ref, "--narrative", "x"], ["delete", ref], ["disable", ref]):
-        assert_error(demo(group, *command), ref, "not found")
+        refused(demo(group, *command), ref, "not found")
     assert state(demo) == before
 
 
@@ -175,8 +152,8 @@ def test_ambiguous_narrative_asks_for_the_id(demo):
     create(demo, "bypass", "Same words")
     create(demo, "bypass", "same words")
     before = state(demo)
-    assert_error(demo("bypass", "show", "Same words"), "2 bypass policies", "10, 11")
-    assert_error(demo("bypass", "delete", "Same words"), "10, 11")
+    refused(demo("bypass", "show", "Same words"), "2 bypass policies", "10, 11")
+    refused(demo("bypass", "delete", "Same words"), "10, 11")
     assert state(demo) == before
 
 
@@ -582,7 +559,7 @@ INVALID = [
                          ids=[f"{c[0]}:{' '.join(c[1]) or 'nothing'}" for c in INVALID])
 def test_invalid_create_is_refused_and_writes_nothing(demo, group, args, fragments):
     before = state(demo)
-    assert_error(demo(group, "create", "Invalid", *args), *fragments)
+    refused(demo(group, "create", "Invalid", *args), *fragments)
     assert state(demo) == before
 
 
@@ -590,7 +567,7 @@ def test_invalid_create_is_refused_and_writes_nothing(demo, group, args, fragmen
 @pytest.mark.parametrize("narrative", ["", "   ", "tab\there", "x" * 501], ids=["empty", "blank", "control", "long"])
 def test_invalid_narrative(demo, group, narrative):
     before = state(demo)
-    assert_error(demo(group, "create", narrative, *REQUIRED[group]), "narrative")
+    refused(demo(group, "create", narrative, *REQUIRED[group]), "narrative")
     assert state(demo) == before
 
 
@@ -621,7 +598,7 @@ INVALID_UPDATES = [
                          ids=[f"{c[0]} {c[1]}:{' '.join(c[2]) or 'nothing'}" for c in INVALID_UPDATES])
 def test_invalid_update_is_refused_and_writes_nothing(demo, group, ref, args, fragments):
     before = state(demo)
-    assert_error(demo(group, "update", ref, *args), *fragments)
+    refused(demo(group, "update", ref, *args), *fragments)
     assert state(demo) == before
 
 
@@ -633,7 +610,7 @@ def test_invalid_update_is_refused_and_writes_nothing(demo, group, ref, args, fr
 @pytest.mark.parametrize("command", ["show", "delete", "enable", "disable"])
 def test_missing_policy_is_not_found(demo, group, ref, command):
     before = state(demo)
-    assert_error(demo(group, command, ref), "not found")
+    refused(demo(group, command, ref), "not found")
     assert state(demo) == before
 
 
@@ -665,7 +642,7 @@ def test_objects_in_use_cannot_be_deleted(demo, args, fragments):
     if fragments is None:
         ok(r)
         return
-    assert_error(r, *fragments)
+    refused(r, *fragments)
     assert state(demo) == before
 
 
@@ -689,7 +666,7 @@ def test_a_group_reference_in_another_case_still_blocks_deletion(demo):
     ok(demo("policy", "delete", "4"))
     ok(demo("bypass", "create", "Lower case", "--to", "group:auditors"))
     before = state(demo)
-    assert_error(demo("group", "delete", "Auditors"), "in use", "bypass policy 10")
+    refused(demo("group", "delete", "Auditors"), "in use", "bypass policy 10")
     assert state(demo) == before
 
 
@@ -712,7 +689,7 @@ def test_references_follow_renames(demo, rename, group, pid, field, expected):
 def test_builtin_definitions_are_referenced_but_stay_read_only(demo):
     ok(demo("policy", "create", "Built-in", "-d", "Default/External Recipients"))
     before = state(demo)
-    assert_error(demo("definition", "delete", "Default/External Recipients"), "built-in")
+    refused(demo("definition", "delete", "Default/External Recipients"), "built-in")
     assert state(demo) == before
 
 
@@ -745,14 +722,14 @@ def test_lite_rules_are_unaffected_by_policies(cli):
     ok(cli("policy", "create", "Lite", "--definition", str(definition_id(cli, "Default/External Recipients"))))
     ok(cli("folder", "create", "Legal"))
     before = state(cli)
-    assert_error(cli("definition", "create", "Legal/Custom"), "lite")
+    refused(cli("definition", "create", "Legal/Custom"), "lite")
     assert state(cli) == before
     # and a lite account still goes back to full
     ok(cli("account", "set", "--edition", "full"))
     ok(cli("definition", "create", "Legal/Custom"))
     p = ok(cli("policy", "update", "1", "--definition", "Legal/Custom", "-o", "json")).json
     assert p["definition"] == "Legal/Custom"
-    assert_error(cli("account", "set", "--edition", "lite"), "lite")
+    refused(cli("account", "set", "--edition", "lite"), "lite")
 
 
 # --- every write is audited ------------------------------------------------------------------------
