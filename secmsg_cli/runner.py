@@ -9,7 +9,7 @@ processes (``jobs``), in order: results come back in input order.
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -17,12 +17,15 @@ from typing import Any
 from secmsg_cli.errors import InvalidInput
 
 __all__ = ["DEFAULT_MAX_SIZE", "Item", "parse_size", "read_file", "is_mbox", "is_single", "iter_inputs",
-           "run_one", "run_all"]
+           "run_one", "run_all", "keep"]
 
 DEFAULT_MAX_SIZE = 50 * 1024 * 1024
 # A batch starts in this process; past this many messages the rest goes to
 # worker processes (starting them costs more than deciding a few messages).
 PARALLEL_AFTER = 200
+# Messages sent to a worker at a time: large enough that the round trips
+# cost little next to deciding, small enough to keep both workers busy.
+CHUNK = 32
 
 
 @dataclass
@@ -149,36 +152,62 @@ def run_one(snapshot, item: Item, context, max_size: int):
 _WORKER: dict[str, Any] = {}
 
 
-def _init_worker(snapshots, context, max_size) -> None:
-    _WORKER.update(snapshots=snapshots, context=context, max_size=max_size)
+def _init_worker(snapshots, context, max_size, finish) -> None:
+    _WORKER.update(snapshots=snapshots, context=context, max_size=max_size, finish=finish)
 
 
-def _work(item: Item):
-    """In a worker: decide one item with every snapshot; the message bytes are
-    not sent back."""
-    results = tuple(run_one(s, item, _WORKER["context"], _WORKER["max_size"]) for s in _WORKER["snapshots"])
+def keep(item: Item, results: tuple) -> tuple[Item, tuple]:
+    """The default ``finish`` of :func:`run_all`: the item (without its bytes)
+    and its results."""
     return replace(item, data=None), results
 
 
-def run_all(snapshots: tuple, items: Iterable[Item], context, max_size: int, jobs: int = 1
-            ) -> Iterator[tuple[Item, tuple]]:
-    """Decide every item with each snapshot (one, or two for the corpus diff),
-    yielding ``(item, ((decision, error), ...))`` in input order. With
-    ``jobs`` > 1, a batch longer than :data:`PARALLEL_AFTER` continues in
-    worker processes."""
+def _decide(item: Item, snapshots, context, max_size: int, finish):
+    return finish(item, tuple(run_one(s, item, context, max_size) for s in snapshots))
+
+
+def _work(item: Item):
+    """In a worker: decide and finish one item; only what ``finish`` returns
+    travels back (not the message bytes)."""
+    w = _WORKER
+    return _decide(item, w["snapshots"], w["context"], w["max_size"], w["finish"])
+
+
+def _pool_context():
+    """fork where it is safe (Linux, no other thread running: a forked child
+    would inherit a running thread's locks, e.g. a progress display's), so
+    workers share the parent's snapshot instead of unpickling a copy; spawn
+    elsewhere."""
+    import multiprocessing
+    import threading
+
+    if sys.platform == "linux" and threading.active_count() == 1:
+        return multiprocessing.get_context("fork")
+    return multiprocessing.get_context("spawn")
+
+
+def run_all(snapshots: tuple, items: Iterable[Item], context, max_size: int, jobs: int = 1,
+            finish: Callable[[Item, tuple], Any] = keep) -> Iterator[Any]:
+    """Decide every item with each snapshot (one, or two for the corpus diff)
+    and yield ``finish(item, ((decision, error), ...))`` in input order
+    (default: ``(item, results)``). With ``jobs`` > 1, a batch longer than
+    :data:`PARALLEL_AFTER` continues in worker processes, where ``finish``
+    runs too: it should be a module-level function (or a partial of one)
+    returning what the parent needs, e.g. the rendered output."""
     iterator = iter(items)
     done = 0
     for item in iterator:
-        yield item, tuple(run_one(s, item, context, max_size) for s in snapshots)
+        yield _decide(item, snapshots, context, max_size, finish)
         done += 1
         if jobs > 1 and done >= PARALLEL_AFTER:
             break
     else:
         return
-    import multiprocessing
-
-    # spawn, not fork: the parent may run threads (a progress display), and a
-    # forked child inherits their locks.
-    pool_ctx = multiprocessing.get_context("spawn")
-    with pool_ctx.Pool(jobs, initializer=_init_worker, initargs=(snapshots, context, max_size)) as pool:
-        yield from pool.imap(_work, iterator, chunksize=8)
+    pool_ctx = _pool_context()
+    if pool_ctx.get_start_method() == "fork":
+        _init_worker(snapshots, context, max_size, finish)  # inherited, not pickled
+        pool = pool_ctx.Pool(jobs)
+    else:
+        pool = pool_ctx.Pool(jobs, initializer=_init_worker, initargs=(snapshots, context, max_size, finish))
+    with pool:
+        yield from pool.imap(_work, iterator, chunksize=CHUNK)

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from secmsg_cli.cli._output import Output
+from secmsg_cli.cli._values import parse_at  # noqa: F401 - re-exported for the commands
 
 
 @dataclass
@@ -61,25 +62,3 @@ def parse_pairs(items: list[str], what: str) -> dict[str, str]:
             raise InvalidInput(f"invalid {what} {item!r}: expected Name=value")
         out[name.strip()] = value
     return out
-
-
-def parse_at(text: str | None, tz):
-    """``--at``: an ISO 8601 date or datetime (no offset = the account time
-    zone ``tz``; a date = its 00:00); None = now."""
-    from datetime import datetime, timezone
-
-    from secmsg_cli.errors import InvalidInput
-
-    if text is None:
-        return datetime.now(timezone.utc).replace(microsecond=0).astimezone(tz)
-    from dateutil.parser import isoparse
-
-    try:
-        moment = isoparse(text.strip())
-    except (ValueError, OverflowError):
-        raise InvalidInput(
-            f"invalid --at {text!r}: expected an ISO 8601 date or datetime such as 2026-11-27T10:00:00+00:00"
-        ) from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=tz)
-    return moment

@@ -99,7 +99,7 @@ def register(app: typer.Typer) -> None:
             secmsg deliver fixtures/messages/01-confidential-subject-to-counsel.eml --at 2026-11-27T10:00:00Z
             secmsg deliver fixtures/messages -o json --outbox /tmp/outbox
         """
-        from secmsg_cli.cli.simulate import _print_decision
+        from secmsg_cli.cli.simulation import _print_decision
         from secmsg_cli.runner import is_single, iter_inputs, parse_size, run_one
         from secmsg_cli.delivery.lifecycle import deliver as deliver_one
         from secmsg_cli.engine.render import error_to_json

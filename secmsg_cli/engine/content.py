@@ -514,20 +514,27 @@ class Component:
             object.__setattr__(self, "md5", self.md5.lower())
 
 
+def _lowered(text: str, cache: dict) -> str:
+    lowered = cache.get(_LOWERED)
+    if lowered is None:
+        lowered = cache[_LOWERED] = _lower(text)
+    return lowered
+
+
+def _words(text: str, cache: dict) -> frozenset[str]:
+    """The words of ``text``, lowered (``cache``: the component's)."""
+    words = cache.get(_WORDS)
+    if words is None:
+        words = cache[_WORDS] = frozenset(_WORD_RUN.findall(_lowered(text, cache)))
+    return words
+
+
 def _search(line: MatchLine, text: str, cache: dict) -> bool:
     """Whether ``line`` is found in ``text`` (``cache``: the component's)."""
     if line._lowered is not None:  # ASCII word or phrase
-        lowered = cache.get(_LOWERED)
-        if lowered is None:
-            lowered = cache[_LOWERED] = _lower(text)
-        if line._tokens:
-            words = cache.get(_WORDS)
-            if words is None:
-                words = cache[_WORDS] = frozenset(_WORD_RUN.findall(lowered))
-            for token in line._tokens:
-                if token not in words:
-                    return False
-        return line._lowered.search(lowered) is not None
+        if line._tokens and not _words(text, cache).issuperset(line._tokens):
+            return False
+        return line._lowered.search(_lowered(text, cache)) is not None
     pattern = line.pattern
     assert pattern is not None
     if line._literals:  # non-ASCII word or phrase, or a regex with a literal run
@@ -652,6 +659,11 @@ def evaluate(
                 texts.append((c.name, c.text, c._cache))
             if c.md5 is not None:
                 md5s.append((c.name, c.md5))
+    # The word sets of the texts, made when a line with words is first
+    # searched: a line none of whose components has all its words is not
+    # found, without a search (most lines of most definitions, on most
+    # messages).
+    words_of: list[frozenset[str]] | None = None
 
     score = 0
     hits: list[LineHit] = []
@@ -663,8 +675,13 @@ def evaluate(
             found = tuple(name for name, md5 in md5s if md5 == line.md5)
         else:
             key = line._key
+            tokens = line._tokens
+            if tokens and words_of is None:
+                words_of = [_words(text, cache) for _, text, cache in texts]
             names = []
-            for name, text, cache in texts:
+            for i, (name, text, cache) in enumerate(texts):
+                if tokens and not words_of[i].issuperset(tokens):
+                    continue
                 # Each component remembers its result per distinct pattern, so
                 # the definitions evaluated against one message share the work.
                 hit = cache.get(key)

@@ -20,7 +20,7 @@ from typing import Any
 
 from secmsg_cli.engine.addresses import AddressError, normalise_address
 from secmsg_cli.engine.content import Component, ContentResult, evaluate
-from secmsg_cli.engine.snapshot import CompiledContent, CompiledPolicy, Snapshot, target_key
+from secmsg_cli.engine.snapshot import CompiledContent, CompiledPolicy, Snapshot
 from secmsg_cli.model import Definition, Target
 
 __all__ = [
@@ -177,18 +177,19 @@ class Pair:
         return out
 
 
-def _match_side(snapshot: Snapshot, target: Target, candidates: list[tuple[str, str]]) -> tuple[str, str] | None:
-    key = target_key(target)
+def _match_side(snapshot: Snapshot, key, candidates: list[tuple[str, str]]) -> tuple[str, str] | None:
     for role, address in candidates:
         if key in snapshot.keys_of(address):
             return role, address
     return None
 
 
-def judge(snapshot: Snapshot, cp: CompiledPolicy, pair: Pair) -> tuple[bool, str, str | None]:
+def judge(snapshot: Snapshot, cp: CompiledPolicy, pair: Pair, *, why: bool = True) -> tuple[bool, str, str | None]:
     """Whether ``cp`` applies to the pair: (matched, reason, matched sender).
 
-    The reason names the first failed condition and the value that failed it.
+    The reason names the first failed condition and the value that failed it;
+    with ``why=False`` (deciding, not explaining) a match has no reason text
+    (the verdict is the same: one code decides both).
     """
     p = cp.policy
     status = cp.status(pair.at)
@@ -201,13 +202,13 @@ def judge(snapshot: Snapshot, cp: CompiledPolicy, pair: Pair) -> tuple[bool, str
         if snapshot.is_internal(pair.recipient):
             return False, f"direction: recipient {pair.recipient} is internal (secure-messaging applies internal → external only)", None
     senders = pair.senders(p.from_part)
-    matched_from = _match_side(snapshot, p.from_, senders)
-    to_ok = key_in(snapshot, p.to, pair.recipient)
+    matched_from = _match_side(snapshot, cp.from_key, senders)
+    to_ok = cp.to_key in snapshot.keys_of(pair.recipient)
     swapped = False
     if not (matched_from and to_ok) and p.bidirectional:
         # SPEC §4.6: also the recipient as sender and the sender as recipient.
-        if key_in(snapshot, p.from_, pair.recipient):
-            back = _match_side(snapshot, p.to, senders)
+        if cp.from_key in snapshot.keys_of(pair.recipient):
+            back = _match_side(snapshot, cp.to_key, senders)
             if back:
                 matched_from, to_ok, swapped = back, True, True
     if not matched_from:
@@ -222,13 +223,11 @@ def judge(snapshot: Snapshot, cp: CompiledPolicy, pair: Pair) -> tuple[bool, str
             return False, "source IP: unknown (the policy is limited to " + ", ".join(p.source_ips) + ")", None
         if not any(pair.source_ip.version == n.version and pair.source_ip in n for n in cp.networks):
             return False, f"source IP: {pair.source_ip_text} is not in {', '.join(p.source_ips)}", None
+    if not why:
+        return True, "", matched_from[1]
     how = " (bi-directional, sender and recipient swapped)" if swapped else ""
     return True, f"matches: {matched_from[0]} {matched_from[1]} {describe_target(p.from_)}, " \
                  f"recipient {describe_target(p.to)}{how}", matched_from[1]
-
-
-def key_in(snapshot: Snapshot, target: Target, address: str) -> bool:
-    return target_key(target) in snapshot.keys_of(address)
 
 
 def _key_text(cp: CompiledPolicy) -> str:
@@ -414,7 +413,7 @@ def _evaluate_kind(snapshot: Snapshot, kind: str, pair: Pair, senders_by_part, e
     pool = snapshot.policies.get(kind, ()) if explain_all else snapshot.candidates(kind, senders_by_part, pair.recipient)
     matched = []
     for cp in pool:
-        ok, reason, _ = judge(snapshot, cp, pair)
+        ok, reason, _ = judge(snapshot, cp, pair, why=explain_all)
         if ok:
             matched.append(cp)
         if explain_all:

@@ -82,6 +82,8 @@ class CompiledPolicy:
     to_rank: float
     definition: Definition | None = None
     content: CompiledContent | None = None
+    from_key: Key = ()  # target_key of the from and to targets
+    to_key: Key = ()
 
     @property
     def id(self) -> int:
@@ -241,6 +243,7 @@ def build_snapshot(
     bidi: dict[str, dict[tuple[str, Key, Key], list[CompiledPolicy]]] = {k: {} for k in by_kind}
     used: dict[str, set[Key]] = {k: set() for k in by_kind}
     for p in sorted(policies, key=lambda p: p.id):
+        fk, tk = target_key(p.from_), target_key(p.to)
         cp = CompiledPolicy(
             policy=p,
             start=bound(p.start, tz, end=False),
@@ -250,9 +253,10 @@ def build_snapshot(
             to_rank=target_rank(p.to),
             definition=defs.get(p.definition.lower()) if p.definition else None,
             content=content.get(p.content_definition.lower()) if p.content_definition else None,
+            from_key=fk,
+            to_key=tk,
         )
         by_kind[p.kind].append(cp)
-        fk, tk = target_key(p.from_), target_key(p.to)
         used[p.kind] |= {fk, tk}
         index[p.kind].setdefault((p.from_part, fk, tk), []).append(cp)
         if p.bidirectional:

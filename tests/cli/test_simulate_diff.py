@@ -116,6 +116,23 @@ def test_jobs_keep_the_order_and_the_results(demo, tmp_path, monkeypatch):
     assert len(one.stdout.splitlines()) == 12
 
 
+@pytest.mark.parametrize("method", ["fork", "spawn"])
+@pytest.mark.parametrize("extra", [["-o", "json"], ["-o", "table"], ["-o", "jsonl", "--coverage"],
+                                   ["-o", "table", "--explain"], ["-o", "json", "--against", str(DEMO)]])
+def test_workers_give_what_one_process_gives(demo, monkeypatch, method, extra):
+    # Each start method, each output: the workers render (JSON) or send the
+    # decisions back (table, coverage, --against); the result is the same.
+    import multiprocessing
+
+    monkeypatch.setattr(runner, "PARALLEL_AFTER", 3)
+    monkeypatch.setattr(runner, "CHUNK", 2)
+    monkeypatch.setattr(runner, "_pool_context", lambda: multiprocessing.get_context(method))
+    one = demo("simulate", MESSAGES, "--at", AT, "--jobs", "1", *extra)
+    two = demo("simulate", MESSAGES, "--at", AT, "--jobs", "2", *extra)
+    assert (one.exit_code, one.stdout, one.stderr) == (two.exit_code, two.stdout, two.stderr)
+    assert "12 message(s)" in one.stderr  # past the in-process start
+
+
 @pytest.mark.parametrize("jobs", ["0", "-1", "x"])
 def test_jobs_must_be_a_positive_number(demo, jobs):
     assert demo("simulate", MESSAGES, "--jobs", jobs).exit_code == 2

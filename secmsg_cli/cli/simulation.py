@@ -1,0 +1,319 @@
+"""What ``secmsg simulate`` does (SPEC §8), apart from declaring its options:
+:func:`run` takes the parsed :class:`SimulateArgs` and returns the exit code.
+
+Typer-free on purpose: the Typer command (``cli/simulate.py``) and the lean
+entry point (``cli/entry.py``, which runs a plain ``simulate`` without
+loading Typer and the other commands) both call :func:`run`.
+
+Reads the store once (a Snapshot), then streams messages: files, ``-``
+(standard input), directories (every ``*.eml`` below) and mbox files. Nothing
+is written to the store.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+
+from secmsg_cli.cli._output import Output, console
+from secmsg_cli.cli._values import build_context, printable as _printable
+from secmsg_cli.errors import InvalidInput
+
+__all__ = ["SimulateArgs", "run"]
+
+
+@dataclass(frozen=True)
+class SimulateArgs:
+    """Every option of ``simulate`` and the global ones it uses, parsed."""
+
+    paths: tuple[str, ...]
+    db: str | None = None
+    quiet: bool = False
+    mail_from: str | None = None
+    rcpt: tuple[str, ...] = ()
+    source_ip: str | None = None
+    at: str | None = None
+    via: str | None = None
+    definition: str | None = None
+    explain: bool = False
+    max_size: str = "50MB"
+    jobs: int | None = None
+    coverage: bool = False
+    min_coverage: float | None = None
+    against: str | None = None
+    detailed_exitcode: bool = False
+    output: Output = Output.table
+
+
+# --- output for people ---------------------------------------------------------
+
+def _print_decision(out, source: str, d, tz, explain: bool) -> None:
+    from rich.panel import Panel
+    from rich.table import Table
+    from rich.text import Text as RichText
+
+    def Text(value: str = "", style: str = "") -> RichText:  # noqa: N802 - a cleaning rich.text.Text
+        return RichText(_printable(value), style=style)
+
+    head = Text()
+    head.append(_printable(source), style="bold")
+    head.append(f"  {d.subject!r}\n", style="")
+    head.append(_printable(f"from {d.envelope_from}"), style="dim")
+    if d.header_from and d.header_from != d.envelope_from:
+        head.append(_printable(f" (header From {d.header_from})"), style="dim")
+    head.append(f"  source IP {d.source_ip or 'unknown'}  at {d.at.astimezone(tz).isoformat()}  via {d.via}", style="dim")
+    out.print(head)
+    table = Table(header_style="bold", show_lines=False)
+    for col in ("recipient", "", "route", "secure", "definition", "trigger", "deciding policy", "bypass"):
+        table.add_column(col, overflow="fold")
+    for r in d.recipients:
+        policy = f"{r.policy.kind} {r.policy.id}: {r.policy.narrative}" if r.policy else ""
+        bypass = f"{r.bypass.id} ({r.bypass.option})" if r.bypass else ""
+        table.add_row(
+            Text(r.address),
+            Text("internal" if r.internal else "external", style="dim"),
+            Text(r.route, style="bold magenta" if r.route == "portal" else ""),
+            Text("yes" if r.secure else "no", style="green" if r.secure else "dim"),
+            Text(r.definition.path if r.definition else ""),
+            Text(r.trigger or ""),
+            Text(policy),
+            Text(bypass),
+        )
+    out.print(table)
+    for r in d.recipients:
+        out.print(Text(f"  {r.address}: {r.reason}", style="dim"))
+    banners: dict[str, list[str]] = {}
+    for r in d.recipients:
+        if r.banner is not None:
+            banners.setdefault(r.banner.text, []).append(r.address)
+    for text, who in banners.items():
+        out.print(Panel(Text(text), title=Text(f"banner for {', '.join(who)}"), expand=False))
+    records = [r.portal for r in d.recipients if r.portal is not None]
+    if records:
+        pt = Table(title=Text("portal records"), header_style="bold")
+        for col in ("recipient", "definition", "expires", "latest expiry", "print", "reply", "reply all", "read receipt"):
+            pt.add_column(col, overflow="fold")
+        for p in records:
+            yn = lambda b: "yes" if b else "no"  # noqa: E731
+            pt.add_row(Text(p.recipient), Text(p.definition),
+                       Text(p.expires.astimezone(tz).isoformat() if p.expires else "never (internal)"),
+                       Text(p.latest_expiry.astimezone(tz).isoformat() if p.latest_expiry else ""),
+                       yn(p.allow_print), yn(p.allow_reply), yn(p.allow_reply_all), yn(p.read_receipt))
+        out.print(pt)
+    if explain:
+        et = Table(title=Text("explanation"), header_style="bold")
+        for col in ("recipient", "kind", "id", "name", "verdict", "reason"):
+            et.add_column(col, overflow="fold")
+        for v in d.explain:
+            style = {"won": "green", "chosen": "green", "fired": "green", "lost": "yellow", "bypassed": "yellow"}.get(v.verdict, "dim")
+            et.add_row(Text(v.recipient or "(message)"), Text(v.kind), Text(str(v.id)), Text(v.name),
+                       Text(v.verdict, style=style), Text(v.reason))
+        out.print(et)
+    out.print()
+
+
+def _print_error_row(out, source: str, error: str) -> None:
+    from rich.text import Text
+
+    line = Text()  # Text, not markup: a path may contain "[...]"
+    line.append(_printable(source), style="bold")
+    line.append("  ")
+    line.append("error:", style="red")
+    line.append(_printable(f" {error}"))
+    out.print(line)
+    out.print()
+
+
+def _load_other(path: str):
+    """``--against``: another store (an SQLite file) or a configuration file."""
+    from secmsg_cli.config import load_file
+    from secmsg_cli.store.store import Store
+
+    p = Path(path)
+    if not p.is_file():
+        raise InvalidInput(f"--against {path}: no such file (expected a store or a configuration file)")
+    with p.open("rb") as fh:
+        is_store = fh.read(16) == b"SQLite format 3\x00"
+    store = Store(p) if is_store else load_file(path)
+    try:
+        return store.snapshot()
+    finally:
+        store.close()
+
+
+def _print_diff_change(out, c) -> None:
+    from rich.text import Text
+
+    line = Text(_printable(c.source), style="bold")
+    line.append("  " + _printable(c.recipient or "(message)"))
+    out.print(line)
+    if c.recipient is None:
+        out.print(Text(_printable(f"    before: {c.why_before}\n    after:  {c.why_after}")))
+        return
+    for f in c.fields:
+        out.print(Text(f"    {f}: {c.before[f]} → {c.after[f]}", style="yellow"))
+    out.print(Text(_printable(f"    before: {c.why_before}"), style="dim"))
+    out.print(Text(_printable(f"    after:  {c.why_after}"), style="dim"))
+
+
+# --- the batch ------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Rendered:
+    """One message as the parent needs it, made where it was decided (in a
+    worker for a large batch): the output text, the counts, and the decisions
+    only when coverage or a comparison needs them."""
+
+    source: str
+    error: str | None
+    text: str | None
+    secure: int
+    portal: int
+    results: tuple | None
+
+
+def finish(item, results, *, tz, explain: bool, output: Output | None, keep: bool) -> Rendered:
+    """The :func:`secmsg_cli.runner.run_all` finisher of simulate: renders
+    JSON/JSONL output (``output``; None for the table, which the parent
+    prints) and counts."""
+    from secmsg_cli.engine.render import decision_to_json, error_to_json
+
+    decision, error = results[0]
+    text = None
+    if output is not None:
+        doc = (error_to_json(item.source, error) if error is not None
+               else decision_to_json(decision, item.source, tz, explain=explain))
+        text = json.dumps(doc, ensure_ascii=False, indent=None if output is Output.jsonl else 2)
+    secure = portal = 0
+    if decision is not None:
+        for r in decision.recipients:
+            secure += r.secure
+            portal += r.route == "portal"
+    return Rendered(item.source, error, text, secure, portal, results if keep else None)
+
+
+def run(args: SimulateArgs) -> int:
+    """Decide, per recipient, where each message goes and why; the exit code."""
+    from secmsg_cli.runner import is_single, iter_inputs, parse_size, run_all
+    from secmsg_cli.store.store import open_store
+
+    output, against, explain = args.output, args.against, args.explain
+    if output is Output.csv:
+        raise InvalidInput("simulate writes table, json or jsonl (not csv)")
+    if args.detailed_exitcode and against is None:
+        raise InvalidInput("--detailed-exitcode needs --against")
+    if against is not None and (args.coverage or args.min_coverage is not None or explain):
+        raise InvalidInput("--against lists changed decisions; it does not combine with --coverage or --explain")
+    limit = parse_size(args.max_size)
+    store = open_store(args.db)
+    try:
+        snapshot = store.snapshot()
+    finally:
+        store.close()
+    tz = snapshot.tz
+    context = build_context(snapshot, mail_from=args.mail_from, rcpt=list(args.rcpt), source_ip=args.source_ip,
+                            at=args.at, via=args.via, definition=args.definition, explain=explain)
+    snapshots = (snapshot,) if against is None else (snapshot, _load_other(against))
+    single = is_single(list(args.paths))
+    workers = args.jobs if args.jobs is not None else (os.cpu_count() or 1)
+    quiet = args.quiet
+    want_coverage = args.coverage or args.min_coverage is not None
+    counts = {"messages": 0, "secure": 0, "portal": 0, "errors": 0}
+    cov = None
+    if want_coverage:
+        from secmsg_cli.coverage import Coverage
+
+        cov = Coverage()
+    if against is not None:
+        from secmsg_cli.corpus_diff import DiffSummary, compare_message
+
+        summary = DiffSummary()
+        changes = []
+    out = console() if output is Output.table or against is not None else None
+    progress = None
+    if sys.stderr.isatty() and not single and not quiet and not (output is Output.table and sys.stdout.isatty()):
+        from rich.progress import Progress, SpinnerColumn, TextColumn
+
+        progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), console=console(stderr=True), transient=True)
+        task = progress.add_task("simulating", total=None)
+        progress.start()
+    rendered_output = output if against is None and output is not Output.table else None
+    finisher = partial(finish, tz=tz, explain=explain, output=rendered_output,
+                       keep=want_coverage or against is not None or rendered_output is None)
+    first = True
+    streaming_json = against is None and output is Output.json and not single
+    write = sys.stdout.write
+    if streaming_json:
+        write("[")
+    try:
+        for r in run_all(snapshots, iter_inputs(list(args.paths), limit), context, limit, workers, finisher):
+            counts["messages"] += 1
+            if r.error is not None:
+                counts["errors"] += 1
+            else:
+                counts["secure"] += r.secure
+                counts["portal"] += r.portal
+                if cov is not None:
+                    cov.add(r.results[0][0])
+            if against is not None:
+                found = compare_message(r.source, *r.results[0], *r.results[1], summary)
+                changes.extend(found)
+                if output is Output.table:
+                    for c in found:
+                        _print_diff_change(out, c)
+                elif output is Output.jsonl:
+                    for c in found:
+                        write(json.dumps(c.to_json(), ensure_ascii=False) + "\n")
+            elif r.text is not None:
+                if output is Output.jsonl or single:
+                    write(r.text + "\n")
+                else:
+                    write(("\n" if first else ",\n") + r.text)
+            elif r.error is not None and single:
+                sys.stderr.write(f"error: {_printable(f'{r.source}: {r.error}'.replace(chr(10), ' '))}\n")
+            elif r.error is not None:
+                _print_error_row(out, r.source, r.error)
+            else:
+                _print_decision(out, r.source, r.results[0][0], tz, explain)
+            first = False
+            if progress is not None:
+                progress.update(task, description=f"simulating: {counts['messages']} messages, {counts['errors']} errors")
+    finally:
+        if progress is not None:
+            progress.stop()
+    if streaming_json:
+        write("\n]\n" if not first else "]\n")
+    if against is not None:
+        if output is Output.json:
+            write(json.dumps({"summary": summary.to_json(), "changes": [c.to_json() for c in changes]},
+                             ensure_ascii=False, indent=2) + "\n")
+        if not quiet:
+            sys.stderr.write(f"{summary.messages} message(s), {summary.recipients} recipient(s): "
+                             f"{summary.changed_recipients} decided differently in {summary.changed_messages} "
+                             f"message(s) against {against}\n")
+        return 5 if args.detailed_exitcode and (summary.changed_recipients or summary.changed_messages) else 0
+    if not single and not quiet:
+        sys.stderr.write(
+            f"{counts['messages']} message(s): {counts['secure']} secure recipient(s), "
+            f"{counts['portal']} portal cop{'y' if counts['portal'] == 1 else 'ies'}, {counts['errors']} error(s)\n"
+        )
+    below = False
+    if cov is not None:
+        report = cov.report(snapshot)
+        if output is Output.table:
+            from secmsg_cli.cli.test_cmd import print_coverage
+
+            print_coverage(report, "message")
+        else:
+            sys.stderr.write(json.dumps({"coverage": report.to_json()}, ensure_ascii=False) + "\n")
+        below = args.min_coverage is not None and report.percent < args.min_coverage
+        if below:
+            sys.stderr.write(f"error: coverage {report.percent:.1f}% is below --min-coverage {args.min_coverage:g}%\n")
+    if counts["errors"]:
+        return 1
+    return 4 if below else 0
