@@ -1,6 +1,6 @@
 """`python -m secmsg_cli`."""
 
-from secmsg_cli.cli.app import main
+from secmsg_cli.cli.entry import main
 
 if __name__ == "__main__":
     main()

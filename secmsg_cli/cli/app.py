@@ -3,7 +3,6 @@ that turns every failure into one line on stderr and an exit code (SPEC §10-§1
 
 from __future__ import annotations
 
-import os
 import sys
 from typing import Annotated, Any
 
@@ -11,13 +10,8 @@ import typer
 from typer.core import TyperGroup
 
 from secmsg_cli import __version__
+from secmsg_cli.cli._boundary import exit_code_for, fail
 from secmsg_cli.cli._common import State
-from secmsg_cli.errors import SecmsgError
-
-
-def _fail(message: str, code: int) -> None:
-    sys.stderr.write(f"error: {message}\n")
-    sys.exit(code)
 
 
 class SecmsgGroup(TyperGroup):
@@ -29,43 +23,21 @@ class SecmsgGroup(TyperGroup):
         from typer import Abort
         from typer._click.exceptions import ClickException, NoArgsIsHelpError, UsageError
 
-        debug = os.environ.get("SECMSG_DEBUG") == "1"
         try:
             rv = super().main(args=args, prog_name=prog_name or "secmsg", complete_var=complete_var,
                               standalone_mode=False, **extra)
-        except SecmsgError as exc:
-            if debug:
-                raise
-            problems = getattr(exc, "problems", None) or []
-            if len(problems) > 1:
-                # The first line is the whole error; the summary in it may elide
-                # problems ("and 2 more"), so every one follows, one per line.
-                sys.stderr.write(f"error: {str(exc).replace(chr(10), ' ')}\n")
-                for problem in problems:
-                    sys.stderr.write(f"  - {problem.replace(chr(10), ' ')}\n")
-                sys.exit(exc.exit_code)
-            _fail(str(exc).replace("\n", " "), exc.exit_code)
         except NoArgsIsHelpError as exc:
             exc.show()
             sys.exit(exc.exit_code)
         except UsageError as exc:
             hint = f" (see '{exc.ctx.command_path} --help')" if exc.ctx is not None else ""
-            _fail(exc.format_message().replace("\n", " ") + hint, exc.exit_code)
+            sys.exit(fail(exc.format_message().replace("\n", " ") + hint, exc.exit_code))
         except ClickException as exc:
-            _fail(exc.format_message().replace("\n", " "), exc.exit_code)
+            sys.exit(fail(exc.format_message().replace("\n", " "), exc.exit_code))
         except Abort:
-            _fail("aborted", 1)
-        except BrokenPipeError:
-            sys.exit(1)
-        except OSError as exc:
-            if debug:
-                raise
-            where = f"{exc.filename}: " if exc.filename else ""
-            _fail(f"{where}{exc.strerror or exc}", 1)
-        except Exception as exc:  # the last line of defence: never a traceback (SPEC §11)
-            if debug:
-                raise
-            _fail(f"internal error: {type(exc).__name__}: {exc} (run with SECMSG_DEBUG=1 for the traceback)", 1)
+            sys.exit(fail("aborted", 1))
+        except Exception as exc:
+            sys.exit(exit_code_for(exc))
         if not standalone_mode:
             return rv
         sys.exit(rv if isinstance(rv, int) else 0)
@@ -139,8 +111,3 @@ def _register() -> None:
 
 
 _register()
-
-
-def main() -> None:
-    """Console-script entry point."""
-    app(prog_name="secmsg")

@@ -115,6 +115,44 @@ class MatchListError(ValueError):
         return (type(self), (self.line_no, self.reason, self.line))
 
 
+class Regex:
+    """A compiled regular expression, compiled when first searched with.
+
+    A snapshot holds hundreds of word and phrase lines and one message is
+    searched for few of them (most are ruled out by their words), so the
+    lines' expressions, valid by construction, are compiled on demand: a
+    one-message run does not pay for compiling them all. Pickles as its
+    source.
+    """
+
+    __slots__ = ("source", "flags", "_compiled")
+
+    def __init__(self, source: str, flags: int = 0, compiled: re.Pattern[str] | None = None) -> None:
+        self.source = source
+        self.flags = flags
+        self._compiled = compiled
+
+    @classmethod
+    def of(cls, compiled: re.Pattern[str]) -> Regex:
+        return cls(compiled.pattern, compiled.flags, compiled)
+
+    @property
+    def compiled(self) -> re.Pattern[str]:
+        c = self._compiled
+        if c is None:
+            c = self._compiled = re.compile(self.source, self.flags)
+        return c
+
+    def search(self, text: str) -> re.Match[str] | None:
+        return self.compiled.search(text)
+
+    def finditer(self, text: str) -> Iterator[re.Match[str]]:
+        return self.compiled.finditer(text)
+
+    def __reduce__(self):
+        return (type(self), (self.source, self.flags))
+
+
 @dataclass(frozen=True, slots=True)
 class MatchLine:
     """One parsed, compiled entry of a match list.
@@ -133,7 +171,7 @@ class MatchLine:
     term: str
     md5: str | None = None
     label: str | None = None
-    pattern: re.Pattern[str] | None = field(default=None, compare=False, repr=False)
+    _regex: Regex | None = field(default=None, compare=False, repr=False)
     # Cheap, sound pre-filters (see "case folding" below). _literals: strings,
     # case-folded, that occur in a component's folded text whenever the line
     # matches there (non-ASCII terms; a regex's longest literal run). For an
@@ -141,19 +179,24 @@ class MatchLine:
     # searched in the component's lowered text instead, and _tokens the term's
     # lower-case \w runs, each of which is then a whole word of that text.
     _literals: tuple[str, ...] = field(default=(), compare=False, repr=False)
-    _lowered: re.Pattern[str] | None = field(default=None, compare=False, repr=False)
+    _lowered: Regex | None = field(default=None, compare=False, repr=False)
     _tokens: tuple[str, ...] = field(default=(), compare=False, repr=False)
     # Key under which a component remembers this line's search result: the
     # result depends only on the pattern and on whether it is a card number.
     _key: str = field(init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
-        if self.pattern is None:
+        if self._regex is None:
             key = f"h\x00{self.md5}"
         else:
             kind = "c" if self.kind == "cardnumber" else "p"
-            key = f"{kind}{self.pattern.flags}\x00{self.pattern.pattern}"
+            key = f"{kind}{self._regex.flags}\x00{self._regex.source}"
         object.__setattr__(self, "_key", key)
+
+    @property
+    def pattern(self) -> re.Pattern[str] | None:
+        """The compiled expression (None for ``hash`` lines)."""
+        return self._regex.compiled if self._regex is not None else None
 
     @property
     def scores(self) -> bool:
@@ -302,7 +345,7 @@ def _parse_line(line_no: int, raw: str) -> MatchLine | None:
         kind = _REGEX_KEYWORDS[keyword]
         pattern = _compile_regex(tail, fail)
         literal = _required_literal(pattern)
-        return MatchLine(**common, kind=kind, term=tail, pattern=pattern,
+        return MatchLine(**common, kind=kind, term=tail, _regex=Regex.of(pattern),
                          _literals=(literal,) if literal else ())
     if keyword.startswith("regex,"):
         raise fail(
@@ -377,14 +420,14 @@ def _parse_text(text: str, fail) -> str:
 
 def _word_line(common: dict, kind: str, term: str) -> MatchLine:
     words = term.split()
-    pattern = re.compile(_word_regex(words), re.IGNORECASE)
+    pattern = Regex(_word_regex(words), re.IGNORECASE)
     if term.isascii():
         low = [w.lower() for w in words]
         tokens = sorted(set(_WORD_RUN.findall(" ".join(low))), key=len, reverse=True)
-        return MatchLine(**common, kind=kind, term=term, pattern=pattern,
-                         _lowered=re.compile(_word_regex(low)), _tokens=tuple(tokens))
+        return MatchLine(**common, kind=kind, term=term, _regex=pattern,
+                         _lowered=Regex(_word_regex(low)), _tokens=tuple(tokens))
     literals = sorted({_fold(w) for w in words}, key=len, reverse=True)
-    return MatchLine(**common, kind=kind, term=term, pattern=pattern,
+    return MatchLine(**common, kind=kind, term=term, _regex=pattern,
                      _literals=tuple(literals))
 
 
@@ -514,7 +557,7 @@ class Component:
             object.__setattr__(self, "md5", self.md5.lower())
 
 
-def _lowered(text: str, cache: dict) -> str:
+def _lower_text(text: str, cache: dict) -> str:
     lowered = cache.get(_LOWERED)
     if lowered is None:
         lowered = cache[_LOWERED] = _lower(text)
@@ -525,7 +568,7 @@ def _words(text: str, cache: dict) -> frozenset[str]:
     """The words of ``text``, lowered (``cache``: the component's)."""
     words = cache.get(_WORDS)
     if words is None:
-        words = cache[_WORDS] = frozenset(_WORD_RUN.findall(_lowered(text, cache)))
+        words = cache[_WORDS] = frozenset(_WORD_RUN.findall(_lower_text(text, cache)))
     return words
 
 
@@ -534,8 +577,8 @@ def _search(line: MatchLine, text: str, cache: dict) -> bool:
     if line._lowered is not None:  # ASCII word or phrase
         if line._tokens and not _words(text, cache).issuperset(line._tokens):
             return False
-        return line._lowered.search(_lowered(text, cache)) is not None
-    pattern = line.pattern
+        return line._lowered.search(_lower_text(text, cache)) is not None
+    pattern = line._regex
     assert pattern is not None
     if line._literals:  # non-ASCII word or phrase, or a regex with a literal run
         folded = cache.get(_FOLDED)

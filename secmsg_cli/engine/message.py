@@ -38,18 +38,15 @@ from __future__ import annotations
 
 import binascii
 import codecs
-import email.generator
 import email.message
 import email.parser
 import email.policy
 import email.utils
 import functools
-import hashlib
 import io
 import ipaddress
 import re
 from dataclasses import dataclass, field
-from html.parser import HTMLParser
 
 from .addresses import AddressError, normalise_address
 
@@ -396,32 +393,55 @@ _DECLARATION = re.compile(r"<[!?][^<>]*>")
 _STRAY_LT = re.compile(r"<(?![A-Za-z/][^<>]*>)")
 
 
-class _TextExtractor(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.out: list[str] = []
-        self._skip = 0
+# The standard library modules only some messages need (HTML bodies,
+# attachments, attached messages) are imported on first use: start-up is
+# paid by every run, they are not.
 
-    def handle_starttag(self, tag: str, attrs: object) -> None:
-        if tag in _SKIP_TAGS:
-            self._skip += 1
-        elif tag in _BLOCK_TAGS:
-            self.out.append("\n")
-        elif tag in _CELL_TAGS:
-            self.out.append(" ")
 
-    def handle_endtag(self, tag: str) -> None:
-        if tag in _SKIP_TAGS:
-            if self._skip:
-                self._skip -= 1
-        elif tag in _BLOCK_TAGS:
-            self.out.append("\n")
-        elif tag in _CELL_TAGS:
-            self.out.append(" ")
+def _md5(data: bytes) -> str:
+    import hashlib
 
-    def handle_data(self, data: str) -> None:
-        if not self._skip:
-            self.out.append(_WHITESPACE.sub(" ", data))
+    return hashlib.md5(data, usedforsecurity=False).hexdigest()
+
+
+def _bytes_generator():
+    import email.generator
+
+    return email.generator.BytesGenerator
+
+
+@functools.cache
+def _text_extractor_class() -> type:
+    from html.parser import HTMLParser
+
+    class _TextExtractor(HTMLParser):
+        def __init__(self) -> None:
+            super().__init__(convert_charrefs=True)
+            self.out: list[str] = []
+            self._skip = 0
+
+        def handle_starttag(self, tag: str, attrs: object) -> None:
+            if tag in _SKIP_TAGS:
+                self._skip += 1
+            elif tag in _BLOCK_TAGS:
+                self.out.append("\n")
+            elif tag in _CELL_TAGS:
+                self.out.append(" ")
+
+        def handle_endtag(self, tag: str) -> None:
+            if tag in _SKIP_TAGS:
+                if self._skip:
+                    self._skip -= 1
+            elif tag in _BLOCK_TAGS:
+                self.out.append("\n")
+            elif tag in _CELL_TAGS:
+                self.out.append(" ")
+
+        def handle_data(self, data: str) -> None:
+            if not self._skip:
+                self.out.append(_WHITESPACE.sub(" ", data))
+
+    return _TextExtractor
 
 
 def _strip_comments(html: str) -> str:
@@ -454,7 +474,7 @@ def html_to_text(html: str) -> str:
     safe = _strip_comments(html)
     safe = _DECLARATION.sub(" ", safe)
     safe = _STRAY_LT.sub("&lt;", safe)
-    parser = _TextExtractor()
+    parser = _text_extractor_class()()
     try:
         parser.feed(safe)
         parser.close()
@@ -970,7 +990,7 @@ class _Parts:
             filename=spec.filename,
             content_type=spec.content_type,
             size=len(data),
-            md5=hashlib.md5(data, usedforsecurity=False).hexdigest(),
+            md5=_md5(data),
             text=text,
         )
 
@@ -980,7 +1000,7 @@ class _Parts:
         # differ from that of the original file's bytes.
         buf = io.BytesIO()
         try:
-            email.generator.BytesGenerator(buf, mangle_from_=False, maxheaderlen=0).flatten(msg)
+            _bytes_generator()(buf, mangle_from_=False, maxheaderlen=0).flatten(msg)
         except Exception:  # noqa: BLE001 - unusual charsets; fall back to the text
             return b""
         return buf.getvalue()

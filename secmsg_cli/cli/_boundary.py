@@ -1,0 +1,51 @@
+"""The error boundary of every command (SPEC §11): an exception becomes one
+line on stderr and an exit code, never a traceback (``SECMSG_DEBUG=1`` lets
+it through). Typer-free: the Typer application (``SecmsgGroup.main``) and
+the lean entry point (``cli/entry.py``) both end here.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from secmsg_cli.errors import SecmsgError
+
+__all__ = ["fail", "exit_code_for"]
+
+
+def fail(message: str, code: int) -> int:
+    sys.stderr.write(f"error: {message}\n")
+    return code
+
+
+def exit_code_for(exc: BaseException) -> int:
+    """Report ``exc`` as SPEC §11 says and return the exit code; re-raise it
+    under ``SECMSG_DEBUG=1`` (or when it is not ours to report)."""
+    debug = os.environ.get("SECMSG_DEBUG") == "1"
+    if isinstance(exc, SecmsgError):
+        if debug:
+            raise exc
+        problems = getattr(exc, "problems", None) or []
+        if len(problems) > 1:
+            # The first line is the whole error; the summary in it may elide
+            # problems ("and 2 more"), so every one follows, one per line.
+            sys.stderr.write(f"error: {str(exc).replace(chr(10), ' ')}\n")
+            for problem in problems:
+                sys.stderr.write(f"  - {problem.replace(chr(10), ' ')}\n")
+            return exc.exit_code
+        return fail(str(exc).replace("\n", " "), exc.exit_code)
+    if isinstance(exc, BrokenPipeError):
+        return 1
+    if isinstance(exc, (KeyboardInterrupt, EOFError)):
+        return fail("aborted", 1)
+    if isinstance(exc, OSError):
+        if debug:
+            raise exc
+        where = f"{exc.filename}: " if exc.filename else ""
+        return fail(f"{where}{exc.strerror or exc}", 1)
+    if isinstance(exc, Exception):  # the last line of defence: never a traceback (SPEC §11)
+        if debug:
+            raise exc
+        return fail(f"internal error: {type(exc).__name__}: {exc} (run with SECMSG_DEBUG=1 for the traceback)", 1)
+    raise exc

@@ -1,0 +1,153 @@
+"""The ``secmsg`` console script.
+
+``simulate`` is the command run most often, and in scripts and CI one
+message at a time, so its start-up is what users wait for. Typer builds the
+whole command tree and a validator per parameter before running anything;
+that alone costs several times what deciding one message does. So a plain
+``simulate`` command line (global ``--db``/``-q``, then ``simulate`` with
+its own options, each spelt as its ``--help`` shows) is parsed here and run
+without loading Typer or the other commands. Anything else, or anything
+here's parser is unsure of (``--help``, an unknown option, a value Typer
+would refuse), goes to the Typer application, which owns every usage error;
+both end in the same :func:`secmsg_cli.cli.simulation.run` and the same
+error boundary.
+"""
+
+from __future__ import annotations
+
+import sys
+
+__all__ = ["main", "parse_simulate"]
+
+# simulate's options: long name -> (field of SimulateArgs, takes a value)
+# (tests check this against the Typer command's declaration).
+_GLOBAL = {"--db": ("db", True), "--quiet": ("quiet", False), "-q": ("quiet", False)}
+_OPTIONS = {
+    "--mail-from": ("mail_from", True),
+    "--rcpt": ("rcpt", True),
+    "--source-ip": ("source_ip", True),
+    "--at": ("at", True),
+    "--via": ("via", True),
+    "--definition": ("definition", True),
+    "--explain": ("explain", False),
+    "--max-size": ("max_size", True),
+    "--jobs": ("jobs", True),
+    "-j": ("jobs", True),
+    "--coverage": ("coverage", False),
+    "--min-coverage": ("min_coverage", True),
+    "--against": ("against", True),
+    "--detailed-exitcode": ("detailed_exitcode", False),
+    "--output": ("output", True),
+    "-o": ("output", True),
+}
+_OUTPUTS = ("table", "json", "jsonl", "csv")
+
+
+def _value(field: str, text: str):
+    """The option's value as Typer would give it, or None when Typer might
+    see it differently (it then parses the whole line and reports)."""
+    if field == "jobs":
+        return int(text) if text.isascii() and text.isdigit() and int(text) >= 1 else None
+    if field == "min_coverage":
+        whole, dot, frac = text.partition(".")
+        if not (whole.isascii() and whole.isdigit() and (not dot or (frac.isascii() and frac.isdigit()))):
+            return None
+        number = float(text)
+        return number if 0 <= number <= 100 else None
+    if field == "output":
+        if text.lower() not in _OUTPUTS:
+            return None
+        from secmsg_cli.cli._output import Output
+
+        return Output(text.lower())
+    return text
+
+
+def _take(args: list[str], i: int, table: dict, values: dict) -> int | None:
+    """Read the option at ``args[i]`` into ``values``; the next index, or
+    None when it is not one this parser is sure of."""
+    token = args[i]
+    name, eq, attached = token.partition("=") if token.startswith("--") else (token, "", "")
+    if not eq and not token.startswith("--") and len(token) > 2 and token[:2] in table:
+        name, attached, eq = token[:2], token[2:], "="  # -ojson, -j2
+    spec = table.get(name)
+    if spec is None:
+        return None
+    field, takes_value = spec
+    if not takes_value:
+        if eq:
+            return None
+        values[field] = True
+        return i + 1
+    if eq:
+        text = attached
+        nxt = i + 1
+    else:
+        if i + 1 >= len(args) or (args[i + 1].startswith("-") and args[i + 1] != "-"):
+            return None
+        text = args[i + 1]
+        nxt = i + 2
+    value = _value(field, text)
+    if value is None:
+        return None
+    if field == "rcpt":
+        values.setdefault("rcpt", []).append(value)
+    else:
+        values[field] = value  # given twice, the last one counts (as in Click)
+    return nxt
+
+
+def parse_simulate(args: list[str]):
+    """:class:`SimulateArgs` for a plain ``simulate`` command line, else None."""
+    values: dict = {}
+    i = 0
+    while i < len(args) and args[i] != "simulate":
+        nxt = _take(args, i, _GLOBAL, values)
+        if nxt is None:
+            return None
+        i = nxt
+    if i >= len(args):
+        return None
+    i += 1
+    paths: list[str] = []
+    while i < len(args):
+        token = args[i]
+        if token == "--":
+            paths.extend(args[i + 1:])
+            break
+        if token.startswith("-") and token != "-":
+            nxt = _take(args, i, _OPTIONS, values)
+            if nxt is None:
+                return None
+            i = nxt
+        else:
+            paths.append(token)
+            i += 1
+    if not paths:
+        return None
+    from secmsg_cli.cli.simulation import SimulateArgs
+
+    if "rcpt" in values:
+        values["rcpt"] = tuple(values["rcpt"])
+    return SimulateArgs(paths=tuple(paths), **values)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console-script entry point."""
+    args = sys.argv[1:] if argv is None else list(argv)
+    parsed = parse_simulate(args)
+    if parsed is None:
+        from secmsg_cli.cli.app import app
+
+        app(args=args, prog_name="secmsg")
+        return
+    from secmsg_cli.cli._boundary import exit_code_for
+    from secmsg_cli.cli.simulation import run
+
+    try:
+        code = run(parsed)
+    except BaseException as exc:  # noqa: BLE001 - the boundary decides what to report
+        if isinstance(exc, SystemExit):
+            raise
+        code = exit_code_for(exc)
+    sys.exit(code)

@@ -1,0 +1,205 @@
+"""The lean entry point (cli/entry.py, issue 7 cold start): a plain
+``simulate`` command line runs without Typer, and does exactly what the Typer
+command does; anything else goes to Typer."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from secmsg_cli.cli import entry, simulation
+from secmsg_cli.cli._output import Output
+from secmsg_cli.cli._values import PLAIN_ISO, parse_at
+from secmsg_cli.cli.simulation import SimulateArgs
+from tests.cli._simulate_support import _cached_command, demo, demo_template  # noqa: F401 - fixtures
+from tests.conftest import FIXTURES
+
+AT = "2026-11-27T10:00:00+00:00"
+MSG = str(FIXTURES / "messages" / "01-confidential-subject-to-counsel.eml")
+MESSAGES = str(FIXTURES / "messages")
+
+
+def _typer_args(cli, monkeypatch, argv: list[str]) -> SimulateArgs | None:
+    """The SimulateArgs the Typer command passes to run() for ``argv``
+    (None when Typer refuses the line)."""
+    seen: list[SimulateArgs] = []
+
+    def capture(args: SimulateArgs) -> int:
+        seen.append(args)
+        return 0
+
+    monkeypatch.setattr(simulation, "run", capture)
+    r = cli(*argv)
+    monkeypatch.undo()
+    return seen[0] if seen and r.exit_code == 0 else None
+
+
+def test_the_option_table_is_the_typer_declaration():
+    import typer.main
+
+    from secmsg_cli.cli.app import app
+
+    command = typer.main.get_command(app)
+    sim = command.commands["simulate"]
+    declared = {opt for p in sim.params if p.param_type_name == "option" for opt in p.opts}
+    assert declared - {"--help", "-h"} == set(entry._OPTIONS)
+    fields = {f for f, _ in entry._OPTIONS.values()} | {f for f, _ in entry._GLOBAL.values()} | {"paths"}
+    assert fields == set(SimulateArgs.__dataclass_fields__)
+    root = {opt for p in command.params for opt in p.opts}
+    assert set(entry._GLOBAL) <= root
+
+
+LINES = [
+    ["simulate", MSG],
+    ["-q", "simulate", MSG, "-o", "json"],
+    ["--db", "x.db", "--quiet", "simulate", "--at", AT, MSG, "-ojsonl"],
+    ["--db=x.db", "simulate", MSG, "--output=JSON", "--explain"],
+    ["simulate", MSG, MESSAGES, "--rcpt", "a@b.example", "--rcpt=c@d.example", "--mail-from", "x@y.example"],
+    ["simulate", "-", "--source-ip", "203.0.113.5", "--via", "outlook", "--definition", "Legal/Privileged"],
+    ["simulate", MESSAGES, "-j", "3", "--coverage", "--min-coverage", "50"],
+    ["simulate", MESSAGES, "-j2", "--min-coverage=12.5", "--max-size", "1MB"],
+    ["simulate", MESSAGES, "--against", "other.toml", "--detailed-exitcode", "--jobs=1"],
+    ["simulate", "--at", AT, "--at", "2026-01-01", MSG, "-o", "table", "-o", "jsonl"],
+    ["simulate", "--", "-odd-name.eml", "--at"],
+    ["simulate", MSG, "-o", "csv"],
+    ["simulate", MSG, "--at", ""],
+]
+
+
+@pytest.mark.parametrize("argv", LINES, ids=lambda a: " ".join(a)[:60])
+def test_a_plain_line_is_read_as_typer_reads_it(cli, monkeypatch, argv):
+    fast = entry.parse_simulate(argv)
+    assert fast is not None
+    assert fast == _typer_args(cli, monkeypatch, argv)
+
+
+REFUSED_OR_UNSURE = [
+    [],
+    ["--version"],
+    ["simulate"],  # no path: Typer says so
+    ["simulate", "--help"],
+    ["-h", "simulate", MSG],
+    ["simulate", MSG, "--jobs", "0"],
+    ["simulate", MSG, "-j", "x"],
+    ["simulate", MSG, "--min-coverage", "101"],
+    ["simulate", MSG, "--min-coverage", "1e2"],
+    ["simulate", MSG, "-o", "yaml"],
+    ["simulate", MSG, "--unknown"],
+    ["simulate", MSG, "--explain=yes"],
+    ["simulate", MSG, "--at"],
+    ["simulate", MSG, "--at", "--explain"],
+    ["simulate", MSG, "-qx"],
+    ["-q", "-x", "simulate", MSG],
+    ["--db"],
+    ["domain", "list"],
+    ["policy", "list", "simulate"],
+]
+
+
+@pytest.mark.parametrize("argv", REFUSED_OR_UNSURE, ids=lambda a: " ".join(a)[:60] or "(none)")
+def test_anything_else_goes_to_typer(argv):
+    assert entry.parse_simulate(argv) is None
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(["simulate", MSG, "-", "--", "-q", "--quiet", "--db", "x.db", "-o", "json", "JSONL",
+                                 "-ojson", "--output=table", "--explain", "--explain=1", "-j", "2", "-j0", "--jobs=4",
+                                 "--at", AT, "--rcpt", "a@b.example", "--min-coverage", "50", "--coverage", "-x",
+                                 "--against", "o.toml", "--detailed-exitcode", "--max-size", "5MB", "--help"]),
+                max_size=10))
+def test_whatever_the_line_the_fast_parser_agrees_with_typer_or_steps_aside(argv):
+    # (A property over random lines: when the fast parser accepts a line,
+    # Typer accepts it too, with the same values.)
+    fast = entry.parse_simulate(argv)
+    if fast is None:
+        return
+    from typer.testing import CliRunner
+
+    from secmsg_cli.cli.app import app
+
+    seen: list[SimulateArgs] = []
+    real = simulation.run
+    simulation.run = lambda a: seen.append(a) or 0
+    try:
+        r = CliRunner().invoke(app, argv, catch_exceptions=False)
+    finally:
+        simulation.run = real
+    assert r.exit_code == 0, (argv, r.stdout, r.stderr)
+    assert seen == [fast], argv
+
+
+def _main(argv, capsys):
+    with pytest.raises(SystemExit) as stop:
+        entry.main(argv)
+    out = capsys.readouterr()
+    return stop.value.code, out.out, out.err
+
+
+def test_the_lean_path_prints_what_the_typer_path_prints(demo, capsys):
+    for argv in (["simulate", MSG, "--at", AT, "-o", "json", "--explain"],
+                 ["simulate", MESSAGES, "--at", AT, "-o", "jsonl", "--coverage"],
+                 ["simulate", MESSAGES, "--at", AT, "--jobs", "1"]):
+        code, out, err = _main(argv, capsys)
+        typer_run = demo(*argv)
+        assert (code, out, err) == (typer_run.exit_code, typer_run.stdout, typer_run.stderr)
+
+
+@pytest.mark.parametrize("argv", [
+    ["simulate", "missing.eml", "-o", "json"],
+    ["simulate", MSG, "--at", "yesterday"],
+    ["simulate", MSG, "-o", "csv"],
+    ["simulate", MSG, "--via", "pigeon"],
+    ["simulate", MSG, "--definition", "No/Such"],
+    ["simulate", MSG, "--max-size", "lots"],
+    ["simulate", MSG, "--detailed-exitcode"],
+    ["simulate", MSG, "--jobs", "0"],  # Typer's usage error, through main()
+], ids=lambda a: " ".join(a[2:]))
+def test_errors_are_the_same_one_line(demo, capsys, argv):
+    code, out, err = _main(argv, capsys)
+    typer_run = demo(*argv)  # (CliRunner names the program "root")
+    assert (code, out, err) == (typer_run.exit_code, typer_run.stdout, typer_run.stderr.replace("'root ", "'secmsg "))
+    assert code != 0
+    assert '"error"' in out if "json" in argv else (err.startswith("error: ") and err.count("\n") == 1)
+
+
+def test_simulate_does_not_load_typer(demo, tmp_path, _isolated_store):
+    probe = ("import atexit, sys\n"
+             "atexit.register(lambda: sys.stderr.write('typer loaded: %s\\n' % ('typer' in sys.modules)))\n"
+             "from secmsg_cli.cli.entry import main\n"
+             "main(sys.argv[1:])\n")
+    run = subprocess.run([sys.executable, "-c", probe, "--db", str(_isolated_store), "simulate", MSG, "--at", AT,
+                          "-o", "json"], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    assert run.stderr.endswith("typer loaded: False\n")
+    other = subprocess.run([sys.executable, "-c", probe, "--db", str(_isolated_store), "domain", "list"],
+                           capture_output=True, text=True)
+    assert other.returncode == 0 and other.stderr.endswith("typer loaded: True\n")
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.from_regex(PLAIN_ISO, fullmatch=True))
+def test_plain_iso_times_read_as_dateutil_reads_them(text):
+    from datetime import timezone
+
+    from dateutil.parser import isoparse
+
+    from secmsg_cli.errors import InvalidInput
+
+    try:
+        expected = isoparse(text)
+    except (ValueError, OverflowError):
+        with pytest.raises(InvalidInput):
+            parse_at(text, timezone.utc)
+        return
+    got = parse_at(text, timezone.utc)
+    if expected.tzinfo is None:
+        expected = expected.replace(tzinfo=timezone.utc)
+    assert got == expected and got.utcoffset() == expected.utcoffset()
+
+
+def test_output_values_are_the_enum():
+    assert entry.parse_simulate(["simulate", MSG, "-o", "Json"]).output is Output.json
