@@ -226,11 +226,32 @@ class MatchList:
     source: tuple[str, ...] = ()
     _has_required: bool = field(init=False, compare=False, repr=False)
     _has_exclude: bool = field(init=False, compare=False, repr=False)
+    # For evaluate(): the lines with words (ASCII words and phrases) with the
+    # set of their words, which a component must all have for the line to be
+    # found there; the other lines but hashes (regex, non-ASCII terms), always
+    # searched; the hash lines. And the result of finding nothing, by
+    # activation score (the same for every message that has none of it).
+    _worded: tuple[tuple[int, frozenset[str]], ...] = field(init=False, compare=False, repr=False)
+    _always: tuple[int, ...] = field(init=False, compare=False, repr=False)
+    _hashes: tuple[int, ...] = field(init=False, compare=False, repr=False)
+    _nothing: dict = field(init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         kinds = {ln.kind for ln in self.lines}
         object.__setattr__(self, "_has_required", "required" in kinds)
         object.__setattr__(self, "_has_exclude", "exclude" in kinds)
+        worded, always, hashes = [], [], []
+        for i, ln in enumerate(self.lines):
+            if ln.kind == "hash":
+                hashes.append(i)
+            elif ln._tokens:
+                worded.append((i, frozenset(ln._tokens)))
+            else:
+                always.append(i)
+        object.__setattr__(self, "_worded", tuple(worded))
+        object.__setattr__(self, "_always", tuple(always))
+        object.__setattr__(self, "_hashes", tuple(hashes))
+        object.__setattr__(self, "_nothing", {})
 
     @property
     def required(self) -> tuple[MatchLine, ...]:
@@ -564,11 +585,20 @@ def _lower_text(text: str, cache: dict) -> str:
     return lowered
 
 
+# ASCII bytes that are not \w (all but letters, digits and "_") -> space.
+_ASCII_NON_WORD = bytes(c if c < 128 and (chr(c).isalnum() or c == 0x5F) else 0x20 for c in range(256))
+
+
 def _words(text: str, cache: dict) -> frozenset[str]:
-    """The words of ``text``, lowered (``cache``: the component's)."""
+    """The words (runs of word characters) of ``text``, lowered (``cache``: the component's)."""
     words = cache.get(_WORDS)
     if words is None:
-        words = cache[_WORDS] = frozenset(_WORD_RUN.findall(_lower_text(text, cache)))
+        lowered = _lower_text(text, cache)
+        if lowered.isascii():  # the same runs, split in C (twice as fast)
+            found = lowered.encode("ascii").translate(_ASCII_NON_WORD).decode("ascii").split()
+        else:
+            found = _WORD_RUN.findall(lowered)
+        words = cache[_WORDS] = frozenset(found)
     return words
 
 
@@ -702,47 +732,60 @@ def evaluate(
                 texts.append((c.name, c.text, c._cache))
             if c.md5 is not None:
                 md5s.append((c.name, c.md5))
-    # The word sets of the texts, made when a line with words is first
-    # searched: a line none of whose components has all its words is not
-    # found, without a search (most lines of most definitions, on most
-    # messages).
-    words_of: list[frozenset[str]] | None = None
+    # Where each line is found, text by text (so each line's components come
+    # in the components' order). A line with words is searched only in a
+    # text that has all its words (most lines of most definitions, on most
+    # messages, are not).
+    lines = match_list.lines
+    worded, always = match_list._worded, match_list._always
+    found_in: dict[int, list[str]] = {}
+    for name, text, cache in texts:
+        if worded:
+            words = _words(text, cache)
+            searched = [i for i, need in worded if need <= words]
+        else:
+            searched = []
+        if always:
+            searched.extend(always)
+        for i in searched:
+            line = lines[i]
+            key = line._key
+            # Each component remembers its result per distinct pattern, so
+            # the definitions evaluated against one message share the work.
+            hit = cache.get(key)
+            if hit is None:
+                hit = cache[key] = _search(line, text, cache)
+            if hit:
+                found_in.setdefault(i, []).append(name)
+    for i in match_list._hashes:
+        names = [name for name, md5 in md5s if md5 == lines[i].md5]
+        if names:
+            found_in[i] = names
+    if not found_in:
+        nothing = match_list._nothing.get(activation_score)
+        if nothing is None:
+            nothing = match_list._nothing[activation_score] = _result(
+                match_list, activation_score, 0, [], list(match_list.required), [])
+        return nothing
 
     score = 0
     hits: list[LineHit] = []
-    missing: list[MatchLine] = []
     excluded: list[MatchLine] = []
-
-    for line in match_list.lines:
-        if line.kind == "hash":
-            found = tuple(name for name, md5 in md5s if md5 == line.md5)
-        else:
-            key = line._key
-            tokens = line._tokens
-            if tokens and words_of is None:
-                words_of = [_words(text, cache) for _, text, cache in texts]
-            names = []
-            for i, (name, text, cache) in enumerate(texts):
-                if tokens and not words_of[i].issuperset(tokens):
-                    continue
-                # Each component remembers its result per distinct pattern, so
-                # the definitions evaluated against one message share the work.
-                hit = cache.get(key)
-                if hit is None:
-                    hit = cache[key] = _search(line, text, cache)
-                if hit:
-                    names.append(name)
-            found = tuple(names)
-        if not found:
-            if line.kind == "required":
-                missing.append(line)
-            continue
+    for i in sorted(found_in):
+        line = lines[i]
+        found = tuple(found_in[i])
         if line.kind == "exclude":
             excluded.append(line)
         points, capped = line.points_for(len(found))
         score += points
         hits.append(LineHit(line.line_no, line.source, line.kind, found, points, capped))
+    missing = [ln for i, ln in enumerate(lines) if ln.kind == "required" and i not in found_in] \
+        if match_list._has_required else []
+    return _result(match_list, activation_score, score, hits, missing, excluded)
 
+
+def _result(match_list: MatchList, activation_score: int, score: int, hits: list[LineHit],
+            missing: list[MatchLine], excluded: list[MatchLine]) -> ContentResult:
     fired = score >= activation_score and not missing and not excluded
     return ContentResult(
         score=score,

@@ -691,3 +691,21 @@ def test_regex_literal_prefilter_never_changes_a_result(literal, shape, text):
         return
     expected = re.search(pattern, text, re.IGNORECASE) is not None
     assert bool(evaluate(ml, 1, [body(text)]).hits) is expected
+
+
+@settings(max_examples=500)
+@given(st.text(alphabet=st.characters(max_codepoint=0x17F)))
+def test_the_word_set_is_every_word_run_of_the_lowered_text(text):
+    # (ASCII texts are split by a byte table, others by \w+: the same words.)
+    assert C._words(text, {}) == frozenset(re.findall(r"\w+", C._lower(text)))
+
+
+def test_a_definition_that_finds_nothing_gives_the_same_result_every_time():
+    ml = parse_match_list(['2 required "wire transfer"', '1 "invoice"', "1 regex \\bIBAN\\b"])
+    nothing = [Component("body", "body", "nothing to see here")]
+    first, second = evaluate(ml, 2, nothing), evaluate(ml, 2, [Component("subject", "subject", "hello")])
+    assert first is second  # shared: immutable
+    assert (first.score, first.fired, [ln.term for ln in first.missing_required]) == (0, False, ["wire transfer"])
+    assert first.reason == "required line 1 'wire transfer' not found; score 0 < 2"
+    found = evaluate(ml, 2, [Component("body", "body", "Invoice and wire\n transfer, IBAN")])
+    assert (found.score, found.fired, [h.line_no for h in found.hits]) == (4, True, [1, 2, 3])
