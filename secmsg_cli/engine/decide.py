@@ -263,6 +263,7 @@ class _Components:
     def __init__(self, message: Any) -> None:
         self.message = message
         self._by_section: dict[str, tuple[Component, ...]] = {}
+        self._by_scan: dict[frozenset[str], list[Component]] = {}
 
     def section(self, name: str) -> tuple[Component, ...]:
         got = self._by_section.get(name)
@@ -290,24 +291,26 @@ class _Components:
         return got
 
     def for_scan(self, scan: frozenset[str]) -> list[Component]:
-        out: list[Component] = []
-        for name in ("subject", "headers", "body", "attachments"):
-            if name in scan:
-                out.extend(self.section(name))
+        out = self._by_scan.get(scan)
+        if out is None:
+            out = self._by_scan[scan] = []
+            for name in ("subject", "headers", "body", "attachments"):
+                if name in scan:
+                    out.extend(self.section(name))
         return out
 
 
 class _ContentCache:
     def __init__(self, message: Any) -> None:
         self.components = _Components(message)
-        self.results: dict[str, ContentResult] = {}
+        self.results: dict[str, ContentResult] = {}  # by lower-case name
+        self._by_id: dict[int, ContentResult] = {}  # by id(CompiledContent): the lookup of every policy
 
     def result(self, cc: CompiledContent) -> ContentResult:
-        name = cc.definition.name.lower()
-        got = self.results.get(name)
+        got = self._by_id.get(id(cc))
         if got is None:
             got = evaluate(cc.match_list, cc.definition.activation_score, self.components.for_scan(cc.scan), cc.scan)
-            self.results[name] = got
+            self._by_id[id(cc)] = self.results[cc.definition.name.lower()] = got
         return got
 
 

@@ -113,8 +113,10 @@ class Snapshot:
     folder_publish: Mapping[str, tuple[str, ...]]  # lower-case folder path -> effective publish list
     content: Mapping[str, CompiledContent]  # lower-case name -> compiled content definition
     policies: Mapping[str, tuple[CompiledPolicy, ...]]  # kind -> policies by id
-    _index: Mapping[str, Mapping[tuple[str, Key, Key], tuple[CompiledPolicy, ...]]] = field(repr=False)
-    _bidi: Mapping[str, Mapping[tuple[str, Key, Key], tuple[CompiledPolicy, ...]]] = field(repr=False)
+    # kind -> (from_part, from key) -> to key -> policies; bi-directional
+    # policies also in _bidi, looked up with the pair swapped.
+    _index: Mapping[str, Mapping[tuple[str, Key], Mapping[Key, tuple[CompiledPolicy, ...]]]] = field(repr=False)
+    _bidi: Mapping[str, Mapping[tuple[str, Key], Mapping[Key, tuple[CompiledPolicy, ...]]]] = field(repr=False)
     _used_keys: Mapping[str, frozenset[Key]] = field(repr=False)
     # Memo of keys_of: addresses recur across a batch. Bounded; not part of the value.
     _keys_memo: dict[str, frozenset[Key]] = field(default_factory=dict, repr=False, compare=False)
@@ -193,11 +195,18 @@ class Snapshot:
             for a in addresses:
                 s_keys |= self.keys_of(a) & used
             for sk in s_keys:
+                by_to = index.get((part, sk))
+                if by_to:
+                    for rk in r_keys:
+                        for cp in by_to.get(rk, ()):
+                            found[cp.id] = cp
+            if bidi:
                 for rk in r_keys:
-                    for cp in index.get((part, sk, rk), ()):
-                        found[cp.id] = cp
-                    for cp in bidi.get((part, rk, sk), ()):
-                        found[cp.id] = cp
+                    swapped = bidi.get((part, rk))  # the recipient as the from target
+                    if swapped:
+                        for sk in s_keys:
+                            for cp in swapped.get(sk, ()):
+                                found[cp.id] = cp
         return [found[i] for i in sorted(found)]
 
 
@@ -239,8 +248,8 @@ def build_snapshot(
         content[cd.name.lower()] = CompiledContent(cd, parse_match_list(cd.lines), frozenset(cd.scan), sm)
 
     by_kind: dict[str, list[CompiledPolicy]] = {"secure-messaging": [], "bypass": [], "content-examination": []}
-    index: dict[str, dict[tuple[str, Key, Key], list[CompiledPolicy]]] = {k: {} for k in by_kind}
-    bidi: dict[str, dict[tuple[str, Key, Key], list[CompiledPolicy]]] = {k: {} for k in by_kind}
+    index: dict[str, dict[tuple[str, Key], dict[Key, list[CompiledPolicy]]]] = {k: {} for k in by_kind}
+    bidi: dict[str, dict[tuple[str, Key], dict[Key, list[CompiledPolicy]]]] = {k: {} for k in by_kind}
     used: dict[str, set[Key]] = {k: set() for k in by_kind}
     for p in sorted(policies, key=lambda p: p.id):
         fk, tk = target_key(p.from_), target_key(p.to)
@@ -258,9 +267,10 @@ def build_snapshot(
         )
         by_kind[p.kind].append(cp)
         used[p.kind] |= {fk, tk}
-        index[p.kind].setdefault((p.from_part, fk, tk), []).append(cp)
+        index[p.kind].setdefault((p.from_part, fk), {}).setdefault(tk, []).append(cp)
         if p.bidirectional:
-            bidi[p.kind].setdefault((p.from_part, fk, tk), []).append(cp)
+            # found when the recipient matches the from target and a sender the to target
+            bidi[p.kind].setdefault((p.from_part, fk), {}).setdefault(tk, []).append(cp)
     return Snapshot(
         account=account,
         tz=tz,
@@ -273,7 +283,9 @@ def build_snapshot(
         folder_publish=_effective_publish(folders),
         content=content,
         policies={k: tuple(v) for k, v in by_kind.items()},
-        _index={k: {key: tuple(v) for key, v in idx.items()} for k, idx in index.items()},
-        _bidi={k: {key: tuple(v) for key, v in idx.items()} for k, idx in bidi.items()},
+        _index={k: {key: {tk: tuple(v) for tk, v in by_to.items()} for key, by_to in idx.items()}
+                for k, idx in index.items()},
+        _bidi={k: {key: {tk: tuple(v) for tk, v in by_to.items()} for key, by_to in idx.items()}
+               for k, idx in bidi.items()},
         _used_keys={k: frozenset(v) for k, v in used.items()},
     )
