@@ -152,7 +152,18 @@ def run_one(snapshot, item: Item, context, max_size: int):
 _WORKER: dict[str, Any] = {}
 
 
-def _init_worker(snapshots, context, max_size, finish) -> None:
+def _init_worker(*state) -> None:
+    """In a new worker: Ctrl-C is for the parent (which stops the pool and
+    reports once), not a traceback from every worker; ``state`` (spawn) is
+    what :func:`_work` needs."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if state:
+        _set_state(*state)
+
+
+def _set_state(snapshots, context, max_size, finish) -> None:
     _WORKER.update(snapshots=snapshots, context=context, max_size=max_size, finish=finish)
 
 
@@ -205,8 +216,8 @@ def run_all(snapshots: tuple, items: Iterable[Item], context, max_size: int, job
         return
     pool_ctx = _pool_context()
     if pool_ctx.get_start_method() == "fork":
-        _init_worker(snapshots, context, max_size, finish)  # inherited, not pickled
-        pool = pool_ctx.Pool(jobs)
+        _set_state(snapshots, context, max_size, finish)  # inherited, not pickled
+        pool = pool_ctx.Pool(jobs, initializer=_init_worker)
     else:
         pool = pool_ctx.Pool(jobs, initializer=_init_worker, initargs=(snapshots, context, max_size, finish))
     with pool:

@@ -1,0 +1,23 @@
+"""The benchmark script stays runnable (issue 7): a small ``--quick`` run
+prints every figure with its ratio. Smoke only: no timing is asserted (speed
+is read from the printed figures, never tested)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from tests.conftest import ROOT
+
+
+def test_the_quick_benchmark_prints_every_figure(tmp_path):
+    run = subprocess.run([sys.executable, str(ROOT / "bench" / "run.py"), "--quick", "--runs", "1",
+                          "--memory-messages", "200", "--workdir", str(tmp_path / "bench")],
+                         capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr[-2000:]
+    out = run.stdout
+    for figure in ("throughput", "scaling", "cold start", "peak memory"):
+        line = next((ln for ln in out.splitlines() if ln.startswith(figure)), None)
+        assert line is not None, out
+    assert out.count(" ratio ") == 4 and out.count("-> ") == 4
+    assert "goals met" in out.splitlines()[-1]
