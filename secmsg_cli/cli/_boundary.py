@@ -37,7 +37,9 @@ def exit_code_for(exc: BaseException) -> int:
         return fail(str(exc).replace("\n", " "), exc.exit_code)
     if isinstance(exc, BrokenPipeError):
         return 1
-    if isinstance(exc, (KeyboardInterrupt, EOFError)):
+    if isinstance(exc, KeyboardInterrupt):
+        return 130  # Ctrl-C: quietly, 128 + SIGINT, as the shell and Typer's own handler do
+    if isinstance(exc, EOFError):
         return fail("aborted", 1)
     if isinstance(exc, OSError):
         if debug:

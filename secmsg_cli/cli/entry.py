@@ -19,6 +19,8 @@ import sys
 
 __all__ = ["main", "parse_simulate"]
 
+MAX_JOBS = 256  # as declared for --jobs in cli/simulate.py
+
 # simulate's options: long name -> (field of SimulateArgs, takes a value)
 # (tests check this against the Typer command's declaration).
 _GLOBAL = {"--db": ("db", True), "--quiet": ("quiet", False), "-q": ("quiet", False)}
@@ -47,7 +49,8 @@ def _value(field: str, text: str):
     """The option's value as Typer would give it, or None when Typer might
     see it differently (it then parses the whole line and reports)."""
     if field == "jobs":
-        return int(text) if text.isascii() and text.isdigit() and int(text) >= 1 else None
+        ok = text.isascii() and text.isdigit() and len(text) <= 4 and 1 <= int(text) <= MAX_JOBS
+        return int(text) if ok else None
     if field == "min_coverage":
         whole, dot, frac = text.partition(".")
         if not (whole.isascii() and whole.isdigit() and (not dot or (frac.isascii() and frac.isdigit()))):

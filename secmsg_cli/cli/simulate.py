@@ -20,6 +20,7 @@ from secmsg_cli.cli._context import (
     ViaOpt,
 )
 from secmsg_cli.cli._output import Output
+from secmsg_cli.cli.entry import MAX_JOBS
 
 
 def register(app: typer.Typer) -> None:
@@ -35,7 +36,7 @@ def register(app: typer.Typer) -> None:
         definition: DefinitionOpt = None,
         explain: ExplainOpt = False,
         max_size: MaxSizeOpt = "50MB",
-        jobs: Annotated[int | None, typer.Option("--jobs", "-j", min=1, help="Worker processes for a large batch (default: the number of CPUs).")] = None,
+        jobs: Annotated[int | None, typer.Option("--jobs", "-j", min=1, max=MAX_JOBS, help="Worker processes for a large batch (default: the number of CPUs).")] = None,
         coverage: Annotated[bool, typer.Option("--coverage", help="After the batch, list every policy and content definition with how many messages it decided.")] = False,
         min_coverage: Annotated[float | None, typer.Option("--min-coverage", metavar="PCT", min=0, max=100, help="Exit 4 when fewer than PCT % of policies and content definitions decided a message.")] = None,
         against: Annotated[str | None, typer.Option("--against", metavar="OTHER", help="Another store or configuration file: list only the recipients decided differently.")] = None,

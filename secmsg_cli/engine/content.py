@@ -140,7 +140,9 @@ class Regex:
     def compiled(self) -> re.Pattern[str]:
         c = self._compiled
         if c is None:
-            c = self._compiled = re.compile(self.source, self.flags)
+            with warnings.catch_warnings():  # as when first compiled (a worker recompiles)
+                warnings.simplefilter("ignore")
+                c = self._compiled = re.compile(self.source, self.flags)
         return c
 
     def search(self, text: str) -> re.Match[str] | None:

@@ -84,6 +84,8 @@ REFUSED_OR_UNSURE = [
     ["simulate", "--help"],
     ["-h", "simulate", MSG],
     ["simulate", MSG, "--jobs", "0"],
+    ["simulate", MSG, "--jobs", "257"],
+    ["simulate", MSG, "--jobs", "1" * 5000],  # past int()'s digit limit: Typer reports it
     ["simulate", MSG, "-j", "x"],
     ["simulate", MSG, "--min-coverage", "101"],
     ["simulate", MSG, "--min-coverage", "1e2"],
@@ -157,6 +159,7 @@ def test_the_lean_path_prints_what_the_typer_path_prints(demo, capsys):
     ["simulate", MSG, "--max-size", "lots"],
     ["simulate", MSG, "--detailed-exitcode"],
     ["simulate", MSG, "--jobs", "0"],  # Typer's usage error, through main()
+    ["simulate", MSG, "--jobs", "1" * 5000],
 ], ids=lambda a: " ".join(a[2:]))
 def test_errors_are_the_same_one_line(demo, capsys, argv):
     code, out, err = _main(argv, capsys)
@@ -203,3 +206,16 @@ def test_plain_iso_times_read_as_dateutil_reads_them(text):
 
 def test_output_values_are_the_enum():
     assert entry.parse_simulate(["simulate", MSG, "-o", "Json"]).output is Output.json
+
+
+@pytest.mark.parametrize("argv", [["simulate", MSG, "--at", AT],  # the lean path
+                                  ["simulate", MSG, "--rcpt", "-odd@example.com"]],  # Typer's
+                         ids=["lean", "typer"])
+def test_ctrl_c_exits_130_quietly_on_both_paths(demo, capsys, monkeypatch, argv):
+    def interrupted(args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(simulation, "run", interrupted)
+    assert (entry.parse_simulate(argv) is None) == (argv[-1] == "-odd@example.com")
+    code, out, err = _main(argv, capsys)
+    assert (code, out, err) == (130, "", "")
