@@ -12,6 +12,7 @@ is written to the store.
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import sys
@@ -199,7 +200,7 @@ def finish(item, results, *, tz, explain: bool, output: Output | None, keep: boo
 
 def run(args: SimulateArgs) -> int:
     """Decide, per recipient, where each message goes and why; the exit code."""
-    from secmsg_cli.runner import is_single, iter_inputs, parse_size, run_all
+    from secmsg_cli.runner import parse_size
     from secmsg_cli.store.store import open_store
 
     output, against, explain = args.output, args.against, args.explain
@@ -215,10 +216,25 @@ def run(args: SimulateArgs) -> int:
         snapshot = store.snapshot()
     finally:
         store.close()
-    tz = snapshot.tz
     context = build_context(snapshot, mail_from=args.mail_from, rcpt=list(args.rcpt), source_ip=args.source_ip,
                             at=args.at, via=args.via, definition=args.definition, explain=explain)
     snapshots = (snapshot,) if against is None else (snapshot, _load_other(against))
+    # The snapshots live until the end: out of the collector's view, a
+    # collection during the batch does not walk a large store's objects again
+    # and again, and forked workers do not copy the pages it would touch.
+    gc.freeze()
+    try:
+        return _batch(args, snapshots, context, limit)
+    finally:
+        gc.unfreeze()
+
+
+def _batch(args: SimulateArgs, snapshots: tuple, context, limit: int) -> int:
+    from secmsg_cli.runner import is_single, iter_inputs, run_all
+
+    output, against, explain = args.output, args.against, args.explain
+    snapshot = snapshots[0]
+    tz = snapshot.tz
     single = is_single(list(args.paths))
     workers = args.jobs if args.jobs is not None else (os.cpu_count() or 1)
     quiet = args.quiet

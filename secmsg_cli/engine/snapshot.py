@@ -34,6 +34,10 @@ __all__ = ["Snapshot", "CompiledPolicy", "CompiledContent", "build_snapshot", "t
 TARGET_RANK = {"everyone": 1.0, "internal": 2.0, "external": 2.0, "wildcard": 3.0, "domain": 3.5,
                "group": 4.0, "attribute": 5.0, "address": 6.0}
 FROM_PARTS = ("envelope", "header", "both")
+# Addresses whose target keys a snapshot remembers (senders and recipients
+# recur across a batch); then it starts again. ~1 KB each: memory stays flat
+# however large the batch.
+KEYS_MEMO_SIZE = 8192
 
 Key = tuple[str, ...]
 
@@ -139,7 +143,7 @@ class Snapshot:
         """Every target key ``address`` matches (SPEC §4.2)."""
         memo = self._keys_memo.get(address)
         if memo is None:
-            if len(self._keys_memo) > 50_000:
+            if len(self._keys_memo) >= KEYS_MEMO_SIZE:
                 self._keys_memo.clear()
             memo = self._keys_memo[address] = frozenset(self._compute_keys(address))
         return memo

@@ -982,3 +982,15 @@ def test_decide_raises_only_decision_error(return_path, frm, to, cc, subject, rc
         assert r.route in ("portal", "inbox") and r.secure == (r.definition is not None)
         assert r.trigger in (None, "user", "content", "policy")
         json.dumps(decision_to_json(decision, "-", HEADER_WORLD.tz))
+
+
+def test_the_target_key_memo_stays_bounded_and_right():
+    from secmsg_cli.engine import snapshot as S
+
+    snap = world()
+    expected = snap.keys_of("alice@example.com")
+    for i in range(S.KEYS_MEMO_SIZE + 10):
+        snap.keys_of(f"user{i}@vendor.com")
+        assert len(snap._keys_memo) <= S.KEYS_MEMO_SIZE
+    assert ("group", "partners") in snap.keys_of(f"user{S.KEYS_MEMO_SIZE}@vendor.com")
+    assert snap.keys_of("alice@example.com") == expected
