@@ -220,5 +220,8 @@ def run_all(snapshots: tuple, items: Iterable[Item], context, max_size: int, job
         pool = pool_ctx.Pool(jobs, initializer=_init_worker)
     else:
         pool = pool_ctx.Pool(jobs, initializer=_init_worker, initargs=(snapshots, context, max_size, finish))
-    with pool:
-        yield from pool.imap(_work, iterator, chunksize=CHUNK)
+    try:
+        with pool:
+            yield from pool.imap(_work, iterator, chunksize=CHUNK)
+    finally:
+        _WORKER.clear()  # the parent keeps no reference to the batch's snapshots

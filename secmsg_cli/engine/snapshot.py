@@ -86,8 +86,13 @@ class CompiledPolicy:
     to_rank: float
     definition: Definition | None = None
     content: CompiledContent | None = None
-    from_key: Key = ()  # target_key of the from and to targets
-    to_key: Key = ()
+    # target_key of the from and to targets, from the policy
+    from_key: Key = field(init=False, repr=False, compare=False)
+    to_key: Key = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "from_key", target_key(self.policy.from_))
+        object.__setattr__(self, "to_key", target_key(self.policy.to))
 
     @property
     def id(self) -> int:
@@ -256,7 +261,6 @@ def build_snapshot(
     bidi: dict[str, dict[tuple[str, Key], dict[Key, list[CompiledPolicy]]]] = {k: {} for k in by_kind}
     used: dict[str, set[Key]] = {k: set() for k in by_kind}
     for p in sorted(policies, key=lambda p: p.id):
-        fk, tk = target_key(p.from_), target_key(p.to)
         cp = CompiledPolicy(
             policy=p,
             start=bound(p.start, tz, end=False),
@@ -266,10 +270,9 @@ def build_snapshot(
             to_rank=target_rank(p.to),
             definition=defs.get(p.definition.lower()) if p.definition else None,
             content=content.get(p.content_definition.lower()) if p.content_definition else None,
-            from_key=fk,
-            to_key=tk,
         )
         by_kind[p.kind].append(cp)
+        fk, tk = cp.from_key, cp.to_key
         used[p.kind] |= {fk, tk}
         index[p.kind].setdefault((p.from_part, fk), {}).setdefault(tk, []).append(cp)
         if p.bidirectional:
