@@ -1,6 +1,7 @@
 """Crash safety (issue 7 §4, SPEC §11): a ``secmsg import`` / ``secmsg apply``
 killed with SIGKILL in the middle of its transaction leaves the store exactly as
-it was before the command, and sound (``db check``).
+it was before the command, and sound (``db check``); a ``secmsg deliver`` (one
+transaction per message) leaves every message delivered whole or not at all.
 
 The process is killed once its write-ahead log has grown (it is writing); if
 it finished before the kill, the test retries with a bigger file. After the
@@ -140,3 +141,50 @@ def test_db_check_after_a_crash_through_the_cli(tmp_path):
     assert r.returncode == 0, r.stdout + r.stderr
     with Store(db) as store:
         assert store.is_empty()
+
+
+def test_deliver_killed_mid_batch_leaves_each_message_whole(tmp_path):
+    """``deliver`` commits message by message (a bad message must not stop a
+    batch): killed in the middle, every message is delivered completely (its
+    portal copy, its audit entry, its outbox file) or not at all."""
+    import shutil
+    import sqlite3
+
+    from tests.conftest import DEMO, FIXTURES
+
+    db, box = tmp_path / "store.db", tmp_path / "outbox"
+    r = subprocess.run([sys.executable, "-m", "secmsg_cli", "--db", str(db), "import", str(DEMO)],
+                       capture_output=True, text=True, env=_env(), timeout=300)
+    assert r.returncode == 0, r.stderr
+    batch = tmp_path / "batch"
+    batch.mkdir()
+    one = FIXTURES / "messages" / "01-confidential-subject-to-counsel.eml"  # one portal recipient
+    for i in range(3000):
+        shutil.copyfile(one, batch / f"m{i:05d}.eml")
+    proc = subprocess.Popen([sys.executable, "-m", "secmsg_cli", "-q", "--db", str(db), "deliver", str(batch),
+                             "--at", "2026-11-27T10:00:00Z", "--outbox", str(box), "-o", "jsonl"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=_env())
+    new = box / "new"
+    deadline = time.monotonic() + 120
+    while proc.poll() is None and time.monotonic() < deadline:
+        if new.is_dir() and sum(1 for _ in new.iterdir()) >= 50:
+            break
+        time.sleep(0.005)
+    assert proc.poll() is None, "deliver finished before it could be killed"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=60)
+    proc.stderr.close()
+
+    with Store(db) as store:
+        assert store.check() == []
+        deliveries = [a for a in store.audit_log() if a["action"] == "deliver"]
+    with sqlite3.connect(db) as conn:
+        messages = conn.execute("SELECT count(*) FROM portal_messages").fetchone()[0]
+        copies = conn.execute("SELECT count(*) FROM portal_copies").fetchone()[0]
+    assert 50 <= len(deliveries) < 3000
+    assert messages == copies == len(deliveries)
+    listed = {f["file"] for a in deliveries for f in a["after"]["outbox"]}
+    published = {p.name for p in new.iterdir()}
+    assert listed <= published  # what was committed was published
+    assert len(published - listed) <= 1  # at most the message in flight (its commit did not land)
+    assert len(list((box / "tmp").iterdir())) <= 1  # the one in flight, never visible to readers
