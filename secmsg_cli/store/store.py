@@ -296,7 +296,7 @@ class Store(PolicyStoreMixin, PortalStoreMixin):
         return rows
 
     def counts(self) -> dict[str, int]:
-        """Object counts for ``db status``."""
+        """Object counts for ``db status`` (configuration, portal, audit)."""
         one = lambda sql: self._q(sql)[0][0]  # noqa: E731
         return {
             "domains": one("SELECT count(*) FROM domains"),
@@ -307,6 +307,9 @@ class Store(PolicyStoreMixin, PortalStoreMixin):
             "definitions": one("SELECT count(*) FROM definitions"),
             "content_definitions": one("SELECT count(*) FROM content_definitions"),
             "policies": one("SELECT count(*) FROM policies"),
+            "portal_messages": one("SELECT count(*) FROM portal_messages"),
+            "portal_copies": one("SELECT count(*) FROM portal_copies"),
+            "users": one("SELECT count(*) FROM users"),
             "audit_entries": one("SELECT count(*) FROM audit"),
         }
 

@@ -509,3 +509,15 @@ def test_a_time_before_sending_is_an_input_error_not_a_refusal(env):
     r = env.recipient("open", tokens(env.outbox)[BOB], "--at", "2026-11-27T09:00:00Z")
     assert_error(r, "--at", "before the message was sent")
     assert env.show(env.ids()[BOB])["status"] == "unread"
+
+
+def test_db_status_counts_what_the_portal_holds(env):
+    before = ok(env.cli("db", "status", "-o", "json")).json
+    assert (before["portal_messages"], before["portal_copies"]) == (0, 0)
+    env.deliver()
+    after = ok(env.cli("db", "status", "-o", "json")).json
+    assert after["portal_messages"] == 1
+    assert after["portal_copies"] == len(env.ids()) >= 1
+    assert after["users"] == before["users"]
+    ok(env.cli("user", "add", "someone.new@example.com"))
+    assert ok(env.cli("db", "status", "-o", "json")).json["users"] == before["users"] + 1
