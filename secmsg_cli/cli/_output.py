@@ -6,7 +6,6 @@ plainly to stdout, never through a wrapping console.
 
 from __future__ import annotations
 
-import csv
 import json
 import sys
 from collections.abc import Mapping, Sequence
@@ -88,6 +87,8 @@ def emit(
     keys = [c.split(":", 1)[0] for c in spec]
     headers = [c.split(":", 1)[1] if ":" in c else c for c in spec]
     if output is Output.csv:
+        import csv
+
         writer = csv.writer(sys.stdout, lineterminator="\n")
         writer.writerow(keys)
         for row in rows:

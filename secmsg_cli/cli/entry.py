@@ -153,4 +153,24 @@ def main(argv: list[str] | None = None) -> None:
         if isinstance(exc, SystemExit):
             raise
         code = exit_code_for(exc)
+    if argv is None:  # the console script itself, not a caller in the same process
+        _end(code)
     sys.exit(code)
+
+
+def _end(code: int) -> None:
+    """End the process now: flush what was written, then leave without
+    tearing the interpreter down (freeing the snapshot and every module
+    object by object is ~10 ms of a one-message run, and nothing is left to
+    do: the store is closed, worker processes are joined)."""
+    import os
+
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        code = code or 1
+    try:
+        sys.stderr.flush()
+    except OSError:
+        pass
+    os._exit(code)

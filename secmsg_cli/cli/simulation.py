@@ -200,7 +200,7 @@ def finish(item, results, *, tz, explain: bool, output: Output | None, keep: boo
 
 def run(args: SimulateArgs) -> int:
     """Decide, per recipient, where each message goes and why; the exit code."""
-    from secmsg_cli.runner import parse_size
+    from secmsg_cli.runner import is_single, iter_inputs, parse_size
     from secmsg_cli.store.store import open_store
 
     output, against, explain = args.output, args.against, args.explain
@@ -211,9 +211,20 @@ def run(args: SimulateArgs) -> int:
     if against is not None and (args.coverage or args.min_coverage is not None or explain):
         raise InvalidInput("--against lists changed decisions; it does not combine with --coverage or --explain")
     limit = parse_size(args.max_size)
+    paths = list(args.paths)
+    single = is_single(paths)
+    items = iter_inputs(paths, limit)
+    addresses = None
+    if single and not explain and against is None and not (args.coverage or args.min_coverage is not None):
+        # One message, decided and shown only: the store is read for its
+        # addresses alone (on a large store most of a one-message run's time
+        # would go into loading everyone else).
+        item = next(iter(items))
+        items = [item]
+        addresses = _addresses_of(item, args, limit)
     store = open_store(args.db)
     try:
-        snapshot = store.snapshot()
+        snapshot = store.snapshot(addresses)
     finally:
         store.close()
     context = build_context(snapshot, mail_from=args.mail_from, rcpt=list(args.rcpt), source_ip=args.source_ip,
@@ -224,18 +235,34 @@ def run(args: SimulateArgs) -> int:
     # and again, and forked workers do not copy the pages it would touch.
     gc.freeze()
     try:
-        return _batch(args, snapshots, context, limit)
+        return _batch(args, snapshots, context, limit, items, single)
     finally:
         gc.unfreeze()
 
 
-def _batch(args: SimulateArgs, snapshots: tuple, context, limit: int) -> int:
-    from secmsg_cli.runner import is_single, iter_inputs, run_all
+def _addresses_of(item, args: SimulateArgs, limit: int) -> list[str] | None:
+    """The addresses the one message's decision is about, or None when it
+    cannot be decided (the whole store is then read and the error reported
+    as for any message)."""
+    from secmsg_cli.engine.decide import DecisionError, parties
+    from secmsg_cli.engine.message import MessageError, parse_message
+
+    if item.error is not None:
+        return None
+    try:
+        envelope, header, recipients = parties(parse_message(item.data or b"", max_size=limit),
+                                               args.mail_from, args.rcpt)
+    except (MessageError, DecisionError):
+        return None
+    return [a for a in (envelope, header, *recipients) if a]
+
+
+def _batch(args: SimulateArgs, snapshots: tuple, context, limit: int, items, single: bool) -> int:
+    from secmsg_cli.runner import run_all
 
     output, against, explain = args.output, args.against, args.explain
     snapshot = snapshots[0]
     tz = snapshot.tz
-    single = is_single(list(args.paths))
     workers = args.jobs if args.jobs is not None else (os.cpu_count() or 1)
     quiet = args.quiet
     want_coverage = args.coverage or args.min_coverage is not None
@@ -267,7 +294,7 @@ def _batch(args: SimulateArgs, snapshots: tuple, context, limit: int) -> int:
     if streaming_json:
         write("[")
     try:
-        for r in run_all(snapshots, iter_inputs(list(args.paths), limit), context, limit, workers, finisher):
+        for r in run_all(snapshots, items, context, limit, workers, finisher):
             counts["messages"] += 1
             if r.error is not None:
                 counts["errors"] += 1

@@ -33,6 +33,7 @@ __all__ = [
     "MessageDecision",
     "decide",
     "judge",
+    "parties",
     "VIAS",
 ]
 
@@ -324,18 +325,16 @@ def _normalise(value: str, what: str) -> str:
         raise DecisionError(f"{what}: {exc}") from None
 
 
-def decide(snapshot: Snapshot, message: Any, context: Context) -> MessageDecision:
-    """Decide every recipient of ``message`` (SPEC §5) at ``context.at``."""
-    from secmsg_cli.engine import render
-
-    envelope = _normalise(context.mail_from, "--mail-from") if context.mail_from else (
-        message.envelope_from or message.header_from)
+def parties(message: Any, mail_from: str | None = None, rcpt: Sequence[str] = ()) -> tuple[str, str | None, list[str]]:
+    """The addresses a decision is about: (envelope sender, header From,
+    recipients), from the message unless given (``--mail-from``, ``--rcpt``).
+    Every address the policies are matched against is one of these."""
+    envelope = _normalise(mail_from, "--mail-from") if mail_from else (message.envelope_from or message.header_from)
     if not envelope:
         raise DecisionError("no sender: the message has no Return-Path or From address (give --mail-from)")
-    header = message.header_from
-    if context.rcpt:
+    if rcpt:
         recipients: list[str] = []
-        for r in context.rcpt:
+        for r in rcpt:
             a = _normalise(r, "--rcpt")
             if a not in recipients:
                 recipients.append(a)
@@ -343,6 +342,14 @@ def decide(snapshot: Snapshot, message: Any, context: Context) -> MessageDecisio
         recipients = list(message.recipients)
     if not recipients:
         raise DecisionError("no recipients: the message has no To, Cc or Bcc address (give --rcpt)")
+    return envelope, message.header_from, recipients
+
+
+def decide(snapshot: Snapshot, message: Any, context: Context) -> MessageDecision:
+    """Decide every recipient of ``message`` (SPEC §5) at ``context.at``."""
+    from secmsg_cli.engine import render
+
+    envelope, header, recipients = parties(message, context.mail_from, context.rcpt)
     ip_text = context.source_ip or message.source_ip
     try:
         ip = ipaddress.ip_address(ip_text) if ip_text else None

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from datetime import datetime, timezone
 from typing import Any
 
@@ -72,16 +72,22 @@ class PolicyStoreMixin:
             updated=row["updated"],
         )
 
-    def policies(self, kind: str | None = None) -> list[Policy]:
-        """Policies (of one kind, or all), by id."""
+    def policies(self, kind: str | None = None, *, keys: Collection[tuple[str, ...]] | None = None) -> list[Policy]:
+        """Policies (of one kind, or all), by id. With ``keys`` (target keys,
+        :func:`secmsg_cli.engine.snapshot.target_key`), only the policies
+        whose from and to targets both have a key among them."""
         def_paths = self._definition_paths()
         cd_names = {r[0]: r[1] for r in self._q("SELECT id, name FROM content_definitions")}  # type: ignore[attr-defined]
         sql, params = "SELECT * FROM policies", []
         if kind is not None:
             sql += " WHERE kind = ?"
             params.append(kind)
-        return [self._policy_from_row(r, def_paths, cd_names)
-                for r in self._q(sql + " ORDER BY id", params)]  # type: ignore[attr-defined]
+        rows = self._q(sql + " ORDER BY id", params)  # type: ignore[attr-defined]
+        if keys is not None:
+            from secmsg_cli.engine.snapshot import target_key
+
+            rows = [r for r in rows if target_key(_target(r, "from")) in keys and target_key(_target(r, "to")) in keys]
+        return [self._policy_from_row(r, def_paths, cd_names) for r in rows]
 
     def policy(self, kind: str | None, ref: str | int) -> Policy:
         """A policy by id, or by its narrative when that is unique. Reads only

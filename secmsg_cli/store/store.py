@@ -18,7 +18,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from secmsg_cli.engine.addresses import AddressError, normalise_address, normalise_member
+from secmsg_cli.engine.addresses import AddressError, domain_of, normalise_address, normalise_member
 from secmsg_cli.engine.durations import Duration, parse_duration
 from secmsg_cli.errors import InvalidInput, NotFound, Refused, StoreError
 from secmsg_cli.model import (
@@ -210,14 +210,23 @@ class Store(PolicyStoreMixin, PortalStoreMixin):
             problems.append(f"foreign key: row {r[1]} of table {r[0]} refers to a missing row of {r[2]}")
         return problems
 
-    def snapshot(self):
+    def snapshot(self, addresses: Iterable[str] | None = None):
         """The whole configuration, read in one consistent read transaction and
-        compiled for the engine (:class:`secmsg_cli.engine.snapshot.Snapshot`)."""
+        compiled for the engine (:class:`secmsg_cli.engine.snapshot.Snapshot`).
+
+        With ``addresses`` (normalised), a snapshot for deciding messages
+        between those addresses only: their own directory entries (groups
+        they are in, directly or by @domain; their attributes) and the
+        policies whose targets can match them (from and to keys among the
+        addresses' keys), with the content definitions those use. For those
+        addresses it decides exactly as the whole one (a test compares them);
+        on a large store it loads a fraction. Not for explaining or coverage,
+        which list every policy."""
         if self._depth:
-            return _snapshot_of(self)
+            return _snapshot_of(self, addresses)
         self.conn.execute("BEGIN")
         try:
-            return _snapshot_of(self)
+            return _snapshot_of(self, addresses)
         finally:
             self.conn.execute("COMMIT")
 
@@ -414,6 +423,18 @@ class Store(PolicyStoreMixin, PortalStoreMixin):
             for r in self._q("SELECT id, name FROM groups ORDER BY name COLLATE NOCASE")
         ]
 
+    def _groups_with_members(self, members: list[str]) -> list[Group]:
+        """The groups with any of ``members`` (normalised), each with only
+        those of its members (for a snapshot of a few addresses)."""
+        found: dict[int, tuple[str, list[str]]] = {}
+        for chunk in _chunks(members):
+            marks = ", ".join("?" * len(chunk))
+            for gid, name, member in self._q(
+                    f"SELECT g.id, g.name, m.member FROM group_members m JOIN groups g ON g.id = m.group_id "
+                    f"WHERE m.member IN ({marks})", chunk):
+                found.setdefault(gid, (name, []))[1].append(member)
+        return [Group(gid, name, tuple(sorted(ms))) for gid, (name, ms) in sorted(found.items())]
+
     def group(self, ref: str | int) -> Group:
         """A group by id or name (case-insensitive)."""
         text = str(ref).strip()
@@ -500,6 +521,15 @@ class Store(PolicyStoreMixin, PortalStoreMixin):
             params.append(name.strip())
         sql += " ORDER BY address, name COLLATE NOCASE"
         return [dict(r) for r in self._q(sql, params)]
+
+    def _attributes_of(self, addresses: list[str]) -> list[tuple[str, str, str]]:
+        """(address, name, value) of ``addresses`` (normalised) only."""
+        out: list[tuple[str, str, str]] = []
+        for chunk in _chunks(addresses):
+            marks = ", ".join("?" * len(chunk))
+            out += [tuple(r) for r in self._q(f"SELECT address, name, value FROM attributes WHERE address IN ({marks})",
+                                              chunk)]
+        return out
 
     def set_attributes(self, address: str, values: Mapping[str, str]) -> dict[str, str]:
         addr = _address(address)
@@ -905,23 +935,50 @@ class Store(PolicyStoreMixin, PortalStoreMixin):
         return d
 
 
-def _snapshot_of(store: Store):
+def _snapshot_of(store: Store, addresses: Iterable[str] | None = None):
     from zoneinfo import ZoneInfo
 
     from secmsg_cli.engine.snapshot import build_snapshot
 
     account = store.account()
+    common = {
+        "account": account,
+        "tz": ZoneInfo(account.timezone),
+        "domains": [d.name for d in store.domains()],
+        "folders": store.folders(),
+        "definitions": store.definitions(),
+    }
+    if addresses is None:
+        return build_snapshot(
+            **common,
+            groups=store.groups(),
+            attributes=[(r["address"], r["name"], r["value"]) for r in store.attributes()],
+            content_definitions=store.content_definitions(),
+            policies=store.policies(),
+        )
+    wanted = sorted(set(addresses))
+    domains = sorted({f"@{domain_of(a)}" for a in wanted})
+    groups = store._groups_with_members([*wanted, *domains])
+    attributes = store._attributes_of(wanted)
+    directory = build_snapshot(**common, groups=groups, attributes=attributes, content_definitions=[], policies=[])
+    keys: set[tuple[str, ...]] = set()
+    for a in wanted:
+        keys |= directory.keys_of(a)
+    policies = store.policies(keys=keys)
+    used = {p.content_definition.lower() for p in policies if p.content_definition}
     return build_snapshot(
-        account=account,
-        tz=ZoneInfo(account.timezone),
-        domains=[d.name for d in store.domains()],
-        groups=store.groups(),
-        attributes=[(r["address"], r["name"], r["value"]) for r in store.attributes()],
-        folders=store.folders(),
-        definitions=store.definitions(),
-        content_definitions=store.content_definitions(),
-        policies=store.policies(),
+        **common,
+        groups=groups,
+        attributes=attributes,
+        content_definitions=[cd for cd in store.content_definitions() if cd.name.lower() in used],
+        policies=policies,
     )
+
+
+def _chunks(values: list[str], size: int = 500) -> Iterator[list[str]]:
+    """``values`` in lists of at most ``size`` (SQL parameters per statement)."""
+    for i in range(0, len(values), size):
+        yield values[i:i + size]
 
 
 def open_store(path: str | os.PathLike[str] | None = None) -> Store:

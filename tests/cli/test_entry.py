@@ -4,6 +4,7 @@ command does; anything else goes to Typer."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
@@ -219,3 +220,18 @@ def test_ctrl_c_exits_130_quietly_on_both_paths(demo, capsys, monkeypatch, argv)
     assert (entry.parse_simulate(argv) is None) == (argv[-1] == "-odd@example.com")
     code, out, err = _main(argv, capsys)
     assert (code, out, err) == (130, "", "")
+
+
+def test_the_console_script_writes_everything_before_it_ends(demo, _isolated_store, tmp_path):
+    # (It leaves without tearing the interpreter down: what it wrote must
+    # all be there, and its exit code as usual.)
+    base = [sys.executable, "-m", "secmsg_cli", "--db", str(_isolated_store), "simulate"]
+    one = subprocess.run([*base, MSG, "--at", AT, "-o", "json"], capture_output=True, text=True)
+    assert one.returncode == 0 and one.stderr == ""
+    assert json.loads(one.stdout)["recipients"]
+    many = subprocess.run([*base, MESSAGES, "--at", AT, "-o", "jsonl", "--jobs", "1"], capture_output=True, text=True)
+    assert many.returncode == 1  # one fixture message cannot be decided
+    assert len(many.stdout.splitlines()) == 12 and all(json.loads(ln) for ln in many.stdout.splitlines())
+    assert many.stderr.startswith("12 message(s):")
+    missing = subprocess.run([*base, str(tmp_path / "none.eml")], capture_output=True, text=True)
+    assert missing.returncode == 1 and missing.stderr.startswith("error: ") and missing.stderr.count("\n") == 1

@@ -1,0 +1,93 @@
+"""A snapshot for a few addresses (``Store.snapshot(addresses)``, what a
+one-message ``simulate`` loads) decides exactly as the whole one for those
+addresses: every fixture and corpus message, with the demo store, as is and
+with other senders, recipients and a chosen definition."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import datetime, timezone
+
+import pytest
+
+from secmsg_cli.config import load_file
+from secmsg_cli.engine.decide import Context, DecisionError, decide, parties
+from secmsg_cli.engine.message import MessageError, parse_message
+from secmsg_cli.engine.render import decision_to_json
+from tests.conftest import CORPUS, DEMO, FIXTURES
+
+AT = datetime(2026, 11, 27, 10, 0, tzinfo=timezone.utc)
+
+MESSAGES = sorted((FIXTURES / "messages").glob("*.eml")) + sorted(CORPUS.rglob("*.eml"))
+# Senders and recipients of every kind the demo's policies target: groups
+# (Legal, Finance, Board, Auditors, Partner Counsel), attributes
+# (Role=Administrator / Auditor), @domain members, internal, external,
+# wildcard subdomains, the bi-directional client domain.
+SENDERS = [None, "alice.morgan@harborfinch.com", "ben.okafor@harborfinch.com", "dana.whitfield@harborfinch.com",
+           "ivan.petrov@harborfinch.com", "someone@board.harborfinch.com", "general.counsel@clientco.example",
+           "nobody@elsewhere.example"]
+RECIPIENTS = [(), ("counsel@lexpartners.com", "x@mail.lexpartners.com", "y@eu.lexpartners.com"),
+              ("olivia.grant@ledgerline-audit.com",), ("ops@clientco.example", "alice.morgan@harborfinch.com"),
+              ("a@b.example",)]
+DEFINITIONS = [None, "Legal/Restricted/Privileged, No Print, 12 Hours", "Legal/Client Correspondence"]
+
+
+@pytest.fixture(scope="module")
+def store():
+    s = load_file(str(DEMO))
+    yield s
+    s.close()
+
+
+def _json(snapshot, message, context, source):
+    try:
+        return decision_to_json(decide(snapshot, message, context), source, snapshot.tz)
+    except DecisionError as exc:
+        return {"error": str(exc)}
+
+
+def test_the_demo_has_what_these_senders_stand_for(store):
+    full = store.snapshot()
+    keys = set().union(*(full.keys_of(a) for a in SENDERS[1:] + [r for rs in RECIPIENTS for r in rs]))
+    for expected in (("group", "legal"), ("group", "finance"), ("group", "board"), ("group", "auditors"),
+                     ("group", "partner counsel"), ("attribute", "role", "administrator"),
+                     ("attribute", "role", "auditor"), ("wildcard", "lexpartners.com")):
+        assert expected in keys, expected
+    for d in DEFINITIONS[1:]:
+        assert full.definition(d) is not None, d
+
+
+@pytest.mark.parametrize("path", MESSAGES, ids=lambda p: p.name)
+def test_a_scoped_snapshot_decides_as_the_whole_one(store, path):
+    try:
+        message = parse_message(path.read_bytes())
+    except MessageError:
+        pytest.skip("not a message the engine can read (simulate reports it)")
+    full = store.snapshot()
+    compared = 0
+    for mail_from, rcpt in itertools.product(SENDERS, RECIPIENTS):
+        try:
+            envelope, header, recipients = parties(message, mail_from, rcpt)
+        except DecisionError:
+            continue
+        scoped = store.snapshot([a for a in (envelope, header, *recipients) if a])
+        assert len(scoped.policies["secure-messaging"]) <= len(full.policies["secure-messaging"])
+        for definition in DEFINITIONS:
+            context = Context(at=AT, mail_from=mail_from, rcpt=tuple(rcpt), definition=definition)
+            assert _json(scoped, message, context, path.name) == _json(full, message, context, path.name)
+            compared += 1
+    assert compared or not message.recipients
+
+
+def test_a_scoped_snapshot_holds_only_what_its_addresses_need(store):
+    full = store.snapshot()
+    n = lambda s: sum(len(v) for v in s.policies.values())  # noqa: E731
+    outsiders = store.snapshot(["nobody@elsewhere.example", "a@b.example"])
+    assert not outsiders.address_groups and not outsiders.attributes and n(outsiders) == 0
+    scoped = store.snapshot(["alice.morgan@harborfinch.com", "a@b.example"])
+    assert set(scoped.address_groups) == {"alice.morgan@harborfinch.com"}
+    assert scoped.groups_of("alice.morgan@harborfinch.com") == full.groups_of("alice.morgan@harborfinch.com")
+    assert set(scoped.attributes) == {"alice.morgan@harborfinch.com"}
+    assert set(scoped.definitions) == set(full.definitions)  # a chosen definition is checked against all
+    assert 0 < n(scoped) < n(full)
+    assert set(scoped.content) < set(full.content)  # only those its policies use
