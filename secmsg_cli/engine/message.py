@@ -40,7 +40,6 @@ import binascii
 import codecs
 import email.message
 import email.parser
-import email.policy
 import email.utils
 import functools
 import io
@@ -564,7 +563,9 @@ class _SafeMessage(email.message.Message):
             return params[:1] + [(n, v) for n, v in params[1:] if "*" not in n]
 
 
-_PARSER = email.parser.BytesParser(_class=_SafeMessage, policy=email.policy.compat32)
+# The parser's default policy is compat32 (importing email.policy for it would
+# also load the header registry this module never uses).
+_PARSER = email.parser.BytesParser(_class=_SafeMessage)
 
 
 # --------------------------------------------------------------------------
