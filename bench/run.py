@@ -344,9 +344,10 @@ def main(argv: list[str] | None = None) -> int:
         n_small = sum(len(list(Path(d).glob("*.eml"))) for d in small_batch)
         n_big = sum(len(list(Path(d).glob("*.eml"))) for d in big_batch)
         per = {}
+        repeat = 3 if args.quick else 5  # a difference of two times: noisier than either
         for label, db in (("10", small_db), ("many", big_db)):
-            t_small = statistics.median(simulate_time(db, *small_batch) for _ in range(3))
-            t_big = statistics.median(simulate_time(db, *big_batch) for _ in range(3))
+            t_small = statistics.median(simulate_time(db, *small_batch) for _ in range(repeat))
+            t_big = statistics.median(simulate_time(db, *big_batch) for _ in range(repeat))
             per[label] = max(t_big - t_small, 1e-9) / max(n_big - n_small, 1)
         ratio = per["many"] / per["10"]
         report("scaling", f"per message {per['10'] * 1000:.2f} ms with 10 SM policies vs {per['many'] * 1000:.2f} ms "
