@@ -282,7 +282,10 @@ def _batch(args: SimulateArgs, snapshots: tuple, context, limit: int, items, sin
     if sys.stderr.isatty() and not single and not quiet and not (output is Output.table and sys.stdout.isatty()):
         from rich.progress import Progress, SpinnerColumn, TextColumn
 
-        progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), console=console(stderr=True), transient=True)
+        # (Rich would otherwise capture stdout while the spinner runs and print
+        # the results on the terminal instead of into a redirected file.)
+        progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), console=console(stderr=True),
+                            transient=True, redirect_stdout=False, redirect_stderr=False)
         task = progress.add_task("simulating", total=None)
         progress.start()
     rendered_output = output if against is None and output is not Output.table else None

@@ -235,3 +235,40 @@ def test_the_console_script_writes_everything_before_it_ends(demo, _isolated_sto
     assert many.stderr.startswith("12 message(s):")
     missing = subprocess.run([*base, str(tmp_path / "none.eml")], capture_output=True, text=True)
     assert missing.returncode == 1 and missing.stderr.startswith("error: ") and missing.stderr.count("\n") == 1
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="needs a pseudo-terminal")
+@pytest.mark.parametrize("output", ["jsonl", "table"])
+def test_with_a_progress_display_on_the_terminal_the_results_still_go_to_stdout(demo, _isolated_store, output):
+    # stderr a terminal (the spinner shows), stdout redirected: every result
+    # must land in the redirected stdout, none on the terminal.
+    import os
+    import pty
+    import threading
+
+    controller, terminal = pty.openpty()
+    shown: list[bytes] = []
+
+    def drain() -> None:  # what the terminal shows (so that writing to it never blocks)
+        try:
+            while chunk := os.read(controller, 4096):
+                shown.append(chunk)
+        except OSError:
+            pass
+
+    reader = threading.Thread(target=drain, daemon=True)
+    reader.start()
+    try:
+        run = subprocess.run([sys.executable, "-m", "secmsg_cli", "--db", str(_isolated_store), "simulate", MESSAGES,
+                              "--at", AT, "-o", output, "--jobs", "1"],
+                             stdout=subprocess.PIPE, stderr=terminal, text=True, timeout=120)
+    finally:
+        os.close(terminal)
+        reader.join(timeout=5)
+        os.close(controller)
+    assert b"schema_version" not in b"".join(shown)
+    assert run.returncode == 1  # one fixture message cannot be decided
+    if output == "jsonl":
+        assert len(run.stdout.splitlines()) == 12 and all(json.loads(ln) for ln in run.stdout.splitlines())
+    else:
+        assert "01-confidential-subject-to-counsel.eml" in run.stdout and "deciding policy" in run.stdout
