@@ -30,11 +30,14 @@ CHUNK = 32
 
 @dataclass
 class Item:
-    """One input message: its name and bytes, or why it could not be read."""
+    """One input message: its name and bytes, or why it could not be read;
+    ``message``, once parsed (a caller that parsed it first, e.g. to learn
+    its addresses, saves :func:`run_one` parsing it again)."""
 
     source: str
     data: bytes | None = None
     error: str | None = None
+    message: Any = None
 
 
 def parse_size(text: str) -> int:
@@ -141,7 +144,7 @@ def run_one(snapshot, item: Item, context, max_size: int):
     if item.error is not None:
         return None, item.error
     try:
-        message = parse_message(item.data or b"", max_size=max_size)
+        message = item.message if item.message is not None else parse_message(item.data or b"", max_size=max_size)
         return decide(snapshot, message, context), None
     except (MessageError, DecisionError) as exc:
         return None, str(exc)
@@ -170,7 +173,7 @@ def _set_state(snapshots, context, max_size, finish) -> None:
 def keep(item: Item, results: tuple) -> tuple[Item, tuple]:
     """The default ``finish`` of :func:`run_all`: the item (without its bytes)
     and its results."""
-    return replace(item, data=None), results
+    return replace(item, data=None, message=None), results
 
 
 def _decide(item: Item, snapshots, context, max_size: int, finish):

@@ -153,7 +153,9 @@ def main(argv: list[str] | None = None) -> None:
         if isinstance(exc, SystemExit):
             raise
         code = exit_code_for(exc)
-    if argv is None:  # the console script itself, not a caller in the same process
+    # The console script itself (not a caller in this process), and no worker
+    # processes were involved (their clean-up is multiprocessing's, at exit):
+    if argv is None and "multiprocessing" not in sys.modules:
         _end(code)
     sys.exit(code)
 
@@ -162,15 +164,25 @@ def _end(code: int) -> None:
     """End the process now: flush what was written, then leave without
     tearing the interpreter down (freeing the snapshot and every module
     object by object is ~10 ms of a one-message run, and nothing is left to
-    do: the store is closed, worker processes are joined)."""
+    do: the store is closed). An output that cannot be written is reported
+    as any error is: one line, exit 1."""
     import os
 
     try:
-        sys.stdout.flush()
+        if sys.stdout is not None:
+            sys.stdout.flush()
     except BrokenPipeError:
         code = code or 1
+    except (OSError, ValueError) as exc:
+        code = code or 1
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        try:
+            sys.stderr.write(f"error: cannot write the output: {reason}\n")
+        except (OSError, ValueError, AttributeError):
+            pass
     try:
-        sys.stderr.flush()
-    except OSError:
+        if sys.stderr is not None:
+            sys.stderr.flush()
+    except (OSError, ValueError):
         pass
     os._exit(code)

@@ -219,9 +219,8 @@ def run(args: SimulateArgs) -> int:
         # One message, decided and shown only: the store is read for its
         # addresses alone (on a large store most of a one-message run's time
         # would go into loading everyone else).
-        item = next(iter(items))
+        item, addresses = _with_addresses(next(iter(items)), args, limit)
         items = [item]
-        addresses = _addresses_of(item, args, limit)
     store = open_store(args.db)
     try:
         snapshot = store.snapshot(addresses)
@@ -240,21 +239,28 @@ def run(args: SimulateArgs) -> int:
         gc.unfreeze()
 
 
-def _addresses_of(item, args: SimulateArgs, limit: int) -> list[str] | None:
-    """The addresses the one message's decision is about, or None when it
-    cannot be decided (the whole store is then read and the error reported
-    as for any message)."""
+def _with_addresses(item, args: SimulateArgs, limit: int):
+    """The one message, parsed (so that it is parsed once), and the addresses
+    its decision is about; None for the addresses when it cannot be decided
+    (the whole store is then read and the error reported as for any
+    message)."""
+    from dataclasses import replace
+
     from secmsg_cli.engine.decide import DecisionError, parties
     from secmsg_cli.engine.message import MessageError, parse_message
 
     if item.error is not None:
-        return None
+        return item, None
     try:
-        envelope, header, recipients = parties(parse_message(item.data or b"", max_size=limit),
-                                               args.mail_from, args.rcpt)
-    except (MessageError, DecisionError):
-        return None
-    return [a for a in (envelope, header, *recipients) if a]
+        message = parse_message(item.data or b"", max_size=limit)
+    except MessageError:
+        return item, None
+    item = replace(item, message=message)
+    try:
+        envelope, header, recipients = parties(message, args.mail_from, args.rcpt)
+    except DecisionError:
+        return item, None
+    return item, [a for a in (envelope, header, *recipients) if a]
 
 
 def _batch(args: SimulateArgs, snapshots: tuple, context, limit: int, items, single: bool) -> int:

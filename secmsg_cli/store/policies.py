@@ -40,6 +40,40 @@ def _target(row: sqlite3.Row, side: str) -> Target:
     return Target(row[f"{side}_type"], row[f"{side}_value"], row[f"{side}_name"])
 
 
+# More target keys than this (a message with hundreds of recipients) and the
+# policies are filtered in Python only (SQL statements have a parameter limit).
+_MAX_KEYS_IN_SQL = 400
+
+
+def _lower(value: str | None) -> str:
+    """Python's lower-casing, for SQL (SQLite's lower() folds ASCII only)."""
+    return (value or "").lower()
+
+
+def _side_matches(side: str, keys: Collection[tuple[str, ...]]) -> tuple[str, list[str]]:
+    """An SQL condition on a policy's ``side`` ("from"/"to") target that holds
+    when its :func:`~secmsg_cli.engine.snapshot.target_key` is among ``keys``."""
+    simple = sorted({k[0] for k in keys if len(k) == 1})
+    domains = sorted({k[1] for k in keys if k[0] == "domain"} | {f"*.{k[1]}" for k in keys if k[0] == "wildcard"})
+    groups = sorted({k[1] for k in keys if k[0] == "group"})
+    attributes = sorted({f"{k[1]}\x00{k[2]}" for k in keys if k[0] == "attribute"})
+    addresses = sorted({k[1] for k in keys if k[0] == "address"})
+    t, v, n = f"{side}_type", f"{side}_value", f"{side}_name"
+    clauses, params = [], []
+
+    def add(sql: str, values: list[str]) -> None:
+        if values:
+            clauses.append(sql.format(marks=", ".join("?" * len(values))))
+            params.extend(values)
+
+    add(f"{t} IN ({{marks}})", simple)
+    add(f"({t} = 'domain' AND {v} IN ({{marks}}))", domains)
+    add(f"({t} = 'group' AND secmsg_lower({v}) IN ({{marks}}))", groups)
+    add(f"({t} = 'attribute' AND secmsg_lower({n}) || char(0) || secmsg_lower({v}) IN ({{marks}}))", attributes)
+    add(f"({t} = 'address' AND {v} IN ({{marks}}))", addresses)
+    return f"({' OR '.join(clauses) or '0'})", params
+
+
 class PolicyStoreMixin:
     """Policies and content definitions. Relies on the Store's ``_q``, ``_x``,
     ``transaction``, ``audit``, ``definition``, ``group`` and ``account``."""
@@ -78,11 +112,18 @@ class PolicyStoreMixin:
         whose from and to targets both have a key among them."""
         def_paths = self._definition_paths()
         cd_names = {r[0]: r[1] for r in self._q("SELECT id, name FROM content_definitions")}  # type: ignore[attr-defined]
-        sql, params = "SELECT * FROM policies", []
+        where, params = ["1"], []
         if kind is not None:
-            sql += " WHERE kind = ?"
+            where.append("kind = ?")
             params.append(kind)
-        rows = self._q(sql + " ORDER BY id", params)  # type: ignore[attr-defined]
+        if keys is not None and len(keys) <= _MAX_KEYS_IN_SQL:
+            # Most rows are left out by SQLite; the exact test follows.
+            self.conn.create_function("secmsg_lower", 1, _lower, deterministic=True)  # type: ignore[attr-defined]
+            for side in ("from", "to"):
+                clause, side_params = _side_matches(side, keys)
+                where.append(clause)
+                params += side_params
+        rows = self._q(f"SELECT * FROM policies WHERE {' AND '.join(where)} ORDER BY id", params)  # type: ignore[attr-defined]
         if keys is not None:
             from secmsg_cli.engine.snapshot import target_key
 

@@ -5,6 +5,7 @@ command does; anything else goes to Typer."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -272,3 +273,23 @@ def test_with_a_progress_display_on_the_terminal_the_results_still_go_to_stdout(
         assert len(run.stdout.splitlines()) == 12 and all(json.loads(ln) for ln in run.stdout.splitlines())
     else:
         assert "01-confidential-subject-to-counsel.eml" in run.stdout and "deciding policy" in run.stdout
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+def test_output_that_cannot_be_written_is_one_line_not_a_traceback(demo, _isolated_store):
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}  # buffered, as usual
+    with open("/dev/full", "w") as full:
+        run = subprocess.run([sys.executable, "-m", "secmsg_cli", "--db", str(_isolated_store), "simulate", MSG,
+                              "--at", AT, "-o", "json"], stdout=full, stderr=subprocess.PIPE, text=True, env=env)
+    assert run.returncode == 1
+    assert run.stderr == "error: cannot write the output: No space left on device\n"
+
+
+def test_one_message_is_parsed_once(demo, capsys, monkeypatch):
+    from secmsg_cli.engine import message
+
+    calls = []
+    real = message.parse_message
+    monkeypatch.setattr(message, "parse_message", lambda *a, **k: calls.append(1) or real(*a, **k))
+    code, out, _ = _main(["simulate", MSG, "--at", AT, "-o", "json"], capsys)
+    assert code == 0 and json.loads(out)["recipients"] and len(calls) == 1

@@ -91,3 +91,65 @@ def test_a_scoped_snapshot_holds_only_what_its_addresses_need(store):
     assert set(scoped.definitions) == set(full.definitions)  # a chosen definition is checked against all
     assert 0 < n(scoped) < n(full)
     assert set(scoped.content) < set(full.content)  # only those its policies use
+
+
+CASES = """
+[account]
+name = "Case Corp"
+
+[[domains]]
+name = "case.example"
+type = "local"
+
+[[groups]]
+name = "Équipe Légale"
+members = ["zoé@case.example", "@branch.case.example"]
+
+[[attributes]]
+address = "zoé@case.example"
+values = { Department = "ÉTUDES", Role = "Lead" }
+
+[[policies]]
+kind = "secure-messaging"
+narrative = "group with a non-ASCII name, written in another case"
+option = "apply"
+definition = "Default/External Recipients"
+from = { type = "group", value = "ÉQUIPE Légale" }  # (SQLite lower() would not fold É)
+to = { type = "domain", value = "*.partner.example" }
+
+[[policies]]
+kind = "bypass"
+narrative = "attribute in other cases"
+option = "disable"
+from = { type = "attribute", name = "department", value = "études" }
+to = { type = "address", value = "ceo@partner.example" }
+
+[[policies]]
+kind = "secure-messaging"
+narrative = "someone else's"
+option = "apply"
+definition = "Default/All Recipients"
+from = { type = "address", value = "other@case.example" }
+to = { type = "external" }
+"""
+
+
+@pytest.mark.parametrize("sender, recipient, expected", [
+    ("zoé@case.example", "x@eu.partner.example", {"group with a non-ASCII name, written in another case"}),
+    ("someone@branch.case.example", "x@eu.partner.example", {"group with a non-ASCII name, written in another case"}),
+    ("zoé@case.example", "ceo@partner.example", {"attribute in other cases"}),
+    ("nobody@case.example", "x@eu.partner.example", set()),
+])
+def test_case_and_non_ascii_names_are_matched_as_the_engine_matches_them(tmp_path, sender, recipient, expected):
+    cfg = tmp_path / "cases.toml"
+    cfg.write_text(CASES, encoding="utf-8")
+    store = load_file(str(cfg))
+    try:
+        scoped = store.snapshot([sender, recipient])
+        assert {cp.policy.narrative for kind in scoped.policies.values() for cp in kind} == expected
+        full = store.snapshot()
+        message = parse_message(f"From: {sender}\r\nTo: {recipient}\r\nSubject: hi\r\n\r\nbody\r\n".encode())
+        context = Context(at=AT)
+        assert _json(scoped, message, context, "m") == _json(full, message, context, "m")
+    finally:
+        store.close()
