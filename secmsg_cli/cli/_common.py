@@ -8,7 +8,6 @@ from typing import Annotated
 import typer
 
 from secmsg_cli.cli._output import Output
-from secmsg_cli.cli._values import parse_at  # noqa: F401 - re-exported for the commands
 
 
 @dataclass

@@ -9,8 +9,6 @@ from typing import Annotated
 
 import typer
 
-from secmsg_cli.cli._values import build_context  # noqa: F401 - re-exported for the commands
-
 MailFromOpt = Annotated[str | None, typer.Option("--mail-from", help="Envelope sender (default: Return-Path, else header From).")]
 RcptOpt = Annotated[list[str] | None, typer.Option("--rcpt", help="Envelope recipient; repeatable (default: To + Cc + Bcc).")]
 SourceIpOpt = Annotated[str | None, typer.Option("--source-ip", help="Source IP (default: from the top-most Received header).")]

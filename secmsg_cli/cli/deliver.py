@@ -26,9 +26,9 @@ from secmsg_cli.cli._context import (
     RcptOpt,
     SourceIpOpt,
     ViaOpt,
-    build_context,
 )
 from secmsg_cli.cli._output import Output, console
+from secmsg_cli.cli._values import build_context
 from secmsg_cli.errors import InvalidInput, SecmsgError
 
 OutboxOpt = Annotated[str | None, typer.Option(

@@ -8,7 +8,8 @@ from typing import Annotated
 
 import typer
 
-from secmsg_cli.cli._common import OutputOpt, open_store, parse_at, state
+from secmsg_cli.cli._common import OutputOpt, open_store, state
+from secmsg_cli.cli._values import parse_at
 from secmsg_cli.cli._output import Output, emit
 
 COLUMNS = ["code", "name", "severity", "object", "reason"]

@@ -6,7 +6,8 @@ from typing import Annotated
 
 import typer
 
-from secmsg_cli.cli._common import OutputOpt, open_store, parse_at, state, sub_app
+from secmsg_cli.cli._common import OutputOpt, open_store, state, sub_app
+from secmsg_cli.cli._values import parse_at
 from secmsg_cli.cli._output import Output, emit, say
 from secmsg_cli.errors import InvalidInput
 from secmsg_cli.model import KIND_OPTIONS, STATUSES_HELP

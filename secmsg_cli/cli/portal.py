@@ -14,7 +14,8 @@ from typing import Annotated
 
 import typer
 
-from secmsg_cli.cli._common import OutputOpt, open_store, parse_at, state, sub_app
+from secmsg_cli.cli._common import OutputOpt, open_store, state, sub_app
+from secmsg_cli.cli._values import parse_at
 from secmsg_cli.cli._output import Output, emit, say, warn
 from secmsg_cli.errors import InvalidInput
 from secmsg_cli.store.portal import STATUSES as STATUS_CHOICES
