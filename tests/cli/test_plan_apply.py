@@ -289,37 +289,29 @@ def test_apply_is_audited_as_one_apply_entry_after_its_writes(demo, tmp_path):
 # apply. Every case is then applied; the plan afterwards must be empty.
 
 
-def _policy(pid: int, **fields):
+def _edit(section: str, key, **fields):
+    """A mutation of the entry ``key`` of ``section``: each field set, or
+    removed when None."""
     def mutate(doc):
-        p = entry(doc, "policies", pid)
+        d = entry(doc, section, key)
         for k, v in fields.items():
             if v is None:
-                p.pop(k, None)
+                d.pop(k, None)
             else:
-                p[k] = v
+                d[k] = v
     return mutate
+
+
+def _policy(pid: int, **fields):
+    return _edit("policies", pid, **fields)
 
 
 def _definition(path: str, **fields):
-    def mutate(doc):
-        d = entry(doc, "definitions", path)
-        for k, v in fields.items():
-            if v is None:
-                d.pop(k, None)
-            else:
-                d[k] = v
-    return mutate
+    return _edit("definitions", path, **fields)
 
 
 def _content(name: str, **fields):
-    def mutate(doc):
-        d = entry(doc, "content_definitions", name)
-        for k, v in fields.items():
-            if v is None:
-                d.pop(k, None)
-            else:
-                d[k] = v
-    return mutate
+    return _edit("content_definitions", name, **fields)
 
 
 def _do(*steps):
