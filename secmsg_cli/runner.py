@@ -40,13 +40,13 @@ class Item:
     message: Any = None
 
 
-def parse_size(text: str) -> int:
+def parse_size(text: str, option: str = "--max-size") -> int:
     units = {"": 1, "b": 1, "k": 1024, "kb": 1024, "m": 1024**2, "mb": 1024**2, "g": 1024**3, "gb": 1024**3}
     raw = text.strip().lower()
     num = raw.rstrip("kmgb")
     unit = raw[len(num):]
-    if not num.isdigit() or unit not in units or int(num) == 0:
-        raise InvalidInput(f"invalid --max-size {text!r}: expected a size such as 50MB, 512KB or 1048576")
+    if not (num.isascii() and num.isdigit()) or len(num) > 12 or unit not in units or int(num) == 0:
+        raise InvalidInput(f"invalid {option} {text!r}: expected a size such as 50MB, 512KB or 1048576")
     return int(num) * units[unit]
 
 
@@ -144,7 +144,8 @@ def run_one(snapshot, item: Item, context, max_size: int):
     if item.error is not None:
         return None, item.error
     try:
-        message = item.message if item.message is not None else parse_message(item.data or b"", max_size=max_size)
+        message = item.message if item.message is not None else parse_message(
+            item.data or b"", max_size=max_size, limits=context.limits)
         return decide(snapshot, message, context), None
     except (MessageError, DecisionError) as exc:
         return None, str(exc)

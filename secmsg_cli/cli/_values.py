@@ -12,7 +12,7 @@ import re
 
 from secmsg_cli.errors import InvalidInput
 
-__all__ = ["parse_at", "build_context", "printable", "PLAIN_ISO"]
+__all__ = ["parse_at", "parse_count", "parse_limits", "build_context", "printable", "PLAIN_ISO"]
 
 # C0/C1 control characters but tab and newline: a message's subject, names or
 # attachment file names must not reach the terminal as escape sequences.
@@ -54,8 +54,36 @@ def parse_at(text: str | None, tz):
     return moment
 
 
+def parse_count(option: str, text: str | None, default: int) -> int:
+    """A positive whole number option (``--max-depth 100``)."""
+    if text is None:
+        return default
+    raw = text.strip().replace("_", "")
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 12 or int(raw) == 0:
+        raise InvalidInput(f"invalid {option} {text!r}: expected a whole number of at least 1, such as {default}")
+    return int(raw)
+
+
+def parse_limits(*, max_depth: str | None = None, max_parts: str | None = None, max_text: str | None = None,
+                 max_recipients: str | None = None):
+    """The examination limits (``--max-depth``, ``--max-parts``,
+    ``--max-text``, ``--max-recipients``); unset ones keep their defaults."""
+    from secmsg_cli.engine.message import DEFAULT_LIMITS, Limits
+    from secmsg_cli.runner import parse_size
+
+    d = DEFAULT_LIMITS
+    if max_depth is None and max_parts is None and max_text is None and max_recipients is None:
+        return d
+    return Limits(
+        depth=parse_count("--max-depth", max_depth, d.depth),
+        parts=parse_count("--max-parts", max_parts, d.parts),
+        text_bytes=d.text_bytes if max_text is None else parse_size(max_text, "--max-text"),
+        recipients=parse_count("--max-recipients", max_recipients, d.recipients),
+    )
+
+
 def build_context(snapshot, *, mail_from: str | None, rcpt: list[str] | None, source_ip: str | None,
-                  at: str | None, via: str | None, definition: str | None, explain: bool):
+                  at: str | None, via: str | None, definition: str | None, explain: bool, limits=None):
     """Validate the context options exactly as ``simulate`` does."""
     import ipaddress
 
@@ -80,5 +108,6 @@ def build_context(snapshot, *, mail_from: str | None, rcpt: list[str] | None, so
     moment = parse_at(at, snapshot.tz)
     if definition is not None and snapshot.definition(definition) is None:
         raise InvalidInput(f"definition {definition!r} not found")
+    extra = {} if limits is None else {"limits": limits}
     return Context(at=moment, mail_from=mail_from, rcpt=tuple(rcpt or ()), source_ip=source_ip,
-                   via=via.lower() if via else None, definition=definition, explain=explain)
+                   via=via.lower() if via else None, definition=definition, explain=explain, **extra)

@@ -22,13 +22,17 @@ from secmsg_cli.cli._context import (
     DefinitionOpt,
     ExplainOpt,
     MailFromOpt,
+    MaxDepthOpt,
+    MaxPartsOpt,
+    MaxRecipientsOpt,
     MaxSizeOpt,
+    MaxTextOpt,
     RcptOpt,
     SourceIpOpt,
     ViaOpt,
 )
 from secmsg_cli.cli._output import Output, console
-from secmsg_cli.cli._values import build_context
+from secmsg_cli.cli._values import build_context, parse_limits
 from secmsg_cli.errors import InvalidInput, SecmsgError
 
 OutboxOpt = Annotated[str | None, typer.Option(
@@ -85,6 +89,10 @@ def register(app: typer.Typer) -> None:
         definition: DefinitionOpt = None,
         explain: ExplainOpt = False,
         max_size: MaxSizeOpt = "50MB",
+        max_depth: MaxDepthOpt = None,
+        max_parts: MaxPartsOpt = None,
+        max_text: MaxTextOpt = None,
+        max_recipients: MaxRecipientsOpt = None,
         outbox: OutboxOpt = None,
         output: Annotated[Output, typer.Option("--output", "-o", help="table, json or jsonl.", case_sensitive=False)] = Output.table,
     ) -> None:
@@ -107,11 +115,13 @@ def register(app: typer.Typer) -> None:
         if output is Output.csv:
             raise InvalidInput("deliver writes table, json or jsonl (not csv)")
         limit = parse_size(max_size)
+        limits = parse_limits(max_depth=max_depth, max_parts=max_parts, max_text=max_text,
+                              max_recipients=max_recipients)
         store = open_store(ctx)
         snapshot = store.snapshot()
         tz = snapshot.tz
         context = build_context(snapshot, mail_from=mail_from, rcpt=rcpt, source_ip=source_ip, at=at, via=via,
-                                definition=definition, explain=explain)
+                                definition=definition, explain=explain, limits=limits)
         box = outbox_for(store, outbox)
         single = is_single(paths)
         out = console()
@@ -124,6 +134,12 @@ def register(app: typer.Typer) -> None:
             counts["messages"] += 1
             decision, error = run_one(snapshot, item, context, limit)
             delivered = None
+            if error is None and decision.undecided:
+                # Delivering it would leave those recipients to chance (the
+                # mail system would send them the message unexamined).
+                error = (f"{decision.undecided} recipient(s) were not decided (past --max-recipients "
+                         f"{limits.recipients}, or in address headers too long to read): nothing delivered; "
+                         "raise --max-recipients to deliver it")
             if error is None:
                 try:
                     delivered = deliver_one(store, snapshot, decision, item.data or b"", box, source=item.source)

@@ -14,7 +14,11 @@ from secmsg_cli.cli._context import (
     DefinitionOpt,
     ExplainOpt,
     MailFromOpt,
+    MaxDepthOpt,
+    MaxPartsOpt,
+    MaxRecipientsOpt,
     MaxSizeOpt,
+    MaxTextOpt,
     RcptOpt,
     SourceIpOpt,
     ViaOpt,
@@ -36,6 +40,10 @@ def register(app: typer.Typer) -> None:
         definition: DefinitionOpt = None,
         explain: ExplainOpt = False,
         max_size: MaxSizeOpt = "50MB",
+        max_depth: MaxDepthOpt = None,
+        max_parts: MaxPartsOpt = None,
+        max_text: MaxTextOpt = None,
+        max_recipients: MaxRecipientsOpt = None,
         jobs: Annotated[int | None, typer.Option("--jobs", "-j", min=1, max=MAX_JOBS, help="Worker processes for a large batch (default: the number of CPUs).")] = None,
         coverage: Annotated[bool, typer.Option("--coverage", help="After the batch, list every policy and content definition with how many messages it decided.")] = False,
         min_coverage: Annotated[float | None, typer.Option("--min-coverage", metavar="PCT", min=0, max=100, help="Exit 4 when fewer than PCT % of policies and content definitions decided a message.")] = None,
@@ -55,6 +63,7 @@ def register(app: typer.Typer) -> None:
         code = run(SimulateArgs(
             paths=tuple(paths), db=st.db, quiet=st.quiet, mail_from=mail_from, rcpt=tuple(rcpt or ()),
             source_ip=source_ip, at=at, via=via, definition=definition, explain=explain, max_size=max_size,
+            max_depth=max_depth, max_parts=max_parts, max_text=max_text, max_recipients=max_recipients,
             jobs=jobs, coverage=coverage, min_coverage=min_coverage, against=against,
             detailed_exitcode=detailed_exitcode, output=output))
         if code:

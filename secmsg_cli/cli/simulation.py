@@ -21,7 +21,7 @@ from functools import partial
 from pathlib import Path
 
 from secmsg_cli.cli._output import Output, console
-from secmsg_cli.cli._values import build_context, printable as _printable
+from secmsg_cli.cli._values import build_context, parse_limits, printable as _printable
 from secmsg_cli.errors import InvalidInput
 
 __all__ = ["SimulateArgs", "run"]
@@ -42,6 +42,10 @@ class SimulateArgs:
     definition: str | None = None
     explain: bool = False
     max_size: str = "50MB"
+    max_depth: str | None = None
+    max_parts: str | None = None
+    max_text: str | None = None
+    max_recipients: str | None = None
     jobs: int | None = None
     coverage: bool = False
     min_coverage: float | None = None
@@ -68,6 +72,9 @@ def _print_decision(out, source: str, d, tz, explain: bool) -> None:
         head.append(_printable(f" (header From {d.header_from})"), style="dim")
     head.append(f"  source IP {d.source_ip or 'unknown'}  at {d.at.astimezone(tz).isoformat()}  via {d.via}", style="dim")
     out.print(head)
+    about_recipients, other_notes = split_notes(d.notes)
+    for note in about_recipients:  # SPEC §6.1: said above the table
+        out.print(Text(f"  note: {note}", style="yellow"))
     table = Table(header_style="bold", show_lines=False)
     for col in ("recipient", "", "route", "secure", "definition", "trigger", "deciding policy", "bypass"):
         table.add_column(col, overflow="fold")
@@ -87,6 +94,8 @@ def _print_decision(out, source: str, d, tz, explain: bool) -> None:
     out.print(table)
     for r in d.recipients:
         out.print(Text(f"  {r.address}: {r.reason}", style="dim"))
+    for note in other_notes:
+        out.print(Text(f"  note: {note}", style="yellow"))
     banners: dict[str, list[str]] = {}
     for r in d.recipients:
         if r.banner is not None:
@@ -115,6 +124,16 @@ def _print_decision(out, source: str, d, tz, explain: bool) -> None:
                        Text(v.verdict, style=style), Text(v.reason))
         out.print(et)
     out.print()
+
+
+_RECIPIENT_NOTES = ("To:", "Cc:", "Bcc:", "recipients:")
+
+
+def split_notes(notes) -> tuple[list[str], list[str]]:
+    """(notes about recipients, the others): the first are shown above the
+    table of recipients, the others under it."""
+    first = [n for n in notes if n.startswith(_RECIPIENT_NOTES)]
+    return first, [n for n in notes if not n.startswith(_RECIPIENT_NOTES)]
 
 
 def _print_error_row(out, source: str, error: str) -> None:
@@ -211,6 +230,8 @@ def run(args: SimulateArgs) -> int:
     if against is not None and (args.coverage or args.min_coverage is not None or explain):
         raise InvalidInput("--against lists changed decisions; it does not combine with --coverage or --explain")
     limit = parse_size(args.max_size)
+    limits = parse_limits(max_depth=args.max_depth, max_parts=args.max_parts, max_text=args.max_text,
+                          max_recipients=args.max_recipients)
     paths = list(args.paths)
     single = is_single(paths)
     items = iter_inputs(paths, limit)
@@ -219,7 +240,7 @@ def run(args: SimulateArgs) -> int:
         # One message, decided and shown only: the store is read for its
         # addresses alone (on a large store most of a one-message run's time
         # would go into loading everyone else).
-        item, addresses = _with_addresses(next(iter(items)), args, limit)
+        item, addresses = _with_addresses(next(iter(items)), args, limit, limits)
         items = [item]
     store = open_store(args.db)
     try:
@@ -227,7 +248,7 @@ def run(args: SimulateArgs) -> int:
     finally:
         store.close()
     context = build_context(snapshot, mail_from=args.mail_from, rcpt=list(args.rcpt), source_ip=args.source_ip,
-                            at=args.at, via=args.via, definition=args.definition, explain=explain)
+                            at=args.at, via=args.via, definition=args.definition, explain=explain, limits=limits)
     snapshots = (snapshot,) if against is None else (snapshot, _load_other(against))
     # The snapshots live until the end: out of the collector's view, a
     # collection during the batch does not walk a large store's objects again
@@ -239,7 +260,7 @@ def run(args: SimulateArgs) -> int:
         gc.unfreeze()
 
 
-def _with_addresses(item, args: SimulateArgs, limit: int):
+def _with_addresses(item, args: SimulateArgs, limit: int, limits):
     """The one message, parsed (so that it is parsed once), and the addresses
     its decision is about; None for the addresses when it cannot be decided
     (the whole store is then read and the error reported as for any
@@ -252,7 +273,7 @@ def _with_addresses(item, args: SimulateArgs, limit: int):
     if item.error is not None:
         return item, None
     try:
-        message = parse_message(item.data or b"", max_size=limit)
+        message = parse_message(item.data or b"", max_size=limit, limits=limits)
     except MessageError:
         return item, None
     item = replace(item, message=message)
@@ -260,7 +281,8 @@ def _with_addresses(item, args: SimulateArgs, limit: int):
         envelope, header, recipients = parties(message, args.mail_from, args.rcpt)
     except DecisionError:
         return item, None
-    return item, [a for a in (envelope, header, *recipients) if a]
+    # (past the recipient limit, recipients are named, not decided: not read for)
+    return item, [a for a in (envelope, header, *recipients[: limits.recipients]) if a]
 
 
 def _batch(args: SimulateArgs, snapshots: tuple, context, limit: int, items, single: bool) -> int:

@@ -1,9 +1,9 @@
 """Content Examination: the match-list grammar (parse once) and scoring (SPEC §6).
 
-Pure: standard library only. A content definition's ``lines`` are parsed once
-into a :class:`MatchList` (every pattern compiled, every error reported with
-its line number) and then evaluated against many messages with
-:func:`evaluate`::
+Pure: the standard library and the RE2 matcher (:mod:`.patterns`). A content
+definition's ``lines`` are parsed once into a :class:`MatchList` (every pattern
+compiled, every error reported with its line number) and then evaluated
+against many messages with :func:`evaluate`::
 
     >>> ml = parse_match_list(['2 confidential', '0 exclude draft'])
     >>> evaluate(ml, 2, [Component("subject", "subject", "Confidential: Q3")]).reason
@@ -15,7 +15,7 @@ character is ``#`` are ignored; there are no trailing comments)::
     WEIGHT[:MAX] TEXT                       word or phrase
     WEIGHT[:MAX] required TEXT              must be present for the definition to fire
     WEIGHT[:MAX] exclude TEXT               if present the definition does not fire
-    WEIGHT[:MAX] regex PATTERN              Python regular expression, case-insensitive
+    WEIGHT[:MAX] regex PATTERN              RE2 regular expression, case-insensitive
     WEIGHT[:MAX] regex,cardnumber PATTERN   a match counts only if it is a card number
     WEIGHT[:MAX] hash MD5 NAME              an attachment whose MD5 equals MD5
 
@@ -32,14 +32,24 @@ Decisions where SPEC §6 is silent:
 * A line is stripped of surrounding white space before it is read, so a
   regex PATTERN cannot end in a blank (write ``[ ]`` or ``\\s``); white space
   inside a PATTERN is kept. A NAME may be quoted; the quotes are removed.
-* A regex is compiled with ``re.IGNORECASE`` only (``^``/``$`` anchor the
-  whole component unless the pattern says ``(?m)``). A regex that can match an
-  empty string (``a*``, ``^``, ``\\b``) is rejected: it would match everywhere.
+* A regex is RE2 syntax, compiled case-insensitive (``^``/``$`` anchor the
+  whole component unless the pattern says ``(?m)``; ``$`` is the very end).
+  What RE2 cannot run in linear time (backreferences, look-around, atomic
+  groups, possessive quantifiers) is refused with the construct named
+  (:mod:`.patterns`). A regex that can match an empty string (``a*``, ``^``,
+  ``\\b``) is rejected: it would match everywhere.
 * ``regex,cardnumber``: each match's decimal digits (everything else removed)
   must number 13..19 and pass :func:`luhn_valid`; the first such match counts.
 * Words and phrases match case-insensitively with Python's ``re.IGNORECASE``
   rules, bounded by ``(?<!\\w)`` and ``(?!\\w)`` (so ``C++`` and ``#secret``
   work); white space inside a phrase matches any run of white space.
+* Searching is linear in the text whatever the lines: the ASCII words and
+  phrases of every definition that may run, and separately every regex, are
+  found in one RE2 pass per component (:class:`Scanner`); a non-ASCII word or
+  phrase is searched on its own with a pattern that cannot backtrack.
+* A section that could not be read whole (``unscannable``, SPEC §6.1) makes
+  every definition that scans it fire, whatever it found: the message fails
+  closed, never open.
 * Scoring: ``required`` lines' weights count toward the score like any word;
   ``exclude`` lines contribute nothing. A ``hash`` line looks only at
   components' MD5s (attachments), text lines only at components' text.
@@ -49,9 +59,11 @@ from __future__ import annotations
 
 import re
 import warnings
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
+
+from secmsg_cli.engine.patterns import PatternError, PatternSet, compile_user_regex
 
 __all__ = [
     "SECTIONS",
@@ -64,6 +76,7 @@ __all__ = [
     "parse_match_list",
     "validate_match_list",
     "Component",
+    "Scanner",
     "LineHit",
     "ContentResult",
     "evaluate",
@@ -94,7 +107,6 @@ _MD5_RE = re.compile(r"[0-9a-fA-F]{32}")
 # Strings on which a pattern that can match "nothing" shows itself.
 _EMPTY_PROBES = ("", " ", "a", "Z", "0", "_", ".", "\n", "a b")
 _CARD_MIN, _CARD_MAX = 13, 19
-_WORD_RUN = re.compile(r"\w+")
 
 
 class MatchListError(ValueError):
@@ -116,40 +128,29 @@ class MatchListError(ValueError):
 
 
 class Regex:
-    """A compiled regular expression, compiled when first searched with.
-
-    A snapshot holds hundreds of word and phrase lines and one message is
-    searched for few of them (most are ruled out by their words), so the
-    lines' expressions, valid by construction, are compiled on demand: a
-    one-message run does not pay for compiling them all. Pickles as its
-    source.
-    """
+    """A Python regular expression of a non-ASCII word or phrase, compiled
+    when first searched with (most are never needed by a given message).
+    Written by :func:`_word_regex`, never by a user: it cannot backtrack
+    more than linearly. Pickles as its source."""
 
     __slots__ = ("source", "flags", "_compiled")
 
-    def __init__(self, source: str, flags: int = 0, compiled: re.Pattern[str] | None = None) -> None:
+    def __init__(self, source: str, flags: int = 0) -> None:
         self.source = source
         self.flags = flags
-        self._compiled = compiled
-
-    @classmethod
-    def of(cls, compiled: re.Pattern[str]) -> Regex:
-        return cls(compiled.pattern, compiled.flags, compiled)
+        self._compiled: re.Pattern[str] | None = None
 
     @property
     def compiled(self) -> re.Pattern[str]:
         c = self._compiled
         if c is None:
-            with warnings.catch_warnings():  # as when first compiled (a worker recompiles)
+            with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 c = self._compiled = re.compile(self.source, self.flags)
         return c
 
     def search(self, text: str) -> re.Match[str] | None:
         return self.compiled.search(text)
-
-    def finditer(self, text: str) -> Iterator[re.Match[str]]:
-        return self.compiled.finditer(text)
 
     def __reduce__(self):
         return (type(self), (self.source, self.flags))
@@ -161,8 +162,15 @@ class MatchLine:
 
     ``term`` is what the line looks for: the word/phrase as written (quotes
     removed), the regex PATTERN, or the MD5 for ``hash`` lines. ``md5`` and
-    ``label`` (the NAME) are set only for ``hash`` lines; ``pattern`` is the
-    compiled expression (``None`` for ``hash`` lines).
+    ``label`` (the NAME) are set only for ``hash`` lines.
+
+    How the line is searched (see :class:`Scanner`): an ASCII word or phrase
+    by ``_word``, an RE2 pattern over the component's *word view* (its text
+    lowered, each other character reduced to its class); a non-ASCII one by
+    ``_regex`` (Python, ``re.IGNORECASE``) after checking that the folded
+    ``_literals`` occur; a regex by ``_regex`` (RE2). ``_broken`` is set
+    instead when a stored line cannot be compiled (written before the RE2
+    dialect): the definition then fails closed.
     """
 
     line_no: int
@@ -173,32 +181,29 @@ class MatchLine:
     term: str
     md5: str | None = None
     label: str | None = None
-    _regex: Regex | None = field(default=None, compare=False, repr=False)
-    # Cheap, sound pre-filters (see "case folding" below). _literals: strings,
-    # case-folded, that occur in a component's folded text whenever the line
-    # matches there (non-ASCII terms; a regex's longest literal run). For an
-    # ASCII word or phrase, _lowered is a case-sensitive twin of ``pattern``
-    # searched in the component's lowered text instead, and _tokens the term's
-    # lower-case \w runs, each of which is then a whole word of that text.
+    _regex: Any = field(default=None, compare=False, repr=False)
+    _word: bytes | None = field(default=None, compare=False, repr=False)
     _literals: tuple[str, ...] = field(default=(), compare=False, repr=False)
-    _lowered: Regex | None = field(default=None, compare=False, repr=False)
-    _tokens: tuple[str, ...] = field(default=(), compare=False, repr=False)
-    # Key under which a component remembers this line's search result: the
-    # result depends only on the pattern and on whether it is a card number.
+    _broken: str | None = field(default=None, compare=False, repr=False)
+    # Key under which a scanner reports this line as found: the same for
+    # every line that searches for the same thing, in any definition.
     _key: str = field(init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
-        if self._regex is None:
+        if self.kind == "hash":
             key = f"h\x00{self.md5}"
+        elif self.kind in ("regex", "cardnumber"):
+            key = f"{'c' if self.kind == 'cardnumber' else 'p'}\x00{self.term}"
+        elif self._word is not None:
+            key = "w\x00" + self._word.decode("latin-1")
         else:
-            kind = "c" if self.kind == "cardnumber" else "p"
-            key = f"{kind}{self._regex.flags}\x00{self._regex.source}"
+            key = f"u\x00{self._regex.source if self._regex is not None else self.term}"
         object.__setattr__(self, "_key", key)
 
     @property
-    def pattern(self) -> re.Pattern[str] | None:
-        """The compiled expression (None for ``hash`` lines)."""
-        return self._regex.compiled if self._regex is not None else None
+    def pattern(self) -> Any:
+        """The compiled regular expression of a ``regex`` line (RE2), else None."""
+        return self._regex if self.kind in ("regex", "cardnumber") else None
 
     @property
     def scores(self) -> bool:
@@ -228,31 +233,32 @@ class MatchList:
     source: tuple[str, ...] = ()
     _has_required: bool = field(init=False, compare=False, repr=False)
     _has_exclude: bool = field(init=False, compare=False, repr=False)
-    # For evaluate(): the lines with words (ASCII words and phrases) with the
-    # set of their words, which a component must all have for the line to be
-    # found there; the other lines but hashes (regex, non-ASCII terms), always
-    # searched; the hash lines. And the result of finding nothing, by
-    # activation score (the same for every message that has none of it).
-    _worded: tuple[tuple[int, frozenset[str]], ...] = field(init=False, compare=False, repr=False)
-    _always: tuple[int, ...] = field(init=False, compare=False, repr=False)
+    # For evaluate(): each text line's index by its search key (several lines
+    # may share one), the hash lines, the first line that cannot run (if any),
+    # this list's own scanner (when evaluated alone), and the result of
+    # finding nothing, by activation score (the same for every message that
+    # has none of it).
+    _by_key: dict[str, tuple[int, ...]] = field(init=False, compare=False, repr=False)
     _hashes: tuple[int, ...] = field(init=False, compare=False, repr=False)
+    _broken: MatchLine | None = field(init=False, compare=False, repr=False)
+    _own: list = field(init=False, compare=False, repr=False)
     _nothing: dict = field(init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         kinds = {ln.kind for ln in self.lines}
         object.__setattr__(self, "_has_required", "required" in kinds)
         object.__setattr__(self, "_has_exclude", "exclude" in kinds)
-        worded, always, hashes = [], [], []
+        by_key: dict[str, list[int]] = {}
+        hashes = []
         for i, ln in enumerate(self.lines):
             if ln.kind == "hash":
                 hashes.append(i)
-            elif ln._tokens:
-                worded.append((i, frozenset(ln._tokens)))
-            else:
-                always.append(i)
-        object.__setattr__(self, "_worded", tuple(worded))
-        object.__setattr__(self, "_always", tuple(always))
+            elif ln._broken is None:
+                by_key.setdefault(ln._key, []).append(i)
+        object.__setattr__(self, "_by_key", {k: tuple(v) for k, v in by_key.items()})
         object.__setattr__(self, "_hashes", tuple(hashes))
+        object.__setattr__(self, "_broken", next((ln for ln in self.lines if ln._broken), None))
+        object.__setattr__(self, "_own", [])
         object.__setattr__(self, "_nothing", {})
 
     @property
@@ -262,6 +268,13 @@ class MatchList:
     @property
     def excludes(self) -> tuple[MatchLine, ...]:
         return tuple(ln for ln in self.lines if ln.kind == "exclude")
+
+    @property
+    def scanner(self) -> Scanner:
+        """A scanner of this list's lines alone (for evaluating it on its own)."""
+        if not self._own:
+            self._own.append(Scanner(self.lines))
+        return self._own[0]
 
     def __iter__(self) -> Iterator[MatchLine]:
         return iter(self.lines)
@@ -273,11 +286,16 @@ class MatchList:
 # --------------------------------------------------------------------------- parsing
 
 
-def parse_match_list(lines: Iterable[str] | str) -> MatchList:
+def parse_match_list(lines: Iterable[str] | str, *, lenient: bool = False) -> MatchList:
     """Parse and compile a match list; raise :class:`MatchListError` on the first bad line.
 
     ``lines`` is an iterable of lines (a trailing ``\\n``/``\\r\\n`` on each is
     ignored); a single string is split into lines.
+
+    ``lenient`` (for a configuration already stored, which may hold lines
+    written before the current grammar, e.g. a regex RE2 refuses) keeps a bad
+    line as a *broken* entry instead of raising: a definition with one fails
+    closed (it fires, and says why) rather than stopping every decision.
 
     >>> parse_match_list(['# legal', '3:6 "attorney client"']).lines[0].max
     6
@@ -285,9 +303,15 @@ def parse_match_list(lines: Iterable[str] | str) -> MatchList:
     entries: list[MatchLine] = []
     source: list[str] = []
     for line_no, raw in enumerate(_iter_lines(lines), start=1):
-        text = _line_text(line_no, raw)
-        source.append(text)
-        entry = _parse_line(line_no, text)
+        try:
+            text = _line_text(line_no, raw)
+            source.append(text)
+            entry = _parse_line(line_no, text)
+        except MatchListError as exc:
+            if not lenient:
+                raise
+            text = str(raw).strip()
+            entry = MatchLine(line_no, text, 0, None, "regex", text, _broken=exc.reason)
         if entry is not None:
             entries.append(entry)
     return MatchList(tuple(entries), tuple(source))
@@ -366,10 +390,7 @@ def _parse_line(line_no: int, raw: str) -> MatchLine | None:
         if not tail:
             raise fail(f"{head!r} needs a PATTERN")
         kind = _REGEX_KEYWORDS[keyword]
-        pattern = _compile_regex(tail, fail)
-        literal = _required_literal(pattern)
-        return MatchLine(**common, kind=kind, term=tail, _regex=Regex.of(pattern),
-                         _literals=(literal,) if literal else ())
+        return MatchLine(**common, kind=kind, term=tail, _regex=_compile_regex(tail, fail))
     if keyword.startswith("regex,"):
         raise fail(
             f"unknown regex option {head!r}: expected 'regex PATTERN' or "
@@ -443,72 +464,66 @@ def _parse_text(text: str, fail) -> str:
 
 def _word_line(common: dict, kind: str, term: str) -> MatchLine:
     words = term.split()
-    pattern = Regex(_word_regex(words), re.IGNORECASE)
     if term.isascii():
-        low = [w.lower() for w in words]
-        tokens = sorted(set(_WORD_RUN.findall(" ".join(low))), key=len, reverse=True)
-        return MatchLine(**common, kind=kind, term=term, _regex=pattern,
-                         _lowered=Regex(_word_regex(low)), _tokens=tuple(tokens))
+        return MatchLine(**common, kind=kind, term=term, _word=_word_pattern([w.lower() for w in words]))
     literals = sorted({_fold(w) for w in words}, key=len, reverse=True)
-    return MatchLine(**common, kind=kind, term=term, _regex=pattern,
+    return MatchLine(**common, kind=kind, term=term, _regex=Regex(_word_regex(words), re.IGNORECASE),
                      _literals=tuple(literals))
 
 
 def _word_regex(words: list[str]) -> str:
     r"""``(?<!\w)w1\s+w2(?!\w)``, written with the look-behind after the first
     character (``w(?<!\w.)1...``): the same matches, but the regex engine can
-    then skip ahead to candidate first characters (several times faster)."""
+    then skip ahead to candidate first characters (several times faster).
+    Only literals, white-space runs and zero-width checks: whatever the text,
+    a search takes time linear in it."""
     first = words[0]
     body = r"\s+".join([re.escape(first[1:])] + [re.escape(w) for w in words[1:]])
     return rf"{re.escape(first[0])}(?<!\w.){body}(?!\w)"
 
 
-def _compile_regex(source: str, fail) -> re.Pattern[str]:
+# The word view (see "case folding" below) is Latin-1 bytes: ASCII as in the
+# lowered text, every other character reduced to its class. Python's \w and \s
+# over ASCII, written out for RE2 (whose \s lacks \v and \x1c-\x1f).
+_VIEW_WORD, _VIEW_SPACE, _VIEW_OTHER = 0x80, 0x20, 0x81
+_NOT_WORD = rb"[^0-9A-Za-z_\x80]"
+_SPACE_RUN = rb"[\t\n\x0b\x0c\r \x1c-\x1f]+"
+
+
+def _word_pattern(words: list[str]) -> bytes:
+    """The RE2 pattern (bytes) of an ASCII word or phrase, lowered, on the word view:
+    the words joined by white-space runs, with a non-word character (or an
+    end of the text) on both sides."""
+    body = _SPACE_RUN.join(b"".join(b"%c" % c if chr(c).isalnum() else b"\\x%02x" % c
+                                    for c in w.encode("ascii")) for w in words)
+    return rb"(?:\A|" + _NOT_WORD + rb")" + body + rb"(?:" + _NOT_WORD + rb"|\z)"
+
+
+def _compile_regex(source: str, fail):
+    """A ``regex`` line's PATTERN compiled by RE2, or the line's error."""
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # e.g. FutureWarning: possible nested set
-            pattern = re.compile(source, re.IGNORECASE)
-    except re.error as exc:
-        raise fail(f"invalid regex {source!r}: {exc}") from None
-    except (OverflowError, RecursionError, ValueError, TypeError) as exc:
-        raise fail(f"invalid regex {source!r}: {exc}") from None
+        pattern = compile_user_regex(source)
+    except PatternError as exc:
+        prefix = "regex" if exc.unsupported else "invalid regex"
+        raise fail(f"{prefix} {_quote_pattern(source)}: {exc}") from None
     for probe in _EMPTY_PROBES:
         for m in pattern.finditer(probe):
             if m.start() == m.end():
                 raise fail(
-                    f"regex {source!r} matches the empty string, so it would match "
+                    f"regex {_quote_pattern(source)} matches the empty string, so it would match "
                     "everywhere; make it match at least one character"
                 )
     return pattern
 
 
-def _required_literal(pattern: re.Pattern[str]) -> str | None:
-    """The longest run of plain characters at the top level of ``pattern``
-    (``\\bproj-\\d+`` -> ``proj-``), case-folded: every match contains it, so a
-    text without it need not be searched. ``None`` when there is no run of at
-    least two characters (or the parser is not the one this was written for).
-    """
-    try:
-        from re import _constants, _parser  # CPython's own parser (3.11+)
-
-        tree = _parser.parse(pattern.pattern, pattern.flags)
-        literal_op = _constants.LITERAL
-        best = run = ""
-        for op, arg in tree:  # top-level items only: each is consumed by every match
-            if op is literal_op:
-                run += chr(arg)
-            else:
-                best, run = max(best, run, key=len), ""
-        best = max(best, run, key=len)
-    except Exception:  # an internal API: no pre-filter rather than a wrong one
-        return None
-    return _fold(best) if len(best) >= 2 else None
+def _quote_pattern(source: str) -> str:
+    return repr(source if len(source) <= 80 else source[:80] + "...")
 
 
 # --------------------------------------------------------------------------- case folding
 #
-# Words and phrases follow re.IGNORECASE exactly; two cheaper views of a
-# component's text make that fast without changing a single result:
+# Words and phrases follow re.IGNORECASE exactly; two views of a component's
+# text make that fast without changing a single result:
 #
 # * _fold (casefold, after mapping İ and ı to i) sends characters that
 #   re.IGNORECASE treats as equal to equal strings, character by character, so
@@ -518,11 +533,13 @@ def _required_literal(pattern: re.Pattern[str]) -> str | None:
 #   and each character's \w / \s class, and maps a character to an ASCII one
 #   exactly when re.IGNORECASE lets it match that ASCII letter (İ ı K ſ). So an
 #   ASCII term matches case-insensitively in the text exactly when its
-#   lower-case form matches case-sensitively in the lowered text, which is a
-#   much faster search. The lowered term's \w runs are then whole \w runs
-#   ("words") of the lowered text, found by set look-up before searching.
+#   lower-case form matches case-sensitively in the lowered text. The *word
+#   view* goes one step further: every non-ASCII character of the lowered text
+#   (which can no longer be part of an ASCII term) becomes one byte saying
+#   whether it is a word character, white space or neither, so that all the
+#   ASCII terms are searched by RE2 in one pass over bytes.
 #
-# tests/engine/test_content.py checks both claims over every code point.
+# tests/engine/test_content.py checks these claims over every code point.
 _FOLD_FIXES = {0x130: "i", 0x131: "i"}
 _LOWER_FIXES = {0x130: "i", 0x131: "i", 0x17F: "s"}
 
@@ -539,13 +556,37 @@ def _lower(text: str) -> str:
     return text.lower()
 
 
+class _CharClasses(dict):
+    r"""str.translate table for the word view: ASCII stays, any other character
+    becomes its class (as Python's re sees \w and \s); filled as met."""
+
+    def __missing__(self, cp: int) -> int:
+        if cp < 0x80:
+            value = cp
+        else:
+            ch = chr(cp)
+            value = _VIEW_WORD if ch.isalnum() or ch == "_" else _VIEW_SPACE if ch.isspace() else _VIEW_OTHER
+        self[cp] = value
+        return value
+
+
+_CLASSES = _CharClasses()
+
+
+def _word_view(text: str) -> bytes:
+    """The bytes the ASCII words and phrases are searched in (see above)."""
+    low = _lower(text)
+    if low.isascii():
+        return low.encode("ascii")
+    return low.translate(_CLASSES).encode("latin-1")
+
+
 # --------------------------------------------------------------------------- components
 
-# Cache keys of a component's derived texts (line keys start with a letter).
+# Cache keys of a component's derived texts.
 _FOLDED = "\x00folded"
-_LOWERED = "\x00lowered"
-_DIGITS = "\x00digits"
-_WORDS = "\x00words"
+_VIEW = "\x00view"
+_UTF8 = "\x00utf8"
 
 
 @dataclass(frozen=True, slots=True)
@@ -580,62 +621,102 @@ class Component:
             object.__setattr__(self, "md5", self.md5.lower())
 
 
-def _lower_text(text: str, cache: dict) -> str:
-    lowered = cache.get(_LOWERED)
-    if lowered is None:
-        lowered = cache[_LOWERED] = _lower(text)
-    return lowered
+class Scanner:
+    """Finds, in one pass per text, which of many lines occur in it.
+
+    Built from the lines of every content definition that may examine a
+    section (or of one match list): the ASCII words and phrases are one RE2
+    set searched in the text's word view, the regexes another searched in the
+    text itself (a card-number line's matches are then checked with Luhn one
+    by one, only when its pattern occurs); non-ASCII words and phrases are
+    searched one by one after a pre-filter. :meth:`found` returns the keys
+    (``MatchLine._key``) of the lines found, and remembers them on the
+    component: each text is read once per scanner, however many definitions
+    then score it. The sets are compiled on first use; a scanner pickles as
+    its lines.
+    """
+
+    __slots__ = ("_lines", "_words", "_word_keys", "_regexes", "_regex_keys", "_cards", "_others")
+
+    def __init__(self, lines: Iterable[MatchLine]) -> None:
+        self._lines = tuple(lines)
+        self._words: PatternSet | None = None
+
+    def _build(self) -> None:
+        word_patterns: dict[bytes, str] = {}
+        regexes: dict[str, list[str]] = {}
+        cards: dict[str, Any] = {}
+        others: dict[str, MatchLine] = {}
+        for ln in self._lines:
+            if ln.kind == "hash" or ln._broken is not None:
+                continue
+            if ln._word is not None:
+                word_patterns.setdefault(ln._word, ln._key)
+            elif ln.kind in ("regex", "cardnumber"):
+                keys = regexes.setdefault(ln.term, [])
+                if ln._key not in keys:
+                    keys.append(ln._key)
+                if ln.kind == "cardnumber":
+                    cards[ln._key] = ln._regex
+            else:
+                others.setdefault(ln._key, ln)
+        self._word_keys = tuple(word_patterns.values())
+        self._regex_keys = tuple(tuple(v) for v in regexes.values())
+        self._regexes = PatternSet(list(regexes), case_sensitive=False)
+        self._cards = cards
+        self._others = tuple(others.items())
+        self._words = PatternSet(list(word_patterns), case_sensitive=True, latin1=True)
+
+    def found(self, text: str, cache: dict) -> frozenset[str]:
+        """The keys of the lines found in ``text`` (``cache``: the component's)."""
+        got = cache.get(self)
+        if got is not None:
+            return got
+        if self._words is None:
+            self._build()
+        keys: list[str] = []
+        if len(self._words):
+            view = cache.get(_VIEW)
+            if view is None:
+                view = cache[_VIEW] = _word_view(text)
+            keys.extend(self._word_keys[i] for i in self._words.search(view))
+        if len(self._regexes):
+            data = cache.get(_UTF8)
+            if data is None:
+                data = cache[_UTF8] = text.encode("utf-8", "surrogatepass")
+            for i in self._regexes.search(data):
+                for key in self._regex_keys[i]:
+                    card = self._cards.get(key)
+                    if card is None or _has_card_number(card, data):
+                        keys.append(key)
+        for key, line in self._others:
+            if _found_unicode(line, text, cache):
+                keys.append(key)
+        got = cache[self] = frozenset(keys)
+        return got
+
+    def __reduce__(self):
+        return (Scanner, (self._lines,))
 
 
-# ASCII bytes that are not \w (all but letters, digits and "_") -> space.
-_ASCII_NON_WORD = bytes(c if c < 128 and (chr(c).isalnum() or c == 0x5F) else 0x20 for c in range(256))
+def _has_card_number(pattern, data: bytes) -> bool:
+    """Whether a match of ``pattern`` in ``data`` (UTF-8) is a card number."""
+    for m in pattern.finditer(data):
+        if is_card_number(m.group().decode("utf-8", "replace")):
+            return True
+    return False
 
 
-def _words(text: str, cache: dict) -> frozenset[str]:
-    """The words (runs of word characters) of ``text``, lowered (``cache``: the component's)."""
-    words = cache.get(_WORDS)
-    if words is None:
-        lowered = _lower_text(text, cache)
-        if lowered.isascii():  # the same runs, split in C (twice as fast)
-            found = lowered.encode("ascii").translate(_ASCII_NON_WORD).decode("ascii").split()
-        else:
-            found = _WORD_RUN.findall(lowered)
-        words = cache[_WORDS] = frozenset(found)
-    return words
-
-
-def _search(line: MatchLine, text: str, cache: dict) -> bool:
-    """Whether ``line`` is found in ``text`` (``cache``: the component's)."""
-    if line._lowered is not None:  # ASCII word or phrase
-        if line._tokens and not _words(text, cache).issuperset(line._tokens):
+def _found_unicode(line: MatchLine, text: str, cache: dict) -> bool:
+    """A non-ASCII word or phrase: its folded words must all occur in the
+    folded text before its pattern is searched."""
+    folded = cache.get(_FOLDED)
+    if folded is None:
+        folded = cache[_FOLDED] = _fold(text)
+    for literal in line._literals:
+        if literal not in folded:
             return False
-        return line._lowered.search(_lower_text(text, cache)) is not None
-    pattern = line._regex
-    assert pattern is not None
-    if line._literals:  # non-ASCII word or phrase, or a regex with a literal run
-        folded = cache.get(_FOLDED)
-        if folded is None:
-            folded = cache[_FOLDED] = _fold(text)
-        for literal in line._literals:
-            if literal not in folded:
-                return False
-    if line.kind == "cardnumber":
-        if _decimal_digits(text, cache) < _CARD_MIN:
-            return False
-        return any(is_card_number(m.group()) for m in pattern.finditer(text))
-    return pattern.search(text) is not None
-
-
-def _decimal_digits(text: str, cache: dict) -> int:
-    """How many decimal digits ``text`` has (ASCII digits fast; others counted)."""
-    count = cache.get(_DIGITS)
-    if count is None:
-        if text.isascii():
-            count = sum(text.count(d) for d in "0123456789")
-        else:
-            count = sum(1 for ch in text if ch.isdecimal())
-        cache[_DIGITS] = count
-    return count
+    return line._regex.search(text) is not None
 
 
 # --------------------------------------------------------------------------- cards
@@ -689,6 +770,9 @@ class ContentResult:
     ``hits`` lists every line found at least once, in line order;
     ``missing_required`` the ``required`` lines found nowhere; ``excluded_by``
     the ``exclude`` lines found; ``reason`` one line for the explanation.
+    ``unscannable`` says what could not be examined (a section of the message
+    not read whole, or a line that cannot run) when the definition fired
+    because of it (SPEC §6.1: it fails closed); None otherwise.
     """
 
     score: int
@@ -698,6 +782,7 @@ class ContentResult:
     excluded_by: tuple[MatchLine, ...]
     hits: tuple[LineHit, ...]
     reason: str
+    unscannable: str | None = None
 
 
 def evaluate(
@@ -705,6 +790,9 @@ def evaluate(
     activation_score: int,
     components: Sequence[Component],
     scan: frozenset[str] | None = None,
+    *,
+    scanners: Callable[[str], Scanner] | None = None,
+    unscannable: Mapping[str, str] | None = None,
 ) -> ContentResult:
     """Score ``components`` against ``match_list`` (SPEC §6).
 
@@ -717,6 +805,14 @@ def evaluate(
     The definition fires when score ≥ ``activation_score``, every ``required``
     line was found and no ``exclude`` line was found. The reason names every
     failed condition (exclusion, then missing required lines, then score).
+
+    It also fires, whatever it found, when a scanned section is in
+    ``unscannable`` (section -> what was not read) or one of its lines cannot
+    run: what could not be examined might have held anything (SPEC §6.1).
+
+    ``scanners`` gives the scanner of a section (one shared by every
+    definition that examines it, so each text is read once for all of them);
+    by default the match list's own.
     """
     if scan is not None:
         unknown = scan - _SECTION_SET
@@ -725,55 +821,38 @@ def evaluate(
                 f"unknown scan section(s) {', '.join(sorted(map(repr, unknown)))}: "
                 f"expected {', '.join(SECTIONS)}"
             )
+    closed = _fails_closed(match_list, scan, unscannable)
 
-    texts: list[tuple[str, str, dict]] = []
+    lines = match_list.lines
+    by_key = match_list._by_key
+    found_in: dict[int, list[str]] = {}
     md5s: list[tuple[str, str]] = []
     for c in components:
-        if scan is None or c.section in scan:
-            if c.text is not None:
-                texts.append((c.name, c.text, c._cache))
-            if c.md5 is not None:
-                md5s.append((c.name, c.md5))
-    # Where each line is found, text by text (so each line's components come
-    # in the components' order). A line with words is searched only in a
-    # text that has all its words (most lines of most definitions, on most
-    # messages, are not).
-    lines = match_list.lines
-    worded, always = match_list._worded, match_list._always
-    found_in: dict[int, list[str]] = {}
-    for name, text, cache in texts:
-        if worded:
-            words = _words(text, cache)
-            searched = [i for i, need in worded if need <= words]
-        else:
-            searched = []
-        if always:
-            searched.extend(always)
-        for i in searched:
-            line = lines[i]
-            key = line._key
-            # Each component remembers its result per distinct pattern, so
-            # the definitions evaluated against one message share the work.
-            hit = cache.get(key)
-            if hit is None:
-                hit = cache[key] = _search(line, text, cache)
-            if hit:
-                found_in.setdefault(i, []).append(name)
+        if scan is not None and c.section not in scan:
+            continue
+        if c.md5 is not None:
+            md5s.append((c.name, c.md5))
+        if c.text is None or not by_key:
+            continue
+        scanner = scanners(c.section) if scanners is not None else match_list.scanner
+        for key in scanner.found(c.text, c._cache):
+            for i in by_key.get(key, ()):
+                found_in.setdefault(i, []).append(c.name)
     for i in match_list._hashes:
         names = [name for name, md5 in md5s if md5 == lines[i].md5]
         if names:
             found_in[i] = names
-    if not found_in:
+    if not found_in and closed is None:
         nothing = match_list._nothing.get(activation_score)
         if nothing is None:
             nothing = match_list._nothing[activation_score] = _result(
-                match_list, activation_score, 0, [], list(match_list.required), [])
+                match_list, activation_score, 0, [], list(match_list.required), [], None)
         return nothing
 
     score = 0
     hits: list[LineHit] = []
     excluded: list[MatchLine] = []
-    for i in sorted(found_in):
+    for i in sorted(found_in):  # each line's components in the components' order
         line = lines[i]
         found = tuple(found_in[i])
         if line.kind == "exclude":
@@ -783,20 +862,38 @@ def evaluate(
         hits.append(LineHit(line.line_no, line.source, line.kind, found, points, capped))
     missing = [ln for i, ln in enumerate(lines) if ln.kind == "required" and i not in found_in] \
         if match_list._has_required else []
-    return _result(match_list, activation_score, score, hits, missing, excluded)
+    return _result(match_list, activation_score, score, hits, missing, excluded, closed)
+
+
+def _fails_closed(match_list: MatchList, scan: frozenset[str] | None,
+                  unscannable: Mapping[str, str] | None) -> str | None:
+    """What keeps this definition from examining the message, if anything."""
+    what = []
+    broken = match_list._broken
+    if broken is not None:
+        what.append(f"match line {broken.line_no} cannot run ({broken._broken})")
+    if unscannable:
+        for section in SECTIONS:
+            if section in unscannable and (scan is None or section in scan):
+                what.append(unscannable[section])
+    return "; ".join(what) if what else None
 
 
 def _result(match_list: MatchList, activation_score: int, score: int, hits: list[LineHit],
-            missing: list[MatchLine], excluded: list[MatchLine]) -> ContentResult:
+            missing: list[MatchLine], excluded: list[MatchLine], closed: str | None) -> ContentResult:
     fired = score >= activation_score and not missing and not excluded
+    reason = _reason(match_list, score, activation_score, missing, excluded)
+    if closed is not None:
+        reason = f"unscannable: {closed}; fired to fail closed (what was read: {reason})"
     return ContentResult(
         score=score,
         activation_score=activation_score,
-        fired=fired,
+        fired=fired or closed is not None,
         missing_required=tuple(missing),
         excluded_by=tuple(excluded),
         hits=tuple(hits),
-        reason=_reason(match_list, score, activation_score, missing, excluded),
+        reason=reason,
+        unscannable=closed,
     )
 
 

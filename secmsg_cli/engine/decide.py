@@ -20,6 +20,7 @@ from typing import Any
 
 from secmsg_cli.engine.addresses import AddressError, normalise_address
 from secmsg_cli.engine.content import Component, ContentResult, evaluate
+from secmsg_cli.engine.message import DEFAULT_LIMITS, Limits
 from secmsg_cli.engine.snapshot import CompiledContent, CompiledPolicy, Snapshot
 from secmsg_cli.model import Definition, Target
 
@@ -58,6 +59,7 @@ class Context:
     via: str | None = None  # None: outlook when a definition is chosen, else gateway
     definition: str | None = None
     explain: bool = False
+    limits: Limits = DEFAULT_LIMITS  # only ``recipients`` is used here; the rest bound parsing
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +85,7 @@ class ContentOutcome:
     fired: bool
     definition: str | None  # the Secure Messaging override, if any
     reason: str
+    unscannable: str | None = None  # fired because this could not be examined (SPEC §6.1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,6 +131,12 @@ class MessageDecision:
     recipients: tuple[RecipientDecision, ...]
     explain: tuple[Verdict, ...] = ()
     content_results: Mapping[str, ContentResult] = field(default_factory=dict)
+    #: What was tolerated, skipped or not read (SPEC §6.1), for every output.
+    notes: tuple[str, ...] = ()
+    #: Recipients of the message that were not decided (past the recipient
+    #: limit, or in address headers too long to read): delivering it would
+    #: leave them to chance, so ``deliver`` refuses such a message.
+    undecided: int = 0
 
 
 # --- describing targets -----------------------------------------------------
@@ -259,12 +268,26 @@ def choose(matched: Sequence[CompiledPolicy]) -> tuple[CompiledPolicy | None, di
 
 
 class _Components:
-    """A message's Content Examination components, built lazily per section."""
+    """A message's Content Examination components, built lazily per section,
+    and what of each section could not be read."""
 
     def __init__(self, message: Any) -> None:
         self.message = message
         self._by_section: dict[str, tuple[Component, ...]] = {}
         self._by_scan: dict[frozenset[str], list[Component]] = {}
+        self._unread: dict[str, str | None] = {}
+
+    def unscannable(self, scan: frozenset[str]) -> dict[str, str]:
+        """Section -> what was not read, for the sections of ``scan`` (read first)."""
+        out = {}
+        for name in scan:
+            if name not in self._unread:
+                self.section(name)
+                method = getattr(self.message, "unscannable", None)
+                self._unread[name] = method(name) if method is not None else None
+            if self._unread[name]:
+                out[name] = self._unread[name]
+        return out
 
     def section(self, name: str) -> tuple[Component, ...]:
         got = self._by_section.get(name)
@@ -302,15 +325,18 @@ class _Components:
 
 
 class _ContentCache:
-    def __init__(self, message: Any) -> None:
+    def __init__(self, message: Any, snapshot: Snapshot) -> None:
         self.components = _Components(message)
+        self.snapshot = snapshot
         self.results: dict[str, ContentResult] = {}  # by lower-case name
         self._by_id: dict[int, ContentResult] = {}  # by id(CompiledContent): the lookup of every policy
 
     def result(self, cc: CompiledContent) -> ContentResult:
         got = self._by_id.get(id(cc))
         if got is None:
-            got = evaluate(cc.match_list, cc.definition.activation_score, self.components.for_scan(cc.scan), cc.scan)
+            components = self.components.for_scan(cc.scan)
+            got = evaluate(cc.match_list, cc.definition.activation_score, components, cc.scan,
+                           scanners=self.snapshot.scanner, unscannable=self.components.unscannable(cc.scan))
             self._by_id[id(cc)] = self.results[cc.definition.name.lower()] = got
         return got
 
@@ -380,7 +406,17 @@ def decide(snapshot: Snapshot, message: Any, context: Context) -> MessageDecisio
                 f"folder {user_def.folder!r} is published to {publish}"
             )
 
-    content = _ContentCache(message)
+    notes: list[str] = []
+    undecided = getattr(message, "recipients_unread", 0)
+    limit = context.limits.recipients
+    if len(recipients) > limit:
+        rest = recipients[limit:]
+        recipients = recipients[:limit]
+        undecided += len(rest)
+        named = ", ".join(rest[:10]) + (f" and {len(rest) - 10} more" if len(rest) > 10 else "")
+        notes.append(f"recipients: {len(rest)} past the limit of {limit} were not decided: {named}")
+
+    content = _ContentCache(message, snapshot)
     explain: list[Verdict] = []
     decisions = []
     senders_by_part = {
@@ -400,6 +436,10 @@ def decide(snapshot: Snapshot, message: Any, context: Context) -> MessageDecisio
             explain.append(Verdict("content-definition", cc.definition.id, cc.definition.name, None,
                                    "fired" if res.fired else "not-fired", f"{res.reason}; {hits}"))
     decisions = [render.finish(snapshot, d, envelope, message, at, via) for d in decisions]
+    read_notes = getattr(message, "notes", None)
+    notes = [*(read_notes() if read_notes is not None else getattr(message, "defects", ())), *notes]
+    if context.explain:
+        explain.extend(Verdict("message", 0, "notes", None, "note", n) for n in notes)
     return MessageDecision(
         message_id=message.message_id,
         subject=message.subject or "",
@@ -413,6 +453,8 @@ def decide(snapshot: Snapshot, message: Any, context: Context) -> MessageDecisio
         recipients=tuple(decisions),
         explain=tuple(explain),
         content_results=dict(content.results),
+        notes=tuple(notes),
+        undecided=undecided,
     )
 
 
@@ -455,7 +497,7 @@ def _decide_recipient(snapshot: Snapshot, pair: Pair, user_def: Definition | Non
         res = content.result(cc)
         sm = cc.secure_messaging
         outcomes.append(ContentOutcome(cp.id, cp.policy.narrative, cc.definition.name, res.score, res.fired,
-                                       sm.path if sm else None, res.reason))
+                                       sm.path if sm else None, res.reason, res.unscannable))
         if res.fired and sm is not None:
             firing.append((res.score, cp.key, -cp.id, cp))
 
@@ -486,8 +528,10 @@ def _decide_recipient(snapshot: Snapshot, pair: Pair, user_def: Definition | Non
                 trigger, definition = "content", content_winner.content.secure_messaging
                 policy = PolicyRef.of(content_winner)
                 res = content.result(content_winner.content)
+                found = (f"fired to fail closed (unscannable: {res.unscannable})" if res.unscannable
+                         else f"scored {res.score}")
                 reasons.append(f"content policy {content_winner.id} ({content_winner.policy.narrative!r}): "
-                               f"{content_winner.content.definition.name!r} scored {res.score}")
+                               f"{content_winner.content.definition.name!r} {found}")
     if trigger is None and sm_winner is not None:
         if disabling:
             reasons.append(f"secure-messaging policy {sm_winner.id} matched but bypass policy {bypass.id} disables Secure Messaging")

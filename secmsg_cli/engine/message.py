@@ -26,12 +26,20 @@ Whatever the standard library can still read is read: a broken header gives
 an empty value and a note in :attr:`Message.defects`, an invalid address is
 skipped with a note, a part in an unknown charset is decoded as UTF-8, then
 Windows-1252, then Latin-1 (which never fails). Hostile input is bounded:
-MIME nesting is capped at :data:`MAX_NESTING` levels while the standard
-parser runs (its cost grows with depth times lines), MIME parameters are split
-in linear time (the standard splitter is quadratic), address headers and the
-``Received:`` scan have length limits, and HTML is made safe for
-``html.parser`` (which is quadratic on unterminated markup) before it is
-reduced to text.
+MIME nesting is capped (:class:`Limits`) while the standard parser runs (its
+cost grows with depth times lines), MIME parameters are split in linear time
+(the standard splitter is quadratic), address headers and the ``Received:``
+scan have length limits, and HTML is made safe for ``html.parser`` (which is
+quadratic on unterminated markup) before it is reduced to text.
+
+Failing closed
+--------------
+What a limit keeps from being read (parts nested too deep or past the number
+of parts, text past the size of a component, a part that could not be
+decoded) is *unscannable*: :meth:`Message.unscannable` says, per section
+(subject, headers, body, attachments), what was not read, so that a content
+definition examining that section can fire instead of passing the message as
+clean (SPEC §6.1). Every such event is also a note.
 """
 
 from __future__ import annotations
@@ -51,6 +59,8 @@ from .addresses import AddressError, normalise_address
 
 __all__ = [
     "MAX_NESTING",
+    "Limits",
+    "DEFAULT_LIMITS",
     "Address",
     "Attachment",
     "Message",
@@ -60,8 +70,35 @@ __all__ = [
     "parse_message",
 ]
 
-#: MIME containers (multipart/*, message/*) nested deeper than this are not read.
+#: MIME containers (multipart/*, message/*) nested deeper than this are not read (the default).
 MAX_NESTING = 50
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """How much of a message is examined (SPEC §6.1); what lies beyond is
+    unscannable (content definitions that examine it fail closed) and noted.
+
+    ``depth``: MIME containers nested deeper are not read. ``parts``: MIME
+    leaves (bodies and attachments) past this many are not read.
+    ``text_bytes``: decoded bytes read per component (the subject, the header
+    block, each body part, each text attachment). ``recipients``: recipients
+    decided per message (the rest are named in the notes).
+    """
+
+    depth: int = MAX_NESTING
+    parts: int = 1000
+    text_bytes: int = 10 * 1024 * 1024
+    recipients: int = 1000
+
+    def __post_init__(self) -> None:
+        for name in ("depth", "parts", "text_bytes", "recipients"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"limit {name} must be a positive integer, not {value!r}")
+
+
+DEFAULT_LIMITS = Limits()
 
 # Limits that keep hostile input to bounded time; all generous for real mail.
 _MAX_RECIPIENTS_CHARS = 512 * 1024  # characters of To + Cc + Bcc together (~10,000+ addresses)
@@ -119,6 +156,9 @@ class Message:
     source_ip: str | None = None
     headers_text: str = ""
     defects: tuple[str, ...] = ()
+    #: Recipient addresses in To/Cc/Bcc that were not read (past the length
+    #: limit of the address headers), estimated from their "@" signs.
+    recipients_unread: int = 0
     recipients: tuple[str, ...] = field(init=False)
     _parts: _Parts | None = field(default=None, repr=False, compare=False)
 
@@ -142,6 +182,26 @@ class Message:
         """Notes of what was tolerated while decoding bodies and attachments
         (unknown charsets, undecodable text). Decodes them if not done yet."""
         return self._parts.notes() if self._parts is not None else ()
+
+    def unscannable(self, section: str) -> str | None:
+        """What of ``section`` (subject, headers, body, attachments) could not
+        be read, in one line; None when all of it was. Reads (decodes) the
+        section first if it has not been read yet."""
+        if self._parts is None:
+            return None
+        if section == "body":
+            self.body_texts()
+        elif section == "attachments":
+            self.attachments()
+        return self._parts._unread.get(section)
+
+    def notes(self) -> tuple[str, ...]:
+        """Every note so far: :attr:`defects`, then those of the decoding done
+        until now (reading a section can add some; nothing is decoded here)."""
+        if self._parts is None:
+            return self.defects
+        later = self._parts._notes.result()
+        return self.defects + tuple(n for n in later if n not in self.defects) if later else self.defects
 
 
 # --------------------------------------------------------------------------
@@ -519,7 +579,7 @@ class _SafeMessage(email.message.Message):
     MIME parameters in linear time without raising.
 
     The feed parser asks each new part for its content type before deciding
-    whether to descend; a container deeper than :data:`MAX_NESTING` answers
+    whether to descend; a container deeper than the depth limit answers
     ``text/plain``, so its content is read as one opaque part (marked
     ``_secmsg_capped``, noted in ``defects`` and never read) instead of
     nesting further.
@@ -527,6 +587,7 @@ class _SafeMessage(email.message.Message):
 
     _secmsg_depth = 0
     _secmsg_capped = False
+    _secmsg_max_depth = MAX_NESTING  # set per parser (see _parser)
 
     def attach(self, payload: email.message.Message) -> None:  # type: ignore[override]
         if isinstance(payload, _SafeMessage):
@@ -535,7 +596,7 @@ class _SafeMessage(email.message.Message):
 
     def get_content_type(self) -> str:
         ctype = super().get_content_type()
-        if self._secmsg_depth >= MAX_NESTING and ctype.partition("/")[0] in ("multipart", "message"):
+        if self._secmsg_depth >= self._secmsg_max_depth and ctype.partition("/")[0] in ("multipart", "message"):
             self._secmsg_capped = True
             return "text/plain"
         return ctype
@@ -563,9 +624,13 @@ class _SafeMessage(email.message.Message):
             return params[:1] + [(n, v) for n, v in params[1:] if "*" not in n]
 
 
-# The parser's default policy is compat32 (importing email.policy for it would
-# also load the header registry this module never uses).
-_PARSER = email.parser.BytesParser(_class=_SafeMessage)
+@functools.lru_cache(maxsize=8)
+def _parser(max_depth: int) -> email.parser.BytesParser:
+    """The parser that caps nesting at ``max_depth``. Its default policy is
+    compat32 (importing email.policy for it would also load the header
+    registry this module never uses)."""
+    capped = type("_SafeMessage", (_SafeMessage,), {"_secmsg_max_depth": max_depth})
+    return email.parser.BytesParser(_class=capped)
 
 
 # --------------------------------------------------------------------------
@@ -614,11 +679,13 @@ def _normalised(addr: str) -> str:
     return normalise_address(addr)  # addresses repeat across a batch
 
 
-def _read_addresses(label: str, values: list[str], limit: int, notes: _Notes) -> list[Address]:
+def _read_addresses(label: str, values: list[str], limit: int, notes: _Notes,
+                    unread: list[int] | None = None) -> list[Address]:
     """The mailboxes of all ``values`` of one header, groups expanded, invalid
-    ones skipped with a note. Reads at most ``limit`` characters."""
-    if sum(len(v) for v in values) > limit:
-        notes.add(f"{label}: address headers over the limit of {limit} characters; the rest was not read")
+    ones skipped with a note. Reads at most ``limit`` characters; ``unread[0]``
+    counts the addresses (``@`` signs) left unread."""
+    total = sum(len(v) for v in values)
+    if total > limit:
         kept: list[str] = []
         room = limit
         for v in values:
@@ -629,6 +696,11 @@ def _read_addresses(label: str, values: list[str], limit: int, notes: _Notes) ->
                 v = v[: cut if cut > 0 else room]
             kept.append(v)
             room -= len(v)
+        left = sum(v.count("@") for v in values) - sum(v.count("@") for v in kept)
+        if unread is not None:
+            unread[0] += max(left, 1)
+        notes.add(f"{label}: address headers have {total} characters, over the limit of {limit}; "
+                  f"the rest (about {left} more address{'' if left == 1 else 'es'}) was not read")
         values = kept
     out: list[Address] = []
     for name, addr in _split_addresses(values):
@@ -821,7 +893,37 @@ class _Spec:
         self.bodies: list[email.message.Message] = []
 
 
-def _structure_notes(root: email.message.Message, notes: _Notes) -> None:
+class _Unread:
+    """What could not be read, per section (SPEC §6.1: unscannable); each
+    entry is also a note."""
+
+    __slots__ = ("_by_section", "_notes")
+
+    def __init__(self, notes: _Notes, by_section: dict[str, list[str]] | None = None) -> None:
+        self._by_section: dict[str, list[str]] = {} if by_section is None else by_section
+        self._notes = notes
+
+    def noting_to(self, notes: _Notes) -> _Unread:
+        """The same record, its notes going to ``notes`` (the lazy decoding's)."""
+        return _Unread(notes, self._by_section)
+
+    def add(self, sections: tuple[str, ...], what: str) -> None:
+        what = " ".join(what.split())
+        self._notes.add(what)
+        for section in sections:
+            found = self._by_section.setdefault(section, [])
+            if what not in found and len(found) < 5:
+                found.append(what)
+
+    def get(self, section: str) -> str | None:
+        found = self._by_section.get(section)
+        return "; ".join(found) if found else None
+
+
+_CONTENT = ("body", "attachments")  # where a MIME part's text may belong
+
+
+def _structure_notes(root: email.message.Message, notes: _Notes, unread: _Unread) -> None:
     """Record the parser's defects and the nesting cap (cheap: no decoding)."""
     stack = [root]
     while stack:
@@ -829,12 +931,14 @@ def _structure_notes(root: email.message.Message, notes: _Notes) -> None:
         for defect in getattr(part, "defects", ()):
             notes.add(_describe_defect(defect))
         if getattr(part, "_secmsg_capped", False):
-            notes.add(f"MIME parts nested more than {MAX_NESTING} levels deep were not read")
+            unread.add(_CONTENT, f"MIME parts nested more than {part._secmsg_max_depth} levels deep "
+                                 "were not read")
         if part.is_multipart():
             stack.extend(p for p in reversed(part.get_payload()) if isinstance(p, email.message.Message))
 
 
-def _classify(root: email.message.Message, notes: _Notes) -> tuple[list[email.message.Message], list[_Spec]]:
+def _classify(root: email.message.Message, notes: _Notes, unread: _Unread,
+              max_parts: int) -> tuple[list[email.message.Message], list[_Spec]]:
     """Sort the leaves into body parts and attachments, in document order.
 
     Body parts are text/plain and text/html leaves without a filename or an
@@ -843,10 +947,12 @@ def _classify(root: email.message.Message, notes: _Notes) -> tuple[list[email.me
     text/calendar or text/rfc822-headers are examined as attachment text).
     A message/* part is an attachment whose text is the embedded message's
     header block and body parts; its other leaves are attachments in turn.
+    Past ``max_parts`` parts, the rest is counted, not read (unscannable).
     """
     bodies: list[email.message.Message] = []
     specs: list[_Spec] = []
     stack: list[tuple[email.message.Message, _Spec | None]] = [(root, None)]
+    taken = skipped = 0
     while stack:
         part, owner = stack.pop()
         if getattr(part, "_secmsg_capped", False):
@@ -854,20 +960,25 @@ def _classify(root: email.message.Message, notes: _Notes) -> tuple[list[email.me
         try:
             ctype = part.get_content_type()
             maintype = ctype.partition("/")[0]
-            if part.is_multipart():
+            if part.is_multipart() and maintype != "message":  # multipart/*: its children are the parts
+                for child in reversed(part.get_payload()):
+                    if isinstance(child, email.message.Message):
+                        stack.append((child, owner))
+                continue
+            if taken >= max_parts:
+                skipped += 1
+                continue
+            taken += 1
+            if part.is_multipart():  # message/*: one part, its text the embedded message's
                 payload = part.get_payload()
                 if ctype == "message/delivery-status":
                     specs.append(_Spec(_STATUS, part, None, ctype))
-                elif maintype == "message":
+                else:
                     inner = payload[0] if payload and isinstance(payload[0], email.message.Message) else None
                     spec = _Spec(_EMBEDDED, part, _filename(part), ctype, inner)
                     specs.append(spec)
                     if inner is not None:
                         stack.append((inner, spec))
-                else:
-                    for child in reversed(payload):
-                        if isinstance(child, email.message.Message):
-                            stack.append((child, owner))
                 continue
             filename = _filename(part)
             body_like = (
@@ -878,7 +989,9 @@ def _classify(root: email.message.Message, notes: _Notes) -> tuple[list[email.me
             else:
                 specs.append(_Spec(_LEAF, part, filename, ctype))
         except Exception as exc:  # noqa: BLE001 - one odd part must not lose the others
-            notes.add(f"MIME: a part was skipped after an {_unexpected(exc)}")
+            unread.add(_CONTENT, f"a MIME part could not be read ({_unexpected(exc)})")
+    if skipped:
+        unread.add(_CONTENT, f"{skipped} MIME part(s) past the limit of {max_parts} parts were not read")
     return bodies, specs
 
 
@@ -911,23 +1024,35 @@ def _headers_text(msg: email.message.Message) -> str:
 class _Parts:
     """The lazily decoded bodies and attachments of one message (a cache)."""
 
-    __slots__ = ("_root", "_layout", "_body_texts", "_attachments", "_notes")
+    __slots__ = ("_root", "_limits", "_unread", "_layout", "_body_texts", "_attachments", "_notes")
 
-    def __init__(self, root: email.message.Message | None) -> None:
+    def __init__(self, root: email.message.Message | None, limits: Limits, unread: _Unread) -> None:
         self._root = root
+        self._limits = limits
         self._layout: tuple[list[email.message.Message], list[_Spec]] | None = None
         self._body_texts: tuple[str, ...] | None = None
         self._attachments: tuple[Attachment, ...] | None = None
         self._notes = _Notes()
+        self._unread = unread.noting_to(self._notes)
 
     def _parts(self) -> tuple[list[email.message.Message], list[_Spec]]:
         if self._layout is None:
-            self._layout = _classify(self._root, self._notes) if self._root is not None else ([], [])
+            self._layout = (_classify(self._root, self._notes, self._unread, self._limits.parts)
+                            if self._root is not None else ([], []))
         return self._layout
 
-    def _leaf_text(self, part: email.message.Message, what: str) -> str:
+    def _capped(self, data: bytes, section: str, what: str) -> bytes:
+        """At most ``text_bytes`` of a component's bytes; the rest is unscannable."""
+        limit = self._limits.text_bytes
+        if len(data) <= limit:
+            return data
+        self._unread.add((section,), f"{what} has {len(data)} bytes; only the first {limit} were read")
+        return data[:limit]
+
+    def _leaf_text(self, part: email.message.Message, what: str, section: str) -> str:
         charset = _charset_of(part)
-        text, ok = _decode_bytes(_decoded_payload(part), charset)
+        data = self._capped(_decoded_payload(part), section, what)
+        text, ok = _decode_bytes(data, charset)
         if not ok:
             shown = _quote(charset) if charset else "no charset"
             self._notes.add(f"{what}: text in {shown} could not be decoded exactly; read with a fallback")
@@ -938,22 +1063,24 @@ class _Parts:
     def body_texts(self) -> tuple[str, ...]:
         if self._body_texts is None:
             out = []
-            for part in self._parts()[0]:
+            for i, part in enumerate(self._parts()[0], start=1):
+                what = f"body part {i}"
                 try:
-                    out.append(self._leaf_text(part, "body"))
-                except Exception as exc:  # noqa: BLE001
-                    self._notes.add(f"body: a part was skipped after an {_unexpected(exc)}")
+                    out.append(self._leaf_text(part, what, "body"))
+                except Exception as exc:  # noqa: BLE001 - the part is unscannable, the others are read
+                    self._unread.add(("body",), f"{what} could not be read ({_unexpected(exc)})")
             self._body_texts = tuple(out)
         return self._body_texts
 
     def attachments(self) -> tuple[Attachment, ...]:
         if self._attachments is None:
             out = []
-            for spec in self._parts()[1]:
+            for i, spec in enumerate(self._parts()[1], start=1):
+                what = f"attachment {_quote(spec.filename)}" if spec.filename else f"attachment #{i}"
                 try:
-                    out.append(self._attachment(spec))
-                except Exception as exc:  # noqa: BLE001
-                    self._notes.add(f"attachment: a part was skipped after an {_unexpected(exc)}")
+                    out.append(self._attachment(spec, what))
+                except Exception as exc:  # noqa: BLE001 - the part is unscannable, the others are read
+                    self._unread.add(("attachments",), f"{what} could not be read ({_unexpected(exc)})")
             self._attachments = tuple(out)
         return self._attachments
 
@@ -962,28 +1089,28 @@ class _Parts:
         self.attachments()
         return self._notes.result()
 
-    def _attachment(self, spec: _Spec) -> Attachment:
+    def _attachment(self, spec: _Spec, what: str) -> Attachment:
         if spec.kind == _LEAF:
             data = _decoded_payload(spec.part)
             text = None
             if spec.content_type.startswith("text/"):
                 charset = _charset_of(spec.part)
-                text, ok = _decode_bytes(data, charset)
+                text, ok = _decode_bytes(self._capped(data, "attachments", what), charset)
                 text = _unix_lines(text)
                 if not ok:
-                    self._notes.add(f"attachment {_quote(spec.filename or spec.content_type)}: "
-                                    "text could not be decoded exactly; read with a fallback")
+                    self._notes.add(f"{what}: text could not be decoded exactly; read with a fallback")
         elif spec.kind == _STATUS:
             blocks = spec.part.get_payload()
             text = "\n\n".join(_headers_text(b) for b in blocks if isinstance(b, email.message.Message))
             data = text.encode("utf-8", "surrogatepass")
+            text = self._capped_text(text, what)
         else:
             texts = []
             if spec.inner is not None:
                 texts.append(_headers_text(spec.inner))
                 for body in spec.bodies:
-                    texts.append(self._leaf_text(body, "attached message"))
-            text = "\n\n".join(texts)
+                    texts.append(self._leaf_text(body, f"{what} (attached message)", "attachments"))
+            text = self._capped_text("\n\n".join(texts), what)
             data = self._flatten(spec.inner) if spec.inner is not None else b""
             if not data and text:
                 data = text.encode("utf-8", "surrogatepass")
@@ -994,6 +1121,15 @@ class _Parts:
             md5=_md5(data),
             text=text,
         )
+
+    def _capped_text(self, text: str, what: str) -> str:
+        limit = self._limits.text_bytes
+        if len(text) <= limit:  # characters: at least as many bytes
+            return text
+        data = text.encode("utf-8", "surrogatepass")
+        if len(data) <= limit:
+            return text
+        return self._capped(data, "attachments", what).decode("utf-8", "ignore")
 
     @staticmethod
     def _flatten(msg: email.message.Message) -> bytes:
@@ -1022,7 +1158,7 @@ def _first(values: dict[str, list[str]], name: str) -> str | None:
     return found[0].strip() or None
 
 
-def parse_message(data: bytes, *, max_size: int | None = None) -> Message:
+def parse_message(data: bytes, *, max_size: int | None = None, limits: Limits = DEFAULT_LIMITS) -> Message:
     """Parse raw message bytes (RFC 5322 / MIME) into a :class:`Message`.
 
     >>> m = parse_message(b"From: Ann <ann@example.com>\\nTo: bob@partner.com\\n\\nhi\\n")
@@ -1031,6 +1167,7 @@ def parse_message(data: bytes, *, max_size: int | None = None) -> Message:
 
     Raises :class:`MessageError` (and nothing else) when the input is not
     bytes, is larger than ``max_size``, is empty or has no header fields.
+    ``limits`` bound what is examined (:class:`Limits`).
     """
     if isinstance(data, (bytearray, memoryview)):
         data = bytes(data)
@@ -1041,22 +1178,24 @@ def parse_message(data: bytes, *, max_size: int | None = None) -> Message:
     if not data or data.isspace():
         raise MessageError("cannot read message: the input is empty")
     try:
-        return _parse(data)
+        return _parse(data, limits)
     except MessageError:
         raise
     except Exception as exc:  # noqa: BLE001 - SPEC §11: never a traceback
         raise MessageError(f"cannot read message: {_unexpected(exc)}") from exc
 
 
-def _parse(data: bytes) -> Message:
+def _parse(data: bytes, limits: Limits) -> Message:
     notes = _Notes()
+    unread = _Unread(notes)
+    parser = _parser(limits.depth)
     try:
-        root = _PARSER.parsebytes(data)
+        root = parser.parsebytes(data)
         structured = True
     except RecursionError:  # only if the caller's stack is already deep
-        root = _PARSER.parsebytes(data, headersonly=True)
+        root = parser.parsebytes(data, headersonly=True)
         structured = False
-        notes.add("MIME structure too deep to read; only the headers were read")
+        unread.add(_CONTENT, "the MIME structure was too deep to read; only the headers were read")
     items = list(root.raw_items())
     if not items and _OBSOLETE_NAME.match(data):
         # RFC 5322 §4.5 obsolete syntax "Subject  : text": accepted by
@@ -1064,7 +1203,7 @@ def _parse(data: bytes) -> Message:
         end = _BLANK_LINE.search(data)
         head = data[: end.start()] if end else data
         data = _OBSOLETE_NAME.sub(rb"\1:", head) + data[len(head) :]
-        root = _PARSER.parsebytes(data, headersonly=not structured)
+        root = parser.parsebytes(data, headersonly=not structured)
         items = list(root.raw_items())
         if items:
             notes.add("header names followed by white space before ':' (obsolete syntax) were accepted")
@@ -1107,23 +1246,34 @@ def _parse(data: bytes) -> Message:
             if len(senders) > 1:
                 notes.add(f"From: {len(senders)} addresses; the first was used")
 
-    budget = _MAX_RECIPIENTS_CHARS  # shared by To, Cc and Bcc
+    budget = max(_MAX_RECIPIENTS_CHARS, 256 * limits.recipients)  # shared by To, Cc and Bcc
     recipient_fields = []
+    unread_recipients = [0]
     for label in ("To", "Cc", "Bcc"):
         field_values = values.get(label.lower(), [])
-        recipient_fields.append(_read_addresses(label, field_values, budget, notes))
+        recipient_fields.append(_read_addresses(label, field_values, budget, notes, unread_recipients))
         budget = max(budget - sum(len(v) for v in field_values), 0)
     to, cc, bcc = recipient_fields
 
     if len(subjects) > 1:
         notes.add(f"Subject: {len(subjects)} headers; the first was used")
-    subject = " ".join(subjects[0].split()) if subjects else ""
+    subject = subjects[0] if subjects else ""
+    if len(subject) > limits.text_bytes:
+        unread.add(("subject",), f"the subject has {len(subject)} characters; only the first "
+                                 f"{limits.text_bytes} were read")
+        subject = subject[: limits.text_bytes]
+    subject = " ".join(subject.split())
+    headers_text = "\n".join(text_lines)
+    if len(headers_text) > limits.text_bytes:
+        unread.add(("headers",), f"the header block has {len(headers_text)} characters; only the first "
+                                 f"{limits.text_bytes} were read")
+        headers_text = headers_text[: limits.text_bytes]
 
     received = values.get("received")
     source_ip = _source_ip(received[0]) if received else None
 
     if structured:
-        _structure_notes(root, notes)
+        _structure_notes(root, notes, unread)
 
     return Message(
         envelope_from=envelope_from,
@@ -1137,8 +1287,9 @@ def _parse(data: bytes) -> Message:
         in_reply_to=_first(values, "in-reply-to"),
         date=_first(values, "date"),
         source_ip=source_ip,
-        headers_text="\n".join(text_lines),
+        headers_text=headers_text,
         defects=notes.result(),
-        _parts=_Parts(root if structured else None),
+        recipients_unread=unread_recipients[0],
+        _parts=_Parts(root if structured else None, limits, unread),
     )
 

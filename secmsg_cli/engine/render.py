@@ -152,6 +152,13 @@ def _ref(ref) -> dict | None:
     return {"kind": ref.kind, "id": ref.id, "narrative": ref.narrative}
 
 
+def _content(c) -> dict[str, Any]:
+    out = {"policy_id": c.policy_id, "content_definition": c.content_definition, "score": c.score, "fired": c.fired}
+    if c.unscannable is not None:  # fired because part of the message could not be examined (SPEC §6.1)
+        out["unscannable"] = c.unscannable
+    return out
+
+
 def decision_to_json(decision, source: str, tz, *, explain: bool = False) -> dict[str, Any]:
     """One message's decision in the stable, versioned schema of SPEC §8.2."""
     recipients = []
@@ -178,8 +185,7 @@ def decision_to_json(decision, source: str, tz, *, explain: bool = False) -> dic
             "definition": r.definition.path if r.definition else None,
             "policy": _ref(r.policy),
             "bypass": _ref(r.bypass),
-            "content": [{"policy_id": c.policy_id, "content_definition": c.content_definition, "score": c.score,
-                         "fired": c.fired} for c in r.content],
+            "content": [_content(c) for c in r.content],
             "banner": None if r.banner is None else {"html": r.banner.html, "text": r.banner.text},
             "portal": portal,
         })
@@ -194,6 +200,7 @@ def decision_to_json(decision, source: str, tz, *, explain: bool = False) -> dic
             "source_ip": decision.source_ip,
             "at": _iso(decision.at, tz),
             "via": decision.via,
+            "notes": list(decision.notes),
         },
         "recipients": recipients,
         "explain": [{"kind": v.kind, "id": v.id, "name": v.name, "recipient": v.recipient, "verdict": v.verdict,

@@ -15,7 +15,7 @@ from datetime import datetime, tzinfo
 from typing import Any
 
 from secmsg_cli.engine.addresses import domain_of
-from secmsg_cli.engine.content import MatchList, parse_match_list
+from secmsg_cli.engine.content import MatchList, Scanner, parse_match_list
 from secmsg_cli.engine.select import bound, status_between
 from secmsg_cli.model import (
     EVERYONE,
@@ -129,6 +129,8 @@ class Snapshot:
     _used_keys: Mapping[str, frozenset[Key]] = field(repr=False)
     # Memo of keys_of: addresses recur across a batch. Bounded; not part of the value.
     _keys_memo: dict[str, frozenset[Key]] = field(default_factory=dict, repr=False, compare=False)
+    # The scanner of each section, built on first use (not part of the value).
+    _scanners: dict[str, Scanner] = field(default_factory=dict, repr=False, compare=False)
 
     # --- the directory ------------------------------------------------------
 
@@ -168,6 +170,17 @@ class Snapshot:
 
     def target_matches(self, target: Target, address: str) -> bool:
         return target_key(target) in self.keys_of(address)
+
+    def scanner(self, section: str) -> Scanner:
+        """One scanner for the lines of every content definition that
+        examines ``section``: each text of the section is read once for all
+        of them (SPEC §6: content examination)."""
+        got = self._scanners.get(section)
+        if got is None:
+            lines = [ln for cc in sorted(self.content.values(), key=lambda c: c.definition.id)
+                     if section in cc.scan for ln in cc.match_list.lines]
+            got = self._scanners[section] = Scanner(lines)
+        return got
 
     # --- definitions ----------------------------------------------------------
 
@@ -254,7 +267,10 @@ def build_snapshot(
     content: dict[str, CompiledContent] = {}
     for cd in content_definitions:
         sm = defs.get(cd.secure_messaging.lower()) if cd.secure_messaging else None
-        content[cd.name.lower()] = CompiledContent(cd, parse_match_list(cd.lines), frozenset(cd.scan), sm)
+        # lenient: a line stored before the current grammar (a regex RE2
+        # refuses) makes its definition fail closed rather than every decision fail.
+        content[cd.name.lower()] = CompiledContent(cd, parse_match_list(cd.lines, lenient=True),
+                                                   frozenset(cd.scan), sm)
 
     by_kind: dict[str, list[CompiledPolicy]] = {"secure-messaging": [], "bypass": [], "content-examination": []}
     index: dict[str, dict[tuple[str, Key], dict[Key, list[CompiledPolicy]]]] = {k: {} for k in by_kind}

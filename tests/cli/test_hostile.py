@@ -194,8 +194,13 @@ def test_hostile_message(db, tmp_path, name, explain):
     path = _write(tmp_path, f"{name}.eml", make())
     args = [str(path), "-o", "json", *extra, *(["--explain"] if explain else [])]
     doc = decided_or_one_line_error(simulate(db, *args, mem=2048 * MiB))
-    if name == "10000-recipients" and "error" not in doc:
-        assert len(doc["recipients"]) == 10_000
+    if name == "10000-recipients":
+        # SPEC §6.1: past the recipient limit (default 1000) none is left out silently
+        assert len(doc["recipients"]) == 1000
+        (note,) = [n for n in doc["message"]["notes"] if n.startswith("recipients:")]
+        assert note.startswith("recipients: 9000 past the limit of 1000 were not decided: user1000@example12.com,")
+        everyone = decided_or_one_line_error(simulate(db, *args, "--max-recipients", "10000", mem=2048 * MiB))
+        assert len(everyone["recipients"]) == 10_000 and not everyone["message"]["notes"]
     if name == "zip-bomb-like-base64":
         assert "error" not in doc, doc  # under --max-size: decided, not refused
     # with the sender and a recipient given, anything readable is decided

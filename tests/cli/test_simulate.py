@@ -34,7 +34,7 @@ AUDITORS = ("--rcpt", "olivia.grant@ledgerline-audit.com", "--rcpt", "samir.hadd
 # names it as part of the notification that would be sent.
 TOP_KEYS = {"schema_version", "source", "message", "recipients", "explain"}
 ERROR_KEYS = {"schema_version", "source", "error"}
-MESSAGE_KEYS = {"message_id", "subject", "header_from", "envelope_from", "source_ip", "at", "via"}
+MESSAGE_KEYS = {"message_id", "subject", "header_from", "envelope_from", "source_ip", "at", "via", "notes"}
 RECIPIENT_KEYS = {"address", "internal", "route", "secure", "trigger", "definition", "policy", "bypass",
                   "content", "banner", "portal"}
 POLICY_KEYS = {"kind", "id", "narrative"}

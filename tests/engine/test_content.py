@@ -6,6 +6,8 @@ import pickle
 import re
 import sys
 
+import re2
+
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -92,7 +94,7 @@ VALID = [
     ("exclude-phrase", "0 exclude not for release", dict(kind="exclude", term="not for release")),
     ("regex", r"4 regex \bproj-\d{3}\b", dict(kind="regex", weight=4, term=r"\bproj-\d{3}\b")),
     ("regex-keeps-inner-blanks", "1 regex top  secret", dict(kind="regex", term="top  secret")),
-    ("regex-with-inline-flag", r"1 regex (?x) top \s secret", dict(kind="regex")),
+    ("regex-with-inline-flag", r"1 regex (?s)top.secret", dict(kind="regex")),
     ("cardnumber", rf"5 regex,cardnumber {CARD_RE}", dict(kind="cardnumber", weight=5, term=CARD_RE)),
     ("hash", f"10 hash {EMPTY_MD5.upper()} quarterly report.pdf",
      dict(kind="hash", weight=10, md5=EMPTY_MD5, term=EMPTY_MD5, label="quarterly report.pdf")),
@@ -117,10 +119,11 @@ def test_valid_line(line, expected):
     assert entry.line_no == 1
     for attr, value in expected.items():
         assert getattr(entry, attr) == value, attr
-    if entry.kind == "hash":
-        assert entry.pattern is None
+    if entry.kind in ("regex", "cardnumber"):
+        assert entry.pattern.search(entry.term) is not None or entry.pattern.programsize > 0  # RE2, compiled
     else:
-        assert isinstance(entry.pattern, re.Pattern)
+        assert entry.pattern is None
+    if entry.kind != "hash":
         assert entry.md5 is None and entry.label is None
 
 
@@ -192,13 +195,26 @@ INVALID = [
     ("exclude-with-hash", ["1 exclude hash abc"], 1, "exclude takes a word or phrase, not hash"),
     ("regex-without-pattern", ["1 regex"], 1, "'regex' needs a PATTERN"),
     ("cardnumber-without-pattern", ["1 regex,cardnumber"], 1, "'regex,cardnumber' needs a PATTERN"),
-    ("invalid-regex", ["1 regex a("], 1,
-     "invalid regex 'a(': missing ), unterminated subpattern at position 1"),
-    ("invalid-cardnumber-regex", ["1 regex,cardnumber [0-9"], 1,
-     "invalid regex '[0-9': unterminated character set at position 0"),
+    ("invalid-regex", ["1 regex a("], 1, "invalid regex 'a(': missing )"),
+    ("invalid-cardnumber-regex", ["1 regex,cardnumber [0-9"], 1, "invalid regex '[0-9': missing ]"),
     ("regex-repeat-overflow", ["1 regex a{4294967296}"], 1, "invalid regex 'a{4294967296}'"),
-    ("regex-late-global-flag", ["1 regex a(?i)b"], 1,
-     "invalid regex 'a(?i)b': global flags not at the start"),
+    ("regex-repeat-over-1000", ["1 regex a{1001}"], 1,
+     "invalid regex 'a{1001}': invalid repetition {1001} (at most 1000"),
+    ("regex-nothing-to-repeat", ["1 regex *a"], 1, "invalid regex '*a': nothing to repeat before *"),
+    # SPEC §6.1: what RE2 cannot run in linear time is refused, the construct named.
+    ("regex-backreference", [r"1 regex (\w+) \1"], 1,
+     r"regex '(\\w+) \\1': the backreference \1 is not supported by the linear-time regex engine (RE2)"),
+    ("regex-named-backreference", ["1 regex (?P<w>a)(?P=w)"], 1, "a named backreference (?P=name) is not supported"),
+    ("regex-lookahead", ["1 regex foo(?=bar)"], 1, "a lookahead (?=...) is not supported"),
+    ("regex-negative-lookahead", ["1 regex foo(?!bar)"], 1, "a negative lookahead (?!...) is not supported"),
+    ("regex-lookbehind", ["1 regex (?<=a)b"], 1, "a lookbehind (?<=...) is not supported"),
+    ("regex-negative-lookbehind", ["1 regex (?<!a)b"], 1, "a negative lookbehind (?<!...) is not supported"),
+    ("regex-atomic", ["1 regex (?>a+)b"], 1, "an atomic group (?>...) is not supported"),
+    ("regex-possessive", ["1 regex a++b"], 1, "the possessive quantifier ++ is not supported"),
+    ("regex-conditional", ["1 regex (a)?(?(1)b|c)"], 1, "a conditional (?(...)...) is not supported"),
+    ("regex-verbose", ["1 regex (?x) a b"], 1, "the verbose flag (?x) is not supported"),
+    ("regex-capital-z", [r"1 regex end\Z"], 1, r"\Z (write \z for the end of the text) is not supported"),
+    ("regex-too-large", [r"1 regex (?:\pL{100}){10}"], 1, "too large to match in bounded time"),
     ("regex-matches-empty-star", ["1 regex a*"], 1,
      "regex 'a*' matches the empty string, so it would match everywhere"),
     ("regex-matches-empty-alternative", ["1 regex secret|"], 1, "matches the empty string"),
@@ -243,7 +259,7 @@ def test_error_messages_in_full():
     )
     with pytest.raises(MatchListError) as info:
         parse_match_list(["1 a", "1 b", "# c", "", "1 regex a("])
-    assert str(info.value) == "line 5: invalid regex 'a(': missing ), unterminated subpattern at position 1"
+    assert str(info.value) == "line 5: invalid regex 'a(': missing )"
     assert info.value.line == "1 regex a("
 
 
@@ -680,24 +696,63 @@ def test_word_matching_agrees_with_plain_ignorecase_regex(data):
 @_SETTINGS
 @given(
     st.text(alphabet=st.sampled_from(list("abSſİıσς-_0")), min_size=2, max_size=5),
-    st.sampled_from(["{}", r"\b{}", r"{}\d*x", r"(?:z|y){}", r"[ab]{}\b"]),
-    st.text(alphabet=st.sampled_from(list("aAbBsSſkİıiIσςΣ-_0 xyz")), max_size=30),
+    st.sampled_from(["{}", r"\b{}", r"{}\d*x", r"(?:z|y){}", r"[ab]{}\b", r"{}$", r"(?m)^{}"]),
+    st.text(alphabet=st.sampled_from(list("aAbBsSſkİıiIσςΣ-_0 xyz\n")), max_size=30),
 )
-def test_regex_literal_prefilter_never_changes_a_result(literal, shape, text):
+def test_a_regex_line_is_found_exactly_where_re2_finds_it(literal, shape, text):
+    """The one-pass set search agrees with a plain RE2 search of the pattern."""
+    from secmsg_cli.engine.patterns import user_options
+
     pattern = shape.format(re.escape(literal))
     try:
         ml = parse_match_list([f"1 regex {pattern}"])
     except MatchListError:
         return
-    expected = re.search(pattern, text, re.IGNORECASE) is not None
+    expected = re2.compile(pattern, user_options()).search(text) is not None
     assert bool(evaluate(ml, 1, [body(text)]).hits) is expected
 
 
+def test_a_failed_set_pass_is_redone_pattern_by_pattern(monkeypatch):
+    """RE2's set reports "nothing" when its pass fails (out of memory): the
+    scanner must not read that as "nothing found" (it would fail open)."""
+    from secmsg_cli.engine import patterns
+
+    ml = parse_match_list(["1 confidential", r"1 regex \bproj-\d+", r"5 regex,cardnumber \b(?:\d[ -]?){13,19}\b"])
+    text = "Confidential: PROJ-17, card 4111 1111 1111 1111"
+    expected = evaluate(ml, 1, [body(text)])
+    assert [h.line_no for h in expected.hits] == [1, 2, 3]
+
+    class FailingSet:
+        def Match(self, data):  # noqa: N802 - RE2's name
+            return []
+
+    original = patterns.PatternSet.__init__
+
+    def failing(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        if self._set is not None:
+            self._set = FailingSet()
+
+    monkeypatch.setattr(patterns.PatternSet, "__init__", failing)
+    again = parse_match_list(["1 confidential", r"1 regex \bproj-\d+", r"5 regex,cardnumber \b(?:\d[ -]?){13,19}\b"])
+    assert evaluate(again, 1, [body(text)]) == expected
+
+
 @settings(max_examples=500)
-@given(st.text(alphabet=st.characters(max_codepoint=0x17F)))
-def test_the_word_set_is_every_word_run_of_the_lowered_text(text):
-    # (ASCII texts are split by a byte table, others by \w+: the same words.)
-    assert C._words(text, {}) == frozenset(re.findall(r"\w+", C._lower(text)))
+@given(st.text(alphabet=st.characters(max_codepoint=0x2100)))
+def test_the_word_view_keeps_ascii_and_each_characters_class(text):
+    view = C._word_view(text)
+    low = C._lower(text)
+    assert len(view) == len(low) == len(text)
+    for ch, byte in zip(low, view):
+        if ch.isascii():
+            assert byte == ord(ch)
+        elif re.match(r"\w", ch):
+            assert byte == 0x80
+        elif re.match(r"\s", ch):
+            assert byte == 0x20
+        else:
+            assert byte == 0x81
 
 
 def test_a_definition_that_finds_nothing_gives_the_same_result_every_time():
@@ -709,3 +764,61 @@ def test_a_definition_that_finds_nothing_gives_the_same_result_every_time():
     assert first.reason == "required line 1 'wire transfer' not found; score 0 < 2"
     found = evaluate(ml, 2, [Component("body", "body", "Invoice and wire\n transfer, IBAN")])
     assert (found.score, found.fired, [h.line_no for h in found.hits]) == (4, True, [1, 2, 3])
+
+
+# --------------------------------------------------------------------------- failing closed (SPEC §6.1)
+
+FAIL_CLOSED = [
+    # id, lines, scan, unscannable, fired, reason fragment
+    ("unread-body-fires", ['3 "privileged & confidential"'], frozenset({"body"}),
+     {"body": "body part 1 has 12 bytes; only the first 10 were read"}, True,
+     "unscannable: body part 1 has 12 bytes; only the first 10 were read; fired to fail closed"),
+    ("unread-section-not-scanned", ['3 "privileged"'], frozenset({"subject"}),
+     {"body": "MIME parts nested more than 50 levels deep were not read"}, False, "score 0 < 3"),
+    ("scan-all-includes-it", ['3 "privileged"'], None,
+     {"attachments": "attachment #2 could not be read"}, True, "unscannable: attachment #2 could not be read"),
+    ("an-exclusion-cannot-keep-it-open", ['1 secret', '0 exclude "press release"'], frozenset({"body"}),
+     {"body": "x"}, True, "what was read: excluded by line 2 'press release'"),
+    ("a-missing-required-cannot-either", ['1 required wire'], frozenset({"body"}),
+     {"body": "x"}, True, "what was read: required line 1 'wire' not found"),
+]
+
+
+@pytest.mark.parametrize(("lines", "scan", "unscannable", "fired", "fragment"), [c[1:] for c in FAIL_CLOSED],
+                         ids=[c[0] for c in FAIL_CLOSED])
+def test_a_section_not_read_whole_makes_the_definition_fire(lines, scan, unscannable, fired, fragment):
+    text = "a press release, nothing secret-free here"
+    result = evaluate(parse_match_list(lines), 3, [body(text)], scan, unscannable=unscannable)
+    assert result.fired is fired
+    assert fragment in result.reason
+    assert (result.unscannable is not None) is fired
+
+
+def test_a_stored_line_rE2_refuses_makes_the_definition_fail_closed():
+    lines = ["1 confidential", r"5 regex (?<=IBAN )\w+"]
+    with pytest.raises(MatchListError):
+        parse_match_list(lines)
+    ml = parse_match_list(lines, lenient=True)
+    assert ml.lines[1]._broken and "lookbehind" in ml.lines[1]._broken
+    result = evaluate(ml, 10, [body("nothing of interest")])
+    assert result.fired and result.unscannable.startswith("match line 2 cannot run (regex")
+    # what it can examine is still examined
+    assert [h.line_no for h in evaluate(ml, 10, [body("Confidential")]).hits] == [1]
+
+
+def test_one_scanner_serves_many_definitions_and_reads_each_text_once():
+    a = parse_match_list(["1 confidential", r"1 regex \bproj-\d+"])
+    b = parse_match_list(['2 "Confidential"', "1 secret"])
+    scanner = C.Scanner([*a.lines, *b.lines])
+    comp = body("CONFIDENTIAL: proj-9")
+    ra = evaluate(a, 1, [comp], scanners=lambda section: scanner)
+    rb = evaluate(b, 1, [comp], scanners=lambda section: scanner)
+    assert [h.line_no for h in ra.hits] == [1, 2] and [h.line_no for h in rb.hits] == [1]
+    assert scanner in comp._cache  # one pass, remembered on the component
+    assert ra == evaluate(a, 1, [body("CONFIDENTIAL: proj-9")]) and rb == evaluate(b, 1, [body("CONFIDENTIAL: proj-9")])
+
+
+def test_a_scanner_survives_pickling():
+    ml = parse_match_list(["1 confidential", "1 Zürich", r"5 regex,cardnumber \b(?:\d[ -]?){13,19}\b"])
+    scanner = pickle.loads(pickle.dumps(C.Scanner(ml.lines)))
+    assert len(scanner.found("confidential ZÜRICH 4111 1111 1111 1111", {})) == 3

@@ -778,7 +778,7 @@ def test_inbox_copies_have_no_portal_record():
 
 # --- SPEC §8.2 JSON -----------------------------------------------------------------------------
 
-SPEC_MESSAGE_KEYS = {"message_id", "subject", "header_from", "envelope_from", "source_ip", "at", "via"}
+SPEC_MESSAGE_KEYS = {"message_id", "subject", "header_from", "envelope_from", "source_ip", "at", "via", "notes"}
 SPEC_RECIPIENT_KEYS = {"address", "internal", "route", "secure", "trigger", "definition", "policy", "bypass",
                        "content", "banner", "portal"}
 SPEC_PORTAL_KEYS = {"expires", "latest_expiry", "allow_print", "allow_reply", "allow_reply_all", "read_receipt",
@@ -799,7 +799,7 @@ def test_json_has_the_fields_of_spec_8_2():
     assert set(out["message"]) == SPEC_MESSAGE_KEYS
     assert out["message"] == {"message_id": "<case@example.com>", "subject": "Confidential <b>&",
                               "header_from": ALICE, "envelope_from": ALICE, "source_ip": "203.0.113.5",
-                              "at": "2026-11-27T10:00:00+00:00", "via": "gateway"}
+                              "at": "2026-11-27T10:00:00+00:00", "via": "gateway", "notes": []}
     bob, carol = out["recipients"]
     assert set(bob) == SPEC_RECIPIENT_KEYS and set(carol) == SPEC_RECIPIENT_KEYS
     assert {k: bob[k] for k in ("address", "internal", "route", "secure", "trigger", "definition", "bypass", "banner")} == {

@@ -105,7 +105,7 @@ def test_message_error_is_a_value_error() -> None:
 
 
 def test_unexpected_internal_failure_becomes_one_line_message_error(monkeypatch: pytest.MonkeyPatch) -> None:
-    def boom(data: bytes) -> Message:
+    def boom(data: bytes, limits: object) -> Message:
         raise TypeError("bad\nthing")
 
     monkeypatch.setattr(message_module, "_parse", boom)
@@ -243,8 +243,11 @@ def test_recipient_headers_beyond_the_limit_are_cut_with_a_note() -> None:
     m = parse("To: " + filler, "Cc: late@example.com")
     assert 10_000 < len(m.to) < 40_000
     assert "late@example.com" not in m.recipients
-    assert any(d.startswith("To: address headers over the limit") for d in m.defects)
-    assert any(d.startswith("Cc: address headers over the limit") for d in m.defects)
+    (to_note,) = (d for d in m.defects if d.startswith("To: address headers have"))
+    left = 40_000 - len(m.to)
+    assert f"(about {left} more addresses) was not read" in to_note
+    assert any(d.startswith("Cc: address headers have") and "about 1 more address)" in d for d in m.defects)
+    assert m.recipients_unread == left + 1  # deliver refuses a message with recipients it could not decide
 
 
 def test_hand_built_message_derives_recipients_and_has_no_parts() -> None:
@@ -519,7 +522,7 @@ def test_body_decoding(headers: list[str], body: bytes, expected: str) -> None:
 def test_fallback_decoding_is_noted_in_content_defects_only() -> None:
     m = parse("From: a@example.com", "Content-Type: text/plain; charset=x-unknown", body=b"caf\xe9")
     assert m.defects == ()
-    assert m.content_defects() == ("body: text in 'x-unknown' could not be decoded exactly; read with a fallback",)
+    assert m.content_defects() == ("body part 1: text in 'x-unknown' could not be decoded exactly; read with a fallback",)
 
 
 def test_alternative_gives_two_body_texts_and_no_attachment() -> None:
