@@ -21,6 +21,11 @@ SM103       dangling-group               error     a policy target or a folder's
                                                    that does not exist
 SM104       dangling-attribute           error     a policy target names an attribute that no address has (for
                                                    instance after ``secmsg attribute unset``)
+SM105       unsupported-regex            error     a content-examination regex that the linear-time matcher
+                                                   (RE2) cannot run: a backreference, look-around, an atomic
+                                                   group, a possessive quantifier, or a pattern too large;
+                                                   refused when written, found in a store written before.
+                                                   The definition fails closed until it is fixed
 SM201       untriggerable-definition     warning   a definition that no policy or content definition uses and
                                                    that no sender can choose (its folder is published to
                                                    nobody, or only to empty groups): nothing can ever apply it
@@ -47,6 +52,9 @@ SM401       unknown-banner-tag           warning   a definition's banner has a b
                                                    tag; it is printed as written (SPEC §7.2)
 SM501       empty-group                  warning   a group with no members that a policy target or a folder's
                                                    ``publish_to`` uses
+SM601       regex-dialect                warning   a content-examination regex that means something else in
+                                                   RE2 than in Python's ``re``: ``\\d \\w \\s \\b`` are ASCII,
+                                                   ``$`` is the very end of the text, ``{,n}`` is literal
 ==========  ===========================  ========  ==============================================================
 
 Scheduled policies (start in the future) are not findings. Built-in
@@ -92,6 +100,7 @@ RULES: tuple[Rule, ...] = (
     Rule("SM102", "dangling-content-definition", "error", "a content-examination policy names a missing content definition"),
     Rule("SM103", "dangling-group", "error", "a policy target or folder publish_to names a missing group"),
     Rule("SM104", "dangling-attribute", "error", "a policy target names an attribute no address has"),
+    Rule("SM105", "unsupported-regex", "error", "a content-examination regex the linear-time matcher cannot run"),
     Rule("SM201", "untriggerable-definition", "warning", "a definition nothing uses and no sender can choose"),
     Rule("SM202", "unused-content-definition", "warning", "a content definition no policy uses"),
     Rule("SM301", "ambiguous-policies", "warning", "two exclusive policies tie on the key for the same pair"),
@@ -102,6 +111,7 @@ RULES: tuple[Rule, ...] = (
     Rule("SM306", "unmatchable-target", "warning", "a policy target no address can match"),
     Rule("SM401", "unknown-banner-tag", "warning", "a banner uses a bracketed word that is not a tag"),
     Rule("SM501", "empty-group", "warning", "an empty group used by a policy or folder publishing"),
+    Rule("SM601", "regex-dialect", "warning", "a regex that means something else in RE2 than in Python's re"),
 )
 _RULE = {r.name: r for r in RULES}
 
@@ -449,6 +459,22 @@ def _empty_groups(snapshot: Snapshot, directory: _Directory) -> Iterator[Finding
                            f"has no members but is used by {', '.join(dict.fromkeys(used_by))}: it matches no one")
 
 
+def _regexes(snapshot: Snapshot) -> Iterator[Finding]:
+    """SM105 for a stored line the engine cannot run, SM601 for a regex whose
+    meaning changed with the RE2 dialect."""
+    from secmsg_cli.engine.patterns import dialect_warnings
+
+    for cc in sorted(snapshot.content.values(), key=lambda c: c.definition.id):
+        obj = f"content definition '{cc.definition.name}'"
+        for ln in cc.match_list.lines:
+            if ln._broken is not None:
+                yield _finding("unsupported-regex", obj, f"match line {ln.line_no}: {ln._broken}; "
+                                                         "until it is fixed the definition fires on every message")
+            elif ln.kind in ("regex", "cardnumber"):
+                for warning in dialect_warnings(ln.term):
+                    yield _finding("regex-dialect", obj, f"match line {ln.line_no} '{_short(ln.term)}': {warning}")
+
+
 def lint(snapshot: Snapshot, at: datetime, *, folders: Iterable[Folder] = ()) -> list[Finding]:
     """Every finding of the configuration at the aware time ``at``, sorted.
     ``folders`` (optional) only gives folder paths as written, for the messages."""
@@ -463,6 +489,7 @@ def lint(snapshot: Snapshot, at: datetime, *, folders: Iterable[Folder] = ()) ->
     findings += _targets(snapshot, directory)
     findings += _banners(snapshot)
     findings += _empty_groups(snapshot, directory)
+    findings += _regexes(snapshot)
     return sort_findings(findings)
 
 
@@ -471,12 +498,14 @@ def invalid_config(problems: Iterable[str], source: str) -> list[Finding]:
     (each ``LOCATION: MESSAGE``, as :class:`~secmsg_cli.errors.ConfigError` lists them)."""
     import re
 
+    from secmsg_cli.engine.patterns import UNSUPPORTED
+
     where = re.compile(r"^([a-z_]+(?:\[\d+\])?(?: \(.*?\))?(?:, line \d+)?): (.+)$", re.DOTALL)
     out = []
     for problem in problems:
         m = where.match(problem)
         obj, reason = (f"{source}: {m.group(1)}", m.group(2)) if m else (source, problem)
-        out.append(_finding("invalid-config", obj, reason))
+        out.append(_finding("unsupported-regex" if UNSUPPORTED in reason else "invalid-config", obj, reason))
     return out
 
 

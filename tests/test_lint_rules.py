@@ -135,6 +135,14 @@ CASES = [
      ["SM401"], "definition 'Sec/D'"),
     ("empty group in a policy", dict(groups=[STAFF, Group(3, "Nobody")], policies=[sm(1, frm=grp("Nobody"))]),
      ["SM501"], "group 'Nobody'"),
+    # a store written before the RE2 dialect may hold a regex RE2 refuses
+    ("unsupported regex in a stored definition",
+     dict(content=[ContentDefinition(1, "CD", lines=("1 secret", r"2 regex (\w)\1"))], policies=[ce(1)]),
+     ["SM105"], "content definition 'CD'"),
+    ("regex whose meaning changed",
+     dict(content=[ContentDefinition(1, "CD", lines=(r"2 regex confidential$", r"1 regex \w+ only"))],
+          policies=[ce(1)]),
+     ["SM601", "SM601"], "content definition 'CD'"),
 ]
 
 
@@ -190,6 +198,9 @@ NEAR_MISSES = [
     ("known tags", dict(definitions=[Definition(1, "Sec", "D", banner="[sender] [sender_name] [subject] [sent] "
                                                                "[expires] [definition] [portal_url] [1]")])),
     ("empty group nobody uses", dict(groups=[STAFF, Group(3, "Nobody")])),
+    ("regexes RE2 reads as Python did", dict(
+        content=[ContentDefinition(1, "CD", lines=(r"5 regex,cardnumber \b(?:\d[ -]?){13,19}\b",
+                                                   r"1 regex (?m)^total: \d+$"))], policies=[ce(1)])),
 ]
 
 

@@ -178,6 +178,12 @@ def dialect_warnings(source: str) -> list[str]:
     without ``(?m)`` matches only at the very end of the text (Python's also
     before a final newline), and ``x{,n}`` is the literal text ``{,n}``
     (Python's means ``{0,n}``).
+
+    Warned about where mail shows the difference: ``\\w``, ``\\s`` (a
+    no-break space is common in text from HTML), ``\\b`` in a pattern about
+    letters (an accented letter next to the word), ``$`` and ``{,n}``. Not
+    ``\\d`` (digits of other scripts are rare in mail; the documentation
+    says so), nor ``\\b`` in a pattern of digits (card numbers).
     """
     found: dict[str, str] = {}
     multiline = any("m" in m.group(1) for m in _FLAG_GROUP.finditer(source))
@@ -187,15 +193,13 @@ def dialect_warnings(source: str) -> list[str]:
         ch = source[i]
         if ch == "\\" and i + 1 < n:
             esc = source[i + 1]
-            if esc in "dD":
-                found.setdefault("d", "\\d matches ASCII digits only (Python's re also matches other scripts' digits)")
-            elif esc in "wW":
+            if esc in "wW":
                 found.setdefault("w", "\\w matches ASCII letters, digits and _ only "
                                       "(Python's re also matches accented and other scripts' letters)")
             elif esc in "sS":
                 found.setdefault("s", "\\s matches ASCII white space only (Python's re also matches "
                                       "no-break and other Unicode spaces)")
-            elif esc in "bB" and not in_class:
+            elif esc in "bB" and not in_class and _about_letters(source):
                 found.setdefault("b", "\\b is an ASCII word boundary (Python's re also treats accented "
                                       "letters as word characters)")
             if esc in "xpP" and i + 2 < n and source[i + 2] == "{":
@@ -230,6 +234,13 @@ def dialect_warnings(source: str) -> list[str]:
                                   "(Python's re reads it as {0,n}): write {0,n}")
         i += 1
     return list(found.values())
+
+
+def _about_letters(source: str) -> bool:
+    """Whether a pattern matches letters (so a word boundary next to an
+    accented letter could matter), as opposed to digits and punctuation."""
+    bare = re.sub(r"\\[pPx]\{[^}]*\}|\\[^wW]", "", source)  # escapes but \w name no letters
+    return bool(re.search(r"[A-Za-z]|\\[wW]", bare))
 
 
 # --------------------------------------------------------------------------- sets

@@ -14,7 +14,7 @@ import textwrap
 import pytest
 
 from secmsg_cli.lint import RULES
-from tests.conftest import DEMO
+from tests.conftest import DEMO, FIXTURES
 
 AT = "2026-11-27T10:00:00Z"
 KEYS = {"code", "name", "severity", "object", "reason"}
@@ -104,6 +104,25 @@ name = "Nobody"
 members = []
 """ + sm_policy(1).replace('{ type = "internal" }', '{ type = "group", value = "Nobody" }'), "group 'Nobody'"),
 ]
+CASES += [
+    ("SM105", """
+[[content_definitions]]
+name = "IBANs"
+lines = ['2 regex (?<=IBAN )[A-Z]{2}\\d{2}']
+""", "content_definitions[0] (IBANs), line"),
+    ("SM601", """
+[[content_definitions]]
+name = "Signed off"
+lines = ['1 regex confidential$']
+
+[[policies]]
+id = 7
+kind = "content-examination"
+narrative = "Sign-offs"
+content_definition = "Signed off"
+from = { type = "internal" }
+""", "content definition 'Signed off'"),
+]
 SEVERITY = {r.code: r.severity for r in RULES}
 # Codes a valid file cannot produce (the file is refused first: SM001): made in
 # the store by writes outside secmsg, or by `attribute unset`, below.
@@ -143,8 +162,9 @@ def test_each_code_fires_on_a_file(cli, tmp_path, code, extra, fragment):
     assert all(f["severity"] == SEVERITY[code] for f in findings)
 
 
-@pytest.mark.parametrize("code,extra,fragment", [c for c in CASES if c[0] != "SM001"],
-                         ids=[c[0] for c in CASES if c[0] != "SM001"])
+# (a file with SM001 or SM105 is refused by import: those reach a store only behind secmsg's back)
+@pytest.mark.parametrize("code,extra,fragment", [c for c in CASES if c[0] not in ("SM001", "SM105")],
+                         ids=[c[0] for c in CASES if c[0] not in ("SM001", "SM105")])
 def test_each_code_fires_on_the_store(cli, tmp_path, code, extra, fragment):
     r = cli("import", write(tmp_path, BASE + extra))
     assert r.exit_code == 0, r.output
@@ -235,6 +255,20 @@ def test_a_group_deleted_behind_secmsgs_back(demo, _isolated_store):
     dangling = [f for f in findings if f["code"] == "SM103"]
     assert [f["object"].split(" ('")[0] for f in dangling] == ["secure-messaging policy 3", "content-examination policy 8"]
     assert all("group 'Finance', which does not exist" in f["reason"] for f in dangling)
+
+
+def test_a_regex_stored_before_the_re2_dialect_is_an_error_and_fails_closed(demo, _isolated_store):
+    raw_sql(_isolated_store, """UPDATE content_definitions SET lines = '["3 \\"privileged & confidential\\"",
+            "1 regex (?<=ref )[0-9]+"]' WHERE name = 'Privileged body'""")
+    findings = lint_json(demo, expect=3)
+    (sm105,) = [f for f in findings if f["code"] == "SM105"]
+    assert sm105["object"] == "content definition 'Privileged body'"
+    assert sm105["reason"].startswith("match line 2: regex '(?<=ref )[0-9]+': a lookbehind (?<=...) is not supported")
+    # simulate still decides, and the definition fails closed: the client gets it in the portal
+    r = demo("simulate", FIXTURES / "messages" / "03-mixed-internal-external.eml", "--at", AT, "-o", "json")
+    assert r.exit_code == 0, r.output
+    (outcome,) = [c for rc in r.json["recipients"] for c in rc["content"] if c["content_definition"] == "Privileged body"]
+    assert outcome["fired"] and outcome["unscannable"].startswith("match line 2 cannot run")
 
 
 def test_an_attribute_unset_while_a_policy_uses_it(demo):
