@@ -269,6 +269,19 @@ class MatchList:
     def excludes(self) -> tuple[MatchLine, ...]:
         return tuple(ln for ln in self.lines if ln.kind == "exclude")
 
+    def nothing(self, activation_score: int) -> ContentResult:
+        """The result of finding none of the lines (the same for every message
+        that has none of them: made once per activation score)."""
+        got = self._nothing.get(activation_score)
+        if got is None:
+            got = self._nothing[activation_score] = _result(self, activation_score, 0, [], list(self.required), [], None)
+        return got
+
+    def can_find(self, keys: frozenset[str]) -> bool:
+        """Whether a text whose scanner found ``keys`` holds any of this list's
+        text lines (False: :meth:`nothing` is its result, but for hashes)."""
+        return not keys.isdisjoint(self._by_key)
+
     @property
     def scanner(self) -> Scanner:
         """A scanner of this list's lines alone (for evaluating it on its own)."""
@@ -843,11 +856,7 @@ def evaluate(
         if names:
             found_in[i] = names
     if not found_in and closed is None:
-        nothing = match_list._nothing.get(activation_score)
-        if nothing is None:
-            nothing = match_list._nothing[activation_score] = _result(
-                match_list, activation_score, 0, [], list(match_list.required), [], None)
-        return nothing
+        return match_list.nothing(activation_score)
 
     score = 0
     hits: list[LineHit] = []

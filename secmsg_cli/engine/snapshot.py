@@ -89,10 +89,16 @@ class CompiledPolicy:
     # target_key of the from and to targets, from the policy
     from_key: Key = field(init=False, repr=False, compare=False)
     to_key: Key = field(init=False, repr=False, compare=False)
+    # Everything whether the policy matches a pair depends on: policies with
+    # equal signatures match the same pairs (decide judges one per signature).
+    signature: tuple = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "from_key", target_key(self.policy.from_))
-        object.__setattr__(self, "to_key", target_key(self.policy.to))
+        p = self.policy
+        object.__setattr__(self, "from_key", target_key(p.from_))
+        object.__setattr__(self, "to_key", target_key(p.to))
+        object.__setattr__(self, "signature", (p.kind, p.enabled, self.start, self.end, p.from_part, self.from_key,
+                                               self.to_key, p.bidirectional, self.networks))
 
     @property
     def id(self) -> int:
