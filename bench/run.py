@@ -18,6 +18,13 @@ figure with its ratio and whether the goal is met:
   ``python -c "import typer"`` (median of several runs). Goal: <= 1.6x.
 - peak memory (ru_maxrss of the child) of simulate over N vs 10*N messages.
   Goal: constant in the corpus size (<= 1.25x).
+- hit-heavy throughput: as the first figure, on a corpus whose messages hold
+  phrases of the content definitions, so that definitions fire and decide
+  (the first corpus rarely fires one). Goal: >= 0.5x the floor, as above.
+- hostile: ``simulate`` of one message with a 1 MB crafted body against one
+  with a 100 KB body, under content definitions with the patterns that made
+  Python's backtracking ``re`` take hours (``(a+)+$`` and three realistic
+  ones). Goal: linear (<= 12x for 10x the text).
 
 Absolute times on shared machines are noise; only the ratios are goals.
 ``--quick`` makes everything 10x smaller (for CI smoke runs).
@@ -85,10 +92,12 @@ def partner(i: int) -> str:
     return f"partner{i}.example"
 
 
-def generate_config(rng: random.Random, scale: int, sm_policies: int, *, full: bool = True) -> str:
+def generate_config(rng: random.Random, scale: int, sm_policies: int, *, full: bool = True,
+                    phrases: list[str] | None = None) -> str:
     """The TOML configuration. ``scale`` is 1 (full) or 10 (quick: 10x fewer
     of everything); ``sm_policies`` Secure Messaging policies. ``full=False``
-    keeps only the directory and definitions (for the scaling stores)."""
+    keeps only the directory and definitions (for the scaling stores).
+    ``phrases`` (a list) receives the content definitions' phrases."""
     n_groups, n_members = 200 // scale, 10_000 // scale
     n_folders, n_defs = max(20 // scale, 2), max(100 // scale, 2)
     n_bypass, n_content = 200 // scale, max(50 // scale, 1)
@@ -131,7 +140,10 @@ def generate_config(rng: random.Random, scale: int, sm_policies: int, *, full: b
                 if k == 9:
                     lines.append(r"5 regex,cardnumber \b(?:\d[ -]?){13,16}\b")
                 else:
-                    lines.append(f'{rng.randrange(1, 4)} "{rng.choice(words)} {c}-{k}"')
+                    phrase = f"{rng.choice(words)} {c}-{k}"
+                    lines.append(f'{rng.randrange(1, 4)} "{phrase}"')
+                    if phrases is not None:
+                        phrases.append(phrase)
             out += ["[[content_definitions]]", f'name = "Content {c:02d}"', f"activation_score = {rng.randrange(3, 8)}",
                     'scan = ["subject", "body", "attachments"]',
                     "lines = [" + ", ".join("'" + ln + "'" for ln in lines) + "]",
@@ -164,7 +176,8 @@ BODY_WORDS = ("the quarterly report is attached please review the figures before
               "regards thanks kind note update schedule project").split()
 
 
-def generate_message(rng: random.Random, i: int, n_people: int, n_partners: int) -> bytes:
+def generate_message(rng: random.Random, i: int, n_people: int, n_partners: int,
+                     phrases: list[str] | None = None) -> bytes:
     sender = person(rng.randrange(n_people))
     rcpts = []
     for _ in range(rng.randint(1, 5)):
@@ -190,6 +203,12 @@ def generate_message(rng: random.Random, i: int, n_people: int, n_partners: int)
             lines.append(" ".join(line))
             line = []
     lines.append(" ".join(line))
+    if phrases:  # hit-heavy: phrases of the content definitions, so that some fire
+        for _ in range(rng.randint(3, 8)):
+            lines.insert(rng.randrange(len(lines) + 1), rng.choice(phrases).upper() if rng.random() < 0.3
+                         else rng.choice(phrases))
+        if rng.random() < 0.3:
+            lines.append("card 4111 1111 1111 1111 on file")
     body = "\n".join(lines)
     head = (
         f"Received: from mail{i % 50}.{CORP} ([203.0.113.{i % 250 + 1}]) by gw.{CORP}\n"
@@ -211,7 +230,8 @@ def generate_message(rng: random.Random, i: int, n_people: int, n_partners: int)
     return msg.encode()
 
 
-def generate_corpus(rng: random.Random, directory: Path, n: int, scale: int) -> list[Path]:
+def generate_corpus(rng: random.Random, directory: Path, n: int, scale: int,
+                    phrases: list[str] | None = None) -> list[Path]:
     directory.mkdir(parents=True, exist_ok=True)
     n_people = max(10_000 // scale // 2, 10)
     n_partners = max(500 // scale, 10)
@@ -220,7 +240,7 @@ def generate_corpus(rng: random.Random, directory: Path, n: int, scale: int) -> 
     for i in range(n):
         p = directory / f"{i // chunk:03d}" / f"m{i:06d}.eml"
         p.parent.mkdir(exist_ok=True)
-        p.write_bytes(generate_message(rng, i, n_people, n_partners))
+        p.write_bytes(generate_message(rng, i, n_people, n_partners, phrases))
         paths.append(p)
     return paths
 
@@ -236,6 +256,41 @@ def import_store(db: Path, config_text: str, name: str) -> float:
     if r.returncode != 0:
         raise SystemExit(f"bench: import of {name} failed: {r.stderr.decode(errors='replace')[-2000:]}")
     return time.perf_counter() - t0
+
+
+# The patterns that made Python's backtracking re take hours on a crafted body
+# (issue 11), and a body that is the worst case for each of them.
+HOSTILE_PATTERNS = (r"(a+)+$", r"\b(\d+[ -]?)+\d{4}\b", r"[\w.+-]+@[\w-]+\.[\w.-]+", r"\w+\s+confidential")
+HOSTILE_CONFIG = """
+[[domains]]
+name = "bench-corp.example"
+
+[[folders]]
+path = "Sec"
+publish_to = ["everyone"]
+
+[[definitions]]
+folder = "Sec"
+description = "D"
+
+[[content_definitions]]
+name = "Hostile patterns"
+activation_score = 100
+scan = ["body"]
+secure_messaging = "Sec/D"
+lines = [%s]
+
+[[policies]]
+kind = "content-examination"
+narrative = "Every message"
+content_definition = "Hostile patterns"
+""" % ", ".join("'1 regex " + p + "'" for p in HOSTILE_PATTERNS)
+
+
+def hostile_message(size: int) -> bytes:
+    segment = ("a" * 200 + "!\n" + "1" * 200 + "x\n" + "b" * 200 + "\n" + "c " * 100 + "\n")
+    body = (segment * (size // len(segment) + 1))[:size]
+    return (f"From: user1@{CORP}\nTo: someone@partner1.example\nSubject: hostile\n\n{body}\n").encode()
 
 
 # --- measurements --------------------------------------------------------------------
@@ -391,6 +446,41 @@ def main(argv: list[str] | None = None) -> int:
         report("peak memory", f"{rss[small_n] / 1024:.1f} MiB for {counts[small_n]} messages vs "
                f"{rss[mem_n] / 1024:.1f} MiB for {counts[mem_n]} messages", f"{ratio:.2f}x (goal: constant, <= 1.25x)",
                ratio <= 1.25)
+        # 5. hit-heavy throughput: the same store, messages holding content phrases
+        phrases: list[str] = []
+        generate_config(random.Random(args.seed), scale, 1000 // scale, phrases=phrases)
+        hits = work / "hits"
+        if hits.exists():
+            shutil.rmtree(hits)
+        hit_paths = generate_corpus(random.Random(args.seed + 2), hits, n_msgs, scale, phrases=phrases)
+        run = run_secmsg(main_db, "simulate", str(hits), "--at", AT, "-o", "jsonl", stdout=subprocess.PIPE)
+        fired = sum(1 for line in run.stdout.splitlines() if b'"fired": true' in line)
+        floor_parse(hit_paths)
+        floor = statistics.median(floor_parse(hit_paths) for _ in range(3))
+        sim = simulate_time(main_db, str(hits))
+        floor_rate, sim_rate = n_msgs / floor, n_msgs / sim
+        report("hit-heavy", f"secmsg simulate {sim_rate:,.0f} msg/s ({n_msgs} messages, {fired} with a content "
+               f"definition firing) vs floor {floor_rate:,.0f} msg/s", f"{sim_rate / floor_rate:.2f}x (goal >= 0.5x)",
+               sim_rate / floor_rate >= 0.5)
+
+        # 6. hostile: a 1 MB crafted body against a 100 KB one
+        hostile_db = work / "hostile.db"
+        import_store(hostile_db, HOSTILE_CONFIG, "the hostile store")
+        sizes = {}
+        for size in (1_000, 100_000, 1_000_000):
+            path = work / f"hostile-{size}.eml"
+            path.write_bytes(hostile_message(size))
+            sizes[size] = min(timed([*SECMSG, "-q", "--db", str(hostile_db), "simulate", str(path), "--at", AT,
+                                     "-o", "json"]) for _ in range(5))
+        # The whole command, and the time the body itself costs (minus a 1 KB
+        # body's run: start-up and loading the store, the same for all three).
+        ratio = sizes[1_000_000] / sizes[100_000]
+        net_big, net_small = sizes[1_000_000] - sizes[1_000], max(sizes[100_000] - sizes[1_000], 1e-4)
+        report("hostile", f"1 MB crafted body {sizes[1_000_000] * 1000:.0f} ms vs 100 KB {sizes[100_000] * 1000:.0f} ms "
+               f"(net of a 1 KB body's {sizes[1_000] * 1000:.0f} ms: {net_big * 1000:.0f} vs {net_small * 1000:.0f} ms, "
+               f"{net_big / net_small:.1f}x); {len(HOSTILE_PATTERNS)} patterns such as (a+)+$, best of 5",
+               f"{ratio:.2f}x (goal <= 12x, linear)", ratio <= 12 and net_big / net_small <= 12)
+
         print(f"\ntotal {time.perf_counter() - t0:.0f}s; work directory {work}{'' if keep else ' (removed)'}")
         met = sum(ok for *_, ok in results)
         print(f"{met}/{len(results)} goals met")

@@ -16,8 +16,8 @@ def test_the_quick_benchmark_prints_every_figure(tmp_path):
                          capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stderr[-2000:]
     out = run.stdout
-    for figure in ("throughput", "scaling", "cold start", "peak memory"):
+    for figure in ("throughput", "scaling", "cold start", "peak memory", "hit-heavy", "hostile"):
         line = next((ln for ln in out.splitlines() if ln.startswith(figure)), None)
         assert line is not None, out
-    assert out.count(" ratio ") == 4 and out.count("-> ") == 4
+    assert out.count(" ratio ") == 6 and out.count("-> ") == 6
     assert "goals met" in out.splitlines()[-1]
