@@ -31,7 +31,7 @@ from secmsg_cli.cli._context import (
     SourceIpOpt,
     ViaOpt,
 )
-from secmsg_cli.cli._output import Output, console
+from secmsg_cli.cli._output import Output, console, to_json, to_json_line
 from secmsg_cli.cli._values import build_context, parse_limits
 from secmsg_cli.errors import InvalidInput, SecmsgError
 
@@ -167,7 +167,7 @@ def register(app: typer.Typer) -> None:
             else:
                 doc = error_to_json(item.source, error) if error is not None else _json(
                     decision, delivered, item.source, tz, explain)
-                text = json.dumps(doc, ensure_ascii=False, indent=None if output is Output.jsonl else 2)
+                text = to_json_line(doc) if output is Output.jsonl else to_json(doc)
                 if output is Output.jsonl or single:
                     sys.stdout.write(text + "\n")
                 else:

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
-from secmsg_cli.cli._output import Output, console
+from secmsg_cli.cli._output import Output, console, to_json, to_json_line
 from secmsg_cli.cli._values import build_context, parse_limits, printable as _printable
 from secmsg_cli.errors import InvalidInput
 
@@ -208,7 +208,7 @@ def finish(item, results, *, tz, explain: bool, output: Output | None, keep: boo
     if output is not None:
         doc = (error_to_json(item.source, error) if error is not None
                else decision_to_json(decision, item.source, tz, explain=explain))
-        text = json.dumps(doc, ensure_ascii=False, indent=None if output is Output.jsonl else 2)
+        text = to_json_line(doc) if output is Output.jsonl else to_json(doc)
     secure = portal = 0
     if decision is not None:
         for r in decision.recipients:

@@ -15,7 +15,6 @@ is below ``--min-coverage``; 3 the cases file (or ``--config`` file) is invalid.
 
 from __future__ import annotations
 
-import json
 import sys
 from enum import Enum
 from typing import Annotated
@@ -23,7 +22,7 @@ from typing import Annotated
 import typer
 
 from secmsg_cli.cli._common import open_store, state
-from secmsg_cli.cli._output import console
+from secmsg_cli.cli._output import console, to_json
 
 FAILED_EXIT = 4
 
@@ -122,7 +121,7 @@ def register(app: typer.Typer) -> None:
         if output is TestOutput.json:
             docs = [r.to_json() for r in results]
             doc = docs if report is None else {"cases": docs, "coverage": report.to_json()}
-            sys.stdout.write(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
+            sys.stdout.write(to_json(doc) + "\n")
             if not quiet:
                 sys.stderr.write(summary + "\n")
         else:

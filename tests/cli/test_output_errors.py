@@ -11,6 +11,8 @@ import subprocess
 import sys
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tests.conftest import DEMO
 from tests.helpers import ok
@@ -292,3 +294,17 @@ def test_audit_limit_and_table(demo):
     assert len(ok(demo("audit", "-n", "2", "-o", "jsonl")).stdout.splitlines()) == 2
     table = ok(demo("audit", "-n", "1")).stdout
     assert "d14.example.com" in table and "tester" in table
+
+
+@settings(max_examples=1000, deadline=None)
+@given(st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(), st.text()),
+    lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=6), inner, max_size=4)),
+    max_leaves=25))
+def test_indented_json_is_byte_for_byte_what_the_standard_library_writes(doc):
+    """-o json goes through orjson when it can: never a different byte."""
+    import json
+
+    from secmsg_cli.cli._output import to_json
+
+    assert to_json(doc) == json.dumps(doc, indent=2, ensure_ascii=False)
