@@ -15,7 +15,7 @@ from typing import Annotated
 import typer
 
 from secmsg_cli.cli._common import OutputOpt, open_store, state, sub_app
-from secmsg_cli.cli._values import parse_at
+from secmsg_cli.cli._values import parse_at, printable
 from secmsg_cli.cli._output import Output, emit, say, warn
 from secmsg_cli.errors import InvalidInput
 from secmsg_cli.store.portal import STATUSES as STATUS_CHOICES
@@ -114,6 +114,45 @@ def _free(path: Path) -> Path:
     return candidate
 
 
+def _one_line(text: str) -> str:
+    return printable(text, one_line=True)
+
+
+def _note(text: str) -> None:
+    """A line for people on stderr (what was written where), escaped."""
+    sys.stderr.write(_one_line(text) + "\n")
+
+
+def _show_opened(opened, saved: list[str], tz, *, quiet: bool) -> None:
+    """``portal open`` for people. Every text from the message (names,
+    addresses, subject, body, attachment names) is escaped for the terminal;
+    the body keeps its newlines and tabs, the other fields stay on their line."""
+    from secmsg_cli.delivery.compose import fmt_time
+
+    v, c = opened.view, opened.copy
+    lines = [f"From:    {_one_line(v.from_)}", f"To:      {_one_line(', '.join(v.to))}"]
+    if v.cc:
+        lines.append(f"Cc:      {_one_line(', '.join(v.cc))}")
+    lines += [f"Date:    {_one_line(v.date or _iso(c.sent, tz))}", f"Subject: {_one_line(v.subject)}", ""]
+    sys.stdout.write("\n".join(lines) + "\n" + printable(v.text.rstrip("\n")) + "\n")
+    if v.attachments:
+        sys.stdout.write("\nAttachments:\n" + "".join(
+            f"  {_one_line(a.filename or '(unnamed)')} ({_one_line(a.content_type)}, {len(a.data)} bytes)\n"
+            for a in v.attachments))
+    if quiet:
+        return
+    allowed = ", ".join(k.replace("_", " ") for k, ok in opened.actions.items() if ok)
+    if opened.expired:
+        when = f"expired {fmt_time(c.expires, tz)}"
+    else:
+        when = f"expires {fmt_time(c.expires, tz, never='never (internal recipient)')}"
+    _note(f"portal copy {c.id} for {c.recipient}: {when}; you may: {allowed}")
+    for f in opened.files:
+        _note(f"read receipt to {', '.join(f.to)} written to {f.path}")
+    for p in saved:
+        _note(f"saved {p}")
+
+
 def register(app: typer.Typer) -> None:
     portal_app = sub_app("The Secure Messaging Portal: open, reply, print; list, show, extend, recall, sweep.")
 
@@ -156,27 +195,7 @@ def register(app: typer.Typer) -> None:
                 path.write_bytes(a.data)
                 saved.append(str(path))
         if output is Output.table:
-            lines = [f"From:    {v.from_}", f"To:      {', '.join(v.to)}"]
-            if v.cc:
-                lines.append(f"Cc:      {', '.join(v.cc)}")
-            lines += [f"Date:    {v.date or _iso(c.sent, tz)}", f"Subject: {v.subject}", ""]
-            sys.stdout.write("\n".join(lines) + "\n" + v.text.rstrip("\n") + "\n")
-            if v.attachments:
-                sys.stdout.write("\nAttachments:\n" + "".join(
-                    f"  {a.filename or '(unnamed)'} ({a.content_type}, {len(a.data)} bytes)\n" for a in v.attachments))
-            if not state(ctx).quiet:
-                from secmsg_cli.delivery.compose import fmt_time
-
-                allowed = ", ".join(k.replace("_", " ") for k, ok in opened.actions.items() if ok)
-                if opened.expired:
-                    when = f"expired {fmt_time(c.expires, tz)}"
-                else:
-                    when = f"expires {fmt_time(c.expires, tz, never='never (internal recipient)')}"
-                sys.stderr.write(f"portal copy {c.id} for {c.recipient}: {when}; you may: {allowed}\n")
-                for f in opened.files:
-                    sys.stderr.write(f"read receipt to {', '.join(f.to)} written to {f.path}\n")
-                for p in saved:
-                    sys.stderr.write(f"saved {p}\n")
+            _show_opened(opened, saved, tz, quiet=state(ctx).quiet)
             return
         import hashlib
 
@@ -246,7 +265,7 @@ def register(app: typer.Typer) -> None:
                     warn(f"{', '.join(done.undeliverable)} unknown to the directory: a non-delivery notice "
                          f"(which may contain a copy of the secure message) was written to {f.path}")
                 elif f.kind == "read-receipt" and not state(ctx).quiet:
-                    sys.stderr.write(f"read receipt to {', '.join(f.to)} written to {f.path}\n")
+                    _note(f"read receipt to {', '.join(f.to)} written to {f.path}")
             return
         emit({"id": done.copy.id, "to": list(done.to), "cc": list(done.cc),
               "undeliverable": list(done.undeliverable), "outbox": _files(done.files)}, output)
@@ -280,7 +299,7 @@ def register(app: typer.Typer) -> None:
             say(f"Printable copy written to {out}", quiet=state(ctx).quiet)
         for f in printed.files:
             if not state(ctx).quiet:
-                sys.stderr.write(f"read receipt to {', '.join(f.to)} written to {f.path}\n")
+                _note(f"read receipt to {', '.join(f.to)} written to {f.path}")
 
     # --- sender and administrator side ---------------------------------------------------
 
