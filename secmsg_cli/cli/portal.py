@@ -8,6 +8,7 @@ of the action (default now) so that scripts and tests are deterministic.
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -96,24 +97,6 @@ def _files(files) -> list[dict]:
     return [{"kind": f.kind, "to": list(f.to), "path": str(f.path)} for f in files]
 
 
-def _safe_name(name: str | None, index: int) -> str:
-    import re
-
-    base = Path((name or "").replace("\\", "/")).name
-    base = re.sub(r"[\x00-\x1f\x7f]", "", base).strip().lstrip(".")
-    return base or f"attachment-{index}"
-
-
-def _free(path: Path) -> Path:
-    """``path``, or ``name (2).ext`` etc. when it exists: never overwrite."""
-    n = 2
-    candidate = path
-    while candidate.exists():
-        candidate = path.with_name(f"{path.stem} ({n}){path.suffix}")
-        n += 1
-    return candidate
-
-
 def _one_line(text: str) -> str:
     return printable(text, one_line=True)
 
@@ -165,7 +148,8 @@ def register(app: typer.Typer) -> None:
         at: AtOpt = None,
         as_: AsOpt = None,
         save_attachments: Annotated[str | None, typer.Option(
-            "--save-attachments", metavar="DIR", help="Also save the attachments, byte for byte, into DIR.")] = None,
+            "--save-attachments", metavar="DIR", help="Also save the attachments, byte for byte, into DIR (created if need be): all or none, "
+                               "under plain file names, never overwriting or following a link.")] = None,
         outbox: OutboxOpt = None,
         output: OutputOpt = Output.table,
     ) -> None:
@@ -182,18 +166,13 @@ def register(app: typer.Typer) -> None:
         tz = _tz(store)
         moment = parse_at(at, tz)
         box = _outbox(store, outbox)
-        if save_attachments is not None and Path(save_attachments).exists() and not Path(save_attachments).is_dir():
-            raise InvalidInput(f"--save-attachments {save_attachments}: not a directory")
-        opened = open_copy(store, _token(token), moment, box, as_=as_)
-        v, c = opened.view, opened.copy
-        saved = []
-        if save_attachments is not None and v.attachments:
+        if save_attachments is not None:
             target = Path(save_attachments)
-            target.mkdir(parents=True, exist_ok=True)
-            for i, a in enumerate(v.attachments, start=1):
-                path = _free(target / _safe_name(a.filename, i))
-                path.write_bytes(a.data)
-                saved.append(str(path))
+            if os.path.lexists(target) and not target.is_dir():
+                raise InvalidInput(f"--save-attachments {save_attachments}: not a directory")
+        opened = open_copy(store, _token(token), moment, box, as_=as_, save_to=save_attachments)
+        v, c = opened.view, opened.copy
+        saved = [str(p) for p in opened.saved]
         if output is Output.table:
             _show_opened(opened, saved, tz, quiet=state(ctx).quiet)
             return

@@ -26,9 +26,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from secmsg_cli.delivery import compose
+from secmsg_cli.delivery.attachments import save_all
 from secmsg_cli.delivery.outbox import Outbox, OutboxFile
 from secmsg_cli.delivery.tokens import new_token, verify
 from secmsg_cli.engine.addresses import AddressError, is_internal, normalise_address
@@ -214,26 +216,39 @@ class Opened:
     files: tuple[OutboxFile, ...]
     actions: dict[str, bool]
     expired: bool
+    saved: tuple[Path, ...] = ()
 
 
-def open_copy(store, token: str, at: datetime, outbox: Outbox, *, as_: str | None = None) -> Opened:
-    """``portal open``: the message, as the recipient sees it."""
+def open_copy(store, token: str, at: datetime, outbox: Outbox, *, as_: str | None = None,
+              save_to: str | Path | None = None) -> Opened:
+    """``portal open``: the message, as the recipient sees it. With
+    ``save_to``, its attachments are saved into that folder first, all or
+    nothing (:mod:`secmsg_cli.delivery.attachments`): the files are placed
+    before the store commits, and removed again if anything after them
+    fails, so a failed save leaves no file and no trace of the open (still
+    unread, no read receipt, no audit row)."""
     tz = _tz(store)
     batch = outbox.batch()
+    saved = None
     try:
         with store.transaction():
             copy = _access(store, token, at, as_, "open")
             view = compose.read_view(_retained(store, copy))
+            if save_to is not None and view.attachments:
+                saved = save_all([(a.filename, a.data) for a in view.attachments], save_to)
             receipt = _view(store, copy, at, batch, tz)
             store.audit("open", "portal-copy", copy.id, None, {
                 "recipient": copy.recipient, "at": utc(at), "first_view": copy.read_at is None,
-                "read_receipt": receipt.name if receipt else None})
+                "read_receipt": receipt.name if receipt else None,
+                **({"saved": [p.name for p in saved.paths]} if saved is not None else {})})
             files = batch.publish()
     except BaseException:
         batch.discard()
+        if saved is not None:
+            saved.undo()
         raise
     return Opened(copy, view, copy.read_at is None, tuple(files), actions(copy, at, store.account().expired_view),
-                  copy.is_expired(at))
+                  copy.is_expired(at), tuple(saved.paths) if saved is not None else ())
 
 
 @dataclass(frozen=True, slots=True)
