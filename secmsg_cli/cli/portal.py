@@ -271,10 +271,13 @@ def register(app: typer.Typer) -> None:
         moment = parse_at(at, tz)
         box = _outbox(store, outbox)
         printed = print_copy(store, _token(token), moment, box, as_=as_)
+        # Control and bidi characters of the message are no more welcome in a
+        # browser than on the terminal this goes to by default: shown escaped.
+        page = printable(printed.html)
         if out is None:
-            sys.stdout.write(printed.html)
+            sys.stdout.write(page)
         else:
-            Path(out).write_text(printed.html, encoding="utf-8")
+            Path(out).write_text(page, encoding="utf-8")
             say(f"Printable copy written to {out}", quiet=state(ctx).quiet)
         for f in printed.files:
             if not state(ctx).quiet:

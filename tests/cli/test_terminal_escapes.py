@@ -159,3 +159,15 @@ def test_portal_reply_and_recall_confirmations_are_escaped(hostile):
     r = ok(cli("portal", "recall", str(evil), "--at", "2026-11-27T11:00:00Z"))
     assert_clean(r.stdout + r.stderr)
     assert '"ev\\x1b[31mil"@partner.test' in r.stdout
+
+
+def test_portal_print_writes_no_control_characters(hostile, tmp_path):
+    """The printable page goes to the terminal by default, and a browser would obey a bidi override too."""
+    cli, outbox, _ = hostile
+    token = tokens(outbox)["bob@partner.test"]
+    r = ok(cli("portal", "print", token, "--at", "2026-11-27T11:00:00Z", "--outbox", outbox))
+    assert_clean(r.stdout + r.stderr)
+    assert "<title>Invoice \\x1b[31mred" in r.stdout and "evil\\x1b[31m\\u202efdp.exe" in r.stdout
+    page = tmp_path / "page.html"
+    ok(cli("portal", "print", token, "--out", page, "--at", "2026-11-27T11:00:00Z", "--outbox", outbox))
+    assert page.read_text(encoding="utf-8") == r.stdout
