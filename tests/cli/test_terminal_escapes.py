@@ -9,6 +9,7 @@ keeps the text as it is; the body keeps its newlines and tabs."""
 from __future__ import annotations
 
 import base64
+import os
 
 import pytest
 
@@ -171,3 +172,23 @@ def test_portal_print_writes_no_control_characters(hostile, tmp_path):
     page = tmp_path / "page.html"
     ok(cli("portal", "print", token, "--out", page, "--at", "2026-11-27T11:00:00Z", "--outbox", outbox))
     assert page.read_text(encoding="utf-8") == r.stdout
+
+
+def test_an_error_naming_a_recipient_is_escaped(hostile):
+    """Refusals name the copy's recipient, an address from the message."""
+    from datetime import datetime, timezone
+
+    from secmsg_cli.store.store import Store
+
+    cli, _, _ = hostile
+    evil = {c["recipient"]: c["id"] for c in ok(cli("portal", "list", "-o", "json")).json}[EVIL]
+    store = Store(os.environ["SECMSG_DB"])
+    try:
+        with store.transaction():
+            store.set_portal_read(evil, datetime(2026, 11, 27, 10, 30, tzinfo=timezone.utc))
+    finally:
+        store.close()
+    r = cli("portal", "recall", str(evil), "--at", "2026-11-27T11:00:00Z")
+    assert r.exit_code == 1 and r.stderr.count("\n") == 1, r.output
+    assert_clean(r.stderr)
+    assert f'error: cannot recall portal copy {evil}: "ev\\x1b[31mil"@partner.test opened it' in r.stderr
