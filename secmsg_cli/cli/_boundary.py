@@ -9,13 +9,15 @@ from __future__ import annotations
 import os
 import sys
 
+from secmsg_cli.cli._values import printable
 from secmsg_cli.errors import SecmsgError
 
 __all__ = ["fail", "exit_code_for"]
 
 
 def fail(message: str, code: int) -> int:
-    sys.stderr.write(f"error: {message}\n")
+    # an error may quote a message's or a configuration's text: escaped for the terminal
+    sys.stderr.write(f"error: {printable(message, one_line=True)}\n")
     return code
 
 
@@ -30,9 +32,9 @@ def exit_code_for(exc: BaseException) -> int:
         if len(problems) > 1:
             # The first line is the whole error; the summary in it may elide
             # problems ("and 2 more"), so every one follows, one per line.
-            sys.stderr.write(f"error: {str(exc).replace(chr(10), ' ')}\n")
+            sys.stderr.write(f"error: {printable(str(exc).replace(chr(10), ' '))}\n")
             for problem in problems:
-                sys.stderr.write(f"  - {problem.replace(chr(10), ' ')}\n")
+                sys.stderr.write(f"  - {printable(problem.replace(chr(10), ' '))}\n")
             return exc.exit_code
         return fail(str(exc).replace("\n", " "), exc.exit_code)
     if isinstance(exc, BrokenPipeError):

@@ -1,7 +1,11 @@
 """``emit()``: the one output helper of every list and show command (SPEC §10).
 
 Tables (Rich) are for people on a terminal; JSON, JSONL and CSV are written
-plainly to stdout, never through a wrapping console.
+plainly to stdout, never through a wrapping console. Every text a person
+sees (table cells, ``say`` and ``warn`` lines) goes through
+:func:`~secmsg_cli.cli._values.printable`: values may come from a message or
+a configuration file, and their control characters must not reach the
+terminal.
 """
 
 from __future__ import annotations
@@ -11,6 +15,8 @@ import sys
 from collections.abc import Mapping, Sequence
 from enum import Enum
 from typing import Any
+
+from secmsg_cli.cli._values import printable
 
 
 class Output(str, Enum):
@@ -117,7 +123,7 @@ def emit(
         table.add_column(style="bold")
         table.add_column(overflow="fold")
         for key, value in data.items():  # type: ignore[union-attr]
-            table.add_row(Text(str(key)), Text(_cell(value)))
+            table.add_row(Text(printable(str(key))), Text(printable(_cell(value))))
         out.print(table)
         return
     if not rows:
@@ -127,15 +133,15 @@ def emit(
     for header in headers:
         table.add_column(header, overflow="fold")
     for row in rows:
-        table.add_row(*(Text(_cell(row.get(k))) for k in keys))
+        table.add_row(*(Text(printable(_cell(row.get(k)))) for k in keys))
     out.print(table)
 
 
 def say(message: str, *, quiet: bool = False) -> None:
     """A confirmation for people (stdout, suppressed by ``-q``)."""
     if not quiet:
-        sys.stdout.write(message + "\n")
+        sys.stdout.write(printable(message) + "\n")
 
 
 def warn(message: str) -> None:
-    sys.stderr.write(f"warning: {message}\n")
+    sys.stderr.write(f"warning: {printable(message)}\n")

@@ -14,13 +14,55 @@ from secmsg_cli.errors import InvalidInput
 
 __all__ = ["parse_at", "parse_count", "parse_limits", "build_context", "printable", "PLAIN_ISO"]
 
-# C0/C1 control characters but tab and newline: a message's subject, names or
-# attachment file names must not reach the terminal as escape sequences.
-_CONTROL = {c: f"\\x{c:02x}" for c in (*range(0x00, 0x09), *range(0x0B, 0x20), 0x7F, *range(0x80, 0xA0))}
+
+class _Escapes(dict):
+    """A ``str.translate`` table, filled in as characters are first seen:
+    each code point maps to itself or to its escape (``\\x1b``, ``\\u202e``,
+    ``\\U000e0041``). Escaped: the C0 and C1 control characters (ESC starts
+    colour, window-title and hyperlink sequences; CR overwrites a line; BEL
+    rings), and the Unicode format characters, line/paragraph separators and
+    lone surrogates: the bidi overrides and isolates show ``invoice\\u202efdp.exe``
+    as "invoiceexe.pdf", zero-width and tag characters hide text, and a lone
+    surrogate (an undecodable byte) cannot even be written out. Kept: tab,
+    newline (unless ``one_line``), the soft hyphen and the zero-width
+    (non-)joiner, which emoji and several scripts need."""
+
+    __slots__ = ("_keep",)
+    _ESCAPED = frozenset(("Cc", "Cf", "Cs", "Zl", "Zp"))
+    _CACHE = 8192  # distinct code points remembered; beyond, decided each time
+
+    def __init__(self, keep: frozenset[int]) -> None:
+        super().__init__()
+        self._keep = keep
+
+    def __missing__(self, cp: int) -> int | str:
+        value: int | str = cp
+        if cp in self._keep:
+            pass
+        elif cp < 0xA0:
+            if cp < 0x20 or cp >= 0x7F:
+                value = f"\\x{cp:02x}"
+        else:
+            import unicodedata
+
+            if unicodedata.category(chr(cp)) in self._ESCAPED:
+                value = f"\\u{cp:04x}" if cp <= 0xFFFF else f"\\U{cp:08x}"
+        if len(self) < self._CACHE:
+            self[cp] = value
+        return value
 
 
-def printable(text: str) -> str:
-    return text.translate(_CONTROL)
+_KEEP = frozenset((0x09, 0xAD, 0x200C, 0x200D))
+_LINES = _Escapes(_KEEP | {0x0A})
+_ONE_LINE = _Escapes(_KEEP)
+
+
+def printable(text: str, *, one_line: bool = False) -> str:
+    """``text`` (from a message or a configuration file) safe to show on a
+    terminal: control and invisible format characters written as escapes
+    (see :class:`_Escapes`); with ``one_line``, newlines too, so that a
+    subject or a name cannot start a line of its own."""
+    return text.translate(_ONE_LINE if one_line else _LINES)
 
 
 # YYYY-MM-DD[THH:MM[:SS[.ffffff]][Z|±HH:MM]]

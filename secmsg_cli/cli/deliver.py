@@ -32,7 +32,7 @@ from secmsg_cli.cli._context import (
     ViaOpt,
 )
 from secmsg_cli.cli._output import Output, console, to_json, to_json_line
-from secmsg_cli.cli._values import build_context, parse_limits
+from secmsg_cli.cli._values import build_context, parse_limits, printable
 from secmsg_cli.errors import InvalidInput, SecmsgError
 
 OutboxOpt = Annotated[str | None, typer.Option(
@@ -58,7 +58,7 @@ def _print_delivered(out, delivered, tz) -> None:
         table.add_column(col, overflow="fold")
     for f in delivered.files:
         table.add_row(Text(str(f.portal_id) if f.portal_id is not None else ""), Text(f.kind),
-                      Text(", ".join(f.to)), Text(str(f.path)))
+                      Text(printable(", ".join(f.to))), Text(printable(str(f.path))))
     out.print(table)
     out.print()
 
@@ -107,7 +107,7 @@ def register(app: typer.Typer) -> None:
             secmsg deliver fixtures/messages/01-confidential-subject-to-counsel.eml --at 2026-11-27T10:00:00Z
             secmsg deliver fixtures/messages -o json --outbox /tmp/outbox
         """
-        from secmsg_cli.cli.simulation import _print_decision
+        from secmsg_cli.cli.simulation import _print_decision, _print_error_row
         from secmsg_cli.runner import is_single, iter_inputs, parse_size, run_one
         from secmsg_cli.delivery.lifecycle import deliver as deliver_one
         from secmsg_cli.engine.render import error_to_json
@@ -156,11 +156,9 @@ def register(app: typer.Typer) -> None:
                 counts["files"] += len(delivered.files)
             if output is Output.table:
                 if error is not None and single:
-                    sys.stderr.write(f"error: {item.source}: {error}\n")
+                    sys.stderr.write(f"error: {printable(f'{item.source}: {error}', one_line=True)}\n")
                 elif error is not None:
-                    out.print(f"[bold]{item.source}[/bold]  [red]error:[/red] ", end="")
-                    out.print(error, markup=False)
-                    out.print()
+                    _print_error_row(out, item.source, error)
                 else:
                     _print_decision(out, item.source, decision, tz, explain)
                     _print_delivered(out, delivered, tz)

@@ -8,6 +8,7 @@ of the action (default now) so that scripts and tests are deterministic.
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -15,7 +16,7 @@ from typing import Annotated
 import typer
 
 from secmsg_cli.cli._common import OutputOpt, open_store, state, sub_app
-from secmsg_cli.cli._values import parse_at
+from secmsg_cli.cli._values import parse_at, printable
 from secmsg_cli.cli._output import Output, emit, say, warn
 from secmsg_cli.errors import InvalidInput
 from secmsg_cli.store.portal import STATUSES as STATUS_CHOICES
@@ -96,22 +97,43 @@ def _files(files) -> list[dict]:
     return [{"kind": f.kind, "to": list(f.to), "path": str(f.path)} for f in files]
 
 
-def _safe_name(name: str | None, index: int) -> str:
-    import re
-
-    base = Path((name or "").replace("\\", "/")).name
-    base = re.sub(r"[\x00-\x1f\x7f]", "", base).strip().lstrip(".")
-    return base or f"attachment-{index}"
+def _one_line(text: str) -> str:
+    return printable(text, one_line=True)
 
 
-def _free(path: Path) -> Path:
-    """``path``, or ``name (2).ext`` etc. when it exists: never overwrite."""
-    n = 2
-    candidate = path
-    while candidate.exists():
-        candidate = path.with_name(f"{path.stem} ({n}){path.suffix}")
-        n += 1
-    return candidate
+def _note(text: str) -> None:
+    """A line for people on stderr (what was written where), escaped."""
+    sys.stderr.write(_one_line(text) + "\n")
+
+
+def _show_opened(opened, saved: list[str], tz, *, quiet: bool) -> None:
+    """``portal open`` for people. Every text from the message (names,
+    addresses, subject, body, attachment names) is escaped for the terminal;
+    the body keeps its newlines and tabs, the other fields stay on their line."""
+    from secmsg_cli.delivery.compose import fmt_time
+
+    v, c = opened.view, opened.copy
+    lines = [f"From:    {_one_line(v.from_)}", f"To:      {_one_line(', '.join(v.to))}"]
+    if v.cc:
+        lines.append(f"Cc:      {_one_line(', '.join(v.cc))}")
+    lines += [f"Date:    {_one_line(v.date or _iso(c.sent, tz))}", f"Subject: {_one_line(v.subject)}", ""]
+    sys.stdout.write("\n".join(lines) + "\n" + printable(v.text.rstrip("\n")) + "\n")
+    if v.attachments:
+        sys.stdout.write("\nAttachments:\n" + "".join(
+            f"  {_one_line(a.filename or '(unnamed)')} ({_one_line(a.content_type)}, {len(a.data)} bytes)\n"
+            for a in v.attachments))
+    if quiet:
+        return
+    allowed = ", ".join(k.replace("_", " ") for k, ok in opened.actions.items() if ok)
+    if opened.expired:
+        when = f"expired {fmt_time(c.expires, tz)}"
+    else:
+        when = f"expires {fmt_time(c.expires, tz, never='never (internal recipient)')}"
+    _note(f"portal copy {c.id} for {c.recipient}: {when}; you may: {allowed}")
+    for f in opened.files:
+        _note(f"read receipt to {', '.join(f.to)} written to {f.path}")
+    for p in saved:
+        _note(f"saved {p}")
 
 
 def register(app: typer.Typer) -> None:
@@ -126,7 +148,8 @@ def register(app: typer.Typer) -> None:
         at: AtOpt = None,
         as_: AsOpt = None,
         save_attachments: Annotated[str | None, typer.Option(
-            "--save-attachments", metavar="DIR", help="Also save the attachments, byte for byte, into DIR.")] = None,
+            "--save-attachments", metavar="DIR", help="Also save the attachments, byte for byte, into DIR (created if need be): all or none, "
+                               "under plain file names, never overwriting or following a link.")] = None,
         outbox: OutboxOpt = None,
         output: OutputOpt = Output.table,
     ) -> None:
@@ -143,40 +166,15 @@ def register(app: typer.Typer) -> None:
         tz = _tz(store)
         moment = parse_at(at, tz)
         box = _outbox(store, outbox)
-        if save_attachments is not None and Path(save_attachments).exists() and not Path(save_attachments).is_dir():
-            raise InvalidInput(f"--save-attachments {save_attachments}: not a directory")
-        opened = open_copy(store, _token(token), moment, box, as_=as_)
-        v, c = opened.view, opened.copy
-        saved = []
-        if save_attachments is not None and v.attachments:
+        if save_attachments is not None:
             target = Path(save_attachments)
-            target.mkdir(parents=True, exist_ok=True)
-            for i, a in enumerate(v.attachments, start=1):
-                path = _free(target / _safe_name(a.filename, i))
-                path.write_bytes(a.data)
-                saved.append(str(path))
+            if os.path.lexists(target) and not target.is_dir():
+                raise InvalidInput(f"--save-attachments {save_attachments}: not a directory")
+        opened = open_copy(store, _token(token), moment, box, as_=as_, save_to=save_attachments)
+        v, c = opened.view, opened.copy
+        saved = [str(p) for p in opened.saved]
         if output is Output.table:
-            lines = [f"From:    {v.from_}", f"To:      {', '.join(v.to)}"]
-            if v.cc:
-                lines.append(f"Cc:      {', '.join(v.cc)}")
-            lines += [f"Date:    {v.date or _iso(c.sent, tz)}", f"Subject: {v.subject}", ""]
-            sys.stdout.write("\n".join(lines) + "\n" + v.text.rstrip("\n") + "\n")
-            if v.attachments:
-                sys.stdout.write("\nAttachments:\n" + "".join(
-                    f"  {a.filename or '(unnamed)'} ({a.content_type}, {len(a.data)} bytes)\n" for a in v.attachments))
-            if not state(ctx).quiet:
-                from secmsg_cli.delivery.compose import fmt_time
-
-                allowed = ", ".join(k.replace("_", " ") for k, ok in opened.actions.items() if ok)
-                if opened.expired:
-                    when = f"expired {fmt_time(c.expires, tz)}"
-                else:
-                    when = f"expires {fmt_time(c.expires, tz, never='never (internal recipient)')}"
-                sys.stderr.write(f"portal copy {c.id} for {c.recipient}: {when}; you may: {allowed}\n")
-                for f in opened.files:
-                    sys.stderr.write(f"read receipt to {', '.join(f.to)} written to {f.path}\n")
-                for p in saved:
-                    sys.stderr.write(f"saved {p}\n")
+            _show_opened(opened, saved, tz, quiet=state(ctx).quiet)
             return
         import hashlib
 
@@ -246,7 +244,7 @@ def register(app: typer.Typer) -> None:
                     warn(f"{', '.join(done.undeliverable)} unknown to the directory: a non-delivery notice "
                          f"(which may contain a copy of the secure message) was written to {f.path}")
                 elif f.kind == "read-receipt" and not state(ctx).quiet:
-                    sys.stderr.write(f"read receipt to {', '.join(f.to)} written to {f.path}\n")
+                    _note(f"read receipt to {', '.join(f.to)} written to {f.path}")
             return
         emit({"id": done.copy.id, "to": list(done.to), "cc": list(done.cc),
               "undeliverable": list(done.undeliverable), "outbox": _files(done.files)}, output)
@@ -273,14 +271,17 @@ def register(app: typer.Typer) -> None:
         moment = parse_at(at, tz)
         box = _outbox(store, outbox)
         printed = print_copy(store, _token(token), moment, box, as_=as_)
+        # Control and bidi characters of the message are no more welcome in a
+        # browser than on the terminal this goes to by default: shown escaped.
+        page = printable(printed.html)
         if out is None:
-            sys.stdout.write(printed.html)
+            sys.stdout.write(page)
         else:
-            Path(out).write_text(printed.html, encoding="utf-8")
+            Path(out).write_text(page, encoding="utf-8")
             say(f"Printable copy written to {out}", quiet=state(ctx).quiet)
         for f in printed.files:
             if not state(ctx).quiet:
-                sys.stderr.write(f"read receipt to {', '.join(f.to)} written to {f.path}\n")
+                _note(f"read receipt to {', '.join(f.to)} written to {f.path}")
 
     # --- sender and administrator side ---------------------------------------------------
 

@@ -8,7 +8,9 @@ were at sending; ``expired_view`` is the account's current setting):
 
 - a token that is wrong, truncated, another recipient's (or given with
   ``as_`` for another address), or that belongs to a copy that has expired,
-  been recalled or purged, is refused with one message, :data:`ACCESS_REFUSED`;
+  been recalled or purged, is refused with one message, :data:`ACCESS_REFUSED`,
+  and the refusal is recorded in the audit log (``access-denied``: the
+  token's non-secret id and the reason, never the secret);
   with ``expired_view`` an expired copy can still be viewed and printed;
 - viewing (open, print, reply) marks the copy read; the first view of a
   read-receipt copy writes a read receipt to the sender;
@@ -23,14 +25,17 @@ were at sending; ``expired_view`` is the account's current setting):
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from secmsg_cli.delivery import compose
+from secmsg_cli.delivery.attachments import save_all
 from secmsg_cli.delivery.outbox import Outbox, OutboxFile
-from secmsg_cli.delivery.tokens import new_token, verify
+from secmsg_cli.delivery.tokens import new_token, split_token, verify
 from secmsg_cli.engine.addresses import AddressError, is_internal, normalise_address
 from secmsg_cli.engine.durations import Duration
 from secmsg_cli.errors import InvalidInput, Refused
@@ -157,24 +162,57 @@ def actions(copy: PortalCopy, at: datetime, expired_view: bool) -> dict[str, boo
     return {"view": True, "print": copy.allow_print, "reply": copy.allow_reply, "reply_all": copy.allow_reply_all}
 
 
+class _Denied(Refused):
+    """An access refused with :data:`ACCESS_REFUSED`; carries what the audit
+    log records of it (the reason, which the caller is never told)."""
+
+    def __init__(self, action: str, reason: str, token: str, at: datetime, as_: str | None,
+                 copy: PortalCopy | None = None) -> None:
+        super().__init__(ACCESS_REFUSED)
+        self.token_id = split_token(token)  # the non-secret id, or None: nothing of a malformed token is kept
+        self.record = {"action": action, "reason": reason, "token_id": self.token_id, "as": as_, "at": utc(at),
+                       "portal_copy": copy.id if copy is not None else None}
+
+
+def _audits_denials(fn):
+    """Record every access refused by ``fn`` in the audit log, in a
+    transaction of its own: ``fn``'s has been rolled back by then, and the
+    row must stay although the command fails. (Called inside a caller's
+    transaction, the row would share that transaction's fate.)"""
+
+    @functools.wraps(fn)
+    def wrapper(store, *args, **kwargs):
+        try:
+            return fn(store, *args, **kwargs)
+        except _Denied as denied:
+            with store.transaction():
+                store.audit("access-denied", "portal-token", denied.token_id, None, denied.record)
+            raise
+
+    return wrapper
+
+
 def _access(store, token: str, at: datetime, as_: str | None, action: str) -> PortalCopy:
-    copy = verify(token, store.portal_copy_by_token_id, lambda c: c.token_hash)
-    if copy is None:
-        raise Refused(ACCESS_REFUSED)
+    copy_id = verify(token, store.portal_token)
+    if copy_id is None:
+        raise _Denied(action, "invalid token", token, at, as_)
+    copy = store.portal_copy(copy_id)
     if as_ is not None:
         try:
             who = normalise_address(as_)
         except AddressError as exc:
             raise InvalidInput(f"--as: {exc}") from None
         if who != copy.recipient:
-            raise Refused(ACCESS_REFUSED)
-    if copy.purged_at is not None or copy.recalled_at is not None:
-        raise Refused(ACCESS_REFUSED)
+            raise _Denied(action, "another recipient's token", token, at, as_, copy)
+    if copy.purged_at is not None:  # its token hash is deleted: only a damaged store gets here
+        raise _Denied(action, "purged", token, at, as_, copy)
+    if copy.recalled_at is not None:
+        raise _Denied(action, "recalled", token, at, as_, copy)
     if at < copy.sent:
         raise InvalidInput(f"--at {at.isoformat()} is before the message was sent ({copy.sent.isoformat()})")
     if copy.is_expired(at):
         if not store.account().expired_view:
-            raise Refused(ACCESS_REFUSED)
+            raise _Denied(action, "expired", token, at, as_, copy)
         if action not in ("open", "print"):
             raise Refused(f"{action} refused: the secure message expired on {_when(copy.expires, _tz(store))}; "
                           "after expiry it can only be viewed and printed")
@@ -214,26 +252,40 @@ class Opened:
     files: tuple[OutboxFile, ...]
     actions: dict[str, bool]
     expired: bool
+    saved: tuple[Path, ...] = ()
 
 
-def open_copy(store, token: str, at: datetime, outbox: Outbox, *, as_: str | None = None) -> Opened:
-    """``portal open``: the message, as the recipient sees it."""
+@_audits_denials
+def open_copy(store, token: str, at: datetime, outbox: Outbox, *, as_: str | None = None,
+              save_to: str | Path | None = None) -> Opened:
+    """``portal open``: the message, as the recipient sees it. With
+    ``save_to``, its attachments are saved into that folder first, all or
+    nothing (:mod:`secmsg_cli.delivery.attachments`): the files are placed
+    before the store commits, and removed again if anything after them
+    fails, so a failed save leaves no file and no trace of the open (still
+    unread, no read receipt, no audit row)."""
     tz = _tz(store)
     batch = outbox.batch()
+    saved = None
     try:
         with store.transaction():
             copy = _access(store, token, at, as_, "open")
             view = compose.read_view(_retained(store, copy))
+            if save_to is not None and view.attachments:
+                saved = save_all([(a.filename, a.data) for a in view.attachments], save_to)
             receipt = _view(store, copy, at, batch, tz)
             store.audit("open", "portal-copy", copy.id, None, {
                 "recipient": copy.recipient, "at": utc(at), "first_view": copy.read_at is None,
-                "read_receipt": receipt.name if receipt else None})
+                "read_receipt": receipt.name if receipt else None,
+                **({"saved": [p.name for p in saved.paths]} if saved is not None else {})})
             files = batch.publish()
     except BaseException:
         batch.discard()
+        if saved is not None:
+            saved.undo()
         raise
     return Opened(copy, view, copy.read_at is None, tuple(files), actions(copy, at, store.account().expired_view),
-                  copy.is_expired(at))
+                  copy.is_expired(at), tuple(saved.paths) if saved is not None else ())
 
 
 @dataclass(frozen=True, slots=True)
@@ -245,6 +297,7 @@ class Replied:
     files: tuple[OutboxFile, ...]
 
 
+@_audits_denials
 def reply(store, token: str, body: str, at: datetime, outbox: Outbox, *, all_: bool = False,
           attachments: Sequence[tuple[str, bytes]] = (), as_: str | None = None) -> Replied:
     """``portal reply``: a reply to the sender (with ``all_``, also to the
@@ -302,6 +355,7 @@ class Printed:
     files: tuple[OutboxFile, ...]
 
 
+@_audits_denials
 def print_copy(store, token: str, at: datetime, outbox: Outbox, *, as_: str | None = None) -> Printed:
     """``portal print``: a printable HTML rendering, when the definition allows it."""
     tz = _tz(store)

@@ -6,7 +6,10 @@ The store keeps the id and the SHA-256 of the whole token, never the token
 itself; the token appears only in the notification written to the outbox.
 Verification compares hashes with :func:`hmac.compare_digest` (constant
 time), and does the same work whether or not the id exists, so a wrong,
-truncated or spliced token cannot be told apart by its answer.
+truncated or spliced token cannot be told apart by its answer or its time:
+the lookup is made even for a malformed token (with an id no copy has), it
+fetches only what the comparison needs (a copy id and a hash, never the
+copy), and an unknown id is compared against a dummy hash.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ _ID_HEX = 12
 TOKEN_FORM = re.compile(r"^([0-9a-f]{%d})\.([A-Za-z0-9_-]{43})$" % _ID_HEX)
 # compared against when no copy has the id, so that both paths do the same work
 _DUMMY = hashlib.sha256(b"secmsg: no such token").hexdigest()
+_NO_ID = "-" * _ID_HEX  # looked up for a malformed token: no token has it
 
 T = TypeVar("T")
 
@@ -49,11 +53,14 @@ def split_token(token: str) -> str | None:
     return m.group(1) if m else None
 
 
-def verify(token: str, find: Callable[[str], T | None], stored_hash: Callable[[T], str | None]) -> T | None:
-    """The object ``find(id)`` returns when ``token`` is its token, else None."""
+def verify(token: str, find: Callable[[str], tuple[T, str | None] | None]) -> T | None:
+    """What ``token`` gives access to, else None. ``find(id)`` returns
+    ``(what, stored hash)`` for the copy whose token has that id, else None;
+    it should cost the same whether or not there is one (fetch the hash, not
+    the copy: see :meth:`secmsg_cli.store.portal.PortalStoreMixin.portal_token`)."""
     token = token.strip() if isinstance(token, str) else ""
     token_id = split_token(token)
-    found = find(token_id) if token_id is not None else None
-    expected = (stored_hash(found) if found is not None else None) or _DUMMY
-    ok = hmac.compare_digest(token_hash(token), expected)
+    # no branch on whether the id exists before the comparison: the same calls either way
+    found, stored = find(token_id or _NO_ID) or (None, None)
+    ok = hmac.compare_digest(token_hash(token), stored or _DUMMY)
     return found if ok and found is not None else None

@@ -191,6 +191,13 @@ class PortalStoreMixin:
             raise NotFound(f"portal copy {text} not found")
         return _copy(rows[0])
 
+    def portal_token(self, token_id: str) -> tuple[int, str | None] | None:
+        """(copy id, token hash) of the copy whose token has this non-secret id:
+        only what verifying a token needs, so that an existing id costs what an
+        unknown one does (:func:`secmsg_cli.delivery.tokens.verify`)."""
+        rows = self._q("SELECT id, token_hash FROM portal_copies WHERE token_id = ?", [token_id])  # type: ignore[attr-defined]
+        return (rows[0]["id"], rows[0]["token_hash"]) if rows else None
+
     def portal_copy_by_token_id(self, token_id: str) -> PortalCopy | None:
         """The copy whose token has this non-secret id (the caller verifies the hash)."""
         rows = self._q(_COPY_SQL + " WHERE c.token_id = ?", [token_id])  # type: ignore[attr-defined]

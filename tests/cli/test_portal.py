@@ -495,7 +495,7 @@ def test_open_saves_the_attachments_byte_for_byte(env):
 
 
 def test_attachment_names_cannot_escape_the_directory():
-    from secmsg_cli.cli.portal import _safe_name
+    from secmsg_cli.delivery.attachments import safe_name as _safe_name
 
     assert _safe_name("../../etc/passwd", 1) == "passwd"
     assert _safe_name("..\\..\\boot.ini", 2) == "boot.ini"

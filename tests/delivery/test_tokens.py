@@ -50,11 +50,19 @@ def test_verify_compares_in_constant_time_even_for_unknown_ids(monkeypatch):
 
     monkeypatch.setattr(tk.hmac, "compare_digest", spy)
     token, token_id, digest = tk.new_token()
-    rows = {token_id: {"hash": digest}}
-    assert tk.verify(token, rows.get, lambda r: r["hash"]) is rows[token_id]
-    assert tk.verify("f" * 12 + "." + "A" * 43, rows.get, lambda r: r["hash"]) is None
-    assert tk.verify("garbage", rows.get, lambda r: r["hash"]) is None
-    assert len(calls) == 3  # the same comparison whether the id exists, is unknown or malformed
+    rows = {token_id: ("the copy", digest)}
+    looked_up = []
+
+    def find(i):
+        looked_up.append(i)
+        return rows.get(i)
+
+    assert tk.verify(token, find) == "the copy"
+    assert tk.verify("f" * 12 + "." + "A" * 43, find) is None
+    assert tk.verify("garbage", find) is None
+    assert tk.verify(token_id + "." + "A" * 43, {token_id: ("the copy", None)}.get) is None  # purged: no hash
+    assert len(looked_up) == 3  # a malformed token is looked up too (an id no token has)
+    assert len(calls) == 4  # the same comparison whether the id exists, is unknown or malformed
 
 
 @pytest.fixture
@@ -124,3 +132,101 @@ def test_the_store_keeps_only_hashes(delivered):
         assert r["token_id"] == token.split(".")[0]
         assert r["token_hash"] == hashlib.sha256(token.encode()).hexdigest()
         assert token not in r["token_hash"]
+
+
+# --- the same work whether the id exists or not; every refusal audited ---------------------------
+
+
+def _calls_while_refused(store, outbox, token: str) -> list[tuple[str, str]]:
+    """Every Python-level call made while ``token`` is refused (no timing: the call trace)."""
+    import sys
+
+    trace: list[tuple[str, str]] = []
+
+    def profile(frame, event, arg):
+        if event == "call":
+            trace.append((event, frame.f_code.co_qualname))
+        elif event == "c_call":
+            trace.append((event, getattr(arg, "__qualname__", repr(arg))))
+
+    sys.setprofile(profile)
+    try:
+        with pytest.raises(Refused):
+            open_copy(store, token, _at("2026-11-27T11:00:00+00:00"), outbox)
+    finally:
+        sys.setprofile(None)
+    return trace
+
+
+def test_a_wrong_secret_for_an_existing_id_does_the_same_work_as_an_unknown_id(delivered):
+    store, outbox, toks = delivered
+    bob = toks[BOB]
+    existing_id = _swap_last(bob)  # Bob's id, a wrong secret
+    unknown_id = ("0" if bob[0] != "0" else "1") * 12 + bob[12:]
+    for _ in range(2):  # warm: first calls import and cache
+        _calls_while_refused(store, outbox, existing_id), _calls_while_refused(store, outbox, unknown_id)
+    a = _calls_while_refused(store, outbox, existing_id)
+    b = _calls_while_refused(store, outbox, unknown_id)
+    assert a == b, next((i, x, y) for i, (x, y) in enumerate(zip(a, b)) if x != y)
+    assert ("call", "PortalStoreMixin.portal_token") in a  # the hash is fetched, never the copy
+    assert ("call", "_copy") not in a
+    # a malformed token (its form is no secret) is looked up all the same
+    assert ("call", "PortalStoreMixin.portal_token") in _calls_while_refused(store, outbox, "not a token")
+
+
+def _denials(store) -> list[dict]:
+    return [r for r in store.audit_log() if r["action"] == "access-denied"]
+
+
+def test_every_refused_token_is_audited_with_its_id_never_its_secret(delivered):
+    store, outbox, toks = delivered
+    bob, carol = toks[BOB], toks[CAROL]
+    soon = _at("2026-11-27T11:00:00+00:00")
+    cases = [
+        (_swap_last(bob), soon, None, bob.split(".")[0], "invalid token"),
+        ("0" * 12 + "." + "A" * 43, soon, None, "0" * 12, "invalid token"),
+        (bob[:-5], soon, None, None, "invalid token"),  # malformed: nothing of it is kept
+        ("", soon, None, None, "invalid token"),
+        (carol, soon, BOB, carol.split(".")[0], "another recipient's token"),
+        (bob, _at("2026-11-27T22:00:00+00:00"), None, bob.split(".")[0], "expired"),
+    ]
+    for token, at, as_, _, _ in cases:
+        with pytest.raises(Refused):
+            open_copy(store, token, at, outbox, as_=as_)
+    rows = list(reversed(_denials(store)))
+    assert [(r["kind"], r["object"], r["after"]["reason"], r["after"]["action"]) for r in rows] == [
+        ("portal-token", token_id, reason, "open") for _, _, _, token_id, reason in cases]
+    assert rows[4]["after"]["as"] == BOB and rows[4]["after"]["portal_copy"] is not None
+    assert rows[0]["after"].get("portal_copy") is None  # a wrong token does not say whose id it was
+    text = repr(store.audit_log())
+    for secret in (bob.split(".")[1], carol.split(".")[1], bob[:-5].split(".")[1]):
+        assert secret not in text and secret[:10] not in text
+    # and nothing else changed
+    assert store.portal_copy_by_token_id(bob.split(".")[0]).read_at is None
+
+
+def test_recalled_and_purged_tokens_are_audited_too(delivered, cli):
+    store, outbox, toks = delivered
+    bob_copy = store.portal_copy_by_token_id(toks[BOB].split(".")[0]).id
+    r = cli("--db", store.path, "portal", "recall", str(bob_copy), "--at", "2026-11-27T10:30:00Z")
+    assert r.exit_code == 0, r.output
+    with pytest.raises(Refused):
+        open_copy(store, toks[BOB], _at("2026-11-27T11:00:00+00:00"), outbox)
+    assert _denials(store)[0]["after"]["reason"] == "recalled"
+
+
+def test_the_cli_audits_the_refusal_and_audit_lists_it(delivered, cli):
+    store, outbox, toks = delivered
+    wrong = _swap_last(toks[BOB])
+    r = cli("--db", store.path, "portal", "open", wrong, "--at", "2026-11-27T11:00:00Z", "--outbox", outbox.path)
+    assert r.exit_code == 1 and r.stderr == f"error: {ACCESS_REFUSED}\n", r.output
+    for verb in ("reply", "print"):
+        extra = ("--body", "x") if verb == "reply" else ()
+        r = cli("--db", store.path, "portal", verb, wrong, *extra, "--at", "2026-11-27T11:00:00Z",
+                "--outbox", outbox.path)
+        assert r.exit_code == 1 and r.stderr == f"error: {ACCESS_REFUSED}\n", r.output
+    listed = cli("--db", store.path, "audit", "-n", "3", "-o", "json")
+    assert [(a["action"], a["object"], a["after"]["action"]) for a in listed.json] == [
+        ("access-denied", wrong.split(".")[0], verb) for verb in ("print", "reply", "open")]
+    table = cli("--db", store.path, "audit", "-n", "3")
+    assert table.stdout.count("access-denied") == 3 and wrong.split(".")[1] not in table.stdout
