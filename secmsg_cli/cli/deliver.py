@@ -9,7 +9,6 @@ leaves nothing behind, and the batch goes on (exit 1 at the end).
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from typing import Annotated
