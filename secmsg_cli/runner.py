@@ -62,6 +62,12 @@ def read_file(path: Path, max_size: int) -> Item:
         return Item(str(path), error=f"cannot read {path}: {exc.strerror or exc}")
 
 
+def _not_a_file(path: Path) -> Item:
+    if not path.exists():
+        return Item(str(path), error=f"cannot read {path}: no such file (a link to nothing)")
+    return Item(str(path), error=f"cannot read {path}: not a regular file (a directory, FIFO or device); skipped")
+
+
 def is_mbox(path: Path) -> bool:
     """An mbox file: starts with a ``From `` line and is not named ``*.eml``
     (an .eml file often keeps its envelope ``From `` line; read as an mbox it
@@ -98,11 +104,14 @@ def iter_inputs(paths: list[str], max_size: int) -> Iterator[Item]:
             continue
         path = Path(raw)
         if path.is_dir():
-            found = sorted(p for p in path.rglob("*.eml") if p.is_file())
+            # Every *.eml below (directory links are not followed, so a loop
+            # cannot trap the walk); one that is not a regular file is named,
+            # not read: a FIFO would block the batch for ever.
+            found = sorted(path.rglob("*.eml"))
             if not found:
                 yield Item(raw, error=f"{raw}: no *.eml files in this directory")
             for p in found:
-                yield read_file(p, max_size)
+                yield read_file(p, max_size) if p.is_file() else _not_a_file(p)
         elif not path.exists():
             yield Item(raw, error=f"cannot read {raw}: no such file or directory")
         elif is_mbox(path):
