@@ -88,7 +88,7 @@ def test_every_corpus_message_that_simulate_decides_is_delivered(demo, tmp_path)
     assert len(decided) >= len(CORPUS_FILES) - 5, simulated.stderr  # nearly all of them are decidable
     outbox = tmp_path / "outbox"
     # some corpus messages share a Message-ID (the same mail with CRLF and LF line ends)
-    r = demo("deliver", CORPUS, *CONTEXT, "--outbox", outbox, "-o", "jsonl")
+    r = demo("deliver", CORPUS, *CONTEXT, "--again", "--outbox", outbox, "-o", "jsonl")
     delivered = {d["source"]: d for d in map(json.loads, r.stdout.splitlines())}
     failed = {s: delivered[s]["error"] for s in decided if "error" in delivered[s]}
     assert failed == {}
