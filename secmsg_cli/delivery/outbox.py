@@ -26,6 +26,7 @@ import os
 import re
 import secrets
 import socket
+import stat
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -78,6 +79,7 @@ class Outbox:
         try:
             if self.path.exists() and not self.path.is_dir():
                 raise OutboxError(f"cannot use outbox {self.path}: it is not a directory")
+            self._check_links()
             old = os.umask(0o077)
             try:
                 mailbox.Maildir(str(self.path), factory=None, create=True)
@@ -88,6 +90,22 @@ class Outbox:
         for sub in _SUBDIRS:
             if not (self.path / sub).is_dir():
                 raise OutboxError(f"cannot use outbox {self.path}: it is not a Maildir (no {sub}/ directory)")
+        self._check_links()
+        for where in (self.path, *(self.path / sub for sub in _SUBDIRS)):
+            try:
+                mode = where.stat().st_mode
+            except OSError as exc:
+                raise OutboxError(f"cannot use outbox {self.path}: {exc.strerror or exc}") from None
+            if mode & stat.S_IWOTH:
+                shown = self.path if where == self.path else f"{self.path}/{where.name}"
+                raise OutboxError(f"cannot use outbox {self.path}: {shown} is writable by every user "
+                                  f"(notifications carry access tokens; run chmod o-w {shown})")
+
+    def _check_links(self) -> None:
+        for sub in _SUBDIRS:
+            if (self.path / sub).is_symlink():
+                raise OutboxError(f"cannot use outbox {self.path}: its {sub}/ is a symbolic link "
+                                  "(an outbox's tmp/, new/ and cur/ must be directories inside it)")
 
     @property
     def key(self) -> str:
@@ -191,7 +209,7 @@ class Batch:
         name = self.outbox._unique_name()
         path = self.outbox.path / "tmp" / name
         try:
-            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY | getattr(os, "O_NOFOLLOW", 0), 0o600)
             try:
                 view = memoryview(data)
                 while view:

@@ -469,3 +469,22 @@ def test_a_store_from_before_the_ledger_knows_its_portal_deliveries(env):
                                                                  "erin@partner.test")]
     finally:
         conn.close()
+
+
+@pytest.mark.parametrize("damage", ["world-writable", "new-is-a-symlink"])
+def test_an_unsafe_outbox_is_refused_with_one_line(env, damage):
+    env.outbox.mkdir(mode=0o700)
+    for sub in ("tmp", "new", "cur"):
+        (env.outbox / sub).mkdir(mode=0o700)
+    if damage == "world-writable":
+        env.outbox.chmod(0o777)
+    else:
+        (env.outbox / "new").rmdir()
+        (env.tmp / "elsewhere").mkdir()
+        (env.outbox / "new").symlink_to(env.tmp / "elsewhere")
+    r = env.cli("deliver", write_message(env.tmp), "--definition", "T/Open", "--at", T0, "--outbox", env.outbox)
+    assert r.exit_code == 1, r.output
+    [line] = r.stderr.splitlines()
+    assert line.startswith("error: cannot use outbox ") and ("writable by every user" in line or "symbolic link" in line)
+    assert copies(env.db) == []
+    assert not (env.tmp / "elsewhere").exists() or list((env.tmp / "elsewhere").iterdir()) == []

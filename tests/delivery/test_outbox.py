@@ -1,5 +1,6 @@
 """The outbox Maildir: written to tmp/, moved to new/ after the store's
-commit, recovered after a crash in between; private."""
+commit, recovered after a crash in between; private, and refused when
+others could write to it or its folders are symbolic links."""
 
 from __future__ import annotations
 
@@ -117,3 +118,32 @@ def test_a_file_where_the_outbox_should_be_is_an_error(tmp_path):
     (tmp_path / "file").write_text("x")
     with pytest.raises(OutboxError, match="not a directory"):
         Outbox(tmp_path / "file")
+
+
+@pytest.mark.parametrize("sub", ["tmp", "new", "cur"])
+def test_an_outbox_folder_that_is_a_symbolic_link_is_refused(tmp_path, sub):
+    Outbox(tmp_path / "out")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    target = tmp_path / "out" / sub
+    target.rmdir()
+    target.symlink_to(elsewhere)
+    with pytest.raises(OutboxError, match=f"its {sub}/ is a symbolic link"):
+        Outbox(tmp_path / "out")
+    target.unlink()
+    target.symlink_to(tmp_path / "missing")  # dangling
+    with pytest.raises(OutboxError, match=f"its {sub}/ is a symbolic link"):
+        Outbox(tmp_path / "out")
+    assert list(elsewhere.iterdir()) == [] and not (tmp_path / "missing").exists()
+
+
+@pytest.mark.parametrize("where", ["", "new"])
+def test_an_outbox_every_user_can_write_to_is_refused(tmp_path, where):
+    Outbox(tmp_path / "out")
+    path = tmp_path / "out" / where if where else tmp_path / "out"
+    path.chmod(0o777)
+    with pytest.raises(OutboxError, match="writable by every user") as e:
+        Outbox(tmp_path / "out")
+    assert "\n" not in str(e.value) and "chmod o-w" in str(e.value)
+    path.chmod(0o700)
+    Outbox(tmp_path / "out")
