@@ -48,6 +48,7 @@ __all__ = [
     "OUTBOX_POLICY",
     "Attachment",
     "View",
+    "InboxCopies",
     "stamp_banner",
     "notification",
     "read_receipt",
@@ -210,7 +211,7 @@ def _new_content_type(data: bytes, part: mime.Part) -> bytes:
     parameters as written), one parameter a line."""
     value = next((mime.field_value(data, s) for s in part.fields if s[0] == "content-type"), None)
     segments = mime.split_params(value) if value else [part.ctype]
-    kept = [segments[0] or part.ctype] + [
+    kept = [part.ctype] + [
         s for s in segments[1:] if s and s.partition("=")[0].strip().lower().split("*", 1)[0] != "charset"]
     kept.append('charset="utf-8"')
     return ("Content-Type: " + ";\n\t".join(kept) + "\n").encode("latin-1")
@@ -253,60 +254,85 @@ def _free_boundary(data: bytes) -> str:
             return boundary
 
 
-def stamp_banner(raw: bytes, banner, recipient: str, *, portal_id: int | None = None,
-                 max_depth: int = MAX_NESTING) -> bytes:
-    """The inbox copy of ``raw`` for the internal ``recipient``: the banner
-    (``render.Banner`` or None when it hides itself) at the top of every body
-    part; Bcc removed; ``X-Secmsg-Kind`` / ``X-Secmsg-Envelope-To`` added.
+class InboxCopies:
+    """The banner-stamped inbox copies of one message, one per internal
+    recipient: the banner (``render.Banner``, or None when it hides itself)
+    at the top of every body part; Bcc removed; ``X-Secmsg-Kind`` and
+    ``X-Secmsg-Envelope-To`` added (any the sender wrote are removed).
 
-    The copy is the original bytes (LF line ends) with only the stamped body
+    A copy is the original bytes (LF line ends) with only the stamped body
     parts and the top-level header block replaced: attachments, attached
     messages and every other header come through byte for byte, whatever they
     hold. Body parts are those the engine reads (nested at most ``max_depth``
     containers deep). A message with no such body part (only attachments, or
     its text too deeply nested) is wrapped: a multipart/mixed whose first part
     is the banner and whose second is the original content, so the recipient
-    always sees the banner."""
-    data = mime.normalise(raw)
-    root = mime.walk(data, max_depth)
-    ours = [b"X-Secmsg-Kind: inbox-copy\n",
-            b"X-Secmsg-Envelope-To: " + " ".join(recipient.split()).encode("utf-8", "replace") + b"\n"]
-    if banner is not None and not any(s[0] == "mime-version" for s in root.fields):
-        ours.insert(0, b"MIME-Version: 1.0\n")
-    edits: list[tuple[int, int, bytes]] = []
-    bodies = [p for p in mime.leaves(root) if p.kind == mime.BODY] if banner is not None else []
-    for part in bodies:
-        fields, body = _stamped(data, part, banner)
-        if part is root:
-            head = _raw_fields(data, part.fields, _REPLACED | _TOP_DROPPED) + fields + ours
-            edits.append((0, len(data), b"".join(head) + b"\n" + body))
-            break
-        if part.end < len(data):  # a delimiter follows, after a line end of its own
-            body = body[:-1] if body.endswith(b"\n") else body
-        elif not body.endswith(b"\n"):
-            body += b"\n"
-        edits.append((part.start, part.end, b"".join(_raw_fields(data, part.fields, _REPLACED) + fields) + b"\n" + body))
-    if not edits and banner is not None:  # no body part: the banner goes in a part of its own
-        boundary = _free_boundary(data)
-        content = [s for s in root.fields if s[0].startswith("content-")]
-        top = [s for s in root.fields if not s[0].startswith("content-") and s[0] not in _TOP_DROPPED]
-        head = (_raw_fields(data, top)
-                + [f'Content-Type: multipart/mixed; boundary="{boundary}"\n'.encode("ascii")] + ours)
-        original = data[root.body_start :]
-        inner = b"".join(_raw_fields(data, content))
-        edits.append((0, len(data), b"".join(head) + b"\n"
-                      + f"--{boundary}\n".encode("ascii") + _banner_parts(banner, boundary)
-                      + f"--{boundary}\n".encode("ascii") + inner + b"\n" + original
-                      + f"\n--{boundary}--\n".encode("ascii")))  # that line end is the delimiter's
-    elif not edits or edits[0][0] != 0:
-        edits.insert(0, (0, root.body_start, b"".join(_raw_fields(data, root.fields, _TOP_DROPPED) + ours) + b"\n"))
-    out, pos = [], 0
-    for start, end, replacement in edits:
-        out.append(data[pos:start])
-        out.append(replacement)
-        pos = end
-    out.append(data[pos:])
-    return b"".join(out)
+    always sees the banner.
+
+    The message's structure is read once, the copy for each distinct banner
+    is built once, and the copies of recipients with the same banner differ
+    only in their ``X-Secmsg-Envelope-To`` field."""
+
+    def __init__(self, raw: bytes, *, max_depth: int = MAX_NESTING) -> None:
+        self.data = mime.normalise(raw)
+        self.root = mime.walk(self.data, max_depth)
+        # fields the system writes are never taken from the message (a sender could forge them)
+        self.root.fields = [f for f in self.root.fields if not f[0].startswith("x-secmsg-")]
+        self._built: dict[tuple[str, str] | None, tuple[bytes, bytes]] = {}
+
+    def copy(self, banner, recipient: str) -> bytes:
+        key = None if banner is None else (banner.html, banner.text)
+        if key not in self._built:
+            self._built[key] = self._build(banner)
+        head, rest = self._built[key]
+        return head + b"X-Secmsg-Envelope-To: " + " ".join(recipient.split()).encode("utf-8", "replace") + b"\n" + rest
+
+    def _build(self, banner) -> tuple[bytes, bytes]:
+        """The copy, split where the recipient's field goes (the end of the header block)."""
+        data, root = self.data, self.root
+        ours = [b"X-Secmsg-Kind: inbox-copy\n"]
+        if banner is not None and not any(s[0] == "mime-version" for s in root.fields):
+            ours.insert(0, b"MIME-Version: 1.0\n")
+        bodies = [p for p in mime.leaves(root) if p.kind == mime.BODY] if banner is not None else []
+        edits: list[tuple[int, int, bytes]] = []
+        if bodies and bodies[0] is root:  # a single-part message
+            fields, body = _stamped(data, root, banner)
+            head = _raw_fields(data, root.fields, _REPLACED | _TOP_DROPPED) + fields + ours
+            first, pos = body, len(data)
+        elif banner is not None and not bodies:  # no body part: the banner goes in a part of its own
+            boundary = _free_boundary(data)
+            content = [s for s in root.fields if s[0].startswith("content-")]
+            top = [s for s in root.fields if not s[0].startswith("content-") and s[0] not in _TOP_DROPPED]
+            head = _raw_fields(data, top) + [f'Content-Type: multipart/mixed; boundary="{boundary}"\n'.encode("ascii")]
+            head += ours
+            first = (f"--{boundary}\n".encode("ascii") + _banner_parts(banner, boundary)
+                     + f"--{boundary}\n".encode("ascii") + b"".join(_raw_fields(data, content)) + b"\n"
+                     + data[root.body_start :]
+                     + f"\n--{boundary}--\n".encode("ascii"))  # that line end is the delimiter's
+            pos = len(data)
+        else:
+            head = _raw_fields(data, root.fields, _TOP_DROPPED) + ours
+            first, pos = b"", root.body_start
+            for part in bodies:
+                fields, body = _stamped(data, part, banner)
+                if part.end < len(data):  # a delimiter follows, after a line end of its own
+                    body = body[:-1] if body.endswith(b"\n") else body
+                elif not body.endswith(b"\n"):
+                    body += b"\n"
+                new = b"".join(_raw_fields(data, part.fields, _REPLACED) + fields) + b"\n" + body
+                edits.append((part.start, part.end, new))
+        out = [b"\n", first]
+        for start, end, replacement in edits:
+            out.append(data[pos:start])
+            out.append(replacement)
+            pos = end
+        out.append(data[pos:])
+        return b"".join(head), b"".join(out)
+
+
+def stamp_banner(raw: bytes, banner, recipient: str, *, max_depth: int = MAX_NESTING) -> bytes:
+    """The inbox copy of ``raw`` for one internal ``recipient`` (see :class:`InboxCopies`)."""
+    return InboxCopies(raw, max_depth=max_depth).copy(banner, recipient)
 
 
 # --- notification, read receipt ------------------------------------------------------------

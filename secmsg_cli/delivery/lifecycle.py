@@ -208,8 +208,9 @@ def deliver(store, snapshot, decision, raw: bytes, outbox: Outbox, *, source: st
                     link=compose.token_link(p.portal_url, token), portal_id=cid, at=at, tz=tz, host=host,
                     definition=r.definition.path)
                 batch.add(compose.to_bytes(note), kind="notification", to=[r.address], portal_id=cid)
+        inbox = compose.InboxCopies(raw) if stamped else None
         for r in stamped:
-            batch.add(compose.stamp_banner(raw, r.banner, r.address), kind="inbox-copy", to=[r.address])
+            batch.add(inbox.copy(r.banner, r.address), kind="inbox-copy", to=[r.address])
             store.record_delivery(key, r.address, "inbox", None, at, again)
         if portal or stamped:
             store.audit("deliver", "message", decision.message_id or source, None, {

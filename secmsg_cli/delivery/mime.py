@@ -210,7 +210,7 @@ def filename(data: bytes, part: Part) -> str | None:
             if not plain:
                 continue
             name = decode_header_words(_text(_unquote(plain[0])))[0]
-        else:
+        elif not all(v.isascii() for _, v in params):  # raw 8-bit bytes, not %-escaped
             name = _text(name) if all(ord(c) < 256 for c in name) else name
         name = " ".join(name.split()).strip("\"'")
         if name:
@@ -383,19 +383,18 @@ def _encoded_words(text: str) -> list[str]:
     return words
 
 
-def _fold_words(name: str, words: Iterable[str], sep: str = " ") -> str:
+def _fold_words(name: str, words: Iterable[str]) -> str:
     """``Name: w1 w2 ...`` with a line break before a word that would take a
     line past 78 characters (linear: each word is placed once)."""
     out: list[str] = [name + ":"]
     width = len(name) + 1
-    for i, word in enumerate(words):
-        joint = sep if i else " "
-        if width + len(joint) + len(word) > 78 and width > 1:
-            out.append(joint.rstrip() + "\n ")
+    for word in words:
+        if width + 1 + len(word) > 78 and width > 1:
+            out.append("\n ")
             width = 1
         else:
-            out.append(joint)
-            width += len(joint)
+            out.append(" ")
+            width += 1
         out.append(word)
         width += len(word)
     return "".join(out) + "\n"

@@ -298,3 +298,30 @@ def test_the_linear_folder_writes_safe_lines_that_read_back(text):
     data = folded.fold(policy=email.policy.SMTP).encode()
     assert _header(data + b"\n", "Subject") == " ".join(text.split())
     assert folded == " ".join(text.split())
+
+
+def test_the_fields_the_system_writes_cannot_be_forged_by_the_sender():
+    raw = (b"From: a@harborfinch.com\nTo: b@harborfinch.com\nX-Secmsg-Kind: notification\n"
+           b"X-Secmsg-Envelope-To: evil@x.com\nX-SECMSG-Portal-Id: 1\nSubject: s\n\nhello\n")
+    copy = compose.stamp_banner(raw, BANNER, INTERNAL)
+    parsed = email.message_from_bytes(copy, policy=email.policy.compat32)
+    assert parsed.get_all("X-Secmsg-Kind") == ["inbox-copy"]
+    assert parsed.get_all("X-Secmsg-Envelope-To") == [INTERNAL] and parsed["X-Secmsg-Portal-Id"] is None
+
+
+def test_a_body_part_with_an_invalid_content_type_is_rewritten_as_text():
+    raw = (b"From: a@harborfinch.com\nTo: b@harborfinch.com\nSubject: s\nMIME-Version: 1.0\n"
+           b"Content-Type: text; charset=koi8-r; format=flowed\n\nhello\n")
+    copy = compose.stamp_banner(raw, BANNER, INTERNAL)
+    parsed = email.message_from_bytes(copy, policy=email.policy.default)
+    assert parsed.get_content_type() == "text/plain" and parsed.get_param("format") == "flowed"
+    assert parsed.get_content() == "BANNER-TEXT\n\nhello\n" and parsed.get_content_charset() == "utf-8"
+
+
+def test_inbox_copies_of_one_message_differ_only_in_the_recipient():
+    copies = compose.InboxCopies(EIGHT_BIT)
+    a, b = copies.copy(BANNER, "a@harborfinch.com"), copies.copy(BANNER, "b@harborfinch.com")
+    assert a.replace(b"a@harborfinch.com", b"b@harborfinch.com") == b
+    assert a == compose.stamp_banner(EIGHT_BIT, BANNER, "a@harborfinch.com")
+    plain = copies.copy(None, "a@harborfinch.com")  # a banner that hides itself: only the header changes
+    assert b"BANNER" not in plain and plain.endswith(EIGHT_BIT[EIGHT_BIT.index(b"\n\n"):])
