@@ -157,7 +157,7 @@ def register(app: typer.Typer) -> None:
             if error is None:
                 try:
                     delivered = deliver_one(store, snapshot, decision, item.data or b"", box, source=item.source,
-                                            again=again)
+                                            again=again, limits=limits)
                 except SecmsgError as exc:
                     error = str(exc)
                 except Exception as exc:  # noqa: BLE001 - one message's failure must not stop the batch

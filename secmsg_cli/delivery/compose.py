@@ -41,7 +41,7 @@ from datetime import datetime
 from urllib.parse import quote, urlsplit
 
 from secmsg_cli.delivery import mime
-from secmsg_cli.engine.message import MAX_NESTING, html_to_text, parse_message
+from secmsg_cli.engine.message import DEFAULT_LIMITS, MAX_NESTING, Limits, html_to_text, parse_message
 from secmsg_cli.engine.render import NOTIFICATION_SUBJECT
 
 __all__ = [
@@ -263,8 +263,8 @@ class InboxCopies:
     A copy is the original bytes (LF line ends) with only the stamped body
     parts and the top-level header block replaced: attachments, attached
     messages and every other header come through byte for byte, whatever they
-    hold. Body parts are those the engine reads (nested at most ``max_depth``
-    containers deep). A message with no such body part (only attachments, or
+    hold. Body parts are those the engine reads (nested at most
+    ``limits.depth`` containers deep, among the first ``limits.parts``). A message with no such body part (only attachments, or
     its text too deeply nested) is wrapped: a multipart/mixed whose first part
     is the banner and whose second is the original content, so the recipient
     always sees the banner.
@@ -273,9 +273,9 @@ class InboxCopies:
     is built once, and the copies of recipients with the same banner differ
     only in their ``X-Secmsg-Envelope-To`` field."""
 
-    def __init__(self, raw: bytes, *, max_depth: int = MAX_NESTING) -> None:
+    def __init__(self, raw: bytes, *, limits: Limits = DEFAULT_LIMITS) -> None:
         self.data = mime.normalise(raw)
-        self.root = mime.walk(self.data, max_depth)
+        self.root = mime.walk(self.data, limits.depth, limits.parts)
         # fields the system writes are never taken from the message (a sender could forge them)
         self.root.fields = [f for f in self.root.fields if not f[0].startswith("x-secmsg-")]
         self._built: dict[tuple[str, str] | None, tuple[bytes, bytes]] = {}
@@ -330,9 +330,9 @@ class InboxCopies:
         return b"".join(head), b"".join(out)
 
 
-def stamp_banner(raw: bytes, banner, recipient: str, *, max_depth: int = MAX_NESTING) -> bytes:
+def stamp_banner(raw: bytes, banner, recipient: str, *, limits: Limits = DEFAULT_LIMITS) -> bytes:
     """The inbox copy of ``raw`` for one internal ``recipient`` (see :class:`InboxCopies`)."""
-    return InboxCopies(raw, max_depth=max_depth).copy(banner, recipient)
+    return InboxCopies(raw, limits=limits).copy(banner, recipient)
 
 
 # --- notification, read receipt ------------------------------------------------------------

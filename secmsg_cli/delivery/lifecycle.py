@@ -39,6 +39,7 @@ from secmsg_cli.delivery.outbox import Batch, Outbox, OutboxFile
 from secmsg_cli.delivery.tokens import new_token, split_token, verify
 from secmsg_cli.engine.addresses import AddressError, is_internal, normalise_address
 from secmsg_cli.engine.durations import Duration
+from secmsg_cli.engine.message import DEFAULT_LIMITS, Limits
 from secmsg_cli.errors import InvalidInput, Refused, SecmsgError
 from secmsg_cli.store.portal import PortalCopy, copy_summary, utc
 
@@ -155,7 +156,7 @@ def recover_outbox(store, outbox: Outbox) -> tuple[list[str], list[str]]:
 
 
 def deliver(store, snapshot, decision, raw: bytes, outbox: Outbox, *, source: str | None = None,
-            again: bool = False) -> Delivered:
+            again: bool = False, limits: Limits = DEFAULT_LIMITS) -> Delivered:
     """Commit what ``decision`` (from :func:`secmsg_cli.engine.decide.decide`
     on ``raw``) says: retain each portal recipient's copy and write its
     notification; write a banner-stamped copy for each internal inbox
@@ -165,7 +166,8 @@ def deliver(store, snapshot, decision, raw: bytes, outbox: Outbox, *, source: st
     Idempotent (SPEC §7.4): a message (by Message-ID, else by its bytes)
     already delivered to one of the recipients it would now be delivered to
     is refused with :class:`AlreadyDelivered`, and nothing is written,
-    unless ``again``."""
+    unless ``again``. ``limits`` are those the decision was made with: the
+    inbox copies stamp the body parts the engine read."""
     account = snapshot.account
     tz = snapshot.tz
     host = compose.portal_host(account.portal_url)
@@ -208,7 +210,7 @@ def deliver(store, snapshot, decision, raw: bytes, outbox: Outbox, *, source: st
                     link=compose.token_link(p.portal_url, token), portal_id=cid, at=at, tz=tz, host=host,
                     definition=r.definition.path)
                 batch.add(compose.to_bytes(note), kind="notification", to=[r.address], portal_id=cid)
-        inbox = compose.InboxCopies(raw) if stamped else None
+        inbox = compose.InboxCopies(raw, limits=limits) if stamped else None
         for r in stamped:
             batch.add(inbox.copy(r.banner, r.address), kind="inbox-copy", to=[r.address])
             store.record_delivery(key, r.address, "inbox", None, at, again)

@@ -267,33 +267,65 @@ def normalise(raw: bytes) -> bytes:
     return data
 
 
-def walk(data: bytes, max_depth: int) -> Part:
-    """The MIME tree of ``data`` (LF or CRLF line ends), built iteratively.
+def _child_spans(data: bytes, part: Part) -> Iterator[tuple[int, int]] | None:
+    """Where each child of a multipart lies, lazily; None when it has no
+    boundary or no delimiter line (then it is read as one opaque part)."""
+    boundary = param(data, part, "content-type", "boundary")
+    if not boundary:
+        return None
+    mark = boundary.rstrip().encode("latin-1", "replace")
+    if next(_delimiters(data, mark, part.body_start, part.end), None) is None:
+        return None
+
+    def spans() -> Iterator[tuple[int, int]]:
+        begin = None
+        for at, line_end, close in _delimiters(data, mark, part.body_start, part.end):
+            if begin is not None:
+                yield begin, max(at, begin)
+            begin = None if close else line_end
+        if begin is not None:
+            yield begin, part.end
+
+    return spans()
+
+
+def walk(data: bytes, max_depth: int, max_parts: int | None = None) -> Part:
+    """The MIME tree of ``data`` (LF or CRLF line ends), built iteratively,
+    in document order.
 
     Containers at ``max_depth`` or deeper, multiparts without a boundary or
-    without any delimiter line, and attached messages are not read into."""
+    without any delimiter line, and attached messages are not read into.
+    After ``max_parts`` leaves (or as many containers), the rest of the
+    message is not read: it stays bytes, outside every part."""
     root = _entity(data, 0, len(data), 0, "text/plain")
-    stack = [root]
+    budget = {"leaves": max_parts, "containers": max_parts}
+    stack: list[tuple[Part, Iterator[tuple[int, int]]]] = []
+
+    def enter(part: Part) -> None:
+        spans = _child_spans(data, part) if part.depth < max_depth else None
+        if spans is None:
+            part.kind = OPAQUE
+        else:
+            stack.append((part, spans))
+
+    if root.kind == CONTAINER:
+        enter(root)
     while stack:
-        part = stack.pop()
-        if part.kind != CONTAINER:
-            continue
-        boundary = param(data, part, "content-type", "boundary")
-        if not boundary or part.depth >= max_depth:
-            part.kind = OPAQUE
-            continue
-        bounds = list(_delimiters(data, boundary.rstrip().encode("latin-1"), part.body_start, part.end))
-        if not bounds:
-            part.kind = OPAQUE
+        part, spans = stack[-1]
+        span = next(spans, None)
+        if span is None:
+            stack.pop()
             continue
         default = "message/rfc822" if part.ctype == "multipart/digest" else "text/plain"
-        for (_, line_end, close), following in zip(bounds, [*bounds[1:], None]):
-            if close:
+        child = _entity(data, span[0], span[1], part.depth + 1, default)
+        kind = "containers" if child.kind == CONTAINER else "leaves"
+        if budget[kind] is not None:
+            if budget[kind] <= 0:
                 break
-            stop = following[0] if following is not None else part.end
-            child = _entity(data, line_end, max(stop, line_end), part.depth + 1, default)
-            part.children.append(child)
-        stack.extend(part.children)
+            budget[kind] -= 1
+        part.children.append(child)
+        if child.kind == CONTAINER:
+            enter(child)
     return root
 
 

@@ -325,3 +325,25 @@ def test_inbox_copies_of_one_message_differ_only_in_the_recipient():
     assert a == compose.stamp_banner(EIGHT_BIT, BANNER, "a@harborfinch.com")
     plain = copies.copy(None, "a@harborfinch.com")  # a banner that hides itself: only the header changes
     assert b"BANNER" not in plain and plain.endswith(EIGHT_BIT[EIGHT_BIT.index(b"\n\n"):])
+
+
+def test_deliver_stamps_as_deep_as_its_max_depth_reads(db, tmp_path):
+    path = tmp_path / "nested60.eml"
+    path.write_bytes(_nested(60))
+    outbox = tmp_path / "outbox"
+    r = _run(db, "deliver", str(path), *CONTEXT, "--max-depth", "100", "--outbox", str(outbox), "-o", "json")
+    assert r.returncode == 0, r.stderr.decode()
+    copy = _inbox_copy(outbox)
+    assert b"=_secmsg_banner_" not in copy  # read, so stamped in place
+    assert b"was delivered securely" in copy.replace(b"=\n", b"")
+
+
+def test_parts_past_the_limit_are_copied_as_they_came():
+    parts = b"".join(b"--B\nContent-Type: text/plain\n\npart %d\n" % i for i in range(30))
+    raw = (b"From: a@harborfinch.com\nTo: b@harborfinch.com\nSubject: s\nMIME-Version: 1.0\n"
+           b'Content-Type: multipart/mixed; boundary="B"\n\n' + parts + b"--B--\n")
+    from secmsg_cli.engine.message import Limits
+
+    copy = compose.stamp_banner(raw, BANNER, INTERNAL, limits=Limits(parts=10))
+    assert copy.count(b"BANNER-TEXT") == 10
+    assert copy.endswith(raw[raw.index(b"--B\nContent-Type: text/plain\n\npart 10\n"):])
