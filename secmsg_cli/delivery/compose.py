@@ -338,8 +338,10 @@ def stamp_banner(raw: bytes, banner, recipient: str, *, limits: Limits = DEFAULT
 # --- notification, read receipt ------------------------------------------------------------
 
 
-def _cte(*texts: str) -> str:
-    return "7bit" if all(t.isascii() for t in texts) else "8bit"
+def _shorter(text: str, limit: int = 400) -> str:
+    """At most ``limit`` characters of a name or subject shown in a
+    notification's text (its lines stay under RFC 5322's 998 octets)."""
+    return text if len(text) <= limit else text[:limit] + "…"
 
 
 def notification(*, recipient: str, sender: str, sender_name: str | None, subject: str, sent: datetime,
@@ -347,36 +349,36 @@ def notification(*, recipient: str, sender: str, sender_name: str | None, subjec
                  definition: str) -> email.message.EmailMessage:
     """The notification to a portal recipient (SPEC §7.3): from the sender,
     subject ``You've been sent a secure message``, with the portal link."""
-    who = f"{sender_name} <{sender}>" if sender_name else sender
+    who = _shorter(f"{sender_name} <{sender}>" if sender_name else sender)
+    shown_subject = _shorter(subject)
     until = fmt_time(expires, tz, never="no expiry")
     msg = _new("notification", from_=_addr(sender, sender_name), to=[_addr(recipient)],
                subject=NOTIFICATION_SUBJECT, at=at, host=host, portal_id=portal_id)
-    # 7bit (8bit when a name or the subject is not ASCII), never quoted-printable
-    # or base64: the link stays whole on one line of the file.
-    msg.set_content(
+    # 7bit (8bit when any of it is not ASCII), never quoted-printable or
+    # base64: the link stays whole on one line of the file.
+    text = (
         f"{who} has sent you a secure message.\n\n"
-        f"Subject: {subject}\n"
+        f"Subject: {shown_subject}\n"
         f"Sent: {fmt_time(sent, tz)}\n"
         f"Available until: {until}\n\n"
         f"Open it in the Secure Messaging Portal:\n{link}\n\n"
-        f"This link is personal to {recipient}. Do not forward this notification.\n",
-        cte=_cte(who, subject),
+        f"This link is personal to {recipient}. Do not forward this notification.\n"
     )
+    msg.set_content(text, cte="7bit" if text.isascii() else "8bit")
     e = html.escape
-    msg.add_alternative(
+    page = (
         "<!DOCTYPE html>\n<html><body>\n"
         f"<p>{e(who)} has sent you a secure message.</p>\n"
         "<table>\n"
-        f"<tr><th align=\"left\">Subject</th><td>{e(subject)}</td></tr>\n"
+        f"<tr><th align=\"left\">Subject</th><td>{e(shown_subject)}</td></tr>\n"
         f"<tr><th align=\"left\">Sent</th><td>{e(fmt_time(sent, tz))}</td></tr>\n"
         f"<tr><th align=\"left\">Available until</th><td>{e(until)}</td></tr>\n"
         "</table>\n"
         f"<p><a href=\"{e(link, quote=True)}\">Open the secure message</a></p>\n"
         f"<p>This link is personal to {e(recipient)}. Do not forward this notification.</p>\n"
-        "</body></html>\n",
-        subtype="html",
-        cte=_cte(who, subject),
+        "</body></html>\n"
     )
+    msg.add_alternative(page, subtype="html", cte="7bit" if page.isascii() else "8bit")
     msg["X-Secmsg-Definition"] = mime.unstructured("X-Secmsg-Definition", definition)
     return msg
 
