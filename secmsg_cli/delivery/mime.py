@@ -188,7 +188,7 @@ def _text(raw: str) -> str:
 def filename(data: bytes, part: Part) -> str | None:
     """The file name of a part (Content-Disposition ``filename``, else
     Content-Type ``name``): RFC 2231 and RFC 2047 decoded, 8-bit bytes read
-    as UTF-8 or else Windows-1252, white space collapsed. Never raises."""
+    as UTF-8 or else Windows-1252, white space at the ends removed. Never raises."""
     from secmsg_cli.engine.message import decode_header_words
 
     for header, wanted in (("content-disposition", "filename"), ("content-type", "name")):
@@ -201,7 +201,8 @@ def filename(data: bytes, part: Part) -> str | None:
                 decoded = email.utils.decode_params([("", ""), *params])[1:]
                 for key, val in decoded:
                     if key == wanted:
-                        name = email.utils.collapse_rfc2231_value(val, errors="replace", fallback_charset="utf-8")
+                        name = _unquote(email.utils.collapse_rfc2231_value(
+                            val, errors="replace", fallback_charset="utf-8"))
                         break
             except Exception:  # noqa: BLE001 - broken RFC 2231 continuations: the plain value, if any
                 name = None
@@ -212,7 +213,7 @@ def filename(data: bytes, part: Part) -> str | None:
             name = decode_header_words(_text(_unquote(plain[0])))[0]
         elif not all(v.isascii() for _, v in params):  # raw 8-bit bytes, not %-escaped
             name = _text(name) if all(ord(c) < 256 for c in name) else name
-        name = " ".join(name.split()).strip("\"'")
+        name = name.strip()  # as written inside (shown escaped, saved under a safe name)
         if name:
             return name
     return None
