@@ -4,6 +4,7 @@ touches a real one; ``cli`` runs the real application in-process."""
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,7 +14,8 @@ from typer.testing import CliRunner
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "fixtures"
 DEMO = FIXTURES / "demo.toml"
-CORPUS = ROOT.parent / "shared" / "corpus"
+# the shared corpus beside the project (SECMSG_TEST_CORPUS: elsewhere, e.g. from a worktree)
+CORPUS = Path(os.environ.get("SECMSG_TEST_CORPUS") or ROOT.parent / "shared" / "corpus")
 
 
 @pytest.fixture(autouse=True)

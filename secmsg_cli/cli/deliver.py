@@ -39,9 +39,19 @@ OutboxOpt = Annotated[str | None, typer.Option(
 
 
 def outbox_for(store, option: str | None):
+    """The outbox (``--outbox`` or beside the store), with what a stopped
+    earlier run left in its ``tmp/`` finished first (SPEC §7.4)."""
+    from secmsg_cli.delivery.lifecycle import recover_outbox
     from secmsg_cli.delivery.outbox import Outbox, default_outbox
 
-    return Outbox(option if option else default_outbox(store.path))
+    box = Outbox(option if option else default_outbox(store.path))
+    moved, removed = recover_outbox(store, box)
+    if moved or removed:
+        sys.stderr.write(
+            f"outbox {printable(str(box.path))}: an earlier run stopped half-way; "
+            f"{len(moved)} file(s) of committed deliveries moved to new/, "
+            f"{len(removed)} file(s) of deliveries that never committed removed\n")
+    return box
 
 
 def _print_delivered(out, delivered, tz) -> None:
@@ -93,6 +103,8 @@ def register(app: typer.Typer) -> None:
         max_text: MaxTextOpt = None,
         max_recipients: MaxRecipientsOpt = None,
         outbox: OutboxOpt = None,
+        again: Annotated[bool, typer.Option(
+            "--again", help="Deliver a message again to recipients who already have it (same Message-ID).")] = False,
         output: Annotated[Output, typer.Option("--output", "-o", help="table, json or jsonl.", case_sensitive=False)] = Output.table,
     ) -> None:
         """Deliver messages: retain portal copies, write what would be emailed to the outbox.
@@ -102,6 +114,9 @@ def register(app: typer.Typer) -> None:
         as they are now) and writes to the outbox Maildir the notification of each
         portal recipient (it carries the access token; nothing else shows it) and the
         banner-stamped copy of each internal inbox recipient of a secure message.
+        A message already delivered to one of its recipients (same Message-ID, or
+        the same bytes when it has none) is refused, and nothing is written for it,
+        unless --again is given.
 
             secmsg deliver fixtures/messages/01-confidential-subject-to-counsel.eml --at 2026-11-27T10:00:00Z
             secmsg deliver fixtures/messages -o json --outbox /tmp/outbox
@@ -141,7 +156,8 @@ def register(app: typer.Typer) -> None:
                          "raise --max-recipients to deliver it")
             if error is None:
                 try:
-                    delivered = deliver_one(store, snapshot, decision, item.data or b"", box, source=item.source)
+                    delivered = deliver_one(store, snapshot, decision, item.data or b"", box, source=item.source,
+                                            again=again, limits=limits)
                 except SecmsgError as exc:
                     error = str(exc)
                 except Exception as exc:  # noqa: BLE001 - one message's failure must not stop the batch

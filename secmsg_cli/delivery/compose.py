@@ -24,6 +24,7 @@ No file or store access here: bytes in, messages out.
 from __future__ import annotations
 
 import base64
+import binascii
 import email.generator
 import email.message
 import email.parser
@@ -32,21 +33,22 @@ import email.utils
 import html
 import io
 import mimetypes
-import quopri
 import re
+import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from email.headerregistry import Address
 from urllib.parse import quote, urlsplit
 
-from secmsg_cli.engine.message import html_to_text, parse_message
+from secmsg_cli.delivery import mime
+from secmsg_cli.engine.message import DEFAULT_LIMITS, MAX_NESTING, Limits, html_to_text, parse_message
 from secmsg_cli.engine.render import NOTIFICATION_SUBJECT
 
 __all__ = [
     "OUTBOX_POLICY",
     "Attachment",
     "View",
+    "InboxCopies",
     "stamp_banner",
     "notification",
     "read_receipt",
@@ -95,19 +97,24 @@ def fmt_time(moment: datetime | None, tz, never: str = "never") -> str:
     return local.strftime("%Y-%m-%d %H:%M ") + (local.tzname() or local.strftime("%z"))
 
 
-def _addr(address: str, name: str | None = None) -> Address:
-    local, _, domain = address.rpartition("@")
-    return Address(display_name=name or "", username=local, domain=domain)
+Who = tuple[str | None, str]  # (display name, address)
 
 
-def _new(kind: str, *, from_: Address, to: Sequence[Address], subject: str, at: datetime, host: str,
-         cc: Sequence[Address] = (), portal_id: int | None = None) -> email.message.EmailMessage:
+def _addr(address: str, name: str | None = None) -> Who:
+    return (name or None, address)
+
+
+def _new(kind: str, *, from_: Who, to: Sequence[Who], subject: str, at: datetime, host: str,
+         cc: Sequence[Who] = (), portal_id: int | None = None) -> email.message.EmailMessage:
+    """A new message. The fields that carry text from a message (names,
+    subject) are folded by :mod:`.mime` in linear time, not by the standard
+    library's folder (whose time grows faster than the text)."""
     msg = email.message.EmailMessage(policy=email.policy.SMTP)
-    msg["From"] = from_
-    msg["To"] = list(to)
+    msg["From"] = mime.addresses("From", [from_])
+    msg["To"] = mime.addresses("To", list(to))
     if cc:
-        msg["Cc"] = list(cc)
-    msg["Subject"] = subject
+        msg["Cc"] = mime.addresses("Cc", list(cc))
+    msg["Subject"] = mime.unstructured("Subject", subject)
     msg["Date"] = email.utils.format_datetime(at)
     msg["Message-ID"] = email.utils.make_msgid(idstring="secmsg", domain=host)
     msg["X-Secmsg-Kind"] = kind
@@ -142,64 +149,33 @@ def to_bytes(msg: email.message.Message) -> bytes:
     return buf.getvalue()
 
 
-def _decode(data: bytes, charset: str | None) -> str:
-    for codec in (charset, "utf-8", "windows-1252"):
-        if not codec:
-            continue
-        try:
-            return data.decode(codec)
-        except (LookupError, UnicodeDecodeError):
-            continue
-    return data.decode("latin-1")
-
-
-def _legacy(raw: bytes) -> email.message.Message:
-    # LF line ends throughout (a CRLF file would otherwise mix line ends).
-    data = raw.replace(b"\r\n", b"\n")
-    return email.parser.BytesParser(policy=email.policy.compat32).parsebytes(data)
-
-
-def _filename(part: email.message.Message) -> str | None:
-    name = part.get_filename()
-    if name:
-        from secmsg_cli.engine.message import decode_header_words
-
-        name = decode_header_words(str(name))[0].strip()
-    return name or None
-
-
-def _leaves(root: email.message.Message) -> Iterable[tuple[email.message.Message, bool]]:
-    """Every leaf outside attached messages, in order, with whether it is a
-    body part (text/plain or text/html, no filename, not an attachment)."""
-    stack = [root]
-    while stack:
-        part = stack.pop()
-        ctype = part.get_content_type()
-        if part.is_multipart():
-            if ctype.startswith("message/"):
-                yield part, False  # an attached message: one attachment, not read into
-                continue
-            stack.extend(reversed([p for p in part.get_payload() if isinstance(p, email.message.Message)]))
-            continue
-        disposition = (part.get("Content-Disposition") or "").split(";")[0].strip().lower()
-        body = ctype in ("text/plain", "text/html") and not _filename(part) and disposition != "attachment"
-        yield part, body
-
-
 # --- the banner-stamped inbox copy ----------------------------------------------------
 
-_BODY_TAG = re.compile(r"<body\b[^>]*>", re.IGNORECASE)
-
-
+_BODY_OPEN = re.compile(r"<body\b", re.IGNORECASE)
+_META_OPEN = re.compile(r"<meta\b", re.IGNORECASE)
 # a charset declared inside the HTML must agree with the part's new charset
-_META_CHARSET = re.compile(r"(<meta\b[^>]*?\bcharset\s*=\s*[\"']?)([A-Za-z0-9_.:-]+)", re.IGNORECASE)
+_META_CHARSET = re.compile(r"(\bcharset\s*=\s*[\"']?)([A-Za-z0-9_.:-]+)", re.IGNORECASE)
 
 
 def _insert_html(text: str, banner_html: str) -> str:
-    text = _META_CHARSET.sub(lambda m: m.group(1) + "utf-8", text)
-    m = _BODY_TAG.search(text)
-    if m:
-        return text[: m.end()] + banner_html + text[m.end():]
+    """The banner after the ``<body ...>`` tag (or at the top), and every
+    ``<meta ... charset=...>`` saying UTF-8. Linear: each tag is scanned
+    once, whatever the markup (an unclosed tag ends the scan)."""
+    out, pos = [], 0
+    for m in _META_OPEN.finditer(text):
+        if m.start() < pos:
+            continue  # inside the previous tag
+        close = text.find(">", m.end())
+        if close < 0:
+            break
+        out.append(text[pos : m.end()])
+        out.append(_META_CHARSET.sub(lambda c: c.group(1) + "utf-8", text[m.end() : close]))
+        pos = close
+    text = "".join(out) + text[pos:]
+    m = _BODY_OPEN.search(text)
+    close = text.find(">", m.end()) if m else -1
+    if close >= 0:
+        return text[: close + 1] + banner_html + text[close + 1 :]
     return banner_html + text
 
 
@@ -207,50 +183,165 @@ def _insert_text(text: str, banner_text: str) -> str:
     return banner_text.strip() + "\n\n" + text
 
 
-def _rewrite(part: email.message.Message, new_text: str) -> None:
-    """Replace a text part's content, keeping its headers but charset and
-    transfer encoding: UTF-8, base64 if it was base64, else quoted-printable."""
-    was = (part.get("Content-Transfer-Encoding") or "").strip().lower()
-    data = new_text.replace("\r\n", "\n").encode("utf-8")
+_OBSOLETE_NAME = re.compile(rb"\A([!-9;-~]+)[ \t]+:")
+
+
+def _raw_fields(data: bytes, spans: Iterable[tuple[str, int, int]], drop: frozenset[str] = frozenset()) -> list[bytes]:
+    """Header fields as they came, but those named in ``drop``."""
+    out = []
+    for span in spans:
+        if span[0] in drop:
+            continue
+        raw = data[span[1] : span[2]]
+        raw = _OBSOLETE_NAME.sub(rb"\1:", raw, count=1)  # "Subject  : x" (RFC 5322 §4.5) -> "Subject: x"
+        out.append(raw if raw.endswith(b"\n") else raw + b"\n")
+    return out
+
+
+def _encode_body(text: str, was: str) -> tuple[str, bytes]:
+    """UTF-8 text in base64 if it was base64, else quoted-printable."""
+    data = text.replace("\r\n", "\n").encode("utf-8", "replace")
     if was == "base64":
-        cte, payload = "base64", base64.encodebytes(data).decode("ascii")
+        return "base64", base64.encodebytes(data)
+    return "quoted-printable", binascii.b2a_qp(data, istext=True)
+
+
+def _new_content_type(data: bytes, part: mime.Part) -> bytes:
+    """The part's Content-Type with ``charset="utf-8"`` (its other
+    parameters as written), one parameter a line."""
+    value = next((mime.field_value(data, s) for s in part.fields if s[0] == "content-type"), None)
+    segments = mime.split_params(value) if value else [part.ctype]
+    kept = [part.ctype] + [
+        s for s in segments[1:] if s and s.partition("=")[0].strip().lower().split("*", 1)[0] != "charset"]
+    kept.append('charset="utf-8"')
+    return ("Content-Type: " + ";\n\t".join(kept) + "\n").encode("latin-1")
+
+
+_REPLACED = frozenset({"content-type", "content-transfer-encoding"})
+_TOP_DROPPED = frozenset({"bcc"})
+
+
+def _stamped(data: bytes, part: mime.Part, banner) -> tuple[list[bytes], bytes]:
+    """New header fields (Content-Type, Content-Transfer-Encoding) and body
+    of a body part with the banner inserted."""
+    text = mime.decode_text(mime.decoded_body(data, part), mime.charset(data, part))
+    if part.ctype == "text/html":
+        text = _insert_html(text, banner.html)
     else:
-        cte, payload = "quoted-printable", quopri.encodestring(data).decode("ascii")
-    del part["Content-Transfer-Encoding"]
-    if part.get("Content-Type") is None:
-        part["Content-Type"] = part.get_content_type()
-    part.set_param("charset", "utf-8")
-    part["Content-Transfer-Encoding"] = cte
-    part.set_payload(payload)
+        text = _insert_text(text, banner.text)
+    was = next((mime.field_value(data, s) for s in part.fields if s[0] == "content-transfer-encoding"), "")
+    cte, body = _encode_body(text, was.strip().lower())
+    return [_new_content_type(data, part), f"Content-Transfer-Encoding: {cte}\n".encode("ascii")], body
 
 
-def stamp_banner(raw: bytes, banner, recipient: str, *, portal_id: int | None = None) -> bytes:
-    """The inbox copy of ``raw`` for the internal ``recipient``: the banner
-    (``render.Banner`` or None when it hides itself) at the top of every body
-    part; Bcc removed; ``X-Secmsg-Kind`` / ``X-Secmsg-Envelope-To`` added."""
-    msg = _legacy(raw)
-    if banner is not None:
-        for part, is_body in list(_leaves(msg)):
-            if not is_body:
-                continue
-            text = _decode(part.get_payload(decode=True) or b"", part.get_content_charset())
-            if part.get_content_type() == "text/html":
-                _rewrite(part, _insert_html(text, banner.html))
-            else:
-                _rewrite(part, _insert_text(text, banner.text))
-        if msg.get("MIME-Version") is None:
-            msg["MIME-Version"] = "1.0"
-    del msg["Bcc"]
-    msg["X-Secmsg-Kind"] = "inbox-copy"
-    msg["X-Secmsg-Envelope-To"] = recipient
-    return to_bytes(msg)
+def _banner_parts(banner, boundary: str) -> bytes:
+    """A multipart/alternative part holding only the banner (text and HTML)."""
+    inner = f"{boundary}.alt"
+    out = [f'Content-Type: multipart/alternative; boundary="{inner}"\n\n'.encode("ascii")]
+    for subtype, text in (("plain", banner.text.strip() + "\n"), ("html", banner.html + "\n")):
+        cte, body = _encode_body(text, "")
+        out.append(f'--{inner}\nContent-Type: text/{subtype}; charset="utf-8"\n'
+                   f"Content-Transfer-Encoding: {cte}\n\n".encode("ascii"))
+        out.append(body if body.endswith(b"\n") else body + b"\n")
+    out.append(f"--{inner}--\n".encode("ascii"))
+    return b"".join(out)
+
+
+def _free_boundary(data: bytes) -> str:
+    while True:
+        boundary = f"=_secmsg_banner_{secrets.token_hex(12)}"
+        if b"--" + boundary.encode("ascii") not in data:
+            return boundary
+
+
+class InboxCopies:
+    """The banner-stamped inbox copies of one message, one per internal
+    recipient: the banner (``render.Banner``, or None when it hides itself)
+    at the top of every body part; Bcc removed; ``X-Secmsg-Kind`` and
+    ``X-Secmsg-Envelope-To`` added (any the sender wrote are removed).
+
+    A copy is the original bytes (LF line ends) with only the stamped body
+    parts and the top-level header block replaced: attachments, attached
+    messages and every other header come through byte for byte, whatever they
+    hold. Body parts are those the engine reads (nested at most
+    ``limits.depth`` containers deep, among the first ``limits.parts``). A message with no such body part (only attachments, or
+    its text too deeply nested) is wrapped: a multipart/mixed whose first part
+    is the banner and whose second is the original content, so the recipient
+    always sees the banner.
+
+    The message's structure is read once, the copy for each distinct banner
+    is built once, and the copies of recipients with the same banner differ
+    only in their ``X-Secmsg-Envelope-To`` field."""
+
+    def __init__(self, raw: bytes, *, limits: Limits = DEFAULT_LIMITS) -> None:
+        self.data = mime.normalise(raw)
+        self.root = mime.walk(self.data, limits.depth, limits.parts)
+        # fields the system writes are never taken from the message (a sender could forge them)
+        self.root.fields = [f for f in self.root.fields if not f[0].startswith("x-secmsg-")]
+        self._built: dict[tuple[str, str] | None, tuple[bytes, bytes]] = {}
+
+    def copy(self, banner, recipient: str) -> bytes:
+        key = None if banner is None else (banner.html, banner.text)
+        if key not in self._built:
+            self._built[key] = self._build(banner)
+        head, rest = self._built[key]
+        return head + b"X-Secmsg-Envelope-To: " + " ".join(recipient.split()).encode("utf-8", "replace") + b"\n" + rest
+
+    def _build(self, banner) -> tuple[bytes, bytes]:
+        """The copy, split where the recipient's field goes (the end of the header block)."""
+        data, root = self.data, self.root
+        ours = [b"X-Secmsg-Kind: inbox-copy\n"]
+        if banner is not None and not any(s[0] == "mime-version" for s in root.fields):
+            ours.insert(0, b"MIME-Version: 1.0\n")
+        bodies = [p for p in mime.leaves(root) if p.kind == mime.BODY] if banner is not None else []
+        edits: list[tuple[int, int, bytes]] = []
+        if bodies and bodies[0] is root:  # a single-part message
+            fields, body = _stamped(data, root, banner)
+            head = _raw_fields(data, root.fields, _REPLACED | _TOP_DROPPED) + fields + ours
+            first, pos = body, len(data)
+        elif banner is not None and not bodies:  # no body part: the banner goes in a part of its own
+            boundary = _free_boundary(data)
+            content = [s for s in root.fields if s[0].startswith("content-")]
+            top = [s for s in root.fields if not s[0].startswith("content-") and s[0] not in _TOP_DROPPED]
+            head = _raw_fields(data, top) + [f'Content-Type: multipart/mixed; boundary="{boundary}"\n'.encode("ascii")]
+            head += ours
+            first = (f"--{boundary}\n".encode("ascii") + _banner_parts(banner, boundary)
+                     + f"--{boundary}\n".encode("ascii") + b"".join(_raw_fields(data, content)) + b"\n"
+                     + data[root.body_start :]
+                     + f"\n--{boundary}--\n".encode("ascii"))  # that line end is the delimiter's
+            pos = len(data)
+        else:
+            head = _raw_fields(data, root.fields, _TOP_DROPPED) + ours
+            first, pos = b"", root.body_start
+            for part in bodies:
+                fields, body = _stamped(data, part, banner)
+                if part.end < len(data):  # a delimiter follows, after a line end of its own
+                    body = body[:-1] if body.endswith(b"\n") else body
+                elif not body.endswith(b"\n"):
+                    body += b"\n"
+                new = b"".join(_raw_fields(data, part.fields, _REPLACED) + fields) + b"\n" + body
+                edits.append((part.start, part.end, new))
+        out = [b"\n", first]
+        for start, end, replacement in edits:
+            out.append(data[pos:start])
+            out.append(replacement)
+            pos = end
+        out.append(data[pos:])
+        return b"".join(head), b"".join(out)
+
+
+def stamp_banner(raw: bytes, banner, recipient: str, *, limits: Limits = DEFAULT_LIMITS) -> bytes:
+    """The inbox copy of ``raw`` for one internal ``recipient`` (see :class:`InboxCopies`)."""
+    return InboxCopies(raw, limits=limits).copy(banner, recipient)
 
 
 # --- notification, read receipt ------------------------------------------------------------
 
 
-def _cte(*texts: str) -> str:
-    return "7bit" if all(t.isascii() for t in texts) else "8bit"
+def _shorter(text: str, limit: int = 400) -> str:
+    """At most ``limit`` characters of a name or subject shown in a
+    notification's text (its lines stay under RFC 5322's 998 octets)."""
+    return text if len(text) <= limit else text[:limit] + "…"
 
 
 def notification(*, recipient: str, sender: str, sender_name: str | None, subject: str, sent: datetime,
@@ -258,41 +349,41 @@ def notification(*, recipient: str, sender: str, sender_name: str | None, subjec
                  definition: str) -> email.message.EmailMessage:
     """The notification to a portal recipient (SPEC §7.3): from the sender,
     subject ``You've been sent a secure message``, with the portal link."""
-    who = f"{sender_name} <{sender}>" if sender_name else sender
+    who = _shorter(f"{sender_name} <{sender}>" if sender_name else sender)
+    shown_subject = _shorter(subject)
     until = fmt_time(expires, tz, never="no expiry")
     msg = _new("notification", from_=_addr(sender, sender_name), to=[_addr(recipient)],
                subject=NOTIFICATION_SUBJECT, at=at, host=host, portal_id=portal_id)
-    # 7bit (8bit when a name or the subject is not ASCII), never quoted-printable
-    # or base64: the link stays whole on one line of the file.
-    msg.set_content(
+    # 7bit (8bit when any of it is not ASCII), never quoted-printable or
+    # base64: the link stays whole on one line of the file.
+    text = (
         f"{who} has sent you a secure message.\n\n"
-        f"Subject: {subject}\n"
+        f"Subject: {shown_subject}\n"
         f"Sent: {fmt_time(sent, tz)}\n"
         f"Available until: {until}\n\n"
         f"Open it in the Secure Messaging Portal:\n{link}\n\n"
-        f"This link is personal to {recipient}. Do not forward this notification.\n",
-        cte=_cte(who, subject),
+        f"This link is personal to {recipient}. Do not forward this notification.\n"
     )
+    msg.set_content(text, cte="7bit" if text.isascii() else "8bit")
     e = html.escape
-    msg.add_alternative(
+    page = (
         "<!DOCTYPE html>\n<html><body>\n"
         f"<p>{e(who)} has sent you a secure message.</p>\n"
         "<table>\n"
-        f"<tr><th align=\"left\">Subject</th><td>{e(subject)}</td></tr>\n"
+        f"<tr><th align=\"left\">Subject</th><td>{e(shown_subject)}</td></tr>\n"
         f"<tr><th align=\"left\">Sent</th><td>{e(fmt_time(sent, tz))}</td></tr>\n"
         f"<tr><th align=\"left\">Available until</th><td>{e(until)}</td></tr>\n"
         "</table>\n"
         f"<p><a href=\"{e(link, quote=True)}\">Open the secure message</a></p>\n"
         f"<p>This link is personal to {e(recipient)}. Do not forward this notification.</p>\n"
-        "</body></html>\n",
-        subtype="html",
-        cte=_cte(who, subject),
+        "</body></html>\n"
     )
-    msg["X-Secmsg-Definition"] = definition
+    msg.add_alternative(page, subtype="html", cte="7bit" if page.isascii() else "8bit")
+    msg["X-Secmsg-Definition"] = mime.unstructured("X-Secmsg-Definition", definition)
     return msg
 
 
-def _report(kind: str, report_type: str, *, from_: Address, to: Sequence[Address], subject: str, at: datetime,
+def _report(kind: str, report_type: str, *, from_: Who, to: Sequence[Who], subject: str, at: datetime,
             host: str, portal_id: int | None) -> email.message.EmailMessage:
     msg = _new(kind, from_=from_, to=to, subject=subject, at=at, host=host, portal_id=portal_id)
     msg.set_type("multipart/report")
@@ -313,7 +404,7 @@ def read_receipt(*, copy, at: datetime, tz, host: str) -> email.message.EmailMes
     """RFC 8098: the sender is told the recipient displayed the message."""
     to = _addr(copy.reply_to, copy.header_from_name if copy.header_from else None)
     msg = _report("read-receipt", "disposition-notification",
-                  from_=Address(SYSTEM_NAME, "no-reply", host), to=[to],
+                  from_=(SYSTEM_NAME, f"no-reply@{host}"), to=[to],
                   subject=f"Read: {copy.subject}", at=at, host=host, portal_id=copy.id)
     human = email.message.EmailMessage(policy=email.policy.SMTP)
     human.set_content(
@@ -326,8 +417,9 @@ def read_receipt(*, copy, at: datetime, tz, host: str) -> email.message.EmailMes
     mdn = email.message.Message(policy=email.policy.compat32)
     mdn["Content-Type"] = "message/disposition-notification"
     fields = [("Reporting-UA", f"{host}; secmsg"), ("Final-Recipient", f"rfc822; {copy.recipient}")]
-    if copy.message_id:
-        fields.append(("Original-Message-ID", copy.message_id))
+    original = mime.msg_ids(copy.message_id)
+    if original:
+        fields.append(("Original-Message-ID", original[0]))
     fields.append(("Disposition", "automatic-action/MDN-sent-automatically; displayed"))
     mdn.set_payload([_fields(fields)])
     msg.attach(human)
@@ -368,29 +460,26 @@ def _shown(addr) -> str:
 
 def read_view(raw: bytes) -> View:
     """Headers, the text (the first text/plain body part, else the first
-    text/html one reduced to text) and the attachments (decoded bytes)."""
+    text/html one reduced to text) and the attachments (decoded bytes; an
+    attached message, or a part nested too deep to read, as it came)."""
     m = parse_message(raw)
-    root = _legacy(raw)
+    data = mime.normalise(raw)
+    root = mime.walk(data, MAX_NESTING)
     plain = htmls = None
     attachments = []
-    for part, is_body in _leaves(root):
-        if is_body:
-            text = _decode(part.get_payload(decode=True) or b"", part.get_content_charset())
-            if part.get_content_type() == "text/html":
-                htmls = htmls if htmls is not None else html_to_text(text)
+    for part in mime.leaves(root):
+        if part.kind == mime.BODY:
+            if (htmls if part.ctype == "text/html" else plain) is not None:
+                continue
+            text = mime.decode_text(mime.decoded_body(data, part), mime.charset(data, part))
+            if part.ctype == "text/html":
+                htmls = html_to_text(text)
             else:
-                plain = plain if plain is not None else text
+                plain = text
             continue
-        if part.is_multipart():  # an attached message: its bytes as they came
-            buf = io.BytesIO()
-            email.generator.BytesGenerator(buf, mangle_from_=False, maxheaderlen=0, policy=_LEGACY).flatten(
-                part.get_payload()[0] if part.get_payload() else part)
-            data = buf.getvalue()
-        else:
-            data = part.get_payload(decode=True) or b""
-        attachments.append(Attachment(_filename(part), part.get_content_type(), data))
+        attachments.append(Attachment(mime.filename(data, part), part.ctype, mime.decoded_body(data, part)))
     sender = m.header_from or m.envelope_from or ""
-    references = root.get("References")
+    references = next((mime.field_value(data, s) for s in root.fields if s[0] == "references"), None)
     return View(
         from_=f"{m.header_from_name} <{sender}>" if m.header_from_name else sender,
         to=tuple(_shown(a) for a in m.to),
@@ -400,7 +489,7 @@ def read_view(raw: bytes) -> View:
         subject=m.subject,
         date=m.date,
         message_id=m.message_id,
-        references=" ".join(str(references).split()) if references else None,
+        references=" ".join(mime.msg_ids(references)) or None,
         text=(plain if plain is not None else htmls or "").replace("\r\n", "\n"),
         attachments=tuple(attachments),
     )
@@ -420,15 +509,16 @@ def reply(*, copy, view: View, body: str, to: Sequence[str], cc: Sequence[str], 
     names = {copy.reply_to: copy.header_from_name} if copy.header_from else {}
     msg = _new("reply", from_=_addr(copy.recipient), to=[_addr(a, names.get(a)) for a in to],
                cc=[_addr(a) for a in cc], subject=subject, at=at, host=host, portal_id=copy.id)
-    if copy.message_id:
-        msg["In-Reply-To"] = copy.message_id
-        msg["References"] = f"{view.references} {copy.message_id}" if view.references else copy.message_id
+    original = mime.msg_ids(copy.message_id)[:1]
+    if original:
+        msg["In-Reply-To"] = mime.ids_field("In-Reply-To", original)
+        msg["References"] = mime.ids_field("References", [*mime.msg_ids(view.references), *original])
     text = body.replace("\r\n", "\n").rstrip("\n") + "\n\n" + _quoted(view, copy.sent, tz)
     msg.set_content(text)
     for name, data in attachments:
         ctype, _ = mimetypes.guess_type(name)
         maintype, _, subtype = (ctype or "application/octet-stream").partition("/")
-        msg.add_attachment(data, maintype=maintype, subtype=subtype, filename=name)
+        msg.add_attachment(data, maintype=maintype, subtype=subtype, filename=mime.header_filename(name))
     return msg
 
 
@@ -436,7 +526,7 @@ def non_delivery(*, returned: email.message.EmailMessage, replier: str, unknown:
                  host: str, portal_id: int | None) -> email.message.EmailMessage:
     """RFC 3464: the reply could not be delivered to ``unknown`` (addresses the
     directory does not know); the reply is returned, with a warning."""
-    msg = _report("ndr", "delivery-status", from_=Address("Mail Delivery System", "mailer-daemon", host),
+    msg = _report("ndr", "delivery-status", from_=("Mail Delivery System", f"mailer-daemon@{host}"),
                   to=[_addr(replier)], subject=f"Undeliverable: {returned['Subject']}", at=at, host=host,
                   portal_id=portal_id)
     human = email.message.EmailMessage(policy=email.policy.SMTP)

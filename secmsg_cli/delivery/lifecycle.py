@@ -26,7 +26,8 @@ were at sending; ``expired_view`` is the account's current setting):
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -34,17 +35,21 @@ from typing import Any
 
 from secmsg_cli.delivery import compose
 from secmsg_cli.delivery.attachments import save_all
-from secmsg_cli.delivery.outbox import Outbox, OutboxFile
+from secmsg_cli.delivery.outbox import Batch, Outbox, OutboxFile
 from secmsg_cli.delivery.tokens import new_token, split_token, verify
 from secmsg_cli.engine.addresses import AddressError, is_internal, normalise_address
 from secmsg_cli.engine.durations import Duration
-from secmsg_cli.errors import InvalidInput, Refused
+from secmsg_cli.engine.message import DEFAULT_LIMITS, Limits
+from secmsg_cli.errors import InvalidInput, Refused, SecmsgError
 from secmsg_cli.store.portal import PortalCopy, copy_summary, utc
 
 __all__ = [
     "ACCESS_REFUSED",
+    "AlreadyDelivered",
     "Delivered",
     "deliver",
+    "message_key",
+    "recover_outbox",
     "open_copy",
     "reply",
     "print_copy",
@@ -91,63 +96,137 @@ def _settings(d) -> dict[str, Any]:
     }
 
 
-def deliver(store, snapshot, decision, raw: bytes, outbox: Outbox, *, source: str | None = None) -> Delivered:
+def message_key(message_id: str | None, raw: bytes) -> str:
+    """What makes two deliveries the same message: its Message-ID, or, for a
+    message without one, the SHA-256 of its bytes (as the store records them)."""
+    if message_id:
+        return message_id
+    import hashlib
+
+    return "sha256:" + hashlib.sha256(raw).hexdigest()
+
+
+class AlreadyDelivered(Refused):
+    """The message was delivered to these recipients before (SPEC §7.4)."""
+
+
+def _listed(items: Sequence[str], limit: int = 5) -> str:
+    shown = ", ".join(items[:limit])
+    return shown + (f" and {len(items) - limit} more" if len(items) > limit else "")
+
+
+@contextmanager
+def _committed(store, outbox: Outbox) -> Iterator[Batch]:
+    """One store transaction and one outbox batch, both or neither (SPEC
+    §7.4): the batch's files are written to ``tmp/`` while the transaction is
+    open and their names recorded in it; only once it has committed are they
+    moved to ``new/``. If the transaction fails they are removed; if the
+    process stops between the commit and the move, :func:`recover_outbox`
+    moves them on the next run."""
+    batch = outbox.batch()
+    try:
+        with store.transaction():
+            yield batch
+            if batch.files:
+                store.add_outbox_pending(outbox.key, batch.names)
+    except BaseException:
+        batch.discard()
+        raise
+    batch.committed = True
+    if batch.files:
+        names = batch.names
+        batch.publish()  # an OutboxError here leaves the files to recover_outbox
+        try:
+            with store.transaction():
+                store.clear_outbox_pending(outbox.key, names)
+        except SecmsgError:  # harmless: recover_outbox finds them in new/ and clears them
+            pass
+
+
+def recover_outbox(store, outbox: Outbox) -> tuple[list[str], list[str]]:
+    """Finish what a stopped process left in the outbox's ``tmp/``: files
+    of committed transactions are moved to ``new/``, those of transactions
+    that never committed are removed. Returns (moved, removed)."""
+    committed = store.outbox_pending(outbox.key)
+    moved, removed = outbox.recover(committed)
+    if moved:
+        with store.transaction():
+            store.clear_outbox_pending(outbox.key, moved)
+    return moved, removed
+
+
+def deliver(store, snapshot, decision, raw: bytes, outbox: Outbox, *, source: str | None = None,
+            again: bool = False, limits: Limits = DEFAULT_LIMITS) -> Delivered:
     """Commit what ``decision`` (from :func:`secmsg_cli.engine.decide.decide`
     on ``raw``) says: retain each portal recipient's copy and write its
     notification; write a banner-stamped copy for each internal inbox
     recipient of the secure message. Plain (not secure) recipients get
-    nothing from the system: the mail server delivers them as usual."""
+    nothing from the system: the mail server delivers them as usual.
+
+    Idempotent (SPEC §7.4): a message (by Message-ID, else by its bytes)
+    already delivered to one of the recipients it would now be delivered to
+    is refused with :class:`AlreadyDelivered`, and nothing is written,
+    unless ``again``. ``limits`` are those the decision was made with: the
+    inbox copies stamp the body parts the engine read."""
     account = snapshot.account
     tz = snapshot.tz
     host = compose.portal_host(account.portal_url)
     at = decision.at
     portal = [r for r in decision.recipients if r.route == "portal" and r.portal is not None]
     stamped = [r for r in decision.recipients if r.secure and r.route == "inbox"]
-    batch = outbox.batch()
+    key = message_key(decision.message_id, raw)
     ids: dict[str, int] = {}
-    try:
-        with store.transaction():
-            if portal:
-                mref = store.add_portal_message(
-                    message_id=decision.message_id, sender=decision.envelope_from, header_from=decision.header_from,
-                    header_from_name=decision.header_from_name, subject=decision.subject, sent=at,
-                    via=decision.via, source=source, raw=raw)
-                retention_end = at + timedelta(days=account.max_retention_days)
-                for r in portal:
-                    p = r.portal
-                    token, token_id, digest = new_token(store.token_id_taken)
-                    cid = store.add_portal_copy(
-                        message_ref=mref, recipient=r.address, internal=r.internal, definition=r.definition.path,
-                        settings=_settings(r.definition), allow_print=p.allow_print, allow_reply=p.allow_reply,
-                        allow_reply_all=p.allow_reply_all, read_receipt=p.read_receipt, sent=at,
-                        expires=p.expires, latest_expiry=p.latest_expiry, retention_end=retention_end,
-                        token_id=token_id, token_hash=digest)
-                    ids[r.address] = cid
-                    shown_sender = decision.header_from or decision.envelope_from
-                    note = compose.notification(
-                        recipient=r.address, sender=shown_sender, sender_name=decision.header_from_name,
-                        subject=decision.subject, sent=at, expires=p.expires,
-                        link=compose.token_link(p.portal_url, token), portal_id=cid, at=at, tz=tz, host=host,
-                        definition=r.definition.path)
-                    batch.add(compose.to_bytes(note), kind="notification", to=[r.address], portal_id=cid)
-            for r in stamped:
-                batch.add(compose.stamp_banner(raw, r.banner, r.address), kind="inbox-copy", to=[r.address])
-            if portal or stamped:
-                store.audit("deliver", "message", decision.message_id or source, None, {
-                    "source": source,
-                    "subject": decision.subject,
-                    "sender": decision.envelope_from,
-                    "sent": utc(at),
-                    "recipients": [{"address": r.address, "route": r.route, "secure": r.secure,
-                                    "definition": r.definition.path if r.definition else None,
-                                    "portal_id": ids.get(r.address)} for r in decision.recipients],
-                    "outbox": [{"kind": f.kind, "to": list(f.to), "file": f.name} for f in batch.files],
-                })
-            files = batch.publish()
-    except BaseException:
-        batch.discard()
-        raise
-    return Delivered(tuple(ids.values()), tuple(files), ids)
+    with _committed(store, outbox) as batch:
+        if (portal or stamped) and not again:
+            held = store.delivered_to(key, [r.address for r in (*portal, *stamped)])
+            if held:
+                mid = decision.message_id
+                what = (f"message {mid if len(mid) <= 200 else mid[:200] + '...'}" if mid
+                        else "this message (no Message-ID; the same bytes)")
+                raise AlreadyDelivered(
+                    f"{what} was already delivered to {_listed(held)}; nothing was written "
+                    "(give --again to deliver it again)")
+        if portal:
+            mref = store.add_portal_message(
+                message_id=decision.message_id, sender=decision.envelope_from, header_from=decision.header_from,
+                header_from_name=decision.header_from_name, subject=decision.subject, sent=at,
+                via=decision.via, source=source, raw=raw)
+            retention_end = at + timedelta(days=account.max_retention_days)
+            for r in portal:
+                p = r.portal
+                token, token_id, digest = new_token(store.token_id_taken)
+                cid = store.add_portal_copy(
+                    message_ref=mref, recipient=r.address, internal=r.internal, definition=r.definition.path,
+                    settings=_settings(r.definition), allow_print=p.allow_print, allow_reply=p.allow_reply,
+                    allow_reply_all=p.allow_reply_all, read_receipt=p.read_receipt, sent=at,
+                    expires=p.expires, latest_expiry=p.latest_expiry, retention_end=retention_end,
+                    token_id=token_id, token_hash=digest)
+                ids[r.address] = cid
+                store.record_delivery(key, r.address, "portal", cid, at, again)
+                shown_sender = decision.header_from or decision.envelope_from
+                note = compose.notification(
+                    recipient=r.address, sender=shown_sender, sender_name=decision.header_from_name,
+                    subject=decision.subject, sent=at, expires=p.expires,
+                    link=compose.token_link(p.portal_url, token), portal_id=cid, at=at, tz=tz, host=host,
+                    definition=r.definition.path)
+                batch.add(compose.to_bytes(note), kind="notification", to=[r.address], portal_id=cid)
+        inbox = compose.InboxCopies(raw, limits=limits) if stamped else None
+        for r in stamped:
+            batch.add(inbox.copy(r.banner, r.address), kind="inbox-copy", to=[r.address])
+            store.record_delivery(key, r.address, "inbox", None, at, again)
+        if portal or stamped:
+            store.audit("deliver", "message", decision.message_id or source, None, {
+                "source": source,
+                "subject": decision.subject,
+                "sender": decision.envelope_from,
+                "sent": utc(at),
+                "again": again,
+                "recipients": [{"address": r.address, "route": r.route, "secure": r.secure,
+                                "definition": r.definition.path if r.definition else None,
+                                "portal_id": ids.get(r.address)} for r in decision.recipients],
+                "outbox": [{"kind": f.kind, "to": list(f.to), "file": f.name} for f in batch.files],
+            })
+    return Delivered(tuple(ids.values()), tuple(batch.files), ids)
 
 
 # --- recipient side ------------------------------------------------------------------
@@ -265,10 +344,10 @@ def open_copy(store, token: str, at: datetime, outbox: Outbox, *, as_: str | Non
     fails, so a failed save leaves no file and no trace of the open (still
     unread, no read receipt, no audit row)."""
     tz = _tz(store)
-    batch = outbox.batch()
     saved = None
+    batch = None
     try:
-        with store.transaction():
+        with _committed(store, outbox) as batch:
             copy = _access(store, token, at, as_, "open")
             view = compose.read_view(_retained(store, copy))
             if save_to is not None and view.attachments:
@@ -278,13 +357,11 @@ def open_copy(store, token: str, at: datetime, outbox: Outbox, *, as_: str | Non
                 "recipient": copy.recipient, "at": utc(at), "first_view": copy.read_at is None,
                 "read_receipt": receipt.name if receipt else None,
                 **({"saved": [p.name for p in saved.paths]} if saved is not None else {})})
-            files = batch.publish()
     except BaseException:
-        batch.discard()
-        if saved is not None:
-            saved.undo()
+        if saved is not None and not (batch is not None and batch.committed):
+            saved.undo()  # the open did not happen: neither did the save
         raise
-    return Opened(copy, view, copy.read_at is None, tuple(files), actions(copy, at, store.account().expired_view),
+    return Opened(copy, view, copy.read_at is None, tuple(batch.files), actions(copy, at, store.account().expired_view),
                   copy.is_expired(at), tuple(saved.paths) if saved is not None else ())
 
 
@@ -307,45 +384,39 @@ def reply(store, token: str, body: str, at: datetime, outbox: Outbox, *, all_: b
     if not body.strip() and not attachments:
         raise InvalidInput("the reply is empty: give --body TEXT or --body-file FILE")
     tz = _tz(store)
-    batch = outbox.batch()
-    try:
-        with store.transaction():
-            copy = _access(store, token, at, as_, "reply")
-            if not copy.allow_reply:
-                raise Refused(_definition_says(copy, "reply"))
-            if all_ and not copy.allow_reply_all:
-                raise Refused(_definition_says(copy, "reply all"))
-            view = compose.read_view(_retained(store, copy))
-            to = (copy.reply_to,)
-            cc: tuple[str, ...] = ()
-            if all_:
-                cc = tuple(a for a in dict.fromkeys((*view.to_addresses, *view.cc_addresses))
-                           if a not in (copy.recipient, copy.reply_to))
-            account = store.account()
-            host = compose.portal_host(account.portal_url)
-            msg = compose.reply(copy=copy, view=view, body=body, to=to, cc=cc, attachments=attachments, at=at,
-                                tz=tz, host=host)
-            sent = batch.add(compose.to_bytes(msg), kind="reply", to=(*to, *cc), portal_id=copy.id)
-            unknown: tuple[str, ...] = ()
-            if store.has_users():
-                domains = {d.name for d in store.domains()}
-                unknown = tuple(a for a in (*to, *cc) if is_internal(a, domains) and not store.is_user(a))
-            ndr = None
-            if unknown:
-                notice = compose.non_delivery(returned=msg, replier=copy.recipient, unknown=unknown, at=at, host=host,
-                                              portal_id=copy.id)
-                ndr = batch.add(compose.to_bytes(notice), kind="ndr", to=[copy.recipient], portal_id=copy.id)
-            receipt = _view(store, copy, at, batch, tz)
-            store.audit("reply-all" if all_ else "reply", "portal-copy", copy.id, None, {
-                "recipient": copy.recipient, "at": utc(at), "to": list(to), "cc": list(cc),
-                "attachments": [name for name, _ in attachments], "file": sent.name,
-                "undeliverable": list(unknown), "ndr": ndr.name if ndr else None,
-                "read_receipt": receipt.name if receipt else None})
-            files = batch.publish()
-    except BaseException:
-        batch.discard()
-        raise
-    return Replied(copy, to, cc, unknown, tuple(files))
+    with _committed(store, outbox) as batch:
+        copy = _access(store, token, at, as_, "reply")
+        if not copy.allow_reply:
+            raise Refused(_definition_says(copy, "reply"))
+        if all_ and not copy.allow_reply_all:
+            raise Refused(_definition_says(copy, "reply all"))
+        view = compose.read_view(_retained(store, copy))
+        to = (copy.reply_to,)
+        cc: tuple[str, ...] = ()
+        if all_:
+            cc = tuple(a for a in dict.fromkeys((*view.to_addresses, *view.cc_addresses))
+                       if a not in (copy.recipient, copy.reply_to))
+        account = store.account()
+        host = compose.portal_host(account.portal_url)
+        msg = compose.reply(copy=copy, view=view, body=body, to=to, cc=cc, attachments=attachments, at=at,
+                            tz=tz, host=host)
+        sent = batch.add(compose.to_bytes(msg), kind="reply", to=(*to, *cc), portal_id=copy.id)
+        unknown: tuple[str, ...] = ()
+        if store.has_users():
+            domains = {d.name for d in store.domains()}
+            unknown = tuple(a for a in (*to, *cc) if is_internal(a, domains) and not store.is_user(a))
+        ndr = None
+        if unknown:
+            notice = compose.non_delivery(returned=msg, replier=copy.recipient, unknown=unknown, at=at, host=host,
+                                          portal_id=copy.id)
+            ndr = batch.add(compose.to_bytes(notice), kind="ndr", to=[copy.recipient], portal_id=copy.id)
+        receipt = _view(store, copy, at, batch, tz)
+        store.audit("reply-all" if all_ else "reply", "portal-copy", copy.id, None, {
+            "recipient": copy.recipient, "at": utc(at), "to": list(to), "cc": list(cc),
+            "attachments": [name for name, _ in attachments], "file": sent.name,
+            "undeliverable": list(unknown), "ndr": ndr.name if ndr else None,
+            "read_receipt": receipt.name if receipt else None})
+    return Replied(copy, to, cc, unknown, tuple(batch.files))
 
 
 @dataclass(frozen=True, slots=True)
@@ -359,22 +430,16 @@ class Printed:
 def print_copy(store, token: str, at: datetime, outbox: Outbox, *, as_: str | None = None) -> Printed:
     """``portal print``: a printable HTML rendering, when the definition allows it."""
     tz = _tz(store)
-    batch = outbox.batch()
-    try:
-        with store.transaction():
-            copy = _access(store, token, at, as_, "print")
-            if not copy.allow_print:
-                raise Refused(_definition_says(copy, "print"))
-            view = compose.read_view(_retained(store, copy))
-            page = compose.printable_html(view=view, copy=copy, at=at, tz=tz)
-            receipt = _view(store, copy, at, batch, tz)
-            store.audit("print", "portal-copy", copy.id, None, {
-                "recipient": copy.recipient, "at": utc(at), "read_receipt": receipt.name if receipt else None})
-            files = batch.publish()
-    except BaseException:
-        batch.discard()
-        raise
-    return Printed(copy, page, tuple(files))
+    with _committed(store, outbox) as batch:
+        copy = _access(store, token, at, as_, "print")
+        if not copy.allow_print:
+            raise Refused(_definition_says(copy, "print"))
+        view = compose.read_view(_retained(store, copy))
+        page = compose.printable_html(view=view, copy=copy, at=at, tz=tz)
+        receipt = _view(store, copy, at, batch, tz)
+        store.audit("print", "portal-copy", copy.id, None, {
+            "recipient": copy.recipient, "at": utc(at), "read_receipt": receipt.name if receipt else None})
+    return Printed(copy, page, tuple(batch.files))
 
 
 # --- sender and administrator side ----------------------------------------------------------

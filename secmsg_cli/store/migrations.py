@@ -240,6 +240,47 @@ def m003_portal(db: Database) -> None:
     )
 
 
+@migrations(name="m004_delivery_ledger")
+def m004_delivery_ledger(db: Database) -> None:
+    """SPEC §7.4: who was delivered which message (deliver is idempotent per
+    Message-ID and recipient), and the outbox files of committed
+    transactions that are not yet in ``new/`` (moved there after the commit;
+    a crash in between is recovered on the next run)."""
+    _run(
+        db,
+        """
+        -- One row per recipient that the system delivered something to: a
+        -- portal copy, or a banner-stamped inbox copy. Plain recipients get
+        -- nothing from the system and have no row.
+        CREATE TABLE deliveries (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            message_key TEXT NOT NULL,       -- the Message-ID, else 'sha256:' + the raw bytes' digest
+            recipient TEXT NOT NULL,
+            route TEXT NOT NULL CHECK (route IN ('portal', 'inbox')),
+            portal_copy INTEGER REFERENCES portal_copies(id),
+            at TEXT NOT NULL,                -- the sending time, UTC
+            again INTEGER NOT NULL DEFAULT 0 -- delivered again on purpose (--again)
+        );
+        CREATE INDEX deliveries_key ON deliveries(message_key, recipient);
+
+        -- Deliveries made before this migration: the portal copies.
+        INSERT INTO deliveries (message_key, recipient, route, portal_copy, at)
+            SELECT coalesce(m.message_id, 'sha256:' || m.sha256), c.recipient, 'portal', c.id, c.sent
+            FROM portal_copies c JOIN portal_messages m ON m.id = c.message_ref
+            ORDER BY c.id;
+
+        -- Outbox files written to tmp/ by a transaction that committed, until
+        -- they are moved to new/.
+        CREATE TABLE outbox_pending (
+            name TEXT NOT NULL,              -- the file name (the same in tmp/ and new/)
+            outbox TEXT NOT NULL,            -- the outbox directory, absolute
+            PRIMARY KEY (outbox, name)
+        );
+        PRAGMA user_version = 4;
+        """,
+    )
+
+
 SCHEMA_VERSION = len(migrations._migrations)
 if SCHEMA_VERSION != _SCHEMA_VERSION:  # pragma: no cover - a developer's slip
     raise RuntimeError(f"store.SCHEMA_VERSION is {_SCHEMA_VERSION} but there are {SCHEMA_VERSION} migrations")

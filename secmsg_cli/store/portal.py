@@ -263,6 +263,38 @@ class PortalStoreMixin:
         if not left:
             self._x("UPDATE portal_messages SET raw = NULL WHERE id = ?", [message_ref])  # type: ignore[attr-defined]
 
+    # --- the delivery ledger (SPEC §7.4: deliver is idempotent) ----------------
+
+    def delivered_to(self, message_key: str, recipients: Iterable[str]) -> list[str]:
+        """Those of ``recipients`` that the message with this key was delivered to."""
+        wanted = list(dict.fromkeys(recipients))
+        held = set()
+        for i in range(0, len(wanted), 500):  # bounded number of SQL parameters
+            chunk = wanted[i : i + 500]
+            held.update(r[0] for r in self._q(  # type: ignore[attr-defined]
+                f"SELECT DISTINCT recipient FROM deliveries WHERE message_key = ? "
+                f"AND recipient IN ({', '.join('?' * len(chunk))})", [message_key, *chunk]))
+        return [r for r in wanted if r in held]
+
+    def record_delivery(self, message_key: str, recipient: str, route: str, portal_copy: int | None,
+                        at: datetime, again: bool) -> None:
+        self._x(  # type: ignore[attr-defined]
+            "INSERT INTO deliveries (message_key, recipient, route, portal_copy, at, again) VALUES (?, ?, ?, ?, ?, ?)",
+            [message_key, recipient, route, portal_copy, utc(at), int(again)])
+
+    # --- outbox files of committed transactions not yet moved to new/ ----------
+
+    def add_outbox_pending(self, outbox: str, names: Iterable[str]) -> None:
+        for name in names:
+            self._x("INSERT INTO outbox_pending (outbox, name) VALUES (?, ?)", [outbox, name])  # type: ignore[attr-defined]
+
+    def outbox_pending(self, outbox: str) -> set[str]:
+        return {r[0] for r in self._q("SELECT name FROM outbox_pending WHERE outbox = ?", [outbox])}  # type: ignore[attr-defined]
+
+    def clear_outbox_pending(self, outbox: str, names: Iterable[str]) -> None:
+        for name in names:
+            self._x("DELETE FROM outbox_pending WHERE outbox = ? AND name = ?", [outbox, name])  # type: ignore[attr-defined]
+
     # --- users (the directory's known internal addresses) ---------------------
 
     def users(self) -> list[dict[str, str]]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import email
 import email.policy
 import hashlib
+import json
 import re
 import sqlite3
 from types import SimpleNamespace
@@ -280,27 +281,139 @@ def test_a_message_that_fails_half_way_leaves_nothing_and_the_batch_goes_on(env,
     assert [e["object"] for e in audit if e["action"] == "deliver"] == [MESSAGE_ID_01]
 
 
-def test_a_failure_after_the_files_were_published_removes_them(env, monkeypatch):
-    from secmsg_cli.delivery.outbox import Batch
+def test_nothing_reaches_new_before_the_commit_and_a_failed_commit_leaves_nothing(env, monkeypatch):
+    from contextlib import contextmanager
 
-    real = Batch.publish
+    from secmsg_cli.errors import StoreError
 
-    def publish_then_fail(self):
-        done = real(self)
-        assert all(f.path.parent.name == "new" and f.path.exists() for f in done)
-        raise sqlite3.OperationalError("disk I/O error")  # as if the commit had failed
+    real, seen = Store.transaction, []
 
-    monkeypatch.setattr(Batch, "publish", publish_then_fail)
+    @contextmanager
+    def failing_commit(self):
+        with real(self):
+            yield self
+            if self._depth == 1 and self.conn.execute("SELECT count(*) FROM portal_copies").fetchone()[0]:
+                # the deliver transaction, about to commit: its files wait in tmp/
+                seen.append((len(list((env.outbox / "tmp").iterdir())), len(list((env.outbox / "new").iterdir()))))
+                raise StoreError("cannot write to store: disk I/O error")  # as if the commit had failed
+
+    monkeypatch.setattr(Store, "transaction", failing_commit)
     r = env.cli("deliver", write_message(env.tmp), "--definition", "T/Open", "--at", T0, "--outbox", env.outbox)
     assert r.exit_code == 1, r.output
+    assert seen == [(4, 0)]
     assert "disk I/O error" in r.stderr
     assert outbox_files(env.outbox) == []
     assert copies(env.db) == []
     conn = sqlite3.connect(env.db)
     try:
         assert conn.execute("SELECT count(*) FROM portal_messages").fetchone()[0] == 0
+        assert conn.execute("SELECT count(*) FROM outbox_pending").fetchone()[0] == 0
     finally:
         conn.close()
+
+
+def test_files_that_could_not_be_moved_after_the_commit_are_moved_by_the_next_run(env, monkeypatch):
+    from secmsg_cli.delivery.outbox import Outbox
+
+    real = Outbox._move_to_new
+    monkeypatch.setattr(Outbox, "_move_to_new", lambda self, name: (_ for _ in ()).throw(OSError(28, "No space left")))
+    r = env.cli("deliver", write_message(env.tmp), "--definition", "T/Open", "--at", T0, "--outbox", env.outbox)
+    assert r.exit_code == 1, r.output
+    assert "No space left" in r.stderr and "moved on the next run" in r.stderr
+    assert len(copies(env.db)) == 3  # delivered: the store holds the copies
+    assert len(list((env.outbox / "tmp").iterdir())) == 4 and list((env.outbox / "new").iterdir()) == []
+    monkeypatch.setattr(Outbox, "_move_to_new", real)
+    # the next command that uses the outbox (here a portal action) finishes the move
+    r = env.cli("portal", "open", "0123456789ab.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", "--at", T0,
+                "--outbox", env.outbox)
+    assert r.exit_code == 1 and "access refused" in r.stderr, r.output
+    assert "4 file(s) of committed deliveries moved to new/" in r.stderr
+    assert list((env.outbox / "tmp").iterdir()) == [] and len(outbox_messages(env.outbox)) == 4
+    assert len(tokens(env.outbox)) == 3
+    conn = sqlite3.connect(env.db)
+    try:
+        assert conn.execute("SELECT count(*) FROM outbox_pending").fetchone()[0] == 0
+    finally:
+        conn.close()
+
+
+# --- idempotent: the same message is not delivered twice -------------------------------------------------
+
+
+def _counts(db) -> tuple[int, int, int]:
+    conn = sqlite3.connect(db)
+    try:
+        return tuple(conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
+                     for t in ("portal_messages", "portal_copies", "deliveries"))
+    finally:
+        conn.close()
+
+
+def test_delivering_the_same_message_again_is_refused_and_writes_nothing(env):
+    path = write_message(env.tmp)
+    env.deliver(path, "--definition", "T/Open")
+    before = (_counts(env.db), sorted(p.name for p in outbox_files(env.outbox)))
+    assert before[0] == (1, 3, 4)  # 3 portal copies, 1 inbox copy
+    r = env.cli("-q", "deliver", path, "--definition", "T/Open", "--at", T0, "--outbox", env.outbox)
+    assert r.exit_code == 1, r.output
+    [line] = r.stderr.splitlines()
+    assert line.startswith("error: ") and "<q3-figures@example.com> was already delivered to" in line
+    for rcpt in ("bob@partner.test", "carol@partner.test", "erin@partner.test", "dave@example.com"):
+        assert rcpt in line
+    assert "--again" in line
+    assert (_counts(env.db), sorted(p.name for p in outbox_files(env.outbox))) == before
+    # one recipient that already has it is enough to refuse
+    r = env.cli("deliver", path, "--rcpt", "dave@example.com", "--rcpt", "new@partner.test",
+                "--definition", "T/Open", "--at", T0, "--outbox", env.outbox)
+    assert r.exit_code == 1 and "already delivered to dave@example.com;" in r.stderr, r.output
+    assert _counts(env.db) == before[0]
+    # new recipients only: delivered
+    env.deliver(path, "--rcpt", "new@partner.test", "--definition", "T/Open")
+    assert _counts(env.db) == (2, 4, 5)
+
+
+def test_again_delivers_it_again_and_says_so(env):
+    path = write_message(env.tmp)
+    env.deliver(path, "--definition", "T/Open")
+    r = env.deliver(path, "--definition", "T/Open", "--again")
+    assert len(r.json["portal_ids"]) == 3
+    assert _counts(env.db) == (2, 6, 8)
+    audit = ok(env.cli("audit", "-o", "json")).json
+    assert [e["after"]["again"] for e in audit if e["action"] == "deliver"] == [True, False]
+
+
+def test_200_message_ids_delivered_twice_are_stored_once(env):
+    batch = env.tmp / "batch"
+    batch.mkdir()
+    for i in range(200):
+        write_message(batch, MESSAGE.replace(b"<q3-figures@example.com>", b"<m%d@example.com>" % i), f"{i:03d}.eml")
+    env.deliver(batch, "--rcpt", "bob@partner.test", "--definition", "T/Open", "-o", "jsonl")
+    r = env.cli("deliver", batch, "--rcpt", "bob@partner.test", "--definition", "T/Open", "--at", T0,
+                "--outbox", env.outbox, "-o", "jsonl")
+    assert r.exit_code == 1
+    docs = [json.loads(line) for line in r.stdout.splitlines()]
+    assert len(docs) == 200 and all("was already delivered to bob@partner.test" in d["error"] for d in docs)
+    assert _counts(env.db) == (200, 200, 200)
+    assert len(outbox_files(env.outbox)) == 200
+
+
+def test_a_message_without_message_id_is_known_by_its_bytes(env):
+    raw = MESSAGE.replace(b"Message-ID: <q3-figures@example.com>\n", b"")
+    a = write_message(env.tmp, raw, "a.eml")
+    b = write_message(env.tmp, raw, "b.eml")  # the same bytes in another file
+    c = write_message(env.tmp, raw.replace(b"Quarterly figures", b"Other figures"), "c.eml")
+    env.deliver(a, "--rcpt", "bob@partner.test", "--definition", "T/Open")
+    r = env.cli("deliver", b, "--rcpt", "bob@partner.test", "--definition", "T/Open", "--at", T0, "--outbox", env.outbox)
+    assert r.exit_code == 1 and "no Message-ID; the same bytes) was already delivered to bob@partner.test" in r.stderr
+    env.deliver(c, "--rcpt", "bob@partner.test", "--definition", "T/Open")  # different bytes: another message
+    assert _counts(env.db) == (2, 2, 2)
+
+
+def test_plain_recipients_are_not_counted_as_delivered(env):
+    path = write_message(env.tmp)
+    env.deliver(path)  # nothing secure: the system delivers nothing
+    env.deliver(path, "--definition", "T/Open")
+    assert _counts(env.db) == (1, 3, 4)
 
 
 def test_an_undecidable_message_writes_nothing(env):
@@ -321,7 +434,7 @@ def test_bad_options_are_refused_before_anything_is_written(env):
 def test_the_schema_has_the_portal_tables(env):
     conn = sqlite3.connect(env.db)
     try:
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == 3
+        assert conn.execute("PRAGMA user_version").fetchone()[0] >= 4
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         assert {"portal_messages", "portal_copies", "users"} <= tables
         cols = [r[1] for r in conn.execute("PRAGMA table_info(portal_copies)")]
@@ -332,3 +445,46 @@ def test_the_schema_has_the_portal_tables(env):
         assert "token" not in [r[1] for r in conn.execute("PRAGMA table_info(portal_copies)")]
     finally:
         conn.close()
+
+
+def test_a_store_from_before_the_ledger_knows_its_portal_deliveries(env):
+    """Migration 4 fills the delivery ledger from the portal copies already
+    held, so a message delivered before the upgrade is not delivered twice."""
+    env.deliver(write_message(env.tmp), "--definition", "T/Open")
+    conn = sqlite3.connect(env.db)
+    try:  # back to schema 3, as an older secmsg left it
+        conn.executescript("DROP TABLE deliveries; DROP TABLE outbox_pending; "
+                           "DELETE FROM _sqlite_migrations WHERE name = 'm004_delivery_ledger'; PRAGMA user_version = 3;")
+    finally:
+        conn.close()
+    r = env.cli("-q", "deliver", write_message(env.tmp), "--definition", "T/Open", "--at", T0, "--outbox", env.outbox)
+    assert r.exit_code == 1, r.output
+    # the inbox copy of dave@example.com was not recorded before: only the portal recipients are known
+    assert "already delivered to bob@partner.test, carol@partner.test, erin@partner.test;" in r.stderr
+    conn = sqlite3.connect(env.db)
+    try:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] >= 4
+        assert conn.execute("SELECT message_key, recipient, route FROM deliveries ORDER BY id").fetchall() == [
+            ("<q3-figures@example.com>", a, "portal") for a in ("bob@partner.test", "carol@partner.test",
+                                                                 "erin@partner.test")]
+    finally:
+        conn.close()
+
+
+@pytest.mark.parametrize("damage", ["world-writable", "new-is-a-symlink"])
+def test_an_unsafe_outbox_is_refused_with_one_line(env, damage):
+    env.outbox.mkdir(mode=0o700)
+    for sub in ("tmp", "new", "cur"):
+        (env.outbox / sub).mkdir(mode=0o700)
+    if damage == "world-writable":
+        env.outbox.chmod(0o777)
+    else:
+        (env.outbox / "new").rmdir()
+        (env.tmp / "elsewhere").mkdir()
+        (env.outbox / "new").symlink_to(env.tmp / "elsewhere")
+    r = env.cli("deliver", write_message(env.tmp), "--definition", "T/Open", "--at", T0, "--outbox", env.outbox)
+    assert r.exit_code == 1, r.output
+    [line] = r.stderr.splitlines()
+    assert line.startswith("error: cannot use outbox ") and ("writable by every user" in line or "symbolic link" in line)
+    assert copies(env.db) == []
+    assert not (env.tmp / "elsewhere").exists() or list((env.tmp / "elsewhere").iterdir()) == []

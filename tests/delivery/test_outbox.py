@@ -1,4 +1,6 @@
-"""The outbox Maildir: written tmp/ -> new/, private, all-or-nothing per batch."""
+"""The outbox Maildir: written to tmp/, moved to new/ after the store's
+commit, recovered after a crash in between; private, and refused when
+others could write to it or its folders are symbolic links."""
 
 from __future__ import annotations
 
@@ -31,22 +33,23 @@ def test_a_batch_is_invisible_until_published(tmp_path):
     assert [reader.get_bytes(k) for k in reader.iterkeys()] == [MSG]
 
 
-def test_discard_removes_every_file_wherever_it_is(tmp_path):
+def test_discard_removes_the_batch_from_tmp(tmp_path):
     box = Outbox(tmp_path / "out")
+    other = box.batch()
+    kept = other.add(MSG, kind="reply", to=["x@example.com"])  # another transaction's file
     batch = box.batch()
     batch.add(MSG, kind="reply", to=["b@example.com"])
-    batch.add(MSG, kind="reply", to=["c@example.com"])
-    batch.publish()
-    batch.add(MSG, kind="ndr", to=["a@example.com"])  # one more, still in tmp/
+    batch.add(MSG, kind="ndr", to=["a@example.com"])
     batch.discard()
-    assert [p for sub in ("tmp", "new", "cur") for p in (box.path / sub).iterdir()] == []
+    assert [p for sub in ("tmp", "new", "cur") for p in (box.path / sub).iterdir()] == [kept.path]
 
 
-def test_a_failed_publish_leaves_nothing(tmp_path, monkeypatch):
+def test_a_failed_publish_leaves_the_rest_in_tmp_for_the_next_run(tmp_path, monkeypatch):
     box = Outbox(tmp_path / "out")
     batch = box.batch()
     for i in range(3):
         batch.add(MSG, kind="reply", to=[f"r{i}@example.com"])
+    names = set(batch.names)
     real, calls = os.link, []
 
     def flaky(src, dst):
@@ -56,9 +59,45 @@ def test_a_failed_publish_leaves_nothing(tmp_path, monkeypatch):
         return real(src, dst)
 
     monkeypatch.setattr(os, "link", flaky)
-    with pytest.raises(OutboxError, match="No space left"):
+    with pytest.raises(OutboxError, match="No space left.*moved on the next run"):
         batch.publish()
-    assert [p for sub in ("tmp", "new") for p in (box.path / sub).iterdir()] == []
+    assert len(list((box.path / "new").iterdir())) == 1 and len(list((box.path / "tmp").iterdir())) == 2
+    monkeypatch.setattr(os, "link", real)
+    moved, removed = box.recover(names)  # the store says all three were committed
+    assert sorted(moved) == sorted(names) and removed == []
+    assert {p.name for p in (box.path / "new").iterdir()} == names
+    assert list((box.path / "tmp").iterdir()) == []
+
+
+def _dead_pid() -> int:
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
+def test_recover_removes_uncommitted_files_only_of_processes_that_are_gone(tmp_path):
+    from secmsg_cli.delivery import outbox as outbox_module
+
+    box = Outbox(tmp_path / "out")
+    host = outbox_module._hostname()
+    dead = f"1796000000.M000001P{_dead_pid()}Q1R0123abcd.{host}"
+    alive = f"1796000000.M000002P{os.getpid()}Q2R0123abcd.{host}"
+    elsewhere = f"1796000000.M000003P{_dead_pid()}Q3R0123abcd.other-host"
+    foreign = "not-ours"
+    committed = f"1796000000.M000004P{_dead_pid()}Q4R0123abcd.{host}"
+    for name in (dead, alive, elsewhere, foreign, committed):
+        (box.path / "tmp" / name).write_bytes(MSG)
+    moved, removed = box.recover({committed})
+    assert moved == [committed] and removed == [dead]
+    assert sorted(p.name for p in (box.path / "tmp").iterdir()) == sorted([alive, elsewhere, foreign])
+    assert [p.name for p in (box.path / "new").iterdir()] == [committed]
+    # what nobody has claimed for 36 hours is abandoned (the Maildir rule)
+    for name in (elsewhere, foreign):
+        os.utime(box.path / "tmp" / name, (0, 0))
+    assert sorted(box.recover(set())[1]) == sorted([elsewhere, foreign])
 
 
 def test_the_outbox_is_private(tmp_path):
@@ -79,3 +118,32 @@ def test_a_file_where_the_outbox_should_be_is_an_error(tmp_path):
     (tmp_path / "file").write_text("x")
     with pytest.raises(OutboxError, match="not a directory"):
         Outbox(tmp_path / "file")
+
+
+@pytest.mark.parametrize("sub", ["tmp", "new", "cur"])
+def test_an_outbox_folder_that_is_a_symbolic_link_is_refused(tmp_path, sub):
+    Outbox(tmp_path / "out")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    target = tmp_path / "out" / sub
+    target.rmdir()
+    target.symlink_to(elsewhere)
+    with pytest.raises(OutboxError, match=f"its {sub}/ is a symbolic link"):
+        Outbox(tmp_path / "out")
+    target.unlink()
+    target.symlink_to(tmp_path / "missing")  # dangling
+    with pytest.raises(OutboxError, match=f"its {sub}/ is a symbolic link"):
+        Outbox(tmp_path / "out")
+    assert list(elsewhere.iterdir()) == [] and not (tmp_path / "missing").exists()
+
+
+@pytest.mark.parametrize("where", ["", "new"])
+def test_an_outbox_every_user_can_write_to_is_refused(tmp_path, where):
+    Outbox(tmp_path / "out")
+    path = tmp_path / "out" / where if where else tmp_path / "out"
+    path.chmod(0o777)
+    with pytest.raises(OutboxError, match="writable by every user") as e:
+        Outbox(tmp_path / "out")
+    assert "\n" not in str(e.value) and "chmod o-w" in str(e.value)
+    path.chmod(0o700)
+    Outbox(tmp_path / "out")

@@ -1,7 +1,8 @@
 """Crash safety (issue 7 §4, SPEC §11): a ``secmsg import`` / ``secmsg apply``
 killed with SIGKILL in the middle of its transaction leaves the store exactly as
 it was before the command, and sound (``db check``); a ``secmsg deliver`` (one
-transaction per message) leaves every message delivered whole or not at all.
+transaction per message) leaves every message delivered whole or not at all,
+and its outbox never announces a copy the store does not hold (SPEC §7.4).
 
 The process is killed once its write-ahead log has grown (it is writing); if
 it finished before the kill, the test retries with a bigger file. After the
@@ -11,6 +12,7 @@ came after the commit, completely written; a partial store fails the test.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -143,24 +145,67 @@ def test_db_check_after_a_crash_through_the_cli(tmp_path):
         assert store.is_empty()
 
 
-def test_deliver_killed_mid_batch_leaves_each_message_whole(tmp_path):
-    """``deliver`` commits message by message (a bad message must not stop a
-    batch): killed in the middle, every message is delivered completely (its
-    portal copy, its audit entry, its outbox file) or not at all."""
-    import shutil
+def _outbox_state(db: Path, box: Path) -> tuple[set[str], set[str], set[str], set[str]]:
+    """(files the committed deliveries list, files in new/, files in tmp/,
+    files the store says are committed but not yet moved)."""
     import sqlite3
 
-    from tests.conftest import DEMO, FIXTURES
+    with Store(db) as store:
+        assert store.check() == []
+        deliveries = [a for a in store.audit_log() if a["action"] == "deliver"]
+    with sqlite3.connect(db) as conn:
+        messages = conn.execute("SELECT count(*) FROM portal_messages").fetchone()[0]
+        copies = conn.execute("SELECT count(*) FROM portal_copies").fetchone()[0]
+        ledger = conn.execute("SELECT count(*) FROM deliveries").fetchone()[0]
+        pending = {r[0] for r in conn.execute("SELECT name FROM outbox_pending")}
+    # each message whole, or not at all
+    recipients = [r for a in deliveries for r in a["after"]["recipients"] if r["secure"]]
+    assert ledger == len(recipients)
+    assert copies == sum(1 for r in recipients if r["portal_id"] is not None)
+    assert messages == sum(1 for a in deliveries if any(r["portal_id"] for r in a["after"]["recipients"]))
+    listed = {f["file"] for a in deliveries for f in a["after"]["outbox"]}
+    return listed, {p.name for p in (box / "new").iterdir()}, {p.name for p in (box / "tmp").iterdir()}, pending
 
-    db, box = tmp_path / "store.db", tmp_path / "outbox"
+
+def _recover(db: Path, box: Path) -> subprocess.CompletedProcess:
+    """The next command that uses the outbox (here: deliver a message no recipient gets from the system)."""
+    from tests.conftest import FIXTURES
+
+    plain = FIXTURES / "messages" / "02-internal-only.eml"
+    r = subprocess.run([sys.executable, "-m", "secmsg_cli", "--db", str(db), "deliver", str(plain),
+                        "--at", "2026-11-27T10:00:00Z", "--outbox", str(box), "-o", "json"],
+                       capture_output=True, text=True, env=_env(), timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["outbox"] == []
+    return r
+
+
+def _demo_store(tmp_path: Path) -> Path:
+    from tests.conftest import DEMO
+
+    db = tmp_path / "store.db"
     r = subprocess.run([sys.executable, "-m", "secmsg_cli", "--db", str(db), "import", str(DEMO)],
                        capture_output=True, text=True, env=_env(), timeout=300)
     assert r.returncode == 0, r.stderr
+    return db
+
+
+def test_deliver_killed_mid_batch_leaves_each_message_whole(tmp_path):
+    """``deliver`` commits message by message (a bad message must not stop a
+    batch): killed in the middle, every message is delivered completely (its
+    portal copy, its audit entry, its outbox file) or not at all, and the
+    outbox announces nothing the store does not hold; the next run moves
+    what was committed and removes what was not."""
+    import shutil
+
+    from tests.conftest import FIXTURES
+
+    db, box = _demo_store(tmp_path), tmp_path / "outbox"
     batch = tmp_path / "batch"
     batch.mkdir()
-    one = FIXTURES / "messages" / "01-confidential-subject-to-counsel.eml"  # one portal recipient
+    one = (FIXTURES / "messages" / "01-confidential-subject-to-counsel.eml").read_bytes()  # one portal recipient
     for i in range(3000):
-        shutil.copyfile(one, batch / f"m{i:05d}.eml")
+        (batch / f"m{i:05d}.eml").write_bytes(one.replace(b"Message-ID: <", b"Message-ID: <%d." % i, 1))
     proc = subprocess.Popen([sys.executable, "-m", "secmsg_cli", "-q", "--db", str(db), "deliver", str(batch),
                              "--at", "2026-11-27T10:00:00Z", "--outbox", str(box), "-o", "jsonl"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=_env())
@@ -175,16 +220,61 @@ def test_deliver_killed_mid_batch_leaves_each_message_whole(tmp_path):
     proc.wait(timeout=60)
     proc.stderr.close()
 
-    with Store(db) as store:
-        assert store.check() == []
-        deliveries = [a for a in store.audit_log() if a["action"] == "deliver"]
-    with sqlite3.connect(db) as conn:
-        messages = conn.execute("SELECT count(*) FROM portal_messages").fetchone()[0]
-        copies = conn.execute("SELECT count(*) FROM portal_copies").fetchone()[0]
-    assert 50 <= len(deliveries) < 3000
-    assert messages == copies == len(deliveries)
-    listed = {f["file"] for a in deliveries for f in a["after"]["outbox"]}
-    published = {p.name for p in new.iterdir()}
-    assert listed <= published  # what was committed was published
-    assert len(published - listed) <= 1  # at most the message in flight (its commit did not land)
-    assert len(list((box / "tmp").iterdir())) <= 1  # the one in flight, never visible to readers
+    listed, published, waiting, pending = _outbox_state(db, box)
+    assert 50 <= len(listed) < 3000
+    assert published <= listed  # nothing is announced that the store does not hold
+    assert len(listed - published) <= 1 and listed - published == pending  # committed, killed before the move
+    assert len(waiting) <= 1  # the message in flight: committed (pending) or not, never visible to readers
+    _recover(db, box)
+    listed_after, published_after, waiting_after, pending_after = _outbox_state(db, box)
+    assert listed_after == listed and published_after == listed
+    assert waiting_after == set() and pending_after == set()
+    shutil.rmtree(batch)
+
+
+# Runs secmsg with one step of the outbox replaced by a sudden exit (as a
+# SIGKILL would land there), so each window of a delivery is tested for sure.
+_DIE_AT = r"""
+import os, sys
+from secmsg_cli.delivery import outbox
+step = sys.argv.pop(1)
+if step == "move":  # the store has committed; no file is in new/ yet
+    outbox.Outbox._move_to_new = lambda self, name: os._exit(9)
+else:  # the second file of the delivery is being written; nothing is committed
+    real = outbox.Batch.add
+    def add(self, data, **kw):
+        if self.files:
+            os._exit(9)
+        return real(self, data, **kw)
+    outbox.Batch.add = add
+from secmsg_cli.cli.entry import main
+sys.argv[0] = "secmsg"
+main()
+"""
+
+
+@pytest.mark.parametrize("step", ["move", "write"], ids=["killed-after-commit", "killed-before-commit"])
+def test_deliver_killed_between_its_steps_is_finished_or_undone_by_the_next_run(tmp_path, step):
+    from tests.conftest import FIXTURES
+
+    db, box = _demo_store(tmp_path), tmp_path / "outbox"
+    msg = FIXTURES / "messages" / "03-mixed-internal-external.eml"  # portal and inbox copies
+    r = subprocess.run([sys.executable, "-c", _DIE_AT, step, "--db", str(db), "deliver", str(msg),
+                        "--at", "2026-11-27T10:00:00Z", "--outbox", str(box), "--definition",
+                        "Legal/Client Correspondence", "-o", "json"],
+                       capture_output=True, text=True, env=_env(), timeout=300)
+    assert r.returncode == 9, r.stderr
+    listed, published, waiting, pending = _outbox_state(db, box)
+    assert published == set()
+    if step == "move":
+        assert len(listed) >= 2 and waiting == listed == pending
+    else:
+        assert listed == set() and len(waiting) == 1 and pending == set()
+    rec = _recover(db, box)
+    listed_after, published_after, waiting_after, pending_after = _outbox_state(db, box)
+    assert (listed_after, published_after, waiting_after, pending_after) == (listed, listed, set(), set())
+    if step == "move":
+        assert f"{len(listed)} file(s) of committed deliveries moved to new/, 0 file(s)" in rec.stderr
+    else:
+        assert "0 file(s) of committed deliveries moved to new/, 1 file(s) of deliveries that never committed" \
+            in rec.stderr
