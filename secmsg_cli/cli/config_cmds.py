@@ -61,7 +61,7 @@ def register(app: typer.Typer) -> None:
 
         doc, source = read_file(file)
         cfg = validate_document(doc, source)
-        counts = import_config(open_store(ctx), cfg, source=file)
+        counts = import_config(open_store(ctx, create=True), cfg, source=file)
         summary = ", ".join(f"{n} {k}" for k, n in counts.items())
         say(f"Imported {file}: {summary}.", quiet=state(ctx).quiet)
 
@@ -153,7 +153,7 @@ def register_plan(app: typer.Typer) -> None:
 
         doc, source = read_file(file)
         cfg = validate_document(doc, source)
-        store = open_store(ctx)
+        store = open_store(ctx, create=True)
         plan, _ = make_plan(store, cfg, prune=prune)
         if output is Output.table:
             _print_plan(plan, file, state(ctx).quiet)
