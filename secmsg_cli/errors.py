@@ -51,3 +51,7 @@ class NoStore(StoreError):
         )
         self.path = path
 
+
+class OutputError(SecmsgError):
+    """The results cannot be written: full disk, file size limit, failing
+    device (exit 1); never a silent exit 0 with truncated output."""
