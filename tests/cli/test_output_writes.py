@@ -189,6 +189,38 @@ def test_a_reader_that_goes_away_ends_the_command_quietly(big, store, args, unbu
     assert err.count("\n") <= 1 and "Traceback" not in err and "Exception ignored" not in err, err
 
 
+def test_export_to_a_file_over_the_limit_leaves_the_old_file(big, tmp_path):
+    target = tmp_path / "secmsg.toml"
+    target.write_text("# the previous export\n")
+    os.chmod(target, 0o640)
+    r = secmsg(big["db"], "export", target, limit=LIMIT)
+    err = r.stderr.decode(errors="replace")
+    assert r.returncode == 1, err
+    assert err == f"error: cannot write {target}: File too large\n"
+    assert target.read_text() == "# the previous export\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["secmsg.toml"]  # no temporary file left
+    r = secmsg(big["db"], "-q", "export", target)
+    assert r.returncode == 0, r.stderr
+    assert "Generated 499" in target.read_text()
+    assert oct(target.stat().st_mode & 0o777) == oct(0o640)  # the replaced file's mode is kept
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["secmsg.toml"]
+
+
+def test_junit_over_the_limit_leaves_no_truncated_report(tmp_path):
+    report = tmp_path / "report.xml"
+    whole = secmsg(tmp_path / "unused.db", "test", FIXTURES / "cases.toml", "--config", DEMO, "--junit", report)
+    assert whole.returncode == 0, whole.stderr
+    size = report.stat().st_size
+    report.unlink()
+    r = secmsg(tmp_path / "unused.db", "test", FIXTURES / "cases.toml", "--config", DEMO, "--junit", report,
+               limit=size - 1)
+    err = r.stderr.decode(errors="replace")
+    assert r.returncode == 1, err
+    assert err.endswith(f"error: cannot write {report}: File too large\n"), err
+    assert not report.exists()
+    assert list(tmp_path.iterdir()) == []
+
+
 @pytest.mark.parametrize(
     "args",
     [("policy", "list", "-o", "json"), ("simulate", ONE, "--at", AT, "-o", "json"), ("export",)],
