@@ -38,3 +38,20 @@ class ConfigError(SecmsgError):
 
 class StoreError(SecmsgError):
     """The store cannot be used: newer schema, not a secmsg store, unreadable."""
+
+
+class NoStore(StoreError):
+    """No store at the path: only ``init``, ``import`` and ``apply`` create one
+    (exit 1), so a mistyped path is never answered as an empty organisation."""
+
+    def __init__(self, path: object) -> None:
+        super().__init__(
+            f"no store at {path}: create one with 'secmsg init' or 'secmsg import FILE' "
+            "(or point --db / SECMSG_DB at an existing store)"
+        )
+        self.path = path
+
+
+class OutputError(SecmsgError):
+    """The results cannot be written: full disk, file size limit, failing
+    device (exit 1); never a silent exit 0 with truncated output."""

@@ -102,7 +102,6 @@ __all__ = [
     "run_case",
     "run_cases",
     "junit_xml",
-    "write_junit",
 ]
 
 TOP_KEYS = ("defaults", "case")
@@ -935,8 +934,3 @@ def junit_xml(results: Sequence[CaseResult], *, suite: str, file: str | None = N
             el.text = _x(f"{r.case.source}: {r.error}")
     ET.indent(root)
     return ET.tostring(root, encoding="utf-8", xml_declaration=True) + b"\n"
-
-
-def write_junit(path: str | Path, results: Sequence[CaseResult], *, suite: str, file: str | None = None,
-                timestamp: datetime | None = None) -> None:
-    Path(path).write_bytes(junit_xml(results, suite=suite, file=file, timestamp=timestamp))

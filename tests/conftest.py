@@ -1,5 +1,7 @@
-"""Shared fixtures: every test gets its own store through SECMSG_DB, so no test
-touches a real one; ``cli`` runs the real application in-process."""
+"""Shared fixtures: every test gets its own store path through SECMSG_DB, so no
+test touches a real one; ``cli`` runs the real application in-process on a
+store made there by ``secmsg init`` (no other command creates one),
+``bare_cli`` with none yet."""
 
 from __future__ import annotations
 
@@ -43,9 +45,7 @@ class Result:
         return f"exit={self.exit_code}\n--- stdout\n{self.stdout}\n--- stderr\n{self.stderr}"
 
 
-@pytest.fixture
-def cli():
-    """``cli("group", "list", "-o", "json")`` -> Result (exit code, stdout, stderr)."""
+def _runner():
     from secmsg_cli.cli.app import app
 
     runner = CliRunner()
@@ -55,6 +55,22 @@ def cli():
         return Result(r.exit_code, r.stdout, r.stderr)
 
     return run
+
+
+@pytest.fixture
+def bare_cli():
+    """``cli`` with no store at ``SECMSG_DB`` yet (only init, import and apply
+    create one)."""
+    return _runner()
+
+
+@pytest.fixture
+def cli(bare_cli, _isolated_store):
+    """``cli("group", "list", "-o", "json")`` -> Result (exit code, stdout,
+    stderr), on a new store at ``SECMSG_DB`` made by ``secmsg init``."""
+    r = bare_cli("init")
+    assert r.exit_code == 0 and _isolated_store.is_file(), r.output
+    return bare_cli
 
 
 @pytest.fixture

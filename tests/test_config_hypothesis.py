@@ -128,7 +128,7 @@ _n = count()
 def fresh(tmp_path):
     def make():
         db = tmp_path / f"s{next(_n)}.db"
-        Store(db).close()
+        Store(db, create=True).close()
         return db
 
     return make

@@ -29,12 +29,13 @@ def state(ctx: typer.Context) -> State:
     return root.obj
 
 
-def open_store(ctx: typer.Context):
+def open_store(ctx: typer.Context, *, create: bool = False):
     """Open the store chosen by --db / SECMSG_DB / the default location; closed
-    when the command ends."""
+    when the command ends. Only ``init``, ``import`` and ``apply`` pass
+    ``create``: every other command refuses a path where there is no store."""
     from secmsg_cli.store.store import open_store as _open
 
-    store = _open(state(ctx).db)
+    store = _open(state(ctx).db, create=create)
     ctx.call_on_close(store.close)
     return store
 

@@ -11,6 +11,7 @@ terminal.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Mapping, Sequence
 from enum import Enum
@@ -135,6 +136,44 @@ def emit(
     for row in rows:
         table.add_row(*(Text(printable(_cell(row.get(k)))) for k in keys))
     out.print(table)
+
+
+def write_file(path: str | os.PathLike[str], data: bytes) -> None:
+    """Write ``data`` to the file ``path`` whole or not at all (SPEC §10-§11):
+    into a new file beside it, flushed to disk, then renamed over it; a
+    failed write (full disk, ``ulimit -f``) leaves ``path`` as it was and no
+    temporary file. A file it replaces keeps its mode; through a symbolic
+    link, the link's target is replaced."""
+    import stat
+    import tempfile
+
+    from secmsg_cli.errors import OutputError
+
+    target = os.path.realpath(path)
+    tmp = None
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(target)}.", suffix=".tmp",
+                                   dir=os.path.dirname(target))
+        with os.fdopen(fd, "wb") as fh:
+            try:
+                mode = stat.S_IMODE(os.stat(target).st_mode)
+            except FileNotFoundError:
+                umask = os.umask(0)
+                os.umask(umask)
+                mode = 0o666 & ~umask
+            if hasattr(os, "fchmod"):
+                os.fchmod(fh.fileno(), mode)
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, target)
+    except OSError as exc:
+        if tmp is not None:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+        raise OutputError(f"cannot write {os.fspath(path)}: {exc.strerror or exc}") from None
 
 
 def say(message: str, *, quiet: bool = False) -> None:

@@ -15,32 +15,45 @@ from secmsg_cli.cli._common import State
 
 
 class SecmsgGroup(TyperGroup):
-    """Runs the command tree and maps every exception to one line and an exit code."""
+    """Runs the command tree, maps every exception to one line and an exit
+    code, and ends every command by flushing its results (SPEC §10)."""
 
     def main(self, args: Any = None, prog_name: str | None = None, complete_var: str | None = None,
              standalone_mode: bool = True, **extra: Any) -> Any:
+        from secmsg_cli.cli._stdout import finish
+
+        try:
+            rv = self._run(args, prog_name, complete_var, **extra)
+        except SystemExit as exc:  # Typer after a closed pipe, Rich's console after one
+            if not (exc.code is None or isinstance(exc.code, int)):
+                raise
+            rv = exc.code or 0
+        else:
+            if not standalone_mode:
+                return rv
+        sys.exit(finish(rv if isinstance(rv, int) else 0))
+
+    def _run(self, args: Any, prog_name: str | None, complete_var: str | None, **extra: Any) -> Any:
+        """The command's return value (its exit code when it raised typer.Exit), or the exit code of its error."""
         # Typer carries its own Click; its exception classes live there.
         from typer import Abort
         from typer._click.exceptions import ClickException, NoArgsIsHelpError, UsageError
 
         try:
-            rv = super().main(args=args, prog_name=prog_name or "secmsg", complete_var=complete_var,
-                              standalone_mode=False, **extra)
+            return super().main(args=args, prog_name=prog_name or "secmsg", complete_var=complete_var,
+                                standalone_mode=False, **extra)
         except NoArgsIsHelpError as exc:
             exc.show()
-            sys.exit(exc.exit_code)
+            return exc.exit_code
         except UsageError as exc:
             hint = f" (see '{exc.ctx.command_path} --help')" if exc.ctx is not None else ""
-            sys.exit(fail(exc.format_message().replace("\n", " ") + hint, exc.exit_code))
+            return fail(exc.format_message().replace("\n", " ") + hint, exc.exit_code)
         except ClickException as exc:
-            sys.exit(fail(exc.format_message().replace("\n", " "), exc.exit_code))
+            return fail(exc.format_message().replace("\n", " "), exc.exit_code)
         except Abort:
-            sys.exit(fail("aborted", 1))
+            return fail("aborted", 1)
         except Exception as exc:
-            sys.exit(exit_code_for(exc))
-        if not standalone_mode:
-            return rv
-        sys.exit(rv if isinstance(rv, int) else 0)
+            return exit_code_for(exc)
 
 
 app = typer.Typer(

@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from secmsg_cli.cli._common import OutputOpt, open_store, state
-from secmsg_cli.cli._output import Output, say, to_json
+from secmsg_cli.cli._output import Output, say, to_json, write_file
 from secmsg_cli.errors import SecmsgError
 
 
@@ -38,13 +38,7 @@ def register(app: typer.Typer) -> None:
         if file is None:
             sys.stdout.write(text)
             return
-        tmp = file.with_name(file.name + ".tmp")
-        try:
-            tmp.write_text(text, encoding="utf-8")
-            tmp.replace(file)
-        except OSError as exc:
-            tmp.unlink(missing_ok=True)
-            raise SecmsgError(f"cannot write {file}: {exc.strerror or exc}") from None
+        write_file(file, text.encode("utf-8"))
         say(f"Exported the configuration to {file}.", quiet=state(ctx).quiet)
 
     @app.command("import")
@@ -61,7 +55,7 @@ def register(app: typer.Typer) -> None:
 
         doc, source = read_file(file)
         cfg = validate_document(doc, source)
-        counts = import_config(open_store(ctx), cfg, source=file)
+        counts = import_config(open_store(ctx, create=True), cfg, source=file)
         summary = ", ".join(f"{n} {k}" for k, n in counts.items())
         say(f"Imported {file}: {summary}.", quiet=state(ctx).quiet)
 
@@ -153,7 +147,7 @@ def register_plan(app: typer.Typer) -> None:
 
         doc, source = read_file(file)
         cfg = validate_document(doc, source)
-        store = open_store(ctx)
+        store = open_store(ctx, create=True)
         plan, _ = make_plan(store, cfg, prune=prune)
         if output is Output.table:
             _print_plan(plan, file, state(ctx).quiet)

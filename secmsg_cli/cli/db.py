@@ -27,7 +27,7 @@ def register(app: typer.Typer) -> None:
 
         path = resolve_db_path(state(ctx).db)
         existed = path.exists() and path.stat().st_size > 0
-        store = open_store(ctx)
+        store = open_store(ctx, create=True)
         if existed:
             say(f"Store {store.path} is already initialised (schema version {store.schema_version}).", quiet=state(ctx).quiet)
         else:

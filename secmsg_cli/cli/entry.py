@@ -142,6 +142,10 @@ def parse_simulate(args: list[str]):
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point."""
     args = sys.argv[1:] if argv is None else list(argv)
+    if argv is None:  # the console script itself: results that cannot be written are an error
+        from secmsg_cli.cli._stdout import install
+
+        install()
     parsed = parse_simulate(args)
     if parsed is None:
         from secmsg_cli.cli.app import app
@@ -149,14 +153,18 @@ def main(argv: list[str] | None = None) -> None:
         app(args=args, prog_name="secmsg")
         return
     from secmsg_cli.cli._boundary import exit_code_for
+    from secmsg_cli.cli._stdout import finish
     from secmsg_cli.cli.simulation import run
 
     try:
         code = run(parsed)
-    except BaseException as exc:  # noqa: BLE001 - the boundary decides what to report
-        if isinstance(exc, SystemExit):
+    except SystemExit as exc:  # Rich's console after a closed pipe
+        if not (exc.code is None or isinstance(exc.code, int)):
             raise
+        code = exc.code or 0
+    except BaseException as exc:  # noqa: BLE001 - the boundary decides what to report
         code = exit_code_for(exc)
+    code = finish(code)
     # The console script itself (not a caller in this process), and no worker
     # processes were involved (their clean-up is multiprocessing's, at exit):
     if argv is None and "multiprocessing" not in sys.modules:
@@ -165,25 +173,12 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def _end(code: int) -> None:
-    """End the process now: flush what was written, then leave without
-    tearing the interpreter down (freeing the snapshot and every module
-    object by object is ~10 ms of a one-message run, and nothing is left to
-    do: the store is closed). An output that cannot be written is reported
-    as any error is: one line, exit 1."""
+    """End the process now (the results are flushed): leave without tearing
+    the interpreter down (freeing the snapshot and every module object by
+    object is ~10 ms of a one-message run, and nothing is left to do: the
+    store is closed)."""
     import os
 
-    try:
-        if sys.stdout is not None:
-            sys.stdout.flush()
-    except BrokenPipeError:
-        code = code or 1
-    except (OSError, ValueError) as exc:
-        code = code or 1
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        try:
-            sys.stderr.write(f"error: cannot write the output: {reason}\n")
-        except (OSError, ValueError, AttributeError):
-            pass
     try:
         if sys.stderr is not None:
             sys.stderr.flush()

@@ -22,7 +22,7 @@ from typing import Annotated
 import typer
 
 from secmsg_cli.cli._common import open_store, state
-from secmsg_cli.cli._output import console, to_json
+from secmsg_cli.cli._output import console, to_json, write_file
 
 FAILED_EXIT = 4
 
@@ -114,8 +114,8 @@ def register(app: typer.Typer) -> None:
         passed = sum(1 for r in results if r.passed)
         failed = len(results) - passed
         if junit is not None:
-            testing.write_junit(junit, results, suite=cases, file=cases,
-                                timestamp=datetime.now(timezone.utc))
+            write_file(junit, testing.junit_xml(results, suite=cases, file=cases,
+                                                timestamp=datetime.now(timezone.utc)))
         quiet = state(ctx).quiet
         summary = f"{passed} passed, {failed} failed"
         if output is TestOutput.json:

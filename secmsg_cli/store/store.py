@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import stat
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import replace
@@ -20,7 +21,7 @@ from typing import Any
 
 from secmsg_cli.engine.addresses import AddressError, domain_of, normalise_address, normalise_member
 from secmsg_cli.engine.durations import Duration, parse_duration
-from secmsg_cli.errors import InvalidInput, NotFound, Refused, StoreError
+from secmsg_cli.errors import InvalidInput, NoStore, NotFound, Refused, StoreError
 from secmsg_cli.model import (
     ACCOUNT_FIELDS,
     BUILTIN_FOLDER,
@@ -49,6 +50,11 @@ from secmsg_cli.store.policies import PolicyStoreMixin
 from secmsg_cli.store.portal import PortalStoreMixin
 
 BUSY_TIMEOUT_MS = 60_000
+SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+def _tables(conn: sqlite3.Connection) -> set[str]:
+    return {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
 
 
 def _address(value: str) -> str:
@@ -114,29 +120,35 @@ def _definition_row(row: sqlite3.Row, folder_path: str) -> Definition:
 class Store(PolicyStoreMixin, PortalStoreMixin):
     """An open secmsg store. Use :func:`open_store` or as a context manager."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, create: bool = False) -> None:
+        """Open the store at ``path``; with ``create``, make it (and its
+        folders) when there is none. Without, a missing path, an empty file
+        or an empty SQLite file is :class:`NoStore` and nothing is created."""
         self.path = Path(path)
         self._depth = 0
-        self.conn = self._connect()
+        self.conn = self._connect(create)
         self._migrate()
 
     # --- connection, schema, transactions -----------------------------------
 
-    def _connect(self) -> sqlite3.Connection:
+    def _connect(self, create: bool) -> sqlite3.Connection:
         path = self.path
+        memory = str(path) == ":memory:"  # a private, temporary store (config files checked or tested in memory)
         try:
-            if str(path) == ":memory:":
-                pass  # a private, temporary store (config files checked or tested in memory)
-            elif not path.exists():
-                path.parent.mkdir(parents=True, exist_ok=True)
-                # Created private (0600) before SQLite opens it.
-                os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
-            elif path.is_dir():
-                raise StoreError(f"cannot open store {path}: it is a directory")
+            if not memory:
+                self._prepare_file(create)
             conn = sqlite3.connect(path, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
             conn.row_factory = sqlite3.Row
             conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
             conn.execute("PRAGMA foreign_keys = ON")
+            if not memory and conn.execute("PRAGMA user_version").fetchone()[0] == 0:
+                # Before anything is written to it (journal mode included).
+                if _tables(conn) - {"_sqlite_migrations"}:
+                    conn.close()
+                    raise StoreError(f"cannot open store {path}: it is an SQLite file but not a secmsg store")
+                if not create:
+                    conn.close()
+                    raise NoStore(path)
             mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
             if mode.lower() != "wal":
                 conn.execute("PRAGMA journal_mode = DELETE")
@@ -146,6 +158,35 @@ class Store(PolicyStoreMixin, PortalStoreMixin):
         except OSError as exc:
             raise StoreError(f"cannot open store {path}: {exc.strerror or exc}") from None
         return conn
+
+    def _prepare_file(self, create: bool) -> None:
+        """Refuse what is not a store file before SQLite opens it (SQLite
+        would create a missing file, and wait on a FIFO); with ``create``,
+        make a missing one, private (0600) from the start."""
+        path = self.path
+        try:
+            st = path.stat()
+        except (FileNotFoundError, NotADirectoryError):
+            if not create:
+                raise NoStore(path) from None
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+            except OSError as exc:
+                raise StoreError(f"cannot create store {path}: {exc.strerror or exc}") from None
+            return
+        if stat.S_ISDIR(st.st_mode):
+            raise StoreError(f"cannot open store {path}: it is a directory")
+        if not stat.S_ISREG(st.st_mode):
+            raise StoreError(f"cannot open store {path}: it is not a regular file")
+        if st.st_size == 0:
+            if not create:
+                raise NoStore(path)  # what a crashed or concurrent first 'init' leaves
+            return
+        with path.open("rb") as fh:
+            head = fh.read(len(SQLITE_HEADER))
+        if head != SQLITE_HEADER:
+            raise StoreError(f"cannot open store {path}: it is not a secmsg store (not an SQLite database)")
 
     @property
     def schema_version(self) -> int:
@@ -168,11 +209,7 @@ class Store(PolicyStoreMixin, PortalStoreMixin):
             if version == SCHEMA_VERSION:
                 return
             if version == 0:
-                tables = {
-                    r[0]
-                    for r in self.conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
-                }
-                if tables - {"_sqlite_migrations"}:
+                if _tables(self.conn) - {"_sqlite_migrations"}:
                     raise StoreError(f"cannot open store {self.path}: it is an SQLite file but not a secmsg store")
             from sqlite_utils import Database
 
@@ -981,11 +1018,13 @@ def _chunks(values: list[str], size: int = 500) -> Iterator[list[str]]:
         yield values[i:i + size]
 
 
-def open_store(path: str | os.PathLike[str] | None = None) -> Store:
-    """Open (creating and migrating as needed) the store at the resolved path."""
+def open_store(path: str | os.PathLike[str] | None = None, *, create: bool = False) -> Store:
+    """Open (and migrate as needed) the store at the resolved path; only with
+    ``create`` (``init``, ``import``, ``apply``) is a missing one created,
+    else :class:`NoStore`."""
     from secmsg_cli.store.paths import resolve_db_path
 
-    return Store(resolve_db_path(path))
+    return Store(resolve_db_path(path), create=create)
 
 
 def is_builtin_folder(path: str) -> bool:

@@ -31,7 +31,8 @@ def assert_error(r, code: int, *fragments: str) -> None:
 # --- init, db path, db status ------------------------------------------------
 
 
-def test_init_creates_the_store_with_builtins(cli, _isolated_store):
+def test_init_creates_the_store_with_builtins(bare_cli, _isolated_store):
+    cli = bare_cli
     assert not _isolated_store.exists()
     r = cli("init")
     assert r.exit_code == 0, r.output
@@ -69,7 +70,8 @@ def test_builtin_definitions_have_the_spec_settings(cli):
                 d["banner"]) == (False, True, True, "never", False, None), d
 
 
-def test_db_path_follows_env_and_option_and_creates_nothing(cli, _isolated_store, tmp_path):
+def test_db_path_follows_env_and_option_and_creates_nothing(bare_cli, _isolated_store, tmp_path):
+    cli = bare_cli
     r = cli("db", "path")
     assert r.exit_code == 0, r.output
     assert r.stdout == f"{_isolated_store}\n"
@@ -94,6 +96,7 @@ def test_db_status_reports_path_schema_and_counts(demo, _isolated_store):
 
 def test_global_db_option_beats_env(cli, _isolated_store, tmp_path):
     other = tmp_path / "other.db"
+    assert cli("--db", other, "init").exit_code == 0
     assert cli("--db", other, "domain", "add", "example.com").exit_code == 0
     assert other.exists()
     assert cli("--db", other, "domain", "list", "-o", "json").json[0]["name"] == "example.com"

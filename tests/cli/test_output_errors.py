@@ -194,6 +194,7 @@ def test_undecodable_command_line_bytes_are_a_clean_error(tmp_path):
     """An address with a byte that is not UTF-8 reaches Python as a lone
     surrogate; it must be refused as an invalid address, not crash."""
     env_db = tmp_path / "x.db"
+    subprocess.run([sys.executable, "-m", "secmsg_cli", "--db", str(env_db), "init"], check=True, capture_output=True)
     bad = subprocess.run(
         [sys.executable, "-m", "secmsg_cli", "--db", str(env_db), "group", "create", "G", "-m", b"ann\xff@example.com"],
         capture_output=True,
@@ -206,6 +207,7 @@ def test_undecodable_command_line_bytes_are_a_clean_error(tmp_path):
 
 def test_debug_mode_shows_the_traceback(tmp_path):
     env_db = tmp_path / "x.db"
+    subprocess.run([sys.executable, "-m", "secmsg_cli", "--db", str(env_db), "init"], check=True, capture_output=True)
     r = subprocess.run([sys.executable, "-m", "secmsg_cli", "--db", str(env_db), "domain", "add", "not a domain"],
                        capture_output=True, text=True, env={**os.environ, "SECMSG_DEBUG": "1"})
     assert r.returncode != 0

@@ -477,8 +477,8 @@ def test_message_paths_are_relative_to_the_cases_file(cli, tmp_path, monkeypatch
 # --- the store or a config file ---------------------------------------------------------
 
 
-def test_config_file_runs_without_creating_the_store(cli, tmp_path, _isolated_store):
-    r = run(cli, write(tmp_path, CASE_01))
+def test_config_file_runs_without_creating_the_store(bare_cli, tmp_path, _isolated_store):
+    r = run(bare_cli, write(tmp_path, CASE_01))
     assert r.exit_code == 0, r.output
     assert not _isolated_store.exists()
 
@@ -640,7 +640,8 @@ def test_min_coverage_out_of_range_is_a_usage_error(cli, tmp_path):
 # --- the demo cases --------------------------------------------------------------------------
 
 
-def test_fixture_cases_pass_against_the_demo(cli, tmp_path, _isolated_store):
+def test_fixture_cases_pass_against_the_demo(bare_cli, tmp_path, _isolated_store):
+    cli = bare_cli
     report = tmp_path / "report.xml"
     r = cli("test", FIXTURES / "cases.toml", "--config", DEMO, "--junit", report, "--min-coverage", "100")
     assert r.exit_code == 0, r.output

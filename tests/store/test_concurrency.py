@@ -29,7 +29,7 @@ WORKER = textwrap.dedent(
     from secmsg_cli.store.store import Store
 
     db, go, wid, n = Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
-    store = Store(db)                 # every process opens (and may migrate) on its own
+    store = Store(db, create=True)    # every process creates (or opens) and may migrate on its own
     deadline = time.monotonic() + 60
     while not go.exists():            # start together: the most contention
         if time.monotonic() > deadline:
@@ -93,7 +93,7 @@ def test_eight_processes_times_a_hundred_writes(tmp_path):
 
 
 def test_cli_processes_writing_at_once(tmp_path):
-    """The same through the real CLI: 8 ``secmsg`` processes x 5 commands each."""
+    """The same through the real CLI: 8 ``secmsg`` processes x (init + 5 commands) each."""
     db = tmp_path / "cli.db"
     go = tmp_path / "go"
     script = textwrap.dedent(
@@ -103,6 +103,10 @@ def test_cli_processes_writing_at_once(tmp_path):
         db, go, wid = sys.argv[1], Path(sys.argv[2]), int(sys.argv[3])
         while not go.exists():
             time.sleep(0.001)
+        # Every process initialises (only init, import and apply create a store): they race to create it.
+        r = subprocess.run([sys.executable, "-m", "secmsg_cli", "--db", db, "init"], capture_output=True, text=True)
+        if r.returncode != 0:
+            sys.exit(f"init: exit {r.returncode}: {r.stderr}")
         for i in range(5):
             r = subprocess.run([sys.executable, "-m", "secmsg_cli", "--db", db, "group", "create",
                                 f"c{wid}-{i}", "--member", f"c{wid}.{i}@example.com"],
@@ -120,3 +124,37 @@ def test_cli_processes_writing_at_once(tmp_path):
     with Store(db) as store:
         assert {g.name for g in store.groups()} == {f"c{w}-{i}" for w in range(PROCS) for i in range(5)}
         assert len([a for a in store.audit_log() if a["kind"] == "group"]) == PROCS * 5
+
+
+def test_readers_racing_the_first_init_see_a_store_or_none(tmp_path):
+    """Commands that do not create a store, started with a first ``init``:
+    each sees the whole new store or "no store", never a half-made one, an
+    internal error or a lock error; and none of them creates it."""
+    db = tmp_path / "new" / "store.db"
+    go = tmp_path / "go"
+    script = textwrap.dedent(
+        """
+        import subprocess, sys, time
+        from pathlib import Path
+        db, go, command = sys.argv[1], Path(sys.argv[2]), sys.argv[3:]
+        while not go.exists():
+            time.sleep(0.001)
+        outcomes = []
+        for _ in range(3):
+            r = subprocess.run([sys.executable, "-m", "secmsg_cli", "--db", db, *command],
+                               capture_output=True, text=True)
+            outcomes.append(r.returncode)
+            if r.returncode not in (0, 1) or (r.returncode == 1 and not r.stderr.startswith("error: no store at")):
+                sys.exit(f"exit {r.returncode}: {r.stderr}")
+        print(" ".join(map(str, outcomes)))
+        """
+    )
+    readers = [["domain", "list", "-o", "json"], ["db", "status", "-o", "json"], ["audit", "-o", "json"]]
+    cmds = [[sys.executable, "-c", script, str(db), str(go), *readers[w % len(readers)]] for w in range(4)]
+    cmds.append([sys.executable, "-c", script, str(db), str(go), "init"])
+    results = _run_together(cmds, go)
+    for r in results:
+        assert r.returncode == 0, r.stderr.decode(errors="replace")
+    assert results[-1].stdout.split() == [b"0"] * 3  # init always succeeds
+    with Store(db) as store:
+        assert store.is_empty() and store.audit_log() == []

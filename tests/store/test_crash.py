@@ -109,7 +109,7 @@ def _crash_test(tmp_path: Path, make_store, args_for) -> None:
 
 def test_import_killed_mid_transaction_leaves_the_store_empty(tmp_path):
     def make_store(db: Path) -> None:
-        Store(db).close()  # created and migrated, empty
+        Store(db, create=True).close()  # created and migrated, empty
 
     _crash_test(tmp_path, make_store, lambda cfg: ["import", str(cfg)])
 
@@ -130,7 +130,7 @@ def test_db_check_after_a_crash_through_the_cli(tmp_path):
     n = START_SIZE
     for attempt in range(ATTEMPTS):
         db = tmp_path / f"store{attempt}.db"
-        Store(db).close()
+        Store(db, create=True).close()
         cfg = tmp_path / f"big{n}.toml"
         cfg.write_text(_config(n))
         if _kill_mid_command(db, ["import", str(cfg)]):

@@ -9,7 +9,7 @@ import stat
 
 import pytest
 
-from secmsg_cli.errors import InvalidInput, NotFound, Refused, StoreError
+from secmsg_cli.errors import InvalidInput, NoStore, NotFound, Refused, StoreError
 from secmsg_cli.store.migrations import SCHEMA_VERSION
 from secmsg_cli.store.store import Store, open_store
 
@@ -21,7 +21,7 @@ def path(tmp_path):
 
 @pytest.fixture
 def store(path):
-    s = Store(path)
+    s = Store(path, create=True)
     yield s
     s.close()
 
@@ -66,7 +66,7 @@ def test_the_new_store_holds_the_account_and_builtins(store):
 
 
 def test_reopening_does_not_migrate_again(path):
-    Store(path).close()
+    Store(path, create=True).close()
     s = Store(path)
     try:
         assert s.conn.execute("SELECT count(*) FROM _sqlite_migrations").fetchone()[0] == len(
@@ -93,7 +93,7 @@ def test_schema_constraints_reject_bad_rows(store):
 
 
 def test_a_newer_schema_is_refused(path):
-    Store(path).close()
+    Store(path, create=True).close()
     with sqlite3.connect(path) as conn:
         conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
     conn.close()
@@ -102,7 +102,7 @@ def test_a_newer_schema_is_refused(path):
 
 
 def test_a_newer_schema_is_refused_by_the_cli_without_writing(cli, path):
-    Store(path).close()
+    Store(path, create=True).close()
     with sqlite3.connect(path) as conn:
         conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 7}")
     conn.close()
@@ -118,8 +118,9 @@ def test_an_sqlite_file_of_another_application_is_refused(path):
     with sqlite3.connect(path) as conn:
         conn.execute("CREATE TABLE photos (id INTEGER PRIMARY KEY, name TEXT)")
     conn.close()
-    with pytest.raises(StoreError, match="not a secmsg store"):
-        Store(path)
+    for create in (False, True):
+        with pytest.raises(StoreError, match="not a secmsg store"):
+            Store(path, create=create)
     with sqlite3.connect(path) as conn:
         tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
         assert tables == ["photos"]  # nothing was added to it
@@ -129,23 +130,57 @@ def test_an_sqlite_file_of_another_application_is_refused(path):
 
 def test_a_file_that_is_not_sqlite_is_refused_and_kept(path):
     path.write_bytes(b"just some text, not a database\n" * 64)
-    with pytest.raises(StoreError, match="cannot open store"):
-        Store(path)
+    for create in (False, True):
+        with pytest.raises(StoreError, match="cannot open store .*not an SQLite database"):
+            Store(path, create=create)
     assert path.read_bytes() == b"just some text, not a database\n" * 64
 
 
 def test_a_directory_is_refused(tmp_path):
-    with pytest.raises(StoreError, match="directory"):
-        Store(tmp_path)
+    for create in (False, True):
+        with pytest.raises(StoreError, match="directory"):
+            Store(tmp_path, create=create)
 
 
-def test_an_empty_file_becomes_a_store(path):
-    path.touch()
-    s = Store(path)
+def test_an_empty_file_becomes_a_store_only_when_creating(path):
+    path.touch()  # what a first init killed before its first write leaves
+    with pytest.raises(NoStore):
+        Store(path)
+    s = Store(path, create=True)
     try:
         assert s.schema_version == SCHEMA_VERSION
     finally:
         s.close()
+
+
+def test_without_create_a_missing_store_is_refused_and_nothing_is_created(tmp_path):
+    path = tmp_path / "typo" / "deeper" / "secmsg.db"
+    with pytest.raises(NoStore, match=f"no store at {path}: create one with 'secmsg init'"):
+        Store(path)
+    with pytest.raises(NoStore):
+        open_store(path)
+    assert list(tmp_path.iterdir()) == []  # not even the folder
+
+
+def test_without_create_an_empty_sqlite_file_is_no_store_and_is_left_alone(path):
+    with sqlite3.connect(path) as conn:  # a valid SQLite file with nothing in it
+        conn.execute("CREATE TABLE t (x)")
+        conn.execute("DROP TABLE t")
+    conn.close()
+    before = path.read_bytes()
+    with pytest.raises(NoStore):
+        Store(path)
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in path.parent.iterdir()) == [path.name]
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="POSIX FIFOs")
+def test_a_fifo_is_refused_without_waiting_on_it(tmp_path):
+    fifo = tmp_path / "pipe.db"
+    os.mkfifo(fifo)
+    for create in (False, True):
+        with pytest.raises(StoreError, match="not a regular file"):
+            Store(fifo, create=create)
 
 
 # --- the file -----------------------------------------------------------------------------
@@ -154,7 +189,7 @@ def test_an_empty_file_becomes_a_store(path):
 def test_the_file_is_private(path):
     old = os.umask(0)  # even with a permissive umask
     try:
-        s = Store(path)
+        s = Store(path, create=True)
         with s.transaction():
             s.add_domain("example.com")
         for p in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
@@ -166,22 +201,23 @@ def test_the_file_is_private(path):
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
 
 
-def test_missing_parent_directories_are_created(tmp_path):
+def test_missing_parent_directories_are_created_when_creating(tmp_path):
     path = tmp_path / "a" / "b" / "store.db"
-    open_store(path).close()
+    open_store(path, create=True).close()
     assert path.exists()
 
 
 def test_open_store_follows_the_environment(monkeypatch, tmp_path):
     target = tmp_path / "env.db"
     monkeypatch.setenv("SECMSG_DB", str(target))
+    Store(target, create=True).close()
     s = open_store()
     try:
         assert s.path == target
     finally:
         s.close()
     explicit = tmp_path / "explicit.db"
-    s = open_store(explicit)
+    s = open_store(explicit, create=True)
     try:
         assert s.path == explicit
     finally:
