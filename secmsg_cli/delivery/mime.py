@@ -35,6 +35,8 @@ import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
+from secmsg_cli.engine.message import split_param_segments
+
 __all__ = [
     "Part",
     "Folded",
@@ -57,7 +59,6 @@ __all__ = [
 _FIELD_NAME = re.compile(rb"[!-9;-~]+[ \t]*:")
 _OBSOLETE_FROM = re.compile(rb"From[ \t]*:")  # "From  : ..." is a header field, not an mbox line
 _FOLD = re.compile(rb"\r?\n(?=[ \t])")
-_PARAM_TOKEN = re.compile(r'\\.|"|;')
 
 BODY, ATTACHMENT, MESSAGE, CONTAINER, OPAQUE = "body", "attachment", "message", "container", "opaque"
 
@@ -126,17 +127,9 @@ def _get(data: bytes, part: Part, name: str) -> str | None:
 
 
 def split_params(value: str) -> list[str]:
-    """``value`` split at the semicolons outside quoted strings (linear)."""
-    segments, start, quoted = [], 0, False
-    for m in _PARAM_TOKEN.finditer(value):
-        token = m.group()
-        if token == '"':
-            quoted = not quoted
-        elif token == ";" and not quoted:
-            segments.append(value[start : m.start()])
-            start = m.end()
-    segments.append(value[start:])
-    return [s.strip() for s in segments]
+    """``value`` split at the semicolons outside quoted strings, stripped:
+    exactly the engine's split, so deliver sees the parameters simulate saw."""
+    return [s.strip() for s in split_param_segments(value)]
 
 
 def _params(value: str | None) -> list[tuple[str, str]]:

@@ -551,9 +551,11 @@ def html_to_text(html: str) -> str:
 _PARAM_TOKEN = re.compile(r'\\"|"|;')
 
 
-def _split_params(value: str) -> list[str]:
-    """``email.message._parseparam`` in linear time (the original re-counts
-    quotes from the start for every ";" and re-slices the string)."""
+def split_param_segments(value: str) -> list[str]:
+    """A MIME header value split at the semicolons outside quoted strings,
+    as the standard library's parser splits it (a quote escaped as ``\\"``
+    does not end a quoted string), in linear time. Shared by the parser and
+    delivery, so both see the same parameters."""
     segments: list[str] = []
     start = 0
     quoted = False
@@ -565,8 +567,14 @@ def _split_params(value: str) -> list[str]:
             segments.append(value[start : m.start()])
             start = m.end()
     segments.append(value[start:])
+    return segments
+
+
+def _split_params(value: str) -> list[str]:
+    """``email.message._parseparam`` in linear time (the original re-counts
+    quotes from the start for every ";" and re-slices the string)."""
     out = []
-    for seg in segments:
+    for seg in split_param_segments(value):
         if "=" in seg:
             name, _, val = seg.partition("=")
             seg = name.strip().lower() + "=" + val.strip()
