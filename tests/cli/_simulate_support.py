@@ -21,7 +21,7 @@ from typer.testing import CliRunner
 
 from tests.conftest import DEMO
 
-__all__ = ["demo", "demo_template", "_cached_command"]
+__all__ = ["demo", "demo_template", "db", "_cached_command"]
 
 
 @functools.cache
@@ -58,3 +58,12 @@ def demo(cli, _isolated_store, demo_template):
     """A store loaded with fixtures/demo.toml (a copy of the session's one)."""
     shutil.copyfile(demo_template, _isolated_store)
     return cli
+
+
+@pytest.fixture
+def db(tmp_path, demo_template):
+    """The path of a store file loaded with the demo (a copy of the session's
+    one), for tests that run secmsg as a process."""
+    path = tmp_path / "demo.db"
+    shutil.copyfile(demo_template, path)
+    return path

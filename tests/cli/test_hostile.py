@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli._simulate_support import _cached_command, demo_template  # noqa: F401 (fixtures)
+from tests.cli._simulate_support import _cached_command, db, demo_template  # noqa: F401 (fixtures)
 
 resource = pytest.importorskip("resource")
 
@@ -65,15 +65,6 @@ def decided_or_one_line_error(r) -> dict:
         for rcpt in doc["recipients"]:
             assert rcpt["route"] in ("portal", "inbox")
     return doc
-
-
-@pytest.fixture
-def db(tmp_path, demo_template):
-    import shutil
-
-    path = tmp_path / "demo.db"
-    shutil.copyfile(demo_template, path)
-    return path
 
 
 def _write(tmp_path: Path, name: str, data: bytes) -> Path:

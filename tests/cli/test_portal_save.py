@@ -177,6 +177,19 @@ def _refused_and_untouched(portal, r, target: Path, before: dict) -> None:
     assert not [a for a in audit_log(portal.cli) if a["action"] == "open"]
 
 
+def failing_on(call: int, real, error: OSError):
+    """``real``, except that its ``call``-th call raises ``error``."""
+    calls = []
+
+    def flaky(*args):
+        calls.append(args)
+        if len(calls) == call:
+            raise error
+        return real(*args)
+
+    return flaky
+
+
 def test_a_failure_on_the_fourth_file_leaves_nothing_and_the_copy_unread(portal, monkeypatch):
     import secmsg_cli.delivery.attachments as saving
 
@@ -185,15 +198,8 @@ def test_a_failure_on_the_fourth_file_leaves_nothing_and_the_copy_unread(portal,
     target.mkdir()
     (target / "mine.txt").write_bytes(b"mine")
     before = listing(target)
-    real, calls = saving._write, []
-
-    def flaky(path, data):
-        calls.append(path)
-        if len(calls) == 4:
-            raise OSError(28, "No space left on device", str(path))
-        return real(path, data)
-
-    monkeypatch.setattr(saving, "_write", flaky)
+    real = saving._write
+    monkeypatch.setattr(saving, "_write", failing_on(4, real, OSError(28, "No space left on device")))
     _refused_and_untouched(portal, portal.open(token, target), target, before)
     monkeypatch.setattr(saving, "_write", real)
     r = ok(portal.open(token, target, "-o", "json"))  # a retry is still the first view
@@ -205,15 +211,7 @@ def test_a_failure_while_naming_leaves_nothing(portal, monkeypatch):
 
     token = portal.deliver(*((f"f{i}.bin", b"y") for i in range(4)))
     target = portal.tmp / "new" / "deeper"  # created for the purpose: removed again
-    real, calls = saving._place, []
-
-    def flaky(staged, final):
-        calls.append(final)
-        if len(calls) == 3:
-            raise PermissionError(13, "Permission denied", str(final))
-        return real(staged, final)
-
-    monkeypatch.setattr(saving, "_place", flaky)
+    monkeypatch.setattr(saving, "_place", failing_on(3, saving._place, PermissionError(13, "Permission denied")))
     _refused_and_untouched(portal, portal.open(token, target), target, None)
     assert not (portal.tmp / "new").exists()
 

@@ -16,7 +16,6 @@ import email
 import email.policy
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -26,7 +25,7 @@ import pytest
 
 from secmsg_cli.delivery import compose, mime
 from secmsg_cli.engine.message import MAX_NESTING, decode_header_words
-from tests.cli._simulate_support import _cached_command, demo, demo_template  # noqa: F401 (fixtures)
+from tests.cli._simulate_support import _cached_command, db, demo, demo_template  # noqa: F401 (fixtures)
 from tests.conftest import CORPUS
 from tests.delivery._helpers import T0
 
@@ -49,13 +48,6 @@ def _run(db: Path, *args: str) -> subprocess.CompletedProcess:
     env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
     return subprocess.run([sys.executable, "-m", "secmsg_cli", "-q", "--db", str(db), *args],
                           capture_output=True, timeout=TIMEOUT, env=env)
-
-
-@pytest.fixture
-def db(tmp_path, demo_template):
-    path = tmp_path / "demo.db"
-    shutil.copyfile(demo_template, path)
-    return path
 
 
 def _deliver(db: Path, outbox: Path, path: Path) -> dict:
