@@ -76,14 +76,18 @@ def _print_decision(out, source: str, d, tz, explain: bool) -> None:
     for note in about_recipients:  # SPEC §6.1: said above the table
         out.print(Text(f"  note: {note}", style="yellow"))
     table = Table(header_style="bold", show_lines=False)
-    for col in ("recipient", "", "route", "secure", "definition", "trigger", "deciding policy", "bypass"):
-        table.add_column(col, overflow="fold")
+    # The short columns never wrap (at 80 columns the long ones share what is
+    # left, wrapped at spaces); internal/external goes under the address.
+    for col, short in (("recipient", False), ("route", True), ("secure", True), ("definition", False),
+                       ("trigger", True), ("deciding policy", False), ("bypass", True)):
+        table.add_column(col, no_wrap=short, overflow="ellipsis" if short else "fold")
     for r in d.recipients:
         policy = f"{r.policy.kind} {r.policy.id}: {r.policy.narrative}" if r.policy else ""
         bypass = f"{r.bypass.id} ({r.bypass.option})" if r.bypass else ""
+        who = Text(r.address)
+        who.append("\n" + ("internal" if r.internal else "external"), style="dim")
         table.add_row(
-            Text(r.address),
-            Text("internal" if r.internal else "external", style="dim"),
+            who,
             Text(r.route, style="bold magenta" if r.route == "portal" else ""),
             Text("yes" if r.secure else "no", style="green" if r.secure else "dim"),
             Text(r.definition.path if r.definition else ""),
