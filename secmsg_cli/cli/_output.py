@@ -63,8 +63,22 @@ def _csv_cell(value: Any) -> Any:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, (list, tuple, Mapping)):
-        return json.dumps(value, ensure_ascii=False)
+        value = json.dumps(value, ensure_ascii=False)
+    if isinstance(value, str):
+        return csv_text(value)
     return value
+
+
+def csv_text(text: str) -> str:
+    """Text for a CSV cell, which people open in a spreadsheet or print on a
+    terminal: control and invisible characters escaped as in tables (line
+    breaks and tabs kept), and a cell that a spreadsheet would run as a
+    formula (``=``, ``+``, ``@``, ``-`` before a non-digit) prefixed with ``'``
+    (the OWASP rule against CSV injection)."""
+    text = printable(text)
+    if text[:1] in ("=", "+", "@", "\t") or (text[:1] == "-" and text[1:2] not in ("", " ") and not text[1].isdigit()):
+        return "'" + text
+    return text
 
 
 def console(stderr: bool = False):

@@ -41,7 +41,14 @@ from datetime import datetime
 from urllib.parse import quote, urlsplit
 
 from secmsg_cli.delivery import mime
-from secmsg_cli.engine.message import DEFAULT_LIMITS, MAX_NESTING, Limits, html_to_text, parse_message
+from secmsg_cli.engine.message import (
+    DEFAULT_LIMITS,
+    MAX_NESTING,
+    Limits,
+    html_to_text,
+    parse_message,
+    transfer_encoding,
+)
 from secmsg_cli.engine.render import NOTIFICATION_SUBJECT
 
 __all__ = [
@@ -230,7 +237,7 @@ def _stamped(data: bytes, part: mime.Part, banner) -> tuple[list[bytes], bytes]:
     else:
         text = _insert_text(text, banner.text)
     was = next((mime.field_value(data, s) for s in part.fields if s[0] == "content-transfer-encoding"), "")
-    cte, body = _encode_body(text, was.strip().lower())
+    cte, body = _encode_body(text, transfer_encoding(was))
     return [_new_content_type(data, part), f"Content-Transfer-Encoding: {cte}\n".encode("ascii")], body
 
 

@@ -29,13 +29,12 @@ Pure: bytes in, bytes out; standard library only.
 from __future__ import annotations
 
 import base64
-import binascii
 import email.utils
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
-from secmsg_cli.engine.message import split_param_segments
+from secmsg_cli.engine.message import decode_bytes, split_param_segments, transfer_decode, transfer_encoding
 
 __all__ = [
     "Part",
@@ -351,36 +350,19 @@ def leaves(root: Part) -> Iterator[Part]:
             yield part
 
 
-_NOT_BASE64 = re.compile(rb"[^A-Za-z0-9+/]")
 
 
 def decoded_body(data: bytes, part: Part) -> bytes:
-    """The part's body with its transfer encoding undone (leniently)."""
+    """The part's body with its transfer encoding undone, exactly as the
+    engine undoes it (leniently)."""
     body = data[part.body_start : part.end]
-    cte = (_get(data, part, "content-transfer-encoding") or "").strip().lower()
-    if cte == "base64":
-        b64 = _NOT_BASE64.sub(b"", body)
-        if len(b64) % 4 == 1:
-            b64 = b64[:-1]
-        try:
-            return binascii.a2b_base64(b64 + b"=" * (-len(b64) % 4))
-        except (binascii.Error, ValueError):
-            return body
-    if cte == "quoted-printable":
-        return binascii.a2b_qp(body)
-    return body
+    return transfer_decode(transfer_encoding(_get(data, part, "content-transfer-encoding")), body)[0]
 
 
 def decode_text(data: bytes, charset: str | None) -> str:
-    """Text of a body: its charset, else UTF-8, else Windows-1252, else Latin-1."""
-    for codec in (charset, "utf-8", "cp1252"):
-        if not codec:
-            continue
-        try:
-            return data.decode(codec)
-        except (LookupError, UnicodeDecodeError, ValueError, TypeError):
-            continue
-    return data.decode("latin-1")
+    """Text of a body, decoded exactly as the engine decodes it (its charset,
+    else UTF-8, else Windows-1252, else Latin-1)."""
+    return decode_bytes(data, charset)[0]
 
 
 def charset(data: bytes, part: Part) -> str | None:

@@ -44,9 +44,10 @@ Decisions where SPEC §6 is silent:
   rules, bounded by ``(?<!\\w)`` and ``(?!\\w)`` (so ``C++`` and ``#secret``
   work); white space inside a phrase matches any run of white space.
 * Searching is linear in the text whatever the lines: the ASCII words and
-  phrases of every definition that may run, and separately every regex, are
-  found in one RE2 pass per component (:class:`Scanner`); a non-ASCII word or
-  phrase is searched on its own with a pattern that cannot backtrack.
+  phrases of every definition that may run are found in one RE2 pass per
+  component (:class:`Scanner`), each distinct regex in one RE2 search of its
+  own; a non-ASCII word or phrase is searched on its own with a pattern that
+  cannot backtrack.
 * A section that could not be read whole (``unscannable``, SPEC §6.1) makes
   every definition that scans it fire, whatever it found: the message fails
   closed, never open.
@@ -63,7 +64,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from secmsg_cli.engine.patterns import PatternError, PatternSet, compile_user_regex
+from secmsg_cli.engine.patterns import REGEX_BUDGET, PatternError, PatternSet, compile_user_regex, regex_width
 
 __all__ = [
     "SECTIONS",
@@ -107,6 +108,11 @@ _MD5_RE = re.compile(r"[0-9a-fA-F]{32}")
 # Strings on which a pattern that can match "nothing" shows itself.
 _EMPTY_PROBES = ("", " ", "a", "Z", "0", "_", ".", "\n", "a b")
 _CARD_MIN, _CARD_MAX = 13, 19
+
+
+#: The key a scanner reports for a text it did not search with its regexes,
+#: because the worst case of doing so exceeds :data:`REGEX_BUDGET`.
+UNSEARCHED = "\x00unsearched"
 
 
 class MatchListError(ValueError):
@@ -255,6 +261,8 @@ class MatchList:
                 hashes.append(i)
             elif ln._broken is None:
                 by_key.setdefault(ln._key, []).append(i)
+                if ln.kind in ("regex", "cardnumber"):
+                    by_key.setdefault(UNSEARCHED, [])  # a scanner's word that its regexes were not run
         object.__setattr__(self, "_by_key", {k: tuple(v) for k, v in by_key.items()})
         object.__setattr__(self, "_hashes", tuple(hashes))
         object.__setattr__(self, "_broken", next((ln for ln in self.lines if ln._broken), None))
@@ -404,6 +412,7 @@ def _parse_line(line_no: int, raw: str) -> MatchLine | None:
             raise fail(f"{head!r} needs a PATTERN")
         kind = _REGEX_KEYWORDS[keyword]
         return MatchLine(**common, kind=kind, term=tail, _regex=_compile_regex(tail, fail))
+
     if keyword.startswith("regex,"):
         raise fail(
             f"unknown regex option {head!r}: expected 'regex PATTERN' or "
@@ -586,6 +595,52 @@ class _CharClasses(dict):
 _CLASSES = _CharClasses()
 
 
+class _Invisible(dict):
+    """str.translate table removing what a reader cannot see but a word
+    search would trip over: NUL, soft hyphens, zero-width spaces, word
+    joiners, direction marks and overrides, tag characters and other format
+    characters (``confi\u00addential`` reads as "confidential"). Zero-width
+    (non-)joiners stay: some scripts spell words with them."""
+
+    def __missing__(self, cp: int) -> int | None:
+        if cp < 0x80:
+            value: int | None = None if cp == 0 else cp
+        elif cp in (0x200C, 0x200D):
+            value = cp
+        else:
+            import unicodedata
+
+            ch = chr(cp)
+            hidden = unicodedata.category(ch) == "Cf" or cp in _FILLERS or 0xFE00 <= cp <= 0xFE0F \
+                or 0xE0100 <= cp <= 0xE01EF
+            value = None if hidden else cp
+        self[cp] = value
+        return value
+
+
+# Default-ignorable characters outside category Cf (combining grapheme joiner, Hangul fillers, ...).
+_FILLERS = frozenset({0x034F, 0x115F, 0x1160, 0x17B4, 0x17B5, 0x180B, 0x180C, 0x180D, 0x180F, 0x3164, 0xFFA0})
+_INVISIBLE = _Invisible()
+
+
+def visible(text: str) -> str:
+    """``text`` as examined: without the characters a reader does not see."""
+    if text.isascii():
+        return text.replace("\x00", "") if "\x00" in text else text
+    return text.translate(_INVISIBLE)
+
+
+def _regex_view(text: str) -> bytes:
+    """What regexes are searched in: the visible text in NFKC (so that
+    full-width digits are digits and a no-break or thin space is a space),
+    as UTF-8."""
+    if text.isascii():
+        return text.encode("ascii")
+    import unicodedata
+
+    return unicodedata.normalize("NFKC", text).encode("utf-8", "surrogatepass")
+
+
 def _word_view(text: str) -> bytes:
     """The bytes the ASCII words and phrases are searched in (see above)."""
     low = _lower(text)
@@ -598,6 +653,7 @@ def _word_view(text: str) -> bytes:
 
 # Cache keys of a component's derived texts.
 _FOLDED = "\x00folded"
+_VISIBLE = "\x00visible"
 _VIEW = "\x00view"
 _UTF8 = "\x00utf8"
 
@@ -610,7 +666,10 @@ class Component:
     ``attachment:report.csv``); ``section`` is one of :data:`SECTIONS` and is
     what a definition's ``scan`` selects; ``text`` is ``None`` for a binary
     attachment (it then counts only for ``hash`` lines); ``md5`` (attachments
-    only) is stored lower-case.
+    only) is stored lower-case. ``also`` names another section the component
+    belongs to as well: a named text part that a mail client may show as the
+    body or as an attachment is examined by definitions of either (and
+    counted once by a definition that scans both).
 
     A component remembers, privately, which patterns it has been searched
     for, so that the content definitions evaluated against one message scan
@@ -621,11 +680,15 @@ class Component:
     section: Section
     text: str | None = None
     md5: str | None = None
+    also: str | None = None
+    sections: frozenset[str] = field(init=False, compare=False, repr=False)
     _cache: dict = field(default_factory=dict, init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
-        if self.section not in _SECTION_SET:
-            raise ValueError(f"unknown section {self.section!r}: expected one of {', '.join(SECTIONS)}")
+        for name in (self.section, self.also):
+            if name is not None and name not in _SECTION_SET:
+                raise ValueError(f"unknown section {name!r}: expected one of {', '.join(SECTIONS)}")
+        object.__setattr__(self, "sections", frozenset(n for n in (self.section, self.also) if n))
         if self.md5 is not None:
             if self.section != "attachments":
                 raise ValueError(f"component {self.name!r}: only attachments have an MD5")
@@ -649,7 +712,7 @@ class Scanner:
     its lines.
     """
 
-    __slots__ = ("_lines", "_words", "_word_keys", "_regexes", "_regex_keys", "_cards", "_others")
+    __slots__ = ("_lines", "_words", "_word_keys", "_regexes", "_regex_keys", "_width", "_cards", "_others")
 
     def __init__(self, lines: Iterable[MatchLine]) -> None:
         self._lines = tuple(lines)
@@ -675,7 +738,10 @@ class Scanner:
                 others.setdefault(ln._key, ln)
         self._word_keys = tuple(word_patterns.values())
         self._regex_keys = tuple(tuple(v) for v in regexes.values())
-        self._regexes = PatternSet(list(regexes), case_sensitive=False)
+        self._width = sum(regex_width(r) for r in regexes)
+        # one search per regex: a set would not fall back to RE2's NFA on a
+        # pattern that needs exponentially many states (patterns.PatternSet)
+        self._regexes = PatternSet(list(regexes), case_sensitive=False, together=False)
         self._cards = cards
         self._others = tuple(others.items())
         self._words = PatternSet(list(word_patterns), case_sensitive=True, latin1=True)
@@ -688,6 +754,10 @@ class Scanner:
         if self._words is None:
             self._build()
         keys: list[str] = []
+        seen = cache.get(_VISIBLE)
+        if seen is None:
+            seen = cache[_VISIBLE] = visible(text)
+        text = seen
         if len(self._words):
             view = cache.get(_VIEW)
             if view is None:
@@ -696,7 +766,10 @@ class Scanner:
         if len(self._regexes):
             data = cache.get(_UTF8)
             if data is None:
-                data = cache[_UTF8] = text.encode("utf-8", "surrogatepass")
+                data = cache[_UTF8] = _regex_view(text)
+        if len(self._regexes) and len(data) * self._width > REGEX_BUDGET:
+            keys.append(UNSEARCHED)  # not searched: its worst case would take too long (fails closed)
+        elif len(self._regexes):
             for i in self._regexes.search(data):
                 for key in self._regex_keys[i]:
                     card = self._cards.get(key)
@@ -839,22 +912,32 @@ def evaluate(
     lines = match_list.lines
     by_key = match_list._by_key
     found_in: dict[int, list[str]] = {}
+    unsearched: list[str] = []
     md5s: list[tuple[str, str]] = []
     for c in components:
-        if scan is not None and c.section not in scan:
+        if scan is not None and c.sections.isdisjoint(scan):
             continue
         if c.md5 is not None:
             md5s.append((c.name, c.md5))
         if c.text is None or not by_key:
             continue
-        scanner = scanners(c.section) if scanners is not None else match_list.scanner
+        if scanners is None:
+            scanner = match_list.scanner
+        else:  # the scanner of a section of both the component and the scan holds all of this list's lines
+            scanner = scanners(c.section if scan is None or c.section in scan else c.also)
         for key in scanner.found(c.text, c._cache):
+            if key == UNSEARCHED and key in by_key:
+                unsearched.append(c.name)
             for i in by_key.get(key, ()):
                 found_in.setdefault(i, []).append(c.name)
     for i in match_list._hashes:
         names = [name for name, md5 in md5s if md5 == lines[i].md5]
         if names:
             found_in[i] = names
+    if unsearched:
+        what = (f"the regexes were not run on {', '.join(unsearched)}: its length times their width exceeds "
+                "the examination budget")
+        closed = what if closed is None else f"{closed}; {what}"
     if not found_in and closed is None:
         return match_list.nothing(activation_score)
 

@@ -298,18 +298,27 @@ class _Components:
             got = (Component("subject", "subject", m.subject or ""),)
         elif name == "headers":
             # The subject is a component of its own (SPEC §6): the header block
-            # leaves the Subject: field out so a subject word is not counted twice.
-            block = "\n".join(ln for ln in (m.headers_text or "").split("\n") if not ln[:8].lower() == "subject:")
-            got = (Component("headers", "headers", block),)
+            # leaves out the Subject: field it came from, so a subject word is
+            # not counted twice; a second Subject: field stays in the block.
+            lines = (m.headers_text or "").split("\n")
+            first = next((i for i, ln in enumerate(lines) if ln[:8].lower() == "subject:"), None)
+            if first is not None:
+                del lines[first]
+            got = (Component("headers", "headers", "\n".join(lines)),)
         elif name == "body":
             texts = m.body_texts()
-            got = tuple(Component("body" if len(texts) == 1 else f"body[{i + 1}]", "body", t)
-                        for i, t in enumerate(texts))
+            sources = getattr(m, "body_sources", lambda: ())() or (None,) * len(texts)
+            got = tuple(Component("body" if len(texts) == 1 else f"body[{i + 1}]", "body", _examined(t, src))
+                        for i, (t, src) in enumerate(zip(texts, sources)))
+            # a named text part a client may show as the body is examined as body too
+            got += tuple(c for c in self.section("attachments") if c.also == "body")
         else:
             parts = []
             for i, a in enumerate(m.attachments()):
                 label = a.filename or f"#{i + 1}"
-                parts.append(Component(f"attachment:{label}", "attachments", a.text, a.md5))
+                parts.append(Component(f"attachment:{label}", "attachments",
+                                       _examined(a.text, getattr(a, "source", None)), a.md5,
+                                       also="body" if getattr(a, "inline", False) else None))
             got = tuple(parts)
         self._by_section[name] = got
         return got
@@ -318,10 +327,21 @@ class _Components:
         out = self._by_scan.get(scan)
         if out is None:
             out = self._by_scan[scan] = []
+            taken: set[int] = set()  # a component of two sections once (by identity: equal ones are distinct parts)
             for name in ("subject", "headers", "body", "attachments"):
                 if name in scan:
-                    out.extend(self.section(name))
+                    for c in self.section(name):
+                        if id(c) not in taken:
+                            taken.add(id(c))
+                            out.append(c)
         return out
+
+
+def _examined(text: str | None, source: str | None) -> str | None:
+    """What a component's lines are searched in: the text as read, and for
+    HTML the tag-stripped source after it (whatever one view lost, the other
+    keeps; a line still counts once per component)."""
+    return text if source is None or text is None else f"{text}\n{source}"
 
 
 class _ContentCache:
@@ -457,6 +477,11 @@ def decide(snapshot: Snapshot, message: Any, context: Context) -> MessageDecisio
             explain.append(Verdict("content-definition", cc.definition.id, cc.definition.name, None,
                                    "fired" if res.fired else "not-fired", f"{res.reason}; {hits}"))
     decisions = [render.finish(snapshot, d, envelope, message, at, via) for d in decisions]
+    # Every part is read for the notes, whatever this configuration examined:
+    # what was skipped or could not be read is said the same way every time.
+    read_all = getattr(message, "content_defects", None)
+    if read_all is not None:
+        read_all()
     read_notes = getattr(message, "notes", None)
     notes = [*(read_notes() if read_notes is not None else getattr(message, "defects", ())), *notes]
     if context.explain:

@@ -66,6 +66,7 @@ __all__ = [
     "Message",
     "MessageError",
     "decode_header_words",
+    "html_source_text",
     "html_to_text",
     "parse_message",
 ]
@@ -124,14 +125,20 @@ class Address:
 @dataclass(frozen=True, slots=True)
 class Attachment:
     """One attachment. ``md5`` is the hex digest of the transfer-decoded bytes;
-    ``text`` is the decoded text for ``text/*`` (and the readable text of an
-    attached message), ``None`` for binary content."""
+    ``text`` is the decoded text for ``text/*`` (HTML reduced to text; and the
+    readable text of an attached message), ``None`` for binary content.
+    ``source``: for HTML, the text of its source with every tag removed (see
+    :meth:`Message.body_sources`). ``inline``: a named text/plain or text/html
+    part without an ``attachment`` disposition, which a mail client may show
+    as the body as well."""
 
     filename: str | None
     content_type: str
     size: int
     md5: str
     text: str | None
+    source: str | None = None
+    inline: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,6 +180,17 @@ class Message:
         text/html decoded and reduced by :func:`html_to_text`. Computed on
         first call, then cached."""
         return self._parts.body_texts() if self._parts is not None else ()
+
+    def body_sources(self) -> tuple[str | None, ...]:
+        """Per body part (as :meth:`body_texts`): for HTML, the text of its
+        source with every tag removed and entities decoded, else None.
+        Examined beside the reduced text, so that what a browser would show
+        but the reduction lost (a comment or ``<script>`` a browser ends
+        where html.parser does not) is examined all the same."""
+        if self._parts is None:
+            return ()
+        self._parts.body_texts()
+        return self._parts._sources or ()
 
     def attachments(self) -> tuple[Attachment, ...]:
         """Each attachment, decoded and hashed on first call, then cached."""
@@ -299,7 +317,30 @@ def _codec(charset: str | None) -> str | None:
     return info.name
 
 
-def _decode_bytes(data: bytes, charset: str | None) -> tuple[str, bool]:
+_BOMS = {"utf-16": (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE), "utf-32": (codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)}
+
+
+def unflow(text: str, *, delsp: bool = False) -> str:
+    """RFC 3676 ``format=flowed`` text as the reader sees it: a line that ends
+    in a space (other than the signature separator ``-- ``) continues on the
+    next; with ``delsp=yes`` that space is removed too. A leading space that
+    protects a line (space-stuffing) is removed."""
+    out: list[str] = []
+    pending = ""
+    for line in text.split("\n"):
+        if line.startswith(" "):
+            line = line[1:]
+        if line.endswith(" ") and line != "-- ":
+            pending += line[:-1] if delsp else line
+            continue
+        out.append(pending + line)
+        pending = ""
+    if pending:
+        out.append(pending)
+    return "\n".join(out)
+
+
+def decode_bytes(data: bytes, charset: str | None) -> tuple[str, bool]:
     """Decode ``data``; the flag is False when the text had to be guessed
     (unknown charset, or bytes that do not fit the declared one).
 
@@ -309,6 +350,8 @@ def _decode_bytes(data: bytes, charset: str | None) -> tuple[str, bool]:
     mislabelled mail stay matchable.
     """
     codec = _codec(charset)
+    if codec in ("utf-16", "utf-32") and not data.startswith(_BOMS[codec]):
+        codec += "-be"  # RFC 2781: without a byte-order mark, big-endian (Python's codec assumes little)
     if codec is not None:
         try:
             return data.decode(codec), True
@@ -389,7 +432,7 @@ def decode_header_words(text: str) -> tuple[str, bool]:
     def flush() -> None:
         nonlocal pending_charset, ok
         if pending_charset is not None:
-            decoded, fine = _decode_bytes(bytes(pending), pending_charset)
+            decoded, fine = decode_bytes(bytes(pending), pending_charset)
             ok = ok and fine
             out.append(decoded)
             pending.clear()
@@ -519,6 +562,20 @@ def _strip_comments(html: str) -> str:
             break
         pos = end + 3
     return "".join(parts)
+
+
+_ANY_TAG = re.compile(r"<[^<>]*>")
+
+
+def html_source_text(html: str) -> str:
+    """HTML with every tag removed (nothing put in their place) and entities
+    decoded: a crude reading that keeps whatever :func:`html_to_text` might
+    lose where a browser and html.parser disagree (comments ended by
+    ``--!>``, ``<script>`` inside an attribute or a ``<textarea>``), and
+    joins words that inline markup splits (``confi<b></b>dential``). Linear."""
+    import html as html_module
+
+    return html_module.unescape(_ANY_TAG.sub("", html))
 
 
 def html_to_text(html: str) -> str:
@@ -867,7 +924,7 @@ def _filename(part: email.message.Message) -> str | None:
         if value is None:
             continue
         if isinstance(value, tuple):  # RFC 2231: (charset, language, text)
-            name, _ = _decode_bytes(_to_bytes(str(value[2])), value[0] or None)
+            name, _ = decode_bytes(_to_bytes(str(value[2])), value[0] or None)
         else:
             name, _ = _header_text(value)
             name, _ = decode_header_words(name)
@@ -889,10 +946,11 @@ _LEAF, _EMBEDDED, _STATUS = "leaf", "message", "status"
 
 
 class _Spec:
-    __slots__ = ("kind", "part", "filename", "content_type", "inner", "bodies")
+    __slots__ = ("kind", "part", "filename", "content_type", "inner", "bodies", "inline")
 
     def __init__(self, kind: str, part: email.message.Message, filename: str | None,
-                 content_type: str, inner: email.message.Message | None = None) -> None:
+                 content_type: str, inner: email.message.Message | None = None, inline: bool = False) -> None:
+        self.inline = inline
         self.kind = kind
         self.part = part
         self.filename = filename
@@ -929,6 +987,13 @@ class _Unread:
 
 
 _CONTENT = ("body", "attachments")  # where a MIME part's text may belong
+# Content types whose content is encrypted (or signed opaquely): not readable text.
+_ENCRYPTED = {
+    "application/pkcs7-mime": "S/MIME",
+    "application/x-pkcs7-mime": "S/MIME",
+    "multipart/encrypted": "encrypted (PGP/MIME)",
+    "application/pgp-encrypted": "encrypted (PGP/MIME)",
+}
 
 
 def _structure_notes(root: email.message.Message, notes: _Notes, unread: _Unread) -> None:
@@ -968,6 +1033,9 @@ def _classify(root: email.message.Message, notes: _Notes, unread: _Unread,
         try:
             ctype = part.get_content_type()
             maintype = ctype.partition("/")[0]
+            if ctype in _ENCRYPTED:
+                unread.add(_CONTENT, f"the message holds {_ENCRYPTED[ctype]} content ({ctype}), "
+                                     "which cannot be examined")
             if part.is_multipart() and maintype != "message":  # multipart/*: its children are the parts
                 for child in reversed(part.get_payload()):
                     if isinstance(child, email.message.Message):
@@ -979,6 +1047,11 @@ def _classify(root: email.message.Message, notes: _Notes, unread: _Unread,
             taken += 1
             if part.is_multipart():  # message/*: one part, its text the embedded message's
                 payload = part.get_payload()
+                encoding = transfer_encoding(_raw_header(part, "content-transfer-encoding"))
+                if encoding not in ("", "7bit", "8bit", "binary"):
+                    # MIME forbids it, and the parser read the encoded text as the message
+                    unread.add(("attachments",), f"an attached message ({ctype}) is {encoding}-encoded, "
+                                                 "which MIME does not allow; it was not read")
                 if ctype == "message/delivery-status":
                     specs.append(_Spec(_STATUS, part, None, ctype))
                 else:
@@ -989,13 +1062,12 @@ def _classify(root: email.message.Message, notes: _Notes, unread: _Unread,
                         stack.append((inner, spec))
                 continue
             filename = _filename(part)
-            body_like = (
-                ctype in ("text/plain", "text/html") or maintype == "multipart"  # no boundary: raw text
-            ) and not filename and _disposition(part) != "attachment"
+            shown = ctype in ("text/plain", "text/html") and _disposition(part) != "attachment"
+            body_like = (shown or maintype == "multipart") and not filename  # multipart without boundary: raw text
             if body_like:
                 (owner.bodies if owner is not None else bodies).append(part)
-            else:
-                specs.append(_Spec(_LEAF, part, filename, ctype))
+            else:  # a named text part a client may show inline: an attachment and body alike
+                specs.append(_Spec(_LEAF, part, filename, ctype, inline=shown and owner is None))
         except Exception as exc:  # noqa: BLE001 - one odd part must not lose the others
             unread.add(_CONTENT, f"a MIME part could not be read ({_unexpected(exc)})")
     if skipped:
@@ -1003,13 +1075,76 @@ def _classify(root: email.message.Message, notes: _Notes, unread: _Unread,
     return bodies, specs
 
 
-def _decoded_payload(part: email.message.Message) -> bytes:
-    data = part.get_payload(decode=True)
-    if isinstance(data, bytes):
-        return data
-    if isinstance(data, str):
-        return _to_bytes(data)
-    return b""
+def transfer_encoding(value: str | None) -> str:
+    """The Content-Transfer-Encoding token of a header value: its first word,
+    lower-cased, without comments or parameters (``" Base64 (c)"`` is
+    ``base64``; the standard library compares the whole value and would read
+    such a body as it stands)."""
+    if not value:
+        return ""
+    value = re.sub(r"\([^()]*\)", " ", value)
+    token = re.split(r"[\s;]+", value.strip(), maxsplit=1)[0]
+    return token.lower()
+
+
+_BASE64_JUNK = re.compile(rb"[^A-Za-z0-9+/=]")
+_PADDING_RUN = re.compile(rb"=+")
+_QP_TRAILING_BLANKS = re.compile(rb"[ \t]+(?=\r?\n|\r|$)")
+
+
+def transfer_decode(encoding: str, body: bytes) -> tuple[bytes, str | None]:
+    """``body`` with its transfer ``encoding`` (see :func:`transfer_encoding`)
+    undone, leniently, as mail clients read it; and a note when something had
+    to be tolerated. Shared by the parser and delivery.
+
+    base64: characters outside the alphabet are skipped; padding in the
+    middle ends one chunk and the next is decoded on its own (concatenated
+    encodings), never silently dropped. quoted-printable: blanks before a
+    line end are removed first (RFC 2045), so ``=`` followed by blanks is a
+    soft line break.
+    """
+    if encoding == "base64":
+        clean = _BASE64_JUNK.sub(b"", body)
+        note = None if len(clean) == len(body.translate(None, b" \t\r\n")) else \
+            "base64 content has characters outside the base64 alphabet; they were skipped"
+        chunks = [c for c in _PADDING_RUN.split(clean) if c]
+        if len(chunks) > 1:
+            note = "base64 content continues after its padding; each part was decoded"
+        out = []
+        for chunk in chunks:
+            if len(chunk) % 4 == 1:
+                chunk = chunk[:-1]
+            out.append(binascii.a2b_base64(chunk + b"=" * (-len(chunk) % 4)))
+        return b"".join(out), note
+    if encoding == "quoted-printable":
+        return binascii.a2b_qp(_QP_TRAILING_BLANKS.sub(b"", body)), None
+    return body, None
+
+
+_UUENCODINGS = frozenset({"x-uuencode", "uuencode", "uue", "x-uue"})
+
+
+def _decoded_payload(part: email.message.Message, notes: _Notes | None = None, what: str = "") -> bytes:
+    """A leaf's bytes, its transfer encoding undone (:func:`transfer_decode`)."""
+    encoding = transfer_encoding(_raw_header(part, "content-transfer-encoding"))
+    if encoding in _UUENCODINGS:
+        data = part.get_payload(decode=True)
+        return data if isinstance(data, bytes) else b""
+    # The payload as parsed (8-bit bytes kept as surrogate escapes): what
+    # get_payload(decode=False) returns after replacing those bytes with U+FFFD.
+    raw = getattr(part, "_payload", None)
+    body = _to_bytes(raw) if isinstance(raw, str) else raw if isinstance(raw, bytes) else b""
+    data, note = transfer_decode(encoding, body)
+    if note and notes is not None:
+        notes.add(f"{what}: {note}" if what else note)
+    return data
+
+
+def _raw_header(part: email.message.Message, name: str) -> str | None:
+    for key, value in part.raw_items():
+        if key.lower() == name:
+            return str(value)
+    return None
 
 
 def _charset_of(part: email.message.Message) -> str | None:
@@ -1032,13 +1167,14 @@ def _headers_text(msg: email.message.Message) -> str:
 class _Parts:
     """The lazily decoded bodies and attachments of one message (a cache)."""
 
-    __slots__ = ("_root", "_limits", "_unread", "_layout", "_body_texts", "_attachments", "_notes")
+    __slots__ = ("_root", "_limits", "_unread", "_layout", "_body_texts", "_sources", "_attachments", "_notes")
 
     def __init__(self, root: email.message.Message | None, limits: Limits, unread: _Unread) -> None:
         self._root = root
         self._limits = limits
         self._layout: tuple[list[email.message.Message], list[_Spec]] | None = None
         self._body_texts: tuple[str, ...] | None = None
+        self._sources: tuple[str | None, ...] | None = None
         self._attachments: tuple[Attachment, ...] | None = None
         self._notes = _Notes()
         self._unread = unread.noting_to(self._notes)
@@ -1058,26 +1194,38 @@ class _Parts:
         return data[:limit]
 
     def _leaf_text(self, part: email.message.Message, what: str, section: str) -> str:
+        return self._leaf_views(part, what, section)[0]
+
+    def _leaf_views(self, part: email.message.Message, what: str, section: str) -> tuple[str, str | None]:
+        """The leaf's text, and for HTML the tag-stripped source (else None)."""
         charset = _charset_of(part)
-        data = self._capped(_decoded_payload(part), section, what)
-        text, ok = _decode_bytes(data, charset)
+        data = self._capped(_decoded_payload(part, self._notes, what), section, what)
+        text, ok = decode_bytes(data, charset)
         if not ok:
             shown = _quote(charset) if charset else "no charset"
             self._notes.add(f"{what}: text in {shown} could not be decoded exactly; read with a fallback")
+        if "-----BEGIN PGP MESSAGE-----" in text:
+            self._unread.add((section,), f"{what} holds a PGP-encrypted message, which cannot be examined")
         if part.get_content_type() == "text/html":
-            return html_to_text(text)
-        return _unix_lines(text)
+            return html_to_text(text), html_source_text(text)
+        text = _unix_lines(text)
+        if (part.get_param("format", "", "content-type") or "").lower() == "flowed":
+            text = unflow(text, delsp=(part.get_param("delsp", "", "content-type") or "").lower() == "yes")
+        return text, None
 
     def body_texts(self) -> tuple[str, ...]:
         if self._body_texts is None:
-            out = []
+            out, sources = [], []
             for i, part in enumerate(self._parts()[0], start=1):
                 what = f"body part {i}"
                 try:
-                    out.append(self._leaf_text(part, what, "body"))
+                    text, source = self._leaf_views(part, what, "body")
                 except Exception as exc:  # noqa: BLE001 - the part is unscannable, the others are read
                     self._unread.add(("body",), f"{what} could not be read ({_unexpected(exc)})")
-            self._body_texts = tuple(out)
+                    continue
+                out.append(text)
+                sources.append(source)
+            self._body_texts, self._sources = tuple(out), tuple(sources)
         return self._body_texts
 
     def attachments(self) -> tuple[Attachment, ...]:
@@ -1098,13 +1246,17 @@ class _Parts:
         return self._notes.result()
 
     def _attachment(self, spec: _Spec, what: str) -> Attachment:
+        source = None
         if spec.kind == _LEAF:
-            data = _decoded_payload(spec.part)
+            data = _decoded_payload(spec.part, self._notes, what)
             text = None
             if spec.content_type.startswith("text/"):
                 charset = _charset_of(spec.part)
-                text, ok = _decode_bytes(self._capped(data, "attachments", what), charset)
-                text = _unix_lines(text)
+                text, ok = decode_bytes(self._capped(data, "attachments", what), charset)
+                if spec.content_type == "text/html":  # examined as read, and as written
+                    text, source = html_to_text(text), html_source_text(text)
+                else:
+                    text = _unix_lines(text)
                 if not ok:
                     self._notes.add(f"{what}: text could not be decoded exactly; read with a fallback")
         elif spec.kind == _STATUS:
@@ -1128,6 +1280,8 @@ class _Parts:
             size=len(data),
             md5=_md5(data),
             text=text,
+            source=source,
+            inline=spec.inline,
         )
 
     def _capped_text(self, text: str, what: str) -> str:

@@ -30,7 +30,10 @@ __all__ = [
     "PatternError",
     "UNSUPPORTED",
     "MAX_PROGRAM_SIZE",
+    "MAX_WIDTH",
+    "REGEX_BUDGET",
     "compile_user_regex",
+    "regex_width",
     "user_options",
     "dialect_warnings",
     "PatternSet",
@@ -39,9 +42,17 @@ __all__ = [
 #: The phrase every refusal of an unsupported construct contains (lint files
 #: those problems under a code of their own).
 UNSUPPORTED = "is not supported by the linear-time regex engine (RE2)"
-#: A compiled pattern's size, in RE2 instructions, above which it is refused:
-#: matching costs at most text length x program size, so this bounds the worst case.
+#: A compiled pattern's size, in RE2 instructions (UTF-8), above which it is refused.
 MAX_PROGRAM_SIZE = 10_000
+#: A pattern's *width*: its size compiled for single-byte text, about the most
+#: automaton states a search can have alive at once. On crafted text a search
+#: costs up to ~10 ns per character per unit of width (RE2 stays linear, but
+#: ``a[ab]{1000}c`` is 1006 wide: ~8 s per MB), so wider patterns are refused...
+MAX_WIDTH = 2500
+#: ... and a text whose length times the total width of the regexes to search
+#: in it exceeds this is not searched with them: it is unscannable (~20 s at
+#: worst; 10 MB of text under regexes 200 wide in all).
+REGEX_BUDGET = 2_000_000_000
 _TOO_LARGE = (f"the pattern is too large to match in bounded time ({{size}} RE2 instructions; at most "
               f"{MAX_PROGRAM_SIZE}): use fewer or smaller counted repetitions; it {UNSUPPORTED}")
 # A Set's memory budget (RE2's default is 8 MiB): room for the DFA states of
@@ -161,7 +172,25 @@ def compile_user_regex(source: str) -> re2._Regexp:
     size = compiled.programsize
     if size > MAX_PROGRAM_SIZE:
         raise PatternError(_TOO_LARGE.format(size=size), unsupported=True)
+    width = regex_width(source)
+    if width > MAX_WIDTH:
+        raise PatternError(
+            f"the pattern is too wide to match in bounded time ({width} automaton states at once; at most "
+            f"{MAX_WIDTH}): use smaller counted repetitions (a proximity of .{{0,1000}} is about 2,000); "
+            f"it {UNSUPPORTED}", unsupported=True)
     return compiled
+
+
+def regex_width(source: str) -> int:
+    """The width of a pattern (see :data:`MAX_WIDTH`): its RE2 program for
+    single-byte text, where a character class is a few instructions whatever
+    it holds; for a pattern with characters past U+00FF, its UTF-8 program."""
+    options = user_options()
+    options.encoding = re2.Options.Encoding.LATIN1
+    try:
+        return re2.compile(source.encode("latin-1"), options).programsize
+    except (UnicodeEncodeError, re2.error):
+        return re2.compile(source, user_options()).programsize
 
 
 # --------------------------------------------------------------------------- dialect
@@ -259,12 +288,20 @@ class PatternSet:
     first, and a pass that does not report it is done again pattern by
     pattern (each of which falls back to RE2's NFA on its own). A set RE2
     cannot compile at all is searched pattern by pattern from the start.
+
+    ``together=False`` searches pattern by pattern always: for patterns an
+    administrator writes, which may need exponentially many automaton states
+    on crafted text (``a[ab]{100}c``). A single search then falls back to
+    RE2's NFA, a set never does: the set can be several times slower, linear
+    all the same. (Words and phrases never do that: they go together.)
     """
 
-    __slots__ = ("_patterns", "_options", "_set", "_singles")
+    __slots__ = ("_patterns", "_options", "_set", "_singles", "_together")
 
-    def __init__(self, patterns: Sequence[str | bytes], *, case_sensitive: bool, latin1: bool = False) -> None:
+    def __init__(self, patterns: Sequence[str | bytes], *, case_sensitive: bool, latin1: bool = False,
+                 together: bool = True) -> None:
         self._patterns = tuple(patterns)
+        self._together = together
         options = re2.Options()
         options.case_sensitive = case_sensitive
         options.log_errors = False
@@ -274,7 +311,7 @@ class PatternSet:
         self._options = options
         self._set: re2.Set | None = None
         self._singles: list[re2._Regexp] | None = None
-        if not self._patterns:
+        if not self._patterns or not together:
             return
         big = re2.Options()
         for name in re2.Options.NAMES:
@@ -310,8 +347,8 @@ class PatternSet:
 
     def __reduce__(self):  # a worker rebuilds it (RE2 objects do not pickle)
         latin1 = self._options.encoding == re2.Options.Encoding.LATIN1
-        return (_rebuild_set, (self._patterns, self._options.case_sensitive, latin1))
+        return (_rebuild_set, (self._patterns, self._options.case_sensitive, latin1, self._together))
 
 
-def _rebuild_set(patterns, case_sensitive, latin1) -> PatternSet:
-    return PatternSet(patterns, case_sensitive=case_sensitive, latin1=latin1)
+def _rebuild_set(patterns, case_sensitive, latin1, together=True) -> PatternSet:
+    return PatternSet(patterns, case_sensitive=case_sensitive, latin1=latin1, together=together)

@@ -192,3 +192,21 @@ def test_an_error_naming_a_recipient_is_escaped(hostile):
     assert r.exit_code == 1 and r.stderr.count("\n") == 1, r.output
     assert_clean(r.stderr)
     assert f'error: cannot recall portal copy {evil}: "ev\\x1b[31mil"@partner.test opened it' in r.stderr
+
+
+@pytest.mark.parametrize(("value", "cell"), [
+    ("\x1b]0;pwned\x07 subject", "\\x1b]0;pwned\\x07 subject"),
+    ("right\u202eto left", "right\\u202eto left"),
+    ("=HYPERLINK(\"http://evil\")", "'=HYPERLINK(\"http://evil\")"),
+    ("+1 (555)", "'+1 (555)"),
+    ("@SUM(A1)", "'@SUM(A1)"),
+    ("-cmd|' /C calc'!A0", "'-cmd|' /C calc'!A0"),
+    ("-42", "-42"),
+    ("- a note", "- a note"),
+    ("line one\nline two", "line one\nline two"),
+    ("plain", "plain"),
+])
+def test_csv_cells_are_escaped_for_terminals_and_spreadsheets(value, cell):
+    from secmsg_cli.cli._output import csv_text
+
+    assert csv_text(value) == cell

@@ -700,7 +700,10 @@ def test_word_matching_agrees_with_plain_ignorecase_regex(data):
     st.text(alphabet=st.sampled_from(list("aAbBsSſkİıiIσςΣ-_0 xyz\n")), max_size=30),
 )
 def test_a_regex_line_is_found_exactly_where_re2_finds_it(literal, shape, text):
-    """The one-pass set search agrees with a plain RE2 search of the pattern."""
+    """The scanner agrees with a plain RE2 search of the pattern in the text
+    as examined (invisible characters removed, NFKC: ``ſ`` is an ``s``)."""
+    import unicodedata
+
     from secmsg_cli.engine.patterns import user_options
 
     pattern = shape.format(re.escape(literal))
@@ -708,7 +711,7 @@ def test_a_regex_line_is_found_exactly_where_re2_finds_it(literal, shape, text):
         ml = parse_match_list([f"1 regex {pattern}"])
     except MatchListError:
         return
-    expected = re2.compile(pattern, user_options()).search(text) is not None
+    expected = re2.compile(pattern, user_options()).search(unicodedata.normalize("NFKC", text)) is not None
     assert bool(evaluate(ml, 1, [body(text)]).hits) is expected
 
 
@@ -822,3 +825,25 @@ def test_a_scanner_survives_pickling():
     ml = parse_match_list(["1 confidential", "1 Zürich", r"5 regex,cardnumber \b(?:\d[ -]?){13,19}\b"])
     scanner = pickle.loads(pickle.dumps(C.Scanner(ml.lines)))
     assert len(scanner.found("confidential ZÜRICH 4111 1111 1111 1111", {})) == 3
+
+
+def test_a_text_too_long_for_the_regexes_worst_case_fails_closed(monkeypatch):
+    """A regex costs at most ~10 ns per character per unit of width on
+    crafted text; past the examination budget the text is not searched with
+    the regexes, and a definition with regex lines fires instead."""
+    monkeypatch.setattr(C, "REGEX_BUDGET", 1000)
+    ml = parse_match_list(["1 confidential", r"5 regex \bproj-\d+"])
+    words_only = parse_match_list(["1 confidential"])
+    short, long = body("proj-7"), body("x " * 1000 + "confidential")
+    assert [h.line_no for h in evaluate(ml, 5, [short]).hits] == [2]
+    result = evaluate(ml, 5, [long])
+    assert result.fired and "the regexes were not run on body" in result.unscannable
+    assert [h.line_no for h in result.hits] == [1]  # the words were still searched
+    assert not evaluate(words_only, 5, [body("x " * 1000 + "confidential")]).fired  # no regex: nothing to fail
+
+
+def test_a_pattern_too_wide_for_bounded_time_is_refused():
+    with pytest.raises(MatchListError) as info:
+        parse_match_list(["1 regex a" + "[ab]{1000}" * 3 + "c"])
+    assert "too wide to match in bounded time" in info.value.reason
+    parse_match_list([r"1 regex (?s)confidential.{0,1000}client"])  # a wide proximity is still allowed
