@@ -470,14 +470,15 @@ def main(argv: list[str] | None = None) -> int:
             path.write_bytes(hostile_message(size))
             sizes[size] = min(timed([*SECMSG, "-q", "--db", str(hostile_db), "simulate", str(path), "--at", AT,
                                      "-o", "json"]) for _ in range(5))
-        # The whole command, and the time the body itself costs (minus a 1 KB
-        # body's run: start-up and loading the store, the same for all three).
+        # The whole command (the goal), and for information what the body
+        # itself costs: minus a 1 KB body's run (start-up and loading the
+        # store, the same for all three), too small for 100 KB to be measured.
         ratio = sizes[1_000_000] / sizes[100_000]
-        net_big, net_small = sizes[1_000_000] - sizes[1_000], max(sizes[100_000] - sizes[1_000], 1e-4)
+        net_big, net_small = sizes[1_000_000] - sizes[1_000], sizes[100_000] - sizes[1_000]
         report("hostile", f"1 MB crafted body {sizes[1_000_000] * 1000:.0f} ms vs 100 KB {sizes[100_000] * 1000:.0f} ms "
-               f"(net of a 1 KB body's {sizes[1_000] * 1000:.0f} ms: {net_big * 1000:.0f} vs {net_small * 1000:.0f} ms, "
-               f"{net_big / net_small:.1f}x); {len(HOSTILE_PATTERNS)} patterns such as (a+)+$, best of 5",
-               f"{ratio:.2f}x (goal <= 12x, linear)", ratio <= 12 and net_big / net_small <= 12)
+               f"(of which the body: {net_big * 1000:.0f} vs {max(net_small, 0) * 1000:.0f} ms, over a 1 KB body's "
+               f"{sizes[1_000] * 1000:.0f} ms); {len(HOSTILE_PATTERNS)} patterns such as (a+)+$, best of 5",
+               f"{ratio:.2f}x (goal <= 12x, linear)", ratio <= 12)
 
         print(f"\ntotal {time.perf_counter() - t0:.0f}s; work directory {work}{'' if keep else ' (removed)'}")
         met = sum(ok for *_, ok in results)

@@ -27,11 +27,15 @@ class Output(str, Enum):
     csv = "csv"
 
 
-def to_json(data: Any) -> str:
+def to_json(data: Any, *, fast: bool = True) -> str:
     """Indented JSON (``-o json``): orjson's output, which is byte for byte
     that of ``json.dumps(indent=2, ensure_ascii=False)`` (a property test
     checks) in a tenth of the time; the standard library's for what orjson
-    refuses (text with lone surrogates, integers past 64 bits)."""
+    refuses (text with lone surrogates, integers past 64 bits). ``fast=False``
+    (one small document, where importing orjson costs more than it saves):
+    the standard library's."""
+    if not fast:
+        return json.dumps(data, indent=2, ensure_ascii=False)
     try:
         import orjson
 

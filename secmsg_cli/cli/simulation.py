@@ -201,7 +201,7 @@ class Rendered:
     results: tuple | None
 
 
-def finish(item, results, *, tz, explain: bool, output: Output | None, keep: bool) -> Rendered:
+def finish(item, results, *, tz, explain: bool, output: Output | None, keep: bool, batch: bool = True) -> Rendered:
     """The :func:`secmsg_cli.runner.run_all` finisher of simulate: renders
     JSON/JSONL output (``output``; None for the table, which the parent
     prints) and counts."""
@@ -212,7 +212,7 @@ def finish(item, results, *, tz, explain: bool, output: Output | None, keep: boo
     if output is not None:
         doc = (error_to_json(item.source, error) if error is not None
                else decision_to_json(decision, item.source, tz, explain=explain))
-        text = to_json_line(doc) if output is Output.jsonl else to_json(doc)
+        text = to_json_line(doc) if output is Output.jsonl else to_json(doc, fast=batch)
     secure = portal = 0
     if decision is not None:
         for r in decision.recipients:
@@ -322,7 +322,7 @@ def _batch(args: SimulateArgs, snapshots: tuple, context, limit: int, items, sin
         progress.start()
     rendered_output = output if against is None and output is not Output.table else None
     finisher = partial(finish, tz=tz, explain=explain, output=rendered_output,
-                       keep=want_coverage or against is not None or rendered_output is None)
+                       keep=want_coverage or against is not None or rendered_output is None, batch=not single)
     first = True
     streaming_json = against is None and output is Output.json and not single
     write = sys.stdout.write

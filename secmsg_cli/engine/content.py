@@ -327,7 +327,7 @@ def parse_match_list(lines: Iterable[str] | str, *, lenient: bool = False) -> Ma
         try:
             text = _line_text(line_no, raw)
             source.append(text)
-            entry = _parse_line(line_no, text)
+            entry = _parse_line(line_no, text, probe=not lenient)
         except MatchListError as exc:
             if not lenient:
                 raise
@@ -371,7 +371,7 @@ def _line_text(line_no: int, raw: object) -> str:
     return raw
 
 
-def _parse_line(line_no: int, raw: str) -> MatchLine | None:
+def _parse_line(line_no: int, raw: str, *, probe: bool = True) -> MatchLine | None:
     line = raw.strip()
     if not line or line.startswith("#"):
         return None
@@ -411,7 +411,7 @@ def _parse_line(line_no: int, raw: str) -> MatchLine | None:
         if not tail:
             raise fail(f"{head!r} needs a PATTERN")
         kind = _REGEX_KEYWORDS[keyword]
-        return MatchLine(**common, kind=kind, term=tail, _regex=_compile_regex(tail, fail))
+        return MatchLine(**common, kind=kind, term=tail, _regex=_compile_regex(tail, fail, probe))
 
     if keyword.startswith("regex,"):
         raise fail(
@@ -521,15 +521,17 @@ def _word_pattern(words: list[str]) -> bytes:
     return rb"(?:\A|" + _NOT_WORD + rb")" + body + rb"(?:" + _NOT_WORD + rb"|\z)"
 
 
-def _compile_regex(source: str, fail):
-    """A ``regex`` line's PATTERN compiled by RE2, or the line's error."""
+def _compile_regex(source: str, fail, probe: bool = True):
+    """A ``regex`` line's PATTERN compiled by RE2, or the line's error.
+    ``probe``: check that it cannot match the empty string (done when the
+    line is written; a stored line is not probed again at every load)."""
     try:
         pattern = compile_user_regex(source)
     except PatternError as exc:
         prefix = "regex" if exc.unsupported else "invalid regex"
         raise fail(f"{prefix} {_quote_pattern(source)}: {exc}") from None
-    for probe in _EMPTY_PROBES:
-        for m in pattern.finditer(probe):
+    for text in _EMPTY_PROBES if probe else ():
+        for m in pattern.finditer(text):
             if m.start() == m.end():
                 raise fail(
                     f"regex {_quote_pattern(source)} matches the empty string, so it would match "
