@@ -721,9 +721,8 @@ def _context(case: Case, tz):
         at = datetime.now(timezone.utc).replace(microsecond=0)
     elif at.tzinfo is None:
         at = at.replace(tzinfo=tz)
-    # As `simulate` does: one instant in UTC, so that durations added to it
-    # (expiry) are elapsed time, not wall-clock time across a DST change.
-    at = at.astimezone(timezone.utc)
+    # decide() works in UTC (durations are elapsed time, not wall-clock time
+    # across a DST change) and reports a time it cannot convert as the case's error.
     return Context(at=at, mail_from=case.mail_from, rcpt=case.rcpt, source_ip=case.source_ip,
                    via=case.via, definition=case.definition)
 
