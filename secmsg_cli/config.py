@@ -240,11 +240,16 @@ def parse_text(text: str, name: str = "<config>", fmt: str | None = None) -> tup
     ends in ``.json``, or when the text starts with ``{``)."""
     if fmt is None:
         fmt = "json" if name.lower().endswith(".json") or text.lstrip().startswith("{") else "toml"
+    too_deep = ConfigError(f"{name}: nested too deeply (more than {MAX_DEPTH} levels of arrays and tables)")
     if fmt == "json":
         try:
             doc = json.loads(text)
         except json.JSONDecodeError as exc:
             raise ConfigError(f"{name}: invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}") from None
+        except RecursionError:  # the parser's own recursion, thousands of levels deep
+            raise too_deep from None
+        except ValueError as exc:  # a number of more than 4,300 digits
+            raise ConfigError(f"{name}: invalid JSON: {exc}") from None
         if not isinstance(doc, dict):
             raise ConfigError(f"{name}: expected a JSON object at the top level")
     else:
@@ -254,7 +259,38 @@ def parse_text(text: str, name: str = "<config>", fmt: str | None = None) -> tup
             doc = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{name}: invalid TOML: {exc}") from None
+        except RecursionError:
+            raise too_deep from None
+        except ValueError as exc:
+            raise ConfigError(f"{name}: invalid TOML: {exc}") from None
+    if _depth(doc) > MAX_DEPTH:  # what the parser accepted may still be too deep for everything after it
+        raise too_deep
     return doc, Source(name, text, fmt)
+
+
+# A configuration needs 4 levels (policies -> a policy -> from -> value); a
+# test case file a few more. Anything deeper is a mistake or an attack, and
+# would only reach the interpreter's recursion limit later, somewhere else.
+MAX_DEPTH = 32
+
+
+def _depth(doc: Any) -> int:
+    """How deeply ``doc``'s arrays and tables nest (iteratively: no recursion to exhaust)."""
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(doc, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, dict):
+            children = value.values()
+        elif isinstance(value, list):
+            children = value
+        else:
+            continue
+        deepest = max(deepest, depth)
+        if deepest > MAX_DEPTH:
+            return deepest
+        stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
+    return deepest
 
 
 def read_file(path: str) -> tuple[dict[str, Any], Source]:

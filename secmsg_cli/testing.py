@@ -82,7 +82,6 @@ from __future__ import annotations
 
 import re
 import time
-import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
@@ -448,10 +447,9 @@ def load_cases(path: str | Path) -> CasesFile:
 
 def parse_cases(text: str, *, name: str = "<cases>", base: Path | None = None) -> CasesFile:
     """Parse and check the text of a cases file; message paths are relative to ``base``."""
-    try:
-        doc = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{name}: invalid TOML: {exc}") from None
+    from secmsg_cli.config import parse_text
+
+    doc, _ = parse_text(text, name, "toml")  # as a configuration file is read: the same errors, the same limits
     base = base or Path.cwd()
     problems = _Problems(name, _Lines(text))
     for key in doc:

@@ -147,4 +147,57 @@ def test_a_case_time_out_of_range_is_an_error_of_that_case(cli, tmp_path):
     r = cli("test", cases, "--config", DEMO)
     assert r.exit_code in (3, 4), r.output
     assert "internal error" not in r.stdout + r.stderr and "OverflowError" not in r.stdout + r.stderr
-    assert "out of range" in r.stdout + r.stderr
+    assert "time 0001-01-01T00:00:00+14:00 out of range" in r.stdout + r.stderr
+
+
+def test_a_5000_digit_number_in_a_json_config_is_invalid_config(cli, tmp_path):
+    cfg = tmp_path / "c.json"
+    cfg.write_text('{"account": {"max_retention_days": ' + "9" * 5000 + "}}")
+    r = cli("import", cfg)
+    assert r.exit_code == 3, r.output
+    assert "internal error" not in r.stderr and len(r.stderr) < 1000, r.output
+
+
+# --- deeply nested documents ---------------------------------------------------------------
+
+DEEP = {
+    "deep.toml": "a = " + "[" * 100_000 + "]" * 100_000 + "\n",
+    "deep-tables.toml": "[account]\nname = 'x'\nb = " + "{a = " * 3000 + "1" + "}" * 3000 + "\n",
+    "deep.json": '{"a": ' + "[" * 100_000 + "]" * 100_000 + "}",
+    "middling.json": '{"policies": [' + "[" * 500 + "]" * 500 + "]}",
+}
+
+
+@pytest.mark.parametrize("name", sorted(DEEP))
+@pytest.mark.parametrize("command", [["import"], ["plan"], ["apply", "--yes"]], ids=" ".join)
+def test_a_deeply_nested_config_is_invalid_config(cli, tmp_path, name, command):
+    path = tmp_path / name
+    path.write_text(DEEP[name])
+    if command != ["import"]:
+        ok(cli("init"))
+    r = cli(*command, path)
+    assert r.exit_code == 3, r.output
+    assert "nested too deeply" in one_line(r.stderr), r.stderr
+
+
+@pytest.mark.parametrize("name", sorted(DEEP))
+def test_a_deeply_nested_config_to_lint_and_test(cli, tmp_path, name):
+    path = tmp_path / name
+    path.write_text(DEEP[name])
+    r = cli("lint", path)
+    assert r.exit_code == 3, r.output
+    assert "SM001" in r.stdout and "nested too deeply" in r.stdout and "internal error" not in r.stderr, r.output
+    cases = tmp_path / "cases.toml"
+    cases.write_text(f"[[case]]\nname = 'c'\nmessage = '{M01}'\nat = 2026-11-27T10:00:00Z\n"
+                     "[[case.expect]]\nrecipient = 'm.okonkwo@lexpartners.com'\nroute = 'portal'\n")
+    r = cli("test", cases, "--config", path)
+    assert r.exit_code == 3, r.output
+    assert "nested too deeply" in one_line(r.stderr)
+
+
+def test_a_deeply_nested_cases_file_is_an_error(cli, tmp_path):
+    cases = tmp_path / "cases.toml"
+    cases.write_text(DEEP["deep.toml"])
+    r = cli("test", cases, "--config", DEMO)
+    assert r.exit_code in (1, 3), r.output
+    assert "nested too deeply" in one_line(r.stderr)
