@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from secmsg_cli.engine.addresses import AddressError, normalise_address, normalise_member
-from secmsg_cli.errors import ConfigError, SecmsgError
+from secmsg_cli.errors import ConfigError, SecmsgError, shorten
 from secmsg_cli.model import (
     ACCOUNT_FIELDS,
     BUILTIN_FOLDER,
@@ -335,8 +335,8 @@ class _Problems:
 
     def add(self, section: str, index: int | None, key: str | None, message: str, label: str | None = None) -> None:
         where = section if index is None else f"{section}[{index}]"
-        if label:
-            where += f" ({label})"
+        if label:  # the object's name as the file writes it: a name, not an echo of a huge value
+            where += f" ({shorten(label)})"
         line = self.source.line_of(section, index, key)
         if line:
             where += f", line {line}"

@@ -103,6 +103,7 @@ DEFINITION_SETTINGS = (
 # --- field validation -------------------------------------------------------
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 
 def _text(value: object, what: str, *, allow_slash: bool = True, max_len: int = 200) -> str:
@@ -113,6 +114,8 @@ def _text(value: object, what: str, *, allow_slash: bool = True, max_len: int = 
         raise InvalidInput(f"invalid {what}: it cannot be empty")
     if _CONTROL.search(text):
         raise InvalidInput(f"invalid {what} {value!r}: control characters are not allowed")
+    if _SURROGATE.search(text):  # a byte that was not UTF-8 (in argv, a file name): not storable text
+        raise InvalidInput(f"invalid {what} {value!r}: text that is not valid UTF-8")
     if not allow_slash and "/" in text:
         raise InvalidInput(f"invalid {what} {value!r}: '/' is not allowed")
     if len(text) > max_len:

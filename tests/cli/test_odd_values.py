@@ -201,3 +201,52 @@ def test_a_deeply_nested_cases_file_is_an_error(cli, tmp_path):
     r = cli("test", cases, "--config", DEMO)
     assert r.exit_code in (1, 3), r.output
     assert "nested too deeply" in one_line(r.stderr)
+
+
+# --- huge values are not echoed whole --------------------------------------------------------
+
+
+@pytest.mark.parametrize("command", [
+    ["group", "show", "x" * 100_000],
+    ["group", "add-member", "Legal", "y" * 100_000],
+    ["definition", "create", "z" * 100_000],
+    ["attribute", "list", "--output", "w" * 100_000],
+    ["definition", "create", "Legal/X", "--banner-file", "v" * 5000],
+], ids=lambda c: " ".join(part[:12] for part in c))
+def test_a_huge_value_is_capped_in_the_error(demo, command):
+    r = demo(*command)
+    assert r.exit_code in (1, 2), r.output
+    err = one_line(r.stderr)
+    assert len(err) < 600 and "…" in err, err
+
+
+def test_a_1mb_narrative_in_a_config_is_capped_in_every_error_line(cli, tmp_path):
+    cfg = tmp_path / "c.json"
+    narrative = "N" * 1_000_000
+    cfg.write_text(json.dumps({"policies": [{"kind": "bypass", "narrative": narrative, "bogus": 1}]}))
+    r = cli("import", cfg)
+    assert r.exit_code == 3, r.output
+    assert "internal error" not in r.stderr
+    for line in r.stderr.splitlines():
+        assert len(line) < 600, line[:200]
+    assert "longer than 500 characters" in r.stderr and "unknown field 'bogus'" in r.stderr
+    lint = cli("lint", cfg, "-o", "json")
+    assert lint.exit_code == 3
+    assert all(len(f["object"]) + len(f["reason"]) < 600 for f in lint.json), lint.stdout[:500]
+
+
+# --- text that is not UTF-8 --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("command", [
+    ["folder", "create", "\udcff"],
+    ["folder", "publish", "Legal", "\udcff"],
+    ["attribute", "list", "--name", "\udcff"],
+    ["group", "create", "G\udcff"],
+    ["policy", "create", "n\udcffarrative", "--definition", "Legal/7-Day Expiry, Receipt", "--to", "external"],
+], ids=lambda c: " ".join(c[:2]))
+def test_text_that_is_not_utf8_is_invalid_input(demo, command):
+    r = demo(*command)
+    assert r.exit_code == 1, r.output
+    err = one_line(r.stderr)
+    assert "UTF-8" in err, err
