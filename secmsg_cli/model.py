@@ -21,6 +21,26 @@ BUILTIN_FOLDER = "Default"
 BUILTIN_ALL = "All Recipients"
 BUILTIN_EXTERNAL = "External Recipients"
 DEFAULT_PORTAL_URL = "https://portal.invalid/secure"
+MAX_ID = 2**63 - 1  # the largest id the store can hold (an SQLite INTEGER); also the largest --limit
+NO_ID = -1  # an id no stored object has
+
+
+def as_id(ref: object) -> int | None:
+    """``ref`` read as an object id: an int, or text of ASCII digits (``²`` and
+    other Unicode digits are not ids); None when it is not one (a name). A
+    number larger than any id the store can hold is :data:`NO_ID`, so that
+    looking it up finds nothing, as for any other id not in the store."""
+    if isinstance(ref, bool):
+        return None
+    if isinstance(ref, int):
+        return ref if 0 <= ref <= MAX_ID else NO_ID
+    text = str(ref).strip()
+    if not (text.isascii() and text.isdigit()):
+        return None
+    if len(text) > len(str(MAX_ID)):  # before int(): 5,000 digits are refused by int() itself
+        return NO_ID
+    value = int(text)
+    return value if value <= MAX_ID else NO_ID
 
 
 @dataclass(frozen=True, slots=True)
@@ -557,8 +577,8 @@ def check_policy(raw: Mapping[str, object], tz) -> tuple[dict[str, object], list
     out["kind"] = kind
     if "id" in raw and raw["id"] is not None:
         pid = raw["id"]
-        if isinstance(pid, bool) or not isinstance(pid, int) or pid < 1:
-            problems.append(("id", f"invalid id {pid!r}: expected a positive whole number"))
+        if isinstance(pid, bool) or not isinstance(pid, int) or not 1 <= pid <= MAX_ID:
+            problems.append(("id", f"invalid id {pid!r}: expected a whole number 1..{MAX_ID}"))
         else:
             out["id"] = pid
     out["narrative"] = check("narrative", check_narrative, raw.get("narrative"))

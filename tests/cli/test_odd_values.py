@@ -150,12 +150,64 @@ def test_a_case_time_out_of_range_is_an_error_of_that_case(cli, tmp_path):
     assert "time 0001-01-01T00:00:00+14:00 out of range" in r.stdout + r.stderr
 
 
+# --- ids too large for the store ----------------------------------------------------------
+
+ID_COMMANDS = [
+    ["policy", "show"], ["policy", "delete"], ["policy", "enable"], ["policy", "update", "{id}", "--narrative", "x"],
+    ["bypass", "show"], ["bypass", "delete"], ["content-policy", "show"], ["content-policy", "delete"],
+    ["definition", "show"], ["definition", "delete"], ["definition", "update", "{id}", "--print"],
+    ["content-definition", "show"], ["content-definition", "delete"],
+    ["group", "show"], ["group", "delete"], ["group", "add-member", "{id}", "x@example.com"],
+    ["folder", "delete"], ["folder", "rename", "{id}", "New"], ["folder", "publish", "Legal", "{id}"],
+    ["definition", "list", "--folder", "{id}"],
+    ["portal", "show"], ["portal", "extend", "{id}", "--by", "1d"], ["portal", "recall"],
+    ["policy", "create", "x", "--definition", "{id}", "--to", "external"],
+]
+
+
+def _with_id(command: list[str], value: str) -> list[str]:
+    return [value if part == "{id}" else part for part in command] + ([] if "{id}" in command else [value])
+
+
+@pytest.mark.parametrize("value", [BIG_ID, "9" * 5000, "²"], ids=["26 digits", "5000 digits", "superscript two"])
+@pytest.mark.parametrize("command", ID_COMMANDS, ids=" ".join)
+def test_an_id_too_large_or_odd_is_not_found(demo, command, value):
+    r = demo(*_with_id(command, value))
+    assert r.exit_code == 1, r.output
+    err = one_line(r.stderr)
+    assert "not found" in err or "invalid" in err, err
+    assert len(err) < 400, err
+
+
+def test_a_policy_id_too_large_in_a_config_is_invalid(cli, tmp_path):
+    cfg = tmp_path / "c.json"
+    cfg.write_text(json.dumps({"policies": [{"id": int(BIG_ID), "kind": "bypass", "narrative": "n"}]}))
+    for command in (["import"], ["plan"], ["apply", "--yes"]):
+        r = cli(*command, cfg)
+        assert r.exit_code == 3, r.output
+        assert "invalid id" in r.stderr and "internal error" not in r.stderr, r.output
+
+
 def test_a_5000_digit_number_in_a_json_config_is_invalid_config(cli, tmp_path):
     cfg = tmp_path / "c.json"
     cfg.write_text('{"account": {"max_retention_days": ' + "9" * 5000 + "}}")
     r = cli("import", cfg)
     assert r.exit_code == 3, r.output
     assert "internal error" not in r.stderr and len(r.stderr) < 1000, r.output
+
+
+# --- limits and URLs ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("limit", ["99999999999999999999", "0", "-1"])
+def test_audit_limit_out_of_range_is_a_usage_error(demo, limit):
+    r = demo("audit", "--limit", limit)
+    assert r.exit_code == 2, r.output
+    assert one_line(r.stderr) and "--limit" in r.stderr
+
+
+def test_audit_limit_at_the_largest_value_lists_everything(demo):
+    assert len(ok(demo("audit", "--limit", str(2**63 - 1), "-o", "json")).json) > 1
 
 
 # --- deeply nested documents ---------------------------------------------------------------
