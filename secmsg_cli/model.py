@@ -240,13 +240,29 @@ def check_timezone(value: object) -> str:
     return name
 
 
+# The authority of a URL: optional user info, then a bracketed IPv6 address or
+# a host name of letters (any script), digits, '-' and '_' in dot-separated
+# labels (no invisible characters such as a soft hyphen), then an optional port.
+_LABEL = r"[^\W_](?:[\w-]*[^\W_])?"
+_NETLOC = re.compile(rf"(?:[^@/\s]*@)?(?:\[(?P<ipv6>[0-9A-Fa-f:.]+)\]|{_LABEL}(?:\.{_LABEL})*\.?)(?::\d{{1,5}})?")
+
+
 def check_portal_url(value: object) -> str:
+    import ipaddress
     from urllib.parse import urlsplit
 
     text = _text(value, "portal_url", max_len=2000)
-    parts = urlsplit(text)
-    if parts.scheme not in ("https", "http") or not parts.netloc or " " in text:
-        raise InvalidInput(f"invalid portal_url {text!r}: expected an https:// URL")
+    bad = InvalidInput(f"invalid portal_url {text!r}: expected an https:// URL such as https://secure.example.com/portal")
+    try:
+        parts = urlsplit(text)
+        parts.port  # noqa: B018 - a port out of range raises here
+        netloc = _NETLOC.fullmatch(parts.netloc)
+        if netloc and netloc.group("ipv6"):
+            ipaddress.IPv6Address(netloc.group("ipv6"))
+    except ValueError:  # "http://[::1": urllib's "Invalid IPv6 URL", a bad port or address
+        raise bad from None
+    if parts.scheme not in ("https", "http") or not netloc or " " in text:
+        raise bad
     return text
 
 

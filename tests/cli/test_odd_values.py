@@ -210,6 +210,27 @@ def test_audit_limit_at_the_largest_value_lists_everything(demo):
     assert len(ok(demo("audit", "--limit", str(2**63 - 1), "-o", "json")).json) > 1
 
 
+@pytest.mark.parametrize("url", ["http://[::1", "https://[::1]x/", "https://host:99999/", "https://:443/",
+                                 "https://user@/p", "https://ex\u00adample.com/"])
+def test_a_bad_portal_url_is_invalid_input(cli, url):
+    ok(cli("init"))
+    r = cli("account", "set", "--portal-url", url)
+    refused(r, "invalid portal_url")
+
+
+def test_a_bad_portal_url_in_a_config_is_invalid_config(cli, tmp_path):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('[account]\nportal_url = "http://[::1"\n')
+    r = cli("import", cfg)
+    assert r.exit_code == 3, r.output
+    assert "invalid portal_url" in r.stderr and "internal error" not in r.stderr
+
+
+def test_an_ipv6_portal_url_is_fine(cli):
+    ok(cli("init"))
+    ok(cli("account", "set", "--portal-url", "https://[2001:db8::1]:8443/secure"))
+
+
 # --- deeply nested documents ---------------------------------------------------------------
 
 DEEP = {
