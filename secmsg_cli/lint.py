@@ -69,6 +69,7 @@ from datetime import datetime, timezone
 from secmsg_cli.engine.addresses import domain_of
 from secmsg_cli.engine.render import TAGS, unknown_tags
 from secmsg_cli.engine.snapshot import CompiledPolicy, Snapshot, target_key
+from secmsg_cli.errors import clip
 from secmsg_cli.model import EVERYONE, Folder, Policy, Target
 
 __all__ = ["Finding", "Rule", "RULES", "lint", "invalid_config", "sort_findings", "counts", "summary", "failed",
@@ -122,8 +123,10 @@ class Finding:
 
 
 def _finding(name: str, obj: str, reason: str) -> Finding:
+    """A finding; its text cut as every error is (a 1 MB value in a config
+    file is named, not echoed whole: :func:`~secmsg_cli.errors.clip`)."""
     rule = _RULE[name]
-    return Finding(rule.code, rule.name, rule.severity, obj, " ".join(reason.split()))
+    return Finding(rule.code, rule.name, rule.severity, clip(obj), clip(" ".join(reason.split())))
 
 
 # --- naming objects -----------------------------------------------------------
