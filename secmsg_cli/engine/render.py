@@ -95,18 +95,9 @@ def expiry(definition: Definition, sent: datetime, retention_days: int, tz=timez
     """(expires, latest_expiry) of an external copy (SPEC §7.3); :class:`OutOfRange`
     when one of them falls past the year 9999 (in UTC or in the zone ``tz``)."""
     end = retention_end(definition, sent, retention_days, tz)
-    expires = end if definition.expire_after.is_never else min(_add(definition.expire_after, sent), end)
-    latest = min(_add(definition.max_extension, expires), end) if definition.max_extension.amount else expires
+    expires = end if definition.expire_after.is_never else min(definition.expire_after.add_capped(sent), end)
+    latest = min(definition.max_extension.add_capped(expires), end) if definition.max_extension.amount else expires
     return expires, latest
-
-
-def _add(duration, moment: datetime) -> datetime:
-    """``moment + duration``; past the year 9999 (which only the end of
-    retention can cap, and does) the last datetime there is."""
-    try:
-        return duration.add_to(moment)
-    except (OverflowError, ValueError):  # ValueError: replace(year=10000)
-        return datetime.max.replace(tzinfo=timezone.utc)
 
 
 def unknown_tags(text: str) -> list[str]:

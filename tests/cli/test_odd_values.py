@@ -122,6 +122,17 @@ def test_a_long_definition_near_9999_is_an_error_not_a_crash(cli, tmp_path):
     assert "F/Long" in r.json["error"] and "after the year 9999" in r.json["error"]
 
 
+def test_an_extension_past_the_year_9999_is_refused_as_beyond_what_is_allowed(demo, tmp_path):
+    """A copy sent in 9992 (retention ends 9998): extending it by 100 years is
+    refused as any extension past its limit is, not a crash."""
+    outbox = tmp_path / "outbox"
+    ok(demo("deliver", M01, "--at", "9992-01-01T00:00:00Z", "--outbox", outbox))
+    for by in ("100y", "5000d"):
+        refused(demo("portal", "extend", "1", "--by", by, "--at", "9992-01-02T00:00:00Z"),
+                f"cannot extend portal copy 1 by {by}")
+    ok(demo("portal", "extend", "1", "--by", "1d", "--at", "9992-01-02T00:00:00Z"))
+
+
 def test_validity_bounds_at_the_ends_of_time_are_accepted(cli, tmp_path):
     """A policy from 0001-01-01 to 9999-12-31 in a zone 14 hours east of UTC:
     its bounds lie just outside what a UTC time can hold; they count as the
