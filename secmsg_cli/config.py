@@ -315,6 +315,8 @@ def read_utf8(path, expected: str, *, what: str = "") -> str:
         raw = p.read_bytes()
     except OSError as exc:
         raise ConfigError(f"cannot read {what}{path}: {exc.strerror or exc}") from None
+    except ValueError:  # "embedded null byte": no file has such a name
+        raise ConfigError(f"cannot read {what}{path!r}: a file name cannot contain a NUL byte") from None
     return decode_utf8(raw, str(path))
 
 

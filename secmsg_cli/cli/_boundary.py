@@ -56,6 +56,8 @@ def exit_code_for(exc: BaseException) -> int:
         # store or the output. (Fields of the store refuse it by name first.)
         bad = exc.object[exc.start:exc.end] if isinstance(exc.object, str) else ""
         return fail(f"text that is not valid UTF-8 ({ascii(bad)}): give it as UTF-8", 1)
+    if isinstance(exc, ValueError) and str(exc) == "embedded null byte" and not debug:
+        return fail("a file name cannot contain a NUL byte", 1)  # os.* refuse it before any system call
     if isinstance(exc, OSError):
         if debug:
             raise exc

@@ -28,7 +28,7 @@ from secmsg_cli.cli._context import (
     ViaOpt,
 )
 from secmsg_cli.cli._output import Output, console
-from secmsg_cli.cli._values import build_context
+from secmsg_cli.cli._values import build_context, printable
 from secmsg_cli.errors import InvalidInput, SecmsgError
 
 OutboxOpt = Annotated[str | None, typer.Option(
@@ -99,7 +99,8 @@ def register(app: typer.Typer) -> None:
             secmsg deliver fixtures/messages/01-confidential-subject-to-counsel.eml --at 2026-11-27T10:00:00Z
             secmsg deliver fixtures/messages -o json --outbox /tmp/outbox
         """
-        from secmsg_cli.cli.simulation import _print_decision
+        from secmsg_cli.cli._boundary import line
+        from secmsg_cli.cli.simulation import _print_decision, _print_error_row
         from secmsg_cli.runner import is_single, iter_inputs, parse_size, run_one
         from secmsg_cli.delivery.lifecycle import deliver as deliver_one
         from secmsg_cli.engine.render import error_to_json
@@ -140,11 +141,9 @@ def register(app: typer.Typer) -> None:
                 counts["files"] += len(delivered.files)
             if output is Output.table:
                 if error is not None and single:
-                    sys.stderr.write(f"error: {item.source}: {error}\n")
+                    sys.stderr.write(f"error: {line(f'{item.source}: {error}')}\n")
                 elif error is not None:
-                    out.print(f"[bold]{item.source}[/bold]  [red]error:[/red] ", end="")
-                    out.print(error, markup=False)
-                    out.print()
+                    _print_error_row(out, item.source, error)  # escaped, not markup, as simulate shows it
                 else:
                     _print_decision(out, item.source, decision, tz, explain)
                     _print_delivered(out, delivered, tz)
@@ -163,7 +162,7 @@ def register(app: typer.Typer) -> None:
             sys.stderr.write(
                 f"{counts['messages']} message(s): {counts['portal']} portal "
                 f"cop{'y' if counts['portal'] == 1 else 'ies'} retained, {counts['files']} message(s) written to "
-                f"the outbox {box.path}, {counts['errors']} error(s)\n"
+                f"the outbox {printable(str(box.path))}, {counts['errors']} error(s)\n"
             )
         if counts["errors"]:
             raise typer.Exit(1)
