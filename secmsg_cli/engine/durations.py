@@ -57,7 +57,6 @@ class Duration:
         except ValueError:  # 29 February in a year that has none
             return moment.replace(year=year, day=28)
 
-
     def add_capped(self, moment: datetime) -> datetime:
         """:meth:`add_to`, or the last instant there is when the sum falls past
         the year 9999: for a time that a later bound (the end of retention,

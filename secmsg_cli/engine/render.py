@@ -67,16 +67,17 @@ def route(definition: Definition, internal: bool, via: str) -> str:
 
 
 class OutOfRange(ValueError):
-    """A time a copy needs (its expiry, its end of retention) falls past what a
-    datetime can hold (the year 9999). Not clamped: a copy would carry an expiry
-    its definition does not give; the message cannot be decided at that time."""
+    """A copy's end of retention falls past what a datetime can hold (the
+    year 9999, in UTC or the account zone). Not clamped: the copy would carry
+    a retention and an expiry its account and definition do not give; the
+    message cannot be decided at that time. (Expiry and extensions past 9999
+    are capped by the end of retention, exactly as min() would.)"""
 
 
 def _beyond(definition: Definition, sent: datetime, retention_days: int) -> OutOfRange:
     return OutOfRange(
-        f"sent at {sent.isoformat()}, a copy under definition '{definition.path}' (expire after "
-        f"{definition.expire_after}, extension up to {definition.max_extension}, retention {retention_days} days) "
-        "would expire after the year 9999"
+        f"sent at {sent.isoformat()}, a copy under definition '{definition.path}' would be kept "
+        f"{retention_days} days (the account's retention), until after the year 9999: no later time can be held"
     )
 
 
@@ -93,7 +94,7 @@ def retention_end(definition: Definition, sent: datetime, retention_days: int, t
 
 def expiry(definition: Definition, sent: datetime, retention_days: int, tz=timezone.utc) -> tuple[datetime, datetime]:
     """(expires, latest_expiry) of an external copy (SPEC §7.3); :class:`OutOfRange`
-    when one of them falls past the year 9999 (in UTC or in the zone ``tz``)."""
+    when its end of retention falls past the year 9999 (in UTC or in the zone ``tz``)."""
     end = retention_end(definition, sent, retention_days, tz)
     expires = end if definition.expire_after.is_never else min(definition.expire_after.add_capped(sent), end)
     latest = min(definition.max_extension.add_capped(expires), end) if definition.max_extension.amount else expires
