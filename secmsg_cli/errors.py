@@ -1,6 +1,9 @@
-"""The one domain exception and its few subclasses; exit codes as SPEC §10."""
+"""The one domain exception and its few subclasses (exit codes as SPEC §10), and
+how a value is shown in an error (:func:`clip`)."""
 
 from __future__ import annotations
+
+import re
 
 
 class SecmsgError(Exception):
@@ -58,7 +61,6 @@ def clip(message: str, *, value_limit: int = VALUE_LIMIT, line_limit: int = LINE
     its middle. A 1 MB value given by mistake is named, not echoed whole."""
     if len(message) <= value_limit:
         return message
-    import re
 
     def cut(m: re.Match[str]) -> str:
         value = m.group(0)
