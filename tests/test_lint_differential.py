@@ -42,10 +42,11 @@ def _ambiguous_every_pair(snapshot, directory, at):
                     pair = lint._shared_pair(directory, a, b)
                     if pair is None:
                         continue
-                    yield lint._finding("ambiguous-policies", lint.policy_label(b.policy),
-                                        f"ties with {kind} policy {a.id} ('{lint._short(a.policy.narrative)}') on "
-                                        f"{lint._key_text(b)} and both can apply to the same mail (e.g. {pair[0]} → {pair[1]}): "
-                                        f"policy {a.id} wins only because its id is lower; make one more specific or use override")
+                    yield lint._finding(
+                        "ambiguous-policies", lint.policy_label(b.policy),
+                        f"ties with {kind} policy {a.id} ('{lint._short(a.policy.narrative)}') on "
+                        f"{lint._key_text(b)} and both can apply to the same mail (e.g. {pair[0]} → {pair[1]}): "
+                        f"policy {a.id} wins only because its id is lower; make one more specific or use override")
 
 
 KINDS = ("everyone", "internal", "external", "domain", "wildcard", "group", "attribute", "address")
