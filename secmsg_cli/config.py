@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from secmsg_cli.engine.addresses import AddressError, normalise_address, normalise_member
-from secmsg_cli.errors import ConfigError, SecmsgError
+from secmsg_cli.errors import ConfigError, SecmsgError, shorten
 from secmsg_cli.model import (
     ACCOUNT_FIELDS,
     BUILTIN_FOLDER,
@@ -240,11 +240,16 @@ def parse_text(text: str, name: str = "<config>", fmt: str | None = None) -> tup
     ends in ``.json``, or when the text starts with ``{``)."""
     if fmt is None:
         fmt = "json" if name.lower().endswith(".json") or text.lstrip().startswith("{") else "toml"
+    too_deep = ConfigError(f"{name}: nested too deeply (more than {MAX_DEPTH} levels of arrays and tables)")
     if fmt == "json":
         try:
             doc = json.loads(text)
         except json.JSONDecodeError as exc:
             raise ConfigError(f"{name}: invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}") from None
+        except RecursionError:  # the parser's own recursion, thousands of levels deep
+            raise too_deep from None
+        except ValueError as exc:  # a number of more than 4,300 digits
+            raise ConfigError(f"{name}: invalid JSON: {exc}") from None
         if not isinstance(doc, dict):
             raise ConfigError(f"{name}: expected a JSON object at the top level")
     else:
@@ -254,7 +259,38 @@ def parse_text(text: str, name: str = "<config>", fmt: str | None = None) -> tup
             doc = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{name}: invalid TOML: {exc}") from None
+        except RecursionError:
+            raise too_deep from None
+        except ValueError as exc:
+            raise ConfigError(f"{name}: invalid TOML: {exc}") from None
+    if _depth(doc) > MAX_DEPTH:  # what the parser accepted may still be too deep for everything after it
+        raise too_deep
     return doc, Source(name, text, fmt)
+
+
+# A configuration needs 4 levels (policies -> a policy -> from -> value); a
+# test case file a few more. Anything deeper is a mistake or an attack, and
+# would only reach the interpreter's recursion limit later, somewhere else.
+MAX_DEPTH = 32
+
+
+def _depth(doc: Any) -> int:
+    """How deeply ``doc``'s arrays and tables nest (iteratively: no recursion to exhaust)."""
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(doc, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, dict):
+            children = value.values()
+        elif isinstance(value, list):
+            children = value
+        else:
+            continue
+        deepest = max(deepest, depth)
+        if deepest > MAX_DEPTH:
+            return deepest
+        stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
+    return deepest
 
 
 def read_file(path: str) -> tuple[dict[str, Any], Source]:
@@ -279,6 +315,8 @@ def read_utf8(path, expected: str, *, what: str = "") -> str:
         raw = p.read_bytes()
     except OSError as exc:
         raise ConfigError(f"cannot read {what}{path}: {exc.strerror or exc}") from None
+    except ValueError:  # "embedded null byte": no file has such a name
+        raise ConfigError(f"cannot read {what}{path!r}: a file name cannot contain a NUL byte") from None
     return decode_utf8(raw, str(path))
 
 
@@ -299,8 +337,8 @@ class _Problems:
 
     def add(self, section: str, index: int | None, key: str | None, message: str, label: str | None = None) -> None:
         where = section if index is None else f"{section}[{index}]"
-        if label:
-            where += f" ({label})"
+        if label:  # the object's name as the file writes it: a name, not an echo of a huge value
+            where += f" ({shorten(label)})"
         line = self.source.line_of(section, index, key)
         if line:
             where += f", line {line}"

@@ -1,6 +1,9 @@
-"""The one domain exception and its few subclasses; exit codes as SPEC §10."""
+"""The one domain exception and its few subclasses (exit codes as SPEC §10), and
+how a value is shown in an error (:func:`clip`)."""
 
 from __future__ import annotations
+
+import re
 
 
 class SecmsgError(Exception):
@@ -55,3 +58,40 @@ class NoStore(StoreError):
 class OutputError(SecmsgError):
     """The results cannot be written: full disk, file size limit, failing
     device (exit 1); never a silent exit 0 with truncated output."""
+# --- showing values in errors ---------------------------------------------------
+
+VALUE_LIMIT = 120  # a quoted value in an error is cut to about this many characters
+LINE_LIMIT = 600  # and a whole error line to this many
+
+
+def shorten(text: str, limit: int = 60) -> str:
+    """``text`` cut to ``limit`` characters with an ellipsis (a label, a name)."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def clip(message: str, *, value_limit: int = VALUE_LIMIT, line_limit: int = LINE_LIMIT) -> str:
+    """An error message fit to show: a value in it (quoted as ``repr`` quotes,
+    or a run without spaces) longer than ``value_limit`` keeps its start, an
+    ellipsis and its length, and a line still longer than ``line_limit`` loses
+    its middle. A 1 MB value given by mistake is named, not echoed whole."""
+    if len(message) <= value_limit:
+        return message
+
+    def cut(m: re.Match[str]) -> str:
+        value = m.group(0)
+        if len(value) <= value_limit:
+            return value
+        if m.group("quoted"):
+            return f"{value[: value_limit - 20]}…{value[-1]} ({len(value) - 2:,} characters)"
+        return f"{value[: value_limit - 20]}… ({len(value):,} characters)"
+
+    # A value is a Python repr ('...' or "..." with backslash escapes, not an
+    # apostrophe inside a word), or else a long run without spaces (a number, a
+    # name, a path given as it was).
+    message = re.sub(r"""(?P<quoted>(?<!\w)(?:'[^'\\\n]*(?:\\.[^'\\\n]*)*'|"[^"\\\n]*(?:\\.[^"\\\n]*)*"))"""
+                     rf"|\S{{{value_limit + 1},}}", cut, message)
+    if len(message) > line_limit:
+        head = line_limit * 2 // 3
+        tail = line_limit - head - 30
+        message = f"{message[:head]} … ({len(message) - head - tail:,} characters) … {message[-tail:]}"
+    return message

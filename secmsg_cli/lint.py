@@ -77,6 +77,7 @@ from datetime import datetime, timezone
 from secmsg_cli.engine.addresses import domain_of
 from secmsg_cli.engine.render import TAGS, unknown_tags
 from secmsg_cli.engine.snapshot import CompiledPolicy, Snapshot, target_key
+from secmsg_cli.errors import clip
 from secmsg_cli.model import EVERYONE, Folder, Policy, Target
 
 __all__ = ["Finding", "Rule", "RULES", "lint", "invalid_config", "sort_findings", "counts", "summary", "failed",
@@ -132,8 +133,10 @@ class Finding:
 
 
 def _finding(name: str, obj: str, reason: str) -> Finding:
+    """A finding; its text cut as every error is (a 1 MB value in a config
+    file is named, not echoed whole: :func:`~secmsg_cli.errors.clip`)."""
     rule = _RULE[name]
-    return Finding(rule.code, rule.name, rule.severity, obj, " ".join(reason.split()))
+    return Finding(rule.code, rule.name, rule.severity, clip(obj), clip(" ".join(reason.split())))
 
 
 # --- naming objects -----------------------------------------------------------
@@ -407,6 +410,64 @@ def _shared_pair(directory: _Directory, a: CompiledPolicy, b: CompiledPolicy) ->
     return None
 
 
+class _Meets:
+    """Which target keys can match one and the same address, found once for
+    all the policies of a kind, so that SM301 compares only the pairs of
+    policies that can meet instead of every pair (which made lint quadratic
+    in policies).
+
+    The addresses tried are the witness candidates of every target together
+    (:meth:`_Directory._candidates`): the candidates of any pair of targets
+    are among them, so when :func:`_shared_pair` would find a shared sender
+    and recipient, both sides' keys meet here. Meeting is necessary, not
+    sufficient: each pair found is still judged by ``_shared_pair`` itself,
+    so the findings are exactly those of comparing every pair. For
+    secure-messaging policies senders meet on internal addresses and
+    recipients on external ones, as ``_shared_pair`` asks."""
+
+    def __init__(self, directory: _Directory, policies: Sequence[Policy], sm: bool) -> None:
+        snapshot = directory.snapshot
+        targets = [t for p in policies for pair in _orientations(p) for t in pair]
+        keys = {target_key(t) for t in targets}
+        self.senders: dict[tuple[str, ...], set[tuple[str, ...]]] = {}
+        self.recipients = {} if sm else self.senders
+        for address in directory._candidates(targets):
+            matched = snapshot.keys_of(address) & keys
+            if not matched:
+                continue
+            side = self.senders
+            if sm and domain_of(address) not in snapshot.internal_domains:
+                side = self.recipients
+            for k in matched:
+                side.setdefault(k, set()).update(matched)
+
+    def pairs(self, group: Sequence[CompiledPolicy]) -> list[tuple[int, int]]:
+        """``(i, j)``, ``j < i``, for the policies of ``group`` that can meet,
+        in the order of comparing every pair."""
+        ways = [[(target_key(f), target_key(t)) for f, t in _orientations(cp.policy)] for cp in group]
+        # Candidates from one side (sender or recipient keys that meet), the
+        # side that yields fewer; then both sides checked, per orientation.
+        by_side = []
+        for side, meets in ((0, self.senders), (1, self.recipients)):
+            by_key: dict[tuple[str, ...], set[int]] = {}
+            for i, w in enumerate(ways):
+                for pair in w:
+                    by_key.setdefault(pair[side], set()).add(i)
+            cost = sum(len(members) * sum(len(by_key.get(k2, ())) for k2 in meets.get(k, ()))
+                       for k, members in by_key.items())
+            by_side.append((cost, side, by_key, meets))
+        _, _, by_key, meets = min(by_side, key=lambda c: c[:2])
+        found: set[tuple[int, int]] = set()
+        for k, members in by_key.items():
+            for k2 in meets.get(k, ()):
+                for j in by_key.get(k2, ()):
+                    found.update((i, j) for i in members if j < i)
+        senders, recipients = self.senders, self.recipients
+        return sorted((i, j) for i, j in found
+                      if any(fb in senders.get(fa, ()) and tb in recipients.get(ta, ())
+                             for fa, ta in ways[i] for fb, tb in ways[j]))
+
+
 def _ambiguous(snapshot: Snapshot, directory: _Directory, at: datetime) -> Iterator[Finding]:
     for kind in EXCLUSIVE_KINDS:
         by_key: dict[tuple[bool, float, float], list[CompiledPolicy]] = {}
@@ -414,19 +475,23 @@ def _ambiguous(snapshot: Snapshot, directory: _Directory, at: datetime) -> Itera
             if _never_active(cp) or _expired(cp, at):
                 continue
             by_key.setdefault(cp.key, []).append(cp)
-        for group in by_key.values():
+        groups = [group for group in by_key.values() if len(group) > 1]
+        if not groups:
+            continue
+        meets = _Meets(directory, [cp.policy for group in groups for cp in group], kind == "secure-messaging")
+        for group in groups:
             group.sort(key=lambda cp: cp.id)
-            for i, b in enumerate(group):
-                for a in group[:i]:
-                    if not (_windows_meet(a, b, at) and _networks_meet(a, b)):
-                        continue
-                    pair = _shared_pair(directory, a, b)
-                    if pair is None:
-                        continue
-                    yield _finding("ambiguous-policies", policy_label(b.policy),
-                                   f"ties with {kind} policy {a.id} ('{_short(a.policy.narrative)}') on "
-                                   f"{_key_text(b)} and both can apply to the same mail (e.g. {pair[0]} → {pair[1]}): "
-                                   f"policy {a.id} wins only because its id is lower; make one more specific or use override")
+            for i, j in meets.pairs(group):
+                b, a = group[i], group[j]
+                if not (_windows_meet(a, b, at) and _networks_meet(a, b)):
+                    continue
+                pair = _shared_pair(directory, a, b)
+                if pair is None:
+                    continue
+                yield _finding("ambiguous-policies", policy_label(b.policy),
+                               f"ties with {kind} policy {a.id} ('{_short(a.policy.narrative)}') on "
+                               f"{_key_text(b)} and both can apply to the same mail (e.g. {pair[0]} → {pair[1]}): "
+                               f"policy {a.id} wins only because its id is lower; make one more specific or use override")
 
 
 def _banners(snapshot: Snapshot) -> Iterator[Finding]:

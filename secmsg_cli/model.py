@@ -21,6 +21,26 @@ BUILTIN_FOLDER = "Default"
 BUILTIN_ALL = "All Recipients"
 BUILTIN_EXTERNAL = "External Recipients"
 DEFAULT_PORTAL_URL = "https://portal.invalid/secure"
+MAX_ID = 2**63 - 1  # the largest id the store can hold (an SQLite INTEGER); also the largest --limit
+NO_ID = -1  # an id no stored object has
+
+
+def as_id(ref: object) -> int | None:
+    """``ref`` read as an object id: an int, or text of ASCII digits (``²`` and
+    other Unicode digits are not ids); None when it is not one (a name). A
+    number larger than any id the store can hold is :data:`NO_ID`, so that
+    looking it up finds nothing, as for any other id not in the store."""
+    if isinstance(ref, bool):
+        return None
+    if isinstance(ref, int):
+        return ref if 0 <= ref <= MAX_ID else NO_ID
+    text = str(ref).strip()
+    if not (text.isascii() and text.isdigit()):
+        return None
+    if len(text) > len(str(MAX_ID)):  # before int(): 5,000 digits are refused by int() itself
+        return NO_ID
+    value = int(text)
+    return value if value <= MAX_ID else NO_ID
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +123,7 @@ DEFINITION_SETTINGS = (
 # --- field validation -------------------------------------------------------
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 
 def _text(value: object, what: str, *, allow_slash: bool = True, max_len: int = 200) -> str:
@@ -113,6 +134,8 @@ def _text(value: object, what: str, *, allow_slash: bool = True, max_len: int = 
         raise InvalidInput(f"invalid {what}: it cannot be empty")
     if _CONTROL.search(text):
         raise InvalidInput(f"invalid {what} {value!r}: control characters are not allowed")
+    if _SURROGATE.search(text):  # a byte that was not UTF-8 (in argv, a file name): not storable text
+        raise InvalidInput(f"invalid {what} {value!r}: text that is not valid UTF-8")
     if not allow_slash and "/" in text:
         raise InvalidInput(f"invalid {what} {value!r}: '/' is not allowed")
     if len(text) > max_len:
@@ -217,13 +240,29 @@ def check_timezone(value: object) -> str:
     return name
 
 
+# The authority of a URL: optional user info, then a bracketed IPv6 address or
+# a host name of letters (any script), digits, '-' and '_' in dot-separated
+# labels (no invisible characters such as a soft hyphen), then an optional port.
+_LABEL = r"[^\W_](?:[\w-]*[^\W_])?"
+_NETLOC = re.compile(rf"(?:[^@/\s]*@)?(?:\[(?P<ipv6>[0-9A-Fa-f:.]+)\]|{_LABEL}(?:\.{_LABEL})*\.?)(?::\d{{1,5}})?")
+
+
 def check_portal_url(value: object) -> str:
+    import ipaddress
     from urllib.parse import urlsplit
 
     text = _text(value, "portal_url", max_len=2000)
-    parts = urlsplit(text)
-    if parts.scheme not in ("https", "http") or not parts.netloc or " " in text:
-        raise InvalidInput(f"invalid portal_url {text!r}: expected an https:// URL")
+    bad = InvalidInput(f"invalid portal_url {text!r}: expected an https:// URL such as https://secure.example.com/portal")
+    try:
+        parts = urlsplit(text)
+        parts.port  # noqa: B018 - a port out of range raises here
+        netloc = _NETLOC.fullmatch(parts.netloc)
+        if netloc and netloc.group("ipv6"):
+            ipaddress.IPv6Address(netloc.group("ipv6"))
+    except ValueError:  # "http://[::1": urllib's "Invalid IPv6 URL", a bad port or address
+        raise bad from None
+    if parts.scheme not in ("https", "http") or not netloc or " " in text:
+        raise bad
     return text
 
 
@@ -554,8 +593,8 @@ def check_policy(raw: Mapping[str, object], tz) -> tuple[dict[str, object], list
     out["kind"] = kind
     if "id" in raw and raw["id"] is not None:
         pid = raw["id"]
-        if isinstance(pid, bool) or not isinstance(pid, int) or pid < 1:
-            problems.append(("id", f"invalid id {pid!r}: expected a positive whole number"))
+        if isinstance(pid, bool) or not isinstance(pid, int) or not 1 <= pid <= MAX_ID:
+            problems.append(("id", f"invalid id {pid!r}: expected a whole number 1..{MAX_ID}"))
         else:
             out["id"] = pid
     out["narrative"] = check("narrative", check_narrative, raw.get("narrative"))

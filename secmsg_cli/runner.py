@@ -45,9 +45,17 @@ def parse_size(text: str, option: str = "--max-size") -> int:
     raw = text.strip().lower()
     num = raw.rstrip("kmgb")
     unit = raw[len(num):]
-    if not (num.isascii() and num.isdigit()) or len(num) > 12 or unit not in units or int(num) == 0:
-        raise InvalidInput(f"invalid {option} {text!r}: expected a size such as 50MB, 512KB or 1048576")
+    # ASCII digits only ('²' is a digit to isdigit(), not to int()), and few
+    # enough of them for the size to be one a read can take (a 26-digit size
+    # overflowed in read()).
+    if not (num.isascii() and num.isdigit()) or len(num) > 13 or unit not in units or int(num) == 0 \
+            or int(num) * units[unit] > MAX_SIZE_LIMIT:
+        raise InvalidInput(f"invalid {option} {text!r}: expected a size such as 50MB, 512KB or 1048576 "
+                           "(at most 1024GB)")
     return int(num) * units[unit]
+
+
+MAX_SIZE_LIMIT = 1024**4  # no message file is larger
 
 
 def read_file(path: Path, max_size: int) -> Item:

@@ -82,7 +82,6 @@ from __future__ import annotations
 
 import re
 import time
-import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
@@ -447,10 +446,9 @@ def load_cases(path: str | Path) -> CasesFile:
 
 def parse_cases(text: str, *, name: str = "<cases>", base: Path | None = None) -> CasesFile:
     """Parse and check the text of a cases file; message paths are relative to ``base``."""
-    try:
-        doc = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{name}: invalid TOML: {exc}") from None
+    from secmsg_cli.config import parse_text
+
+    doc, _ = parse_text(text, name, "toml")  # as a configuration file is read: the same errors, the same limits
     base = base or Path.cwd()
     problems = _Problems(name, _Lines(text))
     for key in doc:
@@ -720,9 +718,8 @@ def _context(case: Case, tz):
         at = datetime.now(timezone.utc).replace(microsecond=0)
     elif at.tzinfo is None:
         at = at.replace(tzinfo=tz)
-    # As `simulate` does: one instant in UTC, so that durations added to it
-    # (expiry) are elapsed time, not wall-clock time across a DST change.
-    at = at.astimezone(timezone.utc)
+    # decide() works in UTC (durations are elapsed time, not wall-clock time
+    # across a DST change) and reports a time it cannot convert as the case's error.
     return Context(at=at, mail_from=case.mail_from, rcpt=case.rcpt, source_ip=case.source_ip,
                    via=case.via, definition=case.definition)
 

@@ -10,14 +10,21 @@ import os
 import sys
 
 from secmsg_cli.cli._values import printable
-from secmsg_cli.errors import SecmsgError
+from secmsg_cli.errors import SecmsgError, clip
 
-__all__ = ["fail", "exit_code_for"]
+__all__ = ["fail", "line", "exit_code_for"]
+
+
+def line(message: str) -> str:
+    """One line for the terminal: newlines folded, long values cut
+    (:func:`~secmsg_cli.errors.clip`), control characters escaped (an error
+    may quote a configuration file or a message, which may carry escape
+    sequences)."""
+    return printable(clip(message.replace("\r\n", " ").replace("\n", " ")))
 
 
 def fail(message: str, code: int) -> int:
-    # an error may quote a message's or a configuration's text: escaped for the terminal
-    sys.stderr.write(f"error: {printable(message, one_line=True)}\n")
+    sys.stderr.write(f"error: {line(message)}\n")
     return code
 
 
@@ -32,17 +39,25 @@ def exit_code_for(exc: BaseException) -> int:
         if len(problems) > 1:
             # The first line is the whole error; the summary in it may elide
             # problems ("and 2 more"), so every one follows, one per line.
-            sys.stderr.write(f"error: {printable(str(exc).replace(chr(10), ' '))}\n")
+            sys.stderr.write(f"error: {line(str(exc))}\n")
             for problem in problems:
-                sys.stderr.write(f"  - {printable(problem.replace(chr(10), ' '))}\n")
+                sys.stderr.write(f"  - {line(problem)}\n")
             return exc.exit_code
-        return fail(str(exc).replace("\n", " "), exc.exit_code)
+        return fail(str(exc), exc.exit_code)
     if isinstance(exc, BrokenPipeError):
         return 1
     if isinstance(exc, KeyboardInterrupt):
         return 130  # Ctrl-C: quietly, 128 + SIGINT, as the shell and Typer's own handler do
     if isinstance(exc, EOFError):
         return fail("aborted", 1)
+    if isinstance(exc, UnicodeEncodeError) and not debug:
+        # A lone surrogate: Python's stand-in for a byte that is not UTF-8 in
+        # a command-line argument, a file name or the environment, reaching the
+        # store or the output. (Fields of the store refuse it by name first.)
+        bad = exc.object[exc.start:exc.end] if isinstance(exc.object, str) else ""
+        return fail(f"text that is not valid UTF-8 ({ascii(bad)}): give it as UTF-8", 1)
+    if isinstance(exc, ValueError) and str(exc) == "embedded null byte" and not debug:
+        return fail("a file name cannot contain a NUL byte", 1)  # os.* refuse it before any system call
     if isinstance(exc, OSError):
         if debug:
             raise exc

@@ -50,14 +50,23 @@ def to_json_line(data: Any) -> str:
 
 
 def _cell(value: Any) -> str:
+    """A value as a table cell for people: control characters escaped (a
+    name, a banner, a match line or a message's subject may carry escape
+    sequences meant for the terminal)."""
+    from secmsg_cli.cli._values import printable
+
+    return printable(_text(value))
+
+
+def _text(value: Any) -> str:
     if value is None:
         return ""
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, (list, tuple)):
-        return ", ".join(_cell(v) for v in value)
+        return ", ".join(_text(v) for v in value)
     if isinstance(value, Mapping):
-        return ", ".join(f"{k}={_cell(v)}" for k, v in value.items())
+        return ", ".join(f"{k}={_text(v)}" for k, v in value.items())
     return str(value)
 
 
@@ -142,7 +151,7 @@ def emit(
         table.add_column(style="bold")
         table.add_column(overflow="fold")
         for key, value in data.items():  # type: ignore[union-attr]
-            table.add_row(Text(printable(str(key))), Text(printable(_cell(value))))
+            table.add_row(Text(_cell(key)), Text(_cell(value)))
         out.print(table)
         return
     if not rows:
@@ -195,10 +204,15 @@ def write_file(path: str | os.PathLike[str], data: bytes) -> None:
 
 
 def say(message: str, *, quiet: bool = False) -> None:
-    """A confirmation for people (stdout, suppressed by ``-q``)."""
+    """A confirmation for people (stdout, suppressed by ``-q``); control
+    characters escaped, as in every line for people."""
+    from secmsg_cli.cli._values import printable
+
     if not quiet:
         sys.stdout.write(printable(message) + "\n")
 
 
 def warn(message: str) -> None:
+    from secmsg_cli.cli._values import printable
+
     sys.stderr.write(f"warning: {printable(message)}\n")

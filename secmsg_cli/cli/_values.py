@@ -93,6 +93,14 @@ def parse_at(text: str | None, tz):
         ) from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=tz)
+    try:  # every command works in UTC and shows times in the account's zone
+        moment.astimezone(timezone.utc)
+        moment.astimezone(tz)
+    except OverflowError:
+        raise InvalidInput(
+            f"invalid --at {text!r}: out of range (it must fall within the years 1-9999, in UTC and in the "
+            "account time zone)"
+        ) from None
     return moment
 
 

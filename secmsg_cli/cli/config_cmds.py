@@ -63,34 +63,42 @@ def register(app: typer.Typer) -> None:
 
 
 def _print_plan(plan, file: str, quiet: bool) -> None:
+    """The plan for people. Labels and values come from the file and the
+    store (a banner, a match line, a narrative): control characters are
+    escaped, and nothing is read as Rich markup."""
     from rich.text import Text
 
     from secmsg_cli.cli._output import console
+    from secmsg_cli.cli._values import printable
 
     out = console()
     symbols = {"create": ("+", "green"), "update": ("~", "yellow"), "delete": ("-", "red")}
     for c in plan.changes:
         sym, style = symbols[c.action]
         line = Text(f"{sym} {c.action} {c.kind} ", style=style)
-        line.append(c.label, style="bold")
+        line.append(printable(c.label), style="bold")
         out.print(line)
         for name, (before, after) in c.fields.items():
             out.print(Text(f"      {name}: {_short(before)} → {_short(after)}"))
     counts = plan.counts()
     if plan.empty:
-        out.print(f"No changes: the store already matches {file}.")
+        out.print(Text(f"No changes: the store already matches {printable(file)}."))
     else:
         out.print(f"Plan: {counts['create']} to create, {counts['update']} to update, {counts['delete']} to delete.")
     if plan.kept and not quiet:
-        sys.stderr.write(f"{len(plan.kept)} object(s) in the store but not in {file} are kept (use --prune to delete them).\n")
+        sys.stderr.write(f"{len(plan.kept)} object(s) in the store but not in {printable(file)} are kept "
+                         "(use --prune to delete them).\n")
 
 
 def _short(value) -> str:
     import json
 
+    from secmsg_cli.cli._values import printable
+
     if value is None:
         return "(none)"
     text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    text = printable(text)
     return text if len(text) <= 120 else text[:117] + "..."
 
 

@@ -10,6 +10,7 @@ import typer
 
 from secmsg_cli.cli._common import OutputOpt, open_store, state, sub_app
 from secmsg_cli.cli._output import Output, emit, say
+from secmsg_cli.model import MAX_ID
 
 
 def register(app: typer.Typer) -> None:
@@ -91,7 +92,8 @@ def register(app: typer.Typer) -> None:
     @app.command("audit")
     def audit(
         ctx: typer.Context,
-        limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="Show at most N entries, newest first.")] = 50,
+        limit: Annotated[int, typer.Option("--limit", "-n", min=1, max=MAX_ID,
+                                           help="Show at most N entries, newest first.")] = 50,
         output: OutputOpt = Output.table,
     ) -> None:
         """List the audit log of writes, newest first.

@@ -121,6 +121,7 @@ def register(app: typer.Typer) -> None:
             secmsg deliver fixtures/messages/01-confidential-subject-to-counsel.eml --at 2026-11-27T10:00:00Z
             secmsg deliver fixtures/messages -o json --outbox /tmp/outbox
         """
+        from secmsg_cli.cli._boundary import line
         from secmsg_cli.cli.simulation import _print_decision, _print_error_row
         from secmsg_cli.runner import is_single, iter_inputs, parse_size, run_one
         from secmsg_cli.delivery.lifecycle import deliver as deliver_one
@@ -171,9 +172,9 @@ def register(app: typer.Typer) -> None:
                 counts["files"] += len(delivered.files)
             if output is Output.table:
                 if error is not None and single:
-                    sys.stderr.write(f"error: {printable(f'{item.source}: {error}', one_line=True)}\n")
+                    sys.stderr.write(f"error: {line(f'{item.source}: {error}')}\n")
                 elif error is not None:
-                    _print_error_row(out, item.source, error)
+                    _print_error_row(out, item.source, error)  # escaped, not markup, as simulate shows it
                 else:
                     _print_decision(out, item.source, decision, tz, explain)
                     _print_delivered(out, delivered, tz)
@@ -192,7 +193,7 @@ def register(app: typer.Typer) -> None:
             sys.stderr.write(
                 f"{counts['messages']} message(s): {counts['portal']} portal "
                 f"cop{'y' if counts['portal'] == 1 else 'ies'} retained, {counts['files']} message(s) written to "
-                f"the outbox {box.path}, {counts['errors']} error(s)\n"
+                f"the outbox {printable(str(box.path))}, {counts['errors']} error(s)\n"
             )
         if counts["errors"]:
             raise typer.Exit(1)

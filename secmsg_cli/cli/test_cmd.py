@@ -23,6 +23,7 @@ import typer
 
 from secmsg_cli.cli._common import open_store, state
 from secmsg_cli.cli._output import console, to_json, write_file
+from secmsg_cli.cli._values import printable
 
 FAILED_EXIT = 4
 
@@ -38,6 +39,8 @@ _LABEL = {"passed": ("PASS", "green"), "failed": ("FAIL", "bold red"), "error": 
 
 
 def _print_results(results, quiet: bool) -> None:
+    """Results for people; case names and the values in a diff (a subject,
+    a banner) come from files and messages: control characters escaped."""
     from rich.text import Text
 
     out = console()
@@ -47,13 +50,13 @@ def _print_results(results, quiet: bool) -> None:
         label, style = _LABEL[r.status]
         line = Text()
         line.append(f"{label:<5} ", style=style)
-        line.append(r.case.name)
-        line.append(f"  ({r.case.source})", style="dim")
+        line.append(printable(r.case.name))
+        line.append(f"  ({printable(r.case.source)})", style="dim")
         out.print(line, soft_wrap=True)
         if not r.passed:
             for text in r.diff().splitlines():
                 style = "dim" if text.lstrip().startswith("why:") else ""
-                out.print(Text(text, style=style), soft_wrap=True)
+                out.print(Text(printable(text), style=style), soft_wrap=True)
 
 
 def print_coverage(report, unit: str) -> None:
@@ -66,7 +69,7 @@ def print_coverage(report, unit: str) -> None:
         table.add_column(col, overflow="fold")
     for row in report.rows:
         flag = Text("never decided", style="bold yellow") if not row.covered else Text("")
-        table.add_row(Text(row.kind), Text(str(row.id)), Text(row.name), Text(str(row.decided)),
+        table.add_row(Text(row.kind), Text(str(row.id)), Text(printable(row.name)), Text(str(row.decided)),
                       Text(str(row.recipients)), flag)
     out.print(table)
     out.print(Text(f"coverage: {report.covered} of {report.total} policies and content definitions decided "

@@ -476,8 +476,8 @@ def extend(store, ref: int | str, by: Duration, at: datetime) -> tuple[PortalCop
         if max_ext.amount == 0:
             raise Refused(f"cannot extend portal copy {copy.id}: definition {copy.definition!r} (as at sending) "
                           "allows no extension (max_extension 0d)")
-        new = by.add_to(copy.expires)
-        limit = max_ext.add_to(copy.original_expires)
+        new = by.add_capped(copy.expires)  # past 9999: beyond retention, refused below
+        limit = max_ext.add_capped(copy.original_expires)
         latest = min(limit, copy.retention_end)
         if new > latest:
             left = latest - copy.expires

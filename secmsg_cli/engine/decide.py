@@ -433,7 +433,12 @@ def decide(snapshot: Snapshot, message: Any, context: Context) -> MessageDecisio
         at = at.replace(tzinfo=snapshot.tz)
     # All arithmetic (validity, expiry) in UTC: wall-clock arithmetic in the
     # account zone would make "12h" 13 hours across a clock change.
-    at = at.astimezone(timezone.utc)
+    try:
+        at = at.astimezone(timezone.utc)
+        at.astimezone(snapshot.tz)
+    except OverflowError:
+        raise DecisionError(f"time {at.isoformat()} out of range: it must fall within the years 1-9999, in UTC "
+                            "and in the account time zone") from None
 
     user_def: Definition | None = None
     if context.definition:
@@ -476,7 +481,10 @@ def decide(snapshot: Snapshot, message: Any, context: Context) -> MessageDecisio
                              for h in res.hits) or "no line found"
             explain.append(Verdict("content-definition", cc.definition.id, cc.definition.name, None,
                                    "fired" if res.fired else "not-fired", f"{res.reason}; {hits}"))
-    decisions = [render.finish(snapshot, d, envelope, message, at, via) for d in decisions]
+    try:
+        decisions = [render.finish(snapshot, d, envelope, message, at, via) for d in decisions]
+    except render.OutOfRange as exc:
+        raise DecisionError(str(exc)) from None
     # Every part is read for the notes, whatever this configuration examined:
     # what was skipped or could not be read is said the same way every time.
     read_all = getattr(message, "content_defects", None)

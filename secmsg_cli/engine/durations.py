@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
 __all__ = ["Duration", "DurationError", "parse_duration", "NEVER"]
 
@@ -56,6 +56,15 @@ class Duration:
             return moment.replace(year=year)
         except ValueError:  # 29 February in a year that has none
             return moment.replace(year=year, day=28)
+
+    def add_capped(self, moment: datetime) -> datetime:
+        """:meth:`add_to`, or the last instant there is when the sum falls past
+        the year 9999: for a time that a later bound (the end of retention,
+        itself representable) caps anyway, as expiry and extensions are."""
+        try:
+            return self.add_to(moment)
+        except (OverflowError, ValueError):  # ValueError: replace(year=10000)
+            return datetime.max.replace(tzinfo=timezone.utc)
 
 
 NEVER = Duration(0, "never")

@@ -6,13 +6,13 @@ from __future__ import annotations
 import html
 import re
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from secmsg_cli.model import Definition
 
 __all__ = ["Banner", "PortalRecord", "STANDARD_BANNER", "NOTIFICATION_SUBJECT", "route", "banner", "portal_record",
-           "finish", "decision_to_json", "SCHEMA_VERSION"]
+           "finish", "decision_to_json", "SCHEMA_VERSION", "OutOfRange", "expiry", "retention_end"]
 
 SCHEMA_VERSION = 1
 NOTIFICATION_SUBJECT = "You've been sent a secure message"
@@ -66,13 +66,39 @@ def route(definition: Definition, internal: bool, via: str) -> str:
     return "inbox"
 
 
-def expiry(definition: Definition, sent: datetime, retention_days: int) -> tuple[datetime, datetime]:
-    """(expires, latest_expiry) of an external copy (SPEC §7.3)."""
-    retention_end = sent + timedelta(days=retention_days)
-    expires = retention_end if definition.expire_after.is_never else definition.expire_after.add_to(sent)
-    expires = min(expires, retention_end)
-    latest = definition.max_extension.add_to(expires) if definition.max_extension.amount else expires
-    return expires, min(latest, retention_end)
+class OutOfRange(ValueError):
+    """A copy's end of retention falls past what a datetime can hold (the
+    year 9999, in UTC or the account zone). Not clamped: the copy would carry
+    a retention and an expiry its account and definition do not give; the
+    message cannot be decided at that time. (Expiry and extensions past 9999
+    are capped by the end of retention, exactly as min() would.)"""
+
+
+def _beyond(definition: Definition, sent: datetime, retention_days: int) -> OutOfRange:
+    return OutOfRange(
+        f"sent at {sent.isoformat()}, a copy under definition '{definition.path}' would be kept "
+        f"{retention_days} days (the account's retention), until after the year 9999: no later time can be held"
+    )
+
+
+def retention_end(definition: Definition, sent: datetime, retention_days: int, tz=timezone.utc) -> datetime:
+    """When a portal copy sent at ``sent`` is purged; it must be a time that
+    can be shown in the account zone ``tz`` too (:class:`OutOfRange` if not)."""
+    try:
+        end = sent + timedelta(days=retention_days)
+        end.astimezone(tz)
+    except OverflowError:
+        raise _beyond(definition, sent, retention_days) from None
+    return end
+
+
+def expiry(definition: Definition, sent: datetime, retention_days: int, tz=timezone.utc) -> tuple[datetime, datetime]:
+    """(expires, latest_expiry) of an external copy (SPEC §7.3); :class:`OutOfRange`
+    when its end of retention falls past the year 9999 (in UTC or in the zone ``tz``)."""
+    end = retention_end(definition, sent, retention_days, tz)
+    expires = end if definition.expire_after.is_never else min(definition.expire_after.add_capped(sent), end)
+    latest = min(definition.max_extension.add_capped(expires), end) if definition.max_extension.amount else expires
+    return expires, latest
 
 
 def unknown_tags(text: str) -> list[str]:
@@ -94,14 +120,15 @@ def banner(definition: Definition, via: str, values: dict[str, str]) -> Banner |
 
 
 def portal_record(definition: Definition, recipient: str, internal: bool, sender: str, subject: str,
-                  sent: datetime, retention_days: int, portal_url: str) -> PortalRecord:
+                  sent: datetime, retention_days: int, portal_url: str, tz=timezone.utc) -> PortalRecord:
     """SPEC §7.3: permissions restrict external recipients only; internal
-    copies never expire."""
+    copies never expire (but are purged at the end of retention)."""
     if internal:
+        retention_end(definition, sent, retention_days, tz)
         expires = latest = None
         allow = (True, True, True)
     else:
-        expires, latest = expiry(definition, sent, retention_days)
+        expires, latest = expiry(definition, sent, retention_days, tz)
         allow = (definition.allow_print, definition.allow_reply, definition.effective_allow_reply_all)
     return PortalRecord(recipient, sender, subject, definition.path, sent, expires, latest, *allow,
                         definition.read_receipt, recipient, NOTIFICATION_SUBJECT, portal_url)
@@ -121,9 +148,9 @@ def finish(snapshot, decision, sender: str, message: Any, at: datetime, via: str
     where = route(d, decision.internal, via)
     if where == "portal":
         record = portal_record(d, decision.address, decision.internal, sender, message.subject or "", at,
-                               account.max_retention_days, account.portal_url)
+                               account.max_retention_days, account.portal_url, snapshot.tz)
         return replace(decision, route="portal", portal=record)
-    expires, _ = expiry(d, at, account.max_retention_days)
+    expires, _ = expiry(d, at, account.max_retention_days, snapshot.tz)
     shown_sender = message.header_from or sender
     values = {
         "sender": shown_sender,

@@ -25,15 +25,26 @@ def bound(text: str | None, tz: tzinfo, *, end: bool) -> datetime | None:
     """
     if text is None:
         return None
-    if len(text) == 10:
-        day = date.fromisoformat(text)
-        if end:
-            day = day + timedelta(days=1)
-        return datetime.combine(day, time(0), tzinfo=tz).astimezone(timezone.utc)
-    moment = datetime.fromisoformat(text)
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=tz)
-    return moment.astimezone(timezone.utc)
+    try:
+        if len(text) == 10:
+            day = date.fromisoformat(text)
+            if end:
+                day = day + timedelta(days=1)
+            return datetime.combine(day, time(0), tzinfo=tz).astimezone(timezone.utc)
+        moment = datetime.fromisoformat(text)
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=tz)
+        return moment.astimezone(timezone.utc)
+    except OverflowError:
+        # The end of 9999-12-31, or 0001-01-01 east of UTC: past what a UTC
+        # time can hold. Such a bound means "forever" (or "since always"), so
+        # it counts as the last (or first) instant there is; the year (ISO
+        # text, four digits) tells which end it fell off.
+        return _LAST if text[:4] > "5000" else _FIRST
+
+
+_FIRST = datetime.min.replace(tzinfo=timezone.utc)
+_LAST = datetime.max.replace(tzinfo=timezone.utc)
 
 
 def status(enabled: bool, start: str | None, end: str | None, at: datetime, tz: tzinfo) -> str:

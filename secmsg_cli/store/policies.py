@@ -21,6 +21,7 @@ from secmsg_cli.model import (
     ContentDefinition,
     Policy,
     Target,
+    as_id,
     check_content_definition,
     check_policy,
 )
@@ -135,13 +136,14 @@ class PolicyStoreMixin:
         the matching rows (creating many policies must not be quadratic)."""
         text = str(ref).strip()
         noun = KIND_NOUN.get(kind or "", "policy")
-        where, params = ("id = ?", [int(text)]) if text.isdigit() else ("narrative = ? COLLATE NOCASE", [text])
+        pid = as_id(ref)
+        where, params = ("id = ?", [pid]) if pid is not None else ("narrative = ? COLLATE NOCASE", [text])
         if kind is not None:
             where += " AND kind = ?"
             params.append(kind)
         rows = self._q(f"SELECT * FROM policies WHERE {where} ORDER BY id", params)  # type: ignore[attr-defined]
         if not rows:
-            raise NotFound(f"{noun} {text if text.isdigit() else repr(text)} not found")
+            raise NotFound(f"{noun} {text if pid is not None else repr(text)} not found")
         if len(rows) > 1:
             raise InvalidInput(f"{len(rows)} {noun.replace('policy', 'policies')} have the narrative {text!r}; "
                                f"use the id ({', '.join(str(r['id']) for r in rows)})")
@@ -172,8 +174,8 @@ class PolicyStoreMixin:
         """A content definition by name (case-insensitive) or id."""
         text = str(ref).strip()
         rows = self._q("SELECT * FROM content_definitions WHERE name = ?", [text])  # type: ignore[attr-defined]
-        if not rows and text.isdigit():
-            rows = self._q("SELECT * FROM content_definitions WHERE id = ?", [int(text)])  # type: ignore[attr-defined]
+        if not rows and (cid := as_id(ref)) is not None:
+            rows = self._q("SELECT * FROM content_definitions WHERE id = ?", [cid])  # type: ignore[attr-defined]
         if not rows:
             raise NotFound(f"content definition {text!r} not found")
         return self._content_definition_from_row(rows[0], self._definition_paths())

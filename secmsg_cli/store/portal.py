@@ -21,6 +21,7 @@ from typing import Any
 
 from secmsg_cli.engine.addresses import AddressError, is_internal, normalise_address
 from secmsg_cli.errors import InvalidInput, NotFound, Refused
+from secmsg_cli.model import as_id
 
 STATUSES = ("unread", "read", "expired", "recalled", "purged")
 
@@ -184,9 +185,10 @@ class PortalStoreMixin:
 
     def portal_copy(self, ref: int | str) -> PortalCopy:
         text = str(ref).strip()
-        if not text.isdigit():
+        copy_id = as_id(ref)
+        if copy_id is None:
             raise InvalidInput(f"invalid portal id {text!r}: expected a number (see 'secmsg portal list')")
-        rows = self._q(_COPY_SQL + " WHERE c.id = ?", [int(text)])  # type: ignore[attr-defined]
+        rows = self._q(_COPY_SQL + " WHERE c.id = ?", [copy_id])  # type: ignore[attr-defined]
         if not rows:
             raise NotFound(f"portal copy {text} not found")
         return _copy(rows[0])

@@ -33,6 +33,7 @@ from secmsg_cli.model import (
     Domain,
     Folder,
     Group,
+    as_id,
     check_account_field,
     check_attribute_name,
     check_attribute_value,
@@ -477,8 +478,8 @@ class Store(PolicyStoreMixin, PortalStoreMixin):
         text = str(ref).strip()
         # an int is an id (internal calls); text is a name first, then an id
         rows = [] if isinstance(ref, int) else self._q("SELECT id, name FROM groups WHERE name = ?", [text])
-        if not rows and text.isdigit():
-            rows = self._q("SELECT id, name FROM groups WHERE id = ?", [int(text)])
+        if not rows and (gid := as_id(ref)) is not None:
+            rows = self._q("SELECT id, name FROM groups WHERE id = ?", [gid])
         if not rows:
             raise NotFound(f"group {text!r} not found")
         gid = rows[0]["id"]
@@ -666,9 +667,9 @@ class Store(PolicyStoreMixin, PortalStoreMixin):
             for f in folders:
                 if f.path.lower() == path:
                     return f
-        if text.isdigit():
+        if (fid := as_id(ref)) is not None:
             for f in folders:
-                if f.id == int(text):
+                if f.id == fid:
                     return f
         raise NotFound(f"folder {text!r} not found")
 
@@ -869,8 +870,8 @@ class Store(PolicyStoreMixin, PortalStoreMixin):
     def definition(self, ref: str | int) -> Definition:
         """A definition by id or path ``Folder/Description`` (case-insensitive)."""
         text = str(ref).strip()
-        if text.isdigit():
-            rows = self._q("SELECT * FROM definitions WHERE id = ?", [int(text)])
+        if (did := as_id(ref)) is not None:
+            rows = self._q("SELECT * FROM definitions WHERE id = ?", [did])
             if rows:
                 return _definition_row(rows[0], self._folder_paths()[rows[0]["folder_id"]])
             raise NotFound(f"definition {text} not found")

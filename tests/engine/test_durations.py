@@ -121,3 +121,14 @@ def test_number_and_unit_round_trip(amount, unit):
         return
     assert d.amount == amount
     assert parse_duration(str(d)) == d
+
+
+@pytest.mark.parametrize("duration", ["100y", "36500d", "5000w", "1d"])
+def test_add_capped_stops_at_the_last_instant_there_is(duration):
+    d = parse_duration(duration)
+    late = datetime(9999, 12, 31, 12, 0, tzinfo=timezone.utc)
+    assert d.add_capped(late) == datetime.max.replace(tzinfo=timezone.utc)
+    with pytest.raises((OverflowError, ValueError)):
+        d.add_to(late)
+    early = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    assert d.add_capped(early) == d.add_to(early)
