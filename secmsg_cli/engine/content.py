@@ -512,12 +512,15 @@ _NOT_WORD = rb"[^0-9A-Za-z_\x80]"
 _SPACE_RUN = rb"[\t\n\x0b\x0c\r \x1c-\x1f]+"
 
 
+# Every ASCII character but letters and digits as an RE2 hex escape (\x2e).
+_RE2_ESCAPES = {c: f"\\x{c:02x}" for c in range(128) if not chr(c).isalnum()}
+
+
 def _word_pattern(words: list[str]) -> bytes:
     """The RE2 pattern (bytes) of an ASCII word or phrase, lowered, on the word view:
     the words joined by white-space runs, with a non-word character (or an
     end of the text) on both sides."""
-    body = _SPACE_RUN.join(b"".join(b"%c" % c if chr(c).isalnum() else b"\\x%02x" % c
-                                    for c in w.encode("ascii")) for w in words)
+    body = _SPACE_RUN.join(w.translate(_RE2_ESCAPES).encode("ascii") for w in words)
     return rb"(?:\A|" + _NOT_WORD + rb")" + body + rb"(?:" + _NOT_WORD + rb"|\z)"
 
 
