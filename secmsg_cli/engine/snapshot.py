@@ -136,7 +136,7 @@ class Snapshot:
     # Memo of keys_of: addresses recur across a batch. Bounded; not part of the value.
     _keys_memo: dict[str, frozenset[Key]] = field(default_factory=dict, repr=False, compare=False)
     # The scanner of each section, built on first use (not part of the value).
-    _scanners: dict[str, Scanner] = field(default_factory=dict, repr=False, compare=False)
+    _scanners: dict[object, Scanner] = field(default_factory=dict, repr=False, compare=False)
 
     # --- the directory ------------------------------------------------------
 
@@ -183,9 +183,15 @@ class Snapshot:
         of them (SPEC §6: content examination)."""
         got = self._scanners.get(section)
         if got is None:
-            lines = [ln for cc in sorted(self.content.values(), key=lambda c: c.definition.id)
-                     if section in cc.scan for ln in cc.match_list.lines]
-            got = self._scanners[section] = Scanner(lines)
+            examining = tuple(cc for cc in sorted(self.content.values(), key=lambda c: c.definition.id)
+                              if section in cc.scan)
+            # Sections examined by the same definitions (usually all of them)
+            # share one scanner: its sets are compiled, and warmed, once.
+            same = ("definitions", *(cc.definition.id for cc in examining))
+            got = self._scanners.get(same)
+            if got is None:
+                got = self._scanners[same] = Scanner([ln for cc in examining for ln in cc.match_list.lines])
+            self._scanners[section] = got
         return got
 
     # --- definitions ----------------------------------------------------------
