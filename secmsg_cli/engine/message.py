@@ -745,7 +745,7 @@ def _normalised(addr: str) -> str:
 
 
 def _read_addresses(label: str, values: list[str], limit: int, notes: _Notes,
-                    unread: list[int] | None = None) -> list[Address]:
+                    unread: list[int] | None = None, overall: int | None = None) -> list[Address]:
     """The mailboxes of all ``values`` of one header, groups expanded, invalid
     ones skipped with a note. Reads at most ``limit`` characters; ``unread[0]``
     counts the addresses (``@`` signs) left unread."""
@@ -764,8 +764,9 @@ def _read_addresses(label: str, values: list[str], limit: int, notes: _Notes,
         left = sum(v.count("@") for v in values) - sum(v.count("@") for v in kept)
         if unread is not None:
             unread[0] += max(left, 1)
-        notes.add(f"{label}: address headers have {total} characters, over the limit of {limit}; "
-                  f"the rest (about {left} more address{'' if left == 1 else 'es'}) was not read")
+        shared = " (To, Cc and Bcc together)" if label in ("To", "Cc", "Bcc") else ""
+        notes.add(f"{label}: address headers past the limit of {overall or limit} characters read{shared}: "
+                  f"about {left} more address{'' if left == 1 else 'es'} not read")
         values = kept
     out: list[Address] = []
     for name, addr in _split_addresses(values):
@@ -1413,7 +1414,8 @@ def _parse(data: bytes, limits: Limits) -> Message:
     unread_recipients = [0]
     for label in ("To", "Cc", "Bcc"):
         field_values = values.get(label.lower(), [])
-        recipient_fields.append(_read_addresses(label, field_values, budget, notes, unread_recipients))
+        recipient_fields.append(_read_addresses(label, field_values, budget, notes, unread_recipients,
+                                                max(_MAX_RECIPIENTS_CHARS, 256 * limits.recipients)))
         budget = max(budget - sum(len(v) for v in field_values), 0)
     to, cc, bcc = recipient_fields
 
