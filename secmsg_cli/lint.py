@@ -343,7 +343,7 @@ def _bidirectional(snapshot: Snapshot) -> Iterator[Finding]:
             yield _finding("bidirectional-override", policy_label(p),
                            f"bi-directional, and content definition '{cp.content.definition.name}' carries the "
                            f"Secure Messaging override '{sm}': mail in the other direction is secured too; "
-                           "use a one-way policy per direction (SPEC §4.6)")
+                           "use a one-way policy per direction")
 
 
 def _targets(snapshot: Snapshot, directory: _Directory) -> Iterator[Finding]:
@@ -369,11 +369,11 @@ def _targets(snapshot: Snapshot, directory: _Directory) -> Iterator[Finding]:
         if directory.witness([p.to], "external") is None:
             yield _finding("wrong-direction", label,
                            f"to {p.to} can only match internal addresses, but secure-messaging policies apply to "
-                           "external recipients only (SPEC §4.7): it can never apply")
+                           "external recipients only: it can never apply")
         if p.from_part == "envelope" and directory.witness([p.from_], "internal") is None:
             yield _finding("wrong-direction", label,
                            f"from {p.from_} (envelope sender) can only match external addresses, but "
-                           "secure-messaging policies apply to internal senders only (SPEC §4.7): it can never apply")
+                           "secure-messaging policies apply to internal senders only: it can never apply")
 
 
 def _windows_meet(a: CompiledPolicy, b: CompiledPolicy, at: datetime) -> bool:
