@@ -53,8 +53,6 @@ def _cell(value: Any) -> str:
     """A value as a table cell for people: control characters escaped (a
     name, a banner, a match line or a message's subject may carry escape
     sequences meant for the terminal)."""
-    from secmsg_cli.cli._values import printable
-
     return printable(_text(value))
 
 
@@ -97,8 +95,6 @@ def csv_text(text: str) -> str:
 def console(stderr: bool = False):
     """A Rich console for people; when not on a terminal (logs, pagers) it
     uses a wide fixed width (or $COLUMNS) instead of wrapping at 80."""
-    import os
-
     from rich.console import Console
 
     stream = sys.stderr if stderr else sys.stdout
@@ -161,7 +157,7 @@ def emit(
     for header in headers:
         table.add_column(header, overflow="fold")
     for row in rows:
-        table.add_row(*(Text(printable(_cell(row.get(k)))) for k in keys))
+        table.add_row(*(Text(_cell(row.get(k))) for k in keys))
     out.print(table)
 
 
@@ -206,13 +202,9 @@ def write_file(path: str | os.PathLike[str], data: bytes) -> None:
 def say(message: str, *, quiet: bool = False) -> None:
     """A confirmation for people (stdout, suppressed by ``-q``); control
     characters escaped, as in every line for people."""
-    from secmsg_cli.cli._values import printable
-
     if not quiet:
         sys.stdout.write(printable(message) + "\n")
 
 
 def warn(message: str) -> None:
-    from secmsg_cli.cli._values import printable
-
     sys.stderr.write(f"warning: {printable(message)}\n")

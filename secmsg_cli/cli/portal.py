@@ -17,7 +17,7 @@ import typer
 
 from secmsg_cli.cli._common import OutputOpt, open_store, state, sub_app
 from secmsg_cli.cli._values import parse_at, printable
-from secmsg_cli.cli._output import Output, emit, say, warn
+from secmsg_cli.cli._output import Output, emit, say, warn, write_file
 from secmsg_cli.errors import InvalidInput
 from secmsg_cli.store.portal import STATUSES as STATUS_CHOICES
 
@@ -277,7 +277,7 @@ def register(app: typer.Typer) -> None:
         if out is None:
             sys.stdout.write(page)
         else:
-            Path(out).write_text(page, encoding="utf-8")
+            write_file(out, page.encode("utf-8"))
             say(f"Printable copy written to {out}", quiet=state(ctx).quiet)
         for f in printed.files:
             if not state(ctx).quiet:

@@ -155,13 +155,13 @@ def _print_error_row(out, source: str, error: str) -> None:
 def _load_other(path: str):
     """``--against``: another store (an SQLite file) or a configuration file."""
     from secmsg_cli.config import load_file
-    from secmsg_cli.store.store import Store
+    from secmsg_cli.store.store import SQLITE_HEADER, Store
 
     p = Path(path)
     if not p.is_file():
         raise InvalidInput(f"--against {path}: no such file (expected a store or a configuration file)")
     with p.open("rb") as fh:
-        is_store = fh.read(16) == b"SQLite format 3\x00"
+        is_store = fh.read(len(SQLITE_HEADER)) == SQLITE_HEADER
     store = Store(p) if is_store else load_file(path)
     try:
         return store.snapshot()

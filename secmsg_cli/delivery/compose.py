@@ -216,7 +216,7 @@ def _encode_body(text: str, was: str) -> tuple[str, bytes]:
 def _new_content_type(data: bytes, part: mime.Part) -> bytes:
     """The part's Content-Type with ``charset="utf-8"`` (its other
     parameters as written), one parameter a line."""
-    value = next((mime.field_value(data, s) for s in part.fields if s[0] == "content-type"), None)
+    value = mime.header(data, part, "content-type")
     segments = mime.split_params(value) if value else [part.ctype]
     kept = [part.ctype] + [
         s for s in segments[1:] if s and s.partition("=")[0].strip().lower().split("*", 1)[0] != "charset"]
@@ -236,8 +236,7 @@ def _stamped(data: bytes, part: mime.Part, banner) -> tuple[list[bytes], bytes]:
         text = _insert_html(text, banner.html)
     else:
         text = _insert_text(text, banner.text)
-    was = next((mime.field_value(data, s) for s in part.fields if s[0] == "content-transfer-encoding"), "")
-    cte, body = _encode_body(text, transfer_encoding(was))
+    cte, body = _encode_body(text, transfer_encoding(mime.header(data, part, "content-transfer-encoding")))
     return [_new_content_type(data, part), f"Content-Transfer-Encoding: {cte}\n".encode("ascii")], body
 
 
@@ -486,7 +485,7 @@ def read_view(raw: bytes) -> View:
             continue
         attachments.append(Attachment(mime.filename(data, part), part.ctype, mime.decoded_body(data, part)))
     sender = m.header_from or m.envelope_from or ""
-    references = next((mime.field_value(data, s) for s in root.fields if s[0] == "references"), None)
+    references = mime.header(data, root, "references")
     return View(
         from_=f"{m.header_from_name} <{sender}>" if m.header_from_name else sender,
         to=tuple(_shown(a) for a in m.to),

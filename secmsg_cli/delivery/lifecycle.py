@@ -174,10 +174,12 @@ def deliver(store, snapshot, decision, raw: bytes, outbox: Outbox, *, source: st
     at = decision.at
     portal = [r for r in decision.recipients if r.route == "portal" and r.portal is not None]
     stamped = [r for r in decision.recipients if r.secure and r.route == "inbox"]
+    if not (portal or stamped):  # plain recipients get nothing from the system: nothing to write
+        return Delivered((), (), {})
     key = message_key(decision.message_id, raw)
     ids: dict[str, int] = {}
     with _committed(store, outbox) as batch:
-        if (portal or stamped) and not again:
+        if not again:
             held = store.delivered_to(key, [r.address for r in (*portal, *stamped)])
             if held:
                 mid = decision.message_id
@@ -214,18 +216,17 @@ def deliver(store, snapshot, decision, raw: bytes, outbox: Outbox, *, source: st
         for r in stamped:
             batch.add(inbox.copy(r.banner, r.address), kind="inbox-copy", to=[r.address])
             store.record_delivery(key, r.address, "inbox", None, at, again)
-        if portal or stamped:
-            store.audit("deliver", "message", decision.message_id or source, None, {
-                "source": source,
-                "subject": decision.subject,
-                "sender": decision.envelope_from,
-                "sent": utc(at),
-                "again": again,
-                "recipients": [{"address": r.address, "route": r.route, "secure": r.secure,
-                                "definition": r.definition.path if r.definition else None,
-                                "portal_id": ids.get(r.address)} for r in decision.recipients],
-                "outbox": [{"kind": f.kind, "to": list(f.to), "file": f.name} for f in batch.files],
-            })
+        store.audit("deliver", "message", decision.message_id or source, None, {
+            "source": source,
+            "subject": decision.subject,
+            "sender": decision.envelope_from,
+            "sent": utc(at),
+            "again": again,
+            "recipients": [{"address": r.address, "route": r.route, "secure": r.secure,
+                            "definition": r.definition.path if r.definition else None,
+                            "portal_id": ids.get(r.address)} for r in decision.recipients],
+            "outbox": [{"kind": f.kind, "to": list(f.to), "file": f.name} for f in batch.files],
+        })
     return Delivered(tuple(ids.values()), tuple(batch.files), ids)
 
 

@@ -34,7 +34,13 @@ import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
-from secmsg_cli.engine.message import decode_bytes, split_param_segments, transfer_decode, transfer_encoding
+from secmsg_cli.engine.message import (
+    decode_bytes,
+    decode_header_words,
+    split_param_segments,
+    transfer_decode,
+    transfer_encoding,
+)
 
 __all__ = [
     "Part",
@@ -42,6 +48,7 @@ __all__ = [
     "normalise",
     "walk",
     "field_value",
+    "header",
     "split_params",
     "param",
     "filename",
@@ -68,12 +75,10 @@ class Part:
 
     ``fields`` are the spans of its header fields, each with its lower-cased
     name; a field's span includes its continuation lines and final line end.
-    ``separated`` says whether a blank line ends the header block (the body
-    then starts after it; otherwise it starts at the first line that is not
-    a header field)."""
+    The body starts after the blank line that ends the header block, or
+    without one at the first line that is not a header field."""
 
     start: int
-    header_end: int
     body_start: int
     end: int
     depth: int
@@ -81,10 +86,6 @@ class Part:
     ctype: str = "text/plain"
     kind: str = OPAQUE
     children: list[Part] = field(default_factory=list)
-
-    @property
-    def separated(self) -> bool:
-        return self.body_start > self.header_end
 
 
 def _read_fields(data: bytes, start: int, end: int) -> tuple[list[tuple[str, int, int]], int, int]:
@@ -118,7 +119,8 @@ def field_value(data: bytes, span: tuple[str, int, int]) -> str:
     return _FOLD.sub(b"", raw).strip().decode("latin-1")
 
 
-def _get(data: bytes, part: Part, name: str) -> str | None:
+def header(data: bytes, part: Part, name: str) -> str | None:
+    """The unfolded value of the part's first field ``name`` (lower-case), or None."""
     for span in part.fields:
         if span[0] == name:
             return field_value(data, span)
@@ -148,9 +150,9 @@ def _unquote(value: str) -> str:
     return value
 
 
-def param(data: bytes, part: Part, header: str, name: str) -> str | None:
-    """A plain (not RFC 2231 encoded) parameter of a header, unquoted."""
-    for key, val in _params(_get(data, part, header)):
+def param(data: bytes, part: Part, field: str, name: str) -> str | None:
+    """A plain (not RFC 2231 encoded) parameter of a header field, unquoted."""
+    for key, val in _params(header(data, part, field)):
         if key == name:
             return _unquote(val)
     return None
@@ -181,10 +183,8 @@ def filename(data: bytes, part: Part) -> str | None:
     """The file name of a part (Content-Disposition ``filename``, else
     Content-Type ``name``): RFC 2231 and RFC 2047 decoded, 8-bit bytes read
     as UTF-8 or else Windows-1252, white space at the ends removed. Never raises."""
-    from secmsg_cli.engine.message import decode_header_words
-
-    for header, wanted in (("content-disposition", "filename"), ("content-type", "name")):
-        params = [(k, v) for k, v in _params(_get(data, part, header)) if k.split("*", 1)[0] == wanted]
+    for field_name, wanted in (("content-disposition", "filename"), ("content-type", "name")):
+        params = [(k, v) for k, v in _params(header(data, part, field_name)) if k.split("*", 1)[0] == wanted]
         if not params:
             continue
         name = None
@@ -212,11 +212,11 @@ def filename(data: bytes, part: Part) -> str | None:
 
 
 def _has_filename(data: bytes, part: Part) -> bool:
-    for header, wanted in (("content-disposition", "filename"), ("content-type", "name")):
-        for key, val in _params(_get(data, part, header)):
-            if key.split("*", 1)[0] == wanted and _unquote(val).strip().strip("\"'"):
-                return True
-    return False
+    """Whether the part is named, as the engine decides it (its decoded name,
+    white space collapsed and quotes stripped, is not empty): deliver and
+    the portal sort bodies from attachments exactly as simulate does."""
+    name = filename(data, part)
+    return bool(name and " ".join(name.split()).strip("\"'"))
 
 
 def _delimiters(data: bytes, boundary: bytes, start: int, end: int) -> Iterator[tuple[int, int, bool]]:
@@ -323,16 +323,16 @@ def walk(data: bytes, max_depth: int, max_parts: int | None = None) -> Part:
 
 
 def _entity(data: bytes, start: int, end: int, depth: int, default: str) -> Part:
-    fields, header_end, body_start = _read_fields(data, start, end)
-    part = Part(start, header_end, body_start, end, depth, fields)
-    part.ctype = _content_type(_get(data, part, "content-type"), default)
+    fields, _, body_start = _read_fields(data, start, end)
+    part = Part(start, body_start, end, depth, fields)
+    part.ctype = _content_type(header(data, part, "content-type"), default)
     maintype = part.ctype.partition("/")[0]
     if maintype == "multipart":
         part.kind = CONTAINER
     elif maintype == "message":
         part.kind = MESSAGE
     else:
-        disposition = (_get(data, part, "content-disposition") or "").partition(";")[0].strip().lower()
+        disposition = (header(data, part, "content-disposition") or "").partition(";")[0].strip().lower()
         body = (part.ctype in ("text/plain", "text/html") and disposition != "attachment"
                 and not _has_filename(data, part))
         part.kind = BODY if body else ATTACHMENT
@@ -356,7 +356,7 @@ def decoded_body(data: bytes, part: Part) -> bytes:
     """The part's body with its transfer encoding undone, exactly as the
     engine undoes it (leniently)."""
     body = data[part.body_start : part.end]
-    return transfer_decode(transfer_encoding(_get(data, part, "content-transfer-encoding")), body)[0]
+    return transfer_decode(transfer_encoding(header(data, part, "content-transfer-encoding")), body)[0]
 
 
 def decode_text(data: bytes, charset: str | None) -> str:

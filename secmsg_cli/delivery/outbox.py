@@ -20,6 +20,7 @@ access tokens. An outbox that every user may write to, or whose ``tmp/``,
 
 from __future__ import annotations
 
+import functools
 import itertools
 import mailbox
 import os
@@ -107,9 +108,9 @@ class Outbox:
                 raise OutboxError(f"cannot use outbox {self.path}: its {sub}/ is a symbolic link "
                                   "(an outbox's tmp/, new/ and cur/ must be directories inside it)")
 
-    @property
+    @functools.cached_property
     def key(self) -> str:
-        """How the store names this outbox: its absolute, resolved path."""
+        """How the store names this outbox: its absolute, resolved path (looked up once)."""
         return str(self.path.resolve())
 
     def batch(self) -> Batch:
@@ -197,7 +198,6 @@ class Batch:
     def __init__(self, outbox: Outbox) -> None:
         self.outbox = outbox
         self.files: list[OutboxFile] = []
-        self.published = False
         self.committed = False  # set once the store's transaction has committed
 
     @property
@@ -239,7 +239,6 @@ class Batch:
                 f"cannot move files into {self.outbox.path}/new: {exc.strerror or exc}; what was delivered is "
                 f"in the store, and its files in {self.outbox.path}/tmp are moved on the next run") from None
         self.files = done
-        self.published = True
         return done
 
     def discard(self) -> None:
@@ -250,4 +249,3 @@ class Batch:
             except OSError:
                 pass
         self.files = []
-        self.published = False

@@ -583,49 +583,49 @@ def _lower(text: str) -> str:
     return text.lower()
 
 
-class _CharClasses(dict):
-    r"""str.translate table for the word view: ASCII stays, any other character
-    becomes its class (as Python's re sees \w and \s); filled as met."""
+class _Table(dict):
+    """A str.translate table filled as characters are met: ``classify(cp)``
+    gives a character's replacement (None removes it)."""
 
-    def __missing__(self, cp: int) -> int:
-        if cp < 0x80:
-            value = cp
-        else:
-            ch = chr(cp)
-            value = _VIEW_WORD if ch.isalnum() or ch == "_" else _VIEW_SPACE if ch.isspace() else _VIEW_OTHER
-        self[cp] = value
-        return value
-
-
-_CLASSES = _CharClasses()
-
-
-class _Invisible(dict):
-    """str.translate table removing what a reader cannot see but a word
-    search would trip over: NUL, soft hyphens, zero-width spaces, word
-    joiners, direction marks and overrides, tag characters and other format
-    characters (``confi\u00addential`` reads as "confidential"). Zero-width
-    (non-)joiners stay: some scripts spell words with them."""
+    def __init__(self, classify) -> None:
+        super().__init__()
+        self._classify = classify
 
     def __missing__(self, cp: int) -> int | None:
-        if cp < 0x80:
-            value: int | None = None if cp == 0 else cp
-        elif cp in (0x200C, 0x200D):
-            value = cp
-        else:
-            import unicodedata
-
-            ch = chr(cp)
-            hidden = unicodedata.category(ch) == "Cf" or cp in _FILLERS or 0xFE00 <= cp <= 0xFE0F \
-                or 0xE0100 <= cp <= 0xE01EF
-            value = None if hidden else cp
-        self[cp] = value
+        value = self[cp] = self._classify(cp)
         return value
+
+
+def _view_class(cp: int) -> int:
+    r"""For the word view: ASCII stays, any other character becomes its class
+    (as Python's re sees \w and \s)."""
+    if cp < 0x80:
+        return cp
+    ch = chr(cp)
+    return _VIEW_WORD if ch.isalnum() or ch == "_" else _VIEW_SPACE if ch.isspace() else _VIEW_OTHER
+
+
+def _visible_char(cp: int) -> int | None:
+    """None for what a reader cannot see but a word search would trip over:
+    NUL, soft hyphens, zero-width spaces, word joiners, direction marks and
+    overrides, tag characters and other format characters (``confi\u00addential``
+    reads as "confidential"). Zero-width (non-)joiners stay: some scripts
+    spell words with them."""
+    if cp < 0x80:
+        return None if cp == 0 else cp
+    if cp in (0x200C, 0x200D):
+        return cp
+    import unicodedata
+
+    hidden = unicodedata.category(chr(cp)) == "Cf" or cp in _FILLERS or 0xFE00 <= cp <= 0xFE0F \
+        or 0xE0100 <= cp <= 0xE01EF
+    return None if hidden else cp
 
 
 # Default-ignorable characters outside category Cf (combining grapheme joiner, Hangul fillers, ...).
 _FILLERS = frozenset({0x034F, 0x115F, 0x1160, 0x17B4, 0x17B5, 0x180B, 0x180C, 0x180D, 0x180F, 0x3164, 0xFFA0})
-_INVISIBLE = _Invisible()
+_CLASSES = _Table(_view_class)
+_INVISIBLE = _Table(_visible_char)
 
 
 def visible(text: str) -> str:

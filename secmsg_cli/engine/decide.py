@@ -356,14 +356,13 @@ class _ContentCache:
         got = self._by_id.get(id(cc))
         if got is None:
             ml = cc.match_list
-            components = self.components.for_scan(cc.scan)
             unread = self.components.unscannable(cc.scan)
             if not unread and ml._broken is None and not ml._hashes and not ml.can_find(self._found(cc.scan)):
                 # The usual case: the message holds none of its lines (found
                 # once per section for every definition): no need to score.
                 got = ml.nothing(cc.definition.activation_score)
             else:
-                got = evaluate(ml, cc.definition.activation_score, components, cc.scan,
+                got = evaluate(ml, cc.definition.activation_score, self.components.for_scan(cc.scan), cc.scan,
                                scanners=self.snapshot.scanner, unscannable=unread)
             self._by_id[id(cc)] = self.results[cc.definition.name.lower()] = got
         return got
@@ -512,10 +511,10 @@ def decide(snapshot: Snapshot, message: Any, context: Context) -> MessageDecisio
     )
 
 
-def _evaluate_kind(snapshot: Snapshot, kind: str, pair: Pair, senders, explain_all: bool,
+def _evaluate_kind(snapshot: Snapshot, kind: str, pair: Pair, senders_by_part, explain_all: bool,
                    verdicts: dict[int, tuple[str, str]]) -> list[CompiledPolicy]:
-    """The policies of ``kind`` that apply to the pair (``senders``: the
-    sender addresses per from_part). With ``explain_all`` every policy is
+    """The policies of ``kind`` that apply to the pair (``senders_by_part``:
+    the sender addresses per from_part). With ``explain_all`` every policy is
     judged and its verdict recorded; otherwise only the candidates found by
     key, and one policy per signature (policies with equal signatures match
     the same pairs)."""
@@ -529,7 +528,7 @@ def _evaluate_kind(snapshot: Snapshot, kind: str, pair: Pair, senders, explain_a
         return matched
     judged: dict[tuple, bool] = {}
     matched = []
-    for cp in snapshot.candidates(kind, senders, pair.recipient):
+    for cp in snapshot.candidates(kind, senders_by_part, pair.recipient):
         ok = judged.get(cp.signature)
         if ok is None:
             ok = judged[cp.signature] = judge(snapshot, cp, pair, why=False)[0]
@@ -539,19 +538,19 @@ def _evaluate_kind(snapshot: Snapshot, kind: str, pair: Pair, senders, explain_a
 
 
 def _decide_recipient(snapshot: Snapshot, pair: Pair, user_def: Definition | None, via: str,
-                      content: _ContentCache, senders, explain_all: bool, explain: list[Verdict],
+                      content: _ContentCache, senders_by_part, explain_all: bool, explain: list[Verdict],
                       message: Any) -> RecipientDecision:
     rcpt = pair.recipient
     verdicts: dict[str, dict[int, tuple[str, str]]] = {k: {} for k in KIND_LABEL}
 
     # Bypass (exclusive): removes the policy trigger, with bypass_scope=all every trigger.
-    bypasses = _evaluate_kind(snapshot, "bypass", pair, senders, explain_all, verdicts["bypass"])
+    bypasses = _evaluate_kind(snapshot, "bypass", pair, senders_by_part, explain_all, verdicts["bypass"])
     bypass, bypass_why = choose(bypasses)
     disabling = bypass is not None and bypass.policy.option == "disable"
     scope_all = snapshot.account.bypass_scope == "all"
 
     # Content Examination (cumulative).
-    ce_matched = _evaluate_kind(snapshot, "content-examination", pair, senders, explain_all,
+    ce_matched = _evaluate_kind(snapshot, "content-examination", pair, senders_by_part, explain_all,
                                 verdicts["content-examination"])
     outcomes: list[ContentOutcome] = []
     firing: list[tuple[int, tuple, int, CompiledPolicy]] = []
@@ -567,7 +566,7 @@ def _decide_recipient(snapshot: Snapshot, pair: Pair, user_def: Definition | Non
             firing.append((res.score, cp.key, -cp.id, cp))
 
     # Secure Messaging policies (exclusive).
-    sm_matched = _evaluate_kind(snapshot, "secure-messaging", pair, senders, explain_all,
+    sm_matched = _evaluate_kind(snapshot, "secure-messaging", pair, senders_by_part, explain_all,
                                 verdicts["secure-messaging"])
     sm_winner, sm_why = choose(sm_matched)
 

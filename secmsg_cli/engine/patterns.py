@@ -21,6 +21,7 @@ This module is where the dialect lives:
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
 
@@ -181,6 +182,7 @@ def compile_user_regex(source: str) -> re2._Regexp:
     return compiled
 
 
+@functools.lru_cache(maxsize=1024)  # checked when a line is parsed, summed again by its scanner
 def regex_width(source: str) -> int:
     """The width of a pattern (see :data:`MAX_WIDTH`): its RE2 program for
     single-byte text, where a character class is a few instructions whatever

@@ -22,6 +22,7 @@ from typing import Any
 from secmsg_cli.engine.addresses import AddressError, is_internal, normalise_address
 from secmsg_cli.errors import InvalidInput, NotFound, Refused
 from secmsg_cli.model import as_id
+from secmsg_cli.store._sql import chunks
 
 STATUSES = ("unread", "read", "expired", "recalled", "purged")
 
@@ -200,11 +201,6 @@ class PortalStoreMixin:
         rows = self._q("SELECT id, token_hash FROM portal_copies WHERE token_id = ?", [token_id])  # type: ignore[attr-defined]
         return (rows[0]["id"], rows[0]["token_hash"]) if rows else None
 
-    def portal_copy_by_token_id(self, token_id: str) -> PortalCopy | None:
-        """The copy whose token has this non-secret id (the caller verifies the hash)."""
-        rows = self._q(_COPY_SQL + " WHERE c.token_id = ?", [token_id])  # type: ignore[attr-defined]
-        return _copy(rows[0]) if rows else None
-
     def portal_copies(self, *, sender: str | None = None, recipient: str | None = None,
                       message_ref: int | None = None) -> list[PortalCopy]:
         """Copies by id; ``sender`` matches the envelope sender or the header From."""
@@ -271,8 +267,7 @@ class PortalStoreMixin:
         """Those of ``recipients`` that the message with this key was delivered to."""
         wanted = list(dict.fromkeys(recipients))
         held = set()
-        for i in range(0, len(wanted), 500):  # bounded number of SQL parameters
-            chunk = wanted[i : i + 500]
+        for chunk in chunks(wanted):
             held.update(r[0] for r in self._q(  # type: ignore[attr-defined]
                 f"SELECT DISTINCT recipient FROM deliveries WHERE message_key = ? "
                 f"AND recipient IN ({', '.join('?' * len(chunk))})", [message_key, *chunk]))

@@ -47,6 +47,7 @@ from secmsg_cli.model import (
     split_definition_path,
 )
 from secmsg_cli.store import SCHEMA_VERSION
+from secmsg_cli.store._sql import chunks
 from secmsg_cli.store.policies import PolicyStoreMixin
 from secmsg_cli.store.portal import PortalStoreMixin
 
@@ -465,7 +466,7 @@ class Store(PolicyStoreMixin, PortalStoreMixin):
         """The groups with any of ``members`` (normalised), each with only
         those of its members (for a snapshot of a few addresses)."""
         found: dict[int, tuple[str, list[str]]] = {}
-        for chunk in _chunks(members):
+        for chunk in chunks(members):
             marks = ", ".join("?" * len(chunk))
             for gid, name, member in self._q(
                     f"SELECT g.id, g.name, m.member FROM group_members m JOIN groups g ON g.id = m.group_id "
@@ -563,7 +564,7 @@ class Store(PolicyStoreMixin, PortalStoreMixin):
     def _attributes_of(self, addresses: list[str]) -> list[tuple[str, str, str]]:
         """(address, name, value) of ``addresses`` (normalised) only."""
         out: list[tuple[str, str, str]] = []
-        for chunk in _chunks(addresses):
+        for chunk in chunks(addresses):
             marks = ", ".join("?" * len(chunk))
             out += [tuple(r) for r in self._q(f"SELECT address, name, value FROM attributes WHERE address IN ({marks})",
                                               chunk)]
@@ -1011,12 +1012,6 @@ def _snapshot_of(store: Store, addresses: Iterable[str] | None = None):
         content_definitions=[cd for cd in store.content_definitions() if cd.name.lower() in used],
         policies=policies,
     )
-
-
-def _chunks(values: list[str], size: int = 500) -> Iterator[list[str]]:
-    """``values`` in lists of at most ``size`` (SQL parameters per statement)."""
-    for i in range(0, len(values), size):
-        yield values[i:i + size]
 
 
 def open_store(path: str | os.PathLike[str] | None = None, *, create: bool = False) -> Store:

@@ -354,3 +354,19 @@ def test_a_recipient_whose_address_is_not_ascii_gets_a_notification(db, tmp_path
     [note] = [p.read_bytes() for p in (outbox / "new").iterdir()]
     assert "To: jürgen@xn--bcher-kva.example\n".encode() in note
     assert "This link is personal to jürgen@xn--bcher-kva.example.".encode() in note
+
+
+@pytest.mark.parametrize("name", ['"=?utf-8?q??="', '""', '" "', '"report.txt"', '"a   b.txt"', "'x'"])
+def test_deliver_sorts_bodies_from_attachments_as_simulate_does(name):
+    """A part's file name decides body or attachment; delivery's reading of
+    the raw bytes must agree with the engine's, even for names that decode
+    to nothing."""
+    from secmsg_cli.delivery import mime
+    from secmsg_cli.engine.message import parse_message
+
+    data = (b"From: a@example.com\nTo: b@example.com\nMIME-Version: 1.0\n"
+            b'Content-Type: multipart/mixed; boundary="B"\n\n--B\nContent-Type: text/plain\n\nfirst\n'
+            b"--B\nContent-Type: text/plain; name=" + name.encode() + b"\n\nsecond\n--B--\n")
+    engine_bodies = len(parse_message(data).body_texts())
+    delivery_bodies = sum(1 for p in mime.leaves(mime.walk(data, 50)) if p.kind == mime.BODY)
+    assert delivery_bodies == engine_bodies

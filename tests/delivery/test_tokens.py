@@ -202,12 +202,12 @@ def test_every_refused_token_is_audited_with_its_id_never_its_secret(delivered):
     for secret in (bob.split(".")[1], carol.split(".")[1], bob[:-5].split(".")[1]):
         assert secret not in text and secret[:10] not in text
     # and nothing else changed
-    assert store.portal_copy_by_token_id(bob.split(".")[0]).read_at is None
+    assert store.portal_copy(store.portal_token(bob.split(".")[0])[0]).read_at is None
 
 
 def test_recalled_and_purged_tokens_are_audited_too(delivered, cli):
     store, outbox, toks = delivered
-    bob_copy = store.portal_copy_by_token_id(toks[BOB].split(".")[0]).id
+    bob_copy = store.portal_copy(store.portal_token(toks[BOB].split(".")[0])[0]).id
     r = cli("--db", store.path, "portal", "recall", str(bob_copy), "--at", "2026-11-27T10:30:00Z")
     assert r.exit_code == 0, r.output
     with pytest.raises(Refused):
