@@ -26,7 +26,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from run import generate_config, run_secmsg  # noqa: E402 (bench/run.py, beside this file)
+from run import generate_config, run_secmsg
 
 
 def best_lint_time(db: Path, runs: int) -> tuple[float, int]:
@@ -38,13 +38,17 @@ def best_lint_time(db: Path, runs: int) -> tuple[float, int]:
         best = min(best, time.perf_counter() - t0)
         exit_code = r.returncode
         if r.returncode not in (0, 3):
-            raise SystemExit(f"lint exited {r.returncode}: {r.stderr.decode(errors='replace')[-500:]}")
+            raise SystemExit(
+                f"lint exited {r.returncode}: {r.stderr.decode(errors='replace')[-500:]}"
+            )
     return best, exit_code
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", default="1000,2000,4000,8000", help="numbers of Secure Messaging policies")
+    parser.add_argument(
+        "--sizes", default="1000,2000,4000,8000", help="numbers of Secure Messaging policies"
+    )
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--workdir", type=Path, default=None, help="keep the generated stores here")

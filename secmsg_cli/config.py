@@ -36,10 +36,10 @@ from secmsg_cli.model import (
     check_attribute_name,
     check_attribute_value,
     check_choice,
+    check_content_definition,
     check_definition_field,
     check_domain,
     check_folder_path,
-    check_content_definition,
     check_group_name,
     check_policy,
 )
@@ -76,7 +76,9 @@ class Config:
 
 def export_document(store) -> dict[str, Any]:
     """The store's configuration as a plain document (SPEC §9 field names)."""
-    doc: dict[str, Any] = {"account": {name: getattr(store.account(), name) for name in ACCOUNT_FIELDS}}
+    doc: dict[str, Any] = {
+        "account": {name: getattr(store.account(), name) for name in ACCOUNT_FIELDS}
+    }
     doc["domains"] = [{"name": d.name, "type": d.type} for d in store.domains()]
     doc["groups"] = [{"name": g.name, "members": list(g.members)} for g in store.groups()]
     by_address: dict[str, dict[str, str]] = {}
@@ -104,7 +106,9 @@ def export_document(store) -> dict[str, Any]:
             entry[name] = value if isinstance(value, (bool, str, int)) else str(value)
         definitions.append(entry)
     doc["definitions"] = definitions
-    doc["content_definitions"] = [content_definition_fields(cd) for cd in store.content_definitions()]
+    doc["content_definitions"] = [
+        content_definition_fields(cd) for cd in store.content_definitions()
+    ]
     doc["policies"] = [policy_fields(p) for p in store.policies()]
     return {k: v for k, v in doc.items() if v != []}
 
@@ -128,11 +132,15 @@ def _toml_value(value: Any) -> str:
         if len(flat) <= 80:
             return flat
         return "[\n" + "".join(f"    {item},\n" for item in items) + "]"
-    if (isinstance(value, str) and ("\\" in value or '"' in value) and "'" not in value
-            and not any(ord(ch) < 32 or ord(ch) == 127 for ch in value)):
+    if (
+        isinstance(value, str)
+        and ("\\" in value or '"' in value)
+        and "'" not in value
+        and not any(ord(ch) < 32 or ord(ch) == 127 for ch in value)
+    ):
         return f"'{value}'"  # a literal string: regexes and quoted phrases stay readable
     text = tomli_w.dumps({"v": value}, multiline_strings=True)
-    return text[len("v = "):].rstrip("\n")
+    return text[len("v = ") :].rstrip("\n")
 
 
 def dumps(doc: Mapping[str, Any], fmt: str = "toml") -> str:
@@ -171,8 +179,12 @@ class Source:
                     return lines[path]
             return None
         lines = self.text.splitlines()
-        header = re.compile(rf"^\s*\[\[\s*{re.escape(section)}\s*\]\]" if index is not None else rf"^\s*\[\s*{re.escape(section)}\s*\]")
-        starts = [i for i, l in enumerate(lines) if header.match(l)]
+        header = re.compile(
+            rf"^\s*\[\[\s*{re.escape(section)}\s*\]\]"
+            if index is not None
+            else rf"^\s*\[\s*{re.escape(section)}\s*\]"
+        )
+        starts = [i for i, line in enumerate(lines) if header.match(line)]
         if index is not None:
             if index >= len(starts):
                 return None
@@ -183,7 +195,9 @@ class Source:
             return None
         if key is None:
             return start + 1
-        key_re = re.compile(rf'^\s*(?:{re.escape(key)}|"{re.escape(key)}"|\'{re.escape(key)}\')\s*=')
+        key_re = re.compile(
+            rf'^\s*(?:{re.escape(key)}|"{re.escape(key)}"|\'{re.escape(key)}\')\s*='
+        )
         for i in range(start + 1, len(lines)):
             if re.match(r"^\s*\[", lines[i]):
                 break
@@ -235,17 +249,23 @@ def _json_lines(text: str) -> dict[tuple, int]:
     return out
 
 
-def parse_text(text: str, name: str = "<config>", fmt: str | None = None) -> tuple[dict[str, Any], Source]:
+def parse_text(
+    text: str, name: str = "<config>", fmt: str | None = None
+) -> tuple[dict[str, Any], Source]:
     """Parse a TOML or JSON document (JSON when ``fmt`` says so, when the name
     ends in ``.json``, or when the text starts with ``{``)."""
     if fmt is None:
         fmt = "json" if name.lower().endswith(".json") or text.lstrip().startswith("{") else "toml"
-    too_deep = ConfigError(f"{name}: nested too deeply (more than {MAX_DEPTH} levels of arrays and tables)")
+    too_deep = ConfigError(
+        f"{name}: nested too deeply (more than {MAX_DEPTH} levels of arrays and tables)"
+    )
     if fmt == "json":
         try:
             doc = json.loads(text)
         except json.JSONDecodeError as exc:
-            raise ConfigError(f"{name}: invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}") from None
+            raise ConfigError(
+                f"{name}: invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}"
+            ) from None
         except RecursionError:  # the parser's own recursion, thousands of levels deep
             raise too_deep from None
         except ValueError as exc:  # a number of more than 4,300 digits
@@ -263,7 +283,9 @@ def parse_text(text: str, name: str = "<config>", fmt: str | None = None) -> tup
             raise too_deep from None
         except ValueError as exc:
             raise ConfigError(f"{name}: invalid TOML: {exc}") from None
-    if _depth(doc) > MAX_DEPTH:  # what the parser accepted may still be too deep for everything after it
+    if (
+        _depth(doc) > MAX_DEPTH
+    ):  # what the parser accepted may still be too deep for everything after it
         raise too_deep
     return doc, Source(name, text, fmt)
 
@@ -316,7 +338,9 @@ def read_utf8(path, expected: str, *, what: str = "") -> str:
     except OSError as exc:
         raise ConfigError(f"cannot read {what}{path}: {exc.strerror or exc}") from None
     except ValueError:  # "embedded null byte": no file has such a name
-        raise ConfigError(f"cannot read {what}{path!r}: a file name cannot contain a NUL byte") from None
+        raise ConfigError(
+            f"cannot read {what}{path!r}: a file name cannot contain a NUL byte"
+        ) from None
     return decode_utf8(raw, str(path))
 
 
@@ -335,7 +359,14 @@ class _Problems:
         self.source = source
         self.items: list[str] = []
 
-    def add(self, section: str, index: int | None, key: str | None, message: str, label: str | None = None) -> None:
+    def add(
+        self,
+        section: str,
+        index: int | None,
+        key: str | None,
+        message: str,
+        label: str | None = None,
+    ) -> None:
         where = section if index is None else f"{section}[{index}]"
         if label:  # the object's name as the file writes it: a name, not an echo of a huge value
             where += f" ({shorten(label)})"
@@ -344,16 +375,26 @@ class _Problems:
             where += f", line {line}"
         self.items.append(f"{where}: {message}")
 
-    def check(self, section: str, index: int | None, key: str | None, fn: Callable[[], Any],
-              label: str | None = None) -> Any:
+    def check(
+        self,
+        section: str,
+        index: int | None,
+        key: str | None,
+        fn: Callable[..., Any],
+        *args: Any,
+        label: str | None = None,
+    ) -> Any:
+        """``fn(*args)``, or None with its error recorded as a problem."""
         try:
-            return fn()
+            return fn(*args)
         except (SecmsgError, ValueError) as exc:
             self.add(section, index, key, str(exc), label)
             return None
 
 
-def _entries(doc: Mapping[str, Any], section: str, problems: _Problems) -> list[tuple[int, Mapping[str, Any]]]:
+def _entries(
+    doc: Mapping[str, Any], section: str, problems: _Problems
+) -> list[tuple[int, Mapping[str, Any]]]:
     value = doc.get(section, [])
     if not isinstance(value, list):
         problems.add(section, None, None, f"expected an array of tables ([[{section}]])")
@@ -367,14 +408,28 @@ def _entries(doc: Mapping[str, Any], section: str, problems: _Problems) -> list[
     return out
 
 
-def _known(section: str, index: int | None, item: Mapping[str, Any], allowed: tuple[str, ...],
-           problems: _Problems, label: str | None = None) -> None:
+def _known(
+    section: str,
+    index: int | None,
+    item: Mapping[str, Any],
+    allowed: tuple[str, ...],
+    problems: _Problems,
+    label: str | None = None,
+) -> None:
     for key in item:
         if key not in allowed:
-            problems.add(section, index, key, f"unknown field {key!r} (expected one of {', '.join(allowed)})", label)
+            problems.add(
+                section,
+                index,
+                key,
+                f"unknown field {key!r} (expected one of {', '.join(allowed)})",
+                label,
+            )
 
 
-def _required(section: str, index: int, item: Mapping[str, Any], key: str, problems: _Problems) -> bool:
+def _required(
+    section: str, index: int, item: Mapping[str, Any], key: str, problems: _Problems
+) -> bool:
     if key not in item:
         problems.add(section, index, None, f"missing required field {key!r}")
         return False
@@ -390,7 +445,7 @@ def _validate_account(doc, cfg: Config, p: _Problems) -> None:
     defaults = Account()
     for name in ACCOUNT_FIELDS:
         if name in account:
-            value = p.check("account", None, name, lambda n=name: check_account_field(n, account[n]))
+            value = p.check("account", None, name, check_account_field, name, account[name])
             cfg.account[name] = value
         else:
             cfg.account[name] = getattr(defaults, name)
@@ -402,8 +457,16 @@ def _validate_domains(doc, cfg: Config, p: _Problems) -> None:
         _known("domains", i, item, DOMAIN_FIELDS, p)
         if not _required("domains", i, item, "name", p):
             continue
-        name = p.check("domains", i, "name", lambda: check_domain(item["name"]))
-        dtype = p.check("domains", i, "type", lambda: check_choice(item.get("type", "local"), DOMAIN_TYPES, "domain type"))
+        name = p.check("domains", i, "name", check_domain, item["name"])
+        dtype = p.check(
+            "domains",
+            i,
+            "type",
+            check_choice,
+            item.get("type", "local"),
+            DOMAIN_TYPES,
+            "domain type",
+        )
         if name is None or dtype is None:
             continue
         if name in seen:
@@ -425,11 +488,13 @@ def _validate_groups(doc, cfg: Config, p: _Problems) -> set[str]:
         _known("groups", i, item, GROUP_FIELDS, p)
         if not _required("groups", i, item, "name", p):
             continue
-        name = p.check("groups", i, "name", lambda: check_group_name(item["name"]))
+        name = p.check("groups", i, "name", check_group_name, item["name"])
         if name is None:
             continue
         members: list[str] = []
-        raw = p.check("groups", i, "members", lambda: _string_list(item.get("members", []), "members"), name)
+        raw = p.check(
+            "groups", i, "members", _string_list, item.get("members", []), "members", label=name
+        )
         for m in raw or []:
             try:
                 members.append(normalise_member(m))
@@ -447,25 +512,44 @@ def _validate_attributes(doc, cfg: Config, p: _Problems) -> None:
     seen: set[str] = set()
     for i, item in _entries(doc, "attributes", p):
         _known("attributes", i, item, ATTRIBUTE_FIELDS, p)
-        if not _required("attributes", i, item, "address", p) or not _required("attributes", i, item, "values", p):
+        if not _required("attributes", i, item, "address", p) or not _required(
+            "attributes", i, item, "values", p
+        ):
             continue
-        address = p.check("attributes", i, "address", lambda: normalise_address(item["address"]))
+        address = p.check("attributes", i, "address", normalise_address, item["address"])
         values = item["values"]
         if not isinstance(values, Mapping) or not values:
-            p.add("attributes", i, "values", "expected a table of Name = \"value\" pairs, such as { Department = \"Legal\" }", address)
+            p.add(
+                "attributes",
+                i,
+                "values",
+                'expected a table of Name = "value" pairs, such as { Department = "Legal" }',
+                address,
+            )
             continue
         checked: dict[str, str] = {}
         for name, value in values.items():
-            n = p.check("attributes", i, "values", lambda name=name: check_attribute_name(name), address)
-            v = p.check("attributes", i, "values", lambda value=value: check_attribute_value(value), address)
+            n = p.check("attributes", i, "values", check_attribute_name, name, label=address)
+            v = p.check("attributes", i, "values", check_attribute_value, value, label=address)
             if n is not None and any(n.lower() == known.lower() for known in checked):
-                p.add("attributes", i, "values", f"attribute {n!r} is given twice (names ignore case)", address)
+                p.add(
+                    "attributes",
+                    i,
+                    "values",
+                    f"attribute {n!r} is given twice (names ignore case)",
+                    address,
+                )
             elif n is not None and v is not None:
                 checked[n] = v
         if address is None:
             continue
         if address in seen:
-            p.add("attributes", i, "address", f"{address} is declared twice (put all its values in one entry)")
+            p.add(
+                "attributes",
+                i,
+                "address",
+                f"{address} is declared twice (put all its values in one entry)",
+            )
             continue
         seen.add(address)
         cfg.attributes.append((address, checked))
@@ -478,17 +562,33 @@ def _validate_folders(doc, cfg: Config, p: _Problems, groups: set[str]) -> set[s
         _known("folders", i, item, FOLDER_FIELDS, p)
         if not _required("folders", i, item, "path", p):
             continue
-        path = p.check("folders", i, "path", lambda: check_folder_path(item["path"]))
+        path = p.check("folders", i, "path", check_folder_path, item["path"])
         if path is None:
             continue
         publish: list[str] | None = None
         if "publish_to" in item:
-            publish = p.check("folders", i, "publish_to", lambda: _string_list(item["publish_to"], "publish_to"), path)
+            publish = p.check(
+                "folders",
+                i,
+                "publish_to",
+                _string_list,
+                item["publish_to"],
+                "publish_to",
+                label=path,
+            )
             for target in publish or []:
                 if target.strip().lower() != EVERYONE and target.strip().lower() not in groups:
-                    p.add("folders", i, "publish_to", f"unknown group {target!r} (declare it in [[groups]] or use 'everyone')", path)
-        if path.lower() in paths and not (path.lower() == BUILTIN_FOLDER.lower() and
-                                          BUILTIN_FOLDER.lower() not in {d[1].lower() for d in declared}):
+                    p.add(
+                        "folders",
+                        i,
+                        "publish_to",
+                        f"unknown group {target!r} (declare it in [[groups]] or use 'everyone')",
+                        path,
+                    )
+        if path.lower() in paths and not (
+            path.lower() == BUILTIN_FOLDER.lower()
+            and BUILTIN_FOLDER.lower() not in {d[1].lower() for d in declared}
+        ):
             p.add("folders", i, "path", f"folder {path!r} is declared twice")
             continue
         paths[path.lower()] = path
@@ -506,40 +606,96 @@ def _validate_definitions(doc, cfg: Config, p: _Problems, folders: set[str]) -> 
     paths: set[str] = set()
     entries = _entries(doc, "definitions", p)
     if entries and cfg.account.get("edition") == "lite":
-        p.add("definitions", entries[0][0], None,
-              "the account's edition is 'lite', which allows only the built-in definitions")
+        p.add(
+            "definitions",
+            entries[0][0],
+            None,
+            "the account's edition is 'lite', which allows only the built-in definitions",
+        )
     for i, item in entries:
         label = f"{item.get('folder', '?')}/{item.get('description', '?')}"
         _known("definitions", i, item, DEFINITION_FIELDS, p, label)
-        if not _required("definitions", i, item, "folder", p) or not _required("definitions", i, item, "description", p):
+        if not _required("definitions", i, item, "folder", p) or not _required(
+            "definitions", i, item, "description", p
+        ):
             continue
-        folder = p.check("definitions", i, "folder", lambda: check_definition_field("folder", item["folder"]), label)
-        description = p.check("definitions", i, "description", lambda: check_definition_field("description", item["description"]), label)
+        folder = p.check(
+            "definitions",
+            i,
+            "folder",
+            check_definition_field,
+            "folder",
+            item["folder"],
+            label=label,
+        )
+        description = p.check(
+            "definitions",
+            i,
+            "description",
+            check_definition_field,
+            "description",
+            item["description"],
+            label=label,
+        )
         settings: dict[str, Any] = {}
         for name in DEFINITION_SETTINGS:
             if name in item:
-                settings[name] = p.check("definitions", i, name, lambda n=name: check_definition_field(n, item[n]), label)
+                settings[name] = p.check(
+                    "definitions", i, name, check_definition_field, name, item[name], label=label
+                )
         if folder is None or description is None:
             continue
         if folder.lower() not in folders:
-            p.add("definitions", i, "folder", f"folder {folder!r} is not declared in [[folders]]", label)
+            p.add(
+                "definitions",
+                i,
+                "folder",
+                f"folder {folder!r} is not declared in [[folders]]",
+                label,
+            )
             continue
-        if folder.lower() == BUILTIN_FOLDER.lower() and description.lower() in ("all recipients", "external recipients"):
-            p.add("definitions", i, "description", "built-in definitions are not part of the configuration", label)
+        if folder.lower() == BUILTIN_FOLDER.lower() and description.lower() in (
+            "all recipients",
+            "external recipients",
+        ):
+            p.add(
+                "definitions",
+                i,
+                "description",
+                "built-in definitions are not part of the configuration",
+                label,
+            )
             continue
         key = f"{folder}/{description}".lower()
         if key in paths:
-            p.add("definitions", i, "description", f"definition {folder}/{description!r} is declared twice", label)
+            p.add(
+                "definitions",
+                i,
+                "description",
+                f"definition {folder}/{description!r} is declared twice",
+                label,
+            )
             continue
         paths.add(key)
-        cfg.definitions.append((folder, description, {k: v for k, v in settings.items() if v is not None or k == "banner"}))
+        cfg.definitions.append(
+            (
+                folder,
+                description,
+                {k: v for k, v in settings.items() if v is not None or k == "banner"},
+            )
+        )
     return paths
 
 
-BUILTIN_PATHS = {f"{BUILTIN_FOLDER}/All Recipients".lower(), f"{BUILTIN_FOLDER}/External Recipients".lower()}
+BUILTIN_PATHS = {
+    f"{BUILTIN_FOLDER}/All Recipients".lower(),
+    f"{BUILTIN_FOLDER}/External Recipients".lower(),
+}
 
 
-def _validate_content_definitions(doc, cfg: Config, p: _Problems, definitions: set[str]) -> set[str]:
+def _validate_content_definitions(
+    doc, cfg: Config, p: _Problems, definitions: set[str]
+) -> set[str]:
     names: set[str] = set()
     for i, item in _entries(doc, "content_definitions", p):
         label = str(item.get("name", "?"))
@@ -548,21 +704,39 @@ def _validate_content_definitions(doc, cfg: Config, p: _Problems, definitions: s
             p.add("content_definitions", i, field_name, message, label)
         sm = values.get("secure_messaging")
         if sm and sm.strip("/").lower() not in definitions | BUILTIN_PATHS:
-            p.add("content_definitions", i, "secure_messaging",
-                  f"definition {sm!r} is not declared in [[definitions]] (nor built-in)", label)
+            p.add(
+                "content_definitions",
+                i,
+                "secure_messaging",
+                f"definition {sm!r} is not declared in [[definitions]] (nor built-in)",
+                label,
+            )
         name = values.get("name")
         if not name:
             continue
         if name.lower() in names:
-            p.add("content_definitions", i, "name", f"content definition {name!r} is declared twice", label)
+            p.add(
+                "content_definitions",
+                i,
+                "name",
+                f"content definition {name!r} is declared twice",
+                label,
+            )
             continue
         names.add(name.lower())
         cfg.content_definitions.append(values)
     return names
 
 
-def _validate_policies(doc, cfg: Config, p: _Problems, definitions: set[str], content_definitions: set[str],
-                       groups: set[str], attribute_names: set[str]) -> None:
+def _validate_policies(
+    doc,
+    cfg: Config,
+    p: _Problems,
+    definitions: set[str],
+    content_definitions: set[str],
+    groups: set[str],
+    attribute_names: set[str],
+) -> None:
     from zoneinfo import ZoneInfo
 
     tz = ZoneInfo(cfg.account.get("timezone") or "UTC")
@@ -574,18 +748,42 @@ def _validate_policies(doc, cfg: Config, p: _Problems, definitions: set[str], co
             p.add("policies", i, field_name, message, label)
         definition = values.get("definition")
         if definition and definition.strip("/").lower() not in definitions | BUILTIN_PATHS:
-            p.add("policies", i, "definition", f"definition {definition!r} is not declared in [[definitions]] (nor built-in)", label)
+            p.add(
+                "policies",
+                i,
+                "definition",
+                f"definition {definition!r} is not declared in [[definitions]] (nor built-in)",
+                label,
+            )
         cd = values.get("content_definition")
         if cd and cd.lower() not in content_definitions:
-            p.add("policies", i, "content_definition", f"content definition {cd!r} is not declared in [[content_definitions]]", label)
+            p.add(
+                "policies",
+                i,
+                "content_definition",
+                f"content definition {cd!r} is not declared in [[content_definitions]]",
+                label,
+            )
         for side in ("from", "to"):
             target = values.get(f"{side}_" if side == "from" else side)
             if target is None:
                 continue
             if target.type == "group" and target.value.lower() not in groups:
-                p.add("policies", i, side, f"unknown group {target.value!r} (declare it in [[groups]])", label)
+                p.add(
+                    "policies",
+                    i,
+                    side,
+                    f"unknown group {target.value!r} (declare it in [[groups]])",
+                    label,
+                )
             if target.type == "attribute" and target.name.lower() not in attribute_names:
-                p.add("policies", i, side, f"no address has an attribute named {target.name!r} (see [[attributes]])", label)
+                p.add(
+                    "policies",
+                    i,
+                    side,
+                    f"no address has an attribute named {target.name!r} (see [[attributes]])",
+                    label,
+                )
         if "id" in values:
             if values["id"] in ids:
                 p.add("policies", i, "id", f"policy id {values['id']} is used twice", label)
@@ -594,8 +792,16 @@ def _validate_policies(doc, cfg: Config, p: _Problems, definitions: set[str], co
             cfg.policies.append(values)
 
 
-KNOWN_SECTIONS = ("account", "domains", "groups", "attributes", "folders", "definitions",
-                  "content_definitions", "policies")
+KNOWN_SECTIONS = (
+    "account",
+    "domains",
+    "groups",
+    "attributes",
+    "folders",
+    "definitions",
+    "content_definitions",
+    "policies",
+)
 
 
 def validate_document(doc: Mapping[str, Any], source: Source) -> Config:
@@ -605,7 +811,9 @@ def validate_document(doc: Mapping[str, Any], source: Source) -> Config:
         if key not in KNOWN_SECTIONS:
             line = source.line_of(key, None, None) or source.line_of(key, 0, None)
             where = f", line {line}" if line else ""
-            p.items.append(f"{key}{where}: unknown section {key!r} (expected one of {', '.join(KNOWN_SECTIONS)})")
+            p.items.append(
+                f"{key}{where}: unknown section {key!r} (expected one of {', '.join(KNOWN_SECTIONS)})"
+            )
     cfg = Config()
     _validate_account(doc, cfg, p)
     _validate_domains(doc, cfg, p)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["outcome", "RecipientChange", "DiffSummary", "compare_message"]
+__all__ = ["DiffSummary", "RecipientChange", "compare_message", "outcome"]
 
 # What a recipient's decision is, for comparing: the explanation text may change
 # without the decision changing.
@@ -44,9 +44,15 @@ class RecipientChange:
         return [f for f in FIELDS if self.before[f] != self.after[f]]
 
     def to_json(self) -> dict[str, Any]:
-        return {"source": self.source, "recipient": self.recipient, "changed": self.fields,
-                "before": self.before, "after": self.after, "why_before": self.why_before,
-                "why_after": self.why_after}
+        return {
+            "source": self.source,
+            "recipient": self.recipient,
+            "changed": self.fields,
+            "before": self.before,
+            "after": self.after,
+            "why_before": self.why_before,
+            "why_after": self.why_after,
+        }
 
 
 @dataclass
@@ -59,13 +65,24 @@ class DiffSummary:
     by_field: dict[str, int] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
-        return {"messages": self.messages, "recipients": self.recipients,
-                "changed_recipients": self.changed_recipients, "changed_messages": self.changed_messages,
-                "errors": self.errors, "by_field": dict(sorted(self.by_field.items()))}
+        return {
+            "messages": self.messages,
+            "recipients": self.recipients,
+            "changed_recipients": self.changed_recipients,
+            "changed_messages": self.changed_messages,
+            "errors": self.errors,
+            "by_field": dict(sorted(self.by_field.items())),
+        }
 
 
-def compare_message(source: str, before: Any, before_error: str | None, after: Any, after_error: str | None,
-                    summary: DiffSummary) -> list[RecipientChange]:
+def compare_message(
+    source: str,
+    before: Any,
+    before_error: str | None,
+    after: Any,
+    after_error: str | None,
+    summary: DiffSummary,
+) -> list[RecipientChange]:
     """The recipients of one message whose decision differs (before: the store,
     after: the other configuration)."""
     summary.messages += 1
@@ -74,9 +91,16 @@ def compare_message(source: str, before: Any, before_error: str | None, after: A
             summary.errors += 1
             return []
         summary.changed_messages += 1
-        return [RecipientChange(source, None, None if before_error else {"decided": True},
-                                None if after_error else {"decided": True},
-                                before_error or "decided", after_error or "decided")]
+        return [
+            RecipientChange(
+                source,
+                None,
+                None if before_error else {"decided": True},
+                None if after_error else {"decided": True},
+                before_error or "decided",
+                after_error or "decided",
+            )
+        ]
     changes: list[RecipientChange] = []
     after_by = {r.address: r for r in after.recipients}
     for r in before.recipients:

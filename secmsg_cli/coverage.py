@@ -49,8 +49,14 @@ class CoverageRow:
         return self.decided > 0
 
     def to_json(self) -> dict[str, Any]:
-        return {"kind": self.kind, "id": self.id, "name": self.name, "decided": self.decided,
-                "recipients": self.recipients, "covered": self.covered}
+        return {
+            "kind": self.kind,
+            "id": self.id,
+            "name": self.name,
+            "decided": self.decided,
+            "recipients": self.recipients,
+            "covered": self.covered,
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,8 +83,13 @@ class CoverageReport:
         return tuple(r for r in self.rows if not r.covered)
 
     def to_json(self) -> dict[str, Any]:
-        return {"units": self.units, "covered": self.covered, "total": self.total,
-                "percent": round(self.percent, 2), "rows": [r.to_json() for r in self.rows]}
+        return {
+            "units": self.units,
+            "covered": self.covered,
+            "total": self.total,
+            "percent": round(self.percent, 2),
+            "rows": [r.to_json() for r in self.rows],
+        }
 
 
 @dataclass
@@ -111,13 +122,29 @@ class Coverage:
         """Every policy (all three kinds, by id) and every content definition
         (by id) of ``snapshot`` with its counts."""
         rows: list[CoverageRow] = []
-        policies = sorted((cp.policy for kind in KINDS for cp in snapshot.policies.get(kind, ())),
-                          key=lambda p: p.id)
+        policies = sorted(
+            (cp.policy for kind in KINDS for cp in snapshot.policies.get(kind, ())),
+            key=lambda p: p.id,
+        )
         for p in policies:
-            rows.append(CoverageRow(p.kind, p.id, p.narrative, self._policy_units[p.id],
-                                    self._policy_recipients[p.id]))
+            rows.append(
+                CoverageRow(
+                    p.kind,
+                    p.id,
+                    p.narrative,
+                    self._policy_units[p.id],
+                    self._policy_recipients[p.id],
+                )
+            )
         for cc in sorted(snapshot.content.values(), key=lambda c: c.definition.id):
             key = cc.definition.name.lower()
-            rows.append(CoverageRow("content-definition", cc.definition.id, cc.definition.name,
-                                    self._content_units[key], self._content_recipients[key]))
+            rows.append(
+                CoverageRow(
+                    "content-definition",
+                    cc.definition.id,
+                    cc.definition.name,
+                    self._content_units[key],
+                    self._content_recipients[key],
+                )
+            )
         return CoverageReport(tuple(rows), self.units)

@@ -58,6 +58,8 @@ class NoStore(StoreError):
 class OutputError(SecmsgError):
     """The results cannot be written: full disk, file size limit, failing
     device (exit 1); never a silent exit 0 with truncated output."""
+
+
 # --- showing values in errors ---------------------------------------------------
 
 VALUE_LIMIT = 120  # a quoted value in an error is cut to about this many characters
@@ -88,10 +90,16 @@ def clip(message: str, *, value_limit: int = VALUE_LIMIT, line_limit: int = LINE
     # A value is a Python repr ('...' or "..." with backslash escapes, not an
     # apostrophe inside a word), or else a long run without spaces (a number, a
     # name, a path given as it was).
-    message = re.sub(r"""(?P<quoted>(?<!\w)(?:'[^'\\\n]*(?:\\.[^'\\\n]*)*'|"[^"\\\n]*(?:\\.[^"\\\n]*)*"))"""
-                     rf"|\S{{{value_limit + 1},}}", cut, message)
+    message = re.sub(
+        r"""(?P<quoted>(?<!\w)(?:'[^'\\\n]*(?:\\.[^'\\\n]*)*'|"[^"\\\n]*(?:\\.[^"\\\n]*)*"))"""
+        rf"|\S{{{value_limit + 1},}}",
+        cut,
+        message,
+    )
     if len(message) > line_limit:
         head = line_limit * 2 // 3
         tail = line_limit - head - 30
-        message = f"{message[:head]} … ({len(message) - head - tail:,} characters) … {message[-tail:]}"
+        message = (
+            f"{message[:head]} … ({len(message) - head - tail:,} characters) … {message[-tail:]}"
+        )
     return message

@@ -72,7 +72,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from secmsg_cli.engine.addresses import domain_of
 from secmsg_cli.engine.render import TAGS, unknown_tags
@@ -80,8 +80,18 @@ from secmsg_cli.engine.snapshot import CompiledPolicy, Snapshot, target_key
 from secmsg_cli.errors import clip
 from secmsg_cli.model import EVERYONE, Folder, Policy, Target
 
-__all__ = ["Finding", "Rule", "RULES", "lint", "invalid_config", "sort_findings", "counts", "summary", "failed",
-           "SEVERITIES"]
+__all__ = [
+    "RULES",
+    "SEVERITIES",
+    "Finding",
+    "Rule",
+    "counts",
+    "failed",
+    "invalid_config",
+    "lint",
+    "sort_findings",
+    "summary",
+]
 
 SEVERITIES = ("error", "warning")
 EXCLUSIVE_KINDS = ("secure-messaging", "bypass")
@@ -97,22 +107,76 @@ class Rule:
 
 RULES: tuple[Rule, ...] = (
     Rule("SM001", "invalid-config", "error", "the configuration file cannot be read or is invalid"),
-    Rule("SM101", "dangling-definition", "error", "a policy or content definition names a missing definition"),
-    Rule("SM102", "dangling-content-definition", "error", "a content-examination policy names a missing content definition"),
-    Rule("SM103", "dangling-group", "error", "a policy target or folder publish_to names a missing group"),
-    Rule("SM104", "dangling-attribute", "error", "a policy target names an attribute no address has"),
-    Rule("SM105", "unsupported-regex", "error", "a content-examination regex the linear-time matcher cannot run"),
-    Rule("SM201", "untriggerable-definition", "warning", "a definition nothing uses and no sender can choose"),
+    Rule(
+        "SM101",
+        "dangling-definition",
+        "error",
+        "a policy or content definition names a missing definition",
+    ),
+    Rule(
+        "SM102",
+        "dangling-content-definition",
+        "error",
+        "a content-examination policy names a missing content definition",
+    ),
+    Rule(
+        "SM103",
+        "dangling-group",
+        "error",
+        "a policy target or folder publish_to names a missing group",
+    ),
+    Rule(
+        "SM104", "dangling-attribute", "error", "a policy target names an attribute no address has"
+    ),
+    Rule(
+        "SM105",
+        "unsupported-regex",
+        "error",
+        "a content-examination regex the linear-time matcher cannot run",
+    ),
+    Rule(
+        "SM201",
+        "untriggerable-definition",
+        "warning",
+        "a definition nothing uses and no sender can choose",
+    ),
     Rule("SM202", "unused-content-definition", "warning", "a content definition no policy uses"),
-    Rule("SM301", "ambiguous-policies", "warning", "two exclusive policies tie on the key for the same pair"),
+    Rule(
+        "SM301",
+        "ambiguous-policies",
+        "warning",
+        "two exclusive policies tie on the key for the same pair",
+    ),
     Rule("SM302", "expired-policy", "warning", "a policy whose end has passed"),
-    Rule("SM303", "never-active-policy", "warning", "a disabled policy, or one whose end is not after its start"),
-    Rule("SM304", "bidirectional-override", "warning", "a bi-directional content policy with a Secure Messaging override"),
-    Rule("SM305", "wrong-direction", "warning", "a secure-messaging policy that cannot match internal -> external"),
+    Rule(
+        "SM303",
+        "never-active-policy",
+        "warning",
+        "a disabled policy, or one whose end is not after its start",
+    ),
+    Rule(
+        "SM304",
+        "bidirectional-override",
+        "warning",
+        "a bi-directional content policy with a Secure Messaging override",
+    ),
+    Rule(
+        "SM305",
+        "wrong-direction",
+        "warning",
+        "a secure-messaging policy that cannot match internal -> external",
+    ),
     Rule("SM306", "unmatchable-target", "warning", "a policy target no address can match"),
-    Rule("SM401", "unknown-banner-tag", "warning", "a banner uses a bracketed word that is not a tag"),
+    Rule(
+        "SM401", "unknown-banner-tag", "warning", "a banner uses a bracketed word that is not a tag"
+    ),
     Rule("SM501", "empty-group", "warning", "an empty group used by a policy or folder publishing"),
-    Rule("SM601", "regex-dialect", "warning", "a regex that means something else in RE2 than in Python's re"),
+    Rule(
+        "SM601",
+        "regex-dialect",
+        "warning",
+        "a regex that means something else in RE2 than in Python's re",
+    ),
 )
 _RULE = {r.name: r for r in RULES}
 
@@ -171,7 +235,9 @@ class _Directory:
         # The snapshot keys folders by lower-case path; names as written, for messages.
         self.folder_names = {d.folder.lower(): d.folder for d in snapshot.definitions.values()}
         self.folder_names.update((f.path.lower(), f.path) for f in folders)
-        self.members: dict[str, tuple[set[str], set[str]]] = {g: (set(), set()) for g in snapshot.group_names}
+        self.members: dict[str, tuple[set[str], set[str]]] = {
+            g: (set(), set()) for g in snapshot.group_names
+        }
         for address, groups in snapshot.address_groups.items():
             for g in groups:
                 self.members.setdefault(g, (set(), set()))[0].add(address)
@@ -224,7 +290,11 @@ class _Directory:
                 addresses += sorted(found)
                 domains += sorted(by_domain)
             elif t.type == "attribute":
-                addresses += sorted(self.attribute_holders.get(((t.name or "").lower(), (t.value or "").lower()), ()))
+                addresses += sorted(
+                    self.attribute_holders.get(
+                        ((t.name or "").lower(), (t.value or "").lower()), ()
+                    )
+                )
         domains.append("external.invalid")
         seen: set[str] = set()
         for a in [*addresses, *(f"someone@{d}" for d in domains)]:
@@ -257,39 +327,72 @@ def _dangling(snapshot: Snapshot, directory: _Directory) -> Iterator[Finding]:
         label = policy_label(p)
         if p.kind == "secure-messaging" and p.option == "apply":
             if not p.definition:
-                yield _finding("dangling-definition", label,
-                               "option 'apply' but its definition no longer exists (removed outside secmsg?)")
+                yield _finding(
+                    "dangling-definition",
+                    label,
+                    "option 'apply' but its definition no longer exists (removed outside secmsg?)",
+                )
             elif snapshot.definition(p.definition) is None:
-                yield _finding("dangling-definition", label, f"applies definition '{p.definition}', which does not exist")
+                yield _finding(
+                    "dangling-definition",
+                    label,
+                    f"applies definition '{p.definition}', which does not exist",
+                )
         if p.kind == "content-examination":
             if not p.content_definition:
-                yield _finding("dangling-content-definition", label,
-                               "its content definition no longer exists (removed outside secmsg?)")
+                yield _finding(
+                    "dangling-content-definition",
+                    label,
+                    "its content definition no longer exists (removed outside secmsg?)",
+                )
             elif p.content_definition.lower() not in snapshot.content:
-                yield _finding("dangling-content-definition", label,
-                               f"uses content definition '{p.content_definition}', which does not exist")
+                yield _finding(
+                    "dangling-content-definition",
+                    label,
+                    f"uses content definition '{p.content_definition}', which does not exist",
+                )
         for side, target in (("from", p.from_), ("to", p.to)):
             if target.type == "group" and directory.dangling(target):
-                yield _finding("dangling-group", label, f"{side} names group '{target.value}', which does not exist")
+                yield _finding(
+                    "dangling-group",
+                    label,
+                    f"{side} names group '{target.value}', which does not exist",
+                )
             elif target.type == "attribute" and directory.dangling(target):
-                yield _finding("dangling-attribute", label,
-                               f"{side} names attribute '{target.name}', which no address has: it never matches")
+                yield _finding(
+                    "dangling-attribute",
+                    label,
+                    f"{side} names attribute '{target.name}', which no address has: it never matches",
+                )
     for cc in snapshot.content.values():
         sm = cc.definition.secure_messaging
         if sm and cc.secure_messaging is None:
-            yield _finding("dangling-definition", f"content definition '{cc.definition.name}'",
-                           f"its Secure Messaging override names definition '{sm}', which does not exist")
+            yield _finding(
+                "dangling-definition",
+                f"content definition '{cc.definition.name}'",
+                f"its Secure Messaging override names definition '{sm}', which does not exist",
+            )
     for folder, publish in sorted(snapshot.folder_publish.items()):
         for name in publish:
             if name.lower() != EVERYONE and not directory.group_exists(name):
-                yield _finding("dangling-group", f"folder '{directory.folder(folder)}'",
-                               f"publish_to names group '{name}', which does not exist")
+                yield _finding(
+                    "dangling-group",
+                    f"folder '{directory.folder(folder)}'",
+                    f"publish_to names group '{name}', which does not exist",
+                )
 
 
 def _untriggerable(snapshot: Snapshot, directory: _Directory) -> Iterator[Finding]:
-    used = {cp.policy.definition.strip("/").lower() for cp in _all_policies(snapshot) if cp.policy.definition}
-    used |= {cc.definition.secure_messaging.strip("/").lower() for cc in snapshot.content.values()
-             if cc.definition.secure_messaging}
+    used = {
+        cp.policy.definition.strip("/").lower()
+        for cp in _all_policies(snapshot)
+        if cp.policy.definition
+    }
+    used |= {
+        cc.definition.secure_messaging.strip("/").lower()
+        for cc in snapshot.content.values()
+        if cc.definition.secure_messaging
+    }
     for path, d in sorted(snapshot.definitions.items()):
         if d.builtin or path in used:
             continue
@@ -299,21 +402,36 @@ def _untriggerable(snapshot: Snapshot, directory: _Directory) -> Iterator[Findin
         live = [g for g in publish if directory.group_exists(g) and not directory.group_empty(g)]
         if live:
             continue
-        how = ("is published to nobody" if not publish else
-               "is published only to empty or missing group(s) " + ", ".join(f"'{g}'" for g in publish))
-        yield _finding("untriggerable-definition", f"definition '{d.path}'",
-                       f"no policy or content definition uses it and its folder '{d.folder}' {how}, "
-                       "so no sender can choose it: nothing can ever apply it")
-    policy_uses = {cp.policy.content_definition.lower() for cp in snapshot.policies.get("content-examination", ())
-                   if cp.policy.content_definition}
+        how = (
+            "is published to nobody"
+            if not publish
+            else "is published only to empty or missing group(s) "
+            + ", ".join(f"'{g}'" for g in publish)
+        )
+        yield _finding(
+            "untriggerable-definition",
+            f"definition '{d.path}'",
+            f"no policy or content definition uses it and its folder '{d.folder}' {how}, "
+            "so no sender can choose it: nothing can ever apply it",
+        )
+    policy_uses = {
+        cp.policy.content_definition.lower()
+        for cp in snapshot.policies.get("content-examination", ())
+        if cp.policy.content_definition
+    }
     for name, cc in sorted(snapshot.content.items()):
         if name not in policy_uses:
-            yield _finding("unused-content-definition", f"content definition '{cc.definition.name}'",
-                           "no content-examination policy uses it, so it is never evaluated")
+            yield _finding(
+                "unused-content-definition",
+                f"content definition '{cc.definition.name}'",
+                "no content-examination policy uses it, so it is never evaluated",
+            )
 
 
 def _never_active(cp: CompiledPolicy) -> bool:
-    return not cp.policy.enabled or (cp.start is not None and cp.end is not None and cp.end <= cp.start)
+    return not cp.policy.enabled or (
+        cp.start is not None and cp.end is not None and cp.end <= cp.start
+    )
 
 
 def _expired(cp: CompiledPolicy, at: datetime) -> bool:
@@ -324,13 +442,23 @@ def _validity(snapshot: Snapshot, at: datetime) -> Iterator[Finding]:
     for cp in _all_policies(snapshot):
         p = cp.policy
         if not p.enabled:
-            yield _finding("never-active-policy", policy_label(p), "disabled: it never applies (delete it or enable it)")
+            yield _finding(
+                "never-active-policy",
+                policy_label(p),
+                "disabled: it never applies (delete it or enable it)",
+            )
         elif _never_active(cp):
-            yield _finding("never-active-policy", policy_label(p),
-                           f"end {p.end} is not after start {p.start}: it is never active")
+            yield _finding(
+                "never-active-policy",
+                policy_label(p),
+                f"end {p.end} is not after start {p.start}: it is never active",
+            )
         elif _expired(cp, at):
-            yield _finding("expired-policy", policy_label(p),
-                           f"expired: its end {p.end} has passed (at {at.astimezone(snapshot.tz).isoformat()})")
+            yield _finding(
+                "expired-policy",
+                policy_label(p),
+                f"expired: its end {p.end} has passed (at {at.astimezone(snapshot.tz).isoformat()})",
+            )
 
 
 def _bidirectional(snapshot: Snapshot) -> Iterator[Finding]:
@@ -340,10 +468,13 @@ def _bidirectional(snapshot: Snapshot) -> Iterator[Finding]:
             continue
         sm = cp.content.definition.secure_messaging
         if sm:
-            yield _finding("bidirectional-override", policy_label(p),
-                           f"bi-directional, and content definition '{cp.content.definition.name}' carries the "
-                           f"Secure Messaging override '{sm}': mail in the other direction is secured too; "
-                           "use a one-way policy per direction")
+            yield _finding(
+                "bidirectional-override",
+                policy_label(p),
+                f"bi-directional, and content definition '{cp.content.definition.name}' carries the "
+                f"Secure Messaging override '{sm}': mail in the other direction is secured too; "
+                "use a one-way policy per direction",
+            )
 
 
 def _targets(snapshot: Snapshot, directory: _Directory) -> Iterator[Finding]:
@@ -352,7 +483,9 @@ def _targets(snapshot: Snapshot, directory: _Directory) -> Iterator[Finding]:
         label = policy_label(p)
         unmatchable = False
         for side, target in (("from", p.from_), ("to", p.to)):
-            if directory.dangling(target) or (target.type == "group" and directory.group_empty(target.value or "")):
+            if directory.dangling(target) or (
+                target.type == "group" and directory.group_empty(target.value or "")
+            ):
                 unmatchable = True  # SM103 / SM104 / SM501 say why
                 continue
             if directory.witness([target]) is None:
@@ -363,17 +496,25 @@ def _targets(snapshot: Snapshot, directory: _Directory) -> Iterator[Finding]:
                     why = f"no address has {target.name}={target.value}"
                 else:
                     why = "no address can match it"
-                yield _finding("unmatchable-target", label, f"{side} {target}: {why}; the policy never matches")
+                yield _finding(
+                    "unmatchable-target", label, f"{side} {target}: {why}; the policy never matches"
+                )
         if unmatchable or p.kind != "secure-messaging":
             continue
         if directory.witness([p.to], "external") is None:
-            yield _finding("wrong-direction", label,
-                           f"to {p.to} can only match internal addresses, but secure-messaging policies apply to "
-                           "external recipients only: it can never apply")
+            yield _finding(
+                "wrong-direction",
+                label,
+                f"to {p.to} can only match internal addresses, but secure-messaging policies apply to "
+                "external recipients only: it can never apply",
+            )
         if p.from_part == "envelope" and directory.witness([p.from_], "internal") is None:
-            yield _finding("wrong-direction", label,
-                           f"from {p.from_} (envelope sender) can only match external addresses, but "
-                           "secure-messaging policies apply to internal senders only: it can never apply")
+            yield _finding(
+                "wrong-direction",
+                label,
+                f"from {p.from_} (envelope sender) can only match external addresses, but "
+                "secure-messaging policies apply to internal senders only: it can never apply",
+            )
 
 
 def _windows_meet(a: CompiledPolicy, b: CompiledPolicy, at: datetime) -> bool:
@@ -381,9 +522,7 @@ def _windows_meet(a: CompiledPolicy, b: CompiledPolicy, at: datetime) -> bool:
     ends = [e for e in (a.end, b.end) if e is not None]
     lo = max(starts) if starts else None
     hi = min(ends) if ends else None
-    if hi is not None and (hi <= at or (lo is not None and hi <= lo)):
-        return False
-    return True
+    return not (hi is not None and (hi <= at or (lo is not None and hi <= lo)))
 
 
 def _networks_meet(a: CompiledPolicy, b: CompiledPolicy) -> bool:
@@ -396,7 +535,9 @@ def _orientations(p: Policy) -> list[tuple[Target, Target]]:
     return [(p.from_, p.to), (p.to, p.from_)] if p.bidirectional else [(p.from_, p.to)]
 
 
-def _shared_pair(directory: _Directory, a: CompiledPolicy, b: CompiledPolicy) -> tuple[str, str] | None:
+def _shared_pair(
+    directory: _Directory, a: CompiledPolicy, b: CompiledPolicy
+) -> tuple[str, str] | None:
     """A (sender, recipient) pair both policies match, or None."""
     sm = a.policy.kind == "secure-messaging"
     for fa, ta in _orientations(a.policy):
@@ -444,7 +585,9 @@ class _Meets:
     def pairs(self, group: Sequence[CompiledPolicy]) -> list[tuple[int, int]]:
         """``(i, j)``, ``j < i``, for the policies of ``group`` that can meet,
         in the order of comparing every pair."""
-        ways = [[(target_key(f), target_key(t)) for f, t in _orientations(cp.policy)] for cp in group]
+        ways = [
+            [(target_key(f), target_key(t)) for f, t in _orientations(cp.policy)] for cp in group
+        ]
         # Candidates from one side (sender or recipient keys that meet), the
         # side that yields fewer; then both sides checked, per orientation.
         by_side = []
@@ -453,8 +596,10 @@ class _Meets:
             for i, w in enumerate(ways):
                 for pair in w:
                     by_key.setdefault(pair[side], set()).add(i)
-            cost = sum(len(members) * sum(len(by_key.get(k2, ())) for k2 in meets.get(k, ()))
-                       for k, members in by_key.items())
+            cost = sum(
+                len(members) * sum(len(by_key.get(k2, ())) for k2 in meets.get(k, ()))
+                for k, members in by_key.items()
+            )
             by_side.append((cost, side, by_key, meets))
         _, _, by_key, meets = min(by_side, key=lambda c: c[:2])
         found: set[tuple[int, int]] = set()
@@ -463,9 +608,15 @@ class _Meets:
                 for j in by_key.get(k2, ()):
                     found.update((i, j) for i in members if j < i)
         senders, recipients = self.senders, self.recipients
-        return sorted((i, j) for i, j in found
-                      if any(fb in senders.get(fa, ()) and tb in recipients.get(ta, ())
-                             for fa, ta in ways[i] for fb, tb in ways[j]))
+        return sorted(
+            (i, j)
+            for i, j in found
+            if any(
+                fb in senders.get(fa, ()) and tb in recipients.get(ta, ())
+                for fa, ta in ways[i]
+                for fb, tb in ways[j]
+            )
+        )
 
 
 def _ambiguous(snapshot: Snapshot, directory: _Directory, at: datetime) -> Iterator[Finding]:
@@ -478,7 +629,9 @@ def _ambiguous(snapshot: Snapshot, directory: _Directory, at: datetime) -> Itera
         groups = [group for group in by_key.values() if len(group) > 1]
         if not groups:
             continue
-        meets = _Meets(directory, [cp.policy for group in groups for cp in group], kind == "secure-messaging")
+        meets = _Meets(
+            directory, [cp.policy for group in groups for cp in group], kind == "secure-messaging"
+        )
         for group in groups:
             group.sort(key=lambda cp: cp.id)
             for i, j in meets.pairs(group):
@@ -488,10 +641,13 @@ def _ambiguous(snapshot: Snapshot, directory: _Directory, at: datetime) -> Itera
                 pair = _shared_pair(directory, a, b)
                 if pair is None:
                     continue
-                yield _finding("ambiguous-policies", policy_label(b.policy),
-                               f"ties with {kind} policy {a.id} ('{_short(a.policy.narrative)}') on "
-                               f"{_key_text(b)} and both can apply to the same mail (e.g. {pair[0]} → {pair[1]}): "
-                               f"policy {a.id} wins only because its id is lower; make one more specific or use override")
+                yield _finding(
+                    "ambiguous-policies",
+                    policy_label(b.policy),
+                    f"ties with {kind} policy {a.id} ('{_short(a.policy.narrative)}') on "
+                    f"{_key_text(b)} and both can apply to the same mail (e.g. {pair[0]} → {pair[1]}): "
+                    f"policy {a.id} wins only because its id is lower; make one more specific or use override",
+                )
 
 
 def _banners(snapshot: Snapshot) -> Iterator[Finding]:
@@ -502,8 +658,11 @@ def _banners(snapshot: Snapshot) -> Iterator[Finding]:
         unknown = list(dict.fromkeys(unknown_tags(d.banner)))
         if unknown:
             shown = ", ".join(f"[{t}]" for t in unknown)
-            yield _finding("unknown-banner-tag", f"definition '{d.path}'",
-                           f"banner uses unknown tag(s) {shown}, printed as written (tags are {known})")
+            yield _finding(
+                "unknown-banner-tag",
+                f"definition '{d.path}'",
+                f"banner uses unknown tag(s) {shown}, printed as written (tags are {known})",
+            )
 
 
 def _empty_groups(snapshot: Snapshot, directory: _Directory) -> Iterator[Finding]:
@@ -511,17 +670,24 @@ def _empty_groups(snapshot: Snapshot, directory: _Directory) -> Iterator[Finding
     for cp in _all_policies(snapshot):
         for side, target in (("from", cp.policy.from_), ("to", cp.policy.to)):
             if target.type == "group" and directory.group_exists(target.value or ""):
-                users.setdefault(target.value.lower(), []).append(f"{policy_label(cp.policy)} ({side})")
+                users.setdefault(target.value.lower(), []).append(
+                    f"{policy_label(cp.policy)} ({side})"
+                )
     for folder, publish in sorted(snapshot.folder_publish.items()):
         parent = folder.rpartition("/")[0]
         inherited = set(snapshot.folder_publish.get(parent, ())) if parent else set()
         for name in publish:
             if name not in inherited and directory.group_exists(name):
-                users.setdefault(name.lower(), []).append(f"folder '{directory.folder(folder)}' (publish_to)")
+                users.setdefault(name.lower(), []).append(
+                    f"folder '{directory.folder(folder)}' (publish_to)"
+                )
     for low, used_by in sorted(users.items()):
         if directory.group_empty(low):
-            yield _finding("empty-group", f"group '{snapshot.group_names[low]}'",
-                           f"has no members but is used by {', '.join(dict.fromkeys(used_by))}: it matches no one")
+            yield _finding(
+                "empty-group",
+                f"group '{snapshot.group_names[low]}'",
+                f"has no members but is used by {', '.join(dict.fromkeys(used_by))}: it matches no one",
+            )
 
 
 def _regexes(snapshot: Snapshot) -> Iterator[Finding]:
@@ -533,17 +699,25 @@ def _regexes(snapshot: Snapshot) -> Iterator[Finding]:
         obj = f"content definition '{cc.definition.name}'"
         for ln in cc.match_list.lines:
             if ln._broken is not None:
-                yield _finding("unsupported-regex", obj, f"match line {ln.line_no}: {ln._broken}; "
-                                                         "until it is fixed the definition fires on every message")
+                yield _finding(
+                    "unsupported-regex",
+                    obj,
+                    f"match line {ln.line_no}: {ln._broken}; "
+                    "until it is fixed the definition fires on every message",
+                )
             elif ln.kind in ("regex", "cardnumber"):
                 for warning in dialect_warnings(ln.term):
-                    yield _finding("regex-dialect", obj, f"match line {ln.line_no} '{_short(ln.term)}': {warning}")
+                    yield _finding(
+                        "regex-dialect",
+                        obj,
+                        f"match line {ln.line_no} '{_short(ln.term)}': {warning}",
+                    )
 
 
 def lint(snapshot: Snapshot, at: datetime, *, folders: Iterable[Folder] = ()) -> list[Finding]:
     """Every finding of the configuration at the aware time ``at``, sorted.
     ``folders`` (optional) only gives folder paths as written, for the messages."""
-    at = at.astimezone(timezone.utc)
+    at = at.astimezone(UTC)
     directory = _Directory(snapshot, folders)
     findings: list[Finding] = []
     findings += _dangling(snapshot, directory)
@@ -570,7 +744,11 @@ def invalid_config(problems: Iterable[str], source: str) -> list[Finding]:
     for problem in problems:
         m = where.match(problem)
         obj, reason = (f"{source}: {m.group(1)}", m.group(2)) if m else (source, problem)
-        out.append(_finding("unsupported-regex" if UNSUPPORTED in reason else "invalid-config", obj, reason))
+        out.append(
+            _finding(
+                "unsupported-regex" if UNSUPPORTED in reason else "invalid-config", obj, reason
+            )
+        )
     return out
 
 

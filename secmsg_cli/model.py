@@ -21,7 +21,9 @@ BUILTIN_FOLDER = "Default"
 BUILTIN_ALL = "All Recipients"
 BUILTIN_EXTERNAL = "External Recipients"
 DEFAULT_PORTAL_URL = "https://portal.invalid/secure"
-MAX_ID = 2**63 - 1  # the largest id the store can hold (an SQLite INTEGER); also the largest --limit
+MAX_ID = (
+    2**63 - 1
+)  # the largest id the store can hold (an SQLite INTEGER); also the largest --limit
 NO_ID = -1  # an id no stored object has
 
 
@@ -134,7 +136,9 @@ def _text(value: object, what: str, *, allow_slash: bool = True, max_len: int = 
         raise InvalidInput(f"invalid {what}: it cannot be empty")
     if _CONTROL.search(text):
         raise InvalidInput(f"invalid {what} {value!r}: control characters are not allowed")
-    if _SURROGATE.search(text):  # a byte that was not UTF-8 (in argv, a file name): not storable text
+    if _SURROGATE.search(
+        text
+    ):  # a byte that was not UTF-8 (in argv, a file name): not storable text
         raise InvalidInput(f"invalid {what} {value!r}: text that is not valid UTF-8")
     if not allow_slash and "/" in text:
         raise InvalidInput(f"invalid {what} {value!r}: '/' is not allowed")
@@ -146,7 +150,9 @@ def _text(value: object, what: str, *, allow_slash: bool = True, max_len: int = 
 def check_group_name(value: object) -> str:
     name = _text(value, "group name", max_len=100)
     if name.startswith("@") or name.lower() == EVERYONE:
-        raise InvalidInput(f"invalid group name {name!r}: reserved (it would read as a domain or 'everyone')")
+        raise InvalidInput(
+            f"invalid group name {name!r}: reserved (it would read as a domain or 'everyone')"
+        )
     return name
 
 
@@ -231,12 +237,16 @@ def check_timezone(value: object) -> str:
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
     if not isinstance(value, str) or not value.strip():
-        raise InvalidInput(f"invalid timezone {value!r}: expected an IANA name such as Europe/London")
+        raise InvalidInput(
+            f"invalid timezone {value!r}: expected an IANA name such as Europe/London"
+        )
     name = value.strip()
     try:
         ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a directory such as 'Europe'
-        raise InvalidInput(f"invalid timezone {name!r}: expected an IANA name such as Europe/London") from None
+        raise InvalidInput(
+            f"invalid timezone {name!r}: expected an IANA name such as Europe/London"
+        ) from None
     return name
 
 
@@ -244,7 +254,9 @@ def check_timezone(value: object) -> str:
 # a host name of letters (any script), digits, '-' and '_' in dot-separated
 # labels (no invisible characters such as a soft hyphen), then an optional port.
 _LABEL = r"[^\W_](?:[\w-]*[^\W_])?"
-_NETLOC = re.compile(rf"(?:[^@/\s]*@)?(?:\[(?P<ipv6>[0-9A-Fa-f:.]+)\]|{_LABEL}(?:\.{_LABEL})*\.?)(?::\d{{1,5}})?")
+_NETLOC = re.compile(
+    rf"(?:[^@/\s]*@)?(?:\[(?P<ipv6>[0-9A-Fa-f:.]+)\]|{_LABEL}(?:\.{_LABEL})*\.?)(?::\d{{1,5}})?"
+)
 
 
 def check_portal_url(value: object) -> str:
@@ -252,7 +264,9 @@ def check_portal_url(value: object) -> str:
     from urllib.parse import urlsplit
 
     text = _text(value, "portal_url", max_len=2000)
-    bad = InvalidInput(f"invalid portal_url {text!r}: expected an https:// URL such as https://secure.example.com/portal")
+    bad = InvalidInput(
+        f"invalid portal_url {text!r}: expected an https:// URL such as https://secure.example.com/portal"
+    )
     try:
         parts = urlsplit(text)
         parts.port  # noqa: B018 - a port out of range raises here
@@ -268,13 +282,19 @@ def check_portal_url(value: object) -> str:
 
 def check_retention(value: object) -> int:
     if isinstance(value, bool):
-        raise InvalidInput(f"invalid max_retention_days {value!r}: expected a whole number of days 1..36500")
+        raise InvalidInput(
+            f"invalid max_retention_days {value!r}: expected a whole number of days 1..36500"
+        )
     try:
         days = int(str(value).strip()) if not isinstance(value, int) else value
     except ValueError:
-        raise InvalidInput(f"invalid max_retention_days {value!r}: expected a whole number of days 1..36500") from None
+        raise InvalidInput(
+            f"invalid max_retention_days {value!r}: expected a whole number of days 1..36500"
+        ) from None
     if not 1 <= days <= 36500:
-        raise InvalidInput(f"invalid max_retention_days {value!r}: expected a whole number of days 1..36500")
+        raise InvalidInput(
+            f"invalid max_retention_days {value!r}: expected a whole number of days 1..36500"
+        )
     return days
 
 
@@ -282,7 +302,9 @@ def check_account_field(name: str, value: object) -> object:
     """Validate one account setting; returns the normalised value."""
     if name == "name":
         if not isinstance(value, str) or _CONTROL.search(value):
-            raise InvalidInput(f"invalid account name {value!r}: expected text without control characters")
+            raise InvalidInput(
+                f"invalid account name {value!r}: expected text without control characters"
+            )
         return value.strip()
     if name == "edition":
         return check_choice(value, EDITIONS, "edition")
@@ -296,7 +318,9 @@ def check_account_field(name: str, value: object) -> object:
         return check_choice(value, BYPASS_SCOPES, "bypass_scope")
     if name == "expired_view":
         return check_bool(value, "expired_view")
-    raise InvalidInput(f"unknown account setting {name!r}: expected one of {', '.join(ACCOUNT_FIELDS)}")
+    raise InvalidInput(
+        f"unknown account setting {name!r}: expected one of {', '.join(ACCOUNT_FIELDS)}"
+    )
 
 
 def check_definition_field(name: str, value: object) -> object:
@@ -306,7 +330,9 @@ def check_definition_field(name: str, value: object) -> object:
     if name == "expire_after":
         duration = check_duration(value, name, allow_never=True)
         if not duration.is_never and duration.amount == 0:
-            raise InvalidInput(f"invalid expire_after {value!r}: it must be longer than 0 (or never)")
+            raise InvalidInput(
+                f"invalid expire_after {value!r}: it must be longer than 0 (or never)"
+            )
         return duration
     if name == "max_extension":
         return check_duration(value, name, allow_never=False)
@@ -328,7 +354,9 @@ def check_definition_field(name: str, value: object) -> object:
 def split_definition_path(value: str) -> tuple[str, str]:
     """``Legal/7-Day Expiry`` -> (``Legal``, ``7-Day Expiry``)."""
     if not isinstance(value, str) or "/" not in value.strip().strip("/"):
-        raise InvalidInput(f"invalid definition path {value!r}: expected FOLDER/DESCRIPTION such as Legal/7-Day Expiry")
+        raise InvalidInput(
+            f"invalid definition path {value!r}: expected FOLDER/DESCRIPTION such as Legal/7-Day Expiry"
+        )
     folder, _, description = value.strip().strip("/").rpartition("/")
     return check_folder_path(folder), check_description(description)
 
@@ -421,7 +449,9 @@ def check_target(value: object, side: str = "target") -> Target:
         allowed = {"type", "value", "name"}
         extra = set(value) - allowed
         if extra:
-            raise InvalidInput(f"invalid {side}: unknown key {sorted(extra)[0]!r} (expected type, value and for attributes name)")
+            raise InvalidInput(
+                f"invalid {side}: unknown key {sorted(extra)[0]!r} (expected type, value and for attributes name)"
+            )
         ttype, tvalue, tname = value.get("type"), value.get("value"), value.get("name")
     elif isinstance(value, str):
         text = value.strip()
@@ -467,7 +497,9 @@ def check_target(value: object, side: str = "target") -> Target:
         except InvalidInput as exc:
             raise InvalidInput(f"invalid {side}: {exc}") from None
     if tname is None or not str(tname).strip():
-        raise InvalidInput(f"invalid {side} {value!r}: an attribute target needs a name and a value")
+        raise InvalidInput(
+            f"invalid {side} {value!r}: an attribute target needs a name and a value"
+        )
     try:
         return Target("attribute", check_attribute_value(tvalue), check_attribute_name(tname))
     except InvalidInput as exc:
@@ -483,7 +515,9 @@ def check_cidr(value: object) -> str:
     import ipaddress
 
     if not isinstance(value, str) or not value.strip():
-        raise InvalidInput(f"invalid source IP range {value!r}: expected CIDR such as 203.0.113.0/24 or 2001:db8::/32")
+        raise InvalidInput(
+            f"invalid source IP range {value!r}: expected CIDR such as 203.0.113.0/24 or 2001:db8::/32"
+        )
     text = value.strip()
     try:
         return str(ipaddress.ip_network(text, strict=True))
@@ -510,7 +544,9 @@ def check_when(value: object, what: str) -> str:
     if isinstance(value, date):
         return value.isoformat()
     if not isinstance(value, str) or not value.strip():
-        raise InvalidInput(f"invalid {what} {value!r}: expected an ISO date (2026-01-31) or datetime (2026-01-31T18:00:00+00:00)")
+        raise InvalidInput(
+            f"invalid {what} {value!r}: expected an ISO date (2026-01-31) or datetime (2026-01-31T18:00:00+00:00)"
+        )
     text = value.strip()
     try:
         # Any ISO date form (2026-01-31, 20260131, 2026-W05-6) is date-only, so
@@ -527,7 +563,9 @@ def check_when(value: object, what: str) -> str:
 
 
 def check_activation_score(value: object) -> int:
-    if isinstance(value, bool) or not (isinstance(value, int) or (isinstance(value, str) and value.strip().isdigit())):
+    if isinstance(value, bool) or not (
+        isinstance(value, int) or (isinstance(value, str) and value.strip().isdigit())
+    ):
         raise InvalidInput(f"invalid activation_score {value!r}: expected a whole number 1..100")
     score = int(value)
     if not 1 <= score <= 100:
@@ -538,7 +576,9 @@ def check_activation_score(value: object) -> int:
 def check_scan(value: object) -> tuple[str, ...]:
     items = [value] if isinstance(value, str) else value
     if not isinstance(items, (list, tuple)) or not items:
-        raise InvalidInput(f"invalid scan {value!r}: expected one or more of {', '.join(SCAN_SECTIONS)}")
+        raise InvalidInput(
+            f"invalid scan {value!r}: expected one or more of {', '.join(SCAN_SECTIONS)}"
+        )
     out = []
     for item in items:
         section = check_choice(item, SCAN_SECTIONS, "scan section")
@@ -552,8 +592,21 @@ def check_content_definition_name(value: object) -> str:
 
 
 POLICY_FIELDS = (
-    "id", "kind", "narrative", "option", "definition", "content_definition", "from", "from_part", "to",
-    "enabled", "start", "end", "override", "bidirectional", "source_ips",
+    "id",
+    "kind",
+    "narrative",
+    "option",
+    "definition",
+    "content_definition",
+    "from",
+    "from_part",
+    "to",
+    "enabled",
+    "start",
+    "end",
+    "override",
+    "bidirectional",
+    "source_ips",
 )
 CONTENT_DEFINITION_FIELDS = ("name", "activation_score", "scan", "lines", "secure_messaging")
 
@@ -586,7 +639,9 @@ def check_policy(raw: Mapping[str, object], tz) -> tuple[dict[str, object], list
 
     for key in raw:
         if key not in POLICY_FIELDS:
-            problems.append((key, f"unknown field {key!r} (expected one of {', '.join(POLICY_FIELDS)})"))
+            problems.append(
+                (key, f"unknown field {key!r} (expected one of {', '.join(POLICY_FIELDS)})")
+            )
     kind = check("kind", check_choice, raw.get("kind"), KINDS, "policy kind")
     if kind is None:
         return out, problems
@@ -602,39 +657,58 @@ def check_policy(raw: Mapping[str, object], tz) -> tuple[dict[str, object], list
     if kind == "content-examination":
         for name in ("option", "definition"):
             if raw.get(name) is not None:
-                problems.append((name, f"a content-examination policy has no {name} (its content definition decides)"))
+                problems.append(
+                    (
+                        name,
+                        f"a content-examination policy has no {name} (its content definition decides)",
+                    )
+                )
         if not raw.get("content_definition"):
-            problems.append(("content_definition", "a content-examination policy needs a content_definition"))
+            problems.append(
+                ("content_definition", "a content-examination policy needs a content_definition")
+            )
         else:
             out["content_definition"] = str(raw["content_definition"]).strip()
     else:
         default = options[0]
-        option = check("option", check_choice, raw.get("option", default), options, f"{kind} option")
+        option = check(
+            "option", check_choice, raw.get("option", default), options, f"{kind} option"
+        )
         out["option"] = option
         if raw.get("content_definition") is not None:
             problems.append(("content_definition", f"a {kind} policy has no content_definition"))
         definition = raw.get("definition")
         if kind == "secure-messaging" and option == "apply":
             if not definition:
-                problems.append(("definition", "option 'apply' needs a definition (FOLDER/DESCRIPTION or id)"))
+                problems.append(
+                    ("definition", "option 'apply' needs a definition (FOLDER/DESCRIPTION or id)")
+                )
             else:
                 out["definition"] = str(definition).strip()
         elif definition is not None:
-            problems.append(("definition", f"option {option!r} of a {kind} policy takes no definition"))
+            problems.append(
+                ("definition", f"option {option!r} of a {kind} policy takes no definition")
+            )
     out["from_"] = check("from", check_target, raw.get("from", {"type": "everyone"}), "from")
     out["to"] = check("to", check_target, raw.get("to", {"type": "everyone"}), "to")
-    out["from_part"] = check("from_part", check_choice, raw.get("from_part", "envelope"), FROM_PARTS, "from_part")
+    out["from_part"] = check(
+        "from_part", check_choice, raw.get("from_part", "envelope"), FROM_PARTS, "from_part"
+    )
     for flag, default in (("enabled", True), ("override", False), ("bidirectional", False)):
         out[flag] = check(flag, check_bool, raw.get(flag, default), flag)
     if kind == "secure-messaging" and out.get("bidirectional"):
-        problems.append((
-            "bidirectional",
-            "a secure-messaging policy cannot be bi-directional: it applies to internal senders "
-            "writing to external recipients only (use a bypass or content-examination policy)",
-        ))
+        problems.append(
+            (
+                "bidirectional",
+                "a secure-messaging policy cannot be bi-directional: it applies to internal senders "
+                "writing to external recipients only (use a bypass or content-examination policy)",
+            )
+        )
     for bound_name in ("start", "end"):
         value = raw.get(bound_name)
-        out[bound_name] = None if value is None else check(bound_name, check_when, value, bound_name)
+        out[bound_name] = (
+            None if value is None else check(bound_name, check_when, value, bound_name)
+        )
     if out.get("start") and out.get("end"):
         lo = bound(out["start"], tz, end=False)  # type: ignore[arg-type]
         hi = bound(out["end"], tz, end=True)  # type: ignore[arg-type]
@@ -655,7 +729,9 @@ def check_policy(raw: Mapping[str, object], tz) -> tuple[dict[str, object], list
     return out, problems
 
 
-def check_content_definition(raw: Mapping[str, object]) -> tuple[dict[str, object], list[tuple[str, str]]]:
+def check_content_definition(
+    raw: Mapping[str, object],
+) -> tuple[dict[str, object], list[tuple[str, str]]]:
     """Validate a content definition (SPEC §6) given with config field names;
     the match lines are parsed with the engine's grammar. Returns normalised
     values and every problem as ``(field, message)``."""
@@ -665,11 +741,18 @@ def check_content_definition(raw: Mapping[str, object]) -> tuple[dict[str, objec
     out: dict[str, object] = {}
     for key in raw:
         if key not in CONTENT_DEFINITION_FIELDS:
-            problems.append((key, f"unknown field {key!r} (expected one of {', '.join(CONTENT_DEFINITION_FIELDS)})"))
+            problems.append(
+                (
+                    key,
+                    f"unknown field {key!r} (expected one of {', '.join(CONTENT_DEFINITION_FIELDS)})",
+                )
+            )
     check = _collector(problems)
 
     out["name"] = check("name", check_content_definition_name, raw.get("name"))
-    out["activation_score"] = check("activation_score", check_activation_score, raw.get("activation_score", 1))
+    out["activation_score"] = check(
+        "activation_score", check_activation_score, raw.get("activation_score", 1)
+    )
     out["scan"] = check("scan", check_scan, raw.get("scan", list(SCAN_SECTIONS)))
     lines = raw.get("lines", [])
     if isinstance(lines, str):
@@ -680,10 +763,13 @@ def check_content_definition(raw: Mapping[str, object]) -> tuple[dict[str, objec
     for error in validate_match_list(lines):
         problems.append(("lines", f"match line {error.line_no}: {error.reason}"))
     if not any(line.strip() and not line.strip().startswith("#") for line in lines):
-        problems.append(("lines", "no match lines: a content definition needs at least one WEIGHT TEXT line"))
+        problems.append(
+            ("lines", "no match lines: a content definition needs at least one WEIGHT TEXT line")
+        )
     out["lines"] = tuple(lines)
     sm = raw.get("secure_messaging")
     out["secure_messaging"] = None if sm in (None, "") else str(sm).strip()
     return out, problems
+
 
 STATUSES_HELP = "Only policies with this status: active, disabled, scheduled or expired."

@@ -24,12 +24,27 @@ from secmsg_cli.config import (
 )
 from secmsg_cli.model import BUILTIN_FOLDER, EVERYONE
 
-__all__ = ["Change", "Plan", "make_plan", "apply_plan"]
+__all__ = ["Change", "Plan", "apply_plan", "make_plan"]
 
 # Sections in the order they are created/updated; deletions run in reverse.
-SECTIONS = ("domains", "groups", "attributes", "folders", "definitions", "content_definitions", "policies")
-KIND_OF = {"domains": "domain", "groups": "group", "attributes": "attribute", "folders": "folder",
-           "definitions": "definition", "content_definitions": "content-definition", "policies": "policy"}
+SECTIONS = (
+    "domains",
+    "groups",
+    "attributes",
+    "folders",
+    "definitions",
+    "content_definitions",
+    "policies",
+)
+KIND_OF = {
+    "domains": "domain",
+    "groups": "group",
+    "attributes": "attribute",
+    "folders": "folder",
+    "definitions": "definition",
+    "content_definitions": "content-definition",
+    "policies": "policy",
+}
 
 
 def _key(section: str, entry: Mapping[str, Any]) -> str:
@@ -70,8 +85,12 @@ class Change:
     after: Mapping[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {"action": self.action, "kind": self.kind, "object": self.label,
-                "changes": {k: {"before": b, "after": a} for k, (b, a) in self.fields.items()}}
+        return {
+            "action": self.action,
+            "kind": self.kind,
+            "object": self.label,
+            "changes": {k: {"before": b, "after": a} for k, (b, a) in self.fields.items()},
+        }
 
 
 @dataclass
@@ -110,9 +129,17 @@ def _assign_policy_ids(cfg: Config, current: list[Mapping[str, Any]], floor: int
     for values in cfg.policies:
         if "id" in values:
             continue
-        ids = [i for i in by_name.get((values["kind"], values["narrative"].lower()), []) if i not in taken]
+        ids = [
+            i
+            for i in by_name.get((values["kind"], values["narrative"].lower()), [])
+            if i not in taken
+        ]
         if len(ids) > 1:
-            ids = [i for i in ids if {k: v for k, v in check_policy(stored[i], tz)[0].items() if k != "id"} == values]
+            ids = [
+                i
+                for i in ids
+                if {k: v for k, v in check_policy(stored[i], tz)[0].items() if k != "id"} == values
+            ]
         if len(ids) == 1:
             values["id"] = ids[0]
         else:
@@ -121,7 +148,9 @@ def _assign_policy_ids(cfg: Config, current: list[Mapping[str, Any]], floor: int
         taken.add(values["id"])
 
 
-def desired_document(cfg: Config, current: Mapping[str, Any], policy_id_floor: int = 0) -> dict[str, Any]:
+def desired_document(
+    cfg: Config, current: Mapping[str, Any], policy_id_floor: int = 0
+) -> dict[str, Any]:
     """The canonical (exported) form of a validated configuration."""
     from secmsg_cli.store.store import Store
 
@@ -166,16 +195,33 @@ def make_plan(store, cfg: Config, *, prune: bool = False) -> tuple[Plan, dict[st
             cur[d_key], new[d_key] = _default_folder(current), _default_folder(desired)
         for key, entry in new.items():
             if key not in cur:
-                changes.append(Change("create", KIND_OF[section], key, _label(section, entry), {}, None, entry))
+                changes.append(
+                    Change("create", KIND_OF[section], key, _label(section, entry), {}, None, entry)
+                )
                 continue
             before = cur[key]
-            fields = {k: (before.get(k), entry.get(k)) for k in set(before) | set(entry) if before.get(k) != entry.get(k)}
+            fields = {
+                k: (before.get(k), entry.get(k))
+                for k in set(before) | set(entry)
+                if before.get(k) != entry.get(k)
+            }
             if fields:
-                changes.append(Change("update", KIND_OF[section], key, _label(section, entry),
-                                      dict(sorted(fields.items())), before, entry))
+                changes.append(
+                    Change(
+                        "update",
+                        KIND_OF[section],
+                        key,
+                        _label(section, entry),
+                        dict(sorted(fields.items())),
+                        before,
+                        entry,
+                    )
+                )
         for key, entry in cur.items():
             if key not in new:
-                change = Change("delete", KIND_OF[section], key, _label(section, entry), {}, entry, None)
+                change = Change(
+                    "delete", KIND_OF[section], key, _label(section, entry), {}, entry, None
+                )
                 (changes if prune else kept).append(change)
     return Plan(changes, kept), desired
 
@@ -188,10 +234,14 @@ def apply_plan(store, plan: Plan, *, source: str = "<config>") -> dict[str, int]
     account = next((c for c in plan.changes if c.kind == "account"), None)
     # Switching to the lite edition must wait until custom definitions are gone.
     to_lite = account is not None and account.after["edition"] == "lite"
-    writes = sorted((c for c in plan.changes if c.kind != "account" and c.action != "delete"),
-                    key=lambda c: (order[c.kind], c.label.count("/") if c.kind == "folder" else 0))
-    deletes = sorted((c for c in plan.changes if c.action == "delete"),
-                     key=lambda c: (-order[c.kind], -c.label.count("/")))
+    writes = sorted(
+        (c for c in plan.changes if c.kind != "account" and c.action != "delete"),
+        key=lambda c: (order[c.kind], c.label.count("/") if c.kind == "folder" else 0),
+    )
+    deletes = sorted(
+        (c for c in plan.changes if c.action == "delete"),
+        key=lambda c: (-order[c.kind], -c.label.count("/")),
+    )
     counts = plan.counts()
     with store.transaction():
         if account is not None and not to_lite:
@@ -278,8 +328,10 @@ def _respell_group(store, old: str, new: str) -> None:
     before = store.group(old)
     store._x("UPDATE groups SET name = ? WHERE id = ?", [new, before.id])
     for side in ("from", "to"):
-        store._x(f"UPDATE policies SET {side}_value = ? WHERE {side}_type = 'group' AND {side}_value = ? COLLATE NOCASE",
-                 [new, before.name])
+        store._x(
+            f"UPDATE policies SET {side}_value = ? WHERE {side}_type = 'group' AND {side}_value = ? COLLATE NOCASE",
+            [new, before.name],
+        )
     store.audit("rename", "group", before.name, before, store.group(before.id))
 
 

@@ -16,8 +16,18 @@ from typing import Any
 
 from secmsg_cli.errors import InvalidInput
 
-__all__ = ["DEFAULT_MAX_SIZE", "Item", "parse_size", "read_file", "is_mbox", "is_single", "iter_inputs",
-           "run_one", "run_all", "keep"]
+__all__ = [
+    "DEFAULT_MAX_SIZE",
+    "Item",
+    "is_mbox",
+    "is_single",
+    "iter_inputs",
+    "keep",
+    "parse_size",
+    "read_file",
+    "run_all",
+    "run_one",
+]
 
 DEFAULT_MAX_SIZE = 50 * 1024 * 1024
 # A batch starts in this process; past this many messages the rest goes to
@@ -41,17 +51,33 @@ class Item:
 
 
 def parse_size(text: str, option: str = "--max-size") -> int:
-    units = {"": 1, "b": 1, "k": 1024, "kb": 1024, "m": 1024**2, "mb": 1024**2, "g": 1024**3, "gb": 1024**3}
+    units = {
+        "": 1,
+        "b": 1,
+        "k": 1024,
+        "kb": 1024,
+        "m": 1024**2,
+        "mb": 1024**2,
+        "g": 1024**3,
+        "gb": 1024**3,
+    }
     raw = text.strip().lower()
     num = raw.rstrip("kmgb")
-    unit = raw[len(num):]
+    unit = raw[len(num) :]
     # ASCII digits only ('²' is a digit to isdigit(), not to int()), and few
     # enough of them for the size to be one a read can take (a 26-digit size
     # overflowed in read()).
-    if not (num.isascii() and num.isdigit()) or len(num) > 13 or unit not in units or int(num) == 0 \
-            or int(num) * units[unit] > MAX_SIZE_LIMIT:
-        raise InvalidInput(f"invalid {option} {text!r}: expected a size such as 50MB, 512KB or 1048576 "
-                           "(at most 1024GB)")
+    if (
+        not (num.isascii() and num.isdigit())
+        or len(num) > 13
+        or unit not in units
+        or int(num) == 0
+        or int(num) * units[unit] > MAX_SIZE_LIMIT
+    ):
+        raise InvalidInput(
+            f"invalid {option} {text!r}: expected a size such as 50MB, 512KB or 1048576 "
+            "(at most 1024GB)"
+        )
     return int(num) * units[unit]
 
 
@@ -63,7 +89,10 @@ def read_file(path: Path, max_size: int) -> Item:
     try:
         size = path.stat().st_size
         if size > max_size:
-            return Item(str(path), error=f"cannot read message: {size} bytes exceeds the limit of {max_size} bytes (--max-size)")
+            return Item(
+                str(path),
+                error=f"cannot read message: {size} bytes exceeds the limit of {max_size} bytes (--max-size)",
+            )
         with path.open("rb") as fh:
             return Item(str(path), fh.read(max_size + 1))
     except OSError as exc:
@@ -73,7 +102,10 @@ def read_file(path: Path, max_size: int) -> Item:
 def _not_a_file(path: Path) -> Item:
     if not path.exists():
         return Item(str(path), error=f"cannot read {path}: no such file (a link to nothing)")
-    return Item(str(path), error=f"cannot read {path}: not a regular file (a directory, FIFO or device); skipped")
+    return Item(
+        str(path),
+        error=f"cannot read {path}: not a regular file (a directory, FIFO or device); skipped",
+    )
 
 
 def is_mbox(path: Path) -> bool:
@@ -106,7 +138,9 @@ def iter_inputs(paths: list[str], max_size: int) -> Iterator[Item]:
         if raw == "-":
             data = sys.stdin.buffer.read(max_size + 1)
             if len(data) > max_size:
-                yield Item("-", error=f"cannot read message: more than {max_size} bytes (--max-size)")
+                yield Item(
+                    "-", error=f"cannot read message: more than {max_size} bytes (--max-size)"
+                )
             else:
                 yield Item("-", data)
             continue
@@ -148,7 +182,9 @@ def _iter_mbox(path: Path, max_size: int) -> Iterator[Item]:
             yield Item(source, error=f"cannot read message {i} of {path}: {exc}")
             continue
         if len(data) > max_size:
-            yield Item(source, error=f"cannot read message: more than {max_size} bytes (--max-size)")
+            yield Item(
+                source, error=f"cannot read message: more than {max_size} bytes (--max-size)"
+            )
         else:
             yield Item(source, data)
 
@@ -161,8 +197,11 @@ def run_one(snapshot, item: Item, context, max_size: int):
     if item.error is not None:
         return None, item.error
     try:
-        message = item.message if item.message is not None else parse_message(
-            item.data or b"", max_size=max_size, limits=context.limits)
+        message = (
+            item.message
+            if item.message is not None
+            else parse_message(item.data or b"", max_size=max_size, limits=context.limits)
+        )
         return decide(snapshot, message, context), None
     except (MessageError, DecisionError) as exc:
         return None, str(exc)
@@ -218,8 +257,14 @@ def _pool_context():
     return multiprocessing.get_context("spawn")
 
 
-def run_all(snapshots: tuple, items: Iterable[Item], context, max_size: int, jobs: int = 1,
-            finish: Callable[[Item, tuple], Any] = keep) -> Iterator[Any]:
+def run_all(
+    snapshots: tuple,
+    items: Iterable[Item],
+    context,
+    max_size: int,
+    jobs: int = 1,
+    finish: Callable[[Item, tuple], Any] = keep,
+) -> Iterator[Any]:
     """Decide every item with each snapshot (one, or two for the corpus diff)
     and yield ``finish(item, ((decision, error), ...))`` in input order
     (default: ``(item, results)``). With ``jobs`` > 1, a batch longer than
@@ -227,10 +272,8 @@ def run_all(snapshots: tuple, items: Iterable[Item], context, max_size: int, job
     runs too: it should be a module-level function (or a partial of one)
     returning what the parent needs, e.g. the rendered output."""
     iterator = iter(items)
-    done = 0
-    for item in iterator:
+    for done, item in enumerate(iterator, start=1):
         yield _decide(item, snapshots, context, max_size, finish)
-        done += 1
         if jobs > 1 and done >= PARALLEL_AFTER:
             break
     else:
@@ -240,7 +283,9 @@ def run_all(snapshots: tuple, items: Iterable[Item], context, max_size: int, job
         _set_state(snapshots, context, max_size, finish)  # inherited, not pickled
         pool = pool_ctx.Pool(jobs, initializer=_init_worker)
     else:
-        pool = pool_ctx.Pool(jobs, initializer=_init_worker, initargs=(snapshots, context, max_size, finish))
+        pool = pool_ctx.Pool(
+            jobs, initializer=_init_worker, initargs=(snapshots, context, max_size, finish)
+        )
     try:
         with pool:
             yield from pool.imap(_work, iterator, chunksize=CHUNK)

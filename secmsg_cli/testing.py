@@ -1,4 +1,4 @@
-'''Expectation cases for ``secmsg test`` (SPEC §9): read and check a cases
+"""Expectation cases for ``secmsg test`` (SPEC §9): read and check a cases
 file, run every case through the engine exactly as ``simulate`` does, compare
 the decision with what the case expects, and write JUnit XML.
 
@@ -76,7 +76,7 @@ Keys that are absent are not checked.
 Any unknown key, wrong type or unreadable message makes the whole file invalid
 (:class:`~secmsg_cli.errors.ConfigError`, exit 3), each problem naming the line,
 the case and the key.
-'''
+"""
 
 from __future__ import annotations
 
@@ -84,7 +84,7 @@ import re
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -96,11 +96,11 @@ __all__ = [
     "CasesFile",
     "Expectation",
     "Mismatch",
+    "junit_xml",
     "load_cases",
     "parse_cases",
     "run_case",
     "run_cases",
-    "junit_xml",
 ]
 
 TOP_KEYS = ("defaults", "case")
@@ -108,9 +108,24 @@ CONTEXT_KEYS = ("mail_from", "rcpt", "source_ip", "at", "via", "definition")
 CASE_KEYS = ("name", "message", "inline", *CONTEXT_KEYS, "expect", "error_contains", "partial")
 INLINE_KEYS = ("headers", "body", "html", "attachments")
 ATTACHMENT_KEYS = ("filename", "content", "content_type")
-EXPECT_KEYS = ("recipient", "route", "secure", "internal", "definition", "trigger", "policy", "bypass",
-               "banner_contains", "banner_absent", "expires", "latest_expiry",
-               "allow_print", "allow_reply", "allow_reply_all", "read_receipt")
+EXPECT_KEYS = (
+    "recipient",
+    "route",
+    "secure",
+    "internal",
+    "definition",
+    "trigger",
+    "policy",
+    "bypass",
+    "banner_contains",
+    "banner_absent",
+    "expires",
+    "latest_expiry",
+    "allow_print",
+    "allow_reply",
+    "allow_reply_all",
+    "read_receipt",
+)
 PERMISSIONS = ("allow_print", "allow_reply", "allow_reply_all", "read_receipt")
 ROUTES = ("portal", "inbox")
 TRIGGERS = ("user", "content", "policy", "none")
@@ -228,15 +243,25 @@ class _Problems:
             raise ConfigError(f"{self.name}: {self.items[0]}", problems=self.items)
         shown = "; ".join(self.items[:3])
         more = f"; and {len(self.items) - 3} more" if len(self.items) > 3 else ""
-        raise ConfigError(f"{self.name}: {len(self.items)} problems: {shown}{more}", problems=self.items)
+        raise ConfigError(
+            f"{self.name}: {len(self.items)} problems: {shown}{more}", problems=self.items
+        )
 
 
 # --- checking values -----------------------------------------------------------------
 
 
 def _kind(value: Any) -> str:
-    return {bool: "a boolean", int: "an integer", float: "a number", str: "a string", list: "a list",
-            dict: "a table", datetime: "a datetime", date: "a date"}.get(type(value), type(value).__name__)
+    return {
+        bool: "a boolean",
+        int: "an integer",
+        float: "a number",
+        str: "a string",
+        list: "a list",
+        dict: "a table",
+        datetime: "a datetime",
+        date: "a date",
+    }.get(type(value), type(value).__name__)
 
 
 def _string(value: Any, what: str, *, empty: bool = False) -> str:
@@ -269,7 +294,9 @@ def _moment(value: Any, what: str, *, date_only: bool) -> datetime:
         return value
     if isinstance(value, date):
         if not date_only:
-            raise _Invalid(f"{what}: expected a date and time such as 2026-12-04T10:00:00Z, got a date")
+            raise _Invalid(
+                f"{what}: expected a date and time such as 2026-12-04T10:00:00Z, got a date"
+            )
         return datetime(value.year, value.month, value.day)
     if not isinstance(value, str):
         raise _Invalid(f"{what}: expected an ISO 8601 datetime, got {_kind(value)}")
@@ -279,7 +306,9 @@ def _moment(value: Any, what: str, *, date_only: bool) -> datetime:
     try:
         moment = isoparse(text)
     except (ValueError, OverflowError):
-        raise _Invalid(f"{what}: invalid datetime {value!r}: expected ISO 8601 such as 2026-11-27T10:00:00Z") from None
+        raise _Invalid(
+            f"{what}: invalid datetime {value!r}: expected ISO 8601 such as 2026-11-27T10:00:00Z"
+        ) from None
     if not date_only and len(text) <= 10:
         raise _Invalid(f"{what}: expected a date and time such as 2026-12-04T10:00:00Z, got a date")
     return moment
@@ -305,7 +334,9 @@ def _check_context(key: str, value: Any) -> Any:
         try:
             return str(ipaddress.ip_address(text.strip()))
         except ValueError:
-            raise _Invalid(f"source_ip: invalid address {text!r}: expected an IPv4 or IPv6 address") from None
+            raise _Invalid(
+                f"source_ip: invalid address {text!r}: expected an IPv4 or IPv6 address"
+            ) from None
     if key == "at":
         return _moment(value, "at", date_only=True)
     if key == "via":
@@ -325,7 +356,7 @@ def _none_or(value: Any, what: str, check) -> Any:
     if value is False or (isinstance(value, str) and value.strip().lower() in NONE_WORDS):
         return None
     if value is True:
-        raise _Invalid(f"{what}: expected a value or \"none\", got true")
+        raise _Invalid(f'{what}: expected a value or "none", got true')
     return check(value)
 
 
@@ -388,7 +419,9 @@ def build_inline(spec: Mapping[str, Any]) -> bytes:
                 raise _Invalid(f"headers[{i}]: expected 'Name: value', got {text!r}")
             pairs.append((name.strip(), value.strip()))
     else:
-        raise _Invalid(f"headers: expected a table or a list of 'Name: value' lines, got {_kind(headers)}")
+        raise _Invalid(
+            f"headers: expected a table or a list of 'Name: value' lines, got {_kind(headers)}"
+        )
     body = _string(spec.get("body", ""), "body", empty=True)
     html = spec.get("html")
     attachments = spec.get("attachments", [])
@@ -414,17 +447,25 @@ def build_inline(spec: Mapping[str, Any]) -> bytes:
             raise _Invalid(f"{what}: expected a table with filename, content and content_type")
         unknown = [k for k in att if k not in ATTACHMENT_KEYS]
         if unknown:
-            raise _Invalid(f"{what}: unknown key {unknown[0]!r} (expected one of {', '.join(ATTACHMENT_KEYS)})")
+            raise _Invalid(
+                f"{what}: unknown key {unknown[0]!r} (expected one of {', '.join(ATTACHMENT_KEYS)})"
+            )
         filename = _string(att.get("filename"), f"{what}.filename")
         content = _string(att.get("content", ""), f"{what}.content", empty=True)
-        ctype = _string(att.get("content_type", "text/plain"), f"{what}.content_type").strip().lower()
+        ctype = (
+            _string(att.get("content_type", "text/plain"), f"{what}.content_type").strip().lower()
+        )
         maintype, sep, subtype = ctype.partition("/")
         if not sep or not maintype or not subtype:
-            raise _Invalid(f"{what}.content_type: expected type/subtype such as text/csv, got {ctype!r}")
+            raise _Invalid(
+                f"{what}.content_type: expected type/subtype such as text/csv, got {ctype!r}"
+            )
         if maintype == "text":
             msg.add_attachment(content, subtype=subtype, filename=filename)
         else:
-            msg.add_attachment(content.encode("utf-8"), maintype=maintype, subtype=subtype, filename=filename)
+            msg.add_attachment(
+                content.encode("utf-8"), maintype=maintype, subtype=subtype, filename=filename
+            )
     try:
         return msg.as_bytes()
     except (ValueError, TypeError, UnicodeError) as exc:
@@ -448,12 +489,16 @@ def parse_cases(text: str, *, name: str = "<cases>", base: Path | None = None) -
     """Parse and check the text of a cases file; message paths are relative to ``base``."""
     from secmsg_cli.config import parse_text
 
-    doc, _ = parse_text(text, name, "toml")  # as a configuration file is read: the same errors, the same limits
+    doc, _ = parse_text(
+        text, name, "toml"
+    )  # as a configuration file is read: the same errors, the same limits
     base = base or Path.cwd()
     problems = _Problems(name, _Lines(text))
     for key in doc:
         if key not in TOP_KEYS:
-            problems.add(("top",), key, f"unknown key {key!r} (expected [defaults] and [[case]] tables)")
+            problems.add(
+                ("top",), key, f"unknown key {key!r} (expected [defaults] and [[case]] tables)"
+            )
 
     defaults: dict[str, Any] = {}
     raw_defaults = doc.get("defaults", {})
@@ -462,7 +507,11 @@ def parse_cases(text: str, *, name: str = "<cases>", base: Path | None = None) -
         raw_defaults = {}
     for key, value in raw_defaults.items():
         if key not in CONTEXT_KEYS:
-            problems.add(("defaults",), key, f"[defaults]: unknown key {key!r} (expected one of {', '.join(CONTEXT_KEYS)})")
+            problems.add(
+                ("defaults",),
+                key,
+                f"[defaults]: unknown key {key!r} (expected one of {', '.join(CONTEXT_KEYS)})",
+            )
             continue
         try:
             defaults[key] = _check_context(key, value)
@@ -485,8 +534,14 @@ def parse_cases(text: str, *, name: str = "<cases>", base: Path | None = None) -
     return CasesFile(Path(name), name, tuple(cases))
 
 
-def _parse_case(i: int, raw: Any, defaults: Mapping[str, Any], base: Path, problems: _Problems,
-                seen: dict[str, int]) -> Case | None:
+def _parse_case(
+    i: int,
+    raw: Any,
+    defaults: Mapping[str, Any],
+    base: Path,
+    problems: _Problems,
+    seen: dict[str, int],
+) -> Case | None:
     where = ("case", i)
     if not isinstance(raw, Mapping):
         problems.add(where, None, f"case #{i + 1}: expected a table")
@@ -494,8 +549,13 @@ def _parse_case(i: int, raw: Any, defaults: Mapping[str, Any], base: Path, probl
     before = len(problems.items)
     name = raw.get("name")
     if not isinstance(name, str) or not name.strip():
-        problems.add(where, "name", f"case #{i + 1}: missing 'name' (a non-empty string)"
-                     if name is None else f"case #{i + 1}: name: expected a non-empty string")
+        problems.add(
+            where,
+            "name",
+            f"case #{i + 1}: missing 'name' (a non-empty string)"
+            if name is None
+            else f"case #{i + 1}: name: expected a non-empty string",
+        )
         label = f"#{i + 1}"
     else:
         name = name.strip()
@@ -523,8 +583,12 @@ def _parse_case(i: int, raw: Any, defaults: Mapping[str, Any], base: Path, probl
     source, path, data = "inline", None, None
     has_message, has_inline = "message" in raw, "inline" in raw
     if has_message == has_inline:
-        bad(None, "give exactly one of 'message' (an .eml path) and [case.inline]"
-            if has_message else "no message: give 'message' (an .eml path) or [case.inline]")
+        bad(
+            None,
+            "give exactly one of 'message' (an .eml path) and [case.inline]"
+            if has_message
+            else "no message: give 'message' (an .eml path) or [case.inline]",
+        )
     elif has_message:
         try:
             source = _string(raw["message"], "message")
@@ -543,12 +607,20 @@ def _parse_case(i: int, raw: Any, defaults: Mapping[str, Any], base: Path, probl
         else:
             unknown = [k for k in spec if k not in INLINE_KEYS]
             for k in unknown:
-                bad(k, f"unknown key {k!r} in [case.inline] (expected one of {', '.join(INLINE_KEYS)})", sub)
+                bad(
+                    k,
+                    f"unknown key {k!r} in [case.inline] (expected one of {', '.join(INLINE_KEYS)})",
+                    sub,
+                )
             if not unknown:
                 try:
                     data = build_inline(spec)
                 except _Invalid as exc:
-                    bad(str(exc).split(":", 1)[0].split(".", 1)[0].split("[", 1)[0], f"inline {exc}", sub)
+                    bad(
+                        str(exc).split(":", 1)[0].split(".", 1)[0].split("[", 1)[0],
+                        f"inline {exc}",
+                        sub,
+                    )
 
     error_contains = None
     if "error_contains" in raw:
@@ -580,8 +652,11 @@ def _parse_case(i: int, raw: Any, defaults: Mapping[str, Any], base: Path, probl
         recipients.add(exp.recipient)
         expectations.append(exp)
         if context.get("at") is None and any(k in exp.checks for k in ("expires", "latest_expiry")):
-            bad("expires" if "expires" in exp.checks else "latest_expiry",
-                "an expected expiry needs a fixed time: set 'at' in the case or in [defaults]", ("expect", i, j))
+            bad(
+                "expires" if "expires" in exp.checks else "latest_expiry",
+                "an expected expiry needs a fixed time: set 'at' in the case or in [defaults]",
+                ("expect", i, j),
+            )
     if error_contains is not None and raw_expect:
         bad("error_contains", "give either error_contains or [[case.expect]] entries, not both")
     if error_contains is None and not raw_expect:
@@ -590,10 +665,21 @@ def _parse_case(i: int, raw: Any, defaults: Mapping[str, Any], base: Path, probl
     if len(problems.items) > before:
         return None
     return Case(
-        name=name, index=i, line=problems.lines.of(where), source=source, path=path, data=data,
-        mail_from=context.get("mail_from"), rcpt=context.get("rcpt", ()), source_ip=context.get("source_ip"),
-        at=context.get("at"), via=context.get("via"), definition=context.get("definition"),
-        expect=tuple(expectations), error_contains=error_contains, partial=partial,
+        name=name,
+        index=i,
+        line=problems.lines.of(where),
+        source=source,
+        path=path,
+        data=data,
+        mail_from=context.get("mail_from"),
+        rcpt=context.get("rcpt", ()),
+        source_ip=context.get("source_ip"),
+        at=context.get("at"),
+        via=context.get("via"),
+        definition=context.get("definition"),
+        expect=tuple(expectations),
+        error_contains=error_contains,
+        partial=partial,
     )
 
 
@@ -604,7 +690,11 @@ def _parse_expect(j: int, item: Any, where: tuple, bad) -> Expectation | None:
     ok = True
     for key in item:
         if key not in EXPECT_KEYS:
-            bad(key, f"unknown key {key!r} in [[case.expect]] (expected one of {', '.join(EXPECT_KEYS)})", where)
+            bad(
+                key,
+                f"unknown key {key!r} in [[case.expect]] (expected one of {', '.join(EXPECT_KEYS)})",
+                where,
+            )
             ok = False
     if "recipient" not in item:
         bad(None, f"expect #{j + 1}: missing 'recipient'", where)
@@ -645,11 +735,19 @@ class Mismatch:
 
     @property
     def text(self) -> str:
-        return f"{self.field}: {self.note}" if self.note else \
-            f"{self.field}: expected {self.expected_text}, got {self.actual_text}"
+        return (
+            f"{self.field}: {self.note}"
+            if self.note
+            else f"{self.field}: expected {self.expected_text}, got {self.actual_text}"
+        )
 
     def to_json(self) -> dict[str, Any]:
-        return {"recipient": self.recipient, "field": self.field, "expected": self.expected, "actual": self.actual}
+        return {
+            "recipient": self.recipient,
+            "field": self.field,
+            "expected": self.expected,
+            "actual": self.actual,
+        }
 
 
 @dataclass
@@ -660,7 +758,7 @@ class CaseResult:
     error: str | None = None  # the engine's error, when the message could not be decided
     decision: Any = None  # MessageDecision
     seconds: float = 0.0
-    tz: Any = field(default=timezone.utc, repr=False)
+    tz: Any = field(default=UTC, repr=False)
 
     @property
     def passed(self) -> bool:
@@ -706,7 +804,9 @@ class CaseResult:
             "seconds": round(self.seconds, 6),
             "error": self.error,
             "mismatches": [m.to_json() for m in self.mismatches],
-            "decision": decision_to_json(self.decision, self.case.source, self.tz) if self.decision else None,
+            "decision": decision_to_json(self.decision, self.case.source, self.tz)
+            if self.decision
+            else None,
         }
 
 
@@ -715,13 +815,19 @@ def _context(case: Case, tz):
 
     at = case.at
     if at is None:
-        at = datetime.now(timezone.utc).replace(microsecond=0)
+        at = datetime.now(UTC).replace(microsecond=0)
     elif at.tzinfo is None:
         at = at.replace(tzinfo=tz)
     # decide() works in UTC (durations are elapsed time, not wall-clock time
     # across a DST change) and reports a time it cannot convert as the case's error.
-    return Context(at=at, mail_from=case.mail_from, rcpt=case.rcpt, source_ip=case.source_ip,
-                   via=case.via, definition=case.definition)
+    return Context(
+        at=at,
+        mail_from=case.mail_from,
+        rcpt=case.rcpt,
+        source_ip=case.source_ip,
+        via=case.via,
+        definition=case.definition,
+    )
 
 
 def run_case(snapshot, case: Case) -> CaseResult:
@@ -730,7 +836,11 @@ def run_case(snapshot, case: Case) -> CaseResult:
     from secmsg_cli.runner import DEFAULT_MAX_SIZE, Item, read_file, run_one
 
     started = time.perf_counter()
-    item = read_file(case.path, DEFAULT_MAX_SIZE) if case.path is not None else Item(case.source, case.data)
+    item = (
+        read_file(case.path, DEFAULT_MAX_SIZE)
+        if case.path is not None
+        else Item(case.source, case.data)
+    )
     decision, error = run_one(snapshot, item, _context(case, snapshot.tz), DEFAULT_MAX_SIZE)
     tz = snapshot.tz
     if case.error_contains is not None:
@@ -738,15 +848,25 @@ def run_case(snapshot, case: Case) -> CaseResult:
         if error is not None and want.lower() in error.lower():
             result = CaseResult(case, "passed", error=error)
         else:
-            got = error if error is not None else f"no error: decided {len(decision.recipients)} recipient(s)"
-            result = CaseResult(case, "failed", (Mismatch(None, "error", want, error,
-                                                          f"an error containing {want!r}", got),), error=error,
-                                decision=decision)
+            got = (
+                error
+                if error is not None
+                else f"no error: decided {len(decision.recipients)} recipient(s)"
+            )
+            result = CaseResult(
+                case,
+                "failed",
+                (Mismatch(None, "error", want, error, f"an error containing {want!r}", got),),
+                error=error,
+                decision=decision,
+            )
     elif error is not None:
         result = CaseResult(case, "error", error=error)
     else:
         mismatches = compare(snapshot, case, decision)
-        result = CaseResult(case, "failed" if mismatches else "passed", tuple(mismatches), decision=decision)
+        result = CaseResult(
+            case, "failed" if mismatches else "passed", tuple(mismatches), decision=decision
+        )
     result.seconds = time.perf_counter() - started
     result.tz = tz
     return result
@@ -793,21 +913,41 @@ def compare(snapshot, case: Case, decision) -> list[Mismatch]:
     out: list[Mismatch] = []
     actual = {r.address: r for r in decision.recipients}
     expected = {e.recipient: e for e in case.expect}
-    order = [r.address for r in decision.recipients] + [e.recipient for e in case.expect if e.recipient not in actual]
+    order = [r.address for r in decision.recipients] + [
+        e.recipient for e in case.expect if e.recipient not in actual
+    ]
     for address in order:
         exp = expected.get(address)
         r = actual.get(address)
         if exp is None:
             if not case.partial:
                 got = _summary(r)
-                out.append(Mismatch(address, "recipient", None, got, "no such recipient", got,
-                                    f"not expected, but decided: {got} (add a [[case.expect]] for it, "
-                                    "or set partial = true)"))
+                out.append(
+                    Mismatch(
+                        address,
+                        "recipient",
+                        None,
+                        got,
+                        "no such recipient",
+                        got,
+                        f"not expected, but decided: {got} (add a [[case.expect]] for it, "
+                        "or set partial = true)",
+                    )
+                )
             continue
         if r is None:
             decided = ", ".join(actual) or "none"
-            out.append(Mismatch(address, "recipient", address, None, "a recipient", "none",
-                                f"expected, but not a recipient of the message (recipients: {decided})"))
+            out.append(
+                Mismatch(
+                    address,
+                    "recipient",
+                    address,
+                    None,
+                    "a recipient",
+                    "none",
+                    f"expected, but not a recipient of the message (recipients: {decided})",
+                )
+            )
             continue
         for key, want in exp.checks.items():
             out.extend(_check(snapshot, key, want, r, tz))
@@ -825,9 +965,16 @@ def _summary(r) -> str:
 
 def _check(snapshot, key: str, want: Any, r, tz) -> list[Mismatch]:
     def miss(expected, actual, expected_text=None, actual_text=None) -> list[Mismatch]:
-        return [Mismatch(r.address, key, expected, actual,
-                         expected_text if expected_text is not None else _show(expected),
-                         actual_text if actual_text is not None else _show(actual))]
+        return [
+            Mismatch(
+                r.address,
+                key,
+                expected,
+                actual,
+                expected_text if expected_text is not None else _show(expected),
+                actual_text if actual_text is not None else _show(actual),
+            )
+        ]
 
     if key in ("route", "secure", "internal", "trigger"):
         got = getattr(r, key)
@@ -836,7 +983,11 @@ def _check(snapshot, key: str, want: Any, r, tz) -> list[Mismatch]:
         got = r.definition.path if r.definition is not None else None
         if (got or "").lower() == (want or "").lower():
             return []
-        note = "" if want is None or snapshot.definition(want) is not None else " (no such definition in the configuration)"
+        note = (
+            ""
+            if want is None or snapshot.definition(want) is not None
+            else " (no such definition in the configuration)"
+        )
         return miss(want, got, _show(want) + note)
     if key in ("policy", "bypass"):
         ref = getattr(r, key)
@@ -849,25 +1000,39 @@ def _check(snapshot, key: str, want: Any, r, tz) -> list[Mismatch]:
         if ok:
             return []
         note = ""
-        if isinstance(want, int) and not any(cp.id == want for cps in snapshot.policies.values() for cp in cps):
+        if isinstance(want, int) and not any(
+            cp.id == want for cps in snapshot.policies.values() for cp in cps
+        ):
             note = " (no policy with this id in the configuration)"
         return miss(want, _ref_json(ref), _show(want) + note, _ref_text(ref))
     if key == "banner_contains":
         if r.banner is None:
-            return miss(list(want), None, "a banner containing " + ", ".join(repr(w) for w in want), "no banner")
+            return miss(
+                list(want),
+                None,
+                "a banner containing " + ", ".join(repr(w) for w in want),
+                "no banner",
+            )
         out = []
         for fragment in want:
             if fragment not in r.banner.html and fragment not in r.banner.text:
-                out += miss(fragment, r.banner.text, f"the banner to contain {fragment!r}",
-                            f"banner {r.banner.text!r}")
+                out += miss(
+                    fragment,
+                    r.banner.text,
+                    f"the banner to contain {fragment!r}",
+                    f"banner {r.banner.text!r}",
+                )
         return out
     if key == "banner_absent":
         has = r.banner is not None
         if has is not want:  # want True: no banner; want False: a banner
             return []
-        return miss(want, None if not has else r.banner.text,
-                    "no banner" if want else "a banner",
-                    f"banner {r.banner.text!r}" if has else "no banner")
+        return miss(
+            want,
+            None if not has else r.banner.text,
+            "no banner" if want else "a banner",
+            f"banner {r.banner.text!r}" if has else "no banner",
+        )
     if key in ("expires", "latest_expiry"):
         got = getattr(r.portal, key) if r.portal is not None else None
         if want is None:
@@ -898,8 +1063,13 @@ def _x(text: str) -> str:
     return _XML_BAD.sub("\ufffd", text)
 
 
-def junit_xml(results: Sequence[CaseResult], *, suite: str, file: str | None = None,
-              timestamp: datetime | None = None) -> bytes:
+def junit_xml(
+    results: Sequence[CaseResult],
+    *,
+    suite: str,
+    file: str | None = None,
+    timestamp: datetime | None = None,
+) -> bytes:
     """A JUnit XML report: one ``testsuite`` with one ``testcase`` per case;
     a failed case carries ``<failure>`` (the diff as text), a case whose
     message could not be decided ``<error>``."""
@@ -908,9 +1078,16 @@ def junit_xml(results: Sequence[CaseResult], *, suite: str, file: str | None = N
     failures = sum(1 for r in results if r.status == "failed")
     errors = sum(1 for r in results if r.status == "error")
     total = sum(r.seconds for r in results)
-    counts = {"tests": str(len(results)), "failures": str(failures), "errors": str(errors), "skipped": "0",
-              "time": f"{total:.6f}"}
-    root = ET.Element("testsuites", {"name": "secmsg test", **{k: v for k, v in counts.items() if k != "skipped"}})
+    counts = {
+        "tests": str(len(results)),
+        "failures": str(failures),
+        "errors": str(errors),
+        "skipped": "0",
+        "time": f"{total:.6f}",
+    }
+    root = ET.Element(
+        "testsuites", {"name": "secmsg test", **{k: v for k, v in counts.items() if k != "skipped"}}
+    )
     attrs = {"name": _x(suite), **counts}
     if timestamp is not None:
         attrs["timestamp"] = timestamp.replace(microsecond=0).isoformat()
@@ -924,7 +1101,9 @@ def junit_xml(results: Sequence[CaseResult], *, suite: str, file: str | None = N
             tc_attrs["line"] = str(r.case.line)
         tc = ET.SubElement(ts, "testcase", tc_attrs)
         if r.status == "failed":
-            el = ET.SubElement(tc, "failure", {"message": _x(r.headline), "type": "ExpectationMismatch"})
+            el = ET.SubElement(
+                tc, "failure", {"message": _x(r.headline), "type": "ExpectationMismatch"}
+            )
             el.text = _x(r.diff())
         elif r.status == "error":
             el = ET.SubElement(tc, "error", {"message": _x(r.error or ""), "type": "DecisionError"})

@@ -11,9 +11,22 @@ from tests.conftest import ROOT
 
 
 def test_the_quick_benchmark_prints_every_figure(tmp_path):
-    run = subprocess.run([sys.executable, str(ROOT / "bench" / "run.py"), "--quick", "--runs", "1",
-                          "--memory-messages", "200", "--workdir", str(tmp_path / "bench")],
-                         capture_output=True, text=True, timeout=600)
+    run = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "bench" / "run.py"),
+            "--quick",
+            "--runs",
+            "1",
+            "--memory-messages",
+            "200",
+            "--workdir",
+            str(tmp_path / "bench"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert run.returncode == 0, run.stderr[-2000:]
     out = run.stdout
     for figure in ("throughput", "scaling", "cold start", "peak memory", "hit-heavy", "hostile"):

@@ -23,22 +23,77 @@ from tests.cli._simulate_support import _cached_command, demo_template  # noqa: 
 from tests.conftest import DEMO
 
 BASE = tomllib.loads(DEMO.read_text())
-SECTIONS = ["account", "domains", "groups", "attributes", "folders", "definitions", "content_definitions", "policies"]
-SETTINGS = settings(max_examples=60, deadline=None,
-                    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+SECTIONS = [
+    "account",
+    "domains",
+    "groups",
+    "attributes",
+    "folders",
+    "definitions",
+    "content_definitions",
+    "policies",
+]
+SETTINGS = settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 
 scalars = st.one_of(
-    st.none(), st.booleans(), st.integers(min_value=-(2**63), max_value=2**63 - 1),
-    st.floats(allow_nan=False), st.text(max_size=30),
-    st.sampled_from(["", " ", "everyone", "internal", "external", "group", "domain", "attribute", "address",
-                     "apply", "no-action", "disable", "secure-messaging", "bypass", "content-examination",
-                     "7d", "0d", "never", "-1d", "99999999d", "2026-01-01", "2026-13-45", "not-a-date",
-                     "10.0.0.0/33", "::/0", "Legal", "Legal/7-Day Expiry, Receipt", "Board", "../..",
-                     "x@y", "@example.com", "a@b.c", "regex (", '1 "x"', "5 regex \\b(", "\x00", "\ud7ff"]),
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(2**63), max_value=2**63 - 1),
+    st.floats(allow_nan=False),
+    st.text(max_size=30),
+    st.sampled_from(
+        [
+            "",
+            " ",
+            "everyone",
+            "internal",
+            "external",
+            "group",
+            "domain",
+            "attribute",
+            "address",
+            "apply",
+            "no-action",
+            "disable",
+            "secure-messaging",
+            "bypass",
+            "content-examination",
+            "7d",
+            "0d",
+            "never",
+            "-1d",
+            "99999999d",
+            "2026-01-01",
+            "2026-13-45",
+            "not-a-date",
+            "10.0.0.0/33",
+            "::/0",
+            "Legal",
+            "Legal/7-Day Expiry, Receipt",
+            "Board",
+            "../..",
+            "x@y",
+            "@example.com",
+            "a@b.c",
+            "regex (",
+            '1 "x"',
+            "5 regex \\b(",
+            "\x00",
+            "\ud7ff",
+        ]
+    ),
 )
-values = st.recursive(scalars, lambda inner: st.one_of(st.lists(inner, max_size=4),
-                                                      st.dictionaries(st.text(max_size=12), inner, max_size=4)),
-                      max_leaves=8)
+values = st.recursive(
+    scalars,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=12), inner, max_size=4)
+    ),
+    max_leaves=8,
+)
 
 
 @st.composite
@@ -58,7 +113,9 @@ def documents(draw):
             entry = draw(st.sampled_from(part))
         else:
             continue  # already replaced by a value of the wrong type
-        action = draw(st.sampled_from(["replace", "replace", "unknown", "delete", "duplicate", "wrong-type"]))
+        action = draw(
+            st.sampled_from(["replace", "replace", "unknown", "delete", "duplicate", "wrong-type"])
+        )
         keys = sorted(entry)
         if action == "replace" and keys:
             entry[draw(st.sampled_from(keys))] = draw(values)
@@ -153,10 +210,18 @@ def test_apply_random_documents_onto_the_demo(cli, tmp_path, demo_template, doc,
     _run_and_check(cli, db, "apply", path, "--yes", "--prune")
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(text=st.one_of(st.text(max_size=300),
-                      st.builds(lambda a, b: DEMO.read_text()[:a] + b, st.integers(0, 4000), st.text(max_size=40))),
-       suffix=st.sampled_from([".toml", ".json", ".txt"]))
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    text=st.one_of(
+        st.text(max_size=300),
+        st.builds(
+            lambda a, b: DEMO.read_text()[:a] + b, st.integers(0, 4000), st.text(max_size=40)
+        ),
+    ),
+    suffix=st.sampled_from([".toml", ".json", ".txt"]),
+)
 def test_import_random_text(cli, tmp_path, fresh, text, suffix):
     db = fresh()
     path = tmp_path / f"t{next(_n)}{suffix}"

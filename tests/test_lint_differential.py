@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import random
 from collections import Counter
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -18,11 +18,21 @@ from secmsg_cli import lint
 from secmsg_cli.engine.snapshot import build_snapshot
 from secmsg_cli.model import Account, Definition, Folder, Group, Policy, Target
 
-AT = datetime(2026, 11, 27, 10, 0, tzinfo=timezone.utc)
+AT = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)
 INTERNAL_DOMAINS = ("corp.example", "eu.corp.example")
 EXTERNAL_DOMAINS = ("partner.example", "sub.partner.example", "other.example")
-PEOPLE = [f"{name}@{domain}" for domain in INTERNAL_DOMAINS + EXTERNAL_DOMAINS for name in ("ann", "bob", "cy")]
-NETWORKS = ("203.0.113.0/24", "203.0.113.128/25", "198.51.100.0/24", "2001:db8::/32", "2001:db8:1::/48")
+PEOPLE = [
+    f"{name}@{domain}"
+    for domain in INTERNAL_DOMAINS + EXTERNAL_DOMAINS
+    for name in ("ann", "bob", "cy")
+]
+NETWORKS = (
+    "203.0.113.0/24",
+    "203.0.113.128/25",
+    "198.51.100.0/24",
+    "2001:db8::/32",
+    "2001:db8:1::/48",
+)
 
 
 def _ambiguous_every_pair(snapshot, directory, at):
@@ -43,10 +53,12 @@ def _ambiguous_every_pair(snapshot, directory, at):
                     if pair is None:
                         continue
                     yield lint._finding(
-                        "ambiguous-policies", lint.policy_label(b.policy),
+                        "ambiguous-policies",
+                        lint.policy_label(b.policy),
                         f"ties with {kind} policy {a.id} ('{lint._short(a.policy.narrative)}') on "
                         f"{lint._key_text(b)} and both can apply to the same mail (e.g. {pair[0]} → {pair[1]}): "
-                        f"policy {a.id} wins only because its id is lower; make one more specific or use override")
+                        f"policy {a.id} wins only because its id is lower; make one more specific or use override",
+                    )
 
 
 KINDS = ("everyone", "internal", "external", "domain", "wildcard", "group", "attribute", "address")
@@ -57,14 +69,18 @@ def _target(rng: random.Random, groups: list[Group], kinds: list[str]) -> Target
     if kind in ("everyone", "internal", "external"):
         return Target(kind)
     if kind == "domain":
-        return Target("domain", rng.choice(INTERNAL_DOMAINS + EXTERNAL_DOMAINS + ("nowhere.example",)))
+        return Target(
+            "domain", rng.choice(INTERNAL_DOMAINS + EXTERNAL_DOMAINS + ("nowhere.example",))
+        )
     if kind == "wildcard":
         return Target("domain", "*." + rng.choice(("partner.example", "corp.example", "example")))
     if kind == "group":
         return Target("group", rng.choice([g.name for g in groups] + ["Missing"]))
     if kind == "attribute":
-        return Target("attribute", rng.choice(("Legal", "Finance", "Nobody")), rng.choice(("Dept", "Role")))
-    return Target("address", rng.choice(PEOPLE + ["zed@elsewhere.example"]))
+        return Target(
+            "attribute", rng.choice(("Legal", "Finance", "Nobody")), rng.choice(("Dept", "Role"))
+        )
+    return Target("address", rng.choice([*PEOPLE, "zed@elsewhere.example"]))
 
 
 def _window(rng: random.Random) -> tuple[str | None, str | None]:
@@ -90,29 +106,52 @@ def random_config(seed: int, policies: int | None = None):
         if rng.random() < 0.3:
             members.add("@" + rng.choice(INTERNAL_DOMAINS + EXTERNAL_DOMAINS))
         groups.append(Group(g + 1, f"G{g}", tuple(sorted(members))))
-    attributes = [(address, rng.choice(("Dept", "Role")), rng.choice(("Legal", "Finance")))
-                  for address in rng.sample(PEOPLE, rng.randrange(0, 6))]
+    attributes = [
+        (address, rng.choice(("Dept", "Role")), rng.choice(("Legal", "Finance")))
+        for address in rng.sample(PEOPLE, rng.randrange(0, 6))
+    ]
     count = policies if policies is not None else rng.randrange(1, 45)
     # Few kinds of target per configuration, so that many policies share a key
     # (override, from rank, to rank) and are compared.
-    from_kinds, to_kinds = rng.sample(KINDS, rng.randrange(1, 4)), rng.sample(KINDS, rng.randrange(1, 4))
+    from_kinds, to_kinds = (
+        rng.sample(KINDS, rng.randrange(1, 4)),
+        rng.sample(KINDS, rng.randrange(1, 4)),
+    )
     policies = []
     for pid in range(1, count + 1):
         kind = rng.choice(("secure-messaging", "bypass"))
         start, end = _window(rng)
-        policies.append(Policy(
-            pid, kind, f"policy {pid} " + "x" * rng.randrange(0, 60),
-            option="apply" if kind == "secure-messaging" else rng.choice(("disable", "no-action")),
-            definition="Sec/D" if kind == "secure-messaging" else None,
-            from_=_target(rng, groups, from_kinds), to=_target(rng, groups, to_kinds),
-            enabled=rng.random() < 0.95, start=start, end=end, override=rng.random() < 0.1,
-            bidirectional=kind == "bypass" and rng.random() < 0.3,
-            source_ips=tuple(rng.sample(NETWORKS, rng.choice((0, 0, 0, 1, 2)))),
-        ))
+        policies.append(
+            Policy(
+                pid,
+                kind,
+                f"policy {pid} " + "x" * rng.randrange(0, 60),
+                option="apply"
+                if kind == "secure-messaging"
+                else rng.choice(("disable", "no-action")),
+                definition="Sec/D" if kind == "secure-messaging" else None,
+                from_=_target(rng, groups, from_kinds),
+                to=_target(rng, groups, to_kinds),
+                enabled=rng.random() < 0.95,
+                start=start,
+                end=end,
+                override=rng.random() < 0.1,
+                bidirectional=kind == "bypass" and rng.random() < 0.3,
+                source_ips=tuple(rng.sample(NETWORKS, rng.choice((0, 0, 0, 1, 2)))),
+            )
+        )
     domains = INTERNAL_DOMAINS[: rng.randrange(0, 3)]
-    return build_snapshot(account=Account(), tz=timezone.utc, domains=domains, groups=groups,
-                          attributes=attributes, folders=(Folder(1, "Sec", None, ("everyone",), ("everyone",)),),
-                          definitions=(Definition(1, "Sec", "D"),), content_definitions=(), policies=policies)
+    return build_snapshot(
+        account=Account(),
+        tz=UTC,
+        domains=domains,
+        groups=groups,
+        attributes=attributes,
+        folders=(Folder(1, "Sec", None, ("everyone",), ("everyone",)),),
+        definitions=(Definition(1, "Sec", "D"),),
+        content_definitions=(),
+        policies=policies,
+    )
 
 
 def test_pairs_that_can_meet_give_exactly_the_findings_of_every_pair(monkeypatch):

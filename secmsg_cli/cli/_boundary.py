@@ -12,7 +12,7 @@ import sys
 from secmsg_cli.cli._values import printable
 from secmsg_cli.errors import SecmsgError, clip
 
-__all__ = ["fail", "line", "exit_code_for"]
+__all__ = ["exit_code_for", "fail", "line"]
 
 
 def line(message: str) -> str:
@@ -54,10 +54,12 @@ def exit_code_for(exc: BaseException) -> int:
         # A lone surrogate: Python's stand-in for a byte that is not UTF-8 in
         # a command-line argument, a file name or the environment, reaching the
         # store or the output. (Fields of the store refuse it by name first.)
-        bad = exc.object[exc.start:exc.end] if isinstance(exc.object, str) else ""
-        return fail(f"text that is not valid UTF-8 ({ascii(bad)}): give it as UTF-8", 1)
+        bad = exc.object[exc.start : exc.end] if isinstance(exc.object, str) else ""
+        return fail(f"text that is not valid UTF-8 ({bad!a}): give it as UTF-8", 1)
     if isinstance(exc, ValueError) and str(exc) == "embedded null byte" and not debug:
-        return fail("a file name cannot contain a NUL byte", 1)  # os.* refuse it before any system call
+        return fail(
+            "a file name cannot contain a NUL byte", 1
+        )  # os.* refuse it before any system call
     if isinstance(exc, OSError):
         if debug:
             raise exc
@@ -66,5 +68,8 @@ def exit_code_for(exc: BaseException) -> int:
     if isinstance(exc, Exception):  # the last line of defence: never a traceback (SPEC §11)
         if debug:
             raise exc
-        return fail(f"internal error: {type(exc).__name__}: {exc} (run with SECMSG_DEBUG=1 for the traceback)", 1)
+        return fail(
+            f"internal error: {type(exc).__name__}: {exc} (run with SECMSG_DEBUG=1 for the traceback)",
+            1,
+        )
     raise exc

@@ -18,7 +18,9 @@ class State:
 
 OutputOpt = Annotated[
     Output,
-    typer.Option("--output", "-o", help="Output format: table, json, jsonl or csv.", case_sensitive=False),
+    typer.Option(
+        "--output", "-o", help="Output format: table, json, jsonl or csv.", case_sensitive=False
+    ),
 ]
 
 

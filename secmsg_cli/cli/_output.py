@@ -10,6 +10,7 @@ terminal.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -87,7 +88,9 @@ def csv_text(text: str) -> str:
     formula (``=``, ``+``, ``@``, ``-`` before a non-digit) prefixed with ``'``
     (the OWASP rule against CSV injection)."""
     text = printable(text)
-    if text[:1] in ("=", "+", "@", "\t") or (text[:1] == "-" and text[1:2] not in ("", " ") and not text[1].isdigit()):
+    if text[:1] in ("=", "+", "@", "\t") or (
+        text[:1] == "-" and text[1:2] not in ("", " ") and not text[1].isdigit()
+    ):
         return "'" + text
     return text
 
@@ -175,8 +178,9 @@ def write_file(path: str | os.PathLike[str], data: bytes) -> None:
     target = os.path.realpath(path)
     tmp = None
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(target)}.", suffix=".tmp",
-                                   dir=os.path.dirname(target))
+        fd, tmp = tempfile.mkstemp(
+            prefix=f".{os.path.basename(target)}.", suffix=".tmp", dir=os.path.dirname(target)
+        )
         with os.fdopen(fd, "wb") as fh:
             try:
                 mode = stat.S_IMODE(os.stat(target).st_mode)
@@ -192,10 +196,8 @@ def write_file(path: str | os.PathLike[str], data: bytes) -> None:
         os.replace(tmp, target)
     except OSError as exc:
         if tmp is not None:
-            try:
+            with contextlib.suppress(OSError):
                 os.unlink(tmp)
-            except OSError:
-                pass
         raise OutputError(f"cannot write {os.fspath(path)}: {exc.strerror or exc}") from None
 
 

@@ -23,7 +23,7 @@ import sys
 
 from secmsg_cli.errors import OutputError
 
-__all__ = ["install", "finish"]
+__all__ = ["finish", "install"]
 
 _fd: int | None = None  # standard output's descriptor, once install() has run
 _failure: str | None = None  # why a write of results failed ("" for a closed pipe: nothing to say)
@@ -56,7 +56,9 @@ class _WholeWrites(io.RawIOBase):
         total = len(view)
         try:
             while view:
-                view = view[os.write(self._fd, view):]  # after a short write, the rest (or the error)
+                view = view[
+                    os.write(self._fd, view) :
+                ]  # after a short write, the rest (or the error)
         except BrokenPipeError:
             if _failure is None:
                 _failure = ""
@@ -108,8 +110,14 @@ def install() -> None:
         return
     stream = _WholeWrites(fd)
     buffer = stream if unbuffered else io.BufferedWriter(stream)
-    sys.stdout = io.TextIOWrapper(buffer, encoding=old.encoding, errors=old.errors, newline="\n",
-                                  line_buffering=old.line_buffering, write_through=unbuffered)
+    sys.stdout = io.TextIOWrapper(
+        buffer,
+        encoding=old.encoding,
+        errors=old.errors,
+        newline="\n",
+        line_buffering=old.line_buffering,
+        write_through=unbuffered,
+    )
     _fd = fd
 
 

@@ -9,10 +9,11 @@ Typer-free so that the lean ``simulate`` entry (``cli/entry.py``) can use it.
 from __future__ import annotations
 
 import re
+from datetime import UTC
 
 from secmsg_cli.errors import InvalidInput
 
-__all__ = ["parse_at", "parse_count", "parse_limits", "build_context", "printable", "PLAIN_ISO"]
+__all__ = ["PLAIN_ISO", "build_context", "parse_at", "parse_count", "parse_limits", "printable"]
 
 
 class _Escapes(dict):
@@ -66,17 +67,19 @@ def printable(text: str, *, one_line: bool = False) -> str:
 
 
 # YYYY-MM-DD[THH:MM[:SS[.ffffff]][Z|±HH:MM]]
-PLAIN_ISO = re.compile(r"\d{4}-\d{2}-\d{2}(?:T(?:[01]\d|2[0-3]):[0-5]\d(?::[0-5]\d(?:\.\d{1,6})?)?"
-                       r"(?:Z|[+-](?:[01]\d|2[0-3]):[0-5]\d)?)?")
+PLAIN_ISO = re.compile(
+    r"\d{4}-\d{2}-\d{2}(?:T(?:[01]\d|2[0-3]):[0-5]\d(?::[0-5]\d(?:\.\d{1,6})?)?"
+    r"(?:Z|[+-](?:[01]\d|2[0-3]):[0-5]\d)?)?"
+)
 
 
 def parse_at(text: str | None, tz):
     """``--at``: an ISO 8601 date or datetime (no offset = the account time
     zone ``tz``; a date = its 00:00); None = now."""
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     if text is None:
-        return datetime.now(timezone.utc).replace(microsecond=0).astimezone(tz)
+        return datetime.now(UTC).replace(microsecond=0).astimezone(tz)
     raw = text.strip()
     try:
         if PLAIN_ISO.fullmatch(raw):
@@ -94,7 +97,7 @@ def parse_at(text: str | None, tz):
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=tz)
     try:  # every command works in UTC and shows times in the account's zone
-        moment.astimezone(timezone.utc)
+        moment.astimezone(UTC)
         moment.astimezone(tz)
     except OverflowError:
         raise InvalidInput(
@@ -110,12 +113,19 @@ def parse_count(option: str, text: str | None, default: int) -> int:
         return default
     raw = text.strip().replace("_", "")
     if not (raw.isascii() and raw.isdigit()) or len(raw) > 12 or int(raw) == 0:
-        raise InvalidInput(f"invalid {option} {text!r}: expected a whole number of at least 1, such as {default}")
+        raise InvalidInput(
+            f"invalid {option} {text!r}: expected a whole number of at least 1, such as {default}"
+        )
     return int(raw)
 
 
-def parse_limits(*, max_depth: str | None = None, max_parts: str | None = None, max_text: str | None = None,
-                 max_recipients: str | None = None):
+def parse_limits(
+    *,
+    max_depth: str | None = None,
+    max_parts: str | None = None,
+    max_text: str | None = None,
+    max_recipients: str | None = None,
+):
     """The examination limits (``--max-depth``, ``--max-parts``,
     ``--max-text``, ``--max-recipients``); unset ones keep their defaults."""
     from secmsg_cli.engine.message import DEFAULT_LIMITS, Limits
@@ -132,8 +142,18 @@ def parse_limits(*, max_depth: str | None = None, max_parts: str | None = None, 
     )
 
 
-def build_context(snapshot, *, mail_from: str | None, rcpt: list[str] | None, source_ip: str | None,
-                  at: str | None, via: str | None, definition: str | None, explain: bool, limits=None):
+def build_context(
+    snapshot,
+    *,
+    mail_from: str | None,
+    rcpt: list[str] | None,
+    source_ip: str | None,
+    at: str | None,
+    via: str | None,
+    definition: str | None,
+    explain: bool,
+    limits=None,
+):
     """Validate the context options exactly as ``simulate`` does."""
     import ipaddress
 
@@ -145,7 +165,9 @@ def build_context(snapshot, *, mail_from: str | None, rcpt: list[str] | None, so
         try:
             source_ip = str(ipaddress.ip_address(source_ip.strip()))
         except ValueError:
-            raise InvalidInput(f"invalid --source-ip {source_ip!r}: expected an IPv4 or IPv6 address") from None
+            raise InvalidInput(
+                f"invalid --source-ip {source_ip!r}: expected an IPv4 or IPv6 address"
+            ) from None
     if mail_from is not None or rcpt:
         from secmsg_cli.engine.addresses import AddressError, normalise_address
 
@@ -159,5 +181,13 @@ def build_context(snapshot, *, mail_from: str | None, rcpt: list[str] | None, so
     if definition is not None and snapshot.definition(definition) is None:
         raise InvalidInput(f"definition {definition!r} not found")
     extra = {} if limits is None else {"limits": limits}
-    return Context(at=moment, mail_from=mail_from, rcpt=tuple(rcpt or ()), source_ip=source_ip,
-                   via=via.lower() if via else None, definition=definition, explain=explain, **extra)
+    return Context(
+        at=moment,
+        mail_from=mail_from,
+        rcpt=tuple(rcpt or ()),
+        source_ip=source_ip,
+        via=via.lower() if via else None,
+        definition=definition,
+        explain=explain,
+        **extra,
+    )

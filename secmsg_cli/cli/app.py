@@ -18,8 +18,14 @@ class SecmsgGroup(TyperGroup):
     """Runs the command tree, maps every exception to one line and an exit
     code, and ends every command by flushing its results (SPEC §10)."""
 
-    def main(self, args: Any = None, prog_name: str | None = None, complete_var: str | None = None,
-             standalone_mode: bool = True, **extra: Any) -> Any:
+    def main(
+        self,
+        args: Any = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> Any:
         from secmsg_cli.cli._stdout import finish
 
         try:
@@ -40,8 +46,13 @@ class SecmsgGroup(TyperGroup):
         from typer._click.exceptions import ClickException, NoArgsIsHelpError, UsageError
 
         try:
-            return super().main(args=args, prog_name=prog_name or "secmsg", complete_var=complete_var,
-                                standalone_mode=False, **extra)
+            return super().main(
+                args=args,
+                prog_name=prog_name or "secmsg",
+                complete_var=complete_var,
+                standalone_mode=False,
+                **extra,
+            )
         except NoArgsIsHelpError as exc:
             exc.show()
             return exc.exit_code
@@ -52,7 +63,7 @@ class SecmsgGroup(TyperGroup):
             return fail(exc.format_message().replace("\n", " "), exc.exit_code)
         except Abort:
             return fail("aborted", 1)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - the boundary: every error becomes one line
             return exit_code_for(exc)
 
 
@@ -75,9 +86,23 @@ def _version(value: bool) -> None:
 @app.callback()
 def _root(
     ctx: typer.Context,
-    db: Annotated[str | None, typer.Option("--db", metavar="PATH", help="The store file (default: $SECMSG_DB, else the user data directory).")] = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only results and errors.")] = False,
-    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit.")] = False,
+    db: Annotated[
+        str | None,
+        typer.Option(
+            "--db",
+            metavar="PATH",
+            help="The store file (default: $SECMSG_DB, else the user data directory).",
+        ),
+    ] = None,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="Print only results and errors.")
+    ] = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Show the version and exit."
+        ),
+    ] = False,
 ) -> None:
     """Administer policy-driven Secure Messaging and simulate it on real messages.
 

@@ -23,17 +23,29 @@ def register(app: typer.Typer) -> None:
     @app.command("export")
     def export(
         ctx: typer.Context,
-        file: Annotated[Path | None, typer.Argument(help="Write here (default: standard output).", dir_okay=False)] = None,
-        format: Annotated[Format | None, typer.Option("--format", "-f", help="toml (default) or json; a .json FILE implies json.")] = None,
+        file: Annotated[
+            Path | None,
+            typer.Argument(help="Write here (default: standard output).", dir_okay=False),
+        ] = None,
+        format: Annotated[
+            Format | None,
+            typer.Option(
+                "--format", "-f", help="toml (default) or json; a .json FILE implies json."
+            ),
+        ] = None,
     ) -> None:
         """Write the whole configuration as TOML (or JSON); built-ins are not exported.
 
-            secmsg export secmsg.toml
-            secmsg export --format json > secmsg.json
+        secmsg export secmsg.toml
+        secmsg export --format json > secmsg.json
         """
         from secmsg_cli.config import dumps, export_document
 
-        fmt = format.value if format else ("json" if file and file.suffix.lower() == ".json" else "toml")
+        fmt = (
+            format.value
+            if format
+            else ("json" if file and file.suffix.lower() == ".json" else "toml")
+        )
         text = dumps(export_document(open_store(ctx)), fmt)
         if file is None:
             sys.stdout.write(text)
@@ -44,7 +56,9 @@ def register(app: typer.Typer) -> None:
     @app.command("import")
     def import_(
         ctx: typer.Context,
-        file: Annotated[str, typer.Argument(help="A TOML or JSON configuration file, or - for standard input.")],
+        file: Annotated[
+            str, typer.Argument(help="A TOML or JSON configuration file, or - for standard input.")
+        ],
     ) -> None:
         """Load a configuration file into an empty store: validated as a whole
         first, then written in one transaction (all or nothing).
@@ -84,10 +98,14 @@ def _print_plan(plan, file: str, quiet: bool) -> None:
     if plan.empty:
         out.print(Text(f"No changes: the store already matches {printable(file)}."))
     else:
-        out.print(f"Plan: {counts['create']} to create, {counts['update']} to update, {counts['delete']} to delete.")
+        out.print(
+            f"Plan: {counts['create']} to create, {counts['update']} to update, {counts['delete']} to delete."
+        )
     if plan.kept and not quiet:
-        sys.stderr.write(f"{len(plan.kept)} object(s) in the store but not in {printable(file)} are kept "
-                         "(use --prune to delete them).\n")
+        sys.stderr.write(
+            f"{len(plan.kept)} object(s) in the store but not in {printable(file)} are kept "
+            "(use --prune to delete them).\n"
+        )
 
 
 def _short(value) -> str:
@@ -114,14 +132,21 @@ def register_plan(app: typer.Typer) -> None:
     @app.command("plan")
     def plan_cmd(
         ctx: typer.Context,
-        file: Annotated[str, typer.Argument(help="A TOML or JSON configuration file, or - for standard input.")],
-        prune: Annotated[bool, typer.Option("--prune", help="Also plan to delete objects that are not in FILE.")] = False,
-        detailed_exitcode: Annotated[bool, typer.Option("--detailed-exitcode", help="Exit 5 when there are changes, 0 when none.")] = False,
+        file: Annotated[
+            str, typer.Argument(help="A TOML or JSON configuration file, or - for standard input.")
+        ],
+        prune: Annotated[
+            bool, typer.Option("--prune", help="Also plan to delete objects that are not in FILE.")
+        ] = False,
+        detailed_exitcode: Annotated[
+            bool,
+            typer.Option("--detailed-exitcode", help="Exit 5 when there are changes, 0 when none."),
+        ] = False,
         output: OutputOpt = Output.table,
     ) -> None:
         """Show what 'apply' would change in the store to make it equal to FILE.
 
-            secmsg plan secmsg.toml --detailed-exitcode
+        secmsg plan secmsg.toml --detailed-exitcode
         """
         from secmsg_cli.config import read_file, validate_document
         from secmsg_cli.plan import make_plan
@@ -139,9 +164,16 @@ def register_plan(app: typer.Typer) -> None:
     @app.command("apply")
     def apply_cmd(
         ctx: typer.Context,
-        file: Annotated[str, typer.Argument(help="A TOML or JSON configuration file, or - for standard input.")],
-        prune: Annotated[bool, typer.Option("--prune", help="Delete objects that are not in FILE (never without it).")] = False,
-        yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+        file: Annotated[
+            str, typer.Argument(help="A TOML or JSON configuration file, or - for standard input.")
+        ],
+        prune: Annotated[
+            bool,
+            typer.Option("--prune", help="Delete objects that are not in FILE (never without it)."),
+        ] = False,
+        yes: Annotated[
+            bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")
+        ] = False,
         output: OutputOpt = Output.table,
     ) -> None:
         """Make the store equal to FILE, in one transaction (validated as a whole
@@ -163,9 +195,12 @@ def register_plan(app: typer.Typer) -> None:
             if output is not Output.table:
                 sys.stdout.write(to_json(_plan_json(plan) | {"applied": False}) + "\n")
             return
-        if not yes and sys.stdin.isatty():
-            if not typer.confirm("Apply these changes?", default=False):
-                raise typer.Abort()
+        if (
+            not yes
+            and sys.stdin.isatty()
+            and not typer.confirm("Apply these changes?", default=False)
+        ):
+            raise typer.Abort()
         try:
             apply_plan(store, plan, source=file)
         except SecmsgError as exc:

@@ -11,11 +11,39 @@ from secmsg_cli.cli._common import OutputOpt, open_store, state, sub_app
 from secmsg_cli.cli._output import Output, emit, say
 from secmsg_cli.errors import InvalidInput
 
-LineOpt = Annotated[list[str] | None, typer.Option("--line", "-l", help="A match line, e.g. '2 confidential' or '5 regex,cardnumber \\b(?:\\d[ -]?){13,16}\\b'; repeatable.")]
-LinesFileOpt = Annotated[Path | None, typer.Option("--lines-file", help="Read the match lines from a file (one per line; # comments kept).", dir_okay=False)]
-ScoreOpt = Annotated[int | None, typer.Option("--score", "--activation-score", help="Activation score 1..100.")]
-ScanOpt = Annotated[list[str] | None, typer.Option("--scan", help="Section to scan: subject, headers, body, attachments; repeatable (default all).")]
-SmOpt = Annotated[str | None, typer.Option("--secure-messaging", help="Secure Messaging Override: the definition (path or id) applied when it fires.")]
+LineOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--line",
+        "-l",
+        help="A match line, e.g. '2 confidential' or '5 regex,cardnumber \\b(?:\\d[ -]?){13,16}\\b'; repeatable.",
+    ),
+]
+LinesFileOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--lines-file",
+        help="Read the match lines from a file (one per line; # comments kept).",
+        dir_okay=False,
+    ),
+]
+ScoreOpt = Annotated[
+    int | None, typer.Option("--score", "--activation-score", help="Activation score 1..100.")
+]
+ScanOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--scan",
+        help="Section to scan: subject, headers, body, attachments; repeatable (default all).",
+    ),
+]
+SmOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--secure-messaging",
+        help="Secure Messaging Override: the definition (path or id) applied when it fires.",
+    ),
+]
 
 
 def content_definition_row(cd) -> dict:
@@ -37,7 +65,9 @@ def _lines(line: list[str] | None, lines_file: Path | None) -> list[str] | None:
 
 
 def register(app: typer.Typer) -> None:
-    cd_app = sub_app("Content Examination definitions: scored word/phrase/regex lists, optionally with a Secure Messaging override.")
+    cd_app = sub_app(
+        "Content Examination definitions: scored word/phrase/regex lists, optionally with a Secure Messaging override."
+    )
 
     @cd_app.command("create")
     def create(
@@ -52,7 +82,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Create a content definition; every match line is checked now.
 
-            secmsg content-definition create "Confidential subject" --scan subject --line '1 "Confidential"' --secure-messaging "Legal/7-Day Expiry"
+        secmsg content-definition create "Confidential subject" --scan subject --line '1 "Confidential"' --secure-messaging "Legal/7-Day Expiry"
         """
         raw: dict = {"name": name, "lines": _lines(line, lines_file) or []}
         if score is not None:
@@ -71,26 +101,52 @@ def register(app: typer.Typer) -> None:
     def list_(ctx: typer.Context, output: OutputOpt = Output.table) -> None:
         """List content definitions.
 
-            secmsg content-definition list -o json
+        secmsg content-definition list -o json
         """
-        rows = [content_definition_row(cd) | {"line_count": sum(1 for l in cd.lines if l.strip() and not l.strip().startswith("#"))}
-                for cd in open_store(ctx).content_definitions()]
-        emit(rows, output, columns=None if output is not Output.table else
-             ["id", "name", "activation_score:score", "scan", "line_count:lines", "secure_messaging:secure messaging"],
-             empty="no content definitions")
+        rows = [
+            content_definition_row(cd)
+            | {
+                "line_count": sum(
+                    1 for line in cd.lines if line.strip() and not line.strip().startswith("#")
+                )
+            }
+            for cd in open_store(ctx).content_definitions()
+        ]
+        emit(
+            rows,
+            output,
+            columns=None
+            if output is not Output.table
+            else [
+                "id",
+                "name",
+                "activation_score:score",
+                "scan",
+                "line_count:lines",
+                "secure_messaging:secure messaging",
+            ],
+            empty="no content definitions",
+        )
 
     @cd_app.command("show")
-    def show(ctx: typer.Context, definition: Annotated[str, typer.Argument(help="Name or id.")],
-             output: OutputOpt = Output.table) -> None:
+    def show(
+        ctx: typer.Context,
+        definition: Annotated[str, typer.Argument(help="Name or id.")],
+        output: OutputOpt = Output.table,
+    ) -> None:
         """Show a content definition with its match lines.
 
-            secmsg content-definition show "Confidential subject"
+        secmsg content-definition show "Confidential subject"
         """
         cd = open_store(ctx).content_definition(definition)
         row = content_definition_row(cd)
         if output is Output.table:
             emit({k: v for k, v in row.items() if k != "lines"}, output)
-            emit([{"#": i, "line": l} for i, l in enumerate(cd.lines, start=1)], output, empty="(no lines)")
+            emit(
+                [{"#": i, "line": line} for i, line in enumerate(cd.lines, start=1)],
+                output,
+                empty="(no lines)",
+            )
         else:
             emit(row, output)
 
@@ -99,17 +155,23 @@ def register(app: typer.Typer) -> None:
         ctx: typer.Context,
         definition: Annotated[str, typer.Argument(help="Name or id.")],
         name: Annotated[str | None, typer.Option("--name", help="Rename.")] = None,
-        line: Annotated[list[str] | None, typer.Option("--line", "-l", help="Replace the match lines (repeatable).")] = None,
+        line: Annotated[
+            list[str] | None,
+            typer.Option("--line", "-l", help="Replace the match lines (repeatable)."),
+        ] = None,
         lines_file: LinesFileOpt = None,
         score: ScoreOpt = None,
         scan: ScanOpt = None,
         secure_messaging: SmOpt = None,
-        no_secure_messaging: Annotated[bool, typer.Option("--no-secure-messaging", help="Remove the Secure Messaging override.")] = False,
+        no_secure_messaging: Annotated[
+            bool,
+            typer.Option("--no-secure-messaging", help="Remove the Secure Messaging override."),
+        ] = False,
         output: OutputOpt = Output.table,
     ) -> None:
         """Change a content definition (lines are replaced as a whole).
 
-            secmsg content-definition update "Confidential subject" --score 2 --line '1 confidential' --line '1 privileged'
+        secmsg content-definition update "Confidential subject" --score 2 --line '1 confidential' --line '1 privileged'
         """
         changes: dict = {}
         lines = _lines(line, lines_file)
@@ -136,10 +198,12 @@ def register(app: typer.Typer) -> None:
             emit(content_definition_row(cd), output)
 
     @cd_app.command("delete")
-    def delete(ctx: typer.Context, definition: Annotated[str, typer.Argument(help="Name or id.")]) -> None:
+    def delete(
+        ctx: typer.Context, definition: Annotated[str, typer.Argument(help="Name or id.")]
+    ) -> None:
         """Delete a content definition (refused while a content-examination policy uses it).
 
-            secmsg content-definition delete "Old rule"
+        secmsg content-definition delete "Old rule"
         """
         cd = open_store(ctx).delete_content_definition(definition)
         say(f"Deleted content definition {cd.name!r}.", quiet=state(ctx).quiet)

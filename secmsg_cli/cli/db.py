@@ -30,15 +30,21 @@ def register(app: typer.Typer) -> None:
         existed = path.exists() and path.stat().st_size > 0
         store = open_store(ctx, create=True)
         if existed:
-            say(f"Store {store.path} is already initialised (schema version {store.schema_version}).", quiet=state(ctx).quiet)
+            say(
+                f"Store {store.path} is already initialised (schema version {store.schema_version}).",
+                quiet=state(ctx).quiet,
+            )
         else:
-            say(f"Initialised store {store.path} (schema version {store.schema_version}).", quiet=state(ctx).quiet)
+            say(
+                f"Initialised store {store.path} (schema version {store.schema_version}).",
+                quiet=state(ctx).quiet,
+            )
 
     @db_app.command("path")
     def db_path(ctx: typer.Context) -> None:
         """Print the path of the store that commands would use (does not create it).
 
-            secmsg db path
+        secmsg db path
         """
         from secmsg_cli.store.paths import resolve_db_path
 
@@ -48,7 +54,7 @@ def register(app: typer.Typer) -> None:
     def db_status(ctx: typer.Context, output: OutputOpt = Output.table) -> None:
         """Show the store's path, schema version and object counts.
 
-            secmsg db status -o json
+        secmsg db status -o json
         """
         store = open_store(ctx)
         account = store.account()
@@ -64,10 +70,13 @@ def register(app: typer.Typer) -> None:
         )
 
     @db_app.command("backup")
-    def db_backup(ctx: typer.Context, file: Annotated[Path, typer.Argument(help="The new backup file.", dir_okay=False)]) -> None:
+    def db_backup(
+        ctx: typer.Context,
+        file: Annotated[Path, typer.Argument(help="The new backup file.", dir_okay=False)],
+    ) -> None:
         """Copy the store to FILE with SQLite's online backup (safe while others write).
 
-            secmsg db backup /backups/secmsg-$(date +%F).db
+        secmsg db backup /backups/secmsg-$(date +%F).db
         """
         store = open_store(ctx)
         store.backup(file)
@@ -77,7 +86,7 @@ def register(app: typer.Typer) -> None:
     def db_check(ctx: typer.Context) -> None:
         """Check the store's integrity (integrity_check and foreign_key_check); exit 1 on any problem.
 
-            secmsg db check
+        secmsg db check
         """
         from secmsg_cli.errors import StoreError
 
@@ -87,20 +96,32 @@ def register(app: typer.Typer) -> None:
             for p in problems[1:]:
                 sys.stderr.write(f"  {p}\n")
             raise StoreError(f"store {store.path} has {len(problems)} problem(s): {problems[0]}")
-        say(f"Store {store.path} is sound (schema version {store.schema_version}).", quiet=state(ctx).quiet)
+        say(
+            f"Store {store.path} is sound (schema version {store.schema_version}).",
+            quiet=state(ctx).quiet,
+        )
 
     @app.command("audit")
     def audit(
         ctx: typer.Context,
-        limit: Annotated[int, typer.Option("--limit", "-n", min=1, max=MAX_ID,
-                                           help="Show at most N entries, newest first.")] = 50,
+        limit: Annotated[
+            int,
+            typer.Option(
+                "--limit", "-n", min=1, max=MAX_ID, help="Show at most N entries, newest first."
+            ),
+        ] = 50,
         output: OutputOpt = Output.table,
     ) -> None:
         """List the audit log of writes, newest first.
 
-            secmsg audit --limit 10
+        secmsg audit --limit 10
         """
         rows = open_store(ctx).audit_log(limit)
-        emit(rows, output, columns=["id", "at", "actor", "action", "kind", "object"], empty="no audit entries")
+        emit(
+            rows,
+            output,
+            columns=["id", "at", "actor", "action", "kind", "object"],
+            empty="no audit entries",
+        )
 
     app.add_typer(db_app, name="db")

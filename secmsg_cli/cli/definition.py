@@ -40,17 +40,45 @@ def _banner_kind(d) -> str:
     return "hidden" if "mc-sm-hide" in d.banner else "custom"
 
 
-PrintOpt = Annotated[bool | None, typer.Option("--print/--no-print", help="External recipients may print.")]
-ReplyOpt = Annotated[bool | None, typer.Option("--reply/--no-reply", help="External recipients may reply to the sender.")]
-ReplyAllOpt = Annotated[bool | None, typer.Option("--reply-all/--no-reply-all", help="May reply to all (effective only with --reply).")]
-ExpireOpt = Annotated[str | None, typer.Option("--expire-after", help="e.g. 7d, 12h, 2w, 1y, '7 days' or never.")]
-ExtensionOpt = Annotated[str | None, typer.Option("--max-extension", help="How far the sender may extend expiry in total, e.g. 14d.")]
-ReceiptOpt = Annotated[bool | None, typer.Option("--read-receipt/--no-read-receipt", help="Notify the sender on first view.")]
-BannerOpt = Annotated[str | None, typer.Option("--banner", help="Custom internal banner (text/HTML, tags like [sender]).")]
-BannerFileOpt = Annotated[Path | None, typer.Option("--banner-file", help="Read the custom banner from a file.", dir_okay=False)]
+PrintOpt = Annotated[
+    bool | None, typer.Option("--print/--no-print", help="External recipients may print.")
+]
+ReplyOpt = Annotated[
+    bool | None,
+    typer.Option("--reply/--no-reply", help="External recipients may reply to the sender."),
+]
+ReplyAllOpt = Annotated[
+    bool | None,
+    typer.Option(
+        "--reply-all/--no-reply-all", help="May reply to all (effective only with --reply)."
+    ),
+]
+ExpireOpt = Annotated[
+    str | None, typer.Option("--expire-after", help="e.g. 7d, 12h, 2w, 1y, '7 days' or never.")
+]
+ExtensionOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--max-extension", help="How far the sender may extend expiry in total, e.g. 14d."
+    ),
+]
+ReceiptOpt = Annotated[
+    bool | None,
+    typer.Option("--read-receipt/--no-read-receipt", help="Notify the sender on first view."),
+]
+BannerOpt = Annotated[
+    str | None,
+    typer.Option("--banner", help="Custom internal banner (text/HTML, tags like [sender])."),
+]
+BannerFileOpt = Annotated[
+    Path | None,
+    typer.Option("--banner-file", help="Read the custom banner from a file.", dir_okay=False),
+]
 
 
-def _settings(print_, reply, reply_all, expire_after, max_extension, read_receipt, banner, banner_file) -> dict:
+def _settings(
+    print_, reply, reply_all, expire_after, max_extension, read_receipt, banner, banner_file
+) -> dict:
     if banner is not None and banner_file is not None:
         raise InvalidInput("give --banner or --banner-file, not both")
     if banner_file is not None:
@@ -71,7 +99,9 @@ def _settings(print_, reply, reply_all, expire_after, max_extension, read_receip
 
 
 def register(app: typer.Typer) -> None:
-    definition_app = sub_app("Secure Messaging definitions: permissions, expiry and banner of a secure message.")
+    definition_app = sub_app(
+        "Secure Messaging definitions: permissions, expiry and banner of a secure message."
+    )
 
     @definition_app.command("create")
     def create(
@@ -89,7 +119,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Create a definition in an existing folder (not the root).
 
-            secmsg definition create "Legal/7-Day Expiry" --expire-after 7d --read-receipt --max-extension 14d
+        secmsg definition create "Legal/7-Day Expiry" --expire-after 7d --read-receipt --max-extension 14d
         """
         if "/" not in path.strip().strip("/"):
             raise Refused(
@@ -97,7 +127,9 @@ def register(app: typer.Typer) -> None:
                 "such as Legal/7-Day Expiry (create the folder first)"
             )
         folder, description = split_definition_path(path)
-        values = _settings(print_, reply, reply_all, expire_after, max_extension, read_receipt, banner, banner_file)
+        values = _settings(
+            print_, reply, reply_all, expire_after, max_extension, read_receipt, banner, banner_file
+        )
         d = open_store(ctx).create_definition(folder, description, **values)
         if output is Output.table:
             say(f"Created definition {d.path!r} (id {d.id}).", quiet=state(ctx).quiet)
@@ -107,32 +139,48 @@ def register(app: typer.Typer) -> None:
     @definition_app.command("list")
     def list_(
         ctx: typer.Context,
-        folder: Annotated[str | None, typer.Option("--folder", "-f", help="Only definitions directly in this folder.")] = None,
+        folder: Annotated[
+            str | None,
+            typer.Option("--folder", "-f", help="Only definitions directly in this folder."),
+        ] = None,
         output: OutputOpt = Output.table,
     ) -> None:
         """List definitions.
 
-            secmsg definition list --folder Legal -o json
+        secmsg definition list --folder Legal -o json
         """
         defs = open_store(ctx).definitions(folder)
         rows = [definition_row(d) | {"banner_kind": _banner_kind(d)} for d in defs]
         emit(
             rows,
             output,
-            columns=None if output is not Output.table else [
-                "id", "path", "allow_print:print", "allow_reply:reply", "allow_reply_all_effective:reply all",
-                "expire_after:expires", "max_extension:extension", "read_receipt:receipt", "banner_kind:banner",
-                "routing", "builtin",
+            columns=None
+            if output is not Output.table
+            else [
+                "id",
+                "path",
+                "allow_print:print",
+                "allow_reply:reply",
+                "allow_reply_all_effective:reply all",
+                "expire_after:expires",
+                "max_extension:extension",
+                "read_receipt:receipt",
+                "banner_kind:banner",
+                "routing",
+                "builtin",
             ],
             empty="no definitions",
         )
 
     @definition_app.command("show")
-    def show(ctx: typer.Context, definition: Annotated[str, typer.Argument(help="Path or id.")],
-             output: OutputOpt = Output.table) -> None:
+    def show(
+        ctx: typer.Context,
+        definition: Annotated[str, typer.Argument(help="Path or id.")],
+        output: OutputOpt = Output.table,
+    ) -> None:
         """Show every field of a definition.
 
-            secmsg definition show "Legal/7-Day Expiry"
+        secmsg definition show "Legal/7-Day Expiry"
         """
         emit(definition_row(open_store(ctx).definition(definition)), output)
 
@@ -148,16 +196,22 @@ def register(app: typer.Typer) -> None:
         read_receipt: ReceiptOpt = None,
         banner: BannerOpt = None,
         banner_file: BannerFileOpt = None,
-        no_banner: Annotated[bool, typer.Option("--no-banner", help="Go back to the standard banner.")] = False,
-        description: Annotated[str | None, typer.Option("--description", help="Rename (the new description).")] = None,
+        no_banner: Annotated[
+            bool, typer.Option("--no-banner", help="Go back to the standard banner.")
+        ] = False,
+        description: Annotated[
+            str | None, typer.Option("--description", help="Rename (the new description).")
+        ] = None,
         folder: Annotated[str | None, typer.Option("--folder", help="Move to this folder.")] = None,
         output: OutputOpt = Output.table,
     ) -> None:
         """Change a definition's settings, description or folder (built-ins are read-only).
 
-            secmsg definition update "Legal/7-Day Expiry" --expire-after 14d --description "14-Day Expiry"
+        secmsg definition update "Legal/7-Day Expiry" --expire-after 14d --description "14-Day Expiry"
         """
-        values = _settings(print_, reply, reply_all, expire_after, max_extension, read_receipt, banner, banner_file)
+        values = _settings(
+            print_, reply, reply_all, expire_after, max_extension, read_receipt, banner, banner_file
+        )
         if no_banner:
             if "banner" in values:
                 raise InvalidInput("give --no-banner or a banner, not both")
@@ -167,7 +221,9 @@ def register(app: typer.Typer) -> None:
         if folder is not None:
             values["folder"] = folder
         if not values:
-            raise InvalidInput("nothing to change: give at least one option, e.g. --expire-after 14d")
+            raise InvalidInput(
+                "nothing to change: give at least one option, e.g. --expire-after 14d"
+            )
         d = open_store(ctx).update_definition(definition, **values)
         if output is Output.table:
             say(f"Updated definition {d.path!r} (id {d.id}).", quiet=state(ctx).quiet)
@@ -175,10 +231,12 @@ def register(app: typer.Typer) -> None:
             emit(definition_row(d), output)
 
     @definition_app.command("delete")
-    def delete(ctx: typer.Context, definition: Annotated[str, typer.Argument(help="Path or id.")]) -> None:
+    def delete(
+        ctx: typer.Context, definition: Annotated[str, typer.Argument(help="Path or id.")]
+    ) -> None:
         """Delete a definition (refused for built-ins and while a policy uses it).
 
-            secmsg definition delete "Legal/7-Day Expiry"
+        secmsg definition delete "Legal/7-Day Expiry"
         """
         d = open_store(ctx).delete_definition(definition)
         say(f"Deleted definition {d.path!r}.", quiet=state(ctx).quiet)

@@ -34,8 +34,14 @@ from secmsg_cli.cli._output import Output, console, to_json, to_json_line
 from secmsg_cli.cli._values import build_context, parse_limits, printable
 from secmsg_cli.errors import InvalidInput, SecmsgError
 
-OutboxOpt = Annotated[str | None, typer.Option(
-    "--outbox", metavar="DIR", help="The outbox Maildir (default: beside the store, <store>.outbox).")]
+OutboxOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--outbox",
+        metavar="DIR",
+        help="The outbox Maildir (default: beside the store, <store>.outbox).",
+    ),
+]
 
 
 def outbox_for(store, option: str | None):
@@ -50,7 +56,8 @@ def outbox_for(store, option: str | None):
         sys.stderr.write(
             f"outbox {printable(str(box.path))}: an earlier run stopped half-way; "
             f"{len(moved)} file(s) of committed deliveries moved to new/, "
-            f"{len(removed)} file(s) of deliveries that never committed removed\n")
+            f"{len(removed)} file(s) of deliveries that never committed removed\n"
+        )
     return box
 
 
@@ -66,8 +73,12 @@ def _print_delivered(out, delivered, tz) -> None:
     for col in ("portal id", "kind", "to", "outbox file"):
         table.add_column(col, overflow="fold")
     for f in delivered.files:
-        table.add_row(Text(str(f.portal_id) if f.portal_id is not None else ""), Text(f.kind),
-                      Text(printable(", ".join(f.to))), Text(printable(str(f.path))))
+        table.add_row(
+            Text(str(f.portal_id) if f.portal_id is not None else ""),
+            Text(f.kind),
+            Text(printable(", ".join(f.to))),
+            Text(printable(str(f.path))),
+        )
     out.print(table)
     out.print()
 
@@ -80,8 +91,10 @@ def _json(decision, delivered, source: str, tz, explain: bool) -> dict:
         if r["portal"] is not None:
             r["portal"]["id"] = delivered.recipients.get(r["address"])
     doc["portal_ids"] = list(delivered.portal_ids)
-    doc["outbox"] = [{"kind": f.kind, "to": list(f.to), "portal_id": f.portal_id, "path": str(f.path)}
-                     for f in delivered.files]
+    doc["outbox"] = [
+        {"kind": f.kind, "to": list(f.to), "portal_id": f.portal_id, "path": str(f.path)}
+        for f in delivered.files
+    ]
     return doc
 
 
@@ -89,7 +102,12 @@ def register(app: typer.Typer) -> None:
     @app.command("deliver")
     def deliver(
         ctx: typer.Context,
-        paths: Annotated[list[str], typer.Argument(help=".eml files, - (stdin), directories (every *.eml below) or mbox files.")],
+        paths: Annotated[
+            list[str],
+            typer.Argument(
+                help=".eml files, - (stdin), directories (every *.eml below) or mbox files."
+            ),
+        ],
         mail_from: MailFromOpt = None,
         rcpt: RcptOpt = None,
         source_ip: SourceIpOpt = None,
@@ -103,9 +121,17 @@ def register(app: typer.Typer) -> None:
         max_text: MaxTextOpt = None,
         max_recipients: MaxRecipientsOpt = None,
         outbox: OutboxOpt = None,
-        again: Annotated[bool, typer.Option(
-            "--again", help="Deliver a message again to recipients who already have it (same Message-ID).")] = False,
-        output: Annotated[Output, typer.Option("--output", "-o", help="table, json or jsonl.", case_sensitive=False)] = Output.table,
+        again: Annotated[
+            bool,
+            typer.Option(
+                "--again",
+                help="Deliver a message again to recipients who already have it (same Message-ID).",
+            ),
+        ] = False,
+        output: Annotated[
+            Output,
+            typer.Option("--output", "-o", help="table, json or jsonl.", case_sensitive=False),
+        ] = Output.table,
     ) -> None:
         """Deliver messages: retain portal copies, write what would be emailed to the outbox.
 
@@ -123,20 +149,33 @@ def register(app: typer.Typer) -> None:
         """
         from secmsg_cli.cli._boundary import line
         from secmsg_cli.cli.simulation import _print_decision, _print_error_row
-        from secmsg_cli.runner import is_single, iter_inputs, parse_size, run_one
         from secmsg_cli.delivery.lifecycle import deliver as deliver_one
         from secmsg_cli.engine.render import error_to_json
+        from secmsg_cli.runner import is_single, iter_inputs, parse_size, run_one
 
         if output is Output.csv:
             raise InvalidInput("deliver writes table, json or jsonl (not csv)")
         limit = parse_size(max_size)
-        limits = parse_limits(max_depth=max_depth, max_parts=max_parts, max_text=max_text,
-                              max_recipients=max_recipients)
+        limits = parse_limits(
+            max_depth=max_depth,
+            max_parts=max_parts,
+            max_text=max_text,
+            max_recipients=max_recipients,
+        )
         store = open_store(ctx)
         snapshot = store.snapshot()
         tz = snapshot.tz
-        context = build_context(snapshot, mail_from=mail_from, rcpt=rcpt, source_ip=source_ip, at=at, via=via,
-                                definition=definition, explain=explain, limits=limits)
+        context = build_context(
+            snapshot,
+            mail_from=mail_from,
+            rcpt=rcpt,
+            source_ip=source_ip,
+            at=at,
+            via=via,
+            definition=definition,
+            explain=explain,
+            limits=limits,
+        )
         box = outbox_for(store, outbox)
         single = is_single(paths)
         out = console()
@@ -152,16 +191,26 @@ def register(app: typer.Typer) -> None:
             if error is None and decision.undecided:
                 # Delivering it would leave those recipients to chance (the
                 # mail system would send them the message unexamined).
-                error = (f"{decision.undecided} recipient(s) were not decided (past --max-recipients "
-                         f"{limits.recipients}, or in address headers too long to read): nothing delivered; "
-                         "raise --max-recipients to deliver it")
+                error = (
+                    f"{decision.undecided} recipient(s) were not decided (past --max-recipients "
+                    f"{limits.recipients}, or in address headers too long to read): nothing delivered; "
+                    "raise --max-recipients to deliver it"
+                )
             if error is None:
                 try:
-                    delivered = deliver_one(store, snapshot, decision, item.data or b"", box, source=item.source,
-                                            again=again, limits=limits)
+                    delivered = deliver_one(
+                        store,
+                        snapshot,
+                        decision,
+                        item.data or b"",
+                        box,
+                        source=item.source,
+                        again=again,
+                        limits=limits,
+                    )
                 except SecmsgError as exc:
                     error = str(exc)
-                except Exception as exc:  # noqa: BLE001 - one message's failure must not stop the batch
+                except Exception as exc:
                     if debug:
                         raise
                     error = f"internal error: {type(exc).__name__}: {exc}"
@@ -174,13 +223,18 @@ def register(app: typer.Typer) -> None:
                 if error is not None and single:
                     sys.stderr.write(f"error: {line(f'{item.source}: {error}')}\n")
                 elif error is not None:
-                    _print_error_row(out, item.source, error)  # escaped, not markup, as simulate shows it
+                    _print_error_row(
+                        out, item.source, error
+                    )  # escaped, not markup, as simulate shows it
                 else:
                     _print_decision(out, item.source, decision, tz, explain)
                     _print_delivered(out, delivered, tz)
             else:
-                doc = error_to_json(item.source, error) if error is not None else _json(
-                    decision, delivered, item.source, tz, explain)
+                doc = (
+                    error_to_json(item.source, error)
+                    if error is not None
+                    else _json(decision, delivered, item.source, tz, explain)
+                )
                 text = to_json_line(doc) if output is Output.jsonl else to_json(doc)
                 if output is Output.jsonl or single:
                     sys.stdout.write(text + "\n")

@@ -57,7 +57,9 @@ def _value(field: str, text: str):
         return int(text) if ok else None
     if field == "min_coverage":
         whole, dot, frac = text.partition(".")
-        if not (whole.isascii() and whole.isdigit() and (not dot or (frac.isascii() and frac.isdigit()))):
+        if not (
+            whole.isascii() and whole.isdigit() and (not dot or (frac.isascii() and frac.isdigit()))
+        ):
             return None
         number = float(text)
         return number if 0 <= number <= 100 else None
@@ -120,7 +122,7 @@ def parse_simulate(args: list[str]):
     while i < len(args):
         token = args[i]
         if token == "--":
-            paths.extend(args[i + 1:])
+            paths.extend(args[i + 1 :])
             break
         if token.startswith("-") and token != "-":
             nxt = _take(args, i, _OPTIONS, values)

@@ -26,24 +26,38 @@ def _row(folder, definitions: int) -> dict:
 
 
 def register(app: typer.Typer) -> None:
-    folder_app = sub_app("Folders of definitions; a folder's publish list decides who may choose its definitions.")
+    folder_app = sub_app(
+        "Folders of definitions; a folder's publish list decides who may choose its definitions."
+    )
 
     @folder_app.command("create")
     def create(
         ctx: typer.Context,
         path: Annotated[str, typer.Argument(help="Folder path, e.g. Legal/Contracts.")],
-        publish_to: Annotated[list[str] | None, typer.Option("--publish-to", "-p", help="'everyone' or a group; repeatable (default: inherit the parent's).")] = None,
-        parents: Annotated[bool, typer.Option("--parents", help="Create missing parent folders too.")] = False,
+        publish_to: Annotated[
+            list[str] | None,
+            typer.Option(
+                "--publish-to",
+                "-p",
+                help="'everyone' or a group; repeatable (default: inherit the parent's).",
+            ),
+        ] = None,
+        parents: Annotated[
+            bool, typer.Option("--parents", help="Create missing parent folders too.")
+        ] = False,
         output: OutputOpt = Output.table,
     ) -> None:
         """Create a folder.
 
-            secmsg folder create Legal/Restricted --publish-to Board
+        secmsg folder create Legal/Restricted --publish-to Board
         """
         store = open_store(ctx)
         folder = store.create_folder(path, publish_to, parents=parents)
         if output is Output.table:
-            say(f"Created folder {folder.path!r} (id {folder.id}), published to {_publish_text(folder)}.", quiet=state(ctx).quiet)
+            say(
+                f"Created folder {folder.path!r} (id {folder.id}), published to {_publish_text(folder)}.",
+                quiet=state(ctx).quiet,
+            )
         else:
             emit(_row(folder, 0), output)
 
@@ -51,7 +65,7 @@ def register(app: typer.Typer) -> None:
     def list_(ctx: typer.Context, output: OutputOpt = Output.table) -> None:
         """Show the folder tree with publishing and definition counts.
 
-            secmsg folder list
+        secmsg folder list
         """
         store = open_store(ctx)
         folders = store.folders()
@@ -83,7 +97,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Rename a folder (its definitions' paths change with it).
 
-            secmsg folder rename Legal/Contracts Agreements
+        secmsg folder rename Legal/Contracts Agreements
         """
         f = open_store(ctx).rename_folder(folder, new_name)
         say(f"Renamed folder to {f.path!r}.", quiet=state(ctx).quiet)
@@ -92,11 +106,13 @@ def register(app: typer.Typer) -> None:
     def move(
         ctx: typer.Context,
         folder: Annotated[str, typer.Argument(help="Folder path or id.")],
-        new_parent: Annotated[str, typer.Argument(help="The new parent folder, or / for the root.")],
+        new_parent: Annotated[
+            str, typer.Argument(help="The new parent folder, or / for the root.")
+        ],
     ) -> None:
         """Move a folder under another folder (or / for the root).
 
-            secmsg folder move Contracts Legal
+        secmsg folder move Contracts Legal
         """
         f = open_store(ctx).move_folder(folder, new_parent)
         say(f"Moved folder to {f.path!r}.", quiet=state(ctx).quiet)
@@ -105,7 +121,10 @@ def register(app: typer.Typer) -> None:
     def delete(
         ctx: typer.Context,
         folder: Annotated[str, typer.Argument(help="Folder path or id.")],
-        recursive: Annotated[bool, typer.Option("--recursive", "-r", help="Also delete its subfolders and definitions.")] = False,
+        recursive: Annotated[
+            bool,
+            typer.Option("--recursive", "-r", help="Also delete its subfolders and definitions."),
+        ] = False,
     ) -> None:
         """Delete a folder (refused while it holds anything unless --recursive,
         and always while a policy or content definition uses a definition in it).
@@ -123,7 +142,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Publish a folder's definitions to everyone or to groups (adds to its own list).
 
-            secmsg folder publish Finance Finance Board
+        secmsg folder publish Finance Finance Board
         """
         f = open_store(ctx).publish_folder(folder, targets)
         say(f"Folder {f.path!r} is published to {_publish_text(f)}.", quiet=state(ctx).quiet)
@@ -132,14 +151,19 @@ def register(app: typer.Typer) -> None:
     def unpublish(
         ctx: typer.Context,
         folder: Annotated[str, typer.Argument(help="Folder path or id.")],
-        targets: Annotated[list[str] | None, typer.Argument(help="Targets to remove; none = publish to nobody.")] = None,
-        inherit: Annotated[bool, typer.Option("--inherit", help="Drop the folder's own list and inherit its parent's.")] = False,
+        targets: Annotated[
+            list[str] | None, typer.Argument(help="Targets to remove; none = publish to nobody.")
+        ] = None,
+        inherit: Annotated[
+            bool,
+            typer.Option("--inherit", help="Drop the folder's own list and inherit its parent's."),
+        ] = False,
     ) -> None:
         """Remove 'everyone' or groups from a folder's publish list.
 
-            secmsg folder unpublish Finance Board
-            secmsg folder unpublish Templates            # nobody
-            secmsg folder unpublish HR/Archive --inherit # as its parent
+        secmsg folder unpublish Finance Board
+        secmsg folder unpublish Templates            # nobody
+        secmsg folder unpublish HR/Archive --inherit # as its parent
         """
         f = open_store(ctx).unpublish_folder(folder, targets or [], inherit=inherit)
         say(f"Folder {f.path!r} is published to {_publish_text(f)}.", quiet=state(ctx).quiet)

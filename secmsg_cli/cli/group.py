@@ -11,26 +11,39 @@ from secmsg_cli.cli._output import Output, emit, say
 
 
 def _row(group) -> dict:
-    return {"id": group.id, "name": group.name, "members": list(group.members), "member_count": len(group.members)}
+    return {
+        "id": group.id,
+        "name": group.name,
+        "members": list(group.members),
+        "member_count": len(group.members),
+    }
 
 
 def register(app: typer.Typer) -> None:
-    group_app = sub_app("Directory groups: addresses and @domain members (a @domain member matches all its addresses).")
+    group_app = sub_app(
+        "Directory groups: addresses and @domain members (a @domain member matches all its addresses)."
+    )
 
     @group_app.command("create")
     def create(
         ctx: typer.Context,
         name: Annotated[str, typer.Argument(help="Group name (unique, case-insensitive).")],
-        member: Annotated[list[str] | None, typer.Option("--member", "-m", help="An address or @domain; repeatable.")] = None,
+        member: Annotated[
+            list[str] | None,
+            typer.Option("--member", "-m", help="An address or @domain; repeatable."),
+        ] = None,
         output: OutputOpt = Output.table,
     ) -> None:
         """Create a group.
 
-            secmsg group create Board -m ceo@example.com -m @board.example.com
+        secmsg group create Board -m ceo@example.com -m @board.example.com
         """
         group = open_store(ctx).create_group(name, member or [])
         if output is Output.table:
-            say(f"Created group {group.name!r} (id {group.id}, {len(group.members)} member(s)).", quiet=state(ctx).quiet)
+            say(
+                f"Created group {group.name!r} (id {group.id}, {len(group.members)} member(s)).",
+                quiet=state(ctx).quiet,
+            )
         else:
             emit(_row(group), output)
 
@@ -38,17 +51,24 @@ def register(app: typer.Typer) -> None:
     def list_(ctx: typer.Context, output: OutputOpt = Output.table) -> None:
         """List groups with their member counts.
 
-            secmsg group list -o json
+        secmsg group list -o json
         """
-        emit([_row(g) for g in open_store(ctx).groups()], output, columns=["id", "name", "member_count:members"],
-             empty="no groups")
+        emit(
+            [_row(g) for g in open_store(ctx).groups()],
+            output,
+            columns=["id", "name", "member_count:members"],
+            empty="no groups",
+        )
 
     @group_app.command("show")
-    def show(ctx: typer.Context, group: Annotated[str, typer.Argument(help="Group name or id.")],
-             output: OutputOpt = Output.table) -> None:
+    def show(
+        ctx: typer.Context,
+        group: Annotated[str, typer.Argument(help="Group name or id.")],
+        output: OutputOpt = Output.table,
+    ) -> None:
         """Show a group and its members.
 
-            secmsg group show Board
+        secmsg group show Board
         """
         g = open_store(ctx).group(group)
         if output is Output.table:
@@ -58,10 +78,12 @@ def register(app: typer.Typer) -> None:
             emit(_row(g), output)
 
     @group_app.command("delete")
-    def delete(ctx: typer.Context, group: Annotated[str, typer.Argument(help="Group name or id.")]) -> None:
+    def delete(
+        ctx: typer.Context, group: Annotated[str, typer.Argument(help="Group name or id.")]
+    ) -> None:
         """Delete a group (refused while a folder or policy uses it).
 
-            secmsg group delete Contractors
+        secmsg group delete Contractors
         """
         g = open_store(ctx).delete_group(group)
         say(f"Deleted group {g.name!r}.", quiet=state(ctx).quiet)
@@ -74,7 +96,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Add members to a group.
 
-            secmsg group add-member Board cfo@example.com @board.example.com
+        secmsg group add-member Board cfo@example.com @board.example.com
         """
         g = open_store(ctx).add_group_members(group, members)
         say(f"Group {g.name!r} now has {len(g.members)} member(s).", quiet=state(ctx).quiet)
@@ -87,7 +109,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Remove members from a group.
 
-            secmsg group remove-member Board cfo@example.com
+        secmsg group remove-member Board cfo@example.com
         """
         g = open_store(ctx).remove_group_members(group, members)
         say(f"Group {g.name!r} now has {len(g.members)} member(s).", quiet=state(ctx).quiet)

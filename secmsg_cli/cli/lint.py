@@ -9,8 +9,8 @@ from typing import Annotated
 import typer
 
 from secmsg_cli.cli._common import OutputOpt, open_store, state
-from secmsg_cli.cli._values import parse_at
 from secmsg_cli.cli._output import Output, emit
+from secmsg_cli.cli._values import parse_at
 
 COLUMNS = ["code", "name", "severity", "object", "reason"]
 
@@ -55,12 +55,23 @@ def register(app: typer.Typer) -> None:
     @app.command("lint")
     def lint(
         ctx: typer.Context,
-        file: Annotated[str | None, typer.Argument(
-            help="A TOML or JSON configuration file to lint instead of the store (- for standard input); "
-                 "no store is opened.")] = None,
-        strict: Annotated[bool, typer.Option("--strict", help="Warnings fail too (exit 3).")] = False,
-        at: Annotated[str | None, typer.Option(
-            "--at", help="Judge validity (expired, overlapping) at this time, ISO 8601 (default now).")] = None,
+        file: Annotated[
+            str | None,
+            typer.Argument(
+                help="A TOML or JSON configuration file to lint instead of the store (- for standard input); "
+                "no store is opened."
+            ),
+        ] = None,
+        strict: Annotated[
+            bool, typer.Option("--strict", help="Warnings fail too (exit 3).")
+        ] = False,
+        at: Annotated[
+            str | None,
+            typer.Option(
+                "--at",
+                help="Judge validity (expired, overlapping) at this time, ISO 8601 (default now).",
+            ),
+        ] = None,
         output: OutputOpt = Output.table,
     ) -> None:
         """Check the configuration for errors and likely mistakes: dangling

@@ -1,14 +1,13 @@
 """``secmsg policy|bypass|content-policy ...``: the three kinds of policy
 (SPEC §4), built by one factory so that they share every command."""
 
-
 from typing import Annotated
 
 import typer
 
 from secmsg_cli.cli._common import OutputOpt, open_store, state, sub_app
-from secmsg_cli.cli._values import parse_at
 from secmsg_cli.cli._output import Output, emit, say
+from secmsg_cli.cli._values import parse_at
 from secmsg_cli.errors import InvalidInput
 from secmsg_cli.model import KIND_OPTIONS, STATUSES_HELP
 
@@ -23,15 +22,46 @@ KIND_EXAMPLE = {
     "content-examination": 'secmsg content-policy create "Confidential subjects" --content-definition "Confidential subject" --from internal',
 }
 
-FromOpt = Annotated[str | None, typer.Option("--from", help="Emails From: everyone, internal, external, domain:D, domain:*.D, group:G, attribute:Name=value, address:A.")]
+FromOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--from",
+        help="Emails From: everyone, internal, external, domain:D, domain:*.D, group:G, attribute:Name=value, address:A.",
+    ),
+]
 ToOpt = Annotated[str | None, typer.Option("--to", help="Emails To (same forms as --from).")]
-FromPartOpt = Annotated[str | None, typer.Option("--from-part", help="Addresses based on: envelope (default), header or both.")]
-StartOpt = Annotated[str | None, typer.Option("--start", help="ISO date (00:00 that day, account time zone) or datetime.")]
-EndOpt = Annotated[str | None, typer.Option("--end", help="ISO date (the whole day included) or datetime.")]
-OverrideOpt = Annotated[bool | None, typer.Option("--override/--no-override", help="Policy override: wins over more specific policies without it.")]
-BidiOpt = Annotated[bool | None, typer.Option("--bidirectional/--no-bidirectional", help="Also match with sender and recipient swapped (not for secure-messaging).")]
-SourceIpOpt = Annotated[list[str] | None, typer.Option("--source-ip", help="Source IP range in CIDR form; repeatable (IPv4 and IPv6).")]
-EnabledOpt = Annotated[bool | None, typer.Option("--enabled/--disabled", help="Whether the policy is enabled.")]
+FromPartOpt = Annotated[
+    str | None,
+    typer.Option("--from-part", help="Addresses based on: envelope (default), header or both."),
+]
+StartOpt = Annotated[
+    str | None,
+    typer.Option("--start", help="ISO date (00:00 that day, account time zone) or datetime."),
+]
+EndOpt = Annotated[
+    str | None, typer.Option("--end", help="ISO date (the whole day included) or datetime.")
+]
+OverrideOpt = Annotated[
+    bool | None,
+    typer.Option(
+        "--override/--no-override",
+        help="Policy override: wins over more specific policies without it.",
+    ),
+]
+BidiOpt = Annotated[
+    bool | None,
+    typer.Option(
+        "--bidirectional/--no-bidirectional",
+        help="Also match with sender and recipient swapped (not for secure-messaging).",
+    ),
+]
+SourceIpOpt = Annotated[
+    list[str] | None,
+    typer.Option("--source-ip", help="Source IP range in CIDR form; repeatable (IPv4 and IPv6)."),
+]
+EnabledOpt = Annotated[
+    bool | None, typer.Option("--enabled/--disabled", help="Whether the policy is enabled.")
+]
 
 
 def describe_action(p) -> str:
@@ -49,10 +79,16 @@ def policy_row(p, status: str) -> dict:
     # Every field of the kind, absent ones as null, so that JSON rows have one
     # shape and CSV (whose columns come from the first row) loses nothing.
     fields = policy_fields(p)
-    kind_keys = {"secure-messaging": ("option", "definition"), "bypass": ("option",),
-                 "content-examination": ("content_definition",)}[p.kind]
-    row = {k: fields.get(k) for k in POLICY_FIELDS
-           if k in fields or k in kind_keys or k in ("start", "end")}
+    kind_keys = {
+        "secure-messaging": ("option", "definition"),
+        "bypass": ("option",),
+        "content-examination": ("content_definition",),
+    }[p.kind]
+    row = {
+        k: fields.get(k)
+        for k in POLICY_FIELDS
+        if k in fields or k in kind_keys or k in ("start", "end")
+    }
     row["status"] = status
     row["created"] = p.created
     row["updated"] = p.updated
@@ -64,9 +100,22 @@ def _from_text(p) -> str:
     return text if p.from_part == "envelope" else f"{text} ({p.from_part})"
 
 
-def _collect(kind: str, *, option=None, definition=None, content_definition=None, from_=None, to=None,
-             from_part=None, start=None, end=None, override=None, bidirectional=None, source_ip=None,
-             enabled=None) -> dict:
+def _collect(
+    kind: str,
+    *,
+    option=None,
+    definition=None,
+    content_definition=None,
+    from_=None,
+    to=None,
+    from_part=None,
+    start=None,
+    end=None,
+    override=None,
+    bidirectional=None,
+    source_ip=None,
+    enabled=None,
+) -> dict:
     from secmsg_cli.model import check_target
 
     raw: dict = {}
@@ -80,8 +129,14 @@ def _collect(kind: str, *, option=None, definition=None, content_definition=None
         raw["from"] = check_target(from_, side="--from")
     if to is not None:
         raw["to"] = check_target(to, side="--to")
-    for key, value in (("from_part", from_part), ("start", start), ("end", end), ("override", override),
-                       ("bidirectional", bidirectional), ("enabled", enabled)):
+    for key, value in (
+        ("from_part", from_part),
+        ("start", start),
+        ("end", end),
+        ("override", override),
+        ("bidirectional", bidirectional),
+        ("enabled", enabled),
+    ):
         if value is not None:
             raw[key] = value
     if source_ip is not None:
@@ -102,9 +157,27 @@ def make_policy_app(kind: str) -> typer.Typer:
     def create(
         ctx: typer.Context,
         narrative: Annotated[str, typer.Argument(help="Describes the policy.")],
-        option: Annotated[str | None, typer.Option("--option", help=option_help, hidden=not options)] = None,
-        definition: Annotated[str | None, typer.Option("--definition", "-d", help="The definition applied (path or id).", hidden=kind != "secure-messaging")] = None,
-        content_definition: Annotated[str | None, typer.Option("--content-definition", "-c", help="The content definition (name or id).", hidden=kind != "content-examination")] = None,
+        option: Annotated[
+            str | None, typer.Option("--option", help=option_help, hidden=not options)
+        ] = None,
+        definition: Annotated[
+            str | None,
+            typer.Option(
+                "--definition",
+                "-d",
+                help="The definition applied (path or id).",
+                hidden=kind != "secure-messaging",
+            ),
+        ] = None,
+        content_definition: Annotated[
+            str | None,
+            typer.Option(
+                "--content-definition",
+                "-c",
+                help="The content definition (name or id).",
+                hidden=kind != "content-examination",
+            ),
+        ] = None,
         from_: FromOpt = None,
         to: ToOpt = None,
         from_part: FromPartOpt = None,
@@ -116,15 +189,30 @@ def make_policy_app(kind: str) -> typer.Typer:
         enabled: EnabledOpt = None,
         output: OutputOpt = Output.table,
     ) -> None:
-        raw = _collect(kind, option=option, definition=definition, content_definition=content_definition,
-                       from_=from_, to=to, from_part=from_part, start=start, end=end, override=override,
-                       bidirectional=bidirectional, source_ip=source_ip, enabled=enabled)
+        raw = _collect(
+            kind,
+            option=option,
+            definition=definition,
+            content_definition=content_definition,
+            from_=from_,
+            to=to,
+            from_part=from_part,
+            start=start,
+            end=end,
+            override=override,
+            bidirectional=bidirectional,
+            source_ip=source_ip,
+            enabled=enabled,
+        )
         raw["kind"] = kind
         raw["narrative"] = narrative
         store = open_store(ctx)
         p = store.create_policy(raw)
         if output is Output.table:
-            say(f"Created {noun} {p.id}: {describe_action(p)}, from {_from_text(p)} to {p.to}.", quiet=state(ctx).quiet)
+            say(
+                f"Created {noun} {p.id}: {describe_action(p)}, from {_from_text(p)} to {p.to}.",
+                quiet=state(ctx).quiet,
+            )
         else:
             emit(policy_row(p, _status(store, p, None)), output)
 
@@ -134,10 +222,25 @@ def make_policy_app(kind: str) -> typer.Typer:
     def list_(
         ctx: typer.Context,
         status: Annotated[str | None, typer.Option("--status", help=STATUSES_HELP)] = None,
-        definition: Annotated[str | None, typer.Option("--definition", help="Only policies whose definition or content definition contains this text.")] = None,
-        from_: Annotated[str | None, typer.Option("--from", help="Only policies whose Emails From contains this text.")] = None,
-        to: Annotated[str | None, typer.Option("--to", help="Only policies whose Emails To contains this text.")] = None,
-        at: Annotated[str | None, typer.Option("--at", help="Compute status as of this ISO date/datetime (default now).")] = None,
+        definition: Annotated[
+            str | None,
+            typer.Option(
+                "--definition",
+                help="Only policies whose definition or content definition contains this text.",
+            ),
+        ] = None,
+        from_: Annotated[
+            str | None,
+            typer.Option("--from", help="Only policies whose Emails From contains this text."),
+        ] = None,
+        to: Annotated[
+            str | None,
+            typer.Option("--to", help="Only policies whose Emails To contains this text."),
+        ] = None,
+        at: Annotated[
+            str | None,
+            typer.Option("--at", help="Compute status as of this ISO date/datetime (default now)."),
+        ] = None,
         output: OutputOpt = Output.table,
     ) -> None:
         store = open_store(ctx)
@@ -147,7 +250,9 @@ def make_policy_app(kind: str) -> typer.Typer:
             from secmsg_cli.engine.select import STATUSES
 
             if status.lower() not in STATUSES:
-                raise InvalidInput(f"invalid --status {status!r}: expected one of {', '.join(STATUSES)}")
+                raise InvalidInput(
+                    f"invalid --status {status!r}: expected one of {', '.join(STATUSES)}"
+                )
         rows = []
         for p in store.policies(kind):
             st = _status(store, p, moment, tz)
@@ -166,8 +271,22 @@ def make_policy_app(kind: str) -> typer.Typer:
             row["to_text"] = str(p.to)
             rows.append(row)
         if output is Output.table:
-            emit(rows, output, columns=["id", "narrative", "action", "from_text:from", "to_text:to", "status", "override",
-                                        "bidirectional:bidi", "source_ips:source IPs"], empty=f"no {plural}")
+            emit(
+                rows,
+                output,
+                columns=[
+                    "id",
+                    "narrative",
+                    "action",
+                    "from_text:from",
+                    "to_text:to",
+                    "status",
+                    "override",
+                    "bidirectional:bidi",
+                    "source_ips:source IPs",
+                ],
+                empty=f"no {plural}",
+            )
         else:
             for row in rows:
                 del row["action"], row["from_text"], row["to_text"]
@@ -176,9 +295,12 @@ def make_policy_app(kind: str) -> typer.Typer:
     list_.__doc__ = f"List {plural} with their status (active, disabled, scheduled, expired).\n\n    secmsg {_group_name(kind)} list --status active -o json\n"
 
     @app.command("show")
-    def show(ctx: typer.Context, policy: Annotated[str, typer.Argument(help="Id (or the narrative, when unique).")],
-             at: Annotated[str | None, typer.Option("--at", help="Status as of this time.")] = None,
-             output: OutputOpt = Output.table) -> None:
+    def show(
+        ctx: typer.Context,
+        policy: Annotated[str, typer.Argument(help="Id (or the narrative, when unique).")],
+        at: Annotated[str | None, typer.Option("--at", help="Status as of this time.")] = None,
+        output: OutputOpt = Output.table,
+    ) -> None:
         store = open_store(ctx)
         p = store.policy(kind, policy)
         emit(policy_row(p, _status(store, p, at)), output)
@@ -190,29 +312,70 @@ def make_policy_app(kind: str) -> typer.Typer:
         ctx: typer.Context,
         policy: Annotated[str, typer.Argument(help="Id (or the narrative, when unique).")],
         narrative: Annotated[str | None, typer.Option("--narrative", help="New narrative.")] = None,
-        option: Annotated[str | None, typer.Option("--option", help=option_help, hidden=not options)] = None,
-        definition: Annotated[str | None, typer.Option("--definition", "-d", help="The definition applied (path or id).", hidden=kind != "secure-messaging")] = None,
-        content_definition: Annotated[str | None, typer.Option("--content-definition", "-c", help="The content definition (name or id).", hidden=kind != "content-examination")] = None,
+        option: Annotated[
+            str | None, typer.Option("--option", help=option_help, hidden=not options)
+        ] = None,
+        definition: Annotated[
+            str | None,
+            typer.Option(
+                "--definition",
+                "-d",
+                help="The definition applied (path or id).",
+                hidden=kind != "secure-messaging",
+            ),
+        ] = None,
+        content_definition: Annotated[
+            str | None,
+            typer.Option(
+                "--content-definition",
+                "-c",
+                help="The content definition (name or id).",
+                hidden=kind != "content-examination",
+            ),
+        ] = None,
         from_: FromOpt = None,
         to: ToOpt = None,
         from_part: FromPartOpt = None,
         start: StartOpt = None,
         end: EndOpt = None,
-        no_start: Annotated[bool, typer.Option("--no-start", help="Remove the start (eternal).")] = False,
+        no_start: Annotated[
+            bool, typer.Option("--no-start", help="Remove the start (eternal).")
+        ] = False,
         no_end: Annotated[bool, typer.Option("--no-end", help="Remove the end (eternal).")] = False,
         override: OverrideOpt = None,
         bidirectional: BidiOpt = None,
-        source_ip: Annotated[list[str] | None, typer.Option("--source-ip", help="Replace the source IP ranges (repeatable).")] = None,
-        any_source_ip: Annotated[bool, typer.Option("--any-source-ip", help="Remove every source IP range.")] = False,
+        source_ip: Annotated[
+            list[str] | None,
+            typer.Option("--source-ip", help="Replace the source IP ranges (repeatable)."),
+        ] = None,
+        any_source_ip: Annotated[
+            bool, typer.Option("--any-source-ip", help="Remove every source IP range.")
+        ] = False,
         enabled: EnabledOpt = None,
         output: OutputOpt = Output.table,
     ) -> None:
-        changes = _collect(kind, option=option, definition=definition, content_definition=content_definition,
-                           from_=from_, to=to, from_part=from_part, start=start, end=end, override=override,
-                           bidirectional=bidirectional, source_ip=source_ip, enabled=enabled)
+        changes = _collect(
+            kind,
+            option=option,
+            definition=definition,
+            content_definition=content_definition,
+            from_=from_,
+            to=to,
+            from_part=from_part,
+            start=start,
+            end=end,
+            override=override,
+            bidirectional=bidirectional,
+            source_ip=source_ip,
+            enabled=enabled,
+        )
         if narrative is not None:
             changes["narrative"] = narrative
-        for flag, key, given in ((no_start, "start", start), (no_end, "end", end), (any_source_ip, "source_ips", source_ip)):
+        for flag, key, given in (
+            (no_start, "start", start),
+            (no_end, "end", end),
+            (any_source_ip, "source_ips", source_ip),
+        ):
             if flag:
                 if given is not None:
                     raise InvalidInput(f"give --{key.replace('_', '-')} or its removal, not both")
@@ -231,7 +394,10 @@ def make_policy_app(kind: str) -> typer.Typer:
     update.__doc__ = f"Change fields of a {noun} (the result is validated as a whole).\n\n    secmsg {_group_name(kind)} update 3 --end 2027-12-31 --source-ip 203.0.113.0/24\n"
 
     @app.command("delete")
-    def delete(ctx: typer.Context, policy: Annotated[str, typer.Argument(help="Id (or the narrative, when unique).")]) -> None:
+    def delete(
+        ctx: typer.Context,
+        policy: Annotated[str, typer.Argument(help="Id (or the narrative, when unique).")],
+    ) -> None:
         p = open_store(ctx).delete_policy(kind, policy)
         say(f"Deleted {noun} {p.id} ({p.narrative!r}).", quiet=state(ctx).quiet)
 
@@ -242,20 +408,32 @@ def make_policy_app(kind: str) -> typer.Typer:
         say(f"{'Enabled' if value else 'Disabled'} {noun} {p.id}.", quiet=state(ctx).quiet)
 
     @app.command("enable")
-    def enable(ctx: typer.Context, policy: Annotated[str, typer.Argument(help="Id (or the narrative, when unique).")]) -> None:
+    def enable(
+        ctx: typer.Context,
+        policy: Annotated[str, typer.Argument(help="Id (or the narrative, when unique).")],
+    ) -> None:
         _toggle(ctx, policy, True)
 
     enable.__doc__ = f"Enable a {noun}.\n\n    secmsg {_group_name(kind)} enable 3\n"
 
     @app.command("disable")
-    def disable(ctx: typer.Context, policy: Annotated[str, typer.Argument(help="Id (or the narrative, when unique).")]) -> None:
+    def disable(
+        ctx: typer.Context,
+        policy: Annotated[str, typer.Argument(help="Id (or the narrative, when unique).")],
+    ) -> None:
         _toggle(ctx, policy, False)
 
-    disable.__doc__ = f"Disable a {noun} (it stays in the store).\n\n    secmsg {_group_name(kind)} disable 3\n"
+    disable.__doc__ = (
+        f"Disable a {noun} (it stays in the store).\n\n    secmsg {_group_name(kind)} disable 3\n"
+    )
     return app
 
 
-GROUP_NAMES = {"secure-messaging": "policy", "bypass": "bypass", "content-examination": "content-policy"}
+GROUP_NAMES = {
+    "secure-messaging": "policy",
+    "bypass": "bypass",
+    "content-examination": "content-policy",
+}
 
 
 def _group_name(kind: str) -> str:

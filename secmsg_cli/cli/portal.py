@@ -16,19 +16,37 @@ from typing import Annotated
 import typer
 
 from secmsg_cli.cli._common import OutputOpt, open_store, state, sub_app
-from secmsg_cli.cli._values import parse_at, printable
 from secmsg_cli.cli._output import Output, emit, say, warn, write_file
+from secmsg_cli.cli._values import parse_at, printable
 from secmsg_cli.errors import InvalidInput
 from secmsg_cli.store.portal import STATUSES as STATUS_CHOICES
 
-TokenArg = Annotated[str, typer.Argument(
-    help="The access token from the notification (the token= part of its link), or - to read it from stdin.")]
+TokenArg = Annotated[
+    str,
+    typer.Argument(
+        help="The access token from the notification (the token= part of its link), or - to read it from stdin."
+    ),
+]
 IdArg = Annotated[str, typer.Argument(help="Portal copy id (see 'secmsg portal list').")]
-AtOpt = Annotated[str | None, typer.Option("--at", help="Time of the action, ISO 8601 (default now).")]
-AsOpt = Annotated[str | None, typer.Option(
-    "--as", metavar="ADDRESS", help="The address signed in to the portal; a token issued to another address is refused.")]
-OutboxOpt = Annotated[str | None, typer.Option(
-    "--outbox", metavar="DIR", help="The outbox Maildir (default: beside the store, <store>.outbox).")]
+AtOpt = Annotated[
+    str | None, typer.Option("--at", help="Time of the action, ISO 8601 (default now).")
+]
+AsOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--as",
+        metavar="ADDRESS",
+        help="The address signed in to the portal; a token issued to another address is refused.",
+    ),
+]
+OutboxOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--outbox",
+        metavar="DIR",
+        help="The outbox Maildir (default: beside the store, <store>.outbox).",
+    ),
+]
 
 
 def _token(text: str) -> str:
@@ -69,21 +87,25 @@ def _detail(copy, at, tz, expired_view: bool) -> dict:
     from secmsg_cli.delivery.lifecycle import _span, actions
 
     row = _row(copy, at, tz)
-    row.update({
-        "message_id": copy.message_id,
-        "original_expires": _iso(copy.original_expires, tz),
-        "extended_by": _span(copy.expires - copy.original_expires) if copy.extended_seconds else None,
-        "extensions": [dict(e) for e in copy.extensions],
-        "retention_end": _iso(copy.retention_end, tz),
-        "expired_at": _iso(copy.expired_at, tz),
-        "purged_at": _iso(copy.purged_at, tz),
-        "settings": dict(copy.settings),
-        "allow_print": copy.allow_print,
-        "allow_reply": copy.allow_reply,
-        "allow_reply_all": copy.allow_reply_all,
-        "read_receipt": copy.read_receipt,
-        "actions": [name for name, ok in actions(copy, at, expired_view).items() if ok],
-    })
+    row.update(
+        {
+            "message_id": copy.message_id,
+            "original_expires": _iso(copy.original_expires, tz),
+            "extended_by": _span(copy.expires - copy.original_expires)
+            if copy.extended_seconds
+            else None,
+            "extensions": [dict(e) for e in copy.extensions],
+            "retention_end": _iso(copy.retention_end, tz),
+            "expired_at": _iso(copy.expired_at, tz),
+            "purged_at": _iso(copy.purged_at, tz),
+            "settings": dict(copy.settings),
+            "allow_print": copy.allow_print,
+            "allow_reply": copy.allow_reply,
+            "allow_reply_all": copy.allow_reply_all,
+            "read_receipt": copy.read_receipt,
+            "actions": [name for name, ok in actions(copy, at, expired_view).items() if ok],
+        }
+    )
     return row
 
 
@@ -116,12 +138,20 @@ def _show_opened(opened, saved: list[str], tz, *, quiet: bool) -> None:
     lines = [f"From:    {_one_line(v.from_)}", f"To:      {_one_line(', '.join(v.to))}"]
     if v.cc:
         lines.append(f"Cc:      {_one_line(', '.join(v.cc))}")
-    lines += [f"Date:    {_one_line(v.date or _iso(c.sent, tz))}", f"Subject: {_one_line(v.subject)}", ""]
+    lines += [
+        f"Date:    {_one_line(v.date or _iso(c.sent, tz))}",
+        f"Subject: {_one_line(v.subject)}",
+        "",
+    ]
     sys.stdout.write("\n".join(lines) + "\n" + printable(v.text.rstrip("\n")) + "\n")
     if v.attachments:
-        sys.stdout.write("\nAttachments:\n" + "".join(
-            f"  {_one_line(a.filename or '(unnamed)')} ({_one_line(a.content_type)}, {len(a.data)} bytes)\n"
-            for a in v.attachments))
+        sys.stdout.write(
+            "\nAttachments:\n"
+            + "".join(
+                f"  {_one_line(a.filename or '(unnamed)')} ({_one_line(a.content_type)}, {len(a.data)} bytes)\n"
+                for a in v.attachments
+            )
+        )
     if quiet:
         return
     allowed = ", ".join(k.replace("_", " ") for k, ok in opened.actions.items() if ok)
@@ -137,7 +167,9 @@ def _show_opened(opened, saved: list[str], tz, *, quiet: bool) -> None:
 
 
 def register(app: typer.Typer) -> None:
-    portal_app = sub_app("The Secure Messaging Portal: open, reply, print; list, show, extend, recall, sweep.")
+    portal_app = sub_app(
+        "The Secure Messaging Portal: open, reply, print; list, show, extend, recall, sweep."
+    )
 
     # --- recipient side -------------------------------------------------------------
 
@@ -147,9 +179,15 @@ def register(app: typer.Typer) -> None:
         token: TokenArg,
         at: AtOpt = None,
         as_: AsOpt = None,
-        save_attachments: Annotated[str | None, typer.Option(
-            "--save-attachments", metavar="DIR", help="Also save the attachments, byte for byte, into DIR (created if need be): all or none, "
-                               "under plain file names, never overwriting or following a link.")] = None,
+        save_attachments: Annotated[
+            str | None,
+            typer.Option(
+                "--save-attachments",
+                metavar="DIR",
+                help="Also save the attachments, byte for byte, into DIR (created if need be): all or none, "
+                "under plain file names, never overwriting or following a link.",
+            ),
+        ] = None,
         outbox: OutboxOpt = None,
         output: OutputOpt = Output.table,
     ) -> None:
@@ -178,24 +216,55 @@ def register(app: typer.Typer) -> None:
             return
         import hashlib
 
-        emit({
-            "id": c.id, "recipient": c.recipient, "from": v.from_, "to": list(v.to), "cc": list(v.cc),
-            "subject": v.subject, "date": v.date, "sent": _iso(c.sent, tz), "expires": _iso(c.expires, tz),
-            "expired": opened.expired, "first_view": opened.first_view,
-            "actions": [k for k, ok in opened.actions.items() if ok], "text": v.text,
-            "attachments": [{"filename": a.filename, "content_type": a.content_type, "size": len(a.data),
-                             "sha256": hashlib.sha256(a.data).hexdigest()} for a in v.attachments],
-            "saved": saved, "outbox": _files(opened.files),
-        }, output)
+        emit(
+            {
+                "id": c.id,
+                "recipient": c.recipient,
+                "from": v.from_,
+                "to": list(v.to),
+                "cc": list(v.cc),
+                "subject": v.subject,
+                "date": v.date,
+                "sent": _iso(c.sent, tz),
+                "expires": _iso(c.expires, tz),
+                "expired": opened.expired,
+                "first_view": opened.first_view,
+                "actions": [k for k, ok in opened.actions.items() if ok],
+                "text": v.text,
+                "attachments": [
+                    {
+                        "filename": a.filename,
+                        "content_type": a.content_type,
+                        "size": len(a.data),
+                        "sha256": hashlib.sha256(a.data).hexdigest(),
+                    }
+                    for a in v.attachments
+                ],
+                "saved": saved,
+                "outbox": _files(opened.files),
+            },
+            output,
+        )
 
     @portal_app.command("reply")
     def reply(
         ctx: typer.Context,
         token: TokenArg,
         body: Annotated[str | None, typer.Option("--body", help="The reply text.")] = None,
-        body_file: Annotated[str | None, typer.Option("--body-file", metavar="FILE", help="Read the reply text from FILE (- for stdin).")] = None,
-        all_: Annotated[bool, typer.Option("--all", help="Reply to all: also the original To and Cc recipients.")] = False,
-        attach: Annotated[list[str] | None, typer.Option("--attach", metavar="FILE", help="Attach a file; repeatable.")] = None,
+        body_file: Annotated[
+            str | None,
+            typer.Option(
+                "--body-file", metavar="FILE", help="Read the reply text from FILE (- for stdin)."
+            ),
+        ] = None,
+        all_: Annotated[
+            bool,
+            typer.Option("--all", help="Reply to all: also the original To and Cc recipients."),
+        ] = False,
+        attach: Annotated[
+            list[str] | None,
+            typer.Option("--attach", metavar="FILE", help="Attach a file; repeatable."),
+        ] = None,
         at: AtOpt = None,
         as_: AsOpt = None,
         outbox: OutboxOpt = None,
@@ -213,7 +282,9 @@ def register(app: typer.Typer) -> None:
         from secmsg_cli.delivery.lifecycle import reply as do_reply
 
         if (body is None) == (body_file is None):
-            raise InvalidInput("give the reply text with exactly one of --body TEXT or --body-file FILE")
+            raise InvalidInput(
+                "give the reply text with exactly one of --body TEXT or --body-file FILE"
+            )
         if body_file is not None:
             if body_file == "-":
                 text = sys.stdin.read()
@@ -234,33 +305,48 @@ def register(app: typer.Typer) -> None:
         tz = _tz(store)
         moment = parse_at(at, tz)
         box = _outbox(store, outbox)
-        done = do_reply(store, _token(token), text, moment, box, all_=all_, attachments=files, as_=as_)
+        done = do_reply(
+            store, _token(token), text, moment, box, all_=all_, attachments=files, as_=as_
+        )
         if output is Output.table:
             sent = next(f for f in done.files if f.kind == "reply")
             cc = f"; cc {', '.join(done.cc)}" if done.cc else ""
             say(f"Reply to {', '.join(done.to)}{cc} written to {sent.path}", quiet=state(ctx).quiet)
             for f in done.files:
                 if f.kind == "ndr":
-                    warn(f"{', '.join(done.undeliverable)} unknown to the directory: a non-delivery notice "
-                         f"(which may contain a copy of the secure message) was written to {f.path}")
+                    warn(
+                        f"{', '.join(done.undeliverable)} unknown to the directory: a non-delivery notice "
+                        f"(which may contain a copy of the secure message) was written to {f.path}"
+                    )
                 elif f.kind == "read-receipt" and not state(ctx).quiet:
                     _note(f"read receipt to {', '.join(f.to)} written to {f.path}")
             return
-        emit({"id": done.copy.id, "to": list(done.to), "cc": list(done.cc),
-              "undeliverable": list(done.undeliverable), "outbox": _files(done.files)}, output)
+        emit(
+            {
+                "id": done.copy.id,
+                "to": list(done.to),
+                "cc": list(done.cc),
+                "undeliverable": list(done.undeliverable),
+                "outbox": _files(done.files),
+            },
+            output,
+        )
 
     @portal_app.command("print")
     def print_(
         ctx: typer.Context,
         token: TokenArg,
-        out: Annotated[str | None, typer.Option("--out", metavar="FILE", help="Write the HTML to FILE (default stdout).")] = None,
+        out: Annotated[
+            str | None,
+            typer.Option("--out", metavar="FILE", help="Write the HTML to FILE (default stdout)."),
+        ] = None,
         at: AtOpt = None,
         as_: AsOpt = None,
         outbox: OutboxOpt = None,
     ) -> None:
         """A printable HTML rendering of a secure message (when its definition allows printing).
 
-            secmsg portal print "$TOKEN" --out message.html
+        secmsg portal print "$TOKEN" --out message.html
         """
         from secmsg_cli.delivery.lifecycle import print_copy
 
@@ -288,20 +374,32 @@ def register(app: typer.Typer) -> None:
     @portal_app.command("list")
     def list_(
         ctx: typer.Context,
-        sender: Annotated[str | None, typer.Option("--sender", help="Only copies sent by this address (envelope or header From).")] = None,
-        recipient: Annotated[str | None, typer.Option("--recipient", help="Only copies for this recipient.")] = None,
-        status: Annotated[str | None, typer.Option("--status", help="unread, read, expired, recalled or purged (at --at).")] = None,
+        sender: Annotated[
+            str | None,
+            typer.Option(
+                "--sender", help="Only copies sent by this address (envelope or header From)."
+            ),
+        ] = None,
+        recipient: Annotated[
+            str | None, typer.Option("--recipient", help="Only copies for this recipient.")
+        ] = None,
+        status: Annotated[
+            str | None,
+            typer.Option("--status", help="unread, read, expired, recalled or purged (at --at)."),
+        ] = None,
         at: AtOpt = None,
         output: OutputOpt = Output.table,
     ) -> None:
         """List portal copies, with their status at --at (default now).
 
-            secmsg portal list --sender alice.morgan@harborfinch.com --status unread
+        secmsg portal list --sender alice.morgan@harborfinch.com --status unread
         """
         from secmsg_cli.engine.addresses import AddressError, normalise_address
 
         if status is not None and status.strip().lower() not in STATUS_CHOICES:
-            raise InvalidInput(f"invalid --status {status!r}: expected one of {', '.join(STATUS_CHOICES)}")
+            raise InvalidInput(
+                f"invalid --status {status!r}: expected one of {', '.join(STATUS_CHOICES)}"
+            )
         try:
             sender = normalise_address(sender) if sender else None
             recipient = normalise_address(recipient) if recipient else None
@@ -310,17 +408,34 @@ def register(app: typer.Typer) -> None:
         store = open_store(ctx)
         tz = _tz(store)
         moment = parse_at(at, tz)
-        rows = [_row(c, moment, tz) for c in store.portal_copies(sender=sender, recipient=recipient)]
+        rows = [
+            _row(c, moment, tz) for c in store.portal_copies(sender=sender, recipient=recipient)
+        ]
         if status is not None:
             rows = [r for r in rows if r["status"] == status.strip().lower()]
-        emit(rows, output, columns=["id", "recipient", "sender", "subject", "definition", "sent", "expires", "status"],
-             empty="no portal copies")
+        emit(
+            rows,
+            output,
+            columns=[
+                "id",
+                "recipient",
+                "sender",
+                "subject",
+                "definition",
+                "sent",
+                "expires",
+                "status",
+            ],
+            empty="no portal copies",
+        )
 
     @portal_app.command("show")
-    def show(ctx: typer.Context, id: IdArg, at: AtOpt = None, output: OutputOpt = Output.table) -> None:
+    def show(
+        ctx: typer.Context, id: IdArg, at: AtOpt = None, output: OutputOpt = Output.table
+    ) -> None:
         """One portal copy: read status, permitted actions, expiry and extensions.
 
-            secmsg portal show 1 -o json
+        secmsg portal show 1 -o json
         """
         store = open_store(ctx)
         tz = _tz(store)
@@ -332,13 +447,19 @@ def register(app: typer.Typer) -> None:
     def extend(
         ctx: typer.Context,
         id: IdArg,
-        by: Annotated[str, typer.Option("--by", help="How much later it expires, e.g. 7d (within the definition's max_extension).")],
+        by: Annotated[
+            str,
+            typer.Option(
+                "--by",
+                help="How much later it expires, e.g. 7d (within the definition's max_extension).",
+            ),
+        ],
         at: AtOpt = None,
         output: OutputOpt = Output.table,
     ) -> None:
         """Extend an external copy's expiry (before it has passed; within max_extension and retention).
 
-            secmsg portal extend 1 --by 7d --at 2026-12-01T09:00:00Z
+        secmsg portal extend 1 --by 7d --at 2026-12-01T09:00:00Z
         """
         from secmsg_cli.delivery.compose import fmt_time
         from secmsg_cli.delivery.lifecycle import extend as do_extend
@@ -353,17 +474,22 @@ def register(app: typer.Typer) -> None:
         moment = parse_at(at, tz)
         before, after = do_extend(store, id, duration, moment)
         if output is Output.table:
-            say(f"Extended portal copy {after.id} ({after.recipient}) by {duration}: expires "
+            say(
+                f"Extended portal copy {after.id} ({after.recipient}) by {duration}: expires "
                 f"{fmt_time(after.expires, tz)} (was {fmt_time(before.expires, tz)}; latest possible "
-                f"{fmt_time(after.latest_expiry, tz)}).", quiet=state(ctx).quiet)
+                f"{fmt_time(after.latest_expiry, tz)}).",
+                quiet=state(ctx).quiet,
+            )
         else:
             emit(_detail(after, moment, tz, store.account().expired_view), output)
 
     @portal_app.command("recall")
-    def recall(ctx: typer.Context, id: IdArg, at: AtOpt = None, output: OutputOpt = Output.table) -> None:
+    def recall(
+        ctx: typer.Context, id: IdArg, at: AtOpt = None, output: OutputOpt = Output.table
+    ) -> None:
         """Recall a copy that its recipient has not opened; its link stops working.
 
-            secmsg portal recall 2 --at 2026-11-27T11:00:00Z
+        secmsg portal recall 2 --at 2026-11-27T11:00:00Z
         """
         from secmsg_cli.delivery.lifecycle import recall as do_recall
 
@@ -392,10 +518,21 @@ def register(app: typer.Typer) -> None:
         moment = parse_at(at, tz)
         swept = do_sweep(store, moment)
         if output is Output.table:
-            say(f"Swept at {moment.isoformat()}: {len(swept.expired)} cop{'y' if len(swept.expired) == 1 else 'ies'} "
-                f"marked expired, {len(swept.purged)} purged past retention.", quiet=state(ctx).quiet)
+            say(
+                f"Swept at {moment.isoformat()}: {len(swept.expired)} cop{'y' if len(swept.expired) == 1 else 'ies'} "
+                f"marked expired, {len(swept.purged)} purged past retention.",
+                quiet=state(ctx).quiet,
+            )
         else:
-            emit({"at": moment.isoformat(), "expired": len(swept.expired), "purged": len(swept.purged),
-                  "expired_ids": list(swept.expired), "purged_ids": list(swept.purged)}, output)
+            emit(
+                {
+                    "at": moment.isoformat(),
+                    "expired": len(swept.expired),
+                    "purged": len(swept.purged),
+                    "expired_ids": list(swept.expired),
+                    "purged_ids": list(swept.purged),
+                },
+                output,
+            )
 
     app.add_typer(portal_app, name="portal")

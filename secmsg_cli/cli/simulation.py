@@ -21,7 +21,8 @@ from functools import partial
 from pathlib import Path
 
 from secmsg_cli.cli._output import Output, console, to_json, to_json_line
-from secmsg_cli.cli._values import build_context, parse_limits, printable as _printable
+from secmsg_cli.cli._values import build_context, parse_limits
+from secmsg_cli.cli._values import printable as _printable
 from secmsg_cli.errors import InvalidInput
 
 __all__ = ["SimulateArgs", "run"]
@@ -56,12 +57,13 @@ class SimulateArgs:
 
 # --- output for people ---------------------------------------------------------
 
+
 def _print_decision(out, source: str, d, tz, explain: bool) -> None:
     from rich.panel import Panel
     from rich.table import Table
     from rich.text import Text as RichText
 
-    def Text(value: str = "", style: str = "") -> RichText:  # noqa: N802 - a cleaning rich.text.Text
+    def Text(value: str = "", style: str = "") -> RichText:
         return RichText(_printable(value), style=style)
 
     head = Text()
@@ -70,7 +72,10 @@ def _print_decision(out, source: str, d, tz, explain: bool) -> None:
     head.append(_printable(f"from {d.envelope_from}"), style="dim")
     if d.header_from and d.header_from != d.envelope_from:
         head.append(_printable(f" (header From {d.header_from})"), style="dim")
-    head.append(f"  source IP {d.source_ip or 'unknown'}  at {d.at.astimezone(tz).isoformat()}  via {d.via}", style="dim")
+    head.append(
+        f"  source IP {d.source_ip or 'unknown'}  at {d.at.astimezone(tz).isoformat()}  via {d.via}",
+        style="dim",
+    )
     out.print(head)
     about_recipients, other_notes = split_notes(d.notes)
     for note in about_recipients:  # SPEC §6.1: said above the table
@@ -78,8 +83,15 @@ def _print_decision(out, source: str, d, tz, explain: bool) -> None:
     table = Table(header_style="bold", show_lines=False)
     # The short columns never wrap (at 80 columns the long ones share what is
     # left, wrapped at spaces); internal/external goes under the address.
-    for col, short in (("recipient", False), ("route", True), ("secure", True), ("definition", False),
-                       ("trigger", True), ("deciding policy", False), ("bypass", True)):
+    for col, short in (
+        ("recipient", False),
+        ("route", True),
+        ("secure", True),
+        ("definition", False),
+        ("trigger", True),
+        ("deciding policy", False),
+        ("bypass", True),
+    ):
         table.add_column(col, no_wrap=short, overflow="ellipsis" if short else "fold")
     for r in d.recipients:
         policy = f"{r.policy.kind} {r.policy.id}: {r.policy.narrative}" if r.policy else ""
@@ -109,23 +121,50 @@ def _print_decision(out, source: str, d, tz, explain: bool) -> None:
     records = [r.portal for r in d.recipients if r.portal is not None]
     if records:
         pt = Table(title=Text("portal records"), header_style="bold")
-        for col in ("recipient", "definition", "expires", "latest expiry", "print", "reply", "reply all", "read receipt"):
+        for col in (
+            "recipient",
+            "definition",
+            "expires",
+            "latest expiry",
+            "print",
+            "reply",
+            "reply all",
+            "read receipt",
+        ):
             pt.add_column(col, overflow="fold")
         for p in records:
             yn = lambda b: "yes" if b else "no"  # noqa: E731
-            pt.add_row(Text(p.recipient), Text(p.definition),
-                       Text(p.expires.astimezone(tz).isoformat() if p.expires else "never (internal)"),
-                       Text(p.latest_expiry.astimezone(tz).isoformat() if p.latest_expiry else ""),
-                       yn(p.allow_print), yn(p.allow_reply), yn(p.allow_reply_all), yn(p.read_receipt))
+            pt.add_row(
+                Text(p.recipient),
+                Text(p.definition),
+                Text(p.expires.astimezone(tz).isoformat() if p.expires else "never (internal)"),
+                Text(p.latest_expiry.astimezone(tz).isoformat() if p.latest_expiry else ""),
+                yn(p.allow_print),
+                yn(p.allow_reply),
+                yn(p.allow_reply_all),
+                yn(p.read_receipt),
+            )
         out.print(pt)
     if explain:
         et = Table(title=Text("explanation"), header_style="bold")
         for col in ("recipient", "kind", "id", "name", "verdict", "reason"):
             et.add_column(col, overflow="fold")
         for v in d.explain:
-            style = {"won": "green", "chosen": "green", "fired": "green", "lost": "yellow", "bypassed": "yellow"}.get(v.verdict, "dim")
-            et.add_row(Text(v.recipient or "(message)"), Text(v.kind), Text(str(v.id)), Text(v.name),
-                       Text(v.verdict, style=style), Text(v.reason))
+            style = {
+                "won": "green",
+                "chosen": "green",
+                "fired": "green",
+                "lost": "yellow",
+                "bypassed": "yellow",
+            }.get(v.verdict, "dim")
+            et.add_row(
+                Text(v.recipient or "(message)"),
+                Text(v.kind),
+                Text(str(v.id)),
+                Text(v.name),
+                Text(v.verdict, style=style),
+                Text(v.reason),
+            )
         out.print(et)
     out.print()
 
@@ -159,7 +198,9 @@ def _load_other(path: str):
 
     p = Path(path)
     if not p.is_file():
-        raise InvalidInput(f"--against {path}: no such file (expected a store or a configuration file)")
+        raise InvalidInput(
+            f"--against {path}: no such file (expected a store or a configuration file)"
+        )
     with p.open("rb") as fh:
         is_store = fh.read(len(SQLITE_HEADER)) == SQLITE_HEADER
     store = Store(p) if is_store else load_file(path)
@@ -201,7 +242,9 @@ class Rendered:
     results: tuple | None
 
 
-def finish(item, results, *, tz, explain: bool, output: Output | None, keep: bool, batch: bool = True) -> Rendered:
+def finish(
+    item, results, *, tz, explain: bool, output: Output | None, keep: bool, batch: bool = True
+) -> Rendered:
     """The :func:`secmsg_cli.runner.run_all` finisher of simulate: renders
     JSON/JSONL output (``output``; None for the table, which the parent
     prints) and counts."""
@@ -210,8 +253,11 @@ def finish(item, results, *, tz, explain: bool, output: Output | None, keep: boo
     decision, error = results[0]
     text = None
     if output is not None:
-        doc = (error_to_json(item.source, error) if error is not None
-               else decision_to_json(decision, item.source, tz, explain=explain))
+        doc = (
+            error_to_json(item.source, error)
+            if error is not None
+            else decision_to_json(decision, item.source, tz, explain=explain)
+        )
         text = to_json_line(doc) if output is Output.jsonl else to_json(doc, fast=batch)
     secure = portal = 0
     if decision is not None:
@@ -232,15 +278,26 @@ def run(args: SimulateArgs) -> int:
     if args.detailed_exitcode and against is None:
         raise InvalidInput("--detailed-exitcode needs --against")
     if against is not None and (args.coverage or args.min_coverage is not None or explain):
-        raise InvalidInput("--against lists changed decisions; it does not combine with --coverage or --explain")
+        raise InvalidInput(
+            "--against lists changed decisions; it does not combine with --coverage or --explain"
+        )
     limit = parse_size(args.max_size)
-    limits = parse_limits(max_depth=args.max_depth, max_parts=args.max_parts, max_text=args.max_text,
-                          max_recipients=args.max_recipients)
+    limits = parse_limits(
+        max_depth=args.max_depth,
+        max_parts=args.max_parts,
+        max_text=args.max_text,
+        max_recipients=args.max_recipients,
+    )
     paths = list(args.paths)
     single = is_single(paths)
     items = iter_inputs(paths, limit)
     addresses = None
-    if single and not explain and against is None and not (args.coverage or args.min_coverage is not None):
+    if (
+        single
+        and not explain
+        and against is None
+        and not (args.coverage or args.min_coverage is not None)
+    ):
         # One message, decided and shown only: the store is read for its
         # addresses alone (on a large store most of a one-message run's time
         # would go into loading everyone else).
@@ -251,8 +308,17 @@ def run(args: SimulateArgs) -> int:
         snapshot = store.snapshot(addresses)
     finally:
         store.close()
-    context = build_context(snapshot, mail_from=args.mail_from, rcpt=list(args.rcpt), source_ip=args.source_ip,
-                            at=args.at, via=args.via, definition=args.definition, explain=explain, limits=limits)
+    context = build_context(
+        snapshot,
+        mail_from=args.mail_from,
+        rcpt=list(args.rcpt),
+        source_ip=args.source_ip,
+        at=args.at,
+        via=args.via,
+        definition=args.definition,
+        explain=explain,
+        limits=limits,
+    )
     snapshots = (snapshot,) if against is None else (snapshot, _load_other(against))
     # The snapshots live until the end: out of the collector's view, a
     # collection during the batch does not walk a large store's objects again
@@ -311,18 +377,35 @@ def _batch(args: SimulateArgs, snapshots: tuple, context, limit: int, items, sin
         changes = []
     out = console() if output is Output.table or against is not None else None
     progress = None
-    if sys.stderr.isatty() and not single and not quiet and not (output is Output.table and sys.stdout.isatty()):
+    if (
+        sys.stderr.isatty()
+        and not single
+        and not quiet
+        and not (output is Output.table and sys.stdout.isatty())
+    ):
         from rich.progress import Progress, SpinnerColumn, TextColumn
 
         # (Rich would otherwise capture stdout while the spinner runs and print
         # the results on the terminal instead of into a redirected file.)
-        progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), console=console(stderr=True),
-                            transient=True, redirect_stdout=False, redirect_stderr=False)
+        progress = Progress(
+            SpinnerColumn(),
+            TextColumn("{task.description}"),
+            console=console(stderr=True),
+            transient=True,
+            redirect_stdout=False,
+            redirect_stderr=False,
+        )
         task = progress.add_task("simulating", total=None)
         progress.start()
     rendered_output = output if against is None and output is not Output.table else None
-    finisher = partial(finish, tz=tz, explain=explain, output=rendered_output,
-                       keep=want_coverage or against is not None or rendered_output is None, batch=not single)
+    finisher = partial(
+        finish,
+        tz=tz,
+        explain=explain,
+        output=rendered_output,
+        keep=want_coverage or against is not None or rendered_output is None,
+        batch=not single,
+    )
     first = True
     streaming_json = against is None and output is Output.json and not single
     write = sys.stdout.write
@@ -353,14 +436,19 @@ def _batch(args: SimulateArgs, snapshots: tuple, context, limit: int, items, sin
                 else:
                     write(("\n" if first else ",\n") + r.text)
             elif r.error is not None and single:
-                sys.stderr.write(f"error: {_printable(f'{r.source}: {r.error}'.replace(chr(10), ' '))}\n")
+                sys.stderr.write(
+                    f"error: {_printable(f'{r.source}: {r.error}'.replace(chr(10), ' '))}\n"
+                )
             elif r.error is not None:
                 _print_error_row(out, r.source, r.error)
             else:
                 _print_decision(out, r.source, r.results[0][0], tz, explain)
             first = False
             if progress is not None:
-                progress.update(task, description=f"simulating: {counts['messages']} messages, {counts['errors']} errors")
+                progress.update(
+                    task,
+                    description=f"simulating: {counts['messages']} messages, {counts['errors']} errors",
+                )
     finally:
         if progress is not None:
             progress.stop()
@@ -368,13 +456,25 @@ def _batch(args: SimulateArgs, snapshots: tuple, context, limit: int, items, sin
         write("\n]\n" if not first else "]\n")
     if against is not None:
         if output is Output.json:
-            write(json.dumps({"summary": summary.to_json(), "changes": [c.to_json() for c in changes]},
-                             ensure_ascii=False, indent=2) + "\n")
+            write(
+                json.dumps(
+                    {"summary": summary.to_json(), "changes": [c.to_json() for c in changes]},
+                    ensure_ascii=False,
+                    indent=2,
+                )
+                + "\n"
+            )
         if not quiet:
-            sys.stderr.write(f"{summary.messages} message(s), {summary.recipients} recipient(s): "
-                             f"{summary.changed_recipients} decided differently in {summary.changed_messages} "
-                             f"message(s) against {against}\n")
-        return 5 if args.detailed_exitcode and (summary.changed_recipients or summary.changed_messages) else 0
+            sys.stderr.write(
+                f"{summary.messages} message(s), {summary.recipients} recipient(s): "
+                f"{summary.changed_recipients} decided differently in {summary.changed_messages} "
+                f"message(s) against {against}\n"
+            )
+        return (
+            5
+            if args.detailed_exitcode and (summary.changed_recipients or summary.changed_messages)
+            else 0
+        )
     if not single and not quiet:
         sys.stderr.write(
             f"{counts['messages']} message(s): {counts['secure']} secure recipient(s), "
@@ -391,7 +491,9 @@ def _batch(args: SimulateArgs, snapshots: tuple, context, limit: int, items, sin
             sys.stderr.write(json.dumps({"coverage": report.to_json()}, ensure_ascii=False) + "\n")
         below = args.min_coverage is not None and report.percent < args.min_coverage
         if below:
-            sys.stderr.write(f"error: coverage {report.percent:.1f}% is below --min-coverage {args.min_coverage:g}%\n")
+            sys.stderr.write(
+                f"error: coverage {report.percent:.1f}% is below --min-coverage {args.min_coverage:g}%\n"
+            )
     if counts["errors"]:
         return 1
     return 4 if below else 0

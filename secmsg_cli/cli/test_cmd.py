@@ -16,6 +16,7 @@ is below ``--min-coverage``; 3 the cases file (or ``--config`` file) is invalid.
 from __future__ import annotations
 
 import sys
+from datetime import UTC
 from enum import Enum
 from typing import Annotated
 
@@ -35,7 +36,11 @@ class TestOutput(str, Enum):
     json = "json"
 
 
-_LABEL = {"passed": ("PASS", "green"), "failed": ("FAIL", "bold red"), "error": ("ERROR", "bold red")}
+_LABEL = {
+    "passed": ("PASS", "green"),
+    "failed": ("FAIL", "bold red"),
+    "error": ("ERROR", "bold red"),
+}
 
 
 def _print_results(results, quiet: bool) -> None:
@@ -69,32 +74,73 @@ def print_coverage(report, unit: str) -> None:
         table.add_column(col, overflow="fold")
     for row in report.rows:
         flag = Text("never decided", style="bold yellow") if not row.covered else Text("")
-        table.add_row(Text(row.kind), Text(str(row.id)), Text(printable(row.name)), Text(str(row.decided)),
-                      Text(str(row.recipients)), flag)
+        table.add_row(
+            Text(row.kind),
+            Text(str(row.id)),
+            Text(printable(row.name)),
+            Text(str(row.decided)),
+            Text(str(row.recipients)),
+            flag,
+        )
     out.print(table)
-    out.print(Text(f"coverage: {report.covered} of {report.total} policies and content definitions decided "
-                   f"at least one {unit} ({report.percent:.1f}%)"), soft_wrap=True)
+    out.print(
+        Text(
+            f"coverage: {report.covered} of {report.total} policies and content definitions decided "
+            f"at least one {unit} ({report.percent:.1f}%)"
+        ),
+        soft_wrap=True,
+    )
 
 
 def register(app: typer.Typer) -> None:
     @app.command("test")
     def run_tests(
         ctx: typer.Context,
-        cases: Annotated[str, typer.Argument(help="The expectation cases file (TOML); see secmsg_cli/testing.py for the format.")],
-        config: Annotated[str | None, typer.Option("--config", metavar="FILE",
-                                                   help="Test this config file (TOML/JSON) in a temporary store instead of the store.")] = None,
-        junit: Annotated[str | None, typer.Option("--junit", metavar="FILE", help="Also write a JUnit XML report to FILE.")] = None,
-        output: Annotated[TestOutput, typer.Option("--output", "-o", help="table or json.", case_sensitive=False)] = TestOutput.table,
-        coverage: Annotated[bool, typer.Option("--coverage", help="List every policy and content definition with how many cases it decided.")] = False,
-        min_coverage: Annotated[float | None, typer.Option("--min-coverage", metavar="PCT", min=0, max=100,
-                                                           help="Exit 4 when fewer than PCT% of policies and content definitions decided a case.")] = None,
+        cases: Annotated[
+            str,
+            typer.Argument(
+                help="The expectation cases file (TOML); see secmsg_cli/testing.py for the format."
+            ),
+        ],
+        config: Annotated[
+            str | None,
+            typer.Option(
+                "--config",
+                metavar="FILE",
+                help="Test this config file (TOML/JSON) in a temporary store instead of the store.",
+            ),
+        ] = None,
+        junit: Annotated[
+            str | None,
+            typer.Option("--junit", metavar="FILE", help="Also write a JUnit XML report to FILE."),
+        ] = None,
+        output: Annotated[
+            TestOutput, typer.Option("--output", "-o", help="table or json.", case_sensitive=False)
+        ] = TestOutput.table,
+        coverage: Annotated[
+            bool,
+            typer.Option(
+                "--coverage",
+                help="List every policy and content definition with how many cases it decided.",
+            ),
+        ] = False,
+        min_coverage: Annotated[
+            float | None,
+            typer.Option(
+                "--min-coverage",
+                metavar="PCT",
+                min=0,
+                max=100,
+                help="Exit 4 when fewer than PCT% of policies and content definitions decided a case.",
+            ),
+        ] = None,
     ) -> None:
         """Run expectation cases through the engine; exit 4 when any fails.
 
-            secmsg test fixtures/cases.toml --config fixtures/demo.toml --junit report.xml
-            secmsg test cases.toml --coverage --min-coverage 90
+        secmsg test fixtures/cases.toml --config fixtures/demo.toml --junit report.xml
+        secmsg test cases.toml --coverage --min-coverage 90
         """
-        from datetime import datetime, timezone
+        from datetime import datetime
 
         from secmsg_cli import testing
         from secmsg_cli.coverage import Coverage
@@ -117,8 +163,10 @@ def register(app: typer.Typer) -> None:
         passed = sum(1 for r in results if r.passed)
         failed = len(results) - passed
         if junit is not None:
-            write_file(junit, testing.junit_xml(results, suite=cases, file=cases,
-                                                timestamp=datetime.now(timezone.utc)))
+            write_file(
+                junit,
+                testing.junit_xml(results, suite=cases, file=cases, timestamp=datetime.now(UTC)),
+            )
         quiet = state(ctx).quiet
         summary = f"{passed} passed, {failed} failed"
         if output is TestOutput.json:
@@ -135,7 +183,9 @@ def register(app: typer.Typer) -> None:
         below = min_coverage is not None and report is not None and report.percent < min_coverage
         if below:
             never = ", ".join(f"{r.kind} {r.id}" for r in report.never)
-            sys.stderr.write(f"error: coverage {report.percent:.1f}% is below --min-coverage {min_coverage:g}% "
-                             f"(never decided: {never})\n")
+            sys.stderr.write(
+                f"error: coverage {report.percent:.1f}% is below --min-coverage {min_coverage:g}% "
+                f"(never decided: {never})\n"
+            )
         if failed or below:
             raise typer.Exit(FAILED_EXIT)

@@ -13,7 +13,9 @@ from secmsg_cli.cli._output import Output, emit, say
 
 
 def register(app: typer.Typer) -> None:
-    user_app = sub_app("The directory's users: internal addresses the mail system knows (empty: every address is known).")
+    user_app = sub_app(
+        "The directory's users: internal addresses the mail system knows (empty: every address is known)."
+    )
 
     @user_app.command("add")
     def add(
@@ -23,7 +25,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """List internal addresses as known users.
 
-            secmsg user add alice.morgan@harborfinch.com ben.okafor@harborfinch.com
+        secmsg user add alice.morgan@harborfinch.com ben.okafor@harborfinch.com
         """
         added = open_store(ctx).add_users(addresses)
         if output is Output.table:
@@ -35,16 +37,22 @@ def register(app: typer.Typer) -> None:
     def list_(ctx: typer.Context, output: OutputOpt = Output.table) -> None:
         """List the known users.
 
-            secmsg user list -o json
+        secmsg user list -o json
         """
-        emit(open_store(ctx).users(), output, columns=["address", "added"],
-             empty="no users listed: every internal address counts as known")
+        emit(
+            open_store(ctx).users(),
+            output,
+            columns=["address", "added"],
+            empty="no users listed: every internal address counts as known",
+        )
 
     @user_app.command("remove")
-    def remove(ctx: typer.Context, addresses: Annotated[list[str], typer.Argument(help="Addresses.")]) -> None:
+    def remove(
+        ctx: typer.Context, addresses: Annotated[list[str], typer.Argument(help="Addresses.")]
+    ) -> None:
         """Remove users.
 
-            secmsg user remove old.user@harborfinch.com
+        secmsg user remove old.user@harborfinch.com
         """
         removed = open_store(ctx).remove_users(addresses)
         say(f"Removed {len(removed)} user(s): {', '.join(removed)}.", quiet=state(ctx).quiet)

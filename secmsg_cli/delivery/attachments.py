@@ -25,6 +25,7 @@ How:
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import shutil
@@ -40,11 +41,21 @@ __all__ = ["NAME_BYTES", "SaveError", "Saved", "safe_name", "save_all"]
 NAME_BYTES = 200  # below every file system's 255, with room for " (9999)"
 _EXT_BYTES = 20  # a longer "extension" is part of the name
 _MAX_TRIES = 10_000
-_WINDOWS_FORBIDDEN = str.maketrans({c: "_" for c in '<>:"/\\|?*'})
-_RESERVED = frozenset(("con", "prn", "aux", "nul", *(f"com{i}" for i in range(1, 10)),
-                       *(f"lpt{i}" for i in range(1, 10))))
+_WINDOWS_FORBIDDEN = str.maketrans(dict.fromkeys('<>:"/\\|?*', "_"))
+_RESERVED = frozenset(
+    (
+        "con",
+        "prn",
+        "aux",
+        "nul",
+        *(f"com{i}" for i in range(1, 10)),
+        *(f"lpt{i}" for i in range(1, 10)),
+    )
+)
 _INVISIBLE = frozenset(("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"))
-_JOINERS = frozenset(("\u200c", "\u200d"))  # zero-width (non-)joiner: emoji and several scripts need them
+_JOINERS = frozenset(
+    ("\u200c", "\u200d")
+)  # zero-width (non-)joiner: emoji and several scripts need them
 
 
 class SaveError(SecmsgError):
@@ -72,7 +83,7 @@ def _split(name: str) -> tuple[str, str]:
 
 def _cut(text: str, limit: int) -> str:
     """``text`` cut to at most ``limit`` UTF-8 bytes, on a character boundary."""
-    return text.encode("utf-8")[:max(limit, 0)].decode("utf-8", "ignore")
+    return text.encode("utf-8")[: max(limit, 0)].decode("utf-8", "ignore")
 
 
 def safe_name(name: str | None, index: int) -> str:
@@ -104,7 +115,9 @@ _O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 
 def _write(path: Path, data: bytes) -> None:
     """A new file (never an existing one, never through a symlink), synced."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_NOFOLLOW | _O_BINARY | _O_CLOEXEC, 0o666)
+    fd = os.open(
+        path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_NOFOLLOW | _O_BINARY | _O_CLOEXEC, 0o666
+    )
     with open(fd, "wb", closefd=True) as fh:
         fh.write(data)
         fh.flush()
@@ -123,7 +136,14 @@ def _place(staged: Path, final: Path) -> bool:
     except OSError as exc:
         # a file system without hard links (FAT, some network shares): the
         # name is checked, then the file moved (Windows' rename never replaces)
-        if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.ENOSYS, errno.EXDEV, errno.EMLINK):
+        if exc.errno not in (
+            errno.EPERM,
+            errno.ENOTSUP,
+            errno.EOPNOTSUPP,
+            errno.ENOSYS,
+            errno.EXDEV,
+            errno.EMLINK,
+        ):
             raise
     if os.path.lexists(final):
         return False
@@ -150,10 +170,8 @@ class Saved:
         this runs while another error is being reported)."""
         self._clean_staging()
         for p in reversed(self.paths):
-            try:
+            with contextlib.suppress(OSError):
                 p.unlink()
-            except OSError:
-                pass
         self.paths.clear()
         if self._created is not None:  # the folders made for the purpose, if still empty
             p = self.folder
@@ -180,7 +198,9 @@ def _make_folder(folder: Path) -> Path | None:
     try:
         folder.mkdir(parents=True)
     except OSError as exc:
-        raise SaveError(f"cannot save the attachments into {folder}: {exc.strerror or exc}") from None
+        raise SaveError(
+            f"cannot save the attachments into {folder}: {exc.strerror or exc}"
+        ) from None
     return outermost
 
 
@@ -198,7 +218,9 @@ def save_all(attachments: Sequence[tuple[str | None, bytes]], folder: str | Path
             path = saved._staging / str(i)
             _write(path, data)
             staged.append((path, current))
-        taken: set[str] = set()  # names of this batch, compared as a case-insensitive file system would
+        taken: set[str] = (
+            set()
+        )  # names of this batch, compared as a case-insensitive file system would
         for path, name in staged:
             current = name
             for candidate in _candidates(name):
@@ -207,13 +229,17 @@ def save_all(attachments: Sequence[tuple[str | None, bytes]], folder: str | Path
                     saved.paths.append(folder / candidate)
                     break
             else:
-                raise SaveError(f"cannot save the attachments into {folder}: no free name for {name!r}")
+                raise SaveError(
+                    f"cannot save the attachments into {folder}: no free name for {name!r}"
+                )
         saved._clean_staging()
     except BaseException as exc:
         saved.undo()
         if isinstance(exc, OSError):
             what = f"{current}: " if current else ""
-            raise SaveError(f"cannot save the attachments into {folder}: {what}{exc.strerror or exc} "
-                            "(nothing was saved)") from None
+            raise SaveError(
+                f"cannot save the attachments into {folder}: {what}{exc.strerror or exc} "
+                "(nothing was saved)"
+            ) from None
         raise
     return saved

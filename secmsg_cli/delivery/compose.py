@@ -54,19 +54,19 @@ from secmsg_cli.engine.render import NOTIFICATION_SUBJECT
 __all__ = [
     "OUTBOX_POLICY",
     "Attachment",
-    "View",
     "InboxCopies",
-    "stamp_banner",
-    "notification",
-    "read_receipt",
-    "reply",
+    "View",
+    "fmt_time",
     "non_delivery",
-    "read_view",
+    "notification",
+    "portal_host",
     "printable_html",
+    "read_receipt",
+    "read_view",
+    "reply",
+    "stamp_banner",
     "to_bytes",
     "token_link",
-    "portal_host",
-    "fmt_time",
 ]
 
 OUTBOX_POLICY = email.policy.SMTP.clone(linesep="\n")
@@ -111,8 +111,17 @@ def _addr(address: str, name: str | None = None) -> Who:
     return (name or None, address)
 
 
-def _new(kind: str, *, from_: Who, to: Sequence[Who], subject: str, at: datetime, host: str,
-         cc: Sequence[Who] = (), portal_id: int | None = None) -> email.message.EmailMessage:
+def _new(
+    kind: str,
+    *,
+    from_: Who,
+    to: Sequence[Who],
+    subject: str,
+    at: datetime,
+    host: str,
+    cc: Sequence[Who] = (),
+    portal_id: int | None = None,
+) -> email.message.EmailMessage:
     """A new message. The fields that carry text from a message (names,
     subject) are folded by :mod:`.mime` in linear time, not by the standard
     library's folder (whose time grows faster than the text)."""
@@ -140,7 +149,9 @@ def _tidy(msg: email.message.Message) -> None:
             del part["MIME-Version"]
         if part.is_multipart():
             inner_root = part.get_content_maintype() == "message"
-            stack.extend((p, inner_root) for p in part.get_payload() if isinstance(p, email.message.Message))
+            stack.extend(
+                (p, inner_root) for p in part.get_payload() if isinstance(p, email.message.Message)
+            )
 
 
 def to_bytes(msg: email.message.Message) -> bytes:
@@ -152,7 +163,9 @@ def to_bytes(msg: email.message.Message) -> bytes:
         except (UnicodeError, ValueError):  # a non-ASCII local part needs SMTPUTF8
             return msg.as_bytes(policy=_OUTBOX_POLICY_UTF8)
     buf = io.BytesIO()
-    email.generator.BytesGenerator(buf, mangle_from_=False, maxheaderlen=0, policy=_LEGACY).flatten(msg)
+    email.generator.BytesGenerator(buf, mangle_from_=False, maxheaderlen=0, policy=_LEGACY).flatten(
+        msg
+    )
     return buf.getvalue()
 
 
@@ -193,14 +206,18 @@ def _insert_text(text: str, banner_text: str) -> str:
 _OBSOLETE_NAME = re.compile(rb"\A([!-9;-~]+)[ \t]+:")
 
 
-def _raw_fields(data: bytes, spans: Iterable[tuple[str, int, int]], drop: frozenset[str] = frozenset()) -> list[bytes]:
+def _raw_fields(
+    data: bytes, spans: Iterable[tuple[str, int, int]], drop: frozenset[str] = frozenset()
+) -> list[bytes]:
     """Header fields as they came, but those named in ``drop``."""
     out = []
     for span in spans:
         if span[0] in drop:
             continue
         raw = data[span[1] : span[2]]
-        raw = _OBSOLETE_NAME.sub(rb"\1:", raw, count=1)  # "Subject  : x" (RFC 5322 §4.5) -> "Subject: x"
+        raw = _OBSOLETE_NAME.sub(
+            rb"\1:", raw, count=1
+        )  # "Subject  : x" (RFC 5322 §4.5) -> "Subject: x"
         out.append(raw if raw.endswith(b"\n") else raw + b"\n")
     return out
 
@@ -219,7 +236,10 @@ def _new_content_type(data: bytes, part: mime.Part) -> bytes:
     value = mime.header(data, part, "content-type")
     segments = mime.split_params(value) if value else [part.ctype]
     kept = [part.ctype] + [
-        s for s in segments[1:] if s and s.partition("=")[0].strip().lower().split("*", 1)[0] != "charset"]
+        s
+        for s in segments[1:]
+        if s and s.partition("=")[0].strip().lower().split("*", 1)[0] != "charset"
+    ]
     kept.append('charset="utf-8"')
     return ("Content-Type: " + ";\n\t".join(kept) + "\n").encode("latin-1")
 
@@ -236,8 +256,13 @@ def _stamped(data: bytes, part: mime.Part, banner) -> tuple[list[bytes], bytes]:
         text = _insert_html(text, banner.html)
     else:
         text = _insert_text(text, banner.text)
-    cte, body = _encode_body(text, transfer_encoding(mime.header(data, part, "content-transfer-encoding")))
-    return [_new_content_type(data, part), f"Content-Transfer-Encoding: {cte}\n".encode("ascii")], body
+    cte, body = _encode_body(
+        text, transfer_encoding(mime.header(data, part, "content-transfer-encoding"))
+    )
+    return [
+        _new_content_type(data, part),
+        f"Content-Transfer-Encoding: {cte}\n".encode("ascii"),
+    ], body
 
 
 def _banner_parts(banner, boundary: str) -> bytes:
@@ -246,8 +271,10 @@ def _banner_parts(banner, boundary: str) -> bytes:
     out = [f'Content-Type: multipart/alternative; boundary="{inner}"\n\n'.encode("ascii")]
     for subtype, text in (("plain", banner.text.strip() + "\n"), ("html", banner.html + "\n")):
         cte, body = _encode_body(text, "")
-        out.append(f'--{inner}\nContent-Type: text/{subtype}; charset="utf-8"\n'
-                   f"Content-Transfer-Encoding: {cte}\n\n".encode("ascii"))
+        out.append(
+            f'--{inner}\nContent-Type: text/{subtype}; charset="utf-8"\n'
+            f"Content-Transfer-Encoding: {cte}\n\n".encode("ascii")
+        )
         out.append(body if body.endswith(b"\n") else body + b"\n")
     out.append(f"--{inner}--\n".encode("ascii"))
     return b"".join(out)
@@ -291,7 +318,13 @@ class InboxCopies:
         if key not in self._built:
             self._built[key] = self._build(banner)
         head, rest = self._built[key]
-        return head + b"X-Secmsg-Envelope-To: " + " ".join(recipient.split()).encode("utf-8", "replace") + b"\n" + rest
+        return (
+            head
+            + b"X-Secmsg-Envelope-To: "
+            + " ".join(recipient.split()).encode("utf-8", "replace")
+            + b"\n"
+            + rest
+        )
 
     def _build(self, banner) -> tuple[bytes, bytes]:
         """The copy, split where the recipient's field goes (the end of the header block)."""
@@ -305,16 +338,30 @@ class InboxCopies:
             fields, body = _stamped(data, root, banner)
             head = _raw_fields(data, root.fields, _REPLACED | _TOP_DROPPED) + fields + ours
             first, pos = body, len(data)
-        elif banner is not None and not bodies:  # no body part: the banner goes in a part of its own
+        elif (
+            banner is not None and not bodies
+        ):  # no body part: the banner goes in a part of its own
             boundary = _free_boundary(data)
             content = [s for s in root.fields if s[0].startswith("content-")]
-            top = [s for s in root.fields if not s[0].startswith("content-") and s[0] not in _TOP_DROPPED]
-            head = _raw_fields(data, top) + [f'Content-Type: multipart/mixed; boundary="{boundary}"\n'.encode("ascii")]
+            top = [
+                s
+                for s in root.fields
+                if not s[0].startswith("content-") and s[0] not in _TOP_DROPPED
+            ]
+            head = [
+                *_raw_fields(data, top),
+                f'Content-Type: multipart/mixed; boundary="{boundary}"\n'.encode("ascii"),
+            ]
             head += ours
-            first = (f"--{boundary}\n".encode("ascii") + _banner_parts(banner, boundary)
-                     + f"--{boundary}\n".encode("ascii") + b"".join(_raw_fields(data, content)) + b"\n"
-                     + data[root.body_start :]
-                     + f"\n--{boundary}--\n".encode("ascii"))  # that line end is the delimiter's
+            first = (
+                f"--{boundary}\n".encode("ascii")
+                + _banner_parts(banner, boundary)
+                + f"--{boundary}\n".encode("ascii")
+                + b"".join(_raw_fields(data, content))
+                + b"\n"
+                + data[root.body_start :]
+                + f"\n--{boundary}--\n".encode("ascii")
+            )  # that line end is the delimiter's
             pos = len(data)
         else:
             head = _raw_fields(data, root.fields, _TOP_DROPPED) + ours
@@ -350,16 +397,35 @@ def _shorter(text: str, limit: int = 400) -> str:
     return text if len(text) <= limit else text[:limit] + "…"
 
 
-def notification(*, recipient: str, sender: str, sender_name: str | None, subject: str, sent: datetime,
-                 expires: datetime | None, link: str, portal_id: int, at: datetime, tz, host: str,
-                 definition: str) -> email.message.EmailMessage:
+def notification(
+    *,
+    recipient: str,
+    sender: str,
+    sender_name: str | None,
+    subject: str,
+    sent: datetime,
+    expires: datetime | None,
+    link: str,
+    portal_id: int,
+    at: datetime,
+    tz,
+    host: str,
+    definition: str,
+) -> email.message.EmailMessage:
     """The notification to a portal recipient (SPEC §7.3): from the sender,
     subject ``You've been sent a secure message``, with the portal link."""
     who = _shorter(f"{sender_name} <{sender}>" if sender_name else sender)
     shown_subject = _shorter(subject)
     until = fmt_time(expires, tz, never="no expiry")
-    msg = _new("notification", from_=_addr(sender, sender_name), to=[_addr(recipient)],
-               subject=NOTIFICATION_SUBJECT, at=at, host=host, portal_id=portal_id)
+    msg = _new(
+        "notification",
+        from_=_addr(sender, sender_name),
+        to=[_addr(recipient)],
+        subject=NOTIFICATION_SUBJECT,
+        at=at,
+        host=host,
+        portal_id=portal_id,
+    )
     # 7bit (8bit when any of it is not ASCII), never quoted-printable or
     # base64: the link stays whole on one line of the file.
     text = (
@@ -376,11 +442,11 @@ def notification(*, recipient: str, sender: str, sender_name: str | None, subjec
         "<!DOCTYPE html>\n<html><body>\n"
         f"<p>{e(who)} has sent you a secure message.</p>\n"
         "<table>\n"
-        f"<tr><th align=\"left\">Subject</th><td>{e(shown_subject)}</td></tr>\n"
-        f"<tr><th align=\"left\">Sent</th><td>{e(fmt_time(sent, tz))}</td></tr>\n"
-        f"<tr><th align=\"left\">Available until</th><td>{e(until)}</td></tr>\n"
+        f'<tr><th align="left">Subject</th><td>{e(shown_subject)}</td></tr>\n'
+        f'<tr><th align="left">Sent</th><td>{e(fmt_time(sent, tz))}</td></tr>\n'
+        f'<tr><th align="left">Available until</th><td>{e(until)}</td></tr>\n'
         "</table>\n"
-        f"<p><a href=\"{e(link, quote=True)}\">Open the secure message</a></p>\n"
+        f'<p><a href="{e(link, quote=True)}">Open the secure message</a></p>\n'
         f"<p>This link is personal to {e(recipient)}. Do not forward this notification.</p>\n"
         "</body></html>\n"
     )
@@ -389,8 +455,17 @@ def notification(*, recipient: str, sender: str, sender_name: str | None, subjec
     return msg
 
 
-def _report(kind: str, report_type: str, *, from_: Who, to: Sequence[Who], subject: str, at: datetime,
-            host: str, portal_id: int | None) -> email.message.EmailMessage:
+def _report(
+    kind: str,
+    report_type: str,
+    *,
+    from_: Who,
+    to: Sequence[Who],
+    subject: str,
+    at: datetime,
+    host: str,
+    portal_id: int | None,
+) -> email.message.EmailMessage:
     msg = _new(kind, from_=from_, to=to, subject=subject, at=at, host=host, portal_id=portal_id)
     msg.set_type("multipart/report")
     msg.set_param("report-type", report_type)
@@ -409,9 +484,16 @@ def _fields(items: Sequence[tuple[str, str]]) -> email.message.Message:
 def read_receipt(*, copy, at: datetime, tz, host: str) -> email.message.EmailMessage:
     """RFC 8098: the sender is told the recipient displayed the message."""
     to = _addr(copy.reply_to, copy.header_from_name if copy.header_from else None)
-    msg = _report("read-receipt", "disposition-notification",
-                  from_=(SYSTEM_NAME, f"no-reply@{host}"), to=[to],
-                  subject=f"Read: {copy.subject}", at=at, host=host, portal_id=copy.id)
+    msg = _report(
+        "read-receipt",
+        "disposition-notification",
+        from_=(SYSTEM_NAME, f"no-reply@{host}"),
+        to=[to],
+        subject=f"Read: {copy.subject}",
+        at=at,
+        host=host,
+        portal_id=copy.id,
+    )
     human = email.message.EmailMessage(policy=email.policy.SMTP)
     human.set_content(
         f"Your secure message was read in the Secure Messaging Portal.\n\n"
@@ -483,7 +565,9 @@ def read_view(raw: bytes) -> View:
             else:
                 plain = text
             continue
-        attachments.append(Attachment(mime.filename(data, part), part.ctype, mime.decoded_body(data, part)))
+        attachments.append(
+            Attachment(mime.filename(data, part), part.ctype, mime.decoded_body(data, part))
+        )
     sender = m.header_from or m.envelope_from or ""
     references = mime.header(data, root, "references")
     return View(
@@ -507,34 +591,74 @@ def _quoted(view: View, sent: datetime, tz) -> str:
     return f"On {fmt_time(sent, tz)}, {view.from_} wrote:\n{quoted}\n"
 
 
-def reply(*, copy, view: View, body: str, to: Sequence[str], cc: Sequence[str], attachments: Sequence[tuple[str, bytes]],
-          at: datetime, tz, host: str) -> email.message.EmailMessage:
+def reply(
+    *,
+    copy,
+    view: View,
+    body: str,
+    to: Sequence[str],
+    cc: Sequence[str],
+    attachments: Sequence[tuple[str, bytes]],
+    at: datetime,
+    tz,
+    host: str,
+) -> email.message.EmailMessage:
     """A portal reply from the recipient of ``copy``: threaded with the
     original and quoting it."""
-    subject = copy.subject if re.match(r"(?i)\s*re\s*:", copy.subject or "") else f"Re: {copy.subject}".rstrip()
+    subject = (
+        copy.subject
+        if re.match(r"(?i)\s*re\s*:", copy.subject or "")
+        else f"Re: {copy.subject}".rstrip()
+    )
     names = {copy.reply_to: copy.header_from_name} if copy.header_from else {}
-    msg = _new("reply", from_=_addr(copy.recipient), to=[_addr(a, names.get(a)) for a in to],
-               cc=[_addr(a) for a in cc], subject=subject, at=at, host=host, portal_id=copy.id)
+    msg = _new(
+        "reply",
+        from_=_addr(copy.recipient),
+        to=[_addr(a, names.get(a)) for a in to],
+        cc=[_addr(a) for a in cc],
+        subject=subject,
+        at=at,
+        host=host,
+        portal_id=copy.id,
+    )
     original = mime.msg_ids(copy.message_id)[:1]
     if original:
         msg["In-Reply-To"] = mime.ids_field("In-Reply-To", original)
-        msg["References"] = mime.ids_field("References", [*mime.msg_ids(view.references), *original])
+        msg["References"] = mime.ids_field(
+            "References", [*mime.msg_ids(view.references), *original]
+        )
     text = body.replace("\r\n", "\n").rstrip("\n") + "\n\n" + _quoted(view, copy.sent, tz)
     msg.set_content(text)
     for name, data in attachments:
         ctype, _ = mimetypes.guess_type(name)
         maintype, _, subtype = (ctype or "application/octet-stream").partition("/")
-        msg.add_attachment(data, maintype=maintype, subtype=subtype, filename=mime.header_filename(name))
+        msg.add_attachment(
+            data, maintype=maintype, subtype=subtype, filename=mime.header_filename(name)
+        )
     return msg
 
 
-def non_delivery(*, returned: email.message.EmailMessage, replier: str, unknown: Sequence[str], at: datetime,
-                 host: str, portal_id: int | None) -> email.message.EmailMessage:
+def non_delivery(
+    *,
+    returned: email.message.EmailMessage,
+    replier: str,
+    unknown: Sequence[str],
+    at: datetime,
+    host: str,
+    portal_id: int | None,
+) -> email.message.EmailMessage:
     """RFC 3464: the reply could not be delivered to ``unknown`` (addresses the
     directory does not know); the reply is returned, with a warning."""
-    msg = _report("ndr", "delivery-status", from_=("Mail Delivery System", f"mailer-daemon@{host}"),
-                  to=[_addr(replier)], subject=f"Undeliverable: {returned['Subject']}", at=at, host=host,
-                  portal_id=portal_id)
+    msg = _report(
+        "ndr",
+        "delivery-status",
+        from_=("Mail Delivery System", f"mailer-daemon@{host}"),
+        to=[_addr(replier)],
+        subject=f"Undeliverable: {returned['Subject']}",
+        at=at,
+        host=host,
+        portal_id=portal_id,
+    )
     human = email.message.EmailMessage(policy=email.policy.SMTP)
     human.set_content(
         "Your reply from the Secure Messaging Portal could not be delivered to the following "
@@ -544,10 +668,22 @@ def non_delivery(*, returned: email.message.EmailMessage, replier: str, unknown:
     )
     status = email.message.Message(policy=email.policy.compat32)
     status["Content-Type"] = "message/delivery-status"
-    blocks = [_fields([("Reporting-MTA", f"dns; {host}"), ("Arrival-Date", email.utils.format_datetime(at))])]
+    blocks = [
+        _fields(
+            [("Reporting-MTA", f"dns; {host}"), ("Arrival-Date", email.utils.format_datetime(at))]
+        )
+    ]
     for a in unknown:
-        blocks.append(_fields([("Final-Recipient", f"rfc822; {a}"), ("Action", "failed"), ("Status", "5.1.1"),
-                               ("Diagnostic-Code", "smtp; 550 5.1.1 recipient address unknown")]))
+        blocks.append(
+            _fields(
+                [
+                    ("Final-Recipient", f"rfc822; {a}"),
+                    ("Action", "failed"),
+                    ("Status", "5.1.1"),
+                    ("Diagnostic-Code", "smtp; 550 5.1.1 recipient address unknown"),
+                ]
+            )
+        )
     status.set_payload(blocks)
     copy_part = email.message.EmailMessage(policy=email.policy.SMTP)
     copy_part.set_content(returned)  # message/rfc822
@@ -561,20 +697,27 @@ def printable_html(*, view: View, copy, at: datetime, tz) -> str:
     """A self-contained, printable HTML page of the message (text only: the
     sender's HTML, scripts and remote content are not carried over)."""
     e = html.escape
-    rows = [("From", view.from_), ("To", ", ".join(view.to)), ("Cc", ", ".join(view.cc)),
-            ("Date", view.date or fmt_time(copy.sent, tz)), ("Subject", view.subject)]
+    rows = [
+        ("From", view.from_),
+        ("To", ", ".join(view.to)),
+        ("Cc", ", ".join(view.cc)),
+        ("Date", view.date or fmt_time(copy.sent, tz)),
+        ("Subject", view.subject),
+    ]
     head = "\n".join(f"<tr><th>{e(k)}</th><td>{e(v)}</td></tr>" for k, v in rows if v)
-    files = "".join(f"<li>{e(a.filename or '(unnamed)')} ({e(a.content_type)}, {len(a.data)} bytes)</li>"
-                    for a in view.attachments)
+    files = "".join(
+        f"<li>{e(a.filename or '(unnamed)')} ({e(a.content_type)}, {len(a.data)} bytes)</li>"
+        for a in view.attachments
+    )
     return (
-        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
         f"<title>{e(view.subject)}</title>\n"
         "<style>body{font-family:sans-serif;max-width:48em;margin:2em auto}"
         "th{text-align:left;padding-right:1em;vertical-align:top}"
         "pre{white-space:pre-wrap;font-family:inherit}footer{color:#555;font-size:small}</style>\n"
         "</head>\n<body>\n"
-        f"<h1>{e(view.subject)}</h1>\n<table class=\"headers\">\n{head}\n</table>\n<hr>\n"
-        f"<pre class=\"body\">{e(view.text)}</pre>\n"
+        f'<h1>{e(view.subject)}</h1>\n<table class="headers">\n{head}\n</table>\n<hr>\n'
+        f'<pre class="body">{e(view.text)}</pre>\n'
         + (f"<h2>Attachments</h2>\n<ul>{files}</ul>\n" if files else "")
         + f"<footer>Printed from the Secure Messaging Portal by {e(copy.recipient)} on {e(fmt_time(at, tz))}.</footer>\n"
         "</body>\n</html>\n"

@@ -47,19 +47,21 @@ __all__ = [
     "ACCESS_REFUSED",
     "AlreadyDelivered",
     "Delivered",
-    "deliver",
-    "message_key",
-    "recover_outbox",
-    "open_copy",
-    "reply",
-    "print_copy",
-    "extend",
-    "recall",
-    "sweep",
     "actions",
+    "deliver",
+    "extend",
+    "message_key",
+    "open_copy",
+    "print_copy",
+    "recall",
+    "recover_outbox",
+    "reply",
+    "sweep",
 ]
 
-ACCESS_REFUSED = "access refused: the token is not valid, or the secure message has expired or been recalled"
+ACCESS_REFUSED = (
+    "access refused: the token is not valid, or the secure message has expired or been recalled"
+)
 
 
 def _tz(store):
@@ -155,8 +157,17 @@ def recover_outbox(store, outbox: Outbox) -> tuple[list[str], list[str]]:
     return moved, removed
 
 
-def deliver(store, snapshot, decision, raw: bytes, outbox: Outbox, *, source: str | None = None,
-            again: bool = False, limits: Limits = DEFAULT_LIMITS) -> Delivered:
+def deliver(
+    store,
+    snapshot,
+    decision,
+    raw: bytes,
+    outbox: Outbox,
+    *,
+    source: str | None = None,
+    again: bool = False,
+    limits: Limits = DEFAULT_LIMITS,
+) -> Delivered:
     """Commit what ``decision`` (from :func:`secmsg_cli.engine.decide.decide`
     on ``raw``) says: retain each portal recipient's copy and write its
     notification; write a banner-stamped copy for each internal inbox
@@ -183,50 +194,96 @@ def deliver(store, snapshot, decision, raw: bytes, outbox: Outbox, *, source: st
             held = store.delivered_to(key, [r.address for r in (*portal, *stamped)])
             if held:
                 mid = decision.message_id
-                what = (f"message {mid if len(mid) <= 200 else mid[:200] + '...'}" if mid
-                        else "this message (no Message-ID; the same bytes)")
+                what = (
+                    f"message {mid if len(mid) <= 200 else mid[:200] + '...'}"
+                    if mid
+                    else "this message (no Message-ID; the same bytes)"
+                )
                 raise AlreadyDelivered(
                     f"{what} was already delivered to {_listed(held)}; nothing was written "
-                    "(give --again to deliver it again)")
+                    "(give --again to deliver it again)"
+                )
         if portal:
             mref = store.add_portal_message(
-                message_id=decision.message_id, sender=decision.envelope_from, header_from=decision.header_from,
-                header_from_name=decision.header_from_name, subject=decision.subject, sent=at,
-                via=decision.via, source=source, raw=raw)
+                message_id=decision.message_id,
+                sender=decision.envelope_from,
+                header_from=decision.header_from,
+                header_from_name=decision.header_from_name,
+                subject=decision.subject,
+                sent=at,
+                via=decision.via,
+                source=source,
+                raw=raw,
+            )
             retention_end = at + timedelta(days=account.max_retention_days)
             for r in portal:
                 p = r.portal
                 token, token_id, digest = new_token(store.token_id_taken)
                 cid = store.add_portal_copy(
-                    message_ref=mref, recipient=r.address, internal=r.internal, definition=r.definition.path,
-                    settings=_settings(r.definition), allow_print=p.allow_print, allow_reply=p.allow_reply,
-                    allow_reply_all=p.allow_reply_all, read_receipt=p.read_receipt, sent=at,
-                    expires=p.expires, latest_expiry=p.latest_expiry, retention_end=retention_end,
-                    token_id=token_id, token_hash=digest)
+                    message_ref=mref,
+                    recipient=r.address,
+                    internal=r.internal,
+                    definition=r.definition.path,
+                    settings=_settings(r.definition),
+                    allow_print=p.allow_print,
+                    allow_reply=p.allow_reply,
+                    allow_reply_all=p.allow_reply_all,
+                    read_receipt=p.read_receipt,
+                    sent=at,
+                    expires=p.expires,
+                    latest_expiry=p.latest_expiry,
+                    retention_end=retention_end,
+                    token_id=token_id,
+                    token_hash=digest,
+                )
                 ids[r.address] = cid
                 store.record_delivery(key, r.address, "portal", cid, at, again)
                 shown_sender = decision.header_from or decision.envelope_from
                 note = compose.notification(
-                    recipient=r.address, sender=shown_sender, sender_name=decision.header_from_name,
-                    subject=decision.subject, sent=at, expires=p.expires,
-                    link=compose.token_link(p.portal_url, token), portal_id=cid, at=at, tz=tz, host=host,
-                    definition=r.definition.path)
-                batch.add(compose.to_bytes(note), kind="notification", to=[r.address], portal_id=cid)
+                    recipient=r.address,
+                    sender=shown_sender,
+                    sender_name=decision.header_from_name,
+                    subject=decision.subject,
+                    sent=at,
+                    expires=p.expires,
+                    link=compose.token_link(p.portal_url, token),
+                    portal_id=cid,
+                    at=at,
+                    tz=tz,
+                    host=host,
+                    definition=r.definition.path,
+                )
+                batch.add(
+                    compose.to_bytes(note), kind="notification", to=[r.address], portal_id=cid
+                )
         inbox = compose.InboxCopies(raw, limits=limits) if stamped else None
         for r in stamped:
             batch.add(inbox.copy(r.banner, r.address), kind="inbox-copy", to=[r.address])
             store.record_delivery(key, r.address, "inbox", None, at, again)
-        store.audit("deliver", "message", decision.message_id or source, None, {
-            "source": source,
-            "subject": decision.subject,
-            "sender": decision.envelope_from,
-            "sent": utc(at),
-            "again": again,
-            "recipients": [{"address": r.address, "route": r.route, "secure": r.secure,
-                            "definition": r.definition.path if r.definition else None,
-                            "portal_id": ids.get(r.address)} for r in decision.recipients],
-            "outbox": [{"kind": f.kind, "to": list(f.to), "file": f.name} for f in batch.files],
-        })
+        store.audit(
+            "deliver",
+            "message",
+            decision.message_id or source,
+            None,
+            {
+                "source": source,
+                "subject": decision.subject,
+                "sender": decision.envelope_from,
+                "sent": utc(at),
+                "again": again,
+                "recipients": [
+                    {
+                        "address": r.address,
+                        "route": r.route,
+                        "secure": r.secure,
+                        "definition": r.definition.path if r.definition else None,
+                        "portal_id": ids.get(r.address),
+                    }
+                    for r in decision.recipients
+                ],
+                "outbox": [{"kind": f.kind, "to": list(f.to), "file": f.name} for f in batch.files],
+            },
+        )
     return Delivered(tuple(ids.values()), tuple(batch.files), ids)
 
 
@@ -238,20 +295,45 @@ def actions(copy: PortalCopy, at: datetime, expired_view: bool) -> dict[str, boo
     if copy.purged_at is not None or copy.recalled_at is not None:
         return {"view": False, "print": False, "reply": False, "reply_all": False}
     if copy.is_expired(at):
-        return {"view": expired_view, "print": expired_view and copy.allow_print, "reply": False, "reply_all": False}
-    return {"view": True, "print": copy.allow_print, "reply": copy.allow_reply, "reply_all": copy.allow_reply_all}
+        return {
+            "view": expired_view,
+            "print": expired_view and copy.allow_print,
+            "reply": False,
+            "reply_all": False,
+        }
+    return {
+        "view": True,
+        "print": copy.allow_print,
+        "reply": copy.allow_reply,
+        "reply_all": copy.allow_reply_all,
+    }
 
 
 class _Denied(Refused):
     """An access refused with :data:`ACCESS_REFUSED`; carries what the audit
     log records of it (the reason, which the caller is never told)."""
 
-    def __init__(self, action: str, reason: str, token: str, at: datetime, as_: str | None,
-                 copy: PortalCopy | None = None) -> None:
+    def __init__(
+        self,
+        action: str,
+        reason: str,
+        token: str,
+        at: datetime,
+        as_: str | None,
+        copy: PortalCopy | None = None,
+    ) -> None:
         super().__init__(ACCESS_REFUSED)
-        self.token_id = split_token(token)  # the non-secret id, or None: nothing of a malformed token is kept
-        self.record = {"action": action, "reason": reason, "token_id": self.token_id, "as": as_, "at": utc(at),
-                       "portal_copy": copy.id if copy is not None else None}
+        self.token_id = split_token(
+            token
+        )  # the non-secret id, or None: nothing of a malformed token is kept
+        self.record = {
+            "action": action,
+            "reason": reason,
+            "token_id": self.token_id,
+            "as": as_,
+            "at": utc(at),
+            "portal_copy": copy.id if copy is not None else None,
+        }
 
 
 def _audits_denials(fn):
@@ -289,19 +371,25 @@ def _access(store, token: str, at: datetime, as_: str | None, action: str) -> Po
     if copy.recalled_at is not None:
         raise _Denied(action, "recalled", token, at, as_, copy)
     if at < copy.sent:
-        raise InvalidInput(f"--at {at.isoformat()} is before the message was sent ({copy.sent.isoformat()})")
+        raise InvalidInput(
+            f"--at {at.isoformat()} is before the message was sent ({copy.sent.isoformat()})"
+        )
     if copy.is_expired(at):
         if not store.account().expired_view:
             raise _Denied(action, "expired", token, at, as_, copy)
         if action not in ("open", "print"):
-            raise Refused(f"{action} refused: the secure message expired on {_when(copy.expires, _tz(store))}; "
-                          "after expiry it can only be viewed and printed")
+            raise Refused(
+                f"{action} refused: the secure message expired on {_when(copy.expires, _tz(store))}; "
+                "after expiry it can only be viewed and printed"
+            )
     return copy
 
 
 def _definition_says(copy: PortalCopy, what: str) -> str:
-    return (f"{what} is not allowed: definition {copy.definition!r} (as at sending) does not allow "
-            f"external recipients to {what}")
+    return (
+        f"{what} is not allowed: definition {copy.definition!r} (as at sending) does not allow "
+        f"external recipients to {what}"
+    )
 
 
 def _view(store, copy: PortalCopy, at: datetime, batch, tz) -> OutboxFile | None:
@@ -314,7 +402,9 @@ def _view(store, copy: PortalCopy, at: datetime, batch, tz) -> OutboxFile | None
         return None
     host = compose.portal_host(store.account().portal_url)
     receipt = compose.read_receipt(copy=copy, at=at, tz=tz, host=host)
-    return batch.add(compose.to_bytes(receipt), kind="read-receipt", to=[copy.reply_to], portal_id=copy.id)
+    return batch.add(
+        compose.to_bytes(receipt), kind="read-receipt", to=[copy.reply_to], portal_id=copy.id
+    )
 
 
 def _retained(store, copy: PortalCopy) -> bytes:
@@ -336,8 +426,15 @@ class Opened:
 
 
 @_audits_denials
-def open_copy(store, token: str, at: datetime, outbox: Outbox, *, as_: str | None = None,
-              save_to: str | Path | None = None) -> Opened:
+def open_copy(
+    store,
+    token: str,
+    at: datetime,
+    outbox: Outbox,
+    *,
+    as_: str | None = None,
+    save_to: str | Path | None = None,
+) -> Opened:
     """``portal open``: the message, as the recipient sees it. With
     ``save_to``, its attachments are saved into that folder first, all or
     nothing (:mod:`secmsg_cli.delivery.attachments`): the files are placed
@@ -354,16 +451,32 @@ def open_copy(store, token: str, at: datetime, outbox: Outbox, *, as_: str | Non
             if save_to is not None and view.attachments:
                 saved = save_all([(a.filename, a.data) for a in view.attachments], save_to)
             receipt = _view(store, copy, at, batch, tz)
-            store.audit("open", "portal-copy", copy.id, None, {
-                "recipient": copy.recipient, "at": utc(at), "first_view": copy.read_at is None,
-                "read_receipt": receipt.name if receipt else None,
-                **({"saved": [p.name for p in saved.paths]} if saved is not None else {})})
+            store.audit(
+                "open",
+                "portal-copy",
+                copy.id,
+                None,
+                {
+                    "recipient": copy.recipient,
+                    "at": utc(at),
+                    "first_view": copy.read_at is None,
+                    "read_receipt": receipt.name if receipt else None,
+                    **({"saved": [p.name for p in saved.paths]} if saved is not None else {}),
+                },
+            )
     except BaseException:
         if saved is not None and not (batch is not None and batch.committed):
             saved.undo()  # the open did not happen: neither did the save
         raise
-    return Opened(copy, view, copy.read_at is None, tuple(batch.files), actions(copy, at, store.account().expired_view),
-                  copy.is_expired(at), tuple(saved.paths) if saved is not None else ())
+    return Opened(
+        copy,
+        view,
+        copy.read_at is None,
+        tuple(batch.files),
+        actions(copy, at, store.account().expired_view),
+        copy.is_expired(at),
+        tuple(saved.paths) if saved is not None else (),
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -376,8 +489,17 @@ class Replied:
 
 
 @_audits_denials
-def reply(store, token: str, body: str, at: datetime, outbox: Outbox, *, all_: bool = False,
-          attachments: Sequence[tuple[str, bytes]] = (), as_: str | None = None) -> Replied:
+def reply(
+    store,
+    token: str,
+    body: str,
+    at: datetime,
+    outbox: Outbox,
+    *,
+    all_: bool = False,
+    attachments: Sequence[tuple[str, bytes]] = (),
+    as_: str | None = None,
+) -> Replied:
     """``portal reply``: a reply to the sender (with ``all_``, also to the
     original To and Cc recipients), written to the outbox; a non-delivery
     notice to the replier for each internal address the directory does not
@@ -395,28 +517,62 @@ def reply(store, token: str, body: str, at: datetime, outbox: Outbox, *, all_: b
         to = (copy.reply_to,)
         cc: tuple[str, ...] = ()
         if all_:
-            cc = tuple(a for a in dict.fromkeys((*view.to_addresses, *view.cc_addresses))
-                       if a not in (copy.recipient, copy.reply_to))
+            cc = tuple(
+                a
+                for a in dict.fromkeys((*view.to_addresses, *view.cc_addresses))
+                if a not in (copy.recipient, copy.reply_to)
+            )
         account = store.account()
         host = compose.portal_host(account.portal_url)
-        msg = compose.reply(copy=copy, view=view, body=body, to=to, cc=cc, attachments=attachments, at=at,
-                            tz=tz, host=host)
+        msg = compose.reply(
+            copy=copy,
+            view=view,
+            body=body,
+            to=to,
+            cc=cc,
+            attachments=attachments,
+            at=at,
+            tz=tz,
+            host=host,
+        )
         sent = batch.add(compose.to_bytes(msg), kind="reply", to=(*to, *cc), portal_id=copy.id)
         unknown: tuple[str, ...] = ()
         if store.has_users():
             domains = {d.name for d in store.domains()}
-            unknown = tuple(a for a in (*to, *cc) if is_internal(a, domains) and not store.is_user(a))
+            unknown = tuple(
+                a for a in (*to, *cc) if is_internal(a, domains) and not store.is_user(a)
+            )
         ndr = None
         if unknown:
-            notice = compose.non_delivery(returned=msg, replier=copy.recipient, unknown=unknown, at=at, host=host,
-                                          portal_id=copy.id)
-            ndr = batch.add(compose.to_bytes(notice), kind="ndr", to=[copy.recipient], portal_id=copy.id)
+            notice = compose.non_delivery(
+                returned=msg,
+                replier=copy.recipient,
+                unknown=unknown,
+                at=at,
+                host=host,
+                portal_id=copy.id,
+            )
+            ndr = batch.add(
+                compose.to_bytes(notice), kind="ndr", to=[copy.recipient], portal_id=copy.id
+            )
         receipt = _view(store, copy, at, batch, tz)
-        store.audit("reply-all" if all_ else "reply", "portal-copy", copy.id, None, {
-            "recipient": copy.recipient, "at": utc(at), "to": list(to), "cc": list(cc),
-            "attachments": [name for name, _ in attachments], "file": sent.name,
-            "undeliverable": list(unknown), "ndr": ndr.name if ndr else None,
-            "read_receipt": receipt.name if receipt else None})
+        store.audit(
+            "reply-all" if all_ else "reply",
+            "portal-copy",
+            copy.id,
+            None,
+            {
+                "recipient": copy.recipient,
+                "at": utc(at),
+                "to": list(to),
+                "cc": list(cc),
+                "attachments": [name for name, _ in attachments],
+                "file": sent.name,
+                "undeliverable": list(unknown),
+                "ndr": ndr.name if ndr else None,
+                "read_receipt": receipt.name if receipt else None,
+            },
+        )
     return Replied(copy, to, cc, unknown, tuple(batch.files))
 
 
@@ -428,7 +584,9 @@ class Printed:
 
 
 @_audits_denials
-def print_copy(store, token: str, at: datetime, outbox: Outbox, *, as_: str | None = None) -> Printed:
+def print_copy(
+    store, token: str, at: datetime, outbox: Outbox, *, as_: str | None = None
+) -> Printed:
     """``portal print``: a printable HTML rendering, when the definition allows it."""
     tz = _tz(store)
     with _committed(store, outbox) as batch:
@@ -438,8 +596,17 @@ def print_copy(store, token: str, at: datetime, outbox: Outbox, *, as_: str | No
         view = compose.read_view(_retained(store, copy))
         page = compose.printable_html(view=view, copy=copy, at=at, tz=tz)
         receipt = _view(store, copy, at, batch, tz)
-        store.audit("print", "portal-copy", copy.id, None, {
-            "recipient": copy.recipient, "at": utc(at), "read_receipt": receipt.name if receipt else None})
+        store.audit(
+            "print",
+            "portal-copy",
+            copy.id,
+            None,
+            {
+                "recipient": copy.recipient,
+                "at": utc(at),
+                "read_receipt": receipt.name if receipt else None,
+            },
+        )
     return Printed(copy, page, tuple(batch.files))
 
 
@@ -448,9 +615,13 @@ def print_copy(store, token: str, at: datetime, outbox: Outbox, *, as_: str | No
 
 def _living(copy: PortalCopy, what: str, tz) -> None:
     if copy.purged_at is not None:
-        raise Refused(f"cannot {what} portal copy {copy.id}: it was purged on {_when(copy.purged_at, tz)}")
+        raise Refused(
+            f"cannot {what} portal copy {copy.id}: it was purged on {_when(copy.purged_at, tz)}"
+        )
     if copy.recalled_at is not None:
-        raise Refused(f"cannot {what} portal copy {copy.id}: it was recalled on {_when(copy.recalled_at, tz)}")
+        raise Refused(
+            f"cannot {what} portal copy {copy.id}: it was recalled on {_when(copy.recalled_at, tz)}"
+        )
 
 
 def extend(store, ref: int | str, by: Duration, at: datetime) -> tuple[PortalCopy, PortalCopy]:
@@ -466,29 +637,45 @@ def extend(store, ref: int | str, by: Duration, at: datetime) -> tuple[PortalCop
         copy = store.portal_copy(ref)
         _living(copy, "extend", tz)
         if copy.expires is None:
-            raise Refused(f"cannot extend portal copy {copy.id}: it is for the internal recipient {copy.recipient}, "
-                          "and internal copies never expire")
+            raise Refused(
+                f"cannot extend portal copy {copy.id}: it is for the internal recipient {copy.recipient}, "
+                "and internal copies never expire"
+            )
         if at < copy.sent:
-            raise InvalidInput(f"--at {at.isoformat()} is before the message was sent ({copy.sent.isoformat()})")
+            raise InvalidInput(
+                f"--at {at.isoformat()} is before the message was sent ({copy.sent.isoformat()})"
+            )
         if copy.is_expired(at):
-            raise Refused(f"cannot extend portal copy {copy.id}: it expired on {_when(copy.expires, tz)} "
-                          "(expiry can be extended only before it has passed)")
+            raise Refused(
+                f"cannot extend portal copy {copy.id}: it expired on {_when(copy.expires, tz)} "
+                "(expiry can be extended only before it has passed)"
+            )
         max_ext = parse_duration(copy.settings.get("max_extension", "0d"), allow_never=False)
         if max_ext.amount == 0:
-            raise Refused(f"cannot extend portal copy {copy.id}: definition {copy.definition!r} (as at sending) "
-                          "allows no extension (max_extension 0d)")
+            raise Refused(
+                f"cannot extend portal copy {copy.id}: definition {copy.definition!r} (as at sending) "
+                "allows no extension (max_extension 0d)"
+            )
         new = by.add_capped(copy.expires)  # past 9999: beyond retention, refused below
         limit = max_ext.add_capped(copy.original_expires)
         latest = min(limit, copy.retention_end)
         if new > latest:
             left = latest - copy.expires
-            room = (f"at most {_span(left)} more, until {_when(latest, tz)}" if left.total_seconds() > 0
-                    else "no extension is left")
-            why = (f"the definition's max_extension of {max_ext} (as at sending) would be exceeded"
-                   if limit <= copy.retention_end else
-                   f"the account's retention period ends {_when(copy.retention_end, tz)}")
+            room = (
+                f"at most {_span(left)} more, until {_when(latest, tz)}"
+                if left.total_seconds() > 0
+                else "no extension is left"
+            )
+            why = (
+                f"the definition's max_extension of {max_ext} (as at sending) would be exceeded"
+                if limit <= copy.retention_end
+                else f"the account's retention period ends {_when(copy.retention_end, tz)}"
+            )
             raise Refused(f"cannot extend portal copy {copy.id} by {by}: {why}; {room}")
-        extensions = [*copy.extensions, {"at": utc(at), "by": str(by), "from": utc(copy.expires), "to": utc(new)}]
+        extensions = [
+            *copy.extensions,
+            {"at": utc(at), "by": str(by), "from": utc(copy.expires), "to": utc(new)},
+        ]
         total = int((new - copy.original_expires).total_seconds())
         store.set_portal_expiry(copy.id, new, total, extensions)
         after = store.portal_copy(copy.id)
@@ -501,7 +688,11 @@ def _span(delta: timedelta) -> str:
     days, rest = divmod(seconds, 86400)
     hours, rest = divmod(rest, 3600)
     minutes = rest // 60
-    parts = [f"{days}d" if days else "", f"{hours}h" if hours else "", f"{minutes}m" if minutes else ""]
+    parts = [
+        f"{days}d" if days else "",
+        f"{hours}h" if hours else "",
+        f"{minutes}m" if minutes else "",
+    ]
     return " ".join(p for p in parts if p) or "0m"
 
 
@@ -512,10 +703,14 @@ def recall(store, ref: int | str, at: datetime) -> PortalCopy:
         copy = store.portal_copy(ref)
         _living(copy, "recall", tz)
         if copy.read_at is not None:
-            raise Refused(f"cannot recall portal copy {copy.id}: {copy.recipient} opened it on "
-                          f"{_when(copy.read_at, tz)}; only unopened copies can be recalled")
+            raise Refused(
+                f"cannot recall portal copy {copy.id}: {copy.recipient} opened it on "
+                f"{_when(copy.read_at, tz)}; only unopened copies can be recalled"
+            )
         if at < copy.sent:
-            raise InvalidInput(f"--at {at.isoformat()} is before the message was sent ({copy.sent.isoformat()})")
+            raise InvalidInput(
+                f"--at {at.isoformat()} is before the message was sent ({copy.sent.isoformat()})"
+            )
         store.set_portal_recalled(copy.id, at)
         after = store.portal_copy(copy.id)
         store.audit("recall", "portal-copy", copy.id, copy_summary(copy), copy_summary(after))
@@ -536,9 +731,17 @@ def sweep(store, at: datetime) -> Swept:
         expired = store.portal_copies_to_expire(at)
         for c in expired:
             store.set_portal_expired(c.id, at)
-            store.audit("expire", "portal-copy", c.id, copy_summary(c), copy_summary(store.portal_copy(c.id)))
+            store.audit(
+                "expire",
+                "portal-copy",
+                c.id,
+                copy_summary(c),
+                copy_summary(store.portal_copy(c.id)),
+            )
         purged = store.portal_copies_to_purge(at)
         for c in purged:
             store.purge_portal_copy(c.id, c.message_ref, at)
-            store.audit("purge", "portal-copy", c.id, copy_summary(c), copy_summary(store.portal_copy(c.id)))
+            store.audit(
+                "purge", "portal-copy", c.id, copy_summary(c), copy_summary(store.portal_copy(c.id))
+            )
     return Swept(tuple(c.id for c in expired), tuple(c.id for c in purged))

@@ -43,22 +43,22 @@ from secmsg_cli.engine.message import (
 )
 
 __all__ = [
-    "Part",
     "Folded",
-    "normalise",
-    "walk",
-    "field_value",
-    "header",
-    "split_params",
-    "param",
-    "filename",
-    "decoded_body",
-    "decode_text",
-    "unstructured",
+    "Part",
     "addresses",
-    "msg_ids",
-    "ids_field",
+    "decode_text",
+    "decoded_body",
+    "field_value",
+    "filename",
+    "header",
     "header_filename",
+    "ids_field",
+    "msg_ids",
+    "normalise",
+    "param",
+    "split_params",
+    "unstructured",
+    "walk",
 ]
 
 # a header field's first line: a name of printable ASCII but ":", then ":"
@@ -66,7 +66,13 @@ _FIELD_NAME = re.compile(rb"[!-9;-~]+[ \t]*:")
 _OBSOLETE_FROM = re.compile(rb"From[ \t]*:")  # "From  : ..." is a header field, not an mbox line
 _FOLD = re.compile(rb"\r?\n(?=[ \t])")
 
-BODY, ATTACHMENT, MESSAGE, CONTAINER, OPAQUE = "body", "attachment", "message", "container", "opaque"
+BODY, ATTACHMENT, MESSAGE, CONTAINER, OPAQUE = (
+    "body",
+    "attachment",
+    "message",
+    "container",
+    "opaque",
+)
 
 
 @dataclass(slots=True)
@@ -106,7 +112,9 @@ def _read_fields(data: bytes, start: int, end: int) -> tuple[list[tuple[str, int
             m = _FIELD_NAME.match(line)
             if m is None:
                 return fields, pos, pos  # no blank line: the body starts here
-            fields.append((line[: m.end() - 1].rstrip(b" \t").decode("latin-1").lower(), pos, line_end))
+            fields.append(
+                (line[: m.end() - 1].rstrip(b" \t").decode("latin-1").lower(), pos, line_end)
+            )
         pos = line_end
     return fields, end, end
 
@@ -184,7 +192,11 @@ def filename(data: bytes, part: Part) -> str | None:
     Content-Type ``name``): RFC 2231 and RFC 2047 decoded, 8-bit bytes read
     as UTF-8 or else Windows-1252, white space at the ends removed. Never raises."""
     for field_name, wanted in (("content-disposition", "filename"), ("content-type", "name")):
-        params = [(k, v) for k, v in _params(header(data, part, field_name)) if k.split("*", 1)[0] == wanted]
+        params = [
+            (k, v)
+            for k, v in _params(header(data, part, field_name))
+            if k.split("*", 1)[0] == wanted
+        ]
         if not params:
             continue
         name = None
@@ -193,8 +205,11 @@ def filename(data: bytes, part: Part) -> str | None:
                 decoded = email.utils.decode_params([("", ""), *params])[1:]
                 for key, val in decoded:
                     if key == wanted:
-                        name = _unquote(email.utils.collapse_rfc2231_value(
-                            val, errors="replace", fallback_charset="utf-8"))
+                        name = _unquote(
+                            email.utils.collapse_rfc2231_value(
+                                val, errors="replace", fallback_charset="utf-8"
+                            )
+                        )
                         break
             except Exception:  # noqa: BLE001 - broken RFC 2231 continuations: the plain value, if any
                 name = None
@@ -219,7 +234,9 @@ def _has_filename(data: bytes, part: Part) -> bool:
     return bool(name and " ".join(name.split()).strip("\"'"))
 
 
-def _delimiters(data: bytes, boundary: bytes, start: int, end: int) -> Iterator[tuple[int, int, bool]]:
+def _delimiters(
+    data: bytes, boundary: bytes, start: int, end: int
+) -> Iterator[tuple[int, int, bool]]:
     """Delimiter lines of ``boundary`` in ``data[start:end]``: (start of the
     line end before it, or of the line itself at ``start``; end of the
     line; whether it is the close delimiter)."""
@@ -332,9 +349,14 @@ def _entity(data: bytes, start: int, end: int, depth: int, default: str) -> Part
     elif maintype == "message":
         part.kind = MESSAGE
     else:
-        disposition = (header(data, part, "content-disposition") or "").partition(";")[0].strip().lower()
-        body = (part.ctype in ("text/plain", "text/html") and disposition != "attachment"
-                and not _has_filename(data, part))
+        disposition = (
+            (header(data, part, "content-disposition") or "").partition(";")[0].strip().lower()
+        )
+        body = (
+            part.ctype in ("text/plain", "text/html")
+            and disposition != "attachment"
+            and not _has_filename(data, part)
+        )
         part.kind = BODY if body else ATTACHMENT
     return part
 
@@ -350,13 +372,13 @@ def leaves(root: Part) -> Iterator[Part]:
             yield part
 
 
-
-
 def decoded_body(data: bytes, part: Part) -> bytes:
     """The part's body with its transfer encoding undone, exactly as the
     engine undoes it (leniently)."""
     body = data[part.body_start : part.end]
-    return transfer_decode(transfer_encoding(header(data, part, "content-transfer-encoding")), body)[0]
+    return transfer_decode(
+        transfer_encoding(header(data, part, "content-transfer-encoding")), body
+    )[0]
 
 
 def decode_text(data: bytes, charset: str | None) -> str:
@@ -409,8 +431,11 @@ def _fold_words(name: str, words: Iterable[str]) -> str:
 
 
 def _needs_encoding(text: str) -> bool:
-    return (not _PRINTABLE.fullmatch(text) or "=?" in text
-            or any(len(w) > _LONGEST_WORD for w in text.split(" ")))
+    return (
+        not _PRINTABLE.fullmatch(text)
+        or "=?" in text
+        or any(len(w) > _LONGEST_WORD for w in text.split(" "))
+    )
 
 
 def unstructured(name: str, text: str) -> Folded:
@@ -479,7 +504,9 @@ def header_filename(name: str) -> str:
             name = raw.decode("utf-8")
         except UnicodeDecodeError:
             name = raw.decode("cp1252", "replace")
-    return "".join("_" if (ord(c) < 32 or c in "/\\\x7f") else c for c in name)[:255] or "attachment"
+    return (
+        "".join("_" if (ord(c) < 32 or c in "/\\\x7f") else c for c in name)[:255] or "attachment"
+    )
 
 
 class Folded(str):
@@ -500,5 +527,5 @@ class Folded(str):
         self._lines = lines
         return self
 
-    def fold(self, *, policy) -> str:  # noqa: ANN001 - an email.policy.Policy
+    def fold(self, *, policy) -> str:
         return self._lines.replace("\n", policy.linesep)

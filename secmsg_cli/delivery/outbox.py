@@ -20,6 +20,7 @@ access tokens. An outbox that every user may write to, or whose ``tmp/``,
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import itertools
 import mailbox
@@ -34,7 +35,7 @@ from pathlib import Path
 
 from secmsg_cli.errors import SecmsgError
 
-__all__ = ["Outbox", "Batch", "OutboxFile", "OutboxError", "default_outbox"]
+__all__ = ["Batch", "Outbox", "OutboxError", "OutboxFile", "default_outbox"]
 
 _counter = itertools.count(1)
 
@@ -90,7 +91,9 @@ class Outbox:
             raise OutboxError(f"cannot create outbox {self.path}: {exc.strerror or exc}") from None
         for sub in _SUBDIRS:
             if not (self.path / sub).is_dir():
-                raise OutboxError(f"cannot use outbox {self.path}: it is not a Maildir (no {sub}/ directory)")
+                raise OutboxError(
+                    f"cannot use outbox {self.path}: it is not a Maildir (no {sub}/ directory)"
+                )
         self._check_links()
         for where in (self.path, *(self.path / sub for sub in _SUBDIRS)):
             try:
@@ -99,14 +102,18 @@ class Outbox:
                 raise OutboxError(f"cannot use outbox {self.path}: {exc.strerror or exc}") from None
             if mode & stat.S_IWOTH:
                 shown = self.path if where == self.path else f"{self.path}/{where.name}"
-                raise OutboxError(f"cannot use outbox {self.path}: {shown} is writable by every user "
-                                  f"(notifications carry access tokens; run chmod o-w {shown})")
+                raise OutboxError(
+                    f"cannot use outbox {self.path}: {shown} is writable by every user "
+                    f"(notifications carry access tokens; run chmod o-w {shown})"
+                )
 
     def _check_links(self) -> None:
         for sub in _SUBDIRS:
             if (self.path / sub).is_symlink():
-                raise OutboxError(f"cannot use outbox {self.path}: its {sub}/ is a symbolic link "
-                                  "(an outbox's tmp/, new/ and cur/ must be directories inside it)")
+                raise OutboxError(
+                    f"cannot use outbox {self.path}: its {sub}/ is a symbolic link "
+                    "(an outbox's tmp/, new/ and cur/ must be directories inside it)"
+                )
 
     @functools.cached_property
     def key(self) -> str:
@@ -118,8 +125,10 @@ class Outbox:
 
     def _unique_name(self) -> str:
         now = time.time()
-        return (f"{int(now)}.M{int((now % 1) * 1e6):06d}P{os.getpid()}Q{next(_counter)}"
-                f"R{secrets.token_hex(4)}.{_hostname()}")
+        return (
+            f"{int(now)}.M{int((now % 1) * 1e6):06d}P{os.getpid()}Q{next(_counter)}"
+            f"R{secrets.token_hex(4)}.{_hostname()}"
+        )
 
     def _move_to_new(self, name: str) -> Path:
         """Move ``tmp/name`` to ``new/name``; done already is fine (another
@@ -157,7 +166,9 @@ class Outbox:
             except FileNotFoundError:
                 pass  # gone from both: nothing to announce any more
             except OSError as exc:
-                raise OutboxError(f"cannot write to outbox {self.path}: {exc.strerror or exc}") from None
+                raise OutboxError(
+                    f"cannot write to outbox {self.path}: {exc.strerror or exc}"
+                ) from None
             moved.append(name)
         try:
             left = [e for e in os.scandir(self.path / "tmp") if e.name not in committed]
@@ -174,7 +185,9 @@ class Outbox:
             except FileNotFoundError:
                 continue
             except OSError as exc:
-                raise OutboxError(f"cannot write to outbox {self.path}: {exc.strerror or exc}") from None
+                raise OutboxError(
+                    f"cannot write to outbox {self.path}: {exc.strerror or exc}"
+                ) from None
         return moved, removed
 
 
@@ -204,22 +217,33 @@ class Batch:
     def names(self) -> list[str]:
         return [f.name for f in self.files]
 
-    def add(self, data: bytes, *, kind: str, to: tuple[str, ...] | list[str], portal_id: int | None = None) -> OutboxFile:
+    def add(
+        self,
+        data: bytes,
+        *,
+        kind: str,
+        to: tuple[str, ...] | list[str],
+        portal_id: int | None = None,
+    ) -> OutboxFile:
         """Write ``data`` into ``tmp/`` (not yet visible to readers)."""
         name = self.outbox._unique_name()
         path = self.outbox.path / "tmp" / name
         try:
-            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY | getattr(os, "O_NOFOLLOW", 0), 0o600)
+            fd = os.open(
+                path, os.O_CREAT | os.O_EXCL | os.O_WRONLY | getattr(os, "O_NOFOLLOW", 0), 0o600
+            )
             try:
                 view = memoryview(data)
                 while view:
-                    view = view[os.write(fd, view):]
+                    view = view[os.write(fd, view) :]
                 os.fsync(fd)
             finally:
                 os.close(fd)
         except OSError as exc:
             path.unlink(missing_ok=True)
-            raise OutboxError(f"cannot write to outbox {self.outbox.path}: {exc.strerror or exc}") from None
+            raise OutboxError(
+                f"cannot write to outbox {self.outbox.path}: {exc.strerror or exc}"
+            ) from None
         item = OutboxFile(kind, tuple(to), name, path, portal_id)
         self.files.append(item)
         return item
@@ -234,18 +258,17 @@ class Batch:
                 target = self.outbox._move_to_new(item.name)
                 done.append(OutboxFile(item.kind, item.to, item.name, target, item.portal_id))
         except OSError as exc:
-            self.files = done + self.files[len(done):]
+            self.files = done + self.files[len(done) :]
             raise OutboxError(
                 f"cannot move files into {self.outbox.path}/new: {exc.strerror or exc}; what was delivered is "
-                f"in the store, and its files in {self.outbox.path}/tmp are moved on the next run") from None
+                f"in the store, and its files in {self.outbox.path}/tmp are moved on the next run"
+            ) from None
         self.files = done
         return done
 
     def discard(self) -> None:
         """Remove every file of the batch from ``tmp/`` (the transaction did not commit)."""
         for item in self.files:
-            try:
+            with contextlib.suppress(OSError):
                 (self.outbox.path / "tmp" / item.name).unlink(missing_ok=True)
-            except OSError:
-                pass
         self.files = []

@@ -21,10 +21,10 @@ import secrets
 from collections.abc import Callable
 from typing import TypeVar
 
-__all__ = ["new_token", "token_hash", "split_token", "verify", "TOKEN_FORM"]
+__all__ = ["TOKEN_FORM", "new_token", "split_token", "token_hash", "verify"]
 
 _ID_HEX = 12
-TOKEN_FORM = re.compile(r"^([0-9a-f]{%d})\.([A-Za-z0-9_-]{43})$" % _ID_HEX)
+TOKEN_FORM = re.compile(rf"^([0-9a-f]{{{_ID_HEX}}})\.([A-Za-z0-9_-]{{43}})$")
 # compared against when no copy has the id, so that both paths do the same work
 _DUMMY = hashlib.sha256(b"secmsg: no such token").hexdigest()
 _NO_ID = "-" * _ID_HEX  # looked up for a malformed token: no token has it

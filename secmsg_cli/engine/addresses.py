@@ -12,12 +12,12 @@ import re
 
 __all__ = [
     "AddressError",
+    "display_domain",
+    "domain_of",
+    "is_internal",
     "normalise_address",
     "normalise_domain",
     "normalise_member",
-    "domain_of",
-    "display_domain",
-    "is_internal",
 ]
 
 
@@ -74,7 +74,9 @@ def normalise_domain(value: str) -> str:
             )
         out.append(ascii_label)
     if len(out) < 2:
-        raise AddressError(f"invalid domain {value!r}: expected at least two labels, such as example.com")
+        raise AddressError(
+            f"invalid domain {value!r}: expected at least two labels, such as example.com"
+        )
     if out[-1].isdigit():
         raise AddressError(f"invalid domain {value!r}: the top-level label cannot be numeric")
     domain = ".".join(out)
@@ -118,7 +120,9 @@ def normalise_address(value: str) -> str:
     if octets > 64:
         raise AddressError(f"invalid address {value!r}: local part longer than 64 octets")
     if not (_LOCAL.match(local) or _QUOTED_LOCAL.match(local)):
-        raise AddressError(f"invalid address {value!r}: local part {local!r} is not a valid mailbox name")
+        raise AddressError(
+            f"invalid address {value!r}: local part {local!r} is not a valid mailbox name"
+        )
     try:
         domain = normalise_domain(domain)
     except AddressError as exc:

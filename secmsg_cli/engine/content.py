@@ -64,25 +64,31 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from secmsg_cli.engine.patterns import REGEX_BUDGET, PatternError, PatternSet, compile_user_regex, regex_width
+from secmsg_cli.engine.patterns import (
+    REGEX_BUDGET,
+    PatternError,
+    PatternSet,
+    compile_user_regex,
+    regex_width,
+)
 
 __all__ = [
-    "SECTIONS",
     "KINDS",
-    "MAX_WEIGHT",
     "MAX_CAP",
-    "MatchListError",
+    "MAX_WEIGHT",
+    "SECTIONS",
+    "Component",
+    "ContentResult",
+    "LineHit",
     "MatchLine",
     "MatchList",
+    "MatchListError",
+    "Scanner",
+    "evaluate",
+    "is_card_number",
+    "luhn_valid",
     "parse_match_list",
     "validate_match_list",
-    "Component",
-    "Scanner",
-    "LineHit",
-    "ContentResult",
-    "evaluate",
-    "luhn_valid",
-    "is_card_number",
 ]
 
 Kind = Literal["word", "required", "exclude", "regex", "cardnumber", "hash"]
@@ -139,7 +145,7 @@ class Regex:
     Written by :func:`_word_regex`, never by a user: it cannot backtrack
     more than linearly. Pickles as its source."""
 
-    __slots__ = ("source", "flags", "_compiled")
+    __slots__ = ("_compiled", "flags", "source")
 
     def __init__(self, source: str, flags: int = 0) -> None:
         self.source = source
@@ -262,7 +268,9 @@ class MatchList:
             elif ln._broken is None:
                 by_key.setdefault(ln._key, []).append(i)
                 if ln.kind in ("regex", "cardnumber"):
-                    by_key.setdefault(UNSEARCHED, [])  # a scanner's word that its regexes were not run
+                    by_key.setdefault(
+                        UNSEARCHED, []
+                    )  # a scanner's word that its regexes were not run
         object.__setattr__(self, "_by_key", {k: tuple(v) for k, v in by_key.items()})
         object.__setattr__(self, "_hashes", tuple(hashes))
         object.__setattr__(self, "_broken", next((ln for ln in self.lines if ln._broken), None))
@@ -282,7 +290,9 @@ class MatchList:
         that has none of them: made once per activation score)."""
         got = self._nothing.get(activation_score)
         if got is None:
-            got = self._nothing[activation_score] = _result(self, activation_score, 0, [], list(self.required), [], None)
+            got = self._nothing[activation_score] = _result(
+                self, activation_score, 0, [], list(self.required), [], None
+            )
         return got
 
     def can_find(self, keys: frozenset[str]) -> bool:
@@ -318,7 +328,7 @@ def parse_match_list(lines: Iterable[str] | str, *, lenient: bool = False) -> Ma
     line as a *broken* entry instead of raising: a definition with one fails
     closed (it fires, and says why) rather than stopping every decision.
 
-    >>> parse_match_list(['# legal', '3:6 "attorney client"']).lines[0].max
+    >>> parse_match_list(["# legal", '3:6 "attorney client"']).lines[0].max
     6
     """
     entries: list[MatchLine] = []
@@ -397,13 +407,13 @@ def _parse_line(line_no: int, raw: str, *, probe: bool = True) -> MatchLine | No
         kind = _TEXT_KEYWORDS[keyword]
         if not tail:
             raise fail(
-                f"{head!r} needs TEXT (to match the word itself, quote it: {weight_token} \"{head}\")"
+                f'{head!r} needs TEXT (to match the word itself, quote it: {weight_token} "{head}")'
             )
         first = tail.split(None, 1)[0].lower()
         if first in _KEYWORDS:
             raise fail(
                 f"{head} takes a word or phrase, not {first}; to match the phrase, "
-                f"quote it: {weight_token} {head} \"{tail}\""
+                f'quote it: {weight_token} {head} "{tail}"'
             )
         return _word_line(common, kind, _parse_text(tail, fail))
 
@@ -415,13 +425,14 @@ def _parse_line(line_no: int, raw: str, *, probe: bool = True) -> MatchLine | No
 
     if keyword.startswith("regex,"):
         raise fail(
-            f"unknown regex option {head!r}: expected 'regex PATTERN' or "
-            "'regex,cardnumber PATTERN'"
+            f"unknown regex option {head!r}: expected 'regex PATTERN' or 'regex,cardnumber PATTERN'"
         )
 
     if keyword == "hash":
         if not tail:
-            raise fail("'hash' needs MD5 and NAME, e.g. 5 hash d41d8cd98f00b204e9800998ecf8427e report.pdf")
+            raise fail(
+                "'hash' needs MD5 and NAME, e.g. 5 hash d41d8cd98f00b204e9800998ecf8427e report.pdf"
+            )
         md5, _, name = _split_first(tail)
         if not _MD5_RE.fullmatch(md5):
             raise fail(f"invalid MD5 {md5!r}: expected 32 hexadecimal digits")
@@ -487,10 +498,17 @@ def _parse_text(text: str, fail) -> str:
 def _word_line(common: dict, kind: str, term: str) -> MatchLine:
     words = term.split()
     if term.isascii():
-        return MatchLine(**common, kind=kind, term=term, _word=_word_pattern([w.lower() for w in words]))
+        return MatchLine(
+            **common, kind=kind, term=term, _word=_word_pattern([w.lower() for w in words])
+        )
     literals = sorted({_fold(w) for w in words}, key=len, reverse=True)
-    return MatchLine(**common, kind=kind, term=term, _regex=Regex(_word_regex(words), re.IGNORECASE),
-                     _literals=tuple(literals))
+    return MatchLine(
+        **common,
+        kind=kind,
+        term=term,
+        _regex=Regex(_word_regex(words), re.IGNORECASE),
+        _literals=tuple(literals),
+    )
 
 
 def _word_regex(words: list[str]) -> str:
@@ -617,13 +635,19 @@ def _visible_char(cp: int) -> int | None:
         return cp
     import unicodedata
 
-    hidden = unicodedata.category(chr(cp)) == "Cf" or cp in _FILLERS or 0xFE00 <= cp <= 0xFE0F \
+    hidden = (
+        unicodedata.category(chr(cp)) == "Cf"
+        or cp in _FILLERS
+        or 0xFE00 <= cp <= 0xFE0F
         or 0xE0100 <= cp <= 0xE01EF
+    )
     return None if hidden else cp
 
 
 # Default-ignorable characters outside category Cf (combining grapheme joiner, Hangul fillers, ...).
-_FILLERS = frozenset({0x034F, 0x115F, 0x1160, 0x17B4, 0x17B5, 0x180B, 0x180C, 0x180D, 0x180F, 0x3164, 0xFFA0})
+_FILLERS = frozenset(
+    {0x034F, 0x115F, 0x1160, 0x17B4, 0x17B5, 0x180B, 0x180C, 0x180D, 0x180F, 0x3164, 0xFFA0}
+)
 _CLASSES = _Table(_view_class)
 _INVISIBLE = _Table(_visible_char)
 
@@ -717,7 +741,16 @@ class Scanner:
     its lines.
     """
 
-    __slots__ = ("_lines", "_words", "_word_keys", "_regexes", "_regex_keys", "_width", "_cards", "_others")
+    __slots__ = (
+        "_cards",
+        "_lines",
+        "_others",
+        "_regex_keys",
+        "_regexes",
+        "_width",
+        "_word_keys",
+        "_words",
+    )
 
     def __init__(self, lines: Iterable[MatchLine]) -> None:
         self._lines = tuple(lines)
@@ -773,7 +806,9 @@ class Scanner:
             if data is None:
                 data = cache[_UTF8] = _regex_view(text)
         if len(self._regexes) and len(data) * self._width > REGEX_BUDGET:
-            keys.append(UNSEARCHED)  # not searched: its worst case would take too long (fails closed)
+            keys.append(
+                UNSEARCHED
+            )  # not searched: its worst case would take too long (fails closed)
         elif len(self._regexes):
             for i in self._regexes.search(data):
                 for key in self._regex_keys[i]:
@@ -792,10 +827,7 @@ class Scanner:
 
 def _has_card_number(pattern, data: bytes) -> bool:
     """Whether a match of ``pattern`` in ``data`` (UTF-8) is a card number."""
-    for m in pattern.finditer(data):
-        if is_card_number(m.group().decode("utf-8", "replace")):
-            return True
-    return False
+    return any(is_card_number(m.group().decode("utf-8", "replace")) for m in pattern.finditer(data))
 
 
 def _found_unicode(line: MatchLine, text: str, cache: dict) -> bool:
@@ -940,8 +972,10 @@ def evaluate(
         if names:
             found_in[i] = names
     if unsearched:
-        what = (f"the regexes were not run on {', '.join(unsearched)}: its length times their width exceeds "
-                "the examination budget")
+        what = (
+            f"the regexes were not run on {', '.join(unsearched)}: its length times their width exceeds "
+            "the examination budget"
+        )
         closed = what if closed is None else f"{closed}; {what}"
     if not found_in and closed is None:
         return match_list.nothing(activation_score)
@@ -957,13 +991,17 @@ def evaluate(
         points, capped = line.points_for(len(found))
         score += points
         hits.append(LineHit(line.line_no, line.source, line.kind, found, points, capped))
-    missing = [ln for i, ln in enumerate(lines) if ln.kind == "required" and i not in found_in] \
-        if match_list._has_required else []
+    missing = (
+        [ln for i, ln in enumerate(lines) if ln.kind == "required" and i not in found_in]
+        if match_list._has_required
+        else []
+    )
     return _result(match_list, activation_score, score, hits, missing, excluded, closed)
 
 
-def _fails_closed(match_list: MatchList, scan: frozenset[str] | None,
-                  unscannable: Mapping[str, str] | None) -> str | None:
+def _fails_closed(
+    match_list: MatchList, scan: frozenset[str] | None, unscannable: Mapping[str, str] | None
+) -> str | None:
     """What keeps this definition from examining the message, if anything."""
     what = []
     broken = match_list._broken
@@ -976,8 +1014,15 @@ def _fails_closed(match_list: MatchList, scan: frozenset[str] | None,
     return "; ".join(what) if what else None
 
 
-def _result(match_list: MatchList, activation_score: int, score: int, hits: list[LineHit],
-            missing: list[MatchLine], excluded: list[MatchLine], closed: str | None) -> ContentResult:
+def _result(
+    match_list: MatchList,
+    activation_score: int,
+    score: int,
+    hits: list[LineHit],
+    missing: list[MatchLine],
+    excluded: list[MatchLine],
+    closed: str | None,
+) -> ContentResult:
     fired = score >= activation_score and not missing and not excluded
     reason = _reason(match_list, score, activation_score, missing, excluded)
     if closed is not None:

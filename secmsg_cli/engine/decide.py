@@ -15,7 +15,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from secmsg_cli.engine.addresses import AddressError, normalise_address
@@ -25,22 +25,25 @@ from secmsg_cli.engine.snapshot import CompiledContent, CompiledPolicy, Snapshot
 from secmsg_cli.model import Definition, Target
 
 __all__ = [
+    "VIAS",
+    "ContentOutcome",
     "Context",
     "DecisionError",
-    "PolicyRef",
-    "ContentOutcome",
-    "Verdict",
-    "RecipientDecision",
     "MessageDecision",
+    "PolicyRef",
+    "RecipientDecision",
+    "Verdict",
     "decide",
     "judge",
     "parties",
-    "VIAS",
 ]
 
 VIAS = ("gateway", "outlook", "mobile")
-KIND_LABEL = {"secure-messaging": "secure-messaging policy", "bypass": "bypass policy",
-              "content-examination": "content-examination policy"}
+KIND_LABEL = {
+    "secure-messaging": "secure-messaging policy",
+    "bypass": "bypass policy",
+    "content-examination": "content-examination policy",
+}
 
 
 class DecisionError(ValueError):
@@ -154,7 +157,11 @@ def describe_target(target: Target, *, negative: bool = False) -> str:
     if t in ("internal", "external"):
         return f"{verb} {t}"
     if t == "domain":
-        return f"{verb} in a subdomain of {v[2:]}" if v and v.startswith("*.") else f"{verb} in domain {v}"
+        return (
+            f"{verb} in a subdomain of {v[2:]}"
+            if v and v.startswith("*.")
+            else f"{verb} in domain {v}"
+        )
     if t == "group":
         return f"{verb} in group {v}"
     return f"{verb} {v}"
@@ -187,14 +194,18 @@ class Pair:
         return out
 
 
-def _match_side(snapshot: Snapshot, key, candidates: list[tuple[str, str]]) -> tuple[str, str] | None:
+def _match_side(
+    snapshot: Snapshot, key, candidates: list[tuple[str, str]]
+) -> tuple[str, str] | None:
     for role, address in candidates:
         if key in snapshot.keys_of(address):
             return role, address
     return None
 
 
-def judge(snapshot: Snapshot, cp: CompiledPolicy, pair: Pair, *, why: bool = True) -> tuple[bool, str, str | None]:
+def judge(
+    snapshot: Snapshot, cp: CompiledPolicy, pair: Pair, *, why: bool = True
+) -> tuple[bool, str, str | None]:
     """Whether ``cp`` applies to the pair: (matched, reason, matched sender).
 
     The reason names the first failed condition and the value that failed it;
@@ -204,40 +215,73 @@ def judge(snapshot: Snapshot, cp: CompiledPolicy, pair: Pair, *, why: bool = Tru
     p = cp.policy
     status = cp.status(pair.at)
     if status != "active":
-        when = {"scheduled": f"starts {p.start}", "expired": f"ended {p.end}", "disabled": "disabled"}[status]
+        when = {
+            "scheduled": f"starts {p.start}",
+            "expired": f"ended {p.end}",
+            "disabled": "disabled",
+        }[status]
         return False, f"inactive: {when}", None
     if p.kind == "secure-messaging":
         if not snapshot.is_internal(pair.envelope):
-            return False, f"direction: sender {pair.envelope} is external (secure-messaging applies internal → external only)", None
+            return (
+                False,
+                f"direction: sender {pair.envelope} is external (secure-messaging applies internal → external only)",
+                None,
+            )
         if snapshot.is_internal(pair.recipient):
-            return False, f"direction: recipient {pair.recipient} is internal (secure-messaging applies internal → external only)", None
+            return (
+                False,
+                f"direction: recipient {pair.recipient} is internal (secure-messaging applies internal → external only)",
+                None,
+            )
     senders = pair.senders(p.from_part)
     matched_from = _match_side(snapshot, cp.from_key, senders)
     to_ok = cp.to_key in snapshot.keys_of(pair.recipient)
     swapped = False
-    if not (matched_from and to_ok) and p.bidirectional:
-        # SPEC §4.6: also the recipient as sender and the sender as recipient.
-        if cp.from_key in snapshot.keys_of(pair.recipient):
-            back = _match_side(snapshot, cp.to_key, senders)
-            if back:
-                matched_from, to_ok, swapped = back, True, True
+    # SPEC §4.6: also the recipient as sender and the sender as recipient.
+    if (
+        not (matched_from and to_ok)
+        and p.bidirectional
+        and cp.from_key in snapshot.keys_of(pair.recipient)
+    ):
+        back = _match_side(snapshot, cp.to_key, senders)
+        if back:
+            matched_from, to_ok, swapped = back, True, True
     if not matched_from:
         if not senders:
-            return False, f"from: the message has no header From (addresses based on {p.from_part})", None
+            return (
+                False,
+                f"from: the message has no header From (addresses based on {p.from_part})",
+                None,
+            )
         shown = " / ".join(f"{role} {a}" for role, a in senders)
         return False, f"from: {shown} {describe_target(p.from_, negative=True)}", None
     if not to_ok:
         return False, f"to: recipient {pair.recipient} {describe_target(p.to, negative=True)}", None
     if cp.networks:
         if pair.source_ip is None:
-            return False, "source IP: unknown (the policy is limited to " + ", ".join(p.source_ips) + ")", None
-        if not any(pair.source_ip.version == n.version and pair.source_ip in n for n in cp.networks):
-            return False, f"source IP: {pair.source_ip_text} is not in {', '.join(p.source_ips)}", None
+            return (
+                False,
+                "source IP: unknown (the policy is limited to " + ", ".join(p.source_ips) + ")",
+                None,
+            )
+        if not any(
+            pair.source_ip.version == n.version and pair.source_ip in n for n in cp.networks
+        ):
+            return (
+                False,
+                f"source IP: {pair.source_ip_text} is not in {', '.join(p.source_ips)}",
+                None,
+            )
     if not why:
         return True, "", matched_from[1]
     how = " (bi-directional, sender and recipient swapped)" if swapped else ""
-    return True, f"matches: {matched_from[0]} {matched_from[1]} {describe_target(p.from_)}, " \
-                 f"recipient {describe_target(p.to)}{how}", matched_from[1]
+    return (
+        True,
+        f"matches: {matched_from[0]} {matched_from[1]} {describe_target(p.from_)}, "
+        f"recipient {describe_target(p.to)}{how}",
+        matched_from[1],
+    )
 
 
 def _key_text(cp: CompiledPolicy) -> str:
@@ -256,11 +300,15 @@ def choose(matched: Sequence[CompiledPolicy]) -> tuple[CompiledPolicy | None, di
         if cp is winner:
             continue
         if cp.key == winner.key:
-            why[cp.id] = f"ambiguous: ties with policy {winner.id} on {_key_text(cp)}; the lower id wins"
+            why[cp.id] = (
+                f"ambiguous: ties with policy {winner.id} on {_key_text(cp)}; the lower id wins"
+            )
         elif cp.policy.override != winner.policy.override:
             why[cp.id] = f"lost to policy {winner.id}, which has policy override"
         else:
-            why[cp.id] = f"less specific than policy {winner.id}: {_key_text(cp)} < {_key_text(winner)}"
+            why[cp.id] = (
+                f"less specific than policy {winner.id}: {_key_text(cp)} < {_key_text(winner)}"
+            )
     return winner, why
 
 
@@ -308,17 +356,27 @@ class _Components:
         elif name == "body":
             texts = m.body_texts()
             sources = getattr(m, "body_sources", lambda: ())() or (None,) * len(texts)
-            got = tuple(Component("body" if len(texts) == 1 else f"body[{i + 1}]", "body", _examined(t, src))
-                        for i, (t, src) in enumerate(zip(texts, sources)))
+            got = tuple(
+                Component(
+                    "body" if len(texts) == 1 else f"body[{i + 1}]", "body", _examined(t, src)
+                )
+                for i, (t, src) in enumerate(zip(texts, sources, strict=False))
+            )
             # a named text part a client may show as the body is examined as body too
             got += tuple(c for c in self.section("attachments") if c.also == "body")
         else:
             parts = []
             for i, a in enumerate(m.attachments()):
                 label = a.filename or f"#{i + 1}"
-                parts.append(Component(f"attachment:{label}", "attachments",
-                                       _examined(a.text, getattr(a, "source", None)), a.md5,
-                                       also="body" if getattr(a, "inline", False) else None))
+                parts.append(
+                    Component(
+                        f"attachment:{label}",
+                        "attachments",
+                        _examined(a.text, getattr(a, "source", None)),
+                        a.md5,
+                        also="body" if getattr(a, "inline", False) else None,
+                    )
+                )
             got = tuple(parts)
         self._by_section[name] = got
         return got
@@ -327,7 +385,9 @@ class _Components:
         out = self._by_scan.get(scan)
         if out is None:
             out = self._by_scan[scan] = []
-            taken: set[int] = set()  # a component of two sections once (by identity: equal ones are distinct parts)
+            taken: set[int] = (
+                set()
+            )  # a component of two sections once (by identity: equal ones are distinct parts)
             for name in ("subject", "headers", "body", "attachments"):
                 if name in scan:
                     for c in self.section(name):
@@ -349,7 +409,9 @@ class _ContentCache:
         self.components = _Components(message)
         self.snapshot = snapshot
         self.results: dict[str, ContentResult] = {}  # by lower-case name
-        self._by_id: dict[int, ContentResult] = {}  # by id(CompiledContent): the lookup of every policy
+        self._by_id: dict[
+            int, ContentResult
+        ] = {}  # by id(CompiledContent): the lookup of every policy
         self._found_by_scan: dict[frozenset[str], frozenset[str]] = {}
 
     def result(self, cc: CompiledContent) -> ContentResult:
@@ -357,13 +419,24 @@ class _ContentCache:
         if got is None:
             ml = cc.match_list
             unread = self.components.unscannable(cc.scan)
-            if not unread and ml._broken is None and not ml._hashes and not ml.can_find(self._found(cc.scan)):
+            if (
+                not unread
+                and ml._broken is None
+                and not ml._hashes
+                and not ml.can_find(self._found(cc.scan))
+            ):
                 # The usual case: the message holds none of its lines (found
                 # once per section for every definition): no need to score.
                 got = ml.nothing(cc.definition.activation_score)
             else:
-                got = evaluate(ml, cc.definition.activation_score, self.components.for_scan(cc.scan), cc.scan,
-                               scanners=self.snapshot.scanner, unscannable=unread)
+                got = evaluate(
+                    ml,
+                    cc.definition.activation_score,
+                    self.components.for_scan(cc.scan),
+                    cc.scan,
+                    scanners=self.snapshot.scanner,
+                    unscannable=unread,
+                )
             self._by_id[id(cc)] = self.results[cc.definition.name.lower()] = got
         return got
 
@@ -391,13 +464,21 @@ def _normalise(value: str, what: str) -> str:
         raise DecisionError(f"{what}: {exc}") from None
 
 
-def parties(message: Any, mail_from: str | None = None, rcpt: Sequence[str] = ()) -> tuple[str, str | None, list[str]]:
+def parties(
+    message: Any, mail_from: str | None = None, rcpt: Sequence[str] = ()
+) -> tuple[str, str | None, list[str]]:
     """The addresses a decision is about: (envelope sender, header From,
     recipients), from the message unless given (``--mail-from``, ``--rcpt``).
     Every address the policies are matched against is one of these."""
-    envelope = _normalise(mail_from, "--mail-from") if mail_from else (message.envelope_from or message.header_from)
+    envelope = (
+        _normalise(mail_from, "--mail-from")
+        if mail_from
+        else (message.envelope_from or message.header_from)
+    )
     if not envelope:
-        raise DecisionError("no sender: the message has no Return-Path or From address (give --mail-from)")
+        raise DecisionError(
+            "no sender: the message has no Return-Path or From address (give --mail-from)"
+        )
     if rcpt:
         recipients: list[str] = []
         for r in rcpt:
@@ -420,8 +501,12 @@ def decide(snapshot: Snapshot, message: Any, context: Context) -> MessageDecisio
     try:
         ip = ipaddress.ip_address(ip_text) if ip_text else None
     except ValueError:
-        raise DecisionError(f"invalid source IP {ip_text!r}: expected an IPv4 or IPv6 address") from None
-    if getattr(ip, "ipv4_mapped", None) is not None:  # ::ffff:203.0.113.5 is an IPv4 host (as in parse_message)
+        raise DecisionError(
+            f"invalid source IP {ip_text!r}: expected an IPv4 or IPv6 address"
+        ) from None
+    if (
+        getattr(ip, "ipv4_mapped", None) is not None
+    ):  # ::ffff:203.0.113.5 is an IPv4 host (as in parse_message)
         ip = ip.ipv4_mapped
         ip_text = str(ip)
     via = context.via or ("outlook" if context.definition else "gateway")
@@ -433,11 +518,13 @@ def decide(snapshot: Snapshot, message: Any, context: Context) -> MessageDecisio
     # All arithmetic (validity, expiry) in UTC: wall-clock arithmetic in the
     # account zone would make "12h" 13 hours across a clock change.
     try:
-        at = at.astimezone(timezone.utc)
+        at = at.astimezone(UTC)
         at.astimezone(snapshot.tz)
     except OverflowError:
-        raise DecisionError(f"time {at.isoformat()} out of range: it must fall within the years 1-9999, in UTC "
-                            "and in the account time zone") from None
+        raise DecisionError(
+            f"time {at.isoformat()} out of range: it must fall within the years 1-9999, in UTC "
+            "and in the account time zone"
+        ) from None
 
     user_def: Definition | None = None
     if context.definition:
@@ -445,7 +532,9 @@ def decide(snapshot: Snapshot, message: Any, context: Context) -> MessageDecisio
         if user_def is None:
             raise DecisionError(f"definition {context.definition!r} not found")
         if not snapshot.available_to(user_def, envelope):
-            publish = ", ".join(snapshot.folder_publish.get(user_def.folder.lower(), ())) or "nobody"
+            publish = (
+                ", ".join(snapshot.folder_publish.get(user_def.folder.lower(), ())) or "nobody"
+            )
             raise DecisionError(
                 f"definition {user_def.path!r} is not available to {envelope}: "
                 f"folder {user_def.folder!r} is published to {publish}"
@@ -471,15 +560,39 @@ def decide(snapshot: Snapshot, message: Any, context: Context) -> MessageDecisio
     }
     for rcpt in recipients:
         pair = Pair(envelope, header, rcpt, ip, ip_text, at)
-        decisions.append(_decide_recipient(snapshot, pair, user_def, via, content, senders_by_part,
-                                           context.explain, explain, message))
+        decisions.append(
+            _decide_recipient(
+                snapshot,
+                pair,
+                user_def,
+                via,
+                content,
+                senders_by_part,
+                context.explain,
+                explain,
+                message,
+            )
+        )
     if context.explain:
         for cc in sorted(snapshot.content.values(), key=lambda c: c.definition.id):
             res = content.result(cc)
-            hits = "; ".join(f"line {h.line_no} {h.source!r} in {', '.join(h.components)} (+{h.points}{', capped' if h.capped else ''})"
-                             for h in res.hits) or "no line found"
-            explain.append(Verdict("content-definition", cc.definition.id, cc.definition.name, None,
-                                   "fired" if res.fired else "not-fired", f"{res.reason}; {hits}"))
+            hits = (
+                "; ".join(
+                    f"line {h.line_no} {h.source!r} in {', '.join(h.components)} (+{h.points}{', capped' if h.capped else ''})"
+                    for h in res.hits
+                )
+                or "no line found"
+            )
+            explain.append(
+                Verdict(
+                    "content-definition",
+                    cc.definition.id,
+                    cc.definition.name,
+                    None,
+                    "fired" if res.fired else "not-fired",
+                    f"{res.reason}; {hits}",
+                )
+            )
     try:
         decisions = [render.finish(snapshot, d, envelope, message, at, via) for d in decisions]
     except render.OutOfRange as exc:
@@ -511,8 +624,14 @@ def decide(snapshot: Snapshot, message: Any, context: Context) -> MessageDecisio
     )
 
 
-def _evaluate_kind(snapshot: Snapshot, kind: str, pair: Pair, senders_by_part, explain_all: bool,
-                   verdicts: dict[int, tuple[str, str]]) -> list[CompiledPolicy]:
+def _evaluate_kind(
+    snapshot: Snapshot,
+    kind: str,
+    pair: Pair,
+    senders_by_part,
+    explain_all: bool,
+    verdicts: dict[int, tuple[str, str]],
+) -> list[CompiledPolicy]:
     """The policies of ``kind`` that apply to the pair (``senders_by_part``:
     the sender addresses per from_part). With ``explain_all`` every policy is
     judged and its verdict recorded; otherwise only the candidates found by
@@ -524,7 +643,10 @@ def _evaluate_kind(snapshot: Snapshot, kind: str, pair: Pair, senders_by_part, e
             ok, reason, _ = judge(snapshot, cp, pair)
             if ok:
                 matched.append(cp)
-            verdicts[cp.id] = ("matched" if ok else ("inactive" if reason.startswith("inactive") else "no-match"), reason)
+            verdicts[cp.id] = (
+                "matched" if ok else ("inactive" if reason.startswith("inactive") else "no-match"),
+                reason,
+            )
         return matched
     judged: dict[tuple, bool] = {}
     matched = []
@@ -537,21 +659,37 @@ def _evaluate_kind(snapshot: Snapshot, kind: str, pair: Pair, senders_by_part, e
     return matched
 
 
-def _decide_recipient(snapshot: Snapshot, pair: Pair, user_def: Definition | None, via: str,
-                      content: _ContentCache, senders_by_part, explain_all: bool, explain: list[Verdict],
-                      message: Any) -> RecipientDecision:
+def _decide_recipient(
+    snapshot: Snapshot,
+    pair: Pair,
+    user_def: Definition | None,
+    via: str,
+    content: _ContentCache,
+    senders_by_part,
+    explain_all: bool,
+    explain: list[Verdict],
+    message: Any,
+) -> RecipientDecision:
     rcpt = pair.recipient
     verdicts: dict[str, dict[int, tuple[str, str]]] = {k: {} for k in KIND_LABEL}
 
     # Bypass (exclusive): removes the policy trigger, with bypass_scope=all every trigger.
-    bypasses = _evaluate_kind(snapshot, "bypass", pair, senders_by_part, explain_all, verdicts["bypass"])
+    bypasses = _evaluate_kind(
+        snapshot, "bypass", pair, senders_by_part, explain_all, verdicts["bypass"]
+    )
     bypass, bypass_why = choose(bypasses)
     disabling = bypass is not None and bypass.policy.option == "disable"
     scope_all = snapshot.account.bypass_scope == "all"
 
     # Content Examination (cumulative).
-    ce_matched = _evaluate_kind(snapshot, "content-examination", pair, senders_by_part, explain_all,
-                                verdicts["content-examination"])
+    ce_matched = _evaluate_kind(
+        snapshot,
+        "content-examination",
+        pair,
+        senders_by_part,
+        explain_all,
+        verdicts["content-examination"],
+    )
     outcomes: list[ContentOutcome] = []
     firing: list[tuple[int, tuple, int, CompiledPolicy]] = []
     for cp in ce_matched:
@@ -560,14 +698,30 @@ def _decide_recipient(snapshot: Snapshot, pair: Pair, user_def: Definition | Non
             continue
         res = content.result(cc)
         sm = cc.secure_messaging
-        outcomes.append(ContentOutcome(cp.id, cp.policy.narrative, cc.definition.name, res.score, res.fired,
-                                       sm.path if sm else None, res.reason, res.unscannable))
+        outcomes.append(
+            ContentOutcome(
+                cp.id,
+                cp.policy.narrative,
+                cc.definition.name,
+                res.score,
+                res.fired,
+                sm.path if sm else None,
+                res.reason,
+                res.unscannable,
+            )
+        )
         if res.fired and sm is not None:
             firing.append((res.score, cp.key, -cp.id, cp))
 
     # Secure Messaging policies (exclusive).
-    sm_matched = _evaluate_kind(snapshot, "secure-messaging", pair, senders_by_part, explain_all,
-                                verdicts["secure-messaging"])
+    sm_matched = _evaluate_kind(
+        snapshot,
+        "secure-messaging",
+        pair,
+        senders_by_part,
+        explain_all,
+        verdicts["secure-messaging"],
+    )
     sm_winner, sm_why = choose(sm_matched)
 
     trigger = definition = policy = None
@@ -576,7 +730,9 @@ def _decide_recipient(snapshot: Snapshot, pair: Pair, user_def: Definition | Non
     if user_def is not None:
         if disabling and scope_all:
             bypassed_user = True
-            reasons.append(f"the sender chose {user_def.path!r} but bypass policy {bypass.id} disables Secure Messaging (bypass scope all)")
+            reasons.append(
+                f"the sender chose {user_def.path!r} but bypass policy {bypass.id} disables Secure Messaging (bypass scope all)"
+            )
         else:
             trigger, definition = "user", user_def
             reasons.append(f"the sender chose {user_def.path!r}")
@@ -587,38 +743,75 @@ def _decide_recipient(snapshot: Snapshot, pair: Pair, user_def: Definition | Non
         if trigger is None:
             if disabling and scope_all:
                 bypassed_content = True
-                reasons.append(f"content policy {content_winner.id} fired but bypass policy {bypass.id} disables Secure Messaging (bypass scope all)")
+                reasons.append(
+                    f"content policy {content_winner.id} fired but bypass policy {bypass.id} disables Secure Messaging (bypass scope all)"
+                )
             else:
                 trigger, definition = "content", content_winner.content.secure_messaging
                 policy = PolicyRef.of(content_winner)
                 res = content.result(content_winner.content)
-                found = (f"fired to fail closed (unscannable: {res.unscannable})" if res.unscannable
-                         else f"scored {res.score}")
-                reasons.append(f"content policy {content_winner.id} ({content_winner.policy.narrative!r}): "
-                               f"{content_winner.content.definition.name!r} {found}")
+                found = (
+                    f"fired to fail closed (unscannable: {res.unscannable})"
+                    if res.unscannable
+                    else f"scored {res.score}"
+                )
+                reasons.append(
+                    f"content policy {content_winner.id} ({content_winner.policy.narrative!r}): "
+                    f"{content_winner.content.definition.name!r} {found}"
+                )
     if trigger is None and sm_winner is not None:
         if disabling:
-            reasons.append(f"secure-messaging policy {sm_winner.id} matched but bypass policy {bypass.id} disables Secure Messaging")
+            reasons.append(
+                f"secure-messaging policy {sm_winner.id} matched but bypass policy {bypass.id} disables Secure Messaging"
+            )
         elif sm_winner.policy.option == "apply" and sm_winner.definition is not None:
             trigger, definition = "policy", sm_winner.definition
             policy = PolicyRef.of(sm_winner)
-            reasons.append(f"secure-messaging policy {sm_winner.id} ({sm_winner.policy.narrative!r}) applies {definition.path!r}")
+            reasons.append(
+                f"secure-messaging policy {sm_winner.id} ({sm_winner.policy.narrative!r}) applies {definition.path!r}"
+            )
         else:
             policy = PolicyRef.of(sm_winner)
-            reasons.append(f"secure-messaging policy {sm_winner.id} ({sm_winner.policy.narrative!r}) takes no action")
+            reasons.append(
+                f"secure-messaging policy {sm_winner.id} ({sm_winner.policy.narrative!r}) takes no action"
+            )
     if not reasons:
-        reasons.append("no trigger: no definition chosen, no content rule fired, no secure-messaging policy applies")
+        reasons.append(
+            "no trigger: no definition chosen, no content rule fired, no secure-messaging policy applies"
+        )
         if bypass is not None:
-            reasons.append(f"bypass policy {bypass.id} ({bypass.policy.option}) matched, with nothing to remove")
+            reasons.append(
+                f"bypass policy {bypass.id} ({bypass.policy.option}) matched, with nothing to remove"
+            )
 
     if explain_all:
-        _explain_policies(snapshot, explain, rcpt, verdicts, bypass, bypass_why, disabling,
-                          sm_winner, sm_why, trigger, content_winner, firing, bypassed_content,
-                          {o.policy_id: o for o in outcomes})
+        _explain_policies(
+            snapshot,
+            explain,
+            rcpt,
+            verdicts,
+            bypass,
+            bypass_why,
+            disabling,
+            sm_winner,
+            sm_why,
+            trigger,
+            content_winner,
+            firing,
+            bypassed_content,
+            {o.policy_id: o for o in outcomes},
+        )
         if user_def is not None:
-            explain.append(Verdict("user", user_def.id, user_def.path, rcpt,
-                                   "bypassed" if bypassed_user else "chosen",
-                                   reasons[0]))
+            explain.append(
+                Verdict(
+                    "user",
+                    user_def.id,
+                    user_def.path,
+                    rcpt,
+                    "bypassed" if bypassed_user else "chosen",
+                    reasons[0],
+                )
+            )
 
     internal = snapshot.is_internal(rcpt)
     return RecipientDecision(
@@ -635,17 +828,36 @@ def _decide_recipient(snapshot: Snapshot, pair: Pair, user_def: Definition | Non
     )
 
 
-def _explain_policies(snapshot, explain, rcpt, verdicts, bypass, bypass_why, disabling,
-                      sm_winner, sm_why, trigger, content_winner, firing, bypassed_content,
-                      outcomes: Mapping[int, ContentOutcome]) -> None:
+def _explain_policies(
+    snapshot,
+    explain,
+    rcpt,
+    verdicts,
+    bypass,
+    bypass_why,
+    disabling,
+    sm_winner,
+    sm_why,
+    trigger,
+    content_winner,
+    firing,
+    bypassed_content,
+    outcomes: Mapping[int, ContentOutcome],
+) -> None:
     for kind in ("secure-messaging", "bypass", "content-examination"):
         for cp in snapshot.policies.get(kind, ()):
-            status, reason = verdicts[kind].get(cp.id, ("no-match", "not a candidate for this pair"))
+            status, reason = verdicts[kind].get(
+                cp.id, ("no-match", "not a candidate for this pair")
+            )
             if status == "matched":
                 if kind == "bypass":
                     if cp is bypass:
                         status = "won"
-                        reason = (f"{reason}; disables Secure Messaging" if disabling else f"{reason}; takes no action")
+                        reason = (
+                            f"{reason}; disables Secure Messaging"
+                            if disabling
+                            else f"{reason}; takes no action"
+                        )
                     else:
                         status, reason = "lost", bypass_why.get(cp.id, reason)
                 elif kind == "secure-messaging":
@@ -653,7 +865,10 @@ def _explain_policies(snapshot, explain, rcpt, verdicts, bypass, bypass_why, dis
                         if trigger in ("user", "content"):
                             status, reason = "lost", f"{reason}; the {trigger} trigger comes first"
                         elif disabling:
-                            status, reason = "bypassed", f"{reason}; removed by bypass policy {bypass.id}"
+                            status, reason = (
+                                "bypassed",
+                                f"{reason}; removed by bypass policy {bypass.id}",
+                            )
                         else:
                             status = "won"
                     else:
@@ -666,14 +881,22 @@ def _explain_policies(snapshot, explain, rcpt, verdicts, bypass, bypass_why, dis
                     if cp is content_winner and trigger == "content":
                         status = "won"
                     elif cp is content_winner and bypassed_content:
-                        status, reason = "bypassed", f"{reason}; removed by bypass policy {bypass.id} (bypass scope all)"
+                        status, reason = (
+                            "bypassed",
+                            f"{reason}; removed by bypass policy {bypass.id} (bypass scope all)",
+                        )
                     elif fired:
                         status = "lost"
-                        reason = (f"{reason}; fired, but the user trigger comes first" if trigger == "user"
-                                  else f"{reason}; fired, but policy {content_winner.id} has a higher score or is more specific")
+                        reason = (
+                            f"{reason}; fired, but the user trigger comes first"
+                            if trigger == "user"
+                            else f"{reason}; fired, but policy {content_winner.id} has a higher score or is more specific"
+                        )
                     else:
                         cc = cp.content
                         status = "evaluated"
                         if cc is not None and cc.secure_messaging is None:
-                            reason = f"{reason}; its content definition has no Secure Messaging override"
+                            reason = (
+                                f"{reason}; its content definition has no Secure Messaging override"
+                            )
             explain.append(Verdict(kind, cp.id, cp.policy.narrative, rcpt, status, reason))

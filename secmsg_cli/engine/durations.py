@@ -5,21 +5,41 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
-__all__ = ["Duration", "DurationError", "parse_duration", "NEVER"]
+__all__ = ["NEVER", "Duration", "DurationError", "parse_duration"]
 
 ACCEPTED = "a number with a unit, such as 90m, 12h, 7d, 2w, 1y or '7 days' (a bare number is days)"
 _UNITS = {
-    "m": "m", "min": "m", "mins": "m", "minute": "m", "minutes": "m",
-    "h": "h", "hr": "h", "hrs": "h", "hour": "h", "hours": "h",
-    "d": "d", "day": "d", "days": "d",
-    "w": "w", "wk": "w", "wks": "w", "week": "w", "weeks": "w",
-    "y": "y", "yr": "y", "yrs": "y", "year": "y", "years": "y",
+    "m": "m",
+    "min": "m",
+    "mins": "m",
+    "minute": "m",
+    "minutes": "m",
+    "h": "h",
+    "hr": "h",
+    "hrs": "h",
+    "hour": "h",
+    "hours": "h",
+    "d": "d",
+    "day": "d",
+    "days": "d",
+    "w": "w",
+    "wk": "w",
+    "wks": "w",
+    "week": "w",
+    "weeks": "w",
+    "y": "y",
+    "yr": "y",
+    "yrs": "y",
+    "year": "y",
+    "years": "y",
 }
 _MINUTES = {"m": 1, "h": 60, "d": 1440, "w": 10080, "y": 525600}
 _LIMIT_MINUTES = 100 * 366 * 1440  # nothing in this product lasts beyond a century
-_FORM = re.compile(r"^\s*([0-9]{1,9})\s*([a-z]*)\s*$")  # ASCII digits only (\d matches any Unicode digit)
+_FORM = re.compile(
+    r"^\s*([0-9]{1,9})\s*([a-z]*)\s*$"
+)  # ASCII digits only (\d matches any Unicode digit)
 
 
 class DurationError(ValueError):
@@ -64,7 +84,7 @@ class Duration:
         try:
             return self.add_to(moment)
         except (OverflowError, ValueError):  # ValueError: replace(year=10000)
-            return datetime.max.replace(tzinfo=timezone.utc)
+            return datetime.max.replace(tzinfo=UTC)
 
 
 NEVER = Duration(0, "never")

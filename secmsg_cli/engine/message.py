@@ -46,6 +46,7 @@ from __future__ import annotations
 
 import binascii
 import codecs
+import contextlib
 import email.message
 import email.parser
 import email.utils
@@ -58,11 +59,11 @@ from dataclasses import dataclass, field
 from .addresses import AddressError, normalise_address
 
 __all__ = [
-    "MAX_NESTING",
-    "Limits",
     "DEFAULT_LIMITS",
+    "MAX_NESTING",
     "Address",
     "Attachment",
+    "Limits",
     "Message",
     "MessageError",
     "decode_header_words",
@@ -219,7 +220,11 @@ class Message:
         if self._parts is None:
             return self.defects
         later = self._parts._notes.result()
-        return self.defects + tuple(n for n in later if n not in self.defects) if later else self.defects
+        return (
+            self.defects + tuple(n for n in later if n not in self.defects)
+            if later
+            else self.defects
+        )
 
 
 # --------------------------------------------------------------------------
@@ -227,7 +232,7 @@ class Message:
 
 
 class _Notes:
-    __slots__ = ("_items", "_seen", "_dropped")
+    __slots__ = ("_dropped", "_items", "_seen")
 
     def __init__(self) -> None:
         self._items: list[str] = []
@@ -258,7 +263,11 @@ def _quote(value: str) -> str:
 
 def _unexpected(exc: BaseException) -> str:
     text = " ".join(str(exc).split())[:120]
-    return f"unexpected error ({type(exc).__name__}: {text})" if text else f"unexpected error ({type(exc).__name__})"
+    return (
+        f"unexpected error ({type(exc).__name__}: {text})"
+        if text
+        else f"unexpected error ({type(exc).__name__})"
+    )
 
 
 # --------------------------------------------------------------------------
@@ -294,7 +303,16 @@ _CHARSET_ALIASES = {
 }
 # Text codecs that are not character sets a message may meaningfully declare.
 _REFUSED_CODECS = frozenset(
-    {"idna", "punycode", "unicode-escape", "raw-unicode-escape", "undefined", "mbcs", "oem", "charmap"}
+    {
+        "idna",
+        "punycode",
+        "unicode-escape",
+        "raw-unicode-escape",
+        "undefined",
+        "mbcs",
+        "oem",
+        "charmap",
+    }
 )
 _CHARSET_NAME = re.compile(r"[a-z0-9][a-z0-9._:+()-]{0,39}")
 
@@ -317,7 +335,10 @@ def _codec(charset: str | None) -> str | None:
     return info.name
 
 
-_BOMS = {"utf-16": (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE), "utf-32": (codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)}
+_BOMS = {
+    "utf-16": (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE),
+    "utf-32": (codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE),
+}
 
 
 def unflow(text: str, *, delsp: bool = False) -> str:
@@ -351,21 +372,17 @@ def decode_bytes(data: bytes, charset: str | None) -> tuple[str, bool]:
     """
     codec = _codec(charset)
     if codec in ("utf-16", "utf-32") and not data.startswith(_BOMS[codec]):
-        codec += "-be"  # RFC 2781: without a byte-order mark, big-endian (Python's codec assumes little)
+        # RFC 2781: without a byte-order mark, big-endian (Python's codec assumes little)
+        codec += "-be"
     if codec is not None:
-        try:
+        # any codec failure (not only UnicodeDecodeError) means: try the next
+        with contextlib.suppress(Exception):
             return data.decode(codec), True
-        except Exception:  # noqa: BLE001 - any codec failure means: try the next
-            pass
-    try:
+    with contextlib.suppress(UnicodeDecodeError):
         return data.decode("utf-8"), charset is None
-    except UnicodeDecodeError:
-        pass
     if codec is not None and codec != "ascii":
-        try:
+        with contextlib.suppress(Exception):
             return data.decode(codec, "replace"), False
-        except Exception:  # noqa: BLE001
-            pass
     try:
         return data.decode("cp1252"), False
     except UnicodeDecodeError:
@@ -661,7 +678,10 @@ class _SafeMessage(email.message.Message):
 
     def get_content_type(self) -> str:
         ctype = super().get_content_type()
-        if self._secmsg_depth >= self._secmsg_max_depth and ctype.partition("/")[0] in ("multipart", "message"):
+        if self._secmsg_depth >= self._secmsg_max_depth and ctype.partition("/")[0] in (
+            "multipart",
+            "message",
+        ):
             self._secmsg_capped = True
             return "text/plain"
         return ctype
@@ -673,10 +693,8 @@ class _SafeMessage(email.message.Message):
         # The raw value, not self.get(): for a value with 8-bit bytes get()
         # returns a Header whose str() turns those bytes into U+FFFD.
         wanted = header.lower()
-        for name, value in self._headers:
-            if name.lower() == wanted:
-                break
-        else:
+        value = next((v for k, v in self._headers if k.lower() == wanted), None)
+        if value is None:
             return failobj
         text = str(value)[:_MAX_PARAM_HEADER]
         params = []
@@ -744,8 +762,14 @@ def _normalised(addr: str) -> str:
     return normalise_address(addr)  # addresses repeat across a batch
 
 
-def _read_addresses(label: str, values: list[str], limit: int, notes: _Notes,
-                    unread: list[int] | None = None, overall: int | None = None) -> list[Address]:
+def _read_addresses(
+    label: str,
+    values: list[str],
+    limit: int,
+    notes: _Notes,
+    unread: list[int] | None = None,
+    overall: int | None = None,
+) -> list[Address]:
     """The mailboxes of all ``values`` of one header, groups expanded, invalid
     ones skipped with a note. Reads at most ``limit`` characters; ``unread[0]``
     counts the addresses (``@`` signs) left unread."""
@@ -765,8 +789,10 @@ def _read_addresses(label: str, values: list[str], limit: int, notes: _Notes,
         if unread is not None:
             unread[0] += max(left, 1)
         shared = " (To, Cc and Bcc together)" if label in ("To", "Cc", "Bcc") else ""
-        notes.add(f"{label}: address headers past the limit of {overall or limit} characters read{shared}: "
-                  f"about {left} more address{'' if left == 1 else 'es'} not read")
+        notes.add(
+            f"{label}: address headers past the limit of {overall or limit} characters read{shared}: "
+            f"about {left} more address{'' if left == 1 else 'es'} not read"
+        )
         values = kept
     out: list[Address] = []
     for name, addr in _split_addresses(values):
@@ -947,10 +973,17 @@ _LEAF, _EMBEDDED, _STATUS = "leaf", "message", "status"
 
 
 class _Spec:
-    __slots__ = ("kind", "part", "filename", "content_type", "inner", "bodies", "inline")
+    __slots__ = ("bodies", "content_type", "filename", "inline", "inner", "kind", "part")
 
-    def __init__(self, kind: str, part: email.message.Message, filename: str | None,
-                 content_type: str, inner: email.message.Message | None = None, inline: bool = False) -> None:
+    def __init__(
+        self,
+        kind: str,
+        part: email.message.Message,
+        filename: str | None,
+        content_type: str,
+        inner: email.message.Message | None = None,
+        inline: bool = False,
+    ) -> None:
         self.inline = inline
         self.kind = kind
         self.part = part
@@ -1005,14 +1038,19 @@ def _structure_notes(root: email.message.Message, notes: _Notes, unread: _Unread
         for defect in getattr(part, "defects", ()):
             notes.add(_describe_defect(defect))
         if getattr(part, "_secmsg_capped", False):
-            unread.add(_CONTENT, f"MIME parts nested more than {part._secmsg_max_depth} levels deep "
-                                 "were not read")
+            unread.add(
+                _CONTENT,
+                f"MIME parts nested more than {part._secmsg_max_depth} levels deep were not read",
+            )
         if part.is_multipart():
-            stack.extend(p for p in reversed(part.get_payload()) if isinstance(p, email.message.Message))
+            stack.extend(
+                p for p in reversed(part.get_payload()) if isinstance(p, email.message.Message)
+            )
 
 
-def _classify(root: email.message.Message, notes: _Notes, unread: _Unread,
-              max_parts: int) -> tuple[list[email.message.Message], list[_Spec]]:
+def _classify(
+    root: email.message.Message, notes: _Notes, unread: _Unread, max_parts: int
+) -> tuple[list[email.message.Message], list[_Spec]]:
     """Sort the leaves into body parts and attachments, in document order.
 
     Body parts are text/plain and text/html leaves without a filename or an
@@ -1035,9 +1073,14 @@ def _classify(root: email.message.Message, notes: _Notes, unread: _Unread,
             ctype = part.get_content_type()
             maintype = ctype.partition("/")[0]
             if ctype in _ENCRYPTED:
-                unread.add(_CONTENT, f"the message holds {_ENCRYPTED[ctype]} content ({ctype}), "
-                                     "which cannot be examined")
-            if part.is_multipart() and maintype != "message":  # multipart/*: its children are the parts
+                unread.add(
+                    _CONTENT,
+                    f"the message holds {_ENCRYPTED[ctype]} content ({ctype}), "
+                    "which cannot be examined",
+                )
+            if (
+                part.is_multipart() and maintype != "message"
+            ):  # multipart/*: its children are the parts
                 for child in reversed(part.get_payload()):
                     if isinstance(child, email.message.Message):
                         stack.append((child, owner))
@@ -1051,12 +1094,19 @@ def _classify(root: email.message.Message, notes: _Notes, unread: _Unread,
                 encoding = transfer_encoding(_raw_header(part, "content-transfer-encoding"))
                 if encoding not in ("", "7bit", "8bit", "binary"):
                     # MIME forbids it, and the parser read the encoded text as the message
-                    unread.add(("attachments",), f"an attached message ({ctype}) is {encoding}-encoded, "
-                                                 "which MIME does not allow; it was not read")
+                    unread.add(
+                        ("attachments",),
+                        f"an attached message ({ctype}) is {encoding}-encoded, "
+                        "which MIME does not allow; it was not read",
+                    )
                 if ctype == "message/delivery-status":
                     specs.append(_Spec(_STATUS, part, None, ctype))
                 else:
-                    inner = payload[0] if payload and isinstance(payload[0], email.message.Message) else None
+                    inner = (
+                        payload[0]
+                        if payload and isinstance(payload[0], email.message.Message)
+                        else None
+                    )
                     spec = _Spec(_EMBEDDED, part, _filename(part), ctype, inner)
                     specs.append(spec)
                     if inner is not None:
@@ -1064,7 +1114,9 @@ def _classify(root: email.message.Message, notes: _Notes, unread: _Unread,
                 continue
             filename = _filename(part)
             shown = ctype in ("text/plain", "text/html") and _disposition(part) != "attachment"
-            body_like = (shown or maintype == "multipart") and not filename  # multipart without boundary: raw text
+            body_like = (
+                shown or maintype == "multipart"
+            ) and not filename  # multipart without boundary: raw text
             if body_like:
                 (owner.bodies if owner is not None else bodies).append(part)
             else:  # a named text part a client may show inline: an attachment and body alike
@@ -1072,7 +1124,9 @@ def _classify(root: email.message.Message, notes: _Notes, unread: _Unread,
         except Exception as exc:  # noqa: BLE001 - one odd part must not lose the others
             unread.add(_CONTENT, f"a MIME part could not be read ({_unexpected(exc)})")
     if skipped:
-        unread.add(_CONTENT, f"{skipped} MIME part(s) past the limit of {max_parts} parts were not read")
+        unread.add(
+            _CONTENT, f"{skipped} MIME part(s) past the limit of {max_parts} parts were not read"
+        )
     return bodies, specs
 
 
@@ -1106,8 +1160,11 @@ def transfer_decode(encoding: str, body: bytes) -> tuple[bytes, str | None]:
     """
     if encoding == "base64":
         clean = _BASE64_JUNK.sub(b"", body)
-        note = None if len(clean) == len(body.translate(None, b" \t\r\n")) else \
-            "base64 content has characters outside the base64 alphabet; they were skipped"
+        note = (
+            None
+            if len(clean) == len(body.translate(None, b" \t\r\n"))
+            else "base64 content has characters outside the base64 alphabet; they were skipped"
+        )
         chunks = [c for c in _PADDING_RUN.split(clean) if c]
         if len(chunks) > 1:
             note = "base64 content continues after its padding; each part was decoded"
@@ -1125,7 +1182,9 @@ def transfer_decode(encoding: str, body: bytes) -> tuple[bytes, str | None]:
 _UUENCODINGS = frozenset({"x-uuencode", "uuencode", "uue", "x-uue"})
 
 
-def _decoded_payload(part: email.message.Message, notes: _Notes | None = None, what: str = "") -> bytes:
+def _decoded_payload(
+    part: email.message.Message, notes: _Notes | None = None, what: str = ""
+) -> bytes:
     """A leaf's bytes, its transfer encoding undone (:func:`transfer_decode`)."""
     encoding = transfer_encoding(_raw_header(part, "content-transfer-encoding"))
     if encoding in _UUENCODINGS:
@@ -1168,7 +1227,16 @@ def _headers_text(msg: email.message.Message) -> str:
 class _Parts:
     """The lazily decoded bodies and attachments of one message (a cache)."""
 
-    __slots__ = ("_root", "_limits", "_unread", "_layout", "_body_texts", "_sources", "_attachments", "_notes")
+    __slots__ = (
+        "_attachments",
+        "_body_texts",
+        "_layout",
+        "_limits",
+        "_notes",
+        "_root",
+        "_sources",
+        "_unread",
+    )
 
     def __init__(self, root: email.message.Message | None, limits: Limits, unread: _Unread) -> None:
         self._root = root
@@ -1182,8 +1250,11 @@ class _Parts:
 
     def _parts(self) -> tuple[list[email.message.Message], list[_Spec]]:
         if self._layout is None:
-            self._layout = (_classify(self._root, self._notes, self._unread, self._limits.parts)
-                            if self._root is not None else ([], []))
+            self._layout = (
+                _classify(self._root, self._notes, self._unread, self._limits.parts)
+                if self._root is not None
+                else ([], [])
+            )
         return self._layout
 
     def _capped(self, data: bytes, section: str, what: str) -> bytes:
@@ -1191,27 +1262,37 @@ class _Parts:
         limit = self._limits.text_bytes
         if len(data) <= limit:
             return data
-        self._unread.add((section,), f"{what} has {len(data)} bytes; only the first {limit} were read")
+        self._unread.add(
+            (section,), f"{what} has {len(data)} bytes; only the first {limit} were read"
+        )
         return data[:limit]
 
     def _leaf_text(self, part: email.message.Message, what: str, section: str) -> str:
         return self._leaf_views(part, what, section)[0]
 
-    def _leaf_views(self, part: email.message.Message, what: str, section: str) -> tuple[str, str | None]:
+    def _leaf_views(
+        self, part: email.message.Message, what: str, section: str
+    ) -> tuple[str, str | None]:
         """The leaf's text, and for HTML the tag-stripped source (else None)."""
         charset = _charset_of(part)
         data = self._capped(_decoded_payload(part, self._notes, what), section, what)
         text, ok = decode_bytes(data, charset)
         if not ok:
             shown = _quote(charset) if charset else "no charset"
-            self._notes.add(f"{what}: text in {shown} could not be decoded exactly; read with a fallback")
+            self._notes.add(
+                f"{what}: text in {shown} could not be decoded exactly; read with a fallback"
+            )
         if "-----BEGIN PGP MESSAGE-----" in text:
-            self._unread.add((section,), f"{what} holds a PGP-encrypted message, which cannot be examined")
+            self._unread.add(
+                (section,), f"{what} holds a PGP-encrypted message, which cannot be examined"
+            )
         if part.get_content_type() == "text/html":
             return html_to_text(text), html_source_text(text)
         text = _unix_lines(text)
         if (part.get_param("format", "", "content-type") or "").lower() == "flowed":
-            text = unflow(text, delsp=(part.get_param("delsp", "", "content-type") or "").lower() == "yes")
+            text = unflow(
+                text, delsp=(part.get_param("delsp", "", "content-type") or "").lower() == "yes"
+            )
         return text, None
 
     def body_texts(self) -> tuple[str, ...]:
@@ -1233,11 +1314,15 @@ class _Parts:
         if self._attachments is None:
             out = []
             for i, spec in enumerate(self._parts()[1], start=1):
-                what = f"attachment {_quote(spec.filename)}" if spec.filename else f"attachment #{i}"
+                what = (
+                    f"attachment {_quote(spec.filename)}" if spec.filename else f"attachment #{i}"
+                )
                 try:
                     out.append(self._attachment(spec, what))
                 except Exception as exc:  # noqa: BLE001 - the part is unscannable, the others are read
-                    self._unread.add(("attachments",), f"{what} could not be read ({_unexpected(exc)})")
+                    self._unread.add(
+                        ("attachments",), f"{what} could not be read ({_unexpected(exc)})"
+                    )
             self._attachments = tuple(out)
         return self._attachments
 
@@ -1259,10 +1344,14 @@ class _Parts:
                 else:
                     text = _unix_lines(text)
                 if not ok:
-                    self._notes.add(f"{what}: text could not be decoded exactly; read with a fallback")
+                    self._notes.add(
+                        f"{what}: text could not be decoded exactly; read with a fallback"
+                    )
         elif spec.kind == _STATUS:
             blocks = spec.part.get_payload()
-            text = "\n\n".join(_headers_text(b) for b in blocks if isinstance(b, email.message.Message))
+            text = "\n\n".join(
+                _headers_text(b) for b in blocks if isinstance(b, email.message.Message)
+            )
             data = text.encode("utf-8", "surrogatepass")
             text = self._capped_text(text, what)
         else:
@@ -1321,7 +1410,9 @@ def _first(values: dict[str, list[str]], name: str) -> str | None:
     return found[0].strip() or None
 
 
-def parse_message(data: bytes, *, max_size: int | None = None, limits: Limits = DEFAULT_LIMITS) -> Message:
+def parse_message(
+    data: bytes, *, max_size: int | None = None, limits: Limits = DEFAULT_LIMITS
+) -> Message:
     """Parse raw message bytes (RFC 5322 / MIME) into a :class:`Message`.
 
     >>> m = parse_message(b"From: Ann <ann@example.com>\\nTo: bob@partner.com\\n\\nhi\\n")
@@ -1337,14 +1428,16 @@ def parse_message(data: bytes, *, max_size: int | None = None, limits: Limits = 
     if not isinstance(data, bytes):
         raise MessageError(f"cannot read message: expected bytes, got {type(data).__name__}")
     if max_size is not None and len(data) > max_size:
-        raise MessageError(f"cannot read message: {len(data)} bytes exceeds the limit of {max_size} bytes")
+        raise MessageError(
+            f"cannot read message: {len(data)} bytes exceeds the limit of {max_size} bytes"
+        )
     if not data or data.isspace():
         raise MessageError("cannot read message: the input is empty")
     try:
         return _parse(data, limits)
     except MessageError:
         raise
-    except Exception as exc:  # noqa: BLE001 - SPEC §11: never a traceback
+    except Exception as exc:
         raise MessageError(f"cannot read message: {_unexpected(exc)}") from exc
 
 
@@ -1369,7 +1462,9 @@ def _parse(data: bytes, limits: Limits) -> Message:
         root = parser.parsebytes(data, headersonly=not structured)
         items = list(root.raw_items())
         if items:
-            notes.add("header names followed by white space before ':' (obsolete syntax) were accepted")
+            notes.add(
+                "header names followed by white space before ':' (obsolete syntax) were accepted"
+            )
     if not items:
         raise MessageError(
             "cannot read message: no header fields found (expected lines such as 'From: ...' before a blank line)"
@@ -1414,8 +1509,16 @@ def _parse(data: bytes, limits: Limits) -> Message:
     unread_recipients = [0]
     for label in ("To", "Cc", "Bcc"):
         field_values = values.get(label.lower(), [])
-        recipient_fields.append(_read_addresses(label, field_values, budget, notes, unread_recipients,
-                                                max(_MAX_RECIPIENTS_CHARS, 256 * limits.recipients)))
+        recipient_fields.append(
+            _read_addresses(
+                label,
+                field_values,
+                budget,
+                notes,
+                unread_recipients,
+                max(_MAX_RECIPIENTS_CHARS, 256 * limits.recipients),
+            )
+        )
         budget = max(budget - sum(len(v) for v in field_values), 0)
     to, cc, bcc = recipient_fields
 
@@ -1423,14 +1526,20 @@ def _parse(data: bytes, limits: Limits) -> Message:
         notes.add(f"Subject: {len(subjects)} headers; the first was used")
     subject = subjects[0] if subjects else ""
     if len(subject) > limits.text_bytes:
-        unread.add(("subject",), f"the subject has {len(subject)} characters; only the first "
-                                 f"{limits.text_bytes} were read")
+        unread.add(
+            ("subject",),
+            f"the subject has {len(subject)} characters; only the first "
+            f"{limits.text_bytes} were read",
+        )
         subject = subject[: limits.text_bytes]
     subject = " ".join(subject.split())
     headers_text = "\n".join(text_lines)
     if len(headers_text) > limits.text_bytes:
-        unread.add(("headers",), f"the header block has {len(headers_text)} characters; only the first "
-                                 f"{limits.text_bytes} were read")
+        unread.add(
+            ("headers",),
+            f"the header block has {len(headers_text)} characters; only the first "
+            f"{limits.text_bytes} were read",
+        )
         headers_text = headers_text[: limits.text_bytes]
 
     received = values.get("received")
@@ -1456,4 +1565,3 @@ def _parse(data: bytes, limits: Limits) -> Message:
         recipients_unread=unread_recipients[0],
         _parts=_Parts(root if structured else None, limits, unread),
     )
-

@@ -28,16 +28,16 @@ from collections.abc import Sequence
 import re2
 
 __all__ = [
-    "PatternError",
-    "UNSUPPORTED",
     "MAX_PROGRAM_SIZE",
     "MAX_WIDTH",
     "REGEX_BUDGET",
+    "UNSUPPORTED",
+    "PatternError",
+    "PatternSet",
     "compile_user_regex",
+    "dialect_warnings",
     "regex_width",
     "user_options",
-    "dialect_warnings",
-    "PatternSet",
 ]
 
 #: The phrase every refusal of an unsupported construct contains (lint files
@@ -54,8 +54,10 @@ MAX_WIDTH = 2500
 #: in it exceeds this is not searched with them: it is unscannable (~20 s at
 #: worst; 10 MB of text under regexes 200 wide in all).
 REGEX_BUDGET = 2_000_000_000
-_TOO_LARGE = (f"the pattern is too large to match in bounded time ({{size}} RE2 instructions; at most "
-              f"{MAX_PROGRAM_SIZE}): use fewer or smaller counted repetitions; it {UNSUPPORTED}")
+_TOO_LARGE = (
+    f"the pattern is too large to match in bounded time ({{size}} RE2 instructions; at most "
+    f"{MAX_PROGRAM_SIZE}): use fewer or smaller counted repetitions; it {UNSUPPORTED}"
+)
 # A Set's memory budget (RE2's default is 8 MiB): room for the DFA states of
 # hundreds of lines, so a pass rarely has to rebuild them.
 _SET_MEMORY = 64 << 20
@@ -132,9 +134,12 @@ def _explain(source: str, error: str) -> str:
     if error.startswith("invalid repetition size: "):
         size = error.removeprefix("invalid repetition size: ")
         return f"invalid repetition {size} (at most 1000, and {{n,m}} needs n <= m)"
-    for prefix, plain in (("missing ): ", "missing )"), ("missing ]: ", "missing ]"),
-                          ("unexpected ): ", "unmatched )"), ("no argument for repetition operator: ",
-                                                               "nothing to repeat before ")):
+    for prefix, plain in (
+        ("missing ): ", "missing )"),
+        ("missing ]: ", "missing ]"),
+        ("unexpected ): ", "unmatched )"),
+        ("no argument for repetition operator: ", "nothing to repeat before "),
+    ):
         if error.startswith(prefix):
             return plain + (error.removeprefix(prefix) if plain.endswith(" ") else "")
     if error == "trailing \\":
@@ -157,7 +162,9 @@ def compile_user_regex(source: str) -> re2._Regexp:
         raise PatternError("a pattern must not contain a NUL character (write \\x00)")
     huge = _HUGE_REPEAT.search(source)
     if huge:  # RE2 would read a count too large to parse as literal text
-        raise PatternError(f"invalid repetition {huge.group()} (at most 1000, and {{n,m}} needs n <= m)")
+        raise PatternError(
+            f"invalid repetition {huge.group()} (at most 1000, and {{n,m}} needs n <= m)"
+        )
     try:
         compiled = re2.compile(source, user_options())
     except re2.error as exc:
@@ -178,7 +185,9 @@ def compile_user_regex(source: str) -> re2._Regexp:
         raise PatternError(
             f"the pattern is too wide to match in bounded time ({width} automaton states at once; at most "
             f"{MAX_WIDTH}): use smaller counted repetitions (a proximity of .{{0,1000}} is about 2,000); "
-            f"it {UNSUPPORTED}", unsupported=True)
+            f"it {UNSUPPORTED}",
+            unsupported=True,
+        )
     return compiled
 
 
@@ -225,14 +234,23 @@ def dialect_warnings(source: str) -> list[str]:
         if ch == "\\" and i + 1 < n:
             esc = source[i + 1]
             if esc in "wW":
-                found.setdefault("w", "\\w matches ASCII letters, digits and _ only "
-                                      "(Python's re also matches accented and other scripts' letters)")
+                found.setdefault(
+                    "w",
+                    "\\w matches ASCII letters, digits and _ only "
+                    "(Python's re also matches accented and other scripts' letters)",
+                )
             elif esc in "sS":
-                found.setdefault("s", "\\s matches ASCII white space only (Python's re also matches "
-                                      "no-break and other Unicode spaces)")
+                found.setdefault(
+                    "s",
+                    "\\s matches ASCII white space only (Python's re also matches "
+                    "no-break and other Unicode spaces)",
+                )
             elif esc in "bB" and not in_class and _about_letters(source):
-                found.setdefault("b", "\\b is an ASCII word boundary (Python's re also treats accented "
-                                      "letters as word characters)")
+                found.setdefault(
+                    "b",
+                    "\\b is an ASCII word boundary (Python's re also treats accented "
+                    "letters as word characters)",
+                )
             if esc in "xpP" and i + 2 < n and source[i + 2] == "{":
                 close = source.find("}", i + 3)
                 i = close + 1 if close > 0 else n
@@ -258,11 +276,17 @@ def dialect_warnings(source: str) -> list[str]:
                 i += 1
             continue
         if ch == "$" and not multiline:
-            found.setdefault("$", "$ matches only at the very end of the text (Python's re also matches "
-                                  "before a final newline); write \\n?$ or (?m)$ if that was meant")
+            found.setdefault(
+                "$",
+                "$ matches only at the very end of the text (Python's re also matches "
+                "before a final newline); write \\n?$ or (?m)$ if that was meant",
+            )
         elif ch == "{" and re.match(r"\{,\d+\}", source[i:]):
-            found.setdefault("{", f"{source[i:source.index('}', i) + 1]} is literal text in RE2 "
-                                  "(Python's re reads it as {0,n}): write {0,n}")
+            found.setdefault(
+                "{",
+                f"{source[i : source.index('}', i) + 1]} is literal text in RE2 "
+                "(Python's re reads it as {0,n}): write {0,n}",
+            )
         i += 1
     return list(found.values())
 
@@ -298,10 +322,16 @@ class PatternSet:
     all the same. (Words and phrases never do that: they go together.)
     """
 
-    __slots__ = ("_patterns", "_options", "_set", "_singles", "_together")
+    __slots__ = ("_options", "_patterns", "_set", "_singles", "_together")
 
-    def __init__(self, patterns: Sequence[str | bytes], *, case_sensitive: bool, latin1: bool = False,
-                 together: bool = True) -> None:
+    def __init__(
+        self,
+        patterns: Sequence[str | bytes],
+        *,
+        case_sensitive: bool,
+        latin1: bool = False,
+        together: bool = True,
+    ) -> None:
         self._patterns = tuple(patterns)
         self._together = together
         options = re2.Options()
@@ -349,7 +379,10 @@ class PatternSet:
 
     def __reduce__(self):  # a worker rebuilds it (RE2 objects do not pickle)
         latin1 = self._options.encoding == re2.Options.Encoding.LATIN1
-        return (_rebuild_set, (self._patterns, self._options.case_sensitive, latin1, self._together))
+        return (
+            _rebuild_set,
+            (self._patterns, self._options.case_sensitive, latin1, self._together),
+        )
 
 
 def _rebuild_set(patterns, case_sensitive, latin1, together=True) -> PatternSet:

@@ -6,13 +6,26 @@ from __future__ import annotations
 import html
 import re
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from secmsg_cli.model import Definition
 
-__all__ = ["Banner", "PortalRecord", "STANDARD_BANNER", "NOTIFICATION_SUBJECT", "route", "banner", "portal_record",
-           "finish", "decision_to_json", "SCHEMA_VERSION", "OutOfRange", "expiry", "retention_end"]
+__all__ = [
+    "NOTIFICATION_SUBJECT",
+    "SCHEMA_VERSION",
+    "STANDARD_BANNER",
+    "Banner",
+    "OutOfRange",
+    "PortalRecord",
+    "banner",
+    "decision_to_json",
+    "expiry",
+    "finish",
+    "portal_record",
+    "retention_end",
+    "route",
+]
 
 SCHEMA_VERSION = 1
 NOTIFICATION_SUBJECT = "You've been sent a secure message"
@@ -25,12 +38,16 @@ _TAG = re.compile(r"\[(" + "|".join(TAGS) + r")\]")
 # An element whose class includes mc-sm-hide, also in the quoted/backslashed
 # form printed in the reference: <div class="\"mc-sm-hide\"">. The class value
 # is split into names: "mc-sm-hider" or title="mc-sm-hide" does not hide.
-_CLASS = re.compile(r"""<[a-z][^>]*?\sclass\s*=\s*("(?:\\"|[^"])*"|'[^']*'|[^\s>]+)""", re.IGNORECASE)
+_CLASS = re.compile(
+    r"""<[a-z][^>]*?\sclass\s*=\s*("(?:\\"|[^"])*"|'[^']*'|[^\s>]+)""", re.IGNORECASE
+)
 _CLASS_SPLIT = re.compile(r"""[\s"'\\]+""")
 
 
 def _hides(template: str) -> bool:
-    return any("mc-sm-hide" in _CLASS_SPLIT.split(m.group(1).lower()) for m in _CLASS.finditer(template))
+    return any(
+        "mc-sm-hide" in _CLASS_SPLIT.split(m.group(1).lower()) for m in _CLASS.finditer(template)
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +98,7 @@ def _beyond(definition: Definition, sent: datetime, retention_days: int) -> OutO
     )
 
 
-def retention_end(definition: Definition, sent: datetime, retention_days: int, tz=timezone.utc) -> datetime:
+def retention_end(definition: Definition, sent: datetime, retention_days: int, tz=UTC) -> datetime:
     """When a portal copy sent at ``sent`` is purged; it must be a time that
     can be shown in the account zone ``tz`` too (:class:`OutOfRange` if not)."""
     try:
@@ -92,12 +109,22 @@ def retention_end(definition: Definition, sent: datetime, retention_days: int, t
     return end
 
 
-def expiry(definition: Definition, sent: datetime, retention_days: int, tz=timezone.utc) -> tuple[datetime, datetime]:
+def expiry(
+    definition: Definition, sent: datetime, retention_days: int, tz=UTC
+) -> tuple[datetime, datetime]:
     """(expires, latest_expiry) of an external copy (SPEC §7.3); :class:`OutOfRange`
     when its end of retention falls past the year 9999 (in UTC or in the zone ``tz``)."""
     end = retention_end(definition, sent, retention_days, tz)
-    expires = end if definition.expire_after.is_never else min(definition.expire_after.add_capped(sent), end)
-    latest = min(definition.max_extension.add_capped(expires), end) if definition.max_extension.amount else expires
+    expires = (
+        end
+        if definition.expire_after.is_never
+        else min(definition.expire_after.add_capped(sent), end)
+    )
+    latest = (
+        min(definition.max_extension.add_capped(expires), end)
+        if definition.max_extension.amount
+        else expires
+    )
     return expires, latest
 
 
@@ -111,16 +138,31 @@ def banner(definition: Definition, via: str, values: dict[str, str]) -> Banner |
     standard one, tags filled (HTML-escaped); None when it hides itself."""
     from secmsg_cli.engine.message import html_to_text
 
-    template = definition.banner if definition.banner and via not in ("outlook", "mobile") else STANDARD_BANNER
+    template = (
+        definition.banner
+        if definition.banner and via not in ("outlook", "mobile")
+        else STANDARD_BANNER
+    )
     if _hides(template):
         return None
     filled_html = _TAG.sub(lambda m: html.escape(values.get(m.group(1), ""), quote=True), template)
-    filled_text = html_to_text(_TAG.sub(lambda m: html.escape(values.get(m.group(1), "")), template))
+    filled_text = html_to_text(
+        _TAG.sub(lambda m: html.escape(values.get(m.group(1), "")), template)
+    )
     return Banner(filled_html, filled_text)
 
 
-def portal_record(definition: Definition, recipient: str, internal: bool, sender: str, subject: str,
-                  sent: datetime, retention_days: int, portal_url: str, tz=timezone.utc) -> PortalRecord:
+def portal_record(
+    definition: Definition,
+    recipient: str,
+    internal: bool,
+    sender: str,
+    subject: str,
+    sent: datetime,
+    retention_days: int,
+    portal_url: str,
+    tz=UTC,
+) -> PortalRecord:
     """SPEC §7.3: permissions restrict external recipients only; internal
     copies never expire (but are purged at the end of retention)."""
     if internal:
@@ -129,9 +171,25 @@ def portal_record(definition: Definition, recipient: str, internal: bool, sender
         allow = (True, True, True)
     else:
         expires, latest = expiry(definition, sent, retention_days, tz)
-        allow = (definition.allow_print, definition.allow_reply, definition.effective_allow_reply_all)
-    return PortalRecord(recipient, sender, subject, definition.path, sent, expires, latest, *allow,
-                        definition.read_receipt, recipient, NOTIFICATION_SUBJECT, portal_url)
+        allow = (
+            definition.allow_print,
+            definition.allow_reply,
+            definition.effective_allow_reply_all,
+        )
+    return PortalRecord(
+        recipient,
+        sender,
+        subject,
+        definition.path,
+        sent,
+        expires,
+        latest,
+        *allow,
+        definition.read_receipt,
+        recipient,
+        NOTIFICATION_SUBJECT,
+        portal_url,
+    )
 
 
 def _fmt(moment: datetime, tz) -> str:
@@ -147,8 +205,17 @@ def finish(snapshot, decision, sender: str, message: Any, at: datetime, via: str
     account = snapshot.account
     where = route(d, decision.internal, via)
     if where == "portal":
-        record = portal_record(d, decision.address, decision.internal, sender, message.subject or "", at,
-                               account.max_retention_days, account.portal_url, snapshot.tz)
+        record = portal_record(
+            d,
+            decision.address,
+            decision.internal,
+            sender,
+            message.subject or "",
+            at,
+            account.max_retention_days,
+            account.portal_url,
+            snapshot.tz,
+        )
         return replace(decision, route="portal", portal=record)
     expires, _ = expiry(d, at, account.max_retention_days, snapshot.tz)
     shown_sender = message.header_from or sender
@@ -180,8 +247,15 @@ def _ref(ref) -> dict | None:
 
 
 def _content(c) -> dict[str, Any]:
-    out = {"policy_id": c.policy_id, "content_definition": c.content_definition, "score": c.score, "fired": c.fired}
-    if c.unscannable is not None:  # fired because part of the message could not be examined (SPEC §6.1)
+    out = {
+        "policy_id": c.policy_id,
+        "content_definition": c.content_definition,
+        "score": c.score,
+        "fired": c.fired,
+    }
+    if (
+        c.unscannable is not None
+    ):  # fired because part of the message could not be examined (SPEC §6.1)
         out["unscannable"] = c.unscannable
     return out
 
@@ -200,22 +274,29 @@ def decision_to_json(decision, source: str, tz, *, explain: bool = False) -> dic
                 "allow_reply": p.allow_reply,
                 "allow_reply_all": p.allow_reply_all,
                 "read_receipt": p.read_receipt,
-                "notification": {"to": p.notification_to, "subject": p.notification_subject,
-                                 "portal_url": p.portal_url},
+                "notification": {
+                    "to": p.notification_to,
+                    "subject": p.notification_subject,
+                    "portal_url": p.portal_url,
+                },
             }
-        recipients.append({
-            "address": r.address,
-            "internal": r.internal,
-            "route": r.route,
-            "secure": r.secure,
-            "trigger": r.trigger,
-            "definition": r.definition.path if r.definition else None,
-            "policy": _ref(r.policy),
-            "bypass": _ref(r.bypass),
-            "content": [_content(c) for c in r.content],
-            "banner": None if r.banner is None else {"html": r.banner.html, "text": r.banner.text},
-            "portal": portal,
-        })
+        recipients.append(
+            {
+                "address": r.address,
+                "internal": r.internal,
+                "route": r.route,
+                "secure": r.secure,
+                "trigger": r.trigger,
+                "definition": r.definition.path if r.definition else None,
+                "policy": _ref(r.policy),
+                "bypass": _ref(r.bypass),
+                "content": [_content(c) for c in r.content],
+                "banner": None
+                if r.banner is None
+                else {"html": r.banner.html, "text": r.banner.text},
+                "portal": portal,
+            }
+        )
     return {
         "schema_version": SCHEMA_VERSION,
         "source": source,
@@ -230,8 +311,19 @@ def decision_to_json(decision, source: str, tz, *, explain: bool = False) -> dic
             "notes": list(decision.notes),
         },
         "recipients": recipients,
-        "explain": [{"kind": v.kind, "id": v.id, "name": v.name, "recipient": v.recipient, "verdict": v.verdict,
-                     "reason": v.reason} for v in decision.explain] if explain else [],
+        "explain": [
+            {
+                "kind": v.kind,
+                "id": v.id,
+                "name": v.name,
+                "recipient": v.recipient,
+                "verdict": v.verdict,
+                "reason": v.reason,
+            }
+            for v in decision.explain
+        ]
+        if explain
+        else [],
     }
 
 

@@ -7,9 +7,9 @@ bypass) joins this module with the decision engine.
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta, timezone, tzinfo
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 
-__all__ = ["bound", "status", "status_between", "is_active", "STATUSES"]
+__all__ = ["STATUSES", "bound", "is_active", "status", "status_between"]
 
 STATUSES = ("active", "disabled", "scheduled", "expired")
 
@@ -30,11 +30,11 @@ def bound(text: str | None, tz: tzinfo, *, end: bool) -> datetime | None:
             day = date.fromisoformat(text)
             if end:
                 day = day + timedelta(days=1)
-            return datetime.combine(day, time(0), tzinfo=tz).astimezone(timezone.utc)
+            return datetime.combine(day, time(0), tzinfo=tz).astimezone(UTC)
         moment = datetime.fromisoformat(text)
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=tz)
-        return moment.astimezone(timezone.utc)
+        return moment.astimezone(UTC)
     except OverflowError:
         # The end of 9999-12-31, or 0001-01-01 east of UTC: past what a UTC
         # time can hold. Such a bound means "forever" (or "since always"), so
@@ -43,8 +43,8 @@ def bound(text: str | None, tz: tzinfo, *, end: bool) -> datetime | None:
         return _LAST if text[:4] > "5000" else _FIRST
 
 
-_FIRST = datetime.min.replace(tzinfo=timezone.utc)
-_LAST = datetime.max.replace(tzinfo=timezone.utc)
+_FIRST = datetime.min.replace(tzinfo=UTC)
+_LAST = datetime.max.replace(tzinfo=UTC)
 
 
 def status(enabled: bool, start: str | None, end: str | None, at: datetime, tz: tzinfo) -> str:
@@ -57,7 +57,7 @@ def status_between(enabled: bool, lo: datetime | None, hi: datetime | None, at: 
     """:func:`status` with the bounds already computed by :func:`bound`."""
     if not enabled:
         return "disabled"
-    at = at.astimezone(timezone.utc)
+    at = at.astimezone(UTC)
     if lo is not None and at < lo:
         return "scheduled"
     if hi is not None and at >= hi:

@@ -28,11 +28,26 @@ from secmsg_cli.model import (
     Target,
 )
 
-__all__ = ["Snapshot", "CompiledPolicy", "CompiledContent", "build_snapshot", "target_key", "TARGET_RANK"]
+__all__ = [
+    "TARGET_RANK",
+    "CompiledContent",
+    "CompiledPolicy",
+    "Snapshot",
+    "build_snapshot",
+    "target_key",
+]
 
 # SPEC §4.8: rank of a target, least to most specific.
-TARGET_RANK = {"everyone": 1.0, "internal": 2.0, "external": 2.0, "wildcard": 3.0, "domain": 3.5,
-               "group": 4.0, "attribute": 5.0, "address": 6.0}
+TARGET_RANK = {
+    "everyone": 1.0,
+    "internal": 2.0,
+    "external": 2.0,
+    "wildcard": 3.0,
+    "domain": 3.5,
+    "group": 4.0,
+    "attribute": 5.0,
+    "address": 6.0,
+}
 FROM_PARTS = ("envelope", "header", "both")
 # Addresses whose target keys a snapshot remembers (senders and recipients
 # recur across a batch); then it starts again. ~1 KB each: memory stays flat
@@ -97,8 +112,21 @@ class CompiledPolicy:
         p = self.policy
         object.__setattr__(self, "from_key", target_key(p.from_))
         object.__setattr__(self, "to_key", target_key(p.to))
-        object.__setattr__(self, "signature", (p.kind, p.enabled, self.start, self.end, p.from_part, self.from_key,
-                                               self.to_key, p.bidirectional, self.networks))
+        object.__setattr__(
+            self,
+            "signature",
+            (
+                p.kind,
+                p.enabled,
+                self.start,
+                self.end,
+                p.from_part,
+                self.from_key,
+                self.to_key,
+                p.bidirectional,
+                self.networks,
+            ),
+        )
 
     @property
     def id(self) -> int:
@@ -125,13 +153,19 @@ class Snapshot:
     domain_groups: Mapping[str, frozenset[str]]  # domain (of @domain members) -> group names
     attributes: Mapping[str, Mapping[str, str]]  # address -> {lower name: value}
     definitions: Mapping[str, Definition]  # lower-case path -> definition
-    folder_publish: Mapping[str, tuple[str, ...]]  # lower-case folder path -> effective publish list
+    folder_publish: Mapping[
+        str, tuple[str, ...]
+    ]  # lower-case folder path -> effective publish list
     content: Mapping[str, CompiledContent]  # lower-case name -> compiled content definition
     policies: Mapping[str, tuple[CompiledPolicy, ...]]  # kind -> policies by id
     # kind -> (from_part, from key) -> to key -> policies; bi-directional
     # policies also in _bidi, looked up with the pair swapped.
-    _index: Mapping[str, Mapping[tuple[str, Key], Mapping[Key, tuple[CompiledPolicy, ...]]]] = field(repr=False)
-    _bidi: Mapping[str, Mapping[tuple[str, Key], Mapping[Key, tuple[CompiledPolicy, ...]]]] = field(repr=False)
+    _index: Mapping[str, Mapping[tuple[str, Key], Mapping[Key, tuple[CompiledPolicy, ...]]]] = (
+        field(repr=False)
+    )
+    _bidi: Mapping[str, Mapping[tuple[str, Key], Mapping[Key, tuple[CompiledPolicy, ...]]]] = field(
+        repr=False
+    )
     _used_keys: Mapping[str, frozenset[Key]] = field(repr=False)
     # Memo of keys_of: addresses recur across a batch. Bounded; not part of the value.
     _keys_memo: dict[str, frozenset[Key]] = field(default_factory=dict, repr=False, compare=False)
@@ -163,8 +197,12 @@ class Snapshot:
 
     def _compute_keys(self, address: str) -> set[Key]:
         domain = domain_of(address)
-        keys: set[Key] = {("everyone",), ("internal",) if domain in self.internal_domains else ("external",),
-                          ("domain", domain), ("address", address)}
+        keys: set[Key] = {
+            ("everyone",),
+            ("internal",) if domain in self.internal_domains else ("external",),
+            ("domain", domain),
+            ("address", address),
+        }
         labels = domain.split(".")
         for i in range(1, len(labels)):  # *.x matches any subdomain depth, not the apex
             keys.add(("wildcard", ".".join(labels[i:])))
@@ -183,14 +221,19 @@ class Snapshot:
         of them (SPEC §6: content examination)."""
         got = self._scanners.get(section)
         if got is None:
-            examining = tuple(cc for cc in sorted(self.content.values(), key=lambda c: c.definition.id)
-                              if section in cc.scan)
+            examining = tuple(
+                cc
+                for cc in sorted(self.content.values(), key=lambda c: c.definition.id)
+                if section in cc.scan
+            )
             # Sections examined by the same definitions (usually all of them)
             # share one scanner: its sets are compiled, and warmed, once.
             same = ("definitions", *(cc.definition.id for cc in examining))
             got = self._scanners.get(same)
             if got is None:
-                got = self._scanners[same] = Scanner([ln for cc in examining for ln in cc.match_list.lines])
+                got = self._scanners[same] = Scanner(
+                    [ln for cc in examining for ln in cc.match_list.lines]
+                )
             self._scanners[section] = got
         return got
 
@@ -210,7 +253,9 @@ class Snapshot:
 
     # --- policies -------------------------------------------------------------
 
-    def candidates(self, kind: str, senders: Mapping[str, Sequence[str]], recipient: str) -> list[CompiledPolicy]:
+    def candidates(
+        self, kind: str, senders: Mapping[str, Sequence[str]], recipient: str
+    ) -> list[CompiledPolicy]:
         """Policies of ``kind`` whose targets can match the pair, found by key.
 
         ``senders`` maps each from_part to the sender addresses it uses
@@ -219,7 +264,11 @@ class Snapshot:
         The result is a superset check for :func:`decide`, which verifies each
         candidate with the same code the explanation uses.
         """
-        index, bidi, used = self._index.get(kind, {}), self._bidi.get(kind, {}), self._used_keys.get(kind, frozenset())
+        index, bidi, used = (
+            self._index.get(kind, {}),
+            self._bidi.get(kind, {}),
+            self._used_keys.get(kind, frozenset()),
+        )
         if not index:
             return []
         r_keys = self.keys_of(recipient) & used
@@ -281,12 +330,21 @@ def build_snapshot(
         sm = defs.get(cd.secure_messaging.lower()) if cd.secure_messaging else None
         # lenient: a line stored before the current grammar (a regex RE2
         # refuses) makes its definition fail closed rather than every decision fail.
-        content[cd.name.lower()] = CompiledContent(cd, parse_match_list(cd.lines, lenient=True),
-                                                   frozenset(cd.scan), sm)
+        content[cd.name.lower()] = CompiledContent(
+            cd, parse_match_list(cd.lines, lenient=True), frozenset(cd.scan), sm
+        )
 
-    by_kind: dict[str, list[CompiledPolicy]] = {"secure-messaging": [], "bypass": [], "content-examination": []}
-    index: dict[str, dict[tuple[str, Key], dict[Key, list[CompiledPolicy]]]] = {k: {} for k in by_kind}
-    bidi: dict[str, dict[tuple[str, Key], dict[Key, list[CompiledPolicy]]]] = {k: {} for k in by_kind}
+    by_kind: dict[str, list[CompiledPolicy]] = {
+        "secure-messaging": [],
+        "bypass": [],
+        "content-examination": [],
+    }
+    index: dict[str, dict[tuple[str, Key], dict[Key, list[CompiledPolicy]]]] = {
+        k: {} for k in by_kind
+    }
+    bidi: dict[str, dict[tuple[str, Key], dict[Key, list[CompiledPolicy]]]] = {
+        k: {} for k in by_kind
+    }
     used: dict[str, set[Key]] = {k: set() for k in by_kind}
     for p in sorted(policies, key=lambda p: p.id):
         cp = CompiledPolicy(
@@ -318,9 +376,13 @@ def build_snapshot(
         folder_publish=_effective_publish(folders),
         content=content,
         policies={k: tuple(v) for k, v in by_kind.items()},
-        _index={k: {key: {tk: tuple(v) for tk, v in by_to.items()} for key, by_to in idx.items()}
-                for k, idx in index.items()},
-        _bidi={k: {key: {tk: tuple(v) for tk, v in by_to.items()} for key, by_to in idx.items()}
-               for k, idx in bidi.items()},
+        _index={
+            k: {key: {tk: tuple(v) for tk, v in by_to.items()} for key, by_to in idx.items()}
+            for k, idx in index.items()
+        },
+        _bidi={
+            k: {key: {tk: tuple(v) for tk, v in by_to.items()} for key, by_to in idx.items()}
+            for k, idx in bidi.items()
+        },
         _used_keys={k: frozenset(v) for k, v in used.items()},
     )

@@ -10,4 +10,4 @@ __all__ = ["chunks"]
 def chunks(values: Sequence[str], size: int = 500) -> Iterator[Sequence[str]]:
     """``values`` in slices of at most ``size`` (SQL parameters per statement)."""
     for i in range(0, len(values), size):
-        yield values[i:i + size]
+        yield values[i : i + size]

@@ -9,9 +9,9 @@ newer secmsg and is refused.
 from __future__ import annotations
 
 from sqlite_utils import Database
+from sqlite_utils.migrations import Migrations
 
 from secmsg_cli.store import SCHEMA_VERSION as _SCHEMA_VERSION
-from sqlite_utils.migrations import Migrations
 
 migrations = Migrations("secmsg")
 
@@ -123,7 +123,7 @@ def m001_foundation(db: Database) -> None:
             VALUES (1, 'All Recipients', 0, 1, 1, 'never', '0d', 0, NULL, 'all', 1),
                    (1, 'External Recipients', 0, 1, 1, 'never', '0d', 0, NULL, 'external', 1);
         PRAGMA user_version = 1;
-        """
+        """,
     )
 
 
@@ -283,7 +283,9 @@ def m004_delivery_ledger(db: Database) -> None:
 
 SCHEMA_VERSION = len(migrations._migrations)
 if SCHEMA_VERSION != _SCHEMA_VERSION:  # pragma: no cover - a developer's slip
-    raise RuntimeError(f"store.SCHEMA_VERSION is {_SCHEMA_VERSION} but there are {SCHEMA_VERSION} migrations")
+    raise RuntimeError(
+        f"store.SCHEMA_VERSION is {_SCHEMA_VERSION} but there are {SCHEMA_VERSION} migrations"
+    )
 
 
 def apply(db: Database) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Collection, Iterable, Mapping
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from secmsg_cli.errors import InvalidInput, NotFound, Refused
@@ -34,7 +34,7 @@ KIND_NOUN = {
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 def _target(row: sqlite3.Row, side: str) -> Target:
@@ -55,7 +55,9 @@ def _side_matches(side: str, keys: Collection[tuple[str, ...]]) -> tuple[str, li
     """An SQL condition on a policy's ``side`` ("from"/"to") target that holds
     when its :func:`~secmsg_cli.engine.snapshot.target_key` is among ``keys``."""
     simple = sorted({k[0] for k in keys if len(k) == 1})
-    domains = sorted({k[1] for k in keys if k[0] == "domain"} | {f"*.{k[1]}" for k in keys if k[0] == "wildcard"})
+    domains = sorted(
+        {k[1] for k in keys if k[0] == "domain"} | {f"*.{k[1]}" for k in keys if k[0] == "wildcard"}
+    )
     groups = sorted({k[1] for k in keys if k[0] == "group"})
     attributes = sorted({f"{k[1]}\x00{k[2]}" for k in keys if k[0] == "attribute"})
     addresses = sorted({k[1] for k in keys if k[0] == "address"})
@@ -70,7 +72,10 @@ def _side_matches(side: str, keys: Collection[tuple[str, ...]]) -> tuple[str, li
     add(f"{t} IN ({{marks}})", simple)
     add(f"({t} = 'domain' AND {v} IN ({{marks}}))", domains)
     add(f"({t} = 'group' AND secmsg_lower({v}) IN ({{marks}}))", groups)
-    add(f"({t} = 'attribute' AND secmsg_lower({n}) || char(0) || secmsg_lower({v}) IN ({{marks}}))", attributes)
+    add(
+        f"({t} = 'attribute' AND secmsg_lower({n}) || char(0) || secmsg_lower({v}) IN ({{marks}}))",
+        attributes,
+    )
     add(f"({t} = 'address' AND {v} IN ({{marks}}))", addresses)
     return f"({' OR '.join(clauses) or '0'})", params
 
@@ -83,17 +88,23 @@ class PolicyStoreMixin:
 
     def _definition_paths(self) -> dict[int, str]:
         paths = self._folder_paths()  # type: ignore[attr-defined]
-        return {r["id"]: f"{paths[r['folder_id']]}/{r['description']}"
-                for r in self._q("SELECT id, folder_id, description FROM definitions")}  # type: ignore[attr-defined]
+        return {
+            r["id"]: f"{paths[r['folder_id']]}/{r['description']}"
+            for r in self._q("SELECT id, folder_id, description FROM definitions")
+        }  # type: ignore[attr-defined]
 
-    def _policy_from_row(self, row: sqlite3.Row, def_paths: Mapping[int, str], cd_names: Mapping[int, str]) -> Policy:
+    def _policy_from_row(
+        self, row: sqlite3.Row, def_paths: Mapping[int, str], cd_names: Mapping[int, str]
+    ) -> Policy:
         return Policy(
             id=row["id"],
             kind=row["kind"],
             narrative=row["narrative"],
             option=row["option"],
             definition=def_paths.get(row["definition_id"]) if row["definition_id"] else None,
-            content_definition=cd_names.get(row["content_definition_id"]) if row["content_definition_id"] else None,
+            content_definition=cd_names.get(row["content_definition_id"])
+            if row["content_definition_id"]
+            else None,
             from_=_target(row, "from"),
             from_part=row["from_part"],
             to=_target(row, "to"),
@@ -107,7 +118,9 @@ class PolicyStoreMixin:
             updated=row["updated"],
         )
 
-    def policies(self, kind: str | None = None, *, keys: Collection[tuple[str, ...]] | None = None) -> list[Policy]:
+    def policies(
+        self, kind: str | None = None, *, keys: Collection[tuple[str, ...]] | None = None
+    ) -> list[Policy]:
         """Policies (of one kind, or all), by id. With ``keys`` (target keys,
         :func:`secmsg_cli.engine.snapshot.target_key`), only the policies
         whose from and to targets both have a key among them."""
@@ -128,7 +141,11 @@ class PolicyStoreMixin:
         if keys is not None:
             from secmsg_cli.engine.snapshot import target_key
 
-            rows = [r for r in rows if target_key(_target(r, "from")) in keys and target_key(_target(r, "to")) in keys]
+            rows = [
+                r
+                for r in rows
+                if target_key(_target(r, "from")) in keys and target_key(_target(r, "to")) in keys
+            ]
         return [self._policy_from_row(r, def_paths, cd_names) for r in rows]
 
     def policy(self, kind: str | None, ref: str | int) -> Policy:
@@ -137,7 +154,9 @@ class PolicyStoreMixin:
         text = str(ref).strip()
         noun = KIND_NOUN.get(kind or "", "policy")
         pid = as_id(ref)
-        where, params = ("id = ?", [pid]) if pid is not None else ("narrative = ? COLLATE NOCASE", [text])
+        where, params = (
+            ("id = ?", [pid]) if pid is not None else ("narrative = ? COLLATE NOCASE", [text])
+        )
         if kind is not None:
             where += " AND kind = ?"
             params.append(kind)
@@ -145,17 +164,26 @@ class PolicyStoreMixin:
         if not rows:
             raise NotFound(f"{noun} {text if pid is not None else repr(text)} not found")
         if len(rows) > 1:
-            raise InvalidInput(f"{len(rows)} {noun.replace('policy', 'policies')} have the narrative {text!r}; "
-                               f"use the id ({', '.join(str(r['id']) for r in rows)})")
+            raise InvalidInput(
+                f"{len(rows)} {noun.replace('policy', 'policies')} have the narrative {text!r}; "
+                f"use the id ({', '.join(str(r['id']) for r in rows)})"
+            )
         row = rows[0]
         cd_names = {}
         if row["content_definition_id"]:
-            cd_names = {r[0]: r[1] for r in self._q("SELECT id, name FROM content_definitions WHERE id = ?",  # type: ignore[attr-defined]
-                                                    [row["content_definition_id"]])}
+            cd_names = {
+                r[0]: r[1]
+                for r in self._q(
+                    "SELECT id, name FROM content_definitions WHERE id = ?",  # type: ignore[attr-defined]
+                    [row["content_definition_id"]],
+                )
+            }
         def_paths = self._definition_paths() if row["definition_id"] else {}
         return self._policy_from_row(row, def_paths, cd_names)
 
-    def _content_definition_from_row(self, row: sqlite3.Row, def_paths: Mapping[int, str]) -> ContentDefinition:
+    def _content_definition_from_row(
+        self, row: sqlite3.Row, def_paths: Mapping[int, str]
+    ) -> ContentDefinition:
         return ContentDefinition(
             id=row["id"],
             name=row["name"],
@@ -167,8 +195,10 @@ class PolicyStoreMixin:
 
     def content_definitions(self) -> list[ContentDefinition]:
         def_paths = self._definition_paths()
-        return [self._content_definition_from_row(r, def_paths)
-                for r in self._q("SELECT * FROM content_definitions ORDER BY name COLLATE NOCASE")]  # type: ignore[attr-defined]
+        return [
+            self._content_definition_from_row(r, def_paths)
+            for r in self._q("SELECT * FROM content_definitions ORDER BY name COLLATE NOCASE")
+        ]  # type: ignore[attr-defined]
 
     def content_definition(self, ref: str | int) -> ContentDefinition:
         """A content definition by name (case-insensitive) or id."""
@@ -187,10 +217,20 @@ class PolicyStoreMixin:
         if not ids:
             return []
         marks = ",".join("?" * len(ids))
-        users = [f"{KIND_NOUN[r['kind']]} {r['id']} ({r['narrative']!r})"
-                 for r in self._q(f"SELECT id, kind, narrative FROM policies WHERE definition_id IN ({marks}) ORDER BY id", ids)]  # type: ignore[attr-defined]
-        users += [f"content definition {r['name']!r} (secure_messaging)"
-                  for r in self._q(f"SELECT name FROM content_definitions WHERE definition_id IN ({marks}) ORDER BY name", ids)]  # type: ignore[attr-defined]
+        users = [
+            f"{KIND_NOUN[r['kind']]} {r['id']} ({r['narrative']!r})"
+            for r in self._q(
+                f"SELECT id, kind, narrative FROM policies WHERE definition_id IN ({marks}) ORDER BY id",
+                ids,
+            )
+        ]  # type: ignore[attr-defined]
+        users += [
+            f"content definition {r['name']!r} (secure_messaging)"
+            for r in self._q(
+                f"SELECT name FROM content_definitions WHERE definition_id IN ({marks}) ORDER BY name",
+                ids,
+            )
+        ]  # type: ignore[attr-defined]
         return users
 
     def policy_users_of_group(self, name: str) -> list[str]:
@@ -215,9 +255,10 @@ class PolicyStoreMixin:
                 return Target("group", self.group(str(target.value)).name)  # type: ignore[attr-defined]
             except NotFound:
                 raise NotFound(f"{side}: group {target.value!r} not found") from None
-        elif target.type == "attribute":
-            if not self._q("SELECT 1 FROM attributes WHERE name = ? LIMIT 1", [target.name]):  # type: ignore[attr-defined]
-                raise NotFound(f"{side}: no address has an attribute named {target.name!r}")
+        elif target.type == "attribute" and not self._q(  # type: ignore[attr-defined]
+            "SELECT 1 FROM attributes WHERE name = ? LIMIT 1", [target.name]
+        ):
+            raise NotFound(f"{side}: no address has an attribute named {target.name!r}")
         return target
 
     def _policy_row(self, values: Mapping[str, Any]) -> dict[str, Any]:
@@ -228,8 +269,11 @@ class PolicyStoreMixin:
             definition_id = self.definition(values["definition"]).id  # type: ignore[attr-defined]
         if values.get("content_definition"):
             content_definition_id = self.content_definition(values["content_definition"]).id
-        values = {**values, "from_": self._check_target_exists(values["from_"], "from"),
-                  "to": self._check_target_exists(values["to"], "to")}
+        values = {
+            **values,
+            "from_": self._check_target_exists(values["from_"], "from"),
+            "to": self._check_target_exists(values["to"], "to"),
+        }
         row = {
             "kind": kind,
             "narrative": values["narrative"],
@@ -245,7 +289,11 @@ class PolicyStoreMixin:
             "source_ips": json.dumps(list(values["source_ips"])),
         }
         for side, target in (("from", values["from_"]), ("to", values["to"])):
-            row[f"{side}_type"], row[f"{side}_value"], row[f"{side}_name"] = target.type, target.value, target.name
+            row[f"{side}_type"], row[f"{side}_value"], row[f"{side}_name"] = (
+                target.type,
+                target.value,
+                target.name,
+            )
         return row
 
     def _validated_policy(self, raw: Mapping[str, Any]) -> dict[str, Any]:
@@ -267,7 +315,10 @@ class PolicyStoreMixin:
                     raise Refused(f"policy id {values['id']} is already taken")
                 row["id"] = values["id"]
             cols = ", ".join(row)
-            pid = self._x(f"INSERT INTO policies ({cols}) VALUES ({', '.join('?' * len(row))})", list(row.values())).lastrowid  # type: ignore[attr-defined]
+            pid = self._x(
+                f"INSERT INTO policies ({cols}) VALUES ({', '.join('?' * len(row))})",
+                list(row.values()),
+            ).lastrowid  # type: ignore[attr-defined]
             created = self.policy(None, pid)
             self.audit("create", values["kind"], pid, None, created)  # type: ignore[attr-defined]
         return created
@@ -325,25 +376,34 @@ class PolicyStoreMixin:
                 raise Refused(f"content definition {values['name']!r} already exists")
             row = self._content_definition_row(values)
             row["created"] = row["updated"] = _now()
-            cid = self._x(f"INSERT INTO content_definitions ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})",  # type: ignore[attr-defined]
-                          list(row.values())).lastrowid
+            cid = self._x(
+                f"INSERT INTO content_definitions ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})",  # type: ignore[attr-defined]
+                list(row.values()),
+            ).lastrowid
             created = self.content_definition(cid)
             self.audit("create", "content-definition", created.name, None, created)  # type: ignore[attr-defined]
         return created
 
-    def update_content_definition(self, ref: str | int, changes: Mapping[str, Any]) -> ContentDefinition:
+    def update_content_definition(
+        self, ref: str | int, changes: Mapping[str, Any]
+    ) -> ContentDefinition:
         with self.transaction():  # type: ignore[attr-defined]
             before = self.content_definition(ref)
             raw = content_definition_fields(before)
             raw.update(changes)
             values = self._validated_content_definition(raw)
-            clash = self._q("SELECT id FROM content_definitions WHERE name = ? AND id != ?", [values["name"], before.id])  # type: ignore[attr-defined]
+            clash = self._q(
+                "SELECT id FROM content_definitions WHERE name = ? AND id != ?",
+                [values["name"], before.id],
+            )  # type: ignore[attr-defined]
             if clash:
                 raise Refused(f"content definition {values['name']!r} already exists")
             row = self._content_definition_row(values)
             row["updated"] = _now()
             sets = ", ".join(f"{c} = ?" for c in row)
-            self._x(f"UPDATE content_definitions SET {sets} WHERE id = ?", [*row.values(), before.id])  # type: ignore[attr-defined]
+            self._x(
+                f"UPDATE content_definitions SET {sets} WHERE id = ?", [*row.values(), before.id]
+            )  # type: ignore[attr-defined]
             after = self.content_definition(before.id)
             self.audit("update", "content-definition", before.name, before, after)  # type: ignore[attr-defined]
         return after
@@ -351,8 +411,13 @@ class PolicyStoreMixin:
     def delete_content_definition(self, ref: str | int) -> ContentDefinition:
         with self.transaction():  # type: ignore[attr-defined]
             cd = self.content_definition(ref)
-            users = [f"{KIND_NOUN[r['kind']]} {r['id']} ({r['narrative']!r})"
-                     for r in self._q("SELECT id, kind, narrative FROM policies WHERE content_definition_id = ? ORDER BY id", [cd.id])]  # type: ignore[attr-defined]
+            users = [
+                f"{KIND_NOUN[r['kind']]} {r['id']} ({r['narrative']!r})"
+                for r in self._q(
+                    "SELECT id, kind, narrative FROM policies WHERE content_definition_id = ? ORDER BY id",
+                    [cd.id],
+                )
+            ]  # type: ignore[attr-defined]
             if users:
                 raise Refused(f"content definition {cd.name!r} is in use by {', '.join(users)}")
             self._x("DELETE FROM content_definitions WHERE id = ?", [cd.id])  # type: ignore[attr-defined]
@@ -396,4 +461,4 @@ def content_definition_fields(cd: ContentDefinition) -> dict[str, Any]:
     return out
 
 
-__all__ = ["PolicyStoreMixin", "policy_fields", "content_definition_fields", "KIND_NOUN", "KINDS"]
+__all__ = ["KINDS", "KIND_NOUN", "PolicyStoreMixin", "content_definition_fields", "policy_fields"]

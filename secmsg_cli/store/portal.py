@@ -16,7 +16,7 @@ import json
 import sqlite3
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from secmsg_cli.engine.addresses import AddressError, is_internal, normalise_address
@@ -29,7 +29,7 @@ STATUSES = ("unread", "read", "expired", "recalled", "purged")
 
 def utc(moment: datetime) -> str:
     """``moment`` as stored: UTC, whole seconds, ISO 8601."""
-    return moment.astimezone(timezone.utc).replace(microsecond=0).isoformat()
+    return moment.astimezone(UTC).replace(microsecond=0).isoformat()
 
 
 def parse_utc(text: str | None) -> datetime | None:
@@ -154,31 +154,80 @@ class PortalStoreMixin:
 
     # --- portal messages and copies -----------------------------------------
 
-    def add_portal_message(self, *, message_id: str | None, sender: str, header_from: str | None,
-                           header_from_name: str | None, subject: str, sent: datetime, via: str,
-                           source: str | None, raw: bytes) -> int:
+    def add_portal_message(
+        self,
+        *,
+        message_id: str | None,
+        sender: str,
+        header_from: str | None,
+        header_from_name: str | None,
+        subject: str,
+        sent: datetime,
+        via: str,
+        source: str | None,
+        raw: bytes,
+    ) -> int:
         import hashlib
 
         return self._x(  # type: ignore[attr-defined]
             "INSERT INTO portal_messages (message_id, sender, header_from, header_from_name, subject, sent, via, "
             "source, raw, size, sha256) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [message_id, sender, header_from, header_from_name, subject, utc(sent), via, source,
-             sqlite3.Binary(raw), len(raw), hashlib.sha256(raw).hexdigest()],
+            [
+                message_id,
+                sender,
+                header_from,
+                header_from_name,
+                subject,
+                utc(sent),
+                via,
+                source,
+                sqlite3.Binary(raw),
+                len(raw),
+                hashlib.sha256(raw).hexdigest(),
+            ],
         ).lastrowid
 
-    def add_portal_copy(self, *, message_ref: int, recipient: str, internal: bool, definition: str,
-                        settings: Mapping[str, Any], allow_print: bool, allow_reply: bool, allow_reply_all: bool,
-                        read_receipt: bool, sent: datetime, expires: datetime | None,
-                        latest_expiry: datetime | None, retention_end: datetime, token_id: str,
-                        token_hash: str) -> int:
+    def add_portal_copy(
+        self,
+        *,
+        message_ref: int,
+        recipient: str,
+        internal: bool,
+        definition: str,
+        settings: Mapping[str, Any],
+        allow_print: bool,
+        allow_reply: bool,
+        allow_reply_all: bool,
+        read_receipt: bool,
+        sent: datetime,
+        expires: datetime | None,
+        latest_expiry: datetime | None,
+        retention_end: datetime,
+        token_id: str,
+        token_hash: str,
+    ) -> int:
         return self._x(  # type: ignore[attr-defined]
             "INSERT INTO portal_copies (message_ref, recipient, internal, definition, settings, allow_print, "
             "allow_reply, allow_reply_all, read_receipt, sent, expires, original_expires, latest_expiry, "
             "retention_end, token_id, token_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [message_ref, recipient, int(internal), definition, json.dumps(dict(settings), sort_keys=True),
-             int(allow_print), int(allow_reply), int(allow_reply_all), int(read_receipt), utc(sent),
-             None if expires is None else utc(expires), None if expires is None else utc(expires),
-             None if latest_expiry is None else utc(latest_expiry), utc(retention_end), token_id, token_hash],
+            [
+                message_ref,
+                recipient,
+                int(internal),
+                definition,
+                json.dumps(dict(settings), sort_keys=True),
+                int(allow_print),
+                int(allow_reply),
+                int(allow_reply_all),
+                int(read_receipt),
+                utc(sent),
+                None if expires is None else utc(expires),
+                None if expires is None else utc(expires),
+                None if latest_expiry is None else utc(latest_expiry),
+                utc(retention_end),
+                token_id,
+                token_hash,
+            ],
         ).lastrowid
 
     def token_id_taken(self, token_id: str) -> bool:
@@ -188,7 +237,9 @@ class PortalStoreMixin:
         text = str(ref).strip()
         copy_id = as_id(ref)
         if copy_id is None:
-            raise InvalidInput(f"invalid portal id {text!r}: expected a number (see 'secmsg portal list')")
+            raise InvalidInput(
+                f"invalid portal id {text!r}: expected a number (see 'secmsg portal list')"
+            )
         rows = self._q(_COPY_SQL + " WHERE c.id = ?", [copy_id])  # type: ignore[attr-defined]
         if not rows:
             raise NotFound(f"portal copy {text} not found")
@@ -201,8 +252,13 @@ class PortalStoreMixin:
         rows = self._q("SELECT id, token_hash FROM portal_copies WHERE token_id = ?", [token_id])  # type: ignore[attr-defined]
         return (rows[0]["id"], rows[0]["token_hash"]) if rows else None
 
-    def portal_copies(self, *, sender: str | None = None, recipient: str | None = None,
-                      message_ref: int | None = None) -> list[PortalCopy]:
+    def portal_copies(
+        self,
+        *,
+        sender: str | None = None,
+        recipient: str | None = None,
+        message_ref: int | None = None,
+    ) -> list[PortalCopy]:
         """Copies by id; ``sender`` matches the envelope sender or the header From."""
         sql, params = _COPY_SQL + " WHERE 1", []
         if sender:
@@ -221,15 +277,27 @@ class PortalStoreMixin:
         return bytes(rows[0][0]) if rows and rows[0][0] is not None else None
 
     def portal_message_recipients(self, message_ref: int) -> list[str]:
-        return [r[0] for r in self._q(  # type: ignore[attr-defined]
-            "SELECT recipient FROM portal_copies WHERE message_ref = ? ORDER BY id", [message_ref])]
+        return [
+            r[0]
+            for r in self._q(  # type: ignore[attr-defined]
+                "SELECT recipient FROM portal_copies WHERE message_ref = ? ORDER BY id",
+                [message_ref],
+            )
+        ]
 
     def set_portal_read(self, copy_id: int, at: datetime) -> None:
-        self._x("UPDATE portal_copies SET read_at = ? WHERE id = ? AND read_at IS NULL",  # type: ignore[attr-defined]
-                [utc(at), copy_id])
+        self._x(
+            "UPDATE portal_copies SET read_at = ? WHERE id = ? AND read_at IS NULL",  # type: ignore[attr-defined]
+            [utc(at), copy_id],
+        )
 
-    def set_portal_expiry(self, copy_id: int, expires: datetime, extended_seconds: int,
-                          extensions: Iterable[Mapping[str, Any]]) -> None:
+    def set_portal_expiry(
+        self,
+        copy_id: int,
+        expires: datetime,
+        extended_seconds: int,
+        extensions: Iterable[Mapping[str, Any]],
+    ) -> None:
         self._x(  # type: ignore[attr-defined]
             "UPDATE portal_copies SET expires = ?, extended_seconds = ?, extensions = ? WHERE id = ?",
             [utc(expires), extended_seconds, json.dumps(list(extensions)), copy_id],
@@ -240,13 +308,24 @@ class PortalStoreMixin:
 
     def portal_copies_to_expire(self, at: datetime) -> list[PortalCopy]:
         """External copies whose expiry has passed and that no sweep has marked yet."""
-        return [_copy(r) for r in self._q(  # type: ignore[attr-defined]
-            _COPY_SQL + " WHERE c.expires IS NOT NULL AND c.expires <= ? AND c.expired_at IS NULL "
-            "AND c.purged_at IS NULL ORDER BY c.id", [utc(at)])]
+        return [
+            _copy(r)
+            for r in self._q(  # type: ignore[attr-defined]
+                _COPY_SQL
+                + " WHERE c.expires IS NOT NULL AND c.expires <= ? AND c.expired_at IS NULL "
+                "AND c.purged_at IS NULL ORDER BY c.id",
+                [utc(at)],
+            )
+        ]
 
     def portal_copies_to_purge(self, at: datetime) -> list[PortalCopy]:
-        return [_copy(r) for r in self._q(  # type: ignore[attr-defined]
-            _COPY_SQL + " WHERE c.retention_end <= ? AND c.purged_at IS NULL ORDER BY c.id", [utc(at)])]
+        return [
+            _copy(r)
+            for r in self._q(  # type: ignore[attr-defined]
+                _COPY_SQL + " WHERE c.retention_end <= ? AND c.purged_at IS NULL ORDER BY c.id",
+                [utc(at)],
+            )
+        ]
 
     def set_portal_expired(self, copy_id: int, at: datetime) -> None:
         self._x("UPDATE portal_copies SET expired_at = ? WHERE id = ?", [utc(at), copy_id])  # type: ignore[attr-defined]
@@ -254,10 +333,14 @@ class PortalStoreMixin:
     def purge_portal_copy(self, copy_id: int, message_ref: int, at: datetime) -> None:
         """Forget the token and, once no copy of the message is left unpurged,
         the message itself (headers, body and attachments); a tombstone stays."""
-        self._x("UPDATE portal_copies SET purged_at = ?, token_hash = NULL WHERE id = ?",  # type: ignore[attr-defined]
-                [utc(at), copy_id])
-        left = self._q("SELECT 1 FROM portal_copies WHERE message_ref = ? AND purged_at IS NULL",  # type: ignore[attr-defined]
-                       [message_ref])
+        self._x(
+            "UPDATE portal_copies SET purged_at = ?, token_hash = NULL WHERE id = ?",  # type: ignore[attr-defined]
+            [utc(at), copy_id],
+        )
+        left = self._q(
+            "SELECT 1 FROM portal_copies WHERE message_ref = ? AND purged_at IS NULL",  # type: ignore[attr-defined]
+            [message_ref],
+        )
         if not left:
             self._x("UPDATE portal_messages SET raw = NULL WHERE id = ?", [message_ref])  # type: ignore[attr-defined]
 
@@ -268,16 +351,29 @@ class PortalStoreMixin:
         wanted = list(dict.fromkeys(recipients))
         held = set()
         for chunk in chunks(wanted):
-            held.update(r[0] for r in self._q(  # type: ignore[attr-defined]
-                f"SELECT DISTINCT recipient FROM deliveries WHERE message_key = ? "
-                f"AND recipient IN ({', '.join('?' * len(chunk))})", [message_key, *chunk]))
+            held.update(
+                r[0]
+                for r in self._q(  # type: ignore[attr-defined]
+                    f"SELECT DISTINCT recipient FROM deliveries WHERE message_key = ? "
+                    f"AND recipient IN ({', '.join('?' * len(chunk))})",
+                    [message_key, *chunk],
+                )
+            )
         return [r for r in wanted if r in held]
 
-    def record_delivery(self, message_key: str, recipient: str, route: str, portal_copy: int | None,
-                        at: datetime, again: bool) -> None:
+    def record_delivery(
+        self,
+        message_key: str,
+        recipient: str,
+        route: str,
+        portal_copy: int | None,
+        at: datetime,
+        again: bool,
+    ) -> None:
         self._x(  # type: ignore[attr-defined]
             "INSERT INTO deliveries (message_key, recipient, route, portal_copy, at, again) VALUES (?, ?, ?, ?, ?, ?)",
-            [message_key, recipient, route, portal_copy, utc(at), int(again)])
+            [message_key, recipient, route, portal_copy, utc(at), int(again)],
+        )
 
     # --- outbox files of committed transactions not yet moved to new/ ----------
 
@@ -323,9 +419,11 @@ class PortalStoreMixin:
         with self.transaction():  # type: ignore[attr-defined]
             already = [a for a in wanted if self.is_user(a)]
             if already and len(already) == len(wanted):
-                raise Refused(f"{', '.join(already)} already listed as user{'s' if len(already) > 1 else ''}")
+                raise Refused(
+                    f"{', '.join(already)} already listed as user{'s' if len(already) > 1 else ''}"
+                )
             added = []
-            now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+            now = datetime.now(UTC).isoformat(timespec="seconds")
             for a in wanted:
                 if a in already:
                     continue
@@ -347,7 +445,9 @@ class PortalStoreMixin:
         with self.transaction():  # type: ignore[attr-defined]
             missing = [a for a in wanted if not self.is_user(a)]
             if missing:
-                raise NotFound(f"{', '.join(missing)} not listed as user{'s' if len(missing) > 1 else ''}")
+                raise NotFound(
+                    f"{', '.join(missing)} not listed as user{'s' if len(missing) > 1 else ''}"
+                )
             for a in wanted:
                 self._x("DELETE FROM users WHERE address = ?", [a])  # type: ignore[attr-defined]
                 self.audit("delete", "user", a, {"address": a}, None)  # type: ignore[attr-defined]

@@ -15,7 +15,7 @@ import stat
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -135,7 +135,9 @@ class Store(PolicyStoreMixin, PortalStoreMixin):
 
     def _connect(self, create: bool) -> sqlite3.Connection:
         path = self.path
-        memory = str(path) == ":memory:"  # a private, temporary store (config files checked or tested in memory)
+        memory = (
+            str(path) == ":memory:"
+        )  # a private, temporary store (config files checked or tested in memory)
         try:
             if not memory:
                 self._prepare_file(create)
@@ -147,7 +149,9 @@ class Store(PolicyStoreMixin, PortalStoreMixin):
                 # Before anything is written to it (journal mode included).
                 if _tables(conn) - {"_sqlite_migrations"}:
                     conn.close()
-                    raise StoreError(f"cannot open store {path}: it is an SQLite file but not a secmsg store")
+                    raise StoreError(
+                        f"cannot open store {path}: it is an SQLite file but not a secmsg store"
+                    )
                 if not create:
                     conn.close()
                     raise NoStore(path)
@@ -188,7 +192,9 @@ class Store(PolicyStoreMixin, PortalStoreMixin):
         with path.open("rb") as fh:
             head = fh.read(len(SQLITE_HEADER))
         if head != SQLITE_HEADER:
-            raise StoreError(f"cannot open store {path}: it is not a secmsg store (not an SQLite database)")
+            raise StoreError(
+                f"cannot open store {path}: it is not a secmsg store (not an SQLite database)"
+            )
 
     @property
     def schema_version(self) -> int:
@@ -210,9 +216,10 @@ class Store(PolicyStoreMixin, PortalStoreMixin):
             version = self.schema_version  # another process may have migrated meanwhile
             if version == SCHEMA_VERSION:
                 return
-            if version == 0:
-                if _tables(self.conn) - {"_sqlite_migrations"}:
-                    raise StoreError(f"cannot open store {self.path}: it is an SQLite file but not a secmsg store")
+            if version == 0 and _tables(self.conn) - {"_sqlite_migrations"}:
+                raise StoreError(
+                    f"cannot open store {self.path}: it is an SQLite file but not a secmsg store"
+                )
             from sqlite_utils import Database
 
             from secmsg_cli.store import migrations
@@ -246,7 +253,9 @@ class Store(PolicyStoreMixin, PortalStoreMixin):
         (empty when the store is sound)."""
         problems = [r[0] for r in self._q("PRAGMA integrity_check") if r[0] != "ok"]
         for r in self._q("PRAGMA foreign_key_check"):
-            problems.append(f"foreign key: row {r[1]} of table {r[0]} refers to a missing row of {r[2]}")
+            problems.append(
+                f"foreign key: row {r[1]} of table {r[0]} refers to a missing row of {r[2]}"
+            )
         return problems
 
     def snapshot(self, addresses: Iterable[str] | None = None):
@@ -314,18 +323,24 @@ class Store(PolicyStoreMixin, PortalStoreMixin):
             raise RuntimeError("write outside a transaction")
         return self.conn.execute(sql, tuple(params))
 
-    def audit(self, action: str, kind: str, obj: object, before: Any = None, after: Any = None) -> None:
+    def audit(
+        self, action: str, kind: str, obj: object, before: Any = None, after: Any = None
+    ) -> None:
         """Record one write in the audit log (inside the current transaction)."""
         self._x(
             "INSERT INTO audit (at, actor, action, kind, object, before, after) VALUES (?, ?, ?, ?, ?, ?, ?)",
             (
-                datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                datetime.now(UTC).isoformat(timespec="seconds"),
                 _actor(),
                 action,
                 kind,
                 None if obj is None else str(obj),
-                None if before is None else json.dumps(_jsonable(before), ensure_ascii=False, sort_keys=True),
-                None if after is None else json.dumps(_jsonable(after), ensure_ascii=False, sort_keys=True),
+                None
+                if before is None
+                else json.dumps(_jsonable(before), ensure_ascii=False, sort_keys=True),
+                None
+                if after is None
+                else json.dumps(_jsonable(after), ensure_ascii=False, sort_keys=True),
             ),
         )
 
@@ -373,7 +388,12 @@ class Store(PolicyStoreMixin, PortalStoreMixin):
         builtin_folders = self._q("SELECT count(*) FROM folders WHERE id = 1")[0][0]
         builtin_defs = self._q("SELECT count(*) FROM definitions WHERE builtin = 1")[0][0]
         return (
-            c["domains"] == c["groups"] == c["attributes"] == c["content_definitions"] == c["policies"] == 0
+            c["domains"]
+            == c["groups"]
+            == c["attributes"]
+            == c["content_definitions"]
+            == c["policies"]
+            == 0
             and c["folders"] == builtin_folders
             and c["definitions"] == builtin_defs
         )
@@ -408,14 +428,19 @@ class Store(PolicyStoreMixin, PortalStoreMixin):
                         "definition(s); the lite edition allows only the built-in definitions"
                     )
             cols = ", ".join(f"{name} = ?" for name in ACCOUNT_FIELDS)
-            self._x(f"UPDATE account SET {cols} WHERE id = 1", [getattr(after, n) for n in ACCOUNT_FIELDS])
+            self._x(
+                f"UPDATE account SET {cols} WHERE id = 1",
+                [getattr(after, n) for n in ACCOUNT_FIELDS],
+            )
             self.audit("update", "account", "account", before, after)
         return after
 
     # --- domains ------------------------------------------------------------
 
     def domains(self) -> list[Domain]:
-        return [Domain(r["name"], r["type"]) for r in self._q("SELECT * FROM domains ORDER BY name")]
+        return [
+            Domain(r["name"], r["type"]) for r in self._q("SELECT * FROM domains ORDER BY name")
+        ]
 
     def add_domain(self, name: str, type: str = "local") -> Domain:
         domain = Domain(check_domain(name), check_choice(type, DOMAIN_TYPES, "domain type"))
@@ -469,8 +494,10 @@ class Store(PolicyStoreMixin, PortalStoreMixin):
         for chunk in chunks(members):
             marks = ", ".join("?" * len(chunk))
             for gid, name, member in self._q(
-                    f"SELECT g.id, g.name, m.member FROM group_members m JOIN groups g ON g.id = m.group_id "
-                    f"WHERE m.member IN ({marks})", chunk):
+                f"SELECT g.id, g.name, m.member FROM group_members m JOIN groups g ON g.id = m.group_id "
+                f"WHERE m.member IN ({marks})",
+                chunk,
+            ):
                 found.setdefault(gid, (name, []))[1].append(member)
         return [Group(gid, name, tuple(sorted(ms))) for gid, (name, ms) in sorted(found.items())]
 
@@ -478,13 +505,22 @@ class Store(PolicyStoreMixin, PortalStoreMixin):
         """A group by id or name (case-insensitive)."""
         text = str(ref).strip()
         # an int is an id (internal calls); text is a name first, then an id
-        rows = [] if isinstance(ref, int) else self._q("SELECT id, name FROM groups WHERE name = ?", [text])
+        rows = (
+            []
+            if isinstance(ref, int)
+            else self._q("SELECT id, name FROM groups WHERE name = ?", [text])
+        )
         if not rows and (gid := as_id(ref)) is not None:
             rows = self._q("SELECT id, name FROM groups WHERE id = ?", [gid])
         if not rows:
             raise NotFound(f"group {text!r} not found")
         gid = rows[0]["id"]
-        members = tuple(r[0] for r in self._q("SELECT member FROM group_members WHERE group_id = ? ORDER BY member", [gid]))
+        members = tuple(
+            r[0]
+            for r in self._q(
+                "SELECT member FROM group_members WHERE group_id = ? ORDER BY member", [gid]
+            )
+        )
         return Group(gid, rows[0]["name"], members)
 
     def create_group(self, name: str, members: Iterable[str] = ()) -> Group:
@@ -495,7 +531,8 @@ class Store(PolicyStoreMixin, PortalStoreMixin):
                 raise Refused(f"group {name!r} already exists")
             gid = self._x("INSERT INTO groups (name) VALUES (?)", [name]).lastrowid
             self.conn.executemany(
-                "INSERT INTO group_members (group_id, member) VALUES (?, ?)", [(gid, m) for m in normalised]
+                "INSERT INTO group_members (group_id, member) VALUES (?, ?)",
+                [(gid, m) for m in normalised],
             )
             group = Group(gid, name, tuple(normalised))  # type: ignore[arg-type]
             self.audit("create", "group", name, None, group)
@@ -505,7 +542,9 @@ class Store(PolicyStoreMixin, PortalStoreMixin):
         """Objects that reference ``group`` (they block its deletion)."""
         users = [
             f"folder {self._folder_paths()[r[0]]!r} (publish_to)"
-            for r in self._q("SELECT folder_id FROM folder_publish_groups WHERE group_id = ?", [group.id])
+            for r in self._q(
+                "SELECT folder_id FROM folder_publish_groups WHERE group_id = ?", [group.id]
+            )
         ]
         return users + self.policy_users_of_group(group.name)
 
@@ -542,7 +581,8 @@ class Store(PolicyStoreMixin, PortalStoreMixin):
             if missing:
                 raise NotFound(f"{', '.join(missing)} not a member of group {before.name!r}")
             self.conn.executemany(
-                "DELETE FROM group_members WHERE group_id = ? AND member = ?", [(before.id, m) for m in normalised]
+                "DELETE FROM group_members WHERE group_id = ? AND member = ?",
+                [(before.id, m) for m in normalised],
             )
             after = self.group(before.id)
             self.audit("update", "group", before.name, before, after)
@@ -550,7 +590,9 @@ class Store(PolicyStoreMixin, PortalStoreMixin):
 
     # --- attributes ---------------------------------------------------------
 
-    def attributes(self, address: str | None = None, name: str | None = None) -> list[dict[str, str]]:
+    def attributes(
+        self, address: str | None = None, name: str | None = None
+    ) -> list[dict[str, str]]:
         sql, params = "SELECT address, name, value FROM attributes WHERE 1", []
         if address:
             sql += " AND address = ?"
@@ -566,8 +608,12 @@ class Store(PolicyStoreMixin, PortalStoreMixin):
         out: list[tuple[str, str, str]] = []
         for chunk in chunks(addresses):
             marks = ", ".join("?" * len(chunk))
-            out += [tuple(r) for r in self._q(f"SELECT address, name, value FROM attributes WHERE address IN ({marks})",
-                                              chunk)]
+            out += [
+                tuple(r)
+                for r in self._q(
+                    f"SELECT address, name, value FROM attributes WHERE address IN ({marks})", chunk
+                )
+            ]
         return out
 
     def set_attributes(self, address: str, values: Mapping[str, str]) -> dict[str, str]:
@@ -578,7 +624,9 @@ class Store(PolicyStoreMixin, PortalStoreMixin):
         for name, value in values.items():
             canonical = self._attribute_name(check_attribute_name(name))
             if canonical.lower() in (n.lower() for n in checked):  # names are case-insensitive
-                raise InvalidInput(f"attribute {name.strip()!r} of {addr} is given twice (names ignore case)")
+                raise InvalidInput(
+                    f"attribute {name.strip()!r} of {addr} is given twice (names ignore case)"
+                )
             checked[canonical] = check_attribute_value(value)
         with self.transaction():
             before = {r["name"]: r["value"] for r in self.attributes(addr)}
@@ -600,7 +648,10 @@ class Store(PolicyStoreMixin, PortalStoreMixin):
     def unset_attribute(self, address: str, name: str) -> None:
         addr = _address(address)
         with self.transaction():
-            rows = self._q("SELECT name, value FROM attributes WHERE address = ? AND name = ?", [addr, name.strip()])
+            rows = self._q(
+                "SELECT name, value FROM attributes WHERE address = ? AND name = ?",
+                [addr, name.strip()],
+            )
             if not rows:
                 raise NotFound(f"{addr} has no attribute {name.strip()!r}")
             self._x("DELETE FROM attributes WHERE address = ? AND name = ?", [addr, name.strip()])
@@ -622,7 +673,9 @@ class Store(PolicyStoreMixin, PortalStoreMixin):
                 raise StoreError("folder tree has a cycle; the store is damaged")
             row = rows[fid]
             parent = row["parent_id"]
-            paths[fid] = row["name"] if parent is None else f"{path_of(parent, depth + 1)}/{row['name']}"
+            paths[fid] = (
+                row["name"] if parent is None else f"{path_of(parent, depth + 1)}/{row['name']}"
+            )
             return paths[fid]
 
         for fid in rows:
@@ -642,7 +695,9 @@ class Store(PolicyStoreMixin, PortalStoreMixin):
         own: dict[int, tuple[str, ...] | None] = {}
         for fid, row in rows.items():
             if row["publish_own"]:
-                own[fid] = ((EVERYONE,) if row["publish_everyone"] else ()) + tuple(groups_of.get(fid, ()))
+                own[fid] = ((EVERYONE,) if row["publish_everyone"] else ()) + tuple(
+                    groups_of.get(fid, ())
+                )
             else:
                 own[fid] = None
 
@@ -654,7 +709,8 @@ class Store(PolicyStoreMixin, PortalStoreMixin):
             return ()
 
         folders = [
-            Folder(fid, paths[fid], rows[fid]["parent_id"], own[fid], effective(fid)) for fid in rows
+            Folder(fid, paths[fid], rows[fid]["parent_id"], own[fid], effective(fid))
+            for fid in rows
         ]
         return sorted(folders, key=lambda f: [p.lower() for p in f.path.split("/")])
 
@@ -697,13 +753,19 @@ class Store(PolicyStoreMixin, PortalStoreMixin):
 
     def _write_publish(self, fid: int, publish_to: Iterable[str] | None) -> None:
         own, everyone, gids = self._publish_rows(publish_to)
-        self._x("UPDATE folders SET publish_own = ?, publish_everyone = ? WHERE id = ?", [own, everyone, fid])
+        self._x(
+            "UPDATE folders SET publish_own = ?, publish_everyone = ? WHERE id = ?",
+            [own, everyone, fid],
+        )
         self._x("DELETE FROM folder_publish_groups WHERE folder_id = ?", [fid])
         self.conn.executemany(
-            "INSERT INTO folder_publish_groups (folder_id, group_id) VALUES (?, ?)", [(fid, g) for g in gids]
+            "INSERT INTO folder_publish_groups (folder_id, group_id) VALUES (?, ?)",
+            [(fid, g) for g in gids],
         )
 
-    def create_folder(self, path: str, publish_to: Iterable[str] | None = None, *, parents: bool = False) -> Folder:
+    def create_folder(
+        self, path: str, publish_to: Iterable[str] | None = None, *, parents: bool = False
+    ) -> Folder:
         path = check_folder_path(path)
         publish = None if publish_to is None else list(publish_to)
         with self.transaction():
@@ -716,8 +778,12 @@ class Store(PolicyStoreMixin, PortalStoreMixin):
                 fid = self._folder_id_for_path(sub)
                 if fid is None:
                     if depth < len(levels) - 1 and not parents:
-                        raise NotFound(f"parent folder {sub!r} does not exist (create it first, or use --parents)")
-                    fid = self._x("INSERT INTO folders (parent_id, name) VALUES (?, ?)", [parent_id, name]).lastrowid
+                        raise NotFound(
+                            f"parent folder {sub!r} does not exist (create it first, or use --parents)"
+                        )
+                    fid = self._x(
+                        "INSERT INTO folders (parent_id, name) VALUES (?, ?)", [parent_id, name]
+                    ).lastrowid
                     if depth == len(levels) - 1:
                         self._write_publish(fid, publish)  # type: ignore[arg-type]
                     self.audit("create", "folder", sub, None, self.folder(fid))  # type: ignore[arg-type]
@@ -727,7 +793,9 @@ class Store(PolicyStoreMixin, PortalStoreMixin):
     def _builtin_inside(self, folder: Folder) -> bool:
         ids = self._subtree_ids(folder.id)
         marks = ",".join("?" * len(ids))
-        return bool(self._q(f"SELECT 1 FROM definitions WHERE builtin = 1 AND folder_id IN ({marks})", ids))
+        return bool(
+            self._q(f"SELECT 1 FROM definitions WHERE builtin = 1 AND folder_id IN ({marks})", ids)
+        )
 
     def _subtree_ids(self, fid: int) -> list[int]:
         rows = self._q(
@@ -742,7 +810,9 @@ class Store(PolicyStoreMixin, PortalStoreMixin):
         with self.transaction():
             before = self.folder(ref)
             if self._builtin_inside(before):
-                raise Refused(f"folder {before.path!r} holds built-in definitions; it cannot be renamed")
+                raise Refused(
+                    f"folder {before.path!r} holds built-in definitions; it cannot be renamed"
+                )
             parent = before.path.rpartition("/")[0]
             target = f"{parent}/{new_name}" if parent else new_name
             other = self._folder_id_for_path(target)
@@ -758,14 +828,18 @@ class Store(PolicyStoreMixin, PortalStoreMixin):
         with self.transaction():
             before = self.folder(ref)
             if self._builtin_inside(before):
-                raise Refused(f"folder {before.path!r} holds built-in definitions; it cannot be moved")
+                raise Refused(
+                    f"folder {before.path!r} holds built-in definitions; it cannot be moved"
+                )
             if new_parent is None or new_parent.strip() in ("", "/"):
                 parent_id, parent_path = None, ""
             else:
                 parent = self.folder(new_parent)
                 parent_id, parent_path = parent.id, parent.path
                 if parent.id in self._subtree_ids(before.id):
-                    raise Refused(f"cannot move folder {before.path!r} into itself or its own subfolder {parent.path!r}")
+                    raise Refused(
+                        f"cannot move folder {before.path!r} into itself or its own subfolder {parent.path!r}"
+                    )
             target = f"{parent_path}/{before.name}" if parent_path else before.name
             other = self._folder_id_for_path(target)
             if other is not None and other != before.id:
@@ -784,7 +858,9 @@ class Store(PolicyStoreMixin, PortalStoreMixin):
         with self.transaction():
             folder = self.folder(ref)
             if self._builtin_inside(folder):
-                raise Refused(f"folder {folder.path!r} holds built-in definitions; it cannot be deleted")
+                raise Refused(
+                    f"folder {folder.path!r} holds built-in definitions; it cannot be deleted"
+                )
             ids = self._subtree_ids(folder.id)
             marks = ",".join("?" * len(ids))
             defs = self._q(f"SELECT id FROM definitions WHERE folder_id IN ({marks})", ids)
@@ -796,8 +872,12 @@ class Store(PolicyStoreMixin, PortalStoreMixin):
                 )
             users = self.definition_users([r[0] for r in defs])
             if users:
-                raise Refused(f"folder {folder.path!r} holds definitions in use by {', '.join(users)}")
-            for d in self._q(f"SELECT id FROM definitions WHERE folder_id IN ({marks}) ORDER BY id", ids):
+                raise Refused(
+                    f"folder {folder.path!r} holds definitions in use by {', '.join(users)}"
+                )
+            for d in self._q(
+                f"SELECT id FROM definitions WHERE folder_id IN ({marks}) ORDER BY id", ids
+            ):
                 self._delete_definition_row(self.definition(d[0]))
             for fid in reversed(ids):  # children before parents
                 sub = self.folder(fid)
@@ -832,7 +912,9 @@ class Store(PolicyStoreMixin, PortalStoreMixin):
             self.audit("publish", "folder", before.path, before, after)
         return after
 
-    def unpublish_folder(self, ref: str | int, targets: Iterable[str] = (), *, inherit: bool = False) -> Folder:
+    def unpublish_folder(
+        self, ref: str | int, targets: Iterable[str] = (), *, inherit: bool = False
+    ) -> Folder:
         """Remove targets from a folder's own list; no targets = publish to nobody;
         ``inherit`` = drop the folder's own list and inherit its parent's."""
         targets = list(targets)
@@ -845,7 +927,11 @@ class Store(PolicyStoreMixin, PortalStoreMixin):
             elif not targets:
                 new = []
             else:
-                current = list(before.publish_to if before.publish_to is not None else before.effective_publish_to)
+                current = list(
+                    before.publish_to
+                    if before.publish_to is not None
+                    else before.effective_publish_to
+                )
                 new = current[:]
                 for t in targets:
                     name = EVERYONE if t.strip().lower() == EVERYONE else self.group(t).name
@@ -866,7 +952,9 @@ class Store(PolicyStoreMixin, PortalStoreMixin):
         if folder is not None:
             f = self.folder(folder)
             defs = [d for d in defs if d.folder == f.path]
-        return sorted(defs, key=lambda d: ([p.lower() for p in d.folder.split("/")], d.description.lower()))
+        return sorted(
+            defs, key=lambda d: ([p.lower() for p in d.folder.split("/")], d.description.lower())
+        )
 
     def definition(self, ref: str | int) -> Definition:
         """A definition by id or path ``Folder/Description`` (case-insensitive)."""
@@ -879,7 +967,10 @@ class Store(PolicyStoreMixin, PortalStoreMixin):
         folder_path, description = split_definition_path(text)
         fid = self._folder_id_for_path(folder_path)
         rows = (
-            self._q("SELECT * FROM definitions WHERE folder_id = ? AND description = ?", [fid, description])
+            self._q(
+                "SELECT * FROM definitions WHERE folder_id = ? AND description = ?",
+                [fid, description],
+            )
             if fid is not None
             else []
         )
@@ -897,14 +988,21 @@ class Store(PolicyStoreMixin, PortalStoreMixin):
         out: dict[str, object] = {}
         for name, value in values.items():
             if name not in DEFINITION_SETTINGS:
-                raise InvalidInput(f"unknown definition field {name!r}: expected one of {', '.join(DEFINITION_SETTINGS)}")
+                raise InvalidInput(
+                    f"unknown definition field {name!r}: expected one of {', '.join(DEFINITION_SETTINGS)}"
+                )
             out[name] = check_definition_field(name, value)
         return out
 
     def _definition_values(self, d: Definition) -> list[object]:
         return [
-            int(d.allow_print), int(d.allow_reply), int(d.allow_reply_all), str(d.expire_after),
-            str(d.max_extension), int(d.read_receipt), d.banner,
+            int(d.allow_print),
+            int(d.allow_reply),
+            int(d.allow_reply_all),
+            str(d.expire_after),
+            str(d.max_extension),
+            int(d.read_receipt),
+            d.banner,
         ]
 
     def create_definition(self, folder: str, description: str, **settings: object) -> Definition:
@@ -913,8 +1011,13 @@ class Store(PolicyStoreMixin, PortalStoreMixin):
         with self.transaction():
             self._check_editable("create a definition")
             f = self.folder(folder)
-            if self._q("SELECT 1 FROM definitions WHERE folder_id = ? AND description = ?", [f.id, description]):
-                raise Refused(f"definition {f.path + '/' + description!r} already exists in folder {f.path!r}")
+            if self._q(
+                "SELECT 1 FROM definitions WHERE folder_id = ? AND description = ?",
+                [f.id, description],
+            ):
+                raise Refused(
+                    f"definition {f.path + '/' + description!r} already exists in folder {f.path!r}"
+                )
             draft = replace(Definition(0, f.path, description), **values)  # type: ignore[arg-type]
             did = self._x(
                 "INSERT INTO definitions (folder_id, description, allow_print, allow_reply, allow_reply_all, "
@@ -947,7 +1050,9 @@ class Store(PolicyStoreMixin, PortalStoreMixin):
                 [fid, after.description, before.id],
             )
             if clash:
-                raise Refused(f"definition {self._folder_paths()[fid] + '/' + after.description!r} already exists")  # type: ignore[index]
+                raise Refused(
+                    f"definition {self._folder_paths()[fid] + '/' + after.description!r} already exists"
+                )  # type: ignore[index]
             self._x(
                 "UPDATE definitions SET folder_id = ?, description = ?, allow_print = ?, allow_reply = ?, "
                 "allow_reply_all = ?, expire_after = ?, max_extension = ?, read_receipt = ?, banner = ? WHERE id = ?",
@@ -999,7 +1104,9 @@ def _snapshot_of(store: Store, addresses: Iterable[str] | None = None):
     domains = sorted({f"@{domain_of(a)}" for a in wanted})
     groups = store._groups_with_members([*wanted, *domains])
     attributes = store._attributes_of(wanted)
-    directory = build_snapshot(**common, groups=groups, attributes=attributes, content_definitions=[], policies=[])
+    directory = build_snapshot(
+        **common, groups=groups, attributes=attributes, content_definitions=[], policies=[]
+    )
     keys: set[tuple[str, ...]] = set()
     for a in wanted:
         keys |= directory.keys_of(a)

@@ -21,7 +21,7 @@ from typer.testing import CliRunner
 
 from tests.conftest import DEMO
 
-__all__ = ["demo", "demo_template", "db", "_cached_command"]
+__all__ = ["_cached_command", "db", "demo", "demo_template"]
 
 
 @functools.cache
@@ -40,7 +40,9 @@ def _cached_command(monkeypatch):
     from secmsg_cli.cli.app import app
 
     real = typer.testing._get_command
-    monkeypatch.setattr(typer.testing, "_get_command", lambda a: _click_command() if a is app else real(a))
+    monkeypatch.setattr(
+        typer.testing, "_get_command", lambda a: _click_command() if a is app else real(a)
+    )
 
 
 @pytest.fixture(scope="session")

@@ -66,8 +66,14 @@ def test_init_quiet_prints_nothing(cli):
 def test_builtin_definitions_have_the_spec_settings(cli):
     for path in ("Default/All Recipients", "Default/External Recipients"):
         d = cli("definition", "show", path, "-o", "json").json
-        assert (d["allow_print"], d["allow_reply"], d["allow_reply_all"], d["expire_after"], d["read_receipt"],
-                d["banner"]) == (False, True, True, "never", False, None), d
+        assert (
+            d["allow_print"],
+            d["allow_reply"],
+            d["allow_reply_all"],
+            d["expire_after"],
+            d["read_receipt"],
+            d["banner"],
+        ) == (False, True, True, "never", False, None), d
 
 
 def test_db_path_follows_env_and_option_and_creates_nothing(bare_cli, _isolated_store, tmp_path):
@@ -88,7 +94,11 @@ def test_db_status_reports_path_schema_and_counts(demo, _isolated_store):
     assert s["path"] == str(_isolated_store)
     assert s["schema_version"] == SCHEMA_VERSION
     assert (s["account"], s["edition"]) == ("Harbor & Finch LLP", "full")
-    assert (s["domains"], s["groups"], s["attributes"]) == (3, 6, 24)  # 24 name=value pairs of 12 addresses
+    assert (s["domains"], s["groups"], s["attributes"]) == (
+        3,
+        6,
+        24,
+    )  # 24 name=value pairs of 12 addresses
     assert s["folders"] == 7  # Default + 6 declared
     assert s["definitions"] == 10  # 2 built-ins + 8 declared
     assert s["audit_entries"] > 0
@@ -121,9 +131,23 @@ def test_account_defaults(cli):
 
 
 def test_account_set_every_setting(cli):
-    r = cli("account", "set", "--name", "Example Corp", "--edition", "LITE", "--max-retention-days", "365",
-            "--timezone", "Europe/London", "--portal-url", "https://secure.example.com/portal",
-            "--bypass-scope", "all", "--expired-view")
+    r = cli(
+        "account",
+        "set",
+        "--name",
+        "Example Corp",
+        "--edition",
+        "LITE",
+        "--max-retention-days",
+        "365",
+        "--timezone",
+        "Europe/London",
+        "--portal-url",
+        "https://secure.example.com/portal",
+        "--bypass-scope",
+        "all",
+        "--expired-view",
+    )
     assert r.exit_code == 0, r.output
     assert "Updated account" in r.stdout
     assert cli("account", "show", "-o", "json").json == {
@@ -137,7 +161,11 @@ def test_account_set_every_setting(cli):
     }
     r = cli("account", "set", "--no-expired-view", "--edition", "full", "-o", "json")
     assert r.exit_code == 0, r.output
-    assert (r.json["expired_view"], r.json["edition"], r.json["name"]) == (False, "full", "Example Corp")
+    assert (r.json["expired_view"], r.json["edition"], r.json["name"]) == (
+        False,
+        "full",
+        "Example Corp",
+    )
 
 
 def test_account_set_is_audited_with_before_and_after(cli):
@@ -213,7 +241,10 @@ def test_domain_add_list_remove(cli):
     ]
     r = cli("domain", "remove", "EXAMPLE.com")
     assert r.exit_code == 0, r.output
-    assert [d["name"] for d in cli("domain", "list", "-o", "json").json] == ["local.example.org", "send.example.com"]
+    assert [d["name"] for d in cli("domain", "list", "-o", "json").json] == [
+        "local.example.org",
+        "send.example.com",
+    ]
 
 
 def test_domain_idna_is_stored_in_ascii_and_displayed_in_unicode(cli):
@@ -231,16 +262,44 @@ def test_domain_idna_is_stored_in_ascii_and_displayed_in_unicode(cli):
 def test_domain_duplicate_is_refused_and_nothing_written(cli):
     assert cli("domain", "add", "example.com").exit_code == 0
     before = snapshot(cli)
-    assert_error(cli("domain", "add", "example.com.", "--type", "remote"), 1, "example.com", "already")
+    assert_error(
+        cli("domain", "add", "example.com.", "--type", "remote"), 1, "example.com", "already"
+    )
     assert snapshot(cli) == before
 
 
 @pytest.mark.parametrize(
     "bad",
-    ["not a domain", "localhost", "a..b.com", "-bad.com", "bad-.com", "example.123", "exa_mple.com",
-     "x" * 64 + ".com", "@example.com", "user@example.com", "xn--zz.com", ".", ""],
-    ids=["space", "one-label", "empty-label", "leading-hyphen", "trailing-hyphen", "numeric-tld", "underscore",
-         "long-label", "at-sign", "address", "bad-punycode", "dot", "empty"],
+    [
+        "not a domain",
+        "localhost",
+        "a..b.com",
+        "-bad.com",
+        "bad-.com",
+        "example.123",
+        "exa_mple.com",
+        "x" * 64 + ".com",
+        "@example.com",
+        "user@example.com",
+        "xn--zz.com",
+        ".",
+        "",
+    ],
+    ids=[
+        "space",
+        "one-label",
+        "empty-label",
+        "leading-hyphen",
+        "trailing-hyphen",
+        "numeric-tld",
+        "underscore",
+        "long-label",
+        "at-sign",
+        "address",
+        "bad-punycode",
+        "dot",
+        "empty",
+    ],
 )
 def test_domain_add_invalid_is_refused(cli, bad):
     cli("init")
@@ -251,7 +310,12 @@ def test_domain_add_invalid_is_refused(cli, bad):
 
 
 def test_domain_add_invalid_type_names_the_accepted_types(cli):
-    assert_error(cli("domain", "add", "example.com", "--type", "hosted"), 1, "hosted", "local, remote, send-only")
+    assert_error(
+        cli("domain", "add", "example.com", "--type", "hosted"),
+        1,
+        "hosted",
+        "local, remote, send-only",
+    )
     assert cli("domain", "list", "-o", "json").json == []
 
 

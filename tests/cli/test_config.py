@@ -57,22 +57,29 @@ def test_export_matches_the_demo_semantically(demo):
     exported = tomllib.loads(ok(demo("export")).stdout)
     source = tomllib.loads(DEMO.read_text(encoding="utf-8"))
     assert exported["account"] == source["account"]
-    assert sorted(map(json.dumps, exported["domains"])) == sorted(map(json.dumps, source["domains"]))
+    assert sorted(map(json.dumps, exported["domains"])) == sorted(
+        map(json.dumps, source["domains"])
+    )
     assert {g["name"]: sorted(g["members"]) for g in exported["groups"]} == {
         g["name"]: sorted(g["members"]) for g in source["groups"]
     }
     assert {a["address"]: a["values"] for a in exported["attributes"]} == {
         a["address"]: a["values"] for a in source["attributes"]
     }
+
     def publish(f):
         return None if "publish_to" not in f else sorted(f["publish_to"])
 
-    assert {f["path"]: publish(f) for f in exported["folders"]} == {f["path"]: publish(f) for f in source["folders"]}
+    assert {f["path"]: publish(f) for f in exported["folders"]} == {
+        f["path"]: publish(f) for f in source["folders"]
+    }
 
     def key(d):
         return f"{d['folder']}/{d['description']}"
 
-    assert {key(d): d for d in exported["definitions"]} == {key(d): d for d in source["definitions"]}
+    assert {key(d): d for d in exported["definitions"]} == {
+        key(d): d for d in source["definitions"]
+    }
 
 
 def test_round_trip_toml_is_byte_identical(demo, tmp_path):
@@ -100,7 +107,9 @@ def test_export_to_a_file_and_json_by_suffix(demo, tmp_path):
     assert str(toml_file) in r.stdout
     ok(demo("export", json_file))
     assert toml_file.read_text(encoding="utf-8") == ok(demo("export")).stdout
-    assert json.loads(json_file.read_text(encoding="utf-8")) == tomllib.loads(toml_file.read_text(encoding="utf-8"))
+    assert json.loads(json_file.read_text(encoding="utf-8")) == tomllib.loads(
+        toml_file.read_text(encoding="utf-8")
+    )
     assert not list(tmp_path.glob("*.tmp"))
 
 
@@ -124,20 +133,42 @@ def test_round_trip_keeps_special_values(cli, tmp_path):
     ok(cli("folder", "unpublish", "Ops/Nobody"))
     banner = "line 1 \"quoted\" 'single' \\ back\nline 2 — ünïcode [sender]\ttab"
     ok(cli("definition", "create", "Ops/Banner", "--banner", banner, "--expire-after", "90m"))
-    ok(cli("definition", "create", "Ops/Inherit/Hours", "--expire-after", "12h", "--max-extension", "2w"))
+    ok(
+        cli(
+            "definition",
+            "create",
+            "Ops/Inherit/Hours",
+            "--expire-after",
+            "12h",
+            "--max-extension",
+            "2w",
+        )
+    )
     ok(cli("definition", "create", "Default/Custom", "--expire-after", "1y"))
     first = ok(cli("export")).stdout
     other = tmp_path / "other.db"
     ok(cli("--db", other, "import", write(tmp_path, "x.toml", first)))
     assert ok(cli("--db", other, "export")).stdout == first
-    assert ok(cli("--db", other, "definition", "show", "Ops/Banner", "-o", "json")).json["banner"] == banner
+    assert (
+        ok(cli("--db", other, "definition", "show", "Ops/Banner", "-o", "json")).json["banner"]
+        == banner
+    )
     f = {x["path"]: x for x in ok(cli("--db", other, "folder", "list", "-o", "json")).json}
     assert f["Default"]["publish_to"] == []
-    assert f["Ops/Inherit"]["publish_to"] is None and f["Ops/Inherit"]["effective_publish_to"] == ["Ops Team"]
+    assert f["Ops/Inherit"]["publish_to"] is None and f["Ops/Inherit"]["effective_publish_to"] == [
+        "Ops Team"
+    ]
     assert f["Ops/Nobody"]["publish_to"] == []
     # the same through JSON
     third = tmp_path / "third.db"
-    ok(cli("--db", third, "import", write(tmp_path, "x.json", ok(cli("export", "--format", "json")).stdout)))
+    ok(
+        cli(
+            "--db",
+            third,
+            "import",
+            write(tmp_path, "x.json", ok(cli("export", "--format", "json")).stdout),
+        )
+    )
     assert ok(cli("--db", third, "export")).stdout == first
 
 
@@ -151,25 +182,42 @@ def test_import_is_audited(demo):
     log = demo("audit", "-n", "1", "-o", "json").json
     assert (log[0]["action"], log[0]["kind"], log[0]["object"]) == ("import", "config", str(DEMO))
     counts = log[0]["after"]
-    assert {k: counts[k] for k in ("domains", "groups", "attributes", "folders", "definitions")} == {
-        "domains": 3, "groups": 6, "attributes": 12, "folders": 6, "definitions": 8,
+    assert {
+        k: counts[k] for k in ("domains", "groups", "attributes", "folders", "definitions")
+    } == {
+        "domains": 3,
+        "groups": 6,
+        "attributes": 12,
+        "folders": 6,
+        "definitions": 8,
     }
 
 
 def test_absent_fields_take_their_defaults(cli, tmp_path):
-    path = write(tmp_path, "min.toml", """\
+    path = write(
+        tmp_path,
+        "min.toml",
+        """\
         [[folders]]
         path = "Legal"
 
         [[definitions]]
         folder = "Legal"
         description = "Plain"
-        """)
+        """,
+    )
     ok(cli("import", path))
     assert ok(cli("account", "show", "-o", "json")).json["max_retention_days"] == 3650
     d = ok(cli("definition", "show", "Legal/Plain", "-o", "json")).json
-    assert (d["allow_print"], d["allow_reply"], d["allow_reply_all"], d["expire_after"], d["max_extension"],
-            d["read_receipt"], d["banner"]) == (False, True, False, "never", "0d", False, None)
+    assert (
+        d["allow_print"],
+        d["allow_reply"],
+        d["allow_reply_all"],
+        d["expire_after"],
+        d["max_extension"],
+        d["read_receipt"],
+        d["banner"],
+    ) == (False, True, False, "never", "0d", False, None)
 
 
 # --- rejected imports ------------------------------------------------------------
@@ -185,8 +233,12 @@ def test_import_into_a_non_empty_store_is_refused(demo):
 
 @pytest.mark.parametrize(
     "setup",
-    [("domain", "add", "example.com"), ("group", "create", "G"), ("attribute", "set", "a@example.com", "A=b"),
-     ("folder", "create", "F")],
+    [
+        ("domain", "add", "example.com"),
+        ("group", "create", "G"),
+        ("attribute", "set", "a@example.com", "A=b"),
+        ("folder", "create", "F"),
+    ],
     ids=["domain", "group", "attribute", "folder"],
 )
 def test_any_object_makes_the_store_non_empty(cli, setup):
@@ -197,7 +249,10 @@ def test_any_object_makes_the_store_non_empty(cli, setup):
 
 
 def test_unknown_field_names_the_field_and_its_line(cli, tmp_path):
-    path = write(tmp_path, "bad.toml", """\
+    path = write(
+        tmp_path,
+        "bad.toml",
+        """\
         [account]
         name = "X"
 
@@ -208,7 +263,8 @@ def test_unknown_field_names_the_field_and_its_line(cli, tmp_path):
         folder = "Legal"
         description = "D"
         expire_afer = "7d"
-        """)
+        """,
+    )
     r = cli("import", path)
     rejected(r, "'expire_afer'", "line 10", "definitions[0]")
     assert r.stderr.count("\n") == 1  # a single problem: one line
@@ -224,18 +280,25 @@ def test_unknown_field_line_in_json(cli, tmp_path):
 
 
 def test_unknown_section(cli, tmp_path):
-    path = write(tmp_path, "bad.toml", """\
+    path = write(
+        tmp_path,
+        "bad.toml",
+        """\
         [account]
         name = "X"
 
         [[widgets]]
         name = "w"
-        """)
+        """,
+    )
     rejected(cli("import", path), "unknown section 'widgets'", "line 4")
 
 
 def test_every_problem_is_reported_not_just_the_first(cli, tmp_path):
-    path = write(tmp_path, "bad.toml", """\
+    path = write(
+        tmp_path,
+        "bad.toml",
+        """\
         [account]
         timezone = "Mars/Olympus"
 
@@ -258,7 +321,8 @@ def test_every_problem_is_reported_not_just_the_first(cli, tmp_path):
         folder = "Legal"
         description = "D"
         expire_after = "soon"
-        """)
+        """,
+    )
     cli("init")
     before = snapshot(cli)
     r = cli("import", path)
@@ -269,7 +333,10 @@ def test_every_problem_is_reported_not_just_the_first(cli, tmp_path):
 
 
 def test_duplicates_are_reported(cli, tmp_path):
-    path = write(tmp_path, "dup.toml", """\
+    path = write(
+        tmp_path,
+        "dup.toml",
+        """\
         [[domains]]
         name = "bücher.de"
 
@@ -303,15 +370,26 @@ def test_duplicates_are_reported(cli, tmp_path):
         [[definitions]]
         folder = "LEGAL"
         description = "d"
-        """)
+        """,
+    )
     r = cli("import", path)
-    rejected(r, "5 problems", "xn--bcher-kva.de is declared twice", "'BOARD' is declared twice",
-             "alice@example.com is declared twice", "'legal' is declared twice", "declared twice")
+    rejected(
+        r,
+        "5 problems",
+        "xn--bcher-kva.de is declared twice",
+        "'BOARD' is declared twice",
+        "alice@example.com is declared twice",
+        "'legal' is declared twice",
+        "declared twice",
+    )
     assert len(re.findall("declared twice", r.stderr.split("\n", 1)[1])) == 5
 
 
 def test_lite_edition_with_definitions_is_refused(cli, tmp_path):
-    path = write(tmp_path, "lite.toml", """\
+    path = write(
+        tmp_path,
+        "lite.toml",
+        """\
         [account]
         edition = "lite"
 
@@ -321,7 +399,8 @@ def test_lite_edition_with_definitions_is_refused(cli, tmp_path):
         [[definitions]]
         folder = "Legal"
         description = "D"
-        """)
+        """,
+    )
     cli("init")
     before = snapshot(cli)
     rejected(cli("import", path), "edition", "lite", "definitions[0]")
@@ -329,23 +408,31 @@ def test_lite_edition_with_definitions_is_refused(cli, tmp_path):
 
 
 def test_lite_edition_without_definitions_imports(cli, tmp_path):
-    path = write(tmp_path, "lite.toml", """\
+    path = write(
+        tmp_path,
+        "lite.toml",
+        """\
         [account]
         edition = "lite"
 
         [[folders]]
         path = "Legal"
-        """)
+        """,
+    )
     ok(cli("import", path))
     assert ok(cli("account", "show", "-o", "json")).json["edition"] == "lite"
 
 
 def test_builtin_definitions_are_not_importable(cli, tmp_path):
-    path = write(tmp_path, "b.toml", """\
+    path = write(
+        tmp_path,
+        "b.toml",
+        """\
         [[definitions]]
         folder = "Default"
         description = "All Recipients"
-        """)
+        """,
+    )
     rejected(cli("import", path), "built-in")
 
 
@@ -400,11 +487,25 @@ def test_a_write_that_fails_half_way_rolls_the_whole_import_back(cli, tmp_path, 
         ("[[folders]]\npath = 'A/B'\n", ["parent folder 'A' is not declared"]),
         ("[account]\nexpired_view = 'maybe'\n", ["expired_view", "maybe"]),
         ("[account]\nmax_retention_days = true\n", ["max_retention_days"]),
-        ("[[attributes]]\naddress = 'a@example.com'\nvalues = {}\n", ["attributes[0]", "line 3", "Name = "]),
+        (
+            "[[attributes]]\naddress = 'a@example.com'\nvalues = {}\n",
+            ["attributes[0]", "line 3", "Name = "],
+        ),
         ("[[groups]]\nname = 'G'\nmembers = 'a@example.com'\n", ["members", "list of strings"]),
     ],
-    ids=["toml-syntax", "json-syntax", "not-a-table", "account-not-table", "section-not-array", "missing-name",
-         "undeclared-parent", "bad-bool", "bool-retention", "empty-values", "members-not-list"],
+    ids=[
+        "toml-syntax",
+        "json-syntax",
+        "not-a-table",
+        "account-not-table",
+        "section-not-array",
+        "missing-name",
+        "undeclared-parent",
+        "bad-bool",
+        "bool-retention",
+        "empty-values",
+        "members-not-list",
+    ],
 )
 def test_malformed_documents_are_rejected_cleanly(cli, tmp_path, text, fragments):
     path = tmp_path / "bad.toml"
@@ -426,11 +527,13 @@ def test_unreadable_files_are_rejected_cleanly(cli, tmp_path):
 
 
 def test_json_problem_lines_after_entries_with_nested_objects(cli, tmp_path):
-    doc = {"attributes": [
-        {"address": "a@example.com", "values": {"A": "1"}},
-        {"address": "b@example.com", "values": {"A": "1"}},
-        {"address": "not-an-address", "values": {"A": "1"}},
-    ]}
+    doc = {
+        "attributes": [
+            {"address": "a@example.com", "values": {"A": "1"}},
+            {"address": "b@example.com", "values": {"A": "1"}},
+            {"address": "not-an-address", "values": {"A": "1"}},
+        ]
+    }
     path = write(tmp_path, "bad.json", json.dumps(doc, indent=2))
     lines = path.read_text().splitlines()
     expected = next(i for i, ln in enumerate(lines, 1) if "not-an-address" in ln)

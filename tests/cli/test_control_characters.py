@@ -38,9 +38,15 @@ def write(tmp_path, doc: dict, name: str = "c.json"):
 BASE = {
     "domains": [{"name": "corp.example"}],
     "folders": [{"path": "Sec", "publish_to": ["everyone"]}],
-    "definitions": [{"folder": "Sec", "description": "D", "banner": f"<p>Secure [bogus] {ESC}</p>"}],
-    "content_definitions": [{"name": "Words", "lines": [f'1 "hello {IN_LINE}"'], "secure_messaging": "Sec/D"}],
-    "policies": [{"kind": "content-examination", "narrative": "Words out", "content_definition": "Words"}],
+    "definitions": [
+        {"folder": "Sec", "description": "D", "banner": f"<p>Secure [bogus] {ESC}</p>"}
+    ],
+    "content_definitions": [
+        {"name": "Words", "lines": [f'1 "hello {IN_LINE}"'], "secure_messaging": "Sec/D"}
+    ],
+    "policies": [
+        {"kind": "content-examination", "narrative": "Words out", "content_definition": "Words"}
+    ],
 }
 
 INVALID = {
@@ -99,7 +105,9 @@ def test_plan_shows_changed_text_escaped(cli, tmp_path):
     assert "banner" in r.stdout and "lines" in r.stdout and "\\x1b" in r.stdout, r.stdout
     assert_no_raw_controls(r.stdout, r.stderr)
     as_json = cli("plan", changed_path, "-o", "json")
-    banner = next(c for c in as_json.json["changes"] if c["kind"] == "definition")["changes"]["banner"]
+    banner = next(c for c in as_json.json["changes"] if c["kind"] == "definition")["changes"][
+        "banner"
+    ]
     assert ESC in banner["after"]
 
 
@@ -120,12 +128,16 @@ def test_a_file_name_that_looks_like_rich_markup_is_shown_as_written(cli, tmp_pa
     assert "[bold]x[red].json" in r.stdout
 
 
-@pytest.mark.parametrize("command", [
-    ["content-definition", "show", "Words"],
-    ["content-definition", "list"],
-    ["definition", "show", "Sec/D"],
-    ["definition", "list"],
-], ids=" ".join)
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["content-definition", "show", "Words"],
+        ["content-definition", "list"],
+        ["definition", "show", "Sec/D"],
+        ["definition", "list"],
+    ],
+    ids=" ".join,
+)
 def test_listings_and_shows_escape_stored_text(cli, tmp_path, command):
     ok(cli("import", write(tmp_path, BASE)))
     r = cli(*command)
@@ -135,12 +147,17 @@ def test_listings_and_shows_escape_stored_text(cli, tmp_path, command):
 
 def test_test_command_escapes_case_names_and_diffs(cli, tmp_path):
     msg = tmp_path / "m.eml"
-    msg.write_text(f"From: a@corp.example\nTo: b@partner.example\nSubject: hi {ESC}\n\nhello\n", encoding="utf-8")
+    msg.write_text(
+        f"From: a@corp.example\nTo: b@partner.example\nSubject: hi {ESC}\n\nhello\n",
+        encoding="utf-8",
+    )
     cases = tmp_path / "cases.toml"
     cases.write_text(
         "[defaults]\nat = 2026-11-27T10:00:00Z\n"
         f"[[case]]\nname = \"name {toml_escaped(ESC)}\"\nmessage = '{msg}'\n"
-        "[[case.expect]]\nrecipient = 'b@partner.example'\nroute = 'portal'\n", encoding="utf-8")
+        "[[case.expect]]\nrecipient = 'b@partner.example'\nroute = 'portal'\n",
+        encoding="utf-8",
+    )
     r = cli("test", cases, "--config", DEMO)
     assert r.exit_code == 4, r.output
     assert "FAIL" in r.stdout and "\\x1b" in r.stdout

@@ -6,6 +6,7 @@ from __future__ import annotations
 import sqlite3
 
 import pytest
+
 from tests.helpers import assert_error, ok, snapshot
 
 ACCEPTED = "90m, 12h, 7d, 2w, 1y or '7 days'"
@@ -45,13 +46,31 @@ def test_create_with_defaults(legal):
 
 
 def test_create_with_every_field(legal):
-    r = ok(legal("definition", "create", "Legal/7-Day Expiry, Receipt", "--print", "--reply", "--reply-all",
-                 "--expire-after", "7d", "--max-extension", "14d", "--read-receipt",
-                 "--banner", "<p>Secure message from [sender]: [subject]</p>"))
+    r = ok(
+        legal(
+            "definition",
+            "create",
+            "Legal/7-Day Expiry, Receipt",
+            "--print",
+            "--reply",
+            "--reply-all",
+            "--expire-after",
+            "7d",
+            "--max-extension",
+            "14d",
+            "--read-receipt",
+            "--banner",
+            "<p>Secure message from [sender]: [subject]</p>",
+        )
+    )
     assert "Legal/7-Day Expiry, Receipt" in r.stdout
     d = show(legal, "Legal/7-Day Expiry, Receipt")
-    assert (d["allow_print"], d["allow_reply"], d["allow_reply_all"], d["allow_reply_all_effective"]) == (
-        True, True, True, True)
+    assert (
+        d["allow_print"],
+        d["allow_reply"],
+        d["allow_reply_all"],
+        d["allow_reply_all_effective"],
+    ) == (True, True, True, True)
     assert (d["expire_after"], d["max_extension"], d["read_receipt"]) == ("7d", "14d", True)
     assert d["banner"] == "<p>Secure message from [sender]: [subject]</p>"
     assert d["routing"] == "external" and d["builtin"] is False
@@ -66,18 +85,34 @@ def test_banner_from_a_file(legal, tmp_path):
 
 def test_banner_errors(legal, tmp_path):
     before = snapshot(legal)
-    assert_error(legal("definition", "create", "Legal/X", "--banner", "a", "--banner-file", tmp_path / "b.html"),
-                 1, "--banner", "--banner-file")
-    assert_error(legal("definition", "create", "Legal/X", "--banner-file", tmp_path / "missing.html"),
-                 1, "missing.html")
-    assert_error(legal("definition", "create", "Legal/X", "--banner", "x" * 20001), 1, "banner", "20000")
+    assert_error(
+        legal(
+            "definition", "create", "Legal/X", "--banner", "a", "--banner-file", tmp_path / "b.html"
+        ),
+        1,
+        "--banner",
+        "--banner-file",
+    )
+    assert_error(
+        legal("definition", "create", "Legal/X", "--banner-file", tmp_path / "missing.html"),
+        1,
+        "missing.html",
+    )
+    assert_error(
+        legal("definition", "create", "Legal/X", "--banner", "x" * 20001), 1, "banner", "20000"
+    )
     assert snapshot(legal) == before
 
 
 def test_reply_all_is_stored_as_given_but_effective_only_with_reply(legal):
-    r = ok(legal("definition", "create", "Legal/No Reply", "--no-reply", "--reply-all", "-o", "json"))
-    assert (r.json["allow_reply"], r.json["allow_reply_all"], r.json["allow_reply_all_effective"]) == (
-        False, True, False)
+    r = ok(
+        legal("definition", "create", "Legal/No Reply", "--no-reply", "--reply-all", "-o", "json")
+    )
+    assert (
+        r.json["allow_reply"],
+        r.json["allow_reply_all"],
+        r.json["allow_reply_all_effective"],
+    ) == (False, True, False)
     # the list reports the effective value
     table = ok(legal("definition", "list", "--folder", "Legal", "-o", "json")).json
     assert table[0]["allow_reply_all_effective"] is False
@@ -90,8 +125,19 @@ def test_reply_all_is_stored_as_given_but_effective_only_with_reply(legal):
 
 @pytest.mark.parametrize(
     ("text", "stored"),
-    [("7d", "7d"), ("12h", "12h"), ("2w", "2w"), ("1y", "1y"), ("90m", "90m"), ("7 days", "7d"),
-     ("30", "30d"), ("never", "never"), ("NEVER", "never"), (" 3 Weeks ", "3w"), ("1 year", "1y")],
+    [
+        ("7d", "7d"),
+        ("12h", "12h"),
+        ("2w", "2w"),
+        ("1y", "1y"),
+        ("90m", "90m"),
+        ("7 days", "7d"),
+        ("30", "30d"),
+        ("never", "never"),
+        ("NEVER", "never"),
+        (" 3 Weeks ", "3w"),
+        ("1 year", "1y"),
+    ],
     ids=lambda v: v.strip().replace(" ", "_"),
 )
 def test_durations(legal, text, stored):
@@ -105,8 +151,18 @@ def test_durations(legal, text, stored):
 @pytest.mark.parametrize(
     "text",
     ["7x", "-1d", "1.5d", "d", "7 dayz", "seven days", "7d 12h", "", "٣d", "1000000000d"],
-    ids=["unit", "negative", "fraction", "no-number", "typo", "words", "compound", "empty", "arabic-digit",
-         "too-many-digits"],
+    ids=[
+        "unit",
+        "negative",
+        "fraction",
+        "no-number",
+        "typo",
+        "words",
+        "compound",
+        "empty",
+        "arabic-digit",
+        "too-many-digits",
+    ],
 )
 def test_bad_durations_name_the_accepted_forms(legal, text):
     before = snapshot(legal)
@@ -117,20 +173,43 @@ def test_bad_durations_name_the_accepted_forms(legal, text):
 
 def test_expire_after_zero_is_refused_but_no_extension_is_fine(legal):
     before = snapshot(legal)
-    assert_error(legal("definition", "create", "Legal/D", "--expire-after", "0d"), 1,
-                 "invalid expire_after '0d'", "longer than 0")
+    assert_error(
+        legal("definition", "create", "Legal/D", "--expire-after", "0d"),
+        1,
+        "invalid expire_after '0d'",
+        "longer than 0",
+    )
     assert snapshot(legal) == before
-    r = ok(legal("definition", "create", "Legal/D", "--expire-after", "1d", "--max-extension", "0d", "-o", "json"))
+    r = ok(
+        legal(
+            "definition",
+            "create",
+            "Legal/D",
+            "--expire-after",
+            "1d",
+            "--max-extension",
+            "0d",
+            "-o",
+            "json",
+        )
+    )
     assert r.json["max_extension"] == "0d"
 
 
 def test_max_extension_cannot_be_never(legal):
-    assert_error(legal("definition", "create", "Legal/D", "--max-extension", "never"), 1,
-                 "invalid max_extension", "'never'", ACCEPTED)
+    assert_error(
+        legal("definition", "create", "Legal/D", "--max-extension", "never"),
+        1,
+        "invalid max_extension",
+        "'never'",
+        ACCEPTED,
+    )
 
 
 def test_durations_beyond_a_century_are_refused(legal):
-    assert_error(legal("definition", "create", "Legal/D", "--expire-after", "101y"), 1, "101y", "100 years")
+    assert_error(
+        legal("definition", "create", "Legal/D", "--expire-after", "101y"), 1, "101y", "100 years"
+    )
 
 
 def test_creating_in_the_root_is_refused(legal):
@@ -150,13 +229,19 @@ def test_duplicate_description_in_a_folder_is_refused(legal):
     ok(legal("folder", "create", "Finance"))
     ok(legal("definition", "create", "Finance/7-Day"))  # another folder: fine
     before = snapshot(legal)
-    assert_error(legal("definition", "create", "legal/7-DAY", "--print"), 1, "already exists", "Legal")
+    assert_error(
+        legal("definition", "create", "legal/7-DAY", "--print"), 1, "already exists", "Legal"
+    )
     assert snapshot(legal) == before
 
 
 @pytest.mark.parametrize(
     ("path", "fragment"),
-    [("Legal/Tab\there", "control"), ("Legal/" + "x" * 201, "longer than"), ("Legal/ ", "FOLDER/DESCRIPTION")],
+    [
+        ("Legal/Tab\there", "control"),
+        ("Legal/" + "x" * 201, "longer than"),
+        ("Legal/ ", "FOLDER/DESCRIPTION"),
+    ],
     ids=["control", "too-long", "blank"],
 )
 def test_invalid_descriptions(legal, path, fragment):
@@ -167,10 +252,14 @@ def test_list_all_and_by_folder(demo):
     r = ok(demo("definition", "list", "-o", "json"))
     paths = [d["path"] for d in r.json]
     assert paths == [
-        "Default/All Recipients", "Default/External Recipients",
-        "Finance/Audit Evidence, 1 Year", "Finance/Statements, 2 Weeks",
-        "HR/Personnel, Silent", "HR/Archive/Retained, Never Expires",
-        "Legal/7-Day Expiry, Receipt", "Legal/Client Correspondence",
+        "Default/All Recipients",
+        "Default/External Recipients",
+        "Finance/Audit Evidence, 1 Year",
+        "Finance/Statements, 2 Weeks",
+        "HR/Personnel, Silent",
+        "HR/Archive/Retained, Never Expires",
+        "Legal/7-Day Expiry, Receipt",
+        "Legal/Client Correspondence",
         "Legal/Restricted/Privileged, No Print, 12 Hours",
         "Templates/Auto-Secure Outbound",
     ]
@@ -179,7 +268,10 @@ def test_list_all_and_by_folder(demo):
     assert kinds["Legal/7-Day Expiry, Receipt"] == "custom"
     assert kinds["Legal/Client Correspondence"] == "standard"
     legal = ok(demo("definition", "list", "--folder", "legal", "-o", "json")).json
-    assert [d["path"] for d in legal] == ["Legal/7-Day Expiry, Receipt", "Legal/Client Correspondence"]
+    assert [d["path"] for d in legal] == [
+        "Legal/7-Day Expiry, Receipt",
+        "Legal/Client Correspondence",
+    ]
     assert_error(demo("definition", "list", "--folder", "Nowhere"), 1, "Nowhere")
 
 
@@ -206,17 +298,49 @@ def test_address_by_id_and_by_path_case_insensitively(demo):
 def test_update_settings_rename_and_move(legal):
     ok(legal("folder", "create", "Archive"))
     ok(legal("definition", "create", "Legal/Draft", "--banner", "<p>x</p>", "--expire-after", "7d"))
-    r = ok(legal("definition", "update", "legal/draft", "--print", "--no-reply", "--reply-all", "--expire-after",
-                 "2w", "--max-extension", "12h", "--read-receipt", "--no-banner", "--description", "Final",
-                 "--folder", "archive", "-o", "json"))
+    r = ok(
+        legal(
+            "definition",
+            "update",
+            "legal/draft",
+            "--print",
+            "--no-reply",
+            "--reply-all",
+            "--expire-after",
+            "2w",
+            "--max-extension",
+            "12h",
+            "--read-receipt",
+            "--no-banner",
+            "--description",
+            "Final",
+            "--folder",
+            "archive",
+            "-o",
+            "json",
+        )
+    )
     d = r.json
     assert d["path"] == "Archive/Final"
-    assert (d["allow_print"], d["allow_reply"], d["allow_reply_all"], d["allow_reply_all_effective"]) == (
-        True, False, True, False)
-    assert (d["expire_after"], d["max_extension"], d["read_receipt"], d["banner"]) == ("2w", "12h", True, None)
+    assert (
+        d["allow_print"],
+        d["allow_reply"],
+        d["allow_reply_all"],
+        d["allow_reply_all_effective"],
+    ) == (True, False, True, False)
+    assert (d["expire_after"], d["max_extension"], d["read_receipt"], d["banner"]) == (
+        "2w",
+        "12h",
+        True,
+        None,
+    )
     assert_error(legal("definition", "show", "Legal/Draft"), 1, "not found")
     entry = legal("audit", "-o", "json").json[0]
-    assert (entry["action"], entry["kind"], entry["object"]) == ("update", "definition", "Legal/Draft")
+    assert (entry["action"], entry["kind"], entry["object"]) == (
+        "update",
+        "definition",
+        "Legal/Draft",
+    )
     assert entry["before"]["expire_after"] == "7d" and entry["after"]["expire_after"] == "2w"
 
 
@@ -225,13 +349,23 @@ def test_update_refusals_write_nothing(legal):
     ok(legal("definition", "create", "Legal/B"))
     before = snapshot(legal)
     assert_error(legal("definition", "update", "Legal/A"), 1, "nothing to change")
-    assert_error(legal("definition", "update", "Legal/A", "--description", "b"), 1, "already exists")
-    assert_error(legal("definition", "update", "Legal/A", "--description", "x/y"), 1, "'/' is not allowed")
+    assert_error(
+        legal("definition", "update", "Legal/A", "--description", "b"), 1, "already exists"
+    )
+    assert_error(
+        legal("definition", "update", "Legal/A", "--description", "x/y"), 1, "'/' is not allowed"
+    )
     assert_error(legal("definition", "update", "Legal/A", "--folder", "Nowhere"), 1, "Nowhere")
     assert_error(legal("definition", "update", "Legal/A", "--folder", "/"), 1, "root")
-    assert_error(legal("definition", "update", "Legal/A", "--expire-after", "soon"), 1, "soon", ACCEPTED)
-    assert_error(legal("definition", "update", "Legal/A", "--banner", "x", "--no-banner"), 1, "--no-banner")
-    assert_error(legal("definition", "update", "Legal/Nope", "--print"), 1, "Legal/Nope", "not found")
+    assert_error(
+        legal("definition", "update", "Legal/A", "--expire-after", "soon"), 1, "soon", ACCEPTED
+    )
+    assert_error(
+        legal("definition", "update", "Legal/A", "--banner", "x", "--no-banner"), 1, "--no-banner"
+    )
+    assert_error(
+        legal("definition", "update", "Legal/Nope", "--print"), 1, "Legal/Nope", "not found"
+    )
     assert snapshot(legal) == before
 
 
@@ -244,15 +378,23 @@ def test_delete(legal):
     assert ok(legal("definition", "list", "--folder", "Legal", "-o", "json")).json == []
     assert_error(legal("definition", "delete", "Legal/A"), 1, "not found")
     log = legal("audit", "-o", "json").json
-    assert [(e["action"], e["object"]) for e in log[:2]] == [("delete", "Legal/B"), ("delete", "Legal/A")]
+    assert [(e["action"], e["object"]) for e in log[:2]] == [
+        ("delete", "Legal/B"),
+        ("delete", "Legal/A"),
+    ]
     assert log[1]["before"]["description"] == "A" and log[1]["after"] is None
 
 
 @pytest.mark.parametrize("ref", ["Default/All Recipients", "default/external recipients", "1", "2"])
 @pytest.mark.parametrize(
     "args",
-    [("update", "--print"), ("update", "--description", "Renamed"), ("update", "--folder", "Legal"),
-     ("update", "--expire-after", "7d"), ("delete",)],
+    [
+        ("update", "--print"),
+        ("update", "--description", "Renamed"),
+        ("update", "--folder", "Legal"),
+        ("update", "--expire-after", "7d"),
+        ("delete",),
+    ],
     ids=["print", "rename", "move", "expiry", "delete"],
 )
 def test_builtins_are_read_only(legal, ref, args):

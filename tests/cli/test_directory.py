@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from tests.helpers import assert_error, snapshot
 
 
@@ -16,8 +17,21 @@ def group(cli, name: str) -> dict:
 
 
 def test_group_create_normalises_and_deduplicates_members(cli):
-    r = cli("group", "create", "Board", "-m", "CEO@Example.com", "-m", "@Board.Example.COM",
-            "-m", "ceo@example.com", "-m", "<cfo@bücher.de>", "-o", "json")
+    r = cli(
+        "group",
+        "create",
+        "Board",
+        "-m",
+        "CEO@Example.com",
+        "-m",
+        "@Board.Example.COM",
+        "-m",
+        "ceo@example.com",
+        "-m",
+        "<cfo@bücher.de>",
+        "-o",
+        "json",
+    )
     assert r.exit_code == 0, r.output
     assert r.json["name"] == "Board"
     assert r.json["members"] == ["@board.example.com", "ceo@example.com", "cfo@xn--bcher-kva.de"]
@@ -60,8 +74,14 @@ def test_group_duplicate_name_is_refused_case_insensitively(cli):
 
 @pytest.mark.parametrize(
     ("name", "fragment"),
-    [("", "cannot be empty"), ("everyone", "reserved"), ("Everyone", "reserved"), ("@example.com", "reserved"),
-     ("x" * 101, "longer than"), ("tab\there", "control characters")],
+    [
+        ("", "cannot be empty"),
+        ("everyone", "reserved"),
+        ("Everyone", "reserved"),
+        ("@example.com", "reserved"),
+        ("x" * 101, "longer than"),
+        ("tab\there", "control characters"),
+    ],
     ids=["empty", "everyone", "Everyone", "at-domain", "too-long", "control"],
 )
 def test_group_create_invalid_name(cli, name, fragment):
@@ -71,7 +91,9 @@ def test_group_create_invalid_name(cli, name, fragment):
     assert snapshot(cli) == before
 
 
-@pytest.mark.parametrize("member", ["not an address", "alice", "alice@", "@", "@nodot", "a@b@", "@exa mple.com"])
+@pytest.mark.parametrize(
+    "member", ["not an address", "alice", "alice@", "@", "@nodot", "a@b@", "@exa mple.com"]
+)
 def test_group_create_with_an_invalid_member_writes_nothing(cli, member):
     cli("init")
     before = snapshot(cli)
@@ -86,7 +108,11 @@ def test_add_member_and_remove_member(cli):
     r = cli("group", "add-member", "board", "CFO@example.com", "@Board.Example.com")
     assert r.exit_code == 0, r.output
     assert "3 member" in r.stdout
-    assert group(cli, "Board")["members"] == ["@board.example.com", "ceo@example.com", "cfo@example.com"]
+    assert group(cli, "Board")["members"] == [
+        "@board.example.com",
+        "ceo@example.com",
+        "cfo@example.com",
+    ]
     # adding one new and one existing member adds the new one
     assert cli("group", "add-member", "Board", "ceo@example.com", "coo@example.com").exit_code == 0
     assert "coo@example.com" in group(cli, "Board")["members"]
@@ -98,11 +124,19 @@ def test_add_member_and_remove_member(cli):
 def test_add_member_refusals_write_nothing(cli):
     cli("group", "create", "Board", "-m", "ceo@example.com")
     before = snapshot(cli)
-    assert_error(cli("group", "add-member", "Board", "ceo@example.com"), 1, "ceo@example.com", "already")
-    assert_error(cli("group", "add-member", "Board", "new@example.com", "bad address"), 1, "bad address")
+    assert_error(
+        cli("group", "add-member", "Board", "ceo@example.com"), 1, "ceo@example.com", "already"
+    )
+    assert_error(
+        cli("group", "add-member", "Board", "new@example.com", "bad address"), 1, "bad address"
+    )
     assert_error(cli("group", "add-member", "Nobody", "new@example.com"), 1, "Nobody", "not found")
-    assert_error(cli("group", "remove-member", "Board", "ceo@example.com", "stranger@example.com"), 1,
-                 "stranger@example.com", "not a member")
+    assert_error(
+        cli("group", "remove-member", "Board", "ceo@example.com", "stranger@example.com"),
+        1,
+        "stranger@example.com",
+        "not a member",
+    )
     assert_error(cli("group", "remove-member", "Board", "@"), 1, "invalid")
     assert snapshot(cli) == before
     assert cli("group", "add-member", "Board").exit_code == 2  # usage: members are required
@@ -157,7 +191,10 @@ def attrs(cli, *args: str) -> list[tuple[str, str, str]]:
 def test_attribute_set_list_unset(cli):
     r = cli("attribute", "set", "Alice@Example.com", "Department=Legal", "Role=Senior Partner")
     assert r.exit_code == 0, r.output
-    assert cli("attribute", "set", "bob@example.com", "Department=Finance", "Formula=a=b").exit_code == 0
+    assert (
+        cli("attribute", "set", "bob@example.com", "Department=Finance", "Formula=a=b").exit_code
+        == 0
+    )
     assert attrs(cli) == [
         ("alice@example.com", "Department", "Legal"),
         ("alice@example.com", "Role", "Senior Partner"),

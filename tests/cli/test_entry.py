@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+from datetime import UTC
 
 import pytest
 from hypothesis import given, settings
@@ -49,7 +50,9 @@ def test_the_option_table_is_the_typer_declaration():
     sim = command.commands["simulate"]
     declared = {opt for p in sim.params if p.param_type_name == "option" for opt in p.opts}
     assert declared - {"--help", "-h"} == set(entry._OPTIONS)
-    fields = {f for f, _ in entry._OPTIONS.values()} | {f for f, _ in entry._GLOBAL.values()} | {"paths"}
+    fields = (
+        {f for f, _ in entry._OPTIONS.values()} | {f for f, _ in entry._GLOBAL.values()} | {"paths"}
+    )
     assert fields == set(SimulateArgs.__dataclass_fields__)
     root = {opt for p in command.params for opt in p.opts}
     assert set(entry._GLOBAL) <= root
@@ -60,8 +63,26 @@ LINES = [
     ["-q", "simulate", MSG, "-o", "json"],
     ["--db", "x.db", "--quiet", "simulate", "--at", AT, MSG, "-ojsonl"],
     ["--db=x.db", "simulate", MSG, "--output=JSON", "--explain"],
-    ["simulate", MSG, MESSAGES, "--rcpt", "a@b.example", "--rcpt=c@d.example", "--mail-from", "x@y.example"],
-    ["simulate", "-", "--source-ip", "203.0.113.5", "--via", "outlook", "--definition", "Legal/Privileged"],
+    [
+        "simulate",
+        MSG,
+        MESSAGES,
+        "--rcpt",
+        "a@b.example",
+        "--rcpt=c@d.example",
+        "--mail-from",
+        "x@y.example",
+    ],
+    [
+        "simulate",
+        "-",
+        "--source-ip",
+        "203.0.113.5",
+        "--via",
+        "outlook",
+        "--definition",
+        "Legal/Privileged",
+    ],
     ["simulate", MESSAGES, "-j", "3", "--coverage", "--min-coverage", "50"],
     ["simulate", MESSAGES, "-j2", "--min-coverage=12.5", "--max-size", "1MB"],
     ["simulate", MESSAGES, "--against", "other.toml", "--detailed-exitcode", "--jobs=1"],
@@ -110,11 +131,48 @@ def test_anything_else_goes_to_typer(argv):
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.lists(st.sampled_from(["simulate", MSG, "-", "--", "-q", "--quiet", "--db", "x.db", "-o", "json", "JSONL",
-                                 "-ojson", "--output=table", "--explain", "--explain=1", "-j", "2", "-j0", "--jobs=4",
-                                 "--at", AT, "--rcpt", "a@b.example", "--min-coverage", "50", "--coverage", "-x",
-                                 "--against", "o.toml", "--detailed-exitcode", "--max-size", "5MB", "--help"]),
-                max_size=10))
+@given(
+    st.lists(
+        st.sampled_from(
+            [
+                "simulate",
+                MSG,
+                "-",
+                "--",
+                "-q",
+                "--quiet",
+                "--db",
+                "x.db",
+                "-o",
+                "json",
+                "JSONL",
+                "-ojson",
+                "--output=table",
+                "--explain",
+                "--explain=1",
+                "-j",
+                "2",
+                "-j0",
+                "--jobs=4",
+                "--at",
+                AT,
+                "--rcpt",
+                "a@b.example",
+                "--min-coverage",
+                "50",
+                "--coverage",
+                "-x",
+                "--against",
+                "o.toml",
+                "--detailed-exitcode",
+                "--max-size",
+                "5MB",
+                "--help",
+            ]
+        ),
+        max_size=10,
+    )
+)
 def test_whatever_the_line_the_fast_parser_agrees_with_typer_or_steps_aside(argv):
     # (A property over random lines: when the fast parser accepts a line,
     # Typer accepts it too, with the same values.)
@@ -144,51 +202,82 @@ def _main(argv, capsys):
 
 
 def test_the_lean_path_prints_what_the_typer_path_prints(demo, capsys):
-    for argv in (["simulate", MSG, "--at", AT, "-o", "json", "--explain"],
-                 ["simulate", MESSAGES, "--at", AT, "-o", "jsonl", "--coverage"],
-                 ["simulate", MESSAGES, "--at", AT, "--jobs", "1"]):
+    for argv in (
+        ["simulate", MSG, "--at", AT, "-o", "json", "--explain"],
+        ["simulate", MESSAGES, "--at", AT, "-o", "jsonl", "--coverage"],
+        ["simulate", MESSAGES, "--at", AT, "--jobs", "1"],
+    ):
         code, out, err = _main(argv, capsys)
         typer_run = demo(*argv)
         assert (code, out, err) == (typer_run.exit_code, typer_run.stdout, typer_run.stderr)
 
 
-@pytest.mark.parametrize("argv", [
-    ["simulate", "missing.eml", "-o", "json"],
-    ["simulate", MSG, "--at", "yesterday"],
-    ["simulate", MSG, "-o", "csv"],
-    ["simulate", MSG, "--via", "pigeon"],
-    ["simulate", MSG, "--definition", "No/Such"],
-    ["simulate", MSG, "--max-size", "lots"],
-    ["simulate", MSG, "--detailed-exitcode"],
-    ["simulate", MSG, "--jobs", "0"],  # Typer's usage error, through main()
-    ["simulate", MSG, "--jobs", "1" * 5000],
-], ids=lambda a: " ".join(a[2:]))
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["simulate", "missing.eml", "-o", "json"],
+        ["simulate", MSG, "--at", "yesterday"],
+        ["simulate", MSG, "-o", "csv"],
+        ["simulate", MSG, "--via", "pigeon"],
+        ["simulate", MSG, "--definition", "No/Such"],
+        ["simulate", MSG, "--max-size", "lots"],
+        ["simulate", MSG, "--detailed-exitcode"],
+        ["simulate", MSG, "--jobs", "0"],  # Typer's usage error, through main()
+        ["simulate", MSG, "--jobs", "1" * 5000],
+    ],
+    ids=lambda a: " ".join(a[2:]),
+)
 def test_errors_are_the_same_one_line(demo, capsys, argv):
     code, out, err = _main(argv, capsys)
     typer_run = demo(*argv)  # (CliRunner names the program "root")
-    assert (code, out, err) == (typer_run.exit_code, typer_run.stdout, typer_run.stderr.replace("'root ", "'secmsg "))
+    assert (code, out, err) == (
+        typer_run.exit_code,
+        typer_run.stdout,
+        typer_run.stderr.replace("'root ", "'secmsg "),
+    )
     assert code != 0
-    assert '"error"' in out if "json" in argv else (err.startswith("error: ") and err.count("\n") == 1)
+    assert (
+        '"error"' in out if "json" in argv else (err.startswith("error: ") and err.count("\n") == 1)
+    )
 
 
 def test_simulate_does_not_load_typer(demo, tmp_path, _isolated_store):
-    probe = ("import atexit, sys\n"
-             "atexit.register(lambda: sys.stderr.write('typer loaded: %s\\n' % ('typer' in sys.modules)))\n"
-             "from secmsg_cli.cli.entry import main\n"
-             "main(sys.argv[1:])\n")
-    run = subprocess.run([sys.executable, "-c", probe, "--db", str(_isolated_store), "simulate", MSG, "--at", AT,
-                          "-o", "json"], capture_output=True, text=True)
+    probe = (
+        "import atexit, sys\n"
+        "atexit.register(lambda: sys.stderr.write('typer loaded: %s\\n' % ('typer' in sys.modules)))\n"
+        "from secmsg_cli.cli.entry import main\n"
+        "main(sys.argv[1:])\n"
+    )
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            probe,
+            "--db",
+            str(_isolated_store),
+            "simulate",
+            MSG,
+            "--at",
+            AT,
+            "-o",
+            "json",
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert run.returncode == 0, run.stderr
     assert run.stderr.endswith("typer loaded: False\n")
-    other = subprocess.run([sys.executable, "-c", probe, "--db", str(_isolated_store), "domain", "list"],
-                           capture_output=True, text=True)
+    other = subprocess.run(
+        [sys.executable, "-c", probe, "--db", str(_isolated_store), "domain", "list"],
+        capture_output=True,
+        text=True,
+    )
     assert other.returncode == 0 and other.stderr.endswith("typer loaded: True\n")
 
 
 @settings(max_examples=300, deadline=None)
 @given(st.from_regex(PLAIN_ISO, fullmatch=True))
 def test_plain_iso_times_read_as_dateutil_reads_them(text):
-    from datetime import timezone
 
     from dateutil.parser import isoparse
 
@@ -198,11 +287,11 @@ def test_plain_iso_times_read_as_dateutil_reads_them(text):
         expected = isoparse(text)
     except (ValueError, OverflowError):
         with pytest.raises(InvalidInput):
-            parse_at(text, timezone.utc)
+            parse_at(text, UTC)
         return
-    got = parse_at(text, timezone.utc)
+    got = parse_at(text, UTC)
     if expected.tzinfo is None:
-        expected = expected.replace(tzinfo=timezone.utc)
+        expected = expected.replace(tzinfo=UTC)
     assert got == expected and got.utcoffset() == expected.utcoffset()
 
 
@@ -210,9 +299,14 @@ def test_output_values_are_the_enum():
     assert entry.parse_simulate(["simulate", MSG, "-o", "Json"]).output is Output.json
 
 
-@pytest.mark.parametrize("argv", [["simulate", MSG, "--at", AT],  # the lean path
-                                  ["simulate", MSG, "--rcpt", "-odd@example.com"]],  # Typer's
-                         ids=["lean", "typer"])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["simulate", MSG, "--at", AT],  # the lean path
+        ["simulate", MSG, "--rcpt", "-odd@example.com"],
+    ],  # Typer's
+    ids=["lean", "typer"],
+)
 def test_ctrl_c_exits_130_quietly_on_both_paths(demo, capsys, monkeypatch, argv):
     def interrupted(args):
         raise KeyboardInterrupt
@@ -230,17 +324,27 @@ def test_the_console_script_writes_everything_before_it_ends(demo, _isolated_sto
     one = subprocess.run([*base, MSG, "--at", AT, "-o", "json"], capture_output=True, text=True)
     assert one.returncode == 0 and one.stderr == ""
     assert json.loads(one.stdout)["recipients"]
-    many = subprocess.run([*base, MESSAGES, "--at", AT, "-o", "jsonl", "--jobs", "1"], capture_output=True, text=True)
+    many = subprocess.run(
+        [*base, MESSAGES, "--at", AT, "-o", "jsonl", "--jobs", "1"], capture_output=True, text=True
+    )
     assert many.returncode == 1  # one fixture message cannot be decided
-    assert len(many.stdout.splitlines()) == 12 and all(json.loads(ln) for ln in many.stdout.splitlines())
+    assert len(many.stdout.splitlines()) == 12 and all(
+        json.loads(ln) for ln in many.stdout.splitlines()
+    )
     assert many.stderr.startswith("12 message(s):")
     missing = subprocess.run([*base, str(tmp_path / "none.eml")], capture_output=True, text=True)
-    assert missing.returncode == 1 and missing.stderr.startswith("error: ") and missing.stderr.count("\n") == 1
+    assert (
+        missing.returncode == 1
+        and missing.stderr.startswith("error: ")
+        and missing.stderr.count("\n") == 1
+    )
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="needs a pseudo-terminal")
 @pytest.mark.parametrize("output", ["jsonl", "table"])
-def test_with_a_progress_display_on_the_terminal_the_results_still_go_to_stdout(demo, _isolated_store, output):
+def test_with_a_progress_display_on_the_terminal_the_results_still_go_to_stdout(
+    demo, _isolated_store, output
+):
     # stderr a terminal (the spinner shows), stdout redirected: every result
     # must land in the redirected stdout, none on the terminal.
     import os
@@ -260,9 +364,27 @@ def test_with_a_progress_display_on_the_terminal_the_results_still_go_to_stdout(
     reader = threading.Thread(target=drain, daemon=True)
     reader.start()
     try:
-        run = subprocess.run([sys.executable, "-m", "secmsg_cli", "--db", str(_isolated_store), "simulate", MESSAGES,
-                              "--at", AT, "-o", output, "--jobs", "1"],
-                             stdout=subprocess.PIPE, stderr=terminal, text=True, timeout=120)
+        run = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "secmsg_cli",
+                "--db",
+                str(_isolated_store),
+                "simulate",
+                MESSAGES,
+                "--at",
+                AT,
+                "-o",
+                output,
+                "--jobs",
+                "1",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=terminal,
+            text=True,
+            timeout=120,
+        )
     finally:
         os.close(terminal)
         reader.join(timeout=5)
@@ -270,17 +392,39 @@ def test_with_a_progress_display_on_the_terminal_the_results_still_go_to_stdout(
     assert b"schema_version" not in b"".join(shown)
     assert run.returncode == 1  # one fixture message cannot be decided
     if output == "jsonl":
-        assert len(run.stdout.splitlines()) == 12 and all(json.loads(ln) for ln in run.stdout.splitlines())
+        assert len(run.stdout.splitlines()) == 12 and all(
+            json.loads(ln) for ln in run.stdout.splitlines()
+        )
     else:
-        assert "01-confidential-subject-to-counsel.eml" in run.stdout and "deciding policy" in run.stdout
+        assert (
+            "01-confidential-subject-to-counsel.eml" in run.stdout
+            and "deciding policy" in run.stdout
+        )
 
 
 @pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
 def test_output_that_cannot_be_written_is_one_line_not_a_traceback(demo, _isolated_store):
     env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}  # buffered, as usual
     with open("/dev/full", "w") as full:
-        run = subprocess.run([sys.executable, "-m", "secmsg_cli", "--db", str(_isolated_store), "simulate", MSG,
-                              "--at", AT, "-o", "json"], stdout=full, stderr=subprocess.PIPE, text=True, env=env)
+        run = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "secmsg_cli",
+                "--db",
+                str(_isolated_store),
+                "simulate",
+                MSG,
+                "--at",
+                AT,
+                "-o",
+                "json",
+            ],
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
     assert run.returncode == 1
     assert run.stderr == "error: cannot write the output: No space left on device\n"
 

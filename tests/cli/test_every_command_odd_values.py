@@ -31,7 +31,13 @@ ODD = {
     "empty": "",
 }
 # A value that makes each required parameter valid, so that the odd one is reached.
-USUAL = {"paths": [M01], "path": [M01], "file": [str(DEMO)], "config": [str(DEMO)], "cases": [str(FIXTURES / "cases.toml")]}
+USUAL = {
+    "paths": [M01],
+    "path": [M01],
+    "file": [str(DEMO)],
+    "config": [str(DEMO)],
+    "cases": [str(FIXTURES / "cases.toml")],
+}
 SKIP = {"yes", "help"}  # flags only
 
 
@@ -49,8 +55,11 @@ def _commands():
 def _cases():
     for path, command in _commands():
         for param in command.params:
-            if param.name in SKIP or getattr(param, "is_flag", False) or param.param_type_name == "option" and \
-                    getattr(param, "count", False):
+            if (
+                param.name in SKIP
+                or getattr(param, "is_flag", False)
+                or (param.param_type_name == "option" and getattr(param, "count", False))
+            ):
                 continue
             yield pytest.param(path, param.name, id=f"{' '.join(path)} {param.name}")
 
@@ -69,7 +78,9 @@ def _arguments(command, odd_name: str, value: str) -> list[str]:
 
 
 @pytest.mark.parametrize(("path", "name"), list(_cases()))
-def test_odd_values_end_in_a_result_or_one_line(cli, _isolated_store, demo_template, tmp_path, monkeypatch, path, name):
+def test_odd_values_end_in_a_result_or_one_line(
+    cli, _isolated_store, demo_template, tmp_path, monkeypatch, path, name
+):
     monkeypatch.chdir(tmp_path)  # anything a command writes lands here
     command = dict(_commands())[path]
     for label, value in ODD.items():

@@ -4,6 +4,7 @@ and publishing with inheritance (SPEC §3.1, §3.3)."""
 from __future__ import annotations
 
 import pytest
+
 from tests.helpers import assert_error, ok, snapshot
 
 
@@ -34,14 +35,21 @@ def test_create_needs_the_parent_unless_parents(cli):
     # every created level is audited
     log = cli("audit", "-o", "json").json
     assert [(e["action"], e["kind"], e["object"]) for e in log] == [
-        ("create", "folder", "A/B/C"), ("create", "folder", "A/B"), ("create", "folder", "A"),
+        ("create", "folder", "A/B/C"),
+        ("create", "folder", "A/B"),
+        ("create", "folder", "A"),
     ]
 
 
 def test_create_with_parents_and_an_unknown_group_writes_nothing(cli):
     cli("init")
     before = snapshot(cli)
-    assert_error(cli("folder", "create", "A/B/C", "--parents", "--publish-to", "Ghosts"), 1, "Ghosts", "not found")
+    assert_error(
+        cli("folder", "create", "A/B/C", "--parents", "--publish-to", "Ghosts"),
+        1,
+        "Ghosts",
+        "not found",
+    )
     assert snapshot(cli) == before
 
 
@@ -56,8 +64,14 @@ def test_create_duplicate_is_refused_case_insensitively(cli):
 
 @pytest.mark.parametrize(
     ("path", "fragment"),
-    [("/", "root"), ("", "root"), ("A//B", "empty level"), ("A/ /B", "empty level"), ("Bad\tName", "control"),
-     ("x" * 101, "longer than")],
+    [
+        ("/", "root"),
+        ("", "root"),
+        ("A//B", "empty level"),
+        ("A/ /B", "empty level"),
+        ("Bad\tName", "control"),
+        ("x" * 101, "longer than"),
+    ],
     ids=["root", "empty", "double-slash", "blank-level", "control", "too-long"],
 )
 def test_create_invalid_path(cli, path, fragment):
@@ -95,7 +109,13 @@ def test_tree_output(demo):
 def test_list_counts_definitions_per_folder(demo):
     f = folders(demo)
     assert {p: x["definitions"] for p, x in f.items()} == {
-        "Default": 2, "Finance": 2, "HR": 1, "HR/Archive": 1, "Legal": 2, "Legal/Restricted": 1, "Templates": 1,
+        "Default": 2,
+        "Finance": 2,
+        "HR": 1,
+        "HR/Archive": 1,
+        "Legal": 2,
+        "Legal/Restricted": 1,
+        "Templates": 1,
     }
 
 
@@ -104,17 +124,26 @@ def test_list_counts_definitions_per_folder(demo):
 
 def test_effective_publish_inheritance(demo):
     f = folders(demo)
-    assert (f["Legal"]["publish_to"], f["Legal"]["effective_publish_to"]) == (["everyone"], ["everyone"])
+    assert (f["Legal"]["publish_to"], f["Legal"]["effective_publish_to"]) == (
+        ["everyone"],
+        ["everyone"],
+    )
     restricted = f["Legal/Restricted"]
     assert (restricted["publish_to"], restricted["effective_publish_to"]) == (["Board"], ["Board"])
     # unset: inherits the parent's
-    assert (f["HR/Archive"]["publish_to"], f["HR/Archive"]["effective_publish_to"]) == (None, ["HR"])
+    assert (f["HR/Archive"]["publish_to"], f["HR/Archive"]["effective_publish_to"]) == (
+        None,
+        ["HR"],
+    )
     # an own empty list: nobody, and it is not "inherit"
     assert (f["Templates"]["publish_to"], f["Templates"]["effective_publish_to"]) == ([], [])
     ok(demo("folder", "create", "Templates/Drafts"))
     ok(demo("folder", "create", "Templates/Drafts/Old"))
     f = folders(demo)
-    assert (f["Templates/Drafts"]["publish_to"], f["Templates/Drafts"]["effective_publish_to"]) == (None, [])
+    assert (f["Templates/Drafts"]["publish_to"], f["Templates/Drafts"]["effective_publish_to"]) == (
+        None,
+        [],
+    )
     assert f["Templates/Drafts/Old"]["effective_publish_to"] == []
     # a change to the parent reaches every unset descendant
     ok(demo("folder", "publish", "Templates", "Finance"))
@@ -179,7 +208,10 @@ def test_publish_writes_are_audited(cli):
     cli("folder", "publish", "Reports", "Board")
     cli("folder", "unpublish", "Reports")
     log = cli("audit", "-o", "json").json
-    assert [(e["action"], e["object"]) for e in log[:2]] == [("unpublish", "Reports"), ("publish", "Reports")]
+    assert [(e["action"], e["object"]) for e in log[:2]] == [
+        ("unpublish", "Reports"),
+        ("publish", "Reports"),
+    ]
     assert log[0]["before"]["publish_to"] == ["Board"] and log[0]["after"]["publish_to"] == []
 
 
@@ -192,7 +224,10 @@ def test_rename_carries_subfolders_and_definitions(cli):
     r = ok(cli("folder", "rename", "legal", "Law"))
     assert "Law" in r.stdout
     assert [p for p in folders(cli) if p != "Default"] == ["Law", "Law/Contracts"]
-    assert ok(cli("definition", "show", "Law/Contracts/NDA", "-o", "json")).json["folder"] == "Law/Contracts"
+    assert (
+        ok(cli("definition", "show", "Law/Contracts/NDA", "-o", "json")).json["folder"]
+        == "Law/Contracts"
+    )
     # a change of case only is a rename too
     ok(cli("folder", "rename", "Law", "LAW"))
     assert "LAW" in folders(cli)
@@ -214,7 +249,11 @@ def test_move_and_move_to_root(cli):
     ok(cli("folder", "create", "Contracts/NDAs"))
     r = ok(cli("folder", "move", "Contracts", "Legal"))
     assert "Legal/Contracts" in r.stdout
-    assert [p for p in folders(cli) if p != "Default"] == ["Legal", "Legal/Contracts", "Legal/Contracts/NDAs"]
+    assert [p for p in folders(cli) if p != "Default"] == [
+        "Legal",
+        "Legal/Contracts",
+        "Legal/Contracts/NDAs",
+    ]
     ok(cli("folder", "move", "Legal/Contracts/NDAs", "/"))
     assert [p for p in folders(cli) if p != "Default"] == ["Legal", "Legal/Contracts", "NDAs"]
 
@@ -255,18 +294,25 @@ def test_delete_non_empty_needs_recursive(cli):
     ok(cli("folder", "delete", "Legal", "-r"))
     assert list(folders(cli)) == ["Default"]
     assert [d["path"] for d in cli("definition", "list", "-o", "json").json] == [
-        "Default/All Recipients", "Default/External Recipients",
+        "Default/All Recipients",
+        "Default/External Recipients",
     ]
     log = cli("audit", "-o", "json").json
     assert [(e["action"], e["kind"], e["object"]) for e in log[:2]] == [
-        ("delete", "folder", "Legal"), ("delete", "definition", "Legal/NDA"),
+        ("delete", "folder", "Legal"),
+        ("delete", "definition", "Legal/NDA"),
     ]
 
 
 @pytest.mark.parametrize(
     "args",
-    [("rename", "Default", "Standard"), ("move", "Default", "Legal"), ("delete", "Default"),
-     ("delete", "Default", "--recursive"), ("rename", "DEFAULT", "Other")],
+    [
+        ("rename", "Default", "Standard"),
+        ("move", "Default", "Legal"),
+        ("delete", "Default"),
+        ("delete", "Default", "--recursive"),
+        ("rename", "DEFAULT", "Other"),
+    ],
     ids=["rename", "move", "delete", "delete-recursive", "rename-any-case"],
 )
 def test_the_builtin_folder_cannot_be_renamed_moved_or_deleted(cli, args):
@@ -285,7 +331,12 @@ def test_folder_writes_are_audited_with_actor(cli, monkeypatch):
     cli("folder", "delete", "B", "-r")
     log = cli("audit", "-o", "json").json
     assert [(e["action"], e["object"]) for e in log] == [
-        ("delete", "B"), ("delete", "B/C"), ("move", "C"), ("rename", "A"), ("create", "B"), ("create", "A"),
+        ("delete", "B"),
+        ("delete", "B/C"),
+        ("move", "C"),
+        ("rename", "A"),
+        ("create", "B"),
+        ("create", "A"),
     ]
     assert {e["actor"] for e in log} == {"alice.admin"}
     assert log[2]["after"]["path"] == "B/C"

@@ -28,8 +28,13 @@ CASES = {c.name: c for c in generate.cases()}
 def secmsg(db: Path, *args: str, input: bytes | None = None) -> subprocess.CompletedProcess:
     env = dict(os.environ, SECMSG_ACTOR="tester", PYTHONPATH=str(ROOT), COLUMNS="120")
     env.pop("SECMSG_DEBUG", None)
-    return subprocess.run([sys.executable, "-m", "secmsg_cli", "-q", "--db", str(db), *args], input=input,
-                          capture_output=True, timeout=TIMEOUT, env=env)
+    return subprocess.run(
+        [sys.executable, "-m", "secmsg_cli", "-q", "--db", str(db), *args],
+        input=input,
+        capture_output=True,
+        timeout=TIMEOUT,
+        env=env,
+    )
 
 
 def assert_clean(r: subprocess.CompletedProcess) -> None:
@@ -57,14 +62,31 @@ def simulated(hostile):
     directory, db = hostile
     docs = {}
     plain = [n for n, c in CASES.items() if not c.args]
-    r = secmsg(db, "simulate", *(str(directory / f"{n}.eml") for n in plain), "--at", generate.AT, "-o", "jsonl")
+    r = secmsg(
+        db,
+        "simulate",
+        *(str(directory / f"{n}.eml") for n in plain),
+        "--at",
+        generate.AT,
+        "-o",
+        "jsonl",
+    )
     assert_clean(r)
     for line in r.stdout.splitlines():
         doc = json.loads(line)
         docs[Path(doc["source"]).stem] = doc
     for name, case in CASES.items():
         if case.args:
-            r = secmsg(db, "simulate", str(directory / f"{name}.eml"), *case.args, "--at", generate.AT, "-o", "json")
+            r = secmsg(
+                db,
+                "simulate",
+                str(directory / f"{name}.eml"),
+                *case.args,
+                "--at",
+                generate.AT,
+                "-o",
+                "json",
+            )
             assert_clean(r)
             docs[name] = json.loads(r.stdout)
     assert set(docs) == set(CASES)
@@ -97,17 +119,34 @@ def test_deliver_delivers_what_simulate_decides(hostile, simulated, tmp_path, na
     case = CASES[name]
     store = tmp_path / "store.db"
     store.write_bytes(db.read_bytes())
-    r = secmsg(store, "deliver", str(directory / f"{name}.eml"), *case.args, "--at", generate.AT,
-               "--outbox", str(tmp_path / "outbox"), "-o", "json")
+    r = secmsg(
+        store,
+        "deliver",
+        str(directory / f"{name}.eml"),
+        *case.args,
+        "--at",
+        generate.AT,
+        "--outbox",
+        str(tmp_path / "outbox"),
+        "-o",
+        "json",
+    )
     assert_clean(r)
     doc = json.loads(r.stdout)
     if case.expect["deliver"] != "ok":
         assert r.returncode == 1 and case.expect["deliver"] in doc["error"], doc
-        assert not any((tmp_path / "outbox" / "new").glob("*")), "a refused message must leave nothing behind"
+        assert not any((tmp_path / "outbox" / "new").glob("*")), (
+            "a refused message must leave nothing behind"
+        )
         return
     assert r.returncode == 0 and "error" not in doc, doc.get("error")
-    decided = {x["address"]: (x["route"], x["secure"], x["definition"]) for x in simulated[name]["recipients"]}
-    delivered = {x["address"]: (x["route"], x["secure"], x["definition"]) for x in doc["recipients"]}
+    decided = {
+        x["address"]: (x["route"], x["secure"], x["definition"])
+        for x in simulated[name]["recipients"]
+    }
+    delivered = {
+        x["address"]: (x["route"], x["secure"], x["definition"]) for x in doc["recipients"]
+    }
     assert delivered == decided
     portal = [a for a, (route, secure, _) in decided.items() if route == "portal" and secure]
     assert len(doc["portal_ids"]) == len(portal)
@@ -115,15 +154,24 @@ def test_deliver_delivers_what_simulate_decides(hostile, simulated, tmp_path, na
 
 def test_no_control_character_reaches_the_terminal(hostile):
     directory, db = hostile
-    r = secmsg(db, "simulate", str(directory / "terminal-escapes.eml"), str(directory / "8-bit-headers.eml"),
-               "--at", generate.AT, "--explain")
+    r = secmsg(
+        db,
+        "simulate",
+        str(directory / "terminal-escapes.eml"),
+        str(directory / "8-bit-headers.eml"),
+        "--at",
+        generate.AT,
+        "--explain",
+    )
     assert_clean(r)
     assert b"\x1b" not in r.stdout and b"\r" not in r.stdout and b"\x07" not in r.stdout
     assert b"\\x1b]0;pwned" in r.stdout  # shown, escaped
 
 
-def test_a_directory_with_a_fifo_and_a_dangling_link_names_them_and_does_not_hang(hostile, tmp_path):
-    directory, db = hostile
+def test_a_directory_with_a_fifo_and_a_dangling_link_names_them_and_does_not_hang(
+    hostile, tmp_path
+):
+    _directory, db = hostile
     corpus = tmp_path / "corpus"
     corpus.mkdir()
     (corpus / "a.eml").write_bytes(CASES["depth-49"].data)

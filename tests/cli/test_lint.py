@@ -41,7 +41,9 @@ description = "D"
 """
 
 
-def sm_policy(pid: int, extra: str = "", to: str = '{ type = "domain", value = "partner.example" }') -> str:
+def sm_policy(
+    pid: int, extra: str = "", to: str = '{ type = "domain", value = "partner.example" }'
+) -> str:
     return f"""
 [[policies]]
 id = {pid}
@@ -58,7 +60,9 @@ to = {to}
 # (code, TOML added to BASE, a fragment of the expected finding's object)
 CASES = [
     ("SM001", sm_policy(1).replace('"Sec/D"', '"Sec/Missing"'), "policies[0] (Policy 1), line"),
-    ("SM201", """
+    (
+        "SM201",
+        """
 [[folders]]
 path = "Hidden"
 publish_to = []
@@ -66,16 +70,24 @@ publish_to = []
 [[definitions]]
 folder = "Hidden"
 description = "Unused"
-""", "definition 'Hidden/Unused'"),
-    ("SM202", """
+""",
+        "definition 'Hidden/Unused'",
+    ),
+    (
+        "SM202",
+        """
 [[content_definitions]]
 name = "Secret words"
 lines = ['1 "secret"']
-""", "content definition 'Secret words'"),
+""",
+        "content definition 'Secret words'",
+    ),
     ("SM301", sm_policy(1) + sm_policy(2), "secure-messaging policy 2 ('Policy 2')"),
     ("SM302", sm_policy(1, 'end = "2026-01-31"'), "secure-messaging policy 1"),
     ("SM303", sm_policy(1, "enabled = false"), "secure-messaging policy 1"),
-    ("SM304", """
+    (
+        "SM304",
+        """
 [[content_definitions]]
 name = "Secret words"
 lines = ['1 "secret"']
@@ -89,28 +101,49 @@ content_definition = "Secret words"
 from = { type = "internal" }
 to = { type = "domain", value = "partner.example" }
 bidirectional = true
-""", "content-examination policy 7"),
+""",
+        "content-examination policy 7",
+    ),
     ("SM305", sm_policy(1, to='{ type = "group", value = "Staff" }'), "secure-messaging policy 1"),
-    ("SM306", sm_policy(1, to='{ type = "attribute", name = "Role", value = "Auditer" }'), "secure-messaging policy 1"),
-    ("SM401", """
+    (
+        "SM306",
+        sm_policy(1, to='{ type = "attribute", name = "Role", value = "Auditer" }'),
+        "secure-messaging policy 1",
+    ),
+    (
+        "SM401",
+        """
 [[definitions]]
 folder = "Sec"
 description = "Bannered"
 banner = "<p>Sent by [sender] about [subjcet]</p>"
-""", "definition 'Sec/Bannered'"),
-    ("SM501", """
+""",
+        "definition 'Sec/Bannered'",
+    ),
+    (
+        "SM501",
+        """
 [[groups]]
 name = "Nobody"
 members = []
-""" + sm_policy(1).replace('{ type = "internal" }', '{ type = "group", value = "Nobody" }'), "group 'Nobody'"),
+"""
+        + sm_policy(1).replace('{ type = "internal" }', '{ type = "group", value = "Nobody" }'),
+        "group 'Nobody'",
+    ),
 ]
 CASES += [
-    ("SM105", """
+    (
+        "SM105",
+        """
 [[content_definitions]]
 name = "IBANs"
 lines = ['2 regex (?<=IBAN )[A-Z]{2}\\d{2}']
-""", "content_definitions[0] (IBANs), line"),
-    ("SM601", """
+""",
+        "content_definitions[0] (IBANs), line",
+    ),
+    (
+        "SM601",
+        """
 [[content_definitions]]
 name = "Signed off"
 lines = ['1 regex confidential$']
@@ -121,7 +154,9 @@ kind = "content-examination"
 narrative = "Sign-offs"
 content_definition = "Signed off"
 from = { type = "internal" }
-""", "content definition 'Signed off'"),
+""",
+        "content definition 'Signed off'",
+    ),
 ]
 SEVERITY = {r.code: r.severity for r in RULES}
 # Codes a valid file cannot produce (the file is refused first: SM001): made in
@@ -163,8 +198,11 @@ def test_each_code_fires_on_a_file(cli, tmp_path, code, extra, fragment):
 
 
 # (a file with SM001 or SM105 is refused by import: those reach a store only behind secmsg's back)
-@pytest.mark.parametrize("code,extra,fragment", [c for c in CASES if c[0] not in ("SM001", "SM105")],
-                         ids=[c[0] for c in CASES if c[0] not in ("SM001", "SM105")])
+@pytest.mark.parametrize(
+    "code,extra,fragment",
+    [c for c in CASES if c[0] not in ("SM001", "SM105")],
+    ids=[c[0] for c in CASES if c[0] not in ("SM001", "SM105")],
+)
 def test_each_code_fires_on_the_store(cli, tmp_path, code, extra, fragment):
     r = cli("import", write(tmp_path, BASE + extra))
     assert r.exit_code == 0, r.output
@@ -174,8 +212,12 @@ def test_each_code_fires_on_the_store(cli, tmp_path, code, extra, fragment):
 
 
 def test_invalid_config_gives_one_finding_per_problem_with_its_location(cli, tmp_path):
-    path = write(tmp_path, BASE + sm_policy(1).replace('"Sec/D"', '"Sec/Missing"')
-                 + sm_policy(2).replace('"internal"', '"galaxy"'))
+    path = write(
+        tmp_path,
+        BASE
+        + sm_policy(1).replace('"Sec/D"', '"Sec/Missing"')
+        + sm_policy(2).replace('"internal"', '"galaxy"'),
+    )
     findings = lint_json(cli, str(path), expect=3)
     assert [f["code"] for f in findings] == ["SM001", "SM001"]
     assert findings[0]["object"].startswith(f"{path}: policies[0] (Policy 1), line ")
@@ -216,8 +258,17 @@ def test_linting_a_file_reads_standard_input(bare_cli, tmp_path, _isolated_store
 
 
 def test_a_json_file_is_linted_too(cli, tmp_path):
-    doc = {"domains": [{"name": "corp.example"}],
-           "policies": [{"kind": "secure-messaging", "narrative": "Off", "option": "no-action", "enabled": False}]}
+    doc = {
+        "domains": [{"name": "corp.example"}],
+        "policies": [
+            {
+                "kind": "secure-messaging",
+                "narrative": "Off",
+                "option": "no-action",
+                "enabled": False,
+            }
+        ],
+    }
     r = cli("lint", write(tmp_path, json.dumps(doc), "cfg.json"), "-o", "json")
     assert r.exit_code == 0, r.output
     assert [f["code"] for f in r.json] == ["SM303"]
@@ -240,42 +291,73 @@ def raw_sql(db, *statements: str) -> None:
 def test_a_definition_deleted_behind_secmsgs_back(demo, _isolated_store):
     raw_sql(_isolated_store, "DELETE FROM definitions WHERE description = 'Client Correspondence'")
     findings = lint_json(demo, expect=3)
-    assert ("SM101", "secure-messaging policy 1 ('Legal mail to partner counsel goes through the…')") in {
-        (f["code"], f["object"]) for f in findings}
+    assert (
+        "SM101",
+        "secure-messaging policy 1 ('Legal mail to partner counsel goes through the…')",
+    ) in {(f["code"], f["object"]) for f in findings}
 
 
 def test_a_content_definition_deleted_behind_secmsgs_back(demo, _isolated_store):
     raw_sql(_isolated_store, "DELETE FROM content_definitions WHERE name = 'Confidential subject'")
     findings = lint_json(demo, expect=3)
     assert [f["object"] for f in findings if f["code"] == "SM102"] == [
-        "content-examination policy 7 ('Confidential subjects, outbound')"]
+        "content-examination policy 7 ('Confidential subjects, outbound')"
+    ]
 
 
 def test_a_group_deleted_behind_secmsgs_back(demo, _isolated_store):
     raw_sql(_isolated_store, "DELETE FROM groups WHERE name = 'Finance'")
     findings = lint_json(demo, expect=3)
     dangling = [f for f in findings if f["code"] == "SM103"]
-    assert [f["object"].split(" ('")[0] for f in dangling] == ["secure-messaging policy 3", "content-examination policy 8"]
+    assert [f["object"].split(" ('")[0] for f in dangling] == [
+        "secure-messaging policy 3",
+        "content-examination policy 8",
+    ]
     assert all("group 'Finance', which does not exist" in f["reason"] for f in dangling)
 
 
 def test_a_regex_stored_before_the_re2_dialect_is_an_error_and_fails_closed(demo, _isolated_store):
-    raw_sql(_isolated_store, """UPDATE content_definitions SET lines = '["3 \\"privileged & confidential\\"",
-            "1 regex (?<=ref )[0-9]+"]' WHERE name = 'Privileged body'""")
+    raw_sql(
+        _isolated_store,
+        """UPDATE content_definitions SET lines = '["3 \\"privileged & confidential\\"",
+            "1 regex (?<=ref )[0-9]+"]' WHERE name = 'Privileged body'""",
+    )
     findings = lint_json(demo, expect=3)
     (sm105,) = [f for f in findings if f["code"] == "SM105"]
     assert sm105["object"] == "content definition 'Privileged body'"
-    assert sm105["reason"].startswith("match line 2: regex '(?<=ref )[0-9]+': a lookbehind (?<=...) is not supported")
+    assert sm105["reason"].startswith(
+        "match line 2: regex '(?<=ref )[0-9]+': a lookbehind (?<=...) is not supported"
+    )
     # simulate still decides, and the definition fails closed: the client gets it in the portal
-    r = demo("simulate", FIXTURES / "messages" / "03-mixed-internal-external.eml", "--at", AT, "-o", "json")
+    r = demo(
+        "simulate",
+        FIXTURES / "messages" / "03-mixed-internal-external.eml",
+        "--at",
+        AT,
+        "-o",
+        "json",
+    )
     assert r.exit_code == 0, r.output
-    (outcome,) = [c for rc in r.json["recipients"] for c in rc["content"] if c["content_definition"] == "Privileged body"]
+    (outcome,) = [
+        c
+        for rc in r.json["recipients"]
+        for c in rc["content"]
+        if c["content_definition"] == "Privileged body"
+    ]
     assert outcome["fired"] and outcome["unscannable"].startswith("match line 2 cannot run")
 
 
 def test_an_attribute_unset_while_a_policy_uses_it(demo):
     # The store lets the last 'Office' attribute go although a policy names it.
-    r = demo("bypass", "create", "London office mail", "--from", "attribute:Office=London", "--to", "everyone")
+    r = demo(
+        "bypass",
+        "create",
+        "London office mail",
+        "--from",
+        "attribute:Office=London",
+        "--to",
+        "everyone",
+    )
     assert r.exit_code == 0, r.output
     for address in ("evan.price@harborfinch.co.uk", "zoe.angstrom@harborfinch.co.uk"):
         r = demo("attribute", "unset", address, "Office")
@@ -310,7 +392,10 @@ def test_the_demo_store_lints_like_the_demo_file(demo):
 
 def test_the_demo_after_audit_season(cli):
     # Policy 4 ends 2027-03-31 (a date: the whole day, in Europe/London).
-    expired = ("SM302", "secure-messaging policy 4 ('Year-end audit season: everything to the audito…')")
+    expired = (
+        "SM302",
+        "secure-messaging policy 4 ('Year-end audit season: everything to the audito…')",
+    )
     findings = lint_json(cli, str(DEMO), "--at", "2027-03-31T23:59:59+01:00", expect=0)
     assert expired not in {(f["code"], f["object"]) for f in findings}
     findings = lint_json(cli, str(DEMO), "--at", "2027-04-01T00:00:00+01:00", expect=0)
@@ -335,7 +420,10 @@ def test_the_demo_fails_strict(cli):
 
 
 def test_an_invalid_file_stops_at_its_problems(cli, tmp_path):
-    path = write(tmp_path, BASE + sm_policy(3, "enabled = false") + sm_policy(1).replace('"Sec/D"', '"Sec/Gone"'))
+    path = write(
+        tmp_path,
+        BASE + sm_policy(3, "enabled = false") + sm_policy(1).replace('"Sec/D"', '"Sec/Gone"'),
+    )
     r = cli("lint", path)
     assert r.exit_code == 3
     assert "SM001" in r.stdout and "SM303" not in r.stdout
@@ -343,7 +431,14 @@ def test_an_invalid_file_stops_at_its_problems(cli, tmp_path):
 
 
 def test_table_sorted_by_severity_then_code_and_summary_on_stderr(cli, tmp_path):
-    r = cli("import", write(tmp_path, BASE + sm_policy(3, "enabled = false") + sm_policy(2, to='{ type = "internal" }'), "ok.toml"))
+    r = cli(
+        "import",
+        write(
+            tmp_path,
+            BASE + sm_policy(3, "enabled = false") + sm_policy(2, to='{ type = "internal" }'),
+            "ok.toml",
+        ),
+    )
     assert r.exit_code == 0, r.output
     r = cli("lint", "--at", AT)
     assert r.exit_code == 0, r.output

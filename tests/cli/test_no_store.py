@@ -122,8 +122,10 @@ def test_every_command_is_classified():
 
 def _refused(r, where: Path) -> None:
     assert r.exit_code == 1, r.output
-    assert r.stderr == (f"error: no store at {where}: create one with 'secmsg init' or 'secmsg import FILE' "
-                        "(or point --db / SECMSG_DB at an existing store)\n"), r.output
+    assert r.stderr == (
+        f"error: no store at {where}: create one with 'secmsg init' or 'secmsg import FILE' "
+        "(or point --db / SECMSG_DB at an existing store)\n"
+    ), r.output
     assert r.stdout == ""
 
 
@@ -185,19 +187,33 @@ def test_lint_and_test_of_a_file_need_no_store(bare_cli, _isolated_store):
         ("deliver", MSG, "-o", "json"),
         ("policy", "list"),
     ],
-    ids=["simulate-lean", "simulate-explain", "simulate-batch", "simulate-usage", "deliver", "policy-list"],
+    ids=[
+        "simulate-lean",
+        "simulate-explain",
+        "simulate-batch",
+        "simulate-usage",
+        "deliver",
+        "policy-list",
+    ],
 )
 def test_the_console_script_refuses_a_mistyped_path(tmp_path, args):
     where = tmp_path / "typo" / "secmsg.db"
     env = {k: v for k, v in os.environ.items() if k not in ("SECMSG_DB", "SECMSG_DEBUG")}
     env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
-    r = subprocess.run([sys.executable, "-m", "secmsg_cli", "--db", str(where), *map(str, args)],
-                       capture_output=True, text=True, env=env, timeout=120)
+    r = subprocess.run(
+        [sys.executable, "-m", "secmsg_cli", "--db", str(where), *map(str, args)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
     if "--bogus-for-typer" in args:
         assert r.returncode == 2 and "no such option" in r.stderr.lower(), r
     else:
         assert r.returncode == 1, r
-        assert r.stderr.startswith(f"error: no store at {where}: create one with 'secmsg init'"), r.stderr
+        assert r.stderr.startswith(f"error: no store at {where}: create one with 'secmsg init'"), (
+            r.stderr
+        )
         assert r.stderr.count("\n") == 1 and r.stdout == ""
     assert list(tmp_path.iterdir()) == []
 
@@ -208,8 +224,14 @@ def test_a_store_path_that_is_not_a_store_is_one_line(bare_cli, tmp_path):
     for args in (("domain", "list"), ("init",), ("import", DEMO)):
         r = bare_cli("--db", notes, *args)
         assert r.exit_code == 1, r.output
-        assert r.stderr == f"error: cannot open store {notes}: it is not a secmsg store (not an SQLite database)\n"
+        assert (
+            r.stderr
+            == f"error: cannot open store {notes}: it is not a secmsg store (not an SQLite database)\n"
+        )
     assert notes.read_text() == "my notes\n"
     for args in (("domain", "list"), ("init",)):
         r = bare_cli("--db", tmp_path, *args)
-        assert r.exit_code == 1 and r.stderr == f"error: cannot open store {tmp_path}: it is a directory\n", r.output
+        assert (
+            r.exit_code == 1
+            and r.stderr == f"error: cannot open store {tmp_path}: it is a directory\n"
+        ), r.output

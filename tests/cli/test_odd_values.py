@@ -26,8 +26,13 @@ def run_secmsg(*args: str, db: Path) -> subprocess.CompletedProcess:
     """The real console entry (``python -m secmsg_cli``): the lean simulate path."""
     env = dict(os.environ, SECMSG_ACTOR="tester", PYTHONPATH=str(ROOT))
     env.pop("SECMSG_DEBUG", None)
-    return subprocess.run([sys.executable, "-m", "secmsg_cli", "--db", str(db), *args],
-                          capture_output=True, text=True, env=env, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "secmsg_cli", "--db", str(db), *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
 
 
 def one_line(stderr: str) -> str:
@@ -42,19 +47,23 @@ OUT_OF_RANGE = ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00"]
 
 
 @pytest.mark.parametrize("at", OUT_OF_RANGE)
-@pytest.mark.parametrize("command", [
-    ["simulate", str(M01)],
-    ["simulate", str(M01), "--explain", "-o", "json"],
-    ["deliver", str(M01)],
-    ["portal", "list"],
-    ["portal", "show", "1"],
-    ["portal", "sweep"],
-    ["portal", "extend", "1", "--by", "1d"],
-    ["portal", "recall", "1"],
-    ["lint"],
-    ["policy", "list"],
-    ["policy", "show", "1"],
-], ids=" ".join)
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["simulate", str(M01)],
+        ["simulate", str(M01), "--explain", "-o", "json"],
+        ["deliver", str(M01)],
+        ["portal", "list"],
+        ["portal", "show", "1"],
+        ["portal", "sweep"],
+        ["portal", "extend", "1", "--by", "1d"],
+        ["portal", "recall", "1"],
+        ["lint"],
+        ["policy", "list"],
+        ["policy", "show", "1"],
+    ],
+    ids=" ".join,
+)
 def test_an_at_out_of_range_is_an_invalid_at(demo, command, at):
     r = demo(*command, "--at", at)
     refused(r, f"invalid --at '{at}'", "out of range")
@@ -81,7 +90,9 @@ def test_an_expiry_past_the_year_9999_is_a_decision_error_naming_the_time(demo):
     assert "9999-12-25" in doc["error"] and "Legal/7-Day Expiry, Receipt" in doc["error"], doc
     assert "after the year 9999" in doc["error"]
     table = demo("simulate", M01, "--at", "9999-12-25T00:00:00Z")
-    assert table.exit_code == 1 and "internal error" not in table.stderr + table.stdout, table.output
+    assert table.exit_code == 1 and "internal error" not in table.stderr + table.stdout, (
+        table.output
+    )
 
 
 def test_retention_past_the_year_9999_is_a_decision_error(demo):
@@ -109,7 +120,8 @@ def test_a_long_definition_near_9999_is_an_error_not_a_crash(cli, tmp_path):
         '[[folders]]\npath = "F"\npublish_to = ["everyone"]\n'
         '[[definitions]]\nfolder = "F"\ndescription = "Long"\nexpire_after = "100y"\nmax_extension = "100y"\n'
         '[[policies]]\nkind = "secure-messaging"\nnarrative = "all out"\ndefinition = "F/Long"\n'
-        'from = { type = "internal" }\nto = { type = "external" }\n')
+        'from = { type = "internal" }\nto = { type = "external" }\n'
+    )
     ok(cli("import", cfg))
     msg = tmp_path / "m.eml"
     msg.write_text("From: a@example.com\nTo: b@partner.test\nSubject: hi\n\nhello\n")
@@ -128,8 +140,10 @@ def test_an_extension_past_the_year_9999_is_refused_as_beyond_what_is_allowed(de
     outbox = tmp_path / "outbox"
     ok(demo("deliver", M01, "--at", "9992-01-01T00:00:00Z", "--outbox", outbox))
     for by in ("100y", "5000d"):
-        refused(demo("portal", "extend", "1", "--by", by, "--at", "9992-01-02T00:00:00Z"),
-                f"cannot extend portal copy 1 by {by}")
+        refused(
+            demo("portal", "extend", "1", "--by", by, "--at", "9992-01-02T00:00:00Z"),
+            f"cannot extend portal copy 1 by {by}",
+        )
     ok(demo("portal", "extend", "1", "--by", "1d", "--at", "9992-01-02T00:00:00Z"))
 
 
@@ -141,7 +155,8 @@ def test_validity_bounds_at_the_ends_of_time_are_accepted(cli, tmp_path):
     cfg.write_text(
         '[account]\ntimezone = "Pacific/Kiritimati"\n[[domains]]\nname = "example.com"\n'
         '[[policies]]\nkind = "secure-messaging"\nnarrative = "forever"\ndefinition = "Default/External Recipients"\n'
-        'from = { type = "internal" }\nto = { type = "external" }\nstart = "0001-01-01"\nend = "9999-12-31"\n')
+        'from = { type = "internal" }\nto = { type = "external" }\nstart = "0001-01-01"\nend = "9999-12-31"\n'
+    )
     ok(cli("import", cfg))
     assert ok(cli("policy", "list", "--at", AT, "-o", "json")).json[0]["status"] == "active"
     msg = tmp_path / "m.eml"
@@ -153,34 +168,57 @@ def test_validity_bounds_at_the_ends_of_time_are_accepted(cli, tmp_path):
 
 def test_a_case_time_out_of_range_is_an_error_of_that_case(cli, tmp_path):
     cases = tmp_path / "cases.toml"
-    cases.write_text(f"[[case]]\nname = 'far'\nmessage = '{M01}'\nat = 0001-01-01T00:00:00+14:00\n"
-                     "[[case.expect]]\nrecipient = 'm.okonkwo@lexpartners.com'\nroute = 'portal'\n")
+    cases.write_text(
+        f"[[case]]\nname = 'far'\nmessage = '{M01}'\nat = 0001-01-01T00:00:00+14:00\n"
+        "[[case.expect]]\nrecipient = 'm.okonkwo@lexpartners.com'\nroute = 'portal'\n"
+    )
     r = cli("test", cases, "--config", DEMO)
     assert r.exit_code in (3, 4), r.output
-    assert "internal error" not in r.stdout + r.stderr and "OverflowError" not in r.stdout + r.stderr
+    assert (
+        "internal error" not in r.stdout + r.stderr and "OverflowError" not in r.stdout + r.stderr
+    )
     assert "time 0001-01-01T00:00:00+14:00 out of range" in r.stdout + r.stderr
 
 
 # --- ids too large for the store ----------------------------------------------------------
 
 ID_COMMANDS = [
-    ["policy", "show"], ["policy", "delete"], ["policy", "enable"], ["policy", "update", "{id}", "--narrative", "x"],
-    ["bypass", "show"], ["bypass", "delete"], ["content-policy", "show"], ["content-policy", "delete"],
-    ["definition", "show"], ["definition", "delete"], ["definition", "update", "{id}", "--print"],
-    ["content-definition", "show"], ["content-definition", "delete"],
-    ["group", "show"], ["group", "delete"], ["group", "add-member", "{id}", "x@example.com"],
-    ["folder", "delete"], ["folder", "rename", "{id}", "New"], ["folder", "publish", "Legal", "{id}"],
+    ["policy", "show"],
+    ["policy", "delete"],
+    ["policy", "enable"],
+    ["policy", "update", "{id}", "--narrative", "x"],
+    ["bypass", "show"],
+    ["bypass", "delete"],
+    ["content-policy", "show"],
+    ["content-policy", "delete"],
+    ["definition", "show"],
+    ["definition", "delete"],
+    ["definition", "update", "{id}", "--print"],
+    ["content-definition", "show"],
+    ["content-definition", "delete"],
+    ["group", "show"],
+    ["group", "delete"],
+    ["group", "add-member", "{id}", "x@example.com"],
+    ["folder", "delete"],
+    ["folder", "rename", "{id}", "New"],
+    ["folder", "publish", "Legal", "{id}"],
     ["definition", "list", "--folder", "{id}"],
-    ["portal", "show"], ["portal", "extend", "{id}", "--by", "1d"], ["portal", "recall"],
+    ["portal", "show"],
+    ["portal", "extend", "{id}", "--by", "1d"],
+    ["portal", "recall"],
     ["policy", "create", "x", "--definition", "{id}", "--to", "external"],
 ]
 
 
 def _with_id(command: list[str], value: str) -> list[str]:
-    return [value if part == "{id}" else part for part in command] + ([] if "{id}" in command else [value])
+    return [value if part == "{id}" else part for part in command] + (
+        [] if "{id}" in command else [value]
+    )
 
 
-@pytest.mark.parametrize("value", [BIG_ID, "9" * 5000, "²"], ids=["26 digits", "5000 digits", "superscript two"])
+@pytest.mark.parametrize(
+    "value", [BIG_ID, "9" * 5000, "²"], ids=["26 digits", "5000 digits", "superscript two"]
+)
 @pytest.mark.parametrize("command", ID_COMMANDS, ids=" ".join)
 def test_an_id_too_large_or_odd_is_not_found(demo, command, value):
     r = demo(*_with_id(command, value))
@@ -192,7 +230,9 @@ def test_an_id_too_large_or_odd_is_not_found(demo, command, value):
 
 def test_a_policy_id_too_large_in_a_config_is_invalid(cli, tmp_path):
     cfg = tmp_path / "c.json"
-    cfg.write_text(json.dumps({"policies": [{"id": int(BIG_ID), "kind": "bypass", "narrative": "n"}]}))
+    cfg.write_text(
+        json.dumps({"policies": [{"id": int(BIG_ID), "kind": "bypass", "narrative": "n"}]})
+    )
     for command in (["import"], ["plan"], ["apply", "--yes"]):
         r = cli(*command, cfg)
         assert r.exit_code == 3, r.output
@@ -221,8 +261,17 @@ def test_audit_limit_at_the_largest_value_lists_everything(demo):
     assert len(ok(demo("audit", "--limit", str(2**63 - 1), "-o", "json")).json) > 1
 
 
-@pytest.mark.parametrize("url", ["http://[::1", "https://[::1]x/", "https://host:99999/", "https://:443/",
-                                 "https://user@/p", "https://ex\u00adample.com/"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://[::1",
+        "https://[::1]x/",
+        "https://host:99999/",
+        "https://:443/",
+        "https://user@/p",
+        "https://ex\u00adample.com/",
+    ],
+)
 def test_a_bad_portal_url_is_invalid_input(cli, url):
     ok(cli("init"))
     r = cli("account", "set", "--portal-url", url)
@@ -270,10 +319,14 @@ def test_a_deeply_nested_config_to_lint_and_test(cli, tmp_path, name):
     path.write_text(DEEP[name])
     r = cli("lint", path)
     assert r.exit_code == 3, r.output
-    assert "SM001" in r.stdout and "nested too deeply" in r.stdout and "internal error" not in r.stderr, r.output
+    assert (
+        "SM001" in r.stdout and "nested too deeply" in r.stdout and "internal error" not in r.stderr
+    ), r.output
     cases = tmp_path / "cases.toml"
-    cases.write_text(f"[[case]]\nname = 'c'\nmessage = '{M01}'\nat = 2026-11-27T10:00:00Z\n"
-                     "[[case.expect]]\nrecipient = 'm.okonkwo@lexpartners.com'\nroute = 'portal'\n")
+    cases.write_text(
+        f"[[case]]\nname = 'c'\nmessage = '{M01}'\nat = 2026-11-27T10:00:00Z\n"
+        "[[case.expect]]\nrecipient = 'm.okonkwo@lexpartners.com'\nroute = 'portal'\n"
+    )
     r = cli("test", cases, "--config", path)
     assert r.exit_code == 3, r.output
     assert "nested too deeply" in one_line(r.stderr)
@@ -290,13 +343,17 @@ def test_a_deeply_nested_cases_file_is_an_error(cli, tmp_path):
 # --- huge values are not echoed whole --------------------------------------------------------
 
 
-@pytest.mark.parametrize("command", [
-    ["group", "show", "x" * 100_000],
-    ["group", "add-member", "Legal", "y" * 100_000],
-    ["definition", "create", "z" * 100_000],
-    ["attribute", "list", "--output", "w" * 100_000],
-    ["definition", "create", "Legal/X", "--banner-file", "v" * 5000],
-], ids=lambda c: " ".join(part[:12] for part in c))
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["group", "show", "x" * 100_000],
+        ["group", "add-member", "Legal", "y" * 100_000],
+        ["definition", "create", "z" * 100_000],
+        ["attribute", "list", "--output", "w" * 100_000],
+        ["definition", "create", "Legal/X", "--banner-file", "v" * 5000],
+    ],
+    ids=lambda c: " ".join(part[:12] for part in c),
+)
 def test_a_huge_value_is_capped_in_the_error(demo, command):
     r = demo(*command)
     assert r.exit_code in (1, 2), r.output
@@ -304,10 +361,14 @@ def test_a_huge_value_is_capped_in_the_error(demo, command):
     assert len(err) < 600 and "…" in err, err
 
 
-@pytest.mark.parametrize("narrative", ["N" * 1_000_000, "N" * 1_000_000 + "\x1b"], ids=["long", "long with ESC"])
+@pytest.mark.parametrize(
+    "narrative", ["N" * 1_000_000, "N" * 1_000_000 + "\x1b"], ids=["long", "long with ESC"]
+)
 def test_a_1mb_narrative_in_a_config_is_capped_in_every_error_line(cli, tmp_path, narrative):
     cfg = tmp_path / "c.json"
-    cfg.write_text(json.dumps({"policies": [{"kind": "bypass", "narrative": narrative, "bogus": 1}]}))
+    cfg.write_text(
+        json.dumps({"policies": [{"kind": "bypass", "narrative": narrative, "bogus": 1}]})
+    )
     r = cli("import", cfg)
     assert r.exit_code == 3, r.output
     assert "internal error" not in r.stderr
@@ -322,13 +383,25 @@ def test_a_1mb_narrative_in_a_config_is_capped_in_every_error_line(cli, tmp_path
 # --- text that is not UTF-8 --------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("command", [
-    ["folder", "create", "\udcff"],
-    ["folder", "publish", "Legal", "\udcff"],
-    ["attribute", "list", "--name", "\udcff"],
-    ["group", "create", "G\udcff"],
-    ["policy", "create", "n\udcffarrative", "--definition", "Legal/7-Day Expiry, Receipt", "--to", "external"],
-], ids=lambda c: " ".join(c[:2]))
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["folder", "create", "\udcff"],
+        ["folder", "publish", "Legal", "\udcff"],
+        ["attribute", "list", "--name", "\udcff"],
+        ["group", "create", "G\udcff"],
+        [
+            "policy",
+            "create",
+            "n\udcffarrative",
+            "--definition",
+            "Legal/7-Day Expiry, Receipt",
+            "--to",
+            "external",
+        ],
+    ],
+    ids=lambda c: " ".join(c[:2]),
+)
 def test_text_that_is_not_utf8_is_invalid_input(demo, command):
     r = demo(*command)
     assert r.exit_code == 1, r.output

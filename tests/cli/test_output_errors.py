@@ -131,10 +131,26 @@ def test_quiet_silences_confirmations_but_not_results(demo):
 
 @pytest.mark.parametrize(
     "args",
-    [("bogus",), ("domain", "add"), ("domain", "list", "-o", "xml"), ("audit", "--limit", "0"),
-     ("audit", "--limit", "ten"), ("--db",), ("group", "create", "G", "--nope"), ("folder", "publish", "F")],
-    ids=["unknown-command", "missing-argument", "bad-output", "limit-zero", "limit-text", "db-needs-value",
-         "unknown-option", "publish-no-targets"],
+    [
+        ("bogus",),
+        ("domain", "add"),
+        ("domain", "list", "-o", "xml"),
+        ("audit", "--limit", "0"),
+        ("audit", "--limit", "ten"),
+        ("--db",),
+        ("group", "create", "G", "--nope"),
+        ("folder", "publish", "F"),
+    ],
+    ids=[
+        "unknown-command",
+        "missing-argument",
+        "bad-output",
+        "limit-zero",
+        "limit-text",
+        "db-needs-value",
+        "unknown-option",
+        "publish-no-targets",
+    ],
 )
 def test_usage_errors_exit_2_with_one_line(cli, args):
     r = cli(*args)
@@ -153,8 +169,19 @@ def test_help_and_version(cli):
     from secmsg_cli import __version__
 
     r = ok(cli("--help"))
-    for command in ("init", "db", "account", "domain", "group", "attribute", "folder", "definition", "audit",
-                    "export", "import"):
+    for command in (
+        "init",
+        "db",
+        "account",
+        "domain",
+        "group",
+        "attribute",
+        "folder",
+        "definition",
+        "audit",
+        "export",
+        "import",
+    ):
         assert command in r.stdout
     assert ok(cli("-h")).stdout == r.stdout
     assert ok(cli("--version")).stdout == f"secmsg {__version__}\n"
@@ -172,7 +199,15 @@ def test_help_and_version(cli):
         (("definition", "create", "Legal/X", "--expire-after", "soon"), 1, "soon"),
         (("import", str(DEMO)), 3, "not empty"),
     ],
-    ids=["invalid", "not-found", "refused-builtin", "refused-non-empty", "timezone", "duration", "import"],
+    ids=[
+        "invalid",
+        "not-found",
+        "refused-builtin",
+        "refused-non-empty",
+        "timezone",
+        "duration",
+        "import",
+    ],
 )
 def test_domain_errors_exit_codes_and_one_line(demo, args, code, fragment):
     before = ok(demo("db", "status", "-o", "json")).json
@@ -194,9 +229,24 @@ def test_undecodable_command_line_bytes_are_a_clean_error(tmp_path):
     """An address with a byte that is not UTF-8 reaches Python as a lone
     surrogate; it must be refused as an invalid address, not crash."""
     env_db = tmp_path / "x.db"
-    subprocess.run([sys.executable, "-m", "secmsg_cli", "--db", str(env_db), "init"], check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "secmsg_cli", "--db", str(env_db), "init"],
+        check=True,
+        capture_output=True,
+    )
     bad = subprocess.run(
-        [sys.executable, "-m", "secmsg_cli", "--db", str(env_db), "group", "create", "G", "-m", b"ann\xff@example.com"],
+        [
+            sys.executable,
+            "-m",
+            "secmsg_cli",
+            "--db",
+            str(env_db),
+            "group",
+            "create",
+            "G",
+            "-m",
+            b"ann\xff@example.com",
+        ],
         capture_output=True,
     )
     assert bad.returncode == 1, bad
@@ -207,9 +257,17 @@ def test_undecodable_command_line_bytes_are_a_clean_error(tmp_path):
 
 def test_debug_mode_shows_the_traceback(tmp_path):
     env_db = tmp_path / "x.db"
-    subprocess.run([sys.executable, "-m", "secmsg_cli", "--db", str(env_db), "init"], check=True, capture_output=True)
-    r = subprocess.run([sys.executable, "-m", "secmsg_cli", "--db", str(env_db), "domain", "add", "not a domain"],
-                       capture_output=True, text=True, env={**os.environ, "SECMSG_DEBUG": "1"})
+    subprocess.run(
+        [sys.executable, "-m", "secmsg_cli", "--db", str(env_db), "init"],
+        check=True,
+        capture_output=True,
+    )
+    r = subprocess.run(
+        [sys.executable, "-m", "secmsg_cli", "--db", str(env_db), "domain", "add", "not a domain"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "SECMSG_DEBUG": "1"},
+    )
     assert r.returncode != 0
     assert "Traceback" in r.stderr and "InvalidInput" in r.stderr
 
@@ -253,12 +311,26 @@ def test_every_write_is_audited_with_the_actor(cli, monkeypatch):
         ("domain", "remove", "acme.com"),
     ]
     expected = [
-        ("update", "account"), ("create", "domain"), ("create", "group"), ("update", "group"), ("update", "group"),
-        ("set", "attribute"), ("unset", "attribute"), ("create", "folder"), ("publish", "folder"),
-        ("unpublish", "folder"), ("rename", "folder"), ("create", "folder"), ("move", "folder"),
-        ("create", "definition"), ("update", "definition"), ("delete", "definition"),
-        ("delete", "folder"), ("delete", "folder"),  # Top/Law, then Top
-        ("delete", "group"), ("delete", "domain"),
+        ("update", "account"),
+        ("create", "domain"),
+        ("create", "group"),
+        ("update", "group"),
+        ("update", "group"),
+        ("set", "attribute"),
+        ("unset", "attribute"),
+        ("create", "folder"),
+        ("publish", "folder"),
+        ("unpublish", "folder"),
+        ("rename", "folder"),
+        ("create", "folder"),
+        ("move", "folder"),
+        ("create", "definition"),
+        ("update", "definition"),
+        ("delete", "definition"),
+        ("delete", "folder"),
+        ("delete", "folder"),  # Top/Law, then Top
+        ("delete", "group"),
+        ("delete", "domain"),
     ]
     for args in writes:
         ok(cli(*args))
@@ -271,8 +343,15 @@ def test_every_write_is_audited_with_the_actor(cli, monkeypatch):
 
 def test_reads_and_failures_are_not_audited(demo):
     count = len(ok(demo("audit", "--limit", "1000", "-o", "json")).json)
-    for args in [("domain", "list"), ("definition", "show", "1"), ("export",), ("db", "status"),
-                 ("domain", "add", "harborfinch.com"), ("group", "delete", "Board"), ("init",)]:
+    for args in [
+        ("domain", "list"),
+        ("definition", "show", "1"),
+        ("export",),
+        ("db", "status"),
+        ("domain", "add", "harborfinch.com"),
+        ("group", "delete", "Board"),
+        ("init",),
+    ]:
         demo(*args)
     assert len(ok(demo("audit", "--limit", "1000", "-o", "json")).json) == count
 
@@ -299,10 +378,15 @@ def test_audit_limit_and_table(demo):
 
 
 @settings(max_examples=1000, deadline=None)
-@given(st.recursive(
-    st.one_of(st.none(), st.booleans(), st.integers(), st.text()),
-    lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=6), inner, max_size=4)),
-    max_leaves=25))
+@given(
+    st.recursive(
+        st.one_of(st.none(), st.booleans(), st.integers(), st.text()),
+        lambda inner: st.one_of(
+            st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=6), inner, max_size=4)
+        ),
+        max_leaves=25,
+    )
+)
 def test_indented_json_is_byte_for_byte_what_the_standard_library_writes(doc):
     """-o json goes through orjson when it can: never a different byte."""
     import json

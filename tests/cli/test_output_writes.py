@@ -19,8 +19,10 @@ import pytest
 
 from tests.conftest import DEMO, FIXTURES, ROOT
 
-pytestmark = pytest.mark.skipif(not os.path.exists("/dev/full") or sys.platform == "win32",
-                                reason="POSIX: /dev/full and RLIMIT_FSIZE")
+pytestmark = pytest.mark.skipif(
+    not os.path.exists("/dev/full") or sys.platform == "win32",
+    reason="POSIX: /dev/full and RLIMIT_FSIZE",
+)
 
 MESSAGES = FIXTURES / "messages"
 ONE = MESSAGES / "01-confidential-subject-to-counsel.eml"
@@ -55,7 +57,11 @@ to = {{ type = "domain", value = "auditors{i}.example" }}
 
 
 def _env(unbuffered: bool) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("SECMSG_DB", "SECMSG_DEBUG", "PYTHONUNBUFFERED")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("SECMSG_DB", "SECMSG_DEBUG", "PYTHONUNBUFFERED")
+    }
     env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
     env["SECMSG_ACTOR"] = "tester"
     if unbuffered:
@@ -63,17 +69,28 @@ def _env(unbuffered: bool) -> dict[str, str]:
     return env
 
 
-def secmsg(db: Path, *args, stdout=subprocess.PIPE, limit: int | None = None, unbuffered: bool = False,
-           timeout: int = 300) -> subprocess.CompletedProcess:
+def secmsg(
+    db: Path,
+    *args,
+    stdout=subprocess.PIPE,
+    limit: int | None = None,
+    unbuffered: bool = False,
+    timeout: int = 300,
+) -> subprocess.CompletedProcess:
     def limited() -> None:
         import resource
 
         _, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
         resource.setrlimit(resource.RLIMIT_FSIZE, (limit, hard))
 
-    return subprocess.run([sys.executable, "-m", "secmsg_cli", "--db", str(db), *map(str, args)],
-                          stdout=stdout, stderr=subprocess.PIPE, env=_env(unbuffered),
-                          preexec_fn=limited if limit is not None else None, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "secmsg_cli", "--db", str(db), *map(str, args)],
+        stdout=stdout,
+        stderr=subprocess.PIPE,
+        env=_env(unbuffered),
+        preexec_fn=limited if limit is not None else None,
+        timeout=timeout,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -134,8 +151,13 @@ SMALL = [
 
 
 def _ids(cases):
-    return [" ".join(str(a) for a in args).replace(str(ONE), "one.eml").replace(str(AT), "AT")
-            .replace(str(FIXTURES), "fixtures") for _, args in cases]
+    return [
+        " ".join(str(a) for a in args)
+        .replace(str(ONE), "one.eml")
+        .replace(str(AT), "AT")
+        .replace(str(FIXTURES), "fixtures")
+        for _, args in cases
+    ]
 
 
 IDS = _ids(COMMANDS)
@@ -168,20 +190,30 @@ def test_a_file_size_limit_is_an_error(big, tmp_path, store, args, unbuffered):
     assert r.returncode == 1, err
     assert err.endswith("error: cannot write the output: File too large\n"), err
     assert err.count("error:") == 1 and "Traceback" not in err and "Exception ignored" not in err
-    assert out.stat().st_size == LIMIT  # what was written, up to the limit: the rest was refused, not lost quietly
+    assert (
+        out.stat().st_size == LIMIT
+    )  # what was written, up to the limit: the rest was refused, not lost quietly
 
 
 @pytest.mark.parametrize(
     ("store", "args"),
-    [("db", ("policy", "list")), ("db", ("export",)), ("db", ("audit", "-n", "100000", "-o", "json")),
-     ("db", ("simulate", "{batch}", "--at", AT, "-o", "jsonl", "-j", "1")),
-     ("plain", ("deliver", "{batch}", "--at", AT, "-o", "jsonl"))],
+    [
+        ("db", ("policy", "list")),
+        ("db", ("export",)),
+        ("db", ("audit", "-n", "100000", "-o", "json")),
+        ("db", ("simulate", "{batch}", "--at", AT, "-o", "jsonl", "-j", "1")),
+        ("plain", ("deliver", "{batch}", "--at", AT, "-o", "jsonl")),
+    ],
     ids=["policy-list", "export", "audit", "simulate-lean", "deliver"],
 )
 @pytest.mark.parametrize("unbuffered", [False, True], ids=["buffered", "unbuffered"])
 def test_a_reader_that_goes_away_ends_the_command_quietly(big, store, args, unbuffered):
-    proc = subprocess.Popen([sys.executable, "-m", "secmsg_cli", "--db", str(big[store]), *_args(big, args)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_env(unbuffered))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "secmsg_cli", "--db", str(big[store]), *_args(big, args)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=_env(unbuffered),
+    )
     assert proc.stdout.readline()  # as `| head -1`
     proc.stdout.close()
     err = proc.stderr.read().decode(errors="replace")
@@ -208,12 +240,22 @@ def test_export_to_a_file_over_the_limit_leaves_the_old_file(big, tmp_path):
 
 def test_junit_over_the_limit_leaves_no_truncated_report(tmp_path):
     report = tmp_path / "report.xml"
-    whole = secmsg(tmp_path / "unused.db", "test", FIXTURES / "cases.toml", "--config", DEMO, "--junit", report)
+    whole = secmsg(
+        tmp_path / "unused.db", "test", FIXTURES / "cases.toml", "--config", DEMO, "--junit", report
+    )
     assert whole.returncode == 0, whole.stderr
     size = report.stat().st_size
     report.unlink()
-    r = secmsg(tmp_path / "unused.db", "test", FIXTURES / "cases.toml", "--config", DEMO, "--junit", report,
-               limit=size - 1)
+    r = secmsg(
+        tmp_path / "unused.db",
+        "test",
+        FIXTURES / "cases.toml",
+        "--config",
+        DEMO,
+        "--junit",
+        report,
+        limit=size - 1,
+    )
     err = r.stderr.decode(errors="replace")
     assert r.returncode == 1, err
     assert err.endswith(f"error: cannot write {report}: File too large\n"), err
@@ -231,9 +273,14 @@ def test_a_closed_standard_output_is_an_error_and_the_store_is_not_written(big, 
     it; the results must be refused, not written there."""
     db = big["db"]
     before = db.read_bytes()
-    r = subprocess.run([sys.executable, "-m", "secmsg_cli", "--db", str(db), *map(str, args)],
-                       stdin=subprocess.DEVNULL, stderr=subprocess.PIPE, env=_env(False),
-                       preexec_fn=lambda: os.close(1), timeout=300)
+    r = subprocess.run(
+        [sys.executable, "-m", "secmsg_cli", "--db", str(db), *map(str, args)],
+        stdin=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env=_env(False),
+        preexec_fn=lambda: os.close(1),
+        timeout=300,
+    )
     err = r.stderr.decode(errors="replace")
     assert r.returncode == 1, err
     assert err == "error: cannot write the output: standard output is closed\n"

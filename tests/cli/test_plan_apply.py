@@ -99,8 +99,15 @@ def P(pid: int) -> str:
     return f"{pid} ({p['kind']}: {p['narrative']})"
 
 
-EXPECTED_CREATES = {"domain": 3, "group": 6, "attribute": 12, "folder": 6, "definition": 8,
-                    "content-definition": 3, "policy": 9}
+EXPECTED_CREATES = {
+    "domain": 3,
+    "group": 6,
+    "attribute": 12,
+    "folder": 6,
+    "definition": 8,
+    "content-definition": 3,
+    "policy": 9,
+}
 
 
 # --- plan against an empty store; --detailed-exitcode; -o json ----------------------------
@@ -124,7 +131,9 @@ def test_plan_against_an_empty_store_creates_everything(cli):
     assert ("definition", "Legal/Restricted/Privileged, No Print, 12 Hours") in objects
     assert ("policy", P(9)) in objects
     assert ("folder", "HR/Archive") in objects
-    assert not any(o == "Default" or o.startswith("Default/") for _, o in objects)  # built-ins are no change
+    assert not any(
+        o == "Default" or o.startswith("Default/") for _, o in objects
+    )  # built-ins are no change
 
 
 def test_plan_table_lists_each_change_and_a_summary(cli):
@@ -134,7 +143,9 @@ def test_plan_table_lists_each_change_and_a_summary(cli):
     assert f"+ create policy {P(1)}" in lines
     assert "~ update account account" in lines
     assert any(line.strip() == "name:  → Harbor & Finch LLP" for line in lines), r.stdout
-    assert lines[-1] == f"Plan: {sum(EXPECTED_CREATES.values())} to create, 1 to update, 0 to delete."
+    assert (
+        lines[-1] == f"Plan: {sum(EXPECTED_CREATES.values())} to create, 1 to update, 0 to delete."
+    )
     assert r.stderr == ""
 
 
@@ -199,13 +210,24 @@ def test_plan_json_shape(demo, tmp_path):
         assert set(c) == {"action", "kind", "object", "changes"}
         for fieldchange in c["changes"].values():
             assert set(fieldchange) == {"before", "after"}
-    assert {"action": "create", "kind": "domain", "object": "harborfinch.net", "changes": {}} in p["changes"]
-    assert {"action": "update", "kind": "definition", "object": "Legal/Client Correspondence",
-            "changes": {"expire_after": {"before": "30d", "after": "45d"}}} in p["changes"]
+    assert {"action": "create", "kind": "domain", "object": "harborfinch.net", "changes": {}} in p[
+        "changes"
+    ]
+    assert {
+        "action": "update",
+        "kind": "definition",
+        "object": "Legal/Client Correspondence",
+        "changes": {"expire_after": {"before": "30d", "after": "45d"}},
+    } in p["changes"]
     assert p["kept"] == [{"kind": "group", "object": "Partner Counsel"}]
     pruned = plan(demo, path, "--prune")
     assert pruned["summary"] == {"create": 1, "update": 1, "delete": 1}
-    assert {"action": "delete", "kind": "group", "object": "Partner Counsel", "changes": {}} in pruned["changes"]
+    assert {
+        "action": "delete",
+        "kind": "group",
+        "object": "Partner Counsel",
+        "changes": {},
+    } in pruned["changes"]
     assert pruned["kept"] == []
 
 
@@ -227,7 +249,9 @@ def test_apply_to_an_empty_store_equals_import(cli, tmp_path):
     assert exported(cli) == exported(cli, "--db", other)
     assert ok(cli("export")).stdout == ok(cli("--db", other, "export")).stdout
     assert policy_ids(cli) == policy_ids(cli, "--db", other)
-    assert set(definition_ids(cli)) == set(definition_ids(cli, "--db", other))  # new objects: fresh ids
+    assert set(definition_ids(cli)) == set(
+        definition_ids(cli, "--db", other)
+    )  # new objects: fresh ids
 
 
 def test_apply_twice_second_plan_is_empty_and_second_apply_writes_nothing(cli):
@@ -238,7 +262,11 @@ def test_apply_twice_second_plan_is_empty_and_second_apply_writes_nothing(cli):
     r = cli("plan", DEMO, "--detailed-exitcode")
     assert r.exit_code == 0, r.output
     assert "No changes" in r.stdout
-    assert plan(cli, DEMO, "--prune") == {"summary": {"create": 0, "update": 0, "delete": 0}, "changes": [], "kept": []}
+    assert plan(cli, DEMO, "--prune") == {
+        "summary": {"create": 0, "update": 0, "delete": 0},
+        "changes": [],
+        "kept": [],
+    }
     before = state(cli)
     r = ok(cli("apply", DEMO, "--yes", "--prune"))
     assert "No changes" in r.stdout
@@ -262,8 +290,14 @@ def test_apply_json_output(demo, tmp_path):
     out = ok(demo("apply", write(tmp_path, doc), "--yes", "-o", "json")).json
     assert out["applied"] is True
     assert out["summary"] == {"create": 0, "update": 1, "delete": 0}
-    assert out["changes"] == [{"action": "update", "kind": "domain", "object": "harborfinch.co.uk",
-                               "changes": {"type": {"before": "remote", "after": "local"}}}]
+    assert out["changes"] == [
+        {
+            "action": "update",
+            "kind": "domain",
+            "object": "harborfinch.co.uk",
+            "changes": {"type": {"before": "remote", "after": "local"}},
+        }
+    ]
 
 
 def test_apply_is_audited_as_one_apply_entry_after_its_writes(demo, tmp_path):
@@ -292,6 +326,7 @@ def test_apply_is_audited_as_one_apply_entry_after_its_writes(demo, tmp_path):
 def _edit(section: str, key, **fields):
     """A mutation of the entry ``key`` of ``section``: each field set, or
     removed when None."""
+
     def mutate(doc):
         d = entry(doc, section, key)
         for k, v in fields.items():
@@ -299,6 +334,7 @@ def _edit(section: str, key, **fields):
                 d.pop(k, None)
             else:
                 d[k] = v
+
     return mutate
 
 
@@ -318,6 +354,7 @@ def _do(*steps):
     def mutate(doc):
         for step in steps:
             step(doc)
+
     return mutate
 
 
@@ -331,6 +368,7 @@ def _set(section: str, key, field: str, value):
             entry(doc, section, key).pop(field)
         else:
             entry(doc, section, key)[field] = value
+
     return mutate
 
 
@@ -338,6 +376,7 @@ def _members(group: str, add=(), remove=()):
     def mutate(doc):
         g = entry(doc, "groups", group)
         g["members"] = [m for m in g["members"] if m not in remove] + list(add)
+
     return mutate
 
 
@@ -349,292 +388,581 @@ def _values(address: str, **values):
                 del a["values"][k]
             else:
                 a["values"][k] = v
+
     return mutate
 
 
 LEGAL_CC = "Legal/Client Correspondence"
 ALICE = "alice.morgan@harborfinch.com"
 EVAN = "evan.price@harborfinch.co.uk"
-NEW_POLICY = {"kind": "bypass", "narrative": "HR mail is never secured", "option": "disable",
-              "from": {"type": "group", "value": "HR"}, "to": {"type": "everyone"}}
+NEW_POLICY = {
+    "kind": "bypass",
+    "narrative": "HR mail is never secured",
+    "option": "disable",
+    "from": {"type": "group", "value": "HR"},
+    "to": {"type": "everyone"},
+}
 
 CHANGE_CASES = [
     # account
-    pytest.param(lambda d: d["account"].update(name="Harbor Finch", max_retention_days=365),
-                 {("update", "account", "account"): {"name", "max_retention_days"}},
-                 lambda e: e["account"]["name"] == "Harbor Finch" and e["account"]["max_retention_days"] == 365,
-                 id="account-name-retention"),
-    pytest.param(lambda d: d["account"].update(timezone="America/New_York", portal_url="https://p.example/x",
-                                               bypass_scope="all", expired_view=True),
-                 {("update", "account", "account"): {"timezone", "portal_url", "bypass_scope", "expired_view"}},
-                 lambda e: e["account"]["bypass_scope"] == "all" and e["account"]["expired_view"] is True
-                 and e["account"]["timezone"] == "America/New_York",
-                 id="account-other-settings"),
+    pytest.param(
+        lambda d: d["account"].update(name="Harbor Finch", max_retention_days=365),
+        {("update", "account", "account"): {"name", "max_retention_days"}},
+        lambda e: (
+            e["account"]["name"] == "Harbor Finch" and e["account"]["max_retention_days"] == 365
+        ),
+        id="account-name-retention",
+    ),
+    pytest.param(
+        lambda d: d["account"].update(
+            timezone="America/New_York",
+            portal_url="https://p.example/x",
+            bypass_scope="all",
+            expired_view=True,
+        ),
+        {
+            ("update", "account", "account"): {
+                "timezone",
+                "portal_url",
+                "bypass_scope",
+                "expired_view",
+            }
+        },
+        lambda e: (
+            e["account"]["bypass_scope"] == "all"
+            and e["account"]["expired_view"] is True
+            and e["account"]["timezone"] == "America/New_York"
+        ),
+        id="account-other-settings",
+    ),
     # domains
-    pytest.param(_append("domains", {"name": "harborfinch.net", "type": "send-only"}),
-                 {("create", "domain", "harborfinch.net"): set()},
-                 lambda e: entry(e, "domains", "harborfinch.net")["type"] == "send-only",
-                 id="domain-add"),
-    pytest.param(_set("domains", "harborfinch.co.uk", "type", "local"),
-                 {("update", "domain", "harborfinch.co.uk"): {"type"}},
-                 lambda e: entry(e, "domains", "harborfinch.co.uk")["type"] == "local",
-                 id="domain-type"),
+    pytest.param(
+        _append("domains", {"name": "harborfinch.net", "type": "send-only"}),
+        {("create", "domain", "harborfinch.net"): set()},
+        lambda e: entry(e, "domains", "harborfinch.net")["type"] == "send-only",
+        id="domain-add",
+    ),
+    pytest.param(
+        _set("domains", "harborfinch.co.uk", "type", "local"),
+        {("update", "domain", "harborfinch.co.uk"): {"type"}},
+        lambda e: entry(e, "domains", "harborfinch.co.uk")["type"] == "local",
+        id="domain-type",
+    ),
     # groups
-    pytest.param(_append("groups", {"name": "Interns", "members": ["intern@harborfinch.com", "@interns.harborfinch.com"]}),
-                 {("create", "group", "Interns"): set()},
-                 lambda e: entry(e, "groups", "Interns")["members"] == ["@interns.harborfinch.com", "intern@harborfinch.com"],
-                 id="group-add"),
-    pytest.param(_append("groups", {"name": "Nobody", "members": []}),
-                 {("create", "group", "Nobody"): set()},
-                 lambda e: entry(e, "groups", "Nobody")["members"] == [],
-                 id="group-add-empty"),
-    pytest.param(_members("HR", add=["payroll@harborfinch.com"]),
-                 {("update", "group", "HR"): {"members"}},
-                 lambda e: "payroll@harborfinch.com" in entry(e, "groups", "HR")["members"],
-                 id="group-member-added"),
-    pytest.param(_members("HR", remove=["hr@harborfinch.com"]),
-                 {("update", "group", "HR"): {"members"}},
-                 lambda e: entry(e, "groups", "HR")["members"] == ["carla.diaz@harborfinch.com", "henry.cole@harborfinch.com"],
-                 id="group-member-removed"),
-    pytest.param(_members("Finance", add=["@finance.harborfinch.com"], remove=["accounts@harborfinch.com", "grace.liu@harborfinch.com"]),
-                 {("update", "group", "Finance"): {"members"}},
-                 lambda e: entry(e, "groups", "Finance")["members"] == [
-                     "@finance.harborfinch.com", "ben.okafor@harborfinch.com", "billing@notify.harborfinch.com"],
-                 id="group-members-added-and-removed"),
-    pytest.param(_members("HR", remove=["hr@harborfinch.com", "carla.diaz@harborfinch.com", "henry.cole@harborfinch.com"]),
-                 {("update", "group", "HR"): {"members"}},
-                 lambda e: entry(e, "groups", "HR")["members"] == [],
-                 id="group-emptied"),
+    pytest.param(
+        _append(
+            "groups",
+            {"name": "Interns", "members": ["intern@harborfinch.com", "@interns.harborfinch.com"]},
+        ),
+        {("create", "group", "Interns"): set()},
+        lambda e: (
+            entry(e, "groups", "Interns")["members"]
+            == ["@interns.harborfinch.com", "intern@harborfinch.com"]
+        ),
+        id="group-add",
+    ),
+    pytest.param(
+        _append("groups", {"name": "Nobody", "members": []}),
+        {("create", "group", "Nobody"): set()},
+        lambda e: entry(e, "groups", "Nobody")["members"] == [],
+        id="group-add-empty",
+    ),
+    pytest.param(
+        _members("HR", add=["payroll@harborfinch.com"]),
+        {("update", "group", "HR"): {"members"}},
+        lambda e: "payroll@harborfinch.com" in entry(e, "groups", "HR")["members"],
+        id="group-member-added",
+    ),
+    pytest.param(
+        _members("HR", remove=["hr@harborfinch.com"]),
+        {("update", "group", "HR"): {"members"}},
+        lambda e: (
+            entry(e, "groups", "HR")["members"]
+            == ["carla.diaz@harborfinch.com", "henry.cole@harborfinch.com"]
+        ),
+        id="group-member-removed",
+    ),
+    pytest.param(
+        _members(
+            "Finance",
+            add=["@finance.harborfinch.com"],
+            remove=["accounts@harborfinch.com", "grace.liu@harborfinch.com"],
+        ),
+        {("update", "group", "Finance"): {"members"}},
+        lambda e: (
+            entry(e, "groups", "Finance")["members"]
+            == [
+                "@finance.harborfinch.com",
+                "ben.okafor@harborfinch.com",
+                "billing@notify.harborfinch.com",
+            ]
+        ),
+        id="group-members-added-and-removed",
+    ),
+    pytest.param(
+        _members(
+            "HR",
+            remove=[
+                "hr@harborfinch.com",
+                "carla.diaz@harborfinch.com",
+                "henry.cole@harborfinch.com",
+            ],
+        ),
+        {("update", "group", "HR"): {"members"}},
+        lambda e: entry(e, "groups", "HR")["members"] == [],
+        id="group-emptied",
+    ),
     # attributes
-    pytest.param(_values(ALICE, Role="Senior Partner"),
-                 {("update", "attribute", ALICE): {"values"}},
-                 lambda e: entry(e, "attributes", ALICE)["values"] == {"Department": "Legal", "Role": "Senior Partner"},
-                 id="attribute-value"),
-    pytest.param(_values(ALICE, Office="London"),
-                 {("update", "attribute", ALICE): {"values"}},
-                 lambda e: entry(e, "attributes", ALICE)["values"] == {"Department": "Legal", "Office": "London", "Role": "Partner"},
-                 id="attribute-name-added"),
-    pytest.param(_values(EVAN, Office=None),
-                 {("update", "attribute", EVAN): {"values"}},
-                 lambda e: entry(e, "attributes", EVAN)["values"] == {"Department": "Legal", "Role": "Associate"},
-                 id="attribute-name-removed"),
-    pytest.param(_values(EVAN, Office=None, Role="Senior Associate", Desk="4F"),
-                 {("update", "attribute", EVAN): {"values"}},
-                 lambda e: entry(e, "attributes", EVAN)["values"] == {"Department": "Legal", "Desk": "4F", "Role": "Senior Associate"},
-                 id="attribute-added-changed-removed"),
-    pytest.param(_append("attributes", {"address": "new.hire@harborfinch.com", "values": {"Department": "IT"}}),
-                 {("create", "attribute", "new.hire@harborfinch.com"): set()},
-                 lambda e: entry(e, "attributes", "new.hire@harborfinch.com")["values"] == {"Department": "IT"},
-                 id="attribute-address-added"),
+    pytest.param(
+        _values(ALICE, Role="Senior Partner"),
+        {("update", "attribute", ALICE): {"values"}},
+        lambda e: (
+            entry(e, "attributes", ALICE)["values"]
+            == {"Department": "Legal", "Role": "Senior Partner"}
+        ),
+        id="attribute-value",
+    ),
+    pytest.param(
+        _values(ALICE, Office="London"),
+        {("update", "attribute", ALICE): {"values"}},
+        lambda e: (
+            entry(e, "attributes", ALICE)["values"]
+            == {"Department": "Legal", "Office": "London", "Role": "Partner"}
+        ),
+        id="attribute-name-added",
+    ),
+    pytest.param(
+        _values(EVAN, Office=None),
+        {("update", "attribute", EVAN): {"values"}},
+        lambda e: (
+            entry(e, "attributes", EVAN)["values"] == {"Department": "Legal", "Role": "Associate"}
+        ),
+        id="attribute-name-removed",
+    ),
+    pytest.param(
+        _values(EVAN, Office=None, Role="Senior Associate", Desk="4F"),
+        {("update", "attribute", EVAN): {"values"}},
+        lambda e: (
+            entry(e, "attributes", EVAN)["values"]
+            == {"Department": "Legal", "Desk": "4F", "Role": "Senior Associate"}
+        ),
+        id="attribute-added-changed-removed",
+    ),
+    pytest.param(
+        _append(
+            "attributes", {"address": "new.hire@harborfinch.com", "values": {"Department": "IT"}}
+        ),
+        {("create", "attribute", "new.hire@harborfinch.com"): set()},
+        lambda e: (
+            entry(e, "attributes", "new.hire@harborfinch.com")["values"] == {"Department": "IT"}
+        ),
+        id="attribute-address-added",
+    ),
     # folders
-    pytest.param(_append("folders", {"path": "Legal/Restricted/Deep", "publish_to": ["Legal"]}),
-                 {("create", "folder", "Legal/Restricted/Deep"): set()},
-                 lambda e: entry(e, "folders", "Legal/Restricted/Deep")["publish_to"] == ["Legal"],
-                 id="folder-add-nested"),
-    pytest.param(_do(_append("folders", {"path": "Clients/Acme/2026", "publish_to": []}),
-                     _append("folders", {"path": "Clients/Acme"}),
-                     _append("folders", {"path": "Clients", "publish_to": ["everyone", "Partner Counsel"]})),
-                 {("create", "folder", "Clients"): set(), ("create", "folder", "Clients/Acme"): set(),
-                  ("create", "folder", "Clients/Acme/2026"): set()},
-                 lambda e: "publish_to" not in entry(e, "folders", "Clients/Acme")
-                 and entry(e, "folders", "Clients/Acme/2026")["publish_to"] == []
-                 and sorted(entry(e, "folders", "Clients")["publish_to"]) == ["Partner Counsel", "everyone"],
-                 id="folder-add-tree-children-first-in-file"),
-    pytest.param(_set("folders", "HR", "publish_to", ["HR", "Board"]),
-                 {("update", "folder", "HR"): {"publish_to"}},
-                 lambda e: sorted(entry(e, "folders", "HR")["publish_to"]) == ["Board", "HR"],
-                 id="folder-publish-group-added"),
-    pytest.param(_set("folders", "HR/Archive", "publish_to", ["everyone"]),
-                 {("update", "folder", "HR/Archive"): {"publish_to"}},
-                 lambda e: entry(e, "folders", "HR/Archive")["publish_to"] == ["everyone"],
-                 id="folder-inherit-to-own-list"),
-    pytest.param(_set("folders", "Legal/Restricted", "publish_to", None),
-                 {("update", "folder", "Legal/Restricted"): {"publish_to"}},
-                 lambda e: "publish_to" not in entry(e, "folders", "Legal/Restricted"),
-                 id="folder-own-list-to-inherit"),
-    pytest.param(_set("folders", "Legal", "publish_to", []),
-                 {("update", "folder", "Legal"): {"publish_to"}},
-                 lambda e: entry(e, "folders", "Legal")["publish_to"] == [],
-                 id="folder-published-to-nobody"),
-    pytest.param(_append("folders", {"path": "Default", "publish_to": ["Board"]}),
-                 {("update", "folder", "Default"): {"publish_to"}},
-                 lambda e: entry(e, "folders", "Default")["publish_to"] == ["Board"],
-                 id="default-folder-publish"),
+    pytest.param(
+        _append("folders", {"path": "Legal/Restricted/Deep", "publish_to": ["Legal"]}),
+        {("create", "folder", "Legal/Restricted/Deep"): set()},
+        lambda e: entry(e, "folders", "Legal/Restricted/Deep")["publish_to"] == ["Legal"],
+        id="folder-add-nested",
+    ),
+    pytest.param(
+        _do(
+            _append("folders", {"path": "Clients/Acme/2026", "publish_to": []}),
+            _append("folders", {"path": "Clients/Acme"}),
+            _append("folders", {"path": "Clients", "publish_to": ["everyone", "Partner Counsel"]}),
+        ),
+        {
+            ("create", "folder", "Clients"): set(),
+            ("create", "folder", "Clients/Acme"): set(),
+            ("create", "folder", "Clients/Acme/2026"): set(),
+        },
+        lambda e: (
+            "publish_to" not in entry(e, "folders", "Clients/Acme")
+            and entry(e, "folders", "Clients/Acme/2026")["publish_to"] == []
+            and sorted(entry(e, "folders", "Clients")["publish_to"])
+            == ["Partner Counsel", "everyone"]
+        ),
+        id="folder-add-tree-children-first-in-file",
+    ),
+    pytest.param(
+        _set("folders", "HR", "publish_to", ["HR", "Board"]),
+        {("update", "folder", "HR"): {"publish_to"}},
+        lambda e: sorted(entry(e, "folders", "HR")["publish_to"]) == ["Board", "HR"],
+        id="folder-publish-group-added",
+    ),
+    pytest.param(
+        _set("folders", "HR/Archive", "publish_to", ["everyone"]),
+        {("update", "folder", "HR/Archive"): {"publish_to"}},
+        lambda e: entry(e, "folders", "HR/Archive")["publish_to"] == ["everyone"],
+        id="folder-inherit-to-own-list",
+    ),
+    pytest.param(
+        _set("folders", "Legal/Restricted", "publish_to", None),
+        {("update", "folder", "Legal/Restricted"): {"publish_to"}},
+        lambda e: "publish_to" not in entry(e, "folders", "Legal/Restricted"),
+        id="folder-own-list-to-inherit",
+    ),
+    pytest.param(
+        _set("folders", "Legal", "publish_to", []),
+        {("update", "folder", "Legal"): {"publish_to"}},
+        lambda e: entry(e, "folders", "Legal")["publish_to"] == [],
+        id="folder-published-to-nobody",
+    ),
+    pytest.param(
+        _append("folders", {"path": "Default", "publish_to": ["Board"]}),
+        {("update", "folder", "Default"): {"publish_to"}},
+        lambda e: entry(e, "folders", "Default")["publish_to"] == ["Board"],
+        id="default-folder-publish",
+    ),
     # definitions
-    pytest.param(_append("definitions", {"folder": "Templates", "description": "Quarterly Report", "expire_after": "1y",
-                                         "allow_print": True, "banner": "<p>[subject]</p>"}),
-                 {("create", "definition", "Templates/Quarterly Report"): set()},
-                 lambda e: entry(e, "definitions", "Templates/Quarterly Report")["allow_print"] is True
-                 and entry(e, "definitions", "Templates/Quarterly Report")["banner"] == "<p>[subject]</p>",
-                 id="definition-add"),
-    pytest.param(_append("definitions", {"folder": "Default", "description": "Plain Portal", "expire_after": "30d"}),
-                 {("create", "definition", "Default/Plain Portal"): set()},
-                 lambda e: entry(e, "definitions", "Default/Plain Portal")["expire_after"] == "30d"
-                 and find(e, "folders", "Default") is None,
-                 id="definition-add-in-default-folder"),
+    pytest.param(
+        _append(
+            "definitions",
+            {
+                "folder": "Templates",
+                "description": "Quarterly Report",
+                "expire_after": "1y",
+                "allow_print": True,
+                "banner": "<p>[subject]</p>",
+            },
+        ),
+        {("create", "definition", "Templates/Quarterly Report"): set()},
+        lambda e: (
+            entry(e, "definitions", "Templates/Quarterly Report")["allow_print"] is True
+            and entry(e, "definitions", "Templates/Quarterly Report")["banner"]
+            == "<p>[subject]</p>"
+        ),
+        id="definition-add",
+    ),
+    pytest.param(
+        _append(
+            "definitions",
+            {"folder": "Default", "description": "Plain Portal", "expire_after": "30d"},
+        ),
+        {("create", "definition", "Default/Plain Portal"): set()},
+        lambda e: (
+            entry(e, "definitions", "Default/Plain Portal")["expire_after"] == "30d"
+            and find(e, "folders", "Default") is None
+        ),
+        id="definition-add-in-default-folder",
+    ),
     *[
-        pytest.param(_definition(LEGAL_CC, **{field: value}),
-                     {("update", "definition", LEGAL_CC): {field}},
-                     (lambda f, v: lambda e: entry(e, "definitions", LEGAL_CC).get(f) == v)(field, value),
-                     id=f"definition-{field}")
+        pytest.param(
+            _definition(LEGAL_CC, **{field: value}),
+            {("update", "definition", LEGAL_CC): {field}},
+            (lambda f, v: lambda e: entry(e, "definitions", LEGAL_CC).get(f) == v)(field, value),
+            id=f"definition-{field}",
+        )
         for field, value in [
-            ("allow_print", False), ("allow_reply", False), ("allow_reply_all", False),
-            ("expire_after", "90d"), ("max_extension", "7d"), ("read_receipt", True),
+            ("allow_print", False),
+            ("allow_reply", False),
+            ("allow_reply_all", False),
+            ("expire_after", "90d"),
+            ("max_extension", "7d"),
+            ("read_receipt", True),
             ("banner", "<p>From [sender]</p>"),
         ]
     ],
-    pytest.param(_definition("Legal/7-Day Expiry, Receipt", banner=None),
-                 {("update", "definition", "Legal/7-Day Expiry, Receipt"): {"banner"}},
-                 lambda e: "banner" not in entry(e, "definitions", "Legal/7-Day Expiry, Receipt"),
-                 id="definition-banner-removed"),
-    pytest.param(_definition(LEGAL_CC, expire_after="never", max_extension="0d", allow_reply_all=False),
-                 {("update", "definition", LEGAL_CC): {"expire_after", "max_extension", "allow_reply_all"}},
-                 lambda e: entry(e, "definitions", LEGAL_CC)["expire_after"] == "never",
-                 id="definition-several-fields"),
-    pytest.param(_definition("Templates/Auto-Secure Outbound", description="Auto-Secure Outbound v2"),
-                 {("create", "definition", "Templates/Auto-Secure Outbound v2"): set()},
-                 lambda e: find(e, "definitions", "Templates/Auto-Secure Outbound v2")["expire_after"] == "90d"
-                 and find(e, "definitions", "Templates/Auto-Secure Outbound") is not None,  # kept: no --prune
-                 id="definition-rename-is-create-and-keep"),
-    pytest.param(_definition("Legal/7-Day Expiry, Receipt", description="7-day expiry, receipt"),
-                 {("update", "definition", "Legal/7-day expiry, receipt"): {"description"},
-                  # the content definition refers to it by path, which the export spells anew
-                  ("update", "content-definition", "Confidential subject"): {"secure_messaging"}},
-                 lambda e: find(e, "definitions", "Legal/7-day expiry, receipt") is not None
-                 and entry(e, "content_definitions", "Confidential subject")["secure_messaging"] == "Legal/7-day expiry, receipt",
-                 id="definition-description-case"),
+    pytest.param(
+        _definition("Legal/7-Day Expiry, Receipt", banner=None),
+        {("update", "definition", "Legal/7-Day Expiry, Receipt"): {"banner"}},
+        lambda e: "banner" not in entry(e, "definitions", "Legal/7-Day Expiry, Receipt"),
+        id="definition-banner-removed",
+    ),
+    pytest.param(
+        _definition(LEGAL_CC, expire_after="never", max_extension="0d", allow_reply_all=False),
+        {("update", "definition", LEGAL_CC): {"expire_after", "max_extension", "allow_reply_all"}},
+        lambda e: entry(e, "definitions", LEGAL_CC)["expire_after"] == "never",
+        id="definition-several-fields",
+    ),
+    pytest.param(
+        _definition("Templates/Auto-Secure Outbound", description="Auto-Secure Outbound v2"),
+        {("create", "definition", "Templates/Auto-Secure Outbound v2"): set()},
+        lambda e: (
+            find(e, "definitions", "Templates/Auto-Secure Outbound v2")["expire_after"] == "90d"
+            and find(e, "definitions", "Templates/Auto-Secure Outbound") is not None
+        ),  # kept: no --prune
+        id="definition-rename-is-create-and-keep",
+    ),
+    pytest.param(
+        _definition("Legal/7-Day Expiry, Receipt", description="7-day expiry, receipt"),
+        {
+            ("update", "definition", "Legal/7-day expiry, receipt"): {"description"},
+            # the content definition refers to it by path, which the export spells anew
+            ("update", "content-definition", "Confidential subject"): {"secure_messaging"},
+        },
+        lambda e: (
+            find(e, "definitions", "Legal/7-day expiry, receipt") is not None
+            and entry(e, "content_definitions", "Confidential subject")["secure_messaging"]
+            == "Legal/7-day expiry, receipt"
+        ),
+        id="definition-description-case",
+    ),
     # content definitions
-    pytest.param(_content("Confidential subject", lines=['1 "Confidential"', '2 "Secret"']),
-                 {("update", "content-definition", "Confidential subject"): {"lines"}},
-                 lambda e: entry(e, "content_definitions", "Confidential subject")["lines"] == ['1 "Confidential"', '2 "Secret"'],
-                 id="content-lines"),
-    pytest.param(_content("Privileged body", activation_score=5),
-                 {("update", "content-definition", "Privileged body"): {"activation_score"}},
-                 lambda e: entry(e, "content_definitions", "Privileged body")["activation_score"] == 5,
-                 id="content-score"),
-    pytest.param(_content("Privileged body", scan=["body", "subject", "attachments"]),
-                 {("update", "content-definition", "Privileged body"): {"scan"}},
-                 lambda e: set(entry(e, "content_definitions", "Privileged body")["scan"]) == {"body", "subject", "attachments"},
-                 id="content-scan"),
-    pytest.param(_content("Privileged body", secure_messaging="Legal/Restricted/Privileged, No Print, 12 Hours"),
-                 {("update", "content-definition", "Privileged body"): {"secure_messaging"}},
-                 lambda e: entry(e, "content_definitions", "Privileged body")["secure_messaging"]
-                 == "Legal/Restricted/Privileged, No Print, 12 Hours",
-                 id="content-secure-messaging"),
-    pytest.param(_content("Confidential subject", secure_messaging=None),
-                 {("update", "content-definition", "Confidential subject"): {"secure_messaging"}},
-                 lambda e: "secure_messaging" not in entry(e, "content_definitions", "Confidential subject"),
-                 id="content-secure-messaging-removed"),
-    pytest.param(_append("content_definitions", {"name": "Salary", "activation_score": 2, "scan": ["body"],
-                                                 "lines": ['2 "salary"'], "secure_messaging": "HR/Personnel, Silent"}),
-                 {("create", "content-definition", "Salary"): set()},
-                 lambda e: entry(e, "content_definitions", "Salary")["secure_messaging"] == "HR/Personnel, Silent",
-                 id="content-add"),
+    pytest.param(
+        _content("Confidential subject", lines=['1 "Confidential"', '2 "Secret"']),
+        {("update", "content-definition", "Confidential subject"): {"lines"}},
+        lambda e: (
+            entry(e, "content_definitions", "Confidential subject")["lines"]
+            == ['1 "Confidential"', '2 "Secret"']
+        ),
+        id="content-lines",
+    ),
+    pytest.param(
+        _content("Privileged body", activation_score=5),
+        {("update", "content-definition", "Privileged body"): {"activation_score"}},
+        lambda e: entry(e, "content_definitions", "Privileged body")["activation_score"] == 5,
+        id="content-score",
+    ),
+    pytest.param(
+        _content("Privileged body", scan=["body", "subject", "attachments"]),
+        {("update", "content-definition", "Privileged body"): {"scan"}},
+        lambda e: (
+            set(entry(e, "content_definitions", "Privileged body")["scan"])
+            == {"body", "subject", "attachments"}
+        ),
+        id="content-scan",
+    ),
+    pytest.param(
+        _content(
+            "Privileged body", secure_messaging="Legal/Restricted/Privileged, No Print, 12 Hours"
+        ),
+        {("update", "content-definition", "Privileged body"): {"secure_messaging"}},
+        lambda e: (
+            entry(e, "content_definitions", "Privileged body")["secure_messaging"]
+            == "Legal/Restricted/Privileged, No Print, 12 Hours"
+        ),
+        id="content-secure-messaging",
+    ),
+    pytest.param(
+        _content("Confidential subject", secure_messaging=None),
+        {("update", "content-definition", "Confidential subject"): {"secure_messaging"}},
+        lambda e: "secure_messaging" not in entry(e, "content_definitions", "Confidential subject"),
+        id="content-secure-messaging-removed",
+    ),
+    pytest.param(
+        _append(
+            "content_definitions",
+            {
+                "name": "Salary",
+                "activation_score": 2,
+                "scan": ["body"],
+                "lines": ['2 "salary"'],
+                "secure_messaging": "HR/Personnel, Silent",
+            },
+        ),
+        {("create", "content-definition", "Salary"): set()},
+        lambda e: (
+            entry(e, "content_definitions", "Salary")["secure_messaging"] == "HR/Personnel, Silent"
+        ),
+        id="content-add",
+    ),
     # policies
-    pytest.param(_append("policies", {**NEW_POLICY, "id": 42}),
-                 {("create", "policy", f"42 (bypass: {NEW_POLICY['narrative']})"): set()},
-                 lambda e: entry(e, "policies", 42)["narrative"] == NEW_POLICY["narrative"],
-                 id="policy-add-with-id"),
-    pytest.param(_append("policies", NEW_POLICY),
-                 {("create", "policy", f"10 (bypass: {NEW_POLICY['narrative']})"): set()},
-                 lambda e: entry(e, "policies", 10)["narrative"] == NEW_POLICY["narrative"],
-                 id="policy-add-without-id"),
-    pytest.param(_policy(1, to={"type": "group", "value": "Partner Counsel"}),
-                 {("update", "policy", P(1)): {"to"}},
-                 lambda e: entry(e, "policies", 1)["to"] == {"type": "group", "value": "Partner Counsel"},
-                 id="policy-to"),
-    pytest.param(_policy(6, **{"from": {"type": "attribute", "name": "Department", "value": "Board"}}),
-                 {("update", "policy", P(6)): {"from"}},
-                 lambda e: entry(e, "policies", 6)["from"] == {"type": "attribute", "name": "Department", "value": "Board"},
-                 id="policy-from"),
-    pytest.param(_policy(4, start="2027-02-01", end="2027-04-30T18:00:00+00:00"),
-                 {("update", "policy", P(4)): {"start", "end"}},
-                 lambda e: entry(e, "policies", 4)["start"] == "2027-02-01"
-                 and entry(e, "policies", 4)["end"] == "2027-04-30T18:00:00+00:00",
-                 id="policy-dates"),
-    pytest.param(_policy(4, start=None, end=None),
-                 {("update", "policy", P(4)): {"start", "end"}},
-                 lambda e: "start" not in entry(e, "policies", 4) and "end" not in entry(e, "policies", 4),
-                 id="policy-dates-removed"),
-    pytest.param(_policy(1, start="2026-06-01"),
-                 {("update", "policy", P(1)): {"start"}},
-                 lambda e: entry(e, "policies", 1)["start"] == "2026-06-01",
-                 id="policy-start-added"),
-    pytest.param(_policy(3, source_ips=["198.51.100.0/24"]),
-                 {("update", "policy", P(3)): {"source_ips"}},
-                 lambda e: entry(e, "policies", 3)["source_ips"] == ["198.51.100.0/24"],
-                 id="policy-source-ips"),
-    pytest.param(_policy(3, source_ips=None),
-                 {("update", "policy", P(3)): {"source_ips"}},
-                 lambda e: entry(e, "policies", 3)["source_ips"] == [],
-                 id="policy-source-ips-removed"),
-    pytest.param(_policy(2, override=True),
-                 {("update", "policy", P(2)): {"override"}},
-                 lambda e: entry(e, "policies", 2)["override"] is True,
-                 id="policy-override"),
-    pytest.param(_policy(7, enabled=False),
-                 {("update", "policy", P(7)): {"enabled"}},
-                 lambda e: entry(e, "policies", 7)["enabled"] is False,
-                 id="policy-enabled"),
-    pytest.param(_policy(9, bidirectional=False),
-                 {("update", "policy", P(9)): {"bidirectional"}},
-                 lambda e: entry(e, "policies", 9)["bidirectional"] is False,
-                 id="policy-bidirectional"),
-    pytest.param(_policy(3, from_part="header"),
-                 {("update", "policy", P(3)): {"from_part"}},
-                 lambda e: entry(e, "policies", 3)["from_part"] == "header",
-                 id="policy-from-part"),
-    pytest.param(_policy(1, narrative="Legal to counsel"),
-                 {("update", "policy", "1 (secure-messaging: Legal to counsel)"): {"narrative"}},
-                 lambda e: entry(e, "policies", 1)["narrative"] == "Legal to counsel",
-                 id="policy-narrative"),
-    pytest.param(_policy(1, definition="Legal/7-Day Expiry, Receipt"),
-                 {("update", "policy", P(1)): {"definition"}},
-                 lambda e: entry(e, "policies", 1)["definition"] == "Legal/7-Day Expiry, Receipt",
-                 id="policy-definition"),
-    pytest.param(_policy(1, option="no-action", definition=None),
-                 {("update", "policy", P(1)): {"option", "definition"}},
-                 lambda e: entry(e, "policies", 1)["option"] == "no-action" and "definition" not in entry(e, "policies", 1),
-                 id="policy-option"),
-    pytest.param(_policy(7, content_definition="Privileged body"),
-                 {("update", "policy", P(7)): {"content_definition"}},
-                 lambda e: entry(e, "policies", 7)["content_definition"] == "Privileged body",
-                 id="policy-content-definition"),
-    pytest.param(_policy(5, kind="bypass", option="disable"),
-                 {("update", "policy", "5 (bypass: The IT administrator's mail is never secured by policy)"): {"kind", "option"}},
-                 lambda e: entry(e, "policies", 5)["kind"] == "bypass" and entry(e, "policies", 5)["option"] == "disable",
-                 id="policy-kind-same-id"),
-    pytest.param(_policy(6, kind="content-examination", option=None, content_definition="Confidential subject"),
-                 {("update", "policy", "6 (content-examination: Board mail to auditors is not secured)"):
-                  {"kind", "option", "content_definition"}},
-                 lambda e: entry(e, "policies", 6)["kind"] == "content-examination",
-                 id="policy-kind-bypass-to-content"),
+    pytest.param(
+        _append("policies", {**NEW_POLICY, "id": 42}),
+        {("create", "policy", f"42 (bypass: {NEW_POLICY['narrative']})"): set()},
+        lambda e: entry(e, "policies", 42)["narrative"] == NEW_POLICY["narrative"],
+        id="policy-add-with-id",
+    ),
+    pytest.param(
+        _append("policies", NEW_POLICY),
+        {("create", "policy", f"10 (bypass: {NEW_POLICY['narrative']})"): set()},
+        lambda e: entry(e, "policies", 10)["narrative"] == NEW_POLICY["narrative"],
+        id="policy-add-without-id",
+    ),
+    pytest.param(
+        _policy(1, to={"type": "group", "value": "Partner Counsel"}),
+        {("update", "policy", P(1)): {"to"}},
+        lambda e: entry(e, "policies", 1)["to"] == {"type": "group", "value": "Partner Counsel"},
+        id="policy-to",
+    ),
+    pytest.param(
+        _policy(6, **{"from": {"type": "attribute", "name": "Department", "value": "Board"}}),
+        {("update", "policy", P(6)): {"from"}},
+        lambda e: (
+            entry(e, "policies", 6)["from"]
+            == {"type": "attribute", "name": "Department", "value": "Board"}
+        ),
+        id="policy-from",
+    ),
+    pytest.param(
+        _policy(4, start="2027-02-01", end="2027-04-30T18:00:00+00:00"),
+        {("update", "policy", P(4)): {"start", "end"}},
+        lambda e: (
+            entry(e, "policies", 4)["start"] == "2027-02-01"
+            and entry(e, "policies", 4)["end"] == "2027-04-30T18:00:00+00:00"
+        ),
+        id="policy-dates",
+    ),
+    pytest.param(
+        _policy(4, start=None, end=None),
+        {("update", "policy", P(4)): {"start", "end"}},
+        lambda e: "start" not in entry(e, "policies", 4) and "end" not in entry(e, "policies", 4),
+        id="policy-dates-removed",
+    ),
+    pytest.param(
+        _policy(1, start="2026-06-01"),
+        {("update", "policy", P(1)): {"start"}},
+        lambda e: entry(e, "policies", 1)["start"] == "2026-06-01",
+        id="policy-start-added",
+    ),
+    pytest.param(
+        _policy(3, source_ips=["198.51.100.0/24"]),
+        {("update", "policy", P(3)): {"source_ips"}},
+        lambda e: entry(e, "policies", 3)["source_ips"] == ["198.51.100.0/24"],
+        id="policy-source-ips",
+    ),
+    pytest.param(
+        _policy(3, source_ips=None),
+        {("update", "policy", P(3)): {"source_ips"}},
+        lambda e: entry(e, "policies", 3)["source_ips"] == [],
+        id="policy-source-ips-removed",
+    ),
+    pytest.param(
+        _policy(2, override=True),
+        {("update", "policy", P(2)): {"override"}},
+        lambda e: entry(e, "policies", 2)["override"] is True,
+        id="policy-override",
+    ),
+    pytest.param(
+        _policy(7, enabled=False),
+        {("update", "policy", P(7)): {"enabled"}},
+        lambda e: entry(e, "policies", 7)["enabled"] is False,
+        id="policy-enabled",
+    ),
+    pytest.param(
+        _policy(9, bidirectional=False),
+        {("update", "policy", P(9)): {"bidirectional"}},
+        lambda e: entry(e, "policies", 9)["bidirectional"] is False,
+        id="policy-bidirectional",
+    ),
+    pytest.param(
+        _policy(3, from_part="header"),
+        {("update", "policy", P(3)): {"from_part"}},
+        lambda e: entry(e, "policies", 3)["from_part"] == "header",
+        id="policy-from-part",
+    ),
+    pytest.param(
+        _policy(1, narrative="Legal to counsel"),
+        {("update", "policy", "1 (secure-messaging: Legal to counsel)"): {"narrative"}},
+        lambda e: entry(e, "policies", 1)["narrative"] == "Legal to counsel",
+        id="policy-narrative",
+    ),
+    pytest.param(
+        _policy(1, definition="Legal/7-Day Expiry, Receipt"),
+        {("update", "policy", P(1)): {"definition"}},
+        lambda e: entry(e, "policies", 1)["definition"] == "Legal/7-Day Expiry, Receipt",
+        id="policy-definition",
+    ),
+    pytest.param(
+        _policy(1, option="no-action", definition=None),
+        {("update", "policy", P(1)): {"option", "definition"}},
+        lambda e: (
+            entry(e, "policies", 1)["option"] == "no-action"
+            and "definition" not in entry(e, "policies", 1)
+        ),
+        id="policy-option",
+    ),
+    pytest.param(
+        _policy(7, content_definition="Privileged body"),
+        {("update", "policy", P(7)): {"content_definition"}},
+        lambda e: entry(e, "policies", 7)["content_definition"] == "Privileged body",
+        id="policy-content-definition",
+    ),
+    pytest.param(
+        _policy(5, kind="bypass", option="disable"),
+        {
+            (
+                "update",
+                "policy",
+                "5 (bypass: The IT administrator's mail is never secured by policy)",
+            ): {"kind", "option"}
+        },
+        lambda e: (
+            entry(e, "policies", 5)["kind"] == "bypass"
+            and entry(e, "policies", 5)["option"] == "disable"
+        ),
+        id="policy-kind-same-id",
+    ),
+    pytest.param(
+        _policy(
+            6, kind="content-examination", option=None, content_definition="Confidential subject"
+        ),
+        {
+            (
+                "update",
+                "policy",
+                "6 (content-examination: Board mail to auditors is not secured)",
+            ): {"kind", "option", "content_definition"}
+        },
+        lambda e: entry(e, "policies", 6)["kind"] == "content-examination",
+        id="policy-kind-bypass-to-content",
+    ),
     # several objects at once, across dependencies
-    pytest.param(_do(_append("groups", {"name": "Tax", "members": ["tax@harborfinch.com"]}),
-                     _append("folders", {"path": "Tax", "publish_to": ["Tax"]}),
-                     _append("definitions", {"folder": "Tax", "description": "Returns"}),
-                     _append("content_definitions", {"name": "UTR", "activation_score": 1, "scan": ["body"],
-                                                     "lines": ['1 regex \\b\\d{10}\\b'], "secure_messaging": "Tax/Returns"}),
-                     _append("policies", {"id": 11, "kind": "secure-messaging", "narrative": "Tax mail", "option": "apply",
-                                          "definition": "Tax/Returns", "from": {"type": "group", "value": "Tax"},
-                                          "to": {"type": "external"}}),
-                     _append("policies", {"id": 12, "kind": "content-examination", "narrative": "UTRs",
-                                          "content_definition": "UTR", "from": {"type": "group", "value": "Tax"},
-                                          "to": {"type": "external"}})),
-                 {("create", "group", "Tax"): set(), ("create", "folder", "Tax"): set(),
-                  ("create", "definition", "Tax/Returns"): set(), ("create", "content-definition", "UTR"): set(),
-                  ("create", "policy", "11 (secure-messaging: Tax mail)"): set(),
-                  ("create", "policy", "12 (content-examination: UTRs)"): set()},
-                 lambda e: entry(e, "policies", 12)["content_definition"] == "UTR",
-                 id="dependent-objects-created-in-order"),
-    pytest.param(_do(_definition(LEGAL_CC, description="Client Letters"),
-                     _policy(1, definition="Legal/Client Letters"),
-                     _content("Privileged body", secure_messaging="Legal/Client Letters")),
-                 {("create", "definition", "Legal/Client Letters"): set(),
-                  ("update", "policy", P(1)): {"definition"},
-                  ("update", "content-definition", "Privileged body"): {"secure_messaging"}},
-                 lambda e: entry(e, "policies", 1)["definition"] == "Legal/Client Letters",
-                 id="definition-rename-with-its-users"),
+    pytest.param(
+        _do(
+            _append("groups", {"name": "Tax", "members": ["tax@harborfinch.com"]}),
+            _append("folders", {"path": "Tax", "publish_to": ["Tax"]}),
+            _append("definitions", {"folder": "Tax", "description": "Returns"}),
+            _append(
+                "content_definitions",
+                {
+                    "name": "UTR",
+                    "activation_score": 1,
+                    "scan": ["body"],
+                    "lines": ["1 regex \\b\\d{10}\\b"],
+                    "secure_messaging": "Tax/Returns",
+                },
+            ),
+            _append(
+                "policies",
+                {
+                    "id": 11,
+                    "kind": "secure-messaging",
+                    "narrative": "Tax mail",
+                    "option": "apply",
+                    "definition": "Tax/Returns",
+                    "from": {"type": "group", "value": "Tax"},
+                    "to": {"type": "external"},
+                },
+            ),
+            _append(
+                "policies",
+                {
+                    "id": 12,
+                    "kind": "content-examination",
+                    "narrative": "UTRs",
+                    "content_definition": "UTR",
+                    "from": {"type": "group", "value": "Tax"},
+                    "to": {"type": "external"},
+                },
+            ),
+        ),
+        {
+            ("create", "group", "Tax"): set(),
+            ("create", "folder", "Tax"): set(),
+            ("create", "definition", "Tax/Returns"): set(),
+            ("create", "content-definition", "UTR"): set(),
+            ("create", "policy", "11 (secure-messaging: Tax mail)"): set(),
+            ("create", "policy", "12 (content-examination: UTRs)"): set(),
+        },
+        lambda e: entry(e, "policies", 12)["content_definition"] == "UTR",
+        id="dependent-objects-created-in-order",
+    ),
+    pytest.param(
+        _do(
+            _definition(LEGAL_CC, description="Client Letters"),
+            _policy(1, definition="Legal/Client Letters"),
+            _content("Privileged body", secure_messaging="Legal/Client Letters"),
+        ),
+        {
+            ("create", "definition", "Legal/Client Letters"): set(),
+            ("update", "policy", P(1)): {"definition"},
+            ("update", "content-definition", "Privileged body"): {"secure_messaging"},
+        },
+        lambda e: entry(e, "policies", 1)["definition"] == "Legal/Client Letters",
+        id="definition-rename-with-its-users",
+    ),
 ]
 
 
@@ -680,7 +1008,9 @@ def test_default_folder_goes_back_to_everyone_when_the_file_no_longer_mentions_i
     assert changes(p) == {("update", "folder", "Default"): {"publish_to"}}  # updated, never deleted
     assert p["changes"][0]["changes"]["publish_to"] == {"before": ["Board"], "after": ["everyone"]}
     ok(demo("apply", path, "--yes", "--prune"))
-    assert find(exported(demo), "folders", "Default") is None  # the built-in as created: not exported
+    assert (
+        find(exported(demo), "folders", "Default") is None
+    )  # the built-in as created: not exported
     assert demo("plan", path, "--detailed-exitcode", "--prune").exit_code == 0
 
 
@@ -711,7 +1041,9 @@ def test_definition_move_to_another_folder_is_create_and_delete(demo, tmp_path):
     after = definition_ids(demo)
     assert "Templates/Auto-Secure Outbound" not in after
     assert after["Legal/Auto-Secure Outbound"] not in ids.values()  # a new object, a new id
-    assert entry(exported(demo), "definitions", "Legal/Auto-Secure Outbound")["expire_after"] == "90d"
+    assert (
+        entry(exported(demo), "definitions", "Legal/Auto-Secure Outbound")["expire_after"] == "90d"
+    )
 
 
 def test_definition_rename_with_its_users_and_prune_deletes_the_old_one(demo, tmp_path):
@@ -733,8 +1065,12 @@ def test_account_to_lite_with_prune_deletes_the_definitions_first(demo, tmp_path
     doc = demo_doc()
     doc["account"]["edition"] = "lite"
     del doc["definitions"], doc["content_definitions"]
-    doc["policies"] = [p for p in doc["policies"] if p.get("definition", "Default/").startswith("Default/")
-                       and p["kind"] != "content-examination"]
+    doc["policies"] = [
+        p
+        for p in doc["policies"]
+        if p.get("definition", "Default/").startswith("Default/")
+        and p["kind"] != "content-examination"
+    ]
     path = write(tmp_path, doc)
     ok(demo("apply", path, "--yes", "--prune"))
     e = exported(demo)
@@ -754,7 +1090,11 @@ def test_group_name_case_change_converges(demo, tmp_path):
     doc = demo_doc()
     entry(doc, "groups", "Board")["name"] = "board"
     for f in doc["folders"]:
-        f["publish_to"] = ["board" if t == "Board" else t for t in f.get("publish_to", [])] if "publish_to" in f else None
+        f["publish_to"] = (
+            ["board" if t == "Board" else t for t in f.get("publish_to", [])]
+            if "publish_to" in f
+            else None
+        )
         if f["publish_to"] is None:
             del f["publish_to"]
     entry(doc, "policies", 6)["from"]["value"] = "board"
@@ -799,12 +1139,20 @@ def test_attribute_name_case_change_loses_no_attribute(demo, tmp_path):
     that spells one differently changes nothing, and above all deletes nothing."""
     doc = demo_doc()
     for a in doc["attributes"]:
-        a["values"] = {("department" if k == "Department" else k): v for k, v in a["values"].items()}
+        a["values"] = {
+            ("department" if k == "Department" else k): v for k, v in a["values"].items()
+        }
     entry(doc, "attributes", ALICE)["values"]["department"] = "Litigation"
     path = write(tmp_path, doc)
-    before = {a["address"]: {k.lower(): v for k, v in a["values"].items()} for a in exported(demo)["attributes"]}
+    before = {
+        a["address"]: {k.lower(): v for k, v in a["values"].items()}
+        for a in exported(demo)["attributes"]
+    }
     ok(demo("apply", path, "--yes"))
-    after = {a["address"]: {k.lower(): v for k, v in a["values"].items()} for a in exported(demo)["attributes"]}
+    after = {
+        a["address"]: {k.lower(): v for k, v in a["values"].items()}
+        for a in exported(demo)["attributes"]
+    }
     before[ALICE]["department"] = "Litigation"
     assert after == before
     r = demo("plan", path, "--detailed-exitcode")
@@ -815,24 +1163,56 @@ def test_attribute_name_case_change_loses_no_attribute(demo, tmp_path):
 
 
 DELETE_CASES = [
-    pytest.param(lambda d: drop(d, "domains", "notify.harborfinch.com"),
-                 [("domain", "notify.harborfinch.com")], id="domain"),
-    pytest.param(lambda d: drop(d, "groups", "Partner Counsel"),
-                 [("group", "Partner Counsel")], id="group"),
-    pytest.param(lambda d: drop(d, "attributes", "zoe.angstrom@harborfinch.co.uk"),
-                 [("attribute", "zoe.angstrom@harborfinch.co.uk")], id="attribute-address"),
-    pytest.param(lambda d: (drop(d, "folders", "HR/Archive"), drop(d, "definitions", "HR/Archive/Retained, Never Expires")),
-                 [("folder", "HR/Archive"), ("definition", "HR/Archive/Retained, Never Expires")], id="nested-folder"),
-    pytest.param(lambda d: drop(d, "definitions", "Templates/Auto-Secure Outbound"),
-                 [("definition", "Templates/Auto-Secure Outbound")], id="definition"),
-    pytest.param(lambda d: (drop(d, "content_definitions", "Privileged body"), drop(d, "policies", 9)),
-                 [("content-definition", "Privileged body"), ("policy", P(9))], id="content-definition"),
+    pytest.param(
+        lambda d: drop(d, "domains", "notify.harborfinch.com"),
+        [("domain", "notify.harborfinch.com")],
+        id="domain",
+    ),
+    pytest.param(
+        lambda d: drop(d, "groups", "Partner Counsel"), [("group", "Partner Counsel")], id="group"
+    ),
+    pytest.param(
+        lambda d: drop(d, "attributes", "zoe.angstrom@harborfinch.co.uk"),
+        [("attribute", "zoe.angstrom@harborfinch.co.uk")],
+        id="attribute-address",
+    ),
+    pytest.param(
+        lambda d: (
+            drop(d, "folders", "HR/Archive"),
+            drop(d, "definitions", "HR/Archive/Retained, Never Expires"),
+        ),
+        [("folder", "HR/Archive"), ("definition", "HR/Archive/Retained, Never Expires")],
+        id="nested-folder",
+    ),
+    pytest.param(
+        lambda d: drop(d, "definitions", "Templates/Auto-Secure Outbound"),
+        [("definition", "Templates/Auto-Secure Outbound")],
+        id="definition",
+    ),
+    pytest.param(
+        lambda d: (drop(d, "content_definitions", "Privileged body"), drop(d, "policies", 9)),
+        [("content-definition", "Privileged body"), ("policy", P(9))],
+        id="content-definition",
+    ),
     pytest.param(lambda d: drop(d, "policies", 5), [("policy", P(5))], id="policy-sm"),
     pytest.param(lambda d: drop(d, "policies", 6), [("policy", P(6))], id="policy-bypass"),
     pytest.param(lambda d: drop(d, "policies", 8), [("policy", P(8))], id="policy-content"),
-    pytest.param(lambda d: [d.pop(s) for s in ("domains", "groups", "attributes", "folders", "definitions",
-                                               "content_definitions", "policies")],
-                 [(k, None) for k in EXPECTED_CREATES], id="everything"),
+    pytest.param(
+        lambda d: [
+            d.pop(s)
+            for s in (
+                "domains",
+                "groups",
+                "attributes",
+                "folders",
+                "definitions",
+                "content_definitions",
+                "policies",
+            )
+        ],
+        [(k, None) for k in EXPECTED_CREATES],
+        id="everything",
+    ),
 ]
 
 
@@ -857,7 +1237,10 @@ def test_without_prune_nothing_is_deleted(demo, tmp_path, mutate, objects):
     r = ok(demo("plan", path))
     assert "No changes" in r.stdout
     n = len(p["kept"])
-    assert r.stderr == f"{n} object(s) in the store but not in {path} are kept (use --prune to delete them).\n"
+    assert (
+        r.stderr
+        == f"{n} object(s) in the store but not in {path} are kept (use --prune to delete them).\n"
+    )
     assert ok(demo("-q", "plan", path)).stderr == ""
     before = state(demo)
     r = ok(demo("apply", path, "--yes"))
@@ -879,9 +1262,18 @@ def test_with_prune_missing_objects_are_deleted(demo, tmp_path, mutate, objects)
     assert any(line.startswith("- delete ") for line in r.stdout.splitlines())
     ok(demo("apply", path, "--yes", "--prune"))
     e = exported(demo)
-    section_of = {v: k for k, v in {"domains": "domain", "groups": "group", "attributes": "attribute",
-                                    "folders": "folder", "definitions": "definition",
-                                    "content_definitions": "content-definition", "policies": "policy"}.items()}
+    section_of = {
+        v: k
+        for k, v in {
+            "domains": "domain",
+            "groups": "group",
+            "attributes": "attribute",
+            "folders": "folder",
+            "definitions": "definition",
+            "content_definitions": "content-definition",
+            "policies": "policy",
+        }.items()
+    }
     for c in p["changes"]:
         section = section_of[c["kind"]]
         names = {str(KEYS[section](x)) for x in e.get(section, [])}
@@ -894,7 +1286,13 @@ def test_prune_deletes_in_dependency_order(demo, tmp_path):
     doc = demo_doc()
     drop(doc, "policies", 4, 9)
     drop(doc, "content_definitions", "Privileged body")
-    drop(doc, "definitions", "Finance/Audit Evidence, 1 Year", "HR/Personnel, Silent", "HR/Archive/Retained, Never Expires")
+    drop(
+        doc,
+        "definitions",
+        "Finance/Audit Evidence, 1 Year",
+        "HR/Personnel, Silent",
+        "HR/Archive/Retained, Never Expires",
+    )
     drop(doc, "folders", "HR", "HR/Archive")
     drop(doc, "groups", "HR", "Auditors")
     path = write(tmp_path, doc)
@@ -903,10 +1301,18 @@ def test_prune_deletes_in_dependency_order(demo, tmp_path):
     assert r.exit_code == 0, r.output
     deleted = [(e["kind"], e["object"]) for e in audit(demo)[n:] if e["action"] == "delete"]
     assert len(deleted) == 10
-    rank = {"secure-messaging": 0, "content-examination": 0, "content-definition": 1, "definition": 2,
-            "folder": 3, "group": 4}
+    rank = {
+        "secure-messaging": 0,
+        "content-examination": 0,
+        "content-definition": 1,
+        "definition": 2,
+        "folder": 3,
+        "group": 4,
+    }
     assert [rank[k] for k, _ in deleted] == sorted(rank[k] for k, _ in deleted), deleted
-    assert deleted.index(("folder", "HR/Archive")) < deleted.index(("folder", "HR"))  # children first
+    assert deleted.index(("folder", "HR/Archive")) < deleted.index(
+        ("folder", "HR")
+    )  # children first
     e = exported(demo)
     assert find(e, "groups", "HR") is None and find(e, "folders", "HR") is None
     assert demo("plan", path, "--prune", "--detailed-exitcode").exit_code == 0
@@ -946,9 +1352,13 @@ def test_unchanged_and_updated_objects_keep_their_ids(demo, tmp_path):
     doc = demo_doc()
     for p in doc["policies"]:
         del p["id"]  # matched by kind and narrative
-    doc["policies"] = [p for p in doc["policies"] if p["narrative"] != pol[2][1]]  # policy 2 is kept (no --prune)
+    doc["policies"] = [
+        p for p in doc["policies"] if p["narrative"] != pol[2][1]
+    ]  # policy 2 is kept (no --prune)
     next(p for p in doc["policies"] if p["narrative"] == pol[3][1])["source_ips"] = ["192.0.2.0/24"]
-    doc["policies"].insert(0, copy.deepcopy(NEW_POLICY))  # first in the file, still numbered after the others
+    doc["policies"].insert(
+        0, copy.deepcopy(NEW_POLICY)
+    )  # first in the file, still numbered after the others
     _definition(LEGAL_CC, expire_after="60d")(doc)
     _definition("Templates/Auto-Secure Outbound", description="Auto-Secure Outbound v2")(doc)
     path = write(tmp_path, doc)
@@ -977,27 +1387,58 @@ def test_apply_with_prune_keeps_the_ids_of_what_remains(demo, tmp_path):
     drop(doc, "definitions", LEGAL_CC)
     ok(demo("apply", write(tmp_path, doc), "--yes", "--prune"))
     assert policy_ids(demo) == {k: v for k, v in pol.items() if k not in (1, 4)}
-    assert definition_ids(demo) == {k: v for k, v in defs.items()
-                                   if k not in ("Finance/Audit Evidence, 1 Year", LEGAL_CC)}
+    assert definition_ids(demo) == {
+        k: v for k, v in defs.items() if k not in ("Finance/Audit Evidence, 1 Year", LEGAL_CC)
+    }
 
 
 @pytest.mark.parametrize(
     ("store_policies", "file_policy", "expected_id", "kept"),
     [
-        pytest.param([("bypass", "Alpha"), ("bypass", "Beta")], ("bypass", "Beta"), 2, 1, id="one-match-keeps-its-id"),
-        pytest.param([("bypass", "Alpha"), ("bypass", "Alpha")], ("bypass", "Alpha"), 3, 2, id="two-matches-new-id"),
-        pytest.param([("secure-messaging", "Alpha")], ("bypass", "Alpha"), 2, 1, id="other-kind-new-id"),
+        pytest.param(
+            [("bypass", "Alpha"), ("bypass", "Beta")],
+            ("bypass", "Beta"),
+            2,
+            1,
+            id="one-match-keeps-its-id",
+        ),
+        pytest.param(
+            [("bypass", "Alpha"), ("bypass", "Alpha")],
+            ("bypass", "Alpha"),
+            3,
+            2,
+            id="two-matches-new-id",
+        ),
+        pytest.param(
+            [("secure-messaging", "Alpha")], ("bypass", "Alpha"), 2, 1, id="other-kind-new-id"
+        ),
         pytest.param([("bypass", "Alpha")], ("bypass", "Gamma"), 2, 1, id="no-match-new-id"),
     ],
 )
-def test_a_policy_without_id_is_matched_by_kind_and_narrative(cli, tmp_path, store_policies, file_policy, expected_id, kept):
+def test_a_policy_without_id_is_matched_by_kind_and_narrative(
+    cli, tmp_path, store_policies, file_policy, expected_id, kept
+):
     def policy(kind, narrative, **extra):
-        p = {"kind": kind, "narrative": narrative, "from": {"type": "internal"}, "to": {"type": "everyone"}, **extra}
+        p = {
+            "kind": kind,
+            "narrative": narrative,
+            "from": {"type": "internal"},
+            "to": {"type": "everyone"},
+            **extra,
+        }
         p["option"] = "disable" if kind == "bypass" else "no-action"
         return p
 
-    ok(cli("import", write(tmp_path, {"policies": [policy(k, n, id=i) for i, (k, n) in enumerate(store_policies, 1)]},
-                           "store.json")))
+    ok(
+        cli(
+            "import",
+            write(
+                tmp_path,
+                {"policies": [policy(k, n, id=i) for i, (k, n) in enumerate(store_policies, 1)]},
+                "store.json",
+            ),
+        )
+    )
     path = write(tmp_path, {"policies": [policy(*file_policy, enabled=False)]})
     p = plan(cli, path)
     assert len(p["kept"]) == kept
@@ -1034,7 +1475,9 @@ def test_a_new_policy_never_reuses_a_deleted_policy_id(demo, tmp_path):
     drop(doc, "policies", 9)
     doc["policies"].append(copy.deepcopy(NEW_POLICY))
     path = write(tmp_path, doc)
-    assert changes(plan(demo, path)) == {("create", "policy", f"10 (bypass: {NEW_POLICY['narrative']})"): set()}
+    assert changes(plan(demo, path)) == {
+        ("create", "policy", f"10 (bypass: {NEW_POLICY['narrative']})"): set()
+    }
     ok(demo("apply", path, "--yes"))
     assert policy_ids(demo)[10] == ("bypass", NEW_POLICY["narrative"])
     assert 9 not in policy_ids(demo)
@@ -1052,11 +1495,23 @@ def _many_changes(doc):
 
 
 BAD_LAST = [
-    pytest.param(lambda d: d["policies"][-1].update(source_ips=["10.0.0.300/8"]), "policies[8]", id="bad-cidr"),
-    pytest.param(lambda d: d["policies"][-1].update(content_definition="Nope"), "Nope", id="dangling-reference"),
-    pytest.param(lambda d: d["policies"][-1].update(start="2027-13-45"), "policies[8]", id="bad-date"),
+    pytest.param(
+        lambda d: d["policies"][-1].update(source_ips=["10.0.0.300/8"]),
+        "policies[8]",
+        id="bad-cidr",
+    ),
+    pytest.param(
+        lambda d: d["policies"][-1].update(content_definition="Nope"),
+        "Nope",
+        id="dangling-reference",
+    ),
+    pytest.param(
+        lambda d: d["policies"][-1].update(start="2027-13-45"), "policies[8]", id="bad-date"
+    ),
     pytest.param(lambda d: d["policies"][-1].update(colour="red"), "colour", id="unknown-field"),
-    pytest.param(lambda d: d["policies"].append({**NEW_POLICY, "id": 1}), "used twice", id="duplicate-id"),
+    pytest.param(
+        lambda d: d["policies"].append({**NEW_POLICY, "id": 1}), "used twice", id="duplicate-id"
+    ),
 ]
 
 
@@ -1087,8 +1542,12 @@ def test_a_file_that_validates_but_cannot_be_applied_changes_nothing(demo, tmp_p
     _many_changes(doc)
     doc["account"]["edition"] = "lite"
     del doc["definitions"], doc["content_definitions"]
-    doc["policies"] = [p for p in doc["policies"] if p.get("definition", "Default/").startswith("Default/")
-                       and p["kind"] != "content-examination"]
+    doc["policies"] = [
+        p
+        for p in doc["policies"]
+        if p.get("definition", "Default/").startswith("Default/")
+        and p["kind"] != "content-examination"
+    ]
     doc["policies"].append({**NEW_POLICY, "id": 30})
     path = write(tmp_path, doc)
     p = plan(demo, path)
@@ -1138,7 +1597,9 @@ def tty(monkeypatch):
     """Make the CliRunner's standard input look like a terminal."""
     import typer.testing
 
-    monkeypatch.setattr(typer.testing._NamedTextIOWrapper, "isatty", lambda self: True, raising=False)
+    monkeypatch.setattr(
+        typer.testing._NamedTextIOWrapper, "isatty", lambda self: True, raising=False
+    )
 
 
 def _one_change(tmp_path):
@@ -1188,17 +1649,37 @@ BAD_FILES = [
     pytest.param("dir", None, "is a directory", id="directory"),
     pytest.param("bad.toml", b"[account\nname = 1\n", "invalid TOML", id="bad-toml"),
     pytest.param("bad.json", b'{"account": {', "invalid JSON", id="bad-json"),
-    pytest.param("latin1.toml", '[account]\nname = "Caf\u00e9"\n'.encode("latin-1"), "not UTF-8", id="not-utf8"),
-    pytest.param("unknown.toml", b'[[domains]]\nname = "x.example"\nkind = "local"\n', "unknown field 'kind'", id="unknown-field"),
-    pytest.param("section.toml", b'[[widgets]]\nname = "x"\n', "unknown section", id="unknown-section"),
-    pytest.param("ref.toml", b'[[folders]]\npath = "A"\npublish_to = ["Ghosts"]\n', "unknown group 'Ghosts'", id="dangling-group"),
-    pytest.param("array.json", b'[1, 2]', "expected a JSON object", id="json-array"),
+    pytest.param(
+        "latin1.toml",
+        '[account]\nname = "Caf\u00e9"\n'.encode("latin-1"),
+        "not UTF-8",
+        id="not-utf8",
+    ),
+    pytest.param(
+        "unknown.toml",
+        b'[[domains]]\nname = "x.example"\nkind = "local"\n',
+        "unknown field 'kind'",
+        id="unknown-field",
+    ),
+    pytest.param(
+        "section.toml", b'[[widgets]]\nname = "x"\n', "unknown section", id="unknown-section"
+    ),
+    pytest.param(
+        "ref.toml",
+        b'[[folders]]\npath = "A"\npublish_to = ["Ghosts"]\n',
+        "unknown group 'Ghosts'",
+        id="dangling-group",
+    ),
+    pytest.param("array.json", b"[1, 2]", "expected a JSON object", id="json-array"),
 ]
 
 
 @pytest.mark.parametrize(("name", "content", "fragment"), BAD_FILES)
-@pytest.mark.parametrize("command", [("plan",), ("plan", "--detailed-exitcode"), ("apply", "--yes"),
-                                     ("apply", "--yes", "--prune")], ids=lambda c: "-".join(c))
+@pytest.mark.parametrize(
+    "command",
+    [("plan",), ("plan", "--detailed-exitcode"), ("apply", "--yes"), ("apply", "--yes", "--prune")],
+    ids="-".join,
+)
 def test_invalid_file_is_one_line_and_exit_3(demo, tmp_path, name, content, fragment, command):
     path = tmp_path / name
     if name == "dir":

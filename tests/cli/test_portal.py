@@ -16,8 +16,13 @@ from secmsg_cli.delivery.lifecycle import ACCESS_REFUSED
 from tests.delivery._helpers import T0, build_store, outbox_messages, tokens, write_message
 from tests.helpers import ok
 
-BOB, CAROL, DAVE, ERIN, ALICE = ("bob@partner.test", "carol@partner.test", "dave@example.com",
-                                 "erin@partner.test", "alice@example.com")
+BOB, CAROL, DAVE, ERIN, ALICE = (
+    "bob@partner.test",
+    "carol@partner.test",
+    "dave@example.com",
+    "erin@partner.test",
+    "alice@example.com",
+)
 
 
 def assert_error(r, *fragments: str) -> None:
@@ -35,8 +40,21 @@ def env(cli, tmp_path, _isolated_store):
     outbox = tmp_path / "outbox"
 
     def deliver(definition: str = "T/Open", *extra: str) -> dict:
-        return ok(cli("deliver", msg, "--definition", definition, "--at", T0, "--outbox", outbox,
-                      "-o", "json", *extra)).json
+        return ok(
+            cli(
+                "deliver",
+                msg,
+                "--definition",
+                definition,
+                "--at",
+                T0,
+                "--outbox",
+                outbox,
+                "-o",
+                "json",
+                *extra,
+            )
+        ).json
 
     def recipient(*args: str):
         """A recipient-side command (open, reply, print), with the test outbox."""
@@ -48,8 +66,16 @@ def env(cli, tmp_path, _isolated_store):
     def show(ref, at: str = T0) -> dict:
         return ok(cli("portal", "show", str(ref), "--at", at, "-o", "json")).json
 
-    return SimpleNamespace(cli=cli, outbox=outbox, deliver=deliver, recipient=recipient, ids=ids, show=show,
-                           db=_isolated_store, tmp=tmp_path)
+    return SimpleNamespace(
+        cli=cli,
+        outbox=outbox,
+        deliver=deliver,
+        recipient=recipient,
+        ids=ids,
+        show=show,
+        db=_isolated_store,
+        tmp=tmp_path,
+    )
 
 
 def kinds(outbox) -> list[str]:
@@ -74,8 +100,14 @@ def test_print_allowed_writes_a_printable_html_page(env):
 
 def test_print_to_a_missing_directory_is_refused_before_anything_happens(env):
     env.deliver("T/Open")
-    r = env.recipient("print", tokens(env.outbox)[BOB], "--out", env.tmp / "nowhere" / "p.html",
-                      "--at", "2026-11-27T11:00:00Z")
+    r = env.recipient(
+        "print",
+        tokens(env.outbox)[BOB],
+        "--out",
+        env.tmp / "nowhere" / "p.html",
+        "--at",
+        "2026-11-27T11:00:00Z",
+    )
     assert_error(r, "--out", "no such directory")
     assert env.show(env.ids()[BOB])["status"] == "unread"
     assert outbox_messages(env.outbox, "read-receipt") == []
@@ -96,8 +128,13 @@ def test_settings_are_those_at_sending(env):
     ok(env.cli("definition", "update", "T/Closed", "--print", "--reply"))
     assert ok(env.cli("definition", "show", "T/Closed", "-o", "json")).json["allow_print"] is True
     token = tokens(env.outbox)[BOB]
-    assert_error(env.recipient("print", token, "--at", "2026-11-27T11:00:00Z"), "print is not allowed")
-    assert_error(env.recipient("reply", token, "--body", "x", "--at", "2026-11-27T11:00:00Z"), "reply is not allowed")
+    assert_error(
+        env.recipient("print", token, "--at", "2026-11-27T11:00:00Z"), "print is not allowed"
+    )
+    assert_error(
+        env.recipient("reply", token, "--body", "x", "--at", "2026-11-27T11:00:00Z"),
+        "reply is not allowed",
+    )
 
 
 # --- reply, reply all ---------------------------------------------------------------------
@@ -108,8 +145,18 @@ def test_reply_goes_to_the_sender_threaded_and_quoting_the_original(env):
     token = tokens(env.outbox)[BOB]
     attachment = env.tmp / "signed.pdf"
     attachment.write_bytes(b"%PDF-1.4\n\x00\xff binary \x80\n")
-    r = ok(env.recipient("reply", token, "--body", "Received, thanks.", "--attach", attachment,
-                         "--at", "2026-11-27T12:00:00Z"))
+    r = ok(
+        env.recipient(
+            "reply",
+            token,
+            "--body",
+            "Received, thanks.",
+            "--attach",
+            attachment,
+            "--at",
+            "2026-11-27T12:00:00Z",
+        )
+    )
     assert "Reply to alice@example.com written to" in r.stdout
     [reply] = outbox_messages(env.outbox, "reply")
     assert reply["From"].addresses[0].addr_spec == BOB
@@ -129,15 +176,26 @@ def test_reply_goes_to_the_sender_threaded_and_quoting_the_original(env):
 def test_reply_refused_when_the_definition_does_not_allow_it(env):
     env.deliver("T/Closed")
     before = kinds(env.outbox)
-    r = env.recipient("reply", tokens(env.outbox)[BOB], "--body", "x", "--at", "2026-11-27T11:00:00Z")
+    r = env.recipient(
+        "reply", tokens(env.outbox)[BOB], "--body", "x", "--at", "2026-11-27T11:00:00Z"
+    )
     assert_error(r, "reply is not allowed", "T/Closed")
     assert kinds(env.outbox) == before
 
 
 def test_reply_all_goes_to_the_original_to_and_cc_but_not_bcc(env):
     env.deliver("T/Open")
-    ok(env.recipient("reply", tokens(env.outbox)[CAROL], "--all", "--body", "All: noted.",
-                     "--at", "2026-11-27T12:00:00Z"))
+    ok(
+        env.recipient(
+            "reply",
+            tokens(env.outbox)[CAROL],
+            "--all",
+            "--body",
+            "All: noted.",
+            "--at",
+            "2026-11-27T12:00:00Z",
+        )
+    )
     [reply] = outbox_messages(env.outbox, "reply")
     assert [a.addr_spec for a in reply["To"].addresses] == [ALICE]
     cc = [a.addr_spec for a in reply["Cc"].addresses]
@@ -150,8 +208,11 @@ def test_reply_all_refused_unless_effective(env, definition):
     env.deliver(definition)
     token = tokens(env.outbox)[BOB]
     before = kinds(env.outbox)
-    assert_error(env.recipient("reply", token, "--all", "--body", "x", "--at", "2026-11-27T11:00:00Z"),
-                 "not allowed", definition)
+    assert_error(
+        env.recipient("reply", token, "--all", "--body", "x", "--at", "2026-11-27T11:00:00Z"),
+        "not allowed",
+        definition,
+    )
     assert kinds(env.outbox) == before
     plain = env.recipient("reply", token, "--body", "x", "--at", "2026-11-27T11:00:00Z")
     if definition == "T/ReplyOnly":
@@ -226,7 +287,9 @@ def test_an_expired_copy_is_refused_with_the_same_message_as_a_wrong_token(env):
     token = tokens(env.outbox)[BOB]
     ok(env.recipient("open", token, "--at", "2026-11-27T21:59:59Z"))
     expired = env.recipient("open", token, "--at", "2026-11-27T22:00:00Z")
-    wrong = env.recipient("open", token[:-1] + ("A" if token[-1] != "A" else "B"), "--at", "2026-11-27T21:00:00Z")
+    wrong = env.recipient(
+        "open", token[:-1] + ("A" if token[-1] != "A" else "B"), "--at", "2026-11-27T21:00:00Z"
+    )
     assert_error(expired, ACCESS_REFUSED)
     assert expired.stderr == wrong.stderr == f"error: {ACCESS_REFUSED}\n"
     assert env.show(env.ids()[BOB], "2026-11-27T22:00:00Z")["status"] == "expired"
@@ -240,8 +303,11 @@ def test_expired_view_allows_view_and_print_only(env):
     r = ok(env.recipient("open", token, "--at", late, "-o", "json"))
     assert r.json["expired"] is True and r.json["actions"] == ["view", "print"]
     ok(env.recipient("print", token, "--at", late))
-    assert_error(env.recipient("reply", token, "--body", "x", "--at", late), "expired",
-                 "only be viewed and printed")
+    assert_error(
+        env.recipient("reply", token, "--body", "x", "--at", late),
+        "expired",
+        "only be viewed and printed",
+    )
     ok(env.cli("account", "set", "--no-expired-view"))
     assert_error(env.recipient("open", token, "--at", late), ACCESS_REFUSED)
 
@@ -252,13 +318,21 @@ def test_internal_portal_copies_never_expire(env):
     dave = env.ids()[DAVE]
     shown = env.show(dave)
     assert shown["internal"] is True and shown["expires"] is None and shown["latest_expiry"] is None
-    assert shown["actions"] == ["view", "print", "reply", "reply_all"]  # the permissions restrict externals only
+    assert shown["actions"] == [
+        "view",
+        "print",
+        "reply",
+        "reply_all",
+    ]  # the permissions restrict externals only
     much_later = "2035-11-01T00:00:00Z"  # ten years is the default retention: just before it ends
     ok(env.cli("portal", "sweep", "--at", much_later))
     assert env.show(dave, much_later)["status"] == "unread"
     ok(env.recipient("open", tokens(env.outbox)[DAVE], "--at", much_later))
     ok(env.recipient("print", tokens(env.outbox)[DAVE], "--at", much_later))
-    assert_error(env.cli("portal", "extend", str(dave), "--by", "1d", "--at", T0), "internal copies never expire")
+    assert_error(
+        env.cli("portal", "extend", str(dave), "--by", "1d", "--at", T0),
+        "internal copies never expire",
+    )
     # the external copies of the same message ('never' = the retention period) do expire
     end = "2036-11-24T10:00:00+00:00"  # T0 + 3650 days
     bob = env.ids()[BOB]
@@ -282,21 +356,29 @@ def test_extension_within_the_remaining_max_extension(env):
     assert shown["expires"] == "2026-12-18T10:00:00+00:00" == shown["latest_expiry"]
     assert shown["extended_by"] == "14d"
     assert [e["by"] for e in shown["extensions"]] == ["10d", "4d"]
-    assert_error(env.cli("portal", "extend", bob, "--by", "1m", "--at", "2026-11-28T10:00:00Z"),
-                 "no extension is left")
+    assert_error(
+        env.cli("portal", "extend", bob, "--by", "1m", "--at", "2026-11-28T10:00:00Z"),
+        "no extension is left",
+    )
 
 
 def test_extension_only_before_expiry(env):
     env.deliver("T/Open")
     bob = str(env.ids()[BOB])
-    assert_error(env.cli("portal", "extend", bob, "--by", "1d", "--at", "2026-12-04T10:00:00Z"),
-                 "expired", "only before")
+    assert_error(
+        env.cli("portal", "extend", bob, "--by", "1d", "--at", "2026-12-04T10:00:00Z"),
+        "expired",
+        "only before",
+    )
     assert env.show(bob)["expires"] == "2026-12-04T10:00:00+00:00"
 
 
 def test_no_extension_when_max_extension_is_zero(env):
     env.deliver("T/Closed")
-    assert_error(env.cli("portal", "extend", str(env.ids()[BOB]), "--by", "1h", "--at", T0), "allows no extension")
+    assert_error(
+        env.cli("portal", "extend", str(env.ids()[BOB]), "--by", "1h", "--at", T0),
+        "allows no extension",
+    )
 
 
 def test_extension_never_past_retention(env):
@@ -304,15 +386,20 @@ def test_extension_never_past_retention(env):
     env.deliver("T/Open")  # 7d + up to 14d, but retention ends after 10 days
     bob = str(env.ids()[BOB])
     assert env.show(bob)["latest_expiry"] == "2026-12-07T10:00:00+00:00"
-    assert_error(env.cli("portal", "extend", bob, "--by", "4d", "--at", T0), "retention period ends",
-                 "at most 3d more")
+    assert_error(
+        env.cli("portal", "extend", bob, "--by", "4d", "--at", T0),
+        "retention period ends",
+        "at most 3d more",
+    )
     ok(env.cli("portal", "extend", bob, "--by", "3d", "--at", T0))
     assert env.show(bob)["expires"] == "2026-12-07T10:00:00+00:00"
 
 
 def test_extend_rejects_a_bad_duration(env):
     env.deliver("T/Open")
-    assert_error(env.cli("portal", "extend", str(env.ids()[BOB]), "--by", "soon", "--at", T0), "--by", "7d")
+    assert_error(
+        env.cli("portal", "extend", str(env.ids()[BOB]), "--by", "soon", "--at", T0), "--by", "7d"
+    )
 
 
 # --- recall ---------------------------------------------------------------------------------
@@ -323,16 +410,23 @@ def test_recall_before_opening_then_the_link_is_refused(env):
     bob = str(env.ids()[BOB])
     ok(env.cli("portal", "recall", bob, "--at", "2026-11-27T10:30:00Z"))
     assert env.show(bob)["status"] == "recalled"
-    assert_error(env.recipient("open", tokens(env.outbox)[BOB], "--at", "2026-11-27T11:00:00Z"), ACCESS_REFUSED)
+    assert_error(
+        env.recipient("open", tokens(env.outbox)[BOB], "--at", "2026-11-27T11:00:00Z"),
+        ACCESS_REFUSED,
+    )
     assert_error(env.cli("portal", "recall", bob, "--at", "2026-11-27T10:31:00Z"), "was recalled")
-    assert_error(env.cli("portal", "extend", bob, "--by", "1d", "--at", "2026-11-27T10:31:00Z"), "recalled")
+    assert_error(
+        env.cli("portal", "extend", bob, "--by", "1d", "--at", "2026-11-27T10:31:00Z"), "recalled"
+    )
 
 
 def test_recall_after_opening_is_refused(env):
     env.deliver("T/Open")
     bob = str(env.ids()[BOB])
     ok(env.recipient("open", tokens(env.outbox)[BOB], "--at", "2026-11-27T10:20:00Z"))
-    assert_error(env.cli("portal", "recall", bob, "--at", "2026-11-27T10:30:00Z"), "opened it", "unopened")
+    assert_error(
+        env.cli("portal", "recall", bob, "--at", "2026-11-27T10:30:00Z"), "opened it", "unopened"
+    )
     assert env.show(bob)["status"] == "read"
 
 
@@ -342,18 +436,33 @@ def test_recall_after_opening_is_refused(env):
 def test_reply_to_an_internal_address_the_directory_does_not_know_bounces(env):
     ok(env.cli("user", "add", ALICE))  # the directory lists users; dave is not one of them
     env.deliver("T/Open")
-    r = ok(env.recipient("reply", tokens(env.outbox)[BOB], "--all", "--body", "Noted.",
-                         "--at", "2026-11-27T12:00:00Z"))
+    r = ok(
+        env.recipient(
+            "reply",
+            tokens(env.outbox)[BOB],
+            "--all",
+            "--body",
+            "Noted.",
+            "--at",
+            "2026-11-27T12:00:00Z",
+        )
+    )
     assert "warning: dave@example.com unknown to the directory" in r.stderr
     [ndr] = outbox_messages(env.outbox, "ndr")
     assert [a.addr_spec for a in ndr["To"].addresses] == [BOB]
-    assert ndr.get_content_type() == "multipart/report" and ndr.get_param("report-type") == "delivery-status"
+    assert (
+        ndr.get_content_type() == "multipart/report"
+        and ndr.get_param("report-type") == "delivery-status"
+    )
     human, status, returned = ndr.get_payload()
     assert "dave@example.com" in human.get_content()
     assert "may include a copy of the secure message" in human.get_content()
     assert status.get_content_type() == "message/delivery-status"
     blocks = status.get_payload()
-    assert blocks[1]["Final-Recipient"] == "rfc822; dave@example.com" and blocks[1]["Action"] == "failed"
+    assert (
+        blocks[1]["Final-Recipient"] == "rfc822; dave@example.com"
+        and blocks[1]["Action"] == "failed"
+    )
     assert returned.get_content_type() == "message/rfc822"
     inner = returned.get_payload()[0]
     assert inner["Subject"] == "Re: Quarterly figures"
@@ -375,7 +484,11 @@ def test_no_bounce_when_the_directory_lists_no_users_or_knows_everyone(env):
 def test_a_bounce_for_the_sender_too(env):
     ok(env.cli("user", "add", DAVE))
     env.deliver("T/Open")
-    ok(env.recipient("reply", tokens(env.outbox)[BOB], "--body", "x", "--at", "2026-11-27T12:00:00Z"))
+    ok(
+        env.recipient(
+            "reply", tokens(env.outbox)[BOB], "--body", "x", "--at", "2026-11-27T12:00:00Z"
+        )
+    )
     [ndr] = outbox_messages(env.outbox, "ndr")
     assert ndr.get_payload()[1].get_payload()[1]["Final-Recipient"] == "rfc822; alice@example.com"
 
@@ -410,8 +523,16 @@ def test_sweep_marks_expired_and_purges_past_retention(env):
     assert_error(env.recipient("open", token, "--at", "2026-12-27T10:00:00Z"), ACCESS_REFUSED)
     conn = sqlite3.connect(env.db)
     try:
-        assert conn.execute("SELECT count(*) FROM portal_messages WHERE raw IS NOT NULL").fetchone()[0] == 0
-        assert conn.execute("SELECT count(*) FROM portal_copies WHERE token_hash IS NOT NULL").fetchone()[0] == 0
+        assert (
+            conn.execute("SELECT count(*) FROM portal_messages WHERE raw IS NOT NULL").fetchone()[0]
+            == 0
+        )
+        assert (
+            conn.execute(
+                "SELECT count(*) FROM portal_copies WHERE token_hash IS NOT NULL"
+            ).fetchone()[0]
+            == 0
+        )
     finally:
         conn.close()
 
@@ -424,7 +545,9 @@ def test_list_filters_by_sender_recipient_and_status(env):
     ok(env.cli("portal", "recall", str(ids[CAROL]), "--at", "2026-11-27T11:00:00Z"))
 
     def listed(*args):
-        return sorted(r["recipient"] for r in ok(env.cli("portal", "list", "-o", "json", *args)).json)
+        return sorted(
+            r["recipient"] for r in ok(env.cli("portal", "list", "-o", "json", *args)).json
+        )
 
     assert listed("--status", "read", "--at", "2026-11-28T00:00:00Z") == [BOB]
     assert listed("--status", "recalled", "--at", "2026-11-28T00:00:00Z") == [CAROL]
@@ -440,10 +563,17 @@ def test_show_reports_status_permissions_expiry_and_settings(env):
     env.deliver("T/ReplyOnly")
     shown = env.show(env.ids()[BOB])
     assert shown["definition"] == "T/ReplyOnly"
-    assert (shown["allow_print"], shown["allow_reply"], shown["allow_reply_all"]) == (False, True, False)
+    assert (shown["allow_print"], shown["allow_reply"], shown["allow_reply_all"]) == (
+        False,
+        True,
+        False,
+    )
     assert shown["actions"] == ["view", "reply"]
     assert shown["settings"]["expire_after"] == "30d"
-    assert shown["sent"] == "2026-11-27T10:00:00+00:00" and shown["expires"] == "2026-12-27T10:00:00+00:00"
+    assert (
+        shown["sent"] == "2026-11-27T10:00:00+00:00"
+        and shown["expires"] == "2026-12-27T10:00:00+00:00"
+    )
     assert "token" not in json.dumps(shown).lower()
     assert_error(env.cli("portal", "show", "999"), "portal copy 999 not found")
     assert_error(env.cli("portal", "show", "abc"), "invalid portal id")
@@ -461,15 +591,32 @@ def test_every_lifecycle_action_is_audited(env):
     ok(env.cli("portal", "sweep", "--at", "2026-12-30T00:00:00Z"))
     log = ok(env.cli("audit", "-o", "json")).json
     actions = {(e["action"], e["kind"]) for e in log}
-    for expected in [("deliver", "message"), ("open", "portal-copy"), ("print", "portal-copy"),
-                     ("reply", "portal-copy"), ("extend", "portal-copy"), ("recall", "portal-copy"),
-                     ("expire", "portal-copy")]:
+    for expected in [
+        ("deliver", "message"),
+        ("open", "portal-copy"),
+        ("print", "portal-copy"),
+        ("reply", "portal-copy"),
+        ("extend", "portal-copy"),
+        ("recall", "portal-copy"),
+        ("expire", "portal-copy"),
+    ]:
         assert expected in actions, expected
     assert token not in json.dumps(log)
 
 
 def test_deliver_then_the_whole_life_needs_no_network_and_prints_no_token(env):
-    r = ok(env.cli("deliver", env.tmp / "msg.eml", "--definition", "T/Open", "--at", T0, "--outbox", env.outbox))
+    r = ok(
+        env.cli(
+            "deliver",
+            env.tmp / "msg.eml",
+            "--definition",
+            "T/Open",
+            "--at",
+            T0,
+            "--outbox",
+            env.outbox,
+        )
+    )
     for token in tokens(env.outbox).values():
         assert token not in r.stdout and token not in r.stderr
     assert "notification" in r.stdout and str(env.outbox) in r.stdout
@@ -480,16 +627,41 @@ def test_open_saves_the_attachments_byte_for_byte(env):
 
     env.deliver("T/Open")
     target = env.tmp / "saved"
-    r = ok(env.recipient("open", tokens(env.outbox)[BOB], "--save-attachments", target,
-                         "--at", "2026-11-27T11:00:00Z", "-o", "json"))
+    r = ok(
+        env.recipient(
+            "open",
+            tokens(env.outbox)[BOB],
+            "--save-attachments",
+            target,
+            "--at",
+            "2026-11-27T11:00:00Z",
+            "-o",
+            "json",
+        )
+    )
     assert (target / "figures.bin").read_bytes() == ATTACHMENT
     import hashlib
 
-    assert r.json["attachments"] == [{"filename": "figures.bin", "content_type": "application/octet-stream",
-                                      "size": len(ATTACHMENT), "sha256": hashlib.sha256(ATTACHMENT).hexdigest()}]
+    assert r.json["attachments"] == [
+        {
+            "filename": "figures.bin",
+            "content_type": "application/octet-stream",
+            "size": len(ATTACHMENT),
+            "sha256": hashlib.sha256(ATTACHMENT).hexdigest(),
+        }
+    ]
     # a second save into the same place does not overwrite
     (target / "figures.bin").write_bytes(b"mine")
-    ok(env.recipient("open", tokens(env.outbox)[BOB], "--save-attachments", target, "--at", "2026-11-27T11:01:00Z"))
+    ok(
+        env.recipient(
+            "open",
+            tokens(env.outbox)[BOB],
+            "--save-attachments",
+            target,
+            "--at",
+            "2026-11-27T11:01:00Z",
+        )
+    )
     assert (target / "figures.bin").read_bytes() == b"mine"
     assert (target / "figures (2).bin").read_bytes() == ATTACHMENT
 

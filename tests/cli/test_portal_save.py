@@ -27,11 +27,15 @@ def message(*attachments: tuple[str, bytes]) -> bytes:
     """A message to Bob with these (filename, data) attachments (RFC 2231 names: any character)."""
     parts = ["--b\nContent-Type: text/plain\n\nSee attached.\n"]
     for name, data in attachments:
-        parts.append("--b\nContent-Type: application/octet-stream\nContent-Transfer-Encoding: base64\n"
-                     f"Content-Disposition: attachment; filename*=utf-8''{quote(name, safe='')}\n\n"
-                     + base64.encodebytes(data).decode())
-    return ("From: alice@example.com\nTo: bob@partner.test\nSubject: files\nMIME-Version: 1.0\n"
-            'Content-Type: multipart/mixed; boundary="b"\n\n' + "".join(parts) + "--b--\n").encode()
+        parts.append(
+            "--b\nContent-Type: application/octet-stream\nContent-Transfer-Encoding: base64\n"
+            f"Content-Disposition: attachment; filename*=utf-8''{quote(name, safe='')}\n\n"
+            + base64.encodebytes(data).decode()
+        )
+    return (
+        "From: alice@example.com\nTo: bob@partner.test\nSubject: files\nMIME-Version: 1.0\n"
+        'Content-Type: multipart/mixed; boundary="b"\n\n' + "".join(parts) + "--b--\n"
+    ).encode()
 
 
 @pytest.fixture
@@ -41,12 +45,33 @@ def portal(cli, tmp_path, _isolated_store):
     outbox = tmp_path / "outbox"
 
     def deliver(*attachments: tuple[str, bytes]) -> str:
-        ok(cli("deliver", write_message(tmp_path, message(*attachments)), "--definition", "T/Open", "--at", T0,
-               "--outbox", outbox))
+        ok(
+            cli(
+                "deliver",
+                write_message(tmp_path, message(*attachments)),
+                "--definition",
+                "T/Open",
+                "--at",
+                T0,
+                "--outbox",
+                outbox,
+            )
+        )
         return tokens(outbox)[BOB]
 
     def open_(token: str, target, *extra: str):
-        return cli("portal", "open", token, "--save-attachments", target, "--at", AT, "--outbox", outbox, *extra)
+        return cli(
+            "portal",
+            "open",
+            token,
+            "--save-attachments",
+            target,
+            "--at",
+            AT,
+            "--outbox",
+            outbox,
+            *extra,
+        )
 
     def status() -> str:
         return ok(cli("portal", "show", "1", "--at", AT, "-o", "json")).json["status"]
@@ -54,9 +79,18 @@ def portal(cli, tmp_path, _isolated_store):
     def receipts() -> int:
         return len(outbox_messages(outbox, "read-receipt"))
 
-    return type("Portal", (), dict(deliver=staticmethod(deliver), open=staticmethod(open_),
-                                   status=staticmethod(status), receipts=staticmethod(receipts),
-                                   tmp=tmp_path, cli=staticmethod(cli)))
+    return type(
+        "Portal",
+        (),
+        dict(
+            deliver=staticmethod(deliver),
+            open=staticmethod(open_),
+            status=staticmethod(status),
+            receipts=staticmethod(receipts),
+            tmp=tmp_path,
+            cli=staticmethod(cli),
+        ),
+    )
 
 
 def listing(folder: Path) -> dict[str, bytes]:
@@ -64,36 +98,47 @@ def listing(folder: Path) -> dict[str, bytes]:
     out = {}
     for p in sorted(folder.rglob("*")):
         rel = str(p.relative_to(folder))
-        out[rel] = f"link->{os.readlink(p)}".encode() if p.is_symlink() else (p.read_bytes() if p.is_file() else b"/")
+        out[rel] = (
+            f"link->{os.readlink(p)}".encode()
+            if p.is_symlink()
+            else (p.read_bytes() if p.is_file() else b"/")
+        )
     return out
 
 
 # --- names --------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name, expected", [
-    ("figures.bin", "figures.bin"),
-    ("../../etc/passwd", "passwd"),
-    ("..\\..\\boot.ini", "boot.ini"),
-    ("/etc/cron.d/job", "job"),
-    ("..", "attachment-3"),
-    (None, "attachment-3"),
-    ("", "attachment-3"),
-    (" . ", "attachment-3"),
-    (".bashrc", "bashrc"),
-    ("...hidden.txt", "hidden.txt"),
-    ("nul\x00byte.txt", "nulbyte.txt"),
-    ("ctrl\x1b[31m\r\n\t.txt", "ctrl[31m.txt"),
-    ("invoice\u202efdp.exe", "invoicefdp.exe"),  # the right-to-left override is dropped, not obeyed
-    ("zero\u200bwidth\ufeff.txt", "zerowidth.txt"),
-    ('a<b>c:d"e|f?g*h.txt', "a_b_c_d_e_f_g_h.txt"),
-    ("trailing. . .", "trailing"),
-    ("CON", "_CON"),
-    ("con.txt", "_con.txt"),
-    ("Lpt9.log", "_Lpt9.log"),
-    ("console.txt", "console.txt"),
-    ("Grüße 漢字.pdf", "Grüße 漢字.pdf"),
-], ids=repr)
+@pytest.mark.parametrize(
+    "name, expected",
+    [
+        ("figures.bin", "figures.bin"),
+        ("../../etc/passwd", "passwd"),
+        ("..\\..\\boot.ini", "boot.ini"),
+        ("/etc/cron.d/job", "job"),
+        ("..", "attachment-3"),
+        (None, "attachment-3"),
+        ("", "attachment-3"),
+        (" . ", "attachment-3"),
+        (".bashrc", "bashrc"),
+        ("...hidden.txt", "hidden.txt"),
+        ("nul\x00byte.txt", "nulbyte.txt"),
+        ("ctrl\x1b[31m\r\n\t.txt", "ctrl[31m.txt"),
+        (
+            "invoice\u202efdp.exe",
+            "invoicefdp.exe",
+        ),  # the right-to-left override is dropped, not obeyed
+        ("zero\u200bwidth\ufeff.txt", "zerowidth.txt"),
+        ('a<b>c:d"e|f?g*h.txt', "a_b_c_d_e_f_g_h.txt"),
+        ("trailing. . .", "trailing"),
+        ("CON", "_CON"),
+        ("con.txt", "_con.txt"),
+        ("Lpt9.log", "_Lpt9.log"),
+        ("console.txt", "console.txt"),
+        ("Grüße 漢字.pdf", "Grüße 漢字.pdf"),
+    ],
+    ids=repr,
+)
 def test_safe_name(name, expected):
     assert safe_name(name, 3) == expected
 
@@ -141,8 +186,19 @@ def test_a_symlink_to_an_existing_file_is_not_written_through(portal):
 
 
 def test_hostile_names_all_land_inside_dir_and_distinct(portal):
-    names = ["../escape.txt", "/abs/path.txt", "..", ".profile", "CON", "same.txt", "same.txt", "SAME.txt",
-             "evil\u202efdp.exe", "x" * 300 + ".pdf", ""]
+    names = [
+        "../escape.txt",
+        "/abs/path.txt",
+        "..",
+        ".profile",
+        "CON",
+        "same.txt",
+        "same.txt",
+        "SAME.txt",
+        "evil\u202efdp.exe",
+        "x" * 300 + ".pdf",
+        "",
+    ]
     token = portal.deliver(*((n, f"data {i}".encode()) for i, n in enumerate(names)))
     target = portal.tmp / "saved"
     r = ok(portal.open(token, target, "-o", "json"))
@@ -152,8 +208,16 @@ def test_hostile_names_all_land_inside_dir_and_distinct(portal):
     assert sorted(p.name for p in target.iterdir()) == sorted(p.name for p in saved)
     assert [p.read_bytes() for p in saved] == [f"data {i}".encode() for i in range(len(names))]
     assert not (portal.tmp / "escape.txt").exists()
-    assert [p.name for p in saved[:8]] == ["escape.txt", "path.txt", "attachment-3", "profile", "_CON",
-                                           "same.txt", "same (2).txt", "SAME (3).txt"]
+    assert [p.name for p in saved[:8]] == [
+        "escape.txt",
+        "path.txt",
+        "attachment-3",
+        "profile",
+        "_CON",
+        "same.txt",
+        "same (2).txt",
+        "SAME (3).txt",
+    ]
 
 
 def test_the_300_character_name_of_the_seventh_attachment(portal):
@@ -199,7 +263,9 @@ def test_a_failure_on_the_fourth_file_leaves_nothing_and_the_copy_unread(portal,
     (target / "mine.txt").write_bytes(b"mine")
     before = listing(target)
     real = saving._write
-    monkeypatch.setattr(saving, "_write", failing_on(4, real, OSError(28, "No space left on device")))
+    monkeypatch.setattr(
+        saving, "_write", failing_on(4, real, OSError(28, "No space left on device"))
+    )
     _refused_and_untouched(portal, portal.open(token, target), target, before)
     monkeypatch.setattr(saving, "_write", real)
     r = ok(portal.open(token, target, "-o", "json"))  # a retry is still the first view
@@ -211,7 +277,9 @@ def test_a_failure_while_naming_leaves_nothing(portal, monkeypatch):
 
     token = portal.deliver(*((f"f{i}.bin", b"y") for i in range(4)))
     target = portal.tmp / "new" / "deeper"  # created for the purpose: removed again
-    monkeypatch.setattr(saving, "_place", failing_on(3, saving._place, PermissionError(13, "Permission denied")))
+    monkeypatch.setattr(
+        saving, "_place", failing_on(3, saving._place, PermissionError(13, "Permission denied"))
+    )
     _refused_and_untouched(portal, portal.open(token, target), target, None)
     assert not (portal.tmp / "new").exists()
 
@@ -239,15 +307,21 @@ def test_a_failing_store_commit_removes_the_saved_files(portal, monkeypatch):
 @pytest.mark.skipif(sys.platform == "win32", reason="ulimit -f is POSIX")
 def test_a_real_write_failure_in_a_real_process(portal, tmp_path):
     """A file-size limit (ulimit -f) makes the big last attachment fail after the small ones were written."""
-    token = portal.deliver(*((f"small{i}.txt", b"s" * 100) for i in range(6)), ("big.bin", os.urandom(600_000)))
+    token = portal.deliver(
+        *((f"small{i}.txt", b"s" * 100) for i in range(6)), ("big.bin", os.urandom(600_000))
+    )
     target = tmp_path / "saved"
     target.mkdir()
     db = os.environ["SECMSG_DB"]
-    script = (f"ulimit -f 400; exec {sys.executable} -m secmsg_cli --db {db} portal open {token} "
-              f"--save-attachments {target} --at {AT} --outbox {tmp_path / 'outbox'}")
+    script = (
+        f"ulimit -f 400; exec {sys.executable} -m secmsg_cli --db {db} portal open {token} "
+        f"--save-attachments {target} --at {AT} --outbox {tmp_path / 'outbox'}"
+    )
     p = subprocess.run(["sh", "-c", script], capture_output=True, text=True, timeout=120)
     assert p.returncode == 1, (p.stdout, p.stderr)
-    assert p.stderr.startswith("error: cannot save the attachments") and p.stderr.count("\n") == 1, p.stderr
+    assert (
+        p.stderr.startswith("error: cannot save the attachments") and p.stderr.count("\n") == 1
+    ), p.stderr
     assert "big.bin" in p.stderr and "Traceback" not in p.stderr
     assert listing(target) == {}
     assert portal.status() == "unread" and portal.receipts() == 0

@@ -14,7 +14,7 @@ import json
 import mailbox
 import re
 import shutil
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -24,29 +24,73 @@ from tests.conftest import FIXTURES
 
 MESSAGES = FIXTURES / "messages"
 AT = "2026-11-27T10:00:00+00:00"
-UTC = timezone.utc
 
 RESTRICTED = "Legal/Restricted/Privileged, No Print, 12 Hours"
-AUDITORS = ("--rcpt", "olivia.grant@ledgerline-audit.com", "--rcpt", "samir.haddad@ledgerline-audit.com",
-            "--rcpt", "ben.okafor@harborfinch.com")
+AUDITORS = (
+    "--rcpt",
+    "olivia.grant@ledgerline-audit.com",
+    "--rcpt",
+    "samir.haddad@ledgerline-audit.com",
+    "--rcpt",
+    "ben.okafor@harborfinch.com",
+)
 
 # SPEC §8.2, key for key. notification also carries the portal URL: SPEC §7.3
 # names it as part of the notification that would be sent.
 TOP_KEYS = {"schema_version", "source", "message", "recipients", "explain"}
 ERROR_KEYS = {"schema_version", "source", "error"}
-MESSAGE_KEYS = {"message_id", "subject", "header_from", "envelope_from", "source_ip", "at", "via", "notes"}
-RECIPIENT_KEYS = {"address", "internal", "route", "secure", "trigger", "definition", "policy", "bypass",
-                  "content", "banner", "portal"}
+MESSAGE_KEYS = {
+    "message_id",
+    "subject",
+    "header_from",
+    "envelope_from",
+    "source_ip",
+    "at",
+    "via",
+    "notes",
+}
+RECIPIENT_KEYS = {
+    "address",
+    "internal",
+    "route",
+    "secure",
+    "trigger",
+    "definition",
+    "policy",
+    "bypass",
+    "content",
+    "banner",
+    "portal",
+}
 POLICY_KEYS = {"kind", "id", "narrative"}
 CONTENT_KEYS = {"policy_id", "content_definition", "score", "fired"}
 BANNER_KEYS = {"html", "text"}
-PORTAL_KEYS = {"expires", "latest_expiry", "allow_print", "allow_reply", "allow_reply_all", "read_receipt",
-               "notification"}
+PORTAL_KEYS = {
+    "expires",
+    "latest_expiry",
+    "allow_print",
+    "allow_reply",
+    "allow_reply_all",
+    "read_receipt",
+    "notification",
+}
 NOTIFICATION_KEYS = {"to", "subject", "portal_url"}
 EXPLAIN_KEYS = {"kind", "id", "name", "recipient", "verdict", "reason"}
-VERDICTS = {"won", "lost", "no-match", "inactive", "bypassed", "evaluated", "fired", "not-fired", "chosen"}
+VERDICTS = {
+    "won",
+    "lost",
+    "no-match",
+    "inactive",
+    "bypassed",
+    "evaluated",
+    "fired",
+    "not-fired",
+    "chosen",
+}
 
-SUMMARY = re.compile(r"^(\d+) message\(s\): (\d+) secure recipient\(s\), (\d+) portal cop(?:y|ies), (\d+) error\(s\)$")
+SUMMARY = re.compile(
+    r"^(\d+) message\(s\): (\d+) secure recipient\(s\), (\d+) portal cop(?:y|ies), (\d+) error\(s\)$"
+)
 
 
 def msg(name: str) -> str:
@@ -98,7 +142,9 @@ def one_line_error(r, *fragments: str) -> None:
 
 def ts(text: str) -> datetime:
     moment = datetime.fromisoformat(text)
-    assert moment.tzinfo is not None and moment.utcoffset() is not None, f"{text!r} has no UTC offset"
+    assert moment.tzinfo is not None and moment.utcoffset() is not None, (
+        f"{text!r} has no UTC offset"
+    )
     return moment
 
 
@@ -124,8 +170,10 @@ def test_several_files_print_an_array_in_order(sim):
     docs = r.json
     assert isinstance(docs, list)
     assert [d["source"] for d in docs] == paths
-    assert [d["message"]["envelope_from"] for d in docs] == ["farah.nasser@harborfinch.com",
-                                                              "alice.morgan@harborfinch.com"]
+    assert [d["message"]["envelope_from"] for d in docs] == [
+        "farah.nasser@harborfinch.com",
+        "alice.morgan@harborfinch.com",
+    ]
     # 03: m.okonkwo by policy 1; 01: m.okonkwo by content policy 7. Both portal.
     assert summary(r.stderr) == (2, 2, 2, 0)
 
@@ -162,11 +210,19 @@ def test_directory_every_eml_below_sorted(sim, tmp_path):
     r = sim(top, "--at", AT, "-o", "json")
     assert r.exit_code == 0, r.output
     docs = r.json
-    expected = [top / "a.eml", top / "b.eml", top / "sub" / "a.eml", top / "sub" / "deeper" / "c.eml"]
+    expected = [
+        top / "a.eml",
+        top / "b.eml",
+        top / "sub" / "a.eml",
+        top / "sub" / "deeper" / "c.eml",
+    ]
     assert [d["source"] for d in docs] == [str(p) for p in expected]
     assert [d["message"]["envelope_from"] for d in docs] == [
-        "ben.okafor@harborfinch.com", "alice.morgan@harborfinch.com", "carla.diaz@harborfinch.com",
-        "farah.nasser@harborfinch.com"]
+        "ben.okafor@harborfinch.com",
+        "alice.morgan@harborfinch.com",
+        "carla.diaz@harborfinch.com",
+        "farah.nasser@harborfinch.com",
+    ]
 
 
 def test_a_directory_of_one_message_is_still_an_array(sim, tmp_path):
@@ -187,7 +243,9 @@ def test_the_demo_directory(sim):
     messages, secure, portal, nerrors = summary(r.stderr)
     assert (messages, nerrors) == (12, 1)
     assert secure == sum(x["secure"] for d in docs if "error" not in d for x in d["recipients"])
-    assert portal == sum(x["route"] == "portal" for d in docs if "error" not in d for x in d["recipients"])
+    assert portal == sum(
+        x["route"] == "portal" for d in docs if "error" not in d for x in d["recipients"]
+    )
 
 
 def test_an_empty_directory_is_an_error_row(sim, tmp_path):
@@ -217,7 +275,10 @@ def test_mbox_file_every_message(sim, tmp_path):
     assert set(docs[1]) == ERROR_KEYS and "no recipients" in docs[1]["error"]
     assert docs[0]["message"]["message_id"] == "<20261126091405.4A21@harborfinch.com>"
     assert docs[0]["recipients"][0]["definition"] == "Legal/7-Day Expiry, Receipt"
-    assert by_address(docs[2])["m.okonkwo@lexpartners.com"]["definition"] == "Legal/Client Correspondence"
+    assert (
+        by_address(docs[2])["m.okonkwo@lexpartners.com"]["definition"]
+        == "Legal/Client Correspondence"
+    )
     assert summary(r.stderr) == (3, 2, 2, 1)
 
 
@@ -227,8 +288,13 @@ def test_an_eml_file_with_an_envelope_from_line_is_one_message(sim, tmp_path):
     raw = Path(msg("01")).read_bytes()
     head, _, body = raw.partition(b"\n\n")
     path = tmp_path / "saved.eml"
-    path.write_bytes(b"From alice.morgan@harborfinch.com Thu Nov 26 09:14:07 2026\n" + head + b"\n\n"
-                     + b"From the desk of Alice Morgan.\n\n" + body)
+    path.write_bytes(
+        b"From alice.morgan@harborfinch.com Thu Nov 26 09:14:07 2026\n"
+        + head
+        + b"\n\n"
+        + b"From the desk of Alice Morgan.\n\n"
+        + body
+    )
     r = sim(path, "--at", AT, "-o", "json")
     assert r.exit_code == 0, r.output
     doc = r.json
@@ -261,7 +327,11 @@ def test_table_output_for_people(sim):
     r = sim(msg("06"), "--at", AT)
     assert r.exit_code == 0, r.output
     out = r.stdout
-    for address in ("jose.mueller@clientco.example", "j.weiss@clientco.example", "evan.price@harborfinch.co.uk"):
+    for address in (
+        "jose.mueller@clientco.example",
+        "j.weiss@clientco.example",
+        "evan.price@harborfinch.co.uk",
+    ):
         assert address in out
     assert "portal" in out and "inbox" in out and "external" in out and "internal" in out
     assert "Legal/7-Day Expiry, Receipt" in out
@@ -301,8 +371,10 @@ def test_table_output_does_not_pass_escape_sequences_to_the_terminal(sim, tmp_pa
     subject = "Confidential \x1b[31mRED\x1b]0;title\x07 \x9b2J end"
     encoded = base64.b64encode(subject.encode()).decode()
     path = tmp_path / "esc.eml"
-    path.write_bytes(f"From: alice.morgan@harborfinch.com\nTo: ben.okafor@harborfinch.com\n"
-                     f"Subject: =?utf-8?b?{encoded}?=\n\nhi\n".encode())
+    path.write_bytes(
+        f"From: alice.morgan@harborfinch.com\nTo: ben.okafor@harborfinch.com\n"
+        f"Subject: =?utf-8?b?{encoded}?=\n\nhi\n".encode()
+    )
     r = sim(path, "--at", AT)
     assert r.exit_code == 0, r.output
     for control in ("\x1b", "\x07", "\x9b"):
@@ -370,8 +442,11 @@ def test_single_message_error_in_table_output_is_one_line(sim):
 def test_single_message_error_in_json_is_an_error_object(sim):
     r = sim(msg("08"), "--at", AT, "-o", "json")
     assert r.exit_code == 1, r.output
-    assert r.json == {"schema_version": 1, "source": msg("08"),
-                      "error": "no recipients: the message has no To, Cc or Bcc address (give --rcpt)"}
+    assert r.json == {
+        "schema_version": 1,
+        "source": msg("08"),
+        "error": "no recipients: the message has no To, Cc or Bcc address (give --rcpt)",
+    }
 
 
 def test_quiet_suppresses_the_summary(demo):
@@ -400,13 +475,18 @@ def test_mail_from_overrides_the_return_path(sim):
     assert by_address(default)["r.santos@lexpartners.com"]["policy"]["id"] == 1
     doc = one(sim, msg("07"), "--at", AT, "--mail-from", "Ivan.Petrov@HarborFinch.com")
     assert doc["message"]["envelope_from"].lower() == "ivan.petrov@harborfinch.com"
-    assert doc["message"]["header_from"] == "evan.price@harborfinch.co.uk"  # the header is not changed
+    assert (
+        doc["message"]["header_from"] == "evan.price@harborfinch.co.uk"
+    )  # the header is not changed
     santos = by_address(doc)["r.santos@lexpartners.com"]
     # policy 1 keys on the envelope sender (group Legal): Ivan is not in it;
     # policy 5 (Role=Administrator -> everyone, no-action) decides instead.
     assert santos["secure"] is False and santos["route"] == "inbox"
-    assert santos["policy"] == {"kind": "secure-messaging", "id": 5,
-                                "narrative": "The IT administrator's mail is never secured by policy"}
+    assert santos["policy"] == {
+        "kind": "secure-messaging",
+        "id": 5,
+        "narrative": "The IT administrator's mail is never secured by policy",
+    }
 
 
 def test_mail_from_supplies_a_missing_sender(sim, tmp_path):
@@ -427,12 +507,28 @@ def test_mail_from_invalid_is_a_one_line_error(sim):
 
 
 def test_rcpt_overrides_headers_is_repeatable_and_deduplicated(sim):
-    doc = one(sim, msg("01"), "--at", AT, "--rcpt", "K.Brennan@Gmail.com", "--rcpt", "ben.okafor@harborfinch.com",
-              "--rcpt", "k.brennan@gmail.com", "--rcpt", "BEN.OKAFOR@harborfinch.com")
+    doc = one(
+        sim,
+        msg("01"),
+        "--at",
+        AT,
+        "--rcpt",
+        "K.Brennan@Gmail.com",
+        "--rcpt",
+        "ben.okafor@harborfinch.com",
+        "--rcpt",
+        "k.brennan@gmail.com",
+        "--rcpt",
+        "BEN.OKAFOR@harborfinch.com",
+    )
     addresses = [r["address"].lower() for r in doc["recipients"]]
     assert addresses == ["k.brennan@gmail.com", "ben.okafor@harborfinch.com"]
     brennan, ben = doc["recipients"]
-    assert (brennan["internal"], brennan["route"], brennan["trigger"]) == (False, "portal", "content")
+    assert (brennan["internal"], brennan["route"], brennan["trigger"]) == (
+        False,
+        "portal",
+        "content",
+    )
     assert (ben["internal"], ben["route"], ben["trigger"]) == (True, "inbox", "content")
     assert ben["banner"] is not None and ben["portal"] is None
 
@@ -440,7 +536,10 @@ def test_rcpt_overrides_headers_is_repeatable_and_deduplicated(sim):
 def test_rcpt_gives_recipients_to_a_message_without_any(sim):
     doc = one(sim, msg("08"), "--at", AT, *AUDITORS)
     assert [r["address"] for r in doc["recipients"]] == [
-        "olivia.grant@ledgerline-audit.com", "samir.haddad@ledgerline-audit.com", "ben.okafor@harborfinch.com"]
+        "olivia.grant@ledgerline-audit.com",
+        "samir.haddad@ledgerline-audit.com",
+        "ben.okafor@harborfinch.com",
+    ]
 
 
 def test_rcpt_invalid_is_a_one_line_error(sim):
@@ -505,7 +604,13 @@ def test_at_default_is_now(sim):
 def test_at_decides_which_policies_are_active(sim):
     """Policy 4 runs 2027-01-01 .. 2027-03-31 (date-only end: through 24:00
     London time, which is BST on 31 March 2027)."""
-    args = (msg("08"), "--rcpt", "olivia.grant@ledgerline-audit.com", "--source-ip", "198.51.100.40")
+    args = (
+        msg("08"),
+        "--rcpt",
+        "olivia.grant@ledgerline-audit.com",
+        "--source-ip",
+        "198.51.100.40",
+    )
 
     def olivia(at):
         return one(sim, *args, "--at", at)["recipients"][0]
@@ -551,8 +656,10 @@ def test_via_default_gateway_and_banner_rules(sim):
         via, other = evan("--via", app)
         assert via == app.lower()
         # SPEC §7.2: the custom banner is not used by Outlook or mobile
-        assert other["html"].startswith('<div class="secmsg-banner">This message was sent securely by '
-                                        "zoe.angstrom@harborfinch.co.uk using Secure Messaging.")
+        assert other["html"].startswith(
+            '<div class="secmsg-banner">This message was sent securely by '
+            "zoe.angstrom@harborfinch.co.uk using Secure Messaging."
+        )
 
 
 def test_via_invalid_is_a_one_line_error(sim):
@@ -576,7 +683,9 @@ def test_definition_chosen_by_the_sender(sim):
     assert "secmsg-banner" in ben["banner"]["html"]  # outlook: the standard banner
     gateway = one(sim, msg("10"), "--at", AT, "--definition", RESTRICTED, "--via", "gateway")
     assert gateway["message"]["via"] == "gateway"
-    assert by_address(gateway)["ben.okafor@harborfinch.com"]["banner"]["html"].startswith('<div class="hf-banner">')
+    assert by_address(gateway)["ben.okafor@harborfinch.com"]["banner"]["html"].startswith(
+        '<div class="hf-banner">'
+    )
 
 
 def test_definition_unknown_is_a_one_line_error(sim):
@@ -606,8 +715,17 @@ def test_definition_not_published_in_a_batch_is_one_error_row(sim):
 
 
 def test_definition_availability_uses_the_mail_from(sim):
-    r = sim(msg("03"), "--at", AT, "--definition", RESTRICTED, "--mail-from", "dana.whitfield@harborfinch.com",
-            "-o", "json")
+    r = sim(
+        msg("03"),
+        "--at",
+        AT,
+        "--definition",
+        RESTRICTED,
+        "--mail-from",
+        "dana.whitfield@harborfinch.com",
+        "-o",
+        "json",
+    )
     assert r.exit_code == 0, r.output
     assert all(x["trigger"] == "user" for x in r.json["recipients"])
 
@@ -621,12 +739,24 @@ def _ids(demo, group: str) -> set[int]:
     return {row["id"] for row in r.json}
 
 
-@pytest.mark.parametrize("extra", [(), ("--definition", "Legal/Client Correspondence")], ids=["plain", "user"])
+@pytest.mark.parametrize(
+    "extra", [(), ("--definition", "Legal/Client Correspondence")], ids=["plain", "user"]
+)
 def test_explain_covers_every_policy_and_content_definition(demo, sim, extra):
-    policies = {kind: _ids(demo, group) for kind, group in (
-        ("secure-messaging", "policy"), ("bypass", "bypass"), ("content-examination", "content-policy"))}
+    policies = {
+        kind: _ids(demo, group)
+        for kind, group in (
+            ("secure-messaging", "policy"),
+            ("bypass", "bypass"),
+            ("content-examination", "content-policy"),
+        )
+    }
     content_defs = _ids(demo, "content-definition")
-    assert policies == {"secure-messaging": {1, 2, 3, 4, 5}, "bypass": {6}, "content-examination": {7, 8, 9}}
+    assert policies == {
+        "secure-messaging": {1, 2, 3, 4, 5},
+        "bypass": {6},
+        "content-examination": {7, 8, 9},
+    }
     assert content_defs == {1, 2, 3}
     doc = one(sim, msg("03"), "--at", AT, "--explain", *extra)
     recipients = [r["address"] for r in doc["recipients"]]
@@ -641,20 +771,30 @@ def test_explain_covers_every_policy_and_content_definition(demo, sim, extra):
             got = sorted(e["id"] for e in entries if e["recipient"] == rcpt and e["kind"] == kind)
             assert got == sorted(ids), (rcpt, kind, got)
     message_level = [e for e in entries if e["recipient"] is None]
-    assert sorted(e["id"] for e in message_level if e["kind"] == "content-definition") == sorted(content_defs)
+    assert sorted(e["id"] for e in message_level if e["kind"] == "content-definition") == sorted(
+        content_defs
+    )
     users = [e for e in entries if e["kind"] == "user"]
     if extra:
         assert sorted(e["recipient"] for e in users) == sorted(recipients)
-        assert all(e["verdict"] == "chosen" and e["name"] == "Legal/Client Correspondence" for e in users)
+        assert all(
+            e["verdict"] == "chosen" and e["name"] == "Legal/Client Correspondence" for e in users
+        )
     else:
         assert users == []
 
 
 def test_explain_verdicts_tell_why(sim):
     doc = one(sim, msg("01"), "--at", AT, "--explain")
-    v = {(e["kind"], e["id"]): e for e in doc["explain"] if e["recipient"] == "m.okonkwo@lexpartners.com"}
+    v = {
+        (e["kind"], e["id"]): e
+        for e in doc["explain"]
+        if e["recipient"] == "m.okonkwo@lexpartners.com"
+    }
     assert v["content-examination", 7]["verdict"] == "won"
-    assert v["secure-messaging", 1]["verdict"] == "lost"  # it matches, but the content trigger comes first
+    assert (
+        v["secure-messaging", 1]["verdict"] == "lost"
+    )  # it matches, but the content trigger comes first
     assert "content" in v["secure-messaging", 1]["reason"]
     assert v["secure-messaging", 4]["verdict"] == "inactive"
     assert "2027-01-01" in v["secure-messaging", 4]["reason"]
@@ -668,7 +808,7 @@ def test_explain_verdicts_tell_why(sim):
 
 def test_explain_source_ip_reason(sim):
     doc = one(sim, msg("12"), "--at", AT, "--source-ip", "198.51.100.40", "--explain")
-    p3 = [e for e in doc["explain"] if e["kind"] == "secure-messaging" and e["id"] == 3][0]
+    p3 = next(e for e in doc["explain"] if e["kind"] == "secure-messaging" and e["id"] == 3)
     assert p3["verdict"] == "no-match"
     assert "198.51.100.40" in p3["reason"] and "203.0.113.0/24" in p3["reason"]
 
@@ -750,15 +890,29 @@ def test_nothing_is_written_to_the_store(demo, sim, tmp_path, _isolated_store):
         (MESSAGES, "--at", AT, "-o", "jsonl", "--explain"),
         (msg("10"), "--at", AT, "--definition", RESTRICTED, "--explain"),
         (msg("03"), "--definition", RESTRICTED),  # an error
-        (box, "-", "--mail-from", "ivan.petrov@harborfinch.com", *AUDITORS, "--source-ip", "10.1.2.3",
-         "--via", "mobile", "-o", "json"),
+        (
+            box,
+            "-",
+            "--mail-from",
+            "ivan.petrov@harborfinch.com",
+            *AUDITORS,
+            "--source-ip",
+            "10.1.2.3",
+            "--via",
+            "mobile",
+            "-o",
+            "json",
+        ),
     ]
     for args in runs:
         r = sim(*args, input=Path(msg("06")).read_bytes())
         assert r.exit_code in (0, 1), r.output
     assert state() == before
     assert hashlib.sha256(Path(_isolated_store).read_bytes()).hexdigest() == digest
-    assert not Path(str(_isolated_store) + "-wal").exists() or Path(str(_isolated_store) + "-wal").stat().st_size == 0
+    assert (
+        not Path(str(_isolated_store) + "-wal").exists()
+        or Path(str(_isolated_store) + "-wal").stat().st_size == 0
+    )
 
 
 # --- the JSON schema (SPEC §8.2) ---------------------------------------------
@@ -782,7 +936,11 @@ def _check_schema(doc) -> None:
         for ref in (r["policy"], r["bypass"]):
             assert ref is None or set(ref) == POLICY_KEYS
         for c in r["content"]:
-            assert set(c) == CONTENT_KEYS and isinstance(c["fired"], bool) and isinstance(c["score"], int)
+            assert (
+                set(c) == CONTENT_KEYS
+                and isinstance(c["fired"], bool)
+                and isinstance(c["score"], int)
+            )
         if r["banner"] is not None:
             assert set(r["banner"]) == BANNER_KEYS
             assert r["route"] == "inbox" and r["internal"] and r["secure"]
@@ -809,21 +967,36 @@ def test_json_schema_key_for_key(sim):
     _check_schema(doc)
     jose = by_address(doc)["jose.mueller@clientco.example"]
     assert jose["portal"] == {
-        "expires": "2026-12-04T10:00:00+00:00", "latest_expiry": "2026-12-18T10:00:00+00:00",
-        "allow_print": False, "allow_reply": True, "allow_reply_all": False, "read_receipt": True,
-        "notification": {"to": "jose.mueller@clientco.example", "subject": "You've been sent a secure message",
-                         "portal_url": "https://secure.harborfinch.com/portal"},
+        "expires": "2026-12-04T10:00:00+00:00",
+        "latest_expiry": "2026-12-18T10:00:00+00:00",
+        "allow_print": False,
+        "allow_reply": True,
+        "allow_reply_all": False,
+        "read_receipt": True,
+        "notification": {
+            "to": "jose.mueller@clientco.example",
+            "subject": "You've been sent a secure message",
+            "portal_url": "https://secure.harborfinch.com/portal",
+        },
     }
-    assert jose["policy"] == {"kind": "content-examination", "id": 7, "narrative": "Confidential subjects, outbound"}
+    assert jose["policy"] == {
+        "kind": "content-examination",
+        "id": 7,
+        "narrative": "Confidential subjects, outbound",
+    }
     evan = by_address(doc)["evan.price@harborfinch.co.uk"]
     assert set(evan["banner"]) == BANNER_KEYS and evan["portal"] is None
 
 
-@pytest.mark.parametrize("extra", [
-    (),
-    ("--definition", "Default/All Recipients", "--via", "gateway"),
-    ("--definition", RESTRICTED, "--mail-from", "dana.whitfield@harborfinch.com", "--explain"),
-], ids=["plain", "all-recipients", "restricted"])
+@pytest.mark.parametrize(
+    "extra",
+    [
+        (),
+        ("--definition", "Default/All Recipients", "--via", "gateway"),
+        ("--definition", RESTRICTED, "--mail-from", "dana.whitfield@harborfinch.com", "--explain"),
+    ],
+    ids=["plain", "all-recipients", "restricted"],
+)
 def test_json_schema_on_every_demo_message(sim, extra):
     r = sim(MESSAGES, "--at", AT, "-o", "json", *extra)
     docs = r.json
@@ -848,12 +1021,17 @@ def test_times_are_iso_8601_with_offset(sim):
 
 def test_internal_portal_copy_never_expires_and_is_unrestricted(sim):
     # All Recipients routes internal recipients to the portal unless sent via Outlook.
-    doc = one(sim, msg("03"), "--at", AT, "--definition", "Default/All Recipients", "--via", "gateway")
+    doc = one(
+        sim, msg("03"), "--at", AT, "--definition", "Default/All Recipients", "--via", "gateway"
+    )
     alice = by_address(doc)["alice.morgan@harborfinch.com"]
     assert alice["route"] == "portal" and alice["banner"] is None
     assert alice["portal"]["expires"] is None and alice["portal"]["latest_expiry"] is None
-    assert (alice["portal"]["allow_print"], alice["portal"]["allow_reply"], alice["portal"]["allow_reply_all"]) == (
-        True, True, True)
+    assert (
+        alice["portal"]["allow_print"],
+        alice["portal"]["allow_reply"],
+        alice["portal"]["allow_reply_all"],
+    ) == (True, True, True)
     outlook = one(sim, msg("03"), "--at", AT, "--definition", "Default/All Recipients")
     alice = by_address(outlook)["alice.morgan@harborfinch.com"]
     assert alice["route"] == "inbox" and alice["banner"] is not None and alice["portal"] is None

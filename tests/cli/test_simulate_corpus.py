@@ -25,11 +25,20 @@ MODES = {
     "plain": (),
     "explain": ("--explain",),
     "context": CONTEXT,
-    "context-explain": (*CONTEXT, "--explain", "--definition", "Finance/Statements, 2 Weeks", "--via", "mobile"),
+    "context-explain": (
+        *CONTEXT,
+        "--explain",
+        "--definition",
+        "Finance/Statements, 2 Weeks",
+        "--via",
+        "mobile",
+    ),
 }
 
 CORPUS_FILES = sorted(CORPUS.rglob("*.eml")) if CORPUS.is_dir() else []
-needs_corpus = pytest.mark.skipif(not CORPUS_FILES, reason=f"the shared corpus is absent ({CORPUS})")
+needs_corpus = pytest.mark.skipif(
+    not CORPUS_FILES, reason=f"the shared corpus is absent ({CORPUS})"
+)
 DEMO_MESSAGES = sorted((FIXTURES / "messages").glob("*.eml"))
 DEMO_BYTES = [p.read_bytes() for p in DEMO_MESSAGES]
 
@@ -96,7 +105,9 @@ def test_corpus_as_a_batch(sim, mode):
 
 
 @needs_corpus
-@pytest.mark.parametrize("path", CORPUS_FILES, ids=[str(p.relative_to(CORPUS)) for p in CORPUS_FILES])
+@pytest.mark.parametrize(
+    "path", CORPUS_FILES, ids=[str(p.relative_to(CORPUS)) for p in CORPUS_FILES]
+)
 def test_corpus_message_alone(sim, path):
     """Each message as the only input: one object (decision or error)."""
     r = sim(path, "--at", AT, "-o", "json")
@@ -131,9 +142,11 @@ HOSTILE = {
     "no-colon-headers": b"this is not a header\nneither is this\n\nbody\n",
     "deep-nesting": _nested(2000),
     "many-recipients": b"From: alice.morgan@harborfinch.com\nTo: "
-    + b", ".join(f"user{i}@example{i % 7}.com".encode() for i in range(3000)) + b"\nSubject: x\n\nhi\n",
+    + b", ".join(f"user{i}@example{i % 7}.com".encode() for i in range(3000))
+    + b"\nSubject: x\n\nhi\n",
     "long-header-line": b"From: alice.morgan@harborfinch.com\nTo: k.brennan@gmail.com\nSubject: "
-    + b"Confidential " * 50000 + b"\n\nbody\n",
+    + b"Confidential " * 50000
+    + b"\n\nbody\n",
     "bad-charset": b"From: alice.morgan@harborfinch.com\nTo: k.brennan@gmail.com\nSubject: =?x-nonsense?Q?Confidential?=\n"
     b"Content-Type: text/plain; charset=no-such-charset\nContent-Transfer-Encoding: quoted-printable\n\n=FF=FE=ZZ\n",
     "broken-base64": b"From: alice.morgan@harborfinch.com\nTo: k.brennan@gmail.com\nMIME-Version: 1.0\n"
@@ -177,8 +190,11 @@ def test_hostile_messages_in_one_batch(sim, tmp_path):
 
 # --- hypothesis: arbitrary bytes and mutated demo messages ----------------------
 
-FUZZ = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
-                                                                         HealthCheck.too_slow])
+FUZZ = settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 
 
 def _check_stdin(sim, data: bytes, *extra: str) -> None:
@@ -196,11 +212,17 @@ def test_arbitrary_bytes_never_crash(sim, data):
 
 
 @FUZZ
-@given(data=st.binary(max_size=1024), prefix=st.sampled_from([
-    b"", b"From: alice.morgan@harborfinch.com\nTo: k.brennan@gmail.com\n",
-    b"From: alice.morgan@harborfinch.com\nTo: k.brennan@gmail.com\nMIME-Version: 1.0\n"
-    b'Content-Type: multipart/mixed; boundary="="\n\n--=\n',
-]))
+@given(
+    data=st.binary(max_size=1024),
+    prefix=st.sampled_from(
+        [
+            b"",
+            b"From: alice.morgan@harborfinch.com\nTo: k.brennan@gmail.com\n",
+            b"From: alice.morgan@harborfinch.com\nTo: k.brennan@gmail.com\nMIME-Version: 1.0\n"
+            b'Content-Type: multipart/mixed; boundary="="\n\n--=\n',
+        ]
+    ),
+)
 def test_arbitrary_bytes_after_headers_never_crash(sim, data, prefix):
     _check_stdin(sim, prefix + data, "--explain")
 
@@ -214,7 +236,9 @@ def _header_lines(message: bytes) -> list[bytes]:
 def mutated_messages(draw):
     message = bytearray(draw(st.sampled_from(DEMO_BYTES)))
     for _ in range(draw(st.integers(1, 4))):
-        kind = draw(st.sampled_from(["flip", "truncate", "duplicate-header", "insert", "delete-range"]))
+        kind = draw(
+            st.sampled_from(["flip", "truncate", "duplicate-header", "insert", "delete-range"])
+        )
         if not message:
             break
         if kind == "flip":
@@ -240,7 +264,10 @@ def mutated_messages(draw):
 
 
 @FUZZ
-@given(data=mutated_messages(), extra=st.sampled_from([(), ("--explain",), CONTEXT, (*CONTEXT, "--explain")]))
+@given(
+    data=mutated_messages(),
+    extra=st.sampled_from([(), ("--explain",), CONTEXT, (*CONTEXT, "--explain")]),
+)
 def test_mutated_demo_messages_never_crash(sim, data, extra):
     _check_stdin(sim, data, *extra)
 

@@ -24,7 +24,9 @@ def _proposed(tmp_path, old: str, new: str, count: int = 1):
 
 
 def test_against_itself_changes_nothing(demo):
-    r = demo("simulate", MESSAGES, "--at", AT, "--against", DEMO, "--detailed-exitcode", "-o", "json")
+    r = demo(
+        "simulate", MESSAGES, "--at", AT, "--against", DEMO, "--detailed-exitcode", "-o", "json"
+    )
     assert r.exit_code == 0, r.output
     doc = r.json
     assert doc["changes"] == []
@@ -35,9 +37,14 @@ def test_against_itself_changes_nothing(demo):
 def test_against_a_config_lists_only_changed_recipients_with_why(demo, tmp_path):
     # The "Confidential subject" content definition needs a score of 2: the
     # subject rule no longer fires on its own.
-    proposed = _proposed(tmp_path, 'name = "Confidential subject"\nactivation_score = 1',
-                         'name = "Confidential subject"\nactivation_score = 2')
-    r = demo("simulate", MESSAGES, "--at", AT, "--against", proposed, "--detailed-exitcode", "-o", "json")
+    proposed = _proposed(
+        tmp_path,
+        'name = "Confidential subject"\nactivation_score = 1',
+        'name = "Confidential subject"\nactivation_score = 2',
+    )
+    r = demo(
+        "simulate", MESSAGES, "--at", AT, "--against", proposed, "--detailed-exitcode", "-o", "json"
+    )
     assert r.exit_code == 5, r.output
     doc = r.json
     changed = {(c["source"].rsplit("/", 1)[-1], c["recipient"]) for c in doc["changes"]}
@@ -52,7 +59,10 @@ def test_against_a_config_lists_only_changed_recipients_with_why(demo, tmp_path)
     assert first["before"]["trigger"] == "content" and first["after"]["trigger"] == "policy"
     assert first["after"]["definition"] == "Legal/Client Correspondence"
     assert set(first["changed"]) == {"definition", "trigger", "policy"}
-    assert "content policy 7" in first["why_before"] and "secure-messaging policy 1" in first["why_after"]
+    assert (
+        "content policy 7" in first["why_before"]
+        and "secure-messaging policy 1" in first["why_after"]
+    )
     assert doc["summary"]["changed_recipients"] == 4 and doc["summary"]["changed_messages"] == 2
     # Without --detailed-exitcode a diff is not a failure.
     assert demo("simulate", MESSAGES, "--at", AT, "--against", proposed).exit_code == 0
@@ -62,17 +72,30 @@ def test_against_another_store(demo, tmp_path, cli):
     other = tmp_path / "other.db"
     assert cli("--db", other, "import", DEMO).exit_code == 0
     assert cli("--db", other, "policy", "disable", "1").exit_code == 0
-    r = demo("simulate", MESSAGES / "03-mixed-internal-external.eml", "--at", AT, "--against", other, "-o", "jsonl")
+    r = demo(
+        "simulate",
+        MESSAGES / "03-mixed-internal-external.eml",
+        "--at",
+        AT,
+        "--against",
+        other,
+        "-o",
+        "jsonl",
+    )
     assert r.exit_code == 0, r.output
     rows = [json.loads(line) for line in r.stdout.splitlines()]
     assert [(c["recipient"], c["before"]["route"], c["after"]["route"]) for c in rows] == [
-        ("m.okonkwo@lexpartners.com", "portal", "inbox")]
+        ("m.okonkwo@lexpartners.com", "portal", "inbox")
+    ]
     assert "decided differently" in r.stderr
 
 
 def test_against_table_and_bad_uses(demo, tmp_path):
-    proposed = _proposed(tmp_path, 'to = { type = "domain", value = "lexpartners.com" }',
-                         'to = { type = "domain", value = "nowhere.example" }')
+    proposed = _proposed(
+        tmp_path,
+        'to = { type = "domain", value = "lexpartners.com" }',
+        'to = { type = "domain", value = "nowhere.example" }',
+    )
     r = demo("simulate", MESSAGES / "07-reply-thread.eml", "--at", AT, "--against", proposed)
     assert r.exit_code == 0, r.output
     assert "r.santos@lexpartners.com" in r.stdout and "route: portal → inbox" in r.stdout
@@ -91,7 +114,10 @@ def test_coverage_counts_messages_and_flags_the_undecided(demo):
     report = json.loads(r.stderr.strip().splitlines()[-1])["coverage"]
     rows = {(row["kind"], row["id"]): row for row in report["rows"]}
     assert rows[("secure-messaging", 1)]["decided"] == 2  # 03 and 07
-    assert rows[("content-examination", 7)]["decided"] == 2 and rows[("content-examination", 7)]["recipients"] == 4
+    assert (
+        rows[("content-examination", 7)]["decided"] == 2
+        and rows[("content-examination", 7)]["recipients"] == 4
+    )
     assert rows[("secure-messaging", 4)]["decided"] == 0  # audit season is in 2027
     assert (report["covered"], report["total"]) == (9, 12)
 
@@ -117,8 +143,16 @@ def test_jobs_keep_the_order_and_the_results(demo, tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize("method", ["fork", "spawn"])
-@pytest.mark.parametrize("extra", [["-o", "json"], ["-o", "table"], ["-o", "jsonl", "--coverage"],
-                                   ["-o", "table", "--explain"], ["-o", "json", "--against", str(DEMO)]])
+@pytest.mark.parametrize(
+    "extra",
+    [
+        ["-o", "json"],
+        ["-o", "table"],
+        ["-o", "jsonl", "--coverage"],
+        ["-o", "table", "--explain"],
+        ["-o", "json", "--against", str(DEMO)],
+    ],
+)
 def test_workers_give_what_one_process_gives(demo, monkeypatch, method, extra):
     # Each start method, each output: the workers render (JSON) or send the
     # decisions back (table, coverage, --against); the result is the same.

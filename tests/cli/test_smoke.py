@@ -30,11 +30,17 @@ def test_export_import_export_is_byte_identical(demo, tmp_path):
 
 def test_python_dash_m_runs_and_errors_are_one_line(tmp_path):
     env_db = tmp_path / "x.db"
-    ok = subprocess.run([sys.executable, "-m", "secmsg_cli", "--db", str(env_db), "--version"],
-                        capture_output=True, text=True)
+    ok = subprocess.run(
+        [sys.executable, "-m", "secmsg_cli", "--db", str(env_db), "--version"],
+        capture_output=True,
+        text=True,
+    )
     assert ok.returncode == 0 and ok.stdout.startswith("secmsg ")
-    bad = subprocess.run([sys.executable, "-m", "secmsg_cli", "--db", str(env_db), "domain", "add", "not a domain"],
-                         capture_output=True, text=True)
+    bad = subprocess.run(
+        [sys.executable, "-m", "secmsg_cli", "--db", str(env_db), "domain", "add", "not a domain"],
+        capture_output=True,
+        text=True,
+    )
     assert bad.returncode == 1
     assert bad.stderr.count("\n") == 1 and bad.stderr.startswith("error: ")
     assert "Traceback" not in bad.stderr

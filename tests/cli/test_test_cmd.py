@@ -5,6 +5,7 @@ from __future__ import annotations
 import textwrap
 import tomllib
 import xml.etree.ElementTree as ET
+from datetime import UTC
 
 import pytest
 
@@ -65,7 +66,10 @@ def test_quiet_prints_only_failures_and_the_summary(cli, tmp_path):
 
 
 def test_failing_case_shows_a_diff_and_exits_4(cli, tmp_path):
-    path = write(tmp_path, CASE_01 + f"""
+    path = write(
+        tmp_path,
+        CASE_01
+        + f"""
 [[case]]
 name = "wrong route"
 message = '{M01}'
@@ -75,7 +79,8 @@ recipient = "m.okonkwo@lexpartners.com"
 route = "inbox"
 definition = "Legal/7-Day Expiry, Receipt"
 policy = 1
-""")
+""",
+    )
     r = run(cli, path)
     assert r.exit_code == 4, r.output
     assert "PASS  counsel" in r.stdout
@@ -91,40 +96,154 @@ policy = 1
 # One expectation per field, right and wrong, on cases whose outcome the SPEC fixes.
 FIELDS = [
     # (message, recipient, field, right, wrong, shown in the diff)
-    (M01, "m.okonkwo@lexpartners.com", "route", '"portal"', '"inbox"', "route: expected inbox, got portal"),
-    (M01, "m.okonkwo@lexpartners.com", "secure", "true", "false", "secure: expected false, got true"),
-    (M01, "m.okonkwo@lexpartners.com", "internal", "false", "true", "internal: expected true, got false"),
-    (M01, "m.okonkwo@lexpartners.com", "definition", '"legal/7-day expiry, receipt"', '"Legal/Client Correspondence"',
-     "definition: expected Legal/Client Correspondence, got Legal/7-Day Expiry, Receipt"),
-    (M01, "m.okonkwo@lexpartners.com", "definition", '"Legal/7-Day Expiry, Receipt"', '"none"',
-     "definition: expected none, got Legal/7-Day Expiry, Receipt"),
-    (M01, "m.okonkwo@lexpartners.com", "trigger", '"content"', '"policy"', "trigger: expected policy, got content"),
-    (M01, "m.okonkwo@lexpartners.com", "policy", '"Confidential subjects, outbound"',
-     '"Legal mail to partner counsel goes through the portal"',
-     "policy: expected Legal mail to partner counsel goes through the portal, got 7 (Confidential subjects, outbound)"),
+    (
+        M01,
+        "m.okonkwo@lexpartners.com",
+        "route",
+        '"portal"',
+        '"inbox"',
+        "route: expected inbox, got portal",
+    ),
+    (
+        M01,
+        "m.okonkwo@lexpartners.com",
+        "secure",
+        "true",
+        "false",
+        "secure: expected false, got true",
+    ),
+    (
+        M01,
+        "m.okonkwo@lexpartners.com",
+        "internal",
+        "false",
+        "true",
+        "internal: expected true, got false",
+    ),
+    (
+        M01,
+        "m.okonkwo@lexpartners.com",
+        "definition",
+        '"legal/7-day expiry, receipt"',
+        '"Legal/Client Correspondence"',
+        "definition: expected Legal/Client Correspondence, got Legal/7-Day Expiry, Receipt",
+    ),
+    (
+        M01,
+        "m.okonkwo@lexpartners.com",
+        "definition",
+        '"Legal/7-Day Expiry, Receipt"',
+        '"none"',
+        "definition: expected none, got Legal/7-Day Expiry, Receipt",
+    ),
+    (
+        M01,
+        "m.okonkwo@lexpartners.com",
+        "trigger",
+        '"content"',
+        '"policy"',
+        "trigger: expected policy, got content",
+    ),
+    (
+        M01,
+        "m.okonkwo@lexpartners.com",
+        "policy",
+        '"Confidential subjects, outbound"',
+        '"Legal mail to partner counsel goes through the portal"',
+        "policy: expected Legal mail to partner counsel goes through the portal, got 7 (Confidential subjects, outbound)",
+    ),
     (M01, "m.okonkwo@lexpartners.com", "bypass", "false", "6", "bypass: expected 6, got none"),
-    (M10, "olivia.grant@ledgerline-audit.com", "bypass", "6", '"none"',
-     "bypass: expected none, got 6 (Board mail to auditors is not secured)"),
-    (M01, "m.okonkwo@lexpartners.com", "expires", "2026-12-04T10:00:00Z", '"2026-12-04T11:00:00+00:00"',
-     "expires: expected 2026-12-04T11:00:00+00:00, got 2026-12-04T10:00:00+00:00"),
-    (M01, "m.okonkwo@lexpartners.com", "latest_expiry", '"2026-12-18T10:00:00"', '"none"',
-     "latest_expiry: expected none, got 2026-12-18T10:00:00+00:00"),
-    (M01, "m.okonkwo@lexpartners.com", "allow_print", "false", "true", "allow_print: expected true, got false"),
-    (M01, "m.okonkwo@lexpartners.com", "read_receipt", "true", "false", "read_receipt: expected false, got true"),
-    (M01, "m.okonkwo@lexpartners.com", "banner_absent", "true", "false", "banner_absent: expected a banner, got no banner"),
-    (M06, "evan.price@harborfinch.co.uk", "banner_absent", "false", "true", "banner_absent: expected no banner, got banner"),
-    (M06, "evan.price@harborfinch.co.uk", "banner_contains", '["Zoë Ångström", "Müller GmbH"]', '["Zoë Ångström", "Mueller"]',
-     "banner_contains: expected the banner to contain 'Mueller', got banner"),
-    (M06, "evan.price@harborfinch.co.uk", "expires", '"none"', "2026-12-04T10:00:00Z",
-     "expires: expected 2026-12-04T10:00:00+00:00, got none (no portal record)"),
-    (M06, "evan.price@harborfinch.co.uk", "allow_print", "true", "false", None),  # no portal record: never passes
+    (
+        M10,
+        "olivia.grant@ledgerline-audit.com",
+        "bypass",
+        "6",
+        '"none"',
+        "bypass: expected none, got 6 (Board mail to auditors is not secured)",
+    ),
+    (
+        M01,
+        "m.okonkwo@lexpartners.com",
+        "expires",
+        "2026-12-04T10:00:00Z",
+        '"2026-12-04T11:00:00+00:00"',
+        "expires: expected 2026-12-04T11:00:00+00:00, got 2026-12-04T10:00:00+00:00",
+    ),
+    (
+        M01,
+        "m.okonkwo@lexpartners.com",
+        "latest_expiry",
+        '"2026-12-18T10:00:00"',
+        '"none"',
+        "latest_expiry: expected none, got 2026-12-18T10:00:00+00:00",
+    ),
+    (
+        M01,
+        "m.okonkwo@lexpartners.com",
+        "allow_print",
+        "false",
+        "true",
+        "allow_print: expected true, got false",
+    ),
+    (
+        M01,
+        "m.okonkwo@lexpartners.com",
+        "read_receipt",
+        "true",
+        "false",
+        "read_receipt: expected false, got true",
+    ),
+    (
+        M01,
+        "m.okonkwo@lexpartners.com",
+        "banner_absent",
+        "true",
+        "false",
+        "banner_absent: expected a banner, got no banner",
+    ),
+    (
+        M06,
+        "evan.price@harborfinch.co.uk",
+        "banner_absent",
+        "false",
+        "true",
+        "banner_absent: expected no banner, got banner",
+    ),
+    (
+        M06,
+        "evan.price@harborfinch.co.uk",
+        "banner_contains",
+        '["Zoë Ångström", "Müller GmbH"]',
+        '["Zoë Ångström", "Mueller"]',
+        "banner_contains: expected the banner to contain 'Mueller', got banner",
+    ),
+    (
+        M06,
+        "evan.price@harborfinch.co.uk",
+        "expires",
+        '"none"',
+        "2026-12-04T10:00:00Z",
+        "expires: expected 2026-12-04T10:00:00+00:00, got none (no portal record)",
+    ),
+    (
+        M06,
+        "evan.price@harborfinch.co.uk",
+        "allow_print",
+        "true",
+        "false",
+        None,
+    ),  # no portal record: never passes
 ]
 
 
-@pytest.mark.parametrize("message, recipient, field, right, wrong, shown", FIELDS,
-                         ids=[f"{f[2]}-{i}" for i, f in enumerate(FIELDS)])
-def test_each_expectation_field_passes_when_right_and_fails_when_wrong(cli, tmp_path, message, recipient, field,
-                                                                      right, wrong, shown):
+@pytest.mark.parametrize(
+    "message, recipient, field, right, wrong, shown",
+    FIELDS,
+    ids=[f"{f[2]}-{i}" for i, f in enumerate(FIELDS)],
+)
+def test_each_expectation_field_passes_when_right_and_fails_when_wrong(
+    cli, tmp_path, message, recipient, field, right, wrong, shown
+):
     def case(value: str) -> str:
         return f"""
 [[case]]
@@ -160,26 +279,42 @@ route = "portal"
 """
     strict = run(cli, write(tmp_path, case.format(partial=""), "strict.toml"))
     assert strict.exit_code == 4, strict.output
-    assert "j.herrera@clientco.example:\n    recipient: not expected, but decided: inbox, not secure" in strict.stdout
+    assert (
+        "j.herrera@clientco.example:\n    recipient: not expected, but decided: inbox, not secure"
+        in strict.stdout
+    )
     assert strict.stdout.count("recipient: not expected") == 4  # 5 unique recipients, 1 listed
     loose = run(cli, write(tmp_path, case.format(partial="partial = true"), "loose.toml"))
     assert loose.exit_code == 0, loose.output
 
 
 def test_an_expected_recipient_that_is_not_decided_fails(cli, tmp_path):
-    r = run(cli, write(tmp_path, CASE_01 + """
+    r = run(
+        cli,
+        write(
+            tmp_path,
+            CASE_01
+            + """
 [[case.expect]]
 recipient = "someone@lexpartners.com"
 secure = true
-"""))
+""",
+        ),
+    )
     assert r.exit_code == 4, r.output
-    assert "someone@lexpartners.com:\n    recipient: expected, but not a recipient of the message " \
-           "(recipients: m.okonkwo@lexpartners.com)" in r.stdout
+    assert (
+        "someone@lexpartners.com:\n    recipient: expected, but not a recipient of the message "
+        "(recipients: m.okonkwo@lexpartners.com)" in r.stdout
+    )
 
 
 def test_context_options_reach_the_engine(cli, tmp_path):
     # rcpt / source_ip / at / definition / via / mail_from, each changing the outcome.
-    r = run(cli, write(tmp_path, f"""
+    r = run(
+        cli,
+        write(
+            tmp_path,
+            f"""
 [[case]]
 name = "rcpt, source_ip, at"
 message = '{M08}'
@@ -217,7 +352,9 @@ trigger = "user"
 [[case.expect]]
 recipient = "ben.okafor@harborfinch.com"
 route = "portal"
-"""))
+""",
+        ),
+    )
     assert r.exit_code == 0, r.output
     assert last_line(r) == "3 passed, 0 failed"
 
@@ -226,13 +363,19 @@ def test_inline_messages_are_real_rfc5322(cli, tmp_path):
     from secmsg_cli.engine.message import parse_message
     from secmsg_cli.testing import build_inline
 
-    data = build_inline({
-        "headers": ["Received: from relay (relay [203.0.113.9]) by gw", "From: Zoë <zoe.angstrom@harborfinch.co.uk>",
-                    "To: a@clientco.example, b@clientco.example", "Subject: Müller – Änderungen"],
-        "body": "plain body\n",
-        "html": "<p>html <b>body</b></p>",
-        "attachments": [{"filename": "x.csv", "content": "1,2\n", "content_type": "text/csv"}],
-    })
+    data = build_inline(
+        {
+            "headers": [
+                "Received: from relay (relay [203.0.113.9]) by gw",
+                "From: Zoë <zoe.angstrom@harborfinch.co.uk>",
+                "To: a@clientco.example, b@clientco.example",
+                "Subject: Müller – Änderungen",
+            ],
+            "body": "plain body\n",
+            "html": "<p>html <b>body</b></p>",
+            "attachments": [{"filename": "x.csv", "content": "1,2\n", "content_type": "text/csv"}],
+        }
+    )
     assert b"Subject: =?utf-8?" in data  # RFC 2047 on the wire
     m = parse_message(data)
     assert m.subject == "Müller – Änderungen"
@@ -242,7 +385,11 @@ def test_inline_messages_are_real_rfc5322(cli, tmp_path):
     assert [a.filename for a in m.attachments()] == ["x.csv"]
     assert any("html body" in t for t in m.body_texts())
 
-    r = run(cli, write(tmp_path, """
+    r = run(
+        cli,
+        write(
+            tmp_path,
+            """
 [[case]]
 name = "inline"
 
@@ -257,7 +404,9 @@ policy = 9
 [[case.expect]]
 recipient = "y@clientco.example"
 policy = 9
-"""))
+""",
+        ),
+    )
     assert r.exit_code == 0, r.output
 
 
@@ -265,7 +414,11 @@ policy = 9
 
 
 def test_error_contains(cli, tmp_path):
-    r = run(cli, write(tmp_path, f"""
+    r = run(
+        cli,
+        write(
+            tmp_path,
+            f"""
 [[case]]
 name = "refused"
 message = '{M08}'
@@ -275,16 +428,25 @@ error_contains = "NO RECIPIENTS"
 name = "not refused"
 message = '{M01}'
 error_contains = "no recipients"
-"""))
+""",
+        ),
+    )
     assert r.exit_code == 4, r.output
     assert "PASS  refused" in r.stdout
     assert "FAIL  not refused" in r.stdout
-    assert "error: expected an error containing 'no recipients', got no error: decided 1 recipient(s)" in r.stdout
+    assert (
+        "error: expected an error containing 'no recipients', got no error: decided 1 recipient(s)"
+        in r.stdout
+    )
     assert last_line(r) == "1 passed, 1 failed"
 
 
 def test_an_unexpected_engine_error_is_an_error(cli, tmp_path):
-    r = run(cli, write(tmp_path, f"""
+    r = run(
+        cli,
+        write(
+            tmp_path,
+            f"""
 [[case]]
 name = "no rcpt"
 message = '{M08}'
@@ -292,7 +454,9 @@ message = '{M08}'
 [[case.expect]]
 recipient = "olivia.grant@ledgerline-audit.com"
 secure = true
-"""))
+""",
+        ),
+    )
     assert r.exit_code == 4, r.output
     assert "ERROR no rcpt" in r.stdout
     assert "error: no recipients" in r.stdout
@@ -303,7 +467,10 @@ secure = true
 
 
 def test_junit_xml_parses_back_with_counts_names_and_diffs(cli, tmp_path):
-    path = write(tmp_path, CASE_01 + f"""
+    path = write(
+        tmp_path,
+        CASE_01
+        + f"""
 [[case]]
 name = "wrong <route> & co"
 message = '{M01}'
@@ -318,7 +485,8 @@ message = '{M08}'
 
 [[case.expect]]
 recipient = "x@example.com"
-""")
+""",
+    )
     report = tmp_path / "out" / "report.xml"
     report.parent.mkdir()
     r = run(cli, path, "--junit", report)
@@ -349,7 +517,10 @@ def test_junit_is_written_when_everything_passes(cli, tmp_path):
 
 
 def test_json_output_is_a_list_of_case_results(cli, tmp_path):
-    path = write(tmp_path, CASE_01 + f"""
+    path = write(
+        tmp_path,
+        CASE_01
+        + f"""
 [[case]]
 name = "wrong"
 message = '{M01}'
@@ -357,15 +528,22 @@ message = '{M01}'
 [[case.expect]]
 recipient = "m.okonkwo@lexpartners.com"
 secure = false
-""")
+""",
+    )
     r = run(cli, path, "-o", "json")
     assert r.exit_code == 4, r.output
     docs = r.json
     assert isinstance(docs, list) and [d["name"] for d in docs] == ["counsel", "wrong"]
     assert [d["status"] for d in docs] == ["passed", "failed"]
     assert docs[0]["mismatches"] == []
-    assert docs[1]["mismatches"] == [{"recipient": "m.okonkwo@lexpartners.com", "field": "secure",
-                                      "expected": False, "actual": True}]
+    assert docs[1]["mismatches"] == [
+        {
+            "recipient": "m.okonkwo@lexpartners.com",
+            "field": "secure",
+            "expected": False,
+            "actual": True,
+        }
+    ]
     assert docs[1]["decision"]["recipients"][0]["definition"] == "Legal/7-Day Expiry, Receipt"
     assert r.stderr.strip() == "1 passed, 1 failed"
 
@@ -373,55 +551,122 @@ secure = false
 # --- invalid cases files -------------------------------------------------------------------
 
 INVALID = [
-    ("unknown-case-key", f"[[case]]\nname = 'a'\nmessage = '{M01}'\nrout = 'portal'\n[[case.expect]]\nrecipient = 'x@y.z'\n",
-     ["line 6: case 'a': unknown key 'rout'"]),
-    ("unknown-expect-key", f"[[case]]\nname = 'a'\nmessage = '{M01}'\n[[case.expect]]\nrecipient = 'x@y.z'\nbanner = 'x'\n",
-     ["line 8: case 'a': unknown key 'banner' in [[case.expect]]"]),
+    (
+        "unknown-case-key",
+        f"[[case]]\nname = 'a'\nmessage = '{M01}'\nrout = 'portal'\n[[case.expect]]\nrecipient = 'x@y.z'\n",
+        ["line 6: case 'a': unknown key 'rout'"],
+    ),
+    (
+        "unknown-expect-key",
+        f"[[case]]\nname = 'a'\nmessage = '{M01}'\n[[case.expect]]\nrecipient = 'x@y.z'\nbanner = 'x'\n",
+        ["line 8: case 'a': unknown key 'banner' in [[case.expect]]"],
+    ),
     ("unknown-top-key", "[[cases]]\nname = 'a'\n", ["unknown key 'cases'"]),
-    ("unknown-default", "[defaults]\nwhen = 1\n[[case]]\nname = 'a'\n", ["line 2: [defaults]: unknown key 'when'"]),
-    ("missing-name", f"[[case]]\nmessage = '{M01}'\n[[case.expect]]\nrecipient = 'x@y.z'\n", ["case #1: missing 'name'"]),
-    ("duplicate-name", f"[[case]]\nname = 'a'\nmessage = '{M01}'\nerror_contains = 'x'\n"
-                       f"[[case]]\nname = 'a'\nmessage = '{M01}'\nerror_contains = 'x'\n",
-     ["case 'a': duplicate name (also case #1)"]),
+    (
+        "unknown-default",
+        "[defaults]\nwhen = 1\n[[case]]\nname = 'a'\n",
+        ["line 2: [defaults]: unknown key 'when'"],
+    ),
+    (
+        "missing-name",
+        f"[[case]]\nmessage = '{M01}'\n[[case.expect]]\nrecipient = 'x@y.z'\n",
+        ["case #1: missing 'name'"],
+    ),
+    (
+        "duplicate-name",
+        f"[[case]]\nname = 'a'\nmessage = '{M01}'\nerror_contains = 'x'\n"
+        f"[[case]]\nname = 'a'\nmessage = '{M01}'\nerror_contains = 'x'\n",
+        ["case 'a': duplicate name (also case #1)"],
+    ),
     ("no-message", "[[case]]\nname = 'a'\nerror_contains = 'x'\n", ["case 'a': no message"]),
-    ("message-and-inline", f"[[case]]\nname = 'a'\nmessage = '{M01}'\nerror_contains = 'x'\n[case.inline]\nbody = 'x'\n",
-     ["case 'a': give exactly one of 'message'"]),
-    ("missing-message", "[[case]]\nname = 'a'\nmessage = 'nope.eml'\nerror_contains = 'x'\n",
-     ["case 'a': message: nope.eml not found"]),
-    ("nothing-to-check", f"[[case]]\nname = 'a'\nmessage = '{M01}'\n", ["case 'a': nothing to check"]),
-    ("both-checks", f"[[case]]\nname = 'a'\nmessage = '{M01}'\nerror_contains = 'x'\n[[case.expect]]\nrecipient = 'x@y.z'\n",
-     ["give either error_contains or [[case.expect]]"]),
-    ("bad-trigger", f"[[case]]\nname = 'a'\nmessage = '{M01}'\n[[case.expect]]\nrecipient = 'x@y.z'\ntrigger = 'bypass'\n",
-     ["line 8: case 'a': trigger: 'bypass' is not one of user, content, policy, none"]),
-    ("bad-route", f"[[case]]\nname = 'a'\nmessage = '{M01}'\n[[case.expect]]\nrecipient = 'x@y.z'\nroute = 'outbox'\n",
-     ["route: 'outbox' is not one of portal, inbox"]),
-    ("bad-secure", f"[[case]]\nname = 'a'\nmessage = '{M01}'\n[[case.expect]]\nrecipient = 'x@y.z'\nsecure = 'yes'\n",
-     ["secure: expected true or false, got a string"]),
-    ("missing-recipient", f"[[case]]\nname = 'a'\nmessage = '{M01}'\n[[case.expect]]\nroute = 'portal'\n",
-     ["expect #1: missing 'recipient'"]),
-    ("bad-rcpt", f"[[case]]\nname = 'a'\nmessage = '{M01}'\nrcpt = ['not an address']\nerror_contains = 'x'\n",
-     ["case 'a': rcpt[0]:"]),
-    ("bad-ip", f"[[case]]\nname = 'a'\nmessage = '{M01}'\nsource_ip = '10.0.0.300'\nerror_contains = 'x'\n",
-     ["source_ip: invalid address '10.0.0.300'"]),
-    ("bad-via", f"[[case]]\nname = 'a'\nmessage = '{M01}'\nvia = 'fax'\nerror_contains = 'x'\n",
-     ["via: 'fax' is not one of gateway, outlook, mobile"]),
-    ("bad-at", f"[[case]]\nname = 'a'\nmessage = '{M01}'\nat = 'tomorrow'\nerror_contains = 'x'\n",
-     ["at: invalid datetime 'tomorrow'"]),
-    ("inline-mime-header", "[[case]]\nname = 'a'\nerror_contains = 'x'\n[case.inline]\n"
-                           "headers = { 'Content-Type' = 'text/html' }\n", ["Content-Type is set from body"]),
-    ("inline-unknown-key", "[[case]]\nname = 'a'\nerror_contains = 'x'\n[case.inline]\nsubject = 'x'\n",
-     ["line 7: case 'a': unknown key 'subject' in [case.inline]"]),
+    (
+        "message-and-inline",
+        f"[[case]]\nname = 'a'\nmessage = '{M01}'\nerror_contains = 'x'\n[case.inline]\nbody = 'x'\n",
+        ["case 'a': give exactly one of 'message'"],
+    ),
+    (
+        "missing-message",
+        "[[case]]\nname = 'a'\nmessage = 'nope.eml'\nerror_contains = 'x'\n",
+        ["case 'a': message: nope.eml not found"],
+    ),
+    (
+        "nothing-to-check",
+        f"[[case]]\nname = 'a'\nmessage = '{M01}'\n",
+        ["case 'a': nothing to check"],
+    ),
+    (
+        "both-checks",
+        f"[[case]]\nname = 'a'\nmessage = '{M01}'\nerror_contains = 'x'\n[[case.expect]]\nrecipient = 'x@y.z'\n",
+        ["give either error_contains or [[case.expect]]"],
+    ),
+    (
+        "bad-trigger",
+        f"[[case]]\nname = 'a'\nmessage = '{M01}'\n[[case.expect]]\nrecipient = 'x@y.z'\ntrigger = 'bypass'\n",
+        ["line 8: case 'a': trigger: 'bypass' is not one of user, content, policy, none"],
+    ),
+    (
+        "bad-route",
+        f"[[case]]\nname = 'a'\nmessage = '{M01}'\n[[case.expect]]\nrecipient = 'x@y.z'\nroute = 'outbox'\n",
+        ["route: 'outbox' is not one of portal, inbox"],
+    ),
+    (
+        "bad-secure",
+        f"[[case]]\nname = 'a'\nmessage = '{M01}'\n[[case.expect]]\nrecipient = 'x@y.z'\nsecure = 'yes'\n",
+        ["secure: expected true or false, got a string"],
+    ),
+    (
+        "missing-recipient",
+        f"[[case]]\nname = 'a'\nmessage = '{M01}'\n[[case.expect]]\nroute = 'portal'\n",
+        ["expect #1: missing 'recipient'"],
+    ),
+    (
+        "bad-rcpt",
+        f"[[case]]\nname = 'a'\nmessage = '{M01}'\nrcpt = ['not an address']\nerror_contains = 'x'\n",
+        ["case 'a': rcpt[0]:"],
+    ),
+    (
+        "bad-ip",
+        f"[[case]]\nname = 'a'\nmessage = '{M01}'\nsource_ip = '10.0.0.300'\nerror_contains = 'x'\n",
+        ["source_ip: invalid address '10.0.0.300'"],
+    ),
+    (
+        "bad-via",
+        f"[[case]]\nname = 'a'\nmessage = '{M01}'\nvia = 'fax'\nerror_contains = 'x'\n",
+        ["via: 'fax' is not one of gateway, outlook, mobile"],
+    ),
+    (
+        "bad-at",
+        f"[[case]]\nname = 'a'\nmessage = '{M01}'\nat = 'tomorrow'\nerror_contains = 'x'\n",
+        ["at: invalid datetime 'tomorrow'"],
+    ),
+    (
+        "inline-mime-header",
+        "[[case]]\nname = 'a'\nerror_contains = 'x'\n[case.inline]\n"
+        "headers = { 'Content-Type' = 'text/html' }\n",
+        ["Content-Type is set from body"],
+    ),
+    (
+        "inline-unknown-key",
+        "[[case]]\nname = 'a'\nerror_contains = 'x'\n[case.inline]\nsubject = 'x'\n",
+        ["line 7: case 'a': unknown key 'subject' in [case.inline]"],
+    ),
     ("invalid-toml", "[[case]\nname = 'a'\n", ["invalid TOML", "line 1"]),
     ("no-cases", "# nothing\n", ["no cases"]),
 ]
 
 
-@pytest.mark.parametrize("text, fragments", [(t, f) for _, t, f in INVALID], ids=[i for i, _, _ in INVALID])
+@pytest.mark.parametrize(
+    "text, fragments", [(t, f) for _, t, f in INVALID], ids=[i for i, _, _ in INVALID]
+)
 def test_invalid_cases_file_exits_3_naming_the_problem(cli, tmp_path, text, fragments):
     path = tmp_path / "cases.toml"
     # at is given for all but the defaults test, which has its own [defaults]
-    path.write_text(text if text.startswith(("[defaults]", "[[case]\n", "# nothing")) else
-                    "[defaults]\nat = 2026-11-27T10:00:00Z\n" + text, encoding="utf-8")
+    path.write_text(
+        text
+        if text.startswith(("[defaults]", "[[case]\n", "# nothing"))
+        else "[defaults]\nat = 2026-11-27T10:00:00Z\n" + text,
+        encoding="utf-8",
+    )
     r = run(cli, path)
     assert r.exit_code == 3, r.output
     assert r.stderr.startswith(f"error: {path}"), r.output
@@ -433,15 +678,20 @@ def test_invalid_cases_file_exits_3_naming_the_problem(cli, tmp_path, text, frag
 
 def test_an_expected_expiry_needs_a_fixed_time(cli, tmp_path):
     path = tmp_path / "cases.toml"
-    path.write_text(f"[[case]]\nname = 'a'\nmessage = '{M01}'\n[[case.expect]]\n"
-                    "recipient = 'm.okonkwo@lexpartners.com'\nexpires = 2026-12-04T10:00:00Z\n", encoding="utf-8")
+    path.write_text(
+        f"[[case]]\nname = 'a'\nmessage = '{M01}'\n[[case.expect]]\n"
+        "recipient = 'm.okonkwo@lexpartners.com'\nexpires = 2026-12-04T10:00:00Z\n",
+        encoding="utf-8",
+    )
     r = run(cli, path)
     assert r.exit_code == 3, r.output
     assert "line 6: case 'a': an expected expiry needs a fixed time" in r.stderr
 
 
 def test_every_problem_is_listed(cli, tmp_path):
-    path = write(tmp_path, f"""
+    path = write(
+        tmp_path,
+        f"""
 [[case]]
 name = "a"
 message = '{M01}'
@@ -450,7 +700,8 @@ colour = "red"
 [[case.expect]]
 recipient = "x@y.z"
 route = "sideways"
-""")
+""",
+    )
     r = run(cli, path)
     assert r.exit_code == 3, r.output
     assert "2 problems" in r.stderr.splitlines()[0]
@@ -468,7 +719,7 @@ def test_message_paths_are_relative_to_the_cases_file(cli, tmp_path, monkeypatch
     sub = tmp_path / "ci"
     (sub / "mail").mkdir(parents=True)
     (sub / "mail" / "m.eml").write_bytes(M01.read_bytes())
-    path = write(sub, CASE_01.replace(f"'{M01}'", "'mail/m.eml'"))
+    write(sub, CASE_01.replace(f"'{M01}'", "'mail/m.eml'"))
     monkeypatch.chdir(tmp_path)
     r = run(cli, "ci/cases.toml")
     assert r.exit_code == 0, r.output
@@ -593,29 +844,35 @@ def test_coverage_table_flags_what_never_decided(cli, tmp_path):
     assert len(flagged) == 6
     assert any("Card numbers in attachments" in line for line in flagged)
     assert not any("Confidential subject " in line for line in flagged)
-    assert "coverage: 6 of 12 policies and content definitions decided at least one case (50.0%)" in r.stdout
+    assert (
+        "coverage: 6 of 12 policies and content definitions decided at least one case (50.0%)"
+        in r.stdout
+    )
     assert last_line(r) == "6 passed, 0 failed"
 
 
 def test_coverage_report_directly():
+    from datetime import datetime
+
     from secmsg_cli.config import load_file
     from secmsg_cli.coverage import Coverage
     from secmsg_cli.engine.decide import Context, decide
     from secmsg_cli.engine.message import parse_message
-    from datetime import datetime, timezone
 
     store = load_file(str(DEMO))
     snapshot = store.snapshot()
     store.close()
     cov = Coverage()
     assert cov.report(snapshot).percent == 0.0
-    at = datetime(2026, 11, 27, 10, tzinfo=timezone.utc)
+    at = datetime(2026, 11, 27, 10, tzinfo=UTC)
     for _ in range(2):
         cov.add(decide(snapshot, parse_message(M01.read_bytes()), Context(at=at)))
     report = cov.report(snapshot)
     assert report.units == 2
     assert [(r.kind, r.id, r.decided) for r in report.rows if r.covered] == [
-        ("content-examination", 7, 2), ("content-definition", 1, 2)]
+        ("content-examination", 7, 2),
+        ("content-definition", 1, 2),
+    ]
     assert len(report.never) == 10
     assert round(report.percent, 2) == 16.67
 
@@ -643,7 +900,16 @@ def test_min_coverage_out_of_range_is_a_usage_error(cli, tmp_path):
 def test_fixture_cases_pass_against_the_demo(bare_cli, tmp_path, _isolated_store):
     cli = bare_cli
     report = tmp_path / "report.xml"
-    r = cli("test", FIXTURES / "cases.toml", "--config", DEMO, "--junit", report, "--min-coverage", "100")
+    r = cli(
+        "test",
+        FIXTURES / "cases.toml",
+        "--config",
+        DEMO,
+        "--junit",
+        report,
+        "--min-coverage",
+        "100",
+    )
     assert r.exit_code == 0, r.output
     doc = tomllib.loads((FIXTURES / "cases.toml").read_text(encoding="utf-8"))
     n = len(doc["case"])
@@ -672,7 +938,9 @@ def test_fixture_cases_fail_when_the_config_changes(cli, tmp_path):
     r = cli("test", FIXTURES / "cases.toml", "--config", changed)
     assert r.exit_code == 4, r.output
     assert "FAIL  12 subdomain recipient: policy 3 is more specific than policy 2" in r.stdout
-    assert "policy: expected 3 (no policy with this id in the configuration), " \
-           "got 2 (Anything to partner subdomains is secured)" in r.stdout
+    assert (
+        "policy: expected 3 (no policy with this id in the configuration), "
+        "got 2 (Anything to partner subdomains is secured)" in r.stdout
+    )
     n = len(tomllib.loads((FIXTURES / "cases.toml").read_text(encoding="utf-8"))["case"])
     assert last_line(r) == f"{n - 5} passed, 5 failed"

@@ -17,17 +17,41 @@ T0 = "2026-11-27T10:00:00+00:00"  # sending time used throughout
 # A definition per combination the lifecycle tests need (SPEC §3.2 fields).
 DEFINITIONS = {
     # everything allowed, 7 days + up to 14 more, read receipt
-    "Open": dict(allow_print=True, allow_reply=True, allow_reply_all=True, expire_after="7d",
-                 max_extension="14d", read_receipt=True),
+    "Open": dict(
+        allow_print=True,
+        allow_reply=True,
+        allow_reply_all=True,
+        expire_after="7d",
+        max_extension="14d",
+        read_receipt=True,
+    ),
     # nothing allowed, 12 hours, no extension, no read receipt
-    "Closed": dict(allow_print=False, allow_reply=False, allow_reply_all=False, expire_after="12h",
-                   max_extension="0d", read_receipt=False),
+    "Closed": dict(
+        allow_print=False,
+        allow_reply=False,
+        allow_reply_all=False,
+        expire_after="12h",
+        max_extension="0d",
+        read_receipt=False,
+    ),
     # reply to the sender only
-    "ReplyOnly": dict(allow_print=False, allow_reply=True, allow_reply_all=False, expire_after="30d",
-                      max_extension="0d", read_receipt=False),
+    "ReplyOnly": dict(
+        allow_print=False,
+        allow_reply=True,
+        allow_reply_all=False,
+        expire_after="30d",
+        max_extension="0d",
+        read_receipt=False,
+    ),
     # reply-all stored true but reply false: reply-all is not effective (SPEC §3.2)
-    "AllButNoReply": dict(allow_print=False, allow_reply=False, allow_reply_all=True, expire_after="30d",
-                          max_extension="0d", read_receipt=False),
+    "AllButNoReply": dict(
+        allow_print=False,
+        allow_reply=False,
+        allow_reply_all=True,
+        expire_after="30d",
+        max_extension="0d",
+        read_receipt=False,
+    ),
     # a banner that hides itself (SPEC §7.2)
     "Silent": dict(banner='<div class="mc-sm-hide"> </div>', expire_after="30d"),
 }
@@ -67,9 +91,7 @@ MESSAGE = (
     "Content-Type: application/octet-stream\n"
     'Content-Disposition: attachment; filename="figures.bin"\n'
     "Content-Transfer-Encoding: base64\n"
-    "\n"
-    + __import__("base64").encodebytes(ATTACHMENT).decode("ascii")
-    + "--outer--\n"
+    "\n" + __import__("base64").encodebytes(ATTACHMENT).decode("ascii") + "--outer--\n"
 ).encode("ascii")
 
 

@@ -59,9 +59,12 @@ def test_a_failed_publish_leaves_the_rest_in_tmp_for_the_next_run(tmp_path, monk
         return real(src, dst)
 
     monkeypatch.setattr(os, "link", flaky)
-    with pytest.raises(OutboxError, match="No space left.*moved on the next run"):
+    with pytest.raises(OutboxError, match=r"No space left.*moved on the next run"):
         batch.publish()
-    assert len(list((box.path / "new").iterdir())) == 1 and len(list((box.path / "tmp").iterdir())) == 2
+    assert (
+        len(list((box.path / "new").iterdir())) == 1
+        and len(list((box.path / "tmp").iterdir())) == 2
+    )
     monkeypatch.setattr(os, "link", real)
     moved, removed = box.recover(names)  # the store says all three were committed
     assert sorted(moved) == sorted(names) and removed == []
@@ -92,7 +95,9 @@ def test_recover_removes_uncommitted_files_only_of_processes_that_are_gone(tmp_p
         (box.path / "tmp" / name).write_bytes(MSG)
     moved, removed = box.recover({committed})
     assert moved == [committed] and removed == [dead]
-    assert sorted(p.name for p in (box.path / "tmp").iterdir()) == sorted([alive, elsewhere, foreign])
+    assert sorted(p.name for p in (box.path / "tmp").iterdir()) == sorted(
+        [alive, elsewhere, foreign]
+    )
     assert [p.name for p in (box.path / "new").iterdir()] == [committed]
     # what nobody has claimed for 36 hours is abandoned (the Maildir rule)
     for name in (elsewhere, foreign):

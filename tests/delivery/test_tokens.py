@@ -5,7 +5,7 @@ recipient's or an expired token is refused with one and the same message."""
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -60,7 +60,9 @@ def test_verify_compares_in_constant_time_even_for_unknown_ids(monkeypatch):
     assert tk.verify(token, find) == "the copy"
     assert tk.verify("f" * 12 + "." + "A" * 43, find) is None
     assert tk.verify("garbage", find) is None
-    assert tk.verify(token_id + "." + "A" * 43, {token_id: ("the copy", None)}.get) is None  # purged: no hash
+    assert (
+        tk.verify(token_id + "." + "A" * 43, {token_id: ("the copy", None)}.get) is None
+    )  # purged: no hash
     assert len(looked_up) == 3  # a malformed token is looked up too (an id no token has)
     assert len(calls) == 4  # the same comparison whether the id exists, is unknown or malformed
 
@@ -70,8 +72,20 @@ def delivered(tmp_path, cli):
     db = tmp_path / "store.db"
     build_store(db)
     outbox = tmp_path / "outbox"
-    r = cli("--db", db, "deliver", write_message(tmp_path), "--definition", "T/Closed", "--at", T0,
-            "--outbox", outbox, "-o", "json")
+    r = cli(
+        "--db",
+        db,
+        "deliver",
+        write_message(tmp_path),
+        "--definition",
+        "T/Closed",
+        "--at",
+        T0,
+        "--outbox",
+        outbox,
+        "-o",
+        "json",
+    )
     assert r.exit_code == 0, r.output
     store = Store(db)
     yield store, Outbox(outbox), tokens(outbox)
@@ -79,7 +93,7 @@ def delivered(tmp_path, cli):
 
 
 def _at(text: str) -> datetime:
-    return datetime.fromisoformat(text).astimezone(timezone.utc)
+    return datetime.fromisoformat(text).astimezone(UTC)
 
 
 def _swap_last(token: str) -> str:
@@ -113,10 +127,12 @@ def test_the_cli_refuses_them_identically(tmp_path, cli, delivered):
     db = store.path
     bob = toks[BOB]
     outputs = set()
-    for token, at, extra in [(_swap_last(bob), "2026-11-27T11:00:00Z", ()),
-                             (bob[:20], "2026-11-27T11:00:00Z", ()),
-                             (toks[CAROL], "2026-11-27T11:00:00Z", ("--as", BOB)),
-                             (bob, "2026-11-28T11:00:00Z", ())]:
+    for token, at, extra in [
+        (_swap_last(bob), "2026-11-27T11:00:00Z", ()),
+        (bob[:20], "2026-11-27T11:00:00Z", ()),
+        (toks[CAROL], "2026-11-27T11:00:00Z", ("--as", BOB)),
+        (bob, "2026-11-28T11:00:00Z", ()),
+    ]:
         r = cli("--db", db, "portal", "open", token, "--at", at, "--outbox", outbox.path, *extra)
         assert r.exit_code == 1 and r.stdout == "", r.output
         outputs.add(r.stderr)
@@ -164,14 +180,19 @@ def test_a_wrong_secret_for_an_existing_id_does_the_same_work_as_an_unknown_id(d
     existing_id = _swap_last(bob)  # Bob's id, a wrong secret
     unknown_id = ("0" if bob[0] != "0" else "1") * 12 + bob[12:]
     for _ in range(2):  # warm: first calls import and cache
-        _calls_while_refused(store, outbox, existing_id), _calls_while_refused(store, outbox, unknown_id)
+        (
+            _calls_while_refused(store, outbox, existing_id),
+            _calls_while_refused(store, outbox, unknown_id),
+        )
     a = _calls_while_refused(store, outbox, existing_id)
     b = _calls_while_refused(store, outbox, unknown_id)
-    assert a == b, next((i, x, y) for i, (x, y) in enumerate(zip(a, b)) if x != y)
+    assert a == b, next((i, x, y) for i, (x, y) in enumerate(zip(a, b, strict=False)) if x != y)
     assert ("call", "PortalStoreMixin.portal_token") in a  # the hash is fetched, never the copy
     assert ("call", "_copy") not in a
     # a malformed token (its form is no secret) is looked up all the same
-    assert ("call", "PortalStoreMixin.portal_token") in _calls_while_refused(store, outbox, "not a token")
+    assert ("call", "PortalStoreMixin.portal_token") in _calls_while_refused(
+        store, outbox, "not a token"
+    )
 
 
 def _denials(store) -> list[dict]:
@@ -195,7 +216,8 @@ def test_every_refused_token_is_audited_with_its_id_never_its_secret(delivered):
             open_copy(store, token, at, outbox, as_=as_)
     rows = list(reversed(_denials(store)))
     assert [(r["kind"], r["object"], r["after"]["reason"], r["after"]["action"]) for r in rows] == [
-        ("portal-token", token_id, reason, "open") for _, _, _, token_id, reason in cases]
+        ("portal-token", token_id, reason, "open") for _, _, _, token_id, reason in cases
+    ]
     assert rows[4]["after"]["as"] == BOB and rows[4]["after"]["portal_copy"] is not None
     assert rows[0]["after"].get("portal_copy") is None  # a wrong token does not say whose id it was
     text = repr(store.audit_log())
@@ -218,15 +240,36 @@ def test_recalled_and_purged_tokens_are_audited_too(delivered, cli):
 def test_the_cli_audits_the_refusal_and_audit_lists_it(delivered, cli):
     store, outbox, toks = delivered
     wrong = _swap_last(toks[BOB])
-    r = cli("--db", store.path, "portal", "open", wrong, "--at", "2026-11-27T11:00:00Z", "--outbox", outbox.path)
+    r = cli(
+        "--db",
+        store.path,
+        "portal",
+        "open",
+        wrong,
+        "--at",
+        "2026-11-27T11:00:00Z",
+        "--outbox",
+        outbox.path,
+    )
     assert r.exit_code == 1 and r.stderr == f"error: {ACCESS_REFUSED}\n", r.output
     for verb in ("reply", "print"):
         extra = ("--body", "x") if verb == "reply" else ()
-        r = cli("--db", store.path, "portal", verb, wrong, *extra, "--at", "2026-11-27T11:00:00Z",
-                "--outbox", outbox.path)
+        r = cli(
+            "--db",
+            store.path,
+            "portal",
+            verb,
+            wrong,
+            *extra,
+            "--at",
+            "2026-11-27T11:00:00Z",
+            "--outbox",
+            outbox.path,
+        )
         assert r.exit_code == 1 and r.stderr == f"error: {ACCESS_REFUSED}\n", r.output
     listed = cli("--db", store.path, "audit", "-n", "3", "-o", "json")
     assert [(a["action"], a["object"], a["after"]["action"]) for a in listed.json] == [
-        ("access-denied", wrong.split(".")[0], verb) for verb in ("print", "reply", "open")]
+        ("access-denied", wrong.split(".")[0], verb) for verb in ("print", "reply", "open")
+    ]
     table = cli("--db", store.path, "audit", "-n", "3")
     assert table.stdout.count("access-denied") == 3 and wrong.split(".")[1] not in table.stdout

@@ -27,7 +27,7 @@ The directory every case starts from::
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.policy import SMTPUTF8
 from zoneinfo import ZoneInfo
@@ -50,7 +50,6 @@ from secmsg_cli.model import (
     check_target,
 )
 
-UTC = timezone.utc
 AT = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)
 
 DOMAINS = ("example.com", "eu.example.com")
@@ -85,10 +84,18 @@ def definition(path: str, id: int = 0, **settings) -> Definition:
 
 
 DEFINITIONS = (
-    definition(f"{BUILTIN_FOLDER}/{BUILTIN_ALL}", 1, allow_reply_all=True, routing="all", builtin=True),
+    definition(
+        f"{BUILTIN_FOLDER}/{BUILTIN_ALL}", 1, allow_reply_all=True, routing="all", builtin=True
+    ),
     definition(f"{BUILTIN_FOLDER}/{BUILTIN_EXTERNAL}", 2, allow_reply_all=True, builtin=True),
-    definition("Legal/Seven", 3, expire_after="7d", max_extension="14d", read_receipt=True,
-               banner="<p>Secure message from [sender]: [subject]</p>"),
+    definition(
+        "Legal/Seven",
+        3,
+        expire_after="7d",
+        max_extension="14d",
+        read_receipt=True,
+        banner="<p>Secure message from [sender]: [subject]</p>",
+    ),
     definition("Legal/Restricted/Board Only", 4),
     definition("Legal/Restricted/Deep/Inner", 5),
     definition("Closed/Shut", 6),
@@ -112,26 +119,43 @@ def policy(kind: str, id: int, frm: str = "everyone", to: str = "everyone", **fi
     return Policy(id=id, kind=kind, narrative=narrative, from_=target(frm), to=target(to), **fields)
 
 
-def sm(id: int, frm: str = "everyone", to: str = "everyone", definition: str | None = "Legal/Seven",
-       option: str = "apply", **fields) -> Policy:
+def sm(
+    id: int,
+    frm: str = "everyone",
+    to: str = "everyone",
+    definition: str | None = "Legal/Seven",
+    option: str = "apply",
+    **fields,
+) -> Policy:
     """A Secure Messaging policy (``option="no-action"`` drops the definition)."""
     if option == "no-action":
         definition = None
     return policy("secure-messaging", id, frm, to, option=option, definition=definition, **fields)
 
 
-def bp(id: int, frm: str = "everyone", to: str = "everyone", option: str = "disable", **fields) -> Policy:
+def bp(
+    id: int, frm: str = "everyone", to: str = "everyone", option: str = "disable", **fields
+) -> Policy:
     """A Secure Messaging Bypass policy."""
     return policy("bypass", id, frm, to, option=option, **fields)
 
 
-def ce(id: int, frm: str = "everyone", to: str = "everyone", cd: str = "Confidential", **fields) -> Policy:
+def ce(
+    id: int, frm: str = "everyone", to: str = "everyone", cd: str = "Confidential", **fields
+) -> Policy:
     """A Content Examination policy."""
     return policy("content-examination", id, frm, to, content_definition=cd, **fields)
 
 
-def cdef(id: int, name: str, lines: Sequence[str], *, score: int = 1, scan: Sequence[str] = ("subject", "headers", "body", "attachments"),
-         sm: str | None = "Legal/Seven") -> ContentDefinition:
+def cdef(
+    id: int,
+    name: str,
+    lines: Sequence[str],
+    *,
+    score: int = 1,
+    scan: Sequence[str] = ("subject", "headers", "body", "attachments"),
+    sm: str | None = "Legal/Seven",
+) -> ContentDefinition:
     return ContentDefinition(id, name, score, tuple(scan), tuple(lines), sm)
 
 
@@ -178,8 +202,10 @@ def world(
         account=acct,
         tz=ZoneInfo(acct.timezone),
         domains=[normalise_domain(d) for d in domains],
-        groups=[Group(i + 1, name, tuple(normalise_member(m) for m in members))
-                for i, (name, members) in enumerate(all_groups.items())],
+        groups=[
+            Group(i + 1, name, tuple(normalise_member(m) for m in members))
+            for i, (name, members) in enumerate(all_groups.items())
+        ],
         attributes=[(normalise_address(a), n, v) for a, n, v in (*ATTRIBUTES, *attributes)],
         folders=_folders(all_folders),
         definitions=[*DEFINITIONS, *definitions],

@@ -55,7 +55,9 @@ BAD_DOMAINS = [
 ]
 
 
-@pytest.mark.parametrize(("text", "reason"), BAD_DOMAINS, ids=[t[:20] or "empty" for t, _ in BAD_DOMAINS])
+@pytest.mark.parametrize(
+    ("text", "reason"), BAD_DOMAINS, ids=[t[:20] or "empty" for t, _ in BAD_DOMAINS]
+)
 def test_bad_domains_name_the_input_and_the_reason(text, reason):
     with pytest.raises(AddressError) as info:
         normalise_domain(text)
@@ -101,7 +103,9 @@ BAD_ADDRESSES = [
 ]
 
 
-@pytest.mark.parametrize(("text", "reason"), BAD_ADDRESSES, ids=[t[:20] or "empty" for t, _ in BAD_ADDRESSES])
+@pytest.mark.parametrize(
+    ("text", "reason"), BAD_ADDRESSES, ids=[t[:20] or "empty" for t, _ in BAD_ADDRESSES]
+)
 def test_bad_addresses_name_the_input_and_the_reason(text, reason):
     with pytest.raises(AddressError) as info:
         normalise_address(text)
@@ -120,15 +124,20 @@ def test_the_local_part_length_is_checked_after_lower_casing():
 
 @pytest.mark.parametrize(
     ("text", "expected"),
-    [("@Board.Example.com", "@board.example.com"), (" @bücher.de", "@xn--bcher-kva.de"),
-     ("CEO@Example.com", "ceo@example.com")],
+    [
+        ("@Board.Example.com", "@board.example.com"),
+        (" @bücher.de", "@xn--bcher-kva.de"),
+        ("CEO@Example.com", "ceo@example.com"),
+    ],
     ids=["domain", "idna-domain", "address"],
 )
 def test_normalise_member(text, expected):
     assert normalise_member(text) == expected
 
 
-@pytest.mark.parametrize("text", ["@", "@nodot", "@exa mple.com", "nobody"], ids=["at", "nodot", "space", "plain"])
+@pytest.mark.parametrize(
+    "text", ["@", "@nodot", "@exa mple.com", "nobody"], ids=["at", "nodot", "space", "plain"]
+)
 def test_bad_members(text):
     with pytest.raises(AddressError):
         normalise_member(text)
@@ -151,11 +160,16 @@ def test_internal_means_exactly_a_registered_domain():
 
 # --- properties ------------------------------------------------------------------------
 
-any_text = st.text(alphabet=st.characters(exclude_categories=()), max_size=80)  # surrogates included
+any_text = st.text(
+    alphabet=st.characters(exclude_categories=()), max_size=80
+)  # surrogates included
 address_like = st.builds(
     lambda local, domain: f"{local}@{domain}",
     st.text(alphabet=st.characters(exclude_categories=()), max_size=70),
-    st.one_of(st.text(max_size=30), st.from_regex(r"[A-Za-z0-9ü-]{1,20}(\.[A-Za-z0-9ü-]{1,20}){1,3}", fullmatch=True)),
+    st.one_of(
+        st.text(max_size=30),
+        st.from_regex(r"[A-Za-z0-9ü-]{1,20}(\.[A-Za-z0-9ü-]{1,20}){1,3}", fullmatch=True),
+    ),
 )
 
 
@@ -172,7 +186,12 @@ def test_normalise_address_raises_only_address_error_and_is_idempotent(text):
     assert "@" in normalised
 
 
-@given(st.one_of(any_text, st.from_regex(r"[A-Za-zÀ-ÿ0-9-]{1,30}(\.[A-Za-z0-9-]{1,10}){1,3}\.?", fullmatch=True)))
+@given(
+    st.one_of(
+        any_text,
+        st.from_regex(r"[A-Za-zÀ-ÿ0-9-]{1,30}(\.[A-Za-z0-9-]{1,10}){1,3}\.?", fullmatch=True),
+    )
+)
 def test_normalise_domain_raises_only_address_error_and_is_idempotent(text):
     try:
         normalised = normalise_domain(text)

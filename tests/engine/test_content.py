@@ -6,9 +6,8 @@ import pickle
 import re
 import sys
 
-import re2
-
 import pytest
+import re2
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -81,13 +80,22 @@ VALID = [
     ("weight-max", "2:6 secret", dict(kind="word", weight=2, max=6, term="secret")),
     ("max-below-weight", "5:3 secret", dict(weight=5, max=3)),
     ("max-one", "5:1 secret", dict(weight=5, max=1)),
-    ("surrounding-blanks-and-tab", "  4\tconfidential  ",
-     dict(kind="word", weight=4, term="confidential", source="4\tconfidential")),
+    (
+        "surrounding-blanks-and-tab",
+        "  4\tconfidential  ",
+        dict(kind="word", weight=4, term="confidential", source="4\tconfidential"),
+    ),
     ("required", "1 required privileged", dict(kind="required", weight=1, term="privileged")),
-    ("required-quoted-phrase", '0 required "attorney client"',
-     dict(kind="required", weight=0, term="attorney client")),
-    ("required-unquoted-phrase", "1 required attorney client",
-     dict(kind="required", term="attorney client")),
+    (
+        "required-quoted-phrase",
+        '0 required "attorney client"',
+        dict(kind="required", weight=0, term="attorney client"),
+    ),
+    (
+        "required-unquoted-phrase",
+        "1 required attorney client",
+        dict(kind="required", term="attorney client"),
+    ),
     ("required-weight-max", "2:4 required privileged", dict(kind="required", weight=2, max=4)),
     ("required-quoted-keyword", '1 required "regex x"', dict(kind="required", term="regex x")),
     ("exclude", "0 exclude draft", dict(kind="exclude", weight=0, term="draft")),
@@ -95,9 +103,16 @@ VALID = [
     ("regex", r"4 regex \bproj-\d{3}\b", dict(kind="regex", weight=4, term=r"\bproj-\d{3}\b")),
     ("regex-keeps-inner-blanks", "1 regex top  secret", dict(kind="regex", term="top  secret")),
     ("regex-with-inline-flag", r"1 regex (?s)top.secret", dict(kind="regex")),
-    ("cardnumber", rf"5 regex,cardnumber {CARD_RE}", dict(kind="cardnumber", weight=5, term=CARD_RE)),
-    ("hash", f"10 hash {EMPTY_MD5.upper()} quarterly report.pdf",
-     dict(kind="hash", weight=10, md5=EMPTY_MD5, term=EMPTY_MD5, label="quarterly report.pdf")),
+    (
+        "cardnumber",
+        rf"5 regex,cardnumber {CARD_RE}",
+        dict(kind="cardnumber", weight=5, term=CARD_RE),
+    ),
+    (
+        "hash",
+        f"10 hash {EMPTY_MD5.upper()} quarterly report.pdf",
+        dict(kind="hash", weight=10, md5=EMPTY_MD5, term=EMPTY_MD5, label="quarterly report.pdf"),
+    ),
     ("hash-quoted-name", f'1 hash {EMPTY_MD5} "a b.pdf"', dict(kind="hash", label="a b.pdf")),
     ("keyword-REQUIRED", "1 REQUIRED foo", dict(kind="required", term="foo")),
     ("keyword-Exclude", "1 Exclude foo", dict(kind="exclude", term="foo")),
@@ -120,7 +135,9 @@ def test_valid_line(line, expected):
     for attr, value in expected.items():
         assert getattr(entry, attr) == value, attr
     if entry.kind in ("regex", "cardnumber"):
-        assert entry.pattern.search(entry.term) is not None or entry.pattern.programsize > 0  # RE2, compiled
+        assert (
+            entry.pattern.search(entry.term) is not None or entry.pattern.programsize > 0
+        )  # RE2, compiled
     else:
         assert entry.pattern is None
     if entry.kind != "hash":
@@ -185,47 +202,106 @@ INVALID = [
     ("unterminated-quote", ['3 "top secret'], 1, "unterminated quote in '\"top secret'"),
     ("lone-quote", ['3 "'], 1, "unterminated quote"),
     ("text-after-closing-quote", ['3 "top" secret'], 1, "unexpected text after the closing quote"),
-    ("required-without-text", ["1 required"], 1,
-     """'required' needs TEXT (to match the word itself, quote it: 1 "required")"""),
+    (
+        "required-without-text",
+        ["1 required"],
+        1,
+        """'required' needs TEXT (to match the word itself, quote it: 1 "required")""",
+    ),
     ("exclude-without-text", ["1 EXCLUDE"], 1, "'EXCLUDE' needs TEXT"),
     ("required-empty-phrase", ['1 required ""'], 1, 'empty phrase ""'),
     ("required-unterminated-quote", ['1 required "x'], 1, "unterminated quote"),
-    ("required-with-keyword", ["1 required regex x"], 1,
-     'required takes a word or phrase, not regex; to match the phrase, quote it: 1 required "regex x"'),
+    (
+        "required-with-keyword",
+        ["1 required regex x"],
+        1,
+        'required takes a word or phrase, not regex; to match the phrase, quote it: 1 required "regex x"',
+    ),
     ("exclude-with-hash", ["1 exclude hash abc"], 1, "exclude takes a word or phrase, not hash"),
     ("regex-without-pattern", ["1 regex"], 1, "'regex' needs a PATTERN"),
     ("cardnumber-without-pattern", ["1 regex,cardnumber"], 1, "'regex,cardnumber' needs a PATTERN"),
     ("invalid-regex", ["1 regex a("], 1, "invalid regex 'a(': missing )"),
     ("invalid-cardnumber-regex", ["1 regex,cardnumber [0-9"], 1, "invalid regex '[0-9': missing ]"),
     ("regex-repeat-overflow", ["1 regex a{4294967296}"], 1, "invalid regex 'a{4294967296}'"),
-    ("regex-repeat-over-1000", ["1 regex a{1001}"], 1,
-     "invalid regex 'a{1001}': invalid repetition {1001} (at most 1000"),
-    ("regex-nothing-to-repeat", ["1 regex *a"], 1, "invalid regex '*a': nothing to repeat before *"),
+    (
+        "regex-repeat-over-1000",
+        ["1 regex a{1001}"],
+        1,
+        "invalid regex 'a{1001}': invalid repetition {1001} (at most 1000",
+    ),
+    (
+        "regex-nothing-to-repeat",
+        ["1 regex *a"],
+        1,
+        "invalid regex '*a': nothing to repeat before *",
+    ),
     # SPEC §6.1: what RE2 cannot run in linear time is refused, the construct named.
-    ("regex-backreference", [r"1 regex (\w+) \1"], 1,
-     r"regex '(\\w+) \\1': the backreference \1 is not supported by the linear-time regex engine (RE2)"),
-    ("regex-named-backreference", ["1 regex (?P<w>a)(?P=w)"], 1, "a named backreference (?P=name) is not supported"),
+    (
+        "regex-backreference",
+        [r"1 regex (\w+) \1"],
+        1,
+        r"regex '(\\w+) \\1': the backreference \1 is not supported by the linear-time regex engine (RE2)",
+    ),
+    (
+        "regex-named-backreference",
+        ["1 regex (?P<w>a)(?P=w)"],
+        1,
+        "a named backreference (?P=name) is not supported",
+    ),
     ("regex-lookahead", ["1 regex foo(?=bar)"], 1, "a lookahead (?=...) is not supported"),
-    ("regex-negative-lookahead", ["1 regex foo(?!bar)"], 1, "a negative lookahead (?!...) is not supported"),
+    (
+        "regex-negative-lookahead",
+        ["1 regex foo(?!bar)"],
+        1,
+        "a negative lookahead (?!...) is not supported",
+    ),
     ("regex-lookbehind", ["1 regex (?<=a)b"], 1, "a lookbehind (?<=...) is not supported"),
-    ("regex-negative-lookbehind", ["1 regex (?<!a)b"], 1, "a negative lookbehind (?<!...) is not supported"),
+    (
+        "regex-negative-lookbehind",
+        ["1 regex (?<!a)b"],
+        1,
+        "a negative lookbehind (?<!...) is not supported",
+    ),
     ("regex-atomic", ["1 regex (?>a+)b"], 1, "an atomic group (?>...) is not supported"),
     ("regex-possessive", ["1 regex a++b"], 1, "the possessive quantifier ++ is not supported"),
-    ("regex-conditional", ["1 regex (a)?(?(1)b|c)"], 1, "a conditional (?(...)...) is not supported"),
+    (
+        "regex-conditional",
+        ["1 regex (a)?(?(1)b|c)"],
+        1,
+        "a conditional (?(...)...) is not supported",
+    ),
     ("regex-verbose", ["1 regex (?x) a b"], 1, "the verbose flag (?x) is not supported"),
-    ("regex-capital-z", [r"1 regex end\Z"], 1, r"\Z (write \z for the end of the text) is not supported"),
+    (
+        "regex-capital-z",
+        [r"1 regex end\Z"],
+        1,
+        r"\Z (write \z for the end of the text) is not supported",
+    ),
     ("regex-too-large", [r"1 regex (?:\pL{100}){10}"], 1, "too large to match in bounded time"),
-    ("regex-matches-empty-star", ["1 regex a*"], 1,
-     "regex 'a*' matches the empty string, so it would match everywhere"),
+    (
+        "regex-matches-empty-star",
+        ["1 regex a*"],
+        1,
+        "regex 'a*' matches the empty string, so it would match everywhere",
+    ),
     ("regex-matches-empty-alternative", ["1 regex secret|"], 1, "matches the empty string"),
     ("regex-word-boundary-only", [r"1 regex \b"], 1, "matches the empty string"),
     ("regex-anchor-only", ["1 regex ^"], 1, "matches the empty string"),
     ("cardnumber-matches-empty", [r"1 regex,cardnumber \d*"], 1, "matches the empty string"),
-    ("unknown-regex-option", ["1 regex,iban x"], 1,
-     "unknown regex option 'regex,iban': expected 'regex PATTERN' or 'regex,cardnumber PATTERN'"),
+    (
+        "unknown-regex-option",
+        ["1 regex,iban x"],
+        1,
+        "unknown regex option 'regex,iban': expected 'regex PATTERN' or 'regex,cardnumber PATTERN'",
+    ),
     ("regex-comma-space", ["1 regex, cardnumber x"], 1, "unknown regex option 'regex,'"),
     ("hash-alone", ["1 hash"], 1, "'hash' needs MD5 and NAME"),
-    ("hash-bad-md5", ["1 hash xyz file.pdf"], 1, "invalid MD5 'xyz': expected 32 hexadecimal digits"),
+    (
+        "hash-bad-md5",
+        ["1 hash xyz file.pdf"],
+        1,
+        "invalid MD5 'xyz': expected 32 hexadecimal digits",
+    ),
     ("hash-md5-too-long", [f"1 hash {EMPTY_MD5}0 f"], 1, "invalid MD5"),
     ("hash-md5-not-hex", ["1 hash " + "g" * 32 + " f"], 1, "invalid MD5"),
     ("hash-without-name", [f"1 hash {EMPTY_MD5}"], 1, "'hash' needs a NAME after the MD5"),
@@ -284,78 +360,247 @@ def test_error_survives_pickling():
 
 SCORING = [
     # id, lines, activation score, components, expected score, expected fired
-    ("word-boundary-not-inside-longer-word", ["1 confidential"], 1,
-     lambda: [body("our confidentiality agreement")], 0, False),
+    (
+        "word-boundary-not-inside-longer-word",
+        ["1 confidential"],
+        1,
+        lambda: [body("our confidentiality agreement")],
+        0,
+        False,
+    ),
     ("word-boundary-not-as-suffix", ["1 secret"], 1, lambda: [body("topsecret")], 0, False),
     ("word-between-punctuation", ["1 confidential"], 1, lambda: [body("(Confidential).")], 1, True),
     ("case-insensitive", ["1 SeCrEt"], 1, lambda: [body("SECRET stuff")], 1, True),
     ("unicode-letter-is-a-word-character", ["1 secret"], 1, lambda: [body("secretö")], 0, False),
     ("phrase-any-whitespace", ['1 "top secret"'], 1, lambda: [body("top\n\t  secret")], 1, True),
     ("phrase-non-breaking-space", ["1 top secret"], 1, lambda: [body("top\u00a0secret")], 1, True),
-    ("phrase-needs-adjacent-words", ["1 top secret"], 1, lambda: [body("top of the secret")], 0, False),
+    (
+        "phrase-needs-adjacent-words",
+        ["1 top secret"],
+        1,
+        lambda: [body("top of the secret")],
+        0,
+        False,
+    ),
     ("phrase-word-boundary", ['1 "top secret"'], 1, lambda: [body("top secretary")], 0, False),
     ("punctuation-term", ["1 C++"], 1, lambda: [body("we use C++ daily")], 1, True),
     ("punctuation-term-boundary", ["1 C++"], 1, lambda: [body("ObjC++ code")], 0, False),
     ("hashtag-term", ["1 #secret"], 1, lambda: [body("tagged #secret.")], 1, True),
     ("no-word-characters", ["1 $$$"], 1, lambda: [body("win $$$ now")], 1, True),
     ("once-per-component", ["2 secret"], 1, lambda: [body("secret secret secret")], 2, True),
-    ("each-component-counts", ["2 secret"], 1, lambda: [subject("secret"), body("Secret")], 4, True),
-    ("headers-component", ["2 secret"], 1, lambda: [headers("X-Class: secret\nFrom: a@b.c")], 2, True),
-    ("cap-across-components", ["2:3 secret"], 1,
-     lambda: [subject("secret"), body("secret"), attachment("a.txt", "secret")], 3, True),
+    (
+        "each-component-counts",
+        ["2 secret"],
+        1,
+        lambda: [subject("secret"), body("Secret")],
+        4,
+        True,
+    ),
+    (
+        "headers-component",
+        ["2 secret"],
+        1,
+        lambda: [headers("X-Class: secret\nFrom: a@b.c")],
+        2,
+        True,
+    ),
+    (
+        "cap-across-components",
+        ["2:3 secret"],
+        1,
+        lambda: [subject("secret"), body("secret"), attachment("a.txt", "secret")],
+        3,
+        True,
+    ),
     ("cap-not-reached", ["2:10 secret"], 1, lambda: [subject("secret"), body("secret")], 4, True),
     ("max-below-weight", ["5:3 x"], 1, lambda: [body("x")], 3, True),
     ("weights-add-up", ["1 alpha", "2 beta", "4 gamma"], 1, lambda: [body("alpha gamma")], 5, True),
     ("weight-zero-word", ["0 alpha"], 1, lambda: [body("alpha")], 0, False),
     ("threshold-reached-fires", ["3 secret"], 3, lambda: [body("secret")], 3, True),
     ("below-threshold", ["2 secret"], 5, lambda: [body("secret")], 2, False),
-    ("required-weight-counts", ["2 required privileged", "1 secret"], 3,
-     lambda: [body("privileged secret")], 3, True),
-    ("required-missing", ["0 required privileged", "5 secret"], 1, lambda: [body("secret")], 5, False),
-    ("required-in-another-component", ["0 required privileged", "5 secret"], 5,
-     lambda: [subject("privileged"), body("secret")], 5, True),
-    ("exclude-scores-nothing-and-blocks", ["5 exclude draft", "1 secret"], 1,
-     lambda: [body("draft secret")], 1, False),
+    (
+        "required-weight-counts",
+        ["2 required privileged", "1 secret"],
+        3,
+        lambda: [body("privileged secret")],
+        3,
+        True,
+    ),
+    (
+        "required-missing",
+        ["0 required privileged", "5 secret"],
+        1,
+        lambda: [body("secret")],
+        5,
+        False,
+    ),
+    (
+        "required-in-another-component",
+        ["0 required privileged", "5 secret"],
+        5,
+        lambda: [subject("privileged"), body("secret")],
+        5,
+        True,
+    ),
+    (
+        "exclude-scores-nothing-and-blocks",
+        ["5 exclude draft", "1 secret"],
+        1,
+        lambda: [body("draft secret")],
+        1,
+        False,
+    ),
     ("exclude-absent", ["0 exclude draft", "1 secret"], 1, lambda: [body("secret")], 1, True),
-    ("exclude-word-boundary", ["0 exclude draft", "1 secret"], 1, lambda: [body("drafted secret")], 1, True),
+    (
+        "exclude-word-boundary",
+        ["0 exclude draft", "1 secret"],
+        1,
+        lambda: [body("drafted secret")],
+        1,
+        True,
+    ),
     ("regex", [r"3 regex \bproj-\d{3}\b"], 1, lambda: [body("see PROJ-123.")], 3, True),
     ("regex-no-match", [r"3 regex \bproj-\d{3}\b"], 1, lambda: [body("see proj-12")], 0, False),
     ("regex-case-insensitive", ["1 regex Sec+ret"], 1, lambda: [body("SECCRET")], 1, True),
     ("regex-once-per-component", ["2 regex \\d{3}"], 1, lambda: [body("123 456 789")], 2, True),
-    ("regex-whole-component-anchor", ["1 regex ^secret"], 1, lambda: [body("hello\nsecret")], 0, False),
+    (
+        "regex-whole-component-anchor",
+        ["1 regex ^secret"],
+        1,
+        lambda: [body("hello\nsecret")],
+        0,
+        False,
+    ),
     ("regex-multiline-flag", ["1 regex (?m)^secret"], 1, lambda: [body("hello\nsecret")], 1, True),
-    ("card-valid", [f"5 regex,cardnumber {CARD_RE}"], 5,
-     lambda: [body("card 4111 1111 1111 1111 exp 12/29")], 5, True),
-    ("card-invalid-luhn", [f"5 regex,cardnumber {CARD_RE}"], 5,
-     lambda: [body("card 4111 1111 1111 1112 exp 12/29")], 0, False),
-    ("card-dashes", [f"5 regex,cardnumber {CARD_RE}"], 5, lambda: [body("4111-1111-1111-1111")], 5, True),
+    (
+        "card-valid",
+        [f"5 regex,cardnumber {CARD_RE}"],
+        5,
+        lambda: [body("card 4111 1111 1111 1111 exp 12/29")],
+        5,
+        True,
+    ),
+    (
+        "card-invalid-luhn",
+        [f"5 regex,cardnumber {CARD_RE}"],
+        5,
+        lambda: [body("card 4111 1111 1111 1112 exp 12/29")],
+        0,
+        False,
+    ),
+    (
+        "card-dashes",
+        [f"5 regex,cardnumber {CARD_RE}"],
+        5,
+        lambda: [body("4111-1111-1111-1111")],
+        5,
+        True,
+    ),
     # Luhn-valid but 12 digits (the text has 13 more digits elsewhere) / 20 digits
-    ("card-too-short", [r"5 regex,cardnumber \b\d+\b"], 1,
-     lambda: [body("411111111117 ref 1234567890123")], 0, False),
-    ("card-too-long", [r"5 regex,cardnumber \d+"], 1, lambda: [body("41111111111111111115")], 0, False),
-    ("card-thirteen-digits", [r"5 regex,cardnumber \d+"], 1, lambda: [body("4111111111119")], 5, True),
-    ("card-second-match-valid", [r"5 regex,cardnumber \d{16}"], 1,
-     lambda: [body("4111111111111112 and 4111111111111111")], 5, True),
-    ("plain-regex-ignores-luhn", [r"5 regex \d{16}"], 1, lambda: [body("4111111111111112")], 5, True),
-    ("hash-matches-attachment", [f"7 hash {EMPTY_MD5.upper()} empty.txt"], 7,
-     lambda: [attachment("empty.txt", md5=EMPTY_MD5)], 7, True),
-    ("hash-attachment-md5-any-case", [f"7 hash {EMPTY_MD5} empty.txt"], 7,
-     lambda: [attachment("empty.txt", md5=EMPTY_MD5.upper())], 7, True),
-    ("hash-other-md5", [f"7 hash {EMPTY_MD5} empty.txt"], 1,
-     lambda: [attachment("a.txt", md5=OTHER_MD5)], 0, False),
-    ("hash-ignores-text", [f"7 hash {EMPTY_MD5} empty.txt"], 1,
-     lambda: [body(f"md5 is {EMPTY_MD5}"), attachment("x.txt", f"md5 {EMPTY_MD5}")], 0, False),
-    ("hash-per-attachment-capped", [f"2:3 hash {EMPTY_MD5} e"], 1,
-     lambda: [attachment("a", md5=EMPTY_MD5), attachment("b", md5=EMPTY_MD5)], 3, True),
-    ("binary-attachment-no-text-match", ["1 secret"], 1,
-     lambda: [attachment("x.bin", None, OTHER_MD5)], 0, False),
-    ("text-attachment-matches", ["1 secret"], 1, lambda: [attachment("x.txt", "top secret")], 1, True),
-    ("no-components", ["1 secret"], 1, lambda: [], 0, False),
+    (
+        "card-too-short",
+        [r"5 regex,cardnumber \b\d+\b"],
+        1,
+        lambda: [body("411111111117 ref 1234567890123")],
+        0,
+        False,
+    ),
+    (
+        "card-too-long",
+        [r"5 regex,cardnumber \d+"],
+        1,
+        lambda: [body("41111111111111111115")],
+        0,
+        False,
+    ),
+    (
+        "card-thirteen-digits",
+        [r"5 regex,cardnumber \d+"],
+        1,
+        lambda: [body("4111111111119")],
+        5,
+        True,
+    ),
+    (
+        "card-second-match-valid",
+        [r"5 regex,cardnumber \d{16}"],
+        1,
+        lambda: [body("4111111111111112 and 4111111111111111")],
+        5,
+        True,
+    ),
+    (
+        "plain-regex-ignores-luhn",
+        [r"5 regex \d{16}"],
+        1,
+        lambda: [body("4111111111111112")],
+        5,
+        True,
+    ),
+    (
+        "hash-matches-attachment",
+        [f"7 hash {EMPTY_MD5.upper()} empty.txt"],
+        7,
+        lambda: [attachment("empty.txt", md5=EMPTY_MD5)],
+        7,
+        True,
+    ),
+    (
+        "hash-attachment-md5-any-case",
+        [f"7 hash {EMPTY_MD5} empty.txt"],
+        7,
+        lambda: [attachment("empty.txt", md5=EMPTY_MD5.upper())],
+        7,
+        True,
+    ),
+    (
+        "hash-other-md5",
+        [f"7 hash {EMPTY_MD5} empty.txt"],
+        1,
+        lambda: [attachment("a.txt", md5=OTHER_MD5)],
+        0,
+        False,
+    ),
+    (
+        "hash-ignores-text",
+        [f"7 hash {EMPTY_MD5} empty.txt"],
+        1,
+        lambda: [body(f"md5 is {EMPTY_MD5}"), attachment("x.txt", f"md5 {EMPTY_MD5}")],
+        0,
+        False,
+    ),
+    (
+        "hash-per-attachment-capped",
+        [f"2:3 hash {EMPTY_MD5} e"],
+        1,
+        lambda: [attachment("a", md5=EMPTY_MD5), attachment("b", md5=EMPTY_MD5)],
+        3,
+        True,
+    ),
+    (
+        "binary-attachment-no-text-match",
+        ["1 secret"],
+        1,
+        lambda: [attachment("x.bin", None, OTHER_MD5)],
+        0,
+        False,
+    ),
+    (
+        "text-attachment-matches",
+        ["1 secret"],
+        1,
+        lambda: [attachment("x.txt", "top secret")],
+        1,
+        True,
+    ),
+    ("no-components", ["1 secret"], 1, list, 0, False),
 ]
 
 
 @pytest.mark.parametrize(
-    ("lines", "activation", "make", "score", "fired"), [v[1:] for v in SCORING], ids=[v[0] for v in SCORING]
+    ("lines", "activation", "make", "score", "fired"),
+    [v[1:] for v in SCORING],
+    ids=[v[0] for v in SCORING],
 )
 def test_scoring(lines, activation, make, score, fired):
     result = evaluate(parse_match_list(lines), activation, make())
@@ -391,18 +636,50 @@ def test_missing_required_lists_the_lines():
 
 
 REASONS = [
-    ("fired-with-required-and-exclusion", ["1 required privileged", "5 secret", "0 exclude draft"], 5,
-     "privileged secret", "score 6 ≥ 5, required present, no exclusion"),
+    (
+        "fired-with-required-and-exclusion",
+        ["1 required privileged", "5 secret", "0 exclude draft"],
+        5,
+        "privileged secret",
+        "score 6 ≥ 5, required present, no exclusion",
+    ),
     ("fired-plain", ["2 secret"], 1, "secret", "score 2 ≥ 1"),
-    ("fired-with-exclusion-only", ["2 secret", "0 exclude draft"], 1, "secret", "score 2 ≥ 1, no exclusion"),
+    (
+        "fired-with-exclusion-only",
+        ["2 secret", "0 exclude draft"],
+        1,
+        "secret",
+        "score 2 ≥ 1, no exclusion",
+    ),
     ("below-threshold", ["2 secret"], 5, "secret", "score 2 < 5"),
-    ("excluded", ["5 secret", "# c", "", "0 exclude draft"], 1, "draft secret", "excluded by line 4 'draft'"),
-    ("excluded-twice", ["0 exclude draft", "0 exclude wip"], 0, "wip draft",
-     "excluded by line 1 'draft', line 2 'wip'"),
-    ("required-missing", ["5 secret", "1 required privileged"], 1, "secret",
-     "required line 2 'privileged' not found"),
-    ("everything-wrong", ["1 required privileged", "2 secret", "0 exclude draft"], 5, "draft",
-     "excluded by line 3 'draft'; required line 1 'privileged' not found; score 0 < 5"),
+    (
+        "excluded",
+        ["5 secret", "# c", "", "0 exclude draft"],
+        1,
+        "draft secret",
+        "excluded by line 4 'draft'",
+    ),
+    (
+        "excluded-twice",
+        ["0 exclude draft", "0 exclude wip"],
+        0,
+        "wip draft",
+        "excluded by line 1 'draft', line 2 'wip'",
+    ),
+    (
+        "required-missing",
+        ["5 secret", "1 required privileged"],
+        1,
+        "secret",
+        "required line 2 'privileged' not found",
+    ),
+    (
+        "everything-wrong",
+        ["1 required privileged", "2 secret", "0 exclude draft"],
+        5,
+        "draft",
+        "excluded by line 3 'draft'; required line 1 'privileged' not found; score 0 < 5",
+    ),
 ]
 
 
@@ -433,7 +710,9 @@ SCAN = [
 def test_scan_selects_sections(scan, score):
     ml = parse_match_list(["1 alpha", "2 beta", "4 gamma", f"8 hash {EMPTY_MD5} empty"])
     components = [
-        subject("alpha"), headers("X-Note: beta"), body("gamma"),
+        subject("alpha"),
+        headers("X-Note: beta"),
+        body("gamma"),
         attachment("empty", None, EMPTY_MD5),
     ]
     assert evaluate(ml, 1, components, scan).score == score
@@ -447,7 +726,7 @@ def test_scan_restricted_to_subject_ignores_body():
 
 
 def test_unknown_scan_section_is_an_error():
-    with pytest.raises(ValueError, match="unknown scan section.*'attachment'"):
+    with pytest.raises(ValueError, match=r"unknown scan section.*'attachment'"):
         evaluate(parse_match_list(["1 a"]), 1, [], frozenset({"attachment"}))
 
 
@@ -513,7 +792,9 @@ UNICODE = [
 ]
 
 
-@pytest.mark.parametrize(("line", "text", "found"), [v[1:] for v in UNICODE], ids=[v[0] for v in UNICODE])
+@pytest.mark.parametrize(
+    ("line", "text", "found"), [v[1:] for v in UNICODE], ids=[v[0] for v in UNICODE]
+)
 def test_unicode_case_rules_follow_re_ignorecase(line, text, found):
     term = line.split(None, 1)[1]
     assert reference_found(term, text) is found
@@ -549,16 +830,22 @@ def test_lower_keeps_length_classes_and_ascii_partners():
     low = C._lower(text)
     assert len(low) == len(text)
     for cls in (r"\w", r"\s"):
-        assert [m.start() for m in re.finditer(cls, text)] == [m.start() for m in re.finditer(cls, low)], cls
+        assert [m.start() for m in re.finditer(cls, text)] == [
+            m.start() for m in re.finditer(cls, low)
+        ], cls
     for letter in "abcdefghijklmnopqrstuvwxyz":
         matched = set(re.findall(letter, text, re.IGNORECASE))
-        lowered_to = {text[i] for i in range(len(low)) if low[i] == letter} if letter in "iks" else None
+        lowered_to = (
+            {text[i] for i in range(len(low)) if low[i] == letter} if letter in "iks" else None
+        )
         if lowered_to is not None:
             assert matched == lowered_to, letter
         else:
             assert matched == {letter, letter.upper()}
             assert low.count(letter) == 2, letter
-    non_ascii_to_ascii = {c for c, l in zip(text, low) if l.isascii() and not c.isascii()}
+    non_ascii_to_ascii = {
+        c for c, lc in zip(text, low, strict=True) if lc.isascii() and not c.isascii()
+    }
     assert non_ascii_to_ascii == {"\u0130", "\u0131", "\u017f", "\u212a"}
 
 
@@ -609,7 +896,9 @@ CARDS = [
 @pytest.mark.parametrize(("text", "valid"), [v[1:] for v in CARDS], ids=[v[0] for v in CARDS])
 def test_is_card_number(text, valid):
     digits = "".join(ch for ch in text if ch.isdigit())
-    assert (13 <= len(digits) <= 19 and _reference_luhn(digits)) is valid  # the table itself is right
+    assert (
+        13 <= len(digits) <= 19 and _reference_luhn(digits)
+    ) is valid  # the table itself is right
     assert is_card_number(text) is valid
 
 
@@ -635,10 +924,22 @@ def test_random_lines_only_raise_match_list_error(lines):
 
 _weights = st.sampled_from(["0", "1", "5", "2:3", "1000", "1001", "-1", "3:0", "x", "7:"])
 _keywords = st.sampled_from(
-    ["", "required ", "exclude ", "regex ", "regex,cardnumber ", "hash ", "REGEX ", "regex,foo ", '"']
+    [
+        "",
+        "required ",
+        "exclude ",
+        "regex ",
+        "regex,cardnumber ",
+        "hash ",
+        "REGEX ",
+        "regex,foo ",
+        '"',
+    ]
 )
 _bodies = st.one_of(
-    st.text(alphabet=st.sampled_from(list("ab sSecrt\"\\()[]*+?|^$.{}-0123456789 \tİıſ")), max_size=20),
+    st.text(
+        alphabet=st.sampled_from(list('ab sSecrt"\\()[]*+?|^$.{}-0123456789 \tİıſ')), max_size=20
+    ),
     st.just(f"{EMPTY_MD5} x.pdf"),
     st.just(CARD_RE),
 )
@@ -682,7 +983,7 @@ def test_word_matching_agrees_with_plain_ignorecase_regex(data):
     text = data.draw(st.text(alphabet=_tricky, max_size=40), label="text")
     if data.draw(st.booleans(), label="term from text") and text.split():
         start = data.draw(st.integers(0, len(text) - 1))
-        term = text[start:start + data.draw(st.integers(1, 12))]
+        term = text[start : start + data.draw(st.integers(1, 12))]
         term = "".join(ch.swapcase() if data.draw(st.booleans()) else ch for ch in term)
     else:
         term = data.draw(st.text(alphabet=_tricky, min_size=1, max_size=6), label="term")
@@ -711,7 +1012,9 @@ def test_a_regex_line_is_found_exactly_where_re2_finds_it(literal, shape, text):
         ml = parse_match_list([f"1 regex {pattern}"])
     except MatchListError:
         return
-    expected = re2.compile(pattern, user_options()).search(unicodedata.normalize("NFKC", text)) is not None
+    expected = (
+        re2.compile(pattern, user_options()).search(unicodedata.normalize("NFKC", text)) is not None
+    )
     assert bool(evaluate(ml, 1, [body(text)]).hits) is expected
 
 
@@ -720,13 +1023,15 @@ def test_a_failed_set_pass_is_redone_pattern_by_pattern(monkeypatch):
     scanner must not read that as "nothing found" (it would fail open)."""
     from secmsg_cli.engine import patterns
 
-    ml = parse_match_list(["1 confidential", r"1 regex \bproj-\d+", r"5 regex,cardnumber \b(?:\d[ -]?){13,19}\b"])
+    ml = parse_match_list(
+        ["1 confidential", r"1 regex \bproj-\d+", r"5 regex,cardnumber \b(?:\d[ -]?){13,19}\b"]
+    )
     text = "Confidential: PROJ-17, card 4111 1111 1111 1111"
     expected = evaluate(ml, 1, [body(text)])
     assert [h.line_no for h in expected.hits] == [1, 2, 3]
 
     class FailingSet:
-        def Match(self, data):  # noqa: N802 - RE2's name
+        def Match(self, data):
             return []
 
     original = patterns.PatternSet.__init__
@@ -737,7 +1042,9 @@ def test_a_failed_set_pass_is_redone_pattern_by_pattern(monkeypatch):
             self._set = FailingSet()
 
     monkeypatch.setattr(patterns.PatternSet, "__init__", failing)
-    again = parse_match_list(["1 confidential", r"1 regex \bproj-\d+", r"5 regex,cardnumber \b(?:\d[ -]?){13,19}\b"])
+    again = parse_match_list(
+        ["1 confidential", r"1 regex \bproj-\d+", r"5 regex,cardnumber \b(?:\d[ -]?){13,19}\b"]
+    )
     assert evaluate(again, 1, [body(text)]) == expected
 
 
@@ -747,7 +1054,7 @@ def test_the_word_view_keeps_ascii_and_each_characters_class(text):
     view = C._word_view(text)
     low = C._lower(text)
     assert len(view) == len(low) == len(text)
-    for ch, byte in zip(low, view):
+    for ch, byte in zip(low, view, strict=True):
         if ch.isascii():
             assert byte == ord(ch)
         elif re.match(r"\w", ch):
@@ -761,9 +1068,16 @@ def test_the_word_view_keeps_ascii_and_each_characters_class(text):
 def test_a_definition_that_finds_nothing_gives_the_same_result_every_time():
     ml = parse_match_list(['2 required "wire transfer"', '1 "invoice"', "1 regex \\bIBAN\\b"])
     nothing = [Component("body", "body", "nothing to see here")]
-    first, second = evaluate(ml, 2, nothing), evaluate(ml, 2, [Component("subject", "subject", "hello")])
+    first, second = (
+        evaluate(ml, 2, nothing),
+        evaluate(ml, 2, [Component("subject", "subject", "hello")]),
+    )
     assert first is second  # shared: immutable
-    assert (first.score, first.fired, [ln.term for ln in first.missing_required]) == (0, False, ["wire transfer"])
+    assert (first.score, first.fired, [ln.term for ln in first.missing_required]) == (
+        0,
+        False,
+        ["wire transfer"],
+    )
     assert first.reason == "required line 1 'wire transfer' not found; score 0 < 2"
     found = evaluate(ml, 2, [Component("body", "body", "Invoice and wire\n transfer, IBAN")])
     assert (found.score, found.fired, [h.line_no for h in found.hits]) == (4, True, [1, 2, 3])
@@ -773,23 +1087,57 @@ def test_a_definition_that_finds_nothing_gives_the_same_result_every_time():
 
 FAIL_CLOSED = [
     # id, lines, scan, unscannable, fired, reason fragment
-    ("unread-body-fires", ['3 "privileged & confidential"'], frozenset({"body"}),
-     {"body": "body part 1 has 12 bytes; only the first 10 were read"}, True,
-     "unscannable: body part 1 has 12 bytes; only the first 10 were read; fired to fail closed"),
-    ("unread-section-not-scanned", ['3 "privileged"'], frozenset({"subject"}),
-     {"body": "MIME parts nested more than 50 levels deep were not read"}, False, "score 0 < 3"),
-    ("scan-all-includes-it", ['3 "privileged"'], None,
-     {"attachments": "attachment #2 could not be read"}, True, "unscannable: attachment #2 could not be read"),
-    ("an-exclusion-cannot-keep-it-open", ['1 secret', '0 exclude "press release"'], frozenset({"body"}),
-     {"body": "x"}, True, "what was read: excluded by line 2 'press release'"),
-    ("a-missing-required-cannot-either", ['1 required wire'], frozenset({"body"}),
-     {"body": "x"}, True, "what was read: required line 1 'wire' not found"),
+    (
+        "unread-body-fires",
+        ['3 "privileged & confidential"'],
+        frozenset({"body"}),
+        {"body": "body part 1 has 12 bytes; only the first 10 were read"},
+        True,
+        "unscannable: body part 1 has 12 bytes; only the first 10 were read; fired to fail closed",
+    ),
+    (
+        "unread-section-not-scanned",
+        ['3 "privileged"'],
+        frozenset({"subject"}),
+        {"body": "MIME parts nested more than 50 levels deep were not read"},
+        False,
+        "score 0 < 3",
+    ),
+    (
+        "scan-all-includes-it",
+        ['3 "privileged"'],
+        None,
+        {"attachments": "attachment #2 could not be read"},
+        True,
+        "unscannable: attachment #2 could not be read",
+    ),
+    (
+        "an-exclusion-cannot-keep-it-open",
+        ["1 secret", '0 exclude "press release"'],
+        frozenset({"body"}),
+        {"body": "x"},
+        True,
+        "what was read: excluded by line 2 'press release'",
+    ),
+    (
+        "a-missing-required-cannot-either",
+        ["1 required wire"],
+        frozenset({"body"}),
+        {"body": "x"},
+        True,
+        "what was read: required line 1 'wire' not found",
+    ),
 ]
 
 
-@pytest.mark.parametrize(("lines", "scan", "unscannable", "fired", "fragment"), [c[1:] for c in FAIL_CLOSED],
-                         ids=[c[0] for c in FAIL_CLOSED])
-def test_a_section_not_read_whole_makes_the_definition_fire(lines, scan, unscannable, fired, fragment):
+@pytest.mark.parametrize(
+    ("lines", "scan", "unscannable", "fired", "fragment"),
+    [c[1:] for c in FAIL_CLOSED],
+    ids=[c[0] for c in FAIL_CLOSED],
+)
+def test_a_section_not_read_whole_makes_the_definition_fire(
+    lines, scan, unscannable, fired, fragment
+):
     text = "a press release, nothing secret-free here"
     result = evaluate(parse_match_list(lines), 3, [body(text)], scan, unscannable=unscannable)
     assert result.fired is fired
@@ -818,11 +1166,15 @@ def test_one_scanner_serves_many_definitions_and_reads_each_text_once():
     rb = evaluate(b, 1, [comp], scanners=lambda section: scanner)
     assert [h.line_no for h in ra.hits] == [1, 2] and [h.line_no for h in rb.hits] == [1]
     assert scanner in comp._cache  # one pass, remembered on the component
-    assert ra == evaluate(a, 1, [body("CONFIDENTIAL: proj-9")]) and rb == evaluate(b, 1, [body("CONFIDENTIAL: proj-9")])
+    assert ra == evaluate(a, 1, [body("CONFIDENTIAL: proj-9")]) and rb == evaluate(
+        b, 1, [body("CONFIDENTIAL: proj-9")]
+    )
 
 
 def test_a_scanner_survives_pickling():
-    ml = parse_match_list(["1 confidential", "1 Zürich", r"5 regex,cardnumber \b(?:\d[ -]?){13,19}\b"])
+    ml = parse_match_list(
+        ["1 confidential", "1 Zürich", r"5 regex,cardnumber \b(?:\d[ -]?){13,19}\b"]
+    )
     scanner = pickle.loads(pickle.dumps(C.Scanner(ml.lines)))
     assert len(scanner.found("confidential ZÜRICH 4111 1111 1111 1111", {})) == 3
 
@@ -839,11 +1191,15 @@ def test_a_text_too_long_for_the_regexes_worst_case_fails_closed(monkeypatch):
     result = evaluate(ml, 5, [long])
     assert result.fired and "the regexes were not run on body" in result.unscannable
     assert [h.line_no for h in result.hits] == [1]  # the words were still searched
-    assert not evaluate(words_only, 5, [body("x " * 1000 + "confidential")]).fired  # no regex: nothing to fail
+    assert not evaluate(
+        words_only, 5, [body("x " * 1000 + "confidential")]
+    ).fired  # no regex: nothing to fail
 
 
 def test_a_pattern_too_wide_for_bounded_time_is_refused():
     with pytest.raises(MatchListError) as info:
         parse_match_list(["1 regex a" + "[ab]{1000}" * 3 + "c"])
     assert "too wide to match in bounded time" in info.value.reason
-    parse_match_list([r"1 regex (?s)confidential.{0,1000}client"])  # a wide proximity is still allowed
+    parse_match_list(
+        [r"1 regex (?s)confidential.{0,1000}client"]
+    )  # a wide proximity is still allowed

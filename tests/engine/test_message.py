@@ -43,7 +43,9 @@ def assert_clean(m: Message) -> None:
         assert "unexpected error" not in note, note
 
 
-def multipart(*parts: bytes, subtype: str = "mixed", boundary: str = "BOUNDARY", headers: tuple[str, ...] = ()) -> bytes:
+def multipart(
+    *parts: bytes, subtype: str = "mixed", boundary: str = "BOUNDARY", headers: tuple[str, ...] = ()
+) -> bytes:
     out = [
         "From: ann@example.com",
         "To: bob@partner.com",
@@ -69,7 +71,10 @@ def part(*headers: str, body: bytes | str = b"") -> bytes:
     [
         (b"", "cannot read message: the input is empty"),
         (b" \r\n\t\r\n", "cannot read message: the input is empty"),
-        (b"just some text, no headers\r\n\r\nmore\r\n", "cannot read message: no header fields found"),
+        (
+            b"just some text, no headers\r\n\r\nmore\r\n",
+            "cannot read message: no header fields found",
+        ),
         (b"\r\n\r\nFrom: a@example.com\r\n", "cannot read message: no header fields found"),
         (bytes(range(128, 256)) * 10, "cannot read message: no header fields found"),
     ],
@@ -84,7 +89,10 @@ def test_unreadable_input_gives_message_error(data: bytes, expected: str) -> Non
 
 def test_max_size_is_enforced_with_exact_message() -> None:
     data = eml("From: a@example.com")
-    with pytest.raises(MessageError, match=rf"^cannot read message: {len(data)} bytes exceeds the limit of 10 bytes$"):
+    with pytest.raises(
+        MessageError,
+        match=rf"^cannot read message: {len(data)} bytes exceeds the limit of 10 bytes$",
+    ):
         parse_message(data, max_size=10)
     assert parse_message(data, max_size=len(data)).header_from == "a@example.com"
 
@@ -104,7 +112,9 @@ def test_message_error_is_a_value_error() -> None:
     assert issubclass(MessageError, ValueError)
 
 
-def test_unexpected_internal_failure_becomes_one_line_message_error(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_unexpected_internal_failure_becomes_one_line_message_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     def boom(data: bytes, limits: object) -> Message:
         raise TypeError("bad\nthing")
 
@@ -154,7 +164,9 @@ def test_obsolete_space_before_colon_is_accepted() -> None:
         "several-from-first-wins", "unbracketed-address-salvaged", "invalid-from", "empty-from", "no-from",
     ],
 )  # fmt: skip
-def test_senders(headers: list[str], envelope: str | None, header_from: str | None, name: str | None) -> None:
+def test_senders(
+    headers: list[str], envelope: str | None, header_from: str | None, name: str | None
+) -> None:
     m = parse(*headers)
     assert (m.envelope_from, m.header_from, m.header_from_name) == (envelope, header_from, name)
     assert_clean(m)
@@ -232,9 +244,15 @@ def test_invalid_recipients_are_noted() -> None:
 
 def test_thousands_of_recipients_are_all_read() -> None:
     addresses = [f"User {i} <user{i}@example{i % 50}.com>" for i in range(10_000)]
-    m = parse("From: a@example.com", "To: " + ", ".join(addresses[:6000]), "Cc: " + ", ".join(addresses[6000:]))
+    m = parse(
+        "From: a@example.com",
+        "To: " + ", ".join(addresses[:6000]),
+        "Cc: " + ", ".join(addresses[6000:]),
+    )
     assert len(m.recipients) == 10_000
-    assert m.recipients[0] == "user0@example0.com" and m.cc[-1] == Address("User 9999", "user9999@example49.com")
+    assert m.recipients[0] == "user0@example0.com" and m.cc[-1] == Address(
+        "User 9999", "user9999@example49.com"
+    )
     assert m.defects == ()
 
 
@@ -245,11 +263,17 @@ def test_recipient_headers_beyond_the_limit_are_cut_with_a_note() -> None:
     assert "late@example.com" not in m.recipients
     (to_note,) = (d for d in m.defects if d.startswith("To: address headers past the limit"))
     left = 40_000 - len(m.to)
-    assert to_note == ("To: address headers past the limit of 524288 characters read (To, Cc and Bcc together): "
-                       f"about {left} more addresses not read")
-    assert "Cc: address headers past the limit of 524288 characters read (To, Cc and Bcc together): " \
-           "about 1 more address not read" in m.defects
-    assert m.recipients_unread == left + 1  # deliver refuses a message with recipients it could not decide
+    assert to_note == (
+        "To: address headers past the limit of 524288 characters read (To, Cc and Bcc together): "
+        f"about {left} more addresses not read"
+    )
+    assert (
+        "Cc: address headers past the limit of 524288 characters read (To, Cc and Bcc together): "
+        "about 1 more address not read" in m.defects
+    )
+    assert (
+        m.recipients_unread == left + 1
+    )  # deliver refuses a message with recipients it could not decide
 
 
 def test_hand_built_message_derives_recipients_and_has_no_parts() -> None:
@@ -354,9 +378,22 @@ def _cp949_word(text: str) -> str:
         ("Subject: =?utf-8?q?unterminated", "=?utf-8?q?unterminated", True),
     ],
     ids=[
-        "plain", "absent", "empty", "b-encoded", "q-encoded-in-text", "space-between-words-dropped",
-        "character-split-across-words", "underscore-is-space", "rfc2231-language", "ks_c_5601-1987",
-        "iso-2022-jp", "folded", "raw-utf8", "unknown-charset", "bad-base64-padding", "garbage-base64",
+        "plain",
+        "absent",
+        "empty",
+        "b-encoded",
+        "q-encoded-in-text",
+        "space-between-words-dropped",
+        "character-split-across-words",
+        "underscore-is-space",
+        "rfc2231-language",
+        "ks_c_5601-1987",
+        "iso-2022-jp",
+        "folded",
+        "raw-utf8",
+        "unknown-charset",
+        "bad-base64-padding",
+        "garbage-base64",
         "not-an-encoded-word",
     ],
 )
@@ -419,7 +456,14 @@ def test_headers_text_is_the_decoded_header_block_in_order() -> None:
         ("=?utf-8?b?A?=", "", False),
         ("=?" * 50_000, "=?" * 50_000, True),
     ],
-    ids=["plain", "q", "charset-change", "non-text-codec-refused", "one-char-base64", "many-openers"],
+    ids=[
+        "plain",
+        "q",
+        "charset-change",
+        "non-text-codec-refused",
+        "one-char-base64",
+        "many-openers",
+    ],
 )
 def test_decode_header_words(text: str, decoded: str, ok: bool) -> None:
     assert decode_header_words(text) == (decoded, ok)
@@ -440,7 +484,10 @@ def test_decode_header_words(text: str, decoded: str, ok: bool) -> None:
         ("a&nbsp;&nbsp;b", "a b"),
         ("  lots   of\n\n  white\tspace  ", "lots of white space"),
         ("<div>a</div>\n\n\n<div>b</div>", "a\nb"),
-        ("<table><tr><td>cell1</td><td>cell2</td></tr><tr><td>x</td></tr></table>", "cell1 cell2\nx"),
+        (
+            "<table><tr><td>cell1</td><td>cell2</td></tr><tr><td>x</td></tr></table>",
+            "cell1 cell2\nx",
+        ),
         ("<span>in</span><b>line</b>", "inline"),
         ("before<!-- a comment -->after", "beforeafter"),
         ("before<!-- never closed <p>secret</p>", "before"),
@@ -453,10 +500,25 @@ def test_decode_header_words(text: str, decoded: str, ok: bool) -> None:
         ("", ""),
     ],
     ids=[
-        "paragraphs", "br", "script-and-style-dropped", "upper-case-tags", "entities", "nbsp", "collapse",
-        "blank-lines-dropped", "table-cells", "inline-tags-join", "comment", "unterminated-comment",
-        "doctype", "conditional-comment", "downlevel-revealed", "stray-angle-brackets", "quoted-gt-in-attribute",
-        "headings-and-lists", "empty",
+        "paragraphs",
+        "br",
+        "script-and-style-dropped",
+        "upper-case-tags",
+        "entities",
+        "nbsp",
+        "collapse",
+        "blank-lines-dropped",
+        "table-cells",
+        "inline-tags-join",
+        "comment",
+        "unterminated-comment",
+        "doctype",
+        "conditional-comment",
+        "downlevel-revealed",
+        "stray-angle-brackets",
+        "quoted-gt-in-attribute",
+        "headings-and-lists",
+        "empty",
     ],
 )
 def test_html_to_text(html: str, text: str) -> None:
@@ -487,7 +549,9 @@ def b64(data: bytes) -> str:
 
 
 def test_plain_message_body_is_decoded_lazily_and_cached() -> None:
-    m = parse("From: a@example.com", "Content-Type: text/plain; charset=utf-8", body="Grüße\r\nzwei\r\n")
+    m = parse(
+        "From: a@example.com", "Content-Type: text/plain; charset=utf-8", body="Grüße\r\nzwei\r\n"
+    )
     texts = m.body_texts()
     assert texts == ("Grüße\nzwei\n",)
     assert m.body_texts() is texts
@@ -524,7 +588,9 @@ def test_body_decoding(headers: list[str], body: bytes, expected: str) -> None:
 def test_fallback_decoding_is_noted_in_content_defects_only() -> None:
     m = parse("From: a@example.com", "Content-Type: text/plain; charset=x-unknown", body=b"caf\xe9")
     assert m.defects == ()
-    assert m.content_defects() == ("body part 1: text in 'x-unknown' could not be decoded exactly; read with a fallback",)
+    assert m.content_defects() == (
+        "body part 1: text in 'x-unknown' could not be decoded exactly; read with a fallback",
+    )
 
 
 def test_alternative_gives_two_body_texts_and_no_attachment() -> None:
@@ -557,12 +623,24 @@ def test_attachment_detection_md5_and_filenames() -> None:
     assert m.body_texts() == ("see attached",)
     assert m.attachments() == (
         Attachment("report.pdf", "application/pdf", len(PDF), hashlib.md5(PDF).hexdigest(), None),
-        Attachment("€ rates.txt", "text/plain", 9, hashlib.md5(b"EUR rates").hexdigest(), "EUR rates"),
-        Attachment("été.pdf", "application/octet-stream", 2, hashlib.md5(b"\x00\x01").hexdigest(), None),
+        Attachment(
+            "€ rates.txt", "text/plain", 9, hashlib.md5(b"EUR rates").hexdigest(), "EUR rates"
+        ),
+        Attachment(
+            "été.pdf", "application/octet-stream", 2, hashlib.md5(b"\x00\x01").hexdigest(), None
+        ),
         Attachment(None, "image/png", 9, hashlib.md5(b"\x89PNG fake").hexdigest(), None),
         Attachment(None, "text/plain", 5, hashlib.md5(b"na\xefve").hexdigest(), "naïve"),
-        Attachment("data.csv", "text/csv", 10, hashlib.md5(b"a,b\r\n1,2\r\n").hexdigest(), "a,b\n1,2\n"),
-        Attachment(None, "text/calendar", 15, hashlib.md5(b"BEGIN:VCALENDAR").hexdigest(), "BEGIN:VCALENDAR"),
+        Attachment(
+            "data.csv", "text/csv", 10, hashlib.md5(b"a,b\r\n1,2\r\n").hexdigest(), "a,b\n1,2\n"
+        ),
+        Attachment(
+            None,
+            "text/calendar",
+            15,
+            hashlib.md5(b"BEGIN:VCALENDAR").hexdigest(),
+            "BEGIN:VCALENDAR",
+        ),
     )
     assert_clean(m)
 
@@ -585,7 +663,13 @@ def test_attachment_detection_md5_and_filenames() -> None:
          "rfc2231-idna-refused", "mixed-continuations-stdlib-raises", "huge-continuation-number", "none"],
 )  # fmt: skip
 def test_attachment_filenames(disposition: str, expected_filename: str | None) -> None:
-    data = multipart(part("Content-Type: application/octet-stream", f"Content-Disposition: {disposition}", body="x"))
+    data = multipart(
+        part(
+            "Content-Type: application/octet-stream",
+            f"Content-Disposition: {disposition}",
+            body="x",
+        )
+    )
     m = parse_message(data)
     (attachment,) = m.attachments()
     assert attachment.filename == expected_filename
@@ -610,7 +694,11 @@ def test_attached_message_is_one_attachment_with_its_text_and_its_own_attachment
     )  # fmt: skip
     data = multipart(
         part("Content-Type: text/plain", body="outer body"),
-        part("Content-Type: message/rfc822", "Content-Disposition: attachment; filename=fwd.eml", body=inner),
+        part(
+            "Content-Type: message/rfc822",
+            "Content-Disposition: attachment; filename=fwd.eml",
+            body=inner,
+        ),
     )
     m = parse_message(data)
     assert m.body_texts() == ("outer body",)
@@ -618,7 +706,9 @@ def test_attached_message_is_one_attachment_with_its_text_and_its_own_attachment
     assert (forwarded.filename, forwarded.content_type) == ("fwd.eml", "message/rfc822")
     assert "Subject: Inner subjéct" in forwarded.text and "inner body words" in forwarded.text
     assert forwarded.size > 0 and len(forwarded.md5) == 32
-    assert pdf == Attachment("inner.pdf", "application/pdf", len(PDF), hashlib.md5(PDF).hexdigest(), None)
+    assert pdf == Attachment(
+        "inner.pdf", "application/pdf", len(PDF), hashlib.md5(PDF).hexdigest(), None
+    )
     assert_clean(m)
 
 
@@ -651,18 +741,30 @@ def test_single_part_binary_message_is_an_attachment() -> None:
     m = parse("From: a@example.com", "Content-Type: application/x-gzip; name=blah.gz",
               "Content-Transfer-Encoding: base64", body=b64(b"\x1f\x8b gz"))  # fmt: skip
     assert m.body_texts() == ()
-    assert m.attachments() == (Attachment("blah.gz", "application/x-gzip", 5, hashlib.md5(b"\x1f\x8b gz").hexdigest(), None),)
+    assert m.attachments() == (
+        Attachment(
+            "blah.gz", "application/x-gzip", 5, hashlib.md5(b"\x1f\x8b gz").hexdigest(), None
+        ),
+    )
 
 
 def test_multipart_without_boundary_is_read_as_text() -> None:
-    m = parse("From: a@example.com", "Content-Type: multipart/mixed", body="raw text of a broken multipart")
+    m = parse(
+        "From: a@example.com",
+        "Content-Type: multipart/mixed",
+        body="raw text of a broken multipart",
+    )
     assert m.body_texts() == ("raw text of a broken multipart",)
     assert any("declares no boundary" in d for d in m.defects)
 
 
 def test_multipart_with_broken_rfc2231_boundary_does_not_crash() -> None:
     # The standard library raises TypeError on this header; we read on.
-    m = parse("From: a@example.com", "Content-Type: multipart/mixed; boundary*=x; boundary*0=y", body="--x\r\n\r\nhi\r\n--x--")
+    m = parse(
+        "From: a@example.com",
+        "Content-Type: multipart/mixed; boundary*=x; boundary*0=y",
+        body="--x\r\n\r\nhi\r\n--x--",
+    )
     assert m.header_from == "a@example.com"
     assert isinstance(m.body_texts(), tuple)
 
@@ -695,7 +797,13 @@ CAP_NOTE = f"MIME parts nested more than {MAX_NESTING} levels deep were not read
 
 @pytest.mark.parametrize(
     ("depth", "readable"),
-    [(1, True), (MAX_NESTING, True), (MAX_NESTING + 1, False), (MAX_NESTING + 10, False), (5000, False)],
+    [
+        (1, True),
+        (MAX_NESTING, True),
+        (MAX_NESTING + 1, False),
+        (MAX_NESTING + 10, False),
+        (5000, False),
+    ],
     ids=["shallow", "at-the-cap", "one-beyond", "beyond", "very-deep"],
 )
 def test_nesting_cap(depth: int, readable: bool) -> None:
@@ -706,7 +814,11 @@ def test_nesting_cap(depth: int, readable: bool) -> None:
 
 
 def test_deep_message_rfc822_chain_is_capped() -> None:
-    data = b"From: a@example.com\r\n" + b"Content-Type: message/rfc822\r\n\r\n" * 3000 + b"Subject: x\r\n\r\nbody\r\n"
+    data = (
+        b"From: a@example.com\r\n"
+        + b"Content-Type: message/rfc822\r\n\r\n" * 3000
+        + b"Subject: x\r\n\r\nbody\r\n"
+    )
     m = parse_message(data)
     assert CAP_NOTE in m.defects
     assert len(m.attachments()) == MAX_NESTING
@@ -781,7 +893,11 @@ def test_every_corpus_eml_file_gives_a_message() -> None:
     files = [p for p in _corpus_files() if p.suffix == ".eml"]
     if not files:
         pytest.skip(f"corpus not found at {CORPUS}")
-    failed = {str(p.relative_to(CORPUS)): str(r) for p in files if isinstance(r := _read(p.read_bytes()), MessageError)}
+    failed = {
+        str(p.relative_to(CORPUS)): str(r)
+        for p in files
+        if isinstance(r := _read(p.read_bytes()), MessageError)
+    }
     assert failed == {}
 
 
@@ -799,7 +915,9 @@ SAMPLE = multipart(
              "Cc: Undisclosed: c@x.com;", "Subject: =?utf-8?b?w6l0w6k=?="),
 )  # fmt: skip
 
-PROPERTY_SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+PROPERTY_SETTINGS = settings(
+    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
 
 
 def test_sample_is_rich_enough_for_mutation_tests() -> None:
@@ -823,7 +941,11 @@ def test_arbitrary_bytes_after_a_header(tail: bytes) -> None:
 
 
 @PROPERTY_SETTINGS
-@given(st.lists(st.tuples(st.integers(0, len(SAMPLE) - 1), st.integers(0, 255)), min_size=1, max_size=20))
+@given(
+    st.lists(
+        st.tuples(st.integers(0, len(SAMPLE) - 1), st.integers(0, 255)), min_size=1, max_size=20
+    )
+)
 def test_byte_flips(flips: list[tuple[int, int]]) -> None:
     data = bytearray(SAMPLE)
     for pos, value in flips:

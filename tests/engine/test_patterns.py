@@ -32,7 +32,9 @@ REFUSED = [
 ]
 
 
-@pytest.mark.parametrize(("pattern", "named"), [r[1:] for r in REFUSED], ids=[r[0] for r in REFUSED])
+@pytest.mark.parametrize(
+    ("pattern", "named"), [r[1:] for r in REFUSED], ids=[r[0] for r in REFUSED]
+)
 def test_what_rE2_cannot_run_is_refused_with_the_construct_named(pattern, named):
     with pytest.raises(PatternError) as info:
         compile_user_regex(pattern)
@@ -52,7 +54,9 @@ INVALID = [
 ]
 
 
-@pytest.mark.parametrize(("pattern", "named"), [r[1:] for r in INVALID], ids=[r[0] for r in INVALID])
+@pytest.mark.parametrize(
+    ("pattern", "named"), [r[1:] for r in INVALID], ids=[r[0] for r in INVALID]
+)
 def test_invalid_patterns_are_errors_not_refusals(pattern, named):
     with pytest.raises(PatternError) as info:
         compile_user_regex(pattern)
@@ -62,7 +66,12 @@ def test_invalid_patterns_are_errors_not_refusals(pattern, named):
 def test_the_issues_catastrophic_patterns_compile_and_run_in_linear_time():
     # (Python's re takes seconds on 25 characters of the first; RE2 does not
     # backtrack. Time is measured by bench/run.py, not here.)
-    for pattern in (r"(a+)+$", r"\b(\d+[ -]?)+\d{4}\b", r"[\w.+-]+@[\w-]+\.[\w.-]+", r"\w+\s+confidential"):
+    for pattern in (
+        r"(a+)+$",
+        r"\b(\d+[ -]?)+\d{4}\b",
+        r"[\w.+-]+@[\w-]+\.[\w.-]+",
+        r"\w+\s+confidential",
+    ):
         rx = compile_user_regex(pattern)
         assert rx.programsize <= MAX_PROGRAM_SIZE
         assert rx.search("a" * 5000 + "!") is None or pattern != r"(a+)+$"
@@ -92,17 +101,19 @@ WARNINGS = [
 ]
 
 
-@pytest.mark.parametrize(("pattern", "expected"), [w[1:] for w in WARNINGS], ids=[w[0] for w in WARNINGS])
+@pytest.mark.parametrize(
+    ("pattern", "expected"), [w[1:] for w in WARNINGS], ids=[w[0] for w in WARNINGS]
+)
 def test_dialect_warnings_name_what_would_change_meaning(pattern, expected):
     found = dialect_warnings(pattern)
     assert len(found) == len(expected), found
-    for fragment, warning in zip(expected, found):
+    for fragment, warning in zip(expected, found, strict=True):
         assert warning.startswith(fragment), warning
 
 
 def test_a_pattern_set_reports_every_pattern_found_in_one_pass():
     s = PatternSet(["secret", r"proj-\d+", "zz"], case_sensitive=False)
-    assert s.search("A SECRET and proj-7".encode()) == [0, 1]
+    assert s.search(b"A SECRET and proj-7") == [0, 1]
     assert s.search(b"nothing") == []
     assert PatternSet([], case_sensitive=False).search(b"x") == []
 

@@ -3,7 +3,7 @@ them, in non-UTC account time zones, directly and through ``policy list --at``."
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -13,7 +13,6 @@ from secmsg_cli.errors import InvalidInput
 from secmsg_cli.model import check_policy, check_when
 from tests.helpers import ok
 
-UTC = timezone.utc
 LONDON = ZoneInfo("Europe/London")
 NEW_YORK = ZoneInfo("America/New_York")
 TOKYO = ZoneInfo("Asia/Tokyo")
@@ -55,11 +54,25 @@ def utc(text: str) -> datetime:
         ("2026-07-01T09:30:00-07:00", TOKYO, False, "2026-07-01T16:30:00"),
     ],
     ids=[
-        "london-summer-date-start", "london-summer-date-end", "london-winter-date-start",
-        "london-winter-date-end", "ny-summer-date-start", "ny-summer-date-end", "ny-winter-date-end",
-        "utc-date-start", "tokyo-date-end", "london-spring-forward-start", "london-spring-forward-end",
-        "ny-fall-back-start", "ny-fall-back-end", "london-naive-datetime-start", "london-naive-datetime-end",
-        "ny-naive-datetime-winter", "offset-datetime-in-london", "offset-datetime-in-ny", "offset-datetime-in-tokyo",
+        "london-summer-date-start",
+        "london-summer-date-end",
+        "london-winter-date-start",
+        "london-winter-date-end",
+        "ny-summer-date-start",
+        "ny-summer-date-end",
+        "ny-winter-date-end",
+        "utc-date-start",
+        "tokyo-date-end",
+        "london-spring-forward-start",
+        "london-spring-forward-end",
+        "ny-fall-back-start",
+        "ny-fall-back-end",
+        "london-naive-datetime-start",
+        "london-naive-datetime-end",
+        "ny-naive-datetime-winter",
+        "offset-datetime-in-london",
+        "offset-datetime-in-ny",
+        "offset-datetime-in-tokyo",
     ],
 )
 def test_bound_is_the_right_instant(text, tz, end, expected_utc):
@@ -103,15 +116,57 @@ STATUS_CASES = [
     (True, None, "2026-12-31", NEW_YORK, "2027-01-01T04:59:59", "active"),
     (True, None, "2026-12-31", NEW_YORK, "2027-01-01T05:00:00", "expired"),
     # datetimes without offset are local; the end instant itself is no longer active
-    (True, "2026-07-04T09:00:00", "2026-07-04T17:00:00", NEW_YORK, "2026-07-04T12:59:59", "scheduled"),
+    (
+        True,
+        "2026-07-04T09:00:00",
+        "2026-07-04T17:00:00",
+        NEW_YORK,
+        "2026-07-04T12:59:59",
+        "scheduled",
+    ),
     (True, "2026-07-04T09:00:00", "2026-07-04T17:00:00", NEW_YORK, "2026-07-04T13:00:00", "active"),
     (True, "2026-07-04T09:00:00", "2026-07-04T17:00:00", NEW_YORK, "2026-07-04T20:59:59", "active"),
-    (True, "2026-07-04T09:00:00", "2026-07-04T17:00:00", NEW_YORK, "2026-07-04T21:00:00", "expired"),
+    (
+        True,
+        "2026-07-04T09:00:00",
+        "2026-07-04T17:00:00",
+        NEW_YORK,
+        "2026-07-04T21:00:00",
+        "expired",
+    ),
     # datetimes with an offset ignore the account zone
-    (True, "2026-07-04T09:00:00+00:00", "2026-07-04T17:00:00+00:00", NEW_YORK, "2026-07-04T08:59:59", "scheduled"),
-    (True, "2026-07-04T09:00:00+00:00", "2026-07-04T17:00:00+00:00", NEW_YORK, "2026-07-04T09:00:00", "active"),
-    (True, "2026-07-04T09:00:00+00:00", "2026-07-04T17:00:00+00:00", NEW_YORK, "2026-07-04T16:59:59", "active"),
-    (True, "2026-07-04T09:00:00+00:00", "2026-07-04T17:00:00+00:00", NEW_YORK, "2026-07-04T17:00:00", "expired"),
+    (
+        True,
+        "2026-07-04T09:00:00+00:00",
+        "2026-07-04T17:00:00+00:00",
+        NEW_YORK,
+        "2026-07-04T08:59:59",
+        "scheduled",
+    ),
+    (
+        True,
+        "2026-07-04T09:00:00+00:00",
+        "2026-07-04T17:00:00+00:00",
+        NEW_YORK,
+        "2026-07-04T09:00:00",
+        "active",
+    ),
+    (
+        True,
+        "2026-07-04T09:00:00+00:00",
+        "2026-07-04T17:00:00+00:00",
+        NEW_YORK,
+        "2026-07-04T16:59:59",
+        "active",
+    ),
+    (
+        True,
+        "2026-07-04T09:00:00+00:00",
+        "2026-07-04T17:00:00+00:00",
+        NEW_YORK,
+        "2026-07-04T17:00:00",
+        "expired",
+    ),
     # mixed: a date-only start with an offset datetime end
     (True, "2026-07-01", "2026-07-01T12:00:00+00:00", LONDON, "2026-06-30T23:00:00", "active"),
     (True, "2026-07-01", "2026-07-01T12:00:00+00:00", LONDON, "2026-07-01T12:00:00", "expired"),
@@ -135,8 +190,11 @@ STATUS_CASES = [
 @pytest.mark.parametrize(
     ("enabled", "start", "end", "tz", "at", "expected"),
     STATUS_CASES,
-    ids=[f"{c[3].key if hasattr(c[3], 'key') else 'UTC'}-{c[1]}..{c[2]}@{c[4]}-{c[5]}" + ("" if c[0] else "-off")
-         for c in STATUS_CASES],
+    ids=[
+        f"{c[3].key if hasattr(c[3], 'key') else 'UTC'}-{c[1]}..{c[2]}@{c[4]}-{c[5]}"
+        + ("" if c[0] else "-off")
+        for c in STATUS_CASES
+    ],
 )
 def test_status_at_fixed_times(enabled, start, end, tz, at, expected):
     moment = utc(at)
@@ -147,30 +205,42 @@ def test_status_at_fixed_times(enabled, start, end, tz, at, expected):
 
 @pytest.mark.parametrize(
     "represent",
-    [lambda m, tz: m, lambda m, tz: m.astimezone(tz), lambda m, tz: m.astimezone(timezone(timedelta(hours=-7))),
-     lambda m, tz: m.astimezone(TOKYO)],
+    [
+        lambda m, tz: m,
+        lambda m, tz: m.astimezone(tz),
+        lambda m, tz: m.astimezone(timezone(timedelta(hours=-7))),
+        lambda m, tz: m.astimezone(TOKYO),
+    ],
     ids=["utc", "account-zone", "fixed-offset", "other-zone"],
 )
 @pytest.mark.parametrize(
     ("start", "end", "tz", "at"),
-    [("2026-07-01", "2026-07-31", LONDON, "2026-06-30T23:00:00"),
-     ("2026-07-01", "2026-07-31", LONDON, "2026-07-31T22:59:59"),
-     ("2026-07-04T09:00:00", None, NEW_YORK, "2026-07-04T13:00:00"),
-     (None, "2026-12-31", NEW_YORK, "2027-01-01T05:00:00")],
+    [
+        ("2026-07-01", "2026-07-31", LONDON, "2026-06-30T23:00:00"),
+        ("2026-07-01", "2026-07-31", LONDON, "2026-07-31T22:59:59"),
+        ("2026-07-04T09:00:00", None, NEW_YORK, "2026-07-04T13:00:00"),
+        (None, "2026-12-31", NEW_YORK, "2027-01-01T05:00:00"),
+    ],
     ids=["london-first-second", "london-last-second", "ny-naive-start", "ny-just-expired"],
 )
 def test_status_depends_on_the_instant_not_its_representation(represent, start, end, tz, at):
     moment = utc(at)
-    assert status(True, start, end, represent(moment, tz), tz) == status(True, start, end, moment, tz)
+    assert status(True, start, end, represent(moment, tz), tz) == status(
+        True, start, end, moment, tz
+    )
     assert status(True, start, end, represent(moment, tz) - ONE_SECOND, tz) == status(
-        True, start, end, moment - ONE_SECOND, tz)
+        True, start, end, moment - ONE_SECOND, tz
+    )
 
 
 def test_status_in_the_repeated_hour_does_not_depend_on_the_representation():
     # 06:10 UTC on 2026-11-01 is 01:10 EST, after the end 01:30 EDT (05:30 UTC).
     moment = utc("2026-11-01T06:10:00")
     assert status(True, None, "2026-11-01T01:30:00", moment, NEW_YORK) == "expired"
-    assert status(True, None, "2026-11-01T01:30:00", moment.astimezone(NEW_YORK), NEW_YORK) == "expired"
+    assert (
+        status(True, None, "2026-11-01T01:30:00", moment.astimezone(NEW_YORK), NEW_YORK)
+        == "expired"
+    )
 
 
 # --- the canonical text of a bound ---------------------------------------------------
@@ -190,10 +260,25 @@ def test_status_in_the_repeated_hour_does_not_depend_on_the_representation():
         ("2026-01-31T18:00:00.250-05:00", "2026-01-31T18:00:00.250000-05:00"),
         (date(2026, 1, 31), "2026-01-31"),  # TOML native date
         (datetime(2026, 1, 31, 18, 0), "2026-01-31T18:00:00"),  # TOML local datetime
-        (datetime(2026, 1, 31, 18, 0, tzinfo=UTC), "2026-01-31T18:00:00+00:00"),  # TOML offset datetime
+        (
+            datetime(2026, 1, 31, 18, 0, tzinfo=UTC),
+            "2026-01-31T18:00:00+00:00",
+        ),  # TOML offset datetime
     ],
-    ids=["date", "padded", "basic-date", "week-date", "datetime-minutes", "space-separator", "offset",
-         "zulu", "fraction", "native-date", "native-local-datetime", "native-offset-datetime"],
+    ids=[
+        "date",
+        "padded",
+        "basic-date",
+        "week-date",
+        "datetime-minutes",
+        "space-separator",
+        "offset",
+        "zulu",
+        "fraction",
+        "native-date",
+        "native-local-datetime",
+        "native-offset-datetime",
+    ],
 )
 def test_check_when_canonical_text(value, expected):
     assert check_when(value, "start") == expected
@@ -207,7 +292,17 @@ def test_a_basic_format_date_end_keeps_the_whole_day():
 
 @pytest.mark.parametrize(
     "value",
-    ["2026-13-01", "2026-02-30", "31/01/2026", "tomorrow", "", "   ", "2026-01-31T25:00", 20260131, None],
+    [
+        "2026-13-01",
+        "2026-02-30",
+        "31/01/2026",
+        "tomorrow",
+        "",
+        "   ",
+        "2026-01-31T25:00",
+        20260131,
+        None,
+    ],
     ids=["month-13", "feb-30", "dmy", "word", "empty", "blank", "hour-25", "integer", "none"],
 )
 def test_check_when_rejects_with_the_expected_forms(value):
@@ -237,9 +332,19 @@ def test_check_when_rejects_with_the_expected_forms(value):
         ("2026-07-01T10:00:00", "2026-07-01T11:30:00+00:00", LONDON, True),  # 09:00 UTC start
         ("2026-07-01T10:00:00", "2026-07-01T11:30:00+00:00", NEW_YORK, False),  # 14:00 UTC start
     ],
-    ids=["same-day", "day-before", "empty-interval", "one-second", "late-utc-in-london", "late-utc-in-ny",
-         "local-vs-offset-london", "local-vs-offset-utc", "local-vs-offset-ny", "early-local-london",
-         "early-local-ny"],
+    ids=[
+        "same-day",
+        "day-before",
+        "empty-interval",
+        "one-second",
+        "late-utc-in-london",
+        "late-utc-in-ny",
+        "local-vs-offset-london",
+        "local-vs-offset-utc",
+        "local-vs-offset-ny",
+        "early-local-london",
+        "early-local-ny",
+    ],
 )
 def test_end_must_be_after_start_in_the_account_zone(start, end, tz, ok):
     _, problems = check_policy({"kind": "bypass", "narrative": "n", "start": start, "end": end}, tz)
@@ -260,7 +365,10 @@ def timed(cli):
         ("date start", ["--start", "2026-07-01"]),
         ("date end", ["--end", "2026-07-31"]),
         ("local window", ["--start", "2026-07-04T09:00:00", "--end", "2026-07-04T17:00:00"]),
-        ("offset window", ["--start", "2026-07-04T09:00:00+00:00", "--end", "2026-07-04T17:00:00+00:00"]),
+        (
+            "offset window",
+            ["--start", "2026-07-04T09:00:00+00:00", "--end", "2026-07-04T17:00:00+00:00"],
+        ),
         ("off", ["--disabled", "--start", "2026-07-01", "--end", "2026-07-31"]),
     ]
     for narrative, args in policies:
@@ -275,33 +383,122 @@ def statuses(cli, *args: str) -> dict[int, str]:
 @pytest.mark.parametrize(
     ("tz", "at", "expected"),
     [
-        ("Europe/London", "2026-06-30T22:59:59+00:00", ["scheduled", "active", "scheduled", "scheduled", "disabled"]),
-        ("Europe/London", "2026-06-30T23:00:00+00:00", ["active", "active", "scheduled", "scheduled", "disabled"]),
-        ("UTC", "2026-06-30T23:00:00+00:00", ["scheduled", "active", "scheduled", "scheduled", "disabled"]),
-        ("America/New_York", "2026-07-01T03:59:59Z", ["scheduled", "active", "scheduled", "scheduled", "disabled"]),
-        ("America/New_York", "2026-07-01T04:00:00Z", ["active", "active", "scheduled", "scheduled", "disabled"]),
+        (
+            "Europe/London",
+            "2026-06-30T22:59:59+00:00",
+            ["scheduled", "active", "scheduled", "scheduled", "disabled"],
+        ),
+        (
+            "Europe/London",
+            "2026-06-30T23:00:00+00:00",
+            ["active", "active", "scheduled", "scheduled", "disabled"],
+        ),
+        (
+            "UTC",
+            "2026-06-30T23:00:00+00:00",
+            ["scheduled", "active", "scheduled", "scheduled", "disabled"],
+        ),
+        (
+            "America/New_York",
+            "2026-07-01T03:59:59Z",
+            ["scheduled", "active", "scheduled", "scheduled", "disabled"],
+        ),
+        (
+            "America/New_York",
+            "2026-07-01T04:00:00Z",
+            ["active", "active", "scheduled", "scheduled", "disabled"],
+        ),
         # an --at without offset is in the account zone
-        ("Europe/London", "2026-07-01T00:00:00", ["active", "active", "scheduled", "scheduled", "disabled"]),
-        ("Europe/London", "2026-06-30T23:59:59", ["scheduled", "active", "scheduled", "scheduled", "disabled"]),
+        (
+            "Europe/London",
+            "2026-07-01T00:00:00",
+            ["active", "active", "scheduled", "scheduled", "disabled"],
+        ),
+        (
+            "Europe/London",
+            "2026-06-30T23:59:59",
+            ["scheduled", "active", "scheduled", "scheduled", "disabled"],
+        ),
         ("Europe/London", "2026-07-01", ["active", "active", "scheduled", "scheduled", "disabled"]),
         # windows on 4 July: local (account zone) vs offset (UTC)
-        ("America/New_York", "2026-07-04T09:00:00", ["active", "active", "active", "active", "disabled"]),
-        ("America/New_York", "2026-07-04T08:59:59", ["active", "active", "scheduled", "active", "disabled"]),
-        ("America/New_York", "2026-07-04T13:00:00", ["active", "active", "active", "expired", "disabled"]),
-        ("America/New_York", "2026-07-04T17:00:00", ["active", "active", "expired", "expired", "disabled"]),
-        ("Europe/London", "2026-07-04T15:59:59+00:00", ["active", "active", "active", "active", "disabled"]),
-        ("Europe/London", "2026-07-04T16:00:00+00:00", ["active", "active", "expired", "active", "disabled"]),
-        ("Europe/London", "2026-07-04T17:00:00+01:00", ["active", "active", "expired", "active", "disabled"]),
+        (
+            "America/New_York",
+            "2026-07-04T09:00:00",
+            ["active", "active", "active", "active", "disabled"],
+        ),
+        (
+            "America/New_York",
+            "2026-07-04T08:59:59",
+            ["active", "active", "scheduled", "active", "disabled"],
+        ),
+        (
+            "America/New_York",
+            "2026-07-04T13:00:00",
+            ["active", "active", "active", "expired", "disabled"],
+        ),
+        (
+            "America/New_York",
+            "2026-07-04T17:00:00",
+            ["active", "active", "expired", "expired", "disabled"],
+        ),
+        (
+            "Europe/London",
+            "2026-07-04T15:59:59+00:00",
+            ["active", "active", "active", "active", "disabled"],
+        ),
+        (
+            "Europe/London",
+            "2026-07-04T16:00:00+00:00",
+            ["active", "active", "expired", "active", "disabled"],
+        ),
+        (
+            "Europe/London",
+            "2026-07-04T17:00:00+01:00",
+            ["active", "active", "expired", "active", "disabled"],
+        ),
         # the end date includes its whole local day
-        ("Europe/London", "2026-07-31T23:59:59+01:00", ["active", "active", "expired", "expired", "disabled"]),
-        ("Europe/London", "2026-08-01T00:00:00+01:00", ["active", "expired", "expired", "expired", "disabled"]),
-        ("America/New_York", "2026-08-01T03:59:59Z", ["active", "active", "expired", "expired", "disabled"]),
-        ("America/New_York", "2026-08-01T04:00:00Z", ["active", "expired", "expired", "expired", "disabled"]),
+        (
+            "Europe/London",
+            "2026-07-31T23:59:59+01:00",
+            ["active", "active", "expired", "expired", "disabled"],
+        ),
+        (
+            "Europe/London",
+            "2026-08-01T00:00:00+01:00",
+            ["active", "expired", "expired", "expired", "disabled"],
+        ),
+        (
+            "America/New_York",
+            "2026-08-01T03:59:59Z",
+            ["active", "active", "expired", "expired", "disabled"],
+        ),
+        (
+            "America/New_York",
+            "2026-08-01T04:00:00Z",
+            ["active", "expired", "expired", "expired", "disabled"],
+        ),
     ],
-    ids=["london-before-start", "london-at-start", "utc-same-instant", "ny-before-start", "ny-at-start",
-         "london-local-midnight", "london-local-last-second", "date-at", "ny-local-09", "ny-local-0859",
-         "ny-local-13", "ny-local-17", "london-utc-1559", "london-utc-1600", "london-bst-17", "london-end-last-second",
-         "london-end-passed", "ny-end-last-second", "ny-end-passed"],
+    ids=[
+        "london-before-start",
+        "london-at-start",
+        "utc-same-instant",
+        "ny-before-start",
+        "ny-at-start",
+        "london-local-midnight",
+        "london-local-last-second",
+        "date-at",
+        "ny-local-09",
+        "ny-local-0859",
+        "ny-local-13",
+        "ny-local-17",
+        "london-utc-1559",
+        "london-utc-1600",
+        "london-bst-17",
+        "london-end-last-second",
+        "london-end-passed",
+        "ny-end-last-second",
+        "ny-end-passed",
+    ],
 )
 def test_list_status_at_in_the_account_zone(timed, tz, at, expected):
     ok(timed("account", "set", "--timezone", tz))
@@ -319,7 +516,15 @@ def test_list_status_at_in_the_account_zone(timed, tz, at, expected):
         ("America/New_York", "2026-08-01T00:30:00+01:00", "disabled", [5]),
         ("Europe/London", "2026-07-04T12:00:00Z", "ACTIVE", [1, 2, 3, 4]),
     ],
-    ids=["london-active", "ny-active", "ny-scheduled", "london-expired", "ny-expired", "disabled", "case"],
+    ids=[
+        "london-active",
+        "ny-active",
+        "ny-scheduled",
+        "london-expired",
+        "ny-expired",
+        "disabled",
+        "case",
+    ],
 )
 def test_list_status_filter_at(timed, tz, at, status_filter, ids):
     ok(timed("account", "set", "--timezone", tz))
@@ -351,7 +556,11 @@ def test_show_status_at(timed, at, expected):
 
 @pytest.mark.parametrize(
     ("args", "fragment"),
-    [(["--at", "yesterday"], "--at"), (["--at", "2026-02-30"], "--at"), (["--status", "asleep"], "--status")],
+    [
+        (["--at", "yesterday"], "--at"),
+        (["--at", "2026-02-30"], "--at"),
+        (["--status", "asleep"], "--status"),
+    ],
     ids=["word-at", "impossible-at", "bad-status"],
 )
 def test_list_rejects_bad_at_and_status(timed, args, fragment):

@@ -34,7 +34,9 @@ DEMO = ROOT / "fixtures" / "demo.toml"
 
 SENDER = "alice.morgan@harborfinch.com"  # internal
 CLIENT = "bob@clientco.example"  # "Privileged body" (content policy 9) covers clientco.example
-COLLEAGUE = "ben.okafor@harborfinch.com"  # internal: a "Confidential" subject gives them a banner copy
+COLLEAGUE = (
+    "ben.okafor@harborfinch.com"  # internal: a "Confidential" subject gives them a banner copy
+)
 # The subject fires "Confidential subject" for every recipient, so deliver
 # composes the banner-stamped inbox copy of the colleague (the whole message).
 SUBJECT = "Subject: Confidential: hostile"
@@ -63,9 +65,20 @@ class Case:
     expect: dict = field(default_factory=dict)
 
 
-def _message(*headers: str, body: str | bytes = "hello\n", sender: str = SENDER, to: str = CLIENT,
-             subject: str = SUBJECT) -> bytes:
-    head = [f"From: {sender}", f"To: {to}", f"Cc: {COLLEAGUE}", *([subject] if subject else []), *headers]
+def _message(
+    *headers: str,
+    body: str | bytes = "hello\n",
+    sender: str = SENDER,
+    to: str = CLIENT,
+    subject: str = SUBJECT,
+) -> bytes:
+    head = [
+        f"From: {sender}",
+        f"To: {to}",
+        f"Cc: {COLLEAGUE}",
+        *([subject] if subject else []),
+        *headers,
+    ]
     raw = body if isinstance(body, bytes) else body.encode("utf-8")
     return ("\n".join(head) + "\n\n").encode("utf-8", "surrogateescape") + raw
 
@@ -74,7 +87,9 @@ def nested(depth: int, leaf: str = SECRET) -> bytes:
     """``depth`` multipart containers, one inside the other, the secret at the bottom."""
     out = [f"From: {SENDER}", f"To: {CLIENT}", f"Cc: {COLLEAGUE}", SUBJECT, "MIME-Version: 1.0"]
     text = "\n".join(out) + "\n"
-    opening = "".join(f'Content-Type: multipart/mixed; boundary="b{i}"\n\n--b{i}\n' for i in range(depth))
+    opening = "".join(
+        f'Content-Type: multipart/mixed; boundary="b{i}"\n\n--b{i}\n' for i in range(depth)
+    )
     closing = "".join(f"--b{i}--\n" for i in reversed(range(depth)))
     return (text + opening + f"Content-Type: text/plain\n\n{leaf}\n" + closing).encode()
 
@@ -82,14 +97,30 @@ def nested(depth: int, leaf: str = SECRET) -> bytes:
 def many_parts(n: int) -> bytes:
     parts = "".join(f"--P\nContent-Type: text/plain\n\npart {i}\n" for i in range(n - 1))
     parts += f"--P\nContent-Type: text/plain\n\n{SECRET}\n--P--\n"
-    return (f"From: {SENDER}\nTo: {CLIENT}\nCc: {COLLEAGUE}\n{SUBJECT}\nMIME-Version: 1.0\n"
-            f'Content-Type: multipart/mixed; boundary="P"\n\n' + parts).encode()
+    return (
+        f"From: {SENDER}\nTo: {CLIENT}\nCc: {COLLEAGUE}\n{SUBJECT}\nMIME-Version: 1.0\n"
+        f'Content-Type: multipart/mixed; boundary="P"\n\n' + parts
+    ).encode()
 
 
 def crafted_body(size: int) -> str:
     """The worst case of every pattern above, repeated up to ``size`` characters."""
-    segment = ("a" * 60 + "!\n" + "1" * 60 + "x\n" + "b" * 60 + "@\n" + "c " * 30 + "\n"
-               + "x" * 60 + "\n" + "a" * 30 + "\n" + "w " * 30 + "!\n")
+    segment = (
+        "a" * 60
+        + "!\n"
+        + "1" * 60
+        + "x\n"
+        + "b" * 60
+        + "@\n"
+        + "c " * 30
+        + "\n"
+        + "x" * 60
+        + "\n"
+        + "a" * 30
+        + "\n"
+        + "w " * 30
+        + "!\n"
+    )
     return (segment * (size // len(segment) + 1))[:size]
 
 
@@ -99,27 +130,31 @@ def recipients(n: int) -> bytes:
 
 
 def encoded_words(n: int) -> bytes:
-    word = "=?utf-8?B?" + base64.b64encode("Vertraulich ".encode()).decode() + "?="
+    word = "=?utf-8?B?" + base64.b64encode(b"Vertraulich ").decode() + "?="
     return _message(f"Subject: Confidential {' '.join([word] * n)}", body=SECRET + "\n", subject="")
 
 
 def eight_bit_filename() -> bytes:
-    return (f"From: {SENDER}\nTo: {CLIENT}\nCc: {COLLEAGUE}\n{SUBJECT}\nMIME-Version: 1.0\n"
-            'Content-Type: multipart/mixed; boundary="E"\n\n--E\nContent-Type: text/plain\n\n'
-            f"{SECRET}\n--E\nContent-Type: application/pdf\n".encode()
-            + b'Content-Disposition: attachment; filename="r\xe9sum\xe9 \xff\xfe.pdf"\n'
-            b"Content-Transfer-Encoding: base64\n\nJVBERi0xLjQK\n--E--\n")
+    return (
+        f"From: {SENDER}\nTo: {CLIENT}\nCc: {COLLEAGUE}\n{SUBJECT}\nMIME-Version: 1.0\n"
+        'Content-Type: multipart/mixed; boundary="E"\n\n--E\nContent-Type: text/plain\n\n'
+        f"{SECRET}\n--E\nContent-Type: application/pdf\n".encode()
+        + b'Content-Disposition: attachment; filename="r\xe9sum\xe9 \xff\xfe.pdf"\n'
+        b"Content-Transfer-Encoding: base64\n\nJVBERi0xLjQK\n--E--\n"
+    )
 
 
 ESC = "\x1b]0;pwned\x07\x1b[2J\x1b]8;;https://evil.example\x07link\x1b]8;;\x07\r"
 
 
 def terminal_escapes() -> bytes:
-    return (f"From: {ESC} <{SENDER}>\nTo: {CLIENT}\nCc: {COLLEAGUE}\nSubject: Confidential {ESC} invoice\n"
-            "MIME-Version: 1.0\n"
-            'Content-Type: multipart/mixed; boundary="T"\n\n--T\nContent-Type: text/plain\n\n'
-            f"{SECRET} {ESC}\n--T\nContent-Type: text/plain\n"
-            f'Content-Disposition: attachment; filename="{ESC}.txt"\n\nx\n--T--\n').encode()
+    return (
+        f"From: {ESC} <{SENDER}>\nTo: {CLIENT}\nCc: {COLLEAGUE}\nSubject: Confidential {ESC} invoice\n"
+        "MIME-Version: 1.0\n"
+        'Content-Type: multipart/mixed; boundary="T"\n\n--T\nContent-Type: text/plain\n\n'
+        f"{SECRET} {ESC}\n--T\nContent-Type: text/plain\n"
+        f'Content-Disposition: attachment; filename="{ESC}.txt"\n\nx\n--T--\n'
+    ).encode()
 
 
 def cases() -> Iterator[Case]:
@@ -127,37 +162,97 @@ def cases() -> Iterator[Case]:
     for depth in (49, 50, 51, 300, 100_000):
         expect: dict = {"secure": [CLIENT, COLLEAGUE], "deliver": "ok"}
         if depth > 50:
-            expect.update(note="nested more than 50 levels deep were not read", unscannable="50 levels deep")
+            expect.update(
+                note="nested more than 50 levels deep were not read", unscannable="50 levels deep"
+            )
         yield Case(f"depth-{depth}", nested(depth), expect=expect)
-    yield Case("depth-60-raised-limit", nested(60), ["--max-depth", "100"], {"secure": [CLIENT], "deliver": "ok"})
-    yield Case("parts-1500", many_parts(1500), [],
-               {"secure": [CLIENT], "note": "500 MIME part(s) past the limit of 1000 parts", "deliver": "ok"})
-    yield Case("body-past-max-text", _message(body="x " * 100_000 + SECRET), ["--max-text", "100KB"],
-               {"secure": [CLIENT], "unscannable": "only the first 102400 were read", "deliver": "ok"})
+    yield Case(
+        "depth-60-raised-limit",
+        nested(60),
+        ["--max-depth", "100"],
+        {"secure": [CLIENT], "deliver": "ok"},
+    )
+    yield Case(
+        "parts-1500",
+        many_parts(1500),
+        [],
+        {
+            "secure": [CLIENT],
+            "note": "500 MIME part(s) past the limit of 1000 parts",
+            "deliver": "ok",
+        },
+    )
+    yield Case(
+        "body-past-max-text",
+        _message(body="x " * 100_000 + SECRET),
+        ["--max-text", "100KB"],
+        {"secure": [CLIENT], "unscannable": "only the first 102400 were read", "deliver": "ok"},
+    )
     # Crafted bodies of growing size under the backtracking patterns: linear now.
     for size in (10_000, 100_000, 1_000_000):
         yield Case(f"crafted-body-{size}", _message(body=crafted_body(size)), [], {"deliver": "ok"})
     # Recipients: past the limit none is left out silently, and deliver refuses.
-    yield Case("recipients-100000", recipients(100_000), [],
-               {"recipients": 1000, "note": "past the limit of 1000 were not decided", "deliver": "not decided"})
-    yield Case("recipients-2000-raised-limit", recipients(2000), ["--max-recipients", "5000"],
-               {"recipients": 2001, "deliver": "ok"})  # (and the colleague in Cc)
-    yield Case("nul-in-address", _message(to=f"bo\x00b@clientco.example, {CLIENT}", body=SECRET),
-               [], {"secure": [CLIENT], "note": "skipped invalid address", "deliver": "ok"})
+    yield Case(
+        "recipients-100000",
+        recipients(100_000),
+        [],
+        {
+            "recipients": 1000,
+            "note": "past the limit of 1000 were not decided",
+            "deliver": "not decided",
+        },
+    )
+    yield Case(
+        "recipients-2000-raised-limit",
+        recipients(2000),
+        ["--max-recipients", "5000"],
+        {"recipients": 2001, "deliver": "ok"},
+    )  # (and the colleague in Cc)
+    yield Case(
+        "nul-in-address",
+        _message(to=f"bo\x00b@clientco.example, {CLIENT}", body=SECRET),
+        [],
+        {"secure": [CLIENT], "note": "skipped invalid address", "deliver": "ok"},
+    )
     # Encoding abuse.
-    yield Case("encoded-words-20000", encoded_words(20_000), [], {"secure": [CLIENT], "deliver": "ok"})
-    yield Case("8-bit-attachment-name", eight_bit_filename(), [], {"secure": [CLIENT], "deliver": "ok"})
-    yield Case("8-bit-headers", _message("X-Note: caf\udce9 \udcff", body=SECRET), [],
-               {"secure": [CLIENT], "deliver": "ok"})
-    yield Case("broken-base64", _message("MIME-Version: 1.0", "Content-Transfer-Encoding: base64",
-                                         body=base64.b64encode(SECRET.encode()).decode()[:-3] + "!!*\n"), [],
-               {"deliver": "ok"})
-    yield Case("unknown-charset", _message("MIME-Version: 1.0", "Content-Type: text/plain; charset=x-klingon",
-                                           body=SECRET), [], {"secure": [CLIENT], "deliver": "ok"})
+    yield Case(
+        "encoded-words-20000", encoded_words(20_000), [], {"secure": [CLIENT], "deliver": "ok"}
+    )
+    yield Case(
+        "8-bit-attachment-name", eight_bit_filename(), [], {"secure": [CLIENT], "deliver": "ok"}
+    )
+    yield Case(
+        "8-bit-headers",
+        _message("X-Note: caf\udce9 \udcff", body=SECRET),
+        [],
+        {"secure": [CLIENT], "deliver": "ok"},
+    )
+    yield Case(
+        "broken-base64",
+        _message(
+            "MIME-Version: 1.0",
+            "Content-Transfer-Encoding: base64",
+            body=base64.b64encode(SECRET.encode()).decode()[:-3] + "!!*\n",
+        ),
+        [],
+        {"deliver": "ok"},
+    )
+    yield Case(
+        "unknown-charset",
+        _message("MIME-Version: 1.0", "Content-Type: text/plain; charset=x-klingon", body=SECRET),
+        [],
+        {"secure": [CLIENT], "deliver": "ok"},
+    )
     yield Case("terminal-escapes", terminal_escapes(), [], {"secure": [CLIENT], "deliver": "ok"})
-    yield Case("bare-cr-line-ends", _message(body=f"line\rline\r{SECRET}\r").replace(b"\n", b"\r"), [],
-               {"deliver": "ok"})
-    yield Case("no-headers-at-all", b"\x00\x01\x02 just bytes", [], {"error": "cannot read message"})
+    yield Case(
+        "bare-cr-line-ends",
+        _message(body=f"line\rline\r{SECRET}\r").replace(b"\n", b"\r"),
+        [],
+        {"deliver": "ok"},
+    )
+    yield Case(
+        "no-headers-at-all", b"\x00\x01\x02 just bytes", [], {"error": "cannot read message"}
+    )
 
 
 def hostile_config() -> str:
@@ -165,7 +260,9 @@ def hostile_config() -> str:
     backtracking patterns, examined for every message (it never fires: its
     activation score cannot be reached)."""
     lines = ", ".join("'1 regex " + p + "'" for p in PATTERNS)
-    return DEMO.read_text(encoding="utf-8") + f"""
+    return (
+        DEMO.read_text(encoding="utf-8")
+        + f"""
 [[content_definitions]]
 name = "Hostile patterns"
 activation_score = {HOSTILE_SCORE}
@@ -177,6 +274,7 @@ kind = "content-examination"
 narrative = "Every message meets the hostile patterns"
 content_definition = "Hostile patterns"
 """
+    )
 
 
 def write(out: Path, select: Callable[[Case], bool] = lambda c: True) -> list[Case]:

@@ -54,11 +54,14 @@ def _env() -> dict[str, str]:
 
 
 def _run_together(cmds: list[list[str]], go: Path) -> list[subprocess.CompletedProcess]:
-    procs = [subprocess.Popen(c, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_env()) for c in cmds]
+    procs = [
+        subprocess.Popen(c, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_env())
+        for c in cmds
+    ]
     time.sleep(0.5)  # let them all start and open the store
     go.touch()
     results = []
-    for p, c in zip(procs, cmds):
+    for p, c in zip(procs, cmds, strict=True):
         try:
             out, err = p.communicate(timeout=300)
         except subprocess.TimeoutExpired:
@@ -72,7 +75,9 @@ def _run_together(cmds: list[list[str]], go: Path) -> list[subprocess.CompletedP
 def test_eight_processes_times_a_hundred_writes(tmp_path):
     db = tmp_path / "shared.db"  # not created yet: the processes race to create and migrate it
     go = tmp_path / "go"
-    cmds = [[sys.executable, "-c", WORKER, str(db), str(go), str(w), str(WRITES)] for w in range(PROCS)]
+    cmds = [
+        [sys.executable, "-c", WORKER, str(db), str(go), str(w), str(WRITES)] for w in range(PROCS)
+    ]
     results = _run_together(cmds, go)
     for r in results:
         err = r.stderr.decode(errors="replace")
@@ -83,7 +88,9 @@ def test_eight_processes_times_a_hundred_writes(tmp_path):
         expected_groups = {f"w{w}-g{i}" for w in range(PROCS) for i in range(0, WRITES, 2)}
         assert groups == expected_groups
         attrs = {(r["address"], r["value"]) for r in store.attributes(name="Worker")}
-        expected_attrs = {(f"w{w}.{i}@example.com", str(w)) for w in range(PROCS) for i in range(1, WRITES, 2)}
+        expected_attrs = {
+            (f"w{w}.{i}@example.com", str(w)) for w in range(PROCS) for i in range(1, WRITES, 2)
+        }
         assert attrs == expected_attrs
         assert len(groups) + len(attrs) == PROCS * WRITES
         audit = store.audit_log()
@@ -122,7 +129,9 @@ def test_cli_processes_writing_at_once(tmp_path):
         assert "locked" not in err, err
         assert r.returncode == 0, err
     with Store(db) as store:
-        assert {g.name for g in store.groups()} == {f"c{w}-{i}" for w in range(PROCS) for i in range(5)}
+        assert {g.name for g in store.groups()} == {
+            f"c{w}-{i}" for w in range(PROCS) for i in range(5)
+        }
         assert len([a for a in store.audit_log() if a["kind"] == "group"]) == PROCS * 5
 
 
@@ -149,8 +158,15 @@ def test_readers_racing_the_first_init_see_a_store_or_none(tmp_path):
         print(" ".join(map(str, outcomes)))
         """
     )
-    readers = [["domain", "list", "-o", "json"], ["db", "status", "-o", "json"], ["audit", "-o", "json"]]
-    cmds = [[sys.executable, "-c", script, str(db), str(go), *readers[w % len(readers)]] for w in range(4)]
+    readers = [
+        ["domain", "list", "-o", "json"],
+        ["db", "status", "-o", "json"],
+        ["audit", "-o", "json"],
+    ]
+    cmds = [
+        [sys.executable, "-c", script, str(db), str(go), *readers[w % len(readers)]]
+        for w in range(4)
+    ]
     cmds.append([sys.executable, "-c", script, str(db), str(go), "init"])
     results = _run_together(cmds, go)
     for r in results:

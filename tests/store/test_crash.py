@@ -32,12 +32,24 @@ ATTEMPTS = 4
 
 
 def _config(n: int, tag: str = "big") -> str:
-    out = ['[account]', f'name = "Crash {tag}"', "", "[[domains]]", 'name = "crash.example"', 'type = "local"', ""]
+    out = [
+        "[account]",
+        f'name = "Crash {tag}"',
+        "",
+        "[[domains]]",
+        'name = "crash.example"',
+        'type = "local"',
+        "",
+    ]
     for i in range(n):
         members = ", ".join(f'"{tag}{i}.{k}@crash.example"' for k in range(5))
         out += ["[[groups]]", f'name = "{tag}-group-{i:06d}"', f"members = [{members}]", ""]
-        out += ["[[attributes]]", f'address = "{tag}{i}@crash.example"',
-                f'values = {{ Department = "D{i % 13}", Role = "R{i % 7}" }}', ""]
+        out += [
+            "[[attributes]]",
+            f'address = "{tag}{i}@crash.example"',
+            f'values = {{ Department = "D{i % 13}", Role = "R{i % 7}" }}',
+            "",
+        ]
     return "\n".join(out) + "\n"
 
 
@@ -62,8 +74,12 @@ def _kill_mid_command(db: Path, args: list[str]) -> bool:
     True if it was killed, False if it finished first."""
     wal = Path(f"{db}-wal")
     start = wal.stat().st_size if wal.exists() else 0
-    proc = subprocess.Popen([sys.executable, "-m", "secmsg_cli", "--db", str(db), *args],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=_env())
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "secmsg_cli", "--db", str(db), *args],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env=_env(),
+    )
     deadline = time.monotonic() + 120
     while proc.poll() is None and time.monotonic() < deadline:
         if wal.exists() and wal.stat().st_size - start > WAL_GROWN:
@@ -118,8 +134,13 @@ def test_apply_killed_mid_transaction_leaves_the_store_as_it_was(tmp_path):
     def make_store(db: Path) -> None:
         small = db.with_name("small.toml")
         small.write_text(_config(20, tag="small"))
-        r = subprocess.run([sys.executable, "-m", "secmsg_cli", "--db", str(db), "import", str(small)],
-                           capture_output=True, text=True, env=_env(), timeout=300)
+        r = subprocess.run(
+            [sys.executable, "-m", "secmsg_cli", "--db", str(db), "import", str(small)],
+            capture_output=True,
+            text=True,
+            env=_env(),
+            timeout=300,
+        )
         assert r.returncode == 0, r.stderr
 
     _crash_test(tmp_path, make_store, lambda cfg: ["apply", str(cfg), "--yes"])
@@ -138,8 +159,13 @@ def test_db_check_after_a_crash_through_the_cli(tmp_path):
         n *= 3
     else:
         pytest.fail("the import always finished before it could be killed")
-    r = subprocess.run([sys.executable, "-m", "secmsg_cli", "--db", str(db), "db", "check"],
-                       capture_output=True, text=True, env=_env(), timeout=300)
+    r = subprocess.run(
+        [sys.executable, "-m", "secmsg_cli", "--db", str(db), "db", "check"],
+        capture_output=True,
+        text=True,
+        env=_env(),
+        timeout=300,
+    )
     assert r.returncode == 0, r.stdout + r.stderr
     with Store(db) as store:
         assert store.is_empty()
@@ -162,9 +188,16 @@ def _outbox_state(db: Path, box: Path) -> tuple[set[str], set[str], set[str], se
     recipients = [r for a in deliveries for r in a["after"]["recipients"] if r["secure"]]
     assert ledger == len(recipients)
     assert copies == sum(1 for r in recipients if r["portal_id"] is not None)
-    assert messages == sum(1 for a in deliveries if any(r["portal_id"] for r in a["after"]["recipients"]))
+    assert messages == sum(
+        1 for a in deliveries if any(r["portal_id"] for r in a["after"]["recipients"])
+    )
     listed = {f["file"] for a in deliveries for f in a["after"]["outbox"]}
-    return listed, {p.name for p in (box / "new").iterdir()}, {p.name for p in (box / "tmp").iterdir()}, pending
+    return (
+        listed,
+        {p.name for p in (box / "new").iterdir()},
+        {p.name for p in (box / "tmp").iterdir()},
+        pending,
+    )
 
 
 def _recover(db: Path, box: Path) -> subprocess.CompletedProcess:
@@ -172,9 +205,27 @@ def _recover(db: Path, box: Path) -> subprocess.CompletedProcess:
     from tests.conftest import FIXTURES
 
     plain = FIXTURES / "messages" / "02-internal-only.eml"
-    r = subprocess.run([sys.executable, "-m", "secmsg_cli", "--db", str(db), "deliver", str(plain),
-                        "--at", "2026-11-27T10:00:00Z", "--outbox", str(box), "-o", "json"],
-                       capture_output=True, text=True, env=_env(), timeout=300)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "secmsg_cli",
+            "--db",
+            str(db),
+            "deliver",
+            str(plain),
+            "--at",
+            "2026-11-27T10:00:00Z",
+            "--outbox",
+            str(box),
+            "-o",
+            "json",
+        ],
+        capture_output=True,
+        text=True,
+        env=_env(),
+        timeout=300,
+    )
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)["outbox"] == []
     return r
@@ -184,8 +235,13 @@ def _demo_store(tmp_path: Path) -> Path:
     from tests.conftest import DEMO
 
     db = tmp_path / "store.db"
-    r = subprocess.run([sys.executable, "-m", "secmsg_cli", "--db", str(db), "import", str(DEMO)],
-                       capture_output=True, text=True, env=_env(), timeout=300)
+    r = subprocess.run(
+        [sys.executable, "-m", "secmsg_cli", "--db", str(db), "import", str(DEMO)],
+        capture_output=True,
+        text=True,
+        env=_env(),
+        timeout=300,
+    )
     assert r.returncode == 0, r.stderr
     return db
 
@@ -203,12 +259,34 @@ def test_deliver_killed_mid_batch_leaves_each_message_whole(tmp_path):
     db, box = _demo_store(tmp_path), tmp_path / "outbox"
     batch = tmp_path / "batch"
     batch.mkdir()
-    one = (FIXTURES / "messages" / "01-confidential-subject-to-counsel.eml").read_bytes()  # one portal recipient
+    one = (
+        FIXTURES / "messages" / "01-confidential-subject-to-counsel.eml"
+    ).read_bytes()  # one portal recipient
     for i in range(3000):
-        (batch / f"m{i:05d}.eml").write_bytes(one.replace(b"Message-ID: <", b"Message-ID: <%d." % i, 1))
-    proc = subprocess.Popen([sys.executable, "-m", "secmsg_cli", "-q", "--db", str(db), "deliver", str(batch),
-                             "--at", "2026-11-27T10:00:00Z", "--outbox", str(box), "-o", "jsonl"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=_env())
+        (batch / f"m{i:05d}.eml").write_bytes(
+            one.replace(b"Message-ID: <", b"Message-ID: <%d." % i, 1)
+        )
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "secmsg_cli",
+            "-q",
+            "--db",
+            str(db),
+            "deliver",
+            str(batch),
+            "--at",
+            "2026-11-27T10:00:00Z",
+            "--outbox",
+            str(box),
+            "-o",
+            "jsonl",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env=_env(),
+    )
     new = box / "new"
     deadline = time.monotonic() + 120
     while proc.poll() is None and time.monotonic() < deadline:
@@ -223,8 +301,12 @@ def test_deliver_killed_mid_batch_leaves_each_message_whole(tmp_path):
     listed, published, waiting, pending = _outbox_state(db, box)
     assert 50 <= len(listed) < 3000
     assert published <= listed  # nothing is announced that the store does not hold
-    assert len(listed - published) <= 1 and listed - published == pending  # committed, killed before the move
-    assert len(waiting) <= 1  # the message in flight: committed (pending) or not, never visible to readers
+    assert (
+        len(listed - published) <= 1 and listed - published == pending
+    )  # committed, killed before the move
+    assert (
+        len(waiting) <= 1
+    )  # the message in flight: committed (pending) or not, never visible to readers
     _recover(db, box)
     listed_after, published_after, waiting_after, pending_after = _outbox_state(db, box)
     assert listed_after == listed and published_after == listed
@@ -253,16 +335,38 @@ main()
 """
 
 
-@pytest.mark.parametrize("step", ["move", "write"], ids=["killed-after-commit", "killed-before-commit"])
+@pytest.mark.parametrize(
+    "step", ["move", "write"], ids=["killed-after-commit", "killed-before-commit"]
+)
 def test_deliver_killed_between_its_steps_is_finished_or_undone_by_the_next_run(tmp_path, step):
     from tests.conftest import FIXTURES
 
     db, box = _demo_store(tmp_path), tmp_path / "outbox"
     msg = FIXTURES / "messages" / "03-mixed-internal-external.eml"  # portal and inbox copies
-    r = subprocess.run([sys.executable, "-c", _DIE_AT, step, "--db", str(db), "deliver", str(msg),
-                        "--at", "2026-11-27T10:00:00Z", "--outbox", str(box), "--definition",
-                        "Legal/Client Correspondence", "-o", "json"],
-                       capture_output=True, text=True, env=_env(), timeout=300)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            _DIE_AT,
+            step,
+            "--db",
+            str(db),
+            "deliver",
+            str(msg),
+            "--at",
+            "2026-11-27T10:00:00Z",
+            "--outbox",
+            str(box),
+            "--definition",
+            "Legal/Client Correspondence",
+            "-o",
+            "json",
+        ],
+        capture_output=True,
+        text=True,
+        env=_env(),
+        timeout=300,
+    )
     assert r.returncode == 9, r.stderr
     listed, published, waiting, pending = _outbox_state(db, box)
     assert published == set()
@@ -272,9 +376,18 @@ def test_deliver_killed_between_its_steps_is_finished_or_undone_by_the_next_run(
         assert listed == set() and len(waiting) == 1 and pending == set()
     rec = _recover(db, box)
     listed_after, published_after, waiting_after, pending_after = _outbox_state(db, box)
-    assert (listed_after, published_after, waiting_after, pending_after) == (listed, listed, set(), set())
+    assert (listed_after, published_after, waiting_after, pending_after) == (
+        listed,
+        listed,
+        set(),
+        set(),
+    )
     if step == "move":
-        assert f"{len(listed)} file(s) of committed deliveries moved to new/, 0 file(s)" in rec.stderr
+        assert (
+            f"{len(listed)} file(s) of committed deliveries moved to new/, 0 file(s)" in rec.stderr
+        )
     else:
-        assert "0 file(s) of committed deliveries moved to new/, 1 file(s) of deliveries that never committed" \
+        assert (
+            "0 file(s) of committed deliveries moved to new/, 1 file(s) of deliveries that never committed"
             in rec.stderr
+        )

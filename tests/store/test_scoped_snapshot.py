@@ -6,7 +6,7 @@ with other senders, recipients and a chosen definition."""
 from __future__ import annotations
 
 import itertools
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -16,20 +16,35 @@ from secmsg_cli.engine.message import MessageError, parse_message
 from secmsg_cli.engine.render import decision_to_json
 from tests.conftest import CORPUS, DEMO, FIXTURES
 
-AT = datetime(2026, 11, 27, 10, 0, tzinfo=timezone.utc)
+AT = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)
 
 MESSAGES = sorted((FIXTURES / "messages").glob("*.eml")) + sorted(CORPUS.rglob("*.eml"))
 # Senders and recipients of every kind the demo's policies target: groups
 # (Legal, Finance, Board, Auditors, Partner Counsel), attributes
 # (Role=Administrator / Auditor), @domain members, internal, external,
 # wildcard subdomains, the bi-directional client domain.
-SENDERS = [None, "alice.morgan@harborfinch.com", "ben.okafor@harborfinch.com", "dana.whitfield@harborfinch.com",
-           "ivan.petrov@harborfinch.com", "someone@board.harborfinch.com", "general.counsel@clientco.example",
-           "nobody@elsewhere.example"]
-RECIPIENTS = [(), ("counsel@lexpartners.com", "x@mail.lexpartners.com", "y@eu.lexpartners.com"),
-              ("olivia.grant@ledgerline-audit.com",), ("ops@clientco.example", "alice.morgan@harborfinch.com"),
-              ("a@b.example",)]
-DEFINITIONS = [None, "Legal/Restricted/Privileged, No Print, 12 Hours", "Legal/Client Correspondence"]
+SENDERS = [
+    None,
+    "alice.morgan@harborfinch.com",
+    "ben.okafor@harborfinch.com",
+    "dana.whitfield@harborfinch.com",
+    "ivan.petrov@harborfinch.com",
+    "someone@board.harborfinch.com",
+    "general.counsel@clientco.example",
+    "nobody@elsewhere.example",
+]
+RECIPIENTS = [
+    (),
+    ("counsel@lexpartners.com", "x@mail.lexpartners.com", "y@eu.lexpartners.com"),
+    ("olivia.grant@ledgerline-audit.com",),
+    ("ops@clientco.example", "alice.morgan@harborfinch.com"),
+    ("a@b.example",),
+]
+DEFINITIONS = [
+    None,
+    "Legal/Restricted/Privileged, No Print, 12 Hours",
+    "Legal/Client Correspondence",
+]
 
 
 @pytest.fixture(scope="module")
@@ -48,10 +63,19 @@ def _json(snapshot, message, context, source):
 
 def test_the_demo_has_what_these_senders_stand_for(store):
     full = store.snapshot()
-    keys = set().union(*(full.keys_of(a) for a in SENDERS[1:] + [r for rs in RECIPIENTS for r in rs]))
-    for expected in (("group", "legal"), ("group", "finance"), ("group", "board"), ("group", "auditors"),
-                     ("group", "partner counsel"), ("attribute", "role", "administrator"),
-                     ("attribute", "role", "auditor"), ("wildcard", "lexpartners.com")):
+    keys = set().union(
+        *(full.keys_of(a) for a in SENDERS[1:] + [r for rs in RECIPIENTS for r in rs])
+    )
+    for expected in (
+        ("group", "legal"),
+        ("group", "finance"),
+        ("group", "board"),
+        ("group", "auditors"),
+        ("group", "partner counsel"),
+        ("attribute", "role", "administrator"),
+        ("attribute", "role", "auditor"),
+        ("wildcard", "lexpartners.com"),
+    ):
         assert expected in keys, expected
     for d in DEFINITIONS[1:]:
         assert full.definition(d) is not None, d
@@ -74,7 +98,9 @@ def test_a_scoped_snapshot_decides_as_the_whole_one(store, path):
         assert len(scoped.policies["secure-messaging"]) <= len(full.policies["secure-messaging"])
         for definition in DEFINITIONS:
             context = Context(at=AT, mail_from=mail_from, rcpt=tuple(rcpt), definition=definition)
-            assert _json(scoped, message, context, path.name) == _json(full, message, context, path.name)
+            assert _json(scoped, message, context, path.name) == _json(
+                full, message, context, path.name
+            )
             compared += 1
     assert compared or not message.recipients
 
@@ -86,9 +112,13 @@ def test_a_scoped_snapshot_holds_only_what_its_addresses_need(store):
     assert not outsiders.address_groups and not outsiders.attributes and n(outsiders) == 0
     scoped = store.snapshot(["alice.morgan@harborfinch.com", "a@b.example"])
     assert set(scoped.address_groups) == {"alice.morgan@harborfinch.com"}
-    assert scoped.groups_of("alice.morgan@harborfinch.com") == full.groups_of("alice.morgan@harborfinch.com")
+    assert scoped.groups_of("alice.morgan@harborfinch.com") == full.groups_of(
+        "alice.morgan@harborfinch.com"
+    )
     assert set(scoped.attributes) == {"alice.morgan@harborfinch.com"}
-    assert set(scoped.definitions) == set(full.definitions)  # a chosen definition is checked against all
+    assert set(scoped.definitions) == set(
+        full.definitions
+    )  # a chosen definition is checked against all
     assert 0 < n(scoped) < n(full)
     assert set(scoped.content) < set(full.content)  # only those its policies use
 
@@ -134,13 +164,26 @@ to = { type = "external" }
 """
 
 
-@pytest.mark.parametrize("sender, recipient, expected", [
-    ("zoé@case.example", "x@eu.partner.example", {"group with a non-ASCII name, written in another case"}),
-    ("someone@branch.case.example", "x@eu.partner.example", {"group with a non-ASCII name, written in another case"}),
-    ("zoé@case.example", "ceo@partner.example", {"attribute in other cases"}),
-    ("nobody@case.example", "x@eu.partner.example", set()),
-])
-def test_case_and_non_ascii_names_are_matched_as_the_engine_matches_them(tmp_path, sender, recipient, expected):
+@pytest.mark.parametrize(
+    "sender, recipient, expected",
+    [
+        (
+            "zoé@case.example",
+            "x@eu.partner.example",
+            {"group with a non-ASCII name, written in another case"},
+        ),
+        (
+            "someone@branch.case.example",
+            "x@eu.partner.example",
+            {"group with a non-ASCII name, written in another case"},
+        ),
+        ("zoé@case.example", "ceo@partner.example", {"attribute in other cases"}),
+        ("nobody@case.example", "x@eu.partner.example", set()),
+    ],
+)
+def test_case_and_non_ascii_names_are_matched_as_the_engine_matches_them(
+    tmp_path, sender, recipient, expected
+):
     cfg = tmp_path / "cases.toml"
     cfg.write_text(CASES, encoding="utf-8")
     store = load_file(str(cfg))
@@ -148,7 +191,9 @@ def test_case_and_non_ascii_names_are_matched_as_the_engine_matches_them(tmp_pat
         scoped = store.snapshot([sender, recipient])
         assert {cp.policy.narrative for kind in scoped.policies.values() for cp in kind} == expected
         full = store.snapshot()
-        message = parse_message(f"From: {sender}\r\nTo: {recipient}\r\nSubject: hi\r\n\r\nbody\r\n".encode())
+        message = parse_message(
+            f"From: {sender}\r\nTo: {recipient}\r\nSubject: hi\r\n\r\nbody\r\n".encode()
+        )
         context = Context(at=AT)
         assert _json(scoped, message, context, "m") == _json(full, message, context, "m")
     finally:

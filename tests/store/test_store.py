@@ -42,24 +42,62 @@ def test_a_new_store_is_migrated_to_the_current_schema(store):
 
 
 def test_the_foundation_schema(store):
-    tables = {r[0] for r in store.conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-    assert {"account", "domains", "groups", "group_members", "attributes", "folders", "folder_publish_groups",
-            "definitions", "audit"} <= tables
+    tables = {
+        r[0] for r in store.conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+    }
+    assert {
+        "account",
+        "domains",
+        "groups",
+        "group_members",
+        "attributes",
+        "folders",
+        "folder_publish_groups",
+        "definitions",
+        "audit",
+    } <= tables
     assert columns(store.conn, "account") == [
-        "id", "name", "edition", "max_retention_days", "timezone", "portal_url", "bypass_scope", "expired_view",
+        "id",
+        "name",
+        "edition",
+        "max_retention_days",
+        "timezone",
+        "portal_url",
+        "bypass_scope",
+        "expired_view",
     ]
     assert columns(store.conn, "definitions") == [
-        "id", "folder_id", "description", "allow_print", "allow_reply", "allow_reply_all", "expire_after",
-        "max_extension", "read_receipt", "banner", "routing", "builtin",
+        "id",
+        "folder_id",
+        "description",
+        "allow_print",
+        "allow_reply",
+        "allow_reply_all",
+        "expire_after",
+        "max_extension",
+        "read_receipt",
+        "banner",
+        "routing",
+        "builtin",
     ]
-    assert columns(store.conn, "audit") == ["id", "at", "actor", "action", "kind", "object", "before", "after"]
+    assert columns(store.conn, "audit") == [
+        "id",
+        "at",
+        "actor",
+        "action",
+        "kind",
+        "object",
+        "before",
+        "after",
+    ]
 
 
 def test_the_new_store_holds_the_account_and_builtins(store):
     assert store.account().edition == "full"
     assert [f.path for f in store.folders()] == ["Default"]
     assert [(d.description, d.routing, d.builtin) for d in store.definitions()] == [
-        ("All Recipients", "all", True), ("External Recipients", "external", True),
+        ("All Recipients", "all", True),
+        ("External Recipients", "external", True),
     ]
     assert store.is_empty()
     assert store.audit_log() == []
@@ -70,22 +108,22 @@ def test_reopening_does_not_migrate_again(path):
     s = Store(path)
     try:
         assert s.conn.execute("SELECT count(*) FROM _sqlite_migrations").fetchone()[0] == len(
-            list(s.conn.execute("SELECT DISTINCT name FROM _sqlite_migrations")))
+            list(s.conn.execute("SELECT DISTINCT name FROM _sqlite_migrations"))
+        )
         assert len(s.definitions()) == 2  # the built-ins were not inserted twice
     finally:
         s.close()
 
 
 def test_schema_constraints_reject_bad_rows(store):
-    with pytest.raises(sqlite3.IntegrityError):
-        with store.transaction():
-            store._x("UPDATE account SET edition = 'gold'")
-    with pytest.raises(sqlite3.IntegrityError):
-        with store.transaction():
-            store._x("INSERT INTO account (id) VALUES (2)")
-    with pytest.raises(sqlite3.IntegrityError):
-        with store.transaction():
-            store._x("INSERT INTO definitions (folder_id, description, routing) VALUES (1, 'X', 'sideways')")
+    with pytest.raises(sqlite3.IntegrityError), store.transaction():
+        store._x("UPDATE account SET edition = 'gold'")
+    with pytest.raises(sqlite3.IntegrityError), store.transaction():
+        store._x("INSERT INTO account (id) VALUES (2)")
+    with pytest.raises(sqlite3.IntegrityError), store.transaction():
+        store._x(
+            "INSERT INTO definitions (folder_id, description, routing) VALUES (1, 'X', 'sideways')"
+        )
     assert store.account().edition == "full"
 
 
@@ -131,7 +169,7 @@ def test_an_sqlite_file_of_another_application_is_refused(path):
 def test_a_file_that_is_not_sqlite_is_refused_and_kept(path):
     path.write_bytes(b"just some text, not a database\n" * 64)
     for create in (False, True):
-        with pytest.raises(StoreError, match="cannot open store .*not an SQLite database"):
+        with pytest.raises(StoreError, match=r"cannot open store .*not an SQLite database"):
             Store(path, create=create)
     assert path.read_bytes() == b"just some text, not a database\n" * 64
 
@@ -234,12 +272,10 @@ def test_wal_and_foreign_keys_are_on(store, path):
 
 
 def test_foreign_keys_are_enforced(store):
-    with pytest.raises(sqlite3.IntegrityError):
-        with store.transaction():
-            store._x("INSERT INTO group_members (group_id, member) VALUES (999, 'a@example.com')")
-    with pytest.raises(sqlite3.IntegrityError):
-        with store.transaction():
-            store._x("INSERT INTO definitions (folder_id, description) VALUES (999, 'Orphan')")
+    with pytest.raises(sqlite3.IntegrityError), store.transaction():
+        store._x("INSERT INTO group_members (group_id, member) VALUES (999, 'a@example.com')")
+    with pytest.raises(sqlite3.IntegrityError), store.transaction():
+        store._x("INSERT INTO definitions (folder_id, description) VALUES (999, 'Orphan')")
     g = store.create_group("Board", ["a@example.com"])
     with store.transaction():
         store._x("DELETE FROM groups WHERE id = ?", [g.id])
@@ -250,13 +286,16 @@ def test_foreign_keys_are_enforced(store):
 
 
 def test_an_error_rolls_back_every_write_of_the_transaction(store):
-    with pytest.raises(RuntimeError):
-        with store.transaction():
-            store.add_domain("example.com")
-            store.create_group("Board", ["a@example.com"])
-            store.create_folder("Legal")
-            raise RuntimeError("boom")
-    assert store.domains() == [] and store.groups() == [] and [f.path for f in store.folders()] == ["Default"]
+    with pytest.raises(RuntimeError), store.transaction():
+        store.add_domain("example.com")
+        store.create_group("Board", ["a@example.com"])
+        store.create_folder("Legal")
+        raise RuntimeError("boom")
+    assert (
+        store.domains() == []
+        and store.groups() == []
+        and [f.path for f in store.folders()] == ["Default"]
+    )
     assert store.audit_log() == []
     # and the connection is usable afterwards
     store.add_domain("example.com")
@@ -264,10 +303,9 @@ def test_an_error_rolls_back_every_write_of_the_transaction(store):
 
 
 def test_nested_transactions_join_the_outer_one(store):
-    with pytest.raises(Refused):
-        with store.transaction():
-            store.add_domain("example.com")  # its own transaction() joins ours
-            store.add_domain("example.com")  # refused: duplicate
+    with pytest.raises(Refused), store.transaction():
+        store.add_domain("example.com")  # its own transaction() joins ours
+        store.add_domain("example.com")  # refused: duplicate
     assert store.domains() == []
     assert not store.conn.in_transaction
 
@@ -290,7 +328,11 @@ def test_every_write_records_one_audit_row_in_the_same_transaction(store, monkey
     store.add_domain("example.com", "remote")
     [entry] = store.audit_log()
     assert (entry["actor"], entry["action"], entry["kind"], entry["object"]) == (
-        "store-test", "create", "domain", "example.com")
+        "store-test",
+        "create",
+        "domain",
+        "example.com",
+    )
     assert entry["after"] == {"name": "example.com", "type": "remote"}
 
 
