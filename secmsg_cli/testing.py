@@ -91,6 +91,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from secmsg_cli.problems import Problems
 
 if TYPE_CHECKING:
+    from email.message import EmailMessage
+
     from secmsg_cli.coverage import Coverage
     from secmsg_cli.engine.decide import Context, MessageDecision, PolicyRef, RecipientDecision
     from secmsg_cli.engine.snapshot import Snapshot
@@ -390,24 +392,7 @@ def build_inline(spec: Mapping[str, Any]) -> bytes:
     import email.policy
     from email.message import EmailMessage
 
-    headers = spec.get("headers", {})
-    pairs: list[tuple[str, str]] = []
-    if isinstance(headers, Mapping):
-        for name, value in headers.items():
-            if isinstance(value, list) and name.lower() in ADDRESS_HEADERS:
-                value = ", ".join(_string(v, f"headers.{name}") for v in value)
-            pairs.append((name, _string(value, f"headers.{name}", empty=True)))
-    elif isinstance(headers, list):
-        for i, line in enumerate(headers):
-            text = _string(line, f"headers[{i}]")
-            name, sep, value = text.partition(":")
-            if not sep or not name.strip() or " " in name.strip():
-                raise _Invalid(f"headers[{i}]: expected 'Name: value', got {text!r}")
-            pairs.append((name.strip(), value.strip()))
-    else:
-        raise _Invalid(
-            f"headers: expected a table or a list of 'Name: value' lines, got {_kind(headers)}"
-        )
+    pairs = _inline_headers(spec.get("headers", {}))
     body = _string(spec.get("body", ""), "body", empty=True)
     html = spec.get("html")
     attachments = spec.get("attachments", [])
@@ -428,34 +413,58 @@ def build_inline(spec: Mapping[str, Any]) -> bytes:
     if html is not None:
         msg.add_alternative(_string(html, "html", empty=True), subtype="html")
     for i, att in enumerate(attachments):
-        what = f"attachments[{i}]"
-        if not isinstance(att, Mapping):
-            raise _Invalid(f"{what}: expected a table with filename, content and content_type")
-        unknown = [k for k in att if k not in ATTACHMENT_KEYS]
-        if unknown:
-            raise _Invalid(
-                f"{what}: unknown key {unknown[0]!r} (expected one of {', '.join(ATTACHMENT_KEYS)})"
-            )
-        filename = _string(att.get("filename"), f"{what}.filename")
-        content = _string(att.get("content", ""), f"{what}.content", empty=True)
-        ctype = (
-            _string(att.get("content_type", "text/plain"), f"{what}.content_type").strip().lower()
-        )
-        maintype, sep, subtype = ctype.partition("/")
-        if not sep or not maintype or not subtype:
-            raise _Invalid(
-                f"{what}.content_type: expected type/subtype such as text/csv, got {ctype!r}"
-            )
-        if maintype == "text":
-            msg.add_attachment(content, subtype=subtype, filename=filename)
-        else:
-            msg.add_attachment(
-                content.encode("utf-8"), maintype=maintype, subtype=subtype, filename=filename
-            )
+        _add_attachment(msg, f"attachments[{i}]", att)
     try:
         return msg.as_bytes()
     except (ValueError, TypeError, UnicodeError) as exc:
         raise _Invalid(f"cannot build the message: {exc}") from None
+
+
+def _inline_headers(headers: Any) -> list[tuple[str, str]]:
+    """``headers`` as a table (list values of address headers joined) or as
+    ``Name: value`` lines."""
+    pairs: list[tuple[str, str]] = []
+    if isinstance(headers, Mapping):
+        for name, value in headers.items():
+            if isinstance(value, list) and name.lower() in ADDRESS_HEADERS:
+                value = ", ".join(_string(v, f"headers.{name}") for v in value)
+            pairs.append((name, _string(value, f"headers.{name}", empty=True)))
+    elif isinstance(headers, list):
+        for i, line in enumerate(headers):
+            text = _string(line, f"headers[{i}]")
+            name, sep, value = text.partition(":")
+            if not sep or not name.strip() or " " in name.strip():
+                raise _Invalid(f"headers[{i}]: expected 'Name: value', got {text!r}")
+            pairs.append((name.strip(), value.strip()))
+    else:
+        raise _Invalid(
+            f"headers: expected a table or a list of 'Name: value' lines, got {_kind(headers)}"
+        )
+    return pairs
+
+
+def _add_attachment(msg: EmailMessage, what: str, att: Any) -> None:
+    if not isinstance(att, Mapping):
+        raise _Invalid(f"{what}: expected a table with filename, content and content_type")
+    unknown = [k for k in att if k not in ATTACHMENT_KEYS]
+    if unknown:
+        raise _Invalid(
+            f"{what}: unknown key {unknown[0]!r} (expected one of {', '.join(ATTACHMENT_KEYS)})"
+        )
+    filename = _string(att.get("filename"), f"{what}.filename")
+    content = _string(att.get("content", ""), f"{what}.content", empty=True)
+    ctype = _string(att.get("content_type", "text/plain"), f"{what}.content_type").strip().lower()
+    maintype, sep, subtype = ctype.partition("/")
+    if not sep or not maintype or not subtype:
+        raise _Invalid(
+            f"{what}.content_type: expected type/subtype such as text/csv, got {ctype!r}"
+        )
+    if maintype == "text":
+        msg.add_attachment(content, subtype=subtype, filename=filename)
+    else:
+        msg.add_attachment(
+            content.encode("utf-8"), maintype=maintype, subtype=subtype, filename=filename
+        )
 
 
 # --- reading a cases file ---------------------------------------------------------------
