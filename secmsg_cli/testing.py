@@ -1091,16 +1091,16 @@ def _check_banner_contains(
 def _check_banner_absent(
     snapshot: Snapshot, key: str, want: Any, r: RecipientDecision, tz: tzinfo
 ) -> list[Mismatch]:
-    has = r.banner is not None
-    if has is not want:  # want True: no banner; want False: a banner
+    banner = r.banner
+    if (banner is not None) is not want:  # want True: no banner; want False: a banner
         return []
     return _miss(
         r,
         key,
         want,
-        None if not has else r.banner.text,
+        None if banner is None else banner.text,
         "no banner" if want else "a banner",
-        f"banner {r.banner.text!r}" if has else "no banner",
+        "no banner" if banner is None else f"banner {banner.text!r}",
     )
 
 
