@@ -233,7 +233,7 @@ class InvalidDocument(ConfigError):
     :class:`~secmsg_cli.errors.ConfigError` carries them, and ``found``, the
     :class:`Problem` records themselves."""
 
-    def __init__(self, message: str, found: Sequence[Problem]) -> None:
+    def __init__(self, message: str, found: Sequence[Problem] = ()) -> None:
         super().__init__(message, problems=[p.text for p in found])
         self.found = tuple(found)
 
