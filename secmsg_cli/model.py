@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from secmsg_cli.engine.addresses import AddressError, normalise_domain
 from secmsg_cli.engine.durations import NEVER, Duration, DurationError, parse_duration
 from secmsg_cli.errors import InvalidInput
+from secmsg_cli.problems import Problem, Problems
 
 EDITIONS = ("full", "lite")
 BYPASS_SCOPES = ("policy", "all")
@@ -611,45 +612,29 @@ POLICY_FIELDS = (
 CONTENT_DEFINITION_FIELDS = ("name", "activation_score", "scan", "lines", "secure_messaging")
 
 
-def _collector(problems: list[tuple[str, str]]):
-    """``check(field, fn, *args)``: ``fn(*args)``, or None with the problem
-    recorded, so a validator reports every problem rather than the first."""
-
-    def check(field: str, fn, *args):
-        try:
-            return fn(*args)
-        except InvalidInput as exc:
-            problems.append((field, str(exc)))
-            return None
-
-    return check
-
-
-def check_policy(raw: Mapping[str, object], tz) -> tuple[dict[str, object], list[tuple[str, str]]]:
+def check_policy(raw: Mapping[str, object], tz) -> tuple[dict[str, object], list[Problem]]:
     """Validate a policy given with the field names of SPEC §9 (``from``,
     ``to``, ...), without looking anything up. Returns the normalised values
     (keys as :class:`Policy` fields: ``from_`` for ``from``) and the problems
-    found as ``(field, message)`` pairs, all of them rather than the first.
+    found (each naming its ``field``), all of them rather than the first.
     ``kind`` must be present; absent fields take their defaults."""
     from secmsg_cli.engine.select import bound
 
-    problems: list[tuple[str, str]] = []
+    problems = Problems(catch=(InvalidInput,))
     out: dict[str, object] = {}
-    check = _collector(problems)
+    check = problems.check
 
     for key in raw:
         if key not in POLICY_FIELDS:
-            problems.append(
-                (key, f"unknown field {key!r} (expected one of {', '.join(POLICY_FIELDS)})")
-            )
+            problems.add(key, f"unknown field {key!r} (expected one of {', '.join(POLICY_FIELDS)})")
     kind = check("kind", check_choice, raw.get("kind"), KINDS, "policy kind")
     if kind is None:
-        return out, problems
+        return out, problems.items
     out["kind"] = kind
     if "id" in raw and raw["id"] is not None:
         pid = raw["id"]
         if isinstance(pid, bool) or not isinstance(pid, int) or not 1 <= pid <= MAX_ID:
-            problems.append(("id", f"invalid id {pid!r}: expected a whole number 1..{MAX_ID}"))
+            problems.add("id", f"invalid id {pid!r}: expected a whole number 1..{MAX_ID}")
         else:
             out["id"] = pid
     out["narrative"] = check("narrative", check_narrative, raw.get("narrative"))
@@ -657,15 +642,13 @@ def check_policy(raw: Mapping[str, object], tz) -> tuple[dict[str, object], list
     if kind == "content-examination":
         for name in ("option", "definition"):
             if raw.get(name) is not None:
-                problems.append(
-                    (
-                        name,
-                        f"a content-examination policy has no {name} (its content definition decides)",
-                    )
+                problems.add(
+                    name,
+                    f"a content-examination policy has no {name} (its content definition decides)",
                 )
         if not raw.get("content_definition"):
-            problems.append(
-                ("content_definition", "a content-examination policy needs a content_definition")
+            problems.add(
+                "content_definition", "a content-examination policy needs a content_definition"
             )
         else:
             out["content_definition"] = str(raw["content_definition"]).strip()
@@ -676,19 +659,17 @@ def check_policy(raw: Mapping[str, object], tz) -> tuple[dict[str, object], list
         )
         out["option"] = option
         if raw.get("content_definition") is not None:
-            problems.append(("content_definition", f"a {kind} policy has no content_definition"))
+            problems.add("content_definition", f"a {kind} policy has no content_definition")
         definition = raw.get("definition")
         if kind == "secure-messaging" and option == "apply":
             if not definition:
-                problems.append(
-                    ("definition", "option 'apply' needs a definition (FOLDER/DESCRIPTION or id)")
+                problems.add(
+                    "definition", "option 'apply' needs a definition (FOLDER/DESCRIPTION or id)"
                 )
             else:
                 out["definition"] = str(definition).strip()
         elif definition is not None:
-            problems.append(
-                ("definition", f"option {option!r} of a {kind} policy takes no definition")
-            )
+            problems.add("definition", f"option {option!r} of a {kind} policy takes no definition")
     out["from_"] = check("from", check_target, raw.get("from", {"type": "everyone"}), "from")
     out["to"] = check("to", check_target, raw.get("to", {"type": "everyone"}), "to")
     out["from_part"] = check(
@@ -697,12 +678,10 @@ def check_policy(raw: Mapping[str, object], tz) -> tuple[dict[str, object], list
     for flag, default in (("enabled", True), ("override", False), ("bidirectional", False)):
         out[flag] = check(flag, check_bool, raw.get(flag, default), flag)
     if kind == "secure-messaging" and out.get("bidirectional"):
-        problems.append(
-            (
-                "bidirectional",
-                "a secure-messaging policy cannot be bi-directional: it applies to internal senders "
-                "writing to external recipients only (use a bypass or content-examination policy)",
-            )
+        problems.add(
+            "bidirectional",
+            "a secure-messaging policy cannot be bi-directional: it applies to internal senders "
+            "writing to external recipients only (use a bypass or content-examination policy)",
         )
     for bound_name in ("start", "end"):
         value = raw.get(bound_name)
@@ -713,12 +692,12 @@ def check_policy(raw: Mapping[str, object], tz) -> tuple[dict[str, object], list
         lo = bound(out["start"], tz, end=False)  # type: ignore[arg-type]
         hi = bound(out["end"], tz, end=True)  # type: ignore[arg-type]
         if hi <= lo:  # type: ignore[operator]
-            problems.append(("end", f"end {out['end']} is not after start {out['start']}"))
+            problems.add("end", f"end {out['end']} is not after start {out['start']}")
     ips = raw.get("source_ips", [])
     if isinstance(ips, str):
         ips = [ips]
     if not isinstance(ips, (list, tuple)):
-        problems.append(("source_ips", "expected a list of CIDR ranges"))
+        problems.add("source_ips", "expected a list of CIDR ranges")
         ips = []
     cidrs: list[str] = []
     for ip in ips:
@@ -726,28 +705,26 @@ def check_policy(raw: Mapping[str, object], tz) -> tuple[dict[str, object], list
         if cidr is not None and cidr not in cidrs:
             cidrs.append(cidr)
     out["source_ips"] = tuple(cidrs)
-    return out, problems
+    return out, problems.items
 
 
 def check_content_definition(
     raw: Mapping[str, object],
-) -> tuple[dict[str, object], list[tuple[str, str]]]:
+) -> tuple[dict[str, object], list[Problem]]:
     """Validate a content definition (SPEC §6) given with config field names;
     the match lines are parsed with the engine's grammar. Returns normalised
-    values and every problem as ``(field, message)``."""
+    values and every problem (each naming its ``field``)."""
     from secmsg_cli.engine.content import validate_match_list
 
-    problems: list[tuple[str, str]] = []
+    problems = Problems(catch=(InvalidInput,))
     out: dict[str, object] = {}
     for key in raw:
         if key not in CONTENT_DEFINITION_FIELDS:
-            problems.append(
-                (
-                    key,
-                    f"unknown field {key!r} (expected one of {', '.join(CONTENT_DEFINITION_FIELDS)})",
-                )
+            problems.add(
+                key,
+                f"unknown field {key!r} (expected one of {', '.join(CONTENT_DEFINITION_FIELDS)})",
             )
-    check = _collector(problems)
+    check = problems.check
 
     out["name"] = check("name", check_content_definition_name, raw.get("name"))
     out["activation_score"] = check(
@@ -758,18 +735,18 @@ def check_content_definition(
     if isinstance(lines, str):
         lines = lines.splitlines()
     if not isinstance(lines, (list, tuple)) or not all(isinstance(line, str) for line in lines):
-        problems.append(("lines", "expected a list of match lines (strings)"))
+        problems.add("lines", "expected a list of match lines (strings)")
         lines = []
     for error in validate_match_list(lines):
-        problems.append(("lines", f"match line {error.line_no}: {error.reason}"))
+        problems.add("lines", f"match line {error.line_no}: {error.reason}")
     if not any(line.strip() and not line.strip().startswith("#") for line in lines):
-        problems.append(
-            ("lines", "no match lines: a content definition needs at least one WEIGHT TEXT line")
+        problems.add(
+            "lines", "no match lines: a content definition needs at least one WEIGHT TEXT line"
         )
     out["lines"] = tuple(lines)
     sm = raw.get("secure_messaging")
     out["secure_messaging"] = None if sm in (None, "") else str(sm).strip()
-    return out, problems
+    return out, problems.items
 
 
 STATUSES_HELP = "Only policies with this status: active, disabled, scheduled or expired."
