@@ -130,7 +130,7 @@ def _committed(store, outbox: Outbox) -> Iterator[Batch]:
         with store.transaction():
             yield batch
             if batch.files:
-                store.add_outbox_pending(outbox.key, batch.names)
+                store.portal_records.add_outbox_pending(outbox.key, batch.names)
     except BaseException:
         batch.discard()
         raise
@@ -140,7 +140,7 @@ def _committed(store, outbox: Outbox) -> Iterator[Batch]:
         batch.publish()  # an OutboxError here leaves the files to recover_outbox
         try:
             with store.transaction():
-                store.clear_outbox_pending(outbox.key, names)
+                store.portal_records.clear_outbox_pending(outbox.key, names)
         except SecmsgError:  # harmless: recover_outbox finds them in new/ and clears them
             pass
 
@@ -149,11 +149,11 @@ def recover_outbox(store, outbox: Outbox) -> tuple[list[str], list[str]]:
     """Finish what a stopped process left in the outbox's ``tmp/``: files
     of committed transactions are moved to ``new/``, those of transactions
     that never committed are removed. Returns (moved, removed)."""
-    committed = store.outbox_pending(outbox.key)
+    committed = store.portal_records.outbox_pending(outbox.key)
     moved, removed = outbox.recover(committed)
     if moved:
         with store.transaction():
-            store.clear_outbox_pending(outbox.key, moved)
+            store.portal_records.clear_outbox_pending(outbox.key, moved)
     return moved, removed
 
 
@@ -191,7 +191,7 @@ def deliver(
     ids: dict[str, int] = {}
     with _committed(store, outbox) as batch:
         if not again:
-            held = store.delivered_to(key, [r.address for r in (*portal, *stamped)])
+            held = store.portal_records.delivered_to(key, [r.address for r in (*portal, *stamped)])
             if held:
                 mid = decision.message_id
                 what = (
@@ -204,7 +204,7 @@ def deliver(
                     "(give --again to deliver it again)"
                 )
         if portal:
-            mref = store.add_portal_message(
+            mref = store.portal_records.add_portal_message(
                 message_id=decision.message_id,
                 sender=decision.envelope_from,
                 header_from=decision.header_from,
@@ -218,8 +218,8 @@ def deliver(
             retention_end = at + timedelta(days=account.max_retention_days)
             for r in portal:
                 p = r.portal
-                token, token_id, digest = new_token(store.token_id_taken)
-                cid = store.add_portal_copy(
+                token, token_id, digest = new_token(store.portal_records.token_id_taken)
+                cid = store.portal_records.add_portal_copy(
                     message_ref=mref,
                     recipient=r.address,
                     internal=r.internal,
@@ -237,7 +237,7 @@ def deliver(
                     token_hash=digest,
                 )
                 ids[r.address] = cid
-                store.record_delivery(key, r.address, "portal", cid, at, again)
+                store.portal_records.record_delivery(key, r.address, "portal", cid, at, again)
                 shown_sender = decision.header_from or decision.envelope_from
                 note = compose.notification(
                     recipient=r.address,
@@ -259,7 +259,7 @@ def deliver(
         inbox = compose.InboxCopies(raw, limits=limits) if stamped else None
         for r in stamped:
             batch.add(inbox.copy(r.banner, r.address), kind="inbox-copy", to=[r.address])
-            store.record_delivery(key, r.address, "inbox", None, at, again)
+            store.portal_records.record_delivery(key, r.address, "inbox", None, at, again)
         store.audit(
             "deliver",
             "message",
@@ -355,10 +355,10 @@ def _audits_denials(fn):
 
 
 def _access(store, token: str, at: datetime, as_: str | None, action: str) -> PortalCopy:
-    copy_id = verify(token, store.portal_token)
+    copy_id = verify(token, store.portal_records.portal_token)
     if copy_id is None:
         raise _Denied(action, "invalid token", token, at, as_)
-    copy = store.portal_copy(copy_id)
+    copy = store.portal_records.portal_copy(copy_id)
     if as_ is not None:
         try:
             who = normalise_address(as_)
@@ -397,7 +397,7 @@ def _view(store, copy: PortalCopy, at: datetime, batch, tz) -> OutboxFile | None
     the read receipt. Returns the receipt's outbox file, if any."""
     if copy.read_at is not None:
         return None
-    store.set_portal_read(copy.id, at)
+    store.portal_records.set_portal_read(copy.id, at)
     if not copy.read_receipt:
         return None
     host = compose.portal_host(store.account().portal_url)
@@ -408,7 +408,7 @@ def _view(store, copy: PortalCopy, at: datetime, batch, tz) -> OutboxFile | None
 
 
 def _retained(store, copy: PortalCopy) -> bytes:
-    raw = store.portal_message_raw(copy.message_ref)
+    raw = store.portal_records.portal_message_raw(copy.message_ref)
     if raw is None:  # purged: _access refuses first, so only a damaged store gets here
         raise Refused(ACCESS_REFUSED)
     return raw
@@ -537,10 +537,12 @@ def reply(
         )
         sent = batch.add(compose.to_bytes(msg), kind="reply", to=(*to, *cc), portal_id=copy.id)
         unknown: tuple[str, ...] = ()
-        if store.has_users():
+        if store.portal_records.has_users():
             domains = {d.name for d in store.domains()}
             unknown = tuple(
-                a for a in (*to, *cc) if is_internal(a, domains) and not store.is_user(a)
+                a
+                for a in (*to, *cc)
+                if is_internal(a, domains) and not store.portal_records.is_user(a)
             )
         ndr = None
         if unknown:
@@ -634,7 +636,7 @@ def extend(store, ref: int | str, by: Duration, at: datetime) -> tuple[PortalCop
 
     tz = _tz(store)
     with store.transaction():
-        copy = store.portal_copy(ref)
+        copy = store.portal_records.portal_copy(ref)
         _living(copy, "extend", tz)
         if copy.expires is None:
             raise Refused(
@@ -677,8 +679,8 @@ def extend(store, ref: int | str, by: Duration, at: datetime) -> tuple[PortalCop
             {"at": utc(at), "by": str(by), "from": utc(copy.expires), "to": utc(new)},
         ]
         total = int((new - copy.original_expires).total_seconds())
-        store.set_portal_expiry(copy.id, new, total, extensions)
-        after = store.portal_copy(copy.id)
+        store.portal_records.set_portal_expiry(copy.id, new, total, extensions)
+        after = store.portal_records.portal_copy(copy.id)
         store.audit("extend", "portal-copy", copy.id, copy_summary(copy), copy_summary(after))
     return copy, after
 
@@ -700,7 +702,7 @@ def recall(store, ref: int | str, at: datetime) -> PortalCopy:
     """Withdraw a copy nobody has opened; its token stops working."""
     tz = _tz(store)
     with store.transaction():
-        copy = store.portal_copy(ref)
+        copy = store.portal_records.portal_copy(ref)
         _living(copy, "recall", tz)
         if copy.read_at is not None:
             raise Refused(
@@ -711,8 +713,8 @@ def recall(store, ref: int | str, at: datetime) -> PortalCopy:
             raise InvalidInput(
                 f"--at {at.isoformat()} is before the message was sent ({copy.sent.isoformat()})"
             )
-        store.set_portal_recalled(copy.id, at)
-        after = store.portal_copy(copy.id)
+        store.portal_records.set_portal_recalled(copy.id, at)
+        after = store.portal_records.portal_copy(copy.id)
         store.audit("recall", "portal-copy", copy.id, copy_summary(copy), copy_summary(after))
     return after
 
@@ -728,20 +730,24 @@ def sweep(store, at: datetime) -> Swept:
     past the retention period (internal copies too: they never expire, but
     nothing is kept beyond retention)."""
     with store.transaction():
-        expired = store.portal_copies_to_expire(at)
+        expired = store.portal_records.portal_copies_to_expire(at)
         for c in expired:
-            store.set_portal_expired(c.id, at)
+            store.portal_records.set_portal_expired(c.id, at)
             store.audit(
                 "expire",
                 "portal-copy",
                 c.id,
                 copy_summary(c),
-                copy_summary(store.portal_copy(c.id)),
+                copy_summary(store.portal_records.portal_copy(c.id)),
             )
-        purged = store.portal_copies_to_purge(at)
+        purged = store.portal_records.portal_copies_to_purge(at)
         for c in purged:
-            store.purge_portal_copy(c.id, c.message_ref, at)
+            store.portal_records.purge_portal_copy(c.id, c.message_ref, at)
             store.audit(
-                "purge", "portal-copy", c.id, copy_summary(c), copy_summary(store.portal_copy(c.id))
+                "purge",
+                "portal-copy",
+                c.id,
+                copy_summary(c),
+                copy_summary(store.portal_records.portal_copy(c.id)),
             )
     return Swept(tuple(c.id for c in expired), tuple(c.id for c in purged))

@@ -12,7 +12,7 @@ import json
 import os
 import sqlite3
 import stat
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -29,10 +29,12 @@ from secmsg_cli.model import (
     DOMAIN_TYPES,
     EVERYONE,
     Account,
+    ContentDefinition,
     Definition,
     Domain,
     Folder,
     Group,
+    Policy,
     as_id,
     check_account_field,
     check_attribute_name,
@@ -48,8 +50,8 @@ from secmsg_cli.model import (
 )
 from secmsg_cli.store import SCHEMA_VERSION
 from secmsg_cli.store._sql import chunks
-from secmsg_cli.store.policies import PolicyStoreMixin
-from secmsg_cli.store.portal import PortalStoreMixin
+from secmsg_cli.store.policies import PolicyRecords
+from secmsg_cli.store.portal import PortalCopy, PortalRecords
 
 BUSY_TIMEOUT_MS = 60_000
 SQLITE_HEADER = b"SQLite format 3\x00"
@@ -119,8 +121,13 @@ def _definition_row(row: sqlite3.Row, folder_path: str) -> Definition:
     )
 
 
-class Store(PolicyStoreMixin, PortalStoreMixin):
-    """An open secmsg store. Use :func:`open_store` or as a context manager."""
+class Store:
+    """An open secmsg store. Use :func:`open_store` or as a context manager.
+
+    The Store keeps the connection, the transactions, the audit log and the
+    directory; its two parts keep the rest, through it:
+    :attr:`policy_records` (policies, content definitions) and
+    :attr:`portal_records` (portal copies, deliveries, users)."""
 
     def __init__(self, path: Path, *, create: bool = False) -> None:
         """Open the store at ``path``; with ``create``, make it (and its
@@ -130,6 +137,8 @@ class Store(PolicyStoreMixin, PortalStoreMixin):
         self._depth = 0
         self.conn = self._connect(create)
         self._migrate()
+        self.policy_records = PolicyRecords(self)
+        self.portal_records = PortalRecords(self)
 
     # --- connection, schema, transactions -----------------------------------
 
@@ -546,7 +555,7 @@ class Store(PolicyStoreMixin, PortalStoreMixin):
                 "SELECT folder_id FROM folder_publish_groups WHERE group_id = ?", [group.id]
             )
         ]
-        return users + self.policy_users_of_group(group.name)
+        return users + self.policy_records.policy_users_of_group(group.name)
 
     def delete_group(self, ref: str | int) -> Group:
         with self.transaction():
@@ -852,7 +861,7 @@ class Store(PolicyStoreMixin, PortalStoreMixin):
     def definition_users(self, definition_ids: Iterable[int]) -> list[str]:
         """Policies and content definitions that reference any of these
         definitions (they block deletion of the definitions and their folders)."""
-        return self.policy_users_of_definitions(definition_ids)
+        return self.policy_records.policy_users_of_definitions(definition_ids)
 
     def delete_folder(self, ref: str | int, *, recursive: bool = False) -> Folder:
         with self.transaction():
@@ -1078,6 +1087,67 @@ class Store(PolicyStoreMixin, PortalStoreMixin):
             self._delete_definition_row(d)
         return d
 
+    # --- the parts' methods that the commands, config and plan call ----------
+    # Thin delegates, kept so that those callers need not change with the
+    # store's inside; new code may use the parts directly.
+
+    def policies(
+        self, kind: str | None = None, *, keys: Collection[tuple[str, ...]] | None = None
+    ) -> list[Policy]:
+        return self.policy_records.policies(kind, keys=keys)
+
+    def policy(self, kind: str | None, ref: str | int) -> Policy:
+        return self.policy_records.policy(kind, ref)
+
+    def create_policy(self, raw: Mapping[str, Any]) -> Policy:
+        return self.policy_records.create_policy(raw)
+
+    def update_policy(self, kind: str, ref: str | int, changes: Mapping[str, Any]) -> Policy:
+        return self.policy_records.update_policy(kind, ref, changes)
+
+    def delete_policy(self, kind: str, ref: str | int) -> Policy:
+        return self.policy_records.delete_policy(kind, ref)
+
+    def content_definitions(self) -> list[ContentDefinition]:
+        return self.policy_records.content_definitions()
+
+    def content_definition(self, ref: str | int) -> ContentDefinition:
+        return self.policy_records.content_definition(ref)
+
+    def create_content_definition(self, raw: Mapping[str, Any]) -> ContentDefinition:
+        return self.policy_records.create_content_definition(raw)
+
+    def update_content_definition(
+        self, ref: str | int, changes: Mapping[str, Any]
+    ) -> ContentDefinition:
+        return self.policy_records.update_content_definition(ref, changes)
+
+    def delete_content_definition(self, ref: str | int) -> ContentDefinition:
+        return self.policy_records.delete_content_definition(ref)
+
+    def portal_copy(self, ref: int | str) -> PortalCopy:
+        return self.portal_records.portal_copy(ref)
+
+    def portal_copies(
+        self,
+        *,
+        sender: str | None = None,
+        recipient: str | None = None,
+        message_ref: int | None = None,
+    ) -> list[PortalCopy]:
+        return self.portal_records.portal_copies(
+            sender=sender, recipient=recipient, message_ref=message_ref
+        )
+
+    def users(self) -> list[dict[str, str]]:
+        return self.portal_records.users()
+
+    def add_users(self, addresses: Iterable[str]) -> list[str]:
+        return self.portal_records.add_users(addresses)
+
+    def remove_users(self, addresses: Iterable[str]) -> list[str]:
+        return self.portal_records.remove_users(addresses)
+
 
 def _snapshot_of(store: Store, addresses: Iterable[str] | None = None):
     from zoneinfo import ZoneInfo
@@ -1097,8 +1167,8 @@ def _snapshot_of(store: Store, addresses: Iterable[str] | None = None):
             **common,
             groups=store.groups(),
             attributes=[(r["address"], r["name"], r["value"]) for r in store.attributes()],
-            content_definitions=store.content_definitions(),
-            policies=store.policies(),
+            content_definitions=store.policy_records.content_definitions(),
+            policies=store.policy_records.policies(),
         )
     wanted = sorted(set(addresses))
     domains = sorted({f"@{domain_of(a)}" for a in wanted})
@@ -1110,13 +1180,15 @@ def _snapshot_of(store: Store, addresses: Iterable[str] | None = None):
     keys: set[tuple[str, ...]] = set()
     for a in wanted:
         keys |= directory.keys_of(a)
-    policies = store.policies(keys=keys)
+    policies = store.policy_records.policies(keys=keys)
     used = {p.content_definition.lower() for p in policies if p.content_definition}
     return build_snapshot(
         **common,
         groups=groups,
         attributes=attributes,
-        content_definitions=[cd for cd in store.content_definitions() if cd.name.lower() in used],
+        content_definitions=[
+            cd for cd in store.policy_records.content_definitions() if cd.name.lower() in used
+        ],
         policies=policies,
     )
 
