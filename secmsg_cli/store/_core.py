@@ -14,9 +14,12 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterable, Mapping
 from contextlib import AbstractContextManager
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from secmsg_cli.model import Account, Definition, Domain, Group
+
+if TYPE_CHECKING:
+    from zoneinfo import ZoneInfo
 
 __all__ = ["StoreCore"]
 
@@ -43,6 +46,8 @@ class StoreCore(Protocol):
     ) -> None: ...
 
     def account(self) -> Account: ...
+
+    def account_tz(self) -> ZoneInfo: ...
 
     def domains(self) -> list[Domain]: ...
 

@@ -27,6 +27,7 @@ from secmsg_cli.model import (
     check_policy,
 )
 from secmsg_cli.store._core import StoreCore
+from secmsg_cli.store._sql import rowid
 
 KIND_NOUN = {
     "secure-messaging": "secure-messaging policy",
@@ -163,9 +164,11 @@ class PolicyRecords:
         text = str(ref).strip()
         noun = KIND_NOUN.get(kind or "", "policy")
         pid = as_id(ref)
-        where, params = (
-            ("id = ?", [pid]) if pid is not None else ("narrative = ? COLLATE NOCASE", [text])
-        )
+        params: list[object]
+        if pid is not None:
+            where, params = "id = ?", [pid]
+        else:
+            where, params = "narrative = ? COLLATE NOCASE", [text]
         if kind is not None:
             where += " AND kind = ?"
             params.append(kind)
@@ -254,11 +257,6 @@ class PolicyRecords:
 
     # --- policies -----------------------------------------------------------
 
-    def _account_tz(self):
-        from zoneinfo import ZoneInfo
-
-        return ZoneInfo(self._store.account().timezone)
-
     def _check_target_exists(self, target: Target, side: str) -> Target:
         """The target with references checked; a group's name as stored."""
         if target.type == "group":
@@ -308,7 +306,7 @@ class PolicyRecords:
         return row
 
     def _validated_policy(self, raw: Mapping[str, Any]) -> dict[str, Any]:
-        values, problems = check_policy(raw, self._account_tz())
+        values, problems = check_policy(raw, self._store.account_tz())
         if problems:
             field, message = problems[0].field, problems[0].message
             more = f" (and {len(problems) - 1} more problem(s))" if len(problems) > 1 else ""
@@ -326,10 +324,12 @@ class PolicyRecords:
                     raise Refused(f"policy id {values['id']} is already taken")
                 row["id"] = values["id"]
             cols = ", ".join(row)
-            pid = self._store._x(
-                f"INSERT INTO policies ({cols}) VALUES ({', '.join('?' * len(row))})",
-                list(row.values()),
-            ).lastrowid
+            pid = rowid(
+                self._store._x(
+                    f"INSERT INTO policies ({cols}) VALUES ({', '.join('?' * len(row))})",
+                    list(row.values()),
+                )
+            )
             created = self.policy(None, pid)
             self._store.audit("create", values["kind"], pid, None, created)
         return created
@@ -387,10 +387,12 @@ class PolicyRecords:
                 raise Refused(f"content definition {values['name']!r} already exists")
             row = self._content_definition_row(values)
             row["created"] = row["updated"] = _now()
-            cid = self._store._x(
-                f"INSERT INTO content_definitions ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})",
-                list(row.values()),
-            ).lastrowid
+            cid = rowid(
+                self._store._x(
+                    f"INSERT INTO content_definitions ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})",
+                    list(row.values()),
+                )
+            )
             created = self.content_definition(cid)
             self._store.audit("create", "content-definition", created.name, None, created)
         return created

@@ -24,7 +24,7 @@ from secmsg_cli.engine.addresses import AddressError, is_internal, normalise_add
 from secmsg_cli.errors import InvalidInput, NotFound, Refused
 from secmsg_cli.model import as_id
 from secmsg_cli.store._core import StoreCore
-from secmsg_cli.store._sql import chunks
+from secmsg_cli.store._sql import chunks, rowid
 
 STATUSES = ("unread", "read", "expired", "recalled", "purged")
 
@@ -116,11 +116,11 @@ def _copy(row: sqlite3.Row) -> PortalCopy:
         allow_reply=bool(row["allow_reply"]),
         allow_reply_all=bool(row["allow_reply_all"]),
         read_receipt=bool(row["read_receipt"]),
-        sent=parse_utc(row["sent"]),  # type: ignore[arg-type]
+        sent=datetime.fromisoformat(row["sent"]),
         expires=parse_utc(row["expires"]),
         original_expires=parse_utc(row["original_expires"]),
         latest_expiry=parse_utc(row["latest_expiry"]),
-        retention_end=parse_utc(row["retention_end"]),  # type: ignore[arg-type]
+        retention_end=datetime.fromisoformat(row["retention_end"]),
         extended_seconds=row["extended_seconds"],
         extensions=tuple(json.loads(row["extensions"])),
         read_at=parse_utc(row["read_at"]),
@@ -177,23 +177,25 @@ class PortalRecords:
     ) -> int:
         import hashlib
 
-        return self._store._x(
-            "INSERT INTO portal_messages (message_id, sender, header_from, header_from_name, subject, sent, via, "
-            "source, raw, size, sha256) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                message_id,
-                sender,
-                header_from,
-                header_from_name,
-                subject,
-                utc(sent),
-                via,
-                source,
-                sqlite3.Binary(raw),
-                len(raw),
-                hashlib.sha256(raw).hexdigest(),
-            ],
-        ).lastrowid
+        return rowid(
+            self._store._x(
+                "INSERT INTO portal_messages (message_id, sender, header_from, header_from_name, subject, sent, via, "
+                "source, raw, size, sha256) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    message_id,
+                    sender,
+                    header_from,
+                    header_from_name,
+                    subject,
+                    utc(sent),
+                    via,
+                    source,
+                    sqlite3.Binary(raw),
+                    len(raw),
+                    hashlib.sha256(raw).hexdigest(),
+                ],
+            )
+        )
 
     def add_portal_copy(
         self,
@@ -214,29 +216,31 @@ class PortalRecords:
         token_id: str,
         token_hash: str,
     ) -> int:
-        return self._store._x(
-            "INSERT INTO portal_copies (message_ref, recipient, internal, definition, settings, allow_print, "
-            "allow_reply, allow_reply_all, read_receipt, sent, expires, original_expires, latest_expiry, "
-            "retention_end, token_id, token_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                message_ref,
-                recipient,
-                int(internal),
-                definition,
-                json.dumps(dict(settings), sort_keys=True),
-                int(allow_print),
-                int(allow_reply),
-                int(allow_reply_all),
-                int(read_receipt),
-                utc(sent),
-                None if expires is None else utc(expires),
-                None if expires is None else utc(expires),
-                None if latest_expiry is None else utc(latest_expiry),
-                utc(retention_end),
-                token_id,
-                token_hash,
-            ],
-        ).lastrowid
+        return rowid(
+            self._store._x(
+                "INSERT INTO portal_copies (message_ref, recipient, internal, definition, settings, allow_print, "
+                "allow_reply, allow_reply_all, read_receipt, sent, expires, original_expires, latest_expiry, "
+                "retention_end, token_id, token_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    message_ref,
+                    recipient,
+                    int(internal),
+                    definition,
+                    json.dumps(dict(settings), sort_keys=True),
+                    int(allow_print),
+                    int(allow_reply),
+                    int(allow_reply_all),
+                    int(read_receipt),
+                    utc(sent),
+                    None if expires is None else utc(expires),
+                    None if expires is None else utc(expires),
+                    None if latest_expiry is None else utc(latest_expiry),
+                    utc(retention_end),
+                    token_id,
+                    token_hash,
+                ],
+            )
+        )
 
     def token_id_taken(self, token_id: str) -> bool:
         return bool(self._store._q("SELECT 1 FROM portal_copies WHERE token_id = ?", [token_id]))
@@ -270,7 +274,7 @@ class PortalRecords:
         message_ref: int | None = None,
     ) -> list[PortalCopy]:
         """Copies by id; ``sender`` matches the envelope sender or the header From."""
-        sql, params = _COPY_SQL + " WHERE 1", []
+        sql, params = _COPY_SQL + " WHERE 1", list[object]()
         if sender:
             sql += " AND (m.sender = ? OR m.header_from = ?)"
             params += [sender, sender]
@@ -359,7 +363,7 @@ class PortalRecords:
     def delivered_to(self, message_key: str, recipients: Iterable[str]) -> list[str]:
         """Those of ``recipients`` that the message with this key was delivered to."""
         wanted = list(dict.fromkeys(recipients))
-        held = set()
+        held: set[str] = set()
         for chunk in chunks(wanted):
             held.update(
                 r[0]
