@@ -12,9 +12,20 @@ import sys
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from secmsg_cli.errors import InvalidInput
+
+if TYPE_CHECKING:
+    from multiprocessing.context import BaseContext
+
+    from secmsg_cli.engine.decide import Context, MessageDecision
+    from secmsg_cli.engine.message import Message
+    from secmsg_cli.engine.snapshot import Snapshot
+
+    # what deciding one input gives: (decision, None), or (None, why it could not be decided)
+    Result = tuple[MessageDecision | None, str | None]
+    Finish = Callable[["Item", tuple[Result, ...]], Any]
 
 __all__ = [
     "DEFAULT_MAX_SIZE",
@@ -47,7 +58,7 @@ class Item:
     source: str
     data: bytes | None = None
     error: str | None = None
-    message: Any = None
+    message: Message | None = None
 
 
 def parse_size(text: str, option: str = "--max-size") -> int:
@@ -189,7 +200,7 @@ def _iter_mbox(path: Path, max_size: int) -> Iterator[Item]:
             yield Item(source, data)
 
 
-def run_one(snapshot, item: Item, context, max_size: int):
+def run_one(snapshot: Snapshot, item: Item, context: Context, max_size: int) -> Result:
     """(decision, None) or (None, error) for one input; never raises for bad input."""
     from secmsg_cli.engine.decide import DecisionError, decide
     from secmsg_cli.engine.message import MessageError, parse_message
@@ -212,7 +223,7 @@ def run_one(snapshot, item: Item, context, max_size: int):
 _WORKER: dict[str, Any] = {}
 
 
-def _init_worker(*state) -> None:
+def _init_worker(*state: Any) -> None:
     """In a new worker: Ctrl-C is for the parent (which stops the pool and
     reports once), not a traceback from every worker; ``state`` (spawn) is
     what :func:`_work` needs."""
@@ -223,28 +234,32 @@ def _init_worker(*state) -> None:
         _set_state(*state)
 
 
-def _set_state(snapshots, context, max_size, finish) -> None:
+def _set_state(
+    snapshots: tuple[Snapshot, ...], context: Context, max_size: int, finish: Finish
+) -> None:
     _WORKER.update(snapshots=snapshots, context=context, max_size=max_size, finish=finish)
 
 
-def keep(item: Item, results: tuple) -> tuple[Item, tuple]:
+def keep(item: Item, results: tuple[Result, ...]) -> tuple[Item, tuple[Result, ...]]:
     """The default ``finish`` of :func:`run_all`: the item (without its bytes)
     and its results."""
     return replace(item, data=None, message=None), results
 
 
-def _decide(item: Item, snapshots, context, max_size: int, finish):
+def _decide(
+    item: Item, snapshots: tuple[Snapshot, ...], context: Context, max_size: int, finish: Finish
+) -> Any:
     return finish(item, tuple(run_one(s, item, context, max_size) for s in snapshots))
 
 
-def _work(item: Item):
+def _work(item: Item) -> Any:
     """In a worker: decide and finish one item; only what ``finish`` returns
     travels back (not the message bytes)."""
     w = _WORKER
     return _decide(item, w["snapshots"], w["context"], w["max_size"], w["finish"])
 
 
-def _pool_context():
+def _pool_context() -> BaseContext:
     """fork where it is safe (Linux, no other thread running: a forked child
     would inherit a running thread's locks, e.g. a progress display's), so
     workers share the parent's snapshot instead of unpickling a copy; spawn
@@ -258,12 +273,12 @@ def _pool_context():
 
 
 def run_all(
-    snapshots: tuple,
+    snapshots: tuple[Snapshot, ...],
     items: Iterable[Item],
-    context,
+    context: Context,
     max_size: int,
     jobs: int = 1,
-    finish: Callable[[Item, tuple], Any] = keep,
+    finish: Finish = keep,
 ) -> Iterator[Any]:
     """Decide every item with each snapshot (one, or two for the corpus diff)
     and yield ``finish(item, ((decision, error), ...))`` in input order

@@ -30,7 +30,7 @@ import errno
 import os
 import shutil
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -101,7 +101,7 @@ def safe_name(name: str | None, index: int) -> str:
     return text or f"attachment-{index}"
 
 
-def _candidates(name: str):
+def _candidates(name: str) -> Iterator[str]:
     yield name
     stem, ext = _split(name)
     for n in range(2, _MAX_TRIES):

@@ -37,7 +37,8 @@ import re
 import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, tzinfo
+from typing import TYPE_CHECKING
 from urllib.parse import quote, urlsplit
 
 from secmsg_cli.delivery import mime
@@ -50,6 +51,11 @@ from secmsg_cli.engine.message import (
     transfer_encoding,
 )
 from secmsg_cli.engine.render import NOTIFICATION_SUBJECT
+
+if TYPE_CHECKING:
+    from secmsg_cli.engine.message import Address
+    from secmsg_cli.engine.render import Banner
+    from secmsg_cli.store.portal import PortalCopy
 
 __all__ = [
     "OUTBOX_POLICY",
@@ -97,7 +103,7 @@ def token_link(portal_url: str, token: str) -> str:
     return f"{portal_url}{sep}token={quote(token, safe='')}"
 
 
-def fmt_time(moment: datetime | None, tz, never: str = "never") -> str:
+def fmt_time(moment: datetime | None, tz: tzinfo, never: str = "never") -> str:
     if moment is None:
         return never
     local = moment.astimezone(tz)
@@ -192,8 +198,8 @@ def _insert_html(text: str, banner_html: str) -> str:
         out.append(_META_CHARSET.sub(lambda c: c.group(1) + "utf-8", text[m.end() : close]))
         pos = close
     text = "".join(out) + text[pos:]
-    m = _BODY_OPEN.search(text)
-    close = text.find(">", m.end()) if m else -1
+    body = _BODY_OPEN.search(text)
+    close = text.find(">", body.end()) if body else -1
     if close >= 0:
         return text[: close + 1] + banner_html + text[close + 1 :]
     return banner_html + text
@@ -248,7 +254,7 @@ _REPLACED = frozenset({"content-type", "content-transfer-encoding"})
 _TOP_DROPPED = frozenset({"bcc"})
 
 
-def _stamped(data: bytes, part: mime.Part, banner) -> tuple[list[bytes], bytes]:
+def _stamped(data: bytes, part: mime.Part, banner: Banner) -> tuple[list[bytes], bytes]:
     """New header fields (Content-Type, Content-Transfer-Encoding) and body
     of a body part with the banner inserted."""
     text = mime.decode_text(mime.decoded_body(data, part), mime.charset(data, part))
@@ -265,7 +271,7 @@ def _stamped(data: bytes, part: mime.Part, banner) -> tuple[list[bytes], bytes]:
     ], body
 
 
-def _banner_parts(banner, boundary: str) -> bytes:
+def _banner_parts(banner: Banner, boundary: str) -> bytes:
     """A multipart/alternative part holding only the banner (text and HTML)."""
     inner = f"{boundary}.alt"
     out = [f'Content-Type: multipart/alternative; boundary="{inner}"\n\n'.encode("ascii")]
@@ -313,7 +319,7 @@ class InboxCopies:
         self.root.fields = [f for f in self.root.fields if not f[0].startswith("x-secmsg-")]
         self._built: dict[tuple[str, str] | None, tuple[bytes, bytes]] = {}
 
-    def copy(self, banner, recipient: str) -> bytes:
+    def copy(self, banner: Banner | None, recipient: str) -> bytes:
         key = None if banner is None else (banner.html, banner.text)
         if key not in self._built:
             self._built[key] = self._build(banner)
@@ -326,64 +332,71 @@ class InboxCopies:
             + rest
         )
 
-    def _build(self, banner) -> tuple[bytes, bytes]:
+    def _build(self, banner: Banner | None) -> tuple[bytes, bytes]:
         """The copy, split where the recipient's field goes (the end of the header block)."""
         data, root = self.data, self.root
         ours = [b"X-Secmsg-Kind: inbox-copy\n"]
-        if banner is not None and not any(s[0] == "mime-version" for s in root.fields):
+        if banner is None:  # it hides itself: the message as it came, but for the top fields
+            head = _raw_fields(data, root.fields, _TOP_DROPPED) + ours
+            return b"".join(head), b"\n" + data[root.body_start :]
+        if not any(s[0] == "mime-version" for s in root.fields):
             ours.insert(0, b"MIME-Version: 1.0\n")
-        bodies = [p for p in mime.leaves(root) if p.kind == mime.BODY] if banner is not None else []
-        edits: list[tuple[int, int, bytes]] = []
-        if bodies and bodies[0] is root:  # a single-part message
+        bodies = [p for p in mime.leaves(root) if p.kind == mime.BODY]
+        if not bodies:  # no body part: the banner goes in a part of its own
+            return self._wrapped(banner, ours)
+        if bodies[0] is root:  # a single-part message
             fields, body = _stamped(data, root, banner)
             head = _raw_fields(data, root.fields, _REPLACED | _TOP_DROPPED) + fields + ours
-            first, pos = body, len(data)
-        elif (
-            banner is not None and not bodies
-        ):  # no body part: the banner goes in a part of its own
-            boundary = _free_boundary(data)
-            content = [s for s in root.fields if s[0].startswith("content-")]
-            top = [
-                s
-                for s in root.fields
-                if not s[0].startswith("content-") and s[0] not in _TOP_DROPPED
-            ]
-            head = [
-                *_raw_fields(data, top),
-                f'Content-Type: multipart/mixed; boundary="{boundary}"\n'.encode("ascii"),
-            ]
-            head += ours
-            first = (
-                f"--{boundary}\n".encode("ascii")
-                + _banner_parts(banner, boundary)
-                + f"--{boundary}\n".encode("ascii")
-                + b"".join(_raw_fields(data, content))
-                + b"\n"
-                + data[root.body_start :]
-                + f"\n--{boundary}--\n".encode("ascii")
-            )  # that line end is the delimiter's
-            pos = len(data)
-        else:
-            head = _raw_fields(data, root.fields, _TOP_DROPPED) + ours
-            first, pos = b"", root.body_start
-            for part in bodies:
-                fields, body = _stamped(data, part, banner)
-                if part.end < len(data):  # a delimiter follows, after a line end of its own
-                    body = body[:-1] if body.endswith(b"\n") else body
-                elif not body.endswith(b"\n"):
-                    body += b"\n"
-                new = b"".join(_raw_fields(data, part.fields, _REPLACED) + fields) + b"\n" + body
-                edits.append((part.start, part.end, new))
-        out = [b"\n", first]
-        for start, end, replacement in edits:
-            out.append(data[pos:start])
-            out.append(replacement)
-            pos = end
+            return b"".join(head), b"\n" + body
+        return self._each_body_stamped(banner, bodies, ours)
+
+    def _wrapped(self, banner: Banner, ours: list[bytes]) -> tuple[bytes, bytes]:
+        """A multipart/mixed of the banner's part and the original content."""
+        data, root = self.data, self.root
+        boundary = _free_boundary(data)
+        content = [s for s in root.fields if s[0].startswith("content-")]
+        top = [
+            s for s in root.fields if not s[0].startswith("content-") and s[0] not in _TOP_DROPPED
+        ]
+        head = [
+            *_raw_fields(data, top),
+            f'Content-Type: multipart/mixed; boundary="{boundary}"\n'.encode("ascii"),
+            *ours,
+        ]
+        body = (
+            f"--{boundary}\n".encode("ascii")
+            + _banner_parts(banner, boundary)
+            + f"--{boundary}\n".encode("ascii")
+            + b"".join(_raw_fields(data, content))
+            + b"\n"
+            + data[root.body_start :]
+            + f"\n--{boundary}--\n".encode("ascii")
+        )  # that line end is the delimiter's
+        return b"".join(head), b"\n" + body
+
+    def _each_body_stamped(
+        self, banner: Banner, bodies: list[mime.Part], ours: list[bytes]
+    ) -> tuple[bytes, bytes]:
+        """The multipart message with each of ``bodies`` stamped, all else as it came."""
+        data, root = self.data, self.root
+        head = _raw_fields(data, root.fields, _TOP_DROPPED) + ours
+        out, pos = [b"\n"], root.body_start
+        for part in bodies:
+            fields, body = _stamped(data, part, banner)
+            if part.end < len(data):  # a delimiter follows, after a line end of its own
+                body = body[:-1] if body.endswith(b"\n") else body
+            elif not body.endswith(b"\n"):
+                body += b"\n"
+            out.append(data[pos : part.start])
+            out.append(b"".join(_raw_fields(data, part.fields, _REPLACED) + fields) + b"\n" + body)
+            pos = part.end
         out.append(data[pos:])
         return b"".join(head), b"".join(out)
 
 
-def stamp_banner(raw: bytes, banner, recipient: str, *, limits: Limits = DEFAULT_LIMITS) -> bytes:
+def stamp_banner(
+    raw: bytes, banner: Banner | None, recipient: str, *, limits: Limits = DEFAULT_LIMITS
+) -> bytes:
     """The inbox copy of ``raw`` for one internal ``recipient`` (see :class:`InboxCopies`)."""
     return InboxCopies(raw, limits=limits).copy(banner, recipient)
 
@@ -408,7 +421,7 @@ def notification(
     link: str,
     portal_id: int,
     at: datetime,
-    tz,
+    tz: tzinfo,
     host: str,
     definition: str,
 ) -> email.message.EmailMessage:
@@ -481,7 +494,9 @@ def _fields(items: Sequence[tuple[str, str]]) -> email.message.Message:
     return block
 
 
-def read_receipt(*, copy, at: datetime, tz, host: str) -> email.message.EmailMessage:
+def read_receipt(
+    *, copy: PortalCopy, at: datetime, tz: tzinfo, host: str
+) -> email.message.EmailMessage:
     """RFC 8098: the sender is told the recipient displayed the message."""
     to = _addr(copy.reply_to, copy.header_from_name if copy.header_from else None)
     msg = _report(
@@ -511,7 +526,7 @@ def read_receipt(*, copy, at: datetime, tz, host: str) -> email.message.EmailMes
     fields.append(("Disposition", "automatic-action/MDN-sent-automatically; displayed"))
     mdn.set_payload([_fields(fields)])
     msg.attach(human)
-    msg.attach(mdn)
+    msg.attach(mdn)  # type: ignore[arg-type]  # a compat32 Message: its fields written as given
     return msg
 
 
@@ -542,7 +557,7 @@ class View:
     attachments: tuple[Attachment, ...]
 
 
-def _shown(addr) -> str:
+def _shown(addr: Address) -> str:
     return f"{addr.name} <{addr.address}>" if addr.name else addr.address
 
 
@@ -585,7 +600,7 @@ def read_view(raw: bytes) -> View:
     )
 
 
-def _quoted(view: View, sent: datetime, tz) -> str:
+def _quoted(view: View, sent: datetime, tz: tzinfo) -> str:
     lines = view.text.rstrip("\n").split("\n") if view.text else []
     quoted = "\n".join(">" if not line else f"> {line}" for line in lines)
     return f"On {fmt_time(sent, tz)}, {view.from_} wrote:\n{quoted}\n"
@@ -593,14 +608,14 @@ def _quoted(view: View, sent: datetime, tz) -> str:
 
 def reply(
     *,
-    copy,
+    copy: PortalCopy,
     view: View,
     body: str,
     to: Sequence[str],
     cc: Sequence[str],
     attachments: Sequence[tuple[str, bytes]],
     at: datetime,
-    tz,
+    tz: tzinfo,
     host: str,
 ) -> email.message.EmailMessage:
     """A portal reply from the recipient of ``copy``: threaded with the
@@ -668,7 +683,7 @@ def non_delivery(
     )
     status = email.message.Message(policy=email.policy.compat32)
     status["Content-Type"] = "message/delivery-status"
-    blocks = [
+    blocks: list[email.message.Message | str] = [
         _fields(
             [("Reporting-MTA", f"dns; {host}"), ("Arrival-Date", email.utils.format_datetime(at))]
         )
@@ -688,12 +703,12 @@ def non_delivery(
     copy_part = email.message.EmailMessage(policy=email.policy.SMTP)
     copy_part.set_content(returned)  # message/rfc822
     msg.attach(human)
-    msg.attach(status)
+    msg.attach(status)  # type: ignore[arg-type]  # a compat32 Message, as for the MDN
     msg.attach(copy_part)
     return msg
 
 
-def printable_html(*, view: View, copy, at: datetime, tz) -> str:
+def printable_html(*, view: View, copy: PortalCopy, at: datetime, tz: tzinfo) -> str:
     """A self-contained, printable HTML page of the message (text only: the
     sender's HTML, scripts and remote content are not carried over)."""
     e = html.escape

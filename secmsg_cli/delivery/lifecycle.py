@@ -26,12 +26,12 @@ were at sending; ``expired_view`` is the account's current setting):
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
 from secmsg_cli.delivery import compose
 from secmsg_cli.delivery.attachments import save_all
@@ -42,6 +42,12 @@ from secmsg_cli.engine.durations import Duration
 from secmsg_cli.engine.message import DEFAULT_LIMITS, Limits
 from secmsg_cli.errors import InvalidInput, Refused, SecmsgError
 from secmsg_cli.store.portal import PortalCopy, copy_summary, utc
+
+if TYPE_CHECKING:
+    from secmsg_cli.engine.decide import MessageDecision, RecipientDecision
+    from secmsg_cli.engine.snapshot import Snapshot
+    from secmsg_cli.model import Definition
+    from secmsg_cli.store.store import Store
 
 __all__ = [
     "ACCESS_REFUSED",
@@ -64,13 +70,7 @@ ACCESS_REFUSED = (
 )
 
 
-def _tz(store):
-    from zoneinfo import ZoneInfo
-
-    return ZoneInfo(store.account().timezone)
-
-
-def _when(moment: datetime | None, tz) -> str:
+def _when(moment: datetime | None, tz: tzinfo) -> str:
     return compose.fmt_time(moment, tz)
 
 
@@ -84,7 +84,7 @@ class Delivered:
     recipients: dict[str, int]  # portal recipient -> copy id
 
 
-def _settings(d) -> dict[str, Any]:
+def _settings(d: Definition) -> dict[str, Any]:
     return {
         "path": d.path,
         "allow_print": d.allow_print,
@@ -118,7 +118,7 @@ def _listed(items: Sequence[str], limit: int = 5) -> str:
 
 
 @contextmanager
-def _committed(store, outbox: Outbox) -> Iterator[Batch]:
+def _committed(store: Store, outbox: Outbox) -> Iterator[Batch]:
     """One store transaction and one outbox batch, both or neither (SPEC
     §7.4): the batch's files are written to ``tmp/`` while the transaction is
     open and their names recorded in it; only once it has committed are they
@@ -130,7 +130,7 @@ def _committed(store, outbox: Outbox) -> Iterator[Batch]:
         with store.transaction():
             yield batch
             if batch.files:
-                store.add_outbox_pending(outbox.key, batch.names)
+                store.portal_records.add_outbox_pending(outbox.key, batch.names)
     except BaseException:
         batch.discard()
         raise
@@ -140,27 +140,27 @@ def _committed(store, outbox: Outbox) -> Iterator[Batch]:
         batch.publish()  # an OutboxError here leaves the files to recover_outbox
         try:
             with store.transaction():
-                store.clear_outbox_pending(outbox.key, names)
+                store.portal_records.clear_outbox_pending(outbox.key, names)
         except SecmsgError:  # harmless: recover_outbox finds them in new/ and clears them
             pass
 
 
-def recover_outbox(store, outbox: Outbox) -> tuple[list[str], list[str]]:
+def recover_outbox(store: Store, outbox: Outbox) -> tuple[list[str], list[str]]:
     """Finish what a stopped process left in the outbox's ``tmp/``: files
     of committed transactions are moved to ``new/``, those of transactions
     that never committed are removed. Returns (moved, removed)."""
-    committed = store.outbox_pending(outbox.key)
+    committed = store.portal_records.outbox_pending(outbox.key)
     moved, removed = outbox.recover(committed)
     if moved:
         with store.transaction():
-            store.clear_outbox_pending(outbox.key, moved)
+            store.portal_records.clear_outbox_pending(outbox.key, moved)
     return moved, removed
 
 
 def deliver(
-    store,
-    snapshot,
-    decision,
+    store: Store,
+    snapshot: Snapshot,
+    decision: MessageDecision,
     raw: bytes,
     outbox: Outbox,
     *,
@@ -179,112 +179,149 @@ def deliver(
     is refused with :class:`AlreadyDelivered`, and nothing is written,
     unless ``again``. ``limits`` are those the decision was made with: the
     inbox copies stamp the body parts the engine read."""
-    account = snapshot.account
-    tz = snapshot.tz
-    host = compose.portal_host(account.portal_url)
-    at = decision.at
+    host = compose.portal_host(snapshot.account.portal_url)
     portal = [r for r in decision.recipients if r.route == "portal" and r.portal is not None]
     stamped = [r for r in decision.recipients if r.secure and r.route == "inbox"]
     if not (portal or stamped):  # plain recipients get nothing from the system: nothing to write
         return Delivered((), (), {})
     key = message_key(decision.message_id, raw)
-    ids: dict[str, int] = {}
+    records = store.portal_records
     with _committed(store, outbox) as batch:
         if not again:
-            held = store.delivered_to(key, [r.address for r in (*portal, *stamped)])
-            if held:
-                mid = decision.message_id
-                what = (
-                    f"message {mid if len(mid) <= 200 else mid[:200] + '...'}"
-                    if mid
-                    else "this message (no Message-ID; the same bytes)"
-                )
-                raise AlreadyDelivered(
-                    f"{what} was already delivered to {_listed(held)}; nothing was written "
-                    "(give --again to deliver it again)"
-                )
+            _refuse_if_delivered(store, key, decision, [r.address for r in (*portal, *stamped)])
+        ids: dict[str, int] = {}
         if portal:
-            mref = store.add_portal_message(
-                message_id=decision.message_id,
-                sender=decision.envelope_from,
-                header_from=decision.header_from,
-                header_from_name=decision.header_from_name,
-                subject=decision.subject,
-                sent=at,
-                via=decision.via,
-                source=source,
-                raw=raw,
-            )
-            retention_end = at + timedelta(days=account.max_retention_days)
-            for r in portal:
-                p = r.portal
-                token, token_id, digest = new_token(store.token_id_taken)
-                cid = store.add_portal_copy(
-                    message_ref=mref,
-                    recipient=r.address,
-                    internal=r.internal,
-                    definition=r.definition.path,
-                    settings=_settings(r.definition),
-                    allow_print=p.allow_print,
-                    allow_reply=p.allow_reply,
-                    allow_reply_all=p.allow_reply_all,
-                    read_receipt=p.read_receipt,
-                    sent=at,
-                    expires=p.expires,
-                    latest_expiry=p.latest_expiry,
-                    retention_end=retention_end,
-                    token_id=token_id,
-                    token_hash=digest,
-                )
-                ids[r.address] = cid
-                store.record_delivery(key, r.address, "portal", cid, at, again)
-                shown_sender = decision.header_from or decision.envelope_from
-                note = compose.notification(
-                    recipient=r.address,
-                    sender=shown_sender,
-                    sender_name=decision.header_from_name,
-                    subject=decision.subject,
-                    sent=at,
-                    expires=p.expires,
-                    link=compose.token_link(p.portal_url, token),
-                    portal_id=cid,
-                    at=at,
-                    tz=tz,
-                    host=host,
-                    definition=r.definition.path,
-                )
-                batch.add(
-                    compose.to_bytes(note), kind="notification", to=[r.address], portal_id=cid
-                )
-        inbox = compose.InboxCopies(raw, limits=limits) if stamped else None
-        for r in stamped:
-            batch.add(inbox.copy(r.banner, r.address), kind="inbox-copy", to=[r.address])
-            store.record_delivery(key, r.address, "inbox", None, at, again)
+            ids = _retain(store, snapshot, decision, raw, portal, batch, key, host, source, again)
+        if stamped:
+            inbox = compose.InboxCopies(raw, limits=limits)
+            for r in stamped:
+                batch.add(inbox.copy(r.banner, r.address), kind="inbox-copy", to=[r.address])
+                records.record_delivery(key, r.address, "inbox", None, decision.at, again)
         store.audit(
             "deliver",
             "message",
             decision.message_id or source,
             None,
-            {
-                "source": source,
-                "subject": decision.subject,
-                "sender": decision.envelope_from,
-                "sent": utc(at),
-                "again": again,
-                "recipients": [
-                    {
-                        "address": r.address,
-                        "route": r.route,
-                        "secure": r.secure,
-                        "definition": r.definition.path if r.definition else None,
-                        "portal_id": ids.get(r.address),
-                    }
-                    for r in decision.recipients
-                ],
-                "outbox": [{"kind": f.kind, "to": list(f.to), "file": f.name} for f in batch.files],
-            },
+            _delivery_record(decision, source, again, ids, batch),
         )
     return Delivered(tuple(ids.values()), tuple(batch.files), ids)
+
+
+def _refuse_if_delivered(
+    store: Store, key: str, decision: MessageDecision, recipients: list[str]
+) -> None:
+    """:class:`AlreadyDelivered` if the message with this key was delivered
+    to any of ``recipients`` before."""
+    held = store.portal_records.delivered_to(key, recipients)
+    if held:
+        mid = decision.message_id
+        what = (
+            f"message {mid if len(mid) <= 200 else mid[:200] + '...'}"
+            if mid
+            else "this message (no Message-ID; the same bytes)"
+        )
+        raise AlreadyDelivered(
+            f"{what} was already delivered to {_listed(held)}; nothing was written "
+            "(give --again to deliver it again)"
+        )
+
+
+def _retain(
+    store: Store,
+    snapshot: Snapshot,
+    decision: MessageDecision,
+    raw: bytes,
+    portal: list[RecipientDecision],
+    batch: Batch,
+    key: str,
+    host: str,
+    source: str | None,
+    again: bool,
+) -> dict[str, int]:
+    """Retain the message, a copy (with its token) for each ``portal``
+    recipient, and stage each one's notification. Returns recipient -> copy id."""
+    records = store.portal_records
+    at = decision.at
+    mref = records.add_portal_message(
+        message_id=decision.message_id,
+        sender=decision.envelope_from,
+        header_from=decision.header_from,
+        header_from_name=decision.header_from_name,
+        subject=decision.subject,
+        sent=at,
+        via=decision.via,
+        source=source,
+        raw=raw,
+    )
+    retention_end = at + timedelta(days=snapshot.account.max_retention_days)
+    ids: dict[str, int] = {}
+    for r in portal:
+        p, definition = r.portal, r.definition
+        assert definition is not None  # the engine routes to the portal under a definition
+        token, token_id, digest = new_token(records.token_id_taken)
+        cid = records.add_portal_copy(
+            message_ref=mref,
+            recipient=r.address,
+            internal=r.internal,
+            definition=definition.path,
+            settings=_settings(definition),
+            allow_print=p.allow_print,
+            allow_reply=p.allow_reply,
+            allow_reply_all=p.allow_reply_all,
+            read_receipt=p.read_receipt,
+            sent=at,
+            expires=p.expires,
+            latest_expiry=p.latest_expiry,
+            retention_end=retention_end,
+            token_id=token_id,
+            token_hash=digest,
+        )
+        ids[r.address] = cid
+        records.record_delivery(key, r.address, "portal", cid, at, again)
+        note = compose.notification(
+            recipient=r.address,
+            sender=decision.header_from or decision.envelope_from,
+            sender_name=decision.header_from_name,
+            subject=decision.subject,
+            sent=at,
+            expires=p.expires,
+            link=compose.token_link(p.portal_url, token),
+            portal_id=cid,
+            at=at,
+            tz=snapshot.tz,
+            host=host,
+            definition=definition.path,
+        )
+        batch.add(compose.to_bytes(note), kind="notification", to=[r.address], portal_id=cid)
+    return ids
+
+
+def _delivery_record(
+    decision: MessageDecision,
+    source: str | None,
+    again: bool,
+    ids: dict[str, int],
+    batch: Batch,
+) -> dict[str, Any]:
+    """What the audit log records of a delivery."""
+    return {
+        "source": source,
+        "subject": decision.subject,
+        "sender": decision.envelope_from,
+        "sent": utc(decision.at),
+        "again": again,
+        "recipients": [
+            {
+                "address": r.address,
+                "route": r.route,
+                "secure": r.secure,
+                "definition": r.definition.path if r.definition else None,
+                "portal_id": ids.get(r.address),
+            }
+            for r in decision.recipients
+        ],
+        "outbox": [{"kind": f.kind, "to": list(f.to), "file": f.name} for f in batch.files],
+    }
 
 
 # --- recipient side ------------------------------------------------------------------
@@ -336,14 +373,18 @@ class _Denied(Refused):
         }
 
 
-def _audits_denials(fn):
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _audits_denials(fn: Callable[Concatenate[Store, P], R]) -> Callable[Concatenate[Store, P], R]:
     """Record every access refused by ``fn`` in the audit log, in a
     transaction of its own: ``fn``'s has been rolled back by then, and the
     row must stay although the command fails. (Called inside a caller's
     transaction, the row would share that transaction's fate.)"""
 
     @functools.wraps(fn)
-    def wrapper(store, *args, **kwargs):
+    def wrapper(store: Store, /, *args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return fn(store, *args, **kwargs)
         except _Denied as denied:
@@ -354,11 +395,11 @@ def _audits_denials(fn):
     return wrapper
 
 
-def _access(store, token: str, at: datetime, as_: str | None, action: str) -> PortalCopy:
-    copy_id = verify(token, store.portal_token)
+def _access(store: Store, token: str, at: datetime, as_: str | None, action: str) -> PortalCopy:
+    copy_id = verify(token, store.portal_records.portal_token)
     if copy_id is None:
         raise _Denied(action, "invalid token", token, at, as_)
-    copy = store.portal_copy(copy_id)
+    copy = store.portal_records.portal_copy(copy_id)
     if as_ is not None:
         try:
             who = normalise_address(as_)
@@ -379,7 +420,7 @@ def _access(store, token: str, at: datetime, as_: str | None, action: str) -> Po
             raise _Denied(action, "expired", token, at, as_, copy)
         if action not in ("open", "print"):
             raise Refused(
-                f"{action} refused: the secure message expired on {_when(copy.expires, _tz(store))}; "
+                f"{action} refused: the secure message expired on {_when(copy.expires, store.account_tz())}; "
                 "after expiry it can only be viewed and printed"
             )
     return copy
@@ -392,12 +433,14 @@ def _definition_says(copy: PortalCopy, what: str) -> str:
     )
 
 
-def _view(store, copy: PortalCopy, at: datetime, batch, tz) -> OutboxFile | None:
+def _view(
+    store: Store, copy: PortalCopy, at: datetime, batch: Batch, tz: tzinfo
+) -> OutboxFile | None:
     """Mark the copy read; on the first view of a read-receipt copy, stage
     the read receipt. Returns the receipt's outbox file, if any."""
     if copy.read_at is not None:
         return None
-    store.set_portal_read(copy.id, at)
+    store.portal_records.set_portal_read(copy.id, at)
     if not copy.read_receipt:
         return None
     host = compose.portal_host(store.account().portal_url)
@@ -407,8 +450,8 @@ def _view(store, copy: PortalCopy, at: datetime, batch, tz) -> OutboxFile | None
     )
 
 
-def _retained(store, copy: PortalCopy) -> bytes:
-    raw = store.portal_message_raw(copy.message_ref)
+def _retained(store: Store, copy: PortalCopy) -> bytes:
+    raw = store.portal_records.portal_message_raw(copy.message_ref)
     if raw is None:  # purged: _access refuses first, so only a damaged store gets here
         raise Refused(ACCESS_REFUSED)
     return raw
@@ -427,7 +470,7 @@ class Opened:
 
 @_audits_denials
 def open_copy(
-    store,
+    store: Store,
     token: str,
     at: datetime,
     outbox: Outbox,
@@ -441,7 +484,7 @@ def open_copy(
     before the store commits, and removed again if anything after them
     fails, so a failed save leaves no file and no trace of the open (still
     unread, no read receipt, no audit row)."""
-    tz = _tz(store)
+    tz = store.account_tz()
     saved = None
     batch = None
     try:
@@ -490,7 +533,7 @@ class Replied:
 
 @_audits_denials
 def reply(
-    store,
+    store: Store,
     token: str,
     body: str,
     at: datetime,
@@ -506,7 +549,7 @@ def reply(
     know (when it lists users)."""
     if not body.strip() and not attachments:
         raise InvalidInput("the reply is empty: give --body TEXT or --body-file FILE")
-    tz = _tz(store)
+    tz = store.account_tz()
     with _committed(store, outbox) as batch:
         copy = _access(store, token, at, as_, "reply")
         if not copy.allow_reply:
@@ -515,13 +558,7 @@ def reply(
             raise Refused(_definition_says(copy, "reply all"))
         view = compose.read_view(_retained(store, copy))
         to = (copy.reply_to,)
-        cc: tuple[str, ...] = ()
-        if all_:
-            cc = tuple(
-                a
-                for a in dict.fromkeys((*view.to_addresses, *view.cc_addresses))
-                if a not in (copy.recipient, copy.reply_to)
-            )
+        cc = _others(copy, view) if all_ else ()
         account = store.account()
         host = compose.portal_host(account.portal_url)
         msg = compose.reply(
@@ -536,12 +573,7 @@ def reply(
             host=host,
         )
         sent = batch.add(compose.to_bytes(msg), kind="reply", to=(*to, *cc), portal_id=copy.id)
-        unknown: tuple[str, ...] = ()
-        if store.has_users():
-            domains = {d.name for d in store.domains()}
-            unknown = tuple(
-                a for a in (*to, *cc) if is_internal(a, domains) and not store.is_user(a)
-            )
+        unknown = _unknown_users(store, (*to, *cc))
         ndr = None
         if unknown:
             notice = compose.non_delivery(
@@ -576,6 +608,26 @@ def reply(
     return Replied(copy, to, cc, unknown, tuple(batch.files))
 
 
+def _others(copy: PortalCopy, view: compose.View) -> tuple[str, ...]:
+    """Who else a reply-all goes to: the original To and Cc recipients, but
+    the replier and the sender."""
+    return tuple(
+        a
+        for a in dict.fromkeys((*view.to_addresses, *view.cc_addresses))
+        if a not in (copy.recipient, copy.reply_to)
+    )
+
+
+def _unknown_users(store: Store, addresses: Sequence[str]) -> tuple[str, ...]:
+    """Those of ``addresses`` in an internal domain that the directory does
+    not know (none when it lists no users)."""
+    records = store.portal_records
+    if not records.has_users():
+        return ()
+    domains = {d.name for d in store.domains()}
+    return tuple(a for a in addresses if is_internal(a, domains) and not records.is_user(a))
+
+
 @dataclass(frozen=True, slots=True)
 class Printed:
     copy: PortalCopy
@@ -585,10 +637,10 @@ class Printed:
 
 @_audits_denials
 def print_copy(
-    store, token: str, at: datetime, outbox: Outbox, *, as_: str | None = None
+    store: Store, token: str, at: datetime, outbox: Outbox, *, as_: str | None = None
 ) -> Printed:
     """``portal print``: a printable HTML rendering, when the definition allows it."""
-    tz = _tz(store)
+    tz = store.account_tz()
     with _committed(store, outbox) as batch:
         copy = _access(store, token, at, as_, "print")
         if not copy.allow_print:
@@ -613,7 +665,7 @@ def print_copy(
 # --- sender and administrator side ----------------------------------------------------------
 
 
-def _living(copy: PortalCopy, what: str, tz) -> None:
+def _living(copy: PortalCopy, what: str, tz: tzinfo) -> None:
     if copy.purged_at is not None:
         raise Refused(
             f"cannot {what} portal copy {copy.id}: it was purged on {_when(copy.purged_at, tz)}"
@@ -624,7 +676,9 @@ def _living(copy: PortalCopy, what: str, tz) -> None:
         )
 
 
-def extend(store, ref: int | str, by: Duration, at: datetime) -> tuple[PortalCopy, PortalCopy]:
+def extend(
+    store: Store, ref: int | str, by: Duration, at: datetime
+) -> tuple[PortalCopy, PortalCopy]:
     """Move an external copy's expiry later by ``by``: only before it has
     passed, within what remains of the definition's ``max_extension`` (as at
     sending), never past the retention period. Returns (before, after)."""
@@ -632,9 +686,9 @@ def extend(store, ref: int | str, by: Duration, at: datetime) -> tuple[PortalCop
         raise InvalidInput(f"invalid --by {str(by)!r}: expected a positive duration such as 7d")
     from secmsg_cli.engine.durations import parse_duration
 
-    tz = _tz(store)
+    tz = store.account_tz()
     with store.transaction():
-        copy = store.portal_copy(ref)
+        copy = store.portal_records.portal_copy(ref)
         _living(copy, "extend", tz)
         if copy.expires is None:
             raise Refused(
@@ -657,6 +711,7 @@ def extend(store, ref: int | str, by: Duration, at: datetime) -> tuple[PortalCop
                 "allows no extension (max_extension 0d)"
             )
         new = by.add_capped(copy.expires)  # past 9999: beyond retention, refused below
+        assert copy.original_expires is not None  # set with expires, at sending
         limit = max_ext.add_capped(copy.original_expires)
         latest = min(limit, copy.retention_end)
         if new > latest:
@@ -677,8 +732,8 @@ def extend(store, ref: int | str, by: Duration, at: datetime) -> tuple[PortalCop
             {"at": utc(at), "by": str(by), "from": utc(copy.expires), "to": utc(new)},
         ]
         total = int((new - copy.original_expires).total_seconds())
-        store.set_portal_expiry(copy.id, new, total, extensions)
-        after = store.portal_copy(copy.id)
+        store.portal_records.set_portal_expiry(copy.id, new, total, extensions)
+        after = store.portal_records.portal_copy(copy.id)
         store.audit("extend", "portal-copy", copy.id, copy_summary(copy), copy_summary(after))
     return copy, after
 
@@ -696,11 +751,11 @@ def _span(delta: timedelta) -> str:
     return " ".join(p for p in parts if p) or "0m"
 
 
-def recall(store, ref: int | str, at: datetime) -> PortalCopy:
+def recall(store: Store, ref: int | str, at: datetime) -> PortalCopy:
     """Withdraw a copy nobody has opened; its token stops working."""
-    tz = _tz(store)
+    tz = store.account_tz()
     with store.transaction():
-        copy = store.portal_copy(ref)
+        copy = store.portal_records.portal_copy(ref)
         _living(copy, "recall", tz)
         if copy.read_at is not None:
             raise Refused(
@@ -711,8 +766,8 @@ def recall(store, ref: int | str, at: datetime) -> PortalCopy:
             raise InvalidInput(
                 f"--at {at.isoformat()} is before the message was sent ({copy.sent.isoformat()})"
             )
-        store.set_portal_recalled(copy.id, at)
-        after = store.portal_copy(copy.id)
+        store.portal_records.set_portal_recalled(copy.id, at)
+        after = store.portal_records.portal_copy(copy.id)
         store.audit("recall", "portal-copy", copy.id, copy_summary(copy), copy_summary(after))
     return after
 
@@ -723,25 +778,29 @@ class Swept:
     purged: tuple[int, ...]
 
 
-def sweep(store, at: datetime) -> Swept:
+def sweep(store: Store, at: datetime) -> Swept:
     """Mark the copies whose expiry has passed as expired, and purge those
     past the retention period (internal copies too: they never expire, but
     nothing is kept beyond retention)."""
     with store.transaction():
-        expired = store.portal_copies_to_expire(at)
+        expired = store.portal_records.portal_copies_to_expire(at)
         for c in expired:
-            store.set_portal_expired(c.id, at)
+            store.portal_records.set_portal_expired(c.id, at)
             store.audit(
                 "expire",
                 "portal-copy",
                 c.id,
                 copy_summary(c),
-                copy_summary(store.portal_copy(c.id)),
+                copy_summary(store.portal_records.portal_copy(c.id)),
             )
-        purged = store.portal_copies_to_purge(at)
+        purged = store.portal_records.portal_copies_to_purge(at)
         for c in purged:
-            store.purge_portal_copy(c.id, c.message_ref, at)
+            store.portal_records.purge_portal_copy(c.id, c.message_ref, at)
             store.audit(
-                "purge", "portal-copy", c.id, copy_summary(c), copy_summary(store.portal_copy(c.id))
+                "purge",
+                "portal-copy",
+                c.id,
+                copy_summary(c),
+                copy_summary(store.portal_records.portal_copy(c.id)),
             )
     return Swept(tuple(c.id for c in expired), tuple(c.id for c in purged))

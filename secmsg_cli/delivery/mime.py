@@ -33,6 +33,7 @@ import email.utils
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from secmsg_cli.engine.message import (
     decode_bytes,
@@ -41,6 +42,9 @@ from secmsg_cli.engine.message import (
     transfer_decode,
     transfer_encoding,
 )
+
+if TYPE_CHECKING:
+    import email.policy
 
 __all__ = [
     "Folded",
@@ -329,10 +333,11 @@ def walk(data: bytes, max_depth: int, max_parts: int | None = None) -> Part:
         default = "message/rfc822" if part.ctype == "multipart/digest" else "text/plain"
         child = _entity(data, span[0], span[1], part.depth + 1, default)
         kind = "containers" if child.kind == CONTAINER else "leaves"
-        if budget[kind] is not None:
-            if budget[kind] <= 0:
+        left = budget[kind]
+        if left is not None:
+            if left <= 0:
                 break
-            budget[kind] -= 1
+            budget[kind] = left - 1
         part.children.append(child)
         if child.kind == CONTAINER:
             enter(child)
@@ -527,5 +532,5 @@ class Folded(str):
         self._lines = lines
         return self
 
-    def fold(self, *, policy) -> str:
+    def fold(self, *, policy: email.policy.Policy) -> str:
         return self._lines.replace("\n", policy.linesep)

@@ -57,7 +57,7 @@ def verify(token: str, find: Callable[[str], tuple[T, str | None] | None]) -> T 
     """What ``token`` gives access to, else None. ``find(id)`` returns
     ``(what, stored hash)`` for the copy whose token has that id, else None;
     it should cost the same whether or not there is one (fetch the hash, not
-    the copy: see :meth:`secmsg_cli.store.portal.PortalStoreMixin.portal_token`)."""
+    the copy: see :meth:`secmsg_cli.store.portal.PortalRecords.portal_token`)."""
     token = token.strip() if isinstance(token, str) else ""
     token_id = split_token(token)
     # no branch on whether the id exists before the comparison: the same calls either way

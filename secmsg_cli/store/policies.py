@@ -1,5 +1,6 @@
-"""Store methods for policies (all three kinds) and content definitions
-(SPEC §4, §6), mixed into :class:`secmsg_cli.store.store.Store`.
+"""Policies (all three kinds) and content definitions (SPEC §4, §6): the
+part of the store that keeps them, :attr:`Store.policy_records
+<secmsg_cli.store.store.Store.policy_records>`.
 
 Field rules live in :func:`secmsg_cli.model.check_policy` and
 :func:`secmsg_cli.model.check_content_definition` (shared with the config
@@ -25,6 +26,8 @@ from secmsg_cli.model import (
     check_content_definition,
     check_policy,
 )
+from secmsg_cli.store._core import StoreCore
+from secmsg_cli.store._sql import rowid
 
 KIND_NOUN = {
     "secure-messaging": "secure-messaging policy",
@@ -80,18 +83,23 @@ def _side_matches(side: str, keys: Collection[tuple[str, ...]]) -> tuple[str, li
     return f"({' OR '.join(clauses) or '0'})", params
 
 
-class PolicyStoreMixin:
-    """Policies and content definitions. Relies on the Store's ``_q``, ``_x``,
-    ``transaction``, ``audit``, ``definition``, ``group`` and ``account``."""
+class PolicyRecords:
+    """Policies and content definitions, kept in ``store`` (which they refer
+    to for definitions, groups, the account's time zone and the audit log)."""
+
+    __slots__ = ("_store",)
+
+    def __init__(self, store: StoreCore) -> None:
+        self._store = store
 
     # --- reading ------------------------------------------------------------
 
     def _definition_paths(self) -> dict[int, str]:
-        paths = self._folder_paths()  # type: ignore[attr-defined]
+        paths = self._store._folder_paths()
         return {
             r["id"]: f"{paths[r['folder_id']]}/{r['description']}"
-            for r in self._q("SELECT id, folder_id, description FROM definitions")
-        }  # type: ignore[attr-defined]
+            for r in self._store._q("SELECT id, folder_id, description FROM definitions")
+        }
 
     def _policy_from_row(
         self, row: sqlite3.Row, def_paths: Mapping[int, str], cd_names: Mapping[int, str]
@@ -125,19 +133,21 @@ class PolicyStoreMixin:
         :func:`secmsg_cli.engine.snapshot.target_key`), only the policies
         whose from and to targets both have a key among them."""
         def_paths = self._definition_paths()
-        cd_names = {r[0]: r[1] for r in self._q("SELECT id, name FROM content_definitions")}  # type: ignore[attr-defined]
+        cd_names = {r[0]: r[1] for r in self._store._q("SELECT id, name FROM content_definitions")}
         where, params = ["1"], []
         if kind is not None:
             where.append("kind = ?")
             params.append(kind)
         if keys is not None and len(keys) <= _MAX_KEYS_IN_SQL:
             # Most rows are left out by SQLite; the exact test follows.
-            self.conn.create_function("secmsg_lower", 1, _lower, deterministic=True)  # type: ignore[attr-defined]
+            self._store.conn.create_function("secmsg_lower", 1, _lower, deterministic=True)
             for side in ("from", "to"):
                 clause, side_params = _side_matches(side, keys)
                 where.append(clause)
                 params += side_params
-        rows = self._q(f"SELECT * FROM policies WHERE {' AND '.join(where)} ORDER BY id", params)  # type: ignore[attr-defined]
+        rows = self._store._q(
+            f"SELECT * FROM policies WHERE {' AND '.join(where)} ORDER BY id", params
+        )
         if keys is not None:
             from secmsg_cli.engine.snapshot import target_key
 
@@ -154,13 +164,15 @@ class PolicyStoreMixin:
         text = str(ref).strip()
         noun = KIND_NOUN.get(kind or "", "policy")
         pid = as_id(ref)
-        where, params = (
-            ("id = ?", [pid]) if pid is not None else ("narrative = ? COLLATE NOCASE", [text])
-        )
+        params: list[object]
+        if pid is not None:
+            where, params = "id = ?", [pid]
+        else:
+            where, params = "narrative = ? COLLATE NOCASE", [text]
         if kind is not None:
             where += " AND kind = ?"
             params.append(kind)
-        rows = self._q(f"SELECT * FROM policies WHERE {where} ORDER BY id", params)  # type: ignore[attr-defined]
+        rows = self._store._q(f"SELECT * FROM policies WHERE {where} ORDER BY id", params)
         if not rows:
             raise NotFound(f"{noun} {text if pid is not None else repr(text)} not found")
         if len(rows) > 1:
@@ -173,8 +185,8 @@ class PolicyStoreMixin:
         if row["content_definition_id"]:
             cd_names = {
                 r[0]: r[1]
-                for r in self._q(
-                    "SELECT id, name FROM content_definitions WHERE id = ?",  # type: ignore[attr-defined]
+                for r in self._store._q(
+                    "SELECT id, name FROM content_definitions WHERE id = ?",
                     [row["content_definition_id"]],
                 )
             }
@@ -197,15 +209,17 @@ class PolicyStoreMixin:
         def_paths = self._definition_paths()
         return [
             self._content_definition_from_row(r, def_paths)
-            for r in self._q("SELECT * FROM content_definitions ORDER BY name COLLATE NOCASE")
-        ]  # type: ignore[attr-defined]
+            for r in self._store._q(
+                "SELECT * FROM content_definitions ORDER BY name COLLATE NOCASE"
+            )
+        ]
 
     def content_definition(self, ref: str | int) -> ContentDefinition:
         """A content definition by name (case-insensitive) or id."""
         text = str(ref).strip()
-        rows = self._q("SELECT * FROM content_definitions WHERE name = ?", [text])  # type: ignore[attr-defined]
+        rows = self._store._q("SELECT * FROM content_definitions WHERE name = ?", [text])
         if not rows and (cid := as_id(ref)) is not None:
-            rows = self._q("SELECT * FROM content_definitions WHERE id = ?", [cid])  # type: ignore[attr-defined]
+            rows = self._store._q("SELECT * FROM content_definitions WHERE id = ?", [cid])
         if not rows:
             raise NotFound(f"content definition {text!r} not found")
         return self._content_definition_from_row(rows[0], self._definition_paths())
@@ -219,22 +233,22 @@ class PolicyStoreMixin:
         marks = ",".join("?" * len(ids))
         users = [
             f"{KIND_NOUN[r['kind']]} {r['id']} ({r['narrative']!r})"
-            for r in self._q(
+            for r in self._store._q(
                 f"SELECT id, kind, narrative FROM policies WHERE definition_id IN ({marks}) ORDER BY id",
                 ids,
             )
-        ]  # type: ignore[attr-defined]
+        ]
         users += [
             f"content definition {r['name']!r} (secure_messaging)"
-            for r in self._q(
+            for r in self._store._q(
                 f"SELECT name FROM content_definitions WHERE definition_id IN ({marks}) ORDER BY name",
                 ids,
             )
-        ]  # type: ignore[attr-defined]
+        ]
         return users
 
     def policy_users_of_group(self, name: str) -> list[str]:
-        rows = self._q(  # type: ignore[attr-defined]
+        rows = self._store._q(
             "SELECT id, kind, narrative FROM policies WHERE (from_type = 'group' AND from_value = ? COLLATE NOCASE) "
             "OR (to_type = 'group' AND to_value = ? COLLATE NOCASE) ORDER BY id",
             [name, name],
@@ -243,19 +257,14 @@ class PolicyStoreMixin:
 
     # --- policies -----------------------------------------------------------
 
-    def _account_tz(self):
-        from zoneinfo import ZoneInfo
-
-        return ZoneInfo(self.account().timezone)  # type: ignore[attr-defined]
-
     def _check_target_exists(self, target: Target, side: str) -> Target:
         """The target with references checked; a group's name as stored."""
         if target.type == "group":
             try:
-                return Target("group", self.group(str(target.value)).name)  # type: ignore[attr-defined]
+                return Target("group", self._store.group(str(target.value)).name)
             except NotFound:
                 raise NotFound(f"{side}: group {target.value!r} not found") from None
-        elif target.type == "attribute" and not self._q(  # type: ignore[attr-defined]
+        elif target.type == "attribute" and not self._store._q(
             "SELECT 1 FROM attributes WHERE name = ? LIMIT 1", [target.name]
         ):
             raise NotFound(f"{side}: no address has an attribute named {target.name!r}")
@@ -266,7 +275,7 @@ class PolicyStoreMixin:
         kind = values["kind"]
         definition_id = content_definition_id = None
         if values.get("definition"):
-            definition_id = self.definition(values["definition"]).id  # type: ignore[attr-defined]
+            definition_id = self._store.definition(values["definition"]).id
         if values.get("content_definition"):
             content_definition_id = self.content_definition(values["content_definition"]).id
         values = {
@@ -297,7 +306,7 @@ class PolicyStoreMixin:
         return row
 
     def _validated_policy(self, raw: Mapping[str, Any]) -> dict[str, Any]:
-        values, problems = check_policy(raw, self._account_tz())
+        values, problems = check_policy(raw, self._store.account_tz())
         if problems:
             field, message = problems[0].field, problems[0].message
             more = f" (and {len(problems) - 1} more problem(s))" if len(problems) > 1 else ""
@@ -307,25 +316,27 @@ class PolicyStoreMixin:
     def create_policy(self, raw: Mapping[str, Any]) -> Policy:
         """Create a policy from SPEC §9 fields (``kind`` required; ``id`` optional)."""
         values = self._validated_policy(raw)
-        with self.transaction():  # type: ignore[attr-defined]
+        with self._store.transaction():
             row = self._policy_row(values)
             row["created"] = row["updated"] = _now()
             if "id" in values:
-                if self._q("SELECT 1 FROM policies WHERE id = ?", [values["id"]]):  # type: ignore[attr-defined]
+                if self._store._q("SELECT 1 FROM policies WHERE id = ?", [values["id"]]):
                     raise Refused(f"policy id {values['id']} is already taken")
                 row["id"] = values["id"]
             cols = ", ".join(row)
-            pid = self._x(
-                f"INSERT INTO policies ({cols}) VALUES ({', '.join('?' * len(row))})",
-                list(row.values()),
-            ).lastrowid  # type: ignore[attr-defined]
+            pid = rowid(
+                self._store._x(
+                    f"INSERT INTO policies ({cols}) VALUES ({', '.join('?' * len(row))})",
+                    list(row.values()),
+                )
+            )
             created = self.policy(None, pid)
-            self.audit("create", values["kind"], pid, None, created)  # type: ignore[attr-defined]
+            self._store.audit("create", values["kind"], pid, None, created)
         return created
 
     def update_policy(self, kind: str, ref: str | int, changes: Mapping[str, Any]) -> Policy:
         """Change fields of a policy (SPEC §9 names); the result is validated whole."""
-        with self.transaction():  # type: ignore[attr-defined]
+        with self._store.transaction():
             before = self.policy(kind, ref)
             raw = policy_fields(before)
             raw.update(changes)
@@ -334,16 +345,16 @@ class PolicyStoreMixin:
             row = self._policy_row(values)
             row["updated"] = _now()
             sets = ", ".join(f"{c} = ?" for c in row)
-            self._x(f"UPDATE policies SET {sets} WHERE id = ?", [*row.values(), before.id])  # type: ignore[attr-defined]
+            self._store._x(f"UPDATE policies SET {sets} WHERE id = ?", [*row.values(), before.id])
             after = self.policy(kind, before.id)
-            self.audit("update", kind, before.id, before, after)  # type: ignore[attr-defined]
+            self._store.audit("update", kind, before.id, before, after)
         return after
 
     def delete_policy(self, kind: str, ref: str | int) -> Policy:
-        with self.transaction():  # type: ignore[attr-defined]
+        with self._store.transaction():
             p = self.policy(kind, ref)
-            self._x("DELETE FROM policies WHERE id = ?", [p.id])  # type: ignore[attr-defined]
-            self.audit("delete", kind, p.id, p, None)  # type: ignore[attr-defined]
+            self._store._x("DELETE FROM policies WHERE id = ?", [p.id])
+            self._store.audit("delete", kind, p.id, p, None)
         return p
 
     # --- content definitions --------------------------------------------------
@@ -360,7 +371,7 @@ class PolicyStoreMixin:
     def _content_definition_row(self, values: Mapping[str, Any]) -> dict[str, Any]:
         definition_id = None
         if values.get("secure_messaging"):
-            definition_id = self.definition(values["secure_messaging"]).id  # type: ignore[attr-defined]
+            definition_id = self._store.definition(values["secure_messaging"]).id
         return {
             "name": values["name"],
             "activation_score": values["activation_score"],
@@ -371,57 +382,59 @@ class PolicyStoreMixin:
 
     def create_content_definition(self, raw: Mapping[str, Any]) -> ContentDefinition:
         values = self._validated_content_definition(raw)
-        with self.transaction():  # type: ignore[attr-defined]
-            if self._q("SELECT 1 FROM content_definitions WHERE name = ?", [values["name"]]):  # type: ignore[attr-defined]
+        with self._store.transaction():
+            if self._store._q("SELECT 1 FROM content_definitions WHERE name = ?", [values["name"]]):
                 raise Refused(f"content definition {values['name']!r} already exists")
             row = self._content_definition_row(values)
             row["created"] = row["updated"] = _now()
-            cid = self._x(
-                f"INSERT INTO content_definitions ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})",  # type: ignore[attr-defined]
-                list(row.values()),
-            ).lastrowid
+            cid = rowid(
+                self._store._x(
+                    f"INSERT INTO content_definitions ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})",
+                    list(row.values()),
+                )
+            )
             created = self.content_definition(cid)
-            self.audit("create", "content-definition", created.name, None, created)  # type: ignore[attr-defined]
+            self._store.audit("create", "content-definition", created.name, None, created)
         return created
 
     def update_content_definition(
         self, ref: str | int, changes: Mapping[str, Any]
     ) -> ContentDefinition:
-        with self.transaction():  # type: ignore[attr-defined]
+        with self._store.transaction():
             before = self.content_definition(ref)
             raw = content_definition_fields(before)
             raw.update(changes)
             values = self._validated_content_definition(raw)
-            clash = self._q(
+            clash = self._store._q(
                 "SELECT id FROM content_definitions WHERE name = ? AND id != ?",
                 [values["name"], before.id],
-            )  # type: ignore[attr-defined]
+            )
             if clash:
                 raise Refused(f"content definition {values['name']!r} already exists")
             row = self._content_definition_row(values)
             row["updated"] = _now()
             sets = ", ".join(f"{c} = ?" for c in row)
-            self._x(
+            self._store._x(
                 f"UPDATE content_definitions SET {sets} WHERE id = ?", [*row.values(), before.id]
-            )  # type: ignore[attr-defined]
+            )
             after = self.content_definition(before.id)
-            self.audit("update", "content-definition", before.name, before, after)  # type: ignore[attr-defined]
+            self._store.audit("update", "content-definition", before.name, before, after)
         return after
 
     def delete_content_definition(self, ref: str | int) -> ContentDefinition:
-        with self.transaction():  # type: ignore[attr-defined]
+        with self._store.transaction():
             cd = self.content_definition(ref)
             users = [
                 f"{KIND_NOUN[r['kind']]} {r['id']} ({r['narrative']!r})"
-                for r in self._q(
+                for r in self._store._q(
                     "SELECT id, kind, narrative FROM policies WHERE content_definition_id = ? ORDER BY id",
                     [cd.id],
                 )
-            ]  # type: ignore[attr-defined]
+            ]
             if users:
                 raise Refused(f"content definition {cd.name!r} is in use by {', '.join(users)}")
-            self._x("DELETE FROM content_definitions WHERE id = ?", [cd.id])  # type: ignore[attr-defined]
-            self.audit("delete", "content-definition", cd.name, cd, None)  # type: ignore[attr-defined]
+            self._store._x("DELETE FROM content_definitions WHERE id = ?", [cd.id])
+            self._store.audit("delete", "content-definition", cd.name, cd, None)
         return cd
 
 
@@ -461,4 +474,4 @@ def content_definition_fields(cd: ContentDefinition) -> dict[str, Any]:
     return out
 
 
-__all__ = ["KINDS", "KIND_NOUN", "PolicyStoreMixin", "content_definition_fields", "policy_fields"]
+__all__ = ["KINDS", "KIND_NOUN", "PolicyRecords", "content_definition_fields", "policy_fields"]

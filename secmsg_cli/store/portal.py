@@ -1,5 +1,6 @@
-"""Store methods for the Secure Messaging Portal (SPEC §7.4) and the
-directory's users, mixed into :class:`secmsg_cli.store.store.Store`.
+"""The Secure Messaging Portal's records (SPEC §7.4) and the directory's
+users: the part of the store that keeps them, :attr:`Store.portal_records
+<secmsg_cli.store.store.Store.portal_records>`.
 
 Only rows in and out: the rules (who may do what, when) live in
 :mod:`secmsg_cli.delivery.lifecycle`, which calls these inside one
@@ -22,7 +23,8 @@ from typing import Any
 from secmsg_cli.engine.addresses import AddressError, is_internal, normalise_address
 from secmsg_cli.errors import InvalidInput, NotFound, Refused
 from secmsg_cli.model import as_id
-from secmsg_cli.store._sql import chunks
+from secmsg_cli.store._core import StoreCore
+from secmsg_cli.store._sql import chunks, rowid
 
 STATUSES = ("unread", "read", "expired", "recalled", "purged")
 
@@ -114,11 +116,11 @@ def _copy(row: sqlite3.Row) -> PortalCopy:
         allow_reply=bool(row["allow_reply"]),
         allow_reply_all=bool(row["allow_reply_all"]),
         read_receipt=bool(row["read_receipt"]),
-        sent=parse_utc(row["sent"]),  # type: ignore[arg-type]
+        sent=datetime.fromisoformat(row["sent"]),
         expires=parse_utc(row["expires"]),
         original_expires=parse_utc(row["original_expires"]),
         latest_expiry=parse_utc(row["latest_expiry"]),
-        retention_end=parse_utc(row["retention_end"]),  # type: ignore[arg-type]
+        retention_end=datetime.fromisoformat(row["retention_end"]),
         extended_seconds=row["extended_seconds"],
         extensions=tuple(json.loads(row["extensions"])),
         read_at=parse_utc(row["read_at"]),
@@ -148,9 +150,15 @@ def copy_summary(c: PortalCopy) -> dict[str, Any]:
     }
 
 
-class PortalStoreMixin:
-    """Portal copies and users. Relies on the Store's ``_q``, ``_x``,
-    ``transaction``, ``audit`` and ``domains``."""
+class PortalRecords:
+    """Portal messages and copies, the delivery ledger, the outbox files
+    pending a move, and the directory's users, kept in ``store`` (which they
+    refer to for the internal domains and the audit log)."""
+
+    __slots__ = ("_store",)
+
+    def __init__(self, store: StoreCore) -> None:
+        self._store = store
 
     # --- portal messages and copies -----------------------------------------
 
@@ -169,23 +177,25 @@ class PortalStoreMixin:
     ) -> int:
         import hashlib
 
-        return self._x(  # type: ignore[attr-defined]
-            "INSERT INTO portal_messages (message_id, sender, header_from, header_from_name, subject, sent, via, "
-            "source, raw, size, sha256) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                message_id,
-                sender,
-                header_from,
-                header_from_name,
-                subject,
-                utc(sent),
-                via,
-                source,
-                sqlite3.Binary(raw),
-                len(raw),
-                hashlib.sha256(raw).hexdigest(),
-            ],
-        ).lastrowid
+        return rowid(
+            self._store._x(
+                "INSERT INTO portal_messages (message_id, sender, header_from, header_from_name, subject, sent, via, "
+                "source, raw, size, sha256) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    message_id,
+                    sender,
+                    header_from,
+                    header_from_name,
+                    subject,
+                    utc(sent),
+                    via,
+                    source,
+                    sqlite3.Binary(raw),
+                    len(raw),
+                    hashlib.sha256(raw).hexdigest(),
+                ],
+            )
+        )
 
     def add_portal_copy(
         self,
@@ -206,32 +216,34 @@ class PortalStoreMixin:
         token_id: str,
         token_hash: str,
     ) -> int:
-        return self._x(  # type: ignore[attr-defined]
-            "INSERT INTO portal_copies (message_ref, recipient, internal, definition, settings, allow_print, "
-            "allow_reply, allow_reply_all, read_receipt, sent, expires, original_expires, latest_expiry, "
-            "retention_end, token_id, token_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                message_ref,
-                recipient,
-                int(internal),
-                definition,
-                json.dumps(dict(settings), sort_keys=True),
-                int(allow_print),
-                int(allow_reply),
-                int(allow_reply_all),
-                int(read_receipt),
-                utc(sent),
-                None if expires is None else utc(expires),
-                None if expires is None else utc(expires),
-                None if latest_expiry is None else utc(latest_expiry),
-                utc(retention_end),
-                token_id,
-                token_hash,
-            ],
-        ).lastrowid
+        return rowid(
+            self._store._x(
+                "INSERT INTO portal_copies (message_ref, recipient, internal, definition, settings, allow_print, "
+                "allow_reply, allow_reply_all, read_receipt, sent, expires, original_expires, latest_expiry, "
+                "retention_end, token_id, token_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    message_ref,
+                    recipient,
+                    int(internal),
+                    definition,
+                    json.dumps(dict(settings), sort_keys=True),
+                    int(allow_print),
+                    int(allow_reply),
+                    int(allow_reply_all),
+                    int(read_receipt),
+                    utc(sent),
+                    None if expires is None else utc(expires),
+                    None if expires is None else utc(expires),
+                    None if latest_expiry is None else utc(latest_expiry),
+                    utc(retention_end),
+                    token_id,
+                    token_hash,
+                ],
+            )
+        )
 
     def token_id_taken(self, token_id: str) -> bool:
-        return bool(self._q("SELECT 1 FROM portal_copies WHERE token_id = ?", [token_id]))  # type: ignore[attr-defined]
+        return bool(self._store._q("SELECT 1 FROM portal_copies WHERE token_id = ?", [token_id]))
 
     def portal_copy(self, ref: int | str) -> PortalCopy:
         text = str(ref).strip()
@@ -240,7 +252,7 @@ class PortalStoreMixin:
             raise InvalidInput(
                 f"invalid portal id {text!r}: expected a number (see 'secmsg portal list')"
             )
-        rows = self._q(_COPY_SQL + " WHERE c.id = ?", [copy_id])  # type: ignore[attr-defined]
+        rows = self._store._q(_COPY_SQL + " WHERE c.id = ?", [copy_id])
         if not rows:
             raise NotFound(f"portal copy {text} not found")
         return _copy(rows[0])
@@ -249,7 +261,9 @@ class PortalStoreMixin:
         """(copy id, token hash) of the copy whose token has this non-secret id:
         only what verifying a token needs, so that an existing id costs what an
         unknown one does (:func:`secmsg_cli.delivery.tokens.verify`)."""
-        rows = self._q("SELECT id, token_hash FROM portal_copies WHERE token_id = ?", [token_id])  # type: ignore[attr-defined]
+        rows = self._store._q(
+            "SELECT id, token_hash FROM portal_copies WHERE token_id = ?", [token_id]
+        )
         return (rows[0]["id"], rows[0]["token_hash"]) if rows else None
 
     def portal_copies(
@@ -260,7 +274,7 @@ class PortalStoreMixin:
         message_ref: int | None = None,
     ) -> list[PortalCopy]:
         """Copies by id; ``sender`` matches the envelope sender or the header From."""
-        sql, params = _COPY_SQL + " WHERE 1", []
+        sql, params = _COPY_SQL + " WHERE 1", list[object]()
         if sender:
             sql += " AND (m.sender = ? OR m.header_from = ?)"
             params += [sender, sender]
@@ -270,24 +284,24 @@ class PortalStoreMixin:
         if message_ref is not None:
             sql += " AND c.message_ref = ?"
             params.append(message_ref)
-        return [_copy(r) for r in self._q(sql + " ORDER BY c.id", params)]  # type: ignore[attr-defined]
+        return [_copy(r) for r in self._store._q(sql + " ORDER BY c.id", params)]
 
     def portal_message_raw(self, message_ref: int) -> bytes | None:
-        rows = self._q("SELECT raw FROM portal_messages WHERE id = ?", [message_ref])  # type: ignore[attr-defined]
+        rows = self._store._q("SELECT raw FROM portal_messages WHERE id = ?", [message_ref])
         return bytes(rows[0][0]) if rows and rows[0][0] is not None else None
 
     def portal_message_recipients(self, message_ref: int) -> list[str]:
         return [
             r[0]
-            for r in self._q(  # type: ignore[attr-defined]
+            for r in self._store._q(
                 "SELECT recipient FROM portal_copies WHERE message_ref = ? ORDER BY id",
                 [message_ref],
             )
         ]
 
     def set_portal_read(self, copy_id: int, at: datetime) -> None:
-        self._x(
-            "UPDATE portal_copies SET read_at = ? WHERE id = ? AND read_at IS NULL",  # type: ignore[attr-defined]
+        self._store._x(
+            "UPDATE portal_copies SET read_at = ? WHERE id = ? AND read_at IS NULL",
             [utc(at), copy_id],
         )
 
@@ -298,19 +312,19 @@ class PortalStoreMixin:
         extended_seconds: int,
         extensions: Iterable[Mapping[str, Any]],
     ) -> None:
-        self._x(  # type: ignore[attr-defined]
+        self._store._x(
             "UPDATE portal_copies SET expires = ?, extended_seconds = ?, extensions = ? WHERE id = ?",
             [utc(expires), extended_seconds, json.dumps(list(extensions)), copy_id],
         )
 
     def set_portal_recalled(self, copy_id: int, at: datetime) -> None:
-        self._x("UPDATE portal_copies SET recalled_at = ? WHERE id = ?", [utc(at), copy_id])  # type: ignore[attr-defined]
+        self._store._x("UPDATE portal_copies SET recalled_at = ? WHERE id = ?", [utc(at), copy_id])
 
     def portal_copies_to_expire(self, at: datetime) -> list[PortalCopy]:
         """External copies whose expiry has passed and that no sweep has marked yet."""
         return [
             _copy(r)
-            for r in self._q(  # type: ignore[attr-defined]
+            for r in self._store._q(
                 _COPY_SQL
                 + " WHERE c.expires IS NOT NULL AND c.expires <= ? AND c.expired_at IS NULL "
                 "AND c.purged_at IS NULL ORDER BY c.id",
@@ -321,39 +335,39 @@ class PortalStoreMixin:
     def portal_copies_to_purge(self, at: datetime) -> list[PortalCopy]:
         return [
             _copy(r)
-            for r in self._q(  # type: ignore[attr-defined]
+            for r in self._store._q(
                 _COPY_SQL + " WHERE c.retention_end <= ? AND c.purged_at IS NULL ORDER BY c.id",
                 [utc(at)],
             )
         ]
 
     def set_portal_expired(self, copy_id: int, at: datetime) -> None:
-        self._x("UPDATE portal_copies SET expired_at = ? WHERE id = ?", [utc(at), copy_id])  # type: ignore[attr-defined]
+        self._store._x("UPDATE portal_copies SET expired_at = ? WHERE id = ?", [utc(at), copy_id])
 
     def purge_portal_copy(self, copy_id: int, message_ref: int, at: datetime) -> None:
         """Forget the token and, once no copy of the message is left unpurged,
         the message itself (headers, body and attachments); a tombstone stays."""
-        self._x(
-            "UPDATE portal_copies SET purged_at = ?, token_hash = NULL WHERE id = ?",  # type: ignore[attr-defined]
+        self._store._x(
+            "UPDATE portal_copies SET purged_at = ?, token_hash = NULL WHERE id = ?",
             [utc(at), copy_id],
         )
-        left = self._q(
-            "SELECT 1 FROM portal_copies WHERE message_ref = ? AND purged_at IS NULL",  # type: ignore[attr-defined]
+        left = self._store._q(
+            "SELECT 1 FROM portal_copies WHERE message_ref = ? AND purged_at IS NULL",
             [message_ref],
         )
         if not left:
-            self._x("UPDATE portal_messages SET raw = NULL WHERE id = ?", [message_ref])  # type: ignore[attr-defined]
+            self._store._x("UPDATE portal_messages SET raw = NULL WHERE id = ?", [message_ref])
 
     # --- the delivery ledger (SPEC §7.4: deliver is idempotent) ----------------
 
     def delivered_to(self, message_key: str, recipients: Iterable[str]) -> list[str]:
         """Those of ``recipients`` that the message with this key was delivered to."""
         wanted = list(dict.fromkeys(recipients))
-        held = set()
+        held: set[str] = set()
         for chunk in chunks(wanted):
             held.update(
                 r[0]
-                for r in self._q(  # type: ignore[attr-defined]
+                for r in self._store._q(
                     f"SELECT DISTINCT recipient FROM deliveries WHERE message_key = ? "
                     f"AND recipient IN ({', '.join('?' * len(chunk))})",
                     [message_key, *chunk],
@@ -370,7 +384,7 @@ class PortalStoreMixin:
         at: datetime,
         again: bool,
     ) -> None:
-        self._x(  # type: ignore[attr-defined]
+        self._store._x(
             "INSERT INTO deliveries (message_key, recipient, route, portal_copy, at, again) VALUES (?, ?, ?, ?, ?, ?)",
             [message_key, recipient, route, portal_copy, utc(at), int(again)],
         )
@@ -379,32 +393,41 @@ class PortalStoreMixin:
 
     def add_outbox_pending(self, outbox: str, names: Iterable[str]) -> None:
         for name in names:
-            self._x("INSERT INTO outbox_pending (outbox, name) VALUES (?, ?)", [outbox, name])  # type: ignore[attr-defined]
+            self._store._x(
+                "INSERT INTO outbox_pending (outbox, name) VALUES (?, ?)", [outbox, name]
+            )
 
     def outbox_pending(self, outbox: str) -> set[str]:
-        return {r[0] for r in self._q("SELECT name FROM outbox_pending WHERE outbox = ?", [outbox])}  # type: ignore[attr-defined]
+        return {
+            r[0]
+            for r in self._store._q("SELECT name FROM outbox_pending WHERE outbox = ?", [outbox])
+        }
 
     def clear_outbox_pending(self, outbox: str, names: Iterable[str]) -> None:
         for name in names:
-            self._x("DELETE FROM outbox_pending WHERE outbox = ? AND name = ?", [outbox, name])  # type: ignore[attr-defined]
+            self._store._x(
+                "DELETE FROM outbox_pending WHERE outbox = ? AND name = ?", [outbox, name]
+            )
 
     # --- users (the directory's known internal addresses) ---------------------
 
     def users(self) -> list[dict[str, str]]:
-        return [dict(r) for r in self._q("SELECT address, added FROM users ORDER BY address")]  # type: ignore[attr-defined]
+        return [
+            dict(r) for r in self._store._q("SELECT address, added FROM users ORDER BY address")
+        ]
 
     def has_users(self) -> bool:
-        return bool(self._q("SELECT 1 FROM users LIMIT 1"))  # type: ignore[attr-defined]
+        return bool(self._store._q("SELECT 1 FROM users LIMIT 1"))
 
     def is_user(self, address: str) -> bool:
-        return bool(self._q("SELECT 1 FROM users WHERE address = ?", [address]))  # type: ignore[attr-defined]
+        return bool(self._store._q("SELECT 1 FROM users WHERE address = ?", [address]))
 
     def _user_address(self, value: str) -> str:
         try:
             address = normalise_address(value)
         except AddressError as exc:
             raise InvalidInput(str(exc)) from None
-        domains = {d.name for d in self.domains()}  # type: ignore[attr-defined]
+        domains = {d.name for d in self._store.domains()}
         if not is_internal(address, domains):
             raise InvalidInput(
                 f"{address} is not in an internal domain: users are the internal addresses the mail system "
@@ -416,7 +439,7 @@ class PortalStoreMixin:
         wanted = list(dict.fromkeys(self._user_address(a) for a in addresses))
         if not wanted:
             raise InvalidInput("no address given")
-        with self.transaction():  # type: ignore[attr-defined]
+        with self._store.transaction():
             already = [a for a in wanted if self.is_user(a)]
             if already and len(already) == len(wanted):
                 raise Refused(
@@ -427,8 +450,8 @@ class PortalStoreMixin:
             for a in wanted:
                 if a in already:
                     continue
-                self._x("INSERT INTO users (address, added) VALUES (?, ?)", [a, now])  # type: ignore[attr-defined]
-                self.audit("create", "user", a, None, {"address": a})  # type: ignore[attr-defined]
+                self._store._x("INSERT INTO users (address, added) VALUES (?, ?)", [a, now])
+                self._store.audit("create", "user", a, None, {"address": a})
                 added.append(a)
         return added
 
@@ -442,13 +465,13 @@ class PortalStoreMixin:
         wanted = list(dict.fromkeys(wanted))
         if not wanted:
             raise InvalidInput("no address given")
-        with self.transaction():  # type: ignore[attr-defined]
+        with self._store.transaction():
             missing = [a for a in wanted if not self.is_user(a)]
             if missing:
                 raise NotFound(
                     f"{', '.join(missing)} not listed as user{'s' if len(missing) > 1 else ''}"
                 )
             for a in wanted:
-                self._x("DELETE FROM users WHERE address = ?", [a])  # type: ignore[attr-defined]
-                self.audit("delete", "user", a, {"address": a}, None)  # type: ignore[attr-defined]
+                self._store._x("DELETE FROM users WHERE address = ?", [a])
+                self._store.audit("delete", "user", a, {"address": a}, None)
         return wanted

@@ -275,7 +275,7 @@ def test_an_error_naming_a_recipient_is_escaped(hostile):
     store = Store(os.environ["SECMSG_DB"])
     try:
         with store.transaction():
-            store.set_portal_read(evil, datetime(2026, 11, 27, 10, 30, tzinfo=UTC))
+            store.portal_records.set_portal_read(evil, datetime(2026, 11, 27, 10, 30, tzinfo=UTC))
     finally:
         store.close()
     r = cli("portal", "recall", str(evil), "--at", "2026-11-27T11:00:00Z")

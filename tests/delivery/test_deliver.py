@@ -255,7 +255,7 @@ def test_the_retained_copy_keeps_the_message_and_the_settings_at_sending(env):
     store = Store(env.db)
     try:
         [first, *_] = store.portal_copies()
-        assert store.portal_message_raw(first.message_ref) == path.read_bytes()
+        assert store.portal_records.portal_message_raw(first.message_ref) == path.read_bytes()
         assert first.settings["expire_after"] == "30d" and first.settings["allow_print"] is False
         assert (
             first.allow_print is False and first.expires.isoformat() == "2026-12-27T10:00:00+00:00"

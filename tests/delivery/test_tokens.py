@@ -187,10 +187,10 @@ def test_a_wrong_secret_for_an_existing_id_does_the_same_work_as_an_unknown_id(d
     a = _calls_while_refused(store, outbox, existing_id)
     b = _calls_while_refused(store, outbox, unknown_id)
     assert a == b, next((i, x, y) for i, (x, y) in enumerate(zip(a, b, strict=False)) if x != y)
-    assert ("call", "PortalStoreMixin.portal_token") in a  # the hash is fetched, never the copy
+    assert ("call", "PortalRecords.portal_token") in a  # the hash is fetched, never the copy
     assert ("call", "_copy") not in a
     # a malformed token (its form is no secret) is looked up all the same
-    assert ("call", "PortalStoreMixin.portal_token") in _calls_while_refused(
+    assert ("call", "PortalRecords.portal_token") in _calls_while_refused(
         store, outbox, "not a token"
     )
 
@@ -224,12 +224,14 @@ def test_every_refused_token_is_audited_with_its_id_never_its_secret(delivered):
     for secret in (bob.split(".")[1], carol.split(".")[1], bob[:-5].split(".")[1]):
         assert secret not in text and secret[:10] not in text
     # and nothing else changed
-    assert store.portal_copy(store.portal_token(bob.split(".")[0])[0]).read_at is None
+    assert (
+        store.portal_copy(store.portal_records.portal_token(bob.split(".")[0])[0]).read_at is None
+    )
 
 
 def test_recalled_and_purged_tokens_are_audited_too(delivered, cli):
     store, outbox, toks = delivered
-    bob_copy = store.portal_copy(store.portal_token(toks[BOB].split(".")[0])[0]).id
+    bob_copy = store.portal_copy(store.portal_records.portal_token(toks[BOB].split(".")[0])[0]).id
     r = cli("--db", store.path, "portal", "recall", str(bob_copy), "--at", "2026-11-27T10:30:00Z")
     assert r.exit_code == 0, r.output
     with pytest.raises(Refused):
