@@ -234,7 +234,7 @@ def _moment(value: Any, what: str, *, date_only: bool) -> datetime:
         return datetime(value.year, value.month, value.day)
     if not isinstance(value, str):
         raise _Invalid(f"{what}: expected an ISO 8601 datetime, got {_kind(value)}")
-    from dateutil.parser import isoparse  # type: ignore[import-untyped]  # no types shipped
+    from dateutil.parser import isoparse
 
     text = value.strip()
     try:
@@ -880,12 +880,16 @@ def run_case(snapshot: Snapshot, case: Case) -> CaseResult:
         want = case.error_contains
         if error is not None and want.lower() in error.lower():
             result = CaseResult(case, "passed", error=error)
-        else:
-            got = (
-                error
-                if error is not None
-                else f"no error: decided {len(decision.recipients)} recipient(s)"
+        elif error is not None:
+            result = CaseResult(
+                case,
+                "failed",
+                (Mismatch(None, "error", want, error, f"an error containing {want!r}", error),),
+                error=error,
             )
+        else:
+            assert decision is not None  # run_one gives a decision whenever it gives no error
+            got = f"no error: decided {len(decision.recipients)} recipient(s)"
             result = CaseResult(
                 case,
                 "failed",
@@ -896,6 +900,7 @@ def run_case(snapshot: Snapshot, case: Case) -> CaseResult:
     elif error is not None:
         result = CaseResult(case, "error", error=error)
     else:
+        assert decision is not None  # run_one gives a decision whenever it gives no error
         mismatches = compare(snapshot, case, decision)
         result = CaseResult(
             case, "failed" if mismatches else "passed", tuple(mismatches), decision=decision
