@@ -36,14 +36,16 @@ from secmsg_cli.model import (
     check_attribute_name,
     check_attribute_value,
     check_choice,
+    check_folder_path,
+    check_group_name,
+)
+from secmsg_cli.store.policies import content_definition_fields, policy_fields
+from secmsg_cli.validate import (
     check_content_definition,
     check_definition_field,
     check_domain,
-    check_folder_path,
-    check_group_name,
     check_policy,
 )
-from secmsg_cli.store.policies import content_definition_fields, policy_fields
 
 FORMAT_VERSION = 1
 

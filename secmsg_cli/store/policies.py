@@ -1,8 +1,8 @@
 """Store methods for policies (all three kinds) and content definitions
 (SPEC §4, §6), mixed into :class:`secmsg_cli.store.store.Store`.
 
-Field rules live in :func:`secmsg_cli.model.check_policy` and
-:func:`secmsg_cli.model.check_content_definition` (shared with the config
+Field rules live in :func:`secmsg_cli.validate.check_policy` and
+:func:`secmsg_cli.validate.check_content_definition` (shared with the config
 file); this module adds what needs the store: references to definitions,
 content definitions, groups and attributes, and the audit trail.
 """
@@ -22,15 +22,11 @@ from secmsg_cli.model import (
     Policy,
     Target,
     as_id,
-    check_content_definition,
-    check_policy,
 )
+from secmsg_cli.validate import check_content_definition, check_policy
+from secmsg_cli.vocab import PolicyKind
 
-KIND_NOUN = {
-    "secure-messaging": "secure-messaging policy",
-    "bypass": "bypass policy",
-    "content-examination": "content-examination policy",
-}
+KIND_NOUN = {kind.value: kind.noun for kind in PolicyKind}
 
 
 def _now() -> str:

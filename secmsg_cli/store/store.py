@@ -38,9 +38,7 @@ from secmsg_cli.model import (
     check_attribute_name,
     check_attribute_value,
     check_choice,
-    check_definition_field,
     check_description,
-    check_domain,
     check_folder_name,
     check_folder_path,
     check_group_name,
@@ -50,6 +48,7 @@ from secmsg_cli.store import SCHEMA_VERSION
 from secmsg_cli.store._sql import chunks
 from secmsg_cli.store.policies import PolicyStoreMixin
 from secmsg_cli.store.portal import PortalStoreMixin
+from secmsg_cli.validate import check_definition_field, check_domain
 
 BUSY_TIMEOUT_MS = 60_000
 SQLITE_HEADER = b"SQLite format 3\x00"

@@ -10,7 +10,8 @@ import pytest
 
 from secmsg_cli.engine.select import STATUSES, bound, is_active, status
 from secmsg_cli.errors import InvalidInput
-from secmsg_cli.model import check_policy, check_when
+from secmsg_cli.model import check_when
+from secmsg_cli.validate import check_policy
 from tests.helpers import ok
 
 LONDON = ZoneInfo("Europe/London")
