@@ -13,37 +13,47 @@ can never disagree.
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, tzinfo
 from typing import Any
 
+from secmsg_cli.engine import render
 from secmsg_cli.engine.addresses import AddressError, normalise_address
 from secmsg_cli.engine.content import Component, ContentResult, evaluate
+from secmsg_cli.engine.decision import (
+    Banner,
+    ContentOutcome,
+    MessageDecision,
+    PolicyRef,
+    PortalRecord,
+    RecipientDecision,
+    Verdict,
+)
 from secmsg_cli.engine.message import DEFAULT_LIMITS, Limits
 from secmsg_cli.engine.snapshot import CompiledContent, CompiledPolicy, Snapshot
 from secmsg_cli.model import Definition, Target
+from secmsg_cli.vocab import FromPart, PolicyKind, Route, Trigger, VerdictStatus
 
 __all__ = [
     "VIAS",
+    "Banner",
     "ContentOutcome",
     "Context",
     "DecisionError",
     "MessageDecision",
     "PolicyRef",
+    "PortalRecord",
     "RecipientDecision",
     "Verdict",
     "decide",
+    "decision_time",
+    "in_zone",
     "judge",
     "parties",
 ]
 
 VIAS = ("gateway", "outlook", "mobile")
-KIND_LABEL = {
-    "secure-messaging": "secure-messaging policy",
-    "bypass": "bypass policy",
-    "content-examination": "content-examination policy",
-}
 
 
 class DecisionError(ValueError):
@@ -63,83 +73,6 @@ class Context:
     definition: str | None = None
     explain: bool = False
     limits: Limits = DEFAULT_LIMITS  # only ``recipients`` is used here; the rest bound parsing
-
-
-@dataclass(frozen=True, slots=True)
-class PolicyRef:
-    kind: str
-    id: int
-    narrative: str
-    option: str | None = None
-
-    @classmethod
-    def of(cls, cp: CompiledPolicy) -> PolicyRef:
-        return cls(cp.policy.kind, cp.policy.id, cp.policy.narrative, cp.policy.option)
-
-
-@dataclass(frozen=True, slots=True)
-class ContentOutcome:
-    """One content-examination policy evaluated for a recipient."""
-
-    policy_id: int
-    narrative: str
-    content_definition: str
-    score: int
-    fired: bool
-    definition: str | None  # the Secure Messaging override, if any
-    reason: str
-    unscannable: str | None = None  # fired because this could not be examined (SPEC §6.1)
-
-
-@dataclass(frozen=True, slots=True)
-class Verdict:
-    """One line of the explanation: what happened to one policy (or content
-    definition) for one recipient (``recipient`` None: for the message)."""
-
-    kind: str
-    id: int
-    name: str
-    recipient: str | None
-    verdict: str  # won, lost, no-match, inactive, bypassed, fired, not-fired, chosen
-    reason: str
-
-
-@dataclass(frozen=True, slots=True)
-class RecipientDecision:
-    address: str
-    internal: bool
-    route: str
-    secure: bool
-    trigger: str | None
-    definition: Definition | None
-    policy: PolicyRef | None
-    bypass: PolicyRef | None
-    content: tuple[ContentOutcome, ...]
-    reason: str
-    banner: Any = None  # render.Banner
-    portal: Any = None  # render.PortalRecord
-
-
-@dataclass(frozen=True, slots=True)
-class MessageDecision:
-    message_id: str | None
-    subject: str
-    header_from: str | None
-    header_from_name: str | None
-    envelope_from: str
-    source_ip: str | None
-    at: datetime
-    via: str
-    user_definition: Definition | None
-    recipients: tuple[RecipientDecision, ...]
-    explain: tuple[Verdict, ...] = ()
-    content_results: Mapping[str, ContentResult] = field(default_factory=dict)
-    #: What was tolerated, skipped or not read (SPEC §6.1), for every output.
-    notes: tuple[str, ...] = ()
-    #: Recipients of the message that were not decided (past the recipient
-    #: limit, or in address headers too long to read): delivering it would
-    #: leave them to chance, so ``deliver`` refuses such a message.
-    undecided: int = 0
 
 
 # --- describing targets -----------------------------------------------------
@@ -409,13 +342,13 @@ class _ContentCache:
         self.components = _Components(message)
         self.snapshot = snapshot
         self.results: dict[str, ContentResult] = {}  # by lower-case name
-        self._by_id: dict[
-            int, ContentResult
-        ] = {}  # by id(CompiledContent): the lookup of every policy
+        # by content definition id: the lookup of every policy (ids are
+        # stable, unlike id() of an object, which is reused once it is freed)
+        self._by_definition: dict[int, ContentResult] = {}
         self._found_by_scan: dict[frozenset[str], frozenset[str]] = {}
 
     def result(self, cc: CompiledContent) -> ContentResult:
-        got = self._by_id.get(id(cc))
+        got = self._by_definition.get(cc.definition.id)
         if got is None:
             ml = cc.match_list
             unread = self.components.unscannable(cc.scan)
@@ -437,7 +370,7 @@ class _ContentCache:
                     scanners=self.snapshot.scanner,
                     unscannable=unread,
                 )
-            self._by_id[id(cc)] = self.results[cc.definition.name.lower()] = got
+            self._by_definition[cc.definition.id] = self.results[cc.definition.name.lower()] = got
         return got
 
     def _found(self, scan: frozenset[str]) -> frozenset[str]:
@@ -455,6 +388,30 @@ class _ContentCache:
 
 
 # --- the decision -------------------------------------------------------------
+
+
+def in_zone(at: datetime, tz: tzinfo) -> datetime:
+    """``at`` as an aware time: a time without an offset is in the account
+    time zone ``tz`` (SPEC §8.1)."""
+    return at.replace(tzinfo=tz) if at.tzinfo is None else at
+
+
+def decision_time(at: datetime, tz: tzinfo) -> datetime:
+    """The time a message is decided at, in UTC (:func:`in_zone` first).
+
+    All arithmetic (validity, expiry) is in UTC: wall-clock arithmetic in the
+    account zone would make "12h" 13 hours across a clock change. A time that
+    cannot be held in UTC and in ``tz`` is a :class:`DecisionError`."""
+    at = in_zone(at, tz)
+    try:
+        at = at.astimezone(UTC)
+        at.astimezone(tz)
+    except OverflowError:
+        raise DecisionError(
+            f"time {at.isoformat()} out of range: it must fall within the years 1-9999, in UTC "
+            "and in the account time zone"
+        ) from None
+    return at
 
 
 def _normalise(value: str, what: str) -> str:
@@ -494,8 +451,6 @@ def parties(
 
 def decide(snapshot: Snapshot, message: Any, context: Context) -> MessageDecision:
     """Decide every recipient of ``message`` (SPEC §5) at ``context.at``."""
-    from secmsg_cli.engine import render
-
     envelope, header, recipients = parties(message, context.mail_from, context.rcpt)
     ip_text = context.source_ip or message.source_ip
     try:
@@ -512,19 +467,7 @@ def decide(snapshot: Snapshot, message: Any, context: Context) -> MessageDecisio
     via = context.via or ("outlook" if context.definition else "gateway")
     if via not in VIAS:
         raise DecisionError(f"invalid via {via!r}: expected one of {', '.join(VIAS)}")
-    at = context.at
-    if at.tzinfo is None:
-        at = at.replace(tzinfo=snapshot.tz)
-    # All arithmetic (validity, expiry) in UTC: wall-clock arithmetic in the
-    # account zone would make "12h" 13 hours across a clock change.
-    try:
-        at = at.astimezone(UTC)
-        at.astimezone(snapshot.tz)
-    except OverflowError:
-        raise DecisionError(
-            f"time {at.isoformat()} out of range: it must fall within the years 1-9999, in UTC "
-            "and in the account time zone"
-        ) from None
+    at = decision_time(context.at, snapshot.tz)
 
     user_def: Definition | None = None
     if context.definition:
@@ -552,27 +495,21 @@ def decide(snapshot: Snapshot, message: Any, context: Context) -> MessageDecisio
 
     content = _ContentCache(message, snapshot)
     explain: list[Verdict] = []
-    decisions = []
-    senders_by_part = {
-        "envelope": [envelope],
-        "header": [header] if header else [],
-        "both": [a for a in dict.fromkeys([header, envelope]) if a],
-    }
-    for rcpt in recipients:
-        pair = Pair(envelope, header, rcpt, ip, ip_text, at)
-        decisions.append(
-            _decide_recipient(
-                snapshot,
-                pair,
-                user_def,
-                via,
-                content,
-                senders_by_part,
-                context.explain,
-                explain,
-                message,
-            )
-        )
+    scope = _Scope(
+        snapshot,
+        user_def,
+        content,
+        senders_by_part={
+            FromPart.ENVELOPE: [envelope],
+            FromPart.HEADER: [header] if header else [],
+            FromPart.BOTH: [a for a in dict.fromkeys([header, envelope]) if a],
+        },
+        explain_all=context.explain,
+    )
+    decisions = [
+        _decide_recipient(scope, Pair(envelope, header, rcpt, ip, ip_text, at), explain)
+        for rcpt in recipients
+    ]
     if context.explain:
         for cc in sorted(snapshot.content.values(), key=lambda c: c.definition.id):
             res = content.result(cc)
@@ -589,7 +526,7 @@ def decide(snapshot: Snapshot, message: Any, context: Context) -> MessageDecisio
                     cc.definition.id,
                     cc.definition.name,
                     None,
-                    "fired" if res.fired else "not-fired",
+                    VerdictStatus.FIRED if res.fired else VerdictStatus.NOT_FIRED,
                     f"{res.reason}; {hits}",
                 )
             )
@@ -605,7 +542,7 @@ def decide(snapshot: Snapshot, message: Any, context: Context) -> MessageDecisio
     read_notes = getattr(message, "notes", None)
     notes = [*(read_notes() if read_notes is not None else getattr(message, "defects", ())), *notes]
     if context.explain:
-        explain.extend(Verdict("message", 0, "notes", None, "note", n) for n in notes)
+        explain.extend(Verdict("message", 0, "notes", None, VerdictStatus.NOTE, n) for n in notes)
     return MessageDecision(
         message_id=message.message_id,
         subject=message.subject or "",
@@ -624,33 +561,88 @@ def decide(snapshot: Snapshot, message: Any, context: Context) -> MessageDecisio
     )
 
 
+# --- one recipient ------------------------------------------------------------
+
+#: The verdict of a policy that matched, before choosing among them.
+_MATCHED = "matched"
+
+
+@dataclass(frozen=True, slots=True)
+class _Scope:
+    """What is the same for every recipient of one message."""
+
+    snapshot: Snapshot
+    user_def: Definition | None
+    content: _ContentCache
+    senders_by_part: Mapping[str, Sequence[str]]  # the sender addresses per from_part
+    explain_all: bool
+
+
+@dataclass(frozen=True, slots=True)
+class _Firing:
+    """A content-examination policy whose definition fired with a Secure
+    Messaging override: a candidate for the content trigger."""
+
+    score: int
+    key: tuple[bool, float, float]
+    policy: CompiledPolicy
+
+    @property
+    def rank(self) -> tuple[int, tuple[bool, float, float], int]:
+        """Highest score first, then the most specific policy, then the lowest id."""
+        return (self.score, self.key, -self.policy.id)
+
+
+@dataclass(frozen=True, slots=True)
+class _Judged:
+    """Everything that decided one recipient, as the explanation reports it."""
+
+    recipient: str
+    verdicts: Mapping[str, Mapping[int, tuple[str, str]]]  # kind -> id -> (status, reason)
+    bypass: CompiledPolicy | None
+    bypass_why: Mapping[int, str]
+    disabling: bool  # the winning bypass disables Secure Messaging
+    sm_winner: CompiledPolicy | None
+    sm_why: Mapping[int, str]
+    trigger: Trigger | None
+    content_winner: CompiledPolicy | None
+    firing: tuple[_Firing, ...]
+    bypassed_user: bool
+    bypassed_content: bool
+    outcomes: Mapping[int, ContentOutcome]  # by content-examination policy id
+    reasons: tuple[str, ...]
+
+
 def _evaluate_kind(
-    snapshot: Snapshot,
-    kind: str,
+    scope: _Scope,
+    kind: PolicyKind,
     pair: Pair,
-    senders_by_part,
-    explain_all: bool,
     verdicts: dict[int, tuple[str, str]],
 ) -> list[CompiledPolicy]:
-    """The policies of ``kind`` that apply to the pair (``senders_by_part``:
-    the sender addresses per from_part). With ``explain_all`` every policy is
-    judged and its verdict recorded; otherwise only the candidates found by
-    key, and one policy per signature (policies with equal signatures match
-    the same pairs)."""
-    if explain_all:
-        matched = []
+    """The policies of ``kind`` that apply to the pair. With
+    ``scope.explain_all`` every policy is judged and its verdict recorded;
+    otherwise only the candidates found by key, and one policy per signature
+    (policies with equal signatures match the same pairs)."""
+    snapshot = scope.snapshot
+    matched = []
+    if scope.explain_all:
         for cp in snapshot.policies.get(kind, ()):
             ok, reason, _ = judge(snapshot, cp, pair)
             if ok:
                 matched.append(cp)
             verdicts[cp.id] = (
-                "matched" if ok else ("inactive" if reason.startswith("inactive") else "no-match"),
+                _MATCHED
+                if ok
+                else (
+                    VerdictStatus.INACTIVE
+                    if reason.startswith("inactive")
+                    else VerdictStatus.NO_MATCH
+                ),
                 reason,
             )
         return matched
-    judged: dict[tuple, bool] = {}
-    matched = []
-    for cp in snapshot.candidates(kind, senders_by_part, pair.recipient):
+    judged: dict[tuple[object, ...], bool] = {}
+    for cp in snapshot.candidates(kind, scope.senders_by_part, pair.recipient):
         ok = judged.get(cp.signature)
         if ok is None:
             ok = judged[cp.signature] = judge(snapshot, cp, pair, why=False)[0]
@@ -659,44 +651,18 @@ def _evaluate_kind(
     return matched
 
 
-def _decide_recipient(
-    snapshot: Snapshot,
-    pair: Pair,
-    user_def: Definition | None,
-    via: str,
-    content: _ContentCache,
-    senders_by_part,
-    explain_all: bool,
-    explain: list[Verdict],
-    message: Any,
-) -> RecipientDecision:
-    rcpt = pair.recipient
-    verdicts: dict[str, dict[int, tuple[str, str]]] = {k: {} for k in KIND_LABEL}
-
-    # Bypass (exclusive): removes the policy trigger, with bypass_scope=all every trigger.
-    bypasses = _evaluate_kind(
-        snapshot, "bypass", pair, senders_by_part, explain_all, verdicts["bypass"]
-    )
-    bypass, bypass_why = choose(bypasses)
-    disabling = bypass is not None and bypass.policy.option == "disable"
-    scope_all = snapshot.account.bypass_scope == "all"
-
-    # Content Examination (cumulative).
-    ce_matched = _evaluate_kind(
-        snapshot,
-        "content-examination",
-        pair,
-        senders_by_part,
-        explain_all,
-        verdicts["content-examination"],
-    )
+def _content_outcomes(
+    scope: _Scope, matched: Sequence[CompiledPolicy]
+) -> tuple[list[ContentOutcome], list[_Firing]]:
+    """Each matching content-examination policy evaluated, and those that
+    fired with a Secure Messaging override."""
     outcomes: list[ContentOutcome] = []
-    firing: list[tuple[int, tuple, int, CompiledPolicy]] = []
-    for cp in ce_matched:
+    firing: list[_Firing] = []
+    for cp in matched:
         cc = cp.content
         if cc is None:
             continue
-        res = content.result(cc)
+        res = scope.content.result(cc)
         sm = cc.secure_messaging
         outcomes.append(
             ContentOutcome(
@@ -711,61 +677,73 @@ def _decide_recipient(
             )
         )
         if res.fired and sm is not None:
-            firing.append((res.score, cp.key, -cp.id, cp))
+            firing.append(_Firing(res.score, cp.key, cp))
+    return outcomes, firing
 
-    # Secure Messaging policies (exclusive).
-    sm_matched = _evaluate_kind(
-        snapshot,
-        "secure-messaging",
-        pair,
-        senders_by_part,
-        explain_all,
-        verdicts["secure-messaging"],
+
+def _decide_recipient(scope: _Scope, pair: Pair, explain: list[Verdict]) -> RecipientDecision:
+    snapshot = scope.snapshot
+    rcpt = pair.recipient
+    verdicts: dict[str, dict[int, tuple[str, str]]] = {k: {} for k in PolicyKind}
+
+    # Bypass (exclusive): removes the policy trigger, with bypass_scope=all every trigger.
+    bypass, bypass_why = choose(
+        _evaluate_kind(scope, PolicyKind.BYPASS, pair, verdicts[PolicyKind.BYPASS])
     )
-    sm_winner, sm_why = choose(sm_matched)
+    disabling = bypass is not None and bypass.policy.option == "disable"
+    scope_all = snapshot.account.bypass_scope == "all"
+    # Content Examination (cumulative).
+    ce = PolicyKind.CONTENT_EXAMINATION
+    outcomes, firing = _content_outcomes(scope, _evaluate_kind(scope, ce, pair, verdicts[ce]))
+    firing.sort(key=lambda f: f.rank, reverse=True)
+    # Secure Messaging policies (exclusive).
+    sm = PolicyKind.SECURE_MESSAGING
+    sm_winner, sm_why = choose(_evaluate_kind(scope, sm, pair, verdicts[sm]))
 
-    trigger = definition = policy = None
+    trigger: Trigger | None = None
+    definition: Definition | None = None
+    policy: PolicyRef | None = None
     reasons: list[str] = []
     bypassed_user = bypassed_content = False
+    user_def = scope.user_def
     if user_def is not None:
         if disabling and scope_all:
             bypassed_user = True
             reasons.append(
-                f"the sender chose {user_def.path!r} but bypass policy {bypass.id} disables Secure Messaging (bypass scope all)"
+                f"the sender chose {user_def.path!r} but {_disabled_by(bypass)} (bypass scope all)"
             )
         else:
-            trigger, definition = "user", user_def
+            trigger, definition = Trigger.USER, user_def
             reasons.append(f"the sender chose {user_def.path!r}")
-    content_winner: CompiledPolicy | None = None
-    if firing:
-        firing.sort(key=lambda f: (f[0], f[1], f[2]), reverse=True)
-        content_winner = firing[0][3]
-        if trigger is None:
-            if disabling and scope_all:
-                bypassed_content = True
-                reasons.append(
-                    f"content policy {content_winner.id} fired but bypass policy {bypass.id} disables Secure Messaging (bypass scope all)"
-                )
-            else:
-                trigger, definition = "content", content_winner.content.secure_messaging
-                policy = PolicyRef.of(content_winner)
-                res = content.result(content_winner.content)
-                found = (
-                    f"fired to fail closed (unscannable: {res.unscannable})"
-                    if res.unscannable
-                    else f"scored {res.score}"
-                )
-                reasons.append(
-                    f"content policy {content_winner.id} ({content_winner.policy.narrative!r}): "
-                    f"{content_winner.content.definition.name!r} {found}"
-                )
+    content_winner = firing[0].policy if firing else None
+    if content_winner is not None and trigger is None:
+        winner_content = content_winner.content
+        assert winner_content is not None  # only policies with a content definition fire
+        if disabling and scope_all:
+            bypassed_content = True
+            reasons.append(
+                f"content policy {content_winner.id} fired but {_disabled_by(bypass)} (bypass scope all)"
+            )
+        else:
+            trigger, definition = Trigger.CONTENT, winner_content.secure_messaging
+            policy = PolicyRef.of(content_winner)
+            res = scope.content.result(winner_content)
+            found = (
+                f"fired to fail closed (unscannable: {res.unscannable})"
+                if res.unscannable
+                else f"scored {res.score}"
+            )
+            reasons.append(
+                f"content policy {content_winner.id} ({content_winner.policy.narrative!r}): "
+                f"{winner_content.definition.name!r} {found}"
+            )
     if trigger is None and sm_winner is not None:
         if disabling:
             reasons.append(
-                f"secure-messaging policy {sm_winner.id} matched but bypass policy {bypass.id} disables Secure Messaging"
+                f"secure-messaging policy {sm_winner.id} matched but {_disabled_by(bypass)}"
             )
         elif sm_winner.policy.option == "apply" and sm_winner.definition is not None:
-            trigger, definition = "policy", sm_winner.definition
+            trigger, definition = Trigger.POLICY, sm_winner.definition
             policy = PolicyRef.of(sm_winner)
             reasons.append(
                 f"secure-messaging policy {sm_winner.id} ({sm_winner.policy.narrative!r}) applies {definition.path!r}"
@@ -784,40 +762,30 @@ def _decide_recipient(
                 f"bypass policy {bypass.id} ({bypass.policy.option}) matched, with nothing to remove"
             )
 
-    if explain_all:
-        _explain_policies(
-            snapshot,
-            explain,
-            rcpt,
-            verdicts,
-            bypass,
-            bypass_why,
-            disabling,
-            sm_winner,
-            sm_why,
-            trigger,
-            content_winner,
-            firing,
-            bypassed_content,
-            {o.policy_id: o for o in outcomes},
+    if scope.explain_all:
+        judged = _Judged(
+            recipient=rcpt,
+            verdicts=verdicts,
+            bypass=bypass,
+            bypass_why=bypass_why,
+            disabling=disabling,
+            sm_winner=sm_winner,
+            sm_why=sm_why,
+            trigger=trigger,
+            content_winner=content_winner,
+            firing=tuple(firing),
+            bypassed_user=bypassed_user,
+            bypassed_content=bypassed_content,
+            outcomes={o.policy_id: o for o in outcomes},
+            reasons=tuple(reasons),
         )
-        if user_def is not None:
-            explain.append(
-                Verdict(
-                    "user",
-                    user_def.id,
-                    user_def.path,
-                    rcpt,
-                    "bypassed" if bypassed_user else "chosen",
-                    reasons[0],
-                )
-            )
+        explain.extend(_explain_policies(snapshot, judged))
+        explain.extend(_explain_user(user_def, judged))
 
-    internal = snapshot.is_internal(rcpt)
     return RecipientDecision(
         address=rcpt,
-        internal=internal,
-        route="inbox",
+        internal=snapshot.is_internal(rcpt),
+        route=Route.INBOX,
         secure=definition is not None,
         trigger=trigger,
         definition=definition,
@@ -828,75 +796,101 @@ def _decide_recipient(
     )
 
 
-def _explain_policies(
-    snapshot,
-    explain,
-    rcpt,
-    verdicts,
-    bypass,
-    bypass_why,
-    disabling,
-    sm_winner,
-    sm_why,
-    trigger,
-    content_winner,
-    firing,
-    bypassed_content,
-    outcomes: Mapping[int, ContentOutcome],
-) -> None:
-    for kind in ("secure-messaging", "bypass", "content-examination"):
+def _disabled_by(bypass: CompiledPolicy | None) -> str:
+    assert bypass is not None  # only said of a winning bypass that disables
+    return f"bypass policy {bypass.id} disables Secure Messaging"
+
+
+def _explain_user(user_def: Definition | None, judged: _Judged) -> list[Verdict]:
+    """The sender's own choice of definition, if any: chosen or bypassed."""
+    if user_def is None:
+        return []
+    return [
+        Verdict(
+            "user",
+            user_def.id,
+            user_def.path,
+            judged.recipient,
+            VerdictStatus.BYPASSED if judged.bypassed_user else VerdictStatus.CHOSEN,
+            judged.reasons[0],
+        )
+    ]
+
+
+def _explain_policies(snapshot: Snapshot, judged: _Judged) -> list[Verdict]:
+    """A verdict for every policy of every kind, for one recipient."""
+    out = []
+    for kind in PolicyKind:
         for cp in snapshot.policies.get(kind, ()):
-            status, reason = verdicts[kind].get(
-                cp.id, ("no-match", "not a candidate for this pair")
+            status, reason = judged.verdicts[kind].get(
+                cp.id, (VerdictStatus.NO_MATCH, "not a candidate for this pair")
             )
-            if status == "matched":
-                if kind == "bypass":
-                    if cp is bypass:
-                        status = "won"
-                        reason = (
-                            f"{reason}; disables Secure Messaging"
-                            if disabling
-                            else f"{reason}; takes no action"
-                        )
-                    else:
-                        status, reason = "lost", bypass_why.get(cp.id, reason)
-                elif kind == "secure-messaging":
-                    if cp is sm_winner:
-                        if trigger in ("user", "content"):
-                            status, reason = "lost", f"{reason}; the {trigger} trigger comes first"
-                        elif disabling:
-                            status, reason = (
-                                "bypassed",
-                                f"{reason}; removed by bypass policy {bypass.id}",
-                            )
-                        else:
-                            status = "won"
-                    else:
-                        status, reason = "lost", sm_why.get(cp.id, reason)
-                else:
-                    outcome = outcomes.get(cp.id)
-                    if outcome is not None:
-                        reason = f"{reason}; {outcome.content_definition!r}: {outcome.reason}"
-                    fired = [f for f in firing if f[3] is cp]
-                    if cp is content_winner and trigger == "content":
-                        status = "won"
-                    elif cp is content_winner and bypassed_content:
-                        status, reason = (
-                            "bypassed",
-                            f"{reason}; removed by bypass policy {bypass.id} (bypass scope all)",
-                        )
-                    elif fired:
-                        status = "lost"
-                        reason = (
-                            f"{reason}; fired, but the user trigger comes first"
-                            if trigger == "user"
-                            else f"{reason}; fired, but policy {content_winner.id} has a higher score or is more specific"
-                        )
-                    else:
-                        cc = cp.content
-                        status = "evaluated"
-                        if cc is not None and cc.secure_messaging is None:
-                            reason = (
-                                f"{reason}; its content definition has no Secure Messaging override"
-                            )
-            explain.append(Verdict(kind, cp.id, cp.policy.narrative, rcpt, status, reason))
+            if status == _MATCHED:
+                status, reason = _VERDICT_OF_MATCHED[kind](cp, reason, judged)
+            out.append(
+                Verdict(
+                    kind,
+                    cp.id,
+                    cp.policy.narrative,
+                    judged.recipient,
+                    VerdictStatus(status),
+                    reason,
+                )
+            )
+    return out
+
+
+def _matched_bypass(cp: CompiledPolicy, reason: str, judged: _Judged) -> tuple[VerdictStatus, str]:
+    if cp is not judged.bypass:
+        return VerdictStatus.LOST, judged.bypass_why.get(cp.id, reason)
+    effect = "disables Secure Messaging" if judged.disabling else "takes no action"
+    return VerdictStatus.WON, f"{reason}; {effect}"
+
+
+def _matched_secure_messaging(
+    cp: CompiledPolicy, reason: str, judged: _Judged
+) -> tuple[VerdictStatus, str]:
+    if cp is not judged.sm_winner:
+        return VerdictStatus.LOST, judged.sm_why.get(cp.id, reason)
+    if judged.trigger in (Trigger.USER, Trigger.CONTENT):
+        return VerdictStatus.LOST, f"{reason}; the {judged.trigger} trigger comes first"
+    if judged.disabling:
+        assert judged.bypass is not None
+        return VerdictStatus.BYPASSED, f"{reason}; removed by bypass policy {judged.bypass.id}"
+    return VerdictStatus.WON, reason
+
+
+def _matched_content(cp: CompiledPolicy, reason: str, judged: _Judged) -> tuple[VerdictStatus, str]:
+    outcome = judged.outcomes.get(cp.id)
+    if outcome is not None:
+        reason = f"{reason}; {outcome.content_definition!r}: {outcome.reason}"
+    winner = judged.content_winner
+    if cp is winner and judged.trigger == Trigger.CONTENT:
+        return VerdictStatus.WON, reason
+    if cp is winner and judged.bypassed_content:
+        assert judged.bypass is not None
+        return (
+            VerdictStatus.BYPASSED,
+            f"{reason}; removed by bypass policy {judged.bypass.id} (bypass scope all)",
+        )
+    if any(f.policy is cp for f in judged.firing):
+        assert winner is not None  # the first of those that fired
+        return VerdictStatus.LOST, (
+            f"{reason}; fired, but the user trigger comes first"
+            if judged.trigger == Trigger.USER
+            else f"{reason}; fired, but policy {winner.id} has a higher score or is more specific"
+        )
+    cc = cp.content
+    if cc is not None and cc.secure_messaging is None:
+        reason = f"{reason}; its content definition has no Secure Messaging override"
+    return VerdictStatus.EVALUATED, reason
+
+
+#: How a policy that matched fares, per kind: (verdict, reason).
+_VERDICT_OF_MATCHED: Mapping[
+    str, Callable[[CompiledPolicy, str, _Judged], tuple[VerdictStatus, str]]
+] = {
+    PolicyKind.BYPASS: _matched_bypass,
+    PolicyKind.SECURE_MESSAGING: _matched_secure_messaging,
+    PolicyKind.CONTENT_EXAMINATION: _matched_content,
+}
