@@ -9,7 +9,9 @@ very same rules (every way in)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from datetime import tzinfo
+from typing import Any
 
 from secmsg_cli.engine.addresses import AddressError, normalise_address, normalise_domain
 from secmsg_cli.engine.content import validate_match_list
@@ -98,6 +100,9 @@ def check_target(value: object, side: str = "target") -> Target:
     attributes is checked by the store, not here."""
     if isinstance(value, Target):
         return value
+    ttype: object
+    tvalue: object
+    tname: object
     if isinstance(value, Mapping):
         allowed = {"type", "value", "name"}
         extra = set(value) - allowed
@@ -108,10 +113,10 @@ def check_target(value: object, side: str = "target") -> Target:
         ttype, tvalue, tname = value.get("type"), value.get("value"), value.get("name")
     elif isinstance(value, str):
         text = value.strip()
-        ttype, sep, rest = text.partition(":")
-        ttype = ttype.strip().lower()
+        head, sep, rest = text.partition(":")
+        ttype = head.strip().lower()
         tname = None
-        tvalue: object = rest.strip() if sep else None
+        tvalue = rest.strip() if sep else None
         if not sep and "@" in text:
             ttype, tvalue = ("domain", text[1:]) if text.startswith("@") else ("address", text)
         if ttype == "attribute" and isinstance(tvalue, str):
@@ -159,11 +164,11 @@ def check_target(value: object, side: str = "target") -> Target:
         raise InvalidInput(f"invalid {side}: {exc}") from None
 
 
-def _collector(problems: list[tuple[str, str]]):
+def _collector(problems: list[tuple[str, str]]) -> Callable[..., Any]:
     """``check(field, fn, *args)``: ``fn(*args)``, or None with the problem
     recorded, so a validator reports every problem rather than the first."""
 
-    def check(field: str, fn, *args):
+    def check(field: str, fn: Callable[..., Any], *args: object) -> Any:
         try:
             return fn(*args)
         except InvalidInput as exc:
@@ -173,7 +178,9 @@ def _collector(problems: list[tuple[str, str]]):
     return check
 
 
-def check_policy(raw: Mapping[str, object], tz) -> tuple[dict[str, object], list[tuple[str, str]]]:
+def check_policy(
+    raw: Mapping[str, object], tz: tzinfo
+) -> tuple[dict[str, object], list[tuple[str, str]]]:
     """Validate a policy given with the field names of SPEC §9 (``from``,
     ``to``, ...), without looking anything up. Returns the normalised values
     (keys as :class:`Policy` fields: ``from_`` for ``from``) and the problems
@@ -240,8 +247,8 @@ def check_policy(raw: Mapping[str, object], tz) -> tuple[dict[str, object], list
     out["from_part"] = check(
         "from_part", check_choice, raw.get("from_part", "envelope"), FROM_PARTS, "from_part"
     )
-    for flag, default in (("enabled", True), ("override", False), ("bidirectional", False)):
-        out[flag] = check(flag, check_bool, raw.get(flag, default), flag)
+    for flag, unset in (("enabled", True), ("override", False), ("bidirectional", False)):
+        out[flag] = check(flag, check_bool, raw.get(flag, unset), flag)
     if kind == PolicyKind.SECURE_MESSAGING and out.get("bidirectional"):
         problems.append(
             (

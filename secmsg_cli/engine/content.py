@@ -71,6 +71,7 @@ from secmsg_cli.engine.patterns import (
     compile_user_regex,
     regex_width,
 )
+from secmsg_cli.vocab import SCAN_SECTIONS, ScanSection
 
 __all__ = [
     "KINDS",
@@ -92,10 +93,10 @@ __all__ = [
 ]
 
 Kind = Literal["word", "required", "exclude", "regex", "cardnumber", "hash"]
-Section = Literal["subject", "headers", "body", "attachments"]
+Section = ScanSection
 
 #: The parts of a message a content definition can scan, in message order.
-SECTIONS: tuple[str, ...] = ("subject", "headers", "body", "attachments")
+SECTIONS: tuple[str, ...] = SCAN_SECTIONS
 #: Every kind of match line.
 KINDS: tuple[str, ...] = ("word", "required", "exclude", "regex", "cardnumber", "hash")
 MAX_WEIGHT = 1000
@@ -719,7 +720,7 @@ class Component:
                 raise ValueError(f"unknown section {name!r}: expected one of {', '.join(SECTIONS)}")
         object.__setattr__(self, "sections", frozenset(n for n in (self.section, self.also) if n))
         if self.md5 is not None:
-            if self.section != "attachments":
+            if self.section != ScanSection.ATTACHMENTS:
                 raise ValueError(f"component {self.name!r}: only attachments have an MD5")
             if not isinstance(self.md5, str) or not _MD5_RE.fullmatch(self.md5):
                 raise ValueError(f"component {self.name!r}: invalid MD5 {self.md5!r}")

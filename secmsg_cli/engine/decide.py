@@ -31,9 +31,9 @@ from secmsg_cli.engine.decision import (
     Verdict,
 )
 from secmsg_cli.engine.message import DEFAULT_LIMITS, Limits
-from secmsg_cli.engine.snapshot import CompiledContent, CompiledPolicy, Snapshot
+from secmsg_cli.engine.snapshot import CompiledContent, CompiledPolicy, Key, Snapshot
 from secmsg_cli.model import Definition, Target
-from secmsg_cli.vocab import FromPart, PolicyKind, Route, Trigger, VerdictStatus
+from secmsg_cli.vocab import FromPart, PolicyKind, Route, ScanSection, Trigger, VerdictStatus
 
 __all__ = [
     "VIAS",
@@ -110,7 +110,7 @@ class Pair:
     envelope: str
     header: str | None
     recipient: str
-    source_ip: Any  # ipaddress object or None
+    source_ip: ipaddress.IPv4Address | ipaddress.IPv6Address | None
     source_ip_text: str | None
     at: datetime
 
@@ -128,7 +128,7 @@ class Pair:
 
 
 def _match_side(
-    snapshot: Snapshot, key, candidates: list[tuple[str, str]]
+    snapshot: Snapshot, key: Key, candidates: list[tuple[str, str]]
 ) -> tuple[str, str] | None:
     for role, address in candidates:
         if key in snapshot.keys_of(address):
@@ -266,8 +266,9 @@ class _Components:
                 self.section(name)
                 method = getattr(self.message, "unscannable", None)
                 self._unread[name] = method(name) if method is not None else None
-            if self._unread[name]:
-                out[name] = self._unread[name]
+            unread = self._unread[name]
+            if unread:
+                out[name] = unread
         return out
 
     def section(self, name: str) -> tuple[Component, ...]:
@@ -275,9 +276,9 @@ class _Components:
         if got is not None:
             return got
         m = self.message
-        if name == "subject":
-            got = (Component("subject", "subject", m.subject or ""),)
-        elif name == "headers":
+        if name == ScanSection.SUBJECT:
+            got = (Component("subject", ScanSection.SUBJECT, m.subject or ""),)
+        elif name == ScanSection.HEADERS:
             # The subject is a component of its own (SPEC §6): the header block
             # leaves out the Subject: field it came from, so a subject word is
             # not counted twice; a second Subject: field stays in the block.
@@ -285,18 +286,22 @@ class _Components:
             first = next((i for i, ln in enumerate(lines) if ln[:8].lower() == "subject:"), None)
             if first is not None:
                 del lines[first]
-            got = (Component("headers", "headers", "\n".join(lines)),)
-        elif name == "body":
+            got = (Component("headers", ScanSection.HEADERS, "\n".join(lines)),)
+        elif name == ScanSection.BODY:
             texts = m.body_texts()
             sources = getattr(m, "body_sources", lambda: ())() or (None,) * len(texts)
             got = tuple(
                 Component(
-                    "body" if len(texts) == 1 else f"body[{i + 1}]", "body", _examined(t, src)
+                    "body" if len(texts) == 1 else f"body[{i + 1}]",
+                    ScanSection.BODY,
+                    _examined(t, src),
                 )
                 for i, (t, src) in enumerate(zip(texts, sources, strict=False))
             )
             # a named text part a client may show as the body is examined as body too
-            got += tuple(c for c in self.section("attachments") if c.also == "body")
+            got += tuple(
+                c for c in self.section(ScanSection.ATTACHMENTS) if c.also == ScanSection.BODY
+            )
         else:
             parts = []
             for i, a in enumerate(m.attachments()):
@@ -304,10 +309,10 @@ class _Components:
                 parts.append(
                     Component(
                         f"attachment:{label}",
-                        "attachments",
+                        ScanSection.ATTACHMENTS,
                         _examined(a.text, getattr(a, "source", None)),
                         a.md5,
-                        also="body" if getattr(a, "inline", False) else None,
+                        also=ScanSection.BODY if getattr(a, "inline", False) else None,
                     )
                 )
             got = tuple(parts)
@@ -321,7 +326,7 @@ class _Components:
             taken: set[int] = (
                 set()
             )  # a component of two sections once (by identity: equal ones are distinct parts)
-            for name in ("subject", "headers", "body", "attachments"):
+            for name in ScanSection:
                 if name in scan:
                     for c in self.section(name):
                         if id(c) not in taken:
@@ -459,9 +464,8 @@ def decide(snapshot: Snapshot, message: Any, context: Context) -> MessageDecisio
         raise DecisionError(
             f"invalid source IP {ip_text!r}: expected an IPv4 or IPv6 address"
         ) from None
-    if (
-        getattr(ip, "ipv4_mapped", None) is not None
-    ):  # ::ffff:203.0.113.5 is an IPv4 host (as in parse_message)
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        # ::ffff:203.0.113.5 is an IPv4 host (as in parse_message)
         ip = ip.ipv4_mapped
         ip_text = str(ip)
     via = context.via or ("outlook" if context.definition else "gateway")
@@ -643,10 +647,10 @@ def _evaluate_kind(
         return matched
     judged: dict[tuple[object, ...], bool] = {}
     for cp in snapshot.candidates(kind, scope.senders_by_part, pair.recipient):
-        ok = judged.get(cp.signature)
-        if ok is None:
-            ok = judged[cp.signature] = judge(snapshot, cp, pair, why=False)[0]
-        if ok:
+        applies = judged.get(cp.signature)
+        if applies is None:
+            applies = judged[cp.signature] = judge(snapshot, cp, pair, why=False)[0]
+        if applies:
             matched.append(cp)
     return matched
 
