@@ -54,7 +54,7 @@ __all__ = [
 
 def check_domain(value: object) -> str:
     try:
-        return normalise_domain(value)  # type: ignore[arg-type]
+        return normalise_domain(value)
     except AddressError as exc:
         raise InvalidInput(str(exc)) from None
 
@@ -262,10 +262,11 @@ def check_policy(
         out[bound_name] = (
             None if value is None else check(bound_name, check_when, value, bound_name)
         )
-    if out.get("start") and out.get("end"):
-        lo = bound(out["start"], tz, end=False)  # type: ignore[arg-type]
-        hi = bound(out["end"], tz, end=True)  # type: ignore[arg-type]
-        if hi <= lo:  # type: ignore[operator]
+    start, end = out.get("start"), out.get("end")
+    if isinstance(start, str) and isinstance(end, str) and start and end:
+        lo = bound(start, tz, end=False)
+        hi = bound(end, tz, end=True)
+        if lo is not None and hi is not None and hi <= lo:
             problems.append(("end", f"end {out['end']} is not after start {out['start']}"))
     ips = raw.get("source_ips", [])
     if isinstance(ips, str):
