@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from secmsg_cli.errors import InvalidInput
-from secmsg_cli.vocab import POLICY_KINDS, SCAN_SECTIONS, PolicyKind
+from secmsg_cli.vocab import POLICY_KINDS, SCAN_SECTIONS, FromPart, PolicyKind
 
 EDITIONS = ("full", "lite")
 BYPASS_SCOPES = ("policy", "all")
@@ -423,7 +423,7 @@ class Policy:
     definition: str | None = None
     content_definition: str | None = None
     from_: Target = EVERYONE_TARGET
-    from_part: str = "envelope"
+    from_part: str = FromPart.ENVELOPE.value
     to: Target = EVERYONE_TARGET
     enabled: bool = True
     start: str | None = None

@@ -40,7 +40,7 @@ from secmsg_cli.model import (
     check_scan,
     check_when,
 )
-from secmsg_cli.vocab import FROM_PARTS, POLICY_KINDS, SCAN_SECTIONS, PolicyKind
+from secmsg_cli.vocab import FROM_PARTS, POLICY_KINDS, SCAN_SECTIONS, FromPart, PolicyKind
 
 __all__ = [
     "check_content_definition",
@@ -245,7 +245,11 @@ def check_policy(
     out["from_"] = check("from", check_target, raw.get("from", {"type": "everyone"}), "from")
     out["to"] = check("to", check_target, raw.get("to", {"type": "everyone"}), "to")
     out["from_part"] = check(
-        "from_part", check_choice, raw.get("from_part", "envelope"), FROM_PARTS, "from_part"
+        "from_part",
+        check_choice,
+        raw.get("from_part", FromPart.ENVELOPE.value),
+        FROM_PARTS,
+        "from_part",
     )
     for flag, unset in (("enabled", True), ("override", False), ("bidirectional", False)):
         out[flag] = check(flag, check_bool, raw.get(flag, unset), flag)

@@ -117,9 +117,9 @@ class Pair:
     def senders(self, part: str) -> list[tuple[str, str]]:
         """(role, address) of the sender addresses a from_part looks at; for
         ``both`` the header From first (it is reported when both match)."""
-        if part == "envelope":
+        if part == FromPart.ENVELOPE:
             return [("envelope sender", self.envelope)]
-        if part == "header":
+        if part == FromPart.HEADER:
             return [("header From", self.header)] if self.header else []
         out = [("header From", self.header)] if self.header else []
         if self.envelope != self.header:
@@ -154,7 +154,7 @@ def judge(
             "disabled": "disabled",
         }[status]
         return False, f"inactive: {when}", None
-    if p.kind == "secure-messaging":
+    if p.kind == PolicyKind.SECURE_MESSAGING:
         if not snapshot.is_internal(pair.envelope):
             return (
                 False,

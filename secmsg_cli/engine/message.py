@@ -57,6 +57,8 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, cast
 
+from secmsg_cli.vocab import ScanSection
+
 from .addresses import AddressError, normalise_address
 
 if TYPE_CHECKING:
@@ -212,9 +214,9 @@ class Message:
         section first if it has not been read yet."""
         if self._parts is None:
             return None
-        if section == "body":
+        if section == ScanSection.BODY:
             self.body_texts()
-        elif section == "attachments":
+        elif section == ScanSection.ATTACHMENTS:
             self.attachments()
         return self._parts._unread.get(section)
 
@@ -1050,7 +1052,7 @@ class _Unread:
         return "; ".join(found) if found else None
 
 
-_CONTENT = ("body", "attachments")  # where a MIME part's text may belong
+_CONTENT = (ScanSection.BODY, ScanSection.ATTACHMENTS)  # where a MIME part's text may belong
 # Content types whose content is encrypted (or signed opaquely): not readable text.
 _ENCRYPTED = {
     "application/pkcs7-mime": "S/MIME",
@@ -1122,7 +1124,7 @@ def _classify(
                 if encoding not in ("", "7bit", "8bit", "binary"):
                     # MIME forbids it, and the parser read the encoded text as the message
                     unread.add(
-                        ("attachments",),
+                        (ScanSection.ATTACHMENTS,),
                         f"an attached message ({ctype}) is {encoding}-encoded, "
                         "which MIME does not allow; it was not read",
                     )
@@ -1322,9 +1324,11 @@ class _Parts:
             for i, part in enumerate(self._parts()[0], start=1):
                 what = f"body part {i}"
                 try:
-                    text, source = self._leaf_views(part, what, "body")
+                    text, source = self._leaf_views(part, what, ScanSection.BODY)
                 except Exception as exc:  # noqa: BLE001 - the part is unscannable, the others are read
-                    self._unread.add(("body",), f"{what} could not be read ({_unexpected(exc)})")
+                    self._unread.add(
+                        (ScanSection.BODY,), f"{what} could not be read ({_unexpected(exc)})"
+                    )
                     continue
                 out.append(text)
                 sources.append(source)
@@ -1342,7 +1346,7 @@ class _Parts:
                     out.append(self._attachment(spec, what))
                 except Exception as exc:  # noqa: BLE001 - the part is unscannable, the others are read
                     self._unread.add(
-                        ("attachments",), f"{what} could not be read ({_unexpected(exc)})"
+                        (ScanSection.ATTACHMENTS,), f"{what} could not be read ({_unexpected(exc)})"
                     )
             self._attachments = tuple(out)
         return self._attachments
@@ -1359,7 +1363,7 @@ class _Parts:
             text = None
             if spec.content_type.startswith("text/"):
                 charset = _charset_of(spec.part)
-                text, ok = decode_bytes(self._capped(data, "attachments", what), charset)
+                text, ok = decode_bytes(self._capped(data, ScanSection.ATTACHMENTS, what), charset)
                 if spec.content_type == "text/html":  # examined as read, and as written
                     text, source = html_to_text(text), html_source_text(text)
                 else:
@@ -1380,7 +1384,9 @@ class _Parts:
             if spec.inner is not None:
                 texts.append(_headers_text(spec.inner))
                 for body in spec.bodies:
-                    texts.append(self._leaf_text(body, f"{what} (attached message)", "attachments"))
+                    texts.append(
+                        self._leaf_text(body, f"{what} (attached message)", ScanSection.ATTACHMENTS)
+                    )
             text = self._capped_text("\n\n".join(texts), what)
             data = self._flatten(spec.inner) if spec.inner is not None else b""
             if not data and text:
@@ -1402,7 +1408,7 @@ class _Parts:
         data = text.encode("utf-8", "surrogatepass")
         if len(data) <= limit:
             return text
-        return self._capped(data, "attachments", what).decode("utf-8", "ignore")
+        return self._capped(data, ScanSection.ATTACHMENTS, what).decode("utf-8", "ignore")
 
     @staticmethod
     def _flatten(msg: email.message.Message) -> bytes:
@@ -1548,7 +1554,7 @@ def _parse(data: bytes, limits: Limits) -> Message:
     subject = subjects[0] if subjects else ""
     if len(subject) > limits.text_bytes:
         unread.add(
-            ("subject",),
+            (ScanSection.SUBJECT,),
             f"the subject has {len(subject)} characters; only the first "
             f"{limits.text_bytes} were read",
         )
@@ -1557,7 +1563,7 @@ def _parse(data: bytes, limits: Limits) -> Message:
     headers_text = "\n".join(text_lines)
     if len(headers_text) > limits.text_bytes:
         unread.add(
-            ("headers",),
+            (ScanSection.HEADERS,),
             f"the header block has {len(headers_text)} characters; only the first "
             f"{limits.text_bytes} were read",
         )

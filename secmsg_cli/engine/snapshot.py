@@ -26,6 +26,7 @@ from secmsg_cli.model import (
     Policy,
     Target,
 )
+from secmsg_cli.vocab import PolicyKind
 
 __all__ = [
     "TARGET_RANK",
@@ -332,11 +333,7 @@ def build_snapshot(
             cd, parse_match_list(cd.lines, lenient=True), frozenset(cd.scan), sm
         )
 
-    by_kind: dict[str, list[CompiledPolicy]] = {
-        "secure-messaging": [],
-        "bypass": [],
-        "content-examination": [],
-    }
+    by_kind: dict[str, list[CompiledPolicy]] = {kind.value: [] for kind in PolicyKind}
     index: dict[str, dict[tuple[str, Key], dict[Key, list[CompiledPolicy]]]] = {
         k: {} for k in by_kind
     }
