@@ -14,7 +14,6 @@ from datetime import tzinfo
 from typing import Any
 
 from secmsg_cli.engine.addresses import AddressError, normalise_address, normalise_domain
-from secmsg_cli.engine.content import validate_match_list
 from secmsg_cli.engine.durations import Duration, DurationError, parse_duration
 from secmsg_cli.engine.select import bound
 from secmsg_cli.errors import InvalidInput
@@ -293,6 +292,10 @@ def check_content_definition(
     """Validate a content definition (SPEC §6) given with config field names;
     the match lines are parsed with the engine's grammar. Returns normalised
     values and every problem as ``(field, message)``."""
+    # Imported here, not above: the match-list grammar brings in RE2, which
+    # only the commands that write content definitions need (start-up).
+    from secmsg_cli.engine.content import validate_match_list
+
     problems: list[tuple[str, str]] = []
     out: dict[str, object] = {}
     for key in raw:

@@ -16,7 +16,7 @@ import ipaddress
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
-from typing import Any
+from typing import Any, NamedTuple
 
 from secmsg_cli.engine import render
 from secmsg_cli.engine.addresses import AddressError, normalise_address
@@ -54,6 +54,20 @@ __all__ = [
 ]
 
 VIAS = ("gateway", "outlook", "mobile")
+
+# Members looked up once: reading one from its enum class costs ~80 ns on
+# Python 3.11 (a lookup through the metaclass), several times a module
+# global; these are read per policy and recipient.
+_KINDS = tuple(PolicyKind)  # iterating the enum class itself runs a generator
+_SECURE_MESSAGING = PolicyKind.SECURE_MESSAGING
+_BYPASS = PolicyKind.BYPASS
+_CONTENT_EXAMINATION = PolicyKind.CONTENT_EXAMINATION
+_INBOX = Route.INBOX
+_USER, _CONTENT, _POLICY = Trigger.USER, Trigger.CONTENT, Trigger.POLICY
+_SUBJECT, _HEADERS = ScanSection.SUBJECT, ScanSection.HEADERS
+_BODY, _ATTACHMENTS = ScanSection.BODY, ScanSection.ATTACHMENTS
+_ENVELOPE, _HEADER = FromPart.ENVELOPE, FromPart.HEADER
+_INACTIVE, _NO_MATCH = VerdictStatus.INACTIVE, VerdictStatus.NO_MATCH
 
 
 class DecisionError(ValueError):
@@ -117,9 +131,9 @@ class Pair:
     def senders(self, part: str) -> list[tuple[str, str]]:
         """(role, address) of the sender addresses a from_part looks at; for
         ``both`` the header From first (it is reported when both match)."""
-        if part == FromPart.ENVELOPE:
+        if part == _ENVELOPE:
             return [("envelope sender", self.envelope)]
-        if part == FromPart.HEADER:
+        if part == _HEADER:
             return [("header From", self.header)] if self.header else []
         out = [("header From", self.header)] if self.header else []
         if self.envelope != self.header:
@@ -154,7 +168,7 @@ def judge(
             "disabled": "disabled",
         }[status]
         return False, f"inactive: {when}", None
-    if p.kind == PolicyKind.SECURE_MESSAGING:
+    if p.kind == _SECURE_MESSAGING:
         if not snapshot.is_internal(pair.envelope):
             return (
                 False,
@@ -276,9 +290,9 @@ class _Components:
         if got is not None:
             return got
         m = self.message
-        if name == ScanSection.SUBJECT:
-            got = (Component("subject", ScanSection.SUBJECT, m.subject or ""),)
-        elif name == ScanSection.HEADERS:
+        if name == _SUBJECT:
+            got = (Component("subject", _SUBJECT, m.subject or ""),)
+        elif name == _HEADERS:
             # The subject is a component of its own (SPEC §6): the header block
             # leaves out the Subject: field it came from, so a subject word is
             # not counted twice; a second Subject: field stays in the block.
@@ -286,22 +300,20 @@ class _Components:
             first = next((i for i, ln in enumerate(lines) if ln[:8].lower() == "subject:"), None)
             if first is not None:
                 del lines[first]
-            got = (Component("headers", ScanSection.HEADERS, "\n".join(lines)),)
-        elif name == ScanSection.BODY:
+            got = (Component("headers", _HEADERS, "\n".join(lines)),)
+        elif name == _BODY:
             texts = m.body_texts()
             sources = getattr(m, "body_sources", lambda: ())() or (None,) * len(texts)
             got = tuple(
                 Component(
                     "body" if len(texts) == 1 else f"body[{i + 1}]",
-                    ScanSection.BODY,
+                    _BODY,
                     _examined(t, src),
                 )
                 for i, (t, src) in enumerate(zip(texts, sources, strict=False))
             )
             # a named text part a client may show as the body is examined as body too
-            got += tuple(
-                c for c in self.section(ScanSection.ATTACHMENTS) if c.also == ScanSection.BODY
-            )
+            got += tuple(c for c in self.section(_ATTACHMENTS) if c.also == _BODY)
         else:
             parts = []
             for i, a in enumerate(m.attachments()):
@@ -309,10 +321,10 @@ class _Components:
                 parts.append(
                     Component(
                         f"attachment:{label}",
-                        ScanSection.ATTACHMENTS,
+                        _ATTACHMENTS,
                         _examined(a.text, getattr(a, "source", None)),
                         a.md5,
-                        also=ScanSection.BODY if getattr(a, "inline", False) else None,
+                        also=_BODY if getattr(a, "inline", False) else None,
                     )
                 )
             got = tuple(parts)
@@ -326,7 +338,7 @@ class _Components:
             taken: set[int] = (
                 set()
             )  # a component of two sections once (by identity: equal ones are distinct parts)
-            for name in ScanSection:
+            for name in (_SUBJECT, _HEADERS, _BODY, _ATTACHMENTS):
                 if name in scan:
                     for c in self.section(name):
                         if id(c) not in taken:
@@ -567,12 +579,13 @@ def decide(snapshot: Snapshot, message: Any, context: Context) -> MessageDecisio
 
 # --- one recipient ------------------------------------------------------------
 
-#: The verdict of a policy that matched, before choosing among them.
-_MATCHED = "matched"
+
+# The three records below are NamedTuples, not dataclasses: as private,
+# immutable records they read the same, and a NamedTuple class costs a tenth
+# of a frozen dataclass to create at import (start-up is paid by every run).
 
 
-@dataclass(frozen=True, slots=True)
-class _Scope:
+class _Scope(NamedTuple):
     """What is the same for every recipient of one message."""
 
     snapshot: Snapshot
@@ -582,8 +595,7 @@ class _Scope:
     explain_all: bool
 
 
-@dataclass(frozen=True, slots=True)
-class _Firing:
+class _Firing(NamedTuple):
     """A content-examination policy whose definition fired with a Secure
     Messaging override: a candidate for the content trigger."""
 
@@ -597,12 +609,13 @@ class _Firing:
         return (self.score, self.key, -self.policy.id)
 
 
-@dataclass(frozen=True, slots=True)
-class _Judged:
+class _Judged(NamedTuple):
     """Everything that decided one recipient, as the explanation reports it."""
 
     recipient: str
-    verdicts: Mapping[str, Mapping[int, tuple[str, str]]]  # kind -> id -> (status, reason)
+    verdicts: Mapping[
+        str, Mapping[int, tuple[VerdictStatus | None, str]]
+    ]  # kind -> id -> (status, reason)
     bypass: CompiledPolicy | None
     bypass_why: Mapping[int, str]
     disabling: bool  # the winning bypass disables Secure Messaging
@@ -621,7 +634,7 @@ def _evaluate_kind(
     scope: _Scope,
     kind: PolicyKind,
     pair: Pair,
-    verdicts: dict[int, tuple[str, str]],
+    verdicts: dict[int, tuple[VerdictStatus | None, str]],
 ) -> list[CompiledPolicy]:
     """The policies of ``kind`` that apply to the pair. With
     ``scope.explain_all`` every policy is judged and its verdict recorded;
@@ -634,14 +647,9 @@ def _evaluate_kind(
             ok, reason, _ = judge(snapshot, cp, pair)
             if ok:
                 matched.append(cp)
+            # None: matched; choosing among those that matched gives the verdict
             verdicts[cp.id] = (
-                _MATCHED
-                if ok
-                else (
-                    VerdictStatus.INACTIVE
-                    if reason.startswith("inactive")
-                    else VerdictStatus.NO_MATCH
-                ),
+                None if ok else _INACTIVE if reason.startswith("inactive") else _NO_MATCH,
                 reason,
             )
         return matched
@@ -688,20 +696,18 @@ def _content_outcomes(
 def _decide_recipient(scope: _Scope, pair: Pair, explain: list[Verdict]) -> RecipientDecision:
     snapshot = scope.snapshot
     rcpt = pair.recipient
-    verdicts: dict[str, dict[int, tuple[str, str]]] = {k: {} for k in PolicyKind}
+    verdicts: dict[str, dict[int, tuple[VerdictStatus | None, str]]] = {k: {} for k in _KINDS}
 
     # Bypass (exclusive): removes the policy trigger, with bypass_scope=all every trigger.
-    bypass, bypass_why = choose(
-        _evaluate_kind(scope, PolicyKind.BYPASS, pair, verdicts[PolicyKind.BYPASS])
-    )
+    bypass, bypass_why = choose(_evaluate_kind(scope, _BYPASS, pair, verdicts[_BYPASS]))
     disabling = bypass is not None and bypass.policy.option == "disable"
     scope_all = snapshot.account.bypass_scope == "all"
     # Content Examination (cumulative).
-    ce = PolicyKind.CONTENT_EXAMINATION
+    ce = _CONTENT_EXAMINATION
     outcomes, firing = _content_outcomes(scope, _evaluate_kind(scope, ce, pair, verdicts[ce]))
     firing.sort(key=lambda f: f.rank, reverse=True)
     # Secure Messaging policies (exclusive).
-    sm = PolicyKind.SECURE_MESSAGING
+    sm = _SECURE_MESSAGING
     sm_winner, sm_why = choose(_evaluate_kind(scope, sm, pair, verdicts[sm]))
 
     trigger: Trigger | None = None
@@ -717,7 +723,7 @@ def _decide_recipient(scope: _Scope, pair: Pair, explain: list[Verdict]) -> Reci
                 f"the sender chose {user_def.path!r} but {_disabled_by(bypass)} (bypass scope all)"
             )
         else:
-            trigger, definition = Trigger.USER, user_def
+            trigger, definition = _USER, user_def
             reasons.append(f"the sender chose {user_def.path!r}")
     content_winner = firing[0].policy if firing else None
     if content_winner is not None and trigger is None:
@@ -729,7 +735,7 @@ def _decide_recipient(scope: _Scope, pair: Pair, explain: list[Verdict]) -> Reci
                 f"content policy {content_winner.id} fired but {_disabled_by(bypass)} (bypass scope all)"
             )
         else:
-            trigger, definition = Trigger.CONTENT, winner_content.secure_messaging
+            trigger, definition = _CONTENT, winner_content.secure_messaging
             policy = PolicyRef.of(content_winner)
             res = scope.content.result(winner_content)
             found = (
@@ -747,7 +753,7 @@ def _decide_recipient(scope: _Scope, pair: Pair, explain: list[Verdict]) -> Reci
                 f"secure-messaging policy {sm_winner.id} matched but {_disabled_by(bypass)}"
             )
         elif sm_winner.policy.option == "apply" and sm_winner.definition is not None:
-            trigger, definition = Trigger.POLICY, sm_winner.definition
+            trigger, definition = _POLICY, sm_winner.definition
             policy = PolicyRef.of(sm_winner)
             reasons.append(
                 f"secure-messaging policy {sm_winner.id} ({sm_winner.policy.narrative!r}) applies {definition.path!r}"
@@ -789,7 +795,7 @@ def _decide_recipient(scope: _Scope, pair: Pair, explain: list[Verdict]) -> Reci
     return RecipientDecision(
         address=rcpt,
         internal=snapshot.is_internal(rcpt),
-        route=Route.INBOX,
+        route=_INBOX,
         secure=definition is not None,
         trigger=trigger,
         definition=definition,
@@ -824,12 +830,12 @@ def _explain_user(user_def: Definition | None, judged: _Judged) -> list[Verdict]
 def _explain_policies(snapshot: Snapshot, judged: _Judged) -> list[Verdict]:
     """A verdict for every policy of every kind, for one recipient."""
     out = []
-    for kind in PolicyKind:
+    for kind in _KINDS:
         for cp in snapshot.policies.get(kind, ()):
             status, reason = judged.verdicts[kind].get(
-                cp.id, (VerdictStatus.NO_MATCH, "not a candidate for this pair")
+                cp.id, (_NO_MATCH, "not a candidate for this pair")
             )
-            if status == _MATCHED:
+            if status is None:
                 status, reason = _VERDICT_OF_MATCHED[kind](cp, reason, judged)
             out.append(
                 Verdict(
@@ -837,7 +843,7 @@ def _explain_policies(snapshot: Snapshot, judged: _Judged) -> list[Verdict]:
                     cp.id,
                     cp.policy.narrative,
                     judged.recipient,
-                    VerdictStatus(status),
+                    status,
                     reason,
                 )
             )
