@@ -469,35 +469,12 @@ def parties(
 def decide(snapshot: Snapshot, message: Any, context: Context) -> MessageDecision:
     """Decide every recipient of ``message`` (SPEC §5) at ``context.at``."""
     envelope, header, recipients = parties(message, context.mail_from, context.rcpt)
-    ip_text = context.source_ip or message.source_ip
-    try:
-        ip = ipaddress.ip_address(ip_text) if ip_text else None
-    except ValueError:
-        raise DecisionError(
-            f"invalid source IP {ip_text!r}: expected an IPv4 or IPv6 address"
-        ) from None
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        # ::ffff:203.0.113.5 is an IPv4 host (as in parse_message)
-        ip = ip.ipv4_mapped
-        ip_text = str(ip)
+    ip, ip_text = _source_ip(context.source_ip or message.source_ip)
     via = context.via or ("outlook" if context.definition else "gateway")
     if via not in VIAS:
         raise DecisionError(f"invalid via {via!r}: expected one of {', '.join(VIAS)}")
     at = decision_time(context.at, snapshot.tz)
-
-    user_def: Definition | None = None
-    if context.definition:
-        user_def = snapshot.definition(context.definition)
-        if user_def is None:
-            raise DecisionError(f"definition {context.definition!r} not found")
-        if not snapshot.available_to(user_def, envelope):
-            publish = (
-                ", ".join(snapshot.folder_publish.get(user_def.folder.lower(), ())) or "nobody"
-            )
-            raise DecisionError(
-                f"definition {user_def.path!r} is not available to {envelope}: "
-                f"folder {user_def.folder!r} is published to {publish}"
-            )
+    user_def = _chosen_definition(snapshot, context.definition, envelope)
 
     notes: list[str] = []
     undecided = getattr(message, "recipients_unread", 0)
@@ -527,25 +504,7 @@ def decide(snapshot: Snapshot, message: Any, context: Context) -> MessageDecisio
         for rcpt in recipients
     ]
     if context.explain:
-        for cc in sorted(snapshot.content.values(), key=lambda c: c.definition.id):
-            res = content.result(cc)
-            hits = (
-                "; ".join(
-                    f"line {h.line_no} {h.source!r} in {', '.join(h.components)} (+{h.points}{', capped' if h.capped else ''})"
-                    for h in res.hits
-                )
-                or "no line found"
-            )
-            explain.append(
-                Verdict(
-                    "content-definition",
-                    cc.definition.id,
-                    cc.definition.name,
-                    None,
-                    VerdictStatus.FIRED if res.fired else VerdictStatus.NOT_FIRED,
-                    f"{res.reason}; {hits}",
-                )
-            )
+        explain.extend(_explain_content(snapshot, content))
     try:
         decisions = [render.finish(snapshot, d, envelope, message, at, via) for d in decisions]
     except render.OutOfRange as exc:
@@ -575,6 +534,64 @@ def decide(snapshot: Snapshot, message: Any, context: Context) -> MessageDecisio
         notes=tuple(notes),
         undecided=undecided,
     )
+
+
+def _source_ip(
+    text: str | None,
+) -> tuple[ipaddress.IPv4Address | ipaddress.IPv6Address | None, str | None]:
+    """The source IP (an IPv4-mapped IPv6 address as the IPv4 host it is, as
+    in parse_message) and its text; (None, None) when unknown."""
+    try:
+        ip = ipaddress.ip_address(text) if text else None
+    except ValueError:
+        raise DecisionError(
+            f"invalid source IP {text!r}: expected an IPv4 or IPv6 address"
+        ) from None
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped, str(ip.ipv4_mapped)
+    return ip, text
+
+
+def _chosen_definition(snapshot: Snapshot, chosen: str | None, sender: str) -> Definition | None:
+    """The definition the sender chose (``--definition``), which must exist
+    and be published to the sender; None when none was chosen."""
+    if not chosen:
+        return None
+    definition = snapshot.definition(chosen)
+    if definition is None:
+        raise DecisionError(f"definition {chosen!r} not found")
+    if not snapshot.available_to(definition, sender):
+        publish = ", ".join(snapshot.folder_publish.get(definition.folder.lower(), ())) or "nobody"
+        raise DecisionError(
+            f"definition {definition.path!r} is not available to {sender}: "
+            f"folder {definition.folder!r} is published to {publish}"
+        )
+    return definition
+
+
+def _explain_content(snapshot: Snapshot, content: _ContentCache) -> list[Verdict]:
+    """A verdict for every content definition: fired or not, and the lines found."""
+    out = []
+    for cc in sorted(snapshot.content.values(), key=lambda c: c.definition.id):
+        res = content.result(cc)
+        hits = (
+            "; ".join(
+                f"line {h.line_no} {h.source!r} in {', '.join(h.components)} (+{h.points}{', capped' if h.capped else ''})"
+                for h in res.hits
+            )
+            or "no line found"
+        )
+        out.append(
+            Verdict(
+                "content-definition",
+                cc.definition.id,
+                cc.definition.name,
+                None,
+                VerdictStatus.FIRED if res.fired else VerdictStatus.NOT_FIRED,
+                f"{res.reason}; {hits}",
+            )
+        )
+    return out
 
 
 # --- one recipient ------------------------------------------------------------
@@ -700,77 +717,27 @@ def _decide_recipient(scope: _Scope, pair: Pair, explain: list[Verdict]) -> Reci
 
     # Bypass (exclusive): removes the policy trigger, with bypass_scope=all every trigger.
     bypass, bypass_why = choose(_evaluate_kind(scope, _BYPASS, pair, verdicts[_BYPASS]))
-    disabling = bypass is not None and bypass.policy.option == "disable"
-    scope_all = snapshot.account.bypass_scope == "all"
+    disabling = bypass if bypass is not None and bypass.policy.option == "disable" else None
+    disabling_all = disabling if snapshot.account.bypass_scope == "all" else None
     # Content Examination (cumulative).
     ce = _CONTENT_EXAMINATION
     outcomes, firing = _content_outcomes(scope, _evaluate_kind(scope, ce, pair, verdicts[ce]))
     firing.sort(key=lambda f: f.rank, reverse=True)
+    content_winner = firing[0].policy if firing else None
     # Secure Messaging policies (exclusive).
     sm = _SECURE_MESSAGING
     sm_winner, sm_why = choose(_evaluate_kind(scope, sm, pair, verdicts[sm]))
 
-    trigger: Trigger | None = None
-    definition: Definition | None = None
-    policy: PolicyRef | None = None
-    reasons: list[str] = []
-    bypassed_user = bypassed_content = False
-    user_def = scope.user_def
-    if user_def is not None:
-        if disabling and scope_all:
-            bypassed_user = True
-            reasons.append(
-                f"the sender chose {user_def.path!r} but {_disabled_by(bypass)} (bypass scope all)"
-            )
-        else:
-            trigger, definition = _USER, user_def
-            reasons.append(f"the sender chose {user_def.path!r}")
-    content_winner = firing[0].policy if firing else None
-    if content_winner is not None and trigger is None:
-        winner_content = content_winner.content
-        assert winner_content is not None  # only policies with a content definition fire
-        if disabling and scope_all:
-            bypassed_content = True
-            reasons.append(
-                f"content policy {content_winner.id} fired but {_disabled_by(bypass)} (bypass scope all)"
-            )
-        else:
-            trigger, definition = _CONTENT, winner_content.secure_messaging
-            policy = PolicyRef.of(content_winner)
-            res = scope.content.result(winner_content)
-            found = (
-                f"fired to fail closed (unscannable: {res.unscannable})"
-                if res.unscannable
-                else f"scored {res.score}"
-            )
-            reasons.append(
-                f"content policy {content_winner.id} ({content_winner.policy.narrative!r}): "
-                f"{winner_content.definition.name!r} {found}"
-            )
-    if trigger is None and sm_winner is not None:
-        if disabling:
-            reasons.append(
-                f"secure-messaging policy {sm_winner.id} matched but {_disabled_by(bypass)}"
-            )
-        elif sm_winner.policy.option == "apply" and sm_winner.definition is not None:
-            trigger, definition = _POLICY, sm_winner.definition
-            policy = PolicyRef.of(sm_winner)
-            reasons.append(
-                f"secure-messaging policy {sm_winner.id} ({sm_winner.policy.narrative!r}) applies {definition.path!r}"
-            )
-        else:
-            policy = PolicyRef.of(sm_winner)
-            reasons.append(
-                f"secure-messaging policy {sm_winner.id} ({sm_winner.policy.narrative!r}) takes no action"
-            )
-    if not reasons:
-        reasons.append(
-            "no trigger: no definition chosen, no content rule fired, no secure-messaging policy applies"
-        )
-        if bypass is not None:
-            reasons.append(
-                f"bypass policy {bypass.id} ({bypass.policy.option}) matched, with nothing to remove"
-            )
+    # The triggers in order (SPEC §5): the sender's choice, content, policy.
+    got = _Triggers()
+    if scope.user_def is not None:
+        got.user(scope.user_def, disabling_all)
+    if content_winner is not None and got.trigger is None:
+        got.content(content_winner, scope.content, disabling_all)
+    if sm_winner is not None and got.trigger is None:
+        got.secure_messaging(sm_winner, disabling)
+    if not got.reasons:
+        got.nothing(bypass)
 
     if scope.explain_all:
         judged = _Judged(
@@ -778,36 +745,111 @@ def _decide_recipient(scope: _Scope, pair: Pair, explain: list[Verdict]) -> Reci
             verdicts=verdicts,
             bypass=bypass,
             bypass_why=bypass_why,
-            disabling=disabling,
+            disabling=disabling is not None,
             sm_winner=sm_winner,
             sm_why=sm_why,
-            trigger=trigger,
+            trigger=got.trigger,
             content_winner=content_winner,
             firing=tuple(firing),
-            bypassed_user=bypassed_user,
-            bypassed_content=bypassed_content,
+            bypassed_user=got.bypassed_user,
+            bypassed_content=got.bypassed_content,
             outcomes={o.policy_id: o for o in outcomes},
-            reasons=tuple(reasons),
+            reasons=tuple(got.reasons),
         )
         explain.extend(_explain_policies(snapshot, judged))
-        explain.extend(_explain_user(user_def, judged))
+        explain.extend(_explain_user(scope.user_def, judged))
 
     return RecipientDecision(
         address=rcpt,
         internal=snapshot.is_internal(rcpt),
         route=_INBOX,
-        secure=definition is not None,
-        trigger=trigger,
-        definition=definition,
-        policy=policy,
+        secure=got.definition is not None,
+        trigger=got.trigger,
+        definition=got.definition,
+        policy=got.policy,
         bypass=PolicyRef.of(bypass) if bypass is not None else None,
         content=tuple(outcomes),
-        reason="; ".join(reasons),
+        reason="; ".join(got.reasons),
     )
 
 
-def _disabled_by(bypass: CompiledPolicy | None) -> str:
-    assert bypass is not None  # only said of a winning bypass that disables
+class _Triggers:
+    """One recipient's triggers, tried in order: what secured the copy (if
+    anything), why, and which trigger a disabling bypass removed. Each step
+    is given the bypass that removes it (None: none does)."""
+
+    __slots__ = ("bypassed_content", "bypassed_user", "definition", "policy", "reasons", "trigger")
+
+    def __init__(self) -> None:
+        self.trigger: Trigger | None = None
+        self.definition: Definition | None = None
+        self.policy: PolicyRef | None = None
+        self.reasons: list[str] = []
+        self.bypassed_user = False
+        self.bypassed_content = False
+
+    def user(self, chosen: Definition, removed_by: CompiledPolicy | None) -> None:
+        if removed_by is not None:
+            self.bypassed_user = True
+            self.reasons.append(
+                f"the sender chose {chosen.path!r} but {_disabled_by(removed_by)} (bypass scope all)"
+            )
+        else:
+            self.trigger, self.definition = _USER, chosen
+            self.reasons.append(f"the sender chose {chosen.path!r}")
+
+    def content(
+        self, winner: CompiledPolicy, results: _ContentCache, removed_by: CompiledPolicy | None
+    ) -> None:
+        cc = winner.content
+        assert cc is not None  # only policies with a content definition fire
+        if removed_by is not None:
+            self.bypassed_content = True
+            self.reasons.append(
+                f"content policy {winner.id} fired but {_disabled_by(removed_by)} (bypass scope all)"
+            )
+            return
+        self.trigger, self.definition = _CONTENT, cc.secure_messaging
+        self.policy = PolicyRef.of(winner)
+        res = results.result(cc)
+        found = (
+            f"fired to fail closed (unscannable: {res.unscannable})"
+            if res.unscannable
+            else f"scored {res.score}"
+        )
+        self.reasons.append(
+            f"content policy {winner.id} ({winner.policy.narrative!r}): "
+            f"{cc.definition.name!r} {found}"
+        )
+
+    def secure_messaging(self, winner: CompiledPolicy, removed_by: CompiledPolicy | None) -> None:
+        if removed_by is not None:
+            self.reasons.append(
+                f"secure-messaging policy {winner.id} matched but {_disabled_by(removed_by)}"
+            )
+        elif winner.policy.option == "apply" and winner.definition is not None:
+            self.trigger, self.definition = _POLICY, winner.definition
+            self.policy = PolicyRef.of(winner)
+            self.reasons.append(
+                f"secure-messaging policy {winner.id} ({winner.policy.narrative!r}) applies {winner.definition.path!r}"
+            )
+        else:
+            self.policy = PolicyRef.of(winner)
+            self.reasons.append(
+                f"secure-messaging policy {winner.id} ({winner.policy.narrative!r}) takes no action"
+            )
+
+    def nothing(self, bypass: CompiledPolicy | None) -> None:
+        self.reasons.append(
+            "no trigger: no definition chosen, no content rule fired, no secure-messaging policy applies"
+        )
+        if bypass is not None:
+            self.reasons.append(
+                f"bypass policy {bypass.id} ({bypass.policy.option}) matched, with nothing to remove"
+            )
+
+
+def _disabled_by(bypass: CompiledPolicy) -> str:
     return f"bypass policy {bypass.id} disables Secure Messaging"
 
 
