@@ -19,12 +19,13 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from os import PathLike
+from typing import TYPE_CHECKING, Any
 
 from secmsg_cli.engine.addresses import AddressError, normalise_address, normalise_member
-from secmsg_cli.errors import ConfigError, SecmsgError, shorten
+from secmsg_cli.errors import ConfigError, shorten
 from secmsg_cli.model import (
     ACCOUNT_FIELDS,
     BUILTIN_FOLDER,
@@ -36,9 +37,11 @@ from secmsg_cli.model import (
     check_attribute_name,
     check_attribute_value,
     check_choice,
+    check_description,
     check_folder_path,
     check_group_name,
 )
+from secmsg_cli.problems import Problems, Source
 from secmsg_cli.store.policies import content_definition_fields, policy_fields
 from secmsg_cli.validate import (
     check_content_definition,
@@ -46,6 +49,9 @@ from secmsg_cli.validate import (
     check_domain,
     check_policy,
 )
+
+if TYPE_CHECKING:
+    from secmsg_cli.store.store import Store
 
 FORMAT_VERSION = 1
 
@@ -76,7 +82,7 @@ class Config:
 # --- export -----------------------------------------------------------------
 
 
-def export_document(store) -> dict[str, Any]:
+def export_document(store: Store) -> dict[str, Any]:
     """The store's configuration as a plain document (SPEC §9 field names)."""
     doc: dict[str, Any] = {
         "account": {name: getattr(store.account(), name) for name in ACCOUNT_FIELDS}
@@ -161,94 +167,7 @@ def dumps(doc: Mapping[str, Any], fmt: str = "toml") -> str:
     return "".join(chunks)
 
 
-# --- parsing and locating ---------------------------------------------------
-
-
-@dataclass
-class Source:
-    """The text of a document, to point at the line of a problem."""
-
-    name: str
-    text: str
-    fmt: str
-
-    def line_of(self, section: str, index: int | None = None, key: str | None = None) -> int | None:
-        if self.fmt == "json":
-            lines = _json_lines(self.text)
-            for path in ((section, index, key), (section, index), (section,)):
-                path = tuple(x for x in path if x is not None)
-                if path in lines:
-                    return lines[path]
-            return None
-        lines = self.text.splitlines()
-        header = re.compile(
-            rf"^\s*\[\[\s*{re.escape(section)}\s*\]\]"
-            if index is not None
-            else rf"^\s*\[\s*{re.escape(section)}\s*\]"
-        )
-        starts = [i for i, line in enumerate(lines) if header.match(line)]
-        if index is not None:
-            if index >= len(starts):
-                return None
-            start = starts[index]
-        elif starts:
-            start = starts[0]
-        else:
-            return None
-        if key is None:
-            return start + 1
-        key_re = re.compile(
-            rf'^\s*(?:{re.escape(key)}|"{re.escape(key)}"|\'{re.escape(key)}\')\s*='
-        )
-        for i in range(start + 1, len(lines)):
-            if re.match(r"^\s*\[", lines[i]):
-                break
-            if key_re.match(lines[i]):
-                return i + 1
-        return start + 1
-
-
-def _json_lines(text: str) -> dict[tuple, int]:
-    """The line of every member and array element of a JSON text, by path
-    (``("policies", 1, "from")``): a small scanner that follows nesting and
-    strings, so nested objects never shift the numbering."""
-    out: dict[tuple, int] = {}
-    stack: list[list] = []  # ["obj", key] or ["arr", index]
-    line, i, n = 1, 0, len(text)
-
-    def path() -> tuple:
-        return tuple(frame[1] for frame in stack)
-
-    while i < n:
-        ch = text[i]
-        if ch == "\n":
-            line += 1
-        elif ch == '"':
-            j, chars = i + 1, []
-            while j < n and text[j] != '"':
-                if text[j] == "\\":
-                    j += 1
-                chars.append(text[j] if j < n else "")
-                j += 1
-            k = j + 1
-            while k < n and text[k] in " \t\r\n":
-                k += 1
-            if stack and stack[-1][0] == "obj" and k < n and text[k] == ":":
-                stack[-1][1] = "".join(chars)
-                out.setdefault(path(), line)
-            line += text.count("\n", i, j)
-            i = j
-        elif ch in "{[":
-            if stack and stack[-1][0] == "arr":
-                out.setdefault(path(), line)
-            stack.append(["obj", None] if ch == "{" else ["arr", 0])
-        elif ch in "}]":
-            if stack:
-                stack.pop()
-        elif ch == "," and stack and stack[-1][0] == "arr":
-            stack[-1][1] += 1
-        i += 1
-    return out
+# --- parsing ----------------------------------------------------------------
 
 
 def parse_text(
@@ -305,7 +224,7 @@ def _depth(doc: Any) -> int:
     while stack:
         value, depth = stack.pop()
         if isinstance(value, dict):
-            children = value.values()
+            children: Iterable[Any] = value.values()
         elif isinstance(value, list):
             children = value
         else:
@@ -328,7 +247,7 @@ def read_file(path: str) -> tuple[dict[str, Any], Source]:
     return parse_text(read_utf8(Path(path), "a TOML or JSON file"), path)
 
 
-def read_utf8(path, expected: str, *, what: str = "") -> str:
+def read_utf8(path: str | PathLike[str], expected: str, *, what: str = "") -> str:
     """A UTF-8 text file (a BOM tolerated); every failure a ConfigError (exit 3)."""
     from pathlib import Path
 
@@ -356,123 +275,77 @@ def decode_utf8(raw: bytes, name: str) -> str:
 # --- validation -------------------------------------------------------------
 
 
-class _Problems:
-    def __init__(self, source: Source) -> None:
-        self.source = source
-        self.items: list[str] = []
-
-    def add(
-        self,
-        section: str,
-        index: int | None,
-        key: str | None,
-        message: str,
-        label: str | None = None,
-    ) -> None:
-        where = section if index is None else f"{section}[{index}]"
-        if label:  # the object's name as the file writes it: a name, not an echo of a huge value
-            where += f" ({shorten(label)})"
-        line = self.source.line_of(section, index, key)
-        if line:
-            where += f", line {line}"
-        self.items.append(f"{where}: {message}")
-
-    def check(
-        self,
-        section: str,
-        index: int | None,
-        key: str | None,
-        fn: Callable[..., Any],
-        *args: Any,
-        label: str | None = None,
-    ) -> Any:
-        """``fn(*args)``, or None with its error recorded as a problem."""
-        try:
-            return fn(*args)
-        except (SecmsgError, ValueError) as exc:
-            self.add(section, index, key, str(exc), label)
-            return None
+def _at(p: Problems, section: str, index: int | None = None, label: str | None = None) -> Problems:
+    """The problems of one section, or of one entry of it: the object named as
+    ``section[index] (label)``, the label being the entry's name as the file
+    writes it (a name, not an echo of a huge value)."""
+    where = section if index is None else f"{section}[{index}]"
+    if label:
+        where += f" ({shorten(label)})"
+    return p.within(section, *(() if index is None else (index,)), object=where)
 
 
 def _entries(
-    doc: Mapping[str, Any], section: str, problems: _Problems
+    doc: Mapping[str, Any], section: str, p: Problems
 ) -> list[tuple[int, Mapping[str, Any]]]:
     value = doc.get(section, [])
     if not isinstance(value, list):
-        problems.add(section, None, None, f"expected an array of tables ([[{section}]])")
+        _at(p, section).add(None, f"expected an array of tables ([[{section}]])")
         return []
     out = []
     for i, item in enumerate(value):
         if not isinstance(item, Mapping):
-            problems.add(section, i, None, "expected a table")
+            _at(p, section, i).add(None, "expected a table")
             continue
         out.append((i, item))
     return out
 
 
-def _known(
-    section: str,
-    index: int | None,
-    item: Mapping[str, Any],
-    allowed: tuple[str, ...],
-    problems: _Problems,
-    label: str | None = None,
-) -> None:
+def _known(p: Problems, item: Mapping[str, Any], allowed: tuple[str, ...]) -> None:
     for key in item:
         if key not in allowed:
-            problems.add(
-                section,
-                index,
-                key,
-                f"unknown field {key!r} (expected one of {', '.join(allowed)})",
-                label,
-            )
+            p.add(key, f"unknown field {key!r} (expected one of {', '.join(allowed)})")
 
 
-def _required(
-    section: str, index: int, item: Mapping[str, Any], key: str, problems: _Problems
-) -> bool:
-    if key not in item:
-        problems.add(section, index, None, f"missing required field {key!r}")
-        return False
+def _required(p: Problems, item: Mapping[str, Any], *keys: str) -> bool:
+    """Whether ``item`` has every key in ``keys``; the first one missing is a problem."""
+    for key in keys:
+        if key not in item:
+            p.add(None, f"missing required field {key!r}")
+            return False
     return True
 
 
-def _validate_account(doc, cfg: Config, p: _Problems) -> None:
+def _validate_account(doc: Mapping[str, Any], cfg: Config, p: Problems) -> None:
     account = doc.get("account", {})
+    at = _at(p, "account")
     if not isinstance(account, Mapping):
-        p.add("account", None, None, "expected a table ([account])")
+        at.add(None, "expected a table ([account])")
         return
-    _known("account", None, account, ACCOUNT_FIELDS, p)
+    _known(at, account, ACCOUNT_FIELDS)
     defaults = Account()
     for name in ACCOUNT_FIELDS:
         if name in account:
-            value = p.check("account", None, name, check_account_field, name, account[name])
-            cfg.account[name] = value
+            cfg.account[name] = at.check(name, check_account_field, name, account[name])
         else:
             cfg.account[name] = getattr(defaults, name)
 
 
-def _validate_domains(doc, cfg: Config, p: _Problems) -> None:
+def _validate_domains(doc: Mapping[str, Any], cfg: Config, p: Problems) -> None:
     seen: set[str] = set()
     for i, item in _entries(doc, "domains", p):
-        _known("domains", i, item, DOMAIN_FIELDS, p)
-        if not _required("domains", i, item, "name", p):
+        at = _at(p, "domains", i)
+        _known(at, item, DOMAIN_FIELDS)
+        if not _required(at, item, "name"):
             continue
-        name = p.check("domains", i, "name", check_domain, item["name"])
-        dtype = p.check(
-            "domains",
-            i,
-            "type",
-            check_choice,
-            item.get("type", "local"),
-            DOMAIN_TYPES,
-            "domain type",
+        name = at.check("name", check_domain, item["name"])
+        dtype = at.check(
+            "type", check_choice, item.get("type", "local"), DOMAIN_TYPES, "domain type"
         )
         if name is None or dtype is None:
             continue
         if name in seen:
-            p.add("domains", i, "name", f"domain {name} is declared twice")
+            at.add("name", f"domain {name} is declared twice")
             continue
         seen.add(name)
         cfg.domains.append((name, dtype))
@@ -484,208 +357,163 @@ def _string_list(value: Any, what: str) -> list[str]:
     return value
 
 
-def _validate_groups(doc, cfg: Config, p: _Problems) -> set[str]:
+def _validate_groups(doc: Mapping[str, Any], cfg: Config, p: Problems) -> set[str]:
     names: dict[str, str] = {}
     for i, item in _entries(doc, "groups", p):
-        _known("groups", i, item, GROUP_FIELDS, p)
-        if not _required("groups", i, item, "name", p):
+        at = _at(p, "groups", i)
+        _known(at, item, GROUP_FIELDS)
+        if not _required(at, item, "name"):
             continue
-        name = p.check("groups", i, "name", check_group_name, item["name"])
+        name = at.check("name", check_group_name, item["name"])
         if name is None:
             continue
+        named = _at(p, "groups", i, name)
         members: list[str] = []
-        raw = p.check(
-            "groups", i, "members", _string_list, item.get("members", []), "members", label=name
-        )
+        raw = named.check("members", _string_list, item.get("members", []), "members")
         for m in raw or []:
             try:
                 members.append(normalise_member(m))
             except AddressError as exc:
-                p.add("groups", i, "members", str(exc), name)
+                named.add("members", str(exc))
         if name.lower() in names:
-            p.add("groups", i, "name", f"group {name!r} is declared twice")
+            at.add("name", f"group {name!r} is declared twice")
             continue
         names[name.lower()] = name
         cfg.groups.append((name, sorted(set(members))))
     return set(names)
 
 
-def _validate_attributes(doc, cfg: Config, p: _Problems) -> None:
+def _attribute_values(at: Problems, values: Mapping[str, Any]) -> dict[str, str]:
+    """The valid ``Name = "value"`` pairs of one address (names ignore case)."""
+    checked: dict[str, str] = {}
+    for name, value in values.items():
+        n = at.check("values", check_attribute_name, name)
+        v = at.check("values", check_attribute_value, value)
+        if n is not None and any(n.lower() == known.lower() for known in checked):
+            at.add("values", f"attribute {n!r} is given twice (names ignore case)")
+        elif n is not None and v is not None:
+            checked[n] = v
+    return checked
+
+
+def _validate_attributes(doc: Mapping[str, Any], cfg: Config, p: Problems) -> None:
     seen: set[str] = set()
     for i, item in _entries(doc, "attributes", p):
-        _known("attributes", i, item, ATTRIBUTE_FIELDS, p)
-        if not _required("attributes", i, item, "address", p) or not _required(
-            "attributes", i, item, "values", p
-        ):
+        at = _at(p, "attributes", i)
+        _known(at, item, ATTRIBUTE_FIELDS)
+        if not _required(at, item, "address", "values"):
             continue
-        address = p.check("attributes", i, "address", normalise_address, item["address"])
+        address = at.check("address", normalise_address, item["address"])
         values = item["values"]
+        named = _at(p, "attributes", i, address)
         if not isinstance(values, Mapping) or not values:
-            p.add(
-                "attributes",
-                i,
+            named.add(
                 "values",
                 'expected a table of Name = "value" pairs, such as { Department = "Legal" }',
-                address,
             )
             continue
-        checked: dict[str, str] = {}
-        for name, value in values.items():
-            n = p.check("attributes", i, "values", check_attribute_name, name, label=address)
-            v = p.check("attributes", i, "values", check_attribute_value, value, label=address)
-            if n is not None and any(n.lower() == known.lower() for known in checked):
-                p.add(
-                    "attributes",
-                    i,
-                    "values",
-                    f"attribute {n!r} is given twice (names ignore case)",
-                    address,
-                )
-            elif n is not None and v is not None:
-                checked[n] = v
+        checked = _attribute_values(named, values)
         if address is None:
             continue
         if address in seen:
-            p.add(
-                "attributes",
-                i,
-                "address",
-                f"{address} is declared twice (put all its values in one entry)",
-            )
+            at.add("address", f"{address} is declared twice (put all its values in one entry)")
             continue
         seen.add(address)
         cfg.attributes.append((address, checked))
 
 
-def _validate_folders(doc, cfg: Config, p: _Problems, groups: set[str]) -> set[str]:
+def _publish_to(at: Problems, item: Mapping[str, Any], groups: set[str]) -> list[str] | None:
+    """A folder's ``publish_to``: None when absent; every group in it declared."""
+    if "publish_to" not in item:
+        return None
+    publish = at.check("publish_to", _string_list, item["publish_to"], "publish_to")
+    for target in publish or []:
+        if target.strip().lower() != EVERYONE and target.strip().lower() not in groups:
+            at.add(
+                "publish_to",
+                f"unknown group {target!r} (declare it in [[groups]] or use 'everyone')",
+            )
+    return publish
+
+
+def _validate_folders(
+    doc: Mapping[str, Any], cfg: Config, p: Problems, groups: set[str]
+) -> set[str]:
     paths: dict[str, str] = {BUILTIN_FOLDER.lower(): BUILTIN_FOLDER}
     declared: list[tuple[int, str, list[str] | None]] = []
     for i, item in _entries(doc, "folders", p):
-        _known("folders", i, item, FOLDER_FIELDS, p)
-        if not _required("folders", i, item, "path", p):
+        at = _at(p, "folders", i)
+        _known(at, item, FOLDER_FIELDS)
+        if not _required(at, item, "path"):
             continue
-        path = p.check("folders", i, "path", check_folder_path, item["path"])
+        path = at.check("path", check_folder_path, item["path"])
         if path is None:
             continue
-        publish: list[str] | None = None
-        if "publish_to" in item:
-            publish = p.check(
-                "folders",
-                i,
-                "publish_to",
-                _string_list,
-                item["publish_to"],
-                "publish_to",
-                label=path,
-            )
-            for target in publish or []:
-                if target.strip().lower() != EVERYONE and target.strip().lower() not in groups:
-                    p.add(
-                        "folders",
-                        i,
-                        "publish_to",
-                        f"unknown group {target!r} (declare it in [[groups]] or use 'everyone')",
-                        path,
-                    )
+        publish = _publish_to(_at(p, "folders", i, path), item, groups)
         if path.lower() in paths and not (
             path.lower() == BUILTIN_FOLDER.lower()
             and BUILTIN_FOLDER.lower() not in {d[1].lower() for d in declared}
         ):
-            p.add("folders", i, "path", f"folder {path!r} is declared twice")
+            at.add("path", f"folder {path!r} is declared twice")
             continue
         paths[path.lower()] = path
         declared.append((i, path, publish))
     for i, path, publish in declared:
         parent = path.rpartition("/")[0]
         if parent and parent.lower() not in paths:
-            p.add("folders", i, "path", f"parent folder {parent!r} is not declared", path)
+            _at(p, "folders", i, path).add("path", f"parent folder {parent!r} is not declared")
         cfg.folders.append((path, publish))
     cfg.folders.sort(key=lambda f: f[0].count("/"))
     return set(paths)
 
 
-def _validate_definitions(doc, cfg: Config, p: _Problems, folders: set[str]) -> set[str]:
+BUILTIN_DESCRIPTIONS = ("all recipients", "external recipients")
+
+
+def _definition_fields(
+    at: Problems, item: Mapping[str, Any]
+) -> tuple[str | None, str | None, dict[str, Any]]:
+    """A definition's folder, description and settings, each checked."""
+    folder = at.check("folder", check_folder_path, item["folder"])
+    description = at.check("description", check_description, item["description"])
+    settings: dict[str, Any] = {}
+    for name in DEFINITION_SETTINGS:
+        if name in item:
+            settings[name] = at.check(name, check_definition_field, name, item[name])
+    return folder, description, settings
+
+
+def _validate_definitions(
+    doc: Mapping[str, Any], cfg: Config, p: Problems, folders: set[str]
+) -> set[str]:
     paths: set[str] = set()
     entries = _entries(doc, "definitions", p)
     if entries and cfg.account.get("edition") == "lite":
-        p.add(
-            "definitions",
-            entries[0][0],
-            None,
-            "the account's edition is 'lite', which allows only the built-in definitions",
+        _at(p, "definitions", entries[0][0]).add(
+            None, "the account's edition is 'lite', which allows only the built-in definitions"
         )
     for i, item in entries:
         label = f"{item.get('folder', '?')}/{item.get('description', '?')}"
-        _known("definitions", i, item, DEFINITION_FIELDS, p, label)
-        if not _required("definitions", i, item, "folder", p) or not _required(
-            "definitions", i, item, "description", p
-        ):
+        at = _at(p, "definitions", i, label)
+        _known(at, item, DEFINITION_FIELDS)
+        if not _required(_at(p, "definitions", i), item, "folder", "description"):
             continue
-        folder = p.check(
-            "definitions",
-            i,
-            "folder",
-            check_definition_field,
-            "folder",
-            item["folder"],
-            label=label,
-        )
-        description = p.check(
-            "definitions",
-            i,
-            "description",
-            check_definition_field,
-            "description",
-            item["description"],
-            label=label,
-        )
-        settings: dict[str, Any] = {}
-        for name in DEFINITION_SETTINGS:
-            if name in item:
-                settings[name] = p.check(
-                    "definitions", i, name, check_definition_field, name, item[name], label=label
-                )
+        folder, description, settings = _definition_fields(at, item)
         if folder is None or description is None:
             continue
         if folder.lower() not in folders:
-            p.add(
-                "definitions",
-                i,
-                "folder",
-                f"folder {folder!r} is not declared in [[folders]]",
-                label,
-            )
+            at.add("folder", f"folder {folder!r} is not declared in [[folders]]")
             continue
-        if folder.lower() == BUILTIN_FOLDER.lower() and description.lower() in (
-            "all recipients",
-            "external recipients",
-        ):
-            p.add(
-                "definitions",
-                i,
-                "description",
-                "built-in definitions are not part of the configuration",
-                label,
-            )
+        if folder.lower() == BUILTIN_FOLDER.lower() and description.lower() in BUILTIN_DESCRIPTIONS:
+            at.add("description", "built-in definitions are not part of the configuration")
             continue
         key = f"{folder}/{description}".lower()
         if key in paths:
-            p.add(
-                "definitions",
-                i,
-                "description",
-                f"definition {folder}/{description!r} is declared twice",
-                label,
-            )
+            at.add("description", f"definition {folder}/{description!r} is declared twice")
             continue
         paths.add(key)
-        cfg.definitions.append(
-            (
-                folder,
-                description,
-                {k: v for k, v in settings.items() if v is not None or k == "banner"},
-            )
-        )
+        kept = {k: v for k, v in settings.items() if v is not None or k == "banner"}
+        cfg.definitions.append((folder, description, kept))
     return paths
 
 
@@ -696,100 +524,81 @@ BUILTIN_PATHS = {
 
 
 def _validate_content_definitions(
-    doc, cfg: Config, p: _Problems, definitions: set[str]
+    doc: Mapping[str, Any], cfg: Config, p: Problems, definitions: set[str]
 ) -> set[str]:
     names: set[str] = set()
     for i, item in _entries(doc, "content_definitions", p):
-        label = str(item.get("name", "?"))
+        at = _at(p, "content_definitions", i, str(item.get("name", "?")))
         values, problems = check_content_definition(item)
-        for field_name, message in problems:
-            p.add("content_definitions", i, field_name, message, label)
+        at.extend(problems)
         sm = values.get("secure_messaging")
-        if sm and sm.strip("/").lower() not in definitions | BUILTIN_PATHS:
-            p.add(
-                "content_definitions",
-                i,
+        if isinstance(sm, str) and sm and sm.strip("/").lower() not in definitions | BUILTIN_PATHS:
+            at.add(
                 "secure_messaging",
                 f"definition {sm!r} is not declared in [[definitions]] (nor built-in)",
-                label,
             )
         name = values.get("name")
-        if not name:
+        if not isinstance(name, str) or not name:
             continue
         if name.lower() in names:
-            p.add(
-                "content_definitions",
-                i,
-                "name",
-                f"content definition {name!r} is declared twice",
-                label,
-            )
+            at.add("name", f"content definition {name!r} is declared twice")
             continue
         names.add(name.lower())
         cfg.content_definitions.append(values)
     return names
 
 
+@dataclass(frozen=True)
+class _Declared:
+    """What a policy may refer to: the names declared in the document, lower case."""
+
+    definitions: set[str]
+    content_definitions: set[str]
+    groups: set[str]
+    attribute_names: set[str]
+
+
+def _policy_references(at: Problems, values: Mapping[str, Any], declared: _Declared) -> None:
+    """Every name a policy refers to is declared in the document."""
+    definition = values.get("definition")
+    if definition and definition.strip("/").lower() not in declared.definitions | BUILTIN_PATHS:
+        at.add(
+            "definition",
+            f"definition {definition!r} is not declared in [[definitions]] (nor built-in)",
+        )
+    cd = values.get("content_definition")
+    if cd and cd.lower() not in declared.content_definitions:
+        at.add(
+            "content_definition",
+            f"content definition {cd!r} is not declared in [[content_definitions]]",
+        )
+    for side in ("from", "to"):
+        target = values.get(f"{side}_" if side == "from" else side)
+        if target is None:
+            continue
+        if target.type == "group" and target.value.lower() not in declared.groups:
+            at.add(side, f"unknown group {target.value!r} (declare it in [[groups]])")
+        if target.type == "attribute" and target.name.lower() not in declared.attribute_names:
+            at.add(side, f"no address has an attribute named {target.name!r} (see [[attributes]])")
+
+
 def _validate_policies(
-    doc,
-    cfg: Config,
-    p: _Problems,
-    definitions: set[str],
-    content_definitions: set[str],
-    groups: set[str],
-    attribute_names: set[str],
+    doc: Mapping[str, Any], cfg: Config, p: Problems, declared: _Declared
 ) -> None:
     from zoneinfo import ZoneInfo
 
     tz = ZoneInfo(cfg.account.get("timezone") or "UTC")
     ids: set[int] = set()
     for i, item in _entries(doc, "policies", p):
-        label = str(item.get("narrative", "?"))
+        at = _at(p, "policies", i, str(item.get("narrative", "?")))
         values, problems = check_policy(item, tz)
-        for field_name, message in problems:
-            p.add("policies", i, field_name, message, label)
-        definition = values.get("definition")
-        if definition and definition.strip("/").lower() not in definitions | BUILTIN_PATHS:
-            p.add(
-                "policies",
-                i,
-                "definition",
-                f"definition {definition!r} is not declared in [[definitions]] (nor built-in)",
-                label,
-            )
-        cd = values.get("content_definition")
-        if cd and cd.lower() not in content_definitions:
-            p.add(
-                "policies",
-                i,
-                "content_definition",
-                f"content definition {cd!r} is not declared in [[content_definitions]]",
-                label,
-            )
-        for side in ("from", "to"):
-            target = values.get(f"{side}_" if side == "from" else side)
-            if target is None:
-                continue
-            if target.type == "group" and target.value.lower() not in groups:
-                p.add(
-                    "policies",
-                    i,
-                    side,
-                    f"unknown group {target.value!r} (declare it in [[groups]])",
-                    label,
-                )
-            if target.type == "attribute" and target.name.lower() not in attribute_names:
-                p.add(
-                    "policies",
-                    i,
-                    side,
-                    f"no address has an attribute named {target.name!r} (see [[attributes]])",
-                    label,
-                )
-        if "id" in values:
-            if values["id"] in ids:
-                p.add("policies", i, "id", f"policy id {values['id']} is used twice", label)
-            ids.add(values["id"])
+        at.extend(problems)
+        _policy_references(at, values, declared)
+        policy_id = values.get("id")
+        if isinstance(policy_id, int):  # given, and a valid id
+            if policy_id in ids:
+                at.add("id", f"policy id {policy_id} is used twice")
+            ids.add(policy_id)
         if not problems:
             cfg.policies.append(values)
 
@@ -808,13 +617,11 @@ KNOWN_SECTIONS = (
 
 def validate_document(doc: Mapping[str, Any], source: Source) -> Config:
     """Check the whole document; raise :class:`ConfigError` listing every problem."""
-    p = _Problems(source)
+    p = Problems(source)
     for key in doc:
         if key not in KNOWN_SECTIONS:
-            line = source.line_of(key, None, None) or source.line_of(key, 0, None)
-            where = f", line {line}" if line else ""
-            p.items.append(
-                f"{key}{where}: unknown section {key!r} (expected one of {', '.join(KNOWN_SECTIONS)})"
+            p.within(key, object=key).add(
+                None, f"unknown section {key!r} (expected one of {', '.join(KNOWN_SECTIONS)})"
             )
     cfg = Config()
     _validate_account(doc, cfg, p)
@@ -825,23 +632,16 @@ def validate_document(doc: Mapping[str, Any], source: Source) -> Config:
     definitions = _validate_definitions(doc, cfg, p, folders)
     content_definitions = _validate_content_definitions(doc, cfg, p, definitions)
     attribute_names = {name.lower() for _, values in cfg.attributes for name in values}
-    _validate_policies(doc, cfg, p, definitions, content_definitions, groups, attribute_names)
-    if p.items:
-        raise ConfigError(_summary(source.name, p.items), problems=p.items)
+    declared = _Declared(definitions, content_definitions, groups, attribute_names)
+    _validate_policies(doc, cfg, p, declared)
+    p.raise_if_any(source.name)
     return cfg
-
-
-def _summary(name: str, problems: list[str], shown: int = 3) -> str:
-    head = "; ".join(problems[:shown])
-    more = f"; and {len(problems) - shown} more" if len(problems) > shown else ""
-    noun = "problem" if len(problems) == 1 else "problems"
-    return f"{name}: {len(problems)} {noun}: {head}{more}"
 
 
 # --- import -----------------------------------------------------------------
 
 
-def import_config(store, cfg: Config, *, source: str = "<config>") -> dict[str, int]:
+def import_config(store: Store, cfg: Config, *, source: str = "<config>") -> dict[str, int]:
     """Load a validated Config into an empty store, all or nothing."""
     with store.transaction():
         if not store.is_empty():
@@ -889,7 +689,7 @@ def _policy_raw(values: Mapping[str, Any]) -> dict[str, Any]:
     return raw
 
 
-def load_file(path: str):
+def load_file(path: str) -> Store:
     """Read, validate and import a configuration file into a new in-memory
     store (for lint, test and the corpus diff: a config file stands in for a
     store without touching one). Raises ConfigError on an invalid file."""

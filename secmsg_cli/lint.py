@@ -669,10 +669,9 @@ def _empty_groups(snapshot: Snapshot, directory: _Directory) -> Iterator[Finding
     users: dict[str, list[str]] = {}
     for cp in _all_policies(snapshot):
         for side, target in (("from", cp.policy.from_), ("to", cp.policy.to)):
-            if target.type == "group" and directory.group_exists(target.value or ""):
-                users.setdefault(target.value.lower(), []).append(
-                    f"{policy_label(cp.policy)} ({side})"
-                )
+            name = target.value or ""
+            if target.type == "group" and directory.group_exists(name):
+                users.setdefault(name.lower(), []).append(f"{policy_label(cp.policy)} ({side})")
     for folder, publish in sorted(snapshot.folder_publish.items()):
         parent = folder.rpartition("/")[0]
         inherited = set(snapshot.folder_publish.get(parent, ())) if parent else set()
@@ -766,7 +765,10 @@ def counts(findings: Iterable[Finding]) -> dict[str, int]:
 
 def summary(findings: Sequence[Finding]) -> str:
     c = counts(findings)
-    plural = lambda n, word: f"{n} {word}{'' if n == 1 else 's'}"  # noqa: E731
+
+    def plural(n: int, word: str) -> str:
+        return f"{n} {word}{'' if n == 1 else 's'}"
+
     return f"{plural(c['error'], 'error')}, {plural(c['warning'], 'warning')}"
 
 

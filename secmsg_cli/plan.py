@@ -13,9 +13,9 @@ that it keeps its id.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from secmsg_cli.config import (
     Config,
@@ -23,6 +23,9 @@ from secmsg_cli.config import (
     import_config,
 )
 from secmsg_cli.model import BUILTIN_FOLDER, EVERYONE
+
+if TYPE_CHECKING:
+    from secmsg_cli.store.store import Store
 
 __all__ = ["Change", "Plan", "apply_plan", "make_plan"]
 
@@ -47,20 +50,21 @@ KIND_OF = {
 }
 
 
+# How each section's objects are matched between the store and the file: by
+# natural key (names that ignore case in lower case), policies by id.
+_KEYS: dict[str, Callable[[Mapping[str, Any]], str]] = {
+    "domains": lambda e: str(e["name"]),
+    "groups": lambda e: str(e["name"]).lower(),
+    "attributes": lambda e: str(e["address"]),
+    "folders": lambda e: str(e["path"]).lower(),
+    "definitions": lambda e: f"{e['folder']}/{e['description']}".lower(),
+    "content_definitions": lambda e: str(e["name"]).lower(),
+    "policies": lambda e: str(e["id"]),
+}
+
+
 def _key(section: str, entry: Mapping[str, Any]) -> str:
-    if section == "domains":
-        return entry["name"]
-    if section == "groups":
-        return entry["name"].lower()
-    if section == "attributes":
-        return entry["address"]
-    if section == "folders":
-        return entry["path"].lower()
-    if section == "definitions":
-        return f"{entry['folder']}/{entry['description']}".lower()
-    if section == "content_definitions":
-        return entry["name"].lower()
-    return str(entry["id"])
+    return _KEYS[section](entry)
 
 
 def _label(section: str, entry: Mapping[str, Any]) -> str:
@@ -170,7 +174,7 @@ def _default_folder(doc: Mapping[str, Any]) -> dict[str, Any]:
     return {"path": BUILTIN_FOLDER, "publish_to": [EVERYONE]}
 
 
-def make_plan(store, cfg: Config, *, prune: bool = False) -> tuple[Plan, dict[str, Any]]:
+def make_plan(store: Store, cfg: Config, *, prune: bool = False) -> tuple[Plan, dict[str, Any]]:
     """Compare the store with a validated configuration. Returns the plan and
     the desired document (what the store will export after ``apply``)."""
     current = export_document(store)
@@ -226,14 +230,14 @@ def make_plan(store, cfg: Config, *, prune: bool = False) -> tuple[Plan, dict[st
     return Plan(changes, kept), desired
 
 
-def apply_plan(store, plan: Plan, *, source: str = "<config>") -> dict[str, int]:
+def apply_plan(store: Store, plan: Plan, *, source: str = "<config>") -> dict[str, int]:
     """Carry out a plan in one transaction (all or nothing). Policies to delete
     go first (out of the way of what they reference), then creations and
     updates in dependency order, then the other deletions, dependants first."""
     order = {KIND_OF[s]: i for i, s in enumerate(SECTIONS)}
-    account = next((c for c in plan.changes if c.kind == "account"), None)
+    account = next((c.after for c in plan.changes if c.kind == "account"), None)
     # Switching to the lite edition must wait until custom definitions are gone.
-    to_lite = account is not None and account.after["edition"] == "lite"
+    to_lite = account is not None and account["edition"] == "lite"
     writes = sorted(
         (c for c in plan.changes if c.kind != "account" and c.action != "delete"),
         key=lambda c: (order[c.kind], c.label.count("/") if c.kind == "folder" else 0),
@@ -245,7 +249,7 @@ def apply_plan(store, plan: Plan, *, source: str = "<config>") -> dict[str, int]
     counts = plan.counts()
     with store.transaction():
         if account is not None and not to_lite:
-            store.set_account(account.after)
+            store.set_account(account)
         for c in deletes:
             if c.kind == "policy":
                 _delete(store, c)
@@ -254,75 +258,123 @@ def apply_plan(store, plan: Plan, *, source: str = "<config>") -> dict[str, int]
         for c in deletes:
             if c.kind != "policy":
                 _delete(store, c)
-        if to_lite:
-            store.set_account(account.after)
+        if account is not None and to_lite:
+            store.set_account(account)
         store.audit("apply", "config", source, None, counts)
     return counts
 
 
-def _create_or_update(store, c: Change) -> None:
-    after = c.after
-    assert after is not None
-    if c.kind == "domain":
-        if c.action == "create":
-            store.add_domain(after["name"], after["type"])
-        else:
-            store.update_domain(after["name"], after["type"])
-    elif c.kind == "group":
-        if c.action == "create":
-            store.create_group(after["name"], after["members"])
-        else:
-            if c.before["name"] != after["name"]:  # the same group (names ignore case), respelt
-                _respell_group(store, c.before["name"], after["name"])
-            before = set(c.before["members"])
-            wanted = set(after["members"])
-            if wanted - before:
-                store.add_group_members(after["name"], sorted(wanted - before))
-            if before - wanted:
-                store.remove_group_members(after["name"], sorted(before - wanted))
-    elif c.kind == "attribute":
-        before = dict(c.before["values"]) if c.before else {}
-        changed = {k: v for k, v in after["values"].items() if before.get(k) != v}
-        if changed:
-            store.set_attributes(after["address"], changed)
-        wanted = {name.lower() for name in after["values"]}
-        for name in before:
-            if name.lower() not in wanted:  # names ignore case: "department" is still Department
-                store.unset_attribute(after["address"], name)
-    elif c.kind == "folder":
-        publish = after.get("publish_to")
-        if c.action == "create":
-            store.create_folder(after["path"], publish)
-        else:
-            if c.before["path"] != after["path"]:  # the same folder (paths ignore case), respelt
-                store.rename_folder(c.before["path"], after["path"].rpartition("/")[2])
-            store.set_folder_publish(after["path"], publish)
-    elif c.kind == "definition":
-        settings = {k: v for k, v in after.items() if k not in ("folder", "description")}
-        if c.action == "create":
-            store.create_definition(after["folder"], after["description"], **settings)
-        else:
-            changed = {k: after.get(k) for k in c.fields}
-            store.update_definition(f"{after['folder']}/{after['description']}", **changed)
-    elif c.kind == "content-definition":
-        if c.action == "create":
-            store.create_content_definition(after)
-        else:
-            store.update_content_definition(after["name"], {k: after.get(k) for k in c.fields})
-    elif c.kind == "policy":
-        if c.action == "create":
-            store.create_policy(dict(after))
-        elif c.before["kind"] != after["kind"]:
-            store.delete_policy(c.before["kind"], after["id"])
-            store.create_policy(dict(after))
-        else:
-            raw = {k: v for k, v in after.items() if k != "id"}
-            for k in ("start", "end", "option", "definition", "content_definition"):
-                raw.setdefault(k, None)
-            store.update_policy(after["kind"], after["id"], raw)
+# --- carrying out one change: a writer and a deleter per kind of object ------------------
 
 
-def _respell_group(store, old: str, new: str) -> None:
+def _create_or_update(store: Store, c: Change) -> None:
+    assert c.after is not None
+    if c.action == "create":
+        _CREATE[c.kind](store, c.after)
+    else:
+        assert c.before is not None
+        _UPDATE[c.kind](store, c, c.before, c.after)
+
+
+def _create_attribute(store: Store, after: Mapping[str, Any]) -> None:
+    values = {k: v for k, v in after["values"].items() if v is not None}
+    if values:
+        store.set_attributes(after["address"], values)
+
+
+def _create_definition(store: Store, after: Mapping[str, Any]) -> None:
+    settings = {k: v for k, v in after.items() if k not in ("folder", "description")}
+    store.create_definition(after["folder"], after["description"], **settings)
+
+
+_CREATE: dict[str, Callable[[Store, Mapping[str, Any]], object]] = {
+    "domain": lambda store, after: store.add_domain(after["name"], after["type"]),
+    "group": lambda store, after: store.create_group(after["name"], after["members"]),
+    "attribute": _create_attribute,
+    "folder": lambda store, after: store.create_folder(after["path"], after.get("publish_to")),
+    "definition": _create_definition,
+    "content-definition": lambda store, after: store.create_content_definition(after),
+    "policy": lambda store, after: store.create_policy(dict(after)),
+}
+
+
+def _update_domain(
+    store: Store, c: Change, before: Mapping[str, Any], after: Mapping[str, Any]
+) -> None:
+    store.update_domain(after["name"], after["type"])
+
+
+def _update_group(
+    store: Store, c: Change, before: Mapping[str, Any], after: Mapping[str, Any]
+) -> None:
+    if before["name"] != after["name"]:  # the same group (names ignore case), respelt
+        _respell_group(store, before["name"], after["name"])
+    had, wanted = set(before["members"]), set(after["members"])
+    if wanted - had:
+        store.add_group_members(after["name"], sorted(wanted - had))
+    if had - wanted:
+        store.remove_group_members(after["name"], sorted(had - wanted))
+
+
+def _update_attribute(
+    store: Store, c: Change, before: Mapping[str, Any], after: Mapping[str, Any]
+) -> None:
+    had = dict(before["values"])
+    changed = {k: v for k, v in after["values"].items() if had.get(k) != v}
+    if changed:
+        store.set_attributes(after["address"], changed)
+    wanted = {name.lower() for name in after["values"]}
+    for name in had:
+        if name.lower() not in wanted:  # names ignore case: "department" is still Department
+            store.unset_attribute(after["address"], name)
+
+
+def _update_folder(
+    store: Store, c: Change, before: Mapping[str, Any], after: Mapping[str, Any]
+) -> None:
+    if before["path"] != after["path"]:  # the same folder (paths ignore case), respelt
+        store.rename_folder(before["path"], after["path"].rpartition("/")[2])
+    store.set_folder_publish(after["path"], after.get("publish_to"))
+
+
+def _update_definition(
+    store: Store, c: Change, before: Mapping[str, Any], after: Mapping[str, Any]
+) -> None:
+    changed = {k: after.get(k) for k in c.fields}
+    store.update_definition(f"{after['folder']}/{after['description']}", **changed)
+
+
+def _update_content_definition(
+    store: Store, c: Change, before: Mapping[str, Any], after: Mapping[str, Any]
+) -> None:
+    store.update_content_definition(after["name"], {k: after.get(k) for k in c.fields})
+
+
+def _update_policy(
+    store: Store, c: Change, before: Mapping[str, Any], after: Mapping[str, Any]
+) -> None:
+    if before["kind"] != after["kind"]:  # a policy of another kind under the same id
+        store.delete_policy(before["kind"], after["id"])
+        store.create_policy(dict(after))
+        return
+    raw = {k: v for k, v in after.items() if k != "id"}
+    for k in ("start", "end", "option", "definition", "content_definition"):
+        raw.setdefault(k, None)
+    store.update_policy(after["kind"], after["id"], raw)
+
+
+_UPDATE: dict[str, Callable[[Store, Change, Mapping[str, Any], Mapping[str, Any]], None]] = {
+    "domain": _update_domain,
+    "group": _update_group,
+    "attribute": _update_attribute,
+    "folder": _update_folder,
+    "definition": _update_definition,
+    "content-definition": _update_content_definition,
+    "policy": _update_policy,
+}
+
+
+def _respell_group(store: Store, old: str, new: str) -> None:
     """Change the case of a group's name; policies naming it follow. (The store
     has no method for this; Store.rename_group would be its proper home.)"""
     before = store.group(old)
@@ -335,21 +387,24 @@ def _respell_group(store, old: str, new: str) -> None:
     store.audit("rename", "group", before.name, before, store.group(before.id))
 
 
-def _delete(store, c: Change) -> None:
-    before = c.before
-    assert before is not None
-    if c.kind == "domain":
-        store.remove_domain(before["name"])
-    elif c.kind == "group":
-        store.delete_group(before["name"])
-    elif c.kind == "attribute":
-        for name in before["values"]:
-            store.unset_attribute(before["address"], name)
-    elif c.kind == "folder":
-        store.delete_folder(before["path"], recursive=False)
-    elif c.kind == "definition":
-        store.delete_definition(f"{before['folder']}/{before['description']}")
-    elif c.kind == "content-definition":
-        store.delete_content_definition(before["name"])
-    elif c.kind == "policy":
-        store.delete_policy(before["kind"], before["id"])
+def _delete(store: Store, c: Change) -> None:
+    assert c.before is not None
+    _DELETE[c.kind](store, c.before)
+
+
+def _delete_attribute(store: Store, before: Mapping[str, Any]) -> None:
+    for name in before["values"]:
+        store.unset_attribute(before["address"], name)
+
+
+_DELETE: dict[str, Callable[[Store, Mapping[str, Any]], object]] = {
+    "domain": lambda store, before: store.remove_domain(before["name"]),
+    "group": lambda store, before: store.delete_group(before["name"]),
+    "attribute": _delete_attribute,
+    "folder": lambda store, before: store.delete_folder(before["path"], recursive=False),
+    "definition": lambda store, before: store.delete_definition(
+        f"{before['folder']}/{before['description']}"
+    ),
+    "content-definition": lambda store, before: store.delete_content_definition(before["name"]),
+    "policy": lambda store, before: store.delete_policy(before["kind"], before["id"]),
+}

@@ -82,13 +82,22 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, tzinfo
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from secmsg_cli.errors import ConfigError
+from secmsg_cli.problems import Problems
+
+if TYPE_CHECKING:
+    from email.message import EmailMessage
+
+    from secmsg_cli.coverage import Coverage
+    from secmsg_cli.engine.decide import Context, MessageDecision, PolicyRef, RecipientDecision
+    from secmsg_cli.engine.snapshot import Snapshot
+
+T = TypeVar("T")
 
 __all__ = [
     "Case",
@@ -173,81 +182,6 @@ class CasesFile:
     cases: tuple[Case, ...]
 
 
-# --- where things are in the text ---------------------------------------------------
-
-
-class _Lines:
-    """Line numbers of tables and keys in a TOML cases file written the usual
-    way (``[[case]]`` / ``[[case.expect]]`` / ``[case.inline]`` headers, one
-    key per line); anything else falls back to the nearest table header."""
-
-    _HEADER = re.compile(r"^\s*(\[\[?)\s*([A-Za-z0-9_.\"' -]+?)\s*\]\]?\s*(?:#.*)?$")
-    _KEY = re.compile(r"^\s*(?:\"([^\"]+)\"|'([^']+)'|([A-Za-z0-9_-]+))\s*=")
-
-    def __init__(self, text: str) -> None:
-        self.tables: dict[tuple, int] = {}
-        self.keys: dict[tuple, int] = {}
-        where: tuple = ("top",)
-        case = -1
-        expect = -1
-        for no, line in enumerate(text.splitlines(), start=1):
-            m = self._HEADER.match(line)
-            if m:
-                name = m.group(2).replace('"', "").replace("'", "").replace(" ", "")
-                if name == "case" and m.group(1) == "[[":
-                    case += 1
-                    expect = -1
-                    where = ("case", case)
-                elif name == "case.expect":
-                    expect += 1
-                    where = ("expect", case, expect)
-                elif name.startswith("case.inline"):
-                    where = ("inline", case)
-                elif name == "defaults":
-                    where = ("defaults",)
-                else:
-                    where = ("other", name)
-                self.tables.setdefault(where, no)
-                continue
-            k = self._KEY.match(line)
-            if k:
-                key = k.group(1) or k.group(2) or k.group(3)
-                self.keys.setdefault((*where, key), no)
-
-    def of(self, where: tuple, key: str | None = None) -> int | None:
-        if key is not None and (*where, key) in self.keys:
-            return self.keys[(*where, key)]
-        if where in self.tables:
-            return self.tables[where]
-        if where[0] in ("expect", "inline"):
-            return self.of(("case", where[1]), where[0] if where[0] == "inline" else "expect")
-        return None
-
-
-class _Problems:
-    def __init__(self, name: str, lines: _Lines) -> None:
-        self.name = name
-        self.lines = lines
-        self.items: list[str] = []
-
-    def add(self, where: tuple, key: str | None, message: str, case: str | None = None) -> None:
-        line = self.lines.of(where, key)
-        prefix = f"line {line}: " if line else ""
-        who = f"case {case}: " if case else ""
-        self.items.append(f"{prefix}{who}{message}")
-
-    def raise_if_any(self) -> None:
-        if not self.items:
-            return
-        if len(self.items) == 1:
-            raise ConfigError(f"{self.name}: {self.items[0]}", problems=self.items)
-        shown = "; ".join(self.items[:3])
-        more = f"; and {len(self.items) - 3} more" if len(self.items) > 3 else ""
-        raise ConfigError(
-            f"{self.name}: {len(self.items)} problems: {shown}{more}", problems=self.items
-        )
-
-
 # --- checking values -----------------------------------------------------------------
 
 
@@ -300,11 +234,11 @@ def _moment(value: Any, what: str, *, date_only: bool) -> datetime:
         return datetime(value.year, value.month, value.day)
     if not isinstance(value, str):
         raise _Invalid(f"{what}: expected an ISO 8601 datetime, got {_kind(value)}")
-    from dateutil.parser import isoparse
+    from dateutil.parser import isoparse  # type: ignore[import-untyped]  # no types shipped
 
     text = value.strip()
     try:
-        moment = isoparse(text)
+        moment: datetime = isoparse(text)
     except (ValueError, OverflowError):
         raise _Invalid(
             f"{what}: invalid datetime {value!r}: expected ISO 8601 such as 2026-11-27T10:00:00Z"
@@ -314,44 +248,67 @@ def _moment(value: Any, what: str, *, date_only: bool) -> datetime:
     return moment
 
 
+def _mail_from(value: Any) -> str:
+    return _address(value, "mail_from")
+
+
+def _rcpt(value: Any) -> tuple[str, ...]:
+    items = [value] if isinstance(value, str) else value
+    if not isinstance(items, list) or not items:
+        raise _Invalid("rcpt: expected a list of addresses")
+    out: list[str] = []
+    for i, item in enumerate(items):
+        a = _address(item, f"rcpt[{i}]")
+        if a not in out:
+            out.append(a)
+    return tuple(out)
+
+
+def _source_ip(value: Any) -> str:
+    import ipaddress
+
+    text = _string(value, "source_ip")
+    try:
+        return str(ipaddress.ip_address(text.strip()))
+    except ValueError:
+        raise _Invalid(
+            f"source_ip: invalid address {text!r}: expected an IPv4 or IPv6 address"
+        ) from None
+
+
+def _at_time(value: Any) -> datetime:
+    return _moment(value, "at", date_only=True)
+
+
+def _via(value: Any) -> str:
+    from secmsg_cli.engine.decide import VIAS
+
+    text = _string(value, "via").strip().lower()
+    if text not in VIAS:
+        raise _Invalid(f"via: {value!r} is not one of {', '.join(VIAS)}")
+    return text
+
+
+def _chosen_definition(value: Any) -> str:
+    return _string(value, "definition").strip()
+
+
+# The context of ``simulate`` a case (or [defaults]) may give: key -> its checker.
+_CONTEXT_FIELDS: dict[str, Callable[[Any], Any]] = {
+    "mail_from": _mail_from,
+    "rcpt": _rcpt,
+    "source_ip": _source_ip,
+    "at": _at_time,
+    "via": _via,
+    "definition": _chosen_definition,
+}
+
+
 def _check_context(key: str, value: Any) -> Any:
-    if key == "mail_from":
-        return _address(value, key)
-    if key == "rcpt":
-        items = [value] if isinstance(value, str) else value
-        if not isinstance(items, list) or not items:
-            raise _Invalid("rcpt: expected a list of addresses")
-        out: list[str] = []
-        for i, item in enumerate(items):
-            a = _address(item, f"rcpt[{i}]")
-            if a not in out:
-                out.append(a)
-        return tuple(out)
-    if key == "source_ip":
-        import ipaddress
-
-        text = _string(value, key)
-        try:
-            return str(ipaddress.ip_address(text.strip()))
-        except ValueError:
-            raise _Invalid(
-                f"source_ip: invalid address {text!r}: expected an IPv4 or IPv6 address"
-            ) from None
-    if key == "at":
-        return _moment(value, "at", date_only=True)
-    if key == "via":
-        from secmsg_cli.engine.decide import VIAS
-
-        text = _string(value, key).strip().lower()
-        if text not in VIAS:
-            raise _Invalid(f"via: {value!r} is not one of {', '.join(VIAS)}")
-        return text
-    if key == "definition":
-        return _string(value, key).strip()
-    raise AssertionError(key)
+    return _CONTEXT_FIELDS[key](value)
 
 
-def _none_or(value: Any, what: str, check) -> Any:
+def _none_or(value: Any, what: str, check: Callable[[Any], T]) -> T | None:
     """``false``, ``"none"`` or ``""`` -> None (expects "none"); else ``check(value)``."""
     if value is False or (isinstance(value, str) and value.strip().lower() in NONE_WORDS):
         return None
@@ -367,33 +324,64 @@ def _ref(value: Any, what: str) -> int | str:
     return int(text) if text.isdigit() else text
 
 
+def _route(value: Any) -> str:
+    text = _string(value, "route").strip().lower()
+    if text not in ROUTES:
+        raise _Invalid(f"route: {value!r} is not one of {', '.join(ROUTES)}")
+    return text
+
+
+def _trigger(value: Any) -> str | None:
+    if value is False:
+        return None
+    text = _string(value, "trigger", empty=True).strip().lower()
+    if text not in TRIGGERS and text not in NONE_WORDS:
+        raise _Invalid(f"trigger: {value!r} is not one of {', '.join(TRIGGERS)}")
+    return None if text in NONE_WORDS else text
+
+
+def _expected_definition(value: Any) -> str | None:
+    return _none_or(value, "definition", lambda v: _string(v, "definition").strip().strip("/"))
+
+
+def _banner_contains(value: Any) -> tuple[str, ...]:
+    items = [value] if isinstance(value, str) else value
+    if not isinstance(items, list) or not items:
+        raise _Invalid("banner_contains: expected a string or a list of strings")
+    return tuple(_string(v, f"banner_contains[{i}]") for i, v in enumerate(items))
+
+
+def _flag(key: str) -> Callable[[Any], bool]:
+    return lambda value: _bool(value, key)
+
+
+def _reference(key: str) -> Callable[[Any], int | str | None]:
+    return lambda value: _none_or(value, key, lambda v: _ref(v, key))
+
+
+def _expiry(key: str) -> Callable[[Any], datetime | None]:
+    return lambda value: _none_or(value, key, lambda v: _moment(v, key, date_only=False))
+
+
+# What an expectation may check (all but ``recipient``): key -> its checker.
+_EXPECT_FIELDS: dict[str, Callable[[Any], Any]] = {
+    "route": _route,
+    "secure": _flag("secure"),
+    "internal": _flag("internal"),
+    "definition": _expected_definition,
+    "trigger": _trigger,
+    "policy": _reference("policy"),
+    "bypass": _reference("bypass"),
+    "banner_contains": _banner_contains,
+    "banner_absent": _flag("banner_absent"),
+    "expires": _expiry("expires"),
+    "latest_expiry": _expiry("latest_expiry"),
+    **{key: _flag(key) for key in PERMISSIONS},
+}
+
+
 def _check_expect(key: str, value: Any) -> Any:
-    if key in ("secure", "internal", "banner_absent", *PERMISSIONS):
-        return _bool(value, key)
-    if key == "route":
-        text = _string(value, key).strip().lower()
-        if text not in ROUTES:
-            raise _Invalid(f"route: {value!r} is not one of {', '.join(ROUTES)}")
-        return text
-    if key == "trigger":
-        if value is False:
-            return None
-        text = _string(value, key, empty=True).strip().lower()
-        if text not in TRIGGERS and text not in NONE_WORDS:
-            raise _Invalid(f"trigger: {value!r} is not one of {', '.join(TRIGGERS)}")
-        return None if text in NONE_WORDS else text
-    if key == "definition":
-        return _none_or(value, key, lambda v: _string(v, key).strip().strip("/"))
-    if key in ("policy", "bypass"):
-        return _none_or(value, key, lambda v: _ref(v, key))
-    if key == "banner_contains":
-        items = [value] if isinstance(value, str) else value
-        if not isinstance(items, list) or not items:
-            raise _Invalid("banner_contains: expected a string or a list of strings")
-        return tuple(_string(v, f"banner_contains[{i}]") for i, v in enumerate(items))
-    if key in ("expires", "latest_expiry"):
-        return _none_or(value, key, lambda v: _moment(v, key, date_only=False))
-    raise AssertionError(key)
+    return _EXPECT_FIELDS[key](value)
 
 
 # --- inline messages ----------------------------------------------------------------
@@ -404,24 +392,7 @@ def build_inline(spec: Mapping[str, Any]) -> bytes:
     import email.policy
     from email.message import EmailMessage
 
-    headers = spec.get("headers", {})
-    pairs: list[tuple[str, str]] = []
-    if isinstance(headers, Mapping):
-        for name, value in headers.items():
-            if isinstance(value, list) and name.lower() in ADDRESS_HEADERS:
-                value = ", ".join(_string(v, f"headers.{name}") for v in value)
-            pairs.append((name, _string(value, f"headers.{name}", empty=True)))
-    elif isinstance(headers, list):
-        for i, line in enumerate(headers):
-            text = _string(line, f"headers[{i}]")
-            name, sep, value = text.partition(":")
-            if not sep or not name.strip() or " " in name.strip():
-                raise _Invalid(f"headers[{i}]: expected 'Name: value', got {text!r}")
-            pairs.append((name.strip(), value.strip()))
-    else:
-        raise _Invalid(
-            f"headers: expected a table or a list of 'Name: value' lines, got {_kind(headers)}"
-        )
+    pairs = _inline_headers(spec.get("headers", {}))
     body = _string(spec.get("body", ""), "body", empty=True)
     html = spec.get("html")
     attachments = spec.get("attachments", [])
@@ -442,34 +413,58 @@ def build_inline(spec: Mapping[str, Any]) -> bytes:
     if html is not None:
         msg.add_alternative(_string(html, "html", empty=True), subtype="html")
     for i, att in enumerate(attachments):
-        what = f"attachments[{i}]"
-        if not isinstance(att, Mapping):
-            raise _Invalid(f"{what}: expected a table with filename, content and content_type")
-        unknown = [k for k in att if k not in ATTACHMENT_KEYS]
-        if unknown:
-            raise _Invalid(
-                f"{what}: unknown key {unknown[0]!r} (expected one of {', '.join(ATTACHMENT_KEYS)})"
-            )
-        filename = _string(att.get("filename"), f"{what}.filename")
-        content = _string(att.get("content", ""), f"{what}.content", empty=True)
-        ctype = (
-            _string(att.get("content_type", "text/plain"), f"{what}.content_type").strip().lower()
-        )
-        maintype, sep, subtype = ctype.partition("/")
-        if not sep or not maintype or not subtype:
-            raise _Invalid(
-                f"{what}.content_type: expected type/subtype such as text/csv, got {ctype!r}"
-            )
-        if maintype == "text":
-            msg.add_attachment(content, subtype=subtype, filename=filename)
-        else:
-            msg.add_attachment(
-                content.encode("utf-8"), maintype=maintype, subtype=subtype, filename=filename
-            )
+        _add_attachment(msg, f"attachments[{i}]", att)
     try:
         return msg.as_bytes()
     except (ValueError, TypeError, UnicodeError) as exc:
         raise _Invalid(f"cannot build the message: {exc}") from None
+
+
+def _inline_headers(headers: Any) -> list[tuple[str, str]]:
+    """``headers`` as a table (list values of address headers joined) or as
+    ``Name: value`` lines."""
+    pairs: list[tuple[str, str]] = []
+    if isinstance(headers, Mapping):
+        for name, value in headers.items():
+            if isinstance(value, list) and name.lower() in ADDRESS_HEADERS:
+                value = ", ".join(_string(v, f"headers.{name}") for v in value)
+            pairs.append((name, _string(value, f"headers.{name}", empty=True)))
+    elif isinstance(headers, list):
+        for i, line in enumerate(headers):
+            text = _string(line, f"headers[{i}]")
+            name, sep, value = text.partition(":")
+            if not sep or not name.strip() or " " in name.strip():
+                raise _Invalid(f"headers[{i}]: expected 'Name: value', got {text!r}")
+            pairs.append((name.strip(), value.strip()))
+    else:
+        raise _Invalid(
+            f"headers: expected a table or a list of 'Name: value' lines, got {_kind(headers)}"
+        )
+    return pairs
+
+
+def _add_attachment(msg: EmailMessage, what: str, att: Any) -> None:
+    if not isinstance(att, Mapping):
+        raise _Invalid(f"{what}: expected a table with filename, content and content_type")
+    unknown = [k for k in att if k not in ATTACHMENT_KEYS]
+    if unknown:
+        raise _Invalid(
+            f"{what}: unknown key {unknown[0]!r} (expected one of {', '.join(ATTACHMENT_KEYS)})"
+        )
+    filename = _string(att.get("filename"), f"{what}.filename")
+    content = _string(att.get("content", ""), f"{what}.content", empty=True)
+    ctype = _string(att.get("content_type", "text/plain"), f"{what}.content_type").strip().lower()
+    maintype, sep, subtype = ctype.partition("/")
+    if not sep or not maintype or not subtype:
+        raise _Invalid(
+            f"{what}.content_type: expected type/subtype such as text/csv, got {ctype!r}"
+        )
+    if maintype == "text":
+        msg.add_attachment(content, subtype=subtype, filename=filename)
+    else:
+        msg.add_attachment(
+            content.encode("utf-8"), maintype=maintype, subtype=subtype, filename=filename
+        )
 
 
 # --- reading a cases file ---------------------------------------------------------------
@@ -489,49 +484,87 @@ def parse_cases(text: str, *, name: str = "<cases>", base: Path | None = None) -
     """Parse and check the text of a cases file; message paths are relative to ``base``."""
     from secmsg_cli.config import parse_text
 
-    doc, _ = parse_text(
-        text, name, "toml"
-    )  # as a configuration file is read: the same errors, the same limits
+    # As a configuration file is read: the same errors, the same limits.
+    doc, source = parse_text(text, name, "toml")
     base = base or Path.cwd()
-    problems = _Problems(name, _Lines(text))
+    problems = Problems(source, wording="cases", catch=(_Invalid,))
     for key in doc:
         if key not in TOP_KEYS:
-            problems.add(
-                ("top",), key, f"unknown key {key!r} (expected [defaults] and [[case]] tables)"
-            )
-
-    defaults: dict[str, Any] = {}
-    raw_defaults = doc.get("defaults", {})
-    if not isinstance(raw_defaults, Mapping):
-        problems.add(("top",), "defaults", "defaults: expected a table ([defaults])")
-        raw_defaults = {}
-    for key, value in raw_defaults.items():
-        if key not in CONTEXT_KEYS:
-            problems.add(
-                ("defaults",),
-                key,
-                f"[defaults]: unknown key {key!r} (expected one of {', '.join(CONTEXT_KEYS)})",
-            )
-            continue
-        try:
-            defaults[key] = _check_context(key, value)
-        except _Invalid as exc:
-            problems.add(("defaults",), key, f"[defaults]: {exc}")
-
+            problems.add(key, f"unknown key {key!r} (expected [defaults] and [[case]] tables)")
+    defaults = _parse_defaults(doc, problems)
     raw_cases = doc.get("case", [])
     if not isinstance(raw_cases, list):
-        problems.add(("top",), "case", "case: expected an array of tables ([[case]])")
+        problems.add("case", "case: expected an array of tables ([[case]])")
         raw_cases = []
-    if not raw_cases and not problems.items:
-        problems.add(("top",), None, "no cases: expected at least one [[case]] table")
+    if not raw_cases and not problems:
+        problems.add(None, "no cases: expected at least one [[case]] table")
     cases: list[Case] = []
     seen: dict[str, int] = {}
     for i, raw in enumerate(raw_cases):
         case = _parse_case(i, raw, defaults, base, problems, seen)
         if case is not None:
             cases.append(case)
-    problems.raise_if_any()
+    problems.raise_if_any(name)
     return CasesFile(Path(name), name, tuple(cases))
+
+
+def _parse_defaults(doc: Mapping[str, Any], problems: Problems) -> dict[str, Any]:
+    """The context ``[defaults]`` gives every case."""
+    raw = doc.get("defaults", {})
+    if not isinstance(raw, Mapping):
+        problems.add("defaults", "defaults: expected a table ([defaults])")
+        return {}
+    at = problems.within("defaults")
+    defaults: dict[str, Any] = {}
+    for key, value in raw.items():
+        if key not in CONTEXT_KEYS:
+            at.add(
+                key, f"[defaults]: unknown key {key!r} (expected one of {', '.join(CONTEXT_KEYS)})"
+            )
+            continue
+        try:
+            defaults[key] = _check_context(key, value)
+        except _Invalid as exc:
+            at.add(key, f"[defaults]: {exc}")
+    return defaults
+
+
+@dataclass
+class _Draft:
+    """A case as its fields are read; ``at`` collects its problems."""
+
+    index: int
+    at: Problems
+    base: Path
+    context: dict[str, Any]
+    source: str = "inline"
+    path: Path | None = None
+    data: bytes | None = None
+    error_contains: str | None = None
+    partial: bool = False
+    expect: list[Expectation] = field(default_factory=list)
+    expect_given: bool = False  # any [[case.expect]] entry, valid or not
+
+
+def _case_name(at: Problems, raw: Mapping[str, Any], i: int, seen: dict[str, int]) -> str:
+    """The case's name, and how problems name the case (``'name'`` or ``#3``)."""
+    name = raw.get("name")
+    if not isinstance(name, str) or not name.strip():
+        at.add(
+            "name",
+            f"case #{i + 1}: missing 'name' (a non-empty string)"
+            if name is None
+            else f"case #{i + 1}: name: expected a non-empty string",
+        )
+        return f"#{i + 1}"
+    name = name.strip()
+    if name in seen:
+        at.within(object=f"case {name!r}").add(
+            "name", f"duplicate name (also case #{seen[name] + 1})"
+        )
+    else:
+        seen[name] = i
+    return repr(name)
 
 
 def _parse_case(
@@ -539,181 +572,181 @@ def _parse_case(
     raw: Any,
     defaults: Mapping[str, Any],
     base: Path,
-    problems: _Problems,
+    problems: Problems,
     seen: dict[str, int],
 ) -> Case | None:
-    where = ("case", i)
+    at = problems.within("case", i)
     if not isinstance(raw, Mapping):
-        problems.add(where, None, f"case #{i + 1}: expected a table")
+        at.add(None, f"case #{i + 1}: expected a table")
         return None
-    before = len(problems.items)
-    name = raw.get("name")
-    if not isinstance(name, str) or not name.strip():
-        problems.add(
-            where,
-            "name",
-            f"case #{i + 1}: missing 'name' (a non-empty string)"
-            if name is None
-            else f"case #{i + 1}: name: expected a non-empty string",
-        )
-        label = f"#{i + 1}"
-    else:
-        name = name.strip()
-        label = repr(name)
-        if name in seen:
-            problems.add(where, "name", f"duplicate name (also case #{seen[name] + 1})", label)
-        else:
-            seen[name] = i
-
-    def bad(key: str | None, message: str, sub: tuple = where) -> None:
-        problems.add(sub, key, message, label)
-
+    before = len(problems)
+    label = _case_name(at, raw, i, seen)
+    draft = _Draft(i, at.within(object=f"case {label}"), base, dict(defaults))
     for key in raw:
         if key not in CASE_KEYS:
-            bad(key, f"unknown key {key!r} (expected one of {', '.join(CASE_KEYS)})")
-
-    context = dict(defaults)
-    for key in CONTEXT_KEYS:
-        if key in raw:
-            try:
-                context[key] = _check_context(key, raw[key])
-            except _Invalid as exc:
-                bad(key, str(exc))
-
-    source, path, data = "inline", None, None
-    has_message, has_inline = "message" in raw, "inline" in raw
-    if has_message == has_inline:
-        bad(
-            None,
-            "give exactly one of 'message' (an .eml path) and [case.inline]"
-            if has_message
-            else "no message: give 'message' (an .eml path) or [case.inline]",
+            draft.at.add(key, f"unknown key {key!r} (expected one of {', '.join(CASE_KEYS)})")
+    for key, read in _CASE_FIELDS.items():
+        read(draft, raw, key)
+    if draft.error_contains is not None and draft.expect_given:
+        draft.at.add(
+            "error_contains", "give either error_contains or [[case.expect]] entries, not both"
         )
-    elif has_message:
-        try:
-            source = _string(raw["message"], "message")
-            path = (base / source).resolve() if not Path(source).is_absolute() else Path(source)
-            if path.is_dir():
-                bad("message", f"message: {source} is a directory, expected an .eml file")
-            elif not path.is_file():
-                bad("message", f"message: {source} not found (relative to {base})")
-        except _Invalid as exc:
-            bad("message", str(exc))
-    else:
-        spec = raw["inline"]
-        sub = ("inline", i)
-        if not isinstance(spec, Mapping):
-            bad("inline", f"inline: expected a table ([case.inline]), got {_kind(spec)}")
-        else:
-            unknown = [k for k in spec if k not in INLINE_KEYS]
-            for k in unknown:
-                bad(
-                    k,
-                    f"unknown key {k!r} in [case.inline] (expected one of {', '.join(INLINE_KEYS)})",
-                    sub,
-                )
-            if not unknown:
-                try:
-                    data = build_inline(spec)
-                except _Invalid as exc:
-                    bad(
-                        str(exc).split(":", 1)[0].split(".", 1)[0].split("[", 1)[0],
-                        f"inline {exc}",
-                        sub,
-                    )
-
-    error_contains = None
-    if "error_contains" in raw:
-        try:
-            error_contains = _string(raw["error_contains"], "error_contains")
-        except _Invalid as exc:
-            bad("error_contains", str(exc))
-    partial = False
-    if "partial" in raw:
-        try:
-            partial = _bool(raw["partial"], "partial")
-        except _Invalid as exc:
-            bad("partial", str(exc))
-
-    expectations: list[Expectation] = []
-    raw_expect = raw.get("expect", [])
-    if isinstance(raw_expect, Mapping):
-        raw_expect = [raw_expect]
-    if not isinstance(raw_expect, list):
-        bad("expect", f"expect: expected [[case.expect]] tables, got {_kind(raw_expect)}")
-        raw_expect = []
-    recipients: set[str] = set()
-    for j, item in enumerate(raw_expect):
-        exp = _parse_expect(j, item, ("expect", i, j), bad)
-        if exp is None:
-            continue
-        if exp.recipient in recipients:
-            bad("recipient", f"two [[case.expect]] entries for {exp.recipient}", ("expect", i, j))
-        recipients.add(exp.recipient)
-        expectations.append(exp)
-        if context.get("at") is None and any(k in exp.checks for k in ("expires", "latest_expiry")):
-            bad(
-                "expires" if "expires" in exp.checks else "latest_expiry",
-                "an expected expiry needs a fixed time: set 'at' in the case or in [defaults]",
-                ("expect", i, j),
-            )
-    if error_contains is not None and raw_expect:
-        bad("error_contains", "give either error_contains or [[case.expect]] entries, not both")
-    if error_contains is None and not raw_expect:
-        bad(None, "nothing to check: add [[case.expect]] entries or error_contains")
-
-    if len(problems.items) > before:
+    if draft.error_contains is None and not draft.expect_given:
+        draft.at.add(None, "nothing to check: add [[case.expect]] entries or error_contains")
+    if len(problems) > before:
         return None
+    context = draft.context
+    location = at.source.position(("case", i)) if at.source is not None else None
     return Case(
-        name=name,
+        name=raw["name"].strip(),
         index=i,
-        line=problems.lines.of(where),
-        source=source,
-        path=path,
-        data=data,
+        line=location.line if location else None,
+        source=draft.source,
+        path=draft.path,
+        data=draft.data,
         mail_from=context.get("mail_from"),
         rcpt=context.get("rcpt", ()),
         source_ip=context.get("source_ip"),
         at=context.get("at"),
         via=context.get("via"),
         definition=context.get("definition"),
-        expect=tuple(expectations),
-        error_contains=error_contains,
-        partial=partial,
+        expect=tuple(draft.expect),
+        error_contains=draft.error_contains,
+        partial=draft.partial,
     )
 
 
-def _parse_expect(j: int, item: Any, where: tuple, bad) -> Expectation | None:
+# --- the fields of a case: each read by one small function ---------------------------------
+
+
+def _read_context(draft: _Draft, raw: Mapping[str, Any], key: str) -> None:
+    """``mail_from``, ``rcpt``, ... : the case's own value wins over [defaults]."""
+    if key in raw:
+        value = draft.at.check(key, _check_context, key, raw[key])
+        if value is not None:
+            draft.context[key] = value
+
+
+def _read_message(draft: _Draft, raw: Mapping[str, Any], key: str) -> None:
+    """``message`` (an .eml path) or ``[case.inline]``: exactly one of them."""
+    has_message, has_inline = "message" in raw, "inline" in raw
+    if has_message == has_inline:
+        draft.at.add(
+            None,
+            "give exactly one of 'message' (an .eml path) and [case.inline]"
+            if has_message
+            else "no message: give 'message' (an .eml path) or [case.inline]",
+        )
+    elif has_message:
+        _read_message_file(draft, raw["message"])
+    else:
+        _read_inline(draft, raw["inline"])
+
+
+def _read_message_file(draft: _Draft, value: Any) -> None:
+    source = draft.at.check("message", _string, value, "message")
+    if source is None:
+        return
+    base = draft.base
+    path = (base / source).resolve() if not Path(source).is_absolute() else Path(source)
+    draft.source, draft.path = source, path
+    if path.is_dir():
+        draft.at.add("message", f"message: {source} is a directory, expected an .eml file")
+    elif not path.is_file():
+        draft.at.add("message", f"message: {source} not found (relative to {base})")
+
+
+def _read_inline(draft: _Draft, spec: Any) -> None:
+    if not isinstance(spec, Mapping):
+        draft.at.add("inline", f"inline: expected a table ([case.inline]), got {_kind(spec)}")
+        return
+    at = draft.at.within("inline")
+    unknown = [k for k in spec if k not in INLINE_KEYS]
+    for k in unknown:
+        at.add(k, f"unknown key {k!r} in [case.inline] (expected one of {', '.join(INLINE_KEYS)})")
+    if unknown:
+        return
+    try:
+        draft.data = build_inline(spec)
+    except _Invalid as exc:
+        # The problem names the key it is about: "headers.From: ...", "attachments[0]: ..."
+        key = str(exc).split(":", 1)[0].split(".", 1)[0].split("[", 1)[0]
+        at.add(key, f"inline {exc}")
+
+
+def _read_error_contains(draft: _Draft, raw: Mapping[str, Any], key: str) -> None:
+    if key in raw:
+        draft.error_contains = draft.at.check(key, _string, raw[key], key)
+
+
+def _read_partial(draft: _Draft, raw: Mapping[str, Any], key: str) -> None:
+    if key in raw:
+        draft.partial = bool(draft.at.check(key, _bool, raw[key], key))
+
+
+def _read_expect(draft: _Draft, raw: Mapping[str, Any], key: str) -> None:
+    """``[[case.expect]]``: one per recipient."""
+    raw_expect = raw.get(key, [])
+    single = isinstance(raw_expect, Mapping)  # [case.expect]: one table, not an array of them
+    if single:
+        raw_expect = [raw_expect]
+    if not isinstance(raw_expect, list):
+        draft.at.add(key, f"expect: expected [[case.expect]] tables, got {_kind(raw_expect)}")
+        return
+    draft.expect_given = bool(raw_expect)
+    recipients: set[str] = set()
+    for j, item in enumerate(raw_expect):
+        at = draft.at.within(key) if single else draft.at.within(key, j)
+        exp = _parse_expect(j, item, at)
+        if exp is None:
+            continue
+        if exp.recipient in recipients:
+            at.add("recipient", f"two [[case.expect]] entries for {exp.recipient}")
+        recipients.add(exp.recipient)
+        draft.expect.append(exp)
+        if draft.context.get("at") is None and any(
+            k in exp.checks for k in ("expires", "latest_expiry")
+        ):
+            at.add(
+                "expires" if "expires" in exp.checks else "latest_expiry",
+                "an expected expiry needs a fixed time: set 'at' in the case or in [defaults]",
+            )
+
+
+# The fields of a case, in the order they are read (the order their problems are
+# listed); ``inline`` is read with ``message``, and ``name`` before all of them.
+_CASE_FIELDS: dict[str, Callable[[_Draft, Mapping[str, Any], str], None]] = {
+    **dict.fromkeys(CONTEXT_KEYS, _read_context),
+    "message": _read_message,
+    "error_contains": _read_error_contains,
+    "partial": _read_partial,
+    "expect": _read_expect,
+}
+
+
+def _parse_expect(j: int, item: Any, at: Problems) -> Expectation | None:
     if not isinstance(item, Mapping):
-        bad(None, f"expect #{j + 1}: expected a table", where)
+        at.add(None, f"expect #{j + 1}: expected a table")
         return None
-    ok = True
+    before = len(at)
     for key in item:
         if key not in EXPECT_KEYS:
-            bad(
+            at.add(
                 key,
                 f"unknown key {key!r} in [[case.expect]] (expected one of {', '.join(EXPECT_KEYS)})",
-                where,
             )
-            ok = False
     if "recipient" not in item:
-        bad(None, f"expect #{j + 1}: missing 'recipient'", where)
+        at.add(None, f"expect #{j + 1}: missing 'recipient'")
         return None
-    recipient = None
-    try:
-        recipient = _address(item["recipient"], "recipient")
-    except _Invalid as exc:
-        bad("recipient", str(exc), where)
-        ok = False
+    recipient = at.check("recipient", _address, item["recipient"], "recipient")
     checks: dict[str, Any] = {}
     for key in EXPECT_KEYS[1:]:
         if key in item:
-            try:
-                checks[key] = _check_expect(key, item[key])
-            except _Invalid as exc:
-                bad(key, str(exc), where)
-                ok = False
-    if not ok or recipient is None:
+            found = len(at)
+            value = at.check(key, _check_expect, key, item[key])
+            if len(at) == found:  # None is a value here: "none"
+                checks[key] = value
+    if len(at) > before or recipient is None:
         return None
     return Expectation(recipient, checks)
 
@@ -756,9 +789,9 @@ class CaseResult:
     status: str  # passed | failed | error
     mismatches: tuple[Mismatch, ...] = ()
     error: str | None = None  # the engine's error, when the message could not be decided
-    decision: Any = None  # MessageDecision
+    decision: MessageDecision | None = None
     seconds: float = 0.0
-    tz: Any = field(default=UTC, repr=False)
+    tz: tzinfo = field(default=UTC, repr=False)
 
     @property
     def passed(self) -> bool:
@@ -810,7 +843,7 @@ class CaseResult:
         }
 
 
-def _context(case: Case, tz):
+def _context(case: Case, tz: tzinfo) -> Context:
     from secmsg_cli.engine.decide import Context, in_zone
 
     at = case.at
@@ -827,7 +860,7 @@ def _context(case: Case, tz):
     )
 
 
-def run_case(snapshot, case: Case) -> CaseResult:
+def run_case(snapshot: Snapshot, case: Case) -> CaseResult:
     """Decide the case's message with ``simulate``'s runner and compare."""
     # The same reader and runner as `secmsg simulate` (one code path).
     from secmsg_cli.runner import DEFAULT_MAX_SIZE, Item, read_file, run_one
@@ -869,7 +902,9 @@ def run_case(snapshot, case: Case) -> CaseResult:
     return result
 
 
-def run_cases(snapshot, cases: Sequence[Case], coverage=None) -> list[CaseResult]:
+def run_cases(
+    snapshot: Snapshot, cases: Sequence[Case], coverage: Coverage | None = None
+) -> list[CaseResult]:
     """Run every case against one snapshot; decisions go to ``coverage`` (a
     :class:`secmsg_cli.coverage.Coverage`) when given."""
     results = []
@@ -892,19 +927,19 @@ def _show(value: Any) -> str:
     return str(value)
 
 
-def _ref_json(ref) -> dict[str, Any] | None:
+def _ref_json(ref: PolicyRef | None) -> dict[str, Any] | None:
     return None if ref is None else {"id": ref.id, "narrative": ref.narrative}
 
 
-def _ref_text(ref) -> str:
+def _ref_text(ref: PolicyRef | None) -> str:
     return "none" if ref is None else f"{ref.id} ({ref.narrative})"
 
 
-def _iso(moment: datetime | None, tz) -> str | None:
+def _iso(moment: datetime | None, tz: tzinfo) -> str | None:
     return None if moment is None else moment.astimezone(tz).isoformat()
 
 
-def compare(snapshot, case: Case, decision) -> list[Mismatch]:
+def compare(snapshot: Snapshot, case: Case, decision: MessageDecision) -> list[Mismatch]:
     """Every difference between ``case``'s expectations and ``decision``."""
     tz = snapshot.tz
     out: list[Mismatch] = []
@@ -916,8 +951,8 @@ def compare(snapshot, case: Case, decision) -> list[Mismatch]:
     for address in order:
         exp = expected.get(address)
         r = actual.get(address)
-        if exp is None:
-            if not case.partial:
+        if exp is None:  # a recipient decided (r), not expected
+            if not case.partial and r is not None:
                 got = _summary(r)
                 out.append(
                     Mismatch(
@@ -951,7 +986,7 @@ def compare(snapshot, case: Case, decision) -> list[Mismatch]:
     return out
 
 
-def _summary(r) -> str:
+def _summary(r: RecipientDecision) -> str:
     parts = [r.route, "secure" if r.secure else "not secure"]
     if r.definition is not None:
         parts.append(r.definition.path)
@@ -960,94 +995,159 @@ def _summary(r) -> str:
     return ", ".join(parts)
 
 
-def _check(snapshot, key: str, want: Any, r, tz) -> list[Mismatch]:
-    def miss(expected, actual, expected_text=None, actual_text=None) -> list[Mismatch]:
-        return [
-            Mismatch(
-                r.address,
-                key,
-                expected,
-                actual,
-                expected_text if expected_text is not None else _show(expected),
-                actual_text if actual_text is not None else _show(actual),
-            )
-        ]
+def _miss(
+    r: RecipientDecision,
+    key: str,
+    expected: Any,
+    actual: Any,
+    expected_text: str | None = None,
+    actual_text: str | None = None,
+) -> list[Mismatch]:
+    """One mismatch of ``key`` for ``r``; texts default to the values as shown."""
+    return [
+        Mismatch(
+            r.address,
+            key,
+            expected,
+            actual,
+            expected_text if expected_text is not None else _show(expected),
+            actual_text if actual_text is not None else _show(actual),
+        )
+    ]
 
-    if key in ("route", "secure", "internal", "trigger"):
-        got = getattr(r, key)
-        return [] if got == want else miss(want, got)
-    if key == "definition":
-        got = r.definition.path if r.definition is not None else None
-        if (got or "").lower() == (want or "").lower():
-            return []
-        note = (
-            ""
-            if want is None or snapshot.definition(want) is not None
-            else " (no such definition in the configuration)"
+
+def _check_value(
+    snapshot: Snapshot, key: str, want: Any, r: RecipientDecision, tz: tzinfo
+) -> list[Mismatch]:
+    """``route``, ``secure``, ``internal``, ``trigger``: the decision's own value."""
+    got = getattr(r, key)
+    return [] if got == want else _miss(r, key, want, got)
+
+
+def _check_definition(
+    snapshot: Snapshot, key: str, want: Any, r: RecipientDecision, tz: tzinfo
+) -> list[Mismatch]:
+    got = r.definition.path if r.definition is not None else None
+    if (got or "").lower() == (want or "").lower():
+        return []
+    note = (
+        ""
+        if want is None or snapshot.definition(want) is not None
+        else " (no such definition in the configuration)"
+    )
+    return _miss(r, key, want, got, _show(want) + note)
+
+
+def _check_policy_ref(
+    snapshot: Snapshot, key: str, want: Any, r: RecipientDecision, tz: tzinfo
+) -> list[Mismatch]:
+    """``policy``, ``bypass``: by id or by narrative, or "none"."""
+    ref = getattr(r, key)
+    if want is None:
+        ok = ref is None
+    elif isinstance(want, int):
+        ok = ref is not None and ref.id == want
+    else:
+        ok = ref is not None and ref.narrative.strip() == want.strip()
+    if ok:
+        return []
+    note = ""
+    if isinstance(want, int) and not any(
+        cp.id == want for cps in snapshot.policies.values() for cp in cps
+    ):
+        note = " (no policy with this id in the configuration)"
+    return _miss(r, key, want, _ref_json(ref), _show(want) + note, _ref_text(ref))
+
+
+def _check_banner_contains(
+    snapshot: Snapshot, key: str, want: Any, r: RecipientDecision, tz: tzinfo
+) -> list[Mismatch]:
+    if r.banner is None:
+        return _miss(
+            r,
+            key,
+            list(want),
+            None,
+            "a banner containing " + ", ".join(repr(w) for w in want),
+            "no banner",
         )
-        return miss(want, got, _show(want) + note)
-    if key in ("policy", "bypass"):
-        ref = getattr(r, key)
-        if want is None:
-            ok = ref is None
-        elif isinstance(want, int):
-            ok = ref is not None and ref.id == want
-        else:
-            ok = ref is not None and ref.narrative.strip() == want.strip()
-        if ok:
-            return []
-        note = ""
-        if isinstance(want, int) and not any(
-            cp.id == want for cps in snapshot.policies.values() for cp in cps
-        ):
-            note = " (no policy with this id in the configuration)"
-        return miss(want, _ref_json(ref), _show(want) + note, _ref_text(ref))
-    if key == "banner_contains":
-        if r.banner is None:
-            return miss(
-                list(want),
-                None,
-                "a banner containing " + ", ".join(repr(w) for w in want),
-                "no banner",
+    out = []
+    for fragment in want:
+        if fragment not in r.banner.html and fragment not in r.banner.text:
+            out += _miss(
+                r,
+                key,
+                fragment,
+                r.banner.text,
+                f"the banner to contain {fragment!r}",
+                f"banner {r.banner.text!r}",
             )
-        out = []
-        for fragment in want:
-            if fragment not in r.banner.html and fragment not in r.banner.text:
-                out += miss(
-                    fragment,
-                    r.banner.text,
-                    f"the banner to contain {fragment!r}",
-                    f"banner {r.banner.text!r}",
-                )
-        return out
-    if key == "banner_absent":
-        has = r.banner is not None
-        if has is not want:  # want True: no banner; want False: a banner
-            return []
-        return miss(
-            want,
-            None if not has else r.banner.text,
-            "no banner" if want else "a banner",
-            f"banner {r.banner.text!r}" if has else "no banner",
-        )
-    if key in ("expires", "latest_expiry"):
-        got = getattr(r.portal, key) if r.portal is not None else None
-        if want is None:
-            ok = got is None
-        else:
-            want_aware = want if want.tzinfo is not None else want.replace(tzinfo=tz)
-            ok = got is not None and got == want_aware
-            want = want_aware
-        if ok:
-            return []
-        actual_text = _iso(got, tz) or ("none (no portal record)" if r.portal is None else "none")
-        return miss(_iso(want, tz), _iso(got, tz), _iso(want, tz) or "none", actual_text)
-    if key in PERMISSIONS:
-        got = getattr(r.portal, key) if r.portal is not None else None
-        if got == want:
-            return []
-        return miss(want, got, None, "no portal record" if r.portal is None else None)
-    raise AssertionError(key)
+    return out
+
+
+def _check_banner_absent(
+    snapshot: Snapshot, key: str, want: Any, r: RecipientDecision, tz: tzinfo
+) -> list[Mismatch]:
+    banner = r.banner
+    if (banner is not None) is not want:  # want True: no banner; want False: a banner
+        return []
+    return _miss(
+        r,
+        key,
+        want,
+        None if banner is None else banner.text,
+        "no banner" if want else "a banner",
+        "no banner" if banner is None else f"banner {banner.text!r}",
+    )
+
+
+def _check_expiry(
+    snapshot: Snapshot, key: str, want: Any, r: RecipientDecision, tz: tzinfo
+) -> list[Mismatch]:
+    """``expires``, ``latest_expiry`` of the portal record; a naive time is in the account's zone."""
+    got = getattr(r.portal, key) if r.portal is not None else None
+    if want is None:
+        ok = got is None
+    else:
+        want = want if want.tzinfo is not None else want.replace(tzinfo=tz)
+        ok = got is not None and got == want
+    if ok:
+        return []
+    actual_text = _iso(got, tz) or ("none (no portal record)" if r.portal is None else "none")
+    return _miss(r, key, _iso(want, tz), _iso(got, tz), _iso(want, tz) or "none", actual_text)
+
+
+def _check_permission(
+    snapshot: Snapshot, key: str, want: Any, r: RecipientDecision, tz: tzinfo
+) -> list[Mismatch]:
+    """``allow_print``, ``allow_reply``, ...: of the portal record (none never passes)."""
+    got = getattr(r.portal, key) if r.portal is not None else None
+    if got == want:
+        return []
+    return _miss(r, key, want, got, None, "no portal record" if r.portal is None else None)
+
+
+# How each expectation is checked against a recipient's decision: key -> its check.
+_CHECKS: dict[str, Callable[[Snapshot, str, Any, RecipientDecision, tzinfo], list[Mismatch]]] = {
+    "route": _check_value,
+    "secure": _check_value,
+    "internal": _check_value,
+    "definition": _check_definition,
+    "trigger": _check_value,
+    "policy": _check_policy_ref,
+    "bypass": _check_policy_ref,
+    "banner_contains": _check_banner_contains,
+    "banner_absent": _check_banner_absent,
+    "expires": _check_expiry,
+    "latest_expiry": _check_expiry,
+    **dict.fromkeys(PERMISSIONS, _check_permission),
+}
+
+
+def _check(
+    snapshot: Snapshot, key: str, want: Any, r: RecipientDecision, tz: tzinfo
+) -> list[Mismatch]:
+    return _CHECKS[key](snapshot, key, want, r, tz)
 
 
 # --- JUnit XML -------------------------------------------------------------------------------
@@ -1106,4 +1206,5 @@ def junit_xml(
             el = ET.SubElement(tc, "error", {"message": _x(r.error or ""), "type": "DecisionError"})
             el.text = _x(f"{r.case.source}: {r.error}")
     ET.indent(root)
-    return ET.tostring(root, encoding="utf-8", xml_declaration=True) + b"\n"
+    xml: bytes = ET.tostring(root, encoding="utf-8", xml_declaration=True)
+    return xml + b"\n"

@@ -9,9 +9,8 @@ very same rules (every way in)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import tzinfo
-from typing import Any
 
 from secmsg_cli.engine.addresses import AddressError, normalise_address, normalise_domain
 from secmsg_cli.engine.durations import Duration, DurationError, parse_duration
@@ -39,6 +38,7 @@ from secmsg_cli.model import (
     check_scan,
     check_when,
 )
+from secmsg_cli.problems import Problem, Problems
 from secmsg_cli.vocab import FROM_PARTS, POLICY_KINDS, SCAN_SECTIONS, FromPart, PolicyKind
 
 __all__ = [
@@ -163,45 +163,27 @@ def check_target(value: object, side: str = "target") -> Target:
         raise InvalidInput(f"invalid {side}: {exc}") from None
 
 
-def _collector(problems: list[tuple[str, str]]) -> Callable[..., Any]:
-    """``check(field, fn, *args)``: ``fn(*args)``, or None with the problem
-    recorded, so a validator reports every problem rather than the first."""
-
-    def check(field: str, fn: Callable[..., Any], *args: object) -> Any:
-        try:
-            return fn(*args)
-        except InvalidInput as exc:
-            problems.append((field, str(exc)))
-            return None
-
-    return check
-
-
-def check_policy(
-    raw: Mapping[str, object], tz: tzinfo
-) -> tuple[dict[str, object], list[tuple[str, str]]]:
+def check_policy(raw: Mapping[str, object], tz: tzinfo) -> tuple[dict[str, object], list[Problem]]:
     """Validate a policy given with the field names of SPEC §9 (``from``,
     ``to``, ...), without looking anything up. Returns the normalised values
     (keys as :class:`Policy` fields: ``from_`` for ``from``) and the problems
-    found as ``(field, message)`` pairs, all of them rather than the first.
+    found (each naming its ``field``), all of them rather than the first.
     ``kind`` must be present; absent fields take their defaults."""
-    problems: list[tuple[str, str]] = []
+    problems = Problems(catch=(InvalidInput,))
     out: dict[str, object] = {}
-    check = _collector(problems)
+    check = problems.check
 
     for key in raw:
         if key not in POLICY_FIELDS:
-            problems.append(
-                (key, f"unknown field {key!r} (expected one of {', '.join(POLICY_FIELDS)})")
-            )
+            problems.add(key, f"unknown field {key!r} (expected one of {', '.join(POLICY_FIELDS)})")
     kind = check("kind", check_choice, raw.get("kind"), POLICY_KINDS, "policy kind")
     if kind is None:
-        return out, problems
+        return out, problems.items
     out["kind"] = kind
     if "id" in raw and raw["id"] is not None:
         pid = raw["id"]
         if isinstance(pid, bool) or not isinstance(pid, int) or not 1 <= pid <= MAX_ID:
-            problems.append(("id", f"invalid id {pid!r}: expected a whole number 1..{MAX_ID}"))
+            problems.add("id", f"invalid id {pid!r}: expected a whole number 1..{MAX_ID}")
         else:
             out["id"] = pid
     out["narrative"] = check("narrative", check_narrative, raw.get("narrative"))
@@ -209,15 +191,13 @@ def check_policy(
     if kind == PolicyKind.CONTENT_EXAMINATION:
         for name in ("option", "definition"):
             if raw.get(name) is not None:
-                problems.append(
-                    (
-                        name,
-                        f"a content-examination policy has no {name} (its content definition decides)",
-                    )
+                problems.add(
+                    name,
+                    f"a content-examination policy has no {name} (its content definition decides)",
                 )
         if not raw.get("content_definition"):
-            problems.append(
-                ("content_definition", "a content-examination policy needs a content_definition")
+            problems.add(
+                "content_definition", "a content-examination policy needs a content_definition"
             )
         else:
             out["content_definition"] = str(raw["content_definition"]).strip()
@@ -228,19 +208,17 @@ def check_policy(
         )
         out["option"] = option
         if raw.get("content_definition") is not None:
-            problems.append(("content_definition", f"a {kind} policy has no content_definition"))
+            problems.add("content_definition", f"a {kind} policy has no content_definition")
         definition = raw.get("definition")
         if kind == PolicyKind.SECURE_MESSAGING and option == "apply":
             if not definition:
-                problems.append(
-                    ("definition", "option 'apply' needs a definition (FOLDER/DESCRIPTION or id)")
+                problems.add(
+                    "definition", "option 'apply' needs a definition (FOLDER/DESCRIPTION or id)"
                 )
             else:
                 out["definition"] = str(definition).strip()
         elif definition is not None:
-            problems.append(
-                ("definition", f"option {option!r} of a {kind} policy takes no definition")
-            )
+            problems.add("definition", f"option {option!r} of a {kind} policy takes no definition")
     out["from_"] = check("from", check_target, raw.get("from", {"type": "everyone"}), "from")
     out["to"] = check("to", check_target, raw.get("to", {"type": "everyone"}), "to")
     out["from_part"] = check(
@@ -253,12 +231,10 @@ def check_policy(
     for flag, unset in (("enabled", True), ("override", False), ("bidirectional", False)):
         out[flag] = check(flag, check_bool, raw.get(flag, unset), flag)
     if kind == PolicyKind.SECURE_MESSAGING and out.get("bidirectional"):
-        problems.append(
-            (
-                "bidirectional",
-                "a secure-messaging policy cannot be bi-directional: it applies to internal senders "
-                "writing to external recipients only (use a bypass or content-examination policy)",
-            )
+        problems.add(
+            "bidirectional",
+            "a secure-messaging policy cannot be bi-directional: it applies to internal senders "
+            "writing to external recipients only (use a bypass or content-examination policy)",
         )
     for bound_name in ("start", "end"):
         value = raw.get(bound_name)
@@ -270,12 +246,12 @@ def check_policy(
         lo = bound(start, tz, end=False)
         hi = bound(end, tz, end=True)
         if lo is not None and hi is not None and hi <= lo:
-            problems.append(("end", f"end {out['end']} is not after start {out['start']}"))
+            problems.add("end", f"end {out['end']} is not after start {out['start']}")
     ips = raw.get("source_ips", [])
     if isinstance(ips, str):
         ips = [ips]
     if not isinstance(ips, (list, tuple)):
-        problems.append(("source_ips", "expected a list of CIDR ranges"))
+        problems.add("source_ips", "expected a list of CIDR ranges")
         ips = []
     cidrs: list[str] = []
     for ip in ips:
@@ -283,30 +259,28 @@ def check_policy(
         if cidr is not None and cidr not in cidrs:
             cidrs.append(cidr)
     out["source_ips"] = tuple(cidrs)
-    return out, problems
+    return out, problems.items
 
 
 def check_content_definition(
     raw: Mapping[str, object],
-) -> tuple[dict[str, object], list[tuple[str, str]]]:
+) -> tuple[dict[str, object], list[Problem]]:
     """Validate a content definition (SPEC §6) given with config field names;
     the match lines are parsed with the engine's grammar. Returns normalised
-    values and every problem as ``(field, message)``."""
+    values and every problem (each naming its ``field``)."""
     # Imported here, not above: the match-list grammar brings in RE2, which
     # only the commands that write content definitions need (start-up).
     from secmsg_cli.engine.content import validate_match_list
 
-    problems: list[tuple[str, str]] = []
+    problems = Problems(catch=(InvalidInput,))
     out: dict[str, object] = {}
     for key in raw:
         if key not in CONTENT_DEFINITION_FIELDS:
-            problems.append(
-                (
-                    key,
-                    f"unknown field {key!r} (expected one of {', '.join(CONTENT_DEFINITION_FIELDS)})",
-                )
+            problems.add(
+                key,
+                f"unknown field {key!r} (expected one of {', '.join(CONTENT_DEFINITION_FIELDS)})",
             )
-    check = _collector(problems)
+    check = problems.check
 
     out["name"] = check("name", check_content_definition_name, raw.get("name"))
     out["activation_score"] = check(
@@ -317,15 +291,15 @@ def check_content_definition(
     if isinstance(lines, str):
         lines = lines.splitlines()
     if not isinstance(lines, (list, tuple)) or not all(isinstance(line, str) for line in lines):
-        problems.append(("lines", "expected a list of match lines (strings)"))
+        problems.add("lines", "expected a list of match lines (strings)")
         lines = []
     for error in validate_match_list(lines):
-        problems.append(("lines", f"match line {error.line_no}: {error.reason}"))
+        problems.add("lines", f"match line {error.line_no}: {error.reason}")
     if not any(line.strip() and not line.strip().startswith("#") for line in lines):
-        problems.append(
-            ("lines", "no match lines: a content definition needs at least one WEIGHT TEXT line")
+        problems.add(
+            "lines", "no match lines: a content definition needs at least one WEIGHT TEXT line"
         )
     out["lines"] = tuple(lines)
     sm = raw.get("secure_messaging")
     out["secure_messaging"] = None if sm in (None, "") else str(sm).strip()
-    return out, problems
+    return out, problems.items

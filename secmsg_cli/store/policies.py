@@ -295,7 +295,7 @@ class PolicyStoreMixin:
     def _validated_policy(self, raw: Mapping[str, Any]) -> dict[str, Any]:
         values, problems = check_policy(raw, self._account_tz())
         if problems:
-            field, message = problems[0]
+            field, message = problems[0].field, problems[0].message
             more = f" (and {len(problems) - 1} more problem(s))" if len(problems) > 1 else ""
             raise InvalidInput(f"{field}: {message}{more}")
         return values
@@ -347,7 +347,7 @@ class PolicyStoreMixin:
     def _validated_content_definition(self, raw: Mapping[str, Any]) -> dict[str, Any]:
         values, problems = check_content_definition(raw)
         if problems:
-            field, message = problems[0]
+            field, message = problems[0].field, problems[0].message
             more = f" (and {len(problems) - 1} more problem(s))" if len(problems) > 1 else ""
             name = values.get("name") or raw.get("name")
             raise InvalidInput(f"content definition {name!r}: {field}: {message}{more}")
