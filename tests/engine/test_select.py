@@ -352,8 +352,8 @@ def test_end_must_be_after_start_in_the_account_zone(start, end, tz, ok):
     if ok:
         assert problems == []
     else:
-        assert [f for f, _ in problems] == ["end"]
-        assert "not after start" in problems[0][1]
+        assert [p.field for p in problems] == ["end"]
+        assert "not after start" in problems[0].message
 
 
 # --- the same through the CLI ----------------------------------------------------------------
