@@ -37,16 +37,18 @@ from secmsg_cli.model import (
     check_attribute_name,
     check_attribute_value,
     check_choice,
-    check_content_definition,
-    check_definition_field,
     check_description,
-    check_domain,
     check_folder_path,
     check_group_name,
-    check_policy,
 )
 from secmsg_cli.problems import Problems, Source
 from secmsg_cli.store.policies import content_definition_fields, policy_fields
+from secmsg_cli.validate import (
+    check_content_definition,
+    check_definition_field,
+    check_domain,
+    check_policy,
+)
 
 if TYPE_CHECKING:
     from secmsg_cli.store.store import Store

@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from secmsg_cli.engine.decision import MessageDecision, RecipientDecision
+
 __all__ = ["DiffSummary", "RecipientChange", "compare_message", "outcome"]
 
 # What a recipient's decision is, for comparing: the explanation text may change
@@ -17,7 +19,8 @@ __all__ = ["DiffSummary", "RecipientChange", "compare_message", "outcome"]
 FIELDS = ("route", "secure", "definition", "trigger", "policy", "bypass")
 
 
-def outcome(r: Any) -> dict[str, Any]:
+def outcome(r: RecipientDecision) -> dict[str, Any]:
+    """What is compared of a recipient's decision (:data:`FIELDS`)."""
     return {
         "route": r.route,
         "secure": r.secure,
@@ -77,9 +80,9 @@ class DiffSummary:
 
 def compare_message(
     source: str,
-    before: Any,
+    before: MessageDecision | None,
     before_error: str | None,
-    after: Any,
+    after: MessageDecision | None,
     after_error: str | None,
     summary: DiffSummary,
 ) -> list[RecipientChange]:
@@ -101,6 +104,7 @@ def compare_message(
                 after_error or "decided",
             )
         ]
+    assert before is not None and after is not None  # no error: both sides were decided
     changes: list[RecipientChange] = []
     after_by = {r.address: r for r in after.recipients}
     for r in before.recipients:

@@ -31,9 +31,11 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Coverage", "CoverageReport", "CoverageRow"]
+from secmsg_cli.engine.decision import MessageDecision
+from secmsg_cli.engine.snapshot import Snapshot
+from secmsg_cli.vocab import PolicyKind
 
-KINDS = ("secure-messaging", "bypass", "content-examination")
+__all__ = ["Coverage", "CoverageReport", "CoverageRow"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,12 +99,12 @@ class Coverage:
     """Accumulates decisions; :meth:`report` lists every object of a snapshot."""
 
     units: int = 0
-    _policy_units: Counter = field(default_factory=Counter)
-    _policy_recipients: Counter = field(default_factory=Counter)
-    _content_units: Counter = field(default_factory=Counter)
-    _content_recipients: Counter = field(default_factory=Counter)
+    _policy_units: Counter[int] = field(default_factory=Counter)  # by policy id
+    _policy_recipients: Counter[int] = field(default_factory=Counter)
+    _content_units: Counter[str] = field(default_factory=Counter)  # by lower-case name
+    _content_recipients: Counter[str] = field(default_factory=Counter)
 
-    def add(self, decision) -> None:
+    def add(self, decision: MessageDecision) -> None:
         """Count one ``MessageDecision`` (one unit). A unit that could not be
         decided (an error) is simply not added."""
         self.units += 1
@@ -118,12 +120,12 @@ class Coverage:
         self._policy_units.update(policies)
         self._content_units.update(contents)
 
-    def report(self, snapshot) -> CoverageReport:
+    def report(self, snapshot: Snapshot) -> CoverageReport:
         """Every policy (all three kinds, by id) and every content definition
         (by id) of ``snapshot`` with its counts."""
         rows: list[CoverageRow] = []
         policies = sorted(
-            (cp.policy for kind in KINDS for cp in snapshot.policies.get(kind, ())),
+            (cp.policy for kind in PolicyKind for cp in snapshot.policies.get(kind, ())),
             key=lambda p: p.id,
         )
         for p in policies:

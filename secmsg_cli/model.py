@@ -5,13 +5,11 @@ configuration file so that every way in applies the same rules."""
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 
-from secmsg_cli.engine.addresses import AddressError, normalise_domain
-from secmsg_cli.engine.durations import NEVER, Duration, DurationError, parse_duration
 from secmsg_cli.errors import InvalidInput
-from secmsg_cli.problems import Problem, Problems
+from secmsg_cli.vocab import POLICY_KINDS, SCAN_SECTIONS, FromPart, PolicyKind
 
 EDITIONS = ("full", "lite")
 BYPASS_SCOPES = ("policy", "all")
@@ -85,6 +83,58 @@ class Folder:
     @property
     def name(self) -> str:
         return self.path.rpartition("/")[2]
+
+
+# --- durations (SPEC §3.2) --------------------------------------------------
+
+#: Minutes in one of each unit (a year counted as 365 days).
+DURATION_MINUTES = {"m": 1, "h": 60, "d": 1440, "w": 10080, "y": 525600}
+
+
+@dataclass(frozen=True, slots=True)
+class Duration:
+    """A whole number of one unit (``m``, ``h``, ``d``, ``w``, ``y``), or
+    ``never`` (amount 0, unit ``never``). Parsed from text by
+    :func:`secmsg_cli.engine.durations.parse_duration`."""
+
+    amount: int
+    unit: str
+
+    @property
+    def is_never(self) -> bool:
+        return self.unit == "never"
+
+    def __str__(self) -> str:
+        return "never" if self.is_never else f"{self.amount}{self.unit}"
+
+    @property
+    def approx_minutes(self) -> int:
+        """Length in minutes (a year counted as 365 days); for comparisons only."""
+        return 0 if self.is_never else self.amount * DURATION_MINUTES[self.unit]
+
+    def add_to(self, moment: datetime) -> datetime:
+        """``moment`` + this duration; years are calendar years (29 Feb -> 28 Feb)."""
+        if self.is_never:
+            raise ValueError("'never' cannot be added to a time")
+        if self.unit != "y":
+            return moment + timedelta(minutes=self.amount * DURATION_MINUTES[self.unit])
+        year = moment.year + self.amount
+        try:
+            return moment.replace(year=year)
+        except ValueError:  # 29 February in a year that has none
+            return moment.replace(year=year, day=28)
+
+    def add_capped(self, moment: datetime) -> datetime:
+        """:meth:`add_to`, or the last instant there is when the sum falls past
+        the year 9999: for a time that a later bound (the end of retention,
+        itself representable) caps anyway, as expiry and extensions are."""
+        try:
+            return self.add_to(moment)
+        except (OverflowError, ValueError):  # ValueError: replace(year=10000)
+            return datetime.max.replace(tzinfo=UTC)
+
+
+NEVER = Duration(0, "never")
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,13 +252,6 @@ def check_attribute_value(value: object) -> str:
     return text
 
 
-def check_domain(value: object) -> str:
-    try:
-        return normalise_domain(value)  # type: ignore[arg-type]
-    except AddressError as exc:
-        raise InvalidInput(str(exc)) from None
-
-
 def check_choice(value: object, choices: tuple[str, ...], what: str) -> str:
     if isinstance(value, str) and value.strip().lower() in choices:
         return value.strip().lower()
@@ -225,13 +268,6 @@ def check_bool(value: object, what: str) -> bool:
         if low in ("false", "no", "off", "0"):
             return False
     raise InvalidInput(f"invalid {what} {value!r}: expected true or false")
-
-
-def check_duration(value: object, what: str, *, allow_never: bool) -> Duration:
-    try:
-        return parse_duration(value, allow_never=allow_never, what=what)
-    except DurationError as exc:
-        raise InvalidInput(str(exc)) from None
 
 
 def check_timezone(value: object) -> str:
@@ -324,34 +360,6 @@ def check_account_field(name: str, value: object) -> object:
     )
 
 
-def check_definition_field(name: str, value: object) -> object:
-    """Validate one definition setting; returns the normalised value."""
-    if name in ("allow_print", "allow_reply", "allow_reply_all", "read_receipt"):
-        return check_bool(value, name)
-    if name == "expire_after":
-        duration = check_duration(value, name, allow_never=True)
-        if not duration.is_never and duration.amount == 0:
-            raise InvalidInput(
-                f"invalid expire_after {value!r}: it must be longer than 0 (or never)"
-            )
-        return duration
-    if name == "max_extension":
-        return check_duration(value, name, allow_never=False)
-    if name == "banner":
-        if value is None:
-            return None
-        if not isinstance(value, str):
-            raise InvalidInput(f"invalid banner {value!r}: expected text or HTML")
-        if len(value) > 20000:
-            raise InvalidInput("invalid banner: longer than 20000 characters")
-        return value if value.strip() else None
-    if name == "description":
-        return check_description(value)
-    if name == "folder":
-        return check_folder_path(value)
-    raise InvalidInput(f"unknown definition field {name!r}")
-
-
 def split_definition_path(value: str) -> tuple[str, str]:
     """``Legal/7-Day Expiry`` -> (``Legal``, ``7-Day Expiry``)."""
     if not isinstance(value, str) or "/" not in value.strip().strip("/"):
@@ -364,15 +372,14 @@ def split_definition_path(value: str) -> tuple[str, str]:
 
 # --- policies and content definitions (SPEC §4, §6) -------------------------
 
-KINDS = ("secure-messaging", "bypass", "content-examination")
-KIND_OPTIONS = {
-    "secure-messaging": ("apply", "no-action"),
-    "bypass": ("disable", "no-action"),
-    "content-examination": (),
+KINDS = POLICY_KINDS  # the policy kinds (secmsg_cli.vocab.PolicyKind), as plain text
+#: The options of each kind of policy, the default first.
+KIND_OPTIONS: dict[str, tuple[str, ...]] = {
+    PolicyKind.SECURE_MESSAGING: ("apply", "no-action"),
+    PolicyKind.BYPASS: ("disable", "no-action"),
+    PolicyKind.CONTENT_EXAMINATION: (),
 }
-FROM_PARTS = ("envelope", "header", "both")
 TARGET_TYPES = ("everyone", "internal", "external", "domain", "group", "attribute", "address")
-SCAN_SECTIONS = ("subject", "headers", "body", "attachments")
 TARGET_FORMS = (
     "everyone, internal, external, domain:partner.com, domain:*.partner.com, group:NAME, "
     "attribute:Name=value or address:user@example.com"
@@ -416,7 +423,7 @@ class Policy:
     definition: str | None = None
     content_definition: str | None = None
     from_: Target = EVERYONE_TARGET
-    from_part: str = "envelope"
+    from_part: str = FromPart.ENVELOPE.value
     to: Target = EVERYONE_TARGET
     enabled: bool = True
     start: str | None = None
@@ -436,75 +443,6 @@ class ContentDefinition:
     scan: tuple[str, ...] = SCAN_SECTIONS
     lines: tuple[str, ...] = ()
     secure_messaging: str | None = None
-
-
-def check_target(value: object, side: str = "target") -> Target:
-    """A target from its CLI form (``group:Legal``) or its config form
-    (``{type = "group", value = "Legal"}``). Existence of groups and
-    attributes is checked by the store, not here."""
-    from secmsg_cli.engine.addresses import AddressError, normalise_address
-
-    if isinstance(value, Target):
-        return value
-    if isinstance(value, Mapping):
-        allowed = {"type", "value", "name"}
-        extra = set(value) - allowed
-        if extra:
-            raise InvalidInput(
-                f"invalid {side}: unknown key {sorted(extra)[0]!r} (expected type, value and for attributes name)"
-            )
-        ttype, tvalue, tname = value.get("type"), value.get("value"), value.get("name")
-    elif isinstance(value, str):
-        text = value.strip()
-        ttype, sep, rest = text.partition(":")
-        ttype = ttype.strip().lower()
-        tname = None
-        tvalue: object = rest.strip() if sep else None
-        if not sep and "@" in text:
-            ttype, tvalue = ("domain", text[1:]) if text.startswith("@") else ("address", text)
-        if ttype == "attribute" and isinstance(tvalue, str):
-            tname, eq, tvalue = tvalue.partition("=")
-            if not eq:
-                raise InvalidInput(f"invalid {side} {value!r}: expected attribute:Name=value")
-    else:
-        raise InvalidInput(f"invalid {side} {value!r}: expected {TARGET_FORMS}")
-    if not isinstance(ttype, str) or ttype.lower() not in TARGET_TYPES:
-        raise InvalidInput(f"invalid {side} {value!r}: expected {TARGET_FORMS}")
-    ttype = ttype.lower()
-    if ttype in ("everyone", "internal", "external"):
-        if tvalue not in (None, "") or tname is not None:
-            raise InvalidInput(f"invalid {side} {value!r}: {ttype} takes no value")
-        return Target(ttype)
-    if not isinstance(tvalue, str) or not tvalue.strip():
-        raise InvalidInput(f"invalid {side} {value!r}: {ttype} needs a value ({TARGET_FORMS})")
-    tvalue = tvalue.strip()
-    if ttype == "domain":
-        wildcard = tvalue.startswith("*.")
-        try:
-            domain = check_domain(tvalue[2:] if wildcard else tvalue)
-        except InvalidInput as exc:
-            raise InvalidInput(f"invalid {side}: {exc}") from None
-        return Target("domain", ("*." if wildcard else "") + domain)
-    if ttype == "address":
-        try:
-            return Target("address", normalise_address(tvalue))
-        except AddressError as exc:
-            raise InvalidInput(f"invalid {side}: {exc}") from None
-    if ttype == "group":
-        if tname is not None:
-            raise InvalidInput(f"invalid {side} {value!r}: a group target takes no name")
-        try:
-            return Target("group", check_group_name(tvalue))
-        except InvalidInput as exc:
-            raise InvalidInput(f"invalid {side}: {exc}") from None
-    if tname is None or not str(tname).strip():
-        raise InvalidInput(
-            f"invalid {side} {value!r}: an attribute target needs a name and a value"
-        )
-    try:
-        return Target("attribute", check_attribute_value(tvalue), check_attribute_name(tname))
-    except InvalidInput as exc:
-        raise InvalidInput(f"invalid {side}: {exc}") from None
 
 
 def check_narrative(value: object) -> str:
@@ -610,143 +548,6 @@ POLICY_FIELDS = (
     "source_ips",
 )
 CONTENT_DEFINITION_FIELDS = ("name", "activation_score", "scan", "lines", "secure_messaging")
-
-
-def check_policy(raw: Mapping[str, object], tz) -> tuple[dict[str, object], list[Problem]]:
-    """Validate a policy given with the field names of SPEC §9 (``from``,
-    ``to``, ...), without looking anything up. Returns the normalised values
-    (keys as :class:`Policy` fields: ``from_`` for ``from``) and the problems
-    found (each naming its ``field``), all of them rather than the first.
-    ``kind`` must be present; absent fields take their defaults."""
-    from secmsg_cli.engine.select import bound
-
-    problems = Problems(catch=(InvalidInput,))
-    out: dict[str, object] = {}
-    check = problems.check
-
-    for key in raw:
-        if key not in POLICY_FIELDS:
-            problems.add(key, f"unknown field {key!r} (expected one of {', '.join(POLICY_FIELDS)})")
-    kind = check("kind", check_choice, raw.get("kind"), KINDS, "policy kind")
-    if kind is None:
-        return out, problems.items
-    out["kind"] = kind
-    if "id" in raw and raw["id"] is not None:
-        pid = raw["id"]
-        if isinstance(pid, bool) or not isinstance(pid, int) or not 1 <= pid <= MAX_ID:
-            problems.add("id", f"invalid id {pid!r}: expected a whole number 1..{MAX_ID}")
-        else:
-            out["id"] = pid
-    out["narrative"] = check("narrative", check_narrative, raw.get("narrative"))
-    options = KIND_OPTIONS[kind]
-    if kind == "content-examination":
-        for name in ("option", "definition"):
-            if raw.get(name) is not None:
-                problems.add(
-                    name,
-                    f"a content-examination policy has no {name} (its content definition decides)",
-                )
-        if not raw.get("content_definition"):
-            problems.add(
-                "content_definition", "a content-examination policy needs a content_definition"
-            )
-        else:
-            out["content_definition"] = str(raw["content_definition"]).strip()
-    else:
-        default = options[0]
-        option = check(
-            "option", check_choice, raw.get("option", default), options, f"{kind} option"
-        )
-        out["option"] = option
-        if raw.get("content_definition") is not None:
-            problems.add("content_definition", f"a {kind} policy has no content_definition")
-        definition = raw.get("definition")
-        if kind == "secure-messaging" and option == "apply":
-            if not definition:
-                problems.add(
-                    "definition", "option 'apply' needs a definition (FOLDER/DESCRIPTION or id)"
-                )
-            else:
-                out["definition"] = str(definition).strip()
-        elif definition is not None:
-            problems.add("definition", f"option {option!r} of a {kind} policy takes no definition")
-    out["from_"] = check("from", check_target, raw.get("from", {"type": "everyone"}), "from")
-    out["to"] = check("to", check_target, raw.get("to", {"type": "everyone"}), "to")
-    out["from_part"] = check(
-        "from_part", check_choice, raw.get("from_part", "envelope"), FROM_PARTS, "from_part"
-    )
-    for flag, default in (("enabled", True), ("override", False), ("bidirectional", False)):
-        out[flag] = check(flag, check_bool, raw.get(flag, default), flag)
-    if kind == "secure-messaging" and out.get("bidirectional"):
-        problems.add(
-            "bidirectional",
-            "a secure-messaging policy cannot be bi-directional: it applies to internal senders "
-            "writing to external recipients only (use a bypass or content-examination policy)",
-        )
-    for bound_name in ("start", "end"):
-        value = raw.get(bound_name)
-        out[bound_name] = (
-            None if value is None else check(bound_name, check_when, value, bound_name)
-        )
-    if out.get("start") and out.get("end"):
-        lo = bound(out["start"], tz, end=False)  # type: ignore[arg-type]
-        hi = bound(out["end"], tz, end=True)  # type: ignore[arg-type]
-        if hi <= lo:  # type: ignore[operator]
-            problems.add("end", f"end {out['end']} is not after start {out['start']}")
-    ips = raw.get("source_ips", [])
-    if isinstance(ips, str):
-        ips = [ips]
-    if not isinstance(ips, (list, tuple)):
-        problems.add("source_ips", "expected a list of CIDR ranges")
-        ips = []
-    cidrs: list[str] = []
-    for ip in ips:
-        cidr = check("source_ips", check_cidr, ip)
-        if cidr is not None and cidr not in cidrs:
-            cidrs.append(cidr)
-    out["source_ips"] = tuple(cidrs)
-    return out, problems.items
-
-
-def check_content_definition(
-    raw: Mapping[str, object],
-) -> tuple[dict[str, object], list[Problem]]:
-    """Validate a content definition (SPEC §6) given with config field names;
-    the match lines are parsed with the engine's grammar. Returns normalised
-    values and every problem (each naming its ``field``)."""
-    from secmsg_cli.engine.content import validate_match_list
-
-    problems = Problems(catch=(InvalidInput,))
-    out: dict[str, object] = {}
-    for key in raw:
-        if key not in CONTENT_DEFINITION_FIELDS:
-            problems.add(
-                key,
-                f"unknown field {key!r} (expected one of {', '.join(CONTENT_DEFINITION_FIELDS)})",
-            )
-    check = problems.check
-
-    out["name"] = check("name", check_content_definition_name, raw.get("name"))
-    out["activation_score"] = check(
-        "activation_score", check_activation_score, raw.get("activation_score", 1)
-    )
-    out["scan"] = check("scan", check_scan, raw.get("scan", list(SCAN_SECTIONS)))
-    lines = raw.get("lines", [])
-    if isinstance(lines, str):
-        lines = lines.splitlines()
-    if not isinstance(lines, (list, tuple)) or not all(isinstance(line, str) for line in lines):
-        problems.add("lines", "expected a list of match lines (strings)")
-        lines = []
-    for error in validate_match_list(lines):
-        problems.add("lines", f"match line {error.line_no}: {error.reason}")
-    if not any(line.strip() and not line.strip().startswith("#") for line in lines):
-        problems.add(
-            "lines", "no match lines: a content definition needs at least one WEIGHT TEXT line"
-        )
-    out["lines"] = tuple(lines)
-    sm = raw.get("secure_messaging")
-    out["secure_messaging"] = None if sm in (None, "") else str(sm).strip()
-    return out, problems.items
 
 
 STATUSES_HELP = "Only policies with this status: active, disabled, scheduled or expired."

@@ -120,7 +120,7 @@ def _assign_policy_ids(cfg: Config, current: list[Mapping[str, Any]], floor: int
     fresh id above every id the store ever gave (``floor``: ids are never reused)."""
     from zoneinfo import ZoneInfo
 
-    from secmsg_cli.model import check_policy
+    from secmsg_cli.validate import check_policy
 
     tz = ZoneInfo(cfg.account.get("timezone") or "UTC")
     taken = {v["id"] for v in cfg.policies if "id" in v}

@@ -844,13 +844,10 @@ class CaseResult:
 
 
 def _context(case: Case, tz: tzinfo) -> Context:
-    from secmsg_cli.engine.decide import Context
+    from secmsg_cli.engine.decide import Context, in_zone
 
     at = case.at
-    if at is None:
-        at = datetime.now(UTC).replace(microsecond=0)
-    elif at.tzinfo is None:
-        at = at.replace(tzinfo=tz)
+    at = datetime.now(UTC).replace(microsecond=0) if at is None else in_zone(at, tz)
     # decide() works in UTC (durations are elapsed time, not wall-clock time
     # across a DST change) and reports a time it cannot convert as the case's error.
     return Context(

@@ -93,6 +93,7 @@ def _command(command: Any, path: list[str], parent: Any, out: list[str]) -> None
 def cli_reference() -> str:
     """docs/cli.md: every command of the app, with its arguments and options."""
     root = typer.main.get_command(app)
+    commands: dict[str, Any] = getattr(root, "commands", {})
     out = [
         "# Command reference",
         "",
@@ -103,7 +104,7 @@ def cli_reference() -> str:
         "Contents: "
         + ", ".join(
             f"[{n}](#secmsg-{n})"
-            for n, c in root.commands.items()
+            for n, c in commands.items()
             if not getattr(c, "hidden", False)
         ),
         "",

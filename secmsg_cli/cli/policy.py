@@ -116,7 +116,7 @@ def _collect(
     source_ip=None,
     enabled=None,
 ) -> dict:
-    from secmsg_cli.model import check_target
+    from secmsg_cli.validate import check_target
 
     raw: dict = {}
     if option is not None:

@@ -257,7 +257,8 @@ def _retain(
     ids: dict[str, int] = {}
     for r in portal:
         p, definition = r.portal, r.definition
-        assert definition is not None  # the engine routes to the portal under a definition
+        # the engine routes to the portal under a definition, with its portal record
+        assert definition is not None and p is not None
         token, token_id, digest = new_token(records.token_id_taken)
         cid = records.add_portal_copy(
             message_ref=mref,

@@ -34,7 +34,7 @@ _LOCAL = re.compile(rf"^{_ATEXT}+(?:\.{_ATEXT}+)*$")
 _QUOTED_LOCAL = re.compile(r'^"(?:[^"\\\r\n]|\\.)*"$')
 
 
-def normalise_domain(value: str) -> str:
+def normalise_domain(value: object) -> str:
     """Return the canonical (lower-case, ASCII/IDNA) form of a domain name.
 
     Raises :class:`AddressError` naming the problem.
@@ -93,7 +93,7 @@ def display_domain(domain: str) -> str:
         return domain
 
 
-def normalise_address(value: str) -> str:
+def normalise_address(value: object) -> str:
     """Return the canonical form ``local@domain`` of an email address.
 
     The local part is lower-cased (addresses compare case-insensitively,

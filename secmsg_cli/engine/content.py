@@ -58,6 +58,7 @@ Decisions where SPEC §6 is silent:
 
 from __future__ import annotations
 
+import functools
 import re
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -71,6 +72,7 @@ from secmsg_cli.engine.patterns import (
     compile_user_regex,
     regex_width,
 )
+from secmsg_cli.vocab import SCAN_SECTIONS, ScanSection
 
 __all__ = [
     "KINDS",
@@ -92,18 +94,23 @@ __all__ = [
 ]
 
 Kind = Literal["word", "required", "exclude", "regex", "cardnumber", "hash"]
-Section = Literal["subject", "headers", "body", "attachments"]
+Section = ScanSection
+#: What a component remembers of its searches: keyed by scanner (the keys it
+#: found) and by the names of its text views (_VISIBLE, _VIEW, _UTF8, _FOLDED).
+ComponentCache = dict[object, Any]
+#: Makes the error of the line being parsed, from its reason.
+_Fail = Callable[[str], "MatchListError"]
 
 #: The parts of a message a content definition can scan, in message order.
-SECTIONS: tuple[str, ...] = ("subject", "headers", "body", "attachments")
+SECTIONS: tuple[str, ...] = SCAN_SECTIONS
 #: Every kind of match line.
 KINDS: tuple[str, ...] = ("word", "required", "exclude", "regex", "cardnumber", "hash")
 MAX_WEIGHT = 1000
 MAX_CAP = 1_000_000
 
 _SECTION_SET = frozenset(SECTIONS)
-_TEXT_KEYWORDS = {"required": "required", "exclude": "exclude"}
-_REGEX_KEYWORDS = {"regex": "regex", "regex,cardnumber": "cardnumber"}
+_TEXT_KEYWORDS: dict[str, Kind] = {"required": "required", "exclude": "exclude"}
+_REGEX_KEYWORDS: dict[str, Kind] = {"regex": "regex", "regex,cardnumber": "cardnumber"}
 _KEYWORDS = frozenset({*_TEXT_KEYWORDS, *_REGEX_KEYWORDS, "hash"})
 _EXPECTED = (
     "expected WEIGHT[:MAX] followed by a word, phrase, required/exclude TEXT, "
@@ -135,7 +142,8 @@ class MatchListError(ValueError):
         self.reason = reason
         self.line = line
 
-    def __reduce__(self):  # keep the attributes through pickling
+    def __reduce__(self) -> tuple[type[MatchListError], tuple[int, str, str]]:
+        # keep the attributes through pickling
         return (type(self), (self.line_no, self.reason, self.line))
 
 
@@ -164,7 +172,7 @@ class Regex:
     def search(self, text: str) -> re.Match[str] | None:
         return self.compiled.search(text)
 
-    def __reduce__(self):
+    def __reduce__(self) -> tuple[type[Regex], tuple[str, int]]:
         return (type(self), (self.source, self.flags))
 
 
@@ -253,8 +261,8 @@ class MatchList:
     _by_key: dict[str, tuple[int, ...]] = field(init=False, compare=False, repr=False)
     _hashes: tuple[int, ...] = field(init=False, compare=False, repr=False)
     _broken: MatchLine | None = field(init=False, compare=False, repr=False)
-    _own: list = field(init=False, compare=False, repr=False)
-    _nothing: dict = field(init=False, compare=False, repr=False)
+    _own: list[Scanner] = field(init=False, compare=False, repr=False)
+    _nothing: dict[int, ContentResult] = field(init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         kinds = {ln.kind for ln in self.lines}
@@ -401,7 +409,8 @@ def _parse_line(line_no: int, raw: str, *, probe: bool = True) -> MatchLine | No
 
     head, _, tail = _split_first(rest)
     keyword = head.lower()
-    common = dict(line_no=line_no, source=line, weight=weight, max=cap)
+    # the fields every kind of line has
+    common = functools.partial(MatchLine, line_no=line_no, source=line, weight=weight, max=cap)
 
     if keyword in _TEXT_KEYWORDS:
         kind = _TEXT_KEYWORDS[keyword]
@@ -421,7 +430,7 @@ def _parse_line(line_no: int, raw: str, *, probe: bool = True) -> MatchLine | No
         if not tail:
             raise fail(f"{head!r} needs a PATTERN")
         kind = _REGEX_KEYWORDS[keyword]
-        return MatchLine(**common, kind=kind, term=tail, _regex=_compile_regex(tail, fail, probe))
+        return common(kind=kind, term=tail, _regex=_compile_regex(tail, fail, probe))
 
     if keyword.startswith("regex,"):
         raise fail(
@@ -440,7 +449,7 @@ def _parse_line(line_no: int, raw: str, *, probe: bool = True) -> MatchLine | No
             name = name[1:-1].strip()
         if not name:
             raise fail("'hash' needs a NAME after the MD5 (a label such as the file name)")
-        return MatchLine(**common, kind="hash", term=md5.lower(), md5=md5.lower(), label=name)
+        return common(kind="hash", term=md5.lower(), md5=md5.lower(), label=name)
 
     return _word_line(common, "word", _parse_text(rest, fail))
 
@@ -460,7 +469,7 @@ def _looks_numeric(token: str) -> bool:
     return token[:1].isdigit()
 
 
-def _parse_weight(token: str, fail) -> tuple[int, int | None]:
+def _parse_weight(token: str, fail: _Fail) -> tuple[int, int | None]:
     m = _WEIGHT_RE.fullmatch(token)
     if not m:
         raise fail(
@@ -482,7 +491,7 @@ def _parse_weight(token: str, fail) -> tuple[int, int | None]:
     return int(w_digits), cap
 
 
-def _parse_text(text: str, fail) -> str:
+def _parse_text(text: str, fail: _Fail) -> str:
     """The word or phrase of TEXT, quotes removed; errors for bad quoting."""
     if text.startswith('"'):
         if len(text) == 1 or '"' not in text[1:]:
@@ -495,15 +504,12 @@ def _parse_text(text: str, fail) -> str:
     return text
 
 
-def _word_line(common: dict, kind: str, term: str) -> MatchLine:
+def _word_line(common: Callable[..., MatchLine], kind: Kind, term: str) -> MatchLine:
     words = term.split()
     if term.isascii():
-        return MatchLine(
-            **common, kind=kind, term=term, _word=_word_pattern([w.lower() for w in words])
-        )
+        return common(kind=kind, term=term, _word=_word_pattern([w.lower() for w in words]))
     literals = sorted({_fold(w) for w in words}, key=len, reverse=True)
-    return MatchLine(
-        **common,
+    return common(
         kind=kind,
         term=term,
         _regex=Regex(_word_regex(words), re.IGNORECASE),
@@ -542,7 +548,7 @@ def _word_pattern(words: list[str]) -> bytes:
     return rb"(?:\A|" + _NOT_WORD + rb")" + body + rb"(?:" + _NOT_WORD + rb"|\z)"
 
 
-def _compile_regex(source: str, fail, probe: bool = True):
+def _compile_regex(source: str, fail: _Fail, probe: bool = True) -> Any:
     """A ``regex`` line's PATTERN compiled by RE2, or the line's error.
     ``probe``: check that it cannot match the empty string (done when the
     line is written; a stored line is not probed again at every load)."""
@@ -601,11 +607,11 @@ def _lower(text: str) -> str:
     return text.lower()
 
 
-class _Table(dict):
+class _Table(dict[int, int | None]):
     """A str.translate table filled as characters are met: ``classify(cp)``
     gives a character's replacement (None removes it)."""
 
-    def __init__(self, classify) -> None:
+    def __init__(self, classify: Callable[[int], int | None]) -> None:
         super().__init__()
         self._classify = classify
 
@@ -711,7 +717,7 @@ class Component:
     md5: str | None = None
     also: str | None = None
     sections: frozenset[str] = field(init=False, compare=False, repr=False)
-    _cache: dict = field(default_factory=dict, init=False, compare=False, repr=False)
+    _cache: ComponentCache = field(default_factory=dict, init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         for name in (self.section, self.also):
@@ -719,7 +725,7 @@ class Component:
                 raise ValueError(f"unknown section {name!r}: expected one of {', '.join(SECTIONS)}")
         object.__setattr__(self, "sections", frozenset(n for n in (self.section, self.also) if n))
         if self.md5 is not None:
-            if self.section != "attachments":
+            if self.section != ScanSection.ATTACHMENTS:
                 raise ValueError(f"component {self.name!r}: only attachments have an MD5")
             if not isinstance(self.md5, str) or not _MD5_RE.fullmatch(self.md5):
                 raise ValueError(f"component {self.name!r}: invalid MD5 {self.md5!r}")
@@ -784,53 +790,54 @@ class Scanner:
         self._others = tuple(others.items())
         self._words = PatternSet(list(word_patterns), case_sensitive=True, latin1=True)
 
-    def found(self, text: str, cache: dict) -> frozenset[str]:
+    def found(self, text: str, cache: ComponentCache) -> frozenset[str]:
         """The keys of the lines found in ``text`` (``cache``: the component's)."""
-        got = cache.get(self)
+        got: frozenset[str] | None = cache.get(self)
         if got is not None:
             return got
         if self._words is None:
             self._build()
+        words, regexes = self._words, self._regexes
+        assert words is not None and regexes is not None  # built above
         keys: list[str] = []
         seen = cache.get(_VISIBLE)
         if seen is None:
             seen = cache[_VISIBLE] = visible(text)
         text = seen
-        if len(self._words):
+        if len(words):
             view = cache.get(_VIEW)
             if view is None:
                 view = cache[_VIEW] = _word_view(text)
-            keys.extend(self._word_keys[i] for i in self._words.search(view))
-        if len(self._regexes):
+            keys.extend(self._word_keys[i] for i in words.search(view))
+        if len(regexes):
             data = cache.get(_UTF8)
             if data is None:
                 data = cache[_UTF8] = _regex_view(text)
-        if len(self._regexes) and len(data) * self._width > REGEX_BUDGET:
-            keys.append(
-                UNSEARCHED
-            )  # not searched: its worst case would take too long (fails closed)
-        elif len(self._regexes):
-            for i in self._regexes.search(data):
-                for key in self._regex_keys[i]:
-                    card = self._cards.get(key)
-                    if card is None or _has_card_number(card, data):
-                        keys.append(key)
+            if len(data) * self._width > REGEX_BUDGET:
+                # not searched: its worst case would take too long (fails closed)
+                keys.append(UNSEARCHED)
+            else:
+                for i in regexes.search(data):
+                    for key in self._regex_keys[i]:
+                        card = self._cards.get(key)
+                        if card is None or _has_card_number(card, data):
+                            keys.append(key)
         for key, line in self._others:
             if _found_unicode(line, text, cache):
                 keys.append(key)
         got = cache[self] = frozenset(keys)
         return got
 
-    def __reduce__(self):
+    def __reduce__(self) -> tuple[type[Scanner], tuple[tuple[MatchLine, ...]]]:
         return (Scanner, (self._lines,))
 
 
-def _has_card_number(pattern, data: bytes) -> bool:
+def _has_card_number(pattern: Any, data: bytes) -> bool:
     """Whether a match of ``pattern`` in ``data`` (UTF-8) is a card number."""
     return any(is_card_number(m.group().decode("utf-8", "replace")) for m in pattern.finditer(data))
 
 
-def _found_unicode(line: MatchLine, text: str, cache: dict) -> bool:
+def _found_unicode(line: MatchLine, text: str, cache: ComponentCache) -> bool:
     """A non-ASCII word or phrase: its folded words must all occur in the
     folded text before its pattern is searched."""
     folded = cache.get(_FOLDED)
@@ -961,7 +968,9 @@ def evaluate(
         if scanners is None:
             scanner = match_list.scanner
         else:  # the scanner of a section of both the component and the scan holds all of this list's lines
-            scanner = scanners(c.section if scan is None or c.section in scan else c.also)
+            section = c.section if scan is None or c.section in scan else c.also
+            assert section is not None  # the component is in a section of the scan
+            scanner = scanners(section)
         for key in scanner.found(c.text, c._cache):
             if key == UNSEARCHED and key in by_key:
                 unsearched.append(c.name)

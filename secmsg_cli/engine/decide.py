@@ -13,37 +13,61 @@ can never disagree.
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, tzinfo
+from typing import Any, NamedTuple
 
+from secmsg_cli.engine import render
 from secmsg_cli.engine.addresses import AddressError, normalise_address
 from secmsg_cli.engine.content import Component, ContentResult, evaluate
+from secmsg_cli.engine.decision import (
+    Banner,
+    ContentOutcome,
+    MessageDecision,
+    PolicyRef,
+    PortalRecord,
+    RecipientDecision,
+    Verdict,
+)
 from secmsg_cli.engine.message import DEFAULT_LIMITS, Limits
-from secmsg_cli.engine.snapshot import CompiledContent, CompiledPolicy, Snapshot
+from secmsg_cli.engine.snapshot import CompiledContent, CompiledPolicy, Key, Snapshot
 from secmsg_cli.model import Definition, Target
+from secmsg_cli.vocab import FromPart, PolicyKind, Route, ScanSection, Trigger, VerdictStatus
 
 __all__ = [
     "VIAS",
+    "Banner",
     "ContentOutcome",
     "Context",
     "DecisionError",
     "MessageDecision",
     "PolicyRef",
+    "PortalRecord",
     "RecipientDecision",
     "Verdict",
     "decide",
+    "decision_time",
+    "in_zone",
     "judge",
     "parties",
 ]
 
 VIAS = ("gateway", "outlook", "mobile")
-KIND_LABEL = {
-    "secure-messaging": "secure-messaging policy",
-    "bypass": "bypass policy",
-    "content-examination": "content-examination policy",
-}
+
+# Members looked up once: reading one from its enum class costs ~80 ns on
+# Python 3.11 (a lookup through the metaclass), several times a module
+# global; these are read per policy and recipient.
+_KINDS = tuple(PolicyKind)  # iterating the enum class itself runs a generator
+_SECURE_MESSAGING = PolicyKind.SECURE_MESSAGING
+_BYPASS = PolicyKind.BYPASS
+_CONTENT_EXAMINATION = PolicyKind.CONTENT_EXAMINATION
+_INBOX = Route.INBOX
+_USER, _CONTENT, _POLICY = Trigger.USER, Trigger.CONTENT, Trigger.POLICY
+_SUBJECT, _HEADERS = ScanSection.SUBJECT, ScanSection.HEADERS
+_BODY, _ATTACHMENTS = ScanSection.BODY, ScanSection.ATTACHMENTS
+_ENVELOPE, _HEADER = FromPart.ENVELOPE, FromPart.HEADER
+_INACTIVE, _NO_MATCH = VerdictStatus.INACTIVE, VerdictStatus.NO_MATCH
 
 
 class DecisionError(ValueError):
@@ -63,83 +87,6 @@ class Context:
     definition: str | None = None
     explain: bool = False
     limits: Limits = DEFAULT_LIMITS  # only ``recipients`` is used here; the rest bound parsing
-
-
-@dataclass(frozen=True, slots=True)
-class PolicyRef:
-    kind: str
-    id: int
-    narrative: str
-    option: str | None = None
-
-    @classmethod
-    def of(cls, cp: CompiledPolicy) -> PolicyRef:
-        return cls(cp.policy.kind, cp.policy.id, cp.policy.narrative, cp.policy.option)
-
-
-@dataclass(frozen=True, slots=True)
-class ContentOutcome:
-    """One content-examination policy evaluated for a recipient."""
-
-    policy_id: int
-    narrative: str
-    content_definition: str
-    score: int
-    fired: bool
-    definition: str | None  # the Secure Messaging override, if any
-    reason: str
-    unscannable: str | None = None  # fired because this could not be examined (SPEC §6.1)
-
-
-@dataclass(frozen=True, slots=True)
-class Verdict:
-    """One line of the explanation: what happened to one policy (or content
-    definition) for one recipient (``recipient`` None: for the message)."""
-
-    kind: str
-    id: int
-    name: str
-    recipient: str | None
-    verdict: str  # won, lost, no-match, inactive, bypassed, fired, not-fired, chosen
-    reason: str
-
-
-@dataclass(frozen=True, slots=True)
-class RecipientDecision:
-    address: str
-    internal: bool
-    route: str
-    secure: bool
-    trigger: str | None
-    definition: Definition | None
-    policy: PolicyRef | None
-    bypass: PolicyRef | None
-    content: tuple[ContentOutcome, ...]
-    reason: str
-    banner: Any = None  # render.Banner
-    portal: Any = None  # render.PortalRecord
-
-
-@dataclass(frozen=True, slots=True)
-class MessageDecision:
-    message_id: str | None
-    subject: str
-    header_from: str | None
-    header_from_name: str | None
-    envelope_from: str
-    source_ip: str | None
-    at: datetime
-    via: str
-    user_definition: Definition | None
-    recipients: tuple[RecipientDecision, ...]
-    explain: tuple[Verdict, ...] = ()
-    content_results: Mapping[str, ContentResult] = field(default_factory=dict)
-    #: What was tolerated, skipped or not read (SPEC §6.1), for every output.
-    notes: tuple[str, ...] = ()
-    #: Recipients of the message that were not decided (past the recipient
-    #: limit, or in address headers too long to read): delivering it would
-    #: leave them to chance, so ``deliver`` refuses such a message.
-    undecided: int = 0
 
 
 # --- describing targets -----------------------------------------------------
@@ -177,16 +124,16 @@ class Pair:
     envelope: str
     header: str | None
     recipient: str
-    source_ip: Any  # ipaddress object or None
+    source_ip: ipaddress.IPv4Address | ipaddress.IPv6Address | None
     source_ip_text: str | None
     at: datetime
 
     def senders(self, part: str) -> list[tuple[str, str]]:
         """(role, address) of the sender addresses a from_part looks at; for
         ``both`` the header From first (it is reported when both match)."""
-        if part == "envelope":
+        if part == _ENVELOPE:
             return [("envelope sender", self.envelope)]
-        if part == "header":
+        if part == _HEADER:
             return [("header From", self.header)] if self.header else []
         out = [("header From", self.header)] if self.header else []
         if self.envelope != self.header:
@@ -195,7 +142,7 @@ class Pair:
 
 
 def _match_side(
-    snapshot: Snapshot, key, candidates: list[tuple[str, str]]
+    snapshot: Snapshot, key: Key, candidates: list[tuple[str, str]]
 ) -> tuple[str, str] | None:
     for role, address in candidates:
         if key in snapshot.keys_of(address):
@@ -221,7 +168,7 @@ def judge(
             "disabled": "disabled",
         }[status]
         return False, f"inactive: {when}", None
-    if p.kind == "secure-messaging":
+    if p.kind == _SECURE_MESSAGING:
         if not snapshot.is_internal(pair.envelope):
             return (
                 False,
@@ -333,8 +280,9 @@ class _Components:
                 self.section(name)
                 method = getattr(self.message, "unscannable", None)
                 self._unread[name] = method(name) if method is not None else None
-            if self._unread[name]:
-                out[name] = self._unread[name]
+            unread = self._unread[name]
+            if unread:
+                out[name] = unread
         return out
 
     def section(self, name: str) -> tuple[Component, ...]:
@@ -342,9 +290,9 @@ class _Components:
         if got is not None:
             return got
         m = self.message
-        if name == "subject":
-            got = (Component("subject", "subject", m.subject or ""),)
-        elif name == "headers":
+        if name == _SUBJECT:
+            got = (Component("subject", _SUBJECT, m.subject or ""),)
+        elif name == _HEADERS:
             # The subject is a component of its own (SPEC §6): the header block
             # leaves out the Subject: field it came from, so a subject word is
             # not counted twice; a second Subject: field stays in the block.
@@ -352,18 +300,20 @@ class _Components:
             first = next((i for i, ln in enumerate(lines) if ln[:8].lower() == "subject:"), None)
             if first is not None:
                 del lines[first]
-            got = (Component("headers", "headers", "\n".join(lines)),)
-        elif name == "body":
+            got = (Component("headers", _HEADERS, "\n".join(lines)),)
+        elif name == _BODY:
             texts = m.body_texts()
             sources = getattr(m, "body_sources", lambda: ())() or (None,) * len(texts)
             got = tuple(
                 Component(
-                    "body" if len(texts) == 1 else f"body[{i + 1}]", "body", _examined(t, src)
+                    "body" if len(texts) == 1 else f"body[{i + 1}]",
+                    _BODY,
+                    _examined(t, src),
                 )
                 for i, (t, src) in enumerate(zip(texts, sources, strict=False))
             )
             # a named text part a client may show as the body is examined as body too
-            got += tuple(c for c in self.section("attachments") if c.also == "body")
+            got += tuple(c for c in self.section(_ATTACHMENTS) if c.also == _BODY)
         else:
             parts = []
             for i, a in enumerate(m.attachments()):
@@ -371,10 +321,10 @@ class _Components:
                 parts.append(
                     Component(
                         f"attachment:{label}",
-                        "attachments",
+                        _ATTACHMENTS,
                         _examined(a.text, getattr(a, "source", None)),
                         a.md5,
-                        also="body" if getattr(a, "inline", False) else None,
+                        also=_BODY if getattr(a, "inline", False) else None,
                     )
                 )
             got = tuple(parts)
@@ -388,7 +338,7 @@ class _Components:
             taken: set[int] = (
                 set()
             )  # a component of two sections once (by identity: equal ones are distinct parts)
-            for name in ("subject", "headers", "body", "attachments"):
+            for name in (_SUBJECT, _HEADERS, _BODY, _ATTACHMENTS):
                 if name in scan:
                     for c in self.section(name):
                         if id(c) not in taken:
@@ -409,13 +359,13 @@ class _ContentCache:
         self.components = _Components(message)
         self.snapshot = snapshot
         self.results: dict[str, ContentResult] = {}  # by lower-case name
-        self._by_id: dict[
-            int, ContentResult
-        ] = {}  # by id(CompiledContent): the lookup of every policy
+        # by content definition id: the lookup of every policy (ids are
+        # stable, unlike id() of an object, which is reused once it is freed)
+        self._by_definition: dict[int, ContentResult] = {}
         self._found_by_scan: dict[frozenset[str], frozenset[str]] = {}
 
     def result(self, cc: CompiledContent) -> ContentResult:
-        got = self._by_id.get(id(cc))
+        got = self._by_definition.get(cc.definition.id)
         if got is None:
             ml = cc.match_list
             unread = self.components.unscannable(cc.scan)
@@ -437,7 +387,7 @@ class _ContentCache:
                     scanners=self.snapshot.scanner,
                     unscannable=unread,
                 )
-            self._by_id[id(cc)] = self.results[cc.definition.name.lower()] = got
+            self._by_definition[cc.definition.id] = self.results[cc.definition.name.lower()] = got
         return got
 
     def _found(self, scan: frozenset[str]) -> frozenset[str]:
@@ -455,6 +405,30 @@ class _ContentCache:
 
 
 # --- the decision -------------------------------------------------------------
+
+
+def in_zone(at: datetime, tz: tzinfo) -> datetime:
+    """``at`` as an aware time: a time without an offset is in the account
+    time zone ``tz`` (SPEC §8.1)."""
+    return at.replace(tzinfo=tz) if at.tzinfo is None else at
+
+
+def decision_time(at: datetime, tz: tzinfo) -> datetime:
+    """The time a message is decided at, in UTC (:func:`in_zone` first).
+
+    All arithmetic (validity, expiry) is in UTC: wall-clock arithmetic in the
+    account zone would make "12h" 13 hours across a clock change. A time that
+    cannot be held in UTC and in ``tz`` is a :class:`DecisionError`."""
+    at = in_zone(at, tz)
+    try:
+        at = at.astimezone(UTC)
+        at.astimezone(tz)
+    except OverflowError:
+        raise DecisionError(
+            f"time {at.isoformat()} out of range: it must fall within the years 1-9999, in UTC "
+            "and in the account time zone"
+        ) from None
+    return at
 
 
 def _normalise(value: str, what: str) -> str:
@@ -494,51 +468,13 @@ def parties(
 
 def decide(snapshot: Snapshot, message: Any, context: Context) -> MessageDecision:
     """Decide every recipient of ``message`` (SPEC §5) at ``context.at``."""
-    from secmsg_cli.engine import render
-
     envelope, header, recipients = parties(message, context.mail_from, context.rcpt)
-    ip_text = context.source_ip or message.source_ip
-    try:
-        ip = ipaddress.ip_address(ip_text) if ip_text else None
-    except ValueError:
-        raise DecisionError(
-            f"invalid source IP {ip_text!r}: expected an IPv4 or IPv6 address"
-        ) from None
-    if (
-        getattr(ip, "ipv4_mapped", None) is not None
-    ):  # ::ffff:203.0.113.5 is an IPv4 host (as in parse_message)
-        ip = ip.ipv4_mapped
-        ip_text = str(ip)
+    ip, ip_text = _source_ip(context.source_ip or message.source_ip)
     via = context.via or ("outlook" if context.definition else "gateway")
     if via not in VIAS:
         raise DecisionError(f"invalid via {via!r}: expected one of {', '.join(VIAS)}")
-    at = context.at
-    if at.tzinfo is None:
-        at = at.replace(tzinfo=snapshot.tz)
-    # All arithmetic (validity, expiry) in UTC: wall-clock arithmetic in the
-    # account zone would make "12h" 13 hours across a clock change.
-    try:
-        at = at.astimezone(UTC)
-        at.astimezone(snapshot.tz)
-    except OverflowError:
-        raise DecisionError(
-            f"time {at.isoformat()} out of range: it must fall within the years 1-9999, in UTC "
-            "and in the account time zone"
-        ) from None
-
-    user_def: Definition | None = None
-    if context.definition:
-        user_def = snapshot.definition(context.definition)
-        if user_def is None:
-            raise DecisionError(f"definition {context.definition!r} not found")
-        if not snapshot.available_to(user_def, envelope):
-            publish = (
-                ", ".join(snapshot.folder_publish.get(user_def.folder.lower(), ())) or "nobody"
-            )
-            raise DecisionError(
-                f"definition {user_def.path!r} is not available to {envelope}: "
-                f"folder {user_def.folder!r} is published to {publish}"
-            )
+    at = decision_time(context.at, snapshot.tz)
+    user_def = _chosen_definition(snapshot, context.definition, envelope)
 
     notes: list[str] = []
     undecided = getattr(message, "recipients_unread", 0)
@@ -552,47 +488,23 @@ def decide(snapshot: Snapshot, message: Any, context: Context) -> MessageDecisio
 
     content = _ContentCache(message, snapshot)
     explain: list[Verdict] = []
-    decisions = []
-    senders_by_part = {
-        "envelope": [envelope],
-        "header": [header] if header else [],
-        "both": [a for a in dict.fromkeys([header, envelope]) if a],
-    }
-    for rcpt in recipients:
-        pair = Pair(envelope, header, rcpt, ip, ip_text, at)
-        decisions.append(
-            _decide_recipient(
-                snapshot,
-                pair,
-                user_def,
-                via,
-                content,
-                senders_by_part,
-                context.explain,
-                explain,
-                message,
-            )
-        )
+    scope = _Scope(
+        snapshot,
+        user_def,
+        content,
+        senders_by_part={
+            FromPart.ENVELOPE: [envelope],
+            FromPart.HEADER: [header] if header else [],
+            FromPart.BOTH: [a for a in dict.fromkeys([header, envelope]) if a],
+        },
+        explain_all=context.explain,
+    )
+    decisions = [
+        _decide_recipient(scope, Pair(envelope, header, rcpt, ip, ip_text, at), explain)
+        for rcpt in recipients
+    ]
     if context.explain:
-        for cc in sorted(snapshot.content.values(), key=lambda c: c.definition.id):
-            res = content.result(cc)
-            hits = (
-                "; ".join(
-                    f"line {h.line_no} {h.source!r} in {', '.join(h.components)} (+{h.points}{', capped' if h.capped else ''})"
-                    for h in res.hits
-                )
-                or "no line found"
-            )
-            explain.append(
-                Verdict(
-                    "content-definition",
-                    cc.definition.id,
-                    cc.definition.name,
-                    None,
-                    "fired" if res.fired else "not-fired",
-                    f"{res.reason}; {hits}",
-                )
-            )
+        explain.extend(_explain_content(snapshot, content))
     try:
         decisions = [render.finish(snapshot, d, envelope, message, at, via) for d in decisions]
     except render.OutOfRange as exc:
@@ -605,7 +517,7 @@ def decide(snapshot: Snapshot, message: Any, context: Context) -> MessageDecisio
     read_notes = getattr(message, "notes", None)
     notes = [*(read_notes() if read_notes is not None else getattr(message, "defects", ())), *notes]
     if context.explain:
-        explain.extend(Verdict("message", 0, "notes", None, "note", n) for n in notes)
+        explain.extend(Verdict("message", 0, "notes", None, VerdictStatus.NOTE, n) for n in notes)
     return MessageDecision(
         message_id=message.message_id,
         subject=message.subject or "",
@@ -624,79 +536,162 @@ def decide(snapshot: Snapshot, message: Any, context: Context) -> MessageDecisio
     )
 
 
+def _source_ip(
+    text: str | None,
+) -> tuple[ipaddress.IPv4Address | ipaddress.IPv6Address | None, str | None]:
+    """The source IP (an IPv4-mapped IPv6 address as the IPv4 host it is, as
+    in parse_message) and its text; (None, None) when unknown."""
+    try:
+        ip = ipaddress.ip_address(text) if text else None
+    except ValueError:
+        raise DecisionError(
+            f"invalid source IP {text!r}: expected an IPv4 or IPv6 address"
+        ) from None
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped, str(ip.ipv4_mapped)
+    return ip, text
+
+
+def _chosen_definition(snapshot: Snapshot, chosen: str | None, sender: str) -> Definition | None:
+    """The definition the sender chose (``--definition``), which must exist
+    and be published to the sender; None when none was chosen."""
+    if not chosen:
+        return None
+    definition = snapshot.definition(chosen)
+    if definition is None:
+        raise DecisionError(f"definition {chosen!r} not found")
+    if not snapshot.available_to(definition, sender):
+        publish = ", ".join(snapshot.folder_publish.get(definition.folder.lower(), ())) or "nobody"
+        raise DecisionError(
+            f"definition {definition.path!r} is not available to {sender}: "
+            f"folder {definition.folder!r} is published to {publish}"
+        )
+    return definition
+
+
+def _explain_content(snapshot: Snapshot, content: _ContentCache) -> list[Verdict]:
+    """A verdict for every content definition: fired or not, and the lines found."""
+    out = []
+    for cc in sorted(snapshot.content.values(), key=lambda c: c.definition.id):
+        res = content.result(cc)
+        hits = (
+            "; ".join(
+                f"line {h.line_no} {h.source!r} in {', '.join(h.components)} (+{h.points}{', capped' if h.capped else ''})"
+                for h in res.hits
+            )
+            or "no line found"
+        )
+        out.append(
+            Verdict(
+                "content-definition",
+                cc.definition.id,
+                cc.definition.name,
+                None,
+                VerdictStatus.FIRED if res.fired else VerdictStatus.NOT_FIRED,
+                f"{res.reason}; {hits}",
+            )
+        )
+    return out
+
+
+# --- one recipient ------------------------------------------------------------
+
+
+# The three records below are NamedTuples, not dataclasses: as private,
+# immutable records they read the same, and a NamedTuple class costs a tenth
+# of a frozen dataclass to create at import (start-up is paid by every run).
+
+
+class _Scope(NamedTuple):
+    """What is the same for every recipient of one message."""
+
+    snapshot: Snapshot
+    user_def: Definition | None
+    content: _ContentCache
+    senders_by_part: Mapping[str, Sequence[str]]  # the sender addresses per from_part
+    explain_all: bool
+
+
+class _Firing(NamedTuple):
+    """A content-examination policy whose definition fired with a Secure
+    Messaging override: a candidate for the content trigger."""
+
+    score: int
+    key: tuple[bool, float, float]
+    policy: CompiledPolicy
+
+    @property
+    def rank(self) -> tuple[int, tuple[bool, float, float], int]:
+        """Highest score first, then the most specific policy, then the lowest id."""
+        return (self.score, self.key, -self.policy.id)
+
+
+class _Judged(NamedTuple):
+    """Everything that decided one recipient, as the explanation reports it."""
+
+    recipient: str
+    verdicts: Mapping[
+        str, Mapping[int, tuple[VerdictStatus | None, str]]
+    ]  # kind -> id -> (status, reason)
+    bypass: CompiledPolicy | None
+    bypass_why: Mapping[int, str]
+    disabling: bool  # the winning bypass disables Secure Messaging
+    sm_winner: CompiledPolicy | None
+    sm_why: Mapping[int, str]
+    trigger: Trigger | None
+    content_winner: CompiledPolicy | None
+    firing: tuple[_Firing, ...]
+    bypassed_user: bool
+    bypassed_content: bool
+    outcomes: Mapping[int, ContentOutcome]  # by content-examination policy id
+    reasons: tuple[str, ...]
+
+
 def _evaluate_kind(
-    snapshot: Snapshot,
-    kind: str,
+    scope: _Scope,
+    kind: PolicyKind,
     pair: Pair,
-    senders_by_part,
-    explain_all: bool,
-    verdicts: dict[int, tuple[str, str]],
+    verdicts: dict[int, tuple[VerdictStatus | None, str]],
 ) -> list[CompiledPolicy]:
-    """The policies of ``kind`` that apply to the pair (``senders_by_part``:
-    the sender addresses per from_part). With ``explain_all`` every policy is
-    judged and its verdict recorded; otherwise only the candidates found by
-    key, and one policy per signature (policies with equal signatures match
-    the same pairs)."""
-    if explain_all:
-        matched = []
+    """The policies of ``kind`` that apply to the pair. With
+    ``scope.explain_all`` every policy is judged and its verdict recorded;
+    otherwise only the candidates found by key, and one policy per signature
+    (policies with equal signatures match the same pairs)."""
+    snapshot = scope.snapshot
+    matched = []
+    if scope.explain_all:
         for cp in snapshot.policies.get(kind, ()):
             ok, reason, _ = judge(snapshot, cp, pair)
             if ok:
                 matched.append(cp)
+            # None: matched; choosing among those that matched gives the verdict
             verdicts[cp.id] = (
-                "matched" if ok else ("inactive" if reason.startswith("inactive") else "no-match"),
+                None if ok else _INACTIVE if reason.startswith("inactive") else _NO_MATCH,
                 reason,
             )
         return matched
-    judged: dict[tuple, bool] = {}
-    matched = []
-    for cp in snapshot.candidates(kind, senders_by_part, pair.recipient):
-        ok = judged.get(cp.signature)
-        if ok is None:
-            ok = judged[cp.signature] = judge(snapshot, cp, pair, why=False)[0]
-        if ok:
+    judged: dict[tuple[object, ...], bool] = {}
+    for cp in snapshot.candidates(kind, scope.senders_by_part, pair.recipient):
+        applies = judged.get(cp.signature)
+        if applies is None:
+            applies = judged[cp.signature] = judge(snapshot, cp, pair, why=False)[0]
+        if applies:
             matched.append(cp)
     return matched
 
 
-def _decide_recipient(
-    snapshot: Snapshot,
-    pair: Pair,
-    user_def: Definition | None,
-    via: str,
-    content: _ContentCache,
-    senders_by_part,
-    explain_all: bool,
-    explain: list[Verdict],
-    message: Any,
-) -> RecipientDecision:
-    rcpt = pair.recipient
-    verdicts: dict[str, dict[int, tuple[str, str]]] = {k: {} for k in KIND_LABEL}
-
-    # Bypass (exclusive): removes the policy trigger, with bypass_scope=all every trigger.
-    bypasses = _evaluate_kind(
-        snapshot, "bypass", pair, senders_by_part, explain_all, verdicts["bypass"]
-    )
-    bypass, bypass_why = choose(bypasses)
-    disabling = bypass is not None and bypass.policy.option == "disable"
-    scope_all = snapshot.account.bypass_scope == "all"
-
-    # Content Examination (cumulative).
-    ce_matched = _evaluate_kind(
-        snapshot,
-        "content-examination",
-        pair,
-        senders_by_part,
-        explain_all,
-        verdicts["content-examination"],
-    )
+def _content_outcomes(
+    scope: _Scope, matched: Sequence[CompiledPolicy]
+) -> tuple[list[ContentOutcome], list[_Firing]]:
+    """Each matching content-examination policy evaluated, and those that
+    fired with a Secure Messaging override."""
     outcomes: list[ContentOutcome] = []
-    firing: list[tuple[int, tuple, int, CompiledPolicy]] = []
-    for cp in ce_matched:
+    firing: list[_Firing] = []
+    for cp in matched:
         cc = cp.content
         if cc is None:
             continue
-        res = content.result(cc)
+        res = scope.content.result(cc)
         sm = cc.secure_messaging
         outcomes.append(
             ContentOutcome(
@@ -711,192 +706,243 @@ def _decide_recipient(
             )
         )
         if res.fired and sm is not None:
-            firing.append((res.score, cp.key, -cp.id, cp))
+            firing.append(_Firing(res.score, cp.key, cp))
+    return outcomes, firing
 
+
+def _decide_recipient(scope: _Scope, pair: Pair, explain: list[Verdict]) -> RecipientDecision:
+    snapshot = scope.snapshot
+    rcpt = pair.recipient
+    verdicts: dict[str, dict[int, tuple[VerdictStatus | None, str]]] = {k: {} for k in _KINDS}
+
+    # Bypass (exclusive): removes the policy trigger, with bypass_scope=all every trigger.
+    bypass, bypass_why = choose(_evaluate_kind(scope, _BYPASS, pair, verdicts[_BYPASS]))
+    disabling = bypass if bypass is not None and bypass.policy.option == "disable" else None
+    disabling_all = disabling if snapshot.account.bypass_scope == "all" else None
+    # Content Examination (cumulative).
+    ce = _CONTENT_EXAMINATION
+    outcomes, firing = _content_outcomes(scope, _evaluate_kind(scope, ce, pair, verdicts[ce]))
+    firing.sort(key=lambda f: f.rank, reverse=True)
+    content_winner = firing[0].policy if firing else None
     # Secure Messaging policies (exclusive).
-    sm_matched = _evaluate_kind(
-        snapshot,
-        "secure-messaging",
-        pair,
-        senders_by_part,
-        explain_all,
-        verdicts["secure-messaging"],
-    )
-    sm_winner, sm_why = choose(sm_matched)
+    sm = _SECURE_MESSAGING
+    sm_winner, sm_why = choose(_evaluate_kind(scope, sm, pair, verdicts[sm]))
 
-    trigger = definition = policy = None
-    reasons: list[str] = []
-    bypassed_user = bypassed_content = False
-    if user_def is not None:
-        if disabling and scope_all:
-            bypassed_user = True
-            reasons.append(
-                f"the sender chose {user_def.path!r} but bypass policy {bypass.id} disables Secure Messaging (bypass scope all)"
+    # The triggers in order (SPEC §5): the sender's choice, content, policy.
+    got = _Triggers()
+    if scope.user_def is not None:
+        got.user(scope.user_def, disabling_all)
+    if content_winner is not None and got.trigger is None:
+        got.content(content_winner, scope.content, disabling_all)
+    if sm_winner is not None and got.trigger is None:
+        got.secure_messaging(sm_winner, disabling)
+    if not got.reasons:
+        got.nothing(bypass)
+
+    if scope.explain_all:
+        judged = _Judged(
+            recipient=rcpt,
+            verdicts=verdicts,
+            bypass=bypass,
+            bypass_why=bypass_why,
+            disabling=disabling is not None,
+            sm_winner=sm_winner,
+            sm_why=sm_why,
+            trigger=got.trigger,
+            content_winner=content_winner,
+            firing=tuple(firing),
+            bypassed_user=got.bypassed_user,
+            bypassed_content=got.bypassed_content,
+            outcomes={o.policy_id: o for o in outcomes},
+            reasons=tuple(got.reasons),
+        )
+        explain.extend(_explain_policies(snapshot, judged))
+        explain.extend(_explain_user(scope.user_def, judged))
+
+    return RecipientDecision(
+        address=rcpt,
+        internal=snapshot.is_internal(rcpt),
+        route=_INBOX,
+        secure=got.definition is not None,
+        trigger=got.trigger,
+        definition=got.definition,
+        policy=got.policy,
+        bypass=PolicyRef.of(bypass) if bypass is not None else None,
+        content=tuple(outcomes),
+        reason="; ".join(got.reasons),
+    )
+
+
+class _Triggers:
+    """One recipient's triggers, tried in order: what secured the copy (if
+    anything), why, and which trigger a disabling bypass removed. Each step
+    is given the bypass that removes it (None: none does)."""
+
+    __slots__ = ("bypassed_content", "bypassed_user", "definition", "policy", "reasons", "trigger")
+
+    def __init__(self) -> None:
+        self.trigger: Trigger | None = None
+        self.definition: Definition | None = None
+        self.policy: PolicyRef | None = None
+        self.reasons: list[str] = []
+        self.bypassed_user = False
+        self.bypassed_content = False
+
+    def user(self, chosen: Definition, removed_by: CompiledPolicy | None) -> None:
+        if removed_by is not None:
+            self.bypassed_user = True
+            self.reasons.append(
+                f"the sender chose {chosen.path!r} but {_disabled_by(removed_by)} (bypass scope all)"
             )
         else:
-            trigger, definition = "user", user_def
-            reasons.append(f"the sender chose {user_def.path!r}")
-    content_winner: CompiledPolicy | None = None
-    if firing:
-        firing.sort(key=lambda f: (f[0], f[1], f[2]), reverse=True)
-        content_winner = firing[0][3]
-        if trigger is None:
-            if disabling and scope_all:
-                bypassed_content = True
-                reasons.append(
-                    f"content policy {content_winner.id} fired but bypass policy {bypass.id} disables Secure Messaging (bypass scope all)"
-                )
-            else:
-                trigger, definition = "content", content_winner.content.secure_messaging
-                policy = PolicyRef.of(content_winner)
-                res = content.result(content_winner.content)
-                found = (
-                    f"fired to fail closed (unscannable: {res.unscannable})"
-                    if res.unscannable
-                    else f"scored {res.score}"
-                )
-                reasons.append(
-                    f"content policy {content_winner.id} ({content_winner.policy.narrative!r}): "
-                    f"{content_winner.content.definition.name!r} {found}"
-                )
-    if trigger is None and sm_winner is not None:
-        if disabling:
-            reasons.append(
-                f"secure-messaging policy {sm_winner.id} matched but bypass policy {bypass.id} disables Secure Messaging"
+            self.trigger, self.definition = _USER, chosen
+            self.reasons.append(f"the sender chose {chosen.path!r}")
+
+    def content(
+        self, winner: CompiledPolicy, results: _ContentCache, removed_by: CompiledPolicy | None
+    ) -> None:
+        cc = winner.content
+        assert cc is not None  # only policies with a content definition fire
+        if removed_by is not None:
+            self.bypassed_content = True
+            self.reasons.append(
+                f"content policy {winner.id} fired but {_disabled_by(removed_by)} (bypass scope all)"
             )
-        elif sm_winner.policy.option == "apply" and sm_winner.definition is not None:
-            trigger, definition = "policy", sm_winner.definition
-            policy = PolicyRef.of(sm_winner)
-            reasons.append(
-                f"secure-messaging policy {sm_winner.id} ({sm_winner.policy.narrative!r}) applies {definition.path!r}"
+            return
+        self.trigger, self.definition = _CONTENT, cc.secure_messaging
+        self.policy = PolicyRef.of(winner)
+        res = results.result(cc)
+        found = (
+            f"fired to fail closed (unscannable: {res.unscannable})"
+            if res.unscannable
+            else f"scored {res.score}"
+        )
+        self.reasons.append(
+            f"content policy {winner.id} ({winner.policy.narrative!r}): "
+            f"{cc.definition.name!r} {found}"
+        )
+
+    def secure_messaging(self, winner: CompiledPolicy, removed_by: CompiledPolicy | None) -> None:
+        if removed_by is not None:
+            self.reasons.append(
+                f"secure-messaging policy {winner.id} matched but {_disabled_by(removed_by)}"
+            )
+        elif winner.policy.option == "apply" and winner.definition is not None:
+            self.trigger, self.definition = _POLICY, winner.definition
+            self.policy = PolicyRef.of(winner)
+            self.reasons.append(
+                f"secure-messaging policy {winner.id} ({winner.policy.narrative!r}) applies {winner.definition.path!r}"
             )
         else:
-            policy = PolicyRef.of(sm_winner)
-            reasons.append(
-                f"secure-messaging policy {sm_winner.id} ({sm_winner.policy.narrative!r}) takes no action"
+            self.policy = PolicyRef.of(winner)
+            self.reasons.append(
+                f"secure-messaging policy {winner.id} ({winner.policy.narrative!r}) takes no action"
             )
-    if not reasons:
-        reasons.append(
+
+    def nothing(self, bypass: CompiledPolicy | None) -> None:
+        self.reasons.append(
             "no trigger: no definition chosen, no content rule fired, no secure-messaging policy applies"
         )
         if bypass is not None:
-            reasons.append(
+            self.reasons.append(
                 f"bypass policy {bypass.id} ({bypass.policy.option}) matched, with nothing to remove"
             )
 
-    if explain_all:
-        _explain_policies(
-            snapshot,
-            explain,
-            rcpt,
-            verdicts,
-            bypass,
-            bypass_why,
-            disabling,
-            sm_winner,
-            sm_why,
-            trigger,
-            content_winner,
-            firing,
-            bypassed_content,
-            {o.policy_id: o for o in outcomes},
+
+def _disabled_by(bypass: CompiledPolicy) -> str:
+    return f"bypass policy {bypass.id} disables Secure Messaging"
+
+
+def _explain_user(user_def: Definition | None, judged: _Judged) -> list[Verdict]:
+    """The sender's own choice of definition, if any: chosen or bypassed."""
+    if user_def is None:
+        return []
+    return [
+        Verdict(
+            "user",
+            user_def.id,
+            user_def.path,
+            judged.recipient,
+            VerdictStatus.BYPASSED if judged.bypassed_user else VerdictStatus.CHOSEN,
+            judged.reasons[0],
         )
-        if user_def is not None:
-            explain.append(
+    ]
+
+
+def _explain_policies(snapshot: Snapshot, judged: _Judged) -> list[Verdict]:
+    """A verdict for every policy of every kind, for one recipient."""
+    out = []
+    for kind in _KINDS:
+        for cp in snapshot.policies.get(kind, ()):
+            status, reason = judged.verdicts[kind].get(
+                cp.id, (_NO_MATCH, "not a candidate for this pair")
+            )
+            if status is None:
+                status, reason = _VERDICT_OF_MATCHED[kind](cp, reason, judged)
+            out.append(
                 Verdict(
-                    "user",
-                    user_def.id,
-                    user_def.path,
-                    rcpt,
-                    "bypassed" if bypassed_user else "chosen",
-                    reasons[0],
+                    kind,
+                    cp.id,
+                    cp.policy.narrative,
+                    judged.recipient,
+                    status,
+                    reason,
                 )
             )
-
-    internal = snapshot.is_internal(rcpt)
-    return RecipientDecision(
-        address=rcpt,
-        internal=internal,
-        route="inbox",
-        secure=definition is not None,
-        trigger=trigger,
-        definition=definition,
-        policy=policy,
-        bypass=PolicyRef.of(bypass) if bypass is not None else None,
-        content=tuple(outcomes),
-        reason="; ".join(reasons),
-    )
+    return out
 
 
-def _explain_policies(
-    snapshot,
-    explain,
-    rcpt,
-    verdicts,
-    bypass,
-    bypass_why,
-    disabling,
-    sm_winner,
-    sm_why,
-    trigger,
-    content_winner,
-    firing,
-    bypassed_content,
-    outcomes: Mapping[int, ContentOutcome],
-) -> None:
-    for kind in ("secure-messaging", "bypass", "content-examination"):
-        for cp in snapshot.policies.get(kind, ()):
-            status, reason = verdicts[kind].get(
-                cp.id, ("no-match", "not a candidate for this pair")
-            )
-            if status == "matched":
-                if kind == "bypass":
-                    if cp is bypass:
-                        status = "won"
-                        reason = (
-                            f"{reason}; disables Secure Messaging"
-                            if disabling
-                            else f"{reason}; takes no action"
-                        )
-                    else:
-                        status, reason = "lost", bypass_why.get(cp.id, reason)
-                elif kind == "secure-messaging":
-                    if cp is sm_winner:
-                        if trigger in ("user", "content"):
-                            status, reason = "lost", f"{reason}; the {trigger} trigger comes first"
-                        elif disabling:
-                            status, reason = (
-                                "bypassed",
-                                f"{reason}; removed by bypass policy {bypass.id}",
-                            )
-                        else:
-                            status = "won"
-                    else:
-                        status, reason = "lost", sm_why.get(cp.id, reason)
-                else:
-                    outcome = outcomes.get(cp.id)
-                    if outcome is not None:
-                        reason = f"{reason}; {outcome.content_definition!r}: {outcome.reason}"
-                    fired = [f for f in firing if f[3] is cp]
-                    if cp is content_winner and trigger == "content":
-                        status = "won"
-                    elif cp is content_winner and bypassed_content:
-                        status, reason = (
-                            "bypassed",
-                            f"{reason}; removed by bypass policy {bypass.id} (bypass scope all)",
-                        )
-                    elif fired:
-                        status = "lost"
-                        reason = (
-                            f"{reason}; fired, but the user trigger comes first"
-                            if trigger == "user"
-                            else f"{reason}; fired, but policy {content_winner.id} has a higher score or is more specific"
-                        )
-                    else:
-                        cc = cp.content
-                        status = "evaluated"
-                        if cc is not None and cc.secure_messaging is None:
-                            reason = (
-                                f"{reason}; its content definition has no Secure Messaging override"
-                            )
-            explain.append(Verdict(kind, cp.id, cp.policy.narrative, rcpt, status, reason))
+def _matched_bypass(cp: CompiledPolicy, reason: str, judged: _Judged) -> tuple[VerdictStatus, str]:
+    if cp is not judged.bypass:
+        return VerdictStatus.LOST, judged.bypass_why.get(cp.id, reason)
+    effect = "disables Secure Messaging" if judged.disabling else "takes no action"
+    return VerdictStatus.WON, f"{reason}; {effect}"
+
+
+def _matched_secure_messaging(
+    cp: CompiledPolicy, reason: str, judged: _Judged
+) -> tuple[VerdictStatus, str]:
+    if cp is not judged.sm_winner:
+        return VerdictStatus.LOST, judged.sm_why.get(cp.id, reason)
+    if judged.trigger in (Trigger.USER, Trigger.CONTENT):
+        return VerdictStatus.LOST, f"{reason}; the {judged.trigger} trigger comes first"
+    if judged.disabling:
+        assert judged.bypass is not None
+        return VerdictStatus.BYPASSED, f"{reason}; removed by bypass policy {judged.bypass.id}"
+    return VerdictStatus.WON, reason
+
+
+def _matched_content(cp: CompiledPolicy, reason: str, judged: _Judged) -> tuple[VerdictStatus, str]:
+    outcome = judged.outcomes.get(cp.id)
+    if outcome is not None:
+        reason = f"{reason}; {outcome.content_definition!r}: {outcome.reason}"
+    winner = judged.content_winner
+    if cp is winner and judged.trigger == Trigger.CONTENT:
+        return VerdictStatus.WON, reason
+    if cp is winner and judged.bypassed_content:
+        assert judged.bypass is not None
+        return (
+            VerdictStatus.BYPASSED,
+            f"{reason}; removed by bypass policy {judged.bypass.id} (bypass scope all)",
+        )
+    if any(f.policy is cp for f in judged.firing):
+        assert winner is not None  # the first of those that fired
+        return VerdictStatus.LOST, (
+            f"{reason}; fired, but the user trigger comes first"
+            if judged.trigger == Trigger.USER
+            else f"{reason}; fired, but policy {winner.id} has a higher score or is more specific"
+        )
+    cc = cp.content
+    if cc is not None and cc.secure_messaging is None:
+        reason = f"{reason}; its content definition has no Secure Messaging override"
+    return VerdictStatus.EVALUATED, reason
+
+
+#: How a policy that matched fares, per kind: (verdict, reason).
+_VERDICT_OF_MATCHED: Mapping[
+    str, Callable[[CompiledPolicy, str, _Judged], tuple[VerdictStatus, str]]
+] = {
+    PolicyKind.BYPASS: _matched_bypass,
+    PolicyKind.SECURE_MESSAGING: _matched_secure_messaging,
+    PolicyKind.CONTENT_EXAMINATION: _matched_content,
+}

@@ -55,8 +55,14 @@ import io
 import ipaddress
 import re
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, cast
+
+from secmsg_cli.vocab import ScanSection
 
 from .addresses import AddressError, normalise_address
+
+if TYPE_CHECKING:
+    import email.generator
 
 __all__ = [
     "DEFAULT_LIMITS",
@@ -208,9 +214,9 @@ class Message:
         section first if it has not been read yet."""
         if self._parts is None:
             return None
-        if section == "body":
+        if section == ScanSection.BODY:
             self.body_texts()
-        elif section == "attachments":
+        elif section == ScanSection.ATTACHMENTS:
             self.attachments()
         return self._parts._unread.get(section)
 
@@ -523,7 +529,7 @@ def _md5(data: bytes) -> str:
     return hashlib.md5(data, usedforsecurity=False).hexdigest()
 
 
-def _bytes_generator():
+def _bytes_generator() -> type[email.generator.BytesGenerator]:
     import email.generator
 
     return email.generator.BytesGenerator
@@ -671,7 +677,7 @@ class _SafeMessage(email.message.Message):
     _secmsg_capped = False
     _secmsg_max_depth = MAX_NESTING  # set per parser (see _parser)
 
-    def attach(self, payload: email.message.Message) -> None:  # type: ignore[override]
+    def attach(self, payload: email.message.Message | str) -> None:
         if isinstance(payload, _SafeMessage):
             payload._secmsg_depth = self._secmsg_depth + 1
         super().attach(payload)
@@ -686,14 +692,20 @@ class _SafeMessage(email.message.Message):
             return "text/plain"
         return ctype
 
-    def _get_params_preserve(self, failobj, header):  # type: ignore[no-untyped-def]
-        # Overrides a private method of email.message.Message (stable since
-        # Python 2): the original is quadratic and lets decode_params raise
-        # (TypeError on mixed RFC 2231 continuations, ValueError on huge numbers).
-        # The raw value, not self.get(): for a value with 8-bit bytes get()
-        # returns a Header whose str() turns those bytes into U+FFFD.
+    def _get_params_preserve(self, failobj: object, header: str) -> object:
+        # THE SEAM for MIME parameters: email.message.Message's public
+        # get_param(), get_params(), get_filename(), get_boundary() and
+        # get_content_charset() all read parameters through this private
+        # method (so since Python 2). Overriding it here, once, buys parameter
+        # parsing in linear time that never raises: the original is quadratic
+        # in the header's length (a crafted 1 MB Content-Type took seconds)
+        # and lets decode_params raise (TypeError on mixed RFC 2231
+        # continuations, ValueError on huge numbers). tests/engine/
+        # test_message_seam.py fails loudly if the standard library stops
+        # calling it. The raw value, not self.get(): for a value with 8-bit
+        # bytes get() returns a Header whose str() turns those bytes into U+FFFD.
         wanted = header.lower()
-        value = next((v for k, v in self._headers if k.lower() == wanted), None)
+        value = next((v for k, v in self.raw_items() if k.lower() == wanted), None)
         if value is None:
             return failobj
         text = str(value)[:_MAX_PARAM_HEADER]
@@ -714,6 +726,25 @@ def _parser(max_depth: int) -> email.parser.BytesParser:
     registry this module never uses)."""
     capped = type("_SafeMessage", (_SafeMessage,), {"_secmsg_max_depth": max_depth})
     return email.parser.BytesParser(_class=capped)
+
+
+def _children(part: email.message.Message) -> list[email.message.Message]:
+    """The parts a multipart (or message/*) part holds; [] for a leaf."""
+    payload = part.get_payload()
+    if not isinstance(payload, list):
+        return []
+    return [p for p in payload if isinstance(p, email.message.Message)]
+
+
+def _param_text(part: email.message.Message, name: str) -> str:
+    """A Content-Type parameter (``format``, ``delsp``), "" when absent.
+
+    An RFC 2231-encoded value (``format*=us-ascii''flowed``) comes back as a
+    (charset, language, text) tuple, not text: the callers' ``.lower()``
+    then fails and the part is reported as not read (fails closed). That is
+    today's behaviour, kept by this cast; reading such a value is a change
+    of its own."""
+    return cast(str, part.get_param(name, "", "content-type") or "")
 
 
 # --------------------------------------------------------------------------
@@ -803,10 +834,11 @@ def _read_addresses(
         try:
             normalised = _normalised(addr)
         except AddressError:
-            normalised = _salvage(addr)
-            if normalised is None:
+            salvaged = _salvage(addr)
+            if salvaged is None:
                 notes.add(f"{label}: skipped invalid address {_quote(addr)}")
                 continue
+            normalised = salvaged
             notes.add(f"{label}: read {_quote(addr)} as {normalised!r}")
         decoded, fine = decode_header_words(name) if name else ("", True)
         if not fine:
@@ -1020,7 +1052,7 @@ class _Unread:
         return "; ".join(found) if found else None
 
 
-_CONTENT = ("body", "attachments")  # where a MIME part's text may belong
+_CONTENT = (ScanSection.BODY, ScanSection.ATTACHMENTS)  # where a MIME part's text may belong
 # Content types whose content is encrypted (or signed opaquely): not readable text.
 _ENCRYPTED = {
     "application/pkcs7-mime": "S/MIME",
@@ -1037,15 +1069,13 @@ def _structure_notes(root: email.message.Message, notes: _Notes, unread: _Unread
         part = stack.pop()
         for defect in getattr(part, "defects", ()):
             notes.add(_describe_defect(defect))
-        if getattr(part, "_secmsg_capped", False):
+        if isinstance(part, _SafeMessage) and part._secmsg_capped:
             unread.add(
                 _CONTENT,
                 f"MIME parts nested more than {part._secmsg_max_depth} levels deep were not read",
             )
         if part.is_multipart():
-            stack.extend(
-                p for p in reversed(part.get_payload()) if isinstance(p, email.message.Message)
-            )
+            stack.extend(reversed(_children(part)))
 
 
 def _classify(
@@ -1081,32 +1111,27 @@ def _classify(
             if (
                 part.is_multipart() and maintype != "message"
             ):  # multipart/*: its children are the parts
-                for child in reversed(part.get_payload()):
-                    if isinstance(child, email.message.Message):
-                        stack.append((child, owner))
+                for child in reversed(_children(part)):
+                    stack.append((child, owner))
                 continue
             if taken >= max_parts:
                 skipped += 1
                 continue
             taken += 1
             if part.is_multipart():  # message/*: one part, its text the embedded message's
-                payload = part.get_payload()
+                children = _children(part)
                 encoding = transfer_encoding(_raw_header(part, "content-transfer-encoding"))
                 if encoding not in ("", "7bit", "8bit", "binary"):
                     # MIME forbids it, and the parser read the encoded text as the message
                     unread.add(
-                        ("attachments",),
+                        (ScanSection.ATTACHMENTS,),
                         f"an attached message ({ctype}) is {encoding}-encoded, "
                         "which MIME does not allow; it was not read",
                     )
                 if ctype == "message/delivery-status":
                     specs.append(_Spec(_STATUS, part, None, ctype))
                 else:
-                    inner = (
-                        payload[0]
-                        if payload and isinstance(payload[0], email.message.Message)
-                        else None
-                    )
+                    inner = children[0] if children else None
                     spec = _Spec(_EMBEDDED, part, _filename(part), ctype, inner)
                     specs.append(spec)
                     if inner is not None:
@@ -1289,10 +1314,8 @@ class _Parts:
         if part.get_content_type() == "text/html":
             return html_to_text(text), html_source_text(text)
         text = _unix_lines(text)
-        if (part.get_param("format", "", "content-type") or "").lower() == "flowed":
-            text = unflow(
-                text, delsp=(part.get_param("delsp", "", "content-type") or "").lower() == "yes"
-            )
+        if _param_text(part, "format").lower() == "flowed":
+            text = unflow(text, delsp=_param_text(part, "delsp").lower() == "yes")
         return text, None
 
     def body_texts(self) -> tuple[str, ...]:
@@ -1301,9 +1324,11 @@ class _Parts:
             for i, part in enumerate(self._parts()[0], start=1):
                 what = f"body part {i}"
                 try:
-                    text, source = self._leaf_views(part, what, "body")
+                    text, source = self._leaf_views(part, what, ScanSection.BODY)
                 except Exception as exc:  # noqa: BLE001 - the part is unscannable, the others are read
-                    self._unread.add(("body",), f"{what} could not be read ({_unexpected(exc)})")
+                    self._unread.add(
+                        (ScanSection.BODY,), f"{what} could not be read ({_unexpected(exc)})"
+                    )
                     continue
                 out.append(text)
                 sources.append(source)
@@ -1321,7 +1346,7 @@ class _Parts:
                     out.append(self._attachment(spec, what))
                 except Exception as exc:  # noqa: BLE001 - the part is unscannable, the others are read
                     self._unread.add(
-                        ("attachments",), f"{what} could not be read ({_unexpected(exc)})"
+                        (ScanSection.ATTACHMENTS,), f"{what} could not be read ({_unexpected(exc)})"
                     )
             self._attachments = tuple(out)
         return self._attachments
@@ -1338,7 +1363,7 @@ class _Parts:
             text = None
             if spec.content_type.startswith("text/"):
                 charset = _charset_of(spec.part)
-                text, ok = decode_bytes(self._capped(data, "attachments", what), charset)
+                text, ok = decode_bytes(self._capped(data, ScanSection.ATTACHMENTS, what), charset)
                 if spec.content_type == "text/html":  # examined as read, and as written
                     text, source = html_to_text(text), html_source_text(text)
                 else:
@@ -1359,7 +1384,9 @@ class _Parts:
             if spec.inner is not None:
                 texts.append(_headers_text(spec.inner))
                 for body in spec.bodies:
-                    texts.append(self._leaf_text(body, f"{what} (attached message)", "attachments"))
+                    texts.append(
+                        self._leaf_text(body, f"{what} (attached message)", ScanSection.ATTACHMENTS)
+                    )
             text = self._capped_text("\n\n".join(texts), what)
             data = self._flatten(spec.inner) if spec.inner is not None else b""
             if not data and text:
@@ -1381,7 +1408,7 @@ class _Parts:
         data = text.encode("utf-8", "surrogatepass")
         if len(data) <= limit:
             return text
-        return self._capped(data, "attachments", what).decode("utf-8", "ignore")
+        return self._capped(data, ScanSection.ATTACHMENTS, what).decode("utf-8", "ignore")
 
     @staticmethod
     def _flatten(msg: email.message.Message) -> bytes:
@@ -1527,7 +1554,7 @@ def _parse(data: bytes, limits: Limits) -> Message:
     subject = subjects[0] if subjects else ""
     if len(subject) > limits.text_bytes:
         unread.add(
-            ("subject",),
+            (ScanSection.SUBJECT,),
             f"the subject has {len(subject)} characters; only the first "
             f"{limits.text_bytes} were read",
         )
@@ -1536,7 +1563,7 @@ def _parse(data: bytes, limits: Limits) -> Message:
     headers_text = "\n".join(text_lines)
     if len(headers_text) > limits.text_bytes:
         unread.add(
-            ("headers",),
+            (ScanSection.HEADERS,),
             f"the header block has {len(headers_text)} characters; only the first "
             f"{limits.text_bytes} were read",
         )

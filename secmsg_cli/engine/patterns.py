@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import re2
 
@@ -199,9 +199,9 @@ def regex_width(source: str) -> int:
     options = user_options()
     options.encoding = re2.Options.Encoding.LATIN1
     try:
-        return re2.compile(source.encode("latin-1"), options).programsize
+        return int(re2.compile(source.encode("latin-1"), options).programsize)
     except (UnicodeEncodeError, re2.error):
-        return re2.compile(source, user_options()).programsize
+        return int(re2.compile(source, user_options()).programsize)
 
 
 # --------------------------------------------------------------------------- dialect
@@ -377,7 +377,10 @@ class PatternSet:
             singles = self._singles = [re2.compile(p, self._options) for p in self._patterns]
         return [i for i, rx in enumerate(singles) if rx.search(data) is not None]
 
-    def __reduce__(self):  # a worker rebuilds it (RE2 objects do not pickle)
+    def __reduce__(
+        self,
+    ) -> tuple[Callable[..., PatternSet], tuple[tuple[str | bytes, ...], bool, bool, bool]]:
+        # a worker rebuilds it (RE2 objects do not pickle)
         latin1 = self._options.encoding == re2.Options.Encoding.LATIN1
         return (
             _rebuild_set,
@@ -385,5 +388,7 @@ class PatternSet:
         )
 
 
-def _rebuild_set(patterns, case_sensitive, latin1, together=True) -> PatternSet:
+def _rebuild_set(
+    patterns: Sequence[str | bytes], case_sensitive: bool, latin1: bool, together: bool = True
+) -> PatternSet:
     return PatternSet(patterns, case_sensitive=case_sensitive, latin1=latin1, together=together)

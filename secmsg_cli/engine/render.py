@@ -5,11 +5,21 @@ from __future__ import annotations
 
 import html
 import re
-from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta, tzinfo
+from typing import Any, Protocol
 
+from secmsg_cli.engine.decision import (
+    Banner,
+    ContentOutcome,
+    MessageDecision,
+    PolicyRef,
+    PortalRecord,
+    RecipientDecision,
+)
+from secmsg_cli.engine.snapshot import Snapshot
 from secmsg_cli.model import Definition
+from secmsg_cli.vocab import Route
 
 __all__ = [
     "NOTIFICATION_SUBJECT",
@@ -50,37 +60,13 @@ def _hides(template: str) -> bool:
     )
 
 
-@dataclass(frozen=True, slots=True)
-class Banner:
-    html: str
-    text: str
-
-
-@dataclass(frozen=True, slots=True)
-class PortalRecord:
-    recipient: str
-    sender: str
-    subject: str
-    definition: str
-    sent: datetime
-    expires: datetime | None
-    latest_expiry: datetime | None
-    allow_print: bool
-    allow_reply: bool
-    allow_reply_all: bool
-    read_receipt: bool
-    notification_to: str
-    notification_subject: str
-    portal_url: str
-
-
-def route(definition: Definition, internal: bool, via: str) -> str:
+def route(definition: Definition, internal: bool, via: str) -> Route:
     """SPEC §7.1."""
     if not internal:
-        return "portal"
+        return Route.PORTAL
     if definition.routing == "all" and via != "outlook":
-        return "portal"
-    return "inbox"
+        return Route.PORTAL
+    return Route.INBOX
 
 
 class OutOfRange(ValueError):
@@ -98,7 +84,9 @@ def _beyond(definition: Definition, sent: datetime, retention_days: int) -> OutO
     )
 
 
-def retention_end(definition: Definition, sent: datetime, retention_days: int, tz=UTC) -> datetime:
+def retention_end(
+    definition: Definition, sent: datetime, retention_days: int, tz: tzinfo = UTC
+) -> datetime:
     """When a portal copy sent at ``sent`` is purged; it must be a time that
     can be shown in the account zone ``tz`` too (:class:`OutOfRange` if not)."""
     try:
@@ -110,7 +98,7 @@ def retention_end(definition: Definition, sent: datetime, retention_days: int, t
 
 
 def expiry(
-    definition: Definition, sent: datetime, retention_days: int, tz=UTC
+    definition: Definition, sent: datetime, retention_days: int, tz: tzinfo = UTC
 ) -> tuple[datetime, datetime]:
     """(expires, latest_expiry) of an external copy (SPEC §7.3); :class:`OutOfRange`
     when its end of retention falls past the year 9999 (in UTC or in the zone ``tz``)."""
@@ -161,7 +149,7 @@ def portal_record(
     sent: datetime,
     retention_days: int,
     portal_url: str,
-    tz=UTC,
+    tz: tzinfo = UTC,
 ) -> PortalRecord:
     """SPEC §7.3: permissions restrict external recipients only; internal
     copies never expire (but are purged at the end of retention)."""
@@ -192,19 +180,36 @@ def portal_record(
     )
 
 
-def _fmt(moment: datetime, tz) -> str:
+def _fmt(moment: datetime, tz: tzinfo) -> str:
     local = moment.astimezone(tz)
     return local.strftime("%Y-%m-%d %H:%M ") + (local.tzname() or local.strftime("%z"))
 
 
-def finish(snapshot, decision, sender: str, message: Any, at: datetime, via: str):
+class _Sent(Protocol):
+    """What :func:`finish` reads of the message (an engine Message, or a stand-in)."""
+
+    @property
+    def subject(self) -> str | None: ...
+
+    @property
+    def header_from(self) -> str | None: ...
+
+
+def finish(
+    snapshot: Snapshot,
+    decision: RecipientDecision,
+    sender: str,
+    message: _Sent,
+    at: datetime,
+    via: str,
+) -> RecipientDecision:
     """Fill in route, banner and portal record of a recipient's decision."""
-    d: Definition | None = decision.definition
+    d = decision.definition
     if d is None:
         return decision
     account = snapshot.account
     where = route(d, decision.internal, via)
-    if where == "portal":
+    if where == Route.PORTAL:
         record = portal_record(
             d,
             decision.address,
@@ -216,7 +221,7 @@ def finish(snapshot, decision, sender: str, message: Any, at: datetime, via: str
             account.portal_url,
             snapshot.tz,
         )
-        return replace(decision, route="portal", portal=record)
+        return replace(decision, route=Route.PORTAL, portal=record)
     expires, _ = expiry(d, at, account.max_retention_days, snapshot.tz)
     shown_sender = message.header_from or sender
     values = {
@@ -228,17 +233,17 @@ def finish(snapshot, decision, sender: str, message: Any, at: datetime, via: str
         "definition": d.description,
         "portal_url": account.portal_url,
     }
-    return replace(decision, route="inbox", banner=banner(d, via, values))
+    return replace(decision, route=Route.INBOX, banner=banner(d, via, values))
 
 
 # --- JSON (SPEC §8.2) ---------------------------------------------------------
 
 
-def _iso(moment: datetime | None, tz) -> str | None:
+def _iso(moment: datetime | None, tz: tzinfo) -> str | None:
     return None if moment is None else moment.astimezone(tz).isoformat()
 
 
-def _ref(ref) -> dict | None:
+def _ref(ref: PolicyRef | None) -> dict[str, Any] | None:
     # Exactly the keys of SPEC §8.2, whatever the kind (a key that comes and
     # goes with the kind is not a stable schema).
     if ref is None:
@@ -246,8 +251,8 @@ def _ref(ref) -> dict | None:
     return {"kind": ref.kind, "id": ref.id, "narrative": ref.narrative}
 
 
-def _content(c) -> dict[str, Any]:
-    out = {
+def _content(c: ContentOutcome) -> dict[str, Any]:
+    out: dict[str, Any] = {
         "policy_id": c.policy_id,
         "content_definition": c.content_definition,
         "score": c.score,
@@ -260,7 +265,9 @@ def _content(c) -> dict[str, Any]:
     return out
 
 
-def decision_to_json(decision, source: str, tz, *, explain: bool = False) -> dict[str, Any]:
+def decision_to_json(
+    decision: MessageDecision, source: str, tz: tzinfo, *, explain: bool = False
+) -> dict[str, Any]:
     """One message's decision in the stable, versioned schema of SPEC §8.2."""
     recipients = []
     for r in decision.recipients:

@@ -12,7 +12,6 @@ import ipaddress
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
-from typing import Any
 
 from secmsg_cli.engine.addresses import domain_of
 from secmsg_cli.engine.content import MatchList, Scanner, parse_match_list
@@ -27,6 +26,7 @@ from secmsg_cli.model import (
     Policy,
     Target,
 )
+from secmsg_cli.vocab import PolicyKind
 
 __all__ = [
     "TARGET_RANK",
@@ -48,7 +48,6 @@ TARGET_RANK = {
     "attribute": 5.0,
     "address": 6.0,
 }
-FROM_PARTS = ("envelope", "header", "both")
 # Addresses whose target keys a snapshot remembers (senders and recipients
 # recur across a batch); then it starts again. ~1 KB each: memory stays flat
 # however large the batch.
@@ -96,7 +95,7 @@ class CompiledPolicy:
     policy: Policy
     start: datetime | None
     end: datetime | None
-    networks: tuple[Any, ...]
+    networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]
     from_rank: float
     to_rank: float
     definition: Definition | None = None
@@ -106,7 +105,7 @@ class CompiledPolicy:
     to_key: Key = field(init=False, repr=False, compare=False)
     # Everything whether the policy matches a pair depends on: policies with
     # equal signatures match the same pairs (decide judges one per signature).
-    signature: tuple = field(init=False, repr=False, compare=False)
+    signature: tuple[object, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         p = self.policy
@@ -334,11 +333,7 @@ def build_snapshot(
             cd, parse_match_list(cd.lines, lenient=True), frozenset(cd.scan), sm
         )
 
-    by_kind: dict[str, list[CompiledPolicy]] = {
-        "secure-messaging": [],
-        "bypass": [],
-        "content-examination": [],
-    }
+    by_kind: dict[str, list[CompiledPolicy]] = {kind.value: [] for kind in PolicyKind}
     index: dict[str, dict[tuple[str, Key], dict[Key, list[CompiledPolicy]]]] = {
         k: {} for k in by_kind
     }

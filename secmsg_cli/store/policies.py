@@ -2,8 +2,8 @@
 part of the store that keeps them, :attr:`Store.policy_records
 <secmsg_cli.store.store.Store.policy_records>`.
 
-Field rules live in :func:`secmsg_cli.model.check_policy` and
-:func:`secmsg_cli.model.check_content_definition` (shared with the config
+Field rules live in :func:`secmsg_cli.validate.check_policy` and
+:func:`secmsg_cli.validate.check_content_definition` (shared with the config
 file); this module adds what needs the store: references to definitions,
 content definitions, groups and attributes, and the audit trail.
 """
@@ -23,17 +23,13 @@ from secmsg_cli.model import (
     Policy,
     Target,
     as_id,
-    check_content_definition,
-    check_policy,
 )
 from secmsg_cli.store._core import StoreCore
 from secmsg_cli.store._sql import rowid
+from secmsg_cli.validate import check_content_definition, check_policy
+from secmsg_cli.vocab import PolicyKind
 
-KIND_NOUN = {
-    "secure-messaging": "secure-messaging policy",
-    "bypass": "bypass policy",
-    "content-examination": "content-examination policy",
-}
+KIND_NOUN = {kind.value: kind.noun for kind in PolicyKind}
 
 
 def _now() -> str:

@@ -40,9 +40,7 @@ from secmsg_cli.model import (
     check_attribute_name,
     check_attribute_value,
     check_choice,
-    check_definition_field,
     check_description,
-    check_domain,
     check_folder_name,
     check_folder_path,
     check_group_name,
@@ -52,6 +50,7 @@ from secmsg_cli.store import SCHEMA_VERSION
 from secmsg_cli.store._sql import chunks, rowid
 from secmsg_cli.store.policies import PolicyRecords
 from secmsg_cli.store.portal import PortalCopy, PortalRecords
+from secmsg_cli.validate import check_definition_field, check_domain
 
 if TYPE_CHECKING:
     from zoneinfo import ZoneInfo

@@ -4,7 +4,7 @@
 from model objects (no store): a fixed directory (below) plus whatever a case
 adds. Targets are written in their CLI form (``group:Legal``,
 ``domain:*.partner.com``, ``attribute:Role=Auditor``) and validated with the
-same :func:`~secmsg_cli.model.check_target` the store uses; addresses and
+same :func:`~secmsg_cli.validate.check_target` the store uses; addresses and
 members are normalised as the store normalises them.
 
 The directory every case starts from::
@@ -47,8 +47,8 @@ from secmsg_cli.model import (
     Folder,
     Group,
     Policy,
-    check_target,
 )
+from secmsg_cli.validate import check_target
 
 AT = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)
 

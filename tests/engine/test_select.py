@@ -10,7 +10,8 @@ import pytest
 
 from secmsg_cli.engine.select import STATUSES, bound, is_active, status
 from secmsg_cli.errors import InvalidInput
-from secmsg_cli.model import check_policy, check_when
+from secmsg_cli.model import check_when
+from secmsg_cli.validate import check_policy
 from tests.helpers import ok
 
 LONDON = ZoneInfo("Europe/London")
@@ -351,8 +352,8 @@ def test_end_must_be_after_start_in_the_account_zone(start, end, tz, ok):
     if ok:
         assert problems == []
     else:
-        assert [f for f, _ in problems] == ["end"]
-        assert "not after start" in problems[0][1]
+        assert [p.field for p in problems] == ["end"]
+        assert "not after start" in problems[0].message
 
 
 # --- the same through the CLI ----------------------------------------------------------------
