@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import sys
 
-__all__ = ["main", "parse_simulate"]
+from secmsg_cli.cli.simulation import MAX_JOBS, SimulateArgs
 
-MAX_JOBS = 256  # as declared for --jobs in cli/simulate.py
+__all__ = ["main", "parse_simulate"]
 
 # simulate's options: long name -> (field of SimulateArgs, takes a value)
 # (tests check this against the Typer command's declaration).
@@ -134,8 +134,6 @@ def parse_simulate(args: list[str]):
             i += 1
     if not paths:
         return None
-    from secmsg_cli.cli.simulation import SimulateArgs
-
     if "rcpt" in values:
         values["rcpt"] = tuple(values["rcpt"])
     return SimulateArgs(paths=tuple(paths), **values)

@@ -24,7 +24,7 @@ from secmsg_cli.cli._context import (
     ViaOpt,
 )
 from secmsg_cli.cli._output import Output
-from secmsg_cli.cli.entry import MAX_JOBS
+from secmsg_cli.cli.simulation import MAX_JOBS
 
 
 def register(app: typer.Typer) -> None:

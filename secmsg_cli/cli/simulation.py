@@ -25,7 +25,11 @@ from secmsg_cli.cli._values import build_context, parse_limits
 from secmsg_cli.cli._values import printable as _printable
 from secmsg_cli.errors import InvalidInput
 
-__all__ = ["SimulateArgs", "run"]
+__all__ = ["MAX_JOBS", "SimulateArgs", "run"]
+
+# --jobs: the most worker processes a batch may ask for (the Typer declaration
+# in cli/simulate.py and the lean parser in cli/entry.py both read it here).
+MAX_JOBS = 256
 
 
 @dataclass(frozen=True)
