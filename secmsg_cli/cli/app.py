@@ -7,10 +7,12 @@ import sys
 from typing import Annotated, Any
 
 import typer
+from typer import Abort
 from typer.core import TyperGroup
 
 from secmsg_cli import __version__
 from secmsg_cli.cli._boundary import exit_code_for, fail
+from secmsg_cli.cli._click import ClickException, NoArgsIsHelpError, UsageError
 from secmsg_cli.cli._common import State
 
 
@@ -41,10 +43,6 @@ class SecmsgGroup(TyperGroup):
 
     def _run(self, args: Any, prog_name: str | None, complete_var: str | None, **extra: Any) -> Any:
         """The command's return value (its exit code when it raised typer.Exit), or the exit code of its error."""
-        # Typer carries its own Click; its exception classes live there.
-        from typer import Abort
-        from typer._click.exceptions import ClickException, NoArgsIsHelpError, UsageError
-
         try:
             return super().main(
                 args=args,
