@@ -51,50 +51,50 @@ def _lint_file(path: str, at: str | None):
         store.close()
 
 
+def lint(
+    ctx: typer.Context,
+    file: Annotated[
+        str | None,
+        typer.Argument(
+            help="A TOML or JSON configuration file to lint instead of the store (- for standard input); "
+            "no store is opened."
+        ),
+    ] = None,
+    strict: Annotated[bool, typer.Option("--strict", help="Warnings fail too (exit 3).")] = False,
+    at: Annotated[
+        str | None,
+        typer.Option(
+            "--at",
+            help="Judge validity (expired, overlapping) at this time, ISO 8601 (default now).",
+        ),
+    ] = None,
+    output: OutputOpt = Output.table,
+) -> None:
+    """Check the configuration for errors and likely mistakes: dangling
+    references, definitions nothing can trigger, ambiguous policies, expired or
+    disabled policies, unknown banner tags, empty groups, ... Each finding
+    has a stable code (see the README). Exit 3 when there are errors (with
+    --strict, also when there are warnings).
+
+        secmsg lint
+        secmsg lint secmsg.toml --strict -o json
+    """
+    from secmsg_cli import lint as rules
+
+    if file is None:
+        store = open_store(ctx)
+        snapshot = store.snapshot()
+        findings = rules.lint(snapshot, parse_at(at, snapshot.tz), folders=store.folders())
+    else:
+        findings = _lint_file(file, at)
+    rows = [f.to_dict() for f in findings]
+    if rows or output is not Output.table:
+        emit(rows, output, columns=COLUMNS)
+    if not state(ctx).quiet:
+        sys.stderr.write(rules.summary(findings) + "\n")
+    if rules.failed(findings, strict):
+        raise typer.Exit(3)
+
+
 def register(app: typer.Typer) -> None:
-    @app.command("lint")
-    def lint(
-        ctx: typer.Context,
-        file: Annotated[
-            str | None,
-            typer.Argument(
-                help="A TOML or JSON configuration file to lint instead of the store (- for standard input); "
-                "no store is opened."
-            ),
-        ] = None,
-        strict: Annotated[
-            bool, typer.Option("--strict", help="Warnings fail too (exit 3).")
-        ] = False,
-        at: Annotated[
-            str | None,
-            typer.Option(
-                "--at",
-                help="Judge validity (expired, overlapping) at this time, ISO 8601 (default now).",
-            ),
-        ] = None,
-        output: OutputOpt = Output.table,
-    ) -> None:
-        """Check the configuration for errors and likely mistakes: dangling
-        references, definitions nothing can trigger, ambiguous policies, expired or
-        disabled policies, unknown banner tags, empty groups, ... Each finding
-        has a stable code (see the README). Exit 3 when there are errors (with
-        --strict, also when there are warnings).
-
-            secmsg lint
-            secmsg lint secmsg.toml --strict -o json
-        """
-        from secmsg_cli import lint as rules
-
-        if file is None:
-            store = open_store(ctx)
-            snapshot = store.snapshot()
-            findings = rules.lint(snapshot, parse_at(at, snapshot.tz), folders=store.folders())
-        else:
-            findings = _lint_file(file, at)
-        rows = [f.to_dict() for f in findings]
-        if rows or output is not Output.table:
-            emit(rows, output, columns=COLUMNS)
-        if not state(ctx).quiet:
-            sys.stderr.write(rules.summary(findings) + "\n")
-        if rules.failed(findings, strict):
-            raise typer.Exit(3)
+    app.command("lint")(lint)
