@@ -122,7 +122,7 @@ def emit(
     """
     output = Output(output)
     single = isinstance(data, Mapping)
-    rows: list[Mapping[str, Any]] = [data] if single else list(data)  # type: ignore[list-item]
+    rows: list[Mapping[str, Any]] = [data] if isinstance(data, Mapping) else list(data)
     if output is Output.json:
         sys.stdout.write(to_json(data if single else rows) + "\n")
         return

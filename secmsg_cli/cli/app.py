@@ -4,6 +4,7 @@ that turns every failure into one line on stderr and an exit code (SPEC §10-§1
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 from typing import Annotated, Any
 
 import typer
@@ -22,16 +23,19 @@ class SecmsgGroup(TyperGroup):
 
     def main(
         self,
-        args: Any = None,
+        args: Sequence[str] | None = None,
         prog_name: str | None = None,
         complete_var: str | None = None,
         standalone_mode: bool = True,
+        windows_expand_args: bool = True,
         **extra: Any,
     ) -> Any:
         from secmsg_cli.cli._stdout import finish
 
         try:
-            rv = self._run(args, prog_name, complete_var, **extra)
+            rv = self._run(
+                args, prog_name, complete_var, windows_expand_args=windows_expand_args, **extra
+            )
         except SystemExit as exc:  # Typer after a closed pipe, Rich's console after one
             if not (exc.code is None or isinstance(exc.code, int)):
                 raise
@@ -41,7 +45,13 @@ class SecmsgGroup(TyperGroup):
                 return rv
         sys.exit(finish(rv if isinstance(rv, int) else 0))
 
-    def _run(self, args: Any, prog_name: str | None, complete_var: str | None, **extra: Any) -> Any:
+    def _run(
+        self,
+        args: Sequence[str] | None,
+        prog_name: str | None,
+        complete_var: str | None,
+        **extra: Any,
+    ) -> Any:
         """The command's return value (its exit code when it raised typer.Exit), or the exit code of its error."""
         try:
             return super().main(

@@ -214,7 +214,7 @@ def deliver(
                 error = f"internal error: {type(exc).__name__}: {exc}"
         if error is not None:
             counts["errors"] += 1
-        else:
+        elif delivered is not None:  # (always, without an error)
             counts["portal"] += len(delivered.portal_ids)
             counts["files"] += len(delivered.files)
         if output is Output.table:

@@ -80,7 +80,7 @@ def list_(ctx: typer.Context, output: OutputOpt = Output.table) -> None:
     from rich.tree import Tree
 
     tree = Tree(Text("/"), guide_style="dim")
-    nodes = {}
+    nodes: dict[str, Tree] = {}
     for f in folders:
         parent_path = f.path.rpartition("/")[0]
         label = Text(f.name, style="bold")

@@ -178,8 +178,9 @@ def run_tests(
         if report is not None:
             print_coverage(report, "case")
         sys.stdout.write(summary + "\n")
-    below = min_coverage is not None and report is not None and report.percent < min_coverage
-    if below:
+    below = False
+    if min_coverage is not None and report is not None and report.percent < min_coverage:
+        below = True
         never = ", ".join(f"{r.kind} {r.id}" for r in report.never)
         sys.stderr.write(
             f"error: coverage {report.percent:.1f}% is below --min-coverage {min_coverage:g}% "
