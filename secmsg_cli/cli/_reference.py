@@ -103,7 +103,7 @@ def cli_reference() -> str:
         "Contents: "
         + ", ".join(
             f"[{n}](#secmsg-{n})"
-            for n, c in root.commands.items()
+            for n, c in getattr(root, "commands", {}).items()
             if not getattr(c, "hidden", False)
         ),
         "",

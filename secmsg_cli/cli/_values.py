@@ -87,7 +87,7 @@ def parse_at(text: str | None, tz):
             # dateutil does (a test checks), without dateutil's import cost.
             moment = datetime.fromisoformat(raw)
         else:
-            from dateutil.parser import isoparse  # type: ignore[import-untyped]  # no stubs installed
+            from dateutil.parser import isoparse
 
             moment = isoparse(raw)
     except (ValueError, OverflowError):
