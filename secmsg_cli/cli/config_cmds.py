@@ -5,13 +5,16 @@ from __future__ import annotations
 import sys
 from enum import Enum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from secmsg_cli.cli._common import OutputOpt, open_store, state
 from secmsg_cli.cli._output import Output, say, to_json, write_file
 from secmsg_cli.errors import SecmsgError
+
+if TYPE_CHECKING:
+    from secmsg_cli.plan import Plan
 
 
 class Format(str, Enum):
@@ -68,7 +71,7 @@ def import_(
     say(f"Imported {file}: {summary}.", quiet=state(ctx).quiet)
 
 
-def _print_plan(plan, file: str, quiet: bool) -> None:
+def _print_plan(plan: Plan, file: str, quiet: bool) -> None:
     """The plan for people. Labels and values come from the file and the
     store (a banner, a match line, a narrative): control characters are
     escaped, and nothing is read as Rich markup."""
@@ -100,7 +103,7 @@ def _print_plan(plan, file: str, quiet: bool) -> None:
         )
 
 
-def _short(value) -> str:
+def _short(value: object) -> str:
     import json
 
     from secmsg_cli.cli._values import printable
@@ -112,7 +115,7 @@ def _short(value) -> str:
     return text if len(text) <= 120 else text[:117] + "..."
 
 
-def _plan_json(plan) -> dict:
+def _plan_json(plan: Plan) -> dict[str, Any]:
     return {
         "summary": plan.counts(),
         "changes": [c.to_json() for c in plan.changes],

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from secmsg_cli.cli._common import OutputOpt, open_store, state, sub_app
 from secmsg_cli.cli._output import Output, emit, say
 from secmsg_cli.errors import InvalidInput
+
+if TYPE_CHECKING:
+    from secmsg_cli.model import ContentDefinition
 
 LineOpt = Annotated[
     list[str] | None,
@@ -46,7 +49,7 @@ SmOpt = Annotated[
 ]
 
 
-def content_definition_row(cd) -> dict:
+def content_definition_row(cd: ContentDefinition) -> dict[str, Any]:
     from secmsg_cli.store.policies import content_definition_fields
 
     return {"id": cd.id, **content_definition_fields(cd), "secure_messaging": cd.secure_messaging}
@@ -84,7 +87,7 @@ def create(
 
     secmsg content-definition create "Confidential subject" --scan subject --line '1 "Confidential"' --secure-messaging "Legal/7-Day Expiry"
     """
-    raw: dict = {"name": name, "lines": _lines(line, lines_file) or []}
+    raw: dict[str, Any] = {"name": name, "lines": _lines(line, lines_file) or []}
     if score is not None:
         raw["activation_score"] = score
     if scan:
@@ -176,7 +179,7 @@ def update(
 
     secmsg content-definition update "Confidential subject" --score 2 --line '1 confidential' --line '1 privileged'
     """
-    changes: dict = {}
+    changes: dict[str, Any] = {}
     lines = _lines(line, lines_file)
     if lines is not None:
         changes["lines"] = lines

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -12,8 +12,11 @@ from secmsg_cli.cli._output import Output, emit, say
 from secmsg_cli.errors import InvalidInput, Refused
 from secmsg_cli.model import split_definition_path
 
+if TYPE_CHECKING:
+    from secmsg_cli.model import Definition
 
-def definition_row(d) -> dict:
+
+def definition_row(d: Definition) -> dict[str, Any]:
     """A definition as JSON: the config fields (SPEC §9) plus id, path and the
     effective reply-all (SPEC §3.2)."""
     return {
@@ -34,7 +37,7 @@ def definition_row(d) -> dict:
     }
 
 
-def _banner_kind(d) -> str:
+def _banner_kind(d: Definition) -> str:
     if d.banner is None:
         return "standard"
     return "hidden" if "mc-sm-hide" in d.banner else "custom"
@@ -77,8 +80,15 @@ BannerFileOpt = Annotated[
 
 
 def _settings(
-    print_, reply, reply_all, expire_after, max_extension, read_receipt, banner, banner_file
-) -> dict:
+    print_: bool | None,
+    reply: bool | None,
+    reply_all: bool | None,
+    expire_after: str | None,
+    max_extension: str | None,
+    read_receipt: bool | None,
+    banner: str | None,
+    banner_file: Path | None,
+) -> dict[str, Any]:
     if banner is not None and banner_file is not None:
         raise InvalidInput("give --banner or --banner-file, not both")
     if banner_file is not None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -34,6 +34,13 @@ from secmsg_cli.cli._output import Output, console, to_json, to_json_line
 from secmsg_cli.cli._values import build_context, parse_limits, printable
 from secmsg_cli.errors import InvalidInput, SecmsgError
 
+if TYPE_CHECKING:
+    from datetime import tzinfo
+
+    from rich.console import Console
+
+    from secmsg_cli.delivery.outbox import Outbox
+
 OutboxOpt = Annotated[
     str | None,
     typer.Option(
@@ -44,7 +51,7 @@ OutboxOpt = Annotated[
 ]
 
 
-def outbox_for(store, option: str | None):
+def outbox_for(store: Any, option: str | None) -> Outbox:
     """The outbox (``--outbox`` or beside the store), with what a stopped
     earlier run left in its ``tmp/`` finished first (SPEC §7.4)."""
     from secmsg_cli.delivery.lifecycle import recover_outbox
@@ -61,7 +68,7 @@ def outbox_for(store, option: str | None):
     return box
 
 
-def _print_delivered(out, delivered, tz) -> None:
+def _print_delivered(out: Console, delivered: Any, tz: tzinfo) -> None:
     from rich.table import Table
     from rich.text import Text
 
@@ -83,7 +90,7 @@ def _print_delivered(out, delivered, tz) -> None:
     out.print()
 
 
-def _json(decision, delivered, source: str, tz, explain: bool) -> dict:
+def _json(decision: Any, delivered: Any, source: str, tz: tzinfo, explain: bool) -> dict[str, Any]:
     from secmsg_cli.engine.render import decision_to_json
 
     doc = decision_to_json(decision, source, tz, explain=explain)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -11,8 +11,11 @@ from secmsg_cli.cli._common import OutputOpt, open_store, state, sub_app
 from secmsg_cli.cli._output import Output, emit, say
 from secmsg_cli.engine.addresses import display_domain
 
+if TYPE_CHECKING:
+    from secmsg_cli.model import Domain
 
-def _row(domain) -> dict:
+
+def _row(domain: Domain) -> dict[str, Any]:
     row = asdict(domain)
     row["display"] = display_domain(domain.name)
     return row

@@ -20,6 +20,7 @@ and the exit without teardown (:func:`_exit_without_teardown`).
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 from secmsg_cli.cli.simulation import MAX_JOBS, SimulateArgs
 
@@ -60,7 +61,7 @@ _OPTIONS = {
 _OUTPUTS = ("table", "json", "jsonl", "csv")
 
 
-def _value(field: str, text: str):
+def _value(field: str, text: str) -> object:
     """The option's value as Typer would give it, or None when Typer might
     see it differently (it then parses the whole line and reports)."""
     if field == "jobs":
@@ -83,7 +84,9 @@ def _value(field: str, text: str):
     return text
 
 
-def _take(args: list[str], i: int, table: dict, values: dict) -> int | None:
+def _take(
+    args: list[str], i: int, table: dict[str, tuple[str, bool]], values: dict[str, Any]
+) -> int | None:
     """Read the option at ``args[i]`` into ``values``; the next index, or
     None when it is not one this parser is sure of."""
     token = args[i]
@@ -117,9 +120,9 @@ def _take(args: list[str], i: int, table: dict, values: dict) -> int | None:
     return nxt
 
 
-def parse_simulate(args: list[str]):
+def parse_simulate(args: list[str]) -> SimulateArgs | None:
     """:class:`SimulateArgs` for a plain ``simulate`` command line, else None."""
-    values: dict = {}
+    values: dict[str, Any] = {}
     i = 0
     while i < len(args) and args[i] != "simulate":
         nxt = _take(args, i, _GLOBAL, values)

@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from secmsg_cli.cli._common import OutputOpt, open_store, state, sub_app
 from secmsg_cli.cli._output import Output, console, emit, say
 
+if TYPE_CHECKING:
+    from secmsg_cli.model import Folder
 
-def _publish_text(folder) -> str:
+
+def _publish_text(folder: Folder) -> str:
     effective = ", ".join(folder.effective_publish_to) or "nobody"
     return effective if folder.publish_to is not None else f"{effective} (inherited)"
 
 
-def _row(folder, definitions: int) -> dict:
+def _row(folder: Folder, definitions: int) -> dict[str, Any]:
     return {
         "id": folder.id,
         "path": folder.path,

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from secmsg_cli.cli._common import OutputOpt, open_store, state, sub_app
 from secmsg_cli.cli._output import Output, emit, say
 
+if TYPE_CHECKING:
+    from secmsg_cli.model import Group
 
-def _row(group) -> dict:
+
+def _row(group: Group) -> dict[str, Any]:
     return {
         "id": group.id,
         "name": group.name,

@@ -4,7 +4,7 @@ the rules and their codes are in :mod:`secmsg_cli.lint`."""
 from __future__ import annotations
 
 import sys
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -15,7 +15,7 @@ from secmsg_cli.cli._values import parse_at
 COLUMNS = ["code", "name", "severity", "object", "reason"]
 
 
-def _lint_file(path: str, at: str | None):
+def _lint_file(path: str, at: str | None) -> Any:
     """Findings of a configuration file, linted in a private in-memory store:
     no store on disk is opened or created."""
     from pathlib import Path

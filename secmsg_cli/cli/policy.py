@@ -3,6 +3,7 @@
 
 import inspect
 from collections.abc import Callable
+from datetime import datetime, tzinfo
 from typing import Annotated, Any
 
 import typer
@@ -11,7 +12,7 @@ from secmsg_cli.cli._common import OutputOpt, open_store, state, sub_app
 from secmsg_cli.cli._output import Output, emit, say
 from secmsg_cli.cli._values import parse_at
 from secmsg_cli.errors import InvalidInput
-from secmsg_cli.model import KIND_OPTIONS, STATUSES_HELP
+from secmsg_cli.model import KIND_OPTIONS, STATUSES_HELP, Policy
 
 KIND_HELP = {
     "secure-messaging": "Secure Messaging policies: internal senders to external recipients get a definition applied (or no action).",
@@ -66,7 +67,7 @@ EnabledOpt = Annotated[
 ]
 
 
-def describe_action(p) -> str:
+def describe_action(p: Policy) -> str:
     if p.kind == "content-examination":
         return f"scan: {p.content_definition}"
     if p.option == "apply":
@@ -74,7 +75,7 @@ def describe_action(p) -> str:
     return p.option or ""
 
 
-def policy_row(p, status: str) -> dict:
+def policy_row(p: Policy, status: str) -> dict[str, Any]:
     from secmsg_cli.model import POLICY_FIELDS
     from secmsg_cli.store.policies import policy_fields
 
@@ -97,7 +98,7 @@ def policy_row(p, status: str) -> dict:
     return row
 
 
-def _from_text(p) -> str:
+def _from_text(p: Policy) -> str:
     text = str(p.from_)
     return text if p.from_part == "envelope" else f"{text} ({p.from_part})"
 
@@ -105,22 +106,22 @@ def _from_text(p) -> str:
 def _collect(
     kind: str,
     *,
-    option=None,
-    definition=None,
-    content_definition=None,
-    from_=None,
-    to=None,
-    from_part=None,
-    start=None,
-    end=None,
-    override=None,
-    bidirectional=None,
-    source_ip=None,
-    enabled=None,
-) -> dict:
+    option: str | None = None,
+    definition: str | None = None,
+    content_definition: str | None = None,
+    from_: str | None = None,
+    to: str | None = None,
+    from_part: str | None = None,
+    start: str | None = None,
+    end: str | None = None,
+    override: bool | None = None,
+    bidirectional: bool | None = None,
+    source_ip: list[str] | None = None,
+    enabled: bool | None = None,
+) -> dict[str, Any]:
     from secmsg_cli.model import check_target
 
-    raw: dict = {}
+    raw: dict[str, Any] = {}
     if option is not None:
         raw["option"] = option
     if definition is not None:
@@ -500,9 +501,7 @@ GROUP_NAMES = {
 }
 
 
-def _status(store, p, at, tz=None) -> str:
-    from datetime import datetime
-
+def _status(store: Any, p: Policy, at: datetime | str | None, tz: tzinfo | None = None) -> str:
     from secmsg_cli.engine.select import status
 
     tz = tz or store._account_tz()

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -20,6 +21,12 @@ from secmsg_cli.cli._output import Output, emit, say, warn, write_file
 from secmsg_cli.cli._values import parse_at, printable
 from secmsg_cli.errors import InvalidInput
 from secmsg_cli.store.portal import STATUSES as STATUS_CHOICES
+
+if TYPE_CHECKING:
+    from datetime import datetime, tzinfo
+
+    from secmsg_cli.delivery.outbox import Outbox
+    from secmsg_cli.store.portal import PortalCopy
 
 TokenArg = Annotated[
     str,
@@ -55,17 +62,17 @@ def _token(text: str) -> str:
     return text
 
 
-def _tz(store):
+def _tz(store: Any) -> tzinfo:
     from zoneinfo import ZoneInfo
 
     return ZoneInfo(store.account().timezone)
 
 
-def _iso(moment, tz):
+def _iso(moment: datetime | None, tz: tzinfo) -> str | None:
     return None if moment is None else moment.astimezone(tz).isoformat()
 
 
-def _row(copy, at, tz) -> dict:
+def _row(copy: PortalCopy, at: datetime, tz: tzinfo) -> dict[str, Any]:
     return {
         "id": copy.id,
         "recipient": copy.recipient,
@@ -83,17 +90,18 @@ def _row(copy, at, tz) -> dict:
     }
 
 
-def _detail(copy, at, tz, expired_view: bool) -> dict:
+def _detail(copy: PortalCopy, at: datetime, tz: tzinfo, expired_view: bool) -> dict[str, Any]:
     from secmsg_cli.delivery.lifecycle import _span, actions
 
     row = _row(copy, at, tz)
+    extended_by = None
+    if copy.extended_seconds and copy.expires is not None and copy.original_expires is not None:
+        extended_by = _span(copy.expires - copy.original_expires)
     row.update(
         {
             "message_id": copy.message_id,
             "original_expires": _iso(copy.original_expires, tz),
-            "extended_by": _span(copy.expires - copy.original_expires)
-            if copy.extended_seconds
-            else None,
+            "extended_by": extended_by,
             "extensions": [dict(e) for e in copy.extensions],
             "retention_end": _iso(copy.retention_end, tz),
             "expired_at": _iso(copy.expired_at, tz),
@@ -109,13 +117,13 @@ def _detail(copy, at, tz, expired_view: bool) -> dict:
     return row
 
 
-def _outbox(store, option):
+def _outbox(store: Any, option: str | None) -> Outbox:
     from secmsg_cli.cli.deliver import outbox_for
 
     return outbox_for(store, option)
 
 
-def _files(files) -> list[dict]:
+def _files(files: Iterable[Any]) -> list[dict[str, Any]]:
     return [{"kind": f.kind, "to": list(f.to), "path": str(f.path)} for f in files]
 
 
@@ -128,7 +136,7 @@ def _note(text: str) -> None:
     sys.stderr.write(_one_line(text) + "\n")
 
 
-def _show_opened(opened, saved: list[str], tz, *, quiet: bool) -> None:
+def _show_opened(opened: Any, saved: list[str], tz: tzinfo, *, quiet: bool) -> None:
     """``portal open`` for people. Every text from the message (names,
     addresses, subject, body, attachment names) is escaped for the terminal;
     the body keeps its newlines and tabs, the other fields stay on their line."""
@@ -139,7 +147,7 @@ def _show_opened(opened, saved: list[str], tz, *, quiet: bool) -> None:
     if v.cc:
         lines.append(f"Cc:      {_one_line(', '.join(v.cc))}")
     lines += [
-        f"Date:    {_one_line(v.date or _iso(c.sent, tz))}",
+        f"Date:    {_one_line(v.date or _iso(c.sent, tz) or '')}",
         f"Subject: {_one_line(v.subject)}",
         "",
     ]

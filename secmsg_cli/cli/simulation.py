@@ -29,7 +29,13 @@ from secmsg_cli.cli._values import printable as _printable
 from secmsg_cli.errors import InvalidInput
 
 if TYPE_CHECKING:
+    from datetime import tzinfo
+
+    from rich.console import Console
+
     from secmsg_cli.corpus_diff import DiffSummary
+    from secmsg_cli.coverage import Coverage
+    from secmsg_cli.engine.message import Limits
 
 __all__ = ["MAX_JOBS", "SimulateArgs", "run"]
 
@@ -68,7 +74,7 @@ class SimulateArgs:
 # --- output for people ---------------------------------------------------------
 
 
-def _print_decision(out, source: str, d, tz, explain: bool) -> None:
+def _print_decision(out: Console, source: str, d: Any, tz: tzinfo, explain: bool) -> None:
     from rich.panel import Panel
     from rich.table import Table
     from rich.text import Text as RichText
@@ -142,8 +148,11 @@ def _print_decision(out, source: str, d, tz, explain: bool) -> None:
             "read receipt",
         ):
             pt.add_column(col, overflow="fold")
+
+        def yn(flag: bool) -> str:
+            return "yes" if flag else "no"
+
         for p in records:
-            yn = lambda b: "yes" if b else "no"  # noqa: E731
             pt.add_row(
                 Text(p.recipient),
                 Text(p.definition),
@@ -182,14 +191,14 @@ def _print_decision(out, source: str, d, tz, explain: bool) -> None:
 _RECIPIENT_NOTES = ("To:", "Cc:", "Bcc:", "recipients:")
 
 
-def split_notes(notes) -> tuple[list[str], list[str]]:
+def split_notes(notes: Iterable[str]) -> tuple[list[str], list[str]]:
     """(notes about recipients, the others): the first are shown above the
     table of recipients, the others under it."""
     first = [n for n in notes if n.startswith(_RECIPIENT_NOTES)]
     return first, [n for n in notes if not n.startswith(_RECIPIENT_NOTES)]
 
 
-def _print_error_row(out, source: str, error: str) -> None:
+def _print_error_row(out: Console, source: str, error: str) -> None:
     from rich.text import Text
 
     line = Text()  # Text, not markup: a path may contain "[...]"
@@ -201,7 +210,7 @@ def _print_error_row(out, source: str, error: str) -> None:
     out.print()
 
 
-def _load_other(path: str):
+def _load_other(path: str) -> Any:
     """``--against``: another store (an SQLite file) or a configuration file."""
     from secmsg_cli.config import load_file
     from secmsg_cli.store.store import SQLITE_HEADER, Store
@@ -220,7 +229,7 @@ def _load_other(path: str):
         store.close()
 
 
-def _print_diff_change(out, c) -> None:
+def _print_diff_change(out: Console, c: Any) -> None:
     from rich.text import Text
 
     line = Text(_printable(c.source), style="bold")
@@ -250,11 +259,18 @@ class Rendered:
     text: str | None
     secure: int
     portal: int
-    results: tuple
+    results: tuple[Any, ...]
 
 
 def finish(
-    item, results, *, tz, explain: bool, output: Output | None, keep: bool, batch: bool = True
+    item: Any,
+    results: tuple[Any, ...],
+    *,
+    tz: tzinfo,
+    explain: bool,
+    output: Output | None,
+    keep: bool,
+    batch: bool = True,
 ) -> Rendered:
     """The :func:`secmsg_cli.runner.run_all` finisher of simulate: renders
     JSON/JSONL output (``output``; None for the table, which the parent
@@ -355,7 +371,9 @@ def _out_of_the_collectors_view() -> Iterator[None]:
         gc.unfreeze()
 
 
-def _with_addresses(item, args: SimulateArgs, limit: int, limits):
+def _with_addresses(
+    item: Any, args: SimulateArgs, limit: int, limits: Limits
+) -> tuple[Any, list[str] | None]:
     """The one message, parsed (so that it is parsed once), and the addresses
     its decision is about; None for the addresses when it cannot be decided
     (the whole store is then read and the error reported as for any
@@ -380,7 +398,14 @@ def _with_addresses(item, args: SimulateArgs, limit: int, limits):
     return item, [a for a in (envelope, header, *recipients[: limits.recipients]) if a]
 
 
-def _batch(args: SimulateArgs, snapshots: tuple, context, limit: int, items, single: bool) -> int:
+def _batch(
+    args: SimulateArgs,
+    snapshots: tuple[Any, ...],
+    context: Any,
+    limit: int,
+    items: Iterable[Any],
+    single: bool,
+) -> int:
     """Decide every message, show each result as it comes, then the summary;
     the exit code."""
     from secmsg_cli.runner import run_all
@@ -430,7 +455,7 @@ class _Counts:
             self.portal += r.portal
 
 
-def _new_coverage(args: SimulateArgs):
+def _new_coverage(args: SimulateArgs) -> Coverage | None:
     """The coverage tally, when --coverage or --min-coverage asks for one."""
     if not (args.coverage or args.min_coverage is not None):
         return None
@@ -483,10 +508,10 @@ class _Shown:
     for: the changed decisions (--against), JSON or JSONL made in the worker
     (``rendered``), or tables for people."""
 
-    def __init__(self, args: SimulateArgs, tz, single: bool) -> None:
+    def __init__(self, args: SimulateArgs, tz: tzinfo, single: bool) -> None:
         self.output, self.explain, self.tz, self.single = args.output, args.explain, tz, single
         self.diff: DiffSummary | None = None
-        self.changes: list = []
+        self.changes: list[Any] = []
         if args.against is not None:
             from secmsg_cli.corpus_diff import DiffSummary
 
@@ -499,6 +524,12 @@ class _Shown:
         # one JSON array for the whole batch, written as the messages come
         self.streaming_json = self.diff is None and self.output is Output.json and not single
         self.first = True
+
+    def _console(self) -> Console:
+        """The console of the tables for people (made at the start for them)."""
+        if self.out is None:
+            self.out = console()
+        return self.out
 
     def begin(self) -> None:
         if self.streaming_json:
@@ -518,9 +549,9 @@ class _Shown:
                 f"error: {_printable(f'{r.source}: {r.error}'.replace(chr(10), ' '))}\n"
             )
         elif r.error is not None:
-            _print_error_row(self.out, r.source, r.error)
+            _print_error_row(self._console(), r.source, r.error)
         else:
-            _print_decision(self.out, r.source, r.results[0][0], self.tz, self.explain)
+            _print_decision(self._console(), r.source, r.results[0][0], self.tz, self.explain)
         self.first = False
 
     def _changes(self, r: Rendered, diff: DiffSummary) -> None:
@@ -531,7 +562,7 @@ class _Shown:
         self.changes.extend(found)
         if self.output is Output.table:
             for c in found:
-                _print_diff_change(self.out, c)
+                _print_diff_change(self._console(), c)
         elif self.output is Output.jsonl:
             for c in found:
                 sys.stdout.write(json.dumps(c.to_json(), ensure_ascii=False) + "\n")
@@ -541,7 +572,7 @@ class _Shown:
             sys.stdout.write("\n]\n" if not self.first else "]\n")
 
 
-def _diff_summary(args: SimulateArgs, summary: DiffSummary, changes: list) -> int:
+def _diff_summary(args: SimulateArgs, summary: DiffSummary, changes: list[Any]) -> int:
     """After --against: the JSON document (-o json), the summary line, and
     the exit code (5 for a change with --detailed-exitcode)."""
     if args.output is Output.json:
@@ -563,7 +594,9 @@ def _diff_summary(args: SimulateArgs, summary: DiffSummary, changes: list) -> in
     return 5 if args.detailed_exitcode and changed else 0
 
 
-def _summary(args: SimulateArgs, counts: _Counts, coverage, snapshot, single: bool) -> int:
+def _summary(
+    args: SimulateArgs, counts: _Counts, coverage: Coverage | None, snapshot: Any, single: bool
+) -> int:
     """After a batch: the summary line, the coverage report, and the exit
     code (1 for a message in error, 4 below --min-coverage)."""
     if not single and not args.quiet:

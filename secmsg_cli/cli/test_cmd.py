@@ -18,13 +18,16 @@ from __future__ import annotations
 import sys
 from datetime import UTC
 from enum import Enum
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from secmsg_cli.cli._common import open_store, state
 from secmsg_cli.cli._output import console, to_json, write_file
 from secmsg_cli.cli._values import printable
+
+if TYPE_CHECKING:
+    from secmsg_cli.coverage import CoverageReport
 
 FAILED_EXIT = 4
 
@@ -43,7 +46,7 @@ _LABEL = {
 }
 
 
-def _print_results(results, quiet: bool) -> None:
+def _print_results(results: list[Any], quiet: bool) -> None:
     """Results for people; case names and the values in a diff (a subject,
     a banner) come from files and messages: control characters escaped."""
     from rich.text import Text
@@ -64,7 +67,7 @@ def _print_results(results, quiet: bool) -> None:
                 out.print(Text(printable(text), style=style), soft_wrap=True)
 
 
-def print_coverage(report, unit: str) -> None:
+def print_coverage(report: CoverageReport, unit: str) -> None:
     from rich.table import Table
     from rich.text import Text
 
