@@ -45,23 +45,30 @@ class Result:
         return f"exit={self.exit_code}\n--- stdout\n{self.stdout}\n--- stderr\n{self.stderr}"
 
 
-def _runner():
+@pytest.fixture
+def invoke_app():
+    """How ``cli`` runs the application: ``(args, input) -> Result``
+    (tests/cli/_simulate_support.py overrides it to reuse one Click command)."""
     from secmsg_cli.cli.app import app
 
     runner = CliRunner()
 
-    def run(*args: str, input: str | None = None) -> Result:
-        r = runner.invoke(app, [str(a) for a in args], input=input, catch_exceptions=False)
+    def invoke(args: list[str], input: str | None) -> Result:
+        r = runner.invoke(app, args, input=input, catch_exceptions=False)
         return Result(r.exit_code, r.stdout, r.stderr)
 
-    return run
+    return invoke
 
 
 @pytest.fixture
-def bare_cli():
+def bare_cli(invoke_app):
     """``cli`` with no store at ``SECMSG_DB`` yet (only init, import and apply
     create one)."""
-    return _runner()
+
+    def run(*args: str, input: str | None = None) -> Result:
+        return invoke_app([str(a) for a in args], input)
+
+    return run
 
 
 @pytest.fixture

@@ -16,9 +16,12 @@ import os
 import sys
 from collections.abc import Mapping, Sequence
 from enum import Enum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from secmsg_cli.cli._values import printable
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 
 class Output(str, Enum):
@@ -95,7 +98,7 @@ def csv_text(text: str) -> str:
     return text
 
 
-def console(stderr: bool = False):
+def console(stderr: bool = False) -> Console:
     """A Rich console for people; when not on a terminal (logs, pagers) it
     uses a wide fixed width (or $COLUMNS) instead of wrapping at 80."""
     from rich.console import Console
@@ -122,7 +125,7 @@ def emit(
     """
     output = Output(output)
     single = isinstance(data, Mapping)
-    rows: list[Mapping[str, Any]] = [data] if single else list(data)  # type: ignore[list-item]
+    rows: list[Mapping[str, Any]] = [data] if isinstance(data, Mapping) else list(data)
     if output is Output.json:
         sys.stdout.write(to_json(data if single else rows) + "\n")
         return

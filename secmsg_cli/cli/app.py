@@ -4,13 +4,16 @@ that turns every failure into one line on stderr and an exit code (SPEC §10-§1
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 from typing import Annotated, Any
 
 import typer
+from typer import Abort
 from typer.core import TyperGroup
 
 from secmsg_cli import __version__
 from secmsg_cli.cli._boundary import exit_code_for, fail
+from secmsg_cli.cli._click import ClickException, NoArgsIsHelpError, UsageError
 from secmsg_cli.cli._common import State
 
 
@@ -20,16 +23,19 @@ class SecmsgGroup(TyperGroup):
 
     def main(
         self,
-        args: Any = None,
+        args: Sequence[str] | None = None,
         prog_name: str | None = None,
         complete_var: str | None = None,
         standalone_mode: bool = True,
+        windows_expand_args: bool = True,
         **extra: Any,
     ) -> Any:
         from secmsg_cli.cli._stdout import finish
 
         try:
-            rv = self._run(args, prog_name, complete_var, **extra)
+            rv = self._run(
+                args, prog_name, complete_var, windows_expand_args=windows_expand_args, **extra
+            )
         except SystemExit as exc:  # Typer after a closed pipe, Rich's console after one
             if not (exc.code is None or isinstance(exc.code, int)):
                 raise
@@ -39,12 +45,14 @@ class SecmsgGroup(TyperGroup):
                 return rv
         sys.exit(finish(rv if isinstance(rv, int) else 0))
 
-    def _run(self, args: Any, prog_name: str | None, complete_var: str | None, **extra: Any) -> Any:
+    def _run(
+        self,
+        args: Sequence[str] | None,
+        prog_name: str | None,
+        complete_var: str | None,
+        **extra: Any,
+    ) -> Any:
         """The command's return value (its exit code when it raised typer.Exit), or the exit code of its error."""
-        # Typer carries its own Click; its exception classes live there.
-        from typer import Abort
-        from typer._click.exceptions import ClickException, NoArgsIsHelpError, UsageError
-
         try:
             return super().main(
                 args=args,

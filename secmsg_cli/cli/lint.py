@@ -4,7 +4,7 @@ the rules and their codes are in :mod:`secmsg_cli.lint`."""
 from __future__ import annotations
 
 import sys
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -15,7 +15,7 @@ from secmsg_cli.cli._values import parse_at
 COLUMNS = ["code", "name", "severity", "object", "reason"]
 
 
-def _lint_file(path: str, at: str | None):
+def _lint_file(path: str, at: str | None) -> Any:
     """Findings of a configuration file, linted in a private in-memory store:
     no store on disk is opened or created."""
     from pathlib import Path
@@ -39,7 +39,7 @@ def _lint_file(path: str, at: str | None):
         parse_at(at, ZoneInfo("UTC"))
         return rules.invalid_config(exc.problems or [str(exc)], path)
     # What config.load_file does, on the document already read (FILE may be '-').
-    store = Store(":memory:")  # type: ignore[arg-type]
+    store = Store(":memory:")
     try:
         try:
             import_config(store, cfg, source=path)
@@ -51,50 +51,50 @@ def _lint_file(path: str, at: str | None):
         store.close()
 
 
+def lint(
+    ctx: typer.Context,
+    file: Annotated[
+        str | None,
+        typer.Argument(
+            help="A TOML or JSON configuration file to lint instead of the store (- for standard input); "
+            "no store is opened."
+        ),
+    ] = None,
+    strict: Annotated[bool, typer.Option("--strict", help="Warnings fail too (exit 3).")] = False,
+    at: Annotated[
+        str | None,
+        typer.Option(
+            "--at",
+            help="Judge validity (expired, overlapping) at this time, ISO 8601 (default now).",
+        ),
+    ] = None,
+    output: OutputOpt = Output.table,
+) -> None:
+    """Check the configuration for errors and likely mistakes: dangling
+    references, definitions nothing can trigger, ambiguous policies, expired or
+    disabled policies, unknown banner tags, empty groups, ... Each finding
+    has a stable code (see the README). Exit 3 when there are errors (with
+    --strict, also when there are warnings).
+
+        secmsg lint
+        secmsg lint secmsg.toml --strict -o json
+    """
+    from secmsg_cli import lint as rules
+
+    if file is None:
+        store = open_store(ctx)
+        snapshot = store.snapshot()
+        findings = rules.lint(snapshot, parse_at(at, snapshot.tz), folders=store.folders())
+    else:
+        findings = _lint_file(file, at)
+    rows = [f.to_dict() for f in findings]
+    if rows or output is not Output.table:
+        emit(rows, output, columns=COLUMNS)
+    if not state(ctx).quiet:
+        sys.stderr.write(rules.summary(findings) + "\n")
+    if rules.failed(findings, strict):
+        raise typer.Exit(3)
+
+
 def register(app: typer.Typer) -> None:
-    @app.command("lint")
-    def lint(
-        ctx: typer.Context,
-        file: Annotated[
-            str | None,
-            typer.Argument(
-                help="A TOML or JSON configuration file to lint instead of the store (- for standard input); "
-                "no store is opened."
-            ),
-        ] = None,
-        strict: Annotated[
-            bool, typer.Option("--strict", help="Warnings fail too (exit 3).")
-        ] = False,
-        at: Annotated[
-            str | None,
-            typer.Option(
-                "--at",
-                help="Judge validity (expired, overlapping) at this time, ISO 8601 (default now).",
-            ),
-        ] = None,
-        output: OutputOpt = Output.table,
-    ) -> None:
-        """Check the configuration for errors and likely mistakes: dangling
-        references, definitions nothing can trigger, ambiguous policies, expired or
-        disabled policies, unknown banner tags, empty groups, ... Each finding
-        has a stable code (see the README). Exit 3 when there are errors (with
-        --strict, also when there are warnings).
-
-            secmsg lint
-            secmsg lint secmsg.toml --strict -o json
-        """
-        from secmsg_cli import lint as rules
-
-        if file is None:
-            store = open_store(ctx)
-            snapshot = store.snapshot()
-            findings = rules.lint(snapshot, parse_at(at, snapshot.tz), folders=store.folders())
-        else:
-            findings = _lint_file(file, at)
-        rows = [f.to_dict() for f in findings]
-        if rows or output is not Output.table:
-            emit(rows, output, columns=COLUMNS)
-        if not state(ctx).quiet:
-            sys.stderr.write(rules.summary(findings) + "\n")
-        if rules.failed(findings, strict):
-            raise typer.Exit(3)
+    app.command("lint")(lint)

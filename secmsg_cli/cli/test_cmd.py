@@ -18,13 +18,16 @@ from __future__ import annotations
 import sys
 from datetime import UTC
 from enum import Enum
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from secmsg_cli.cli._common import open_store, state
 from secmsg_cli.cli._output import console, to_json, write_file
 from secmsg_cli.cli._values import printable
+
+if TYPE_CHECKING:
+    from secmsg_cli.coverage import CoverageReport
 
 FAILED_EXIT = 4
 
@@ -43,7 +46,7 @@ _LABEL = {
 }
 
 
-def _print_results(results, quiet: bool) -> None:
+def _print_results(results: list[Any], quiet: bool) -> None:
     """Results for people; case names and the values in a diff (a subject,
     a banner) come from files and messages: control characters escaped."""
     from rich.text import Text
@@ -64,7 +67,7 @@ def _print_results(results, quiet: bool) -> None:
                 out.print(Text(printable(text), style=style), soft_wrap=True)
 
 
-def print_coverage(report, unit: str) -> None:
+def print_coverage(report: CoverageReport, unit: str) -> None:
     from rich.table import Table
     from rich.text import Text
 
@@ -92,100 +95,103 @@ def print_coverage(report, unit: str) -> None:
     )
 
 
+def run_tests(
+    ctx: typer.Context,
+    cases: Annotated[
+        str,
+        typer.Argument(
+            help="The expectation cases file (TOML); see secmsg_cli/testing.py for the format."
+        ),
+    ],
+    config: Annotated[
+        str | None,
+        typer.Option(
+            "--config",
+            metavar="FILE",
+            help="Test this config file (TOML/JSON) in a temporary store instead of the store.",
+        ),
+    ] = None,
+    junit: Annotated[
+        str | None,
+        typer.Option("--junit", metavar="FILE", help="Also write a JUnit XML report to FILE."),
+    ] = None,
+    output: Annotated[
+        TestOutput, typer.Option("--output", "-o", help="table or json.", case_sensitive=False)
+    ] = TestOutput.table,
+    coverage: Annotated[
+        bool,
+        typer.Option(
+            "--coverage",
+            help="List every policy and content definition with how many cases it decided.",
+        ),
+    ] = False,
+    min_coverage: Annotated[
+        float | None,
+        typer.Option(
+            "--min-coverage",
+            metavar="PCT",
+            min=0,
+            max=100,
+            help="Exit 4 when fewer than PCT% of policies and content definitions decided a case.",
+        ),
+    ] = None,
+) -> None:
+    """Run expectation cases through the engine; exit 4 when any fails.
+
+    secmsg test fixtures/cases.toml --config fixtures/demo.toml --junit report.xml
+    secmsg test cases.toml --coverage --min-coverage 90
+    """
+    from datetime import datetime
+
+    from secmsg_cli import testing
+    from secmsg_cli.coverage import Coverage
+
+    cases_file = testing.load_cases(cases)
+    if config is not None:
+        from secmsg_cli.config import load_file
+
+        store = load_file(config)
+        try:
+            snapshot = store.snapshot()
+        finally:
+            store.close()
+    else:
+        snapshot = open_store(ctx).snapshot()
+
+    cov = Coverage() if coverage or min_coverage is not None else None
+    results = testing.run_cases(snapshot, cases_file.cases, cov)
+    report = cov.report(snapshot) if cov is not None else None
+    passed = sum(1 for r in results if r.passed)
+    failed = len(results) - passed
+    if junit is not None:
+        write_file(
+            junit,
+            testing.junit_xml(results, suite=cases, file=cases, timestamp=datetime.now(UTC)),
+        )
+    quiet = state(ctx).quiet
+    summary = f"{passed} passed, {failed} failed"
+    if output is TestOutput.json:
+        docs = [r.to_json() for r in results]
+        doc = docs if report is None else {"cases": docs, "coverage": report.to_json()}
+        sys.stdout.write(to_json(doc) + "\n")
+        if not quiet:
+            sys.stderr.write(summary + "\n")
+    else:
+        _print_results(results, quiet)
+        if report is not None:
+            print_coverage(report, "case")
+        sys.stdout.write(summary + "\n")
+    below = False
+    if min_coverage is not None and report is not None and report.percent < min_coverage:
+        below = True
+        never = ", ".join(f"{r.kind} {r.id}" for r in report.never)
+        sys.stderr.write(
+            f"error: coverage {report.percent:.1f}% is below --min-coverage {min_coverage:g}% "
+            f"(never decided: {never})\n"
+        )
+    if failed or below:
+        raise typer.Exit(FAILED_EXIT)
+
+
 def register(app: typer.Typer) -> None:
-    @app.command("test")
-    def run_tests(
-        ctx: typer.Context,
-        cases: Annotated[
-            str,
-            typer.Argument(
-                help="The expectation cases file (TOML); see secmsg_cli/testing.py for the format."
-            ),
-        ],
-        config: Annotated[
-            str | None,
-            typer.Option(
-                "--config",
-                metavar="FILE",
-                help="Test this config file (TOML/JSON) in a temporary store instead of the store.",
-            ),
-        ] = None,
-        junit: Annotated[
-            str | None,
-            typer.Option("--junit", metavar="FILE", help="Also write a JUnit XML report to FILE."),
-        ] = None,
-        output: Annotated[
-            TestOutput, typer.Option("--output", "-o", help="table or json.", case_sensitive=False)
-        ] = TestOutput.table,
-        coverage: Annotated[
-            bool,
-            typer.Option(
-                "--coverage",
-                help="List every policy and content definition with how many cases it decided.",
-            ),
-        ] = False,
-        min_coverage: Annotated[
-            float | None,
-            typer.Option(
-                "--min-coverage",
-                metavar="PCT",
-                min=0,
-                max=100,
-                help="Exit 4 when fewer than PCT% of policies and content definitions decided a case.",
-            ),
-        ] = None,
-    ) -> None:
-        """Run expectation cases through the engine; exit 4 when any fails.
-
-        secmsg test fixtures/cases.toml --config fixtures/demo.toml --junit report.xml
-        secmsg test cases.toml --coverage --min-coverage 90
-        """
-        from datetime import datetime
-
-        from secmsg_cli import testing
-        from secmsg_cli.coverage import Coverage
-
-        cases_file = testing.load_cases(cases)
-        if config is not None:
-            from secmsg_cli.config import load_file
-
-            store = load_file(config)
-            try:
-                snapshot = store.snapshot()
-            finally:
-                store.close()
-        else:
-            snapshot = open_store(ctx).snapshot()
-
-        cov = Coverage() if coverage or min_coverage is not None else None
-        results = testing.run_cases(snapshot, cases_file.cases, cov)
-        report = cov.report(snapshot) if cov is not None else None
-        passed = sum(1 for r in results if r.passed)
-        failed = len(results) - passed
-        if junit is not None:
-            write_file(
-                junit,
-                testing.junit_xml(results, suite=cases, file=cases, timestamp=datetime.now(UTC)),
-            )
-        quiet = state(ctx).quiet
-        summary = f"{passed} passed, {failed} failed"
-        if output is TestOutput.json:
-            docs = [r.to_json() for r in results]
-            doc = docs if report is None else {"cases": docs, "coverage": report.to_json()}
-            sys.stdout.write(to_json(doc) + "\n")
-            if not quiet:
-                sys.stderr.write(summary + "\n")
-        else:
-            _print_results(results, quiet)
-            if report is not None:
-                print_coverage(report, "case")
-            sys.stdout.write(summary + "\n")
-        below = min_coverage is not None and report is not None and report.percent < min_coverage
-        if below:
-            never = ", ".join(f"{r.kind} {r.id}" for r in report.never)
-            sys.stderr.write(
-                f"error: coverage {report.percent:.1f}% is below --min-coverage {min_coverage:g}% "
-                f"(never decided: {never})\n"
-            )
-        if failed or below:
-            raise typer.Exit(FAILED_EXIT)
+    app.command("test")(run_tests)

@@ -1,9 +1,11 @@
 """Fixtures shared by the ``simulate`` test modules.
 
-``_cached_command`` (autouse where imported) builds the Click command tree of
-the Typer app once per session instead of on every ``cli(...)`` call: Typer
-rebuilds it from the annotations on each ``CliRunner.invoke``, which is ~90% of
-the time of an in-process run. The tree and its error boundary are the same.
+``_cached_command`` (the ``invoke_app`` fixture, where imported) runs the Click
+command tree of the Typer app built once per session instead of on every
+``cli(...)`` call: ``CliRunner.invoke`` takes the Typer app and rebuilds the tree
+from the annotations each time, which is ~90% of the time of an in-process run.
+The tree and its error boundary are the same; only public API is used
+(``typer.main.get_command``, ``CliRunner.isolation``, the command's ``main``).
 
 ``demo`` here replaces the conftest fixture of the same name for the modules
 that import it: the demo configuration is imported once per session (through
@@ -15,13 +17,14 @@ from __future__ import annotations
 
 import functools
 import shutil
+import sys
 
 import pytest
 from typer.testing import CliRunner
 
-from tests.conftest import DEMO
+from tests.conftest import DEMO, Result
 
-__all__ = ["_cached_command", "db", "demo", "demo_template"]
+__all__ = ["_cached_command", "db", "demo", "demo_template", "invoke_command"]
 
 
 @functools.cache
@@ -33,16 +36,37 @@ def _click_command():
     return typer.main.get_command(app)
 
 
-@pytest.fixture(autouse=True)
-def _cached_command(monkeypatch):
-    import typer.testing
+def invoke_command(runner: CliRunner, command, args: list[str], input: str | None) -> Result:
+    """What ``CliRunner.invoke`` does (with ``catch_exceptions=False``), for a
+    Click command built beforehand: the exit code and the two streams."""
+    with runner.isolation(input=input) as (out, err, _):
+        try:
+            command.main(args=args, prog_name=runner.get_default_prog_name(command))
+            code = 0
+        except SystemExit as exc:
+            code = exc.code
+            if code is None:
+                code = 0
+            elif not isinstance(code, int):
+                sys.stdout.write(f"{code}\n")
+                code = 1
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            stdout, stderr = out.getvalue(), err.getvalue()
 
-    from secmsg_cli.cli.app import app
+    def text(data: bytes) -> str:
+        return data.decode(runner.charset, "replace").replace("\r\n", "\n")
 
-    real = typer.testing._get_command
-    monkeypatch.setattr(
-        typer.testing, "_get_command", lambda a: _click_command() if a is app else real(a)
-    )
+    return Result(code, text(stdout), text(stderr))
+
+
+@pytest.fixture(name="invoke_app")
+def _cached_command():
+    """conftest's ``invoke_app`` on the session's one Click command."""
+    runner = CliRunner()
+    command = _click_command()
+    return lambda args, input: invoke_command(runner, command, args, input)
 
 
 @pytest.fixture(scope="session")

@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+import typing
 from datetime import UTC
 
 import pytest
@@ -56,6 +57,51 @@ def test_the_option_table_is_the_typer_declaration():
     assert fields == set(SimulateArgs.__dataclass_fields__)
     root = {opt for p in command.params for opt in p.opts}
     assert set(entry._GLOBAL) <= root
+
+
+def test_the_lean_parser_accepts_exactly_what_the_typer_command_declares():
+    # The lean parser mirrors the Typer declaration by hand (so that it can run
+    # without Typer): every option, its parameter, whether it takes a value, and
+    # the values it checks itself, against what Typer builds from cli/simulate.py.
+    import typer.main
+
+    from secmsg_cli.cli.app import app
+
+    command = typer.main.get_command(app)
+    sim = command.commands["simulate"]
+    options = [p for p in sim.params if p.param_type_name == "option" and p.expose_value]
+
+    def table(params):
+        return {
+            opt: (p.name, not p.is_flag) for p in params for opt in (*p.opts, *p.secondary_opts)
+        }
+
+    assert table(options) == entry._OPTIONS
+    fields = set(SimulateArgs.__dataclass_fields__)
+    assert table(p for p in command.params if p.name in fields) == entry._GLOBAL
+    assert {p.name for p in sim.params} | {"db", "quiet"} == fields
+    # the values it reads itself; every other option's value is text, passed on as given
+    from secmsg_cli.cli.simulate import simulate
+
+    hints = typing.get_type_hints(simulate)
+    by_name = {p.name: p for p in options}
+    assert (hints["jobs"], by_name["jobs"].min, by_name["jobs"].max) == (
+        int | None,
+        1,
+        simulation.MAX_JOBS,
+    )
+    assert (hints["min_coverage"], by_name["min_coverage"].min, by_name["min_coverage"].max) == (
+        float | None,
+        0,
+        100,
+    )
+    assert hints["output"] is Output and tuple(o.value for o in Output) == entry._OUTPUTS
+    assert hints["rcpt"] == list[str] | None
+    text = {p.name for p in options if not p.is_flag} - {"jobs", "min_coverage", "output", "rcpt"}
+    assert {name: hints[name] for name in text if hints[name] not in (str, str | None)} == {}
+    assert [p.name for p in sim.params if p.multiple] == ["rcpt"]  # the one it collects
+    [paths] = [p for p in sim.params if p.param_type_name == "argument"]
+    assert (paths.name, paths.nargs, paths.required) == ("paths", -1, True)
 
 
 LINES = [
