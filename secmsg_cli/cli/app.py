@@ -132,6 +132,7 @@ def _register() -> None:
         group,
         lint,
         policy,
+        schema,
         simulate,
         test_cmd,
     )
@@ -154,6 +155,7 @@ def _register() -> None:
     test_cmd.register(app)
     config_cmds.register(app)
     lint.register(app)
+    schema.register(app)
 
 
 _register()

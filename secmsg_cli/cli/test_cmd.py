@@ -99,9 +99,7 @@ def run_tests(
     ctx: typer.Context,
     cases: Annotated[
         str,
-        typer.Argument(
-            help="The expectation cases file (TOML); see secmsg_cli/testing.py for the format."
-        ),
+        typer.Argument(help="The expectation cases file (TOML); see docs/cases.md for the format."),
     ],
     config: Annotated[
         str | None,
