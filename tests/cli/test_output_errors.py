@@ -377,6 +377,7 @@ def test_audit_limit_and_table(demo):
     assert "d14.example.com" in table and "tester" in table
 
 
+@pytest.mark.slow  # hypothesis, 1000 examples
 @settings(max_examples=1000, deadline=None)
 @given(
     st.recursive(
