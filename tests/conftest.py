@@ -13,9 +13,9 @@ Work done once instead of in every test (what keeps the suite fast):
   (per xdist worker), through the real commands, and each test gets a copy of
   the resulting store file (``shutil.copy``: contents and the 0600 mode).
 
-Hypothesis runs under the ``full`` settings profile unless
-``--hypothesis-profile quick`` (or ``HYPOTHESIS_PROFILE=quick``) asks for fewer
-examples in the edit-test loop.
+Hypothesis runs with its default settings (and each test's own) unless the
+``quick`` profile is asked for (``HYPOTHESIS_PROFILE=quick`` or
+``--hypothesis-profile=quick``): fewer examples in the edit-test loop.
 """
 
 from __future__ import annotations
@@ -39,11 +39,12 @@ DEMO = FIXTURES / "demo.toml"
 # the shared corpus beside the project (SECMSG_TEST_CORPUS: elsewhere, e.g. from a worktree)
 CORPUS = Path(os.environ.get("SECMSG_TEST_CORPUS") or ROOT.parent / "shared" / "corpus")
 
-# "full" keeps each test's own settings and Hypothesis' defaults (what CI runs);
-# "quick" caps the examples of the tests that set no count of their own.
-settings.register_profile("full")
+# Hypothesis' own profiles stay as they are (its "ci" one where CI is detected);
+# "quick" caps the examples of the tests that set no count of their own, for the
+# edit-test loop: HYPOTHESIS_PROFILE=quick or --hypothesis-profile=quick.
 settings.register_profile("quick", max_examples=20)
-settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "full"))
+if os.environ.get("HYPOTHESIS_PROFILE"):
+    settings.load_profile(os.environ["HYPOTHESIS_PROFILE"])
 
 # what every test's process environment holds while a test runs
 TEST_ENV = {"SECMSG_ACTOR": "tester", "COLUMNS": "200"}
