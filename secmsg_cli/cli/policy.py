@@ -323,6 +323,7 @@ def list_(
                 "bidirectional:bidi",
                 "source_ips:source IPs",
             ],
+            drop=["source_ips", "bidirectional", "override", "to_text", "from_text", "status"],
             empty=f"no {_plural(kind)}",
         )
     else:
