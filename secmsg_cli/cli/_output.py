@@ -194,7 +194,7 @@ def emit(
 
 # What a table never breaks: a time as tables show it, else a run of non-space
 # characters (an address, a path, a number, a word).
-_UNIT = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d|\S+")
+_UNIT = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d(?: [A-Z]{2,5}\b| [+-]\d{4}\b)?|\S+")
 
 
 def _units(text: str) -> list[str]:

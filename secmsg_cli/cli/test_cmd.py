@@ -68,24 +68,28 @@ def _print_results(results: list[Any], quiet: bool) -> None:
 
 
 def print_coverage(report: CoverageReport, unit: str) -> None:
-    from rich.table import Table
     from rich.text import Text
 
+    from secmsg_cli.cli._output import print_table
+
     out = console()
-    table = Table(title=Text("coverage"), header_style="bold")
-    for col in ("kind", "id", "name", f"{unit}s", "recipients", ""):
-        table.add_column(col, overflow="fold")
-    for row in report.rows:
-        flag = Text("never decided", style="bold yellow") if not row.covered else Text("")
-        table.add_row(
-            Text(row.kind),
-            Text(str(row.id)),
-            Text(printable(row.name)),
-            Text(str(row.decided)),
-            Text(str(row.recipients)),
-            flag,
-        )
-    out.print(table)
+    print_table(
+        out,
+        ["kind", "id", "name", f"{unit}s", "recipients", "note"],
+        [
+            [
+                Text(row.kind),
+                Text(str(row.id)),
+                Text(printable(row.name)),
+                Text(str(row.decided)),
+                Text(str(row.recipients)),
+                Text("never decided", style="bold yellow") if not row.covered else Text(""),
+            ]
+            for row in report.rows
+        ],
+        title=Text("coverage"),
+        drop=["recipients", "name"],
+    )
     out.print(
         Text(
             f"coverage: {report.covered} of {report.total} policies and content definitions decided "
