@@ -79,8 +79,6 @@ def _text(value: Any) -> str:
         return ""
     if isinstance(value, bool):
         return "yes" if value else "no"
-    if isinstance(value, str):
-        return table_time(value)
     if isinstance(value, (list, tuple)):
         return ", ".join(_text(v) for v in value)
     if isinstance(value, Mapping):
@@ -179,7 +177,9 @@ def emit(
     if not rows:
         sys.stderr.write(empty + "\n")
         return
-    cells = [[Text(_cell(row.get(k))) for k in keys] for row in rows]
+    # A listing shows times as the account reads them; one object (``show``)
+    # keeps them whole.
+    cells = [[Text(table_time(_cell(row.get(k)))) for k in keys] for row in rows]
     print_table(
         out,
         headers,
@@ -215,8 +215,9 @@ def _columns_fit(
     time or word is ever split; the heading's words count too); a column whose
     every cell is one unit (addresses, times, numbers) never wraps. Columns
     that are empty in every row go first when the table does not fit, then
-    those named in ``drop``, in order. What is left over is shared out, a
-    character at a time, to the columns still short of their longest line."""
+    those named in ``drop``, in order. What is left over goes to the columns
+    still short of their longest line, the nearest first (so that as few
+    columns wrap as can be)."""
     n = len(headers)
     least = [max((len(u) for u in _units(h)), default=1) for h in headers]
     solid = [h in whole for h in headers]
@@ -249,13 +250,11 @@ def _columns_fit(
             kept.remove(i)
     widths = {i: least[i] for i in kept}
     spare = width - needed()
-    while spare > 0:
-        short = [i for i in kept if widths[i] < most[i]]
-        if not short:
-            break
-        i = max(short, key=lambda j: (most[j] - widths[j], -j))
-        widths[i] += 1
-        spare -= 1
+    # the columns nearest their longest line first: as few wrapped columns as can be
+    for i in sorted(kept, key=lambda j: (most[j] - widths[j], j)):
+        more = max(0, min(spare, most[i] - widths[i]))
+        widths[i] += more
+        spare -= more
     return kept, [widths[i] for i in kept], [atomic[i] for i in kept]
 
 

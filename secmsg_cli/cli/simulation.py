@@ -30,6 +30,7 @@ from secmsg_cli.cli._output import (
     table_time,
     to_json,
     to_json_line,
+    warn,
 )
 from secmsg_cli.cli._values import build_context, parse_limits
 from secmsg_cli.cli._values import printable as _printable
@@ -365,6 +366,11 @@ def run(args: SimulateArgs) -> int:
         snapshot = store.snapshot(addresses)
     finally:
         store.close()
+    if not snapshot.internal_domains:
+        warn(
+            "the store has no internal domains, so every address counts as external "
+            "(add yours with: secmsg domain add DOMAIN)"
+        )
     context = build_context(
         snapshot,
         mail_from=args.mail_from,

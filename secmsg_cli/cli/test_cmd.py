@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from secmsg_cli.cli._common import open_store, state
-from secmsg_cli.cli._output import console, to_json, write_file
+from secmsg_cli.cli._output import console, to_json, warn, write_file
 from secmsg_cli.cli._values import printable
 
 if TYPE_CHECKING:
@@ -159,6 +159,11 @@ def run_tests(
             store.close()
     else:
         snapshot = open_store(ctx).snapshot()
+        if not any(snapshot.policies.values()):
+            warn(
+                "the store has no policies, so only the built-in defaults decide; "
+                "to test a config file, give --config FILE"
+            )
 
     cov = Coverage() if coverage or min_coverage is not None else None
     results = testing.run_cases(snapshot, cases_file.cases, cov)

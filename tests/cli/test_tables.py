@@ -138,3 +138,30 @@ def test_portal_list_and_audit_after_deliver(demo, monkeypatch, tmp_path):
     assert r.exit_code == 0, r.stderr
     assert_unsplit(r.stdout, ["<0a1b2c3d4e5f.farah@harborfinch.com>"])
     assert TIME.search(r.stdout)
+
+
+# --- hints on an empty store ---------------------------------------------------
+
+
+def test_simulate_warns_once_when_no_domain_is_internal(cli):
+    r = cli("simulate", str(MESSAGE), "--at", AT, "-o", "json")
+    assert r.exit_code == 0, r.stderr
+    assert r.stderr.count("warning: the store has no internal domains") == 1
+    assert "secmsg domain add" in r.stderr
+    assert all(not rec["internal"] for rec in r.json["recipients"])
+
+
+def test_simulate_says_nothing_when_domains_are_registered(demo):
+    r = demo("simulate", str(MESSAGE), "--at", AT, "-o", "json")
+    assert r.exit_code == 0, r.stderr
+    assert "internal domains" not in r.stderr
+
+
+def test_test_without_config_on_a_store_without_policies_suggests_config(cli):
+    cases = ROOT / "fixtures" / "cases.toml"
+    r = cli("test", str(cases))
+    assert "give --config FILE" in r.stderr
+    assert r.stderr.count("warning:") == 1
+    r = cli("test", str(cases), "--config", str(ROOT / "fixtures" / "demo.toml"))
+    assert r.exit_code == 0, r.stderr
+    assert "--config FILE" not in r.stderr
