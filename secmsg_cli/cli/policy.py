@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
+from secmsg_cli.cli import _complete
 from secmsg_cli.cli._common import OutputOpt, open_store, state, sub_app
 from secmsg_cli.cli._output import Output, emit, say
 from secmsg_cli.cli._values import parse_at
@@ -29,10 +30,16 @@ FromOpt = Annotated[
     str | None,
     typer.Option(
         "--from",
+        autocompletion=_complete.targets,
         help="Emails From: everyone, internal, external, domain:D, domain:*.D, group:G, attribute:Name=value, address:A.",
     ),
 ]
-ToOpt = Annotated[str | None, typer.Option("--to", help="Emails To (same forms as --from).")]
+ToOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--to", autocompletion=_complete.targets, help="Emails To (same forms as --from)."
+    ),
+]
 FromPartOpt = Annotated[
     str | None,
     typer.Option("--from-part", help="Addresses based on: envelope (default), header or both."),
@@ -154,7 +161,10 @@ def _collect(
 # fills the placeholders of the docstring, and declares the options whose help
 # or visibility depends on the kind (``_KIND_PARAMETERS``).
 
-PolicyArg = Annotated[str, typer.Argument(help="Id (or the narrative, when unique).")]
+PolicyArg = Annotated[
+    str,
+    typer.Argument(autocompletion=_complete.policies, help="Id (or the narrative, when unique)."),
+]
 # An option that :func:`_for_kind` declares for each kind (``_kind_parameters``).
 PerKind = Annotated[str | None, "declared per kind"]
 
@@ -174,6 +184,7 @@ def _kind_parameters(kind: str) -> dict[str, Any]:
             typer.Option(
                 "--definition",
                 "-d",
+                autocompletion=_complete.definitions,
                 help="The definition applied (path or id).",
                 hidden=kind != "secure-messaging",
             ),
@@ -183,6 +194,7 @@ def _kind_parameters(kind: str) -> dict[str, Any]:
             typer.Option(
                 "--content-definition",
                 "-c",
+                autocompletion=_complete.content_definitions,
                 help="The content definition (name or id).",
                 hidden=kind != "content-examination",
             ),
