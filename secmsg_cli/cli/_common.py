@@ -9,6 +9,13 @@ import typer
 
 from secmsg_cli.cli._output import Output
 
+# The command group of each kind of policy (``secmsg bypass list``).
+GROUP_NAMES = {
+    "secure-messaging": "policy",
+    "bypass": "bypass",
+    "content-examination": "content-policy",
+}
+
 
 @dataclass
 class State:

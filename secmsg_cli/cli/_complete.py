@@ -17,6 +17,8 @@ from typing import Any
 
 import click
 
+from secmsg_cli.cli._common import GROUP_NAMES
+
 Candidates = list[tuple[str, str]]
 
 
@@ -80,8 +82,6 @@ def targets(ctx: click.Context, incomplete: str) -> Candidates:
 def policies(ctx: click.Context, incomplete: str) -> Candidates:
     """Policy ids of the command's kind (``policy show 1``), each with its
     narrative as the help a shell shows beside it."""
-    from secmsg_cli.cli.policy import GROUP_NAMES
-
     group = ctx.parent.info_name if ctx.parent is not None else None
     kinds = [kind for kind, name in GROUP_NAMES.items() if name == group]
     kind = kinds[0] if kinds else None

@@ -289,8 +289,8 @@ def print_table(
         caption = f"left out at this width: {', '.join(left_out)}"
         caption += f" ({why})" if why else " (a wider terminal or -o json shows them)"
     table = Table(title=title, header_style="bold", caption=caption, caption_justify="left")
-    for i, w, whole in zip(kept, widths, atomic, strict=True):
-        table.add_column(headers[i], width=w, no_wrap=whole, overflow="fold")
+    for i, w, solid in zip(kept, widths, atomic, strict=True):
+        table.add_column(headers[i], width=w, no_wrap=solid, overflow="fold")
     for row in rows:
         table.add_row(*(row[i] for i in kept))
     total = sum(widths) + 3 * len(widths) + 1

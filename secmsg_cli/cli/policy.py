@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from secmsg_cli.cli import _complete
-from secmsg_cli.cli._common import OutputOpt, open_store, state, sub_app
+from secmsg_cli.cli._common import GROUP_NAMES, OutputOpt, open_store, state, sub_app
 from secmsg_cli.cli._output import Output, emit, say
 from secmsg_cli.cli._values import parse_at
 from secmsg_cli.errors import InvalidInput
@@ -505,13 +505,6 @@ def policy_app(kind: str) -> typer.Typer:
     for name, command in COMMANDS:
         app.command(name)(_for_kind(command, kind))
     return app
-
-
-GROUP_NAMES = {
-    "secure-messaging": "policy",
-    "bypass": "bypass",
-    "content-examination": "content-policy",
-}
 
 
 def _status(store: Any, p: Policy, at: datetime | str | None, tz: tzinfo | None = None) -> str:
