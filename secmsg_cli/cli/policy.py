@@ -270,16 +270,21 @@ def list_(
         str | None,
         typer.Option(
             "--definition",
+            metavar="TEXT",
             help="Only policies whose definition or content definition contains this text.",
         ),
     ] = None,
     from_: Annotated[
         str | None,
-        typer.Option("--from", help="Only policies whose Emails From contains this text."),
+        typer.Option(
+            "--from", metavar="TEXT", help="Only policies whose Emails From contains this text."
+        ),
     ] = None,
     to: Annotated[
         str | None,
-        typer.Option("--to", help="Only policies whose Emails To contains this text."),
+        typer.Option(
+            "--to", metavar="TEXT", help="Only policies whose Emails To contains this text."
+        ),
     ] = None,
     at: Annotated[
         str | None,
