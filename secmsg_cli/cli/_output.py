@@ -216,8 +216,7 @@ def _columns_fit(
     every cell is one unit (addresses, times, numbers) never wraps. Columns
     that are empty in every row go first when the table does not fit, then
     those named in ``drop``, in order. What is left over goes to the columns
-    still short of their longest line, the nearest first (so that as few
-    columns wrap as can be)."""
+    still short of their longest line, shared by water-filling."""
     n = len(headers)
     least = [max((len(u) for u in _units(h)), default=1) for h in headers]
     solid = [h in whole for h in headers]
@@ -242,7 +241,10 @@ def _columns_fit(
     def needed() -> int:  # the default box: a rule and a space either side of each cell
         return sum(least[i] for i in kept) + 3 * len(kept) + 1
 
-    order = [i for i in range(n) if empty[i]] + [headers.index(h) for h in drop if h in headers]
+    named = [headers.index(h) for h in drop if h in headers]
+    # the empty columns first (those named in ``drop`` in its order), then the named ones
+    order = [i for i in named if empty[i]] + [i for i in range(n) if empty[i] and i not in named]
+    order += named
     for i in order:
         if needed() <= width or len(kept) == 1:
             break
@@ -250,11 +252,21 @@ def _columns_fit(
             kept.remove(i)
     widths = {i: least[i] for i in kept}
     spare = width - needed()
-    # the columns nearest their longest line first: as few wrapped columns as can be
-    for i in sorted(kept, key=lambda j: (most[j] - widths[j], j)):
-        more = max(0, min(spare, most[i] - widths[i]))
-        widths[i] += more
-        spare -= more
+    # Water-filling: a column that needs no more than an even share of what
+    # is left gets its longest line (as few wrapped columns as can be); the
+    # others share the rest evenly.
+    short = [i for i in kept if most[i] > widths[i]]
+    while spare > 0 and short:
+        share = spare // len(short)
+        done = [i for i in short if most[i] - widths[i] <= share]
+        if not done:
+            for k, i in enumerate(short):
+                widths[i] += share + (1 if k < spare % len(short) else 0)
+            break
+        for i in done:
+            spare -= most[i] - widths[i]
+            widths[i] = most[i]
+        short = [i for i in short if i not in done]
     return kept, [widths[i] for i in kept], [atomic[i] for i in kept]
 
 
