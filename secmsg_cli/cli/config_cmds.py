@@ -11,7 +11,7 @@ import typer
 
 from secmsg_cli.cli._common import OutputOpt, open_store, state
 from secmsg_cli.cli._output import Output, say, to_json, write_file
-from secmsg_cli.errors import SecmsgError
+from secmsg_cli.errors import Refused, SecmsgError
 
 if TYPE_CHECKING:
     from secmsg_cli.plan import Plan
@@ -155,6 +155,23 @@ def plan_cmd(
         raise typer.Exit(5)
 
 
+def _confirm(plan: Plan, *, prune: bool) -> None:
+    """Ask on a terminal before any change; off a terminal (a cron job, a CI
+    step) refuse a change that deletes unless --yes said so, as terraform
+    refuses without -auto-approve: exit 1, nothing changed."""
+    if sys.stdin.isatty():
+        if not typer.confirm("Apply these changes?", default=False):
+            raise typer.Abort()
+        return
+    deletes = plan.counts()["delete"]
+    if deletes or prune:
+        what = f"would delete {deletes} object(s)" if deletes else "--prune can delete objects"
+        raise Refused(
+            f"apply {what} and standard input is not a terminal to ask: "
+            "pass --yes to apply without asking; nothing was changed"
+        )
+
+
 def apply_cmd(
     ctx: typer.Context,
     file: Annotated[
@@ -164,7 +181,14 @@ def apply_cmd(
         bool,
         typer.Option("--prune", help="Delete objects that are not in FILE (never without it)."),
     ] = False,
-    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    yes: Annotated[
+        bool,
+        typer.Option(
+            "--yes",
+            "-y",
+            help="Do not ask for confirmation (needed to delete when standard input is not a terminal).",
+        ),
+    ] = False,
     output: OutputOpt = Output.table,
 ) -> None:
     """Make the store equal to FILE, in one transaction (validated as a whole
@@ -186,8 +210,8 @@ def apply_cmd(
         if output is not Output.table:
             sys.stdout.write(to_json(_plan_json(plan) | {"applied": False}) + "\n")
         return
-    if not yes and sys.stdin.isatty() and not typer.confirm("Apply these changes?", default=False):
-        raise typer.Abort()
+    if not yes:
+        _confirm(plan, prune=prune)
     try:
         apply_plan(store, plan, source=file)
     except SecmsgError as exc:

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import copy
 import json
+import subprocess
+import sys
 import tomllib
 
 import pytest
@@ -1633,6 +1635,67 @@ def test_a_terminal_is_asked_and_no_changes_nothing(demo, tmp_path, tty, answer)
     assert r.exit_code == 1, r.output
     assert "Apply these changes?" in r.stdout + r.stderr
     assert state(demo) == before
+
+
+def _one_deletion(tmp_path):
+    """The demo without one remote domain: --prune deletes it."""
+    doc = demo_doc()
+    doc["domains"] = [d for d in doc["domains"] if d["name"] != "harborfinch.co.uk"]
+    return write(tmp_path, doc)
+
+
+def _secmsg(*args, stdin=subprocess.DEVNULL):
+    """A real process (standard input not a terminal: /dev/null by default)."""
+    return subprocess.run(
+        [sys.executable, "-m", "secmsg_cli", *map(str, args)],
+        stdin=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+@pytest.mark.slow
+def test_prune_off_a_terminal_without_yes_is_refused_and_changes_nothing(demo, tmp_path):
+    """A cron job or CI step that forgets --yes must not prune silently."""
+    path = _one_deletion(tmp_path)
+    assert plan(demo, path, "--prune")["summary"]["delete"] == 1
+    before = state(demo)
+    run = _secmsg("apply", path, "--prune")
+    assert run.returncode == 1, (run.stdout, run.stderr)
+    assert run.stderr.startswith("error: ") and run.stderr.count("\n") == 1, run.stderr
+    assert "would delete 1 object(s)" in run.stderr and "pass --yes" in run.stderr
+    assert "nothing was changed" in run.stderr
+    assert "- delete domain" in run.stdout  # the plan shows what was refused
+    assert "Apply these changes?" not in run.stdout + run.stderr
+    assert state(demo) == before
+    # -o json: nothing half-printed either
+    run = _secmsg("apply", path, "--prune", "-o", "json")
+    assert (run.returncode, run.stdout) == (1, ""), run.stderr
+    assert state(demo) == before
+    run = _secmsg("apply", path, "--prune", "--yes")
+    assert run.returncode == 0, run.stderr
+    assert plan(demo, path, "--prune")["summary"]["delete"] == 0
+
+
+def test_prune_off_a_terminal_is_refused_even_with_nothing_to_delete(demo, tmp_path):
+    """--prune can delete: a script that uses it needs --yes from the first run,
+    not from the day something is missing from the file."""
+    before = state(demo)
+    r = demo("apply", _one_change(tmp_path), "--prune")
+    assert r.exit_code == 1, r.output
+    assert r.stderr.startswith("error: apply --prune can delete objects") and "--yes" in r.stderr
+    assert r.stderr.count("\n") == 1
+    assert state(demo) == before
+
+
+def test_prune_on_a_terminal_is_asked(demo, tmp_path, tty):
+    before = state(demo)
+    r = demo("apply", _one_deletion(tmp_path), "--prune", input="n\n")
+    assert r.exit_code == 1 and "Apply these changes?" in r.stdout + r.stderr
+    assert state(demo) == before
+    r = ok(demo("apply", _one_deletion(tmp_path), "--prune", input="y\n"))
+    assert state(demo) != before
 
 
 def test_no_prompt_on_a_terminal_when_there_is_nothing_to_do(demo, tmp_path, tty):
