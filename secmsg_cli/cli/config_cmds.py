@@ -14,6 +14,7 @@ from secmsg_cli.cli._output import Output, say, to_json, write_file
 from secmsg_cli.errors import Refused, SecmsgError
 
 if TYPE_CHECKING:
+    from secmsg_cli.config import Config
     from secmsg_cli.plan import Plan
 
 
@@ -123,6 +124,24 @@ def _plan_json(plan: Plan) -> dict[str, Any]:
     }
 
 
+TestOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--test",
+        metavar="CASES",
+        help="First run this cases file against FILE (as 'test CASES --config FILE'); "
+        "exit 4 without planning or changing anything when a case fails.",
+    ),
+]
+
+
+def _test_first(ctx: typer.Context, cases: str | None, cfg: Config, file: str) -> None:
+    if cases is not None:
+        from secmsg_cli.cli.test_cmd import test_before_change
+
+        test_before_change(cases, cfg, file, quiet=state(ctx).quiet)
+
+
 def plan_cmd(
     ctx: typer.Context,
     file: Annotated[
@@ -135,17 +154,20 @@ def plan_cmd(
         bool,
         typer.Option("--detailed-exitcode", help="Exit 5 when there are changes, 0 when none."),
     ] = False,
+    test: TestOpt = None,
     output: OutputOpt = Output.table,
 ) -> None:
     """Show what 'apply' would change in the store to make it equal to FILE.
 
     secmsg plan secmsg.toml --detailed-exitcode
+    secmsg plan secmsg.toml --test cases.toml
     """
     from secmsg_cli.config import read_file, validate_document
     from secmsg_cli.plan import make_plan
 
     doc, source = read_file(file)
     cfg = validate_document(doc, source)
+    _test_first(ctx, test, cfg, file)
     plan, _ = make_plan(open_store(ctx), cfg, prune=prune)
     if output is Output.table:
         _print_plan(plan, file, state(ctx).quiet)
@@ -189,12 +211,14 @@ def apply_cmd(
             help="Do not ask for confirmation (needed to delete when standard input is not a terminal).",
         ),
     ] = False,
+    test: TestOpt = None,
     output: OutputOpt = Output.table,
 ) -> None:
     """Make the store equal to FILE, in one transaction (validated as a whole
     first; unchanged objects keep their ids).
 
         secmsg apply secmsg.toml --prune --yes
+        secmsg apply secmsg.toml --test cases.toml --yes
     """
     from secmsg_cli.config import read_file, validate_document
     from secmsg_cli.errors import ConfigError
@@ -202,6 +226,7 @@ def apply_cmd(
 
     doc, source = read_file(file)
     cfg = validate_document(doc, source)
+    _test_first(ctx, test, cfg, file)
     store = open_store(ctx, create=True)
     plan, _ = make_plan(store, cfg, prune=prune)
     if output is Output.table:

@@ -1757,3 +1757,76 @@ def test_invalid_file_is_one_line_and_exit_3(demo, tmp_path, name, content, frag
     assert fragment in r.stderr
     assert "Traceback" not in r.stderr
     assert state(demo) == before
+
+
+# --- --test CASES: the cases run against FILE before anything is planned or changed ------
+
+M01 = DEMO.parent / "messages" / "01-confidential-subject-to-counsel.eml"
+
+
+def _counsel_case(tmp_path):
+    """Passes against the demo: content policy 7 sends message 01 to the portal."""
+    path = tmp_path / "cases.toml"
+    path.write_text(
+        "[defaults]\nat = 2026-11-27T10:00:00Z\n\n"
+        f"[[case]]\nname = \"counsel\"\nmessage = '{M01}'\n\n"
+        '[[case.expect]]\nrecipient = "m.okonkwo@lexpartners.com"\nroute = "portal"\npolicy = 7\n',
+        encoding="utf-8",
+    )
+    return path
+
+
+def _without_content_policies(tmp_path):
+    doc = demo_doc()
+    doc["policies"] = [p for p in doc["policies"] if p["kind"] != "content-examination"]
+    return write(tmp_path, doc, "loose.json")
+
+
+@pytest.mark.parametrize("command", ["apply", "plan"])
+def test_test_cases_failing_against_file_change_nothing_and_exit_4(demo, tmp_path, command):
+    cases = _counsel_case(tmp_path)
+    assert ok(demo("test", cases)).stdout.endswith("1 passed, 0 failed\n")  # the store passes
+    before = state(demo)
+    flags = ("--yes", "--prune") if command == "apply" else ()
+    r = demo(command, _without_content_policies(tmp_path), "--test", cases, *flags)
+    assert r.exit_code == 4, r.output
+    assert r.stdout == ""  # no plan: the cases decide first
+    assert "FAIL  counsel" in r.stderr and "policy: expected 7 " in r.stderr
+    last = r.stderr.splitlines()[-1]
+    assert last.startswith("error: 1 of 1 case(s) in ") and last.endswith("nothing was changed")
+    assert "Traceback" not in r.stderr
+    assert state(demo) == before
+
+
+def test_apply_test_runs_against_file_not_the_store(cli, tmp_path):
+    cases = _counsel_case(tmp_path)
+    assert cli("test", cases).exit_code == 4  # the empty store sends it to the inbox
+    r = ok(cli("apply", DEMO, "--test", cases))
+    assert f"1 case(s) in {cases} passed against {DEMO}." in r.stderr
+    assert "Applied" in r.stdout
+    assert ok(cli("test", cases)).exit_code == 0
+    assert "passed against" not in ok(cli("-q", "plan", DEMO, "--test", cases)).stderr
+
+
+def test_plan_test_passing_shows_the_plan(demo, tmp_path):
+    loose = _without_content_policies(tmp_path)
+    r = demo("plan", loose, "--test", tmp_path / "none.toml")
+    assert r.exit_code == 3 and "cannot read cases file" in r.stderr, r.output
+    cases = tmp_path / "other.toml"  # without content policies, policy 1 decides
+    cases.write_text(
+        _counsel_case(tmp_path).read_text(encoding="utf-8").replace("policy = 7", "policy = 1"),
+        encoding="utf-8",
+    )
+    r = demo("plan", loose, "--test", cases, "-o", "json")
+    assert r.exit_code == 0, r.output
+    assert r.json["summary"]["update"] == 0 and "passed against" in r.stderr
+    assert r.json["kept"]  # the content policies: in the store, not in the file
+
+
+def test_an_invalid_cases_file_for_apply_exits_3_and_changes_nothing(demo, tmp_path):
+    cases = tmp_path / "cases.toml"
+    cases.write_text("[[case]]\nname = 'x'\ncolour = 'red'\n", encoding="utf-8")
+    before = state(demo)
+    r = demo("apply", _without_content_policies(tmp_path), "--test", cases, "--yes")
+    assert r.exit_code == 3, r.output
+    assert state(demo) == before
