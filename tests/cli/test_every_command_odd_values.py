@@ -77,6 +77,7 @@ def _arguments(command, odd_name: str, value: str) -> list[str]:
     return args
 
 
+@pytest.mark.slow  # every command with every odd value
 @pytest.mark.parametrize(("path", "name"), list(_cases()))
 def test_odd_values_end_in_a_result_or_one_line(
     cli, _isolated_store, demo_template, tmp_path, monkeypatch, path, name
