@@ -1226,6 +1226,8 @@ def junit_not_run(
     configuration file, no case selected): one ``testcase`` in ``<error>``
     whose message names the problem, so a "publish the test report" step in
     CI has a report to show instead of none."""
+    if problems and not any(p in message for p in problems):
+        message = f"{message}: {'; '.join(problems)}"  # the message names them, not only a count
     details = "\n".join(problems) if problems else message
     row = _JUnitCase("(cases not run)", 0.0, None)
     row.outcome = ("error", message, "InvalidCases", details)

@@ -566,7 +566,11 @@ def test_a_cases_run_that_cannot_start_writes_one_errored_testcase(cli, tmp_path
     (case,) = _only_suite(report).findall("testcase")
     error = case.find("error")
     assert error is not None and error.get("message"), what
-    assert r.stderr.splitlines()[0].removeprefix("error: ") in error.get("message")
+    first = r.stderr.splitlines()[0].removeprefix("error: ")
+    assert first in error.get("message")  # the problem itself, not only how many
+    report_text = error.get("message") + "\n" + (error.text or "")
+    for line in r.stderr.splitlines():
+        assert line.removeprefix("error: ").strip().removeprefix("- ") in report_text, line
 
 
 # --- --run REGEX ------------------------------------------------------------------------
