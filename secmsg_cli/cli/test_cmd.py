@@ -7,10 +7,13 @@ decide a message the case expected to be decided), the expected-vs-actual
 diff of every failure, then the line ``N passed, M failed`` (M counts failures
 and errors). ``-o json`` prints the list of case results (with ``--coverage``:
 ``{"cases": [...], "coverage": {...}}``); the summary line then goes to stderr.
-``--junit FILE`` writes JUnit XML whatever the outcome.
+``--junit FILE`` writes JUnit XML whatever the outcome: when the cases cannot
+run, one errored testcase naming the problem. ``--run REGEX`` keeps the cases
+whose name the expression finds (``re.search``).
 
 Exit codes (SPEC §10): 0 every case passed; 4 a case failed, or the coverage
-is below ``--min-coverage``; 3 the cases file (or ``--config`` file) is invalid.
+is below ``--min-coverage``; 3 the cases file (or ``--config`` file) is invalid;
+1 ``--run`` selected no case; 2 an invalid ``--run`` expression.
 """
 
 from __future__ import annotations
