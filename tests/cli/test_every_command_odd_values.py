@@ -15,8 +15,8 @@ import shutil
 
 import pytest
 
-from tests.cli._simulate_support import _cached_command, _click_command, demo_template  # noqa: F401 (fixtures)
 from tests.conftest import DEMO, FIXTURES
+from tests.conftest import click_command as _click_command
 
 M01 = str(FIXTURES / "messages" / "01-confidential-subject-to-counsel.eml")
 ODD = {

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli._simulate_support import _cached_command, db, demo_template  # noqa: F401 (fixtures)
+from tests.cli._simulate_support import db  # noqa: F401 (a fixture)
 
 resource = pytest.importorskip("resource")
 

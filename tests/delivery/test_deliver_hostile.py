@@ -25,7 +25,7 @@ import pytest
 
 from secmsg_cli.delivery import compose, mime
 from secmsg_cli.engine.message import MAX_NESTING, decode_header_words
-from tests.cli._simulate_support import _cached_command, db, demo, demo_template  # noqa: F401 (fixtures)
+from tests.cli._simulate_support import db  # noqa: F401 (a fixture)
 from tests.conftest import CORPUS
 from tests.delivery._helpers import T0
 
