@@ -15,7 +15,7 @@ import contextlib
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import click
+import typer
 
 from secmsg_cli.cli._common import GROUP_NAMES
 
@@ -23,7 +23,7 @@ Candidates = list[tuple[str, str]]
 
 
 @contextlib.contextmanager
-def _store(ctx: click.Context) -> Iterator[Any]:
+def _store(ctx: typer.Context) -> Iterator[Any]:
     """The store the command line names, opened without creating one."""
     from secmsg_cli.store.store import open_store
 
@@ -36,7 +36,7 @@ def _store(ctx: click.Context) -> Iterator[Any]:
         store.close()
 
 
-def _safely(read: Callable[[Any], Candidates], ctx: click.Context, incomplete: str) -> Candidates:
+def _safely(read: Callable[[Any], Candidates], ctx: typer.Context, incomplete: str) -> Candidates:
     """``read(store)``'s candidates that start with ``incomplete`` (any case);
     nothing when the store is missing or unreadable."""
     try:
@@ -48,17 +48,17 @@ def _safely(read: Callable[[Any], Candidates], ctx: click.Context, incomplete: s
     return [(value, help) for value, help in found if value.casefold().startswith(want)]
 
 
-def definitions(ctx: click.Context, incomplete: str) -> Candidates:
+def definitions(ctx: typer.Context, incomplete: str) -> Candidates:
     """Definition paths (``--definition``)."""
     return _safely(lambda s: [(d.path, "") for d in s.definitions()], ctx, incomplete)
 
 
-def content_definitions(ctx: click.Context, incomplete: str) -> Candidates:
+def content_definitions(ctx: typer.Context, incomplete: str) -> Candidates:
     """Content definition names (``--content-definition``)."""
     return _safely(lambda s: [(c.name, "") for c in s.content_definitions()], ctx, incomplete)
 
 
-def groups(ctx: click.Context, incomplete: str) -> Candidates:
+def groups(ctx: typer.Context, incomplete: str) -> Candidates:
     """Group names (``group add-member GROUP`` and the like)."""
     return _safely(
         lambda s: [(g.name, f"{len(g.members)} members") for g in s.groups()], ctx, incomplete
@@ -68,7 +68,7 @@ def groups(ctx: click.Context, incomplete: str) -> Candidates:
 _TARGET_WORDS = ("everyone", "internal", "external", "domain:", "group:", "attribute:", "address:")
 
 
-def targets(ctx: click.Context, incomplete: str) -> Candidates:
+def targets(ctx: typer.Context, incomplete: str) -> Candidates:
     """--from / --to: the fixed words, and ``group:NAME`` for every group."""
 
     def read(store: Any) -> Candidates:
@@ -79,7 +79,7 @@ def targets(ctx: click.Context, incomplete: str) -> Candidates:
     return found or [(w, "") for w in _TARGET_WORDS if w.startswith(incomplete.casefold())]
 
 
-def policies(ctx: click.Context, incomplete: str) -> Candidates:
+def policies(ctx: typer.Context, incomplete: str) -> Candidates:
     """Policy ids of the command's kind (``policy show 1``), each with its
     narrative as the help a shell shows beside it."""
     group = ctx.parent.info_name if ctx.parent is not None else None

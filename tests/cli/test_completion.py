@@ -6,20 +6,21 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from types import SimpleNamespace
+from typing import Any
 
-import click
 import pytest
 
 from secmsg_cli.cli import _complete
 
 
-def ctx_for(*, db: str | None = None, group: str | None = None) -> click.Context:
-    """A context as Click builds it for completion: the root's parameters
-    (--db) and, for a policy command, its group."""
-    root = click.Context(click.Group("secmsg"), info_name="secmsg")
-    root.params = {"db": db} if db is not None else {}
-    parent = click.Context(click.Group(group or "x"), parent=root, info_name=group or "x")
-    return click.Context(click.Command("show"), parent=parent, info_name="show")
+def ctx_for(*, db: str | None = None, group: str | None = None) -> Any:
+    """What the completion functions read of the context Click builds for
+    completion: the root's parameters (--db) and the command's group."""
+    root = SimpleNamespace(params={"db": db} if db is not None else {})
+    root.find_root = lambda: root
+    parent = SimpleNamespace(info_name=group or "x")
+    return SimpleNamespace(find_root=lambda: root, parent=parent, info_name="show")
 
 
 def values(found):
