@@ -110,7 +110,7 @@ def deliver(
     paths: Annotated[
         list[str],
         typer.Argument(
-            help=".eml files, - (stdin), directories (every *.eml below) or mbox files."
+            help=".eml files, - (stdin), directories (every .eml and mbox file below) or mbox files."
         ),
     ],
     mail_from: MailFromOpt = None,
@@ -153,7 +153,7 @@ def deliver(
         secmsg deliver fixtures/messages -o json --outbox /tmp/outbox
     """
     from secmsg_cli.cli._boundary import line
-    from secmsg_cli.cli.simulation import _print_decision, _print_error_row
+    from secmsg_cli.cli.simulation import _print_decision, _print_error_row, warn_skipped
     from secmsg_cli.delivery.lifecycle import deliver as deliver_one
     from secmsg_cli.engine.render import error_to_json
     from secmsg_cli.runner import is_single, iter_inputs, parse_size, run_one
@@ -189,7 +189,7 @@ def deliver(
     first = True
     if output is Output.json and not single:
         sys.stdout.write("[")
-    for item in iter_inputs(paths, limit):
+    for item in iter_inputs(paths, limit, warn_skipped):
         counts["messages"] += 1
         decision, error = run_one(snapshot, item, context, limit)
         delivered = None

@@ -32,7 +32,7 @@ def simulate(
     paths: Annotated[
         list[str],
         typer.Argument(
-            help=".eml files, - (stdin), directories (every *.eml below) or mbox files."
+            help=".eml files, - (stdin), directories (every .eml and mbox file below) or mbox files."
         ),
     ],
     mail_from: MailFromOpt = None,

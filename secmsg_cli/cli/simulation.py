@@ -6,8 +6,8 @@ entry point (``cli/entry.py``, which runs a plain ``simulate`` without
 loading Typer and the other commands) both call :func:`run`.
 
 Reads the store once (a Snapshot), then streams messages: files, ``-``
-(standard input), directories (every ``*.eml`` below) and mbox files. Nothing
-is written to the store.
+(standard input), directories (every ``.eml`` and mbox file below) and mbox
+files. Nothing is written to the store.
 """
 
 from __future__ import annotations
@@ -198,6 +198,14 @@ def split_notes(notes: Iterable[str]) -> tuple[list[str], list[str]]:
     return first, [n for n in notes if not n.startswith(_RECIPIENT_NOTES)]
 
 
+def warn_skipped(directory: str, skipped: list[tuple[str, str]]) -> None:
+    """Names on stderr the files of a directory that a run does not read."""
+    from secmsg_cli.cli._output import warn
+    from secmsg_cli.runner import describe_skipped
+
+    warn(describe_skipped(directory, skipped))
+
+
 def _print_error_row(out: Console, source: str, error: str) -> None:
     from rich.text import Text
 
@@ -317,7 +325,7 @@ def run(args: SimulateArgs) -> int:
     )
     paths = list(args.paths)
     single = is_single(paths)
-    items: Iterable[Any] = iter_inputs(paths, limit)
+    items: Iterable[Any] = iter_inputs(paths, limit, warn_skipped)
     addresses = None
     if (
         single

@@ -253,7 +253,7 @@ def test_an_empty_directory_is_an_error_row(sim, tmp_path):
     r = sim(tmp_path / "empty", msg("01"), "--at", AT, "-o", "json")
     assert r.exit_code == 1, r.output
     first, second = r.json
-    assert set(first) == ERROR_KEYS and "no *.eml" in first["error"]
+    assert set(first) == ERROR_KEYS and "no messages in this directory" in first["error"]
     assert second["recipients"][0]["secure"] is True
 
 
