@@ -189,7 +189,8 @@ def deliver(
     first = True
     if output is Output.json and not single:
         sys.stdout.write("[")
-    for item in iter_inputs(paths, limit, warn_skipped):
+    skipped = None if state(ctx).quiet else warn_skipped
+    for item in iter_inputs(paths, limit, skipped):
         counts["messages"] += 1
         decision, error = run_one(snapshot, item, context, limit)
         delivered = None

@@ -199,7 +199,8 @@ def split_notes(notes: Iterable[str]) -> tuple[list[str], list[str]]:
 
 
 def warn_skipped(directory: str, skipped: list[tuple[str, str]]) -> None:
-    """Names on stderr the files of a directory that a run does not read."""
+    """Names on stderr the files of a directory that a run does not read
+    (not with -q: they are neither results nor errors)."""
     from secmsg_cli.cli._output import warn
     from secmsg_cli.runner import describe_skipped
 
@@ -325,7 +326,7 @@ def run(args: SimulateArgs) -> int:
     )
     paths = list(args.paths)
     single = is_single(paths)
-    items: Iterable[Any] = iter_inputs(paths, limit, warn_skipped)
+    items: Iterable[Any] = iter_inputs(paths, limit, None if args.quiet else warn_skipped)
     addresses = None
     if (
         single

@@ -164,3 +164,11 @@ def test_deliver_reads_the_same_inputs_and_names_the_same_skipped_files(demo, tm
     assert r.exit_code == 0, r.output
     assert [Path(d["source"]).name for d in r.json] == ["saved.eml#1", "saved.eml#2", "nested.EML"]
     assert "1 file(s) not read" in r.stderr and "image.png" in r.stderr
+
+
+def test_with_quiet_the_files_not_read_are_not_named(sim, inputs):
+    (inputs / "ok.eml").write_bytes(msg("01").read_bytes())
+    (inputs / "notes.txt").write_text("hello\n")
+    r = sim(inputs, "-q")
+    assert r.exit_code == 0 and len(r.json) == 1, r.output
+    assert r.stderr == ""
