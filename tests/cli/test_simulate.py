@@ -384,12 +384,6 @@ def test_table_output_does_not_pass_escape_sequences_to_the_terminal(sim, tmp_pa
     assert doc["message"]["subject"] == subject  # JSON keeps the exact value
 
 
-def test_csv_is_refused(sim):
-    r = sim(msg("01"), "--at", AT, "-o", "csv")
-    one_line_error(r, "csv")
-    assert r.stdout == ""
-
-
 def test_a_missing_file_in_a_batch_is_an_error_row(sim, tmp_path):
     missing = tmp_path / "nope.eml"
     r = sim(msg("01"), missing, msg("02"), "--at", AT, "-o", "json")
