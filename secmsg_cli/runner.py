@@ -221,20 +221,19 @@ def _iter_directory(
     Directory links are not followed, so a loop cannot trap the walk; an
     .eml that is not a regular file is named, not read (a FIFO would block
     the batch for ever); every other file is reported to ``on_skipped``."""
-    readable: list[Path] = []
+    readable: list[tuple[Path, bool]] = []  # (file, whether it is an mbox)
     skipped: Skipped = []
     for p in sorted(path.rglob("*")):
-        eml = p.name.lower().endswith(".eml")
         if p.is_dir() and not p.is_symlink():
             continue
-        if eml:
-            readable.append(p)
+        if p.name.lower().endswith(".eml"):
+            readable.append((p, p.is_file() and is_mbox(p)))
         elif p.is_symlink() and p.is_dir():
             skipped.append((str(p), "a link to a directory (not followed)"))
         elif not p.is_file():
             skipped.append((str(p), "not a regular file"))
         elif is_mbox(p):
-            readable.append(p)
+            readable.append((p, True))
         else:
             skipped.append((str(p), "neither an .eml file nor an mbox"))
     if skipped and on_skipped is not None:
@@ -244,11 +243,11 @@ def _iter_directory(
             raw,
             error=f"{raw}: no messages in this directory (no .eml file, in any case, and no mbox file)",
         )
-    for p in readable:
-        if not p.is_file():
-            yield _not_a_file(p)
-        elif is_mbox(p):
+    for p, mbox in readable:
+        if mbox:
             yield from _iter_mbox(p, max_size)
+        elif not p.is_file():
+            yield _not_a_file(p)
         else:
             yield read_file(p, max_size)
 
