@@ -19,7 +19,6 @@ from secmsg_cli.cli import entry, simulation
 from secmsg_cli.cli._output import Output
 from secmsg_cli.cli._values import PLAIN_ISO, parse_at
 from secmsg_cli.cli.simulation import SimulateArgs
-from tests.cli._simulate_support import _cached_command, demo, demo_template  # noqa: F401 - fixtures
 from tests.conftest import FIXTURES
 
 AT = "2026-11-27T10:00:00+00:00"

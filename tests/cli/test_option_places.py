@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import pytest
 
-from tests.cli._simulate_support import _cached_command, demo, demo_template  # noqa: F401 (fixtures)
 from tests.conftest import FIXTURES
 
 MSG = FIXTURES / "messages" / "01-confidential-subject-to-counsel.eml"

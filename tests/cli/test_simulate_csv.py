@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 
 from secmsg_cli.cli.simulation import CSV_COLUMNS
-from tests.cli._simulate_support import _cached_command, demo, demo_template  # noqa: F401 (fixtures)
 from tests.conftest import FIXTURES
 
 MESSAGES = FIXTURES / "messages"

@@ -2416,6 +2416,7 @@ def messages(draw):
     )
 
 
+@pytest.mark.slow  # hypothesis, 200 examples
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     snapshot=configurations(),
