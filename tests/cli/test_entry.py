@@ -265,6 +265,8 @@ def test_the_lean_path_prints_what_the_typer_path_prints(demo, capsys):
         ["simulate", MSG, "--at", AT, "-o", "json", "--explain"],
         ["simulate", MESSAGES, "--at", AT, "-o", "jsonl", "--coverage"],
         ["simulate", MESSAGES, "--at", AT, "--jobs", "1"],
+        ["simulate", MESSAGES, "--at", AT, "-o", "csv", "--db", str(FIXTURES / "none.db")],
+        ["simulate", MESSAGES, "--at", AT, "-o", "csv", "-q"],
     ):
         code, out, err = _main(argv, capsys)
         typer_run = demo(*argv)
@@ -276,7 +278,7 @@ def test_the_lean_path_prints_what_the_typer_path_prints(demo, capsys):
     [
         ["simulate", "missing.eml", "-o", "json"],
         ["simulate", MSG, "--at", "yesterday"],
-        ["simulate", MSG, "-o", "csv"],
+        ["simulate", MSG, "-o", "csv", "--against", "other.toml"],
         ["simulate", MSG, "--via", "pigeon"],
         ["simulate", MSG, "--definition", "No/Such"],
         ["simulate", MSG, "--max-size", "lots"],
