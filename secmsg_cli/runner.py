@@ -229,7 +229,7 @@ def _iter_directory(
         if p.name.lower().endswith(".eml"):
             readable.append((p, p.is_file() and is_mbox(p)))
         elif p.is_symlink() and p.is_dir():
-            skipped.append((str(p), "a link to a directory (not followed)"))
+            skipped.append((str(p), "a link to a directory, not followed"))
         elif not p.is_file():
             skipped.append((str(p), "not a regular file"))
         elif is_mbox(p):

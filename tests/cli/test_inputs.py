@@ -171,3 +171,16 @@ def test_with_quiet_the_files_not_read_are_not_named(sim, inputs):
     r = sim(inputs, "-q")
     assert r.exit_code == 0 and len(r.json) == 1, r.output
     assert r.stderr == ""
+
+
+def test_links_to_directories_and_fifos_are_named_not_followed_or_read(sim, inputs, tmp_path):
+    import os
+
+    (inputs / "ok.eml").write_bytes(msg("01").read_bytes())
+    (inputs / "loop").symlink_to(inputs)
+    os.mkfifo(inputs / "pipe")
+    r = sim(inputs)
+    assert r.exit_code == 0 and len(r.json) == 1, r.output
+    (line,) = [x for x in r.stderr.splitlines() if x.startswith("warning:")]
+    assert f"{inputs / 'loop'} (a link to a directory, not followed)" in line
+    assert f"{inputs / 'pipe'} (not a regular file)" in line
