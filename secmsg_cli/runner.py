@@ -8,12 +8,13 @@ processes (``jobs``), in order: results come back in input order.
 
 from __future__ import annotations
 
+import io
 import re
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from secmsg_cli.errors import InvalidInput
 
@@ -151,33 +152,57 @@ def is_mbox(path: Path) -> bool:
     - it does, and a later separator line follows an empty line: a second
       message. An .eml file often keeps its one envelope ``From `` line; it
       stays one message, whatever lines of its body start with "From ".
+
+    Standard input, which has no name, follows the ``.eml`` rule.
     """
     try:
         with path.open("rb") as fh:
-            first = fh.readline(_LINE).removeprefix(BOM)
-            if not _SEPARATOR.match(first):
-                return False
-            if not path.name.lower().endswith(".eml"):
-                return True
-            after_empty = False
-            while line := fh.readline(_LINE):
-                if after_empty and _SEPARATOR.match(line):
-                    return True
-                after_empty = line in (b"\n", b"\r\n")
+            return _holds_mbox(fh, one_is_enough=not path.name.lower().endswith(".eml"))
     except OSError:
         return False
+
+
+def _holds_mbox(fh: BinaryIO, *, one_is_enough: bool) -> bool:
+    """:func:`is_mbox` on an open file, read from its start."""
+    first = fh.readline(_LINE).removeprefix(BOM)
+    if not _SEPARATOR.match(first):
+        return False
+    if one_is_enough:
+        return True
+    after_empty = False
+    while line := fh.readline(_LINE):
+        if after_empty and _SEPARATOR.match(line):
+            return True
+        after_empty = line in (b"\n", b"\r\n")
     return False
 
 
-def is_single(paths: list[str]) -> bool:
+def is_single(paths: list[str], max_size: int = DEFAULT_MAX_SIZE) -> bool:
     """One input that is one message (a file or stdin): commands print one
-    object for it; directories and mbox files, like several inputs, a list."""
+    object for it; directories and mbox files, like several inputs, a list.
+    (For ``-``, standard input is read here, and kept for :func:`iter_inputs`.)"""
     if len(paths) != 1:
         return False
     if paths[0] == "-":
-        return True
+        data = _stdin(max_size)
+        return not (len(data) <= max_size and _holds_mbox(io.BytesIO(data), one_is_enough=False))
     path = Path(paths[0])
     return not path.is_dir() and not (path.is_file() and is_mbox(path))
+
+
+# Standard input, read once: by is_single (to tell one message from an mbox)
+# or by iter_inputs, whichever comes first, for the stream it was read from.
+_STDIN: dict[str, Any] = {}
+
+
+def _stdin(max_size: int) -> bytes:
+    """Standard input (at most ``max_size`` bytes and one more, a byte-order
+    mark left out)."""
+    stream = sys.stdin.buffer
+    if _STDIN.get("stream") is not stream:
+        _STDIN.update(stream=stream, data=stream.read(max_size + len(BOM) + 1).removeprefix(BOM))
+    data: bytes = _STDIN["data"]
+    return data
 
 
 # What a directory run does not read, and why: (path, reason) pairs, reported
@@ -194,11 +219,14 @@ def iter_inputs(
     why), ...])`` is called before that directory's messages come."""
     for raw in paths:
         if raw == "-":
-            data = sys.stdin.buffer.read(max_size + len(BOM) + 1).removeprefix(BOM)
+            data = _stdin(max_size)
+            _STDIN.clear()  # (read once; not kept past the batch)
             if len(data) > max_size:
                 yield Item(
                     "-", error=f"cannot read message: more than {max_size} bytes (--max-size)"
                 )
+            elif _holds_mbox(io.BytesIO(data), one_is_enough=False):
+                yield from _iter_mbox_stream(io.BytesIO(data), "-", max_size)
             else:
                 yield Item("-", data)
             continue
@@ -271,41 +299,46 @@ def _iter_mbox(path: Path, max_size: int) -> Iterator[Item]:
         yield Item(str(path), error=f"cannot read mbox {path}: {exc.strerror or exc}")
         return
     with fh:
-        count = 0
-        parts: list[bytes] | None = None  # the message being read
-        size = 0
-        line_start = True
-        first = True
-        while True:
-            try:
-                chunk = fh.readline(_LINE)
-            except OSError as exc:
-                yield Item(
-                    f"{path}#{count + 1}",
-                    error=f"cannot read message {count + 1} of {path}: {exc.strerror or exc}",
-                )
-                return
-            if first:
-                chunk, first = chunk.removeprefix(BOM), False
-            separator = line_start and chunk.startswith(b"From ")
-            if parts is not None and (separator or not chunk):
-                yield _mbox_item(path, count, parts, size, max_size)
-                parts = None
-            if not chunk:
-                return
-            line_start = chunk.endswith(b"\n")
-            if separator:
-                count, parts, size = count + 1, [], 0
-                while not line_start:  # the rest of a long separator line
-                    rest = fh.readline(_LINE)
-                    line_start = not rest or rest.endswith(b"\n")
-            elif parts is not None:
-                size += len(chunk)
-                if size <= max_size + 2:  # (+ the empty line before the next separator)
-                    parts.append(chunk)
+        yield from _iter_mbox_stream(fh, str(path), max_size)
 
 
-def _mbox_item(path: Path, number: int, parts: list[bytes], size: int, max_size: int) -> Item:
+def _iter_mbox_stream(fh: BinaryIO, path: str, max_size: int) -> Iterator[Item]:
+    """:func:`_iter_mbox` on an open file (``path`` names it)."""
+    count = 0
+    parts: list[bytes] | None = None  # the message being read
+    size = 0
+    line_start = True
+    first = True
+    while True:
+        try:
+            chunk = fh.readline(_LINE)
+        except OSError as exc:
+            yield Item(
+                f"{path}#{count + 1}",
+                error=f"cannot read message {count + 1} of {path}: {exc.strerror or exc}",
+            )
+            return
+        if first:
+            chunk, first = chunk.removeprefix(BOM), False
+        separator = line_start and chunk.startswith(b"From ")
+        if parts is not None and (separator or not chunk):
+            yield _mbox_item(path, count, parts, size, max_size)
+            parts = None
+        if not chunk:
+            return
+        line_start = chunk.endswith(b"\n")
+        if separator:
+            count, parts, size = count + 1, [], 0
+            while not line_start:  # the rest of a long separator line
+                rest = fh.readline(_LINE)
+                line_start = not rest or rest.endswith(b"\n")
+        elif parts is not None:
+            size += len(chunk)
+            if size <= max_size + 2:  # (+ the empty line before the next separator)
+                parts.append(chunk)
+
+
+def _mbox_item(path: str, number: int, parts: list[bytes], size: int, max_size: int) -> Item:
     source = f"{path}#{number}"
     if parts and parts[-1] in (b"\n", b"\r\n"):
         size -= len(parts.pop())  # the empty line before the next separator

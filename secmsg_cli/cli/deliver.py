@@ -187,7 +187,7 @@ def deliver(
         limits=limits,
     )
     box = outbox_for(store, outbox)
-    single = is_single(paths)
+    single = is_single(paths, limit)
     out = console()
     debug = os.environ.get("SECMSG_DEBUG") == "1"
     counts = {"messages": 0, "portal": 0, "files": 0, "errors": 0}

@@ -380,7 +380,7 @@ def run(args: SimulateArgs) -> int:
         max_recipients=args.max_recipients,
     )
     paths = list(args.paths)
-    single = is_single(paths)
+    single = is_single(paths, limit)
     items: Iterable[Any] = iter_inputs(paths, limit, None if args.quiet else warn_skipped)
     addresses = None
     if (

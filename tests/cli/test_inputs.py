@@ -184,3 +184,16 @@ def test_links_to_directories_and_fifos_are_named_not_followed_or_read(sim, inpu
     (line,) = [x for x in r.stderr.splitlines() if x.startswith("warning:")]
     assert f"{inputs / 'loop'} (a link to a directory, not followed)" in line
     assert f"{inputs / 'pipe'} (not a regular file)" in line
+
+
+def test_an_mbox_on_standard_input_is_every_message_in_it(demo, inputs):
+    box = mbox_at(inputs / "box", "01", "03")
+    r = demo("simulate", "-", "--at", AT, "-o", "json", input=box.read_bytes().decode())
+    assert r.exit_code == 0, r.output
+    assert [d["source"] for d in r.json] == ["-#1", "-#2"]
+    assert ids(r.json)[0] == ID_01
+    # one message keeping its envelope line is still one (one object)
+    one = b"From alice@example.com Thu Nov 26 09:14:07 2026\n" + msg("01").read_bytes()
+    r = demo("simulate", "-", "--at", AT, "-o", "json", input=one.decode())
+    assert r.exit_code == 0, r.output
+    assert r.json["source"] == "-" and r.json["message"]["message_id"] == ID_01
