@@ -148,6 +148,7 @@ def test_jobs_keep_the_order_and_the_results(demo, tmp_path, monkeypatch):
     "extra",
     [
         ["-o", "json"],
+        ["-o", "csv"],
         ["-o", "table"],
         ["-o", "jsonl", "--coverage"],
         ["-o", "table", "--explain"],
