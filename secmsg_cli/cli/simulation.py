@@ -274,6 +274,9 @@ def _print_diff_change(out: Console, c: Any) -> None:
     elif c.recipient is not None:
         decided = "before" if c.before is not None else "after"
         out.print(Text(f"    decided only {decided}", style="yellow"))
+    if c.why_before == c.why_after:  # the same reason, other values
+        out.print(Text(_printable(f"    why: {c.why_before}"), style="dim"))
+        return
     out.print(Text(_printable(f"    before: {c.why_before}"), style="dim"))
     out.print(Text(_printable(f"    after:  {c.why_after}"), style="dim"))
 
