@@ -7,6 +7,6 @@ not export, to turn each one into one line on stderr and its exit code. Should
 a Typer release move them, this import is the one line to change.
 """
 
-from typer._click.exceptions import ClickException, NoArgsIsHelpError, UsageError
+from typer._click.exceptions import ClickException, NoArgsIsHelpError, NoSuchOption, UsageError
 
-__all__ = ["ClickException", "NoArgsIsHelpError", "UsageError"]
+__all__ = ["ClickException", "NoArgsIsHelpError", "NoSuchOption", "UsageError"]

@@ -84,6 +84,23 @@ def _csv_cell(value: Any) -> Any:
     return value
 
 
+def csv_rows(
+    rows: Sequence[Mapping[str, Any]] | Sequence[Sequence[Any]], keys: Sequence[str] | None = None
+) -> str:
+    """CSV lines (each ending in a newline) for ``rows``: mappings, their
+    ``keys`` in order, or (without ``keys``) sequences of cells, e.g. the
+    header. Every cell as :func:`_csv_cell` makes it safe."""
+    import csv
+    import io
+
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    for row in rows:
+        cells = [row.get(k) for k in keys] if keys is not None else row  # type: ignore[union-attr]
+        writer.writerow([_csv_cell(c) for c in cells])
+    return buffer.getvalue()
+
+
 def csv_text(text: str) -> str:
     """Text for a CSV cell, which people open in a spreadsheet or print on a
     terminal: control and invisible characters escaped as in tables (line
@@ -137,12 +154,7 @@ def emit(
     keys = [c.split(":", 1)[0] for c in spec]
     headers = [c.split(":", 1)[1] if ":" in c else c for c in spec]
     if output is Output.csv:
-        import csv
-
-        writer = csv.writer(sys.stdout, lineterminator="\n")
-        writer.writerow(keys)
-        for row in rows:
-            writer.writerow([_csv_cell(row.get(k)) for k in keys])
+        sys.stdout.write(csv_rows([keys]) + csv_rows(rows, keys))
         return
     from rich.table import Table
     from rich.text import Text

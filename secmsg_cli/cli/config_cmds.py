@@ -11,9 +11,10 @@ import typer
 
 from secmsg_cli.cli._common import OutputOpt, open_store, state
 from secmsg_cli.cli._output import Output, say, to_json, write_file
-from secmsg_cli.errors import SecmsgError
+from secmsg_cli.errors import Refused, SecmsgError
 
 if TYPE_CHECKING:
+    from secmsg_cli.config import Config
     from secmsg_cli.plan import Plan
 
 
@@ -123,6 +124,24 @@ def _plan_json(plan: Plan) -> dict[str, Any]:
     }
 
 
+TestOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--test",
+        metavar="CASES",
+        help="First run this cases file against FILE (as 'test CASES --config FILE'); "
+        "exit 4 without planning or changing anything when a case fails.",
+    ),
+]
+
+
+def _test_first(ctx: typer.Context, cases: str | None, cfg: Config, file: str) -> None:
+    if cases is not None:
+        from secmsg_cli.cli.test_cmd import test_before_change
+
+        test_before_change(cases, cfg, file, quiet=state(ctx).quiet)
+
+
 def plan_cmd(
     ctx: typer.Context,
     file: Annotated[
@@ -135,17 +154,20 @@ def plan_cmd(
         bool,
         typer.Option("--detailed-exitcode", help="Exit 5 when there are changes, 0 when none."),
     ] = False,
+    test: TestOpt = None,
     output: OutputOpt = Output.table,
 ) -> None:
     """Show what 'apply' would change in the store to make it equal to FILE.
 
     secmsg plan secmsg.toml --detailed-exitcode
+    secmsg plan secmsg.toml --test cases.toml
     """
     from secmsg_cli.config import read_file, validate_document
     from secmsg_cli.plan import make_plan
 
     doc, source = read_file(file)
     cfg = validate_document(doc, source)
+    _test_first(ctx, test, cfg, file)
     plan, _ = make_plan(open_store(ctx), cfg, prune=prune)
     if output is Output.table:
         _print_plan(plan, file, state(ctx).quiet)
@@ -153,6 +175,23 @@ def plan_cmd(
         sys.stdout.write(to_json(_plan_json(plan)) + "\n")
     if detailed_exitcode and not plan.empty:
         raise typer.Exit(5)
+
+
+def _confirm(plan: Plan, *, prune: bool) -> None:
+    """Ask on a terminal before any change; off a terminal (a cron job, a CI
+    step) refuse a change that deletes unless --yes said so, as terraform
+    refuses without -auto-approve: exit 1, nothing changed."""
+    if sys.stdin.isatty():
+        if not typer.confirm("Apply these changes?", default=False):
+            raise typer.Abort()
+        return
+    deletes = plan.counts()["delete"]
+    if deletes or prune:
+        what = f"would delete {deletes} object(s)" if deletes else "--prune can delete objects"
+        raise Refused(
+            f"apply {what} and standard input is not a terminal to ask: "
+            "pass --yes to apply without asking; nothing was changed"
+        )
 
 
 def apply_cmd(
@@ -164,13 +203,22 @@ def apply_cmd(
         bool,
         typer.Option("--prune", help="Delete objects that are not in FILE (never without it)."),
     ] = False,
-    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    yes: Annotated[
+        bool,
+        typer.Option(
+            "--yes",
+            "-y",
+            help="Do not ask for confirmation (needed to delete when standard input is not a terminal).",
+        ),
+    ] = False,
+    test: TestOpt = None,
     output: OutputOpt = Output.table,
 ) -> None:
     """Make the store equal to FILE, in one transaction (validated as a whole
     first; unchanged objects keep their ids).
 
         secmsg apply secmsg.toml --prune --yes
+        secmsg apply secmsg.toml --test cases.toml --yes
     """
     from secmsg_cli.config import read_file, validate_document
     from secmsg_cli.errors import ConfigError
@@ -178,6 +226,7 @@ def apply_cmd(
 
     doc, source = read_file(file)
     cfg = validate_document(doc, source)
+    _test_first(ctx, test, cfg, file)
     store = open_store(ctx, create=True)
     plan, _ = make_plan(store, cfg, prune=prune)
     if output is Output.table:
@@ -186,8 +235,8 @@ def apply_cmd(
         if output is not Output.table:
             sys.stdout.write(to_json(_plan_json(plan) | {"applied": False}) + "\n")
         return
-    if not yes and sys.stdin.isatty() and not typer.confirm("Apply these changes?", default=False):
-        raise typer.Abort()
+    if not yes:
+        _confirm(plan, prune=prune)
     try:
         apply_plan(store, plan, source=file)
     except SecmsgError as exc:

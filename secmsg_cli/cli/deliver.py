@@ -30,9 +30,9 @@ from secmsg_cli.cli._context import (
     SourceIpOpt,
     ViaOpt,
 )
-from secmsg_cli.cli._output import Output, console, to_json, to_json_line
+from secmsg_cli.cli._output import Output, console, csv_rows, to_json, to_json_line
 from secmsg_cli.cli._values import build_context, parse_limits, printable
-from secmsg_cli.errors import InvalidInput, SecmsgError
+from secmsg_cli.errors import SecmsgError
 
 if TYPE_CHECKING:
     from datetime import tzinfo
@@ -110,7 +110,7 @@ def deliver(
     paths: Annotated[
         list[str],
         typer.Argument(
-            help=".eml files, - (stdin), directories (every *.eml below) or mbox files."
+            help=".eml files, - (stdin), directories (every .eml and mbox file below) or mbox files."
         ),
     ],
     mail_from: MailFromOpt = None,
@@ -135,7 +135,7 @@ def deliver(
     ] = False,
     output: Annotated[
         Output,
-        typer.Option("--output", "-o", help="table, json or jsonl.", case_sensitive=False),
+        typer.Option("--output", "-o", help="table, json, jsonl or csv.", case_sensitive=False),
     ] = Output.table,
 ) -> None:
     """Deliver messages: retain portal copies, write what would be emailed to the outbox.
@@ -153,13 +153,18 @@ def deliver(
         secmsg deliver fixtures/messages -o json --outbox /tmp/outbox
     """
     from secmsg_cli.cli._boundary import line
-    from secmsg_cli.cli.simulation import _print_decision, _print_error_row
+    from secmsg_cli.cli.simulation import (
+        CSV_COLUMNS,
+        _print_decision,
+        _print_error_row,
+        csv_lines,
+        warn_skipped,
+    )
     from secmsg_cli.delivery.lifecycle import deliver as deliver_one
     from secmsg_cli.engine.render import error_to_json
     from secmsg_cli.runner import is_single, iter_inputs, parse_size, run_one
 
-    if output is Output.csv:
-        raise InvalidInput("deliver writes table, json or jsonl (not csv)")
+    csv_columns = (*CSV_COLUMNS, "portal_id")
     limit = parse_size(max_size)
     limits = parse_limits(
         max_depth=max_depth,
@@ -182,14 +187,17 @@ def deliver(
         limits=limits,
     )
     box = outbox_for(store, outbox)
-    single = is_single(paths)
+    single = is_single(paths, limit)
     out = console()
     debug = os.environ.get("SECMSG_DEBUG") == "1"
     counts = {"messages": 0, "portal": 0, "files": 0, "errors": 0}
     first = True
     if output is Output.json and not single:
         sys.stdout.write("[")
-    for item in iter_inputs(paths, limit):
+    elif output is Output.csv:
+        sys.stdout.write(csv_rows([csv_columns]))
+    skipped = None if state(ctx).quiet else warn_skipped
+    for item in iter_inputs(paths, limit, skipped):
         counts["messages"] += 1
         decision, error = run_one(snapshot, item, context, limit)
         delivered = None
@@ -240,11 +248,14 @@ def deliver(
                 if error is not None
                 else _json(decision, delivered, item.source, tz, explain)
             )
-            text = to_json_line(doc) if output is Output.jsonl else to_json(doc)
-            if output is Output.jsonl or single:
-                sys.stdout.write(text + "\n")
+            if output is Output.csv:
+                sys.stdout.write(csv_lines(doc, csv_columns))
+            elif output is Output.jsonl or single:
+                sys.stdout.write(
+                    (to_json_line(doc) if output is Output.jsonl else to_json(doc)) + "\n"
+                )
             else:
-                sys.stdout.write(("\n" if first else ",\n") + text)
+                sys.stdout.write(("\n" if first else ",\n") + to_json(doc))
         first = False
     if output is Output.json and not single:
         sys.stdout.write("\n]\n" if not first else "]\n")

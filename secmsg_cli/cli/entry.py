@@ -4,8 +4,8 @@
 message at a time, so its start-up is what users wait for. Typer builds the
 whole command tree and a validator per parameter before running anything;
 that alone costs several times what deciding one message does. So a plain
-``simulate`` command line (global ``--db``/``-q``, then ``simulate`` with
-its own options, each spelt as its ``--help`` shows) is parsed here and run
+``simulate`` command line (``simulate`` with its own options and the global
+``--db``/``-q``, before or after it, each spelt as ``--help`` shows) is parsed here and run
 without loading Typer or the other commands. Anything else, or anything
 here's parser is unsure of (``--help``, an unknown option, a value Typer
 would refuse), goes to the Typer application, which owns every usage error;
@@ -139,7 +139,10 @@ def parse_simulate(args: list[str]) -> SimulateArgs | None:
             paths.extend(args[i + 1 :])
             break
         if token.startswith("-") and token != "-":
+            # (the global options may follow the command too)
             nxt = _take(args, i, _OPTIONS, values)
+            if nxt is None:
+                nxt = _take(args, i, _GLOBAL, values)
             if nxt is None:
                 return None
             i = nxt

@@ -32,7 +32,7 @@ def simulate(
     paths: Annotated[
         list[str],
         typer.Argument(
-            help=".eml files, - (stdin), directories (every *.eml below) or mbox files."
+            help=".eml files, - (stdin), directories (every .eml and mbox file below) or mbox files."
         ),
     ],
     mail_from: MailFromOpt = None,
@@ -90,7 +90,12 @@ def simulate(
     ] = False,
     output: Annotated[
         Output,
-        typer.Option("--output", "-o", help="table, json or jsonl.", case_sensitive=False),
+        typer.Option(
+            "--output",
+            "-o",
+            help="table, json, jsonl or csv (a row per recipient).",
+            case_sensitive=False,
+        ),
     ] = Output.table,
 ) -> None:
     """Decide, per recipient, where each message goes and why. Writes nothing.

@@ -6,8 +6,8 @@ entry point (``cli/entry.py``, which runs a plain ``simulate`` without
 loading Typer and the other commands) both call :func:`run`.
 
 Reads the store once (a Snapshot), then streams messages: files, ``-``
-(standard input), directories (every ``*.eml`` below) and mbox files. Nothing
-is written to the store.
+(standard input), directories (every ``.eml`` and mbox file below) and mbox
+files. Nothing is written to the store.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from secmsg_cli.cli._output import Output, console, to_json, to_json_line
+from secmsg_cli.cli._output import Output, console, csv_rows, to_json, to_json_line
 from secmsg_cli.cli._values import build_context, parse_limits
 from secmsg_cli.cli._values import printable as _printable
 from secmsg_cli.errors import InvalidInput
@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from secmsg_cli.coverage import Coverage
     from secmsg_cli.engine.message import Limits
 
-__all__ = ["MAX_JOBS", "SimulateArgs", "run"]
+__all__ = ["CSV_COLUMNS", "MAX_JOBS", "SimulateArgs", "csv_lines", "run"]
 
 # --jobs: the most worker processes a batch may ask for (the Typer declaration
 # in cli/simulate.py and the lean parser in cli/entry.py both read it here).
@@ -69,6 +69,56 @@ class SimulateArgs:
     against: str | None = None
     detailed_exitcode: bool = False
     output: Output = Output.table
+
+
+# --- CSV: one row per recipient -------------------------------------------------
+
+CSV_COLUMNS = (
+    "source",
+    "address",
+    "internal",
+    "route",
+    "secure",
+    "definition",
+    "trigger",
+    "policy_id",
+    "policy_kind",
+    "bypass_id",
+    "expires",
+    "latest_expiry",
+    "error",
+)
+
+
+def csv_lines(doc: dict[str, Any], columns: tuple[str, ...] = CSV_COLUMNS) -> str:
+    """The CSV rows (``-o csv``, under a header of :data:`CSV_COLUMNS`) of
+    one message's JSON document: a row per recipient, with the values of the
+    JSON form; a message that could not be decided (or has no recipient to
+    show), one row with its source and error. (``deliver`` adds the column
+    ``portal_id``.)"""
+    rows: list[dict[str, Any]] = []
+    for r in doc.get("recipients", ()):
+        policy, bypass, portal = r["policy"] or {}, r["bypass"] or {}, r["portal"] or {}
+        rows.append(
+            {
+                "source": doc["source"],
+                "address": r["address"],
+                "internal": r["internal"],
+                "route": r["route"],
+                "secure": r["secure"],
+                "definition": r["definition"],
+                "trigger": r["trigger"],
+                "policy_id": policy.get("id"),
+                "policy_kind": policy.get("kind"),
+                "bypass_id": bypass.get("id"),
+                "expires": portal.get("expires"),
+                "latest_expiry": portal.get("latest_expiry"),
+                "portal_id": portal.get("id"),
+            }
+        )
+    if not rows:
+        rows.append({"source": doc["source"], "error": doc.get("error")})
+    return csv_rows(rows, columns)
 
 
 # --- output for people ---------------------------------------------------------
@@ -198,6 +248,15 @@ def split_notes(notes: Iterable[str]) -> tuple[list[str], list[str]]:
     return first, [n for n in notes if not n.startswith(_RECIPIENT_NOTES)]
 
 
+def warn_skipped(directory: str, skipped: list[tuple[str, str]]) -> None:
+    """Names on stderr the files of a directory that a run does not read
+    (not with -q: they are neither results nor errors)."""
+    from secmsg_cli.cli._output import warn
+    from secmsg_cli.runner import describe_skipped
+
+    warn(describe_skipped(directory, skipped))
+
+
 def _print_error_row(out: Console, source: str, error: str) -> None:
     from rich.text import Text
 
@@ -310,7 +369,7 @@ def finish(
     batch: bool = True,
 ) -> Rendered:
     """The :func:`secmsg_cli.runner.run_all` finisher of simulate: renders
-    JSON/JSONL output (``output``; None for the table, which the parent
+    JSON/JSONL/CSV output (``output``; None for the table, which the parent
     prints) and counts."""
     from secmsg_cli.engine.render import decision_to_json, error_to_json
 
@@ -322,7 +381,12 @@ def finish(
             if error is not None
             else decision_to_json(decision, item.source, tz, explain=explain)
         )
-        text = to_json_line(doc) if output is Output.jsonl else to_json(doc, fast=batch)
+        if output is Output.csv:
+            text = csv_lines(doc).removesuffix("\n")
+        elif output is Output.jsonl:
+            text = to_json_line(doc)
+        else:
+            text = to_json(doc, fast=batch)
     secure = portal = 0
     if decision is not None:
         for r in decision.recipients:
@@ -337,8 +401,8 @@ def run(args: SimulateArgs) -> int:
     from secmsg_cli.store.store import open_store
 
     output, against, explain = args.output, args.against, args.explain
-    if output is Output.csv:
-        raise InvalidInput("simulate writes table, json or jsonl (not csv)")
+    if output is Output.csv and against is not None:
+        raise InvalidInput("--against lists changed decisions as table, json or jsonl (not csv)")
     if args.detailed_exitcode and against is None:
         raise InvalidInput("--detailed-exitcode needs --against")
     if against is not None and (args.coverage or args.min_coverage is not None or explain):
@@ -353,8 +417,8 @@ def run(args: SimulateArgs) -> int:
         max_recipients=args.max_recipients,
     )
     paths = list(args.paths)
-    single = is_single(paths)
-    items: Iterable[Any] = iter_inputs(paths, limit)
+    single = is_single(paths, limit)
+    items: Iterable[Any] = iter_inputs(paths, limit, None if args.quiet else warn_skipped)
     addresses = None
     if (
         single
@@ -571,13 +635,15 @@ class _Shown:
     def begin(self) -> None:
         if self.streaming_json:
             sys.stdout.write("[")
+        elif self.rendered is Output.csv:
+            sys.stdout.write(csv_rows([CSV_COLUMNS]))
 
     def one(self, r: Rendered) -> None:
         write = sys.stdout.write
         if self.diff is not None:
             self._changes(r, self.diff)
         elif r.text is not None:
-            if self.output is Output.jsonl or self.single:
+            if self.output in (Output.jsonl, Output.csv) or self.single:
                 write(r.text + "\n")
             else:
                 write(("\n" if self.first else ",\n") + r.text)
