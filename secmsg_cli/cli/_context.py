@@ -9,6 +9,8 @@ from typing import Annotated
 
 import typer
 
+from secmsg_cli.cli import _complete
+
 MailFromOpt = Annotated[
     str | None,
     typer.Option("--mail-from", help="Envelope sender (default: Return-Path, else header From)."),
@@ -31,7 +33,12 @@ ViaOpt = Annotated[
     ),
 ]
 DefinitionOpt = Annotated[
-    str | None, typer.Option("--definition", help="The definition the sender chose (trigger user).")
+    str | None,
+    typer.Option(
+        "--definition",
+        autocompletion=_complete.definitions,
+        help="The definition the sender chose (trigger user).",
+    ),
 ]
 ExplainOpt = Annotated[
     bool,

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import sys
 from collections.abc import Mapping, Sequence
 from enum import Enum
@@ -22,6 +23,7 @@ from secmsg_cli.cli._values import printable
 
 if TYPE_CHECKING:
     from rich.console import Console
+    from rich.text import Text
 
 
 class Output(str, Enum):
@@ -58,6 +60,18 @@ def _cell(value: Any) -> str:
     name, a banner, a match line or a message's subject may carry escape
     sequences meant for the terminal)."""
     return printable(_text(value))
+
+
+# A time as JSON carries it (ISO 8601, already in the account's time zone).
+_ISO_TIME = re.compile(r"(\d{4}-\d\d-\d\d)T(\d\d:\d\d)(?::\d\d(?:\.\d+)?)?(?:[+-]\d\d:\d\d|Z)?")
+
+
+def table_time(value: str) -> str:
+    """An ISO time as a table shows it, the way the account reads times:
+    ``2026-12-04T10:00:00+00:00`` -> ``2026-12-04 10:00`` (JSON and CSV keep
+    the full form). Any other text is returned as it is."""
+    m = _ISO_TIME.fullmatch(value)
+    return f"{m.group(1)} {m.group(2)}" if m else value
 
 
 def _text(value: Any) -> str:
@@ -134,11 +148,15 @@ def emit(
     columns: Sequence[str] | None = None,
     title: str | None = None,
     empty: str = "nothing to show",
+    drop: Sequence[str] | None = None,
+    whole: Sequence[str] = (),
 ) -> None:
     """Write a listing (a sequence of rows) or one object (a mapping).
 
     ``columns`` chooses and orders the table/CSV columns (JSON keeps every
     field); a column ``"name:Header"`` shows ``name`` under ``Header``.
+    ``drop``: the keys of the columns a narrow terminal may leave out, the
+    least useful first, and of those that never wrap (see :func:`print_table`).
     """
     output = Output(output)
     single = isinstance(data, Mapping)
@@ -171,12 +189,144 @@ def emit(
     if not rows:
         sys.stderr.write(empty + "\n")
         return
-    table = Table(title=title, header_style="bold")
-    for header in headers:
-        table.add_column(header, overflow="fold")
+    # A listing shows times as the account reads them; one object (``show``)
+    # keeps them whole.
+    cells = [[Text(table_time(_cell(row.get(k)))) for k in keys] for row in rows]
+    print_table(
+        out,
+        headers,
+        cells,
+        title=title,
+        drop=None if drop is None else [headers[keys.index(k)] for k in drop if k in keys],
+        whole=[headers[keys.index(k)] for k in whole if k in keys],
+    )
+
+
+# --- tables that read at any width --------------------------------------------
+
+# What a table never breaks: a time as tables show it, else a run of non-space
+# characters (an address, a path, a number, a word).
+_UNIT = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d(?: [A-Z]{2,5}\b| [+-]\d{4}\b)?|\S+")
+
+
+def _units(text: str) -> list[str]:
+    return _UNIT.findall(text)
+
+
+def _columns_fit(
+    headers: Sequence[str],
+    cells: Sequence[Sequence[str]],
+    width: int,
+    drop: Sequence[str],
+    whole: Sequence[str] = (),
+) -> tuple[list[int], list[int], list[bool]]:
+    """Plan a table for ``width`` columns of terminal: (the columns kept, the
+    width of each, whether it must not wrap).
+
+    A column is at least as wide as its longest unit (so no address, path,
+    time or word is ever split; the heading's words count too); a column whose
+    every cell is one unit (addresses, times, numbers) never wraps. Columns
+    that are empty in every row go first when the table does not fit, then
+    those named in ``drop``, in order. What is left over goes to the columns
+    still short of their longest line, shared by water-filling."""
+    n = len(headers)
+    least = [max((len(u) for u in _units(h)), default=1) for h in headers]
+    solid = [h in whole for h in headers]
+    most = [len(h) for h in headers]
+    atomic = [True] * n
+    empty = [True] * n
+    for row in cells:
+        for i, text in enumerate(row):
+            units = [text.strip()] if solid[i] and text.strip() else _units(text)
+            if not units:
+                continue
+            empty[i] = False
+            least[i] = max(least[i], *(len(u) for u in units))
+            most[i] = max(most[i], *(len(line) for line in text.split("\n")))
+            if len(units) > 1 or units[0] != text.strip():
+                atomic[i] = False
+    for i in range(n):
+        if atomic[i]:  # a heading over a column that never wraps does not wrap either
+            least[i] = max(least[i], len(headers[i]))
+    kept = list(range(n))
+
+    def needed() -> int:  # the default box: a rule and a space either side of each cell
+        return sum(least[i] for i in kept) + 3 * len(kept) + 1
+
+    named = [headers.index(h) for h in drop if h in headers]
+    # the empty columns first (those named in ``drop`` in its order), then the named ones
+    order = [i for i in named if empty[i]] + [i for i in range(n) if empty[i] and i not in named]
+    order += named
+    for i in order:
+        if needed() <= width or len(kept) == 1:
+            break
+        if i in kept:
+            kept.remove(i)
+    widths = {i: least[i] for i in kept}
+    spare = width - needed()
+    # Water-filling: a column that needs no more than an even share of what
+    # is left gets its longest line (as few wrapped columns as can be); the
+    # others share the rest evenly.
+    short = [i for i in kept if most[i] > widths[i]]
+    while spare > 0 and short:
+        share = spare // len(short)
+        done = [i for i in short if most[i] - widths[i] <= share]
+        if not done:
+            for k, i in enumerate(short):
+                widths[i] += share + (1 if k < spare % len(short) else 0)
+            break
+        for i in done:
+            spare -= most[i] - widths[i]
+            widths[i] = most[i]
+        short = [i for i in short if i not in done]
+    return kept, [widths[i] for i in kept], [atomic[i] for i in kept]
+
+
+def print_table(
+    out: Console,
+    headers: Sequence[str],
+    rows: Sequence[Sequence[Text]],
+    *,
+    title: str | Text | None = None,
+    drop: Sequence[str] | None = None,
+    whole: Sequence[str] = (),
+    why: str = "",
+) -> None:
+    """Print rows of cells as a table that reads at the console's width:
+    never an address, a path or a time split over lines, every column headed.
+    When the table does not fit, the columns with nothing in them are left
+    out first, then those named (by heading) in ``drop`` (by default every
+    column after the second, from the right), and a line under the table
+    says which (and ``why`` they can be spared); if even then it does not
+    fit, it is printed wider than the terminal rather than cut. The columns
+    named in ``whole`` (paths, names with spaces) never wrap at all."""
+    from rich.table import Table
+
+    if drop is None:
+        drop = list(reversed(headers[2:]))
+    kept, widths, atomic = _columns_fit(
+        headers, [[c.plain for c in row] for row in rows], out.width, drop, whole
+    )
+    left_out = [h for i, h in enumerate(headers) if i not in kept]
+    caption = None
+    if left_out:
+        caption = f"left out at this width: {', '.join(left_out)}"
+        caption += f" ({why})" if why else " (a wider terminal or -o json shows them)"
+    table = Table(title=title, header_style="bold", caption=caption, caption_justify="left")
+    for i, w, solid in zip(kept, widths, atomic, strict=True):
+        table.add_column(headers[i], width=w, no_wrap=solid, overflow="fold")
     for row in rows:
-        table.add_row(*(Text(_cell(row.get(k))) for k in keys))
-    out.print(table)
+        table.add_row(*(row[i] for i in kept))
+    total = sum(widths) + 3 * len(widths) + 1
+    if total <= out.width:
+        out.print(table)
+        return
+    width = out.width
+    out.width = total  # wider than the terminal rather than a split address
+    try:
+        out.print(table)
+    finally:
+        out.width = width
 
 
 def write_file(path: str | os.PathLike[str], data: bytes) -> None:

@@ -26,9 +26,20 @@ class SecmsgGroup(TyperGroup):
     code, and ends every command by flushing its results (SPEC §10)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
+        from secmsg_cli.cli._common import readable_metavars
+
         super().__init__(*args, **kwargs)
         globals_ = [p for p in self.params if p.name in GLOBAL_OPTIONS]
         _add_global_options(self.commands.values(), globals_)
+        readable_metavars(self)  # the whole tree is built by now
+
+    def get_params(self, ctx: Any) -> Any:
+        from secmsg_cli.cli._common import readable_metavar
+
+        params = super().get_params(ctx)
+        for param in params:  # Typer adds --install-completion and the like later
+            readable_metavar(param)
+        return params
 
     def main(
         self,

@@ -123,6 +123,7 @@ def audit(
         rows,
         output,
         columns=["id", "at", "actor", "action", "kind", "object"],
+        drop=["actor", "kind"],
         empty="no audit entries",
     )
 

@@ -180,6 +180,17 @@ def list_(
             "routing",
             "builtin",
         ],
+        drop=[
+            "builtin",
+            "max_extension",
+            "banner_kind",
+            "routing",
+            "read_receipt",
+            "allow_reply_all_effective",
+            "allow_reply",
+            "allow_print",
+        ],
+        whole=["path"],
         empty="no definitions",
     )
 

@@ -69,24 +69,29 @@ def outbox_for(store: Any, option: str | None) -> Outbox:
 
 
 def _print_delivered(out: Console, delivered: Any, tz: tzinfo) -> None:
-    from rich.table import Table
     from rich.text import Text
+
+    from secmsg_cli.cli._output import print_table
 
     if not delivered.files:
         out.print(Text("nothing written: no recipient is secure", style="dim"))
         out.print()
         return
-    table = Table(title=Text("delivered"), header_style="bold")
-    for col in ("portal id", "kind", "to", "outbox file"):
-        table.add_column(col, overflow="fold")
-    for f in delivered.files:
-        table.add_row(
-            Text(str(f.portal_id) if f.portal_id is not None else ""),
-            Text(f.kind),
-            Text(printable(", ".join(f.to))),
-            Text(printable(str(f.path))),
-        )
-    out.print(table)
+    print_table(
+        out,
+        ["portal id", "kind", "to", "outbox file"],
+        [
+            [
+                Text(str(f.portal_id) if f.portal_id is not None else ""),
+                Text(f.kind),
+                Text(printable(", ".join(f.to))),
+                Text(printable(str(f.path))),
+            ]
+            for f in delivered.files
+        ],
+        title=Text("delivered"),
+        drop=["kind", "portal id"],
+    )
     out.print()
 
 

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from secmsg_cli.cli import _complete
 from secmsg_cli.cli._common import OutputOpt, open_store, state, sub_app
 from secmsg_cli.cli._output import Output, emit, say
 
@@ -68,7 +69,9 @@ def list_(ctx: typer.Context, output: OutputOpt = Output.table) -> None:
 @group_app.command("show")
 def show(
     ctx: typer.Context,
-    group: Annotated[str, typer.Argument(help="Group name or id.")],
+    group: Annotated[
+        str, typer.Argument(autocompletion=_complete.groups, help="Group name or id.")
+    ],
     output: OutputOpt = Output.table,
 ) -> None:
     """Show a group and its members.
@@ -85,7 +88,10 @@ def show(
 
 @group_app.command("delete")
 def delete(
-    ctx: typer.Context, group: Annotated[str, typer.Argument(help="Group name or id.")]
+    ctx: typer.Context,
+    group: Annotated[
+        str, typer.Argument(autocompletion=_complete.groups, help="Group name or id.")
+    ],
 ) -> None:
     """Delete a group (refused while a folder or policy uses it).
 
@@ -98,7 +104,9 @@ def delete(
 @group_app.command("add-member")
 def add_member(
     ctx: typer.Context,
-    group: Annotated[str, typer.Argument(help="Group name or id.")],
+    group: Annotated[
+        str, typer.Argument(autocompletion=_complete.groups, help="Group name or id.")
+    ],
     members: Annotated[list[str], typer.Argument(help="Addresses or @domain members.")],
 ) -> None:
     """Add members to a group.
@@ -112,7 +120,9 @@ def add_member(
 @group_app.command("remove-member")
 def remove_member(
     ctx: typer.Context,
-    group: Annotated[str, typer.Argument(help="Group name or id.")],
+    group: Annotated[
+        str, typer.Argument(autocompletion=_complete.groups, help="Group name or id.")
+    ],
     members: Annotated[list[str], typer.Argument(help="Addresses or @domain members.")],
 ) -> None:
     """Remove members from a group.

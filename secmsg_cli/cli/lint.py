@@ -89,7 +89,7 @@ def lint(
         findings = _lint_file(file, at)
     rows = [f.to_dict() for f in findings]
     if rows or output is not Output.table:
-        emit(rows, output, columns=COLUMNS)
+        emit(rows, output, columns=COLUMNS, drop=["name", "object", "severity"])
     if not state(ctx).quiet:
         sys.stderr.write(rules.summary(findings) + "\n")
     if rules.failed(findings, strict):

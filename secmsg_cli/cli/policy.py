@@ -8,7 +8,8 @@ from typing import Annotated, Any
 
 import typer
 
-from secmsg_cli.cli._common import OutputOpt, open_store, state, sub_app
+from secmsg_cli.cli import _complete
+from secmsg_cli.cli._common import GROUP_NAMES, OutputOpt, open_store, state, sub_app
 from secmsg_cli.cli._output import Output, emit, say
 from secmsg_cli.cli._values import parse_at
 from secmsg_cli.errors import InvalidInput
@@ -29,10 +30,16 @@ FromOpt = Annotated[
     str | None,
     typer.Option(
         "--from",
+        autocompletion=_complete.targets,
         help="Emails From: everyone, internal, external, domain:D, domain:*.D, group:G, attribute:Name=value, address:A.",
     ),
 ]
-ToOpt = Annotated[str | None, typer.Option("--to", help="Emails To (same forms as --from).")]
+ToOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--to", autocompletion=_complete.targets, help="Emails To (same forms as --from)."
+    ),
+]
 FromPartOpt = Annotated[
     str | None,
     typer.Option("--from-part", help="Addresses based on: envelope (default), header or both."),
@@ -154,7 +161,10 @@ def _collect(
 # fills the placeholders of the docstring, and declares the options whose help
 # or visibility depends on the kind (``_KIND_PARAMETERS``).
 
-PolicyArg = Annotated[str, typer.Argument(help="Id (or the narrative, when unique).")]
+PolicyArg = Annotated[
+    str,
+    typer.Argument(autocompletion=_complete.policies, help="Id (or the narrative, when unique)."),
+]
 # An option that :func:`_for_kind` declares for each kind (``_kind_parameters``).
 PerKind = Annotated[str | None, "declared per kind"]
 
@@ -174,6 +184,7 @@ def _kind_parameters(kind: str) -> dict[str, Any]:
             typer.Option(
                 "--definition",
                 "-d",
+                autocompletion=_complete.definitions,
                 help="The definition applied (path or id).",
                 hidden=kind != "secure-messaging",
             ),
@@ -183,6 +194,7 @@ def _kind_parameters(kind: str) -> dict[str, Any]:
             typer.Option(
                 "--content-definition",
                 "-c",
+                autocompletion=_complete.content_definitions,
                 help="The content definition (name or id).",
                 hidden=kind != "content-examination",
             ),
@@ -258,16 +270,21 @@ def list_(
         str | None,
         typer.Option(
             "--definition",
+            metavar="TEXT",
             help="Only policies whose definition or content definition contains this text.",
         ),
     ] = None,
     from_: Annotated[
         str | None,
-        typer.Option("--from", help="Only policies whose Emails From contains this text."),
+        typer.Option(
+            "--from", metavar="TEXT", help="Only policies whose Emails From contains this text."
+        ),
     ] = None,
     to: Annotated[
         str | None,
-        typer.Option("--to", help="Only policies whose Emails To contains this text."),
+        typer.Option(
+            "--to", metavar="TEXT", help="Only policies whose Emails To contains this text."
+        ),
     ] = None,
     at: Annotated[
         str | None,
@@ -323,6 +340,7 @@ def list_(
                 "bidirectional:bidi",
                 "source_ips:source IPs",
             ],
+            drop=["source_ips", "bidirectional", "override", "to_text", "from_text", "status"],
             empty=f"no {_plural(kind)}",
         )
     else:
@@ -492,13 +510,6 @@ def policy_app(kind: str) -> typer.Typer:
     for name, command in COMMANDS:
         app.command(name)(_for_kind(command, kind))
     return app
-
-
-GROUP_NAMES = {
-    "secure-messaging": "policy",
-    "bypass": "bypass",
-    "content-examination": "content-policy",
-}
 
 
 def _status(store: Any, p: Policy, at: datetime | str | None, tz: tzinfo | None = None) -> str:

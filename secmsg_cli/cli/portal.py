@@ -434,6 +434,8 @@ def list_(
             "expires",
             "status",
         ],
+        drop=["sent", "definition", "sender", "subject"],
+        whole=["definition"],
         empty="no portal copies",
     )
 

@@ -23,7 +23,16 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from secmsg_cli.cli._output import Output, console, csv_rows, to_json, to_json_line
+from secmsg_cli.cli._output import (
+    Output,
+    console,
+    csv_rows,
+    print_table,
+    table_time,
+    to_json,
+    to_json_line,
+    warn,
+)
 from secmsg_cli.cli._values import build_context, parse_limits
 from secmsg_cli.cli._values import printable as _printable
 from secmsg_cli.errors import InvalidInput
@@ -126,8 +135,9 @@ def csv_lines(doc: dict[str, Any], columns: tuple[str, ...] = CSV_COLUMNS) -> st
 
 def _print_decision(out: Console, source: str, d: Any, tz: tzinfo, explain: bool) -> None:
     from rich.panel import Panel
-    from rich.table import Table
     from rich.text import Text as RichText
+
+    from secmsg_cli.delivery.compose import fmt_time
 
     def Text(value: str = "", style: str = "") -> RichText:
         return RichText(_printable(value), style=style)
@@ -139,41 +149,47 @@ def _print_decision(out: Console, source: str, d: Any, tz: tzinfo, explain: bool
     if d.header_from and d.header_from != d.envelope_from:
         head.append(_printable(f" (header From {d.header_from})"), style="dim")
     head.append(
-        f"  source IP {d.source_ip or 'unknown'}  at {d.at.astimezone(tz).isoformat()}  via {d.via}",
+        f"\nsource IP {d.source_ip or 'unknown'}  at {fmt_time(d.at, tz)}  via {d.via}",
         style="dim",
     )
     out.print(head)
     about_recipients, other_notes = split_notes(d.notes)
     for note in about_recipients:  # SPEC §6.1: said above the table
         out.print(Text(f"  note: {note}", style="yellow"))
-    table = Table(header_style="bold", show_lines=False)
-    # The short columns never wrap (at 80 columns the long ones share what is
-    # left, wrapped at spaces); internal/external goes under the address.
-    for col, short in (
-        ("recipient", False),
-        ("route", True),
-        ("secure", True),
-        ("definition", False),
-        ("trigger", True),
-        ("deciding policy", False),
-        ("bypass", True),
-    ):
-        table.add_column(col, no_wrap=short, overflow="ellipsis" if short else "fold")
+    rows = []
     for r in d.recipients:
         policy = f"{r.policy.kind} {r.policy.id}: {r.policy.narrative}" if r.policy else ""
         bypass = f"{r.bypass.id} ({r.bypass.option})" if r.bypass else ""
-        who = Text(r.address)
-        who.append("\n" + ("internal" if r.internal else "external"), style="dim")
-        table.add_row(
-            who,
-            Text(r.route, style="bold magenta" if r.route == "portal" else ""),
-            Text("yes" if r.secure else "no", style="green" if r.secure else "dim"),
-            Text(r.definition.path if r.definition else ""),
-            Text(r.trigger or ""),
-            Text(policy),
-            Text(bypass),
+        rows.append(
+            [
+                Text(r.address),
+                Text("internal" if r.internal else "external", style="dim"),
+                Text(r.route, style="bold magenta" if r.route == "portal" else ""),
+                Text("yes" if r.secure else "no", style="green" if r.secure else "dim"),
+                Text(r.definition.path if r.definition else ""),
+                Text(r.trigger or ""),
+                Text(policy),
+                Text(bypass),
+            ]
         )
-    out.print(table)
+    # At 80 columns the deciding policy and the trigger give way first: the
+    # line under the table for each recipient says both.
+    print_table(
+        out,
+        [
+            "recipient",
+            "side",
+            "route",
+            "secure",
+            "definition",
+            "trigger",
+            "deciding policy",
+            "bypass",
+        ],
+        rows,
+        drop=["deciding policy", "trigger", "bypass", "side"],
+        why="the lines below say why",
+    )
     for r in d.recipients:
         out.print(Text(f"  {r.address}: {r.reason}", style="dim"))
     for note in other_notes:
@@ -186,55 +202,71 @@ def _print_decision(out: Console, source: str, d: Any, tz: tzinfo, explain: bool
         out.print(Panel(Text(text), title=Text(f"banner for {', '.join(addressed)}"), expand=False))
     records = [r.portal for r in d.recipients if r.portal is not None]
     if records:
-        pt = Table(title=Text("portal records"), header_style="bold")
-        for col in (
-            "recipient",
-            "definition",
-            "expires",
-            "latest expiry",
-            "print",
-            "reply",
-            "reply all",
-            "read receipt",
-        ):
-            pt.add_column(col, overflow="fold")
 
-        def yn(flag: bool) -> str:
-            return "yes" if flag else "no"
+        def allows(p: Any) -> str:
+            said = [
+                word
+                for word, flag in (
+                    ("print", p.allow_print),
+                    ("reply", p.allow_reply),
+                    ("reply-all", p.allow_reply_all),
+                    ("read-receipt", p.read_receipt),
+                )
+                if flag
+            ]
+            return ", ".join(said) or "none"
 
-        for p in records:
-            pt.add_row(
-                Text(p.recipient),
-                Text(p.definition),
-                Text(p.expires.astimezone(tz).isoformat() if p.expires else "never (internal)"),
-                Text(p.latest_expiry.astimezone(tz).isoformat() if p.latest_expiry else ""),
-                yn(p.allow_print),
-                yn(p.allow_reply),
-                yn(p.allow_reply_all),
-                yn(p.read_receipt),
-            )
-        out.print(pt)
+        def when(moment: Any, never: str) -> str:
+            return table_time(moment.astimezone(tz).isoformat()) if moment else never
+
+        print_table(
+            out,
+            ["recipient", "definition", "expires", "latest expiry", "allows"],
+            [
+                [
+                    Text(p.recipient),
+                    Text(p.definition),
+                    Text(when(p.expires, "never (internal)")),
+                    Text(when(p.latest_expiry, "")),
+                    Text(allows(p)),
+                ]
+                for p in records
+            ],
+            title=Text("portal records"),
+            drop=["latest expiry", "allows"],
+            whole=["definition"],
+        )
     if explain:
-        et = Table(title=Text("explanation"), header_style="bold")
-        for col in ("recipient", "kind", "id", "name", "verdict", "reason"):
-            et.add_column(col, overflow="fold")
+        # One table per recipient (then the message's own verdicts): the
+        # address is said once, in the title, not squeezed into a column.
+        styles = {
+            "won": "green",
+            "chosen": "green",
+            "fired": "green",
+            "lost": "yellow",
+            "bypassed": "yellow",
+        }
+        groups: dict[str, list[Any]] = {}
         for v in d.explain:
-            style = {
-                "won": "green",
-                "chosen": "green",
-                "fired": "green",
-                "lost": "yellow",
-                "bypassed": "yellow",
-            }.get(v.verdict, "dim")
-            et.add_row(
-                Text(v.recipient or "(message)"),
-                Text(v.kind),
-                Text(str(v.id)),
-                Text(v.name),
-                Text(v.verdict, style=style),
-                Text(v.reason),
+            groups.setdefault(v.recipient or "", []).append(v)
+        for who, verdicts in groups.items():
+            print_table(
+                out,
+                ["kind", "id", "name", "verdict", "reason"],
+                [
+                    [
+                        Text(v.kind),
+                        Text(str(v.id)),
+                        Text(v.name),
+                        Text(v.verdict, style=styles.get(v.verdict, "dim")),
+                        Text(v.reason),
+                    ]
+                    for v in verdicts
+                ],
+                title=Text(f"explanation for {who}" if who else "explanation for the message"),
+                drop=["name"],
+                why="the id names each",
             )
-        out.print(et)
     out.print()
 
 
@@ -436,6 +468,11 @@ def run(args: SimulateArgs) -> int:
         snapshot = store.snapshot(addresses)
     finally:
         store.close()
+    if not snapshot.internal_domains:
+        warn(
+            "the store has no internal domains, so every address counts as external "
+            "(add yours with: secmsg domain add DOMAIN)"
+        )
     context = build_context(
         snapshot,
         mail_from=args.mail_from,

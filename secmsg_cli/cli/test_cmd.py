@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from secmsg_cli.cli._common import open_store, state
-from secmsg_cli.cli._output import console, to_json, write_file
+from secmsg_cli.cli._output import console, to_json, warn, write_file
 from secmsg_cli.cli._values import printable
 from secmsg_cli.errors import SecmsgError
 
@@ -75,24 +75,28 @@ def _print_results(results: list[Any], quiet: bool, *, stderr: bool = False) -> 
 
 
 def print_coverage(report: CoverageReport, unit: str) -> None:
-    from rich.table import Table
     from rich.text import Text
 
+    from secmsg_cli.cli._output import print_table
+
     out = console()
-    table = Table(title=Text("coverage"), header_style="bold")
-    for col in ("kind", "id", "name", f"{unit}s", "recipients", ""):
-        table.add_column(col, overflow="fold")
-    for row in report.rows:
-        flag = Text("never decided", style="bold yellow") if not row.covered else Text("")
-        table.add_row(
-            Text(row.kind),
-            Text(str(row.id)),
-            Text(printable(row.name)),
-            Text(str(row.decided)),
-            Text(str(row.recipients)),
-            flag,
-        )
-    out.print(table)
+    print_table(
+        out,
+        ["kind", "id", "name", f"{unit}s", "recipients", "note"],
+        [
+            [
+                Text(row.kind),
+                Text(str(row.id)),
+                Text(printable(row.name)),
+                Text(str(row.decided)),
+                Text(str(row.recipients)),
+                Text("never decided", style="bold yellow") if not row.covered else Text(""),
+            ]
+            for row in report.rows
+        ],
+        title=Text("coverage"),
+        drop=["recipients", "name"],
+    )
     out.print(
         Text(
             f"coverage: {report.covered} of {report.total} policies and content definitions decided "
@@ -202,6 +206,11 @@ def run_tests(
     try:
         cases_file = testing.load_cases(cases)
         snapshot = _config_snapshot(config) if config is not None else open_store(ctx).snapshot()
+        if config is None and not any(snapshot.policies.values()):
+            warn(
+                "the store has no policies, so only the built-in defaults decide; "
+                "to test a config file, give --config FILE"
+            )
         selected = cases_file.cases
         if pattern is not None:
             selected = testing.select_cases(selected, pattern)
