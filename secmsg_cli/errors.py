@@ -1,4 +1,4 @@
-"""The one domain exception and its few subclasses (exit codes as SPEC §10), and
+"""The one domain exception and its few subclasses (exit codes as docs/output.md), and
 how a value is shown in an error (:func:`clip`)."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import re
 
 
 class SecmsgError(Exception):
-    """A clean, one-line error for the user; ``exit_code`` as SPEC §10."""
+    """A clean, one-line error for the user; ``exit_code`` as docs/output.md."""
 
     exit_code = 1
 

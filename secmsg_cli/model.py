@@ -85,7 +85,7 @@ class Folder:
         return self.path.rpartition("/")[2]
 
 
-# --- durations (SPEC §3.2) --------------------------------------------------
+# --- durations (docs/configuration.md) --------------------------------------------------
 
 #: Minutes in one of each unit (a year counted as 365 days).
 DURATION_MINUTES = {"m": 1, "h": 60, "d": 1440, "w": 10080, "y": 525600}
@@ -158,7 +158,7 @@ class Definition:
 
     @property
     def effective_allow_reply_all(self) -> bool:
-        """SPEC §3.2: reply-all is effective only when reply is allowed."""
+        """docs/configuration.md: reply-all is effective only when reply is allowed."""
         return self.allow_reply and self.allow_reply_all
 
 
@@ -370,7 +370,7 @@ def split_definition_path(value: str) -> tuple[str, str]:
     return check_folder_path(folder), check_description(description)
 
 
-# --- policies and content definitions (SPEC §4, §6) -------------------------
+# --- policies and content definitions (docs/decisions.md) -------------------------
 
 KINDS = POLICY_KINDS  # the policy kinds (secmsg_cli.vocab.PolicyKind), as plain text
 #: The options of each kind of policy, the default first.
@@ -388,7 +388,7 @@ TARGET_FORMS = (
 
 @dataclass(frozen=True, slots=True)
 class Target:
-    """Emails From / Emails To (SPEC §4.2). ``value`` is the domain, group name,
+    """Emails From / Emails To (docs/decisions.md). ``value`` is the domain, group name,
     attribute value or address; ``name`` is the attribute name."""
 
     type: str
@@ -489,7 +489,7 @@ def check_when(value: object, what: str) -> str:
     text = value.strip()
     try:
         # Any ISO date form (2026-01-31, 20260131, 2026-W05-6) is date-only, so
-        # it keeps the whole-day meaning of SPEC §4.4; only a time makes it a datetime.
+        # it keeps the whole-day meaning of docs/decisions.md; only a time makes it a datetime.
         return date.fromisoformat(text).isoformat()
     except ValueError:
         pass

@@ -1,4 +1,4 @@
-"""``plan`` and ``apply`` (SPEC §9): the object-level difference between the
+"""``plan`` and ``apply`` (docs/configuration.md): the object-level difference between the
 store and a configuration file, and making the store equal to the file.
 
 Both sides are compared in one canonical form, the document that ``export``

@@ -1,4 +1,4 @@
-"""Expectation cases for ``secmsg test`` (SPEC §9): read and check a cases
+"""Expectation cases for ``secmsg test`` (docs/configuration.md): read and check a cases
 file, run every case through the engine exactly as ``simulate`` does, compare
 the decision with what the case expects, and write JUnit XML.
 
@@ -57,7 +57,7 @@ Keys of a case: ``name``; the message, ``message`` (an .eml path) or
 list values of To/Cc/Bcc/From/Reply-To joined; ``body``; ``html``;
 ``attachments`` with ``filename``, ``content``, ``content_type``; the MIME
 structure is built with the ``email`` package); the context of ``simulate``
-(SPEC §8.1): ``mail_from``, ``rcpt`` (a list or one address), ``source_ip``,
+(docs/output.md): ``mail_from``, ``rcpt`` (a list or one address), ``source_ip``,
 ``at``, ``via``, ``definition``; then either ``[[case.expect]]`` entries or
 ``error_contains`` (case-insensitive); ``partial = true`` lets recipients
 without an expectation go unchecked (by default every decided recipient needs

@@ -176,7 +176,7 @@ def _problems() -> Problems:
 
 
 def check_policy(raw: Mapping[str, object], tz: tzinfo) -> tuple[dict[str, object], list[Problem]]:
-    """Validate a policy given with the field names of SPEC §9 (``from``,
+    """Validate a policy given with the field names of docs/configuration.md (``from``,
     ``to``, ...), without looking anything up. Returns the normalised values
     (keys as :class:`Policy` fields: ``from_`` for ``from``) and the problems
     found (each naming its ``field``), all of them rather than the first.
@@ -277,7 +277,7 @@ def check_policy(raw: Mapping[str, object], tz: tzinfo) -> tuple[dict[str, objec
 def check_content_definition(
     raw: Mapping[str, object],
 ) -> tuple[dict[str, object], list[Problem]]:
-    """Validate a content definition (SPEC §6) given with config field names;
+    """Validate a content definition (docs/decisions.md) given with config field names;
     the match lines are parsed with the engine's grammar. Returns normalised
     values and every problem (each naming its ``field``)."""
     # Imported here, not above: the match-list grammar brings in RE2, which

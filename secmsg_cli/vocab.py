@@ -33,7 +33,7 @@ __all__ = [
 
 @unique
 class PolicyKind(StrEnum):
-    """The three kinds of policy (SPEC §4)."""
+    """The three kinds of policy (docs/decisions.md)."""
 
     SECURE_MESSAGING = "secure-messaging"
     BYPASS = "bypass"
@@ -47,7 +47,7 @@ class PolicyKind(StrEnum):
 
 @unique
 class FromPart(StrEnum):
-    """Which sender address a policy's Emails From is matched against (SPEC §4.2)."""
+    """Which sender address a policy's Emails From is matched against (docs/decisions.md)."""
 
     ENVELOPE = "envelope"
     HEADER = "header"
@@ -56,7 +56,7 @@ class FromPart(StrEnum):
 
 @unique
 class ScanSection(StrEnum):
-    """The parts of a message content examination scans (SPEC §6)."""
+    """The parts of a message content examination scans (docs/decisions.md)."""
 
     SUBJECT = "subject"
     HEADERS = "headers"
@@ -66,7 +66,7 @@ class ScanSection(StrEnum):
 
 @unique
 class Route(StrEnum):
-    """Where a recipient's copy goes (SPEC §7.1)."""
+    """Where a recipient's copy goes (docs/decisions.md)."""
 
     INBOX = "inbox"
     PORTAL = "portal"
@@ -74,7 +74,7 @@ class Route(StrEnum):
 
 @unique
 class Trigger(StrEnum):
-    """What made a recipient's copy secure, in the order they are tried (SPEC §5)."""
+    """What made a recipient's copy secure, in the order they are tried (docs/decisions.md)."""
 
     USER = "user"
     CONTENT = "content"

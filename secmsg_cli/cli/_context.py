@@ -1,4 +1,4 @@
-"""The context options of ``simulate`` (SPEC §8.1), declared once for every
+"""The context options of ``simulate`` (docs/output.md), declared once for every
 command that decides messages (``simulate``, ``deliver``); the
 :class:`Context` is built from them by :func:`build_context` (in the
 Typer-free ``_values``)."""

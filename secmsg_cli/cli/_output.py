@@ -1,4 +1,4 @@
-"""``emit()``: the one output helper of every list and show command (SPEC §10).
+"""``emit()``: the one output helper of every list and show command (docs/output.md).
 
 Tables (Rich) are for people on a terminal; JSON, JSONL and CSV are written
 plainly to stdout, never through a wrapping console. Every text a person
@@ -330,7 +330,7 @@ def print_table(
 
 
 def write_file(path: str | os.PathLike[str], data: bytes) -> None:
-    """Write ``data`` to the file ``path`` whole or not at all (SPEC §10-§11):
+    """Write ``data`` to the file ``path`` whole or not at all (docs/output.md, CONTRIBUTING.md):
     into a new file beside it, flushed to disk, then renamed over it; a
     failed write (full disk, ``ulimit -f``) leaves ``path`` as it was and no
     temporary file. A file it replaces keeps its mode; through a symbolic

@@ -1,4 +1,4 @@
-"""Results that cannot be written are an error (SPEC §10): one line, exit 1,
+"""Results that cannot be written are an error (docs/output.md): one line, exit 1,
 never a silent exit 0 with truncated output.
 
 Python's own standard output can lose the tail of the results without a

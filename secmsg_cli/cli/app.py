@@ -1,5 +1,6 @@
 """The ``secmsg`` application: global options, sub-apps, and the error boundary
-that turns every failure into one line on stderr and an exit code (SPEC §10-§11)."""
+that turns every failure into one line on stderr and an exit code
+(docs/output.md, CONTRIBUTING.md)."""
 
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ GLOBAL_OPTIONS = ("db", "quiet")
 
 class SecmsgGroup(TyperGroup):
     """Runs the command tree, maps every exception to one line and an exit
-    code, and ends every command by flushing its results (SPEC §10)."""
+    code, and ends every command by flushing its results (docs/output.md)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         from secmsg_cli.cli._common import readable_metavars

@@ -1,4 +1,4 @@
-"""``secmsg export`` and ``secmsg import``: configuration as code (SPEC §9)."""
+"""``secmsg export`` and ``secmsg import``: configuration as code (docs/configuration.md)."""
 
 from __future__ import annotations
 

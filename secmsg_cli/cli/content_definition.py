@@ -1,4 +1,4 @@
-"""``secmsg content-definition ...``: Content Examination definitions (SPEC §6)."""
+"""``secmsg content-definition ...``: Content Examination definitions (docs/decisions.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""``secmsg definition ...``: Secure Messaging definitions (SPEC §3.2-§3.3)."""
+"""``secmsg definition ...``: Secure Messaging definitions (docs/configuration.md)."""
 
 from __future__ import annotations
 
@@ -17,8 +17,8 @@ if TYPE_CHECKING:
 
 
 def definition_row(d: Definition) -> dict[str, Any]:
-    """A definition as JSON: the config fields (SPEC §9) plus id, path and the
-    effective reply-all (SPEC §3.2)."""
+    """A definition as JSON: the config fields (docs/configuration.md) plus id, path and the
+    effective reply-all (docs/configuration.md)."""
     return {
         "id": d.id,
         "path": d.path,

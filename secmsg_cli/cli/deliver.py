@@ -1,4 +1,4 @@
-"""``secmsg deliver PATH...``: commit what ``simulate`` shows (SPEC §7.4).
+"""``secmsg deliver PATH...``: commit what ``simulate`` shows (docs/portal.md).
 
 The same inputs, context options and engine as ``simulate`` (``iter_inputs``,
 ``run_one``, ``decide``); then, one store transaction per message, each
@@ -53,7 +53,7 @@ OutboxOpt = Annotated[
 
 def outbox_for(store: Any, option: str | None) -> Outbox:
     """The outbox (``--outbox`` or beside the store), with what a stopped
-    earlier run left in its ``tmp/`` finished first (SPEC §7.4)."""
+    earlier run left in its ``tmp/`` finished first (docs/portal.md)."""
     from secmsg_cli.delivery.lifecycle import recover_outbox
     from secmsg_cli.delivery.outbox import Outbox, default_outbox
 

@@ -1,5 +1,5 @@
 """``secmsg policy|bypass|content-policy ...``: the three kinds of policy
-(SPEC §4): each command is written once and registered under each kind's group."""
+(docs/decisions.md): each command is written once and registered under each kind's group."""
 
 import inspect
 from collections.abc import Callable

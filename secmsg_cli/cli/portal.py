@@ -1,4 +1,4 @@
-"""``secmsg portal ...``: the Secure Messaging Portal lifecycle (SPEC §7.4).
+"""``secmsg portal ...``: the Secure Messaging Portal lifecycle (docs/portal.md).
 
 Recipient side (with the access token from the notification in the outbox):
 ``open``, ``reply``, ``print``. Sender and administrator side (by portal id):

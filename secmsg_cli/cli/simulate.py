@@ -1,5 +1,5 @@
-"""``secmsg simulate PATH...``: the Typer declaration of its options (SPEC
-§8.1); what it does is :func:`secmsg_cli.cli.simulation.run`, which the lean
+"""``secmsg simulate PATH...``: the Typer declaration of its options
+(docs/cli.md); what it does is :func:`secmsg_cli.cli.simulation.run`, which the lean
 entry point (``cli/entry.py``) also calls for a plain ``simulate`` without
 loading Typer.
 """

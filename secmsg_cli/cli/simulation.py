@@ -1,4 +1,4 @@
-"""What ``secmsg simulate`` does (SPEC §8), apart from declaring its options:
+"""What ``secmsg simulate`` does (docs/output.md), apart from declaring its options:
 :func:`run` takes the parsed :class:`SimulateArgs` and returns the exit code.
 
 Typer-free on purpose: the Typer command (``cli/simulate.py``) and the lean
@@ -154,7 +154,7 @@ def _print_decision(out: Console, source: str, d: Any, tz: tzinfo, explain: bool
     )
     out.print(head)
     about_recipients, other_notes = split_notes(d.notes)
-    for note in about_recipients:  # SPEC §6.1: said above the table
+    for note in about_recipients:  # docs/limits-and-security.md: said above the table
         out.print(Text(f"  note: {note}", style="yellow"))
     rows = []
     for r in d.recipients:

@@ -1,5 +1,5 @@
 """``secmsg test CASES.toml``: run expectation cases against the store or a
-config file (SPEC §9); the cases-file format is described in
+config file (docs/configuration.md); the cases-file format is described in
 :mod:`secmsg_cli.testing`.
 
 Output: one PASS / FAIL / ERROR line per case (ERROR: the engine could not
@@ -11,7 +11,7 @@ and errors). ``-o json`` prints the list of case results (with ``--coverage``:
 run, one errored testcase naming the problem. ``--run REGEX`` keeps the cases
 whose name the expression finds (``re.search``).
 
-Exit codes (SPEC §10): 0 every case passed; 4 a case failed, or the coverage
+Exit codes (docs/output.md): 0 every case passed; 4 a case failed, or the coverage
 is below ``--min-coverage``; 3 the cases file (or ``--config`` file) is invalid;
 1 ``--run`` selected no case; 2 an invalid ``--run`` expression.
 """

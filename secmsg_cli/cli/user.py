@@ -1,6 +1,6 @@
 """``secmsg user add|list|remove``: the internal addresses the mail system
 knows. When the list is not empty, a portal reply to an internal address
-missing from it bounces with a non-delivery notice (SPEC §7.4)."""
+missing from it bounces with a non-delivery notice (docs/portal.md)."""
 
 from __future__ import annotations
 

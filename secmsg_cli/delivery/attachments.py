@@ -1,5 +1,5 @@
 """Saving a message's attachments into a folder (``portal open
---save-attachments``, SPEC §7.4): every file stays inside the folder, no
+--save-attachments``, docs/portal.md): every file stays inside the folder, no
 symlink is followed, nothing is overwritten, and the attachments are written
 all or nothing.
 

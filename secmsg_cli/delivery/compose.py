@@ -1,4 +1,4 @@
-"""The messages the system sends (SPEC §7.4), built as real RFC 5322 / MIME
+"""The messages the system sends (docs/portal.md), built as real RFC 5322 / MIME
 messages with the standard library, and the views of a retained message.
 
 - :func:`stamp_banner`: the internal inbox copy of a secure message, with the
@@ -425,7 +425,7 @@ def notification(
     host: str,
     definition: str,
 ) -> email.message.EmailMessage:
-    """The notification to a portal recipient (SPEC §7.3): from the sender,
+    """The notification to a portal recipient (docs/decisions.md): from the sender,
     subject ``You've been sent a secure message``, with the portal link."""
     who = _shorter(f"{sender_name} <{sender}>" if sender_name else sender)
     shown_subject = _shorter(subject)

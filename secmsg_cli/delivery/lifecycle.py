@@ -1,4 +1,4 @@
-"""The Secure Messaging Portal lifecycle (SPEC §7.4): delivering a decided
+"""The Secure Messaging Portal lifecycle (docs/portal.md): delivering a decided
 message, and what recipients, senders and administrators then do with a
 portal copy. Each function is one store transaction plus one outbox batch:
 both happen or neither does.
@@ -109,7 +109,7 @@ def message_key(message_id: str | None, raw: bytes) -> str:
 
 
 class AlreadyDelivered(Refused):
-    """The message was delivered to these recipients before (SPEC §7.4)."""
+    """The message was delivered to these recipients before (docs/portal.md)."""
 
 
 def _listed(items: Sequence[str], limit: int = 5) -> str:
@@ -119,8 +119,8 @@ def _listed(items: Sequence[str], limit: int = 5) -> str:
 
 @contextmanager
 def _committed(store: Store, outbox: Outbox) -> Iterator[Batch]:
-    """One store transaction and one outbox batch, both or neither (SPEC
-    §7.4): the batch's files are written to ``tmp/`` while the transaction is
+    """One store transaction and one outbox batch, both or neither
+    (docs/portal.md): the batch's files are written to ``tmp/`` while the transaction is
     open and their names recorded in it; only once it has committed are they
     moved to ``new/``. If the transaction fails they are removed; if the
     process stops between the commit and the move, :func:`recover_outbox`
@@ -174,7 +174,7 @@ def deliver(
     recipient of the secure message. Plain (not secure) recipients get
     nothing from the system: the mail server delivers them as usual.
 
-    Idempotent (SPEC §7.4): a message (by Message-ID, else by its bytes)
+    Idempotent (docs/portal.md): a message (by Message-ID, else by its bytes)
     already delivered to one of the recipients it would now be delivered to
     is refused with :class:`AlreadyDelivered`, and nothing is written,
     unless ``again``. ``limits`` are those the decision was made with: the

@@ -1,4 +1,4 @@
-"""The outbox: a Maildir holding every email the system would send (SPEC §7.4).
+"""The outbox: a Maildir holding every email the system would send (docs/portal.md).
 
 The directory is created with the standard library's :class:`mailbox.Maildir`
 and can be read with it (or any Maildir reader). Messages are written the

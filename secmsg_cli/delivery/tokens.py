@@ -1,4 +1,4 @@
-"""Portal access tokens (SPEC §7.4).
+"""Portal access tokens (docs/portal.md).
 
 A token is ``<id>.<secret>``: ``id`` is 12 random hex digits, not secret, used
 only to find the copy; ``secret`` is ``secrets.token_urlsafe(32)`` (256 bits).

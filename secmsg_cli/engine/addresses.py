@@ -2,7 +2,7 @@
 
 Pure: standard library only. Every address the product stores or compares goes
 through :func:`normalise_address` (lower-case, domain IDNA-encoded), so that
-``Bob@Bücher.DE`` and ``bob@xn--bcher-kva.de`` are the same address (SPEC §4.2:
+``Bob@Bücher.DE`` and ``bob@xn--bcher-kva.de`` are the same address (docs/decisions.md:
 addresses compare case-insensitively throughout).
 """
 
@@ -97,7 +97,7 @@ def normalise_address(value: object) -> str:
     """Return the canonical form ``local@domain`` of an email address.
 
     The local part is lower-cased (addresses compare case-insensitively,
-    SPEC §4.2) and the domain is IDNA-normalised. Angle brackets around the
+    docs/decisions.md) and the domain is IDNA-normalised. Angle brackets around the
     address are tolerated. Raises :class:`AddressError` naming the problem.
     """
     if not isinstance(value, str):
@@ -147,6 +147,6 @@ def domain_of(address: str) -> str:
 
 
 def is_internal(address: str, internal_domains: frozenset[str] | set[str]) -> bool:
-    """SPEC §1: internal iff the address's domain equals a registered internal
+    """docs/decisions.md: internal iff the address's domain equals a registered internal
     domain (subdomains are not internal unless registered themselves)."""
     return domain_of(address) in internal_domains

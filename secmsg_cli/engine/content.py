@@ -1,4 +1,4 @@
-"""Content Examination: the match-list grammar (parse once) and scoring (SPEC §6).
+"""Content Examination: the match-list grammar (parse once) and scoring (docs/decisions.md).
 
 Pure: the standard library and the RE2 matcher (:mod:`.patterns`). A content
 definition's ``lines`` are parsed once into a :class:`MatchList` (every pattern
@@ -19,7 +19,7 @@ character is ``#`` are ignored; there are no trailing comments)::
     WEIGHT[:MAX] regex,cardnumber PATTERN   a match counts only if it is a card number
     WEIGHT[:MAX] hash MD5 NAME              an attachment whose MD5 equals MD5
 
-Decisions where SPEC §6 is silent:
+Decisions where docs/decisions.md is silent:
 
 * WEIGHT is an integer 0..1000, MAX an integer 1..1,000,000 (ASCII digits).
   MAX below WEIGHT is allowed: the line then contributes at most MAX.
@@ -48,7 +48,7 @@ Decisions where SPEC §6 is silent:
   component (:class:`Scanner`), each distinct regex in one RE2 search of its
   own; a non-ASCII word or phrase is searched on its own with a pattern that
   cannot backtrack.
-* A section that could not be read whole (``unscannable``, SPEC §6.1) makes
+* A section that could not be read whole (``unscannable``, docs/limits-and-security.md) makes
   every definition that scans it fire, whatever it found: the message fails
   closed, never open.
 * Scoring: ``required`` lines' weights count toward the score like any word;
@@ -695,7 +695,7 @@ _UTF8 = "\x00utf8"
 
 @dataclass(frozen=True, slots=True)
 class Component:
-    """One examinable part of a message (SPEC §6).
+    """One examinable part of a message (docs/decisions.md).
 
     ``name`` says where it came from (``subject``, ``headers``, ``body``,
     ``attachment:report.csv``); ``section`` is one of :data:`SECTIONS` and is
@@ -902,7 +902,7 @@ class ContentResult:
     the ``exclude`` lines found; ``reason`` one line for the explanation.
     ``unscannable`` says what could not be examined (a section of the message
     not read whole, or a line that cannot run) when the definition fired
-    because of it (SPEC §6.1: it fails closed); None otherwise.
+    because of it (docs/limits-and-security.md: it fails closed); None otherwise.
     """
 
     score: int
@@ -924,7 +924,7 @@ def evaluate(
     scanners: Callable[[str], Scanner] | None = None,
     unscannable: Mapping[str, str] | None = None,
 ) -> ContentResult:
-    """Score ``components`` against ``match_list`` (SPEC §6).
+    """Score ``components`` against ``match_list`` (docs/decisions.md).
 
     Only components whose section is in ``scan`` are examined (``None``: all).
     Each line adds its WEIGHT once per component in which it is found; MAX
@@ -938,7 +938,7 @@ def evaluate(
 
     It also fires, whatever it found, when a scanned section is in
     ``unscannable`` (section -> what was not read) or one of its lines cannot
-    run: what could not be examined might have held anything (SPEC §6.1).
+    run: what could not be examined might have held anything (docs/limits-and-security.md).
 
     ``scanners`` gives the scanner of a section (one shared by every
     definition that examines it, so each text is read once for all of them);

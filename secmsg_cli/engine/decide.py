@@ -1,5 +1,5 @@
 """``decide(snapshot, message, context)``: per recipient, whether a message is
-secured, under which definition, triggered by what, and why (SPEC §4-§7).
+secured, under which definition, triggered by what, and why (docs/decisions.md).
 
 Pure: no store, no clock (the time is in the context), no I/O. Every caller
 (simulate, deliver, test, the corpus diff) uses this one function.
@@ -77,7 +77,7 @@ class DecisionError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class Context:
-    """What the message does not say, or what overrides it (SPEC §8.1)."""
+    """What the message does not say, or what overrides it (docs/output.md)."""
 
     at: datetime
     mail_from: str | None = None
@@ -185,7 +185,7 @@ def judge(
     matched_from = _match_side(snapshot, cp.from_key, senders)
     to_ok = cp.to_key in snapshot.keys_of(pair.recipient)
     swapped = False
-    # SPEC §4.6: also the recipient as sender and the sender as recipient.
+    # docs/decisions.md: also the recipient as sender and the sender as recipient.
     if (
         not (matched_from and to_ok)
         and p.bidirectional
@@ -223,7 +223,7 @@ def judge(
     if not why:
         return True, "", matched_from[1]
     if swapped:
-        # SPEC §4.6: the recipient matched the from target, the sender the to target.
+        # docs/decisions.md: the recipient matched the from target, the sender the to target.
         return (
             True,
             f"matches with sender and recipient swapped (bi-directional): "
@@ -245,7 +245,7 @@ def _key_text(cp: CompiledPolicy) -> str:
 
 
 def choose(matched: Sequence[CompiledPolicy]) -> tuple[CompiledPolicy | None, dict[int, str]]:
-    """SPEC §4.8: the greatest (override, from_rank, to_rank), ties to the
+    """docs/decisions.md: the greatest (override, from_rank, to_rank), ties to the
     lowest id. Returns the winner and, per losing policy, why it lost."""
     if not matched:
         return None, {}
@@ -301,7 +301,7 @@ class _Components:
         if name == _SUBJECT:
             got = (Component("subject", _SUBJECT, m.subject or ""),)
         elif name == _HEADERS:
-            # The subject is a component of its own (SPEC §6): the header block
+            # The subject is a component of its own (docs/decisions.md): the header block
             # leaves out the Subject: field it came from, so a subject word is
             # not counted twice; a second Subject: field stays in the block.
             lines = (m.headers_text or "").split("\n")
@@ -417,7 +417,7 @@ class _ContentCache:
 
 def in_zone(at: datetime, tz: tzinfo) -> datetime:
     """``at`` as an aware time: a time without an offset is in the account
-    time zone ``tz`` (SPEC §8.1)."""
+    time zone ``tz`` (docs/output.md)."""
     return at.replace(tzinfo=tz) if at.tzinfo is None else at
 
 
@@ -475,7 +475,7 @@ def parties(
 
 
 def decide(snapshot: Snapshot, message: Any, context: Context) -> MessageDecision:
-    """Decide every recipient of ``message`` (SPEC §5) at ``context.at``."""
+    """Decide every recipient of ``message`` (docs/decisions.md) at ``context.at``."""
     envelope, header, recipients = parties(message, context.mail_from, context.rcpt)
     ip, ip_text = _source_ip(context.source_ip or message.source_ip)
     via = context.via or ("outlook" if context.definition else "gateway")
@@ -737,7 +737,7 @@ def _decide_recipient(scope: _Scope, pair: Pair, explain: list[Verdict]) -> Reci
     sm = _SECURE_MESSAGING
     sm_winner, sm_why = choose(_evaluate_kind(scope, sm, pair, verdicts[sm]))
 
-    # The triggers in order (SPEC §5): the sender's choice, content, policy.
+    # The triggers in order (docs/decisions.md): the sender's choice, content, policy.
     got = _Triggers()
     if scope.user_def is not None:
         got.user(scope.user_def, disabling_all)

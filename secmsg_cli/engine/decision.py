@@ -29,7 +29,7 @@ __all__ = [
 
 @dataclass(frozen=True, slots=True)
 class Banner:
-    """The banner of an internal inbox copy (SPEC §7.2), filled in."""
+    """The banner of an internal inbox copy (docs/decisions.md), filled in."""
 
     html: str
     text: str
@@ -37,7 +37,7 @@ class Banner:
 
 @dataclass(frozen=True, slots=True)
 class PortalRecord:
-    """What the portal keeps of a copy sent to it (SPEC §7.3)."""
+    """What the portal keeps of a copy sent to it (docs/decisions.md)."""
 
     recipient: str
     sender: str
@@ -80,7 +80,9 @@ class ContentOutcome:
     fired: bool
     definition: str | None  # the Secure Messaging override, if any
     reason: str
-    unscannable: str | None = None  # fired because this could not be examined (SPEC §6.1)
+    unscannable: str | None = (
+        None  # fired because this could not be examined (docs/limits-and-security.md)
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,7 +100,7 @@ class Verdict:
 
 @dataclass(frozen=True, slots=True)
 class RecipientDecision:
-    """What happens to one recipient's copy and why (SPEC §5, §7)."""
+    """What happens to one recipient's copy and why (docs/decisions.md)."""
 
     address: str
     internal: bool
@@ -130,7 +132,7 @@ class MessageDecision:
     recipients: tuple[RecipientDecision, ...]
     explain: tuple[Verdict, ...] = ()
     content_results: Mapping[str, ContentResult] = field(default_factory=dict)
-    #: What was tolerated, skipped or not read (SPEC §6.1), for every output.
+    #: What was tolerated, skipped or not read (docs/limits-and-security.md), for every output.
     notes: tuple[str, ...] = ()
     #: Recipients of the message that were not decided (past the recipient
     #: limit, or in address headers too long to read): delivering it would

@@ -1,4 +1,4 @@
-"""Durations of SPEC §3.2: ``90m``, ``12h``, ``7d``, ``2w``, ``1y``, ``7 days``,
+"""Durations of docs/configuration.md: ``90m``, ``12h``, ``7d``, ``2w``, ``1y``, ``7 days``,
 a bare number of days, or ``never``. Pure.
 
 The value, :class:`~secmsg_cli.model.Duration`, is part of the model (a

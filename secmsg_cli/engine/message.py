@@ -2,7 +2,7 @@
 
 Pure: standard library only (plus :mod:`.addresses`). The one entry point is
 :func:`parse_message`; the only exception it raises is :class:`MessageError`
-(SPEC §11: a malformed or huge ``.eml`` file gets a one-line error, never a
+(CONTRIBUTING.md: a malformed or huge ``.eml`` file gets a one-line error, never a
 traceback).
 
 What is read eagerly, and what lazily
@@ -10,7 +10,7 @@ What is read eagerly, and what lazily
 ``parse_message`` runs the standard library's MIME parser once
 (``email.policy.compat32``, which never raises on header access) and reads
 the envelope and address fields, the subject, the top-most ``Received:``
-header's source IP (SPEC §8.1) and the decoded header block, and collects
+header's source IP (docs/output.md) and the decoded header block, and collects
 the parser's notes on the MIME structure. Sorting the parts into bodies and
 attachments, transfer-decoding, charset decoding, HTML reduction and MD5
 hashing happen only when :meth:`Message.body_texts` or
@@ -39,7 +39,7 @@ of parts, text past the size of a component, a part that could not be
 decoded) is *unscannable*: :meth:`Message.unscannable` says, per section
 (subject, headers, body, attachments), what was not read, so that a content
 definition examining that section can fire instead of passing the message as
-clean (SPEC §6.1). Every such event is also a note.
+clean (docs/limits-and-security.md). Every such event is also a note.
 """
 
 from __future__ import annotations
@@ -84,7 +84,7 @@ MAX_NESTING = 50
 
 @dataclass(frozen=True, slots=True)
 class Limits:
-    """How much of a message is examined (SPEC §6.1); what lies beyond is
+    """How much of a message is examined (docs/limits-and-security.md); what lies beyond is
     unscannable (content definitions that examine it fail closed) and noted.
 
     ``depth``: MIME containers nested deeper are not read. ``parts``: MIME
@@ -1026,7 +1026,7 @@ class _Spec:
 
 
 class _Unread:
-    """What could not be read, per section (SPEC §6.1: unscannable); each
+    """What could not be read, per section (docs/limits-and-security.md: unscannable); each
     entry is also a note."""
 
     __slots__ = ("_by_section", "_notes")

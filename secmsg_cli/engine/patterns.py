@@ -1,5 +1,5 @@
 """The regular-expression dialect of Content Examination: RE2, matched in time
-linear in the text whatever the pattern (SPEC §6.1).
+linear in the text whatever the pattern (docs/limits-and-security.md).
 
 The engine's one dependency beyond the standard library is ``google-re2``
 (the ``re2`` module): a sender writes the text, an administrator writes the

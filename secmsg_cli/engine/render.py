@@ -1,5 +1,5 @@
-"""From a decision to what the recipient gets (SPEC §7): routing, the banner of
-internal inbox copies, the portal record; and the JSON of SPEC §8.2. Pure."""
+"""From a decision to what the recipient gets (docs/decisions.md): routing, the banner of
+internal inbox copies, the portal record; and the JSON of docs/output.md. Pure."""
 
 from __future__ import annotations
 
@@ -60,7 +60,7 @@ def _hides(template: str) -> bool:
 
 
 def route(definition: Definition, internal: bool, via: str) -> Route:
-    """SPEC §7.1."""
+    """docs/decisions.md."""
     if not internal:
         return Route.PORTAL
     if definition.routing == "all" and via != "outlook":
@@ -99,7 +99,7 @@ def retention_end(
 def expiry(
     definition: Definition, sent: datetime, retention_days: int, tz: tzinfo = UTC
 ) -> tuple[datetime, datetime]:
-    """(expires, latest_expiry) of an external copy (SPEC §7.3); :class:`OutOfRange`
+    """(expires, latest_expiry) of an external copy (docs/decisions.md); :class:`OutOfRange`
     when its end of retention falls past the year 9999 (in UTC or in the zone ``tz``)."""
     end = retention_end(definition, sent, retention_days, tz)
     expires = (
@@ -129,7 +129,7 @@ _ESCAPE_QUOTED = str.maketrans(
 
 
 def banner(definition: Definition, via: str, values: dict[str, str]) -> Banner | None:
-    """SPEC §7.2: the custom banner (unless sent via Outlook or mobile) or the
+    """docs/decisions.md: the custom banner (unless sent via Outlook or mobile) or the
     standard one, tags filled (HTML-escaped); None when it hides itself."""
     from secmsg_cli.engine.message import html_to_text
 
@@ -158,7 +158,7 @@ def portal_record(
     portal_url: str,
     tz: tzinfo = UTC,
 ) -> PortalRecord:
-    """SPEC §7.3: permissions restrict external recipients only; internal
+    """docs/decisions.md: permissions restrict external recipients only; internal
     copies never expire (but are purged at the end of retention)."""
     if internal:
         retention_end(definition, sent, retention_days, tz)
@@ -243,7 +243,7 @@ def finish(
     return replace(decision, route=Route.INBOX, banner=banner(d, via, values))
 
 
-# --- JSON (SPEC §8.2) ---------------------------------------------------------
+# --- JSON (docs/output.md) ---------------------------------------------------------
 
 
 def _iso(moment: datetime | None, tz: tzinfo) -> str | None:
@@ -251,7 +251,7 @@ def _iso(moment: datetime | None, tz: tzinfo) -> str | None:
 
 
 def _ref(ref: PolicyRef | None) -> dict[str, Any] | None:
-    # Exactly the keys of SPEC §8.2, whatever the kind (a key that comes and
+    # Exactly the keys of docs/output.md, whatever the kind (a key that comes and
     # goes with the kind is not a stable schema).
     if ref is None:
         return None
@@ -267,7 +267,7 @@ def _content(c: ContentOutcome) -> dict[str, Any]:
     }
     if (
         c.unscannable is not None
-    ):  # fired because part of the message could not be examined (SPEC §6.1)
+    ):  # fired because part of the message could not be examined (docs/limits-and-security.md)
         out["unscannable"] = c.unscannable
     return out
 
@@ -275,7 +275,7 @@ def _content(c: ContentOutcome) -> dict[str, Any]:
 def decision_to_json(
     decision: MessageDecision, source: str, tz: tzinfo, *, explain: bool = False
 ) -> dict[str, Any]:
-    """One message's decision in the stable, versioned schema of SPEC §8.2."""
+    """One message's decision in the stable, versioned schema of docs/output.md."""
     recipients = []
     for r in decision.recipients:
         portal = None

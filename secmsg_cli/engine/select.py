@@ -1,4 +1,4 @@
-"""Choosing policies: validity in time (SPEC §4.4). Pure: the time and the
+"""Choosing policies: validity in time (docs/decisions.md). Pure: the time and the
 account's time zone are passed in.
 
 The rest of policy selection (direction, targets, specificity, override,
@@ -66,5 +66,5 @@ def status_between(enabled: bool, lo: datetime | None, hi: datetime | None, at: 
 
 
 def is_active(enabled: bool, start: str | None, end: str | None, at: datetime, tz: tzinfo) -> bool:
-    """SPEC §4.4: enabled and start <= at < end (a missing bound is eternal)."""
+    """docs/decisions.md: enabled and start <= at < end (a missing bound is eternal)."""
     return status(enabled, start, end, at, tz) == "active"

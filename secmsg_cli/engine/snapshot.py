@@ -37,7 +37,7 @@ __all__ = [
     "target_key",
 ]
 
-# SPEC §4.8: rank of a target, least to most specific.
+# docs/decisions.md: rank of a target, least to most specific.
 TARGET_RANK = {
     "everyone": 1.0,
     "internal": 2.0,
@@ -133,7 +133,7 @@ class CompiledPolicy:
 
     @property
     def key(self) -> tuple[bool, float, float]:
-        """SPEC §4.8: the greatest (override, from_rank, to_rank) wins."""
+        """docs/decisions.md: the greatest (override, from_rank, to_rank) wins."""
         return (self.policy.override, self.from_rank, self.to_rank)
 
     def status(self, at: datetime) -> str:
@@ -186,7 +186,7 @@ class Snapshot:
         return self.attributes.get(address, {}).get(name.lower())
 
     def keys_of(self, address: str) -> frozenset[Key]:
-        """Every target key ``address`` matches (SPEC §4.2)."""
+        """Every target key ``address`` matches (docs/decisions.md)."""
         memo = self._keys_memo.get(address)
         if memo is None:
             if len(self._keys_memo) >= KEYS_MEMO_SIZE:
@@ -217,7 +217,7 @@ class Snapshot:
     def scanner(self, section: str) -> Scanner:
         """One scanner for the lines of every content definition that
         examines ``section``: each text of the section is read once for all
-        of them (SPEC §6: content examination)."""
+        of them (docs/decisions.md: content examination)."""
         got = self._scanners.get(section)
         if got is None:
             examining = tuple(
@@ -242,7 +242,7 @@ class Snapshot:
         return self.definitions.get(path.strip().strip("/").lower())
 
     def available_to(self, definition: Definition, sender: str) -> bool:
-        """SPEC §3.1: the folder's effective publish list has everyone or a
+        """docs/configuration.md: the folder's effective publish list has everyone or a
         group containing the sender."""
         publish = self.folder_publish.get(definition.folder.lower(), ())
         if EVERYONE in publish:

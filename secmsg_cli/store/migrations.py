@@ -114,7 +114,7 @@ def m001_foundation(db: Database) -> None:
             after TEXT
         );
 
-        -- SPEC §3.3: the built-in folder and read-only definitions.
+        -- docs/configuration.md: the built-in folder and read-only definitions.
         INSERT INTO folders (id, parent_id, name, publish_own, publish_everyone)
             VALUES (1, NULL, 'Default', 1, 1);
         INSERT INTO definitions (folder_id, description, allow_print, allow_reply,
@@ -176,7 +176,7 @@ def m002_policies(db: Database) -> None:
 
 @migrations(name="m003_portal")
 def m003_portal(db: Database) -> None:
-    """SPEC §7.4: retained portal copies, their access tokens (hashes only),
+    """docs/portal.md: retained portal copies, their access tokens (hashes only),
     and the directory's users (the internal addresses the mail system knows)."""
     _run(
         db,
@@ -230,7 +230,7 @@ def m003_portal(db: Database) -> None:
         CREATE INDEX portal_copies_retention ON portal_copies(retention_end);
 
         -- The directory's users; when it lists any, a portal reply to an
-        -- internal address not listed here bounces (SPEC §7.4).
+        -- internal address not listed here bounces (docs/portal.md).
         CREATE TABLE users (
             address TEXT PRIMARY KEY,
             added TEXT NOT NULL
@@ -242,7 +242,7 @@ def m003_portal(db: Database) -> None:
 
 @migrations(name="m004_delivery_ledger")
 def m004_delivery_ledger(db: Database) -> None:
-    """SPEC §7.4: who was delivered which message (deliver is idempotent per
+    """docs/portal.md: who was delivered which message (deliver is idempotent per
     Message-ID and recipient), and the outbox files of committed
     transactions that are not yet in ``new/`` (moved there after the commit;
     a crash in between is recovered on the next run)."""

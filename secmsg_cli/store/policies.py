@@ -1,4 +1,4 @@
-"""Policies (all three kinds) and content definitions (SPEC §4, §6): the
+"""Policies (all three kinds) and content definitions (docs/decisions.md): the
 part of the store that keeps them, :attr:`Store.policy_records
 <secmsg_cli.store.store.Store.policy_records>`.
 
@@ -310,7 +310,8 @@ class PolicyRecords:
         return values
 
     def create_policy(self, raw: Mapping[str, Any]) -> Policy:
-        """Create a policy from SPEC §9 fields (``kind`` required; ``id`` optional)."""
+        """Create a policy from the configuration file's fields
+        (docs/configuration.md; ``kind`` required; ``id`` optional)."""
         values = self._validated_policy(raw)
         with self._store.transaction():
             row = self._policy_row(values)
@@ -331,7 +332,8 @@ class PolicyRecords:
         return created
 
     def update_policy(self, kind: str, ref: str | int, changes: Mapping[str, Any]) -> Policy:
-        """Change fields of a policy (SPEC §9 names); the result is validated whole."""
+        """Change fields of a policy (named as in docs/configuration.md); the
+        result is validated whole."""
         with self._store.transaction():
             before = self.policy(kind, ref)
             raw = policy_fields(before)
@@ -435,7 +437,7 @@ class PolicyRecords:
 
 
 def policy_fields(p: Policy) -> dict[str, Any]:
-    """A policy with the field names of SPEC §9 (absent optional fields omitted)."""
+    """A policy with the field names of docs/configuration.md (absent optional fields omitted)."""
     out: dict[str, Any] = {"id": p.id, "kind": p.kind, "narrative": p.narrative}
     if p.option is not None:
         out["option"] = p.option
@@ -458,7 +460,7 @@ def policy_fields(p: Policy) -> dict[str, Any]:
 
 
 def content_definition_fields(cd: ContentDefinition) -> dict[str, Any]:
-    """A content definition with the field names of SPEC §9."""
+    """A content definition with the field names of docs/configuration.md."""
     out: dict[str, Any] = {
         "name": cd.name,
         "activation_score": cd.activation_score,

@@ -1,4 +1,4 @@
-"""The Secure Messaging Portal's records (SPEC §7.4) and the directory's
+"""The Secure Messaging Portal's records (docs/portal.md) and the directory's
 users: the part of the store that keeps them, :attr:`Store.portal_records
 <secmsg_cli.store.store.Store.portal_records>`.
 
@@ -77,7 +77,7 @@ class PortalCopy:
         return self.header_from or self.sender
 
     def is_expired(self, at: datetime) -> bool:
-        """External copies expire; internal ones never do (SPEC §7.4). Once a
+        """External copies expire; internal ones never do (docs/portal.md). Once a
         sweep has marked a copy expired it stays expired."""
         if self.expires is None:
             return False
@@ -358,7 +358,7 @@ class PortalRecords:
         if not left:
             self._store._x("UPDATE portal_messages SET raw = NULL WHERE id = ?", [message_ref])
 
-    # --- the delivery ledger (SPEC §7.4: deliver is idempotent) ----------------
+    # --- the delivery ledger (docs/portal.md: deliver is idempotent) ----------------
 
     def delivered_to(self, message_key: str, recipients: Iterable[str]) -> list[str]:
         """Those of ``recipients`` that the message with this key was delivered to."""

@@ -3,7 +3,7 @@
 Reads return the frozen objects of :mod:`secmsg_cli.model`. Every write runs
 inside :meth:`Store.transaction` (``BEGIN IMMEDIATE`` ... ``COMMIT``; nested
 calls join the outer transaction) and records an audit row, so a command's
-writes are all-or-nothing (SPEC §11) and all audited (SPEC §2).
+writes are all-or-nothing (CONTRIBUTING.md) and all audited (docs/configuration.md).
 """
 
 from __future__ import annotations
