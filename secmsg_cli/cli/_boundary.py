@@ -35,14 +35,11 @@ def exit_code_for(exc: BaseException) -> int:
     if isinstance(exc, SecmsgError):
         if debug:
             raise exc
-        problems = getattr(exc, "problems", None) or []
-        if len(problems) > 1:
-            # The first line is the whole error; the summary in it may elide
-            # problems ("and 2 more"), so every one follows, one per line.
-            sys.stderr.write(f"error: {line(str(exc))}\n")
-            for problem in problems:
-                sys.stderr.write(f"  - {line(problem)}\n")
-            return exc.exit_code
+        # A document's problems: each once, on its own line in the shape editors
+        # and CI read (PATH:LINE:COL: SEVERITY CODE message), then the error
+        # line that counts them.
+        for problem in getattr(exc, "problems", None) or []:
+            sys.stderr.write(f"{line(problem)}\n")
         return fail(str(exc), exc.exit_code)
     if isinstance(exc, BrokenPipeError):
         return 1

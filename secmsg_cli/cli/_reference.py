@@ -103,9 +103,7 @@ def cli_reference() -> str:
         "",
         "Contents: "
         + ", ".join(
-            f"[{n}](#secmsg-{n})"
-            for n, c in commands.items()
-            if not getattr(c, "hidden", False)
+            f"[{n}](#secmsg-{n})" for n, c in commands.items() if not getattr(c, "hidden", False)
         ),
         "",
     ]
