@@ -191,17 +191,19 @@ class Finding:
     ``name``, its ``severity`` (``error`` or ``warning``), the ``object`` it is
     about and a one-line ``message``."""
 
-    file: str | None
-    line: int | None
-    column: int | None
     code: str
     name: str
     severity: str
     object: str | None
     message: str
+    file: str | None = None
+    line: int | None = None
+    column: int | None = None
 
     def to_dict(self) -> dict[str, str | int | None]:
-        return asdict(self)
+        """The fields, the place first (as JSON shows them)."""
+        fields = asdict(self)
+        return {k: fields[k] for k in ("file", "line", "column", *list(fields)[:5])}
 
     @property
     def text(self) -> str:
@@ -224,14 +226,14 @@ def _finding(
     file is named, not echoed whole: :func:`~secmsg_cli.errors.clip`)."""
     rule = _RULE[name]
     return Finding(
-        file,
-        line,
-        column,
         rule.code,
         rule.name,
         rule.severity,
         clip(obj) if obj is not None else None,
         clip(" ".join(message.split())),
+        file,
+        line,
+        column,
     )
 
 

@@ -36,6 +36,7 @@ class LintFormat(str, Enum):
 def _lint_file(path: str, at: str | None) -> list[Finding]:
     """Findings of a configuration file, linted in a private in-memory store:
     no store on disk is opened or created."""
+    from dataclasses import replace
     from pathlib import Path
     from zoneinfo import ZoneInfo
 
@@ -69,7 +70,8 @@ def _lint_file(path: str, at: str | None) -> list[Finding]:
         except SecmsgError as exc:  # valid, yet the store refuses it
             return invalid(exc)
         snapshot = store.snapshot()
-        return rules.lint(snapshot, parse_at(at, snapshot.tz), folders=store.folders())
+        found = rules.lint(snapshot, parse_at(at, snapshot.tz), folders=store.folders())
+        return [replace(f, file=path) for f in found]  # about the file, not a store
     finally:
         store.close()
 
