@@ -484,7 +484,14 @@ def test_csv(cli):
     assert r.exit_code == 0, r.output
     rows = list(csv.DictReader(io.StringIO(r.stdout)))
     assert list(rows[0]) == [
-        "file", "line", "column", "code", "name", "severity", "object", "message"
+        "file",
+        "line",
+        "column",
+        "code",
+        "name",
+        "severity",
+        "object",
+        "message",
     ]
     assert {row["file"] for row in rows} == {str(DEMO)}
     assert [row["code"] for row in rows] == ["SM201", "SM304"]
