@@ -191,9 +191,14 @@ def parse_text(
         try:
             doc = json.loads(text)
         except json.JSONDecodeError as exc:
-            raise ConfigError(
-                f"{name}: invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}"
-            ) from None
+            problem = Problem(
+                f"invalid JSON: {exc.msg[:1].lower()}{exc.msg[1:]}",
+                path=name,
+                line=exc.lineno,
+                column=exc.colno,
+                code="SM001",
+            )
+            raise InvalidDocument(count_line(name, 1), [problem]) from None
         except RecursionError:  # the parser's own recursion, thousands of levels deep
             raise too_deep from None
         except ValueError as exc:  # a number of more than 4,300 digits
