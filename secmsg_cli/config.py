@@ -258,7 +258,8 @@ def _toml_syntax_error(name: str, text: str, exc: Exception) -> InvalidDocument:
     msg = getattr(exc, "msg", None) or re.sub(
         r" \(at (line \d+, column \d+|end of document)\)$", "", raw
     )
-    line, column = getattr(exc, "lineno", None), getattr(exc, "colno", None)
+    line: int | None = getattr(exc, "lineno", None)
+    column: int | None = getattr(exc, "colno", None)
     if line is None:
         m = re.search(r"\(at line (\d+), column (\d+)\)$", raw)
         if m:
@@ -269,7 +270,8 @@ def _toml_syntax_error(name: str, text: str, exc: Exception) -> InvalidDocument:
     if msg == "Illegal character '\\n'":  # a line break inside a one-line string
         wording = "a string is not closed: its closing quote is missing"
     elif msg == "Invalid value":
-        rest = text.splitlines()[line - 1][column - 1 :] if line <= len(text.splitlines()) else ""
+        lines = text.splitlines()
+        rest = lines[line - 1][(column or 1) - 1 :] if 0 < line <= len(lines) else ""
         wording = (
             "a value is missing after '='"
             if not rest.split("#")[0].strip()

@@ -75,7 +75,7 @@ def _usage_message(exc: Any, args: Any) -> str:
 
     from typer._click.exceptions import BadParameter
 
-    message = exc.format_message()
+    message = str(exc.format_message())
     if not isinstance(exc, BadParameter):
         return message
     text = re.sub(r"^Value error, ", "", str(exc.message))
@@ -86,7 +86,7 @@ def _usage_message(exc: Any, args: Any) -> str:
     typed = list(sys.argv[1:] if args is None else args)
     opts = list(getattr(param, "opts", ()))
     name = next((o for o in opts if o in typed or any(t.startswith(o + "=") for t in typed)), None)
-    hint = f"'{name}'" if name else param.get_error_hint(exc.ctx) if exc.ctx else "the value"
+    hint = f"'{name}'" if name else str(param.get_error_hint())
     choices = ", ".join(re.findall(r"'([^']*)'", choice.group(2)))
     return f"invalid value for {hint}: {choice.group(1)} (choose from {choices})"
 
