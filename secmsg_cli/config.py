@@ -820,6 +820,6 @@ def load_file(path: str) -> Store:
 
     doc, source = read_file(path)
     cfg = validate_document(doc, source)
-    store = Store(":memory:")  # type: ignore[arg-type]
+    store = Store(":memory:")
     import_config(store, cfg, source=path)
     return store

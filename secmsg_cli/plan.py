@@ -159,7 +159,7 @@ def desired_document(
     from secmsg_cli.store.store import Store
 
     _assign_policy_ids(cfg, current.get("policies", []), policy_id_floor)
-    memory = Store(":memory:")  # type: ignore[arg-type]
+    memory = Store(":memory:")
     try:
         import_config(memory, cfg)
         return export_document(memory)

@@ -8,11 +8,13 @@ processes (``jobs``), in order: results come back in input order.
 
 from __future__ import annotations
 
+import io
+import re
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from secmsg_cli.errors import InvalidInput
 
@@ -30,6 +32,7 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_MAX_SIZE",
     "Item",
+    "describe_skipped",
     "is_mbox",
     "is_single",
     "iter_inputs",
@@ -95,19 +98,29 @@ def parse_size(text: str, option: str = "--max-size") -> int:
 MAX_SIZE_LIMIT = 1024**4  # no message file is larger
 
 
+BOM = b"\xef\xbb\xbf"  # UTF-8 byte-order mark, written first by some Windows editors
+
+
 def read_file(path: Path, max_size: int) -> Item:
-    """One message file, refused before it is read whole when over ``max_size``."""
+    """One message file, refused before it is read whole when over ``max_size``
+    (a byte-order mark at its start is not part of the message)."""
     try:
         size = path.stat().st_size
-        if size > max_size:
+        if size > max_size + len(BOM):
             return Item(
                 str(path),
                 error=f"cannot read message: {size} bytes exceeds the limit of {max_size} bytes (--max-size)",
             )
         with path.open("rb") as fh:
-            return Item(str(path), fh.read(max_size + 1))
+            data = fh.read(max_size + len(BOM) + 1).removeprefix(BOM)
     except OSError as exc:
         return Item(str(path), error=f"cannot read {path}: {exc.strerror or exc}")
+    if len(data) > max_size:
+        return Item(
+            str(path),
+            error=f"cannot read message: more than {max_size} bytes (--max-size)",
+        )
+    return Item(str(path), data)
 
 
 def _not_a_file(path: Path) -> Item:
@@ -119,85 +132,219 @@ def _not_a_file(path: Path) -> Item:
     )
 
 
+# An mbox separator line: "From " and the sender, then a date as asctime()
+# writes it ("From alice@example.com Thu Nov 26 09:14:07 2026", Thunderbird's
+# "From - Thu Nov 26 ...", Gmail's "... +0000 2026"). A body line such as
+# "From the desk of ..." is not one.
+_SEPARATOR = re.compile(
+    rb"From \S+ +(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) +"
+    rb"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) +\d{1,2} +\d{1,2}:\d{2}"
+)
+# the longest line read at a time (a separator line is far shorter)
+_LINE = 64 * 1024
+
+
 def is_mbox(path: Path) -> bool:
-    """An mbox file: starts with a ``From `` line and is not named ``*.eml``
-    (an .eml file often keeps its envelope ``From `` line; read as an mbox it
-    would be split at every body line that starts with "From ")."""
-    if path.suffix.lower() == ".eml":
-        return False
+    """Whether the file holds mail in mbox form, decided by its content: its
+    first line (after a byte-order mark) is an mbox separator line, and
+
+    - its name does not end in ``.eml`` (in any case), or
+    - it does, and a later separator line follows an empty line: a second
+      message. An .eml file often keeps its one envelope ``From `` line; it
+      stays one message, whatever lines of its body start with "From ".
+
+    Standard input, which has no name, follows the ``.eml`` rule.
+    """
     try:
         with path.open("rb") as fh:
-            return fh.read(5) == b"From "
+            return _holds_mbox(fh, one_is_enough=not path.name.lower().endswith(".eml"))
     except OSError:
         return False
 
 
-def is_single(paths: list[str]) -> bool:
+def _holds_mbox(fh: BinaryIO, *, one_is_enough: bool) -> bool:
+    """:func:`is_mbox` on an open file, read from its start."""
+    first = fh.readline(_LINE).removeprefix(BOM)
+    if not _SEPARATOR.match(first):
+        return False
+    if one_is_enough:
+        return True
+    after_empty = False
+    while line := fh.readline(_LINE):
+        if after_empty and _SEPARATOR.match(line):
+            return True
+        after_empty = line in (b"\n", b"\r\n")
+    return False
+
+
+def is_single(paths: list[str], max_size: int = DEFAULT_MAX_SIZE) -> bool:
     """One input that is one message (a file or stdin): commands print one
-    object for it; directories and mbox files, like several inputs, a list."""
+    object for it; directories and mbox files, like several inputs, a list.
+    (For ``-``, standard input is read here, and kept for :func:`iter_inputs`.)"""
     if len(paths) != 1:
         return False
     if paths[0] == "-":
-        return True
+        data = _stdin(max_size)
+        return not (len(data) <= max_size and _holds_mbox(io.BytesIO(data), one_is_enough=False))
     path = Path(paths[0])
     return not path.is_dir() and not (path.is_file() and is_mbox(path))
 
 
-def iter_inputs(paths: list[str], max_size: int) -> Iterator[Item]:
-    """Every message named by ``paths``, in order, one at a time."""
+# Standard input, read once: by is_single (to tell one message from an mbox)
+# or by iter_inputs, whichever comes first, for the stream it was read from.
+_STDIN: dict[str, Any] = {}
+
+
+def _stdin(max_size: int) -> bytes:
+    """Standard input (at most ``max_size`` bytes and one more, a byte-order
+    mark left out)."""
+    stream = sys.stdin.buffer
+    if _STDIN.get("stream") is not stream:
+        _STDIN.update(stream=stream, data=stream.read(max_size + len(BOM) + 1).removeprefix(BOM))
+    data: bytes = _STDIN["data"]
+    return data
+
+
+# What a directory run does not read, and why: (path, reason) pairs, reported
+# by the caller (the commands name them on stderr).
+Skipped = list[tuple[str, str]]
+OnSkipped = Callable[[str, Skipped], None]
+
+
+def iter_inputs(
+    paths: list[str], max_size: int, on_skipped: OnSkipped | None = None
+) -> Iterator[Item]:
+    """Every message named by ``paths``, in order, one at a time. For each
+    directory with files it does not read, ``on_skipped(directory, [(path,
+    why), ...])`` is called before that directory's messages come."""
     for raw in paths:
         if raw == "-":
-            data = sys.stdin.buffer.read(max_size + 1)
+            data = _stdin(max_size)
+            _STDIN.clear()  # (read once; not kept past the batch)
             if len(data) > max_size:
                 yield Item(
                     "-", error=f"cannot read message: more than {max_size} bytes (--max-size)"
                 )
+            elif _holds_mbox(io.BytesIO(data), one_is_enough=False):
+                yield from _iter_mbox_stream(io.BytesIO(data), "-", max_size)
             else:
                 yield Item("-", data)
             continue
         path = Path(raw)
         if path.is_dir():
-            # Every *.eml below (directory links are not followed, so a loop
-            # cannot trap the walk); one that is not a regular file is named,
-            # not read: a FIFO would block the batch for ever.
-            found = sorted(path.rglob("*.eml"))
-            if not found:
-                yield Item(raw, error=f"{raw}: no *.eml files in this directory")
-            for p in found:
-                yield read_file(p, max_size) if p.is_file() else _not_a_file(p)
+            yield from _iter_directory(raw, path, max_size, on_skipped)
         elif not path.exists():
             yield Item(raw, error=f"cannot read {raw}: no such file or directory")
-        elif is_mbox(path):
+        elif path.is_file() and is_mbox(path):
             yield from _iter_mbox(path, max_size)
         else:
             yield read_file(path, max_size)
 
 
-def _iter_mbox(path: Path, max_size: int) -> Iterator[Item]:
-    import mailbox
-
-    try:
-        box = mailbox.mbox(str(path), create=False)
-        keys = list(box.iterkeys())
-    except (OSError, mailbox.Error) as exc:
-        yield Item(str(path), error=f"cannot read mbox {path}: {exc}")
-        return
-    for i, key in enumerate(keys, start=1):
-        source = f"{path}#{i}"
-        try:
-            # At most max_size + 1 bytes: a message over the limit is refused
-            # without being read whole.
-            with box.get_file(key) as fh:
-                data = fh.read(max_size + 1)
-        except (OSError, mailbox.Error, KeyError) as exc:
-            yield Item(source, error=f"cannot read message {i} of {path}: {exc}")
+def _iter_directory(
+    raw: str, path: Path, max_size: int, on_skipped: OnSkipped | None
+) -> Iterator[Item]:
+    """Every message below a directory: each ``*.eml`` file (in any case of
+    the extension) and each mbox file (by its content, whatever its name).
+    Directory links are not followed, so a loop cannot trap the walk; an
+    .eml that is not a regular file is named, not read (a FIFO would block
+    the batch for ever); every other file is reported to ``on_skipped``."""
+    readable: list[tuple[Path, bool]] = []  # (file, whether it is an mbox)
+    skipped: Skipped = []
+    for p in sorted(path.rglob("*")):
+        if p.is_dir() and not p.is_symlink():
             continue
-        if len(data) > max_size:
-            yield Item(
-                source, error=f"cannot read message: more than {max_size} bytes (--max-size)"
-            )
+        if p.name.lower().endswith(".eml"):
+            readable.append((p, p.is_file() and is_mbox(p)))
+        elif p.is_symlink() and p.is_dir():
+            skipped.append((str(p), "a link to a directory, not followed"))
+        elif not p.is_file():
+            skipped.append((str(p), "not a regular file"))
+        elif is_mbox(p):
+            readable.append((p, True))
         else:
-            yield Item(source, data)
+            skipped.append((str(p), "neither an .eml file nor an mbox"))
+    if skipped and on_skipped is not None:
+        on_skipped(raw, skipped)
+    if not readable:
+        yield Item(
+            raw,
+            error=f"{raw}: no messages in this directory (no .eml file, in any case, and no mbox file)",
+        )
+    for p, mbox in readable:
+        if mbox:
+            yield from _iter_mbox(p, max_size)
+        elif not p.is_file():
+            yield _not_a_file(p)
+        else:
+            yield read_file(p, max_size)
+
+
+def describe_skipped(directory: str, skipped: Skipped, first: int = 5) -> str:
+    """One line naming what a directory run did not read: the count, the
+    first few files with why, and how many more."""
+    shown = "; ".join(f"{name} ({why})" for name, why in skipped[:first])
+    more = f"; and {len(skipped) - first} more" if len(skipped) > first else ""
+    return f"{directory}: {len(skipped)} file(s) not read: {shown}{more}"
+
+
+def _iter_mbox(path: Path, max_size: int) -> Iterator[Item]:
+    """Every message of an mbox file, in order, as ``PATH#N``: split, as the
+    mbox format is, at every line starting with "From " (the separator line
+    itself is not part of the message, nor the empty line before it). A
+    message over ``max_size`` is refused without being held whole."""
+    try:
+        fh = path.open("rb")
+    except OSError as exc:
+        yield Item(str(path), error=f"cannot read mbox {path}: {exc.strerror or exc}")
+        return
+    with fh:
+        yield from _iter_mbox_stream(fh, str(path), max_size)
+
+
+def _iter_mbox_stream(fh: BinaryIO, path: str, max_size: int) -> Iterator[Item]:
+    """:func:`_iter_mbox` on an open file (``path`` names it)."""
+    count = 0
+    parts: list[bytes] | None = None  # the message being read
+    size = 0
+    line_start = True
+    first = True
+    while True:
+        try:
+            chunk = fh.readline(_LINE)
+        except OSError as exc:
+            yield Item(
+                f"{path}#{count + 1}",
+                error=f"cannot read message {count + 1} of {path}: {exc.strerror or exc}",
+            )
+            return
+        if first:
+            chunk, first = chunk.removeprefix(BOM), False
+        separator = line_start and chunk.startswith(b"From ")
+        if parts is not None and (separator or not chunk):
+            yield _mbox_item(path, count, parts, size, max_size)
+            parts = None
+        if not chunk:
+            return
+        line_start = chunk.endswith(b"\n")
+        if separator:
+            count, parts, size = count + 1, [], 0
+            while not line_start:  # the rest of a long separator line
+                rest = fh.readline(_LINE)
+                line_start = not rest or rest.endswith(b"\n")
+        elif parts is not None:
+            size += len(chunk)
+            if size <= max_size + 2:  # (+ the empty line before the next separator)
+                parts.append(chunk)
+
+
+def _mbox_item(path: str, number: int, parts: list[bytes], size: int, max_size: int) -> Item:
+    source = f"{path}#{number}"
+    if parts and parts[-1] in (b"\n", b"\r\n"):
+        size -= len(parts.pop())  # the empty line before the next separator
+    if size > max_size:
+        return Item(source, error=f"cannot read message: more than {max_size} bytes (--max-size)")
+    return Item(source, b"".join(parts))
 
 
 def run_one(snapshot: Snapshot, item: Item, context: Context, max_size: int) -> Result:

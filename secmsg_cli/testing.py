@@ -93,6 +93,7 @@ from secmsg_cli.problems import Problems
 if TYPE_CHECKING:
     from email.message import EmailMessage
 
+    from secmsg_cli.config import Config
     from secmsg_cli.coverage import Coverage
     from secmsg_cli.engine.decide import Context, MessageDecision, PolicyRef, RecipientDecision
     from secmsg_cli.engine.snapshot import Snapshot
@@ -105,11 +106,14 @@ __all__ = [
     "CasesFile",
     "Expectation",
     "Mismatch",
+    "config_snapshot",
+    "junit_not_run",
     "junit_xml",
     "load_cases",
     "parse_cases",
     "run_case",
     "run_cases",
+    "select_cases",
 ]
 
 TOP_KEYS = ("defaults", "case")
@@ -921,6 +925,27 @@ def run_cases(
     return results
 
 
+def select_cases(cases: Sequence[Case], pattern: re.Pattern[str]) -> tuple[Case, ...]:
+    """The cases whose name ``pattern`` finds (``re.search``), as ``--run``
+    chooses them."""
+    return tuple(c for c in cases if pattern.search(c.name))
+
+
+def config_snapshot(cfg: Config, source: str) -> Snapshot:
+    """The snapshot of a validated configuration file, imported into a
+    private in-memory store: what ``test --config`` and ``apply``/``plan
+    --test`` run cases against, without touching a store."""
+    from secmsg_cli.config import import_config
+    from secmsg_cli.store.store import Store
+
+    store = Store(":memory:")
+    try:
+        import_config(store, cfg, source=source)
+        return store.snapshot()
+    finally:
+        store.close()
+
+
 # --- comparing ---------------------------------------------------------------------------
 
 
@@ -1171,17 +1196,67 @@ def junit_xml(
     suite: str,
     file: str | None = None,
     timestamp: datetime | None = None,
+    properties: Mapping[str, str] | None = None,
 ) -> bytes:
     """A JUnit XML report: one ``testsuite`` with one ``testcase`` per case;
     a failed case carries ``<failure>`` (the diff as text), a case whose
-    message could not be decided ``<error>``."""
+    message could not be decided ``<error>``. ``properties`` (such as the
+    ``--run`` selection) go in the suite's ``<properties>``."""
+    rows = []
+    for r in results:
+        row = _JUnitCase(r.case.name, r.seconds, r.case.line)
+        if r.status == "failed":
+            row.outcome = ("failure", r.headline, "ExpectationMismatch", r.diff())
+        elif r.status == "error":
+            row.outcome = ("error", r.error or "", "DecisionError", f"{r.case.source}: {r.error}")
+        rows.append(row)
+    return _junit(rows, suite=suite, file=file, timestamp=timestamp, properties=properties)
+
+
+def junit_not_run(
+    message: str,
+    problems: Sequence[str] = (),
+    *,
+    suite: str,
+    file: str | None = None,
+    timestamp: datetime | None = None,
+    properties: Mapping[str, str] | None = None,
+) -> bytes:
+    """A JUnit XML report for a run that could not start (an invalid cases or
+    configuration file, no case selected): one ``testcase`` in ``<error>``
+    whose message names the problem, so a "publish the test report" step in
+    CI has a report to show instead of none."""
+    if problems and not any(p in message for p in problems):
+        message = f"{message}: {'; '.join(problems)}"  # the message names them, not only a count
+    details = "\n".join(problems) if problems else message
+    row = _JUnitCase("(cases not run)", 0.0, None)
+    row.outcome = ("error", message, "InvalidCases", details)
+    return _junit([row], suite=suite, file=file, timestamp=timestamp, properties=properties)
+
+
+@dataclass(slots=True)
+class _JUnitCase:
+    name: str
+    seconds: float
+    line: int | None
+    outcome: tuple[str, str, str, str] | None = None  # element, message, type, text
+
+
+def _junit(
+    rows: Sequence[_JUnitCase],
+    *,
+    suite: str,
+    file: str | None,
+    timestamp: datetime | None,
+    properties: Mapping[str, str] | None,
+) -> bytes:
     import xml.etree.ElementTree as ET
 
-    failures = sum(1 for r in results if r.status == "failed")
-    errors = sum(1 for r in results if r.status == "error")
-    total = sum(r.seconds for r in results)
+    failures = sum(1 for r in rows if r.outcome and r.outcome[0] == "failure")
+    errors = sum(1 for r in rows if r.outcome and r.outcome[0] == "error")
+    total = sum(r.seconds for r in rows)
     counts = {
-        "tests": str(len(results)),
+        "tests": str(len(rows)),
         "failures": str(failures),
         "errors": str(errors),
         "skipped": "0",
@@ -1194,22 +1269,22 @@ def junit_xml(
     if timestamp is not None:
         attrs["timestamp"] = timestamp.replace(microsecond=0).isoformat()
     ts = ET.SubElement(root, "testsuite", attrs)
+    if properties:
+        props = ET.SubElement(ts, "properties")
+        for name, value in properties.items():
+            ET.SubElement(props, "property", {"name": _x(name), "value": _x(value)})
     classname = _x(Path(suite).stem or "cases")
-    for r in results:
-        tc_attrs = {"name": _x(r.case.name), "classname": classname, "time": f"{r.seconds:.6f}"}
+    for r in rows:
+        tc_attrs = {"name": _x(r.name), "classname": classname, "time": f"{r.seconds:.6f}"}
         if file:
             tc_attrs["file"] = _x(file)
-        if r.case.line:
-            tc_attrs["line"] = str(r.case.line)
+        if r.line:
+            tc_attrs["line"] = str(r.line)
         tc = ET.SubElement(ts, "testcase", tc_attrs)
-        if r.status == "failed":
-            el = ET.SubElement(
-                tc, "failure", {"message": _x(r.headline), "type": "ExpectationMismatch"}
-            )
-            el.text = _x(r.diff())
-        elif r.status == "error":
-            el = ET.SubElement(tc, "error", {"message": _x(r.error or ""), "type": "DecisionError"})
-            el.text = _x(f"{r.case.source}: {r.error}")
+        if r.outcome is not None:
+            element, message, kind, text = r.outcome
+            el = ET.SubElement(tc, element, {"message": _x(message), "type": kind})
+            el.text = _x(text)
     ET.indent(root)
     xml: bytes = ET.tostring(root, encoding="utf-8", xml_declaration=True)
     return xml + b"\n"

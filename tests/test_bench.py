@@ -7,7 +7,11 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 from tests.conftest import ROOT
+
+pytestmark = pytest.mark.slow  # runs the benchmark
 
 
 def test_the_quick_benchmark_prints_every_figure(tmp_path):

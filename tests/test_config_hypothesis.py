@@ -19,8 +19,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from secmsg_cli.store.store import Store
-from tests.cli._simulate_support import _cached_command, demo_template  # noqa: F401 (fixtures)
 from tests.conftest import DEMO
+
+pytestmark = pytest.mark.slow  # hypothesis-generated configuration files
 
 BASE = tomllib.loads(DEMO.read_text())
 SECTIONS = [

@@ -53,11 +53,7 @@ ENGINE_THIRD_PARTY = {"re2"}  # linear-time regular expressions (RE2) for patter
 # Circles known today, each to be cut by the change named beside it. The test
 # prints them; it fails on any other circle, and on a listed one that no
 # longer exists (remove it from here once it is cut).
-KNOWN_CYCLES: dict[frozenset[str], str] = {
-    frozenset(
-        {"secmsg_cli.cli.app", "secmsg_cli.cli.simulate", "secmsg_cli.cli.entry"}
-    ): "issue 14: cli/app -> cli/simulate -> cli/entry (MAX_JOBS) -> cli/app, cut by the cli restructuring",
-}
+KNOWN_CYCLES: dict[frozenset[str], str] = {}
 
 
 # --- reading the package ------------------------------------------------------

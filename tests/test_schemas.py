@@ -309,3 +309,20 @@ def test_plan_and_apply_json_validate(demo, cli, tmp_path):
     assert problems("plan", applied.json) == []
     assert problems("plan", {**plan.json, "summary": {"create": -1, "update": 0, "delete": 0}})
     assert problems("plan", {k: v for k, v in plan.json.items() if k != "kept"})
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_secmsg_schema_prints_the_shipped_schema_without_a_store(name, bare_cli, _isolated_store):
+    r = bare_cli("schema", name)
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout) == schema(name)
+    assert not _isolated_store.exists()  # no store is needed, none is created
+
+
+def test_secmsg_schema_lists_the_schemas_and_refuses_an_unknown_one(bare_cli):
+    r = bare_cli("schema")
+    assert r.exit_code == 0, r.output
+    assert [line.split()[0] for line in r.stdout.splitlines()] == list(NAMES)
+    bad = bare_cli("schema", "yaml")
+    assert bad.exit_code == 2
+    assert "yaml" in bad.stderr and bad.stdout == ""

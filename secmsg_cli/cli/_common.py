@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -31,7 +31,7 @@ def state(ctx: typer.Context) -> State:
     return root.obj
 
 
-def open_store(ctx: typer.Context, *, create: bool = False):
+def open_store(ctx: typer.Context, *, create: bool = False) -> Any:
     """Open the store chosen by --db / SECMSG_DB / the default location; closed
     when the command ends. Only ``init``, ``import`` and ``apply`` pass
     ``create``: every other command refuses a path where there is no store."""

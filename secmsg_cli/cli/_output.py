@@ -16,9 +16,12 @@ import os
 import sys
 from collections.abc import Mapping, Sequence
 from enum import Enum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from secmsg_cli.cli._values import printable
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 
 class Output(str, Enum):
@@ -81,6 +84,23 @@ def _csv_cell(value: Any) -> Any:
     return value
 
 
+def csv_rows(
+    rows: Sequence[Mapping[str, Any]] | Sequence[Sequence[Any]], keys: Sequence[str] | None = None
+) -> str:
+    """CSV lines (each ending in a newline) for ``rows``: mappings, their
+    ``keys`` in order, or (without ``keys``) sequences of cells, e.g. the
+    header. Every cell as :func:`_csv_cell` makes it safe."""
+    import csv
+    import io
+
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    for row in rows:
+        cells = [row.get(k) for k in keys] if keys is not None else row  # type: ignore[union-attr]
+        writer.writerow([_csv_cell(c) for c in cells])
+    return buffer.getvalue()
+
+
 def csv_text(text: str) -> str:
     """Text for a CSV cell, which people open in a spreadsheet or print on a
     terminal: control and invisible characters escaped as in tables (line
@@ -95,7 +115,7 @@ def csv_text(text: str) -> str:
     return text
 
 
-def console(stderr: bool = False):
+def console(stderr: bool = False) -> Console:
     """A Rich console for people; when not on a terminal (logs, pagers) it
     uses a wide fixed width (or $COLUMNS) instead of wrapping at 80."""
     from rich.console import Console
@@ -122,7 +142,7 @@ def emit(
     """
     output = Output(output)
     single = isinstance(data, Mapping)
-    rows: list[Mapping[str, Any]] = [data] if single else list(data)  # type: ignore[list-item]
+    rows: list[Mapping[str, Any]] = [data] if isinstance(data, Mapping) else list(data)
     if output is Output.json:
         sys.stdout.write(to_json(data if single else rows) + "\n")
         return
@@ -134,12 +154,7 @@ def emit(
     keys = [c.split(":", 1)[0] for c in spec]
     headers = [c.split(":", 1)[1] if ":" in c else c for c in spec]
     if output is Output.csv:
-        import csv
-
-        writer = csv.writer(sys.stdout, lineterminator="\n")
-        writer.writerow(keys)
-        for row in rows:
-            writer.writerow([_csv_cell(row.get(k)) for k in keys])
+        sys.stdout.write(csv_rows([keys]) + csv_rows(rows, keys))
         return
     from rich.table import Table
     from rich.text import Text

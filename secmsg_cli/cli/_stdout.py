@@ -20,8 +20,12 @@ from __future__ import annotations
 import io
 import os
 import sys
+from typing import TYPE_CHECKING
 
 from secmsg_cli.errors import OutputError
+
+if TYPE_CHECKING:
+    from _typeshed import ReadableBuffer
 
 __all__ = ["finish", "install"]
 
@@ -50,7 +54,7 @@ class _WholeWrites(io.RawIOBase):
     def isatty(self) -> bool:
         return os.isatty(self._fd)
 
-    def write(self, data) -> int:  # type: ignore[override]
+    def write(self, data: ReadableBuffer) -> int:
         global _failure
         view = memoryview(data).cast("B")
         total = len(view)
@@ -79,7 +83,7 @@ class _Closed(io.RawIOBase):
     def writable(self) -> bool:
         return True
 
-    def write(self, data) -> int:  # type: ignore[override]
+    def write(self, data: ReadableBuffer) -> int:
         global _failure
         message = "cannot write the output: standard output is closed"
         if _failure is None:

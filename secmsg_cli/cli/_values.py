@@ -10,13 +10,20 @@ from __future__ import annotations
 
 import re
 from datetime import UTC
+from typing import TYPE_CHECKING, Any
 
 from secmsg_cli.errors import InvalidInput
+
+if TYPE_CHECKING:
+    from datetime import datetime, tzinfo
+
+    from secmsg_cli.engine.decide import Context
+    from secmsg_cli.engine.message import Limits
 
 __all__ = ["PLAIN_ISO", "build_context", "parse_at", "parse_count", "parse_limits", "printable"]
 
 
-class _Escapes(dict):
+class _Escapes(dict[int, int | str]):
     """A ``str.translate`` table, filled in as characters are first seen:
     each code point maps to itself or to its escape (``\\x1b``, ``\\u202e``,
     ``\\U000e0041``). Escaped: the C0 and C1 control characters (ESC starts
@@ -73,7 +80,7 @@ PLAIN_ISO = re.compile(
 )
 
 
-def parse_at(text: str | None, tz):
+def parse_at(text: str | None, tz: tzinfo) -> datetime:
     """``--at``: an ISO 8601 date or datetime (no offset = the account time
     zone ``tz``; a date = its 00:00); None = now."""
     from datetime import datetime
@@ -125,7 +132,7 @@ def parse_limits(
     max_parts: str | None = None,
     max_text: str | None = None,
     max_recipients: str | None = None,
-):
+) -> Limits:
     """The examination limits (``--max-depth``, ``--max-parts``,
     ``--max-text``, ``--max-recipients``); unset ones keep their defaults."""
     from secmsg_cli.engine.message import DEFAULT_LIMITS, Limits
@@ -143,7 +150,7 @@ def parse_limits(
 
 
 def build_context(
-    snapshot,
+    snapshot: Any,
     *,
     mail_from: str | None,
     rcpt: list[str] | None,
@@ -152,8 +159,8 @@ def build_context(
     via: str | None,
     definition: str | None,
     explain: bool,
-    limits=None,
-):
+    limits: Limits | None = None,
+) -> Context:
     """Validate the context options exactly as ``simulate`` does."""
     import ipaddress
 

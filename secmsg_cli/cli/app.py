@@ -4,32 +4,47 @@ that turns every failure into one line on stderr and an exit code (SPEC §10-§1
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 from typing import Annotated, Any
 
 import typer
+from typer import Abort
 from typer.core import TyperGroup
 
 from secmsg_cli import __version__
 from secmsg_cli.cli._boundary import exit_code_for, fail
-from secmsg_cli.cli._common import State
+from secmsg_cli.cli._click import ClickException, NoArgsIsHelpError, NoSuchOption, UsageError
+from secmsg_cli.cli._common import State, state
+
+# The global options a user may also write after the command (anywhere before
+# "--"): `secmsg policy list --db x -q` as `secmsg --db x -q policy list`.
+GLOBAL_OPTIONS = ("db", "quiet")
 
 
 class SecmsgGroup(TyperGroup):
     """Runs the command tree, maps every exception to one line and an exit
     code, and ends every command by flushing its results (SPEC §10)."""
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        globals_ = [p for p in self.params if p.name in GLOBAL_OPTIONS]
+        _add_global_options(self.commands.values(), globals_)
+
     def main(
         self,
-        args: Any = None,
+        args: Sequence[str] | None = None,
         prog_name: str | None = None,
         complete_var: str | None = None,
         standalone_mode: bool = True,
+        windows_expand_args: bool = True,
         **extra: Any,
     ) -> Any:
         from secmsg_cli.cli._stdout import finish
 
         try:
-            rv = self._run(args, prog_name, complete_var, **extra)
+            rv = self._run(
+                args, prog_name, complete_var, windows_expand_args=windows_expand_args, **extra
+            )
         except SystemExit as exc:  # Typer after a closed pipe, Rich's console after one
             if not (exc.code is None or isinstance(exc.code, int)):
                 raise
@@ -39,12 +54,14 @@ class SecmsgGroup(TyperGroup):
                 return rv
         sys.exit(finish(rv if isinstance(rv, int) else 0))
 
-    def _run(self, args: Any, prog_name: str | None, complete_var: str | None, **extra: Any) -> Any:
+    def _run(
+        self,
+        args: Sequence[str] | None,
+        prog_name: str | None,
+        complete_var: str | None,
+        **extra: Any,
+    ) -> Any:
         """The command's return value (its exit code when it raised typer.Exit), or the exit code of its error."""
-        # Typer carries its own Click; its exception classes live there.
-        from typer import Abort
-        from typer._click.exceptions import ClickException, NoArgsIsHelpError, UsageError
-
         try:
             return super().main(
                 args=args,
@@ -56,6 +73,14 @@ class SecmsgGroup(TyperGroup):
         except NoArgsIsHelpError as exc:
             exc.show()
             return exc.exit_code
+        except NoSuchOption as exc:
+            where = None
+            if exc.ctx is not None and exc.ctx.parent is None:
+                where = self._where_it_goes(exc.option_name, sys.argv[1:] if args is None else args)
+            if where is None:
+                hint = f" (see '{exc.ctx.command_path} --help')" if exc.ctx is not None else ""
+                return fail(exc.format_message().replace("\n", " ") + hint, exc.exit_code)
+            return fail(where, exc.exit_code)
         except UsageError as exc:
             hint = f" (see '{exc.ctx.command_path} --help')" if exc.ctx is not None else ""
             return fail(_usage_message(exc, args).replace("\n", " ") + hint, exc.exit_code)
@@ -65,6 +90,72 @@ class SecmsgGroup(TyperGroup):
             return fail("aborted", 1)
         except Exception as exc:  # noqa: BLE001 - the boundary: every error becomes one line
             return exit_code_for(exc)
+
+    def _where_it_goes(self, option: str, args: Sequence[str]) -> str | None:
+        """For an option of a command given before it (``secmsg -o json policy
+        list``): where it goes, e.g. "-o is an option of the command: secmsg
+        policy list -o json"; None when the command line names no command
+        that has it."""
+        name = option.partition("=")[0]
+        root_values = {o for p in self.params if not getattr(p, "is_flag", False) for o in p.opts}
+        command: Any = self
+        path: list[str] = []
+        value: str | None = None
+        after_option = False
+        tokens = list(args)
+        i = 0
+        while i < len(tokens) and tokens[i] != "--":
+            token = tokens[i]
+            i += 1
+            short = len(name) == 2 and not token.startswith("--")
+            if token == name or token.startswith(name + ("" if short else "=")):
+                if token != name:
+                    value = token[len(name) :].removeprefix("=")  # -ojson, --output=json
+                after_option = token == name
+                continue
+            was_after, after_option = after_option, False
+            if token.startswith("-"):
+                i += token in root_values  # --db PATH
+            elif isinstance(command, TyperGroup) and token in command.commands:
+                command = command.commands[token]
+                path.append(token)
+            elif was_after and value is None:
+                value = token  # (its value, unless it is a flag)
+            else:
+                break
+        if isinstance(command, TyperGroup) or not path:
+            return None
+        param = next((p for p in command.params if name in p.opts and not p.hidden), None)
+        if param is None:
+            return None
+        spelt = (
+            name
+            if getattr(param, "is_flag", False)
+            else f"{name} {value if value is not None else 'VALUE'}"
+        )
+        return f"{name} is an option of the command: secmsg {' '.join(path)} {spelt}"
+
+
+def _add_global_options(commands: Any, globals_: list[Any]) -> None:
+    """Gives every command and sub-app below the root a hidden copy of each
+    global option, which sets the same state as the root's."""
+    import copy
+
+    def set_state(ctx: Any, param: Any, value: Any) -> None:
+        if value is not None and value is not False:
+            setattr(state(ctx), param.name.removeprefix("global_"), value)
+
+    for command in commands:
+        have = {o for p in command.params for o in p.opts}
+        for option in globals_:
+            if have & set(option.opts):
+                continue
+            twin = copy.copy(option)
+            twin.name, twin.hidden, twin.expose_value = f"global_{option.name}", True, False
+            twin.callback, twin.is_eager = set_state, False
+            command.params.append(twin)
+        if isinstance(command, TyperGroup):
+            _add_global_options(command.commands.values(), globals_)
 
 
 def _usage_message(exc: Any, args: Any) -> str:
@@ -115,11 +206,14 @@ def _root(
         typer.Option(
             "--db",
             metavar="PATH",
-            help="The store file (default: $SECMSG_DB, else the user data directory).",
+            help="The store file (default: $SECMSG_DB, else the user data directory); before or after the command.",
         ),
     ] = None,
     quiet: Annotated[
-        bool, typer.Option("--quiet", "-q", help="Print only results and errors.")
+        bool,
+        typer.Option(
+            "--quiet", "-q", help="Print only results and errors; before or after the command."
+        ),
     ] = False,
     version: Annotated[
         bool,
@@ -131,6 +225,7 @@ def _root(
     """Administer policy-driven Secure Messaging and simulate it on real messages.
 
     The store is one SQLite file: --db PATH, else $SECMSG_DB, else the user data directory.
+    --db and -q may also follow the command (secmsg policy list --db PATH).
     """
     ctx.obj = State(db=db, quiet=quiet)
 
@@ -148,6 +243,7 @@ def _register() -> None:
         group,
         lint,
         policy,
+        schema,
         simulate,
         test_cmd,
     )
@@ -170,6 +266,7 @@ def _register() -> None:
     test_cmd.register(app)
     config_cmds.register(app)
     lint.register(app)
+    schema.register(app)
 
 
 _register()

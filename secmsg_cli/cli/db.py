@@ -12,116 +12,122 @@ from secmsg_cli.cli._common import OutputOpt, open_store, state, sub_app
 from secmsg_cli.cli._output import Output, emit, say
 from secmsg_cli.model import MAX_ID
 
+db_app = sub_app("The store file: where it is and what it holds.")
 
-def register(app: typer.Typer) -> None:
-    db_app = sub_app("The store file: where it is and what it holds.")
 
-    @app.command("init")
-    def init(ctx: typer.Context) -> None:
-        """Create the store (with the built-in folder and definitions) if it does not exist.
+def init(ctx: typer.Context) -> None:
+    """Create the store (with the built-in folder and definitions) if it does not exist.
 
-        Idempotent: running it on an existing store changes nothing.
+    Idempotent: running it on an existing store changes nothing.
 
-            secmsg --db acme.db init
-        """
-        from secmsg_cli.store.paths import resolve_db_path
+        secmsg --db acme.db init
+    """
+    from secmsg_cli.store.paths import resolve_db_path
 
-        path = resolve_db_path(state(ctx).db)
-        existed = path.exists() and path.stat().st_size > 0
-        store = open_store(ctx, create=True)
-        if existed:
-            say(
-                f"Store {store.path} is already initialised (schema version {store.schema_version}).",
-                quiet=state(ctx).quiet,
-            )
-        else:
-            say(
-                f"Initialised store {store.path} (schema version {store.schema_version}).",
-                quiet=state(ctx).quiet,
-            )
-
-    @db_app.command("path")
-    def db_path(ctx: typer.Context) -> None:
-        """Print the path of the store that commands would use (does not create it).
-
-        secmsg db path
-        """
-        from secmsg_cli.store.paths import resolve_db_path
-
-        typer.echo(str(resolve_db_path(state(ctx).db)))
-
-    @db_app.command("status")
-    def db_status(ctx: typer.Context, output: OutputOpt = Output.table) -> None:
-        """Show the store's path, schema version and object counts.
-
-        secmsg db status -o json
-        """
-        store = open_store(ctx)
-        account = store.account()
-        emit(
-            {
-                "path": str(store.path),
-                "schema_version": store.schema_version,
-                "account": account.name,
-                "edition": account.edition,
-                **store.counts(),
-            },
-            output,
-        )
-
-    @db_app.command("backup")
-    def db_backup(
-        ctx: typer.Context,
-        file: Annotated[Path, typer.Argument(help="The new backup file.", dir_okay=False)],
-    ) -> None:
-        """Copy the store to FILE with SQLite's online backup (safe while others write).
-
-        secmsg db backup /backups/secmsg-$(date +%F).db
-        """
-        store = open_store(ctx)
-        store.backup(file)
-        say(f"Backed up {store.path} to {file}.", quiet=state(ctx).quiet)
-
-    @db_app.command("check")
-    def db_check(ctx: typer.Context) -> None:
-        """Check the store's integrity (integrity_check and foreign_key_check); exit 1 on any problem.
-
-        secmsg db check
-        """
-        from secmsg_cli.errors import StoreError
-
-        store = open_store(ctx)
-        problems = store.check()
-        if problems:
-            for p in problems[1:]:
-                sys.stderr.write(f"  {p}\n")
-            raise StoreError(f"store {store.path} has {len(problems)} problem(s): {problems[0]}")
+    path = resolve_db_path(state(ctx).db)
+    existed = path.exists() and path.stat().st_size > 0
+    store = open_store(ctx, create=True)
+    if existed:
         say(
-            f"Store {store.path} is sound (schema version {store.schema_version}).",
+            f"Store {store.path} is already initialised (schema version {store.schema_version}).",
+            quiet=state(ctx).quiet,
+        )
+    else:
+        say(
+            f"Initialised store {store.path} (schema version {store.schema_version}).",
             quiet=state(ctx).quiet,
         )
 
-    @app.command("audit")
-    def audit(
-        ctx: typer.Context,
-        limit: Annotated[
-            int,
-            typer.Option(
-                "--limit", "-n", min=1, max=MAX_ID, help="Show at most N entries, newest first."
-            ),
-        ] = 50,
-        output: OutputOpt = Output.table,
-    ) -> None:
-        """List the audit log of writes, newest first.
 
-        secmsg audit --limit 10
-        """
-        rows = open_store(ctx).audit_log(limit)
-        emit(
-            rows,
-            output,
-            columns=["id", "at", "actor", "action", "kind", "object"],
-            empty="no audit entries",
-        )
+@db_app.command("path")
+def db_path(ctx: typer.Context) -> None:
+    """Print the path of the store that commands would use (does not create it).
 
+    secmsg db path
+    """
+    from secmsg_cli.store.paths import resolve_db_path
+
+    typer.echo(str(resolve_db_path(state(ctx).db)))
+
+
+@db_app.command("status")
+def db_status(ctx: typer.Context, output: OutputOpt = Output.table) -> None:
+    """Show the store's path, schema version and object counts.
+
+    secmsg db status -o json
+    """
+    store = open_store(ctx)
+    account = store.account()
+    emit(
+        {
+            "path": str(store.path),
+            "schema_version": store.schema_version,
+            "account": account.name,
+            "edition": account.edition,
+            **store.counts(),
+        },
+        output,
+    )
+
+
+@db_app.command("backup")
+def db_backup(
+    ctx: typer.Context,
+    file: Annotated[Path, typer.Argument(help="The new backup file.", dir_okay=False)],
+) -> None:
+    """Copy the store to FILE with SQLite's online backup (safe while others write).
+
+    secmsg db backup /backups/secmsg-$(date +%F).db
+    """
+    store = open_store(ctx)
+    store.backup(file)
+    say(f"Backed up {store.path} to {file}.", quiet=state(ctx).quiet)
+
+
+@db_app.command("check")
+def db_check(ctx: typer.Context) -> None:
+    """Check the store's integrity (integrity_check and foreign_key_check); exit 1 on any problem.
+
+    secmsg db check
+    """
+    from secmsg_cli.errors import StoreError
+
+    store = open_store(ctx)
+    problems = store.check()
+    if problems:
+        for p in problems[1:]:
+            sys.stderr.write(f"  {p}\n")
+        raise StoreError(f"store {store.path} has {len(problems)} problem(s): {problems[0]}")
+    say(
+        f"Store {store.path} is sound (schema version {store.schema_version}).",
+        quiet=state(ctx).quiet,
+    )
+
+
+def audit(
+    ctx: typer.Context,
+    limit: Annotated[
+        int,
+        typer.Option(
+            "--limit", "-n", min=1, max=MAX_ID, help="Show at most N entries, newest first."
+        ),
+    ] = 50,
+    output: OutputOpt = Output.table,
+) -> None:
+    """List the audit log of writes, newest first.
+
+    secmsg audit --limit 10
+    """
+    rows = open_store(ctx).audit_log(limit)
+    emit(
+        rows,
+        output,
+        columns=["id", "at", "actor", "action", "kind", "object"],
+        empty="no audit entries",
+    )
+
+
+def register(app: typer.Typer) -> None:
+    app.command("init")(init)
+    app.command("audit")(audit)
     app.add_typer(db_app, name="db")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -12,8 +12,11 @@ from secmsg_cli.cli._output import Output, emit, say
 from secmsg_cli.errors import InvalidInput, Refused
 from secmsg_cli.model import split_definition_path
 
+if TYPE_CHECKING:
+    from secmsg_cli.model import Definition
 
-def definition_row(d) -> dict:
+
+def definition_row(d: Definition) -> dict[str, Any]:
     """A definition as JSON: the config fields (SPEC §9) plus id, path and the
     effective reply-all (SPEC §3.2)."""
     return {
@@ -34,7 +37,7 @@ def definition_row(d) -> dict:
     }
 
 
-def _banner_kind(d) -> str:
+def _banner_kind(d: Definition) -> str:
     if d.banner is None:
         return "standard"
     return "hidden" if "mc-sm-hide" in d.banner else "custom"
@@ -77,8 +80,15 @@ BannerFileOpt = Annotated[
 
 
 def _settings(
-    print_, reply, reply_all, expire_after, max_extension, read_receipt, banner, banner_file
-) -> dict:
+    print_: bool | None,
+    reply: bool | None,
+    reply_all: bool | None,
+    expire_after: str | None,
+    max_extension: str | None,
+    read_receipt: bool | None,
+    banner: str | None,
+    banner_file: Path | None,
+) -> dict[str, Any]:
     if banner is not None and banner_file is not None:
         raise InvalidInput("give --banner or --banner-file, not both")
     if banner_file is not None:
@@ -98,147 +108,151 @@ def _settings(
     return {k: v for k, v in values.items() if v is not None}
 
 
-def register(app: typer.Typer) -> None:
-    definition_app = sub_app(
-        "Secure Messaging definitions: permissions, expiry and banner of a secure message."
+definition_app = sub_app(
+    "Secure Messaging definitions: permissions, expiry and banner of a secure message."
+)
+
+
+@definition_app.command("create")
+def create(
+    ctx: typer.Context,
+    path: Annotated[str, typer.Argument(help="FOLDER/DESCRIPTION, e.g. 'Legal/7-Day Expiry'.")],
+    print_: PrintOpt = None,
+    reply: ReplyOpt = None,
+    reply_all: ReplyAllOpt = None,
+    expire_after: ExpireOpt = None,
+    max_extension: ExtensionOpt = None,
+    read_receipt: ReceiptOpt = None,
+    banner: BannerOpt = None,
+    banner_file: BannerFileOpt = None,
+    output: OutputOpt = Output.table,
+) -> None:
+    """Create a definition in an existing folder (not the root).
+
+    secmsg definition create "Legal/7-Day Expiry" --expire-after 7d --read-receipt --max-extension 14d
+    """
+    if "/" not in path.strip().strip("/"):
+        raise Refused(
+            f"cannot create definition {path!r} in the root folder '/': give FOLDER/DESCRIPTION "
+            "such as Legal/7-Day Expiry (create the folder first)"
+        )
+    folder, description = split_definition_path(path)
+    values = _settings(
+        print_, reply, reply_all, expire_after, max_extension, read_receipt, banner, banner_file
+    )
+    d = open_store(ctx).create_definition(folder, description, **values)
+    if output is Output.table:
+        say(f"Created definition {d.path!r} (id {d.id}).", quiet=state(ctx).quiet)
+    else:
+        emit(definition_row(d), output)
+
+
+@definition_app.command("list")
+def list_(
+    ctx: typer.Context,
+    folder: Annotated[
+        str | None,
+        typer.Option("--folder", "-f", help="Only definitions directly in this folder."),
+    ] = None,
+    output: OutputOpt = Output.table,
+) -> None:
+    """List definitions.
+
+    secmsg definition list --folder Legal -o json
+    """
+    defs = open_store(ctx).definitions(folder)
+    rows = [definition_row(d) | {"banner_kind": _banner_kind(d)} for d in defs]
+    emit(
+        rows,
+        output,
+        columns=None
+        if output is not Output.table
+        else [
+            "id",
+            "path",
+            "allow_print:print",
+            "allow_reply:reply",
+            "allow_reply_all_effective:reply all",
+            "expire_after:expires",
+            "max_extension:extension",
+            "read_receipt:receipt",
+            "banner_kind:banner",
+            "routing",
+            "builtin",
+        ],
+        empty="no definitions",
     )
 
-    @definition_app.command("create")
-    def create(
-        ctx: typer.Context,
-        path: Annotated[str, typer.Argument(help="FOLDER/DESCRIPTION, e.g. 'Legal/7-Day Expiry'.")],
-        print_: PrintOpt = None,
-        reply: ReplyOpt = None,
-        reply_all: ReplyAllOpt = None,
-        expire_after: ExpireOpt = None,
-        max_extension: ExtensionOpt = None,
-        read_receipt: ReceiptOpt = None,
-        banner: BannerOpt = None,
-        banner_file: BannerFileOpt = None,
-        output: OutputOpt = Output.table,
-    ) -> None:
-        """Create a definition in an existing folder (not the root).
 
-        secmsg definition create "Legal/7-Day Expiry" --expire-after 7d --read-receipt --max-extension 14d
-        """
-        if "/" not in path.strip().strip("/"):
-            raise Refused(
-                f"cannot create definition {path!r} in the root folder '/': give FOLDER/DESCRIPTION "
-                "such as Legal/7-Day Expiry (create the folder first)"
-            )
-        folder, description = split_definition_path(path)
-        values = _settings(
-            print_, reply, reply_all, expire_after, max_extension, read_receipt, banner, banner_file
-        )
-        d = open_store(ctx).create_definition(folder, description, **values)
-        if output is Output.table:
-            say(f"Created definition {d.path!r} (id {d.id}).", quiet=state(ctx).quiet)
-        else:
-            emit(definition_row(d), output)
+@definition_app.command("show")
+def show(
+    ctx: typer.Context,
+    definition: Annotated[str, typer.Argument(help="Path or id.")],
+    output: OutputOpt = Output.table,
+) -> None:
+    """Show every field of a definition.
 
-    @definition_app.command("list")
-    def list_(
-        ctx: typer.Context,
-        folder: Annotated[
-            str | None,
-            typer.Option("--folder", "-f", help="Only definitions directly in this folder."),
-        ] = None,
-        output: OutputOpt = Output.table,
-    ) -> None:
-        """List definitions.
+    secmsg definition show "Legal/7-Day Expiry"
+    """
+    emit(definition_row(open_store(ctx).definition(definition)), output)
 
-        secmsg definition list --folder Legal -o json
-        """
-        defs = open_store(ctx).definitions(folder)
-        rows = [definition_row(d) | {"banner_kind": _banner_kind(d)} for d in defs]
-        emit(
-            rows,
-            output,
-            columns=None
-            if output is not Output.table
-            else [
-                "id",
-                "path",
-                "allow_print:print",
-                "allow_reply:reply",
-                "allow_reply_all_effective:reply all",
-                "expire_after:expires",
-                "max_extension:extension",
-                "read_receipt:receipt",
-                "banner_kind:banner",
-                "routing",
-                "builtin",
-            ],
-            empty="no definitions",
-        )
 
-    @definition_app.command("show")
-    def show(
-        ctx: typer.Context,
-        definition: Annotated[str, typer.Argument(help="Path or id.")],
-        output: OutputOpt = Output.table,
-    ) -> None:
-        """Show every field of a definition.
+@definition_app.command("update")
+def update(
+    ctx: typer.Context,
+    definition: Annotated[str, typer.Argument(help="Path or id.")],
+    print_: PrintOpt = None,
+    reply: ReplyOpt = None,
+    reply_all: ReplyAllOpt = None,
+    expire_after: ExpireOpt = None,
+    max_extension: ExtensionOpt = None,
+    read_receipt: ReceiptOpt = None,
+    banner: BannerOpt = None,
+    banner_file: BannerFileOpt = None,
+    no_banner: Annotated[
+        bool, typer.Option("--no-banner", help="Go back to the standard banner.")
+    ] = False,
+    description: Annotated[
+        str | None, typer.Option("--description", help="Rename (the new description).")
+    ] = None,
+    folder: Annotated[str | None, typer.Option("--folder", help="Move to this folder.")] = None,
+    output: OutputOpt = Output.table,
+) -> None:
+    """Change a definition's settings, description or folder (built-ins are read-only).
 
-        secmsg definition show "Legal/7-Day Expiry"
-        """
-        emit(definition_row(open_store(ctx).definition(definition)), output)
+    secmsg definition update "Legal/7-Day Expiry" --expire-after 14d --description "14-Day Expiry"
+    """
+    values = _settings(
+        print_, reply, reply_all, expire_after, max_extension, read_receipt, banner, banner_file
+    )
+    if no_banner:
+        if "banner" in values:
+            raise InvalidInput("give --no-banner or a banner, not both")
+        values["banner"] = None
+    if description is not None:
+        values["description"] = description
+    if folder is not None:
+        values["folder"] = folder
+    if not values:
+        raise InvalidInput("nothing to change: give at least one option, e.g. --expire-after 14d")
+    d = open_store(ctx).update_definition(definition, **values)
+    if output is Output.table:
+        say(f"Updated definition {d.path!r} (id {d.id}).", quiet=state(ctx).quiet)
+    else:
+        emit(definition_row(d), output)
 
-    @definition_app.command("update")
-    def update(
-        ctx: typer.Context,
-        definition: Annotated[str, typer.Argument(help="Path or id.")],
-        print_: PrintOpt = None,
-        reply: ReplyOpt = None,
-        reply_all: ReplyAllOpt = None,
-        expire_after: ExpireOpt = None,
-        max_extension: ExtensionOpt = None,
-        read_receipt: ReceiptOpt = None,
-        banner: BannerOpt = None,
-        banner_file: BannerFileOpt = None,
-        no_banner: Annotated[
-            bool, typer.Option("--no-banner", help="Go back to the standard banner.")
-        ] = False,
-        description: Annotated[
-            str | None, typer.Option("--description", help="Rename (the new description).")
-        ] = None,
-        folder: Annotated[str | None, typer.Option("--folder", help="Move to this folder.")] = None,
-        output: OutputOpt = Output.table,
-    ) -> None:
-        """Change a definition's settings, description or folder (built-ins are read-only).
 
-        secmsg definition update "Legal/7-Day Expiry" --expire-after 14d --description "14-Day Expiry"
-        """
-        values = _settings(
-            print_, reply, reply_all, expire_after, max_extension, read_receipt, banner, banner_file
-        )
-        if no_banner:
-            if "banner" in values:
-                raise InvalidInput("give --no-banner or a banner, not both")
-            values["banner"] = None
-        if description is not None:
-            values["description"] = description
-        if folder is not None:
-            values["folder"] = folder
-        if not values:
-            raise InvalidInput(
-                "nothing to change: give at least one option, e.g. --expire-after 14d"
-            )
-        d = open_store(ctx).update_definition(definition, **values)
-        if output is Output.table:
-            say(f"Updated definition {d.path!r} (id {d.id}).", quiet=state(ctx).quiet)
-        else:
-            emit(definition_row(d), output)
+@definition_app.command("delete")
+def delete(
+    ctx: typer.Context, definition: Annotated[str, typer.Argument(help="Path or id.")]
+) -> None:
+    """Delete a definition (refused for built-ins and while a policy uses it).
 
-    @definition_app.command("delete")
-    def delete(
-        ctx: typer.Context, definition: Annotated[str, typer.Argument(help="Path or id.")]
-    ) -> None:
-        """Delete a definition (refused for built-ins and while a policy uses it).
+    secmsg definition delete "Legal/7-Day Expiry"
+    """
+    d = open_store(ctx).delete_definition(definition)
+    say(f"Deleted definition {d.path!r}.", quiet=state(ctx).quiet)
 
-        secmsg definition delete "Legal/7-Day Expiry"
-        """
-        d = open_store(ctx).delete_definition(definition)
-        say(f"Deleted definition {d.path!r}.", quiet=state(ctx).quiet)
 
+def register(app: typer.Typer) -> None:
     app.add_typer(definition_app, name="definition")

@@ -63,7 +63,7 @@ def _lint_file(path: str, at: str | None) -> list[Finding]:
     except ConfigError as exc:
         return invalid(exc)
     # What config.load_file does, on the document already read (FILE may be '-').
-    store = Store(":memory:")  # type: ignore[arg-type]
+    store = Store(":memory:")
     try:
         try:
             import_config(store, cfg, source=path)
@@ -94,60 +94,60 @@ def _write(findings: list[Finding], form: LintFormat) -> None:
             emit(rows, Output(form.value), columns=columns)
 
 
+def lint(
+    ctx: typer.Context,
+    file: Annotated[
+        str | None,
+        typer.Argument(
+            help="A TOML or JSON configuration file to lint instead of the store (- for standard input); "
+            "no store is opened."
+        ),
+    ] = None,
+    strict: Annotated[bool, typer.Option("--strict", help="Warnings fail too (exit 3).")] = False,
+    at: Annotated[
+        str | None,
+        typer.Option(
+            "--at",
+            help="Judge validity (expired, overlapping) at this time, ISO 8601 (default now).",
+        ),
+    ] = None,
+    output: Annotated[
+        LintFormat,
+        typer.Option(
+            "--output",
+            "-o",
+            "--format",
+            help="How to show the findings: text (one line per finding, "
+            "FILE:LINE:COL: SEVERITY CODE message), table, json, jsonl, csv, github "
+            "(GitHub Actions annotations) or sarif (SARIF 2.1.0, for code scanning).",
+            case_sensitive=False,
+        ),
+    ] = LintFormat.text,
+) -> None:
+    """Check the configuration for errors and likely mistakes: dangling
+    references, definitions nothing can trigger, ambiguous policies, expired or
+    disabled policies, unknown banner tags, empty groups, ... Each finding
+    has a stable code (see the README). Exit 3 when there are errors (with
+    --strict, also when there are warnings).
+
+        secmsg lint
+        secmsg lint secmsg.toml --strict -o json
+        secmsg lint secmsg.toml --format github
+    """
+    from secmsg_cli import lint as rules
+
+    if file is None:
+        store = open_store(ctx)
+        snapshot = store.snapshot()
+        findings = rules.lint(snapshot, parse_at(at, snapshot.tz), folders=store.folders())
+    else:
+        findings = _lint_file(file, at)
+    _write(findings, output)
+    if not state(ctx).quiet:
+        sys.stderr.write(rules.summary(findings) + "\n")
+    if rules.failed(findings, strict):
+        raise typer.Exit(3)
+
+
 def register(app: typer.Typer) -> None:
-    @app.command("lint")
-    def lint(
-        ctx: typer.Context,
-        file: Annotated[
-            str | None,
-            typer.Argument(
-                help="A TOML or JSON configuration file to lint instead of the store (- for standard input); "
-                "no store is opened."
-            ),
-        ] = None,
-        strict: Annotated[
-            bool, typer.Option("--strict", help="Warnings fail too (exit 3).")
-        ] = False,
-        at: Annotated[
-            str | None,
-            typer.Option(
-                "--at",
-                help="Judge validity (expired, overlapping) at this time, ISO 8601 (default now).",
-            ),
-        ] = None,
-        output: Annotated[
-            LintFormat,
-            typer.Option(
-                "--output",
-                "-o",
-                "--format",
-                help="How to show the findings: text (one line per finding, "
-                "FILE:LINE:COL: SEVERITY CODE message), table, json, jsonl, csv, github "
-                "(GitHub Actions annotations) or sarif (SARIF 2.1.0, for code scanning).",
-                case_sensitive=False,
-            ),
-        ] = LintFormat.text,
-    ) -> None:
-        """Check the configuration for errors and likely mistakes: dangling
-        references, definitions nothing can trigger, ambiguous policies, expired or
-        disabled policies, unknown banner tags, empty groups, ... Each finding
-        has a stable code (see the README). Exit 3 when there are errors (with
-        --strict, also when there are warnings).
-
-            secmsg lint
-            secmsg lint secmsg.toml --strict -o json
-            secmsg lint secmsg.toml --format github
-        """
-        from secmsg_cli import lint as rules
-
-        if file is None:
-            store = open_store(ctx)
-            snapshot = store.snapshot()
-            findings = rules.lint(snapshot, parse_at(at, snapshot.tz), folders=store.folders())
-        else:
-            findings = _lint_file(file, at)
-        _write(findings, output)
-        if not state(ctx).quiet:
-            sys.stderr.write(rules.summary(findings) + "\n")
-        if rules.failed(findings, strict):
-            raise typer.Exit(3)
+    app.command("lint")(lint)

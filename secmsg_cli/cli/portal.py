@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -20,6 +21,12 @@ from secmsg_cli.cli._output import Output, emit, say, warn, write_file
 from secmsg_cli.cli._values import parse_at, printable
 from secmsg_cli.errors import InvalidInput
 from secmsg_cli.store.portal import STATUSES as STATUS_CHOICES
+
+if TYPE_CHECKING:
+    from datetime import datetime, tzinfo
+
+    from secmsg_cli.delivery.outbox import Outbox
+    from secmsg_cli.store.portal import PortalCopy
 
 TokenArg = Annotated[
     str,
@@ -55,17 +62,17 @@ def _token(text: str) -> str:
     return text
 
 
-def _tz(store):
+def _tz(store: Any) -> tzinfo:
     from zoneinfo import ZoneInfo
 
     return ZoneInfo(store.account().timezone)
 
 
-def _iso(moment, tz):
+def _iso(moment: datetime | None, tz: tzinfo) -> str | None:
     return None if moment is None else moment.astimezone(tz).isoformat()
 
 
-def _row(copy, at, tz) -> dict:
+def _row(copy: PortalCopy, at: datetime, tz: tzinfo) -> dict[str, Any]:
     return {
         "id": copy.id,
         "recipient": copy.recipient,
@@ -83,17 +90,18 @@ def _row(copy, at, tz) -> dict:
     }
 
 
-def _detail(copy, at, tz, expired_view: bool) -> dict:
+def _detail(copy: PortalCopy, at: datetime, tz: tzinfo, expired_view: bool) -> dict[str, Any]:
     from secmsg_cli.delivery.lifecycle import _span, actions
 
     row = _row(copy, at, tz)
+    extended_by = None
+    if copy.extended_seconds and copy.expires is not None and copy.original_expires is not None:
+        extended_by = _span(copy.expires - copy.original_expires)
     row.update(
         {
             "message_id": copy.message_id,
             "original_expires": _iso(copy.original_expires, tz),
-            "extended_by": _span(copy.expires - copy.original_expires)
-            if copy.extended_seconds
-            else None,
+            "extended_by": extended_by,
             "extensions": [dict(e) for e in copy.extensions],
             "retention_end": _iso(copy.retention_end, tz),
             "expired_at": _iso(copy.expired_at, tz),
@@ -109,13 +117,13 @@ def _detail(copy, at, tz, expired_view: bool) -> dict:
     return row
 
 
-def _outbox(store, option):
+def _outbox(store: Any, option: str | None) -> Outbox:
     from secmsg_cli.cli.deliver import outbox_for
 
     return outbox_for(store, option)
 
 
-def _files(files) -> list[dict]:
+def _files(files: Iterable[Any]) -> list[dict[str, Any]]:
     return [{"kind": f.kind, "to": list(f.to), "path": str(f.path)} for f in files]
 
 
@@ -128,7 +136,7 @@ def _note(text: str) -> None:
     sys.stderr.write(_one_line(text) + "\n")
 
 
-def _show_opened(opened, saved: list[str], tz, *, quiet: bool) -> None:
+def _show_opened(opened: Any, saved: list[str], tz: tzinfo, *, quiet: bool) -> None:
     """``portal open`` for people. Every text from the message (names,
     addresses, subject, body, attachment names) is escaped for the terminal;
     the body keeps its newlines and tabs, the other fields stay on their line."""
@@ -139,7 +147,7 @@ def _show_opened(opened, saved: list[str], tz, *, quiet: bool) -> None:
     if v.cc:
         lines.append(f"Cc:      {_one_line(', '.join(v.cc))}")
     lines += [
-        f"Date:    {_one_line(v.date or _iso(c.sent, tz))}",
+        f"Date:    {_one_line(v.date or _iso(c.sent, tz) or '')}",
         f"Subject: {_one_line(v.subject)}",
         "",
     ]
@@ -166,373 +174,377 @@ def _show_opened(opened, saved: list[str], tz, *, quiet: bool) -> None:
         _note(f"saved {p}")
 
 
-def register(app: typer.Typer) -> None:
-    portal_app = sub_app(
-        "The Secure Messaging Portal: open, reply, print; list, show, extend, recall, sweep."
+portal_app = sub_app(
+    "The Secure Messaging Portal: open, reply, print; list, show, extend, recall, sweep."
+)
+
+# --- recipient side -------------------------------------------------------------
+
+
+@portal_app.command("open")
+def open_(
+    ctx: typer.Context,
+    token: TokenArg,
+    at: AtOpt = None,
+    as_: AsOpt = None,
+    save_attachments: Annotated[
+        str | None,
+        typer.Option(
+            "--save-attachments",
+            metavar="DIR",
+            help="Also save the attachments, byte for byte, into DIR (created if need be): all or none, "
+            "under plain file names, never overwriting or following a link.",
+        ),
+    ] = None,
+    outbox: OutboxOpt = None,
+    output: OutputOpt = Output.table,
+) -> None:
+    """Show a secure message as its recipient sees it; marks it read.
+
+    The first view of a message whose definition asks for a read receipt
+    writes one to the sender into the outbox.
+
+        secmsg portal open "$TOKEN" --at 2026-11-28T09:00:00Z
+    """
+    from secmsg_cli.delivery.lifecycle import open_copy
+
+    store = open_store(ctx)
+    tz = _tz(store)
+    moment = parse_at(at, tz)
+    box = _outbox(store, outbox)
+    if save_attachments is not None:
+        target = Path(save_attachments)
+        if os.path.lexists(target) and not target.is_dir():
+            raise InvalidInput(f"--save-attachments {save_attachments}: not a directory")
+    opened = open_copy(store, _token(token), moment, box, as_=as_, save_to=save_attachments)
+    v, c = opened.view, opened.copy
+    saved = [str(p) for p in opened.saved]
+    if output is Output.table:
+        _show_opened(opened, saved, tz, quiet=state(ctx).quiet)
+        return
+    import hashlib
+
+    emit(
+        {
+            "id": c.id,
+            "recipient": c.recipient,
+            "from": v.from_,
+            "to": list(v.to),
+            "cc": list(v.cc),
+            "subject": v.subject,
+            "date": v.date,
+            "sent": _iso(c.sent, tz),
+            "expires": _iso(c.expires, tz),
+            "expired": opened.expired,
+            "first_view": opened.first_view,
+            "actions": [k for k, ok in opened.actions.items() if ok],
+            "text": v.text,
+            "attachments": [
+                {
+                    "filename": a.filename,
+                    "content_type": a.content_type,
+                    "size": len(a.data),
+                    "sha256": hashlib.sha256(a.data).hexdigest(),
+                }
+                for a in v.attachments
+            ],
+            "saved": saved,
+            "outbox": _files(opened.files),
+        },
+        output,
     )
 
-    # --- recipient side -------------------------------------------------------------
 
-    @portal_app.command("open")
-    def open_(
-        ctx: typer.Context,
-        token: TokenArg,
-        at: AtOpt = None,
-        as_: AsOpt = None,
-        save_attachments: Annotated[
-            str | None,
-            typer.Option(
-                "--save-attachments",
-                metavar="DIR",
-                help="Also save the attachments, byte for byte, into DIR (created if need be): all or none, "
-                "under plain file names, never overwriting or following a link.",
-            ),
-        ] = None,
-        outbox: OutboxOpt = None,
-        output: OutputOpt = Output.table,
-    ) -> None:
-        """Show a secure message as its recipient sees it; marks it read.
+@portal_app.command("reply")
+def reply(
+    ctx: typer.Context,
+    token: TokenArg,
+    body: Annotated[str | None, typer.Option("--body", help="The reply text.")] = None,
+    body_file: Annotated[
+        str | None,
+        typer.Option(
+            "--body-file", metavar="FILE", help="Read the reply text from FILE (- for stdin)."
+        ),
+    ] = None,
+    all_: Annotated[
+        bool,
+        typer.Option("--all", help="Reply to all: also the original To and Cc recipients."),
+    ] = False,
+    attach: Annotated[
+        list[str] | None,
+        typer.Option("--attach", metavar="FILE", help="Attach a file; repeatable."),
+    ] = None,
+    at: AtOpt = None,
+    as_: AsOpt = None,
+    outbox: OutboxOpt = None,
+    output: OutputOpt = Output.table,
+) -> None:
+    """Reply to a secure message from the portal (when its definition allows it).
 
-        The first view of a message whose definition asks for a read receipt
-        writes one to the sender into the outbox.
+    The reply goes to the sender (with --all also to the original To and Cc
+    recipients), threaded with In-Reply-To/References and quoting the original.
+    When the directory lists users, an internal address it does not know gets a
+    non-delivery notice back to the replier.
 
-            secmsg portal open "$TOKEN" --at 2026-11-28T09:00:00Z
-        """
-        from secmsg_cli.delivery.lifecycle import open_copy
+        secmsg portal reply "$TOKEN" --body "Thanks, received." --at 2026-11-28T09:05:00Z
+    """
+    from secmsg_cli.delivery.lifecycle import reply as do_reply
 
-        store = open_store(ctx)
-        tz = _tz(store)
-        moment = parse_at(at, tz)
-        box = _outbox(store, outbox)
-        if save_attachments is not None:
-            target = Path(save_attachments)
-            if os.path.lexists(target) and not target.is_dir():
-                raise InvalidInput(f"--save-attachments {save_attachments}: not a directory")
-        opened = open_copy(store, _token(token), moment, box, as_=as_, save_to=save_attachments)
-        v, c = opened.view, opened.copy
-        saved = [str(p) for p in opened.saved]
-        if output is Output.table:
-            _show_opened(opened, saved, tz, quiet=state(ctx).quiet)
-            return
-        import hashlib
-
-        emit(
-            {
-                "id": c.id,
-                "recipient": c.recipient,
-                "from": v.from_,
-                "to": list(v.to),
-                "cc": list(v.cc),
-                "subject": v.subject,
-                "date": v.date,
-                "sent": _iso(c.sent, tz),
-                "expires": _iso(c.expires, tz),
-                "expired": opened.expired,
-                "first_view": opened.first_view,
-                "actions": [k for k, ok in opened.actions.items() if ok],
-                "text": v.text,
-                "attachments": [
-                    {
-                        "filename": a.filename,
-                        "content_type": a.content_type,
-                        "size": len(a.data),
-                        "sha256": hashlib.sha256(a.data).hexdigest(),
-                    }
-                    for a in v.attachments
-                ],
-                "saved": saved,
-                "outbox": _files(opened.files),
-            },
-            output,
+    if (body is None) == (body_file is None):
+        raise InvalidInput(
+            "give the reply text with exactly one of --body TEXT or --body-file FILE"
         )
-
-    @portal_app.command("reply")
-    def reply(
-        ctx: typer.Context,
-        token: TokenArg,
-        body: Annotated[str | None, typer.Option("--body", help="The reply text.")] = None,
-        body_file: Annotated[
-            str | None,
-            typer.Option(
-                "--body-file", metavar="FILE", help="Read the reply text from FILE (- for stdin)."
-            ),
-        ] = None,
-        all_: Annotated[
-            bool,
-            typer.Option("--all", help="Reply to all: also the original To and Cc recipients."),
-        ] = False,
-        attach: Annotated[
-            list[str] | None,
-            typer.Option("--attach", metavar="FILE", help="Attach a file; repeatable."),
-        ] = None,
-        at: AtOpt = None,
-        as_: AsOpt = None,
-        outbox: OutboxOpt = None,
-        output: OutputOpt = Output.table,
-    ) -> None:
-        """Reply to a secure message from the portal (when its definition allows it).
-
-        The reply goes to the sender (with --all also to the original To and Cc
-        recipients), threaded with In-Reply-To/References and quoting the original.
-        When the directory lists users, an internal address it does not know gets a
-        non-delivery notice back to the replier.
-
-            secmsg portal reply "$TOKEN" --body "Thanks, received." --at 2026-11-28T09:05:00Z
-        """
-        from secmsg_cli.delivery.lifecycle import reply as do_reply
-
-        if (body is None) == (body_file is None):
-            raise InvalidInput(
-                "give the reply text with exactly one of --body TEXT or --body-file FILE"
-            )
-        if body_file is not None:
-            if body_file == "-":
-                text = sys.stdin.read()
-            else:
-                try:
-                    text = Path(body_file).read_text(encoding="utf-8")
-                except UnicodeDecodeError:
-                    raise InvalidInput(f"--body-file {body_file}: not UTF-8 text") from None
+    if body_file is not None:
+        if body_file == "-":
+            text = sys.stdin.read()
         else:
-            text = body or ""
-        files = []
-        for name in attach or []:
-            path = Path(name)
-            if not path.is_file():
-                raise InvalidInput(f"--attach {name}: no such file")
-            files.append((path.name, path.read_bytes()))
-        store = open_store(ctx)
-        tz = _tz(store)
-        moment = parse_at(at, tz)
-        box = _outbox(store, outbox)
-        done = do_reply(
-            store, _token(token), text, moment, box, all_=all_, attachments=files, as_=as_
-        )
-        if output is Output.table:
-            sent = next(f for f in done.files if f.kind == "reply")
-            cc = f"; cc {', '.join(done.cc)}" if done.cc else ""
-            say(f"Reply to {', '.join(done.to)}{cc} written to {sent.path}", quiet=state(ctx).quiet)
-            for f in done.files:
-                if f.kind == "ndr":
-                    warn(
-                        f"{', '.join(done.undeliverable)} unknown to the directory: a non-delivery notice "
-                        f"(which may contain a copy of the secure message) was written to {f.path}"
-                    )
-                elif f.kind == "read-receipt" and not state(ctx).quiet:
-                    _note(f"read receipt to {', '.join(f.to)} written to {f.path}")
-            return
-        emit(
-            {
-                "id": done.copy.id,
-                "to": list(done.to),
-                "cc": list(done.cc),
-                "undeliverable": list(done.undeliverable),
-                "outbox": _files(done.files),
-            },
-            output,
-        )
-
-    @portal_app.command("print")
-    def print_(
-        ctx: typer.Context,
-        token: TokenArg,
-        out: Annotated[
-            str | None,
-            typer.Option("--out", metavar="FILE", help="Write the HTML to FILE (default stdout)."),
-        ] = None,
-        at: AtOpt = None,
-        as_: AsOpt = None,
-        outbox: OutboxOpt = None,
-    ) -> None:
-        """A printable HTML rendering of a secure message (when its definition allows printing).
-
-        secmsg portal print "$TOKEN" --out message.html
-        """
-        from secmsg_cli.delivery.lifecycle import print_copy
-
-        if out is not None and not Path(out).resolve().parent.is_dir():
-            raise InvalidInput(f"--out {out}: no such directory {Path(out).resolve().parent}")
-        store = open_store(ctx)
-        tz = _tz(store)
-        moment = parse_at(at, tz)
-        box = _outbox(store, outbox)
-        printed = print_copy(store, _token(token), moment, box, as_=as_)
-        # Control and bidi characters of the message are no more welcome in a
-        # browser than on the terminal this goes to by default: shown escaped.
-        page = printable(printed.html)
-        if out is None:
-            sys.stdout.write(page)
-        else:
-            write_file(out, page.encode("utf-8"))
-            say(f"Printable copy written to {out}", quiet=state(ctx).quiet)
-        for f in printed.files:
-            if not state(ctx).quiet:
+            try:
+                text = Path(body_file).read_text(encoding="utf-8")
+            except UnicodeDecodeError:
+                raise InvalidInput(f"--body-file {body_file}: not UTF-8 text") from None
+    else:
+        text = body or ""
+    files = []
+    for name in attach or []:
+        path = Path(name)
+        if not path.is_file():
+            raise InvalidInput(f"--attach {name}: no such file")
+        files.append((path.name, path.read_bytes()))
+    store = open_store(ctx)
+    tz = _tz(store)
+    moment = parse_at(at, tz)
+    box = _outbox(store, outbox)
+    done = do_reply(store, _token(token), text, moment, box, all_=all_, attachments=files, as_=as_)
+    if output is Output.table:
+        sent = next(f for f in done.files if f.kind == "reply")
+        cc = f"; cc {', '.join(done.cc)}" if done.cc else ""
+        say(f"Reply to {', '.join(done.to)}{cc} written to {sent.path}", quiet=state(ctx).quiet)
+        for f in done.files:
+            if f.kind == "ndr":
+                warn(
+                    f"{', '.join(done.undeliverable)} unknown to the directory: a non-delivery notice "
+                    f"(which may contain a copy of the secure message) was written to {f.path}"
+                )
+            elif f.kind == "read-receipt" and not state(ctx).quiet:
                 _note(f"read receipt to {', '.join(f.to)} written to {f.path}")
+        return
+    emit(
+        {
+            "id": done.copy.id,
+            "to": list(done.to),
+            "cc": list(done.cc),
+            "undeliverable": list(done.undeliverable),
+            "outbox": _files(done.files),
+        },
+        output,
+    )
 
-    # --- sender and administrator side ---------------------------------------------------
 
-    @portal_app.command("list")
-    def list_(
-        ctx: typer.Context,
-        sender: Annotated[
-            str | None,
-            typer.Option(
-                "--sender", help="Only copies sent by this address (envelope or header From)."
-            ),
-        ] = None,
-        recipient: Annotated[
-            str | None, typer.Option("--recipient", help="Only copies for this recipient.")
-        ] = None,
-        status: Annotated[
-            str | None,
-            typer.Option("--status", help="unread, read, expired, recalled or purged (at --at)."),
-        ] = None,
-        at: AtOpt = None,
-        output: OutputOpt = Output.table,
-    ) -> None:
-        """List portal copies, with their status at --at (default now).
+@portal_app.command("print")
+def print_(
+    ctx: typer.Context,
+    token: TokenArg,
+    out: Annotated[
+        str | None,
+        typer.Option("--out", metavar="FILE", help="Write the HTML to FILE (default stdout)."),
+    ] = None,
+    at: AtOpt = None,
+    as_: AsOpt = None,
+    outbox: OutboxOpt = None,
+) -> None:
+    """A printable HTML rendering of a secure message (when its definition allows printing).
 
-        secmsg portal list --sender alice.morgan@harborfinch.com --status unread
-        """
-        from secmsg_cli.engine.addresses import AddressError, normalise_address
+    secmsg portal print "$TOKEN" --out message.html
+    """
+    from secmsg_cli.delivery.lifecycle import print_copy
 
-        if status is not None and status.strip().lower() not in STATUS_CHOICES:
-            raise InvalidInput(
-                f"invalid --status {status!r}: expected one of {', '.join(STATUS_CHOICES)}"
-            )
-        try:
-            sender = normalise_address(sender) if sender else None
-            recipient = normalise_address(recipient) if recipient else None
-        except AddressError as exc:
-            raise InvalidInput(str(exc)) from None
-        store = open_store(ctx)
-        tz = _tz(store)
-        moment = parse_at(at, tz)
-        rows = [
-            _row(c, moment, tz) for c in store.portal_copies(sender=sender, recipient=recipient)
-        ]
-        if status is not None:
-            rows = [r for r in rows if r["status"] == status.strip().lower()]
+    if out is not None and not Path(out).resolve().parent.is_dir():
+        raise InvalidInput(f"--out {out}: no such directory {Path(out).resolve().parent}")
+    store = open_store(ctx)
+    tz = _tz(store)
+    moment = parse_at(at, tz)
+    box = _outbox(store, outbox)
+    printed = print_copy(store, _token(token), moment, box, as_=as_)
+    # Control and bidi characters of the message are no more welcome in a
+    # browser than on the terminal this goes to by default: shown escaped.
+    page = printable(printed.html)
+    if out is None:
+        sys.stdout.write(page)
+    else:
+        write_file(out, page.encode("utf-8"))
+        say(f"Printable copy written to {out}", quiet=state(ctx).quiet)
+    for f in printed.files:
+        if not state(ctx).quiet:
+            _note(f"read receipt to {', '.join(f.to)} written to {f.path}")
+
+
+# --- sender and administrator side ---------------------------------------------------
+
+
+@portal_app.command("list")
+def list_(
+    ctx: typer.Context,
+    sender: Annotated[
+        str | None,
+        typer.Option(
+            "--sender", help="Only copies sent by this address (envelope or header From)."
+        ),
+    ] = None,
+    recipient: Annotated[
+        str | None, typer.Option("--recipient", help="Only copies for this recipient.")
+    ] = None,
+    status: Annotated[
+        str | None,
+        typer.Option("--status", help="unread, read, expired, recalled or purged (at --at)."),
+    ] = None,
+    at: AtOpt = None,
+    output: OutputOpt = Output.table,
+) -> None:
+    """List portal copies, with their status at --at (default now).
+
+    secmsg portal list --sender alice.morgan@harborfinch.com --status unread
+    """
+    from secmsg_cli.engine.addresses import AddressError, normalise_address
+
+    if status is not None and status.strip().lower() not in STATUS_CHOICES:
+        raise InvalidInput(
+            f"invalid --status {status!r}: expected one of {', '.join(STATUS_CHOICES)}"
+        )
+    try:
+        sender = normalise_address(sender) if sender else None
+        recipient = normalise_address(recipient) if recipient else None
+    except AddressError as exc:
+        raise InvalidInput(str(exc)) from None
+    store = open_store(ctx)
+    tz = _tz(store)
+    moment = parse_at(at, tz)
+    rows = [_row(c, moment, tz) for c in store.portal_copies(sender=sender, recipient=recipient)]
+    if status is not None:
+        rows = [r for r in rows if r["status"] == status.strip().lower()]
+    emit(
+        rows,
+        output,
+        columns=[
+            "id",
+            "recipient",
+            "sender",
+            "subject",
+            "definition",
+            "sent",
+            "expires",
+            "status",
+        ],
+        empty="no portal copies",
+    )
+
+
+@portal_app.command("show")
+def show(ctx: typer.Context, id: IdArg, at: AtOpt = None, output: OutputOpt = Output.table) -> None:
+    """One portal copy: read status, permitted actions, expiry and extensions.
+
+    secmsg portal show 1 -o json
+    """
+    store = open_store(ctx)
+    tz = _tz(store)
+    moment = parse_at(at, tz)
+    copy = store.portal_copy(id)
+    emit(_detail(copy, moment, tz, store.account().expired_view), output)
+
+
+@portal_app.command("extend")
+def extend(
+    ctx: typer.Context,
+    id: IdArg,
+    by: Annotated[
+        str,
+        typer.Option(
+            "--by",
+            help="How much later it expires, e.g. 7d (within the definition's max_extension).",
+        ),
+    ],
+    at: AtOpt = None,
+    output: OutputOpt = Output.table,
+) -> None:
+    """Extend an external copy's expiry (before it has passed; within max_extension and retention).
+
+    secmsg portal extend 1 --by 7d --at 2026-12-01T09:00:00Z
+    """
+    from secmsg_cli.delivery.compose import fmt_time
+    from secmsg_cli.delivery.lifecycle import extend as do_extend
+    from secmsg_cli.engine.durations import DurationError, parse_duration
+
+    try:
+        duration = parse_duration(by, allow_never=False, what="--by")
+    except DurationError as exc:
+        raise InvalidInput(str(exc)) from None
+    store = open_store(ctx)
+    tz = _tz(store)
+    moment = parse_at(at, tz)
+    before, after = do_extend(store, id, duration, moment)
+    if output is Output.table:
+        say(
+            f"Extended portal copy {after.id} ({after.recipient}) by {duration}: expires "
+            f"{fmt_time(after.expires, tz)} (was {fmt_time(before.expires, tz)}; latest possible "
+            f"{fmt_time(after.latest_expiry, tz)}).",
+            quiet=state(ctx).quiet,
+        )
+    else:
+        emit(_detail(after, moment, tz, store.account().expired_view), output)
+
+
+@portal_app.command("recall")
+def recall(
+    ctx: typer.Context, id: IdArg, at: AtOpt = None, output: OutputOpt = Output.table
+) -> None:
+    """Recall a copy that its recipient has not opened; its link stops working.
+
+    secmsg portal recall 2 --at 2026-11-27T11:00:00Z
+    """
+    from secmsg_cli.delivery.lifecycle import recall as do_recall
+
+    store = open_store(ctx)
+    tz = _tz(store)
+    moment = parse_at(at, tz)
+    after = do_recall(store, id, moment)
+    if output is Output.table:
+        say(f"Recalled portal copy {after.id} ({after.recipient}).", quiet=state(ctx).quiet)
+    else:
+        emit(_detail(after, moment, tz, store.account().expired_view), output)
+
+
+@portal_app.command("sweep")
+def sweep(ctx: typer.Context, at: AtOpt = None, output: OutputOpt = Output.table) -> None:
+    """Mark copies whose expiry has passed as expired; purge those past the retention period.
+
+    Purging deletes the retained message (headers, body, attachments) once no copy
+    of it is left, and every purged copy's token; a tombstone row stays for the record.
+
+        secmsg portal sweep --at 2027-01-01T00:00:00Z
+    """
+    from secmsg_cli.delivery.lifecycle import sweep as do_sweep
+
+    store = open_store(ctx)
+    tz = _tz(store)
+    moment = parse_at(at, tz)
+    swept = do_sweep(store, moment)
+    if output is Output.table:
+        say(
+            f"Swept at {moment.isoformat()}: {len(swept.expired)} cop{'y' if len(swept.expired) == 1 else 'ies'} "
+            f"marked expired, {len(swept.purged)} purged past retention.",
+            quiet=state(ctx).quiet,
+        )
+    else:
         emit(
-            rows,
+            {
+                "at": moment.isoformat(),
+                "expired": len(swept.expired),
+                "purged": len(swept.purged),
+                "expired_ids": list(swept.expired),
+                "purged_ids": list(swept.purged),
+            },
             output,
-            columns=[
-                "id",
-                "recipient",
-                "sender",
-                "subject",
-                "definition",
-                "sent",
-                "expires",
-                "status",
-            ],
-            empty="no portal copies",
         )
 
-    @portal_app.command("show")
-    def show(
-        ctx: typer.Context, id: IdArg, at: AtOpt = None, output: OutputOpt = Output.table
-    ) -> None:
-        """One portal copy: read status, permitted actions, expiry and extensions.
 
-        secmsg portal show 1 -o json
-        """
-        store = open_store(ctx)
-        tz = _tz(store)
-        moment = parse_at(at, tz)
-        copy = store.portal_copy(id)
-        emit(_detail(copy, moment, tz, store.account().expired_view), output)
-
-    @portal_app.command("extend")
-    def extend(
-        ctx: typer.Context,
-        id: IdArg,
-        by: Annotated[
-            str,
-            typer.Option(
-                "--by",
-                help="How much later it expires, e.g. 7d (within the definition's max_extension).",
-            ),
-        ],
-        at: AtOpt = None,
-        output: OutputOpt = Output.table,
-    ) -> None:
-        """Extend an external copy's expiry (before it has passed; within max_extension and retention).
-
-        secmsg portal extend 1 --by 7d --at 2026-12-01T09:00:00Z
-        """
-        from secmsg_cli.delivery.compose import fmt_time
-        from secmsg_cli.delivery.lifecycle import extend as do_extend
-        from secmsg_cli.engine.durations import DurationError, parse_duration
-
-        try:
-            duration = parse_duration(by, allow_never=False, what="--by")
-        except DurationError as exc:
-            raise InvalidInput(str(exc)) from None
-        store = open_store(ctx)
-        tz = _tz(store)
-        moment = parse_at(at, tz)
-        before, after = do_extend(store, id, duration, moment)
-        if output is Output.table:
-            say(
-                f"Extended portal copy {after.id} ({after.recipient}) by {duration}: expires "
-                f"{fmt_time(after.expires, tz)} (was {fmt_time(before.expires, tz)}; latest possible "
-                f"{fmt_time(after.latest_expiry, tz)}).",
-                quiet=state(ctx).quiet,
-            )
-        else:
-            emit(_detail(after, moment, tz, store.account().expired_view), output)
-
-    @portal_app.command("recall")
-    def recall(
-        ctx: typer.Context, id: IdArg, at: AtOpt = None, output: OutputOpt = Output.table
-    ) -> None:
-        """Recall a copy that its recipient has not opened; its link stops working.
-
-        secmsg portal recall 2 --at 2026-11-27T11:00:00Z
-        """
-        from secmsg_cli.delivery.lifecycle import recall as do_recall
-
-        store = open_store(ctx)
-        tz = _tz(store)
-        moment = parse_at(at, tz)
-        after = do_recall(store, id, moment)
-        if output is Output.table:
-            say(f"Recalled portal copy {after.id} ({after.recipient}).", quiet=state(ctx).quiet)
-        else:
-            emit(_detail(after, moment, tz, store.account().expired_view), output)
-
-    @portal_app.command("sweep")
-    def sweep(ctx: typer.Context, at: AtOpt = None, output: OutputOpt = Output.table) -> None:
-        """Mark copies whose expiry has passed as expired; purge those past the retention period.
-
-        Purging deletes the retained message (headers, body, attachments) once no copy
-        of it is left, and every purged copy's token; a tombstone row stays for the record.
-
-            secmsg portal sweep --at 2027-01-01T00:00:00Z
-        """
-        from secmsg_cli.delivery.lifecycle import sweep as do_sweep
-
-        store = open_store(ctx)
-        tz = _tz(store)
-        moment = parse_at(at, tz)
-        swept = do_sweep(store, moment)
-        if output is Output.table:
-            say(
-                f"Swept at {moment.isoformat()}: {len(swept.expired)} cop{'y' if len(swept.expired) == 1 else 'ies'} "
-                f"marked expired, {len(swept.purged)} purged past retention.",
-                quiet=state(ctx).quiet,
-            )
-        else:
-            emit(
-                {
-                    "at": moment.isoformat(),
-                    "expired": len(swept.expired),
-                    "purged": len(swept.purged),
-                    "expired_ids": list(swept.expired),
-                    "purged_ids": list(swept.purged),
-                },
-                output,
-            )
-
+def register(app: typer.Typer) -> None:
     app.add_typer(portal_app, name="portal")

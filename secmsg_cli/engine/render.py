@@ -3,7 +3,6 @@ internal inbox copies, the portal record; and the JSON of SPEC §8.2. Pure."""
 
 from __future__ import annotations
 
-import html
 import re
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, tzinfo
@@ -121,6 +120,14 @@ def unknown_tags(text: str) -> list[str]:
     return [t for t in re.findall(r"\[([A-Za-z_]+)\]", text) if t not in TAGS]
 
 
+# html.escape, without importing the html package (its entity table costs ~1 ms
+# of a one-message run, and escaping needs none of it); a test checks they agree.
+_ESCAPE = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
+_ESCAPE_QUOTED = str.maketrans(
+    {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#x27;"}
+)
+
+
 def banner(definition: Definition, via: str, values: dict[str, str]) -> Banner | None:
     """SPEC §7.2: the custom banner (unless sent via Outlook or mobile) or the
     standard one, tags filled (HTML-escaped); None when it hides itself."""
@@ -133,9 +140,9 @@ def banner(definition: Definition, via: str, values: dict[str, str]) -> Banner |
     )
     if _hides(template):
         return None
-    filled_html = _TAG.sub(lambda m: html.escape(values.get(m.group(1), ""), quote=True), template)
+    filled_html = _TAG.sub(lambda m: values.get(m.group(1), "").translate(_ESCAPE_QUOTED), template)
     filled_text = html_to_text(
-        _TAG.sub(lambda m: html.escape(values.get(m.group(1), "")), template)
+        _TAG.sub(lambda m: values.get(m.group(1), "").translate(_ESCAPE), template)
     )
     return Banner(filled_html, filled_text)
 

@@ -134,7 +134,7 @@ class Store:
     :attr:`policy_records` (policies, content definitions) and
     :attr:`portal_records` (portal copies, deliveries, users)."""
 
-    def __init__(self, path: Path, *, create: bool = False) -> None:
+    def __init__(self, path: str | Path, *, create: bool = False) -> None:
         """Open the store at ``path``; with ``create``, make it (and its
         folders) when there is none. Without, a missing path, an empty file
         or an empty SQLite file is :class:`NoStore` and nothing is created."""

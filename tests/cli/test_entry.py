@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+import typing
 from datetime import UTC
 
 import pytest
@@ -18,7 +19,6 @@ from secmsg_cli.cli import entry, simulation
 from secmsg_cli.cli._output import Output
 from secmsg_cli.cli._values import PLAIN_ISO, parse_at
 from secmsg_cli.cli.simulation import SimulateArgs
-from tests.cli._simulate_support import _cached_command, demo, demo_template  # noqa: F401 - fixtures
 from tests.conftest import FIXTURES
 
 AT = "2026-11-27T10:00:00+00:00"
@@ -48,14 +48,71 @@ def test_the_option_table_is_the_typer_declaration():
 
     command = typer.main.get_command(app)
     sim = command.commands["simulate"]
-    declared = {opt for p in sim.params if p.param_type_name == "option" for opt in p.opts}
+    declared = {
+        opt
+        for p in sim.params
+        if p.param_type_name == "option" and p.expose_value
+        for opt in p.opts
+    }
     assert declared - {"--help", "-h"} == set(entry._OPTIONS)
+    # the global options, which may follow the command too
+    hidden = {opt for p in sim.params if p.hidden for opt in (*p.opts, *p.secondary_opts)}
+    assert hidden == set(entry._GLOBAL)
     fields = (
         {f for f, _ in entry._OPTIONS.values()} | {f for f, _ in entry._GLOBAL.values()} | {"paths"}
     )
     assert fields == set(SimulateArgs.__dataclass_fields__)
     root = {opt for p in command.params for opt in p.opts}
     assert set(entry._GLOBAL) <= root
+
+
+def test_the_lean_parser_accepts_exactly_what_the_typer_command_declares():
+    # The lean parser mirrors the Typer declaration by hand (so that it can run
+    # without Typer): every option, its parameter, whether it takes a value, and
+    # the values it checks itself, against what Typer builds from cli/simulate.py.
+    import typer.main
+
+    from secmsg_cli.cli.app import app
+
+    command = typer.main.get_command(app)
+    sim = command.commands["simulate"]
+    options = [p for p in sim.params if p.param_type_name == "option" and p.expose_value]
+
+    def table(params):
+        return {
+            opt: (p.name, not p.is_flag) for p in params for opt in (*p.opts, *p.secondary_opts)
+        }
+
+    assert table(options) == entry._OPTIONS
+    fields = set(SimulateArgs.__dataclass_fields__)
+    assert table(p for p in command.params if p.name in fields) == entry._GLOBAL
+    assert {p.name for p in sim.params if p.expose_value} | {"db", "quiet"} == fields
+    hidden = [p for p in sim.params if p.hidden]  # the global options after the command
+    assert {o: (f.removeprefix("global_"), v) for o, (f, v) in table(hidden).items()} == (
+        entry._GLOBAL
+    )
+    # the values it reads itself; every other option's value is text, passed on as given
+    from secmsg_cli.cli.simulate import simulate
+
+    hints = typing.get_type_hints(simulate)
+    by_name = {p.name: p for p in options}
+    assert (hints["jobs"], by_name["jobs"].min, by_name["jobs"].max) == (
+        int | None,
+        1,
+        simulation.MAX_JOBS,
+    )
+    assert (hints["min_coverage"], by_name["min_coverage"].min, by_name["min_coverage"].max) == (
+        float | None,
+        0,
+        100,
+    )
+    assert hints["output"] is Output and tuple(o.value for o in Output) == entry._OUTPUTS
+    assert hints["rcpt"] == list[str] | None
+    text = {p.name for p in options if not p.is_flag} - {"jobs", "min_coverage", "output", "rcpt"}
+    assert {name: hints[name] for name in text if hints[name] not in (str, str | None)} == {}
+    assert [p.name for p in sim.params if p.multiple] == ["rcpt"]  # the one it collects
+    [paths] = [p for p in sim.params if p.param_type_name == "argument"]
+    assert (paths.name, paths.nargs, paths.required) == ("paths", -1, True)
 
 
 LINES = [
@@ -90,6 +147,8 @@ LINES = [
     ["simulate", "--", "-odd-name.eml", "--at"],
     ["simulate", MSG, "-o", "csv"],
     ["simulate", MSG, "--at", ""],
+    ["simulate", MSG, "--db", "x.db", "-q"],
+    ["--db", "a.db", "simulate", "--quiet", MSG, "--db=b.db"],
 ]
 
 
@@ -206,6 +265,8 @@ def test_the_lean_path_prints_what_the_typer_path_prints(demo, capsys):
         ["simulate", MSG, "--at", AT, "-o", "json", "--explain"],
         ["simulate", MESSAGES, "--at", AT, "-o", "jsonl", "--coverage"],
         ["simulate", MESSAGES, "--at", AT, "--jobs", "1"],
+        ["simulate", MESSAGES, "--at", AT, "-o", "csv", "--db", str(FIXTURES / "none.db")],
+        ["simulate", MESSAGES, "--at", AT, "-o", "csv", "-q"],
     ):
         code, out, err = _main(argv, capsys)
         typer_run = demo(*argv)
@@ -217,7 +278,7 @@ def test_the_lean_path_prints_what_the_typer_path_prints(demo, capsys):
     [
         ["simulate", "missing.eml", "-o", "json"],
         ["simulate", MSG, "--at", "yesterday"],
-        ["simulate", MSG, "-o", "csv"],
+        ["simulate", MSG, "-o", "csv", "--against", "other.toml"],
         ["simulate", MSG, "--via", "pigeon"],
         ["simulate", MSG, "--definition", "No/Such"],
         ["simulate", MSG, "--max-size", "lots"],
@@ -331,7 +392,8 @@ def test_the_console_script_writes_everything_before_it_ends(demo, _isolated_sto
     assert len(many.stdout.splitlines()) == 12 and all(
         json.loads(ln) for ln in many.stdout.splitlines()
     )
-    assert many.stderr.startswith("12 message(s):")
+    # (after the line naming the fixtures' README.md, which is not a message)
+    assert many.stderr.splitlines()[-1].startswith("12 message(s):")
     missing = subprocess.run([*base, str(tmp_path / "none.eml")], capture_output=True, text=True)
     assert (
         missing.returncode == 1

@@ -15,8 +15,8 @@ import shutil
 
 import pytest
 
-from tests.cli._simulate_support import _cached_command, _click_command, demo_template  # noqa: F401 (fixtures)
 from tests.conftest import DEMO, FIXTURES
+from tests.conftest import click_command as _click_command
 
 M01 = str(FIXTURES / "messages" / "01-confidential-subject-to-counsel.eml")
 ODD = {
@@ -77,6 +77,7 @@ def _arguments(command, odd_name: str, value: str) -> list[str]:
     return args
 
 
+@pytest.mark.slow  # every command with every odd value
 @pytest.mark.parametrize(("path", "name"), list(_cases()))
 def test_odd_values_end_in_a_result_or_one_line(
     cli, _isolated_store, demo_template, tmp_path, monkeypatch, path, name

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli._simulate_support import _cached_command, db, demo_template  # noqa: F401 (fixtures)
+from tests.cli._simulate_support import db  # noqa: F401 (a fixture)
 
 resource = pytest.importorskip("resource")
 
@@ -233,6 +233,7 @@ CASES = {
 }
 
 
+@pytest.mark.slow  # a real process per hostile message, memory-limited
 @pytest.mark.parametrize("name", list(CASES), ids=list(CASES))
 @pytest.mark.parametrize("explain", [False, True], ids=["plain", "explain"])
 def test_hostile_message(db, tmp_path, name, explain):
@@ -267,6 +268,7 @@ def test_the_zip_bomb_is_refused_under_the_default_size_limit_when_too_big(db, t
     assert "--max-size" in doc["error"]
 
 
+@pytest.mark.slow  # a real process, memory-limited
 def test_all_hostile_messages_in_one_batch_in_bounded_memory(db, tmp_path):
     d = tmp_path / "batch"
     d.mkdir()

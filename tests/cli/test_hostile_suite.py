@@ -20,6 +20,8 @@ import pytest
 
 from tests.hostile import generate
 
+pytestmark = pytest.mark.slow  # every generated hostile message through real processes
+
 ROOT = Path(__file__).resolve().parents[2]
 TIMEOUT = 600  # seconds: only a safety net against hangs
 CASES = {c.name: c for c in generate.cases()}

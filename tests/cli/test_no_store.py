@@ -99,7 +99,7 @@ USES_A_STORE = {
     "user remove": ["a@example.com"],
 }
 CREATES = {"init", "import", "apply"}
-NO_STORE_NEEDED = {"db path"}
+NO_STORE_NEEDED = {"db path", "schema"}
 
 
 def _commands() -> set[str]:

@@ -7,6 +7,7 @@ import csv
 import io
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -225,15 +226,11 @@ def test_an_input_with_a_newline_still_gives_one_line(cli):
     assert r.stderr.count("\n") == 1 and r.stderr.startswith("error: ")
 
 
-def test_undecodable_command_line_bytes_are_a_clean_error(tmp_path):
+def test_undecodable_command_line_bytes_are_a_clean_error(tmp_path, init_template):
     """An address with a byte that is not UTF-8 reaches Python as a lone
     surrogate; it must be refused as an invalid address, not crash."""
     env_db = tmp_path / "x.db"
-    subprocess.run(
-        [sys.executable, "-m", "secmsg_cli", "--db", str(env_db), "init"],
-        check=True,
-        capture_output=True,
-    )
+    shutil.copy(init_template, env_db)  # a store made by `secmsg init`
     bad = subprocess.run(
         [
             sys.executable,
@@ -255,13 +252,9 @@ def test_undecodable_command_line_bytes_are_a_clean_error(tmp_path):
     assert "internal error" not in stderr
 
 
-def test_debug_mode_shows_the_traceback(tmp_path):
+def test_debug_mode_shows_the_traceback(tmp_path, init_template):
     env_db = tmp_path / "x.db"
-    subprocess.run(
-        [sys.executable, "-m", "secmsg_cli", "--db", str(env_db), "init"],
-        check=True,
-        capture_output=True,
-    )
+    shutil.copy(init_template, env_db)  # a store made by `secmsg init`
     r = subprocess.run(
         [sys.executable, "-m", "secmsg_cli", "--db", str(env_db), "domain", "add", "not a domain"],
         capture_output=True,
@@ -377,6 +370,7 @@ def test_audit_limit_and_table(demo):
     assert "d14.example.com" in table and "tester" in table
 
 
+@pytest.mark.slow  # hypothesis, 1000 examples
 @settings(max_examples=1000, deadline=None)
 @given(
     st.recursive(

@@ -19,10 +19,13 @@ import pytest
 
 from tests.conftest import DEMO, FIXTURES, ROOT
 
-pytestmark = pytest.mark.skipif(
-    not os.path.exists("/dev/full") or sys.platform == "win32",
-    reason="POSIX: /dev/full and RLIMIT_FSIZE",
-)
+pytestmark = [
+    pytest.mark.skipif(
+        not os.path.exists("/dev/full") or sys.platform == "win32",
+        reason="POSIX: /dev/full and RLIMIT_FSIZE",
+    ),
+    pytest.mark.slow,  # a real process per case (ulimit, /dev/full, pipes)
+]
 
 MESSAGES = FIXTURES / "messages"
 ONE = MESSAGES / "01-confidential-subject-to-counsel.eml"

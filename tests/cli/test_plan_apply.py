@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import copy
 import json
+import subprocess
+import sys
 import tomllib
 
 import pytest
@@ -1636,6 +1638,67 @@ def test_a_terminal_is_asked_and_no_changes_nothing(demo, tmp_path, tty, answer)
     assert state(demo) == before
 
 
+def _one_deletion(tmp_path):
+    """The demo without one remote domain: --prune deletes it."""
+    doc = demo_doc()
+    doc["domains"] = [d for d in doc["domains"] if d["name"] != "harborfinch.co.uk"]
+    return write(tmp_path, doc)
+
+
+def _secmsg(*args, stdin=subprocess.DEVNULL):
+    """A real process (standard input not a terminal: /dev/null by default)."""
+    return subprocess.run(
+        [sys.executable, "-m", "secmsg_cli", *map(str, args)],
+        stdin=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+@pytest.mark.slow
+def test_prune_off_a_terminal_without_yes_is_refused_and_changes_nothing(demo, tmp_path):
+    """A cron job or CI step that forgets --yes must not prune silently."""
+    path = _one_deletion(tmp_path)
+    assert plan(demo, path, "--prune")["summary"]["delete"] == 1
+    before = state(demo)
+    run = _secmsg("apply", path, "--prune")
+    assert run.returncode == 1, (run.stdout, run.stderr)
+    assert run.stderr.startswith("error: ") and run.stderr.count("\n") == 1, run.stderr
+    assert "would delete 1 object(s)" in run.stderr and "pass --yes" in run.stderr
+    assert "nothing was changed" in run.stderr
+    assert "- delete domain" in run.stdout  # the plan shows what was refused
+    assert "Apply these changes?" not in run.stdout + run.stderr
+    assert state(demo) == before
+    # -o json: nothing half-printed either
+    run = _secmsg("apply", path, "--prune", "-o", "json")
+    assert (run.returncode, run.stdout) == (1, ""), run.stderr
+    assert state(demo) == before
+    run = _secmsg("apply", path, "--prune", "--yes")
+    assert run.returncode == 0, run.stderr
+    assert plan(demo, path, "--prune")["summary"]["delete"] == 0
+
+
+def test_prune_off_a_terminal_is_refused_even_with_nothing_to_delete(demo, tmp_path):
+    """--prune can delete: a script that uses it needs --yes from the first run,
+    not from the day something is missing from the file."""
+    before = state(demo)
+    r = demo("apply", _one_change(tmp_path), "--prune")
+    assert r.exit_code == 1, r.output
+    assert r.stderr.startswith("error: apply --prune can delete objects") and "--yes" in r.stderr
+    assert r.stderr.count("\n") == 1
+    assert state(demo) == before
+
+
+def test_prune_on_a_terminal_is_asked(demo, tmp_path, tty):
+    before = state(demo)
+    r = demo("apply", _one_deletion(tmp_path), "--prune", input="n\n")
+    assert r.exit_code == 1 and "Apply these changes?" in r.stdout + r.stderr
+    assert state(demo) == before
+    r = ok(demo("apply", _one_deletion(tmp_path), "--prune", input="y\n"))
+    assert state(demo) != before
+
+
 def test_no_prompt_on_a_terminal_when_there_is_nothing_to_do(demo, tmp_path, tty):
     r = ok(demo("apply", DEMO))
     assert "Apply these changes?" not in r.stdout + r.stderr
@@ -1697,4 +1760,77 @@ def test_invalid_file_is_one_line_and_exit_3(demo, tmp_path, name, content, frag
     assert last.startswith("error: ") and len(problem) <= 1, r.stderr
     assert fragment in r.stderr
     assert "Traceback" not in r.stderr
+    assert state(demo) == before
+
+
+# --- --test CASES: the cases run against FILE before anything is planned or changed ------
+
+M01 = DEMO.parent / "messages" / "01-confidential-subject-to-counsel.eml"
+
+
+def _counsel_case(tmp_path):
+    """Passes against the demo: content policy 7 sends message 01 to the portal."""
+    path = tmp_path / "cases.toml"
+    path.write_text(
+        "[defaults]\nat = 2026-11-27T10:00:00Z\n\n"
+        f"[[case]]\nname = \"counsel\"\nmessage = '{M01}'\n\n"
+        '[[case.expect]]\nrecipient = "m.okonkwo@lexpartners.com"\nroute = "portal"\npolicy = 7\n',
+        encoding="utf-8",
+    )
+    return path
+
+
+def _without_content_policies(tmp_path):
+    doc = demo_doc()
+    doc["policies"] = [p for p in doc["policies"] if p["kind"] != "content-examination"]
+    return write(tmp_path, doc, "loose.json")
+
+
+@pytest.mark.parametrize("command", ["apply", "plan"])
+def test_test_cases_failing_against_file_change_nothing_and_exit_4(demo, tmp_path, command):
+    cases = _counsel_case(tmp_path)
+    assert ok(demo("test", cases)).stdout.endswith("1 passed, 0 failed\n")  # the store passes
+    before = state(demo)
+    flags = ("--yes", "--prune") if command == "apply" else ()
+    r = demo(command, _without_content_policies(tmp_path), "--test", cases, *flags)
+    assert r.exit_code == 4, r.output
+    assert r.stdout == ""  # no plan: the cases decide first
+    assert "FAIL  counsel" in r.stderr and "policy: expected 7 " in r.stderr
+    last = r.stderr.splitlines()[-1]
+    assert last.startswith("error: 1 of 1 case(s) in ") and last.endswith("nothing was changed")
+    assert "Traceback" not in r.stderr
+    assert state(demo) == before
+
+
+def test_apply_test_runs_against_file_not_the_store(cli, tmp_path):
+    cases = _counsel_case(tmp_path)
+    assert cli("test", cases).exit_code == 4  # the empty store sends it to the inbox
+    r = ok(cli("apply", DEMO, "--test", cases))
+    assert f"1 case(s) in {cases} passed against {DEMO}." in r.stderr
+    assert "Applied" in r.stdout
+    assert ok(cli("test", cases)).exit_code == 0
+    assert "passed against" not in ok(cli("-q", "plan", DEMO, "--test", cases)).stderr
+
+
+def test_plan_test_passing_shows_the_plan(demo, tmp_path):
+    loose = _without_content_policies(tmp_path)
+    r = demo("plan", loose, "--test", tmp_path / "none.toml")
+    assert r.exit_code == 3 and "cannot read cases file" in r.stderr, r.output
+    cases = tmp_path / "other.toml"  # without content policies, policy 1 decides
+    cases.write_text(
+        _counsel_case(tmp_path).read_text(encoding="utf-8").replace("policy = 7", "policy = 1"),
+        encoding="utf-8",
+    )
+    r = demo("plan", loose, "--test", cases, "-o", "json")
+    assert r.exit_code == 0, r.output
+    assert r.json["summary"]["update"] == 0 and "passed against" in r.stderr
+    assert r.json["kept"]  # the content policies: in the store, not in the file
+
+
+def test_an_invalid_cases_file_for_apply_exits_3_and_changes_nothing(demo, tmp_path):
+    cases = tmp_path / "cases.toml"
+    cases.write_text("[[case]]\nname = 'x'\ncolour = 'red'\n", encoding="utf-8")
+    before = state(demo)
+    r = demo("apply", _without_content_policies(tmp_path), "--test", cases, "--yes")
+    assert r.exit_code == 3, r.output
     assert state(demo) == before

@@ -12,8 +12,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.cli._simulate_support import _cached_command, demo, demo_template  # noqa: F401 (fixtures)
 from tests.conftest import CORPUS, FIXTURES
+
+pytestmark = pytest.mark.slow  # the whole corpus and hypothesis-mutated messages
 
 AT = "2026-11-27T10:00:00+00:00"
 TOP_KEYS = {"schema_version", "source", "message", "recipients", "explain"}

@@ -142,11 +142,13 @@ def test_jobs_keep_the_order_and_the_results(demo, tmp_path, monkeypatch):
     assert len(one.stdout.splitlines()) == 12
 
 
+@pytest.mark.slow  # worker processes (fork and spawn)
 @pytest.mark.parametrize("method", ["fork", "spawn"])
 @pytest.mark.parametrize(
     "extra",
     [
         ["-o", "json"],
+        ["-o", "csv"],
         ["-o", "table"],
         ["-o", "jsonl", "--coverage"],
         ["-o", "table", "--explain"],

@@ -22,7 +22,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli._simulate_support import _cached_command, demo, demo_template  # noqa: F401 (fixtures)
 from tests.conftest import FIXTURES, ROOT
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden"

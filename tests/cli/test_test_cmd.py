@@ -516,6 +516,117 @@ def test_junit_is_written_when_everything_passes(cli, tmp_path):
     assert (suite.get("tests"), suite.get("failures"), suite.get("errors")) == ("1", "0", "0")
 
 
+def _only_suite(report):
+    root = ET.parse(report).getroot()
+    suites = root.findall("testsuite")
+    assert root.tag == "testsuites" and len(suites) == 1
+    return suites[0]
+
+
+def test_an_invalid_cases_file_still_writes_the_junit_report(cli, tmp_path):
+    """CI's "publish the test report" step needs a report to show, not none."""
+    path = write(
+        tmp_path,
+        f"""
+[[case]]
+name = "a"
+message = '{M01}'
+colour = "red"
+
+[[case.expect]]
+recipient = "x@y.z"
+route = "sideways"
+""",
+    )
+    report = tmp_path / "report.xml"
+    r = run(cli, path, "--junit", report)
+    assert r.exit_code == 3, r.output
+    suite = _only_suite(report)
+    assert (suite.get("tests"), suite.get("failures"), suite.get("errors")) == ("1", "0", "1")
+    (case,) = suite.findall("testcase")
+    error = case.find("error")
+    assert error is not None
+    assert "2 problems" in error.get("message")
+    assert "unknown key 'colour'" in error.text and "'sideways' is not one of" in error.text
+
+
+@pytest.mark.parametrize("what", ["unreadable", "bad-toml", "bad-config"])
+def test_a_cases_run_that_cannot_start_writes_one_errored_testcase(cli, tmp_path, what):
+    cases, config = write(tmp_path, CASE_01), DEMO
+    if what == "unreadable":
+        cases = tmp_path / "nope.toml"
+    elif what == "bad-toml":
+        cases.write_text("[[case]\nname = 1\n", encoding="utf-8")
+    else:
+        config = tmp_path / "bad.toml"
+        config.write_text("[[policies]]\nkind = 'secure-messaging'\n", encoding="utf-8")
+    report = tmp_path / "report.xml"
+    r = cli("test", cases, "--config", config, "--junit", report)
+    assert r.exit_code == 3, r.output
+    (case,) = _only_suite(report).findall("testcase")
+    error = case.find("error")
+    assert error is not None and error.get("message"), what
+    first = r.stderr.splitlines()[0].removeprefix("error: ")
+    assert first in error.get("message")  # the problem itself, not only how many
+    report_text = error.get("message") + "\n" + (error.text or "")
+    for line in r.stderr.splitlines():
+        assert line.removeprefix("error: ").strip().removeprefix("- ") in report_text, line
+
+
+# --- --run REGEX ------------------------------------------------------------------------
+
+THREE = (
+    CASE_01
+    + CASE_01.replace('name = "counsel"', 'name = "counsel again"')
+    + f"""
+[[case]]
+name = "auditor, wrong on purpose"
+message = '{M01}'
+
+[[case.expect]]
+recipient = "m.okonkwo@lexpartners.com"
+route = "inbox"
+"""
+)
+
+
+def test_run_selects_cases_by_name_with_a_search(cli, tmp_path):
+    path = write(tmp_path, THREE)
+    assert run(cli, path).exit_code == 4  # the third case fails
+    report = tmp_path / "report.xml"
+    r = run(cli, path, "--run", "couns", "--junit", report)
+    assert r.exit_code == 0, r.output
+    assert "PASS  counsel " in r.stdout and "PASS  counsel again" in r.stdout
+    assert "auditor" not in r.stdout
+    assert last_line(r) == "2 passed, 0 failed (2 of 3 cases selected by --run)"
+    suite = _only_suite(report)
+    assert suite.get("tests") == "2"
+    props = {p.get("name"): p.get("value") for p in suite.iter("property")}
+    assert props == {"run": "couns", "selected": "2 of 3"}
+    r = run(cli, path, "--run", "again$|^aud")
+    assert r.exit_code == 4, r.output
+    assert last_line(r) == "1 passed, 1 failed (2 of 3 cases selected by --run)"
+    r = run(cli, path, "--run", "AUDITOR", "-o", "json")
+    assert r.exit_code == 1 and r.stdout == "", r.output  # case-sensitive: none selected
+
+
+def test_run_selecting_nothing_is_an_error_not_a_green_run(cli, tmp_path):
+    path = write(tmp_path, THREE)
+    report = tmp_path / "report.xml"
+    r = run(cli, path, "--run", "nobody", "--junit", report)
+    assert r.exit_code == 1, r.output
+    assert r.stdout == "" and r.stderr.count("\n") == 1
+    assert r.stderr.startswith("error: --run 'nobody' selects none of the 3 case(s)")
+    (case,) = _only_suite(report).findall("testcase")
+    assert "selects none" in case.find("error").get("message")
+
+
+def test_an_invalid_run_regex_is_a_usage_error(cli, tmp_path):
+    r = run(cli, write(tmp_path, THREE), "--run", "coun(sel")
+    assert r.exit_code == 2, r.output
+    assert "not a valid regular expression" in r.stderr and "Traceback" not in r.stderr
+
+
 def test_json_output_is_a_list_of_case_results(cli, tmp_path):
     path = write(
         tmp_path,

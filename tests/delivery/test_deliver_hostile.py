@@ -25,7 +25,7 @@ import pytest
 
 from secmsg_cli.delivery import compose, mime
 from secmsg_cli.engine.message import MAX_NESTING, decode_header_words
-from tests.cli._simulate_support import _cached_command, db, demo, demo_template  # noqa: F401 (fixtures)
+from tests.cli._simulate_support import db  # noqa: F401 (a fixture)
 from tests.conftest import CORPUS
 from tests.delivery._helpers import T0
 
@@ -91,6 +91,7 @@ def _header(data: bytes, name: str) -> str:
 # --- the real-world corpus -----------------------------------------------------------------
 
 
+@pytest.mark.slow  # the whole corpus
 @pytest.mark.skipif(not CORPUS_FILES, reason=f"the shared corpus is absent ({CORPUS})")
 def test_every_corpus_message_that_simulate_decides_is_delivered(demo, tmp_path):
     simulated = demo("simulate", CORPUS, *CONTEXT, "-o", "jsonl")
@@ -196,6 +197,7 @@ def _nested(depth: int, text: bytes = b"privileged & confidential\n") -> bytes:
     return b"".join(out)
 
 
+@pytest.mark.slow  # a real process on 100,000 nested parts
 @pytest.mark.parametrize("depth", [300, 100_000], ids=["depth-300", "depth-100k"])
 def test_deeply_nested_messages_are_delivered_with_the_banner_on_top(db, tmp_path, depth):
     raw = _nested(depth)
@@ -267,6 +269,7 @@ def _words(n: int) -> bytes:
     return b" ".join(b"=?utf-8?q?w=C3=A9rd%d?=" % i for i in range(n))
 
 
+@pytest.mark.slow  # a real process on 100,000 encoded words
 def test_100k_encoded_words_in_the_subject_are_delivered(db, tmp_path):
     subject = _words(100_000)
     raw = (

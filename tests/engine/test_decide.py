@@ -2416,6 +2416,7 @@ def messages(draw):
     )
 
 
+@pytest.mark.slow  # hypothesis, 200 examples
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     snapshot=configurations(),
@@ -2566,3 +2567,15 @@ def test_the_target_key_memo_stays_bounded_and_right():
         assert len(snap._keys_memo) <= S.KEYS_MEMO_SIZE
     assert ("group", "partners") in snap.keys_of(f"user{S.KEYS_MEMO_SIZE}@vendor.com")
     assert snap.keys_of("alice@example.com") == expected
+
+
+@given(st.text())
+def test_banner_escaping_is_html_escape(text):
+    """render escapes tag values with a translate table instead of importing
+    the html package (a start-up cost): it must agree with html.escape."""
+    import html
+
+    from secmsg_cli.engine import render
+
+    assert text.translate(render._ESCAPE_QUOTED) == html.escape(text, quote=True)
+    assert text.translate(render._ESCAPE) == html.escape(text, quote=False)

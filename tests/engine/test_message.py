@@ -24,7 +24,8 @@ from secmsg_cli.engine.message import (
     parse_message,
 )
 
-CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus"
+# the shared corpus (SECMSG_TEST_CORPUS where it is elsewhere, as in a worktree)
+from tests.conftest import CORPUS
 
 
 def eml(*headers: str, body: str | bytes = "hello\r\n") -> bytes:
@@ -880,6 +881,7 @@ def _read(data: bytes) -> Message | MessageError:
     return m
 
 
+@pytest.mark.slow  # the whole corpus
 @pytest.mark.parametrize(
     "path", _corpus_files() or [None], ids=lambda p: str(p.relative_to(CORPUS)) if p else "absent"
 )
@@ -889,6 +891,7 @@ def test_corpus_file_gives_message_or_message_error(path: Path | None) -> None:
     _read(path.read_bytes())
 
 
+@pytest.mark.slow  # the whole corpus
 def test_every_corpus_eml_file_gives_a_message() -> None:
     files = [p for p in _corpus_files() if p.suffix == ".eml"]
     if not files:

@@ -17,7 +17,11 @@ import textwrap
 import time
 from pathlib import Path
 
+import pytest
+
 from secmsg_cli.store.store import Store
+
+pytestmark = pytest.mark.slow  # processes writing the store at once
 
 PROCS = 8
 WRITES = 100

@@ -24,7 +24,10 @@ import pytest
 
 from secmsg_cli.store.store import Store
 
-pytestmark = pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL")
+pytestmark = [
+    pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL"),
+    pytest.mark.slow,  # processes killed mid-write
+]
 
 WAL_GROWN = 256 * 1024  # bytes of WAL: the transaction is under way
 START_SIZE = 3000  # groups (and as many attributes) in the first attempt

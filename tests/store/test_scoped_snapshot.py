@@ -81,6 +81,7 @@ def test_the_demo_has_what_these_senders_stand_for(store):
         assert full.definition(d) is not None, d
 
 
+@pytest.mark.slow  # every message of the fixtures and the corpus
 @pytest.mark.parametrize("path", MESSAGES, ids=lambda p: p.name)
 def test_a_scoped_snapshot_decides_as_the_whole_one(store, path):
     try:
