@@ -15,6 +15,7 @@ from importlib import resources
 import pytest
 from jsonschema import Draft202012Validator
 
+from secmsg_cli import corpus_diff
 from tests.conftest import CORPUS, DEMO, FIXTURES
 
 NAMES = ("config", "cases", "simulate", "lint", "plan")
@@ -239,8 +240,10 @@ def test_simulate_jsonl_with_coverage_and_the_difference_report_validate(demo, c
     other.write_text(DEMO.read_text("utf-8").replace('expire_after = "7d"', 'expire_after = "3d"'))
     r = cli("simulate", FIXTURES / "messages", "--at", AT, "-o", "json", "--against", other)
     report = json.loads(r.stdout)
-    assert "summary" in report
+    assert report["changes"], report  # the 7-day definition's expiry moved
     assert problems("simulate", report) == []
+    outcome = schema("simulate")["$defs"]["outcome"]
+    assert tuple(outcome["properties"]) == corpus_diff.FIELDS == tuple(outcome["required"])
 
 
 @pytest.mark.slow

@@ -288,17 +288,54 @@ def _load_other(path: str) -> Any:
         store.close()
 
 
+# How the diff names each field (the table's headings) and shows its values.
+_DIFF_LABELS = {
+    "policy": "deciding policy",
+    "banner_html": "banner (HTML)",
+    "banner_text": "banner (text)",
+    "latest_expiry": "latest expiry",
+    "allow_print": "print",
+    "allow_reply": "reply",
+    "allow_reply_all": "reply all",
+    "read_receipt": "read receipt",
+    "notification_to": "notification to",
+    "notification_subject": "notification subject",
+    "portal_url": "portal URL",
+}
+
+
+def _diff_value(name: str, value: Any, side: dict[str, Any]) -> str:
+    """A value of the diff in the CLI's words: yes/no, ``(none)``, a policy
+    as ``KIND ID: NARRATIVE``, times as the tables show them (the JSON values
+    are already in the display time zone)."""
+    if value is None:
+        if name in ("expires", "latest_expiry") and side["route"] == "portal":
+            return "never"
+        return "(none)"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, dict):  # a policy or a bypass
+        return f"{value['kind']} {value['id']}: {value['narrative']}"
+    return _printable(str(value), one_line=True)
+
+
 def _print_diff_change(out: Console, c: Any) -> None:
     from rich.text import Text
 
     line = Text(_printable(c.source), style="bold")
     line.append("  " + _printable(c.recipient or "(message)"))
     out.print(line)
-    if c.recipient is None:
-        out.print(Text(_printable(f"    before: {c.why_before}\n    after:  {c.why_after}")))
+    if c.before is not None and c.after is not None:
+        for f in c.fields:
+            was = _diff_value(f, c.before[f], c.before)
+            now = _diff_value(f, c.after[f], c.after)
+            out.print(Text(f"    {_DIFF_LABELS.get(f, f)}: {was} → {now}", style="yellow"))
+    elif c.recipient is not None:
+        decided = "before" if c.before is not None else "after"
+        out.print(Text(f"    decided only {decided}", style="yellow"))
+    if c.why_before == c.why_after:  # the same reason, other values
+        out.print(Text(_printable(f"    why: {c.why_before}"), style="dim"))
         return
-    for f in c.fields:
-        out.print(Text(f"    {f}: {c.before[f]} → {c.after[f]}", style="yellow"))
     out.print(Text(_printable(f"    before: {c.why_before}"), style="dim"))
     out.print(Text(_printable(f"    after:  {c.why_after}"), style="dim"))
 
@@ -624,7 +661,7 @@ class _Shown:
         from secmsg_cli.corpus_diff import compare_message
 
         (before, before_error), (after, after_error) = r.results[0], r.results[1]
-        found = compare_message(r.source, before, before_error, after, after_error, diff)
+        found = compare_message(r.source, before, before_error, after, after_error, diff, self.tz)
         self.changes.extend(found)
         if self.output is Output.table:
             for c in found:

@@ -222,11 +222,19 @@ def judge(
             )
     if not why:
         return True, "", matched_from[1]
-    how = " (bi-directional, sender and recipient swapped)" if swapped else ""
+    if swapped:
+        # SPEC §4.6: the recipient matched the from target, the sender the to target.
+        return (
+            True,
+            f"matches with sender and recipient swapped (bi-directional): "
+            f"recipient {pair.recipient} {describe_target(p.from_)} (the from target), "
+            f"{matched_from[0]} {matched_from[1]} {describe_target(p.to)} (the to target)",
+            matched_from[1],
+        )
     return (
         True,
         f"matches: {matched_from[0]} {matched_from[1]} {describe_target(p.from_)}, "
-        f"recipient {describe_target(p.to)}{how}",
+        f"recipient {describe_target(p.to)}",
         matched_from[1],
     )
 
@@ -643,6 +651,7 @@ class _Judged(NamedTuple):
     firing: tuple[_Firing, ...]
     bypassed_user: bool
     bypassed_content: bool
+    kept: str | None  # why a disabling bypass (scope policy) left the copy secured
     outcomes: Mapping[int, ContentOutcome]  # by content-examination policy id
     reasons: tuple[str, ...]
 
@@ -738,6 +747,8 @@ def _decide_recipient(scope: _Scope, pair: Pair, explain: list[Verdict]) -> Reci
         got.secure_messaging(sm_winner, disabling)
     if not got.reasons:
         got.nothing(bypass)
+    elif disabling is not None and got.trigger is not None:
+        got.kept_despite(disabling)  # bypass scope policy: the copy is secured all the same
 
     if scope.explain_all:
         judged = _Judged(
@@ -753,6 +764,7 @@ def _decide_recipient(scope: _Scope, pair: Pair, explain: list[Verdict]) -> Reci
             firing=tuple(firing),
             bypassed_user=got.bypassed_user,
             bypassed_content=got.bypassed_content,
+            kept=got.kept,
             outcomes={o.policy_id: o for o in outcomes},
             reasons=tuple(got.reasons),
         )
@@ -778,7 +790,15 @@ class _Triggers:
     anything), why, and which trigger a disabling bypass removed. Each step
     is given the bypass that removes it (None: none does)."""
 
-    __slots__ = ("bypassed_content", "bypassed_user", "definition", "policy", "reasons", "trigger")
+    __slots__ = (
+        "bypassed_content",
+        "bypassed_user",
+        "definition",
+        "kept",
+        "policy",
+        "reasons",
+        "trigger",
+    )
 
     def __init__(self) -> None:
         self.trigger: Trigger | None = None
@@ -787,6 +807,7 @@ class _Triggers:
         self.reasons: list[str] = []
         self.bypassed_user = False
         self.bypassed_content = False
+        self.kept: str | None = None
 
     def user(self, chosen: Definition, removed_by: CompiledPolicy | None) -> None:
         if removed_by is not None:
@@ -838,6 +859,21 @@ class _Triggers:
             self.reasons.append(
                 f"secure-messaging policy {winner.id} ({winner.policy.narrative!r}) takes no action"
             )
+
+    def kept_despite(self, bypass: CompiledPolicy) -> None:
+        """A disabling bypass matched but the copy is secured by the user or
+        content trigger (with bypass scope policy it removes only the policy
+        trigger): say so, lest "disables Secure Messaging" contradict the route."""
+        if self.trigger == _USER:
+            assert self.definition is not None  # the user trigger: the sender's choice
+            by = f"the user trigger (the sender chose {self.definition.path!r})"
+        else:
+            assert self.policy is not None  # the content trigger: its policy
+            by = f"the content trigger (content policy {self.policy.id})"
+        self.kept = f"removes only the policy trigger (bypass scope policy): the copy is still secured by {by}"
+        self.reasons.append(
+            f"bypass policy {bypass.id} ({bypass.policy.narrative!r}) matched but {self.kept}"
+        )
 
     def nothing(self, bypass: CompiledPolicy | None) -> None:
         self.reasons.append(
@@ -895,7 +931,10 @@ def _explain_policies(snapshot: Snapshot, judged: _Judged) -> list[Verdict]:
 def _matched_bypass(cp: CompiledPolicy, reason: str, judged: _Judged) -> tuple[VerdictStatus, str]:
     if cp is not judged.bypass:
         return VerdictStatus.LOST, judged.bypass_why.get(cp.id, reason)
-    effect = "disables Secure Messaging" if judged.disabling else "takes no action"
+    if judged.kept is not None:
+        effect = judged.kept
+    else:
+        effect = "disables Secure Messaging" if judged.disabling else "takes no action"
     return VerdictStatus.WON, f"{reason}; {effect}"
 
 

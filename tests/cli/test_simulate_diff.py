@@ -58,7 +58,24 @@ def test_against_a_config_lists_only_changed_recipients_with_why(demo, tmp_path)
     # Without the content trigger, policy 1 (Legal -> lexpartners.com) decides.
     assert first["before"]["trigger"] == "content" and first["after"]["trigger"] == "policy"
     assert first["after"]["definition"] == "Legal/Client Correspondence"
-    assert set(first["changed"]) == {"definition", "trigger", "policy"}
+    # Every field that differs, the portal record's too (7-Day -> Client Correspondence).
+    assert first["changed"] == [
+        "definition",
+        "trigger",
+        "policy",
+        "expires",
+        "latest_expiry",
+        "allow_print",
+        "allow_reply_all",
+        "read_receipt",
+    ]
+    assert first["before"]["policy"] == {
+        "kind": "content-examination",
+        "id": 7,
+        "narrative": "Confidential subjects, outbound",
+    }
+    assert first["before"]["expires"] == "2026-12-04T10:00:00+00:00"
+    assert first["after"]["allow_print"] is True and first["before"]["allow_print"] is False
     assert (
         "content policy 7" in first["why_before"]
         and "secure-messaging policy 1" in first["why_after"]
@@ -106,6 +123,97 @@ def test_against_table_and_bad_uses(demo, tmp_path):
     assert demo("simulate", MESSAGES, "--against", invalid).exit_code == 3
     assert demo("simulate", MESSAGES, "--detailed-exitcode").exit_code == 1
     assert demo("simulate", MESSAGES, "--against", DEMO, "--explain").exit_code == 1
+
+
+def test_a_changed_expiry_is_a_change(demo, tmp_path):
+    # Client Correspondence (message 09, through content policy 9) expires after
+    # 10 days instead of 30: route, definition and policy stay, the dates move.
+    proposed = _proposed(
+        tmp_path,
+        'description = "Client Correspondence"\nallow_print = true\nallow_reply = true\n'
+        'allow_reply_all = true\nexpire_after = "30d"',
+        'description = "Client Correspondence"\nallow_print = true\nallow_reply = true\n'
+        'allow_reply_all = true\nexpire_after = "10d"',
+    )
+    nine = MESSAGES / "09-multipart-alternative-html.eml"
+    r = demo(
+        "simulate", nine, "--at", AT, "--against", proposed, "--detailed-exitcode", "-o", "json"
+    )
+    assert r.exit_code == 5, r.output
+    (change,) = r.json["changes"]
+    assert change["recipient"] == "priya.shah@clientco.example"
+    assert change["changed"] == ["expires", "latest_expiry"]
+    assert (change["before"]["expires"], change["after"]["expires"]) == (
+        "2026-12-27T10:00:00+00:00",
+        "2026-12-07T10:00:00+00:00",
+    )
+    assert r.json["summary"]["by_field"] == {"expires": 1, "latest_expiry": 1}
+    table = demo("simulate", nine, "--at", AT, "--against", proposed, "--detailed-exitcode")
+    assert table.exit_code == 5
+    assert "expires: 2026-12-27T10:00:00+00:00 → 2026-12-07T10:00:00+00:00" in table.stdout
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "field", "shown"),
+    [
+        # a permission, a read receipt: yes/no, never True/False
+        (
+            'allow_reply_all = true\nexpire_after = "30d"',
+            'allow_reply_all = false\nexpire_after = "30d"',
+            "allow_reply_all",
+            "reply all: yes → no",
+        ),
+        # the banner of an internal copy
+        (
+            "Secure message from [sender_name]",
+            "Protected message from [sender_name]",
+            "banner_text",
+            "banner (text): Secure message from",
+        ),
+        # the notification's portal URL
+        (
+            'portal_url = "',
+            'portal_url = "https://other.example/portal" #',
+            "portal_url",
+            "portal URL: ",
+        ),
+    ],
+)
+def test_each_field_is_compared_and_shown_in_words(demo, tmp_path, old, new, field, shown):
+    text = DEMO.read_text(encoding="utf-8")
+    assert old in text, old
+    path = tmp_path / "proposed.toml"
+    path.write_text(text.replace(old, new), encoding="utf-8")
+    r = demo("simulate", MESSAGES, "--at", AT, "--against", path, "-o", "json")
+    assert r.exit_code == 0, r.output
+    assert r.json["summary"]["by_field"].get(field), r.json["summary"]
+    table = demo("simulate", MESSAGES, "--at", AT, "--against", path)
+    assert shown in table.stdout, table.stdout
+    for python in ("True", "False", "None"):
+        assert f": {python} " not in table.stdout and f"→ {python}" not in table.stdout
+
+
+def test_a_recipient_decided_on_one_side_only_is_a_change(demo, tmp_path):
+    # The proposal does not publish the chosen definition to the sender: it
+    # cannot decide message 03, so each recipient the store decides is a
+    # change (not skipped, not one line for the message).
+    proposed = _proposed(
+        tmp_path,
+        'path = "Legal"\npublish_to = ["everyone"]',
+        'path = "Legal"\npublish_to = ["Board"]',
+    )
+    args = ("--at", AT, "--definition", "Legal/Client Correspondence", "--against", proposed)
+    three = MESSAGES / "03-mixed-internal-external.eml"
+    r = demo("simulate", three, *args, "--detailed-exitcode", "-o", "json")
+    assert r.exit_code == 5, r.output
+    changes = r.json["changes"]
+    assert len(changes) == 5 and all(c["changed"] == ["decided"] for c in changes)
+    assert all(c["after"] is None and c["before"]["route"] for c in changes)
+    assert "is not available to farah.nasser@harborfinch.com" in changes[0]["why_after"]
+    assert r.json["summary"]["changed_recipients"] == 5
+    assert r.json["summary"]["by_field"] == {"decided": 5}
+    table = demo("simulate", three, *args)
+    assert table.stdout.count("decided only before") == 5, table.stdout
 
 
 def test_coverage_counts_messages_and_flags_the_undecided(demo):

@@ -738,7 +738,15 @@ BIDI = [
             bp(2, "domain:eu.partner.com", "group:Legal", bidirectional=True),
         ),
         explain=(
-            ("bypass", 2, "won", "bi-directional, sender and recipient swapped"),
+            # the recipient matched the from target, the sender the to target
+            (
+                "bypass",
+                2,
+                "won",
+                "matches with sender and recipient swapped (bi-directional): recipient "
+                "bob@eu.partner.com is in domain eu.partner.com (the from target), envelope "
+                "sender alice@example.com is in group Legal (the to target); disables",
+            ),
             ("secure-messaging", 1, "bypassed", "removed by bypass policy 2"),
         ),
     ),
@@ -1200,19 +1208,30 @@ TRIGGERS = [
         (sm(1), bp(2)),
         explain=(("secure-messaging", 1, "bypassed", "removed by bypass policy 2"),),
     ),
+    # The bypass won, but the copy is secured: the reason and the bypass's
+    # verdict say it removed only the policy trigger, and what secures the copy.
     Case(
         "bypass-keeps-content",
         content_sec(1, route="portal", bypass=2),
-        "content policy 1",
+        "content policy 1 ('content-examination 1'): 'Confidential' scored 1; bypass policy 2 ('bypass 2') "
+        "matched but removes only the policy trigger (bypass scope policy): the copy is still "
+        "secured by the content trigger (content policy 1)",
         (ce(1), bp(2)),
         msg=dict(subject=CONF),
+        explain=(
+            ("bypass", 2, "won", "; removes only the policy trigger (bypass scope policy)"),
+            ("content-examination", 1, "won", "'Confidential': score 1"),
+        ),
     ),
     Case(
         "bypass-keeps-user",
         user(bypass=2),
-        "the sender chose",
+        "the sender chose 'Legal/Seven'; bypass policy 2 ('bypass 2') matched but removes only "
+        "the policy trigger (bypass scope policy): the copy is still secured by the user trigger "
+        "(the sender chose 'Legal/Seven')",
         (bp(2),),
         ctx=dict(definition="Legal/Seven"),
+        explain=(("bypass", 2, "won", "still secured by the user trigger"),),
     ),
     Case(
         "bypass-no-action-keeps-policy",
