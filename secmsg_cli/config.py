@@ -1,8 +1,8 @@
-"""Configuration as code (SPEC §9): the whole account as one TOML (or JSON)
+"""Configuration as code (docs/configuration.md): the whole account as one TOML (or JSON)
 document.
 
 - :func:`export_document` reads the store into a plain document (built-ins are
-  not exported); :func:`dumps` writes it as TOML in the layout of SPEC §9, or
+  not exported); :func:`dumps` writes it as TOML in the layout of docs/configuration.md, or
   as JSON.
 - :func:`parse_text` reads a TOML/JSON text; :func:`validate_document` checks the
   whole document at once and returns a :class:`Config` or raises a
@@ -41,7 +41,14 @@ from secmsg_cli.model import (
     check_folder_path,
     check_group_name,
 )
-from secmsg_cli.problems import Problems, Source
+from secmsg_cli.problems import (
+    InvalidDocument,
+    Problem,
+    Problems,
+    Source,
+    count_line,
+    did_you_mean,
+)
 from secmsg_cli.store.policies import content_definition_fields, policy_fields
 from secmsg_cli.validate import (
     check_content_definition,
@@ -83,7 +90,7 @@ class Config:
 
 
 def export_document(store: Store) -> dict[str, Any]:
-    """The store's configuration as a plain document (SPEC §9 field names)."""
+    """The store's configuration as a plain document (docs/configuration.md field names)."""
     doc: dict[str, Any] = {
         "account": {name: getattr(store.account(), name) for name in ACCOUNT_FIELDS}
     }
@@ -152,7 +159,7 @@ def _toml_value(value: Any) -> str:
 
 
 def dumps(doc: Mapping[str, Any], fmt: str = "toml") -> str:
-    """Write a document as TOML (the layout of SPEC §9) or JSON."""
+    """Write a document as TOML (the layout of docs/configuration.md) or JSON."""
     if fmt == "json":
         return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
     chunks: list[str] = [f"# secmsg configuration (format {FORMAT_VERSION})\n"]
@@ -184,9 +191,14 @@ def parse_text(
         try:
             doc = json.loads(text)
         except json.JSONDecodeError as exc:
-            raise ConfigError(
-                f"{name}: invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}"
-            ) from None
+            problem = Problem(
+                f"invalid JSON: {exc.msg[:1].lower()}{exc.msg[1:]}",
+                path=name,
+                line=exc.lineno,
+                column=exc.colno,
+                code="SM001",
+            )
+            raise InvalidDocument(count_line(name, 1), [problem]) from None
         except RecursionError:  # the parser's own recursion, thousands of levels deep
             raise too_deep from None
         except ValueError as exc:  # a number of more than 4,300 digits
@@ -199,7 +211,7 @@ def parse_text(
         try:
             doc = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"{name}: invalid TOML: {exc}") from None
+            raise _toml_syntax_error(name, text, exc) from None
         except RecursionError:
             raise too_deep from None
         except ValueError as exc:
@@ -209,6 +221,69 @@ def parse_text(
     ):  # what the parser accepted may still be too deep for everything after it
         raise too_deep
     return doc, Source(name, text, fmt)
+
+
+# tomllib's messages in plain words; a message not listed here keeps tomllib's
+# wording, its first letter lowered. Matched on the start of the message.
+_TOML_WORDING: tuple[tuple[str, str], ...] = (
+    (
+        "Expected newline or end of document after a statement",
+        "expected the end of the line after the value (one key = value per line; text needs quotes)",
+    ),
+    ("Expected '=' after a key in a key/value pair", "expected '=' after the key"),
+    ("Expected ']' at the end of a table declaration", "the table header needs a closing ']'"),
+    ("Expected ']]' at the end of an array declaration", "the table header needs a closing ']]'"),
+    ("Invalid initial character for a key part", "expected a key (a name, or a quoted one) here"),
+    ("Invalid statement", "expected a key = value pair or a [table] header here"),
+    ("Unterminated string", "a string is not closed: its closing quote is missing"),
+    ("Unclosed array", "a list is not closed: expected ',' or ']'"),
+    ("Unclosed inline table", "an inline table is not closed: expected ',' or '}'"),
+    (
+        "Unescaped '\\' in a string",
+        "a backslash in a \"...\" string starts an escape: write \\\\ or use a '...' string",
+    ),
+    ("Invalid date or datetime", "not a valid date or time"),
+    ("Cannot overwrite a value", "this key is given twice"),
+    ("Cannot declare", "this table is declared twice"),
+    ("Duplicate inline table key", "this key is given twice in the inline table"),
+    ("Illegal character", "a control character that is not allowed here (escape it)"),
+)
+
+
+def _toml_syntax_error(name: str, text: str, exc: Exception) -> InvalidDocument:
+    """A TOML syntax error as one problem, in plain words, at its line and
+    column: tomllib gives them as attributes from Python 3.12 and in its
+    message before."""
+    raw = str(exc)
+    msg = getattr(exc, "msg", None) or re.sub(
+        r" \(at (line \d+, column \d+|end of document)\)$", "", raw
+    )
+    line: int | None = getattr(exc, "lineno", None)
+    column: int | None = getattr(exc, "colno", None)
+    if line is None:
+        m = re.search(r"\(at line (\d+), column (\d+)\)$", raw)
+        if m:
+            line, column = int(m.group(1)), int(m.group(2))
+        else:  # at the end of the document
+            line = text.count("\n") + 1
+            column = len(text) - (text.rfind("\n") + 1) + 1
+    if msg == "Illegal character '\\n'":  # a line break inside a one-line string
+        wording = "a string is not closed: its closing quote is missing"
+    elif msg == "Invalid value":
+        lines = text.splitlines()
+        rest = lines[line - 1][(column or 1) - 1 :] if 0 < line <= len(lines) else ""
+        wording = (
+            "a value is missing after '='"
+            if not rest.split("#")[0].strip()
+            else 'not a valid value (text needs quotes: "...")'
+        )
+    else:
+        wording = next(
+            (plain for start, plain in _TOML_WORDING if msg.startswith(start)),
+            msg[:1].lower() + msg[1:],
+        )
+    problem = Problem(wording, path=name, line=line, column=column, code="SM001")
+    return InvalidDocument(count_line(name, 1), [problem])
 
 
 # A configuration needs 4 levels (policies -> a policy -> from -> value); a
@@ -422,7 +497,9 @@ def _validate_attributes(doc: Mapping[str, Any], cfg: Config, p: Problems) -> No
         cfg.attributes.append((address, checked))
 
 
-def _publish_to(at: Problems, item: Mapping[str, Any], groups: set[str]) -> list[str] | None:
+def _publish_to(
+    at: Problems, item: Mapping[str, Any], groups: set[str], cfg: Config
+) -> list[str] | None:
     """A folder's ``publish_to``: None when absent; every group in it declared."""
     if "publish_to" not in item:
         return None
@@ -431,7 +508,9 @@ def _publish_to(at: Problems, item: Mapping[str, Any], groups: set[str]) -> list
         if target.strip().lower() != EVERYONE and target.strip().lower() not in groups:
             at.add(
                 "publish_to",
-                f"unknown group {target!r} (declare it in [[groups]] or use 'everyone')",
+                f"unknown group {target!r} (declare it in [[groups]] or use 'everyone')"
+                + did_you_mean(target, [EVERYONE, *(name for name, _ in cfg.groups)]),
+                code="SM103",
             )
     return publish
 
@@ -449,7 +528,7 @@ def _validate_folders(
         path = at.check("path", check_folder_path, item["path"])
         if path is None:
             continue
-        publish = _publish_to(_at(p, "folders", i, path), item, groups)
+        publish = _publish_to(_at(p, "folders", i, path), item, groups, cfg)
         if path.lower() in paths and not (
             path.lower() == BUILTIN_FOLDER.lower()
             and BUILTIN_FOLDER.lower() not in {d[1].lower() for d in declared}
@@ -461,7 +540,11 @@ def _validate_folders(
     for i, path, publish in declared:
         parent = path.rpartition("/")[0]
         if parent and parent.lower() not in paths:
-            _at(p, "folders", i, path).add("path", f"parent folder {parent!r} is not declared")
+            _at(p, "folders", i, path).add(
+                "path",
+                f"parent folder {parent!r} is not declared"
+                + did_you_mean(parent, [d[1] for d in declared if d[1] != path]),
+            )
         cfg.folders.append((path, publish))
     cfg.folders.sort(key=lambda f: f[0].count("/"))
     return set(paths)
@@ -502,7 +585,11 @@ def _validate_definitions(
         if folder is None or description is None:
             continue
         if folder.lower() not in folders:
-            at.add("folder", f"folder {folder!r} is not declared in [[folders]]")
+            known = [BUILTIN_FOLDER, *(path for path, _ in cfg.folders)]
+            at.add(
+                "folder",
+                f"folder {folder!r} is not declared in [[folders]]" + did_you_mean(folder, known),
+            )
             continue
         if folder.lower() == BUILTIN_FOLDER.lower() and description.lower() in BUILTIN_DESCRIPTIONS:
             at.add("description", "built-in definitions are not part of the configuration")
@@ -530,12 +617,14 @@ def _validate_content_definitions(
     for i, item in _entries(doc, "content_definitions", p):
         at = _at(p, "content_definitions", i, str(item.get("name", "?")))
         values, problems = check_content_definition(item)
-        at.extend(problems)
+        at.extend(_regex_codes(problems))
         sm = values.get("secure_messaging")
         if isinstance(sm, str) and sm and sm.strip("/").lower() not in definitions | BUILTIN_PATHS:
             at.add(
                 "secure_messaging",
-                f"definition {sm!r} is not declared in [[definitions]] (nor built-in)",
+                f"definition {sm!r} is not declared in [[definitions]] (nor built-in)"
+                + did_you_mean(sm.strip("/"), _definition_paths(cfg)),
+                code="SM101",
             )
         name = values.get("name")
         if not isinstance(name, str) or not name:
@@ -548,6 +637,22 @@ def _validate_content_definitions(
     return names
 
 
+def _regex_codes(problems: Iterable[Problem]) -> list[Problem]:
+    """A regex the linear-time matcher cannot run is SM105, as lint says of
+    one already in a store."""
+    from dataclasses import replace
+
+    from secmsg_cli.engine.patterns import UNSUPPORTED
+
+    return [replace(q, code="SM105") if UNSUPPORTED in q.message else q for q in problems]
+
+
+def _definition_paths(cfg: Config) -> list[str]:
+    """The paths of the definitions declared so far, and of the built-ins, as written."""
+    builtin = [f"{BUILTIN_FOLDER}/All Recipients", f"{BUILTIN_FOLDER}/External Recipients"]
+    return [*builtin, *(f"{folder}/{description}" for folder, description, _ in cfg.definitions)]
+
+
 @dataclass(frozen=True)
 class _Declared:
     """What a policy may refer to: the names declared in the document, lower case."""
@@ -556,30 +661,48 @@ class _Declared:
     content_definitions: set[str]
     groups: set[str]
     attribute_names: set[str]
+    cfg: Config  # the names as written, for "did you mean"
 
 
 def _policy_references(at: Problems, values: Mapping[str, Any], declared: _Declared) -> None:
-    """Every name a policy refers to is declared in the document."""
+    """Every name a policy refers to is declared in the document; one that is
+    not has the code lint gives it in a store (SM101-SM104)."""
+    cfg = declared.cfg
     definition = values.get("definition")
     if definition and definition.strip("/").lower() not in declared.definitions | BUILTIN_PATHS:
         at.add(
             "definition",
-            f"definition {definition!r} is not declared in [[definitions]] (nor built-in)",
+            f"definition {definition!r} is not declared in [[definitions]] (nor built-in)"
+            + did_you_mean(definition.strip("/"), _definition_paths(cfg)),
+            code="SM101",
         )
     cd = values.get("content_definition")
     if cd and cd.lower() not in declared.content_definitions:
         at.add(
             "content_definition",
-            f"content definition {cd!r} is not declared in [[content_definitions]]",
+            f"content definition {cd!r} is not declared in [[content_definitions]]"
+            + did_you_mean(cd, [c["name"] for c in cfg.content_definitions]),
+            code="SM102",
         )
     for side in ("from", "to"):
         target = values.get(f"{side}_" if side == "from" else side)
         if target is None:
             continue
         if target.type == "group" and target.value.lower() not in declared.groups:
-            at.add(side, f"unknown group {target.value!r} (declare it in [[groups]])")
+            at.add(
+                side,
+                f"unknown group {target.value!r} (declare it in [[groups]])"
+                + did_you_mean(target.value, [name for name, _ in cfg.groups]),
+                code="SM103",
+            )
         if target.type == "attribute" and target.name.lower() not in declared.attribute_names:
-            at.add(side, f"no address has an attribute named {target.name!r} (see [[attributes]])")
+            names = {name for _, values in cfg.attributes for name in values}
+            at.add(
+                side,
+                f"no address has an attribute named {target.name!r} (see [[attributes]])"
+                + did_you_mean(target.name, names),
+                code="SM104",
+            )
 
 
 def _validate_policies(
@@ -617,7 +740,7 @@ KNOWN_SECTIONS = (
 
 def validate_document(doc: Mapping[str, Any], source: Source) -> Config:
     """Check the whole document; raise :class:`ConfigError` listing every problem."""
-    p = Problems(source)
+    p = Problems(source, code="SM001")
     for key in doc:
         if key not in KNOWN_SECTIONS:
             p.within(key, object=key).add(
@@ -632,7 +755,7 @@ def validate_document(doc: Mapping[str, Any], source: Source) -> Config:
     definitions = _validate_definitions(doc, cfg, p, folders)
     content_definitions = _validate_content_definitions(doc, cfg, p, definitions)
     attribute_names = {name.lower() for _, values in cfg.attributes for name in values}
-    declared = _Declared(definitions, content_definitions, groups, attribute_names)
+    declared = _Declared(definitions, content_definitions, groups, attribute_names, cfg)
     _validate_policies(doc, cfg, p, declared)
     p.raise_if_any(source.name)
     return cfg
@@ -682,7 +805,7 @@ def import_config(store: Store, cfg: Config, *, source: str = "<config>") -> dic
 
 
 def _policy_raw(values: Mapping[str, Any]) -> dict[str, Any]:
-    """Validated policy values back to SPEC §9 field names."""
+    """Validated policy values back to docs/configuration.md field names."""
     raw = {k: v for k, v in values.items() if k not in ("from_",) and v is not None}
     raw["from"] = values["from_"]
     raw["source_ips"] = list(values.get("source_ips", ()))

@@ -1,4 +1,4 @@
-"""``secmsg lint``: the rules (SPEC §9, §4.6-§4.8, §7.2). Pure: the rules read
+"""``secmsg lint``: the rules (docs/configuration.md, docs/decisions.md). Pure: the rules read
 model objects through a compiled :class:`~secmsg_cli.engine.snapshot.Snapshot`
 and the evaluation time is passed in; no store, no CLI, no clock.
 
@@ -33,23 +33,23 @@ SM202       unused-content-definition    warning   a content definition that no 
 SM301       ambiguous-policies           warning   two secure-messaging (or two bypass) policies with the same
                                                    key (override, from rank, to rank) that can both apply to
                                                    one sender/recipient pair at the same time: only the lower
-                                                   id decides which wins (SPEC §4.8)
+                                                   id decides which wins (docs/decisions.md)
 SM302       expired-policy               warning   a policy whose end has passed (at ``--at``, default now)
 SM303       never-active-policy          warning   a policy that is disabled, or whose end is not after its
                                                    start: it never applies
 SM304       bidirectional-override       warning   a bi-directional content-examination policy whose content
                                                    definition carries a Secure Messaging override: inbound
-                                                   mail would be secured too (SPEC §4.6)
+                                                   mail would be secured too (docs/decisions.md)
 SM305       wrong-direction              warning   a secure-messaging policy whose ``to`` can only match
                                                    internal addresses, or whose ``from`` (envelope sender) can
                                                    only match external ones: it can never apply, as these
                                                    policies apply internal sender -> external recipient only
-                                                   (SPEC §4.7)
+                                                   (docs/decisions.md)
 SM306       unmatchable-target           warning   a policy target that no address can match: an attribute
                                                    value that no address has, or ``internal`` while no
                                                    internal domain is registered
 SM401       unknown-banner-tag           warning   a definition's banner has a bracketed word that is not a
-                                                   tag; it is printed as written (SPEC §7.2)
+                                                   tag; it is printed as written (docs/decisions.md)
 SM501       empty-group                  warning   a group with no members that a policy target or a folder's
                                                    ``publish_to`` uses
 SM601       regex-dialect                warning   a content-examination regex that means something else in
@@ -79,6 +79,7 @@ from secmsg_cli.engine.render import TAGS, unknown_tags
 from secmsg_cli.engine.snapshot import CompiledPolicy, Snapshot, target_key
 from secmsg_cli.errors import clip
 from secmsg_cli.model import EVERYONE, Folder, Policy, Target
+from secmsg_cli.problems import Problem, diagnostic
 
 __all__ = [
     "RULES",
@@ -91,6 +92,8 @@ __all__ = [
     "lint",
     "sort_findings",
     "summary",
+    "to_github",
+    "to_sarif",
 ]
 
 SEVERITIES = ("error", "warning")
@@ -183,24 +186,55 @@ _RULE = {r.name: r for r in RULES}
 
 @dataclass(frozen=True, slots=True)
 class Finding:
-    """One problem: a stable ``code`` and ``name``, its ``severity``
-    (``error`` or ``warning``), the ``object`` it is about and a one-line ``reason``."""
+    """One problem: the ``file``, ``line`` and ``column`` it is at (None for
+    a finding about the store, and where not known), a stable ``code`` and
+    ``name``, its ``severity`` (``error`` or ``warning``), the ``object`` it is
+    about and a one-line ``message``."""
 
     code: str
     name: str
     severity: str
-    object: str
-    reason: str
+    object: str | None
+    message: str
+    file: str | None = None
+    line: int | None = None
+    column: int | None = None
 
-    def to_dict(self) -> dict[str, str]:
-        return asdict(self)
+    def to_dict(self) -> dict[str, str | int | None]:
+        """The fields, the place first (as JSON shows them)."""
+        fields = asdict(self)
+        return {k: fields[k] for k in ("file", "line", "column", *list(fields)[:5])}
+
+    @property
+    def text(self) -> str:
+        """``PATH:LINE:COL: SEVERITY CODE object: message``, as every problem reads."""
+        return diagnostic(
+            self.file, self.line, self.column, self.severity, self.code, self.object, self.message
+        )
 
 
-def _finding(name: str, obj: str, reason: str) -> Finding:
+def _finding(
+    name: str,
+    obj: str | None,
+    message: str,
+    *,
+    file: str | None = None,
+    line: int | None = None,
+    column: int | None = None,
+) -> Finding:
     """A finding; its text cut as every error is (a 1 MB value in a config
     file is named, not echoed whole: :func:`~secmsg_cli.errors.clip`)."""
     rule = _RULE[name]
-    return Finding(rule.code, rule.name, rule.severity, clip(obj), clip(" ".join(reason.split())))
+    return Finding(
+        rule.code,
+        rule.name,
+        rule.severity,
+        clip(obj) if obj is not None else None,
+        clip(" ".join(message.split())),
+        file,
+        line,
+        column,
+    )
 
 
 # --- naming objects -----------------------------------------------------------
@@ -731,29 +765,37 @@ def lint(snapshot: Snapshot, at: datetime, *, folders: Iterable[Folder] = ()) ->
     return sort_findings(findings)
 
 
-def invalid_config(problems: Iterable[str], source: str) -> list[Finding]:
-    """SM001 findings from the problems of an invalid configuration document
-    (each ``LOCATION: MESSAGE``, as :class:`~secmsg_cli.errors.ConfigError` lists them)."""
-    import re
-
-    from secmsg_cli.engine.patterns import UNSUPPORTED
-
-    where = re.compile(r"^([a-z_]+(?:\[\d+\])?(?: \(.*?\))?(?:, line \d+)?): (.+)$", re.DOTALL)
+def invalid_config(problems: Iterable[Problem | str], source: str) -> list[Finding]:
+    """Findings from the problems of a configuration document that cannot be
+    loaded: each with its place and its code (SM001 unless the problem has a
+    rule's own, such as SM103 for a group that is not declared). A problem
+    given as text only (the file cannot be read at all) is about the file."""
+    by_code = {r.code: r.name for r in RULES}
     out = []
     for problem in problems:
-        m = where.match(problem)
-        obj, reason = (f"{source}: {m.group(1)}", m.group(2)) if m else (source, problem)
+        if isinstance(problem, str):
+            out.append(_finding("invalid-config", None, problem, file=source))
+            continue
         out.append(
             _finding(
-                "unsupported-regex" if UNSUPPORTED in reason else "invalid-config", obj, reason
+                by_code.get(problem.code or "", "invalid-config"),
+                problem.object,
+                problem.message,
+                file=problem.path or source,
+                line=problem.line,
+                column=problem.column,
             )
         )
     return out
 
 
 def sort_findings(findings: Iterable[Finding]) -> list[Finding]:
-    """By severity (errors first), then code; otherwise in the order found."""
-    return sorted(findings, key=lambda f: (SEVERITIES.index(f.severity), f.code))
+    """By severity (errors first), then code, then place in the file;
+    otherwise in the order found."""
+    return sorted(
+        findings,
+        key=lambda f: (SEVERITIES.index(f.severity), f.code, f.line or 0, f.column or 0),
+    )
 
 
 def counts(findings: Iterable[Finding]) -> dict[str, int]:
@@ -775,3 +817,90 @@ def summary(findings: Sequence[Finding]) -> str:
 def failed(findings: Sequence[Finding], strict: bool = False) -> bool:
     """Whether the configuration fails lint: any error (``strict``: any finding)."""
     return any(f.severity == "error" or strict for f in findings)
+
+
+# --- formats for CI and code-scanning tools ---------------------------------------
+
+
+def _workflow_data(text: str) -> str:
+    """Escaped as GitHub Actions reads a workflow command's message."""
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _workflow_property(text: str) -> str:
+    """Escaped as GitHub Actions reads a property (``file=``, ``title=``)."""
+    return _workflow_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def _in_a_file(f: Finding) -> bool:
+    return f.file is not None and f.file != "-"  # standard input is no file to annotate
+
+
+def to_github(findings: Iterable[Finding]) -> list[str]:
+    """One GitHub Actions workflow command per finding
+    (``::error file=F,line=L,col=C,title=SM103 dangling-group::message``), so
+    a workflow shows each finding on its line of the file; a finding about
+    the store has no ``file``."""
+    lines = []
+    for f in findings:
+        props = []
+        if _in_a_file(f):
+            props.append(f"file={_workflow_property(f.file or '')}")
+            if f.line is not None:
+                props.append(f"line={f.line}")
+            if f.column is not None:
+                props.append(f"col={f.column}")
+        props.append(f"title={_workflow_property(f'{f.code} {f.name}')}")
+        about = f"{f.object}: " if f.object else ""
+        lines.append(f"::{f.severity} {','.join(props)}::{_workflow_data(about + f.message)}")
+    return lines
+
+
+SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
+
+
+def to_sarif(findings: Sequence[Finding], version: str) -> dict[str, object]:
+    """The findings as a SARIF 2.1.0 log (one run), the format code-scanning
+    tools read: every rule with its code, name, meaning and level, and each
+    finding with its rule, level, message and place (the file's line and
+    column; the object it is about as a logical location)."""
+    from urllib.parse import quote
+
+    index = {r.code: i for i, r in enumerate(RULES)}
+    results: list[dict[str, object]] = []
+    for f in findings:
+        result: dict[str, object] = {
+            "ruleId": f.code,
+            "ruleIndex": index[f.code],
+            "level": f.severity,
+            "message": {"text": f.message},
+        }
+        location: dict[str, object] = {}
+        if _in_a_file(f):
+            physical: dict[str, object] = {"artifactLocation": {"uri": quote(f.file or "")}}
+            if f.line is not None:
+                region: dict[str, int] = {"startLine": f.line}
+                if f.column is not None:
+                    region["startColumn"] = f.column
+                physical["region"] = region
+            location["physicalLocation"] = physical
+        if f.object:
+            location["logicalLocations"] = [{"fullyQualifiedName": f.object}]
+        if location:
+            result["locations"] = [location]
+        results.append(result)
+    rules = [
+        {
+            "id": r.code,
+            "name": r.name,
+            "shortDescription": {"text": r.meaning},
+            "defaultConfiguration": {"level": r.severity},
+        }
+        for r in RULES
+    ]
+    driver = {"name": "secmsg", "version": version, "rules": rules}
+    return {
+        "$schema": SARIF_SCHEMA,
+        "version": "2.1.0",
+        "runs": [{"tool": {"driver": driver}, "results": results}],
+    }

@@ -35,7 +35,9 @@ __all__ = [
     "Problems",
     "Severity",
     "Source",
-    "Wording",
+    "count_line",
+    "diagnostic",
+    "did_you_mean",
 ]
 
 T = TypeVar("T")
@@ -44,11 +46,6 @@ Path = tuple[str | int, ...]
 """Where a value is in a document: table and key names, array indexes."""
 
 Severity = Literal["error", "warning"]
-
-Wording = Literal["config", "cases"]
-"""How a problem's text reads: ``config`` as ``policies[2] (Name), line 40:
-message`` (and a summary that always counts), ``cases`` as ``line 6: case
-'a': message`` (a lone problem is not counted)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,6 +192,45 @@ def _json_positions(text: str) -> dict[Path, Location]:
 # --- problems ----------------------------------------------------------------------
 
 
+def diagnostic(
+    path: str | None,
+    line: int | None,
+    column: int | None,
+    severity: str,
+    code: str | None,
+    about: str | None,
+    message: str,
+) -> str:
+    """One problem as one line, the shape compilers use and editors and CI
+    read: ``PATH:LINE:COL: SEVERITY CODE object: message`` (``PATH:LINE:``
+    without a column, ``PATH:`` without a line, no place when the problem is
+    not in a file; no code when it has none)."""
+    where = [str(part) for part in (path, line, column) if part is not None]
+    if line is None or path is None:
+        where = where[:1] if path is not None else []
+    head = " ".join(part for part in (severity, code) if part)
+    place = f"{':'.join(where)}: " if where else ""
+    return f"{place}{head} {f'{about}: ' if about else ''}{message}"
+
+
+def count_line(name: str, n: int) -> str:
+    """``FILE: 3 problems``: what closes a list of problems."""
+    return f"{name}: {n} problem{'' if n == 1 else 's'}"
+
+
+def did_you_mean(name: str, known: Iterable[str]) -> str:
+    """``; did you mean 'Legal'?`` when a known name is close to ``name``
+    (ignoring case), else "": appended to a message about a name that does
+    not exist."""
+    import difflib
+
+    by_lower: dict[str, str] = {}
+    for k in known:
+        by_lower.setdefault(k.lower(), k)
+    close = difflib.get_close_matches(name.lower(), list(by_lower), n=1, cutoff=0.6)
+    return f"; did you mean {by_lower[close[0]]!r}?" if close else ""
+
+
 @dataclass(frozen=True, slots=True)
 class Problem:
     """One problem, its parts kept apart: the document (``path``) and the
@@ -210,19 +246,13 @@ class Problem:
     code: str | None = None
     object: str | None = None
     field: str | None = None
-    wording: Wording = "config"
 
     @property
     def text(self) -> str:
-        """The problem as one line of text."""
-        if self.wording == "cases":
-            where = f"line {self.line}: " if self.line else ""
-            about = f"{self.object}: " if self.object else ""
-            return f"{where}{about}{self.message}"
-        head = self.object or ""
-        if self.line:
-            head += f", line {self.line}"
-        return f"{head}: {self.message}" if head else self.message
+        """The problem as one line: :func:`diagnostic`."""
+        return diagnostic(
+            self.path, self.line, self.column, self.severity, self.code, self.object, self.message
+        )
 
     def __str__(self) -> str:
         return self.text
@@ -231,7 +261,9 @@ class Problem:
 class InvalidDocument(ConfigError):
     """A document with problems (exit 3): ``problems`` as text, as every
     :class:`~secmsg_cli.errors.ConfigError` carries them, and ``found``, the
-    :class:`Problem` records themselves."""
+    :class:`Problem` records themselves. Its message only counts them
+    (``FILE: 2 problems``): the error boundary prints each problem once, on
+    its own line, before it."""
 
     def __init__(self, message: str, found: Sequence[Problem] = ()) -> None:
         super().__init__(message, problems=[p.text for p in found])
@@ -247,11 +279,11 @@ class Problems:
         self,
         source: Source | None = None,
         *,
-        wording: Wording = "config",
         catch: tuple[type[Exception], ...] = (SecmsgError, ValueError),
+        code: str | None = None,
     ) -> None:
         self.source = source
-        self.wording = wording
+        self.code = code  # the code of a problem added without one of its own
         self.catch = catch  # what :meth:`check` records as a problem rather than raises
         self.items: list[Problem] = []
         self.at: Path = ()
@@ -260,14 +292,22 @@ class Problems:
     def within(self, *at: str | int, object: str | None = None) -> Problems:
         """A view of this collector for the part of the document at ``at``
         (relative to this view), about ``object``."""
-        view = Problems(self.source, wording=self.wording, catch=self.catch)
+        view = Problems(self.source, catch=self.catch, code=self.code)
         view.items = self.items
         view.at = (*self.at, *at)
         view.object = object if object is not None else self.object
         return view
 
-    def add(self, field: str | None, message: str, *, severity: Severity = "error") -> None:
-        """Record ``message`` about ``field`` of this view's object (None: the object itself)."""
+    def add(
+        self,
+        field: str | None,
+        message: str,
+        *,
+        severity: Severity = "error",
+        code: str | None = None,
+    ) -> None:
+        """Record ``message`` about ``field`` of this view's object (None: the
+        object itself), with ``code`` (else the collector's own code)."""
         path = self.at if field is None else (*self.at, field)
         where = self.source.locate(path) if self.source is not None and path else None
         self.items.append(
@@ -277,9 +317,9 @@ class Problems:
                 line=where.line if where else None,
                 column=where.column if where else None,
                 severity=severity,
+                code=code or self.code,
                 object=self.object,
                 field=field,
-                wording=self.wording,
             )
         )
 
@@ -295,7 +335,7 @@ class Problems:
         """Record problems found without a place (by a model validator), each
         at its field of this view."""
         for problem in found:
-            self.add(problem.field, problem.message, severity=problem.severity)
+            self.add(problem.field, problem.message, severity=problem.severity, code=problem.code)
 
     def __len__(self) -> int:
         return len(self.items)
@@ -309,15 +349,9 @@ class Problems:
     def texts(self) -> list[str]:
         return [p.text for p in self.items]
 
-    def summary(self, name: str, shown: int = 3) -> str:
-        """One line for all of them: the document's name, how many, the first few."""
-        texts = self.texts()
-        if self.wording == "cases" and len(texts) == 1:
-            return f"{name}: {texts[0]}"
-        head = "; ".join(texts[:shown])
-        more = f"; and {len(texts) - shown} more" if len(texts) > shown else ""
-        noun = "problem" if len(texts) == 1 else "problems"
-        return f"{name}: {len(texts)} {noun}: {head}{more}"
+    def summary(self, name: str) -> str:
+        """The line that closes the list of problems: the document and how many."""
+        return count_line(name, len(self.items))
 
     def raise_if_any(self, name: str | None = None) -> None:
         """Raise :class:`InvalidDocument` listing every problem, if there is one."""

@@ -491,7 +491,7 @@ def parse_cases(text: str, *, name: str = "<cases>", base: Path | None = None) -
     # As a configuration file is read: the same errors, the same limits.
     doc, source = parse_text(text, name, "toml")
     base = base or Path.cwd()
-    problems = Problems(source, wording="cases", catch=(_Invalid,))
+    problems = Problems(source, catch=(_Invalid,))
     for key in doc:
         if key not in TOP_KEYS:
             problems.add(key, f"unknown key {key!r} (expected [defaults] and [[case]] tables)")

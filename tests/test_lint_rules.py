@@ -470,9 +470,9 @@ def test_a_tie_reports_the_loser_names_the_winner_and_an_example_pair():
         ]
     )
     assert finding.object == "secure-messaging policy 2 ('policy 2')"
-    assert "ties with secure-messaging policy 1" in finding.reason
-    assert "(override no, from rank 4, to rank 3.5)" in finding.reason
-    assert "alice@corp.example → someone@partner.example" in finding.reason
+    assert "ties with secure-messaging policy 1" in finding.message
+    assert "(override no, from rank 4, to rank 3.5)" in finding.message
+    assert "alice@corp.example → someone@partner.example" in finding.message
 
 
 def test_three_way_tie_reports_each_pair_once():
@@ -486,7 +486,7 @@ def test_three_way_tie_reports_each_pair_once():
 
 def test_unknown_tags_are_named_once_each():
     (finding,) = run(definitions=[Definition(1, "Sec", "D", banner="[sendr] [sendr] [Subject]")])
-    assert "[sendr], [Subject]" in finding.reason
+    assert "[sendr], [Subject]" in finding.message
 
 
 def test_findings_are_sorted_errors_first_then_by_code():
@@ -524,8 +524,18 @@ def test_finding_shape_and_severities_come_from_the_rule_table():
     for _, config, _expected, _ in CASES:
         for f in run(**config):
             assert (f.name, f.severity) == (rules[f.code].name, rules[f.code].severity)
-            assert "\n" not in f.reason and f.reason
-            assert set(f.to_dict()) == {"code", "name", "severity", "object", "reason"}
+            assert "\n" not in f.message and f.message
+            assert list(f.to_dict()) == [
+                "file",
+                "line",
+                "column",
+                "code",
+                "name",
+                "severity",
+                "object",
+                "message",
+            ]
+            assert f.file is None and f.line is None  # about a store, not a file
 
 
 def test_every_rule_except_invalid_config_is_exercised_here():
@@ -565,17 +575,40 @@ def test_summary_counts_and_plurals():
     assert lint.summary([e, w, w]) == "1 error, 2 warnings"
 
 
-def test_invalid_config_splits_location_and_message():
+def test_invalid_config_keeps_each_problems_place_and_code():
+    from secmsg_cli.problems import Problem
+
     found = lint.invalid_config(
         [
-            "policies[2] (Partners: all (mail)), line 40: definition 'X/Y' is not declared in [[definitions]] (nor built-in)",
-            "account, line 3: invalid timezone 'Mars/Base': expected an IANA name such as Europe/London",
-            "something odd",
+            Problem(
+                "unknown group 'Legl'",
+                path="cfg.toml",
+                line=40,
+                column=1,
+                code="SM103",
+                object="policies[2] (Partners)",
+            ),
+            Problem(
+                "invalid timezone 'Mars/Base'",
+                path="cfg.toml",
+                line=3,
+                column=1,
+                code="SM001",
+                object="account",
+            ),
+            "not UTF-8 text (byte 5)",
         ],
         "cfg.toml",
     )
-    assert [(f.code, f.severity) for f in found] == [("SM001", "error")] * 3
-    assert found[0].object == "cfg.toml: policies[2] (Partners: all (mail)), line 40"
-    assert found[0].reason == "definition 'X/Y' is not declared in [[definitions]] (nor built-in)"
-    assert found[1].object == "cfg.toml: account, line 3"
-    assert (found[2].object, found[2].reason) == ("cfg.toml", "something odd")
+    assert [(f.code, f.name, f.severity) for f in found] == [
+        ("SM103", "dangling-group", "error"),
+        ("SM001", "invalid-config", "error"),
+        ("SM001", "invalid-config", "error"),
+    ]
+    assert (found[0].file, found[0].line, found[0].column) == ("cfg.toml", 40, 1)
+    assert (found[0].object, found[0].message) == ("policies[2] (Partners)", "unknown group 'Legl'")
+    assert (
+        found[0].text == "cfg.toml:40:1: error SM103 policies[2] (Partners): unknown group 'Legl'"
+    )
+    assert (found[2].file, found[2].line, found[2].object) == ("cfg.toml", None, None)
+    assert found[2].text == "cfg.toml: error SM001 not UTF-8 text (byte 5)"

@@ -84,7 +84,7 @@ def test_json_positions_follow_nesting_and_strings():
     assert source.locate(("policies", 5)) == Location(3, 3)  # no such element: the array
 
 
-def test_a_problem_keeps_its_parts_apart_and_reads_as_before():
+def test_a_problem_keeps_its_parts_apart_and_reads_as_a_diagnostic():
     p = Problem(
         "unknown field 'colour'",
         path="c.toml",
@@ -94,11 +94,11 @@ def test_a_problem_keeps_its_parts_apart_and_reads_as_before():
         field="colour",
     )
     assert (p.path, p.line, p.column, p.severity, p.code) == ("c.toml", 40, 1, "error", None)
-    assert p.text == str(p) == "policies[2] (Partners), line 40: unknown field 'colour'"
-    assert Problem("m", object="account").text == "account: m"
-    case = Problem("route: bad", line=6, object="case 'a'", wording="cases")
-    assert case.text == "line 6: case 'a': route: bad"
-    assert Problem("no cases", wording="cases").text == "no cases"
+    assert p.text == str(p) == "c.toml:40:1: error policies[2] (Partners): unknown field 'colour'"
+    coded = Problem("m", path="c.toml", line=4, code="SM103", severity="warning")
+    assert coded.text == "c.toml:4: warning SM103 m"  # no column: PATH:LINE
+    assert Problem("m", path="c.toml", object="account").text == "c.toml: error account: m"
+    assert Problem("m", line=6, object="case 'a'").text == "error case 'a': m"  # no file
 
 
 def test_views_add_to_one_list_at_their_place():
@@ -109,9 +109,9 @@ def test_views_add_to_one_list_at_their_place():
     policy.within("to").add("type", "unknown type")
     problems.within("account", object="account").add(None, "expected a table")
     assert [p.text for p in problems] == [
-        "policies[1] (Two), line 10: too long",
-        "policies[1] (Two), line 14: unknown type",
-        "account, line 2: expected a table",
+        "c.toml:10:1: error policies[1] (Two): too long",
+        "c.toml:14:1: error policies[1] (Two): unknown type",
+        "c.toml:2:1: error account: expected a table",
     ]
     assert [(p.field, p.column) for p in problems] == [("narrative", 1), ("type", 1), (None, 1)]
 
@@ -133,30 +133,37 @@ def test_extend_places_problems_found_without_a_place():
     found = [Problem("bad kind", field="kind"), Problem("missing", field=None)]
     problems = Problems(source)
     problems.within("policies", 0, object="policies[0]").extend(found)
-    assert problems.texts() == ["policies[0], line 7: bad kind", "policies[0], line 6: missing"]
+    assert problems.texts() == [
+        "c.toml:7:1: error policies[0]: bad kind",
+        "c.toml:6:1: error policies[0]: missing",
+    ]
 
 
-def test_raise_if_any_counts_as_each_document_did():
-    problems = Problems(Source("c.toml", "", "toml"))
+def test_raise_if_any_counts_and_lists_each_problem_once():
+    problems = Problems(Source("c.toml", "", "toml"), code="SM001")
     problems.raise_if_any()  # nothing: no error
     problems.add("x", "one")
+    problems.add("y", "two", code="SM103")
     with pytest.raises(InvalidDocument) as caught:
         problems.raise_if_any()
-    assert str(caught.value) == "c.toml: 1 problem: one"
+    assert str(caught.value) == "c.toml: 2 problems"
     assert isinstance(caught.value, ConfigError) and caught.value.exit_code == 3
-    assert caught.value.problems == ["one"]
-    assert caught.value.found[0].field == "x"
+    assert caught.value.problems == ["c.toml: error SM001 one", "c.toml: error SM103 two"]
+    assert [p.field for p in caught.value.found] == ["x", "y"]
 
-    cases = Problems(Source("k.toml", "", "toml"), wording="cases")
+    cases = Problems(Source("k.toml", "", "toml"))
     cases.add(None, "one")
-    with pytest.raises(ConfigError, match=r"^k\.toml: one$"):
+    with pytest.raises(ConfigError, match=r"^k\.toml: 1 problem$"):
         cases.raise_if_any()
-    for n in range(2, 6):
-        cases.add(None, f"p{n}")
-    with pytest.raises(ConfigError) as caught:
-        cases.raise_if_any("k.toml")
-    assert str(caught.value) == "k.toml: 5 problems: one; p2; p3; and 2 more"
-    assert len(caught.value.problems) == 5
+
+
+def test_did_you_mean_ignores_case_and_keeps_the_spelling():
+    from secmsg_cli.problems import did_you_mean
+
+    assert did_you_mean("Legl", ["Finance", "Legal"]) == "; did you mean 'Legal'?"
+    assert did_you_mean("LEGL", ["legal"]) == "; did you mean 'legal'?"
+    assert did_you_mean("Zzz", ["Legal"]) == ""
+    assert did_you_mean("x", []) == ""
 
 
 def test_the_dispatch_tables_cover_every_key():

@@ -291,6 +291,19 @@ def test_lint_json_validates_and_a_changed_finding_does_not(demo, cli):
     assert problems("lint", [{**findings[0], "severity": "fatal"}])
     assert problems("lint", [{k: v for k, v in findings[0].items() if k != "code"}])
     assert problems("lint", [{**findings[0], "line": "7"}])
+    assert problems("lint", [{**findings[0], "reason": "x"}])  # the field is message now
+
+
+def test_lint_json_of_an_invalid_file_validates_with_its_places(cli, tmp_path):
+    path = tmp_path / "bad.toml"
+    path.write_text(
+        '[[groups]]\nname = "Legal"\n\n[[folders]]\npath = "X"\npublish_to = ["Legl"]\n'
+    )
+    r = cli("lint", path, "-o", "json")
+    assert r.exit_code == 3, r.output
+    assert problems("lint", r.json) == []
+    ((place, code),) = [((f["file"], f["line"], f["column"]), f["code"]) for f in r.json]
+    assert (place, code) == ((str(path), 6, 1), "SM103")
 
 
 def test_plan_and_apply_json_validate(demo, cli, tmp_path):

@@ -1,4 +1,4 @@
-"""The error boundary of every command (SPEC §11): an exception becomes one
+"""The error boundary of every command (CONTRIBUTING.md): an exception becomes one
 line on stderr and an exit code, never a traceback (``SECMSG_DEBUG=1`` lets
 it through). Typer-free: the Typer application (``SecmsgGroup.main``) and
 the lean entry point (``cli/entry.py``) both end here.
@@ -29,20 +29,17 @@ def fail(message: str, code: int) -> int:
 
 
 def exit_code_for(exc: BaseException) -> int:
-    """Report ``exc`` as SPEC §11 says and return the exit code; re-raise it
+    """Report ``exc`` as CONTRIBUTING.md says and return the exit code; re-raise it
     under ``SECMSG_DEBUG=1`` (or when it is not ours to report)."""
     debug = os.environ.get("SECMSG_DEBUG") == "1"
     if isinstance(exc, SecmsgError):
         if debug:
             raise exc
-        problems = getattr(exc, "problems", None) or []
-        if len(problems) > 1:
-            # The first line is the whole error; the summary in it may elide
-            # problems ("and 2 more"), so every one follows, one per line.
-            sys.stderr.write(f"error: {line(str(exc))}\n")
-            for problem in problems:
-                sys.stderr.write(f"  - {line(problem)}\n")
-            return exc.exit_code
+        # A document's problems: each once, on its own line in the shape editors
+        # and CI read (PATH:LINE:COL: SEVERITY CODE message), then the error
+        # line that counts them.
+        for problem in getattr(exc, "problems", None) or []:
+            sys.stderr.write(f"{line(problem)}\n")
         return fail(str(exc), exc.exit_code)
     if isinstance(exc, BrokenPipeError):
         return 1
@@ -65,7 +62,7 @@ def exit_code_for(exc: BaseException) -> int:
             raise exc
         where = f"{exc.filename}: " if exc.filename else ""
         return fail(f"{where}{exc.strerror or exc}", 1)
-    if isinstance(exc, Exception):  # the last line of defence: never a traceback (SPEC §11)
+    if isinstance(exc, Exception):  # the last line of defence: never a traceback (CONTRIBUTING.md)
         if debug:
             raise exc
         return fail(

@@ -95,7 +95,7 @@ class SecmsgGroup(TyperGroup):
             return fail(where, exc.exit_code)
         except UsageError as exc:
             hint = f" (see '{exc.ctx.command_path} --help')" if exc.ctx is not None else ""
-            return fail(exc.format_message().replace("\n", " ") + hint, exc.exit_code)
+            return fail(_usage_message(exc, args).replace("\n", " ") + hint, exc.exit_code)
         except ClickException as exc:
             return fail(exc.format_message().replace("\n", " "), exc.exit_code)
         except Abort:
@@ -168,6 +168,30 @@ def _add_global_options(commands: Any, globals_: list[Any]) -> None:
             command.params.append(twin)
         if isinstance(command, TyperGroup):
             _add_global_options(command.commands.values(), globals_)
+
+
+def _usage_message(exc: Any, args: Any) -> str:
+    """Click's message for a usage error, in our words where Typer's are a
+    library's: an unknown choice reads ``invalid value for '-o': 'yaml'
+    (choose from table, json, jsonl, csv)``, naming the option as it was typed."""
+    import re
+
+    from typer._click.exceptions import BadParameter
+
+    message = str(exc.format_message())
+    if not isinstance(exc, BadParameter):
+        return message
+    text = re.sub(r"^Value error, ", "", str(exc.message))
+    choice = re.fullmatch(r"(.+?) is not one of (.+?)\.?", text, re.DOTALL)
+    param = exc.param
+    if choice is None or param is None:
+        return message.replace("Value error, ", "")
+    typed = list(sys.argv[1:] if args is None else args)
+    opts = list(getattr(param, "opts", ()))
+    name = next((o for o in opts if o in typed or any(t.startswith(o + "=") for t in typed)), None)
+    hint = f"'{name}'" if name else str(param.get_error_hint())
+    choices = ", ".join(re.findall(r"'([^']*)'", choice.group(2)))
+    return f"invalid value for {hint}: {choice.group(1)} (choose from {choices})"
 
 
 app = typer.Typer(

@@ -1,54 +1,99 @@
-"""``secmsg lint [FILE]``: errors and warnings of a configuration (SPEC §9);
+"""``secmsg lint [FILE]``: errors and warnings of a configuration (docs/configuration.md);
 the rules and their codes are in :mod:`secmsg_cli.lint`."""
 
 from __future__ import annotations
 
 import sys
-from typing import Annotated, Any
+from enum import Enum
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from secmsg_cli.cli._common import OutputOpt, open_store, state
+from secmsg_cli.cli._common import open_store, state
 from secmsg_cli.cli._output import Output, emit
-from secmsg_cli.cli._values import parse_at
+from secmsg_cli.cli._values import parse_at, printable
 
-COLUMNS = ["code", "name", "severity", "object", "reason"]
+if TYPE_CHECKING:
+    from secmsg_cli.lint import Finding
+
+COLUMNS = ["file", "line", "column", "code", "name", "severity", "object", "message"]
 
 
-def _lint_file(path: str, at: str | None) -> Any:
+class LintFormat(str, Enum):
+    """The forms of lint's findings: ``text`` one line per finding as every
+    problem reads (the default), the data forms of every command, GitHub
+    Actions workflow commands and SARIF 2.1.0."""
+
+    text = "text"
+    table = "table"
+    json = "json"
+    jsonl = "jsonl"
+    csv = "csv"
+    github = "github"
+    sarif = "sarif"
+
+
+def _lint_file(path: str, at: str | None) -> list[Finding]:
     """Findings of a configuration file, linted in a private in-memory store:
     no store on disk is opened or created."""
+    from dataclasses import replace
     from pathlib import Path
     from zoneinfo import ZoneInfo
 
     from secmsg_cli import lint as rules
     from secmsg_cli.config import import_config, read_file, validate_document
     from secmsg_cli.errors import ConfigError, SecmsgError
+    from secmsg_cli.problems import InvalidDocument
     from secmsg_cli.store.store import Store
+
+    def invalid(exc: SecmsgError) -> list[Finding]:
+        parse_at(at, ZoneInfo("UTC"))  # a bad --at is still reported as such
+        if isinstance(exc, InvalidDocument):
+            return rules.invalid_config(exc.found, path)
+        return rules.invalid_config([str(exc).removeprefix(f"{path}: ")], path)
 
     try:
         doc, source = read_file(path)
     except ConfigError as exc:
         if path != "-" and not Path(path).is_file():
             raise  # cannot read it at all: an error, not a finding
-        parse_at(at, ZoneInfo("UTC"))  # a bad --at is still reported as such
-        return rules.invalid_config([str(exc).removeprefix(f"{path}: ")], path)
+        return invalid(exc)
     try:
         cfg = validate_document(doc, source)
     except ConfigError as exc:
-        parse_at(at, ZoneInfo("UTC"))
-        return rules.invalid_config(exc.problems or [str(exc)], path)
+        return invalid(exc)
     # What config.load_file does, on the document already read (FILE may be '-').
     store = Store(":memory:")
     try:
         try:
             import_config(store, cfg, source=path)
         except SecmsgError as exc:  # valid, yet the store refuses it
-            return rules.invalid_config(getattr(exc, "problems", None) or [str(exc)], path)
+            return invalid(exc)
         snapshot = store.snapshot()
-        return rules.lint(snapshot, parse_at(at, snapshot.tz), folders=store.folders())
+        found = rules.lint(snapshot, parse_at(at, snapshot.tz), folders=store.folders())
+        return [replace(f, file=path) for f in found]  # about the file, not a store
     finally:
         store.close()
+
+
+def _write(findings: list[Finding], form: LintFormat) -> None:
+    from secmsg_cli import __version__
+    from secmsg_cli import lint as rules
+    from secmsg_cli.cli._output import to_json
+
+    if form is LintFormat.text:
+        sys.stdout.writelines(printable(f.text) + "\n" for f in findings)
+    elif form is LintFormat.github:
+        sys.stdout.writelines(printable(line) + "\n" for line in rules.to_github(findings))
+    elif form is LintFormat.sarif:
+        sys.stdout.write(to_json(rules.to_sarif(findings, __version__)) + "\n")
+    else:
+        rows = [f.to_dict() for f in findings]
+        columns = COLUMNS if any(f.file for f in findings) else COLUMNS[3:]
+        if rows or form is not LintFormat.table:
+            # at a narrow width the reason stays; the rest goes first to last
+            drop = ["name", "column", "object", "severity", "file", "line"]
+            emit(rows, Output(form.value), columns=columns, drop=drop)
 
 
 def lint(
@@ -68,7 +113,18 @@ def lint(
             help="Judge validity (expired, overlapping) at this time, ISO 8601 (default now).",
         ),
     ] = None,
-    output: OutputOpt = Output.table,
+    output: Annotated[
+        LintFormat,
+        typer.Option(
+            "--output",
+            "-o",
+            "--format",
+            help="How to show the findings: text (one line per finding, "
+            "FILE:LINE:COL: SEVERITY CODE message), table, json, jsonl, csv, github "
+            "(GitHub Actions annotations) or sarif (SARIF 2.1.0, for code scanning).",
+            case_sensitive=False,
+        ),
+    ] = LintFormat.text,
 ) -> None:
     """Check the configuration for errors and likely mistakes: dangling
     references, definitions nothing can trigger, ambiguous policies, expired or
@@ -78,6 +134,7 @@ def lint(
 
         secmsg lint
         secmsg lint secmsg.toml --strict -o json
+        secmsg lint secmsg.toml --format github
     """
     from secmsg_cli import lint as rules
 
@@ -87,9 +144,7 @@ def lint(
         findings = rules.lint(snapshot, parse_at(at, snapshot.tz), folders=store.folders())
     else:
         findings = _lint_file(file, at)
-    rows = [f.to_dict() for f in findings]
-    if rows or output is not Output.table:
-        emit(rows, output, columns=COLUMNS, drop=["name", "object", "severity"])
+    _write(findings, output)
     if not state(ctx).quiet:
         sys.stderr.write(rules.summary(findings) + "\n")
     if rules.failed(findings, strict):

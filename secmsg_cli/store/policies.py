@@ -24,6 +24,7 @@ from secmsg_cli.model import (
     Target,
     as_id,
 )
+from secmsg_cli.problems import did_you_mean
 from secmsg_cli.store._core import StoreCore
 from secmsg_cli.store._sql import rowid
 from secmsg_cli.validate import check_content_definition, check_policy
@@ -170,7 +171,13 @@ class PolicyRecords:
             params.append(kind)
         rows = self._store._q(f"SELECT * FROM policies WHERE {where} ORDER BY id", params)
         if not rows:
-            raise NotFound(f"{noun} {text if pid is not None else repr(text)} not found")
+            hint = ""
+            if pid is None:
+                sql, args = "SELECT narrative FROM policies", []
+                if kind is not None:
+                    sql, args = sql + " WHERE kind = ?", [kind]
+                hint = did_you_mean(text, [r["narrative"] for r in self._store._q(sql, args)])
+            raise NotFound(f"{noun} {text if pid is not None else repr(text)} not found{hint}")
         if len(rows) > 1:
             raise InvalidInput(
                 f"{len(rows)} {noun.replace('policy', 'policies')} have the narrative {text!r}; "
@@ -217,7 +224,8 @@ class PolicyRecords:
         if not rows and (cid := as_id(ref)) is not None:
             rows = self._store._q("SELECT * FROM content_definitions WHERE id = ?", [cid])
         if not rows:
-            raise NotFound(f"content definition {text!r} not found")
+            names = [r["name"] for r in self._store._q("SELECT name FROM content_definitions")]
+            raise NotFound(f"content definition {text!r} not found{did_you_mean(text, names)}")
         return self._content_definition_from_row(rows[0], self._definition_paths())
 
     # --- who uses what --------------------------------------------------------
@@ -258,12 +266,16 @@ class PolicyRecords:
         if target.type == "group":
             try:
                 return Target("group", self._store.group(str(target.value)).name)
-            except NotFound:
-                raise NotFound(f"{side}: group {target.value!r} not found") from None
+            except NotFound as exc:
+                raise NotFound(f"{side}: {exc}") from None  # with its "did you mean"
         elif target.type == "attribute" and not self._store._q(
             "SELECT 1 FROM attributes WHERE name = ? LIMIT 1", [target.name]
         ):
-            raise NotFound(f"{side}: no address has an attribute named {target.name!r}")
+            names = [r["name"] for r in self._store._q("SELECT DISTINCT name FROM attributes")]
+            raise NotFound(
+                f"{side}: no address has an attribute named {target.name!r}"
+                + did_you_mean(str(target.name), names)
+            )
         return target
 
     def _policy_row(self, values: Mapping[str, Any]) -> dict[str, Any]:

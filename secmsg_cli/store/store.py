@@ -46,6 +46,7 @@ from secmsg_cli.model import (
     check_group_name,
     split_definition_path,
 )
+from secmsg_cli.problems import did_you_mean
 from secmsg_cli.store import SCHEMA_VERSION
 from secmsg_cli.store._sql import chunks, rowid
 from secmsg_cli.store.policies import PolicyRecords
@@ -540,7 +541,8 @@ class Store:
         if not rows and (gid := as_id(ref)) is not None:
             rows = self._q("SELECT id, name FROM groups WHERE id = ?", [gid])
         if not rows:
-            raise NotFound(f"group {text!r} not found")
+            names = [r["name"] for r in self._q("SELECT name FROM groups")]
+            raise NotFound(f"group {text!r} not found{did_you_mean(text, names)}")
         gid = rows[0]["id"]
         members = tuple(
             r[0]
@@ -755,7 +757,7 @@ class Store:
             for f in folders:
                 if f.id == fid:
                     return f
-        raise NotFound(f"folder {text!r} not found")
+        raise NotFound(f"folder {text!r} not found{did_you_mean(text, [f.path for f in folders])}")
 
     def _folder_id_for_path(self, path: str) -> int | None:
         path = path.lower()
@@ -1005,7 +1007,8 @@ class Store:
             else []
         )
         if fid is None or not rows:
-            raise NotFound(f"definition {text!r} not found")
+            paths = [d.path for d in self.definitions()]
+            raise NotFound(f"definition {text!r} not found{did_you_mean(text, paths)}")
         return _definition_row(rows[0], self._folder_paths()[fid])
 
     def _check_editable(self, what: str) -> None:

@@ -27,10 +27,16 @@ def write(tmp_path, name: str, text: str):
     return path
 
 
+DIAGNOSTIC = re.compile(r"^[^:]+(:\d+(:\d+)?)?: (error|warning)( SM\d{3})? \S")
+
+
 def rejected(r, *fragments: str) -> None:
-    """A rejected import: exit 3, an 'error: ' first line, each fragment somewhere on stderr."""
+    """A rejected import: exit 3, one line per problem (FILE:LINE:COL: error CODE
+    message), then the 'error: ' line, each fragment somewhere on stderr."""
     assert r.exit_code == 3, r.output
-    assert r.stderr.startswith("error: "), r.output
+    *problems, last = r.stderr.splitlines()
+    assert last.startswith("error: "), r.output
+    assert all(DIAGNOSTIC.match(p) for p in problems), r.output
     assert "Traceback" not in r.stderr
     for fragment in fragments:
         assert fragment in r.stderr, (fragment, r.output)
@@ -266,8 +272,8 @@ def test_unknown_field_names_the_field_and_its_line(cli, tmp_path):
         """,
     )
     r = cli("import", path)
-    rejected(r, "'expire_afer'", "line 10", "definitions[0]")
-    assert r.stderr.count("\n") == 1  # a single problem: one line
+    rejected(r, "'expire_afer'", ":10:1: error SM001 definitions[0]")
+    assert r.stderr.count("\n") == 2  # a single problem: its line, then the count
     assert "expire_after" in r.stderr  # names what was expected
 
 
@@ -276,7 +282,7 @@ def test_unknown_field_line_in_json(cli, tmp_path):
     path = write(tmp_path, "bad.json", json.dumps(doc, indent=2))
     lines = path.read_text().splitlines()
     expected = next(i for i, ln in enumerate(lines, 1) if '"colour"' in ln)
-    rejected(cli("import", path), "'colour'", f"line {expected}", "folders[1]")
+    rejected(cli("import", path), "'colour'", f":{expected}:", "folders[1]")
 
 
 def test_unknown_section(cli, tmp_path):
@@ -291,7 +297,7 @@ def test_unknown_section(cli, tmp_path):
         name = "w"
         """,
     )
-    rejected(cli("import", path), "unknown section 'widgets'", "line 4")
+    rejected(cli("import", path), "unknown section 'widgets'", ":4:1:")
 
 
 def test_every_problem_is_reported_not_just_the_first(cli, tmp_path):
@@ -327,8 +333,11 @@ def test_every_problem_is_reported_not_just_the_first(cli, tmp_path):
     before = snapshot(cli)
     r = cli("import", path)
     rejected(r, "6 problems", "Mars/Olympus", "not a domain", "nobody", "Part*", "Ghosts", "soon")
-    first = r.stderr.splitlines()[0]
-    assert first.startswith("error: ") and str(path) in first
+    lines = r.stderr.splitlines()
+    assert lines[-1] == f"error: {path}: 6 problems"
+    assert [line.split(":")[:2] for line in lines[:-1]] == [
+        [str(path), n] for n in ("2", "5", "9", "13", "17", "22")
+    ]
     assert snapshot(cli) == before
 
 
@@ -382,7 +391,7 @@ def test_duplicates_are_reported(cli, tmp_path):
         "'legal' is declared twice",
         "declared twice",
     )
-    assert len(re.findall("declared twice", r.stderr.split("\n", 1)[1])) == 5
+    assert len(re.findall("declared twice", r.stderr)) == 5  # each problem once
 
 
 def test_lite_edition_with_definitions_is_refused(cli, tmp_path):
@@ -447,7 +456,7 @@ def test_a_bad_reference_late_in_the_file_leaves_the_store_untouched(cli, tmp_pa
     before = snapshot(cli)
     r = cli("import", path)
     line = text.splitlines().index('folder = "Undeclared"') + 1
-    rejected(r, "definitions[8]", "'Undeclared' is not declared", f"line {line}")
+    rejected(r, "definitions[8]", "'Undeclared' is not declared", f":{line}:1:")
     assert snapshot(cli) == before
 
 
@@ -478,9 +487,9 @@ def test_a_write_that_fails_half_way_rolls_the_whole_import_back(cli, tmp_path, 
 @pytest.mark.parametrize(
     ("text", "fragments"),
     [
-        ("[account\nname = 'x'\n", ["invalid TOML"]),
-        ('{"account": ', ["invalid JSON", "line 1"]),
-        ("[1, 2]", ["invalid TOML"]),
+        ("[account\nname = 'x'\n", [":1:9: error SM001 the table header needs a closing ']'"]),
+        ('{"account": ', [":1:13: error SM001 invalid JSON: expecting value"]),
+        ("[1, 2]", [":1:3: error SM001 the table header needs a closing ']'"]),
         ('account = "x"\n', ["account", "expected a table"]),
         ("domains = 3\n", ["domains", "array of tables"]),
         ("[[domains]]\ntype = 'local'\n", ["missing required field 'name'"]),
@@ -489,7 +498,7 @@ def test_a_write_that_fails_half_way_rolls_the_whole_import_back(cli, tmp_path, 
         ("[account]\nmax_retention_days = true\n", ["max_retention_days"]),
         (
             "[[attributes]]\naddress = 'a@example.com'\nvalues = {}\n",
-            ["attributes[0]", "line 3", "Name = "],
+            ["attributes[0]", ":3:1:", "Name = "],
         ),
         ("[[groups]]\nname = 'G'\nmembers = 'a@example.com'\n", ["members", "list of strings"]),
     ],
@@ -537,4 +546,4 @@ def test_json_problem_lines_after_entries_with_nested_objects(cli, tmp_path):
     path = write(tmp_path, "bad.json", json.dumps(doc, indent=2))
     lines = path.read_text().splitlines()
     expected = next(i for i, ln in enumerate(lines, 1) if "not-an-address" in ln)
-    rejected(cli("import", path), "attributes[2]", f"line {expected}")
+    rejected(cli("import", path), "attributes[2]", f":{expected}:")

@@ -568,15 +568,22 @@ def test_import_reports_policy_problems_with_their_place(cli, tmp_path, policies
     before = counts(cli)
     r = cli("import", write(tmp_path, "bad.toml", text))
     assert r.exit_code == 3, r.output
-    assert r.stdout == "" and r.stderr.startswith("error: ") and "Traceback" not in r.stderr
-    lines = r.stderr.splitlines()
-    problems = lines[1:] if len(expected) > 1 else lines  # one problem: one line
+    assert r.stdout == "" and "Traceback" not in r.stderr
+    *problems, last = r.stderr.splitlines()
+    assert last.startswith("error: ") and last.endswith(
+        f"{len(expected)} problem" + "s" * (len(expected) > 1)
+    )
     assert len(problems) == len(expected), r.output
     for index, narrative, marker, fragment in expected:
         line = header_line(text, index) if marker is None else line_of(text, marker)
         label = f" ({narrative})" if narrative else ""
-        place = f"policies[{index}]{label}, line {line}: "
-        assert any(place in p and fragment in p for p in problems), (place, fragment, r.output)
+        place = f":{line}:1: error "
+        about = f"policies[{index}]{label}: "
+        assert any(place in p and about in p and fragment in p for p in problems), (
+            place,
+            fragment,
+            r.output,
+        )
     assert counts(cli) == before  # nothing written, not even the directory before the policies
 
 
@@ -637,15 +644,20 @@ def test_content_definition_problems_are_reported_with_their_place(cli, tmp_path
         """)
     r = cli("import", write(tmp_path, "bad.toml", text))
     assert r.exit_code == 3, r.output
-    problems = r.stderr.splitlines()[1:]
+    problems = r.stderr.splitlines()[:-1]
     for marker, fragment in [
         ("activation_score = 0", "1..100"),
         ("lines =", "line 2: expected WEIGHT[:MAX]"),
         ("flavour =", "unknown field 'flavour'"),
         ("secure_messaging =", "'Legal/Nope' is not declared"),
     ]:
-        place = f"content_definitions[0] (Broken), line {line_of(text, marker)}: "
-        assert any(place in p and fragment in p for p in problems), (place, fragment, r.output)
+        place = f":{line_of(text, marker)}:1: error "
+        about = "content_definitions[0] (Broken): "
+        assert any(place in p and about in p and fragment in p for p in problems), (
+            place,
+            fragment,
+            r.output,
+        )
     assert len(problems) == 4, r.output
     assert ok(cli("db", "status", "-o", "json")).json["content_definitions"] == 0
 
@@ -660,7 +672,8 @@ def test_json_policy_problems_name_the_line(cli, tmp_path):
     text = json.dumps(doc, indent=2)
     r = cli("import", write(tmp_path, "bad.json", text))
     assert r.exit_code == 3, r.output
-    assert f"policies[1] (Two), line {line_of(text, 'colour')}: unknown field 'colour'" in r.stderr
+    line = line_of(text, "colour")
+    assert f":{line}:7: error SM001 policies[1] (Two): unknown field 'colour'" in r.stderr
 
 
 def test_json_policy_problems_name_the_line_after_nested_targets(cli, tmp_path):
@@ -681,8 +694,8 @@ def test_json_policy_problems_name_the_line_after_nested_targets(cli, tmp_path):
     r = cli("import", write(tmp_path, "bad.json", text))
     assert r.exit_code == 3, r.output
     first, second = line_of(text, '"colour": "x"'), line_of(text, '"colour": "y"')
-    assert f"policies[0] (One), line {first}: " in r.stderr
-    assert f"policies[1] (Two), line {second}: " in r.stderr
+    assert f":{first}:7: error SM001 policies[0] (One): " in r.stderr
+    assert f":{second}:7: error SM001 policies[1] (Two): " in r.stderr
 
 
 def test_json_config_with_policies_imports(cli, tmp_path):
@@ -716,7 +729,7 @@ def test_import_is_all_or_nothing_when_a_policy_is_bad(cli, tmp_path):
     r = cli("import", write(tmp_path, "bad.toml", text))
     assert r.exit_code == 3, r.output
     assert re.search(
-        r"policies\[1\] \(Bad\), line \d+: invalid source IP range 'nonsense'", r.stderr
+        r":\d+:1: error SM001 policies\[1\] \(Bad\): invalid source IP range 'nonsense'", r.stderr
     )
     assert counts(cli) == before
     assert ok(cli("bypass", "list", "-o", "json")).json == []

@@ -17,7 +17,7 @@ from secmsg_cli.lint import RULES
 from tests.conftest import DEMO, FIXTURES
 
 AT = "2026-11-27T10:00:00Z"
-KEYS = {"code", "name", "severity", "object", "reason"}
+KEYS = {"file", "line", "column", "code", "name", "severity", "object", "message"}
 
 BASE = """
 [[domains]]
@@ -59,7 +59,8 @@ to = {to}
 
 # (code, TOML added to BASE, a fragment of the expected finding's object)
 CASES = [
-    ("SM001", sm_policy(1).replace('"Sec/D"', '"Sec/Missing"'), "policies[0] (Policy 1), line"),
+    ("SM001", sm_policy(1).replace('"internal"', '"galaxy"'), "policies[0] (Policy 1)"),
+    ("SM101", sm_policy(1).replace('"Sec/D"', '"Sec/Missing"'), "policies[0] (Policy 1)"),
     (
         "SM201",
         """
@@ -139,7 +140,7 @@ CASES += [
 name = "IBANs"
 lines = ['2 regex (?<=IBAN )[A-Z]{2}\\d{2}']
 """,
-        "content_definitions[0] (IBANs), line",
+        "content_definitions[0] (IBANs)",
     ),
     (
         "SM601",
@@ -200,8 +201,8 @@ def test_each_code_fires_on_a_file(cli, tmp_path, code, extra, fragment):
 # (a file with SM001 or SM105 is refused by import: those reach a store only behind secmsg's back)
 @pytest.mark.parametrize(
     "code,extra,fragment",
-    [c for c in CASES if c[0] not in ("SM001", "SM105")],
-    ids=[c[0] for c in CASES if c[0] not in ("SM001", "SM105")],
+    [c for c in CASES if c[0] not in ("SM001", "SM101", "SM105")],
+    ids=[c[0] for c in CASES if c[0] not in ("SM001", "SM101", "SM105")],
 )
 def test_each_code_fires_on_the_store(cli, tmp_path, code, extra, fragment):
     r = cli("import", write(tmp_path, BASE + extra))
@@ -219,18 +220,26 @@ def test_invalid_config_gives_one_finding_per_problem_with_its_location(cli, tmp
         + sm_policy(2).replace('"internal"', '"galaxy"'),
     )
     findings = lint_json(cli, str(path), expect=3)
-    assert [f["code"] for f in findings] == ["SM001", "SM001"]
-    assert findings[0]["object"].startswith(f"{path}: policies[0] (Policy 1), line ")
-    assert "'Sec/Missing' is not declared" in findings[0]["reason"]
-    assert findings[1]["object"].startswith(f"{path}: policies[1] (Policy 2), line ")
-    assert "galaxy" in findings[1]["reason"]
+    # A missing definition has its rule's code, the bad target SM001; in the file's order.
+    assert [f["code"] for f in findings] == ["SM101", "SM001"]
+    missing, galaxy = findings
+    assert (missing["file"], missing["object"]) == (str(path), "policies[0] (Policy 1)")
+    assert "'Sec/Missing' is not declared" in missing["message"]
+    assert "did you mean" not in missing["message"]  # nothing close to suggest
+    assert (galaxy["file"], galaxy["object"]) == (str(path), "policies[1] (Policy 2)")
+    assert "galaxy" in galaxy["message"]
+    lines = path.read_text().splitlines()
+    assert lines[missing["line"] - 1][missing["column"] - 1 :].startswith("definition = ")
+    assert lines[galaxy["line"] - 1][galaxy["column"] - 1 :].startswith("from = ")
 
 
 def test_a_file_that_is_not_toml_is_a_finding(cli, tmp_path):
     r = cli("lint", write(tmp_path, "[[policies]\nkind = "), "-o", "json")
     assert r.exit_code == 3, r.output
     (finding,) = r.json
-    assert finding["code"] == "SM001" and "invalid TOML" in finding["reason"]
+    assert finding["code"] == "SM001"
+    assert (finding["line"], finding["column"]) == (1, 11)
+    assert finding["message"] == "the table header needs a closing ']]'"
 
 
 def test_a_missing_file_is_an_error_not_a_finding(bare_cli, tmp_path, _isolated_store):
@@ -313,7 +322,7 @@ def test_a_group_deleted_behind_secmsgs_back(demo, _isolated_store):
         "secure-messaging policy 3",
         "content-examination policy 8",
     ]
-    assert all("group 'Finance', which does not exist" in f["reason"] for f in dangling)
+    assert all("group 'Finance', which does not exist" in f["message"] for f in dangling)
 
 
 def test_a_regex_stored_before_the_re2_dialect_is_an_error_and_fails_closed(demo, _isolated_store):
@@ -325,7 +334,7 @@ def test_a_regex_stored_before_the_re2_dialect_is_an_error_and_fails_closed(demo
     findings = lint_json(demo, expect=3)
     (sm105,) = [f for f in findings if f["code"] == "SM105"]
     assert sm105["object"] == "content definition 'Privileged body'"
-    assert sm105["reason"].startswith(
+    assert sm105["message"].startswith(
         "match line 2: regex '(?<=ref )[0-9]+': a lookbehind (?<=...) is not supported"
     )
     # simulate still decides, and the definition fails closed: the client gets it in the portal
@@ -365,7 +374,7 @@ def test_an_attribute_unset_while_a_policy_uses_it(demo):
     findings = lint_json(demo, expect=3)
     (finding,) = [f for f in findings if f["code"] == "SM104"]
     assert finding["object"] == "bypass policy 10 ('London office mail')"
-    assert "attribute 'Office'" in finding["reason"]
+    assert "attribute 'Office'" in finding["message"]
 
 
 def test_every_code_fires_somewhere_in_these_tests():
@@ -387,7 +396,8 @@ def test_the_demo_file_has_no_errors_and_only_its_two_genuine_warnings(cli):
 def test_the_demo_store_lints_like_the_demo_file(demo):
     from_store = lint_json(demo, expect=0)
     r = demo("lint", DEMO, "--at", AT, "-o", "json")
-    assert from_store == r.json
+    assert [f["file"] for f in r.json] == [str(DEMO)] * len(r.json)
+    assert from_store == [{**f, "file": None} for f in r.json]
 
 
 def test_the_demo_after_audit_season(cli):
@@ -426,7 +436,7 @@ def test_an_invalid_file_stops_at_its_problems(cli, tmp_path):
     )
     r = cli("lint", path)
     assert r.exit_code == 3
-    assert "SM001" in r.stdout and "SM303" not in r.stdout
+    assert "SM101" in r.stdout and "SM303" not in r.stdout
     assert r.stderr == "1 error, 0 warnings\n"
 
 
@@ -440,10 +450,11 @@ def test_table_sorted_by_severity_then_code_and_summary_on_stderr(cli, tmp_path)
         ),
     )
     assert r.exit_code == 0, r.output
-    r = cli("lint", "--at", AT)
+    r = cli("lint", "--at", AT, "-o", "table")
     assert r.exit_code == 0, r.output
     assert r.stdout.index("SM303") < r.stdout.index("SM305")
-    for column in ("code", "severity", "object", "reason"):
+    assert "file" not in r.stdout  # about the store: no file, line or column columns
+    for column in ("code", "severity", "object", "message"):
         assert column in r.stdout
     assert r.stderr == "0 errors, 2 warnings\n"
 
@@ -472,7 +483,17 @@ def test_csv(cli):
     r = cli("lint", DEMO, "--at", AT, "-o", "csv")
     assert r.exit_code == 0, r.output
     rows = list(csv.DictReader(io.StringIO(r.stdout)))
-    assert list(rows[0]) == ["code", "name", "severity", "object", "reason"]
+    assert list(rows[0]) == [
+        "file",
+        "line",
+        "column",
+        "code",
+        "name",
+        "severity",
+        "object",
+        "message",
+    ]
+    assert {row["file"] for row in rows} == {str(DEMO)}
     assert [row["code"] for row in rows] == ["SM201", "SM304"]
 
 

@@ -378,7 +378,9 @@ def test_a_1mb_narrative_in_a_config_is_capped_in_every_error_line(cli, tmp_path
     assert "invalid narrative" in r.stderr and "unknown field 'bogus'" in r.stderr
     lint = cli("lint", cfg, "-o", "json")
     assert lint.exit_code == 3
-    assert all(len(f["object"]) + len(f["reason"]) < 600 for f in lint.json), lint.stdout[:500]
+    assert all(len(f["object"] or "") + len(f["message"]) < 600 for f in lint.json), lint.stdout[
+        :500
+    ]
 
 
 # --- text that is not UTF-8 --------------------------------------------------------------------

@@ -1531,7 +1531,8 @@ def test_a_bad_last_object_changes_nothing(demo, tmp_path, spoil, fragment, prun
         r = demo(*command)
         assert r.exit_code == 3, r.output
         assert r.stdout == ""
-        assert r.stderr.startswith("error: ") and r.stderr.count("\n") == 1, r.stderr
+        *problem, last = r.stderr.splitlines()  # the problem's own line, then the count
+        assert last.startswith("error: ") and len(problem) == 1, r.stderr
         assert fragment in r.stderr and str(path) in r.stderr
         assert "Traceback" not in r.stderr
     assert state(demo) == before
@@ -1710,7 +1711,9 @@ def test_no_prompt_on_a_terminal_when_there_is_nothing_to_do(demo, tmp_path, tty
 BAD_FILES = [
     pytest.param("missing", None, "cannot read", id="missing"),
     pytest.param("dir", None, "is a directory", id="directory"),
-    pytest.param("bad.toml", b"[account\nname = 1\n", "invalid TOML", id="bad-toml"),
+    pytest.param(
+        "bad.toml", b"[account\nname = 1\n", "table header needs a closing", id="bad-toml"
+    ),
     pytest.param("bad.json", b'{"account": {', "invalid JSON", id="bad-json"),
     pytest.param(
         "latin1.toml",
@@ -1753,7 +1756,8 @@ def test_invalid_file_is_one_line_and_exit_3(demo, tmp_path, name, content, frag
     r = demo(command[0], path, *command[1:])
     assert r.exit_code == 3, r.output
     assert r.stdout == ""
-    assert r.stderr.startswith("error: ") and r.stderr.count("\n") == 1, r.stderr
+    *problem, last = r.stderr.splitlines()  # a problem in the file has its own line first
+    assert last.startswith("error: ") and len(problem) <= 1, r.stderr
     assert fragment in r.stderr
     assert "Traceback" not in r.stderr
     assert state(demo) == before

@@ -665,18 +665,18 @@ INVALID = [
     (
         "unknown-case-key",
         f"[[case]]\nname = 'a'\nmessage = '{M01}'\nrout = 'portal'\n[[case.expect]]\nrecipient = 'x@y.z'\n",
-        ["line 6: case 'a': unknown key 'rout'"],
+        [":6:1: error case 'a': unknown key 'rout'"],
     ),
     (
         "unknown-expect-key",
         f"[[case]]\nname = 'a'\nmessage = '{M01}'\n[[case.expect]]\nrecipient = 'x@y.z'\nbanner = 'x'\n",
-        ["line 8: case 'a': unknown key 'banner' in [[case.expect]]"],
+        [":8:1: error case 'a': unknown key 'banner' in [[case.expect]]"],
     ),
     ("unknown-top-key", "[[cases]]\nname = 'a'\n", ["unknown key 'cases'"]),
     (
         "unknown-default",
         "[defaults]\nwhen = 1\n[[case]]\nname = 'a'\n",
-        ["line 2: [defaults]: unknown key 'when'"],
+        [":2:1: error [defaults]: unknown key 'when'"],
     ),
     (
         "missing-name",
@@ -713,7 +713,7 @@ INVALID = [
     (
         "bad-trigger",
         f"[[case]]\nname = 'a'\nmessage = '{M01}'\n[[case.expect]]\nrecipient = 'x@y.z'\ntrigger = 'bypass'\n",
-        ["line 8: case 'a': trigger: 'bypass' is not one of user, content, policy, none"],
+        [":8:1: error case 'a': trigger: 'bypass' is not one of user, content, policy, none"],
     ),
     (
         "bad-route",
@@ -759,9 +759,9 @@ INVALID = [
     (
         "inline-unknown-key",
         "[[case]]\nname = 'a'\nerror_contains = 'x'\n[case.inline]\nsubject = 'x'\n",
-        ["line 7: case 'a': unknown key 'subject' in [case.inline]"],
+        [":7:1: error case 'a': unknown key 'subject' in [case.inline]"],
     ),
-    ("invalid-toml", "[[case]\nname = 'a'\n", ["invalid TOML", "line 1"]),
+    ("invalid-toml", "[[case]\nname = 'a'\n", [":1:7: error SM001 the table header needs"]),
     ("no-cases", "# nothing\n", ["no cases"]),
 ]
 
@@ -780,7 +780,7 @@ def test_invalid_cases_file_exits_3_naming_the_problem(cli, tmp_path, text, frag
     )
     r = run(cli, path)
     assert r.exit_code == 3, r.output
-    assert r.stderr.startswith(f"error: {path}"), r.output
+    assert r.stderr.splitlines()[-1].startswith(f"error: {path}"), r.output
     assert "Traceback" not in r.stderr
     for fragment in fragments:
         assert fragment in r.stderr, (fragment, r.output)
@@ -796,7 +796,7 @@ def test_an_expected_expiry_needs_a_fixed_time(cli, tmp_path):
     )
     r = run(cli, path)
     assert r.exit_code == 3, r.output
-    assert "line 6: case 'a': an expected expiry needs a fixed time" in r.stderr
+    assert ":6:1: error case 'a': an expected expiry needs a fixed time" in r.stderr
 
 
 def test_every_problem_is_listed(cli, tmp_path):
@@ -815,9 +815,10 @@ route = "sideways"
     )
     r = run(cli, path)
     assert r.exit_code == 3, r.output
-    assert "2 problems" in r.stderr.splitlines()[0]
-    assert "  - line 7: case 'a': unknown key 'colour'" in r.stderr
-    assert "  - line 11: case 'a': route: 'sideways' is not one of portal, inbox" in r.stderr
+    colour, route, last = r.stderr.splitlines()  # each problem once, then the count
+    assert last == f"error: {path}: 2 problems"
+    assert colour.startswith(f"{path}:7:1: error case 'a': unknown key 'colour'")
+    assert route.startswith(f"{path}:11:1: error case 'a': route: 'sideways' is not one of portal")
 
 
 def test_missing_cases_file_exits_3(cli, tmp_path):
