@@ -4,6 +4,7 @@ how a value is shown in an error (:func:`clip`)."""
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
 
 class SecmsgError(Exception):
@@ -103,3 +104,16 @@ def clip(message: str, *, value_limit: int = VALUE_LIMIT, line_limit: int = LINE
             f"{message[:head]} … ({len(message) - head - tail:,} characters) … {message[-tail:]}"
         )
     return message
+
+
+def did_you_mean(name: str, known: Iterable[str]) -> str:
+    """``; did you mean 'Legal'?`` when a known name is close to ``name``
+    (ignoring case), else "": appended to a message about a name that does
+    not exist."""
+    import difflib
+
+    by_lower: dict[str, str] = {}
+    for k in known:
+        by_lower.setdefault(k.lower(), k)
+    close = difflib.get_close_matches(name.lower(), list(by_lower), n=1, cutoff=0.6)
+    return f"; did you mean {by_lower[close[0]]!r}?" if close else ""

@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Literal, TypeVar
 
-from secmsg_cli.errors import ConfigError, SecmsgError
+from secmsg_cli.errors import ConfigError, SecmsgError, did_you_mean
 
 __all__ = [
     "InvalidDocument",
@@ -216,19 +216,6 @@ def diagnostic(
 def count_line(name: str, n: int) -> str:
     """``FILE: 3 problems``: what closes a list of problems."""
     return f"{name}: {n} problem{'' if n == 1 else 's'}"
-
-
-def did_you_mean(name: str, known: Iterable[str]) -> str:
-    """``; did you mean 'Legal'?`` when a known name is close to ``name``
-    (ignoring case), else "": appended to a message about a name that does
-    not exist."""
-    import difflib
-
-    by_lower: dict[str, str] = {}
-    for k in known:
-        by_lower.setdefault(k.lower(), k)
-    close = difflib.get_close_matches(name.lower(), list(by_lower), n=1, cutoff=0.6)
-    return f"; did you mean {by_lower[close[0]]!r}?" if close else ""
 
 
 @dataclass(frozen=True, slots=True)

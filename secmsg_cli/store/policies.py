@@ -16,7 +16,7 @@ from collections.abc import Collection, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from secmsg_cli.errors import InvalidInput, NotFound, Refused
+from secmsg_cli.errors import InvalidInput, NotFound, Refused, did_you_mean
 from secmsg_cli.model import (
     KINDS,
     ContentDefinition,
@@ -24,7 +24,6 @@ from secmsg_cli.model import (
     Target,
     as_id,
 )
-from secmsg_cli.problems import did_you_mean
 from secmsg_cli.store._core import StoreCore
 from secmsg_cli.store._sql import rowid
 from secmsg_cli.validate import check_content_definition, check_policy

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from secmsg_cli.engine.addresses import AddressError, domain_of, normalise_address, normalise_member
 from secmsg_cli.engine.durations import Duration, parse_duration
-from secmsg_cli.errors import InvalidInput, NoStore, NotFound, Refused, StoreError
+from secmsg_cli.errors import InvalidInput, NoStore, NotFound, Refused, StoreError, did_you_mean
 from secmsg_cli.model import (
     ACCOUNT_FIELDS,
     BUILTIN_FOLDER,
@@ -46,7 +46,6 @@ from secmsg_cli.model import (
     check_group_name,
     split_definition_path,
 )
-from secmsg_cli.problems import did_you_mean
 from secmsg_cli.store import SCHEMA_VERSION
 from secmsg_cli.store._sql import chunks, rowid
 from secmsg_cli.store.policies import PolicyRecords
