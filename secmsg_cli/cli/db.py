@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import Annotated
 
@@ -104,6 +105,17 @@ def db_check(ctx: typer.Context) -> None:
     )
 
 
+def _bound(text: str | None, option: str, tz: tzinfo, *, end: bool) -> datetime | None:
+    """``--since``/``--until``: a date (its whole day) or a datetime, as policy
+    validity bounds are read; without an offset, in the account time zone."""
+    if text is None:
+        return None
+    from secmsg_cli.engine.select import bound
+    from secmsg_cli.model import check_when
+
+    return bound(check_when(text, option), tz, end=end)
+
+
 def audit(
     ctx: typer.Context,
     limit: Annotated[
@@ -112,13 +124,59 @@ def audit(
             "--limit", "-n", min=1, max=MAX_ID, help="Show at most N entries, newest first."
         ),
     ] = 50,
+    actor: Annotated[
+        list[str] | None,
+        typer.Option("--actor", help="Only entries by this actor; repeatable."),
+    ] = None,
+    action: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--action",
+            help="Only this action (create, update, delete, import, apply, deliver, extend, "
+            "recall, expire, purge, access-denied, ...); repeatable.",
+        ),
+    ] = None,
+    kind: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--kind",
+            help="Only objects of this kind (policy, definition, portal-copy, ...); repeatable.",
+        ),
+    ] = None,
+    obj: Annotated[
+        list[str] | None,
+        typer.Option("--object", help="Only this object: its id or name as listed; repeatable."),
+    ] = None,
+    since: Annotated[
+        str | None,
+        typer.Option("--since", metavar="TIME", help="From this time on (a date: from its start)."),
+    ] = None,
+    until: Annotated[
+        str | None,
+        typer.Option("--until", metavar="TIME", help="Before this time (a date: up to its end)."),
+    ] = None,
     output: OutputOpt = Output.table,
 ) -> None:
-    """List the audit log of writes, newest first.
+    """List the audit log of writes and refused portal access, newest first.
+
+    Filters combine: every one given must hold. Times without an offset are in
+    the account time zone.
 
     secmsg audit --limit 10
+    secmsg audit --action access-denied --since 2026-11-01 -o csv
+    secmsg audit --kind portal-copy --object 12
     """
-    rows = open_store(ctx).audit_log(limit)
+    store = open_store(ctx)
+    tz = store.account_tz()
+    rows = store.audit_log(
+        limit,
+        actors=actor or (),
+        actions=action or (),
+        kinds=kind or (),
+        objects=obj or (),
+        since=_bound(since, "--since", tz, end=False),
+        until=_bound(until, "--until", tz, end=True),
+    )
     emit(
         rows,
         output,

@@ -321,13 +321,16 @@ class PortalRecords:
         self._store._x("UPDATE portal_copies SET recalled_at = ? WHERE id = ?", [utc(at), copy_id])
 
     def portal_copies_to_expire(self, at: datetime) -> list[PortalCopy]:
-        """External copies whose expiry has passed and that no sweep has marked yet."""
+        """External copies whose expiry has passed and that no sweep has marked
+        yet. A recalled copy is not among them: it already ended, when the
+        sender recalled it, and expiring it again would be a second, false
+        entry in the audit log."""
         return [
             _copy(r)
             for r in self._store._q(
                 _COPY_SQL
                 + " WHERE c.expires IS NOT NULL AND c.expires <= ? AND c.expired_at IS NULL "
-                "AND c.purged_at IS NULL ORDER BY c.id",
+                "AND c.recalled_at IS NULL AND c.purged_at IS NULL ORDER BY c.id",
                 [utc(at)],
             )
         ]

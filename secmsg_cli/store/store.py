@@ -12,7 +12,7 @@ import json
 import os
 import sqlite3
 import stat
-from collections.abc import Collection, Iterable, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -357,12 +357,46 @@ class Store:
             ),
         )
 
-    def audit_log(self, limit: int | None = None) -> list[dict[str, Any]]:
-        sql = "SELECT * FROM audit ORDER BY id DESC"
-        params: tuple[Any, ...] = ()
+    def audit_log(
+        self,
+        limit: int | None = None,
+        *,
+        actors: Sequence[str] = (),
+        actions: Sequence[str] = (),
+        kinds: Sequence[str] = (),
+        objects: Sequence[str] = (),
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> list[dict[str, Any]]:
+        """Audit entries, newest first, at most ``limit``. Each filter given
+        keeps the entries that match one of its values (actor exactly; action,
+        kind and object without regard to case); ``since`` is inclusive and
+        ``until`` exclusive (aware times)."""
+        where: list[str] = []
+        params: list[Any] = []
+        for column, values, collate in (
+            ("actor", actors, ""),
+            ("action", actions, " COLLATE NOCASE"),
+            ("kind", kinds, " COLLATE NOCASE"),
+            ("object", objects, " COLLATE NOCASE"),
+        ):
+            if values:
+                where.append(f"{column}{collate} IN ({', '.join('?' * len(values))})")
+                params.extend(values)
+        # times are stored as UTC ISO text of one form, so text order is time order
+        if since is not None:
+            where.append("at >= ?")
+            params.append(since.astimezone(UTC).isoformat(timespec="seconds"))
+        if until is not None:
+            where.append("at < ?")
+            params.append(until.astimezone(UTC).isoformat(timespec="seconds"))
+        sql = "SELECT * FROM audit"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY id DESC"
         if limit is not None:
             sql += " LIMIT ?"
-            params = (limit,)
+            params.append(limit)
         rows = []
         for r in self._q(sql, params):
             row = dict(r)

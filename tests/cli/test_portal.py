@@ -537,6 +537,20 @@ def test_sweep_marks_expired_and_purges_past_retention(env):
         conn.close()
 
 
+def test_sweep_leaves_a_recalled_copy_alone(env):
+    """A copy the sender recalled has ended: a later sweep neither counts it as
+    expired nor writes an 'expire' entry for it in the audit log."""
+    env.deliver("T/Closed")  # 12h
+    ids = env.ids()
+    ok(env.cli("portal", "recall", str(ids[CAROL]), "--at", "2026-11-27T11:00:00Z"))
+    r = ok(env.cli("portal", "sweep", "--at", "2026-11-28T10:00:00Z", "-o", "json")).json
+    assert sorted(r["expired_ids"]) == sorted([ids[BOB], ids[ERIN]])
+    entries = ok(env.cli("audit", "-o", "json")).json
+    expired = [e["object"] for e in entries if e["action"] == "expire"]
+    assert sorted(expired) == sorted([str(ids[BOB]), str(ids[ERIN])])
+    assert env.show(ids[CAROL], "2026-11-28T10:00:00Z")["status"] == "recalled"
+
+
 def test_list_filters_by_sender_recipient_and_status(env):
     env.deliver("T/Open")
     ids = env.ids()
