@@ -381,6 +381,28 @@ def print_(
 # --- sender and administrator side ---------------------------------------------------
 
 
+def _address_or_domain(text: str, option: str) -> str:
+    """``--sender``/``--recipient``: an address, or (``--recipient``) ``@domain``."""
+    from secmsg_cli.engine.addresses import AddressError, normalise_address, normalise_domain
+
+    try:
+        if option == "--recipient" and text.strip().startswith("@"):
+            return "@" + normalise_domain(text.strip()[1:])
+        return normalise_address(text)
+    except AddressError as exc:
+        raise InvalidInput(f"invalid {option} {text!r}: {exc}") from None
+
+
+def _when(text: str | None, option: str, tz: tzinfo, *, end: bool) -> datetime | None:
+    """A date (its whole day) or a datetime, as policy validity bounds are read."""
+    if text is None:
+        return None
+    from secmsg_cli.engine.select import bound
+    from secmsg_cli.model import check_when
+
+    return bound(check_when(text, option), tz, end=end)
+
+
 @portal_app.command("list")
 def list_(
     ctx: typer.Context,
@@ -391,36 +413,85 @@ def list_(
         ),
     ] = None,
     recipient: Annotated[
-        str | None, typer.Option("--recipient", help="Only copies for this recipient.")
+        str | None,
+        typer.Option(
+            "--recipient", help="Only copies for this recipient, or @domain for a whole domain."
+        ),
+    ] = None,
+    definition: Annotated[
+        str | None,
+        typer.Option("--definition", help="Only copies sent under this definition (its path)."),
+    ] = None,
+    subject: Annotated[
+        str | None,
+        typer.Option("--subject", help="Only copies whose subject holds this text (any case)."),
+    ] = None,
+    message_id: Annotated[
+        str | None, typer.Option("--message-id", help="Only copies of this message.")
     ] = None,
     status: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--status",
+            help="unread, read, expired, recalled or purged (at --at); repeatable.",
+        ),
+    ] = None,
+    sent_since: Annotated[
         str | None,
-        typer.Option("--status", help="unread, read, expired, recalled or purged (at --at)."),
+        typer.Option(
+            "--sent-since", metavar="TIME", help="Sent at or after (a date: from its start)."
+        ),
+    ] = None,
+    sent_until: Annotated[
+        str | None,
+        typer.Option("--sent-until", metavar="TIME", help="Sent before (a date: up to its end)."),
+    ] = None,
+    expires_after: Annotated[
+        str | None,
+        typer.Option(
+            "--expires-after", metavar="TIME", help="Expiring at or after (a date: from its start)."
+        ),
+    ] = None,
+    expires_before: Annotated[
+        str | None,
+        typer.Option(
+            "--expires-before", metavar="TIME", help="Expiring before (a date: up to its end)."
+        ),
     ] = None,
     at: AtOpt = None,
     output: OutputOpt = Output.table,
 ) -> None:
-    """List portal copies, with their status at --at (default now).
+    """List portal copies, with their status at --at (default now). Filters
+    combine: every one given must hold. The table ends with the counts by status.
 
     secmsg portal list --sender alice.morgan@harborfinch.com --status unread
+    secmsg portal list --recipient @clientco.example --expires-before 2026-12-31 -o csv
     """
-    from secmsg_cli.engine.addresses import AddressError, normalise_address
+    from secmsg_cli.store.portal import CopyFilter
 
-    if status is not None and status.strip().lower() not in STATUS_CHOICES:
-        raise InvalidInput(
-            f"invalid --status {status!r}: expected one of {', '.join(STATUS_CHOICES)}"
-        )
-    try:
-        sender = normalise_address(sender) if sender else None
-        recipient = normalise_address(recipient) if recipient else None
-    except AddressError as exc:
-        raise InvalidInput(str(exc)) from None
+    wanted = [s.strip().lower() for s in status or ()]
+    for s in wanted:
+        if s not in STATUS_CHOICES:
+            raise InvalidInput(
+                f"invalid --status {s!r}: expected one of {', '.join(STATUS_CHOICES)}"
+            )
     store = open_store(ctx)
     tz = _tz(store)
     moment = parse_at(at, tz)
-    rows = [_row(c, moment, tz) for c in store.portal_copies(sender=sender, recipient=recipient)]
-    if status is not None:
-        rows = [r for r in rows if r["status"] == status.strip().lower()]
+    where = CopyFilter(
+        sender=_address_or_domain(sender, "--sender") if sender else None,
+        recipient=_address_or_domain(recipient, "--recipient") if recipient else None,
+        definition=definition.strip().strip("/") if definition else None,
+        subject=subject if subject else None,
+        message_id=message_id.strip() if message_id else None,
+        sent_since=_when(sent_since, "--sent-since", tz, end=False),
+        sent_until=_when(sent_until, "--sent-until", tz, end=True),
+        expires_after=_when(expires_after, "--expires-after", tz, end=False),
+        expires_before=_when(expires_before, "--expires-before", tz, end=True),
+    )
+    rows = [_row(c, moment, tz) for c in store.portal_copies(where=where)]
+    if wanted:
+        rows = [r for r in rows if r["status"] in wanted]
     emit(
         rows,
         output,
@@ -438,6 +509,15 @@ def list_(
         whole=["definition"],
         empty="no portal copies",
     )
+    if output is Output.table and rows:
+        counts: dict[str, int] = {}
+        for r in rows:
+            counts[r["status"]] = counts.get(r["status"], 0) + 1
+        by_status = ", ".join(f"{counts[k]} {k}" for k in STATUS_CHOICES if k in counts)
+        say(
+            f"{len(rows)} {'copy' if len(rows) == 1 else 'copies'}: {by_status}",
+            quiet=state(ctx).quiet,
+        )
 
 
 @portal_app.command("show")

@@ -93,6 +93,63 @@ class PortalCopy:
         return "read" if self.read_at is not None else "unread"
 
 
+@dataclass(frozen=True, slots=True)
+class CopyFilter:
+    """Which portal copies a listing or an administrator's action concerns;
+    every criterion given must hold. Addresses are normalised; ``recipient``
+    may be ``@domain`` (that domain and no other); ``subject`` is a piece of
+    the subject, any case; times are aware; ``statuses`` are judged by the
+    caller at its own time."""
+
+    sender: str | None = None
+    recipient: str | None = None
+    definition: str | None = None
+    subject: str | None = None
+    message_id: str | None = None
+    sent_since: datetime | None = None
+    sent_until: datetime | None = None
+    expires_after: datetime | None = None
+    expires_before: datetime | None = None
+
+    def where(self) -> tuple[str, list[object]]:
+        """The SQL condition (over ``_COPY_SQL``'s ``c`` and ``m``) and its values."""
+        parts: list[str] = []
+        values: list[object] = []
+        if self.sender:
+            parts.append("(m.sender = ? OR m.header_from = ?)")
+            values += [self.sender, self.sender]
+        if self.recipient and self.recipient.startswith("@"):
+            parts.append("c.recipient LIKE ? ESCAPE '\\'")
+            values.append("%" + _like(self.recipient))
+        elif self.recipient:
+            parts.append("c.recipient = ?")
+            values.append(self.recipient)
+        if self.definition:
+            parts.append("c.definition = ? COLLATE NOCASE")
+            values.append(self.definition)
+        if self.subject:
+            # instr over lower(): a literal piece, whatever % or _ it holds
+            parts.append("instr(lower(m.subject), ?) > 0")
+            values.append(self.subject.lower())
+        if self.message_id:
+            parts.append("m.message_id = ?")
+            values.append(self.message_id)
+        for column, op, moment in (
+            ("c.sent", ">=", self.sent_since),
+            ("c.sent", "<", self.sent_until),
+            ("c.expires", ">=", self.expires_after),
+            ("c.expires", "<", self.expires_before),
+        ):
+            if moment is not None:
+                parts.append(f"{column} {op} ?")
+                values.append(utc(moment))
+        return (" AND ".join(parts) or "1"), values
+
+
+def _like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
 _COPY_SQL = (
     "SELECT c.*, m.sender, m.header_from, m.header_from_name, m.subject, m.message_id "
     "FROM portal_copies c JOIN portal_messages m ON m.id = c.message_ref"
@@ -272,15 +329,11 @@ class PortalRecords:
         sender: str | None = None,
         recipient: str | None = None,
         message_ref: int | None = None,
+        where: CopyFilter | None = None,
     ) -> list[PortalCopy]:
         """Copies by id; ``sender`` matches the envelope sender or the header From."""
-        sql, params = _COPY_SQL + " WHERE 1", list[object]()
-        if sender:
-            sql += " AND (m.sender = ? OR m.header_from = ?)"
-            params += [sender, sender]
-        if recipient:
-            sql += " AND c.recipient = ?"
-            params.append(recipient)
+        condition, params = (where or CopyFilter(sender=sender, recipient=recipient)).where()
+        sql = _COPY_SQL + " WHERE " + condition
         if message_ref is not None:
             sql += " AND c.message_ref = ?"
             params.append(message_ref)

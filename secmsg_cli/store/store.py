@@ -49,7 +49,7 @@ from secmsg_cli.model import (
 from secmsg_cli.store import SCHEMA_VERSION
 from secmsg_cli.store._sql import chunks, rowid
 from secmsg_cli.store.policies import PolicyRecords
-from secmsg_cli.store.portal import PortalCopy, PortalRecords
+from secmsg_cli.store.portal import CopyFilter, PortalCopy, PortalRecords
 from secmsg_cli.validate import check_definition_field, check_domain
 
 if TYPE_CHECKING:
@@ -1193,9 +1193,10 @@ class Store:
         sender: str | None = None,
         recipient: str | None = None,
         message_ref: int | None = None,
+        where: CopyFilter | None = None,
     ) -> list[PortalCopy]:
         return self.portal_records.portal_copies(
-            sender=sender, recipient=recipient, message_ref=message_ref
+            sender=sender, recipient=recipient, message_ref=message_ref, where=where
         )
 
     def users(self) -> list[dict[str, str]]:
