@@ -114,6 +114,19 @@ def parse_at(text: str | None, tz: tzinfo) -> datetime:
     return moment
 
 
+def parse_bound(text: str | None, option: str, tz: tzinfo, *, end: bool) -> datetime | None:
+    """A filter's time bound (``--since``, ``--expires-before``...): a date
+    stands for its whole day (its start, or with ``end`` its end) and a time
+    without an offset is in the account time zone ``tz``, as policy validity
+    bounds are read. None when the option is not given."""
+    if text is None:
+        return None
+    from secmsg_cli.engine.select import bound
+    from secmsg_cli.model import check_when
+
+    return bound(check_when(text, option), tz, end=end)
+
+
 def parse_count(option: str, text: str | None, default: int) -> int:
     """A positive whole number option (``--max-depth 100``)."""
     if text is None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import Annotated
 
@@ -11,6 +10,7 @@ import typer
 
 from secmsg_cli.cli._common import OutputOpt, open_store, state, sub_app
 from secmsg_cli.cli._output import Output, emit, say
+from secmsg_cli.cli._values import parse_bound
 from secmsg_cli.model import MAX_ID
 
 db_app = sub_app("The store file: where it is and what it holds.")
@@ -105,17 +105,6 @@ def db_check(ctx: typer.Context) -> None:
     )
 
 
-def _bound(text: str | None, option: str, tz: tzinfo, *, end: bool) -> datetime | None:
-    """``--since``/``--until``: a date (its whole day) or a datetime, as policy
-    validity bounds are read; without an offset, in the account time zone."""
-    if text is None:
-        return None
-    from secmsg_cli.engine.select import bound
-    from secmsg_cli.model import check_when
-
-    return bound(check_when(text, option), tz, end=end)
-
-
 def audit(
     ctx: typer.Context,
     limit: Annotated[
@@ -174,8 +163,8 @@ def audit(
         actions=action or (),
         kinds=kind or (),
         objects=obj or (),
-        since=_bound(since, "--since", tz, end=False),
-        until=_bound(until, "--until", tz, end=True),
+        since=parse_bound(since, "--since", tz, end=False),
+        until=parse_bound(until, "--until", tz, end=True),
     )
     emit(
         rows,

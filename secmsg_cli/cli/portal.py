@@ -18,7 +18,7 @@ import typer
 
 from secmsg_cli.cli._common import OutputOpt, open_store, state, sub_app
 from secmsg_cli.cli._output import Output, emit, say, warn, write_file
-from secmsg_cli.cli._values import parse_at, printable
+from secmsg_cli.cli._values import parse_at, parse_bound, printable
 from secmsg_cli.errors import InvalidInput
 from secmsg_cli.store.portal import STATUSES as STATUS_CHOICES
 
@@ -393,16 +393,6 @@ def _address_or_domain(text: str, option: str) -> str:
         raise InvalidInput(f"invalid {option} {text!r}: {exc}") from None
 
 
-def _when(text: str | None, option: str, tz: tzinfo, *, end: bool) -> datetime | None:
-    """A date (its whole day) or a datetime, as policy validity bounds are read."""
-    if text is None:
-        return None
-    from secmsg_cli.engine.select import bound
-    from secmsg_cli.model import check_when
-
-    return bound(check_when(text, option), tz, end=end)
-
-
 @portal_app.command("list")
 def list_(
     ctx: typer.Context,
@@ -484,10 +474,10 @@ def list_(
         definition=definition.strip().strip("/") if definition else None,
         subject=subject if subject else None,
         message_id=message_id.strip() if message_id else None,
-        sent_since=_when(sent_since, "--sent-since", tz, end=False),
-        sent_until=_when(sent_until, "--sent-until", tz, end=True),
-        expires_after=_when(expires_after, "--expires-after", tz, end=False),
-        expires_before=_when(expires_before, "--expires-before", tz, end=True),
+        sent_since=parse_bound(sent_since, "--sent-since", tz, end=False),
+        sent_until=parse_bound(sent_until, "--sent-until", tz, end=True),
+        expires_after=parse_bound(expires_after, "--expires-after", tz, end=False),
+        expires_before=parse_bound(expires_before, "--expires-before", tz, end=True),
     )
     rows = [_row(c, moment, tz) for c in store.portal_copies(where=where)]
     if wanted:
