@@ -19,7 +19,7 @@ import typer
 from secmsg_cli.cli._common import OutputOpt, open_store, state, sub_app
 from secmsg_cli.cli._output import Output, emit, say, warn, write_file
 from secmsg_cli.cli._values import parse_at, parse_bound, printable
-from secmsg_cli.errors import InvalidInput
+from secmsg_cli.errors import InvalidInput, Refused
 from secmsg_cli.store.portal import STATUSES as STATUS_CHOICES
 
 if TYPE_CHECKING:
@@ -393,70 +393,72 @@ def _address_or_domain(text: str, option: str) -> str:
         raise InvalidInput(f"invalid {option} {text!r}: {exc}") from None
 
 
-@portal_app.command("list")
-def list_(
-    ctx: typer.Context,
-    sender: Annotated[
-        str | None,
-        typer.Option(
-            "--sender", help="Only copies sent by this address (envelope or header From)."
-        ),
-    ] = None,
-    recipient: Annotated[
-        str | None,
-        typer.Option(
-            "--recipient", help="Only copies for this recipient, or @domain for a whole domain."
-        ),
-    ] = None,
-    definition: Annotated[
-        str | None,
-        typer.Option("--definition", help="Only copies sent under this definition (its path)."),
-    ] = None,
-    subject: Annotated[
-        str | None,
-        typer.Option("--subject", help="Only copies whose subject holds this text (any case)."),
-    ] = None,
-    message_id: Annotated[
-        str | None, typer.Option("--message-id", help="Only copies of this message.")
-    ] = None,
-    status: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--status",
-            help="unread, read, expired, recalled or purged (at --at); repeatable.",
-        ),
-    ] = None,
-    sent_since: Annotated[
-        str | None,
-        typer.Option(
-            "--sent-since", metavar="TIME", help="Sent at or after (a date: from its start)."
-        ),
-    ] = None,
-    sent_until: Annotated[
-        str | None,
-        typer.Option("--sent-until", metavar="TIME", help="Sent before (a date: up to its end)."),
-    ] = None,
-    expires_after: Annotated[
-        str | None,
-        typer.Option(
-            "--expires-after", metavar="TIME", help="Expiring at or after (a date: from its start)."
-        ),
-    ] = None,
-    expires_before: Annotated[
-        str | None,
-        typer.Option(
-            "--expires-before", metavar="TIME", help="Expiring before (a date: up to its end)."
-        ),
-    ] = None,
-    at: AtOpt = None,
-    output: OutputOpt = Output.table,
-) -> None:
-    """List portal copies, with their status at --at (default now). Filters
-    combine: every one given must hold. The table ends with the counts by status.
+SenderOpt = Annotated[
+    str | None,
+    typer.Option("--sender", help="Only copies sent by this address (envelope or header From)."),
+]
+RecipientOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--recipient", help="Only copies for this recipient, or @domain for a whole domain."
+    ),
+]
+DefinitionFilterOpt = Annotated[
+    str | None,
+    typer.Option("--definition", help="Only copies sent under this definition (its path)."),
+]
+SubjectOpt = Annotated[
+    str | None,
+    typer.Option("--subject", help="Only copies whose subject holds this text (any case)."),
+]
+MessageIdOpt = Annotated[
+    str | None, typer.Option("--message-id", help="Only copies of this message.")
+]
+StatusOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--status", help="unread, read, expired, recalled, revoked or purged (at --at); repeatable."
+    ),
+]
+SentSinceOpt = Annotated[
+    str | None,
+    typer.Option("--sent-since", metavar="TIME", help="Sent at or after (a date: from its start)."),
+]
+SentUntilOpt = Annotated[
+    str | None,
+    typer.Option("--sent-until", metavar="TIME", help="Sent before (a date: up to its end)."),
+]
+ExpiresAfterOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--expires-after", metavar="TIME", help="Expiring at or after (a date: from its start)."
+    ),
+]
+ExpiresBeforeOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--expires-before", metavar="TIME", help="Expiring before (a date: up to its end)."
+    ),
+]
 
-    secmsg portal list --sender alice.morgan@harborfinch.com --status unread
-    secmsg portal list --recipient @clientco.example --expires-before 2026-12-31 -o csv
-    """
+
+def _select(
+    store: Any,
+    moment: datetime,
+    tz: tzinfo,
+    *,
+    sender: str | None = None,
+    recipient: str | None = None,
+    definition: str | None = None,
+    subject: str | None = None,
+    message_id: str | None = None,
+    status: list[str] | None = None,
+    sent_since: str | None = None,
+    sent_until: str | None = None,
+    expires_after: str | None = None,
+    expires_before: str | None = None,
+) -> list[PortalCopy]:
+    """The copies the list filters choose (every filter given must hold)."""
     from secmsg_cli.store.portal import CopyFilter
 
     wanted = [s.strip().lower() for s in status or ()]
@@ -465,9 +467,6 @@ def list_(
             raise InvalidInput(
                 f"invalid --status {s!r}: expected one of {', '.join(STATUS_CHOICES)}"
             )
-    store = open_store(ctx)
-    tz = _tz(store)
-    moment = parse_at(at, tz)
     where = CopyFilter(
         sender=_address_or_domain(sender, "--sender") if sender else None,
         recipient=_address_or_domain(recipient, "--recipient") if recipient else None,
@@ -479,9 +478,51 @@ def list_(
         expires_after=parse_bound(expires_after, "--expires-after", tz, end=False),
         expires_before=parse_bound(expires_before, "--expires-before", tz, end=True),
     )
-    rows = [_row(c, moment, tz) for c in store.portal_copies(where=where)]
-    if wanted:
-        rows = [r for r in rows if r["status"] in wanted]
+    copies: list[PortalCopy] = store.portal_copies(where=where)
+    return [c for c in copies if not wanted or c.status(moment) in wanted]
+
+
+@portal_app.command("list")
+def list_(
+    ctx: typer.Context,
+    sender: SenderOpt = None,
+    recipient: RecipientOpt = None,
+    definition: DefinitionFilterOpt = None,
+    subject: SubjectOpt = None,
+    message_id: MessageIdOpt = None,
+    status: StatusOpt = None,
+    sent_since: SentSinceOpt = None,
+    sent_until: SentUntilOpt = None,
+    expires_after: ExpiresAfterOpt = None,
+    expires_before: ExpiresBeforeOpt = None,
+    at: AtOpt = None,
+    output: OutputOpt = Output.table,
+) -> None:
+    """List portal copies, with their status at --at (default now). Filters
+    combine: every one given must hold. The table ends with the counts by status.
+
+    secmsg portal list --sender alice.morgan@harborfinch.com --status unread
+    secmsg portal list --recipient @clientco.example --expires-before 2026-12-31 -o csv
+    """
+    store = open_store(ctx)
+    tz = _tz(store)
+    moment = parse_at(at, tz)
+    chosen = _select(
+        store,
+        moment,
+        tz,
+        sender=sender,
+        recipient=recipient,
+        definition=definition,
+        subject=subject,
+        message_id=message_id,
+        status=status,
+        sent_since=sent_since,
+        sent_until=sent_until,
+        expires_after=expires_after,
+        expires_before=expires_before,
+    )
+    rows = [_row(c, moment, tz) for c in chosen]
     emit(
         rows,
         output,
@@ -582,6 +623,186 @@ def recall(
         say(f"Recalled portal copy {after.id} ({after.recipient}).", quiet=state(ctx).quiet)
     else:
         emit(_detail(after, moment, tz, store.account().expired_view), output)
+
+
+IdsArg = Annotated[
+    list[str] | None,
+    typer.Argument(
+        help="Portal copy ids; or choose the copies with the filters of list.", metavar="[ID]..."
+    ),
+]
+DryRunOpt = Annotated[
+    bool, typer.Option("--dry-run", help="Show what would change, change nothing.")
+]
+YesOpt = Annotated[
+    bool,
+    typer.Option(
+        "--yes", "-y", help="Change several copies without asking (needed when not on a terminal)."
+    ),
+]
+
+
+def _copies(n: int) -> str:
+    return f"{n} {'copy' if n == 1 else 'copies'}"
+
+
+def _administer(
+    ctx: typer.Context,
+    what: str,
+    ids: list[str] | None,
+    filters: dict[str, Any],
+    dry_run: bool,
+    yes: bool,
+    at: str | None,
+    output: Output,
+) -> None:
+    """``portal revoke`` / ``portal expire``: choose the copies (by id, or by
+    the list filters: then those the action cannot change are left out and
+    counted), show them, ask when there are several (refuse without --yes off
+    a terminal), then change them all in one transaction."""
+    from secmsg_cli.delivery.lifecycle import can_end, expire_now, revoke
+
+    store = open_store(ctx)
+    tz = _tz(store)
+    moment = parse_at(at, tz)
+    expire = what == "expire"
+    chosen_by_filter = any(v not in (None, [], ()) for v in filters.values())
+    if ids and chosen_by_filter:
+        raise InvalidInput(f"give portal copy ids or filters to {what}, not both")
+    if not ids and not chosen_by_filter:
+        raise InvalidInput(
+            f"nothing chosen to {what}: give portal copy ids, or filters such as "
+            "--recipient @domain (see secmsg portal list)"
+        )
+    skipped = 0
+    if ids:
+        copies = [store.portal_copy(ref) for ref in ids]
+    else:
+        found = _select(store, moment, tz, **filters)
+        copies = [c for c in found if can_end(c, moment, tz, expire=expire) is None]
+        skipped = len(found) - len(copies)
+    quiet = state(ctx).quiet
+    verb = "revoked" if not expire else "expired"
+    if not copies:
+        if output is Output.table:
+            ended = f" ({skipped} already ended)" if skipped else ""
+            say(f"No portal copy to {what}{ended}.", quiet=quiet)
+        else:
+            emit([], output)
+        return
+    rows = [_row(c, moment, tz) for c in copies]
+    if output is Output.table and (dry_run or len(copies) > 1):
+        emit(
+            rows,
+            output,
+            columns=["id", "recipient", "subject", "expires", "status"],
+            drop=["subject", "expires"],
+        )
+    if dry_run:
+        if output is Output.table:
+            say(
+                f"Dry run: {_copies(len(copies))} would be {verb}; nothing was changed.",
+                quiet=quiet,
+            )
+        else:
+            emit(rows, output)
+        return
+    if len(copies) > 1 and not yes:
+        if not sys.stdin.isatty():
+            raise Refused(
+                f"{what} would change {len(copies)} portal copies and standard input is not a "
+                "terminal to ask: pass --yes to go ahead; nothing was changed"
+            )
+        if not typer.confirm(f"{what.capitalize()} these {len(copies)} copies?", default=False):
+            raise typer.Abort()
+    done = (expire_now if expire else revoke)(store, [c.id for c in copies], moment)
+    if output is Output.table:
+        for c in done:
+            say(f"{verb.capitalize()} portal copy {c.id} ({c.recipient}).", quiet=quiet)
+        if skipped:
+            say(f"{_copies(skipped)} that matched had already ended: left alone.", quiet=quiet)
+    else:
+        emit([_row(c, moment, tz) for c in done], output)
+
+
+@portal_app.command("revoke")
+def revoke_(
+    ctx: typer.Context,
+    ids: IdsArg = None,
+    sender: SenderOpt = None,
+    recipient: RecipientOpt = None,
+    definition: DefinitionFilterOpt = None,
+    subject: SubjectOpt = None,
+    message_id: MessageIdOpt = None,
+    status: StatusOpt = None,
+    sent_since: SentSinceOpt = None,
+    sent_until: SentUntilOpt = None,
+    expires_after: ExpiresAfterOpt = None,
+    expires_before: ExpiresBeforeOpt = None,
+    dry_run: DryRunOpt = False,
+    yes: YesOpt = False,
+    at: AtOpt = None,
+    output: OutputOpt = Output.table,
+) -> None:
+    """As administrator, revoke copies, opened or not: their links stop
+    working and each recipient sees only that the message was revoked.
+
+    secmsg portal revoke 4
+    secmsg portal revoke --message-id '<abc@example.com>' --dry-run
+    """
+    filters = dict(
+        sender=sender,
+        recipient=recipient,
+        definition=definition,
+        subject=subject,
+        message_id=message_id,
+        status=status,
+        sent_since=sent_since,
+        sent_until=sent_until,
+        expires_after=expires_after,
+        expires_before=expires_before,
+    )
+    _administer(ctx, "revoke", ids, filters, dry_run, yes, at, output)
+
+
+@portal_app.command("expire")
+def expire_(
+    ctx: typer.Context,
+    ids: IdsArg = None,
+    sender: SenderOpt = None,
+    recipient: RecipientOpt = None,
+    definition: DefinitionFilterOpt = None,
+    subject: SubjectOpt = None,
+    message_id: MessageIdOpt = None,
+    status: StatusOpt = None,
+    sent_since: SentSinceOpt = None,
+    sent_until: SentUntilOpt = None,
+    expires_after: ExpiresAfterOpt = None,
+    expires_before: ExpiresBeforeOpt = None,
+    dry_run: DryRunOpt = False,
+    yes: YesOpt = False,
+    at: AtOpt = None,
+    output: OutputOpt = Output.table,
+) -> None:
+    """As administrator, expire external copies now (--at): as if their
+    expiry had come; the account's expired_view decides what recipients keep.
+
+    secmsg portal expire 4 5
+    secmsg portal expire --recipient @clientco.example --yes
+    """
+    filters = dict(
+        sender=sender,
+        recipient=recipient,
+        definition=definition,
+        subject=subject,
+        message_id=message_id,
+        status=status,
+        sent_since=sent_since,
+        sent_until=sent_until,
+        expires_after=expires_after,
+        expires_before=expires_before,
+    )
+    _administer(ctx, "expire", ids, filters, dry_run, yes, at, output)
 
 
 @portal_app.command("sweep")

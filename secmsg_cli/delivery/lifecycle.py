@@ -330,7 +330,7 @@ def _delivery_record(
 
 def actions(copy: PortalCopy, at: datetime, expired_view: bool) -> dict[str, bool]:
     """What the recipient may do with the copy at ``at``."""
-    if copy.purged_at is not None or copy.recalled_at is not None:
+    if copy.purged_at is not None or copy.recalled_at is not None or copy.revoked_at is not None:
         return {"view": False, "print": False, "reply": False, "reply_all": False}
     if copy.is_expired(at):
         return {
@@ -359,8 +359,9 @@ class _Denied(Refused):
         at: datetime,
         as_: str | None,
         copy: PortalCopy | None = None,
+        message: str = ACCESS_REFUSED,
     ) -> None:
-        super().__init__(ACCESS_REFUSED)
+        super().__init__(message)
         self.token_id = split_token(
             token
         )  # the non-secret id, or None: nothing of a malformed token is kept
@@ -410,6 +411,12 @@ def _access(store: Store, token: str, at: datetime, as_: str | None, action: str
             raise _Denied(action, "another recipient's token", token, at, as_, copy)
     if copy.purged_at is not None:  # its token hash is deleted: only a damaged store gets here
         raise _Denied(action, "purged", token, at, as_, copy)
+    if copy.revoked_at is not None:
+        # the recipient sees only that it was revoked (an administrator's act
+        # on a copy they may have read: a bare refusal would look like a fault)
+        when = _when(copy.revoked_at, store.account_tz())
+        revoked = f"the secure message was revoked on {when}: it can no longer be viewed"
+        raise _Denied(action, "revoked", token, at, as_, copy, message=revoked)
     if copy.recalled_at is not None:
         raise _Denied(action, "recalled", token, at, as_, copy)
     if at < copy.sent:
@@ -667,14 +674,20 @@ def print_copy(
 
 
 def _living(copy: PortalCopy, what: str, tz: tzinfo) -> None:
+    reason = _ended(copy, tz)
+    if reason is not None:
+        raise Refused(f"cannot {what} portal copy {copy.id}: {reason}")
+
+
+def _ended(copy: PortalCopy, tz: tzinfo) -> str | None:
+    """Why nothing more can be done with the copy, or None."""
     if copy.purged_at is not None:
-        raise Refused(
-            f"cannot {what} portal copy {copy.id}: it was purged on {_when(copy.purged_at, tz)}"
-        )
+        return f"it was purged on {_when(copy.purged_at, tz)}"
+    if copy.revoked_at is not None:
+        return f"it was revoked on {_when(copy.revoked_at, tz)}"
     if copy.recalled_at is not None:
-        raise Refused(
-            f"cannot {what} portal copy {copy.id}: it was recalled on {_when(copy.recalled_at, tz)}"
-        )
+        return f"it was recalled on {_when(copy.recalled_at, tz)}"
+    return None
 
 
 def extend(
@@ -771,6 +784,70 @@ def recall(store: Store, ref: int | str, at: datetime) -> PortalCopy:
         after = store.portal_records.portal_copy(copy.id)
         store.audit("recall", "portal-copy", copy.id, copy_summary(copy), copy_summary(after))
     return after
+
+
+def _ending(copy: PortalCopy, what: str, at: datetime, tz: tzinfo) -> None:
+    _living(copy, what, tz)
+    if at < copy.sent:
+        raise InvalidInput(
+            f"--at {at.isoformat()} is before the message was sent ({copy.sent.isoformat()})"
+        )
+
+
+def revoke(store: Store, ids: Sequence[int], at: datetime) -> list[PortalCopy]:
+    """An administrator withdraws copies, opened or not: their tokens stop
+    working and each recipient is told only that the message was revoked. One
+    transaction; each copy audited (before and after). Returns the copies after."""
+    tz = store.account_tz()
+    done: list[PortalCopy] = []
+    with store.transaction():
+        for ref in ids:
+            copy = store.portal_records.portal_copy(ref)
+            _ending(copy, "revoke", at, tz)
+            store.portal_records.set_portal_revoked(copy.id, at)
+            after = store.portal_records.portal_copy(copy.id)
+            store.audit("revoke", "portal-copy", copy.id, copy_summary(copy), copy_summary(after))
+            done.append(after)
+    return done
+
+
+def expire_now(store: Store, ids: Sequence[int], at: datetime) -> list[PortalCopy]:
+    """An administrator ends external copies at ``at``: they expire then, as
+    if their expiry had come (``expired_view`` decides what the recipient may
+    still do). One transaction; each copy audited. Returns the copies after."""
+    tz = store.account_tz()
+    done: list[PortalCopy] = []
+    with store.transaction():
+        for ref in ids:
+            copy = store.portal_records.portal_copy(ref)
+            _ending(copy, "expire", at, tz)
+            if copy.expires is None:
+                raise Refused(
+                    f"cannot expire portal copy {copy.id}: it is for the internal recipient "
+                    f"{copy.recipient}, and internal copies never expire"
+                )
+            if copy.is_expired(at):
+                raise Refused(
+                    f"cannot expire portal copy {copy.id}: it expired on {_when(copy.expires, tz)}"
+                )
+            store.portal_records.set_portal_expired_now(copy.id, at)
+            after = store.portal_records.portal_copy(copy.id)
+            store.audit(
+                "expire-now", "portal-copy", copy.id, copy_summary(copy), copy_summary(after)
+            )
+            done.append(after)
+    return done
+
+
+def can_end(copy: PortalCopy, at: datetime, tz: tzinfo, *, expire: bool) -> str | None:
+    """Why an administrator's revoke (or, with ``expire``, expire) cannot
+    change the copy, or None: for choosing copies by filter."""
+    reason = _ended(copy, tz)
+    if reason is None and expire and copy.expires is None:
+        reason = "internal copies never expire"
+    if reason is None and expire and copy.is_expired(at):
+        reason = f"it expired on {_when(copy.expires, tz)}"
+    return reason
 
 
 @dataclass(frozen=True, slots=True)

@@ -281,6 +281,20 @@ def m004_delivery_ledger(db: Database) -> None:
     )
 
 
+@migrations(name="m005_revocation")
+def m005_revocation(db: Database) -> None:
+    """docs/portal.md: an administrator may revoke any copy, opened or not;
+    the recipient then sees only that it was revoked. A status of its own,
+    apart from the sender's recall of an unopened copy."""
+    _run(
+        db,
+        """
+        ALTER TABLE portal_copies ADD COLUMN revoked_at TEXT;  -- UTC, when revoked
+        PRAGMA user_version = 5;
+        """,
+    )
+
+
 SCHEMA_VERSION = len(migrations._migrations)
 if SCHEMA_VERSION != _SCHEMA_VERSION:  # pragma: no cover - a developer's slip
     raise RuntimeError(

@@ -26,7 +26,7 @@ from secmsg_cli.model import as_id
 from secmsg_cli.store._core import StoreCore
 from secmsg_cli.store._sql import chunks, rowid
 
-STATUSES = ("unread", "read", "expired", "recalled", "purged")
+STATUSES = ("unread", "read", "expired", "recalled", "revoked", "purged")
 
 
 def utc(moment: datetime) -> str:
@@ -66,6 +66,7 @@ class PortalCopy:
     extensions: tuple[Mapping[str, Any], ...]
     read_at: datetime | None
     recalled_at: datetime | None
+    revoked_at: datetime | None
     expired_at: datetime | None
     purged_at: datetime | None
     token_id: str
@@ -86,6 +87,8 @@ class PortalCopy:
     def status(self, at: datetime) -> str:
         if self.purged_at is not None:
             return "purged"
+        if self.revoked_at is not None:
+            return "revoked"
         if self.recalled_at is not None:
             return "recalled"
         if self.is_expired(at):
@@ -182,6 +185,7 @@ def _copy(row: sqlite3.Row) -> PortalCopy:
         extensions=tuple(json.loads(row["extensions"])),
         read_at=parse_utc(row["read_at"]),
         recalled_at=parse_utc(row["recalled_at"]),
+        revoked_at=parse_utc(row["revoked_at"]),
         expired_at=parse_utc(row["expired_at"]),
         purged_at=parse_utc(row["purged_at"]),
         token_id=row["token_id"],
@@ -202,6 +206,7 @@ def copy_summary(c: PortalCopy) -> dict[str, Any]:
         "expires": None if c.expires is None else utc(c.expires),
         "read_at": None if c.read_at is None else utc(c.read_at),
         "recalled_at": None if c.recalled_at is None else utc(c.recalled_at),
+        "revoked_at": None if c.revoked_at is None else utc(c.revoked_at),
         "expired_at": None if c.expired_at is None else utc(c.expired_at),
         "purged_at": None if c.purged_at is None else utc(c.purged_at),
     }
@@ -370,6 +375,16 @@ class PortalRecords:
             [utc(expires), extended_seconds, json.dumps(list(extensions)), copy_id],
         )
 
+    def set_portal_revoked(self, copy_id: int, at: datetime) -> None:
+        self._store._x("UPDATE portal_copies SET revoked_at = ? WHERE id = ?", [utc(at), copy_id])
+
+    def set_portal_expired_now(self, copy_id: int, at: datetime) -> None:
+        """An administrator's expiry: the copy expires at ``at`` (and is marked so)."""
+        self._store._x(
+            "UPDATE portal_copies SET expires = ?, expired_at = ? WHERE id = ?",
+            [utc(at), utc(at), copy_id],
+        )
+
     def set_portal_recalled(self, copy_id: int, at: datetime) -> None:
         self._store._x("UPDATE portal_copies SET recalled_at = ? WHERE id = ?", [utc(at), copy_id])
 
@@ -383,7 +398,8 @@ class PortalRecords:
             for r in self._store._q(
                 _COPY_SQL
                 + " WHERE c.expires IS NOT NULL AND c.expires <= ? AND c.expired_at IS NULL "
-                "AND c.recalled_at IS NULL AND c.purged_at IS NULL ORDER BY c.id",
+                "AND c.recalled_at IS NULL AND c.revoked_at IS NULL AND c.purged_at IS NULL "
+                "ORDER BY c.id",
                 [utc(at)],
             )
         ]

@@ -93,6 +93,8 @@ USES_A_STORE = {
     "portal show": ["1"],
     "portal extend": ["1", "--by", "1d"],
     "portal recall": ["1"],
+    "portal revoke": ["1"],
+    "portal expire": ["1"],
     "portal sweep": ["--at", AT],
     "user add": ["a@example.com"],
     "user list": [],

@@ -707,3 +707,109 @@ def test_db_status_counts_what_the_portal_holds(env):
     assert after["users"] == before["users"]
     ok(env.cli("user", "add", "someone.new@example.com"))
     assert ok(env.cli("db", "status", "-o", "json")).json["users"] == before["users"] + 1
+
+
+# --- administrator: revoke and expire, one copy or many -----------------------------------
+
+
+def test_revoke_after_read_the_recipient_sees_only_that_it_was_revoked(env):
+    env.deliver("T/Open")
+    ids = env.ids()
+    token = tokens(env.outbox)[BOB]
+    ok(env.recipient("open", token, "--at", "2026-11-27T11:00:00Z"))  # read: a recall is refused
+    assert_error(
+        env.cli("portal", "recall", str(ids[BOB]), "--at", "2026-11-27T12:00:00Z"), "opened"
+    )
+    r = ok(env.cli("portal", "revoke", str(ids[BOB]), "--at", "2026-11-27T12:00:00Z"))
+    assert f"Revoked portal copy {ids[BOB]} ({BOB})" in r.stdout
+    seen = env.recipient("open", token, "--at", "2026-11-27T13:00:00Z")
+    assert_error(seen, "revoked on")
+    assert ACCESS_REFUSED not in seen.stderr and "Hello" not in seen.stdout
+    assert env.show(ids[BOB], "2026-11-27T13:00:00Z")["status"] == "revoked"
+    for verb in ("extend", "recall", "revoke"):
+        args = ["--by", "1d"] if verb == "extend" else []
+        refused = env.cli("portal", verb, str(ids[BOB]), *args, "--at", "2026-11-27T14:00:00Z")
+        assert_error(refused, f"cannot {verb} portal copy {ids[BOB]}", "revoked on")
+    audit = ok(env.cli("audit", "--kind", "portal-copy", "--action", "revoke", "-o", "json")).json
+    assert [(e["object"], e["actor"]) for e in audit] == [(str(ids[BOB]), "tester")]
+    denied = ok(env.cli("audit", "--action", "access-denied", "-o", "json")).json
+    assert denied[0]["after"]["reason"] == "revoked"
+    # a later sweep leaves it revoked: not expired, not audited as such
+    ok(env.cli("portal", "sweep", "--at", "2027-01-30T00:00:00Z"))
+    assert env.show(ids[BOB], "2027-01-30T00:00:00Z")["status"] == "revoked"
+
+
+def test_several_copies_need_yes_off_a_terminal_and_dry_run_changes_nothing(env):
+    env.deliver("T/Open")
+    ids = env.ids()
+
+    def statuses() -> dict[str, str]:
+        rows = ok(env.cli("portal", "list", "--at", "2026-11-28T00:00:00Z", "-o", "json")).json
+        return {r["recipient"]: r["status"] for r in rows}
+
+    before = statuses()
+    refused = env.cli(
+        "portal", "revoke", "--recipient", "@partner.test", "--at", "2026-11-28T00:00:00Z"
+    )
+    assert refused.exit_code == 1 and "pass --yes" in refused.stderr
+    assert statuses() == before
+    dry = ok(
+        env.cli(
+            "portal",
+            "revoke",
+            "--recipient",
+            "@partner.test",
+            "--dry-run",
+            "-o",
+            "json",
+            "--at",
+            "2026-11-28T00:00:00Z",
+        )
+    )
+    assert sorted(r["recipient"] for r in dry.json) == [BOB, CAROL, ERIN]
+    assert statuses() == before
+    ok(
+        env.cli(
+            "portal",
+            "revoke",
+            "--recipient",
+            "@partner.test",
+            "--yes",
+            "--at",
+            "2026-11-28T00:00:00Z",
+        )
+    )
+    assert statuses() == {BOB: "revoked", CAROL: "revoked", ERIN: "revoked"}
+    assert sorted(ids) == [BOB, CAROL, ERIN]
+    again = ok(env.cli("portal", "revoke", "--recipient", "@partner.test", "--yes"))
+    assert "No portal copy to revoke (3 already ended)" in again.stdout
+
+
+def test_expire_now_ends_copies_as_their_expiry_would(env):
+    env.deliver("T/Open")
+    ids = env.ids()
+    token = tokens(env.outbox)[CAROL]
+    ok(env.cli("portal", "expire", str(ids[CAROL]), "--at", "2026-11-27T12:00:00Z"))
+    assert env.show(ids[CAROL], "2026-11-27T12:30:00Z")["status"] == "expired"
+    assert_error(env.recipient("open", token, "--at", "2026-11-27T12:30:00Z"), ACCESS_REFUSED)
+    assert env.show(ids[BOB], "2026-11-27T12:30:00Z")["status"] == "unread"
+    assert_error(
+        env.cli("portal", "expire", str(ids[CAROL]), "--at", "2026-11-27T13:00:00Z"), "expired on"
+    )
+    swept = ok(env.cli("portal", "sweep", "--at", "2026-12-30T00:00:00Z", "-o", "json")).json
+    assert ids[CAROL] not in swept["expired_ids"]
+    actions = [
+        e["action"]
+        for e in ok(
+            env.cli("audit", "--object", str(ids[CAROL]), "--kind", "portal-copy", "-o", "json")
+        ).json
+    ]
+    assert actions.count("expire-now") == 1 and "expire" not in actions
+
+
+def test_ids_or_filters_and_something_chosen(env):
+    env.deliver("T/Open")
+    ids = env.ids()
+    assert_error(env.cli("portal", "revoke"), "nothing chosen")
+    assert_error(env.cli("portal", "revoke", str(ids[BOB]), "--recipient", BOB), "ids or filters")
+    assert_error(env.cli("portal", "expire", "999"), "999")
