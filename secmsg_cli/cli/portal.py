@@ -569,34 +569,55 @@ def extend(
     ctx: typer.Context,
     id: IdArg,
     by: Annotated[
-        str,
+        str | None,
         typer.Option(
             "--by",
             help="How much later it expires, e.g. 7d (within the definition's max_extension).",
         ),
-    ],
+    ] = None,
+    until: Annotated[
+        str | None,
+        typer.Option(
+            "--until", metavar="TIME", help="The new expiry, instead of --by (a date: to its end)."
+        ),
+    ] = None,
+    admin: Annotated[
+        bool,
+        typer.Option(
+            "--admin",
+            help="As administrator: up to the end of retention, past the definition's "
+            "max_extension; recorded as an administrator's extension.",
+        ),
+    ] = False,
     at: AtOpt = None,
     output: OutputOpt = Output.table,
 ) -> None:
     """Extend an external copy's expiry (before it has passed; within max_extension and retention).
 
     secmsg portal extend 1 --by 7d --at 2026-12-01T09:00:00Z
+    secmsg portal extend 1 --until 2027-03-31 --admin
     """
     from secmsg_cli.delivery.compose import fmt_time
     from secmsg_cli.delivery.lifecycle import extend as do_extend
     from secmsg_cli.engine.durations import DurationError, parse_duration
 
-    try:
-        duration = parse_duration(by, allow_never=False, what="--by")
-    except DurationError as exc:
-        raise InvalidInput(str(exc)) from None
+    if (by is None) == (until is None):
+        raise InvalidInput("give either --by DURATION or --until TIME")
+    duration = None
+    if by is not None:
+        try:
+            duration = parse_duration(by, allow_never=False, what="--by")
+        except DurationError as exc:
+            raise InvalidInput(str(exc)) from None
     store = open_store(ctx)
     tz = _tz(store)
     moment = parse_at(at, tz)
-    before, after = do_extend(store, id, duration, moment)
+    new = parse_bound(until, "--until", tz, end=True)
+    before, after = do_extend(store, id, duration, moment, until=new, admin=admin)
     if output is Output.table:
         say(
-            f"Extended portal copy {after.id} ({after.recipient}) by {duration}: expires "
+            f"Extended portal copy {after.id} ({after.recipient})"
+            f"{f' by {duration}' if duration else ''}{' as administrator' if admin else ''}: expires "
             f"{fmt_time(after.expires, tz)} (was {fmt_time(before.expires, tz)}; latest possible "
             f"{fmt_time(after.latest_expiry, tz)}).",
             quiet=state(ctx).quiet,

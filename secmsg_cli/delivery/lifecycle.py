@@ -691,13 +691,23 @@ def _ended(copy: PortalCopy, tz: tzinfo) -> str | None:
 
 
 def extend(
-    store: Store, ref: int | str, by: Duration, at: datetime
+    store: Store,
+    ref: int | str,
+    by: Duration | None,
+    at: datetime,
+    *,
+    until: datetime | None = None,
+    admin: bool = False,
 ) -> tuple[PortalCopy, PortalCopy]:
-    """Move an external copy's expiry later by ``by``: only before it has
-    passed, within what remains of the definition's ``max_extension`` (as at
-    sending), never past the retention period. Returns (before, after)."""
-    if by.is_never or by.amount == 0:
+    """Move an external copy's expiry later, by ``by`` or to ``until``: only
+    before it has passed and never past the retention period. The sender stays
+    within what remains of the definition's ``max_extension`` (as at sending);
+    an administrator (``admin``) is not held to it, and the extension is
+    recorded as theirs. Returns (before, after)."""
+    if by is not None and (by.is_never or by.amount == 0):
         raise InvalidInput(f"invalid --by {str(by)!r}: expected a positive duration such as 7d")
+    if (by is None) == (until is None):
+        raise InvalidInput("give either --by or --until")
     from secmsg_cli.engine.durations import parse_duration
 
     tz = store.account_tz()
@@ -719,15 +729,23 @@ def extend(
                 "(expiry can be extended only before it has passed)"
             )
         max_ext = parse_duration(copy.settings.get("max_extension", "0d"), allow_never=False)
-        if max_ext.amount == 0:
+        if max_ext.amount == 0 and not admin:
             raise Refused(
                 f"cannot extend portal copy {copy.id}: definition {copy.definition!r} (as at sending) "
                 "allows no extension (max_extension 0d)"
             )
-        new = by.add_capped(copy.expires)  # past 9999: beyond retention, refused below
+        # past 9999: beyond retention, refused below
+        new = by.add_capped(copy.expires) if by is not None else until
+        assert new is not None
+        if new <= copy.expires:
+            raise InvalidInput(
+                f"cannot extend portal copy {copy.id} to {_when(new, tz)}: it already expires "
+                f"{_when(copy.expires, tz)}"
+            )
         assert copy.original_expires is not None  # set with expires, at sending
-        limit = max_ext.add_capped(copy.original_expires)
+        limit = copy.retention_end if admin else max_ext.add_capped(copy.original_expires)
         latest = min(limit, copy.retention_end)
+        by_text = str(by) if by is not None else f"until {_when(new, tz)}"
         if new > latest:
             left = latest - copy.expires
             room = (
@@ -737,18 +755,31 @@ def extend(
             )
             why = (
                 f"the definition's max_extension of {max_ext} (as at sending) would be exceeded"
-                if limit <= copy.retention_end
+                if limit < copy.retention_end
                 else f"the account's retention period ends {_when(copy.retention_end, tz)}"
             )
-            raise Refused(f"cannot extend portal copy {copy.id} by {by}: {why}; {room}")
-        extensions = [
-            *copy.extensions,
-            {"at": utc(at), "by": str(by), "from": utc(copy.expires), "to": utc(new)},
-        ]
+            raise Refused(f"cannot extend portal copy {copy.id} by {by_text}: {why}; {room}")
+        record: dict[str, Any] = {
+            "at": utc(at),
+            "by": by_text,
+            "from": utc(copy.expires),
+            "to": utc(new),
+        }
+        if admin:
+            record["administrator"] = True
         total = int((new - copy.original_expires).total_seconds())
-        store.portal_records.set_portal_expiry(copy.id, new, total, extensions)
+        raised = new if admin and (copy.latest_expiry is None or new > copy.latest_expiry) else None
+        store.portal_records.set_portal_expiry(
+            copy.id, new, total, [*copy.extensions, record], latest_expiry=raised
+        )
         after = store.portal_records.portal_copy(copy.id)
-        store.audit("extend", "portal-copy", copy.id, copy_summary(copy), copy_summary(after))
+        store.audit(
+            "admin-extend" if admin else "extend",
+            "portal-copy",
+            copy.id,
+            copy_summary(copy),
+            copy_summary(after),
+        )
     return copy, after
 
 

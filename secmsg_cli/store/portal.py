@@ -369,10 +369,20 @@ class PortalRecords:
         expires: datetime,
         extended_seconds: int,
         extensions: Iterable[Mapping[str, Any]],
+        latest_expiry: datetime | None = None,
     ) -> None:
+        """A new expiry (and, for an administrator's extension past the
+        sender's limit, a new latest expiry)."""
         self._store._x(
-            "UPDATE portal_copies SET expires = ?, extended_seconds = ?, extensions = ? WHERE id = ?",
-            [utc(expires), extended_seconds, json.dumps(list(extensions)), copy_id],
+            "UPDATE portal_copies SET expires = ?, extended_seconds = ?, extensions = ?, "
+            "latest_expiry = coalesce(?, latest_expiry) WHERE id = ?",
+            [
+                utc(expires),
+                extended_seconds,
+                json.dumps(list(extensions)),
+                None if latest_expiry is None else utc(latest_expiry),
+                copy_id,
+            ],
         )
 
     def set_portal_revoked(self, copy_id: int, at: datetime) -> None:

@@ -813,3 +813,31 @@ def test_ids_or_filters_and_something_chosen(env):
     assert_error(env.cli("portal", "revoke"), "nothing chosen")
     assert_error(env.cli("portal", "revoke", str(ids[BOB]), "--recipient", BOB), "ids or filters")
     assert_error(env.cli("portal", "expire", "999"), "999")
+
+
+def test_an_administrator_extends_past_the_senders_cap_but_never_past_retention(env):
+    ok(env.cli("account", "set", "--max-retention-days", "60"))
+    env.deliver("T/Closed")  # 12h, max_extension 0d: the sender cannot extend at all
+    bob = str(env.ids()[BOB])
+    assert_error(env.cli("portal", "extend", bob, "--by", "1d", "--at", T0), "allows no extension")
+    r = ok(env.cli("portal", "extend", bob, "--by", "20d", "--admin", "--at", T0))
+    assert "as administrator" in r.stdout
+    shown = env.show(bob)
+    assert shown["expires"] == "2026-12-17T22:00:00+00:00"  # 12h + 20d
+    assert shown["latest_expiry"] == shown["expires"]  # raised with it
+    assert shown["extensions"][-1]["administrator"] is True
+    # --until: the end of that day in the account's time zone (UTC here)
+    ok(env.cli("portal", "extend", bob, "--until", "2026-12-31", "--admin", "--at", T0))
+    assert env.show(bob)["expires"] == "2027-01-01T00:00:00+00:00"
+    past = env.cli("portal", "extend", bob, "--until", "2027-02-01", "--admin", "--at", T0)
+    assert_error(past, "retention period ends")  # sent + 60 days is 2027-01-26
+    assert env.show(bob)["expires"] == "2027-01-01T00:00:00+00:00"
+    audit = ok(env.cli("audit", "--object", bob, "--kind", "portal-copy", "-o", "json")).json
+    assert [e["action"] for e in audit if "extend" in e["action"]] == ["admin-extend"] * 2
+    assert_error(env.cli("portal", "extend", bob, "--admin", "--at", T0), "--by", "--until")
+    assert_error(
+        env.cli("portal", "extend", bob, "--by", "1d", "--until", "2026-12-31", "--at", T0),
+        "either",
+    )
+    earlier = env.cli("portal", "extend", bob, "--until", "2026-12-01", "--admin", "--at", T0)
+    assert_error(earlier, "already expires")
