@@ -681,7 +681,7 @@ def _administer(
     the list filters: then those the action cannot change are left out and
     counted), show them, ask when there are several (refuse without --yes off
     a terminal), then change them all in one transaction."""
-    from secmsg_cli.delivery.lifecycle import can_end, expire_now, revoke
+    from secmsg_cli.delivery.lifecycle import can_end, end_copies
 
     store = open_store(ctx)
     tz = _tz(store)
@@ -736,7 +736,7 @@ def _administer(
             )
         if not typer.confirm(f"{what.capitalize()} these {len(copies)} copies?", default=False):
             raise typer.Abort()
-    done = (expire_now if expire else revoke)(store, [c.id for c in copies], moment)
+    done = end_copies(store, [c.id for c in copies], moment, expire=expire)
     if output is Output.table:
         for c in done:
             say(f"{verb.capitalize()} portal copy {c.id} ({c.recipient}).", quiet=quiet)

@@ -817,55 +817,32 @@ def recall(store: Store, ref: int | str, at: datetime) -> PortalCopy:
     return after
 
 
-def _ending(copy: PortalCopy, what: str, at: datetime, tz: tzinfo) -> None:
-    _living(copy, what, tz)
-    if at < copy.sent:
-        raise InvalidInput(
-            f"--at {at.isoformat()} is before the message was sent ({copy.sent.isoformat()})"
-        )
-
-
-def revoke(store: Store, ids: Sequence[int], at: datetime) -> list[PortalCopy]:
-    """An administrator withdraws copies, opened or not: their tokens stop
-    working and each recipient is told only that the message was revoked. One
-    transaction; each copy audited (before and after). Returns the copies after."""
+def end_copies(store: Store, ids: Sequence[int], at: datetime, *, expire: bool) -> list[PortalCopy]:
+    """An administrator ends copies, opened or not, in one transaction, each
+    audited (before and after); returns them after. Revoked (``expire`` false),
+    their tokens stop working and each recipient is told only that the message
+    was revoked; expired, they end at ``at`` as if their expiry had come (the
+    account's ``expired_view`` decides what the recipient may still do)."""
+    what = "expire" if expire else "revoke"
     tz = store.account_tz()
     done: list[PortalCopy] = []
     with store.transaction():
         for ref in ids:
             copy = store.portal_records.portal_copy(ref)
-            _ending(copy, "revoke", at, tz)
-            store.portal_records.set_portal_revoked(copy.id, at)
-            after = store.portal_records.portal_copy(copy.id)
-            store.audit("revoke", "portal-copy", copy.id, copy_summary(copy), copy_summary(after))
-            done.append(after)
-    return done
-
-
-def expire_now(store: Store, ids: Sequence[int], at: datetime) -> list[PortalCopy]:
-    """An administrator ends external copies at ``at``: they expire then, as
-    if their expiry had come (``expired_view`` decides what the recipient may
-    still do). One transaction; each copy audited. Returns the copies after."""
-    tz = store.account_tz()
-    done: list[PortalCopy] = []
-    with store.transaction():
-        for ref in ids:
-            copy = store.portal_records.portal_copy(ref)
-            _ending(copy, "expire", at, tz)
-            if copy.expires is None:
-                raise Refused(
-                    f"cannot expire portal copy {copy.id}: it is for the internal recipient "
-                    f"{copy.recipient}, and internal copies never expire"
+            if at < copy.sent:
+                raise InvalidInput(
+                    f"--at {at.isoformat()} is before the message was sent ({copy.sent.isoformat()})"
                 )
-            if copy.is_expired(at):
-                raise Refused(
-                    f"cannot expire portal copy {copy.id}: it expired on {_when(copy.expires, tz)}"
-                )
-            store.portal_records.set_portal_expired_now(copy.id, at)
+            reason = can_end(copy, at, tz, expire=expire)
+            if reason is not None:
+                raise Refused(f"cannot {what} portal copy {copy.id}: {reason}")
+            if expire:
+                store.portal_records.set_portal_expired_now(copy.id, at)
+            else:
+                store.portal_records.set_portal_revoked(copy.id, at)
             after = store.portal_records.portal_copy(copy.id)
-            store.audit(
-                "expire-now", "portal-copy", copy.id, copy_summary(copy), copy_summary(after)
-            )
+            action = "expire-now" if expire else "revoke"
+            store.audit(action, "portal-copy", copy.id, copy_summary(copy), copy_summary(after))
             done.append(after)
     return done
 
