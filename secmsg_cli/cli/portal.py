@@ -87,6 +87,7 @@ def _row(copy: PortalCopy, at: datetime, tz: tzinfo) -> dict[str, Any]:
         "status": copy.status(at),
         "read_at": _iso(copy.read_at, tz),
         "recalled_at": _iso(copy.recalled_at, tz),
+        "revoked_at": _iso(copy.revoked_at, tz),
     }
 
 
