@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -747,84 +747,69 @@ def _administer(
         emit([_row(c, moment, tz) for c in done], output)
 
 
-@portal_app.command("revoke")
-def revoke_(
-    ctx: typer.Context,
-    ids: IdsArg = None,
-    sender: SenderOpt = None,
-    recipient: RecipientOpt = None,
-    definition: DefinitionFilterOpt = None,
-    subject: SubjectOpt = None,
-    message_id: MessageIdOpt = None,
-    status: StatusOpt = None,
-    sent_since: SentSinceOpt = None,
-    sent_until: SentUntilOpt = None,
-    expires_after: ExpiresAfterOpt = None,
-    expires_before: ExpiresBeforeOpt = None,
-    dry_run: DryRunOpt = False,
-    yes: YesOpt = False,
-    at: AtOpt = None,
-    output: OutputOpt = Output.table,
-) -> None:
-    """As administrator, revoke copies, opened or not: their links stop
+def _ending_command(what: str, doc: str) -> Callable[..., None]:
+    """``portal revoke`` or ``portal expire``: the same ids, list filters and
+    options, one implementation (:func:`_administer`)."""
+
+    def command(
+        ctx: typer.Context,
+        ids: IdsArg = None,
+        sender: SenderOpt = None,
+        recipient: RecipientOpt = None,
+        definition: DefinitionFilterOpt = None,
+        subject: SubjectOpt = None,
+        message_id: MessageIdOpt = None,
+        status: StatusOpt = None,
+        sent_since: SentSinceOpt = None,
+        sent_until: SentUntilOpt = None,
+        expires_after: ExpiresAfterOpt = None,
+        expires_before: ExpiresBeforeOpt = None,
+        dry_run: DryRunOpt = False,
+        yes: YesOpt = False,
+        at: AtOpt = None,
+        output: OutputOpt = Output.table,
+    ) -> None:
+        filters = dict(
+            sender=sender,
+            recipient=recipient,
+            definition=definition,
+            subject=subject,
+            message_id=message_id,
+            status=status,
+            sent_since=sent_since,
+            sent_until=sent_until,
+            expires_after=expires_after,
+            expires_before=expires_before,
+        )
+        _administer(ctx, what, ids, filters, dry_run, yes, at, output)
+
+    command.__name__ = command.__qualname__ = f"{what}_"
+    command.__doc__ = doc
+    return command
+
+
+portal_app.command("revoke")(
+    _ending_command(
+        "revoke",
+        """As administrator, revoke copies, opened or not: their links stop
     working and each recipient sees only that the message was revoked.
 
     secmsg portal revoke 4
     secmsg portal revoke --message-id '<abc@example.com>' --dry-run
-    """
-    filters = dict(
-        sender=sender,
-        recipient=recipient,
-        definition=definition,
-        subject=subject,
-        message_id=message_id,
-        status=status,
-        sent_since=sent_since,
-        sent_until=sent_until,
-        expires_after=expires_after,
-        expires_before=expires_before,
+    """,
     )
-    _administer(ctx, "revoke", ids, filters, dry_run, yes, at, output)
-
-
-@portal_app.command("expire")
-def expire_(
-    ctx: typer.Context,
-    ids: IdsArg = None,
-    sender: SenderOpt = None,
-    recipient: RecipientOpt = None,
-    definition: DefinitionFilterOpt = None,
-    subject: SubjectOpt = None,
-    message_id: MessageIdOpt = None,
-    status: StatusOpt = None,
-    sent_since: SentSinceOpt = None,
-    sent_until: SentUntilOpt = None,
-    expires_after: ExpiresAfterOpt = None,
-    expires_before: ExpiresBeforeOpt = None,
-    dry_run: DryRunOpt = False,
-    yes: YesOpt = False,
-    at: AtOpt = None,
-    output: OutputOpt = Output.table,
-) -> None:
-    """As administrator, expire external copies now (--at): as if their
+)
+portal_app.command("expire")(
+    _ending_command(
+        "expire",
+        """As administrator, expire external copies now (--at): as if their
     expiry had come; the account's expired_view decides what recipients keep.
 
     secmsg portal expire 4 5
     secmsg portal expire --recipient @clientco.example --yes
-    """
-    filters = dict(
-        sender=sender,
-        recipient=recipient,
-        definition=definition,
-        subject=subject,
-        message_id=message_id,
-        status=status,
-        sent_since=sent_since,
-        sent_until=sent_until,
-        expires_after=expires_after,
-        expires_before=expires_before,
+    """,
     )
-    _administer(ctx, "expire", ids, filters, dry_run, yes, at, output)
+)
 
 
 @portal_app.command("sweep")
