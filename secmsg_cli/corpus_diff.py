@@ -12,10 +12,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:
-    from datetime import datetime, tzinfo
+from secmsg_cli.engine.render import iso, ref_json
 
-    from secmsg_cli.engine.decision import MessageDecision, PolicyRef, RecipientDecision
+if TYPE_CHECKING:
+    from datetime import tzinfo
+
+    from secmsg_cli.engine.decision import MessageDecision, RecipientDecision
 
 __all__ = ["DECIDED", "FIELDS", "DiffSummary", "RecipientChange", "compare_message", "outcome"]
 
@@ -45,14 +47,6 @@ FIELDS = (
 DECIDED = "decided"
 
 
-def _ref(ref: PolicyRef | None) -> dict[str, Any] | None:
-    return None if ref is None else {"kind": ref.kind, "id": ref.id, "narrative": ref.narrative}
-
-
-def _iso(moment: datetime | None, tz: tzinfo) -> str | None:
-    return None if moment is None else moment.astimezone(tz).isoformat()
-
-
 def outcome(r: RecipientDecision, tz: tzinfo) -> dict[str, Any]:
     """What is compared of a recipient's decision (:data:`FIELDS`), as JSON
     values (times in ``tz``, as the decision's JSON gives them)."""
@@ -62,12 +56,12 @@ def outcome(r: RecipientDecision, tz: tzinfo) -> dict[str, Any]:
         "secure": r.secure,
         "definition": r.definition.path if r.definition else None,
         "trigger": r.trigger,
-        "policy": _ref(r.policy),
-        "bypass": _ref(r.bypass),
+        "policy": ref_json(r.policy),
+        "bypass": ref_json(r.bypass),
         "banner_html": r.banner.html if r.banner else None,
         "banner_text": r.banner.text if r.banner else None,
-        "expires": _iso(p.expires, tz) if p else None,
-        "latest_expiry": _iso(p.latest_expiry, tz) if p else None,
+        "expires": iso(p.expires, tz) if p else None,
+        "latest_expiry": iso(p.latest_expiry, tz) if p else None,
         "allow_print": p.allow_print if p else None,
         "allow_reply": p.allow_reply if p else None,
         "allow_reply_all": p.allow_reply_all if p else None,

@@ -122,7 +122,8 @@ def audit(
         typer.Option(
             "--action",
             help="Only this action (create, update, delete, import, apply, deliver, extend, "
-            "recall, expire, purge, access-denied, ...); repeatable.",
+            "admin-extend, recall, revoke, expire, expire-now, purge, access-denied, ...); "
+            "repeatable.",
         ),
     ] = None,
     kind: Annotated[

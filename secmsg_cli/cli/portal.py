@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections import Counter
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -542,14 +543,9 @@ def list_(
         empty="no portal copies",
     )
     if output is Output.table and rows:
-        counts: dict[str, int] = {}
-        for r in rows:
-            counts[r["status"]] = counts.get(r["status"], 0) + 1
+        counts = Counter(r["status"] for r in rows)
         by_status = ", ".join(f"{counts[k]} {k}" for k in STATUS_CHOICES if k in counts)
-        say(
-            f"{len(rows)} {'copy' if len(rows) == 1 else 'copies'}: {by_status}",
-            quiet=state(ctx).quiet,
-        )
+        say(f"{_copies(len(rows))}: {by_status}", quiet=state(ctx).quiet)
 
 
 @portal_app.command("show")

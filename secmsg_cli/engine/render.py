@@ -246,11 +246,11 @@ def finish(
 # --- JSON (docs/output.md) ---------------------------------------------------------
 
 
-def _iso(moment: datetime | None, tz: tzinfo) -> str | None:
+def iso(moment: datetime | None, tz: tzinfo) -> str | None:
     return None if moment is None else moment.astimezone(tz).isoformat()
 
 
-def _ref(ref: PolicyRef | None) -> dict[str, Any] | None:
+def ref_json(ref: PolicyRef | None) -> dict[str, Any] | None:
     # Exactly the keys of docs/output.md, whatever the kind (a key that comes and
     # goes with the kind is not a stable schema).
     if ref is None:
@@ -282,8 +282,8 @@ def decision_to_json(
         if r.portal is not None:
             p = r.portal
             portal = {
-                "expires": _iso(p.expires, tz),
-                "latest_expiry": _iso(p.latest_expiry, tz),
+                "expires": iso(p.expires, tz),
+                "latest_expiry": iso(p.latest_expiry, tz),
                 "allow_print": p.allow_print,
                 "allow_reply": p.allow_reply,
                 "allow_reply_all": p.allow_reply_all,
@@ -302,8 +302,8 @@ def decision_to_json(
                 "secure": r.secure,
                 "trigger": r.trigger,
                 "definition": r.definition.path if r.definition else None,
-                "policy": _ref(r.policy),
-                "bypass": _ref(r.bypass),
+                "policy": ref_json(r.policy),
+                "bypass": ref_json(r.bypass),
                 "content": [_content(c) for c in r.content],
                 "banner": None
                 if r.banner is None
@@ -320,7 +320,7 @@ def decision_to_json(
             "header_from": decision.header_from,
             "envelope_from": decision.envelope_from,
             "source_ip": decision.source_ip,
-            "at": _iso(decision.at, tz),
+            "at": iso(decision.at, tz),
             "via": decision.via,
             "notes": list(decision.notes),
         },

@@ -122,8 +122,9 @@ class CopyFilter:
             parts.append("(m.sender = ? OR m.header_from = ?)")
             values += [self.sender, self.sender]
         if self.recipient and self.recipient.startswith("@"):
-            parts.append("c.recipient LIKE ? ESCAPE '\\'")
-            values.append("%" + _like(self.recipient))
+            # the domain part, "@" included: that domain and no other
+            parts.append("substr(c.recipient, instr(c.recipient, '@')) = ?")
+            values.append(self.recipient)
         elif self.recipient:
             parts.append("c.recipient = ?")
             values.append(self.recipient)
@@ -147,10 +148,6 @@ class CopyFilter:
                 parts.append(f"{column} {op} ?")
                 values.append(utc(moment))
         return (" AND ".join(parts) or "1"), values
-
-
-def _like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 _COPY_SQL = (

@@ -49,7 +49,7 @@ from secmsg_cli.model import (
 from secmsg_cli.store import SCHEMA_VERSION
 from secmsg_cli.store._sql import chunks, rowid
 from secmsg_cli.store.policies import PolicyRecords
-from secmsg_cli.store.portal import CopyFilter, PortalCopy, PortalRecords
+from secmsg_cli.store.portal import CopyFilter, PortalCopy, PortalRecords, utc
 from secmsg_cli.validate import check_definition_field, check_domain
 
 if TYPE_CHECKING:
@@ -386,10 +386,10 @@ class Store:
         # times are stored as UTC ISO text of one form, so text order is time order
         if since is not None:
             where.append("at >= ?")
-            params.append(since.astimezone(UTC).isoformat(timespec="seconds"))
+            params.append(utc(since))
         if until is not None:
             where.append("at < ?")
-            params.append(until.astimezone(UTC).isoformat(timespec="seconds"))
+            params.append(utc(until))
         sql = "SELECT * FROM audit"
         if where:
             sql += " WHERE " + " AND ".join(where)
