@@ -694,7 +694,9 @@ def _administer(
         )
     skipped = 0
     if ids:
-        copies = [store.portal_copy(ref) for ref in ids]
+        # each copy once, however often it is named (a second pass would find
+        # it ended and refuse the whole command)
+        copies = list({c.id: c for c in (store.portal_copy(ref) for ref in ids)}.values())
     else:
         found = _select(store, moment, tz, **filters)
         copies = [c for c in found if can_end(c, moment, tz, expire=expire) is None]

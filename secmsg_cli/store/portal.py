@@ -136,8 +136,9 @@ class CopyFilter:
             parts.append("instr(lower(m.subject), ?) > 0")
             values.append(self.subject.lower())
         if self.message_id:
-            parts.append("m.message_id = ?")
-            values.append(self.message_id)
+            # with or without the angle brackets, as people copy it
+            parts.append("trim(m.message_id, '<>') = ?")
+            values.append(self.message_id.strip().strip("<>"))
         for column, op, moment in (
             ("c.sent", ">=", self.sent_since),
             ("c.sent", "<", self.sent_until),

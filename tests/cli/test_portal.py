@@ -813,6 +813,8 @@ def test_ids_or_filters_and_something_chosen(env):
     assert_error(env.cli("portal", "revoke"), "nothing chosen")
     assert_error(env.cli("portal", "revoke", str(ids[BOB]), "--recipient", BOB), "ids or filters")
     assert_error(env.cli("portal", "expire", "999"), "999")
+    twice = ok(env.cli("portal", "revoke", str(ids[BOB]), str(ids[BOB]), "--yes"))
+    assert twice.stdout.count("Revoked portal copy") == 1
 
 
 def test_an_administrator_extends_past_the_senders_cap_but_never_past_retention(env):

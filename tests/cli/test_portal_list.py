@@ -42,6 +42,8 @@ def test_each_filter_finds_exactly_its_copies(delivered):
     assert ids(cli, "--subject", "term SHEET") == [1]
     assert ids(cli, "--subject", "100%") == []  # a literal piece, not a pattern
     assert ids(cli, "--message-id", HERON) == [1]
+    assert ids(cli, "--message-id", HERON.strip("<>")) == [1]
+    assert ids(cli, "--subject", "term_sheet") == []  # _ is a character, not a LIKE wildcard
     assert ids(cli, "--definition", "legal/7-day expiry, receipt") == [1, 4, 5]
     assert ids(cli, "--sent-since", "2026-11-27") == [1, 2, 3, 4, 5, 6, 7, 8]
     assert ids(cli, "--sent-since", "2026-11-28") == []
