@@ -43,6 +43,7 @@ LAYERS: dict[str, int] = {
     "corpus_diff": 5,
     "delivery": 6,
     "cli": 7,
+    "web": 7,  # the portal in a browser: beside cli (which serves it), above delivery
     "__main__": 7,
 }
 

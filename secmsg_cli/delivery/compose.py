@@ -555,6 +555,9 @@ class View:
     references: str | None
     text: str
     attachments: tuple[Attachment, ...]
+    # the first text/html body part as it came (None when there is none):
+    # for a sanitising renderer only, never to be shown as it is
+    html: str | None = None
 
 
 def _shown(addr: Address) -> str:
@@ -563,12 +566,13 @@ def _shown(addr: Address) -> str:
 
 def read_view(raw: bytes) -> View:
     """Headers, the text (the first text/plain body part, else the first
-    text/html one reduced to text) and the attachments (decoded bytes; an
-    attached message, or a part nested too deep to read, as it came)."""
+    text/html one reduced to text), the first text/html body part as it came
+    (raw: to be sanitised before it is shown) and the attachments (decoded
+    bytes; an attached message, or a part nested too deep to read, as it came)."""
     m = parse_message(raw)
     data = mime.normalise(raw)
     root = mime.walk(data, MAX_NESTING)
-    plain = htmls = None
+    plain = htmls = raw_html = None
     attachments = []
     for part in mime.leaves(root):
         if part.kind == mime.BODY:
@@ -576,6 +580,7 @@ def read_view(raw: bytes) -> View:
                 continue
             text = mime.decode_text(mime.decoded_body(data, part), mime.charset(data, part))
             if part.ctype == "text/html":
+                raw_html = text.replace("\r\n", "\n")
                 htmls = html_to_text(text)
             else:
                 plain = text
@@ -597,6 +602,7 @@ def read_view(raw: bytes) -> View:
         references=" ".join(mime.msg_ids(references)) or None,
         text=(plain if plain is not None else htmls or "").replace("\r\n", "\n"),
         attachments=tuple(attachments),
+        html=raw_html,
     )
 
 
