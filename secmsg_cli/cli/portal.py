@@ -380,6 +380,114 @@ def print_(
             _note(f"read receipt to {', '.join(f.to)} written to {f.path}")
 
 
+def _loopback(host: str) -> bool:
+    """Whether every address ``host`` stands for is a loopback one."""
+    import ipaddress
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
+    except (OSError, UnicodeError):
+        return False
+    return bool(infos) and all(ipaddress.ip_address(i[4][0]).is_loopback for i in infos)
+
+
+@portal_app.command("serve")
+def serve(
+    ctx: typer.Context,
+    host: Annotated[
+        str,
+        typer.Option(
+            "--host",
+            help="The address to listen on. Anything but a loopback address (127.0.0.1, ::1, "
+            "localhost) needs --public.",
+        ),
+    ] = "127.0.0.1",
+    port: Annotated[
+        int,
+        typer.Option("--port", min=0, max=65535, help="The port to listen on (0: any free one)."),
+    ] = 8080,
+    public: Annotated[
+        bool,
+        typer.Option(
+            "--public",
+            help="Allow --host to be an address other machines reach (put a TLS proxy in front).",
+        ),
+    ] = False,
+    at: Annotated[
+        str | None,
+        typer.Option(
+            "--at",
+            help="Stop the portal's clock at this time, ISO 8601 (for tests and demonstrations; "
+            "default: the real time of each request).",
+        ),
+    ] = None,
+    outbox: OutboxOpt = None,
+) -> None:
+    """Serve the Secure Messaging Portal to browsers until Ctrl-C.
+
+    The link in each notification opens the message when the account's
+    portal_url points here (its path is where the portal is served). Replies,
+    read receipts and prints reach the outbox as with the portal commands.
+
+        secmsg account set --portal-url http://127.0.0.1:8080/secure
+        secmsg portal serve --port 8080
+    """
+    import socket
+    from datetime import UTC, datetime
+
+    store = open_store(ctx)
+    tz = _tz(store)
+    fixed = parse_at(at, tz) if at is not None else None
+    box = _outbox(store, outbox)
+    portal_url = store.account().portal_url
+    store.close()  # each request opens its own connection, in its own thread
+    if not public and not _loopback(host):
+        raise InvalidInput(
+            f"--host {host} is not a loopback address: other machines could reach the portal "
+            "over plain HTTP; give --public if that is meant (behind a TLS proxy)"
+        )
+    from secmsg_cli.web.app import Settings, base_path, create_app
+
+    app = create_app(
+        Settings(
+            db=store.path,
+            outbox=box,
+            clock=(lambda: fixed) if fixed is not None else (lambda: datetime.now(UTC)),
+        )
+    )
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        sock = socket.create_server((host, port), family=family)
+    except (OSError, OverflowError) as exc:
+        raise InvalidInput(
+            f"cannot listen on {host} port {port}: {getattr(exc, 'strerror', None) or exc}"
+        ) from None
+    shown = f"[{host}]" if ":" in host else host
+    url = f"http://{shown}:{sock.getsockname()[1]}{base_path(portal_url)}/"
+    say(f"Serving the Secure Messaging Portal at {url} (Ctrl-C to stop)")
+    if public:
+        warn(f"listening on {host}: reachable from other machines; serve it to them only over TLS")
+    if not portal_url.startswith(url.rstrip("/")):
+        _note(
+            f"note: the account's portal_url is {portal_url}: notification links open here "
+            f"only once it points at this address (secmsg account set --portal-url {url.rstrip('/')})"
+        )
+    sys.stdout.flush()
+    import uvicorn
+
+    # No access log: the first request of each visit carries the token in its URL.
+    config = uvicorn.Config(
+        app,
+        log_level="warning",
+        access_log=False,
+        proxy_headers=False,
+        server_header=False,
+        lifespan="off",
+    )
+    uvicorn.Server(config).run(sockets=[sock])
+
+
 # --- sender and administrator side ---------------------------------------------------
 
 

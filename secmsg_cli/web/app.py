@@ -37,6 +37,7 @@ import hashlib
 import hmac
 import re
 import secrets
+import sys
 import threading
 import time
 from collections import deque
@@ -240,8 +241,13 @@ def create_app(settings: Settings) -> Starlette:
     throttle = _Throttle(settings)
     cookie_path = base or "/"
 
+    one_at_a_time = threading.Lock()
+
     def with_store(fn: Callable[[Store], T]) -> T:
-        with Store(settings.db) as store:  # one connection per request, in its thread
+        # One connection per request, in its thread, and one request at a
+        # time: the store takes one writer anyway, and this process never
+        # holds two connections to it at once.
+        with one_at_a_time, Store(settings.db) as store:
             return fn(store)
 
     async def run(fn: Callable[[Store], T]) -> T:
@@ -453,6 +459,8 @@ def create_app(settings: Settings) -> Starlette:
         return await run(printed)
 
     async def failed(request: Request, exc: Exception) -> Response:
+        # one line for whoever runs the portal (a SecmsgError's text names no token)
+        sys.stderr.write(f"error: {' '.join(str(exc).split())}\n")
         return notice(
             "unavailable",
             "The portal cannot answer now",
