@@ -177,7 +177,7 @@ def _show_opened(opened: Any, saved: list[str], tz: tzinfo, *, quiet: bool) -> N
 
 
 portal_app = sub_app(
-    "The Secure Messaging Portal: open, reply, print; list, show, extend, recall, sweep."
+    "The Secure Messaging Portal: open, reply, print, serve; list, show, extend, recall, sweep."
 )
 
 # --- recipient side -------------------------------------------------------------
