@@ -96,6 +96,7 @@ USES_A_STORE = {
     "portal revoke": ["1"],
     "portal expire": ["1"],
     "portal sweep": ["--at", AT],
+    "portal serve": ["--port", "0"],
     "user add": ["a@example.com"],
     "user list": [],
     "user remove": ["a@example.com"],
