@@ -9,6 +9,7 @@ import email
 import email.policy
 import re
 import shutil
+import warnings
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -107,7 +108,11 @@ class Portal:
         )
 
     def client(self, **settings):
-        from starlette.testclient import TestClient
+        with warnings.catch_warnings():
+            # Starlette 1.x prefers its successor, httpx2; httpx works with
+            # every Starlette the project allows, and is what it installs.
+            warnings.filterwarnings("ignore", message="Using `httpx` with")
+            from starlette.testclient import TestClient
 
         return TestClient(self.app(**settings), follow_redirects=False)
 
