@@ -229,6 +229,26 @@ def _print_response(html: str) -> Response:
     return _page(html, headers={"Content-Security-Policy": _csp(hashes or "'none'")})
 
 
+# a reply form: its text (each character at most 12 bytes once encoded) and the rest
+MAX_FORM_BYTES = pages.MAX_REPLY * 12 + 4096
+
+
+async def _limited_body(request: Request, limit: int) -> bytes | None:
+    """The request's body, or None once it is longer than ``limit`` bytes
+    (read no further: a huge body is not held in memory)."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        return None
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 # --- the app -------------------------------------------------------------------------
 
 
@@ -380,8 +400,8 @@ def create_app(settings: Settings) -> Starlette:
             "application/x-www-form-urlencoded"
         ):
             return notice("bad-form", "The form could not be read", status=400)
-        raw = await request.body()
-        if len(raw) > pages.MAX_REPLY * 12 + 4096:  # each character at most 12 bytes encoded
+        raw = await _limited_body(request, MAX_FORM_BYTES)
+        if raw is None:
             return notice("bad-form", "The reply is too long", status=413)
         form = dict(parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True))
         if not hmac.compare_digest(form.get("csrf", "").encode(), session.csrf.encode()):

@@ -260,6 +260,25 @@ def test_a_form_without_the_session_csrf_token_is_refused(portal, csrf):
     assert not [k for k, _ in outbox_kinds(portal.outbox) if k == "reply"]
 
 
+def test_a_form_too_large_is_refused_before_it_is_read_whole(portal):
+    from secmsg_cli.web.app import MAX_FORM_BYTES
+
+    client = portal.client()
+    sign_in(client, portal.tokens()[2])
+    page = client.get("/portal/").text
+    body = "x" * (MAX_FORM_BYTES + 1)
+    r = client.post("/portal/reply", data={"body": body, "csrf": csrf_of(page)})
+    assert r.status_code == 413
+    chunks = iter([b"csrf=" + csrf_of(page).encode() + b"&body=", b"y" * MAX_FORM_BYTES])
+    r = client.post(
+        "/portal/reply",
+        content=chunks,  # streamed: no Content-Length
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert r.status_code == 413
+    assert not [k for k, _ in outbox_kinds(portal.outbox) if k == "reply"]
+
+
 def test_print_refused_where_not_allowed_and_served_where_allowed(portal):
     client = portal.client()
     sign_in(client, portal.tokens()[1])
