@@ -270,10 +270,11 @@ def _register() -> None:
     content_definition.register(app)
     policy.register(app)
     simulate.register(app)
-    from secmsg_cli.cli import deliver, portal, user
+    from secmsg_cli.cli import deliver, portal, report, user
 
     deliver.register(app)
     portal.register(app)
+    report.register(app)
     user.register(app)
     test_cmd.register(app)
     config_cmds.register(app)

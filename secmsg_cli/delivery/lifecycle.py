@@ -276,6 +276,7 @@ def _retain(
             retention_end=retention_end,
             token_id=token_id,
             token_hash=digest,
+            trigger=None if r.trigger is None else str(r.trigger),
         )
         ids[r.address] = cid
         records.record_delivery(key, r.address, "portal", cid, at, again)
