@@ -44,15 +44,15 @@ SECTIONS: dict[str, str] = {
 NOTE_KINDS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
     (kind, re.compile(pattern, re.IGNORECASE))
     for kind, pattern in (
-        ("encrypted", r"encrypted"),
+        ("encrypted", r"encrypted|S/MIME|cannot be examined"),
         (
             "past-a-limit",
             r"past the limit|only the first|more than \d+ levels|were not read|not read$",
         ),
         ("unreadable", r"could not be read"),
         ("undecodable", r"could not be (?:fully )?decoded|read as latin-1|read with a fallback"),
-        ("address", r"address|not an address"),
         ("duplicate-header", r"headers?; the first was used|addresses; the first was used"),
+        ("address", r"address|not an address"),
         ("header-syntax", r"header"),
     )
 )
@@ -123,6 +123,8 @@ def read_results(lines: Iterable[str], name: str) -> Iterator[tuple[int, Mapping
         except json.JSONDecodeError as exc:
             where = f"{name} line {first_number + exc.lineno - 1}"
             raise InvalidInput(f"{where}: not JSON ({exc.msg})") from None
+        except RecursionError:
+            raise InvalidInput(f"{name} line {first_number}: JSON nested too deeply") from None
         items = document if isinstance(document, list) else [document]
         for item in items:
             yield first_number, _check(item, f"{name} line {first_number}")
@@ -214,7 +216,7 @@ class RunTally:
 
         add("total", "messages", self.messages, -1)
         add("total", "recipients", self.recipients, -1)
-        add("total", "undecided messages", self.undecided, -1)
+        add("total", "undecided", self.undecided, -1)
         secured = sum(self.trigger.values())
 
         def ordered(counter: Counter[Any]) -> list[tuple[Any, int]]:

@@ -584,7 +584,7 @@ def run(
     totals = {r["key"]: r["count"] for r in rows if r["section"] == "total"}
     say(
         f"{totals['messages']} messages, {totals['recipients']} recipients, "
-        f"{totals['undecided messages']} not decided",
+        f"{totals['undecided']} not decided",
         quiet=state(ctx).quiet,
     )
 
