@@ -20,6 +20,7 @@ from __future__ import annotations
 import csv
 import email
 import io
+import json
 import mailbox
 import re
 
@@ -284,3 +285,43 @@ def test_the_sql_status_of_list_filters_agrees_with_each_copys_status(store, at)
         for status in ("unread", "read", "expired", "recalled", "revoked", "purged"):
             chosen = ok(store("portal", "list", "--at", at, "--status", status, "-o", "json")).json
             assert [r["id"] for r in chosen] == [r["id"] for r in listed if r["status"] == status]
+
+
+def test_every_report_validates_against_the_shipped_schema(store, tmp_path):
+    from jsonschema import Draft202012Validator
+
+    from tests.test_schemas import schema
+
+    s = schema("report")
+    Draft202012Validator.check_schema(s)
+    run = tmp_path / "run.jsonl"
+    run.write_text(
+        ok(
+            store(
+                "simulate",
+                FIXTURES / "messages" / "01-confidential-subject-to-counsel.eml",
+                "-o",
+                "jsonl",
+            )
+        ).stdout,
+        encoding="utf-8",
+    )
+    for args, part in (
+        (("messages",), "messages"),
+        (("reads", "--at", AT), "reads"),
+        (("expiring", "--at", AT, "--days", "30"), "copy"),
+        (("ended", "--at", AT), "ended"),
+        (("senders",), "sender"),
+        (("run", str(run)), "run"),
+    ):
+        got = rows(store, *args)
+        assert got, args
+        whole = [e.message for e in Draft202012Validator(s).iter_errors(got)]
+        one = {"$ref": f"#/$defs/{part}", "$defs": s["$defs"]}
+        each = [e.message for row in got for e in Draft202012Validator(one).iter_errors(row)]
+        assert whole == each == [], (args, each)
+        lines = ok(store("report", *args, "-o", "jsonl")).stdout.splitlines()
+        assert [json.loads(line) for line in lines] == got
+    changed = rows(store, "messages")
+    changed[0]["colour"] = "red"
+    assert list(Draft202012Validator(s).iter_errors(changed))
