@@ -21,7 +21,6 @@ from secmsg_cli.cli._common import OutputOpt, open_store, state, sub_app
 from secmsg_cli.cli._output import Output, console, emit, print_table, say
 from secmsg_cli.cli._values import parse_at, parse_bound, printable
 from secmsg_cli.cli.portal import (
-    AtOpt,
     DefinitionFilterOpt,
     RecipientOpt,
     SenderOpt,
@@ -47,6 +46,10 @@ report_app = sub_app(
 SinceOpt = Annotated[
     str | None,
     typer.Option("--since", metavar="TIME", help="Sent at or after (a date: from its start)."),
+]
+AtOpt = Annotated[
+    str | None,
+    typer.Option("--at", help="Judge each copy's status at this time, ISO 8601 (default now)."),
 ]
 UntilOpt = Annotated[
     str | None,
@@ -339,7 +342,11 @@ def expiring(
     emit(
         rows,
         output,
-        columns=["id", "status", "expires", "recipient", "sender", "subject", "definition"],
+        columns=(
+            ["id", "status", "expires", "recipient", "sender", "subject", "definition"]
+            if output is Output.table
+            else None
+        ),
         drop=["definition", "sender", "subject"],
         whole=["definition"],
         empty=f"no portal copies expire within {days} day{'' if days == 1 else 's'}",
@@ -399,7 +406,11 @@ def ended(
     emit(
         rows,
         output,
-        columns=["id", "ended", "ended_at:when", "by", "recipient", "subject", "read_at:read"],
+        columns=(
+            ["id", "ended", "ended_at:when", "by", "recipient", "subject", "read_at:read"]
+            if output is Output.table
+            else None
+        ),
         drop=["read_at", "subject", "by"],
         empty="no recalled or revoked portal copies",
     )
