@@ -52,10 +52,12 @@ if TYPE_CHECKING:
 __all__ = [
     "ACCESS_REFUSED",
     "AlreadyDelivered",
+    "CannotChange",
     "Delivered",
     "actions",
     "deliver",
     "extend",
+    "extend_copies",
     "message_key",
     "open_copy",
     "print_copy",
@@ -690,6 +692,103 @@ def _ended(copy: PortalCopy, tz: tzinfo) -> str | None:
     return None
 
 
+class CannotChange(Refused):
+    """Why a copy cannot be changed as asked: the message, and ``why`` in a
+    word or two (for an extension: ``ended``, ``internal``, ``expired``,
+    ``past retention``, ``max_extension``, ``already later``, ``not yet
+    sent``) for counting the copies a filter left out."""
+
+    def __init__(self, message: str, why: str) -> None:
+        super().__init__(message)
+        self.why = why
+
+
+def _new_expiry(
+    copy: PortalCopy,
+    by: Duration | None,
+    until: datetime | None,
+    at: datetime,
+    tz: tzinfo,
+    *,
+    admin: bool,
+) -> tuple[datetime, str]:
+    """The expiry ``copy`` would get from ``by`` (or ``until``) at ``at``, and
+    the extension in words; :class:`CannotChange` when the copy cannot take
+    it (the rules of :func:`extend`)."""
+    from secmsg_cli.engine.durations import parse_duration
+
+    def cannot(reason: str, why: str) -> CannotChange:
+        return CannotChange(f"cannot extend portal copy {copy.id}{reason}", why)
+
+    ended = _ended(copy, tz)
+    if ended is not None:
+        raise cannot(f": {ended}", "ended")
+    if copy.expires is None:
+        raise cannot(
+            f": it is for the internal recipient {copy.recipient}, and internal copies never expire",
+            "internal",
+        )
+    if at < copy.sent:
+        raise cannot(
+            f": --at {at.isoformat()} is before the message was sent ({copy.sent.isoformat()})",
+            "not yet sent",
+        )
+    if copy.is_expired(at):
+        raise cannot(
+            f": it expired on {_when(copy.expires, tz)} "
+            "(expiry can be extended only before it has passed)",
+            "expired",
+        )
+    max_ext = parse_duration(copy.settings.get("max_extension", "0d"), allow_never=False)
+    if max_ext.amount == 0 and not admin:
+        raise cannot(
+            f": definition {copy.definition!r} (as at sending) allows no extension (max_extension 0d)",
+            "max_extension",
+        )
+    # past 9999: beyond retention, refused below
+    new = by.add_capped(copy.expires) if by is not None else until
+    assert new is not None
+    if new <= copy.expires:
+        raise cannot(
+            f" to {_when(new, tz)}: it already expires {_when(copy.expires, tz)}", "already later"
+        )
+    assert copy.original_expires is not None  # set with expires, at sending
+    limit = copy.retention_end if admin else max_ext.add_capped(copy.original_expires)
+    latest = min(limit, copy.retention_end)
+    by_text = str(by) if by is not None else f"until {_when(new, tz)}"
+    if new > latest:
+        left = latest - copy.expires
+        room = (
+            f"at most {_span(left)} more, until {_when(latest, tz)}"
+            if left.total_seconds() > 0
+            else "no extension is left"
+        )
+        if limit < copy.retention_end:
+            why = f"the definition's max_extension of {max_ext} (as at sending) would be exceeded"
+            raise cannot(f" by {by_text}: {why}; {room}", "max_extension")
+        why = f"the account's retention period ends {_when(copy.retention_end, tz)}"
+        raise cannot(f" by {by_text}: {why}; {room}", "past retention")
+    return new, by_text
+
+
+def can_extend(
+    copy: PortalCopy,
+    by: Duration | None,
+    until: datetime | None,
+    at: datetime,
+    tz: tzinfo,
+    *,
+    admin: bool,
+) -> CannotChange | None:
+    """Why ``copy`` cannot be extended as asked (the refusal :func:`extend`
+    would give, its ``why`` in a word or two), or None: for choosing copies."""
+    try:
+        _new_expiry(copy, by, until, at, tz, admin=admin)
+    except CannotChange as exc:
+        return exc
+    return None
+
+
 def extend(
     store: Store,
     ref: int | str,
@@ -704,83 +803,62 @@ def extend(
     within what remains of the definition's ``max_extension`` (as at sending);
     an administrator (``admin``) is not held to it, and the extension is
     recorded as theirs. Returns (before, after)."""
+    return extend_copies(store, [ref], by, at, until=until, admin=admin)[0]
+
+
+def extend_copies(
+    store: Store,
+    refs: Sequence[int | str],
+    by: Duration | None,
+    at: datetime,
+    *,
+    until: datetime | None = None,
+    admin: bool = False,
+) -> list[tuple[PortalCopy, PortalCopy]]:
+    """:func:`extend` for each of ``refs``, in one transaction: all or none
+    (a copy that cannot be extended refuses the whole command), each audited
+    (``admin-extend`` for an administrator). Returns (before, after) pairs."""
     if by is not None and (by.is_never or by.amount == 0):
         raise InvalidInput(f"invalid --by {str(by)!r}: expected a positive duration such as 7d")
     if (by is None) == (until is None):
         raise InvalidInput("give either --by or --until")
-    from secmsg_cli.engine.durations import parse_duration
-
     tz = store.account_tz()
+    done: list[tuple[PortalCopy, PortalCopy]] = []
     with store.transaction():
-        copy = store.portal_records.portal_copy(ref)
-        _living(copy, "extend", tz)
-        if copy.expires is None:
-            raise Refused(
-                f"cannot extend portal copy {copy.id}: it is for the internal recipient {copy.recipient}, "
-                "and internal copies never expire"
+        for ref in refs:
+            copy = store.portal_records.portal_copy(ref)
+            try:
+                new, by_text = _new_expiry(copy, by, until, at, tz, admin=admin)
+            except CannotChange as exc:
+                if exc.why in ("not yet sent", "already later"):
+                    raise InvalidInput(str(exc)) from None
+                raise
+            assert copy.expires is not None and copy.original_expires is not None
+            record: dict[str, Any] = {
+                "at": utc(at),
+                "by": by_text,
+                "from": utc(copy.expires),
+                "to": utc(new),
+            }
+            if admin:
+                record["administrator"] = True
+            total = int((new - copy.original_expires).total_seconds())
+            raised = (
+                new if admin and (copy.latest_expiry is None or new > copy.latest_expiry) else None
             )
-        if at < copy.sent:
-            raise InvalidInput(
-                f"--at {at.isoformat()} is before the message was sent ({copy.sent.isoformat()})"
+            store.portal_records.set_portal_expiry(
+                copy.id, new, total, [*copy.extensions, record], latest_expiry=raised
             )
-        if copy.is_expired(at):
-            raise Refused(
-                f"cannot extend portal copy {copy.id}: it expired on {_when(copy.expires, tz)} "
-                "(expiry can be extended only before it has passed)"
+            after = store.portal_records.portal_copy(copy.id)
+            store.audit(
+                "admin-extend" if admin else "extend",
+                "portal-copy",
+                copy.id,
+                copy_summary(copy),
+                copy_summary(after),
             )
-        max_ext = parse_duration(copy.settings.get("max_extension", "0d"), allow_never=False)
-        if max_ext.amount == 0 and not admin:
-            raise Refused(
-                f"cannot extend portal copy {copy.id}: definition {copy.definition!r} (as at sending) "
-                "allows no extension (max_extension 0d)"
-            )
-        # past 9999: beyond retention, refused below
-        new = by.add_capped(copy.expires) if by is not None else until
-        assert new is not None
-        if new <= copy.expires:
-            raise InvalidInput(
-                f"cannot extend portal copy {copy.id} to {_when(new, tz)}: it already expires "
-                f"{_when(copy.expires, tz)}"
-            )
-        assert copy.original_expires is not None  # set with expires, at sending
-        limit = copy.retention_end if admin else max_ext.add_capped(copy.original_expires)
-        latest = min(limit, copy.retention_end)
-        by_text = str(by) if by is not None else f"until {_when(new, tz)}"
-        if new > latest:
-            left = latest - copy.expires
-            room = (
-                f"at most {_span(left)} more, until {_when(latest, tz)}"
-                if left.total_seconds() > 0
-                else "no extension is left"
-            )
-            why = (
-                f"the definition's max_extension of {max_ext} (as at sending) would be exceeded"
-                if limit < copy.retention_end
-                else f"the account's retention period ends {_when(copy.retention_end, tz)}"
-            )
-            raise Refused(f"cannot extend portal copy {copy.id} by {by_text}: {why}; {room}")
-        record: dict[str, Any] = {
-            "at": utc(at),
-            "by": by_text,
-            "from": utc(copy.expires),
-            "to": utc(new),
-        }
-        if admin:
-            record["administrator"] = True
-        total = int((new - copy.original_expires).total_seconds())
-        raised = new if admin and (copy.latest_expiry is None or new > copy.latest_expiry) else None
-        store.portal_records.set_portal_expiry(
-            copy.id, new, total, [*copy.extensions, record], latest_expiry=raised
-        )
-        after = store.portal_records.portal_copy(copy.id)
-        store.audit(
-            "admin-extend" if admin else "extend",
-            "portal-copy",
-            copy.id,
-            copy_summary(copy),
-            copy_summary(after),
-        )
-    return copy, after
+            done.append((copy, after))
+    return done
 
 
 def _span(delta: timedelta) -> str:
