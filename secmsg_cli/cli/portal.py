@@ -623,6 +623,7 @@ class _Change:
     preview: Callable[[PortalCopy], dict[str, Any]] = lambda copy: {}
     columns: tuple[str, ...] = ("id", "recipient", "subject", "expires", "status")
     result: Callable[[PortalCopy, PortalCopy], dict[str, Any]] = lambda before, after: {}
+    drop: tuple[str, ...] = ("subject", "expires")  # what a narrow terminal leaves out first
 
 
 def _administer(
@@ -679,7 +680,7 @@ def _administer(
         return
     rows = [_row(c, moment, tz) | action.preview(c) for c in copies]
     if output is Output.table and (dry_run or len(copies) > 1):
-        emit(rows, output, columns=list(action.columns), drop=["subject", "expires"])
+        emit(rows, output, columns=list(action.columns), drop=list(action.drop))
     if dry_run:
         if output is Output.table:
             say(
@@ -840,6 +841,7 @@ def _extending(
             preview,
             ("id", "recipient", "subject", "expires", "new_expires:new expiry", "status"),
             lambda before, after: {"previous_expires": _iso(before.expires, tz)},
+            ("subject", "status", "recipient"),
         )
 
     return make
@@ -965,13 +967,37 @@ def _extend_one(
         emit(_detail(after, moment, tz, store.account().expired_view), output)
 
 
+def _swept_row(copy: PortalCopy, tz: tzinfo) -> dict[str, Any]:
+    return {
+        "id": copy.id,
+        "recipient": copy.recipient,
+        "sender": copy.sender,
+        "subject": copy.subject,
+        "sent": _iso(copy.sent, tz),
+        "expires": _iso(copy.expires, tz),
+        "retention_end": _iso(copy.retention_end, tz),
+    }
+
+
 @portal_app.command("sweep")
-def sweep(ctx: typer.Context, at: AtOpt = None, output: OutputOpt = Output.table) -> None:
+def sweep(
+    ctx: typer.Context,
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run", help="Show what a sweep at --at would mark and purge; change nothing."
+        ),
+    ] = False,
+    at: AtOpt = None,
+    output: OutputOpt = Output.table,
+) -> None:
     """Mark copies whose expiry has passed as expired; purge those past the retention period.
 
     Purging deletes the retained message (headers, body, attachments) once no copy
     of it is left, and every purged copy's token; a tombstone row stays for the record.
+    The report lists each copy purged and each marked expired, then the totals.
 
+        secmsg portal sweep --at 2027-01-01T00:00:00Z --dry-run
         secmsg portal sweep --at 2027-01-01T00:00:00Z
     """
     from secmsg_cli.delivery.lifecycle import sweep as do_sweep
@@ -979,23 +1005,59 @@ def sweep(ctx: typer.Context, at: AtOpt = None, output: OutputOpt = Output.table
     store = open_store(ctx)
     tz = _tz(store)
     moment = parse_at(at, tz)
-    swept = do_sweep(store, moment)
-    if output is Output.table:
-        say(
-            f"Swept at {moment.isoformat()}: {len(swept.expired)} cop{'y' if len(swept.expired) == 1 else 'ies'} "
-            f"marked expired, {len(swept.purged)} purged past retention.",
-            quiet=state(ctx).quiet,
-        )
-    else:
+    swept = do_sweep(store, moment, dry_run=dry_run)
+    purged = [_swept_row(c, tz) for c in swept.purged]
+    expired = [_swept_row(c, tz) for c in swept.expired]
+    if output is not Output.table:
         emit(
             {
                 "at": moment.isoformat(),
+                "dry_run": dry_run,
                 "expired": len(swept.expired),
                 "purged": len(swept.purged),
-                "expired_ids": list(swept.expired),
-                "purged_ids": list(swept.purged),
+                "messages_deleted": swept.messages_deleted,
+                "bytes_deleted": swept.bytes_deleted,
+                "expired_ids": [c.id for c in swept.expired],
+                "purged_ids": [c.id for c in swept.purged],
+                "expired_copies": expired,
+                "purged_copies": purged,
             },
             output,
+        )
+        return
+    quiet = state(ctx).quiet
+    would = "would be " if dry_run else ""
+    if purged:
+        emit(
+            purged,
+            output,
+            columns=["id", "recipient", "sender", "subject", "sent", "retention_end:retention end"],
+            title=f"{would}purged past retention",
+            drop=["sender", "subject", "sent"],
+        )
+    if expired:
+        emit(
+            expired,
+            output,
+            columns=["id", "recipient", "sender", "subject", "expires"],
+            title=f"{would}marked expired",
+            drop=["sender", "subject"],
+        )
+    n_msg = swept.messages_deleted
+    messages = (
+        f"{n_msg} retained message{'' if n_msg == 1 else 's'} ({swept.bytes_deleted:,} bytes)"
+    )
+    if dry_run:
+        say(
+            f"Dry run at {moment.isoformat()}: {_copies(len(expired))} would be marked expired, "
+            f"{len(purged)} purged past retention, {messages} deleted; nothing was changed.",
+            quiet=quiet,
+        )
+    else:
+        say(
+            f"Swept at {moment.isoformat()}: {_copies(len(expired))} marked expired, "
+            f"{len(purged)} purged past retention; {messages} deleted.",
+            quiet=quiet,
         )
 
 

@@ -938,33 +938,55 @@ def can_end(copy: PortalCopy, at: datetime, tz: tzinfo, *, expire: bool) -> str 
 
 @dataclass(frozen=True, slots=True)
 class Swept:
-    expired: tuple[int, ...]
-    purged: tuple[int, ...]
+    """What a sweep did (or, as a dry run, would do): the copies it marked
+    expired and those it purged (as they were before), and the retained
+    messages it deleted (every copy of them purged) with their size in bytes."""
+
+    expired: tuple[PortalCopy, ...]
+    purged: tuple[PortalCopy, ...]
+    messages_deleted: int
+    bytes_deleted: int
 
 
-def sweep(store: Store, at: datetime) -> Swept:
+class _DryRun(Exception):
+    """Rolls a dry run's transaction back (carrying what it found)."""
+
+    def __init__(self, swept: Swept) -> None:
+        self.swept = swept
+
+
+def sweep(store: Store, at: datetime, *, dry_run: bool = False) -> Swept:
     """Mark the copies whose expiry has passed as expired, and purge those
     past the retention period (internal copies too: they never expire, but
-    nothing is kept beyond retention)."""
-    with store.transaction():
-        expired = store.portal_records.portal_copies_to_expire(at)
-        for c in expired:
-            store.portal_records.set_portal_expired(c.id, at)
-            store.audit(
-                "expire",
-                "portal-copy",
-                c.id,
-                copy_summary(c),
-                copy_summary(store.portal_records.portal_copy(c.id)),
-            )
-        purged = store.portal_records.portal_copies_to_purge(at)
-        for c in purged:
-            store.portal_records.purge_portal_copy(c.id, c.message_ref, at)
-            store.audit(
-                "purge",
-                "portal-copy",
-                c.id,
-                copy_summary(c),
-                copy_summary(store.portal_records.portal_copy(c.id)),
-            )
-    return Swept(tuple(c.id for c in expired), tuple(c.id for c in purged))
+    nothing is kept beyond retention). A copy already recalled or revoked is
+    not marked expired: it ended then. With ``dry_run`` the very same sweep
+    runs and its transaction is rolled back: what it reports is exactly what
+    a sweep at ``at`` would do, and nothing is written."""
+    # rolled back inside a caller's transaction, a dry run would undo nothing
+    assert not (dry_run and store.conn.in_transaction), "a dry run needs its own transaction"
+    try:
+        with store.transaction():
+            records = store.portal_records
+            expired = records.portal_copies_to_expire(at)
+            for c in expired:
+                records.set_portal_expired(c.id, at)
+                store.audit(
+                    "expire", "portal-copy", c.id, copy_summary(c),
+                    copy_summary(records.portal_copy(c.id)),
+                )  # fmt: skip
+            purged = records.portal_copies_to_purge(at)
+            messages = size = 0
+            for c in purged:
+                freed = records.purge_portal_copy(c.id, c.message_ref, at)
+                if freed is not None:
+                    messages, size = messages + 1, size + freed
+                store.audit(
+                    "purge", "portal-copy", c.id, copy_summary(c),
+                    copy_summary(records.portal_copy(c.id)),
+                )  # fmt: skip
+            swept = Swept(tuple(expired), tuple(purged), messages, size)
+            if dry_run:
+                raise _DryRun(swept)
+    except _DryRun as rolled_back:
+        return rolled_back.swept
+    return swept

@@ -157,3 +157,89 @@ def test_several_copies_without_yes_off_a_terminal_are_refused(delivered, _isola
     assert "┃ id" in run.stdout  # the copies were shown first
     assert expiries(cli) == before
     assert audited(cli, "admin-extend") == []
+
+
+# --- portal sweep: what it marks and purges, and --dry-run -----------------------------
+
+# the demo messages that left a portal copy, and their size as retained
+PORTAL_MESSAGES = ("01", "03", "04", "06", "07", "09", "12")
+
+
+def sweep(cli, at: str, *flags: str) -> dict:
+    return ok(cli("portal", "sweep", "--at", at, *flags, "-o", "json")).json
+
+
+def test_sweep_lists_what_it_marks_expired_but_never_a_recalled_or_revoked_copy(delivered):
+    cli = delivered
+    ok(cli("portal", "recall", "5", "--at", AT))
+    ok(cli("portal", "revoke", "1", "--at", AT))
+    dry = sweep(cli, "2026-12-20T00:00:00Z", "--dry-run")
+    assert dry["dry_run"] is True
+    assert dry["expired_ids"] == [3, 4, 8] and dry["purged_ids"] == []
+    assert audited(cli, "expire") == []  # the dry run wrote nothing
+    done = sweep(cli, "2026-12-20T00:00:00Z")
+    assert {k: v for k, v in done.items() if k != "dry_run"} == {
+        k: v for k, v in dry.items() if k != "dry_run"
+    }
+    assert done["expired_copies"][0] == {
+        "id": 3,
+        "recipient": "accounts@clientco.example",
+        "sender": "ben.okafor@harborfinch.com",
+        "subject": "November expenses reconciliation",
+        "sent": "2026-11-27T10:00:00+00:00",
+        "expires": "2026-12-11T10:00:00+00:00",
+        "retention_end": RETENTION_END,
+    }
+    assert [obj for obj, _ in audited(cli, "expire")] == ["3", "4", "8"]  # not 1 (revoked), 5
+    # a later sweep marks only what has expired since, and again never 1 or 5
+    assert sweep(cli, "2027-01-01T00:00:00Z")["expired_ids"] == [2, 6, 7]
+
+
+def test_sweep_purges_past_retention_and_counts_the_messages_and_bytes_deleted(delivered):
+    cli = delivered
+    before = ok(cli("audit", "-o", "json")).json
+    dry = sweep(cli, "2027-01-06T09:59:59Z", "--dry-run")
+    assert (dry["purged"], dry["messages_deleted"], dry["bytes_deleted"]) == (0, 0, 0)
+    dry = sweep(cli, RETENTION_END, "--dry-run")
+    sizes = sum(
+        (FIXTURES / "messages").glob(f"{n}-*.eml").__next__().stat().st_size
+        for n in PORTAL_MESSAGES
+    )
+    assert (dry["purged"], dry["messages_deleted"], dry["bytes_deleted"]) == (8, 7, 9960)
+    assert sizes == 9960
+    assert ok(cli("audit", "-o", "json")).json == before  # nothing written
+    assert ok(cli("portal", "show", "4", "--at", AT, "-o", "json")).json["purged_at"] is None
+    table = ok(cli("portal", "sweep", "--at", RETENTION_END))
+    lines = table.stdout.splitlines()
+    assert lines[0].strip() == "purged past retention"
+    assert lines[-1] == (
+        f"Swept at {RETENTION_END}: 8 copies marked expired, 8 purged past retention; "
+        "7 retained messages (9,960 bytes) deleted."
+    )
+    assert "│ 2  │ m.okonkwo@lexpartners.com" in table.stdout
+    assert "farah.nasser@harborfinch.com" in table.stdout
+    assert ok(cli("portal", "show", "4", "--at", AT, "-o", "json")).json["status"] == "purged"
+    again = sweep(cli, RETENTION_END)
+    assert (again["purged"], again["messages_deleted"], again["bytes_deleted"]) == (0, 0, 0)
+    quiet_dry = ok(cli("portal", "sweep", "--at", "2040-01-01", "--dry-run"))
+    assert quiet_dry.stdout == (
+        "Dry run at 2040-01-01T00:00:00+00:00: 0 copies would be marked expired, "
+        "0 purged past retention, 0 retained messages (0 bytes) deleted; nothing was changed.\n"
+    )
+
+
+def test_sweep_escapes_a_subject_for_the_terminal(demo, tmp_path):
+    raw = (FIXTURES / "messages" / "01-confidential-subject-to-counsel.eml").read_bytes()
+    evil = raw.replace(
+        b"Subject: Confidential:", b"Subject: =?utf-8?q?=1B=5B2J=1B=5D0;owned=07?= Confidential:"
+    )
+    assert evil != raw
+    path = tmp_path / "evil.eml"
+    path.write_bytes(evil)
+    ok(demo("account", "set", "--max-retention-days", "40"))
+    ok(demo("-q", "deliver", path, "--outbox", tmp_path / "outbox", "--at", SENT))
+    table = ok(demo("portal", "sweep", "--at", RETENTION_END))
+    assert "\x1b" not in table.stdout and "\x07" not in table.stdout
+    assert "\\x1b[2J" in table.stdout
+    dumped = sweep(demo, RETENTION_END, "--dry-run")  # already swept: nothing left
+    assert dumped["purged_copies"] == []
