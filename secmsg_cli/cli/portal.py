@@ -607,13 +607,14 @@ def _copies(n: int) -> str:
 
 @dataclass(frozen=True)
 class _Change:
-    """What one of the administrator's commands over many copies does:
-    ``why_not`` gives the refusal for a copy it cannot change (with the
-    reason in a word or two as ``why``: a copy chosen by filter is then left
-    out and counted), or None; ``run`` changes the copies of these ids in one transaction,
-    refusing the whole command for one that cannot be changed, and returns
-    (before, after) pairs; ``said`` is the line for people about one copy
-    changed; ``preview`` adds columns to the rows shown before the change."""
+    """What one of the administrator's commands over many copies does.
+
+    ``why_not`` gives the refusal for a copy it cannot change (its reason in
+    a word or two as ``why``: a copy chosen by filter is then left out and
+    counted), or None; ``run`` changes the copies of these ids in one
+    transaction and returns (before, after) pairs; ``said`` is the line for
+    people about one copy changed; ``preview`` and ``result`` add fields to
+    the rows shown before and after the change."""
 
     name: str  # revoke | expire | extend
     done: str  # revoked | expired | extended
@@ -807,11 +808,24 @@ portal_app.command("expire")(
 )
 
 
+def _extended(
+    before: PortalCopy, after: PortalCopy, by: Duration | None, admin: bool, tz: tzinfo
+) -> str:
+    """The line for people about one copy extended."""
+    from secmsg_cli.delivery.compose import fmt_time
+
+    return (
+        f"Extended portal copy {after.id} ({after.recipient})"
+        f"{f' by {by}' if by else ''}{' as administrator' if admin else ''}: expires "
+        f"{fmt_time(after.expires, tz)} (was {fmt_time(before.expires, tz)}; latest "
+        f"possible {fmt_time(after.latest_expiry, tz)})."
+    )
+
+
 def _extending(
     by: Duration | None, until: str | None, admin: bool
 ) -> Callable[[Any, datetime, tzinfo], _Change]:
     """``portal extend`` as a :class:`_Change`."""
-    from secmsg_cli.delivery.compose import fmt_time
     from secmsg_cli.delivery.lifecycle import can_extend, extend_copies
 
     def make(store: Any, moment: datetime, tz: tzinfo) -> _Change:
@@ -821,12 +835,7 @@ def _extending(
             return extend_copies(store, ids, by, moment, until=new, admin=admin)
 
         def said(before: PortalCopy, after: PortalCopy) -> str:
-            return (
-                f"Extended portal copy {after.id} ({after.recipient})"
-                f"{f' by {by}' if by else ''}{' as administrator' if admin else ''}: expires "
-                f"{fmt_time(after.expires, tz)} (was {fmt_time(before.expires, tz)}; latest "
-                f"possible {fmt_time(after.latest_expiry, tz)})."
-            )
+            return _extended(before, after, by, admin, tz)
 
         def preview(copy: PortalCopy) -> dict[str, Any]:
             to = new if by is None else by.add_capped(copy.expires) if copy.expires else None
@@ -947,7 +956,6 @@ def _extend_one(
     output: Output,
 ) -> None:
     """The sender's own extension of one copy."""
-    from secmsg_cli.delivery.compose import fmt_time
     from secmsg_cli.delivery.lifecycle import extend as do_extend
 
     store = open_store(ctx)
@@ -956,13 +964,7 @@ def _extend_one(
     new = parse_bound(until, "--until", tz, end=True)
     before, after = do_extend(store, id, duration, moment, until=new)
     if output is Output.table:
-        say(
-            f"Extended portal copy {after.id} ({after.recipient})"
-            f"{f' by {duration}' if duration else ''}: expires "
-            f"{fmt_time(after.expires, tz)} (was {fmt_time(before.expires, tz)}; latest possible "
-            f"{fmt_time(after.latest_expiry, tz)}).",
-            quiet=state(ctx).quiet,
-        )
+        say(_extended(before, after, duration, False, tz), quiet=state(ctx).quiet)
     else:
         emit(_detail(after, moment, tz, store.account().expired_view), output)
 
