@@ -9,6 +9,7 @@ where a share reads better than a number), ``-o json|jsonl|csv`` for tools.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import sys
 from collections.abc import Sequence
@@ -123,15 +124,22 @@ def _filters(
     return where, moment, tz
 
 
+def _when(moment: datetime, tz: tzinfo) -> str:
+    """A bound of the period as tables show times; a bound at the edge of the
+    calendar (year 1 east of UTC) as it was given."""
+    with contextlib.suppress(OverflowError):
+        moment = moment.astimezone(tz)
+    return moment.isoformat()[:16].replace("T", " ")
+
+
 def _period(where: CopyFilter, tz: tzinfo) -> str:
-    since = _iso(where.sent_since, tz)
-    until = _iso(where.sent_until, tz)
+    since, until = where.sent_since, where.sent_until
     if since and until:
-        return f"sent from {since[:16].replace('T', ' ')} to before {until[:16].replace('T', ' ')}"
+        return f"sent from {_when(since, tz)} to before {_when(until, tz)}"
     if since:
-        return f"sent from {since[:16].replace('T', ' ')}"
+        return f"sent from {_when(since, tz)}"
     if until:
-        return f"sent before {until[:16].replace('T', ' ')}"
+        return f"sent before {_when(until, tz)}"
     return "all sent"
 
 

@@ -180,7 +180,10 @@ class PortalReports:
         """Copies neither ended nor expired at ``at`` that expire within
         ``days`` days after it: the unread ones first, then by expiry."""
         condition, values = where.where()
-        end = at + timedelta(days=days)
+        try:
+            end = at + timedelta(days=days)
+        except OverflowError:  # past the end of the calendar: no end
+            end = datetime.max.replace(tzinfo=at.tzinfo)
         rows = self._store._q(
             _COPY_SQL + f" WHERE c.expires > ? AND c.expires <= ? AND c.expired_at IS NULL "
             "AND c.recalled_at IS NULL AND c.revoked_at IS NULL AND c.purged_at IS NULL "

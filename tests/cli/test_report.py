@@ -325,3 +325,9 @@ def test_every_report_validates_against_the_shipped_schema(store, tmp_path):
     changed = rows(store, "messages")
     changed[0]["colour"] = "red"
     assert list(Draft202012Validator(s).iter_errors(changed))
+
+
+def test_a_period_or_window_at_the_edge_of_the_calendar_is_no_crash(store):
+    assert rows(store, "expiring", "--at", "9999-12-31T00:00:00Z", "--days", "36500") == []
+    r = ok(store("report", "messages", "--since", "0001-01-01T00:00:00+14:00"))
+    assert "sent from 0001-01-01 00:00" in r.stdout
