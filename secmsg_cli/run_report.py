@@ -95,10 +95,35 @@ def _check(result: Any, where: str) -> Mapping[str, Any]:
     message = result.get("message")
     if not isinstance(recipients, list) or not isinstance(message, dict):
         raise _shape_error(where, "a simulate result without message and recipients")
+    if not isinstance(message.get("notes", []), list):
+        raise _shape_error(where, "message notes that are not a list")
     for r in recipients:
         if not isinstance(r, dict) or not isinstance(r.get("route"), str):
             raise _shape_error(where, "a recipient without a route")
+        for name, types in _RECIPIENT_FIELDS.items():
+            if not isinstance(r.get(name), types):
+                raise _shape_error(
+                    where, f"a recipient whose {name} is a JSON {_json_type(r[name])}"
+                )
     return result
+
+
+# The fields of a recipient the report reads, and the types they may have
+# (absent reads as null).
+_RECIPIENT_FIELDS: dict[str, tuple[type, ...]] = {
+    "secure": (bool, type(None)),
+    "trigger": (str, type(None)),
+    "definition": (str, type(None)),
+    "policy": (dict, type(None)),
+    "bypass": (dict, type(None)),
+    "content": (list, type(None)),
+}
+
+
+def _json_type(value: Any) -> str:
+    return {dict: "object", list: "array", str: "string", bool: "boolean"}.get(
+        type(value), "number" if isinstance(value, (int, float)) else "null"
+    )
 
 
 def read_results(lines: Iterable[str], name: str) -> Iterator[tuple[int, Mapping[str, Any]]]:

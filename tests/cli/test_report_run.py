@@ -173,6 +173,18 @@ def test_csv_escapes_text_from_the_run(demo, tmp_path):
             '{"schema_version": 1, "source": "a", "message": {}, "recipients": [{"address": "x"}]}\n',
             ("line 1", "without a route"),
         ),
+        (
+            '{"schema_version": 1, "source": "a", "message": {}, "recipients": [{"route": "portal", "trigger": ["x"]}]}\n',
+            ("line 1", "trigger is a JSON array"),
+        ),
+        (
+            '{"schema_version": 1, "source": "a", "message": {}, "recipients": [{"route": "portal", "content": 3}]}\n',
+            ("line 1", "content is a JSON number"),
+        ),
+        (
+            '{"schema_version": 1, "source": "a", "message": {"notes": "x"}, "recipients": []}\n',
+            ("line 1", "notes that are not a list"),
+        ),
         ("[" * 100000 + "]" * 100000, ("line 1", "nested too deeply")),
         ('{"x": ' + "[" * 100000 + "]" * 100000 + "}\n", ("line 1", "nested too deeply")),
     ],
