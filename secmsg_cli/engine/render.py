@@ -4,9 +4,9 @@ internal inbox copies, the portal record; and the JSON of docs/output.md. Pure."
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, tzinfo
-from collections.abc import Mapping
 from typing import Any, Protocol
 
 from secmsg_cli.engine.decision import (

@@ -447,7 +447,7 @@ class Store:
         c = self.counts()
         builtin_folders = self._q("SELECT count(*) FROM folders WHERE id = 1")[0][0]
         builtin_defs = self._q("SELECT count(*) FROM definitions WHERE builtin = 1")[0][0]
-        templates = self._q("SELECT count(*) FROM notification_templates")[0][0]
+        templates = int(self._q("SELECT count(*) FROM notification_templates")[0][0])
         return (
             c["domains"]
             == c["groups"]

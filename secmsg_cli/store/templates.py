@@ -37,7 +37,7 @@ def check_template(values: Mapping[str, Any]) -> dict[str, Any]:
     """A template's fields (``name``, ``subject``, ``html``, ``text``,
     ``sender_name``, ``logo`` path, ``logo_data`` bytes) checked and
     normalised; the first problem is an InvalidInput naming its field."""
-    unknown = [k for k in values if k not in (*TEMPLATE_FIELDS, "logo_data")]
+    unknown = [k for k in values if k not in (*TEMPLATE_FIELDS, "logo_data", "logo_type")]
     if unknown:
         raise InvalidInput(
             f"unknown notification template field {unknown[0]!r}: expected one of {', '.join(TEMPLATE_FIELDS)}"
@@ -218,4 +218,3 @@ def template_fields(t: NotificationTemplate) -> dict[str, Any]:
     out["html"] = t.html
     out["text"] = t.text
     return out
-
