@@ -699,9 +699,13 @@ def _validate_templates(
                 raw["logo_data"] = file.read_bytes()
                 logo_type(raw["logo_data"], f"logo {raw['logo']!r}")
             except OSError as exc:
-                at.add("logo", f"cannot read the logo {str(file)!r}: {exc.strerror or exc}")
+                at.add(
+                    "logo",
+                    f"cannot read the logo {str(file)!r}: {exc.strerror or exc}",
+                    code="SM109",
+                )
             except SecmsgError as exc:
-                at.add("logo", str(exc))
+                at.add("logo", str(exc), code="SM109")
         if len(p) > before:
             continue
         values = check_template(raw)
