@@ -833,6 +833,8 @@ class _Markup(HTMLParser):
 
     def finish(self, text: str) -> str | None:
         self.feed(text)
+        if _TAG_LEFT_OPEN.search(self.rawdata):  # what the parser holds back: an unended tag
+            self._fail(f"line {self.getpos()[0]}: a tag or comment is not terminated")
         self.close()
         left = [(t, at) for t, at in self.open if t not in _OPTIONAL_END]
         if left:
