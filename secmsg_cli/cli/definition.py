@@ -227,6 +227,17 @@ def update(
         str | None, typer.Option("--description", help="Rename (the new description).")
     ] = None,
     folder: Annotated[str | None, typer.Option("--folder", help="Move to this folder.")] = None,
+    notification_template: Annotated[
+        str | None,
+        typer.Option(
+            "--notification-template",
+            help="Send its portal recipients this notification template (see notification-template list).",
+        ),
+    ] = None,
+    builtin_notification: Annotated[
+        bool,
+        typer.Option("--builtin-notification", help="Go back to the built-in notification."),
+    ] = False,
     output: OutputOpt = Output.table,
 ) -> None:
     """Change a definition's settings, description or folder (built-ins are read-only).
@@ -240,6 +251,10 @@ def update(
         if "banner" in values:
             raise InvalidInput("give --no-banner or a banner, not both")
         values["banner"] = None
+    if notification_template is not None and builtin_notification:
+        raise InvalidInput("give --notification-template or --builtin-notification, not both")
+    if notification_template is not None or builtin_notification:
+        values["notification_template"] = notification_template
     if description is not None:
         values["description"] = description
     if folder is not None:
