@@ -85,7 +85,14 @@ class Delivered:
 
 
 def _settings(d: Definition) -> dict[str, Any]:
-    return {
+    # the notification template sent, when not the built-in (a key only then:
+    # copies under definitions without one keep the settings they always had)
+    template = (
+        {}
+        if d.notification_template is None
+        else {"notification_template": d.notification_template}
+    )
+    return template | {
         "path": d.path,
         "allow_print": d.allow_print,
         "allow_reply": d.allow_reply,

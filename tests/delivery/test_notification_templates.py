@@ -288,3 +288,15 @@ def test_html_that_renders(markup):
 def test_html_that_does_not_render(markup, fragment):
     problem = html_problem(markup)
     assert problem is not None and fragment in problem
+
+
+def test_the_copy_records_the_template_it_was_notified_with(account, tmp_path):
+    deliver(account, tmp_path, "Hello")
+    (tmp_path / "plain").mkdir()
+    deliver(account, tmp_path / "plain", "Hi", to="cat@other.example")
+    branded, plain = (
+        json.loads(account("portal", "show", str(i), "-o", "json").stdout)["settings"]
+        for i in (1, 2)
+    )
+    assert branded["notification_template"] == "Branded"
+    assert "notification_template" not in plain  # as copies always were
