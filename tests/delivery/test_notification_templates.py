@@ -268,6 +268,7 @@ def test_a_bad_logo_is_one_error_with_its_line(bare_cli, tmp_path, logo, bytes_,
         "<table><tr><td>cell</table>",
         "<p>a < b and a > b &amp; [portal_link]",
         "<!DOCTYPE html><html><head><title>t</title></head><body><p>x</body></html>",
+        "<style>p<b{color:red}</style><p>styled",
     ],
 )
 def test_html_that_renders(markup):
