@@ -295,9 +295,44 @@ def m005_revocation(db: Database) -> None:
     )
 
 
+def _number(name: str) -> int:
+    """A migration's place in the list, counted from 1: the schema version it
+    sets (so that migrations written side by side on branches number
+    themselves by where they are merged)."""
+    return 1 + [m.name for m in migrations._migrations].index(name)
+
+
+@migrations(name="m007_notification_templates")
+def m007_notification_templates(db: Database) -> None:
+    """docs/configuration.md: named notification templates, and the one a
+    definition chooses (NULL: the built-in notification)."""
+    _run(
+        db,
+        """
+        CREATE TABLE notification_templates (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,  -- ids are never reused
+            name TEXT NOT NULL UNIQUE COLLATE NOCASE,
+            subject TEXT NOT NULL,           -- with tags, as written
+            html TEXT NOT NULL,
+            text TEXT NOT NULL,
+            sender_name TEXT,                -- the notification's From display name; NULL: the sender's
+            logo_path TEXT,                  -- the logo's path as the configuration wrote it
+            logo_type TEXT CHECK (logo_type IN ('image/png', 'image/jpeg', 'image/gif')),
+            logo BLOB,
+            created TEXT NOT NULL,
+            updated TEXT NOT NULL
+        );
+        ALTER TABLE definitions ADD COLUMN
+            notification_template_id INTEGER REFERENCES notification_templates(id);
+        """,
+    )
+    db.execute(f"PRAGMA user_version = {_number('m007_notification_templates')}")
+
+
 @migrations(name="m006_reports")
 def m006_reports(db: Database) -> None:
-    """docs/reports.md: what started the securing of each portal copy (its
+    """(Merged after m007, so seventh: migrations number themselves by where
+    they are merged.) docs/reports.md: what started the securing of each portal copy (its
     trigger), and the indexes that keep ``portal list`` filters and the
     reports quick on a store of many copies (each is named for the query it
     serves; ``bench/portal_scale.py`` shows they do)."""
@@ -326,9 +361,9 @@ def m006_reports(db: Database) -> None:
         CREATE INDEX portal_messages_header_from ON portal_messages(header_from);
         -- who recalled or revoked a copy (report ended)
         CREATE INDEX audit_object ON audit(object, kind);
-        PRAGMA user_version = 6;
         """,
     )
+    db.execute(f"PRAGMA user_version = {_number('m006_reports')}")
 
 
 SCHEMA_VERSION = len(migrations._migrations)
