@@ -17,14 +17,22 @@ Each section is one entry of :data:`SECTIONS`; later kinds of object
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from os import PathLike
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from secmsg_cli.engine.addresses import AddressError, normalise_address, normalise_member
+from secmsg_cli.engine.addresses import (
+    AddressError,
+    domain_of,
+    is_internal,
+    normalise_address,
+    normalise_member,
+)
 from secmsg_cli.errors import ConfigError, shorten
 from secmsg_cli.model import (
     ACCOUNT_FIELDS,
@@ -50,6 +58,7 @@ from secmsg_cli.problems import (
     did_you_mean,
 )
 from secmsg_cli.store.policies import content_definition_fields, policy_fields
+from secmsg_cli.store.templates import check_template, template_fields
 from secmsg_cli.validate import (
     check_content_definition,
     check_definition_field,
@@ -63,6 +72,7 @@ if TYPE_CHECKING:
 FORMAT_VERSION = 1
 
 DOMAIN_FIELDS = ("name", "type")
+USER_FIELDS = ("address",)
 GROUP_FIELDS = ("name", "members")
 ATTRIBUTE_FIELDS = ("address", "values")
 FOLDER_FIELDS = ("path", "publish_to")
@@ -78,23 +88,28 @@ class Config:
 
     account: dict[str, Any] = field(default_factory=dict)
     domains: list[tuple[str, str]] = field(default_factory=list)
+    users: list[str] = field(default_factory=list)
     groups: list[tuple[str, list[str]]] = field(default_factory=list)
     attributes: list[tuple[str, dict[str, str]]] = field(default_factory=list)
     folders: list[tuple[str, list[str] | None]] = field(default_factory=list)
     definitions: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
     content_definitions: list[dict[str, Any]] = field(default_factory=list)
     policies: list[dict[str, Any]] = field(default_factory=list)
+    notification_templates: list[dict[str, Any]] = field(default_factory=list)
 
 
 # --- export -----------------------------------------------------------------
 
 
-def export_document(store: Store) -> dict[str, Any]:
-    """The store's configuration as a plain document (docs/configuration.md field names)."""
+def export_document(store: Store, *, logos: bool = False) -> dict[str, Any]:
+    """The store's configuration as a plain document (docs/configuration.md field names).
+    A template's logo is its path; with ``logos`` (what ``plan`` compares) also
+    ``logo_sha256`` and the bytes, ``logo_data``."""
     doc: dict[str, Any] = {
         "account": {name: getattr(store.account(), name) for name in ACCOUNT_FIELDS}
     }
     doc["domains"] = [{"name": d.name, "type": d.type} for d in store.domains()]
+    doc["users"] = [{"address": u["address"]} for u in store.users()]
     doc["groups"] = [{"name": g.name, "members": list(g.members)} for g in store.groups()]
     by_address: dict[str, dict[str, str]] = {}
     for row in store.attributes():
@@ -109,6 +124,14 @@ def export_document(store: Store) -> dict[str, Any]:
             entry["publish_to"] = list(f.publish_to)
         folders.append(entry)
     doc["folders"] = folders
+    templates = []
+    for t in store.template_records.templates():
+        entry = template_fields(t)
+        if logos and t.logo_data is not None:
+            entry["logo_sha256"] = hashlib.sha256(t.logo_data).hexdigest()
+            entry["logo_data"] = t.logo_data
+        templates.append(entry)
+    doc["notification_templates"] = templates
     definitions = []
     for d in store.definitions():
         if d.builtin:
@@ -426,6 +449,36 @@ def _validate_domains(doc: Mapping[str, Any], cfg: Config, p: Problems) -> None:
         cfg.domains.append((name, dtype))
 
 
+def _validate_users(doc: Mapping[str, Any], cfg: Config, p: Problems) -> None:
+    """The directory's users: addresses at one of the account's domains
+    (``secmsg user add`` accepts no other), each once."""
+    domains = {name for name, _ in cfg.domains}
+    seen: set[str] = set()
+    for i, item in _entries(doc, "users", p):
+        at = _at(p, "users", i)
+        _known(at, item, USER_FIELDS)
+        if not _required(at, item, "address"):
+            continue
+        if not isinstance(item["address"], str):
+            at.add("address", "expected an address (a string)")
+            continue
+        address = at.check("address", normalise_address, item["address"])
+        if address is None:
+            continue
+        if not is_internal(address, domains):
+            at.add(
+                "address",
+                f"{address} is not at one of the account's domains (declare "
+                f"{domain_of(address)} in [[domains]]): users are internal addresses",
+            )
+            continue
+        if address in seen:
+            at.add("address", f"user {address} is declared twice")
+            continue
+        seen.add(address)
+        cfg.users.append(address)
+
+
 def _string_list(value: Any, what: str) -> list[str]:
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise ValueError(f"{what}: expected a list of strings")
@@ -567,7 +620,11 @@ def _definition_fields(
 
 
 def _validate_definitions(
-    doc: Mapping[str, Any], cfg: Config, p: Problems, folders: set[str]
+    doc: Mapping[str, Any],
+    cfg: Config,
+    p: Problems,
+    folders: set[str],
+    templates: set[str],
 ) -> set[str]:
     paths: set[str] = set()
     entries = _entries(doc, "definitions", p)
@@ -594,6 +651,15 @@ def _validate_definitions(
         if folder.lower() == BUILTIN_FOLDER.lower() and description.lower() in BUILTIN_DESCRIPTIONS:
             at.add("description", "built-in definitions are not part of the configuration")
             continue
+        template = settings.get("notification_template")
+        if template is not None and template.lower() not in templates:
+            at.add(
+                "notification_template",
+                f"notification template {template!r} is not declared in [[notification_templates]]"
+                + did_you_mean(template, [t["name"] for t in cfg.notification_templates]),
+                code="SM106",
+            )
+            continue
         key = f"{folder}/{description}".lower()
         if key in paths:
             at.add("description", f"definition {folder}/{description!r} is declared twice")
@@ -602,6 +668,92 @@ def _validate_definitions(
         kept = {k: v for k, v in settings.items() if v is not None or k == "banner"}
         cfg.definitions.append((folder, description, kept))
     return paths
+
+
+def logo_files(store: Store) -> list[tuple[str, bytes]]:
+    """The logo files an exported configuration refers to: (path relative to
+    the configuration file, bytes)."""
+    return [
+        (t.logo, t.logo_data)
+        for t in store.template_records.templates()
+        if t.logo is not None and t.logo_data is not None
+    ]
+
+
+def _config_dir(source: Source) -> Path:
+    """Where a configuration's relative paths (a logo) start: its file's
+    directory, or the current one for standard input."""
+    from pathlib import Path
+
+    return Path.cwd() if source.name == "-" else Path(source.name).parent
+
+
+def _checked_name(value: object, _: str) -> str:
+    from secmsg_cli.model import check_template_name
+
+    return check_template_name(value)
+
+
+def _checked_logo(value: object, _: str) -> str:
+    from secmsg_cli.model import check_logo_path
+
+    return check_logo_path(value)
+
+
+def _template_checks() -> dict[str, Callable[[object, str], object]]:
+    from secmsg_cli.model import check_template_body, check_template_line
+
+    return {
+        "name": _checked_name,
+        "subject": check_template_line,
+        "sender_name": check_template_line,
+        "html": check_template_body,
+        "text": check_template_body,
+        "logo": _checked_logo,
+    }
+
+
+def _validate_templates(
+    doc: Mapping[str, Any], cfg: Config, p: Problems, source: Source
+) -> set[str]:
+    """``[[notification_templates]]``: each checked as the store checks it,
+    its logo read from the file it names, relative to the configuration file."""
+    from secmsg_cli.errors import SecmsgError
+    from secmsg_cli.model import TEMPLATE_FIELDS, check_logo_path, logo_type
+
+    names: set[str] = set()
+    for i, item in _entries(doc, "notification_templates", p):
+        at = _at(p, "notification_templates", i, str(item.get("name", "?")))
+        _known(at, item, TEMPLATE_FIELDS)
+        if not _required(at, item, "name", "subject", "html", "text"):
+            continue
+        before = len(p)
+        for key, check in _template_checks().items():
+            if item.get(key) is not None:
+                at.check(key, check, item[key], key)
+        raw = {k: v for k, v in item.items() if k in TEMPLATE_FIELDS}
+        if "logo" in raw and len(p) == before:
+            file = _config_dir(source) / check_logo_path(raw["logo"])
+            try:
+                raw["logo_data"] = file.read_bytes()
+                logo_type(raw["logo_data"], f"logo {raw['logo']!r}")
+            except OSError as exc:
+                at.add(
+                    "logo",
+                    f"cannot read the logo {str(file)!r}: {exc.strerror or exc}",
+                    code="SM109",
+                )
+            except SecmsgError as exc:
+                at.add("logo", str(exc), code="SM109")
+        if len(p) > before:
+            continue
+        values = check_template(raw)
+        if values["name"].lower() in names:
+            at.add("name", f"notification template {values['name']!r} is declared twice")
+            continue
+        names.add(values["name"].lower())
+        cfg.notification_templates.append(values)
+    return names
 
 
 BUILTIN_PATHS = {
@@ -729,9 +881,11 @@ def _validate_policies(
 KNOWN_SECTIONS = (
     "account",
     "domains",
+    "users",
     "groups",
     "attributes",
     "folders",
+    "notification_templates",
     "definitions",
     "content_definitions",
     "policies",
@@ -749,10 +903,12 @@ def validate_document(doc: Mapping[str, Any], source: Source) -> Config:
     cfg = Config()
     _validate_account(doc, cfg, p)
     _validate_domains(doc, cfg, p)
+    _validate_users(doc, cfg, p)
     groups = _validate_groups(doc, cfg, p)
     _validate_attributes(doc, cfg, p)
     folders = _validate_folders(doc, cfg, p, groups)
-    definitions = _validate_definitions(doc, cfg, p, folders)
+    templates = _validate_templates(doc, cfg, p, source)
+    definitions = _validate_definitions(doc, cfg, p, folders, templates)
     content_definitions = _validate_content_definitions(doc, cfg, p, definitions)
     attribute_names = {name.lower() for _, values in cfg.attributes for name in values}
     declared = _Declared(definitions, content_definitions, groups, attribute_names, cfg)
@@ -775,6 +931,8 @@ def import_config(store: Store, cfg: Config, *, source: str = "<config>") -> dic
         store.set_account(cfg.account)
         for name, dtype in cfg.domains:
             store.add_domain(name, dtype)
+        if cfg.users:
+            store.add_users(cfg.users)
         for name, members in cfg.groups:
             store.create_group(name, members)
         for address, values in cfg.attributes:
@@ -784,6 +942,8 @@ def import_config(store: Store, cfg: Config, *, source: str = "<config>") -> dic
                 store.set_folder_publish(BUILTIN_FOLDER, publish)
             else:
                 store.create_folder(path, publish)
+        for values in cfg.notification_templates:
+            store.template_records.create_template(values)
         for folder, description, settings in cfg.definitions:
             store.create_definition(folder, description, **settings)
         for values in cfg.content_definitions:
@@ -793,6 +953,7 @@ def import_config(store: Store, cfg: Config, *, source: str = "<config>") -> dic
             store.create_policy(_policy_raw(values))
         counts = {
             "domains": len(cfg.domains),
+            "users": len(cfg.users),
             "groups": len(cfg.groups),
             "attributes": len(cfg.attributes),
             "folders": len(cfg.folders),
@@ -800,6 +961,8 @@ def import_config(store: Store, cfg: Config, *, source: str = "<config>") -> dic
             "content_definitions": len(cfg.content_definitions),
             "policies": len(cfg.policies),
         }
+        if cfg.notification_templates:  # said only when there are some
+            counts["notification_templates"] = len(cfg.notification_templates)
         store.audit("import", "config", source, None, counts)
     return counts
 

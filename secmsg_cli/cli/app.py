@@ -257,6 +257,7 @@ def _register() -> None:
         policy,
         schema,
         simulate,
+        template,
         test_cmd,
     )
 
@@ -268,12 +269,14 @@ def _register() -> None:
     folder.register(app)
     definition.register(app)
     content_definition.register(app)
+    template.register(app)
     policy.register(app)
     simulate.register(app)
-    from secmsg_cli.cli import deliver, portal, user
+    from secmsg_cli.cli import deliver, portal, report, user
 
     deliver.register(app)
     portal.register(app)
+    report.register(app)
     user.register(app)
     test_cmd.register(app)
     config_cmds.register(app)

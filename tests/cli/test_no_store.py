@@ -65,6 +65,9 @@ USES_A_STORE = {
     "content-definition show": ["Card"],
     "content-definition update": ["Card", "--line", '1 "card"'],
     "content-definition delete": ["Card"],
+    "notification-template list": [],
+    "notification-template show": ["Branded"],
+    "notification-template remove": ["Branded"],
     "policy create": ["Counsel", "--definition", "Default/All Recipients", "--to", "external"],
     "policy list": [],
     "policy show": ["1"],
@@ -97,12 +100,18 @@ USES_A_STORE = {
     "portal expire": ["1"],
     "portal sweep": ["--at", AT],
     "portal serve": ["--port", "0"],
+    "report messages": [],
+    "report reads": [],
+    "report expiring": [],
+    "report ended": [],
+    "report senders": [],
     "user add": ["a@example.com"],
     "user list": [],
     "user remove": ["a@example.com"],
 }
 CREATES = {"init", "import", "apply"}
-NO_STORE_NEEDED = {"db path", "schema"}
+# report run reads a run file; without a store it leaves out what never fired
+NO_STORE_NEEDED = {"db path", "schema", "report run"}
 
 
 def _commands() -> set[str]:
