@@ -444,7 +444,9 @@ def serve(
     fixed = parse_at(at, tz) if at is not None else None
     box = _outbox(store, outbox)
     portal_url = store.account().portal_url
-    store.close()  # each request opens its own connection, in its own thread
+    # closed before serving: the app opens one connection per request, and
+    # this process must never hold two at once (see web.app.create_app)
+    store.close()
     if not public and not _loopback(host):
         raise InvalidInput(
             f"--host {host} is not a loopback address: other machines could reach the portal "

@@ -265,8 +265,13 @@ def create_app(settings: Settings) -> Starlette:
 
     def with_store(fn: Callable[[Store], T]) -> T:
         # One connection per request, in its thread, and one request at a
-        # time: the store takes one writer anyway, and this process never
-        # holds two connections to it at once.
+        # time: the store takes one writer anyway, and this process must
+        # never hold two connections to it at once. Opening a Store reads
+        # the file's header with a plain open() and close(), and closing any
+        # descriptor of the file drops every POSIX lock the process holds on
+        # it, those of a connection still open included (SQLite's "How To
+        # Corrupt" 2.2): another process then checkpoints and removes the WAL
+        # under that connection, which reads the store as malformed.
         with one_at_a_time, Store(settings.db) as store:
             return fn(store)
 

@@ -27,3 +27,58 @@ def test_a_port_in_use_is_one_line(demo):
 
 def test_a_bad_at_is_refused_before_listening(demo):
     assert_error(demo("portal", "serve", "--at", "tomorrowish"), 1, "--at")
+
+
+@pytest.mark.slow  # a real server process
+def test_the_running_portal_sees_what_other_commands_write(demo, tmp_path, _isolated_store):
+    """The server process opens one store connection at a time: with a
+    second one open, a connection opened after another process had written
+    read the store as malformed (closing any descriptor of the file drops the
+    process's SQLite locks). Ctrl-C ends it with 130, quietly."""
+    import http.client
+    import os
+    import signal
+    import subprocess
+    import sys
+    from urllib.parse import urlsplit
+
+    from tests.conftest import FIXTURES
+    from tests.helpers import ok
+    from tests.web.conftest import links_in
+
+    outbox = tmp_path / "outbox"
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "secmsg_cli",
+            "portal",
+            "serve",
+            "--port",
+            "0",
+            "--at",
+            "2026-11-28T09:00:00Z",
+            "--outbox",
+            str(outbox),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "SECMSG_DB": str(_isolated_store)},
+    )
+    try:
+        url = proc.stdout.readline().split(" at ", 1)[1].split()[0]
+        ok(demo("account", "set", "--portal-url", url.rstrip("/")))
+        message = FIXTURES / "messages" / "01-confidential-subject-to-counsel.eml"
+        ok(demo("-q", "deliver", message, "--outbox", outbox, "--at", "2026-11-27T10:00:00Z"))
+        link = urlsplit(links_in(outbox)[1])
+        conn = http.client.HTTPConnection(link.hostname, link.port, timeout=10)
+        conn.request("GET", f"{link.path}?{link.query}")
+        answer = conn.getresponse()
+        assert answer.status == 303, answer.read()[:2000]
+        assert answer.getheader("location") == "/portal/"
+        conn.close()
+    finally:
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=15)
+    assert proc.returncode == 130 and "error" not in err and "Traceback" not in err, err
