@@ -17,11 +17,13 @@ Each section is one entry of :data:`SECTIONS`; later kinds of object
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from os import PathLike
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from secmsg_cli.engine.addresses import AddressError, normalise_address, normalise_member
@@ -50,6 +52,7 @@ from secmsg_cli.problems import (
     did_you_mean,
 )
 from secmsg_cli.store.policies import content_definition_fields, policy_fields
+from secmsg_cli.store.templates import check_template, template_fields
 from secmsg_cli.validate import (
     check_content_definition,
     check_definition_field,
@@ -84,13 +87,16 @@ class Config:
     definitions: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
     content_definitions: list[dict[str, Any]] = field(default_factory=list)
     policies: list[dict[str, Any]] = field(default_factory=list)
+    notification_templates: list[dict[str, Any]] = field(default_factory=list)
 
 
 # --- export -----------------------------------------------------------------
 
 
-def export_document(store: Store) -> dict[str, Any]:
-    """The store's configuration as a plain document (docs/configuration.md field names)."""
+def export_document(store: Store, *, logos: bool = False) -> dict[str, Any]:
+    """The store's configuration as a plain document (docs/configuration.md field names).
+    A template's logo is its path; with ``logos`` (what ``plan`` compares) also
+    ``logo_sha256`` and the bytes, ``logo_data``."""
     doc: dict[str, Any] = {
         "account": {name: getattr(store.account(), name) for name in ACCOUNT_FIELDS}
     }
@@ -109,6 +115,14 @@ def export_document(store: Store) -> dict[str, Any]:
             entry["publish_to"] = list(f.publish_to)
         folders.append(entry)
     doc["folders"] = folders
+    templates = []
+    for t in store.template_records.templates():
+        entry = template_fields(t)
+        if logos and t.logo_data is not None:
+            entry["logo_sha256"] = hashlib.sha256(t.logo_data).hexdigest()
+            entry["logo_data"] = t.logo_data
+        templates.append(entry)
+    doc["notification_templates"] = templates
     definitions = []
     for d in store.definitions():
         if d.builtin:
@@ -567,7 +581,11 @@ def _definition_fields(
 
 
 def _validate_definitions(
-    doc: Mapping[str, Any], cfg: Config, p: Problems, folders: set[str]
+    doc: Mapping[str, Any],
+    cfg: Config,
+    p: Problems,
+    folders: set[str],
+    templates: set[str],
 ) -> set[str]:
     paths: set[str] = set()
     entries = _entries(doc, "definitions", p)
@@ -594,6 +612,15 @@ def _validate_definitions(
         if folder.lower() == BUILTIN_FOLDER.lower() and description.lower() in BUILTIN_DESCRIPTIONS:
             at.add("description", "built-in definitions are not part of the configuration")
             continue
+        template = settings.get("notification_template")
+        if template is not None and template.lower() not in templates:
+            at.add(
+                "notification_template",
+                f"notification template {template!r} is not declared in [[notification_templates]]"
+                + did_you_mean(template, [t["name"] for t in cfg.notification_templates]),
+                code="SM106",
+            )
+            continue
         key = f"{folder}/{description}".lower()
         if key in paths:
             at.add("description", f"definition {folder}/{description!r} is declared twice")
@@ -602,6 +629,92 @@ def _validate_definitions(
         kept = {k: v for k, v in settings.items() if v is not None or k == "banner"}
         cfg.definitions.append((folder, description, kept))
     return paths
+
+
+def logo_files(store: Store) -> list[tuple[str, bytes]]:
+    """The logo files an exported configuration refers to: (path relative to
+    the configuration file, bytes)."""
+    return [
+        (t.logo, t.logo_data)
+        for t in store.template_records.templates()
+        if t.logo is not None and t.logo_data is not None
+    ]
+
+
+def _config_dir(source: Source) -> Path:
+    """Where a configuration's relative paths (a logo) start: its file's
+    directory, or the current one for standard input."""
+    from pathlib import Path
+
+    return Path.cwd() if source.name == "-" else Path(source.name).parent
+
+
+def _checked_name(value: object, _: str) -> str:
+    from secmsg_cli.model import check_template_name
+
+    return check_template_name(value)
+
+
+def _checked_logo(value: object, _: str) -> str:
+    from secmsg_cli.model import check_logo_path
+
+    return check_logo_path(value)
+
+
+def _template_checks() -> dict[str, Callable[[object, str], object]]:
+    from secmsg_cli.model import check_template_body, check_template_line
+
+    return {
+        "name": _checked_name,
+        "subject": check_template_line,
+        "sender_name": check_template_line,
+        "html": check_template_body,
+        "text": check_template_body,
+        "logo": _checked_logo,
+    }
+
+
+def _validate_templates(
+    doc: Mapping[str, Any], cfg: Config, p: Problems, source: Source
+) -> set[str]:
+    """``[[notification_templates]]``: each checked as the store checks it,
+    its logo read from the file it names, relative to the configuration file."""
+    from secmsg_cli.errors import SecmsgError
+    from secmsg_cli.model import TEMPLATE_FIELDS, check_logo_path, logo_type
+
+    names: set[str] = set()
+    for i, item in _entries(doc, "notification_templates", p):
+        at = _at(p, "notification_templates", i, str(item.get("name", "?")))
+        _known(at, item, TEMPLATE_FIELDS)
+        if not _required(at, item, "name", "subject", "html", "text"):
+            continue
+        before = len(p)
+        for key, check in _template_checks().items():
+            if item.get(key) is not None:
+                at.check(key, check, item[key], key)
+        raw = {k: v for k, v in item.items() if k in TEMPLATE_FIELDS}
+        if "logo" in raw and len(p) == before:
+            file = _config_dir(source) / check_logo_path(raw["logo"])
+            try:
+                raw["logo_data"] = file.read_bytes()
+                logo_type(raw["logo_data"], f"logo {raw['logo']!r}")
+            except OSError as exc:
+                at.add(
+                    "logo",
+                    f"cannot read the logo {str(file)!r}: {exc.strerror or exc}",
+                    code="SM109",
+                )
+            except SecmsgError as exc:
+                at.add("logo", str(exc), code="SM109")
+        if len(p) > before:
+            continue
+        values = check_template(raw)
+        if values["name"].lower() in names:
+            at.add("name", f"notification template {values['name']!r} is declared twice")
+            continue
+        names.add(values["name"].lower())
+        cfg.notification_templates.append(values)
+    return names
 
 
 BUILTIN_PATHS = {
@@ -732,6 +845,7 @@ KNOWN_SECTIONS = (
     "groups",
     "attributes",
     "folders",
+    "notification_templates",
     "definitions",
     "content_definitions",
     "policies",
@@ -752,7 +866,8 @@ def validate_document(doc: Mapping[str, Any], source: Source) -> Config:
     groups = _validate_groups(doc, cfg, p)
     _validate_attributes(doc, cfg, p)
     folders = _validate_folders(doc, cfg, p, groups)
-    definitions = _validate_definitions(doc, cfg, p, folders)
+    templates = _validate_templates(doc, cfg, p, source)
+    definitions = _validate_definitions(doc, cfg, p, folders, templates)
     content_definitions = _validate_content_definitions(doc, cfg, p, definitions)
     attribute_names = {name.lower() for _, values in cfg.attributes for name in values}
     declared = _Declared(definitions, content_definitions, groups, attribute_names, cfg)
@@ -784,6 +899,8 @@ def import_config(store: Store, cfg: Config, *, source: str = "<config>") -> dic
                 store.set_folder_publish(BUILTIN_FOLDER, publish)
             else:
                 store.create_folder(path, publish)
+        for values in cfg.notification_templates:
+            store.template_records.create_template(values)
         for folder, description, settings in cfg.definitions:
             store.create_definition(folder, description, **settings)
         for values in cfg.content_definitions:
@@ -800,6 +917,8 @@ def import_config(store: Store, cfg: Config, *, source: str = "<config>") -> dic
             "content_definitions": len(cfg.content_definitions),
             "policies": len(cfg.policies),
         }
+        if cfg.notification_templates:  # said only when there are some
+            counts["notification_templates"] = len(cfg.notification_templates)
         store.audit("import", "config", source, None, counts)
     return counts
 

@@ -26,10 +26,21 @@ SM105       unsupported-regex            error     a content-examination regex t
                                                    group, a possessive quantifier, or a pattern too large;
                                                    refused when written, found in a store written before.
                                                    The definition fails closed until it is fixed
+SM106       dangling-template            error     a definition names a notification template that does not
+                                                   exist
+SM107       template-without-link        error     a notification template whose HTML or text body has no
+                                                   ``[portal_link]``: the recipient could not reach the message
+SM108       unrenderable-html            error     a notification template's HTML that does not parse as
+                                                   balanced markup: an end tag that closes nothing or the wrong
+                                                   element, an element that needs an end tag left open, or a
+                                                   tag or comment left unterminated
+SM109       bad-logo                     error     a notification template's logo that is not a PNG, JPEG or
+                                                   GIF image, is too large, or cannot be read
 SM201       untriggerable-definition     warning   a definition that no policy or content definition uses and
                                                    that no sender can choose (its folder is published to
                                                    nobody, or only to empty groups): nothing can ever apply it
 SM202       unused-content-definition    warning   a content definition that no content-examination policy uses
+SM203       unused-template              warning   a notification template that no definition uses
 SM301       ambiguous-policies           warning   two secure-messaging (or two bypass) policies with the same
                                                    key (override, from rank, to rank) that can both apply to
                                                    one sender/recipient pair at the same time: only the lower
@@ -50,6 +61,9 @@ SM306       unmatchable-target           warning   a policy target that no addre
                                                    internal domain is registered
 SM401       unknown-banner-tag           warning   a definition's banner has a bracketed word that is not a
                                                    tag; it is printed as written (docs/decisions.md)
+SM402       unknown-template-tag         warning   a notification template's subject, sender name, HTML or
+                                                   text has a bracketed word that is not a tag; it is sent as
+                                                   written (docs/configuration.md)
 SM501       empty-group                  warning   a group with no members that a policy target or a folder's
                                                    ``publish_to`` uses
 SM601       regex-dialect                warning   a content-examination regex that means something else in
@@ -70,15 +84,17 @@ names, plus one unregistered domain and one new subdomain of each wildcard.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
+from html.parser import HTMLParser
 
 from secmsg_cli.engine.addresses import domain_of
-from secmsg_cli.engine.render import TAGS, unknown_tags
+from secmsg_cli.engine.render import NOTIFICATION_TAGS, TAGS, unknown_tags
 from secmsg_cli.engine.snapshot import CompiledPolicy, Snapshot, target_key
-from secmsg_cli.errors import clip
-from secmsg_cli.model import EVERYONE, Folder, Policy, Target
+from secmsg_cli.errors import InvalidInput, clip, did_you_mean
+from secmsg_cli.model import EVERYONE, Folder, NotificationTemplate, Policy, Target, logo_type
 from secmsg_cli.problems import Problem, diagnostic
 
 __all__ = [
@@ -138,12 +154,32 @@ RULES: tuple[Rule, ...] = (
         "a content-examination regex the linear-time matcher cannot run",
     ),
     Rule(
+        "SM106",
+        "dangling-template",
+        "error",
+        "a definition names a missing notification template",
+    ),
+    Rule(
+        "SM107",
+        "template-without-link",
+        "error",
+        "a notification template body without [portal_link]",
+    ),
+    Rule(
+        "SM108",
+        "unrenderable-html",
+        "error",
+        "a notification template's HTML that is not balanced markup",
+    ),
+    Rule("SM109", "bad-logo", "error", "a template logo that is not a small PNG, JPEG or GIF"),
+    Rule(
         "SM201",
         "untriggerable-definition",
         "warning",
         "a definition nothing uses and no sender can choose",
     ),
     Rule("SM202", "unused-content-definition", "warning", "a content definition no policy uses"),
+    Rule("SM203", "unused-template", "warning", "a notification template no definition uses"),
     Rule(
         "SM301",
         "ambiguous-policies",
@@ -173,6 +209,12 @@ RULES: tuple[Rule, ...] = (
     Rule(
         "SM401", "unknown-banner-tag", "warning", "a banner uses a bracketed word that is not a tag"
     ),
+    Rule(
+        "SM402",
+        "unknown-template-tag",
+        "warning",
+        "a notification template uses a bracketed word that is not a tag",
+    ),
     Rule("SM501", "empty-group", "warning", "an empty group used by a policy or folder publishing"),
     Rule(
         "SM601",
@@ -199,6 +241,9 @@ class Finding:
     file: str | None = None
     line: int | None = None
     column: int | None = None
+    # where a configuration file writes what the finding is about: (section,
+    # the object's name or path, field); lint FILE turns it into line:column
+    place: tuple[str, str, str | None] | None = None
 
     def to_dict(self) -> dict[str, str | int | None]:
         """The fields, the place first (as JSON shows them)."""
@@ -221,6 +266,7 @@ def _finding(
     file: str | None = None,
     line: int | None = None,
     column: int | None = None,
+    place: tuple[str, str, str | None] | None = None,
 ) -> Finding:
     """A finding; its text cut as every error is (a 1 MB value in a config
     file is named, not echoed whole: :func:`~secmsg_cli.errors.clip`)."""
@@ -234,6 +280,7 @@ def _finding(
         file,
         line,
         column,
+        place,
     )
 
 
@@ -699,6 +746,169 @@ def _banners(snapshot: Snapshot) -> Iterator[Finding]:
             )
 
 
+# HTML elements without content (never closed) and those whose end tag may
+# be left out (closed by what follows them, or by the end of the document).
+_VOID = frozenset(
+    [
+        "area",
+        "base",
+        "br",
+        "col",
+        "embed",
+        "hr",
+        "img",
+        "input",
+        "link",
+        "meta",
+        "param",
+        "source",
+        "track",
+        "wbr",
+    ]
+)
+_OPTIONAL_END = frozenset(
+    [
+        "p",
+        "li",
+        "dt",
+        "dd",
+        "tr",
+        "td",
+        "th",
+        "thead",
+        "tbody",
+        "tfoot",
+        "option",
+        "optgroup",
+        "colgroup",
+        "caption",
+        "html",
+        "head",
+        "body",
+        "rb",
+        "rt",
+        "rtc",
+        "rp",
+    ]
+)
+_TAG_LEFT_OPEN = re.compile(r"<[A-Za-z/!?]")
+
+
+class _Markup(HTMLParser):
+    """The first reason HTML will not render as written (None when it
+    does): balanced markup is every element that needs an end tag closed, in
+    order, no end tag without its element, and no tag or comment left
+    unterminated (the parser then hands it over as text)."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.open: list[tuple[str, int]] = []
+        self.problem: str | None = None
+
+    def _fail(self, text: str) -> None:
+        if self.problem is None:
+            self.problem = text
+
+    def handle_starttag(self, tag: str, attrs: object) -> None:
+        if tag not in _VOID:
+            self.open.append((tag, self.getpos()[0]))
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in _VOID:
+            return
+        line = self.getpos()[0]
+        if not any(t == tag for t, _ in self.open):
+            self._fail(f"line {line}: </{tag}> closes no open <{tag}>")
+            return
+        while self.open:
+            t, at = self.open.pop()
+            if t == tag:
+                return
+            if t not in _OPTIONAL_END:
+                self._fail(f"line {line}: </{tag}> closes <{tag}> while <{t}> (line {at}) is open")
+
+    def handle_data(self, data: str) -> None:
+        if _TAG_LEFT_OPEN.search(data):
+            self._fail(f"line {self.getpos()[0]}: a tag or comment is not terminated")
+
+    def finish(self, text: str) -> str | None:
+        self.feed(text)
+        if _TAG_LEFT_OPEN.search(self.rawdata):  # what the parser holds back: an unended tag
+            self._fail(f"line {self.getpos()[0]}: a tag or comment is not terminated")
+        self.close()
+        left = [(t, at) for t, at in self.open if t not in _OPTIONAL_END]
+        if left:
+            self._fail(f"<{left[-1][0]}> (line {left[-1][1]}) is never closed")
+        return self.problem
+
+
+def html_problem(text: str) -> str | None:
+    """Why ``text`` will not render as written, or None (:class:`_Markup`)."""
+    return _Markup().finish(text)
+
+
+def _templates(snapshot: Snapshot, templates: Sequence[NotificationTemplate]) -> Iterator[Finding]:
+    known = ", ".join(f"[{t}]" for t in NOTIFICATION_TAGS)
+    used = {
+        d.notification_template.lower()
+        for d in snapshot.definitions.values()
+        if d.notification_template
+    }
+    names = {t.name.lower() for t in templates}
+    for path, d in sorted(snapshot.definitions.items()):
+        name = d.notification_template
+        if name and name.lower() not in names:
+            yield _finding(
+                "dangling-template",
+                f"definition '{d.path}'",
+                f"names notification template '{name}', which does not exist"
+                + did_you_mean(name, [t.name for t in templates]),
+                place=("definitions", path, "notification_template"),
+            )
+    for t in templates:
+        obj = f"notification template '{t.name}'"
+        for part, label in (("html", "HTML"), ("text", "text")):
+            if "[portal_link]" not in getattr(t, part):
+                yield _finding(
+                    "template-without-link",
+                    obj,
+                    f"its {label} body has no [portal_link]: the recipient could not reach the message",
+                    place=("notification_templates", t.name, part),
+                )
+        problem = html_problem(t.html)
+        if problem:
+            yield _finding(
+                "unrenderable-html",
+                obj,
+                f"its HTML will not render as written: {problem}",
+                place=("notification_templates", t.name, "html"),
+            )
+        if t.logo_data is not None:
+            try:
+                logo_type(t.logo_data)
+            except InvalidInput as exc:
+                yield _finding(
+                    "bad-logo", obj, str(exc), place=("notification_templates", t.name, "logo")
+                )
+        for part in ("subject", "sender_name", "html", "text"):
+            unknown = list(dict.fromkeys(unknown_tags(getattr(t, part) or "", NOTIFICATION_TAGS)))
+            if unknown:
+                shown = ", ".join(f"[{u}]" for u in unknown)
+                yield _finding(
+                    "unknown-template-tag",
+                    obj,
+                    f"{part} uses unknown tag(s) {shown}, sent as written (tags are {known})",
+                    place=("notification_templates", t.name, part),
+                )
+        if t.name.lower() not in used:
+            yield _finding(
+                "unused-template",
+                obj,
+                "no definition uses it (set notification_template on a definition)",
+                place=("notification_templates", t.name, None),
+            )
+
+
 def _empty_groups(snapshot: Snapshot, directory: _Directory) -> Iterator[Finding]:
     users: dict[str, list[str]] = {}
     for cp in _all_policies(snapshot):
@@ -747,9 +957,16 @@ def _regexes(snapshot: Snapshot) -> Iterator[Finding]:
                     )
 
 
-def lint(snapshot: Snapshot, at: datetime, *, folders: Iterable[Folder] = ()) -> list[Finding]:
+def lint(
+    snapshot: Snapshot,
+    at: datetime,
+    *,
+    folders: Iterable[Folder] = (),
+    templates: Sequence[NotificationTemplate] = (),
+) -> list[Finding]:
     """Every finding of the configuration at the aware time ``at``, sorted.
-    ``folders`` (optional) only gives folder paths as written, for the messages."""
+    ``folders`` (optional) only gives folder paths as written, for the messages;
+    ``templates`` are the notification templates (the engine does not read them)."""
     at = at.astimezone(UTC)
     directory = _Directory(snapshot, folders)
     findings: list[Finding] = []
@@ -760,6 +977,7 @@ def lint(snapshot: Snapshot, at: datetime, *, folders: Iterable[Folder] = ()) ->
     findings += _bidirectional(snapshot)
     findings += _targets(snapshot, directory)
     findings += _banners(snapshot)
+    findings += _templates(snapshot, templates)
     findings += _empty_groups(snapshot, directory)
     findings += _regexes(snapshot)
     return sort_findings(findings)

@@ -151,6 +151,7 @@ class Definition:
     banner: str | None = None
     routing: str = "external"
     builtin: bool = False
+    notification_template: str | None = None  # a template's name; None: the built-in notification
 
     @property
     def path(self) -> str:
@@ -170,7 +171,99 @@ DEFINITION_SETTINGS = (
     "max_extension",
     "read_receipt",
     "banner",
+    "notification_template",
 )
+
+
+# --- notification templates (docs/configuration.md) --------------------------------------
+
+#: The image types a template's logo may be, by the bytes it starts with.
+LOGO_TYPES = (
+    (b"\x89PNG\r\n\x1a\n", "image/png"),
+    (b"\xff\xd8\xff", "image/jpeg"),
+    (b"GIF87a", "image/gif"),
+    (b"GIF89a", "image/gif"),
+)
+#: A logo is sent with every notification: larger than this is refused.
+MAX_LOGO_BYTES = 512 * 1024
+MAX_TEMPLATE_BODY = 100_000
+
+
+@dataclass(frozen=True, slots=True)
+class NotificationTemplate:
+    """A named notification (docs/configuration.md): its subject, HTML and text
+    bodies and sender display name, each with tags (``[portal_link]``); an
+    optional logo embedded inline. ``logo`` is the file's path as the
+    configuration wrote it (relative to the configuration file); ``logo_data``
+    its bytes, ``logo_type`` their image type."""
+
+    id: int
+    name: str
+    subject: str
+    html: str
+    text: str
+    sender_name: str | None = None
+    logo: str | None = None
+    logo_type: str | None = None
+    logo_data: bytes | None = field(default=None, repr=False)
+
+
+TEMPLATE_FIELDS = ("name", "subject", "sender_name", "html", "text", "logo")
+
+
+def check_template_name(value: object) -> str:
+    return _text(value, "notification template name", max_len=100)
+
+
+def check_template_line(value: object, what: str) -> str:
+    """A subject or a sender display name (tags allowed): one line of text."""
+    return _text(value, what, max_len=500)
+
+
+def check_template_body(value: object, what: str) -> str:
+    if not isinstance(value, str):
+        raise InvalidInput(f"invalid {what} {value!r}: expected text")
+    if not value.strip():
+        raise InvalidInput(f"invalid {what}: it cannot be empty")
+    if _SURROGATE.search(value):
+        raise InvalidInput(f"invalid {what}: text that is not valid UTF-8")
+    bad = _CONTROL.search(value.replace("\n", "").replace("\t", "").replace("\r", ""))
+    if bad:
+        raise InvalidInput(f"invalid {what}: control character {bad.group()!r} is not allowed")
+    if len(value) > MAX_TEMPLATE_BODY:
+        raise InvalidInput(f"invalid {what}: longer than {MAX_TEMPLATE_BODY} characters")
+    return value.replace("\r\n", "\n")
+
+
+def check_logo_path(value: object) -> str:
+    """A logo's path as a configuration writes it: relative, inside the
+    configuration's directory (no ``..``, not absolute), ``/`` between levels."""
+    text = _text(value, "logo", max_len=500)
+    parts = text.replace("\\", "/").split("/")
+    if text.startswith(("/", "\\")) or (len(parts[0]) == 2 and parts[0][1] == ":"):
+        raise InvalidInput(
+            f"invalid logo {text!r}: give a path relative to the configuration file, such as logo.png"
+        )
+    if any(part in ("", ".", "..") for part in parts):
+        raise InvalidInput(
+            f"invalid logo {text!r}: the file must be inside the configuration file's directory "
+            "(no '..', '.' or empty level)"
+        )
+    return "/".join(parts)
+
+
+def logo_type(data: bytes, what: str = "logo") -> str:
+    """The image type of a logo's bytes; InvalidInput when not a PNG, JPEG or
+    GIF image or larger than :data:`MAX_LOGO_BYTES`."""
+    if len(data) > MAX_LOGO_BYTES:
+        raise InvalidInput(
+            f"invalid {what}: {len(data)} bytes, larger than {MAX_LOGO_BYTES} "
+            "(it is sent with every notification)"
+        )
+    for magic, ctype in LOGO_TYPES:
+        if data.startswith(magic):
+            return ctype
+    raise InvalidInput(f"invalid {what}: not a PNG, JPEG or GIF image")
 
 
 # --- field validation -------------------------------------------------------

@@ -35,6 +35,7 @@ SECTIONS = (
     "groups",
     "attributes",
     "folders",
+    "notification_templates",
     "definitions",
     "content_definitions",
     "policies",
@@ -44,6 +45,7 @@ KIND_OF = {
     "groups": "group",
     "attributes": "attribute",
     "folders": "folder",
+    "notification_templates": "notification-template",
     "definitions": "definition",
     "content_definitions": "content-definition",
     "policies": "policy",
@@ -57,10 +59,15 @@ _KEYS: dict[str, Callable[[Mapping[str, Any]], str]] = {
     "groups": lambda e: str(e["name"]).lower(),
     "attributes": lambda e: str(e["address"]),
     "folders": lambda e: str(e["path"]).lower(),
+    "notification_templates": lambda e: str(e["name"]).lower(),
     "definitions": lambda e: f"{e['folder']}/{e['description']}".lower(),
     "content_definitions": lambda e: str(e["name"]).lower(),
     "policies": lambda e: str(e["id"]),
 }
+
+
+# Carried for apply, compared through another field: a logo's bytes (by logo_sha256).
+_NOT_SHOWN = frozenset({"logo_data"})
 
 
 def _key(section: str, entry: Mapping[str, Any]) -> str:
@@ -162,7 +169,7 @@ def desired_document(
     memory = Store(":memory:")
     try:
         import_config(memory, cfg)
-        return export_document(memory)
+        return export_document(memory, logos=True)
     finally:
         memory.close()
 
@@ -177,7 +184,7 @@ def _default_folder(doc: Mapping[str, Any]) -> dict[str, Any]:
 def make_plan(store: Store, cfg: Config, *, prune: bool = False) -> tuple[Plan, dict[str, Any]]:
     """Compare the store with a validated configuration. Returns the plan and
     the desired document (what the store will export after ``apply``)."""
-    current = export_document(store)
+    current = export_document(store, logos=True)
     seq = store.conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'policies'").fetchone()
     desired = desired_document(cfg, current, seq[0] if seq else 0)
     # Attribute names ignore case and the store keeps the spelling already in
@@ -207,7 +214,7 @@ def make_plan(store: Store, cfg: Config, *, prune: bool = False) -> tuple[Plan, 
             fields = {
                 k: (before.get(k), entry.get(k))
                 for k in set(before) | set(entry)
-                if before.get(k) != entry.get(k)
+                if before.get(k) != entry.get(k) and k not in _NOT_SHOWN
             }
             if fields:
                 changes.append(
@@ -287,11 +294,24 @@ def _create_definition(store: Store, after: Mapping[str, Any]) -> None:
     store.create_definition(after["folder"], after["description"], **settings)
 
 
+def _template_values(after: Mapping[str, Any]) -> dict[str, Any]:
+    """A template's fields as the store takes them (the logo's bytes, not its digest)."""
+    values = {k: v for k, v in after.items() if k != "logo_sha256"}
+    values.setdefault("sender_name", None)
+    values.setdefault("logo", None)
+    if values["logo"] is None:
+        values.pop("logo_data", None)
+    return values
+
+
 _CREATE: dict[str, Callable[[Store, Mapping[str, Any]], object]] = {
     "domain": lambda store, after: store.add_domain(after["name"], after["type"]),
     "group": lambda store, after: store.create_group(after["name"], after["members"]),
     "attribute": _create_attribute,
     "folder": lambda store, after: store.create_folder(after["path"], after.get("publish_to")),
+    "notification-template": lambda store, after: store.template_records.create_template(
+        _template_values(after)
+    ),
     "definition": _create_definition,
     "content-definition": lambda store, after: store.create_content_definition(after),
     "policy": lambda store, after: store.create_policy(dict(after)),
@@ -344,6 +364,12 @@ def _update_definition(
     store.update_definition(f"{after['folder']}/{after['description']}", **changed)
 
 
+def _update_template(
+    store: Store, c: Change, before: Mapping[str, Any], after: Mapping[str, Any]
+) -> None:
+    store.template_records.update_template(before["name"], _template_values(after))
+
+
 def _update_content_definition(
     store: Store, c: Change, before: Mapping[str, Any], after: Mapping[str, Any]
 ) -> None:
@@ -368,6 +394,7 @@ _UPDATE: dict[str, Callable[[Store, Change, Mapping[str, Any], Mapping[str, Any]
     "group": _update_group,
     "attribute": _update_attribute,
     "folder": _update_folder,
+    "notification-template": _update_template,
     "definition": _update_definition,
     "content-definition": _update_content_definition,
     "policy": _update_policy,
@@ -402,6 +429,9 @@ _DELETE: dict[str, Callable[[Store, Mapping[str, Any]], object]] = {
     "group": lambda store, before: store.delete_group(before["name"]),
     "attribute": _delete_attribute,
     "folder": lambda store, before: store.delete_folder(before["path"], recursive=False),
+    "notification-template": lambda store, before: store.template_records.delete_template(
+        before["name"]
+    ),
     "definition": lambda store, before: store.delete_definition(
         f"{before['folder']}/{before['description']}"
     ),

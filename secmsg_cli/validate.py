@@ -37,6 +37,7 @@ from secmsg_cli.model import (
     check_group_name,
     check_narrative,
     check_scan,
+    check_template_name,
     check_when,
 )
 
@@ -89,6 +90,10 @@ def check_definition_field(name: str, value: object) -> object:
         if len(value) > 20000:
             raise InvalidInput("invalid banner: longer than 20000 characters")
         return value if value.strip() else None
+    if name == "notification_template":
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return None  # the built-in notification
+        return check_template_name(value)
     if name == "description":
         return check_description(value)
     if name == "folder":

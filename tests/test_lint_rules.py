@@ -3,13 +3,23 @@ objects: each rule fires on a minimal case and keeps quiet on its near misses.""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
 
 from secmsg_cli import lint
 from secmsg_cli.engine.snapshot import build_snapshot
-from secmsg_cli.model import Account, ContentDefinition, Definition, Folder, Group, Policy, Target
+from secmsg_cli.model import (
+    Account,
+    ContentDefinition,
+    Definition,
+    Folder,
+    Group,
+    NotificationTemplate,
+    Policy,
+    Target,
+)
 
 AT = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)
 INTERNAL = Target("internal")
@@ -82,8 +92,8 @@ def snap(
     )
 
 
-def run(at: datetime = AT, **kw) -> list[lint.Finding]:
-    return lint.lint(snap(**kw), at)
+def run(at: datetime = AT, templates=(), **kw) -> list[lint.Finding]:
+    return lint.lint(snap(**kw), at, templates=templates)
 
 
 def codes(findings) -> list[str]:
@@ -301,6 +311,45 @@ CASES = [
         ),
         ["SM601", "SM601"],
         "content definition 'CD'",
+    ),
+]
+
+# notification templates (docs/configuration.md)
+LINK_HTML = '<p><a href="[portal_link]">Open</a></p>'
+T_OK = NotificationTemplate(1, "Brand", "From [sender_name]", LINK_HTML, "Open: [portal_link]")
+D_T = Definition(2, "Sec", "T", notification_template="Brand")
+CASES += [
+    (
+        "template missing",
+        dict(definitions=[D, replace(D_T, notification_template="Bran")]),
+        ["SM106"],
+        "definition 'Sec/T'",
+    ),
+    ("template fine and used", dict(definitions=[D, D_T], templates=[T_OK]), [], None),
+    (
+        "template without link in html and text",
+        dict(definitions=[D, D_T], templates=[replace(T_OK, html="<p>x</p>", text="x")]),
+        ["SM107", "SM107"],
+        "notification template 'Brand'",
+    ),
+    (
+        "template html unbalanced",
+        dict(definitions=[D, D_T], templates=[replace(T_OK, html=LINK_HTML + "</div>")]),
+        ["SM108"],
+        "notification template 'Brand'",
+    ),
+    (
+        "template logo not an image",
+        dict(definitions=[D, D_T], templates=[replace(T_OK, logo="l.png", logo_data=b"<svg/>")]),
+        ["SM109"],
+        "notification template 'Brand'",
+    ),
+    ("template unused", dict(templates=[T_OK]), ["SM203"], "notification template 'Brand'"),
+    (
+        "template unknown tag",
+        dict(definitions=[D, D_T], templates=[replace(T_OK, subject="[sendr] [portal_url]")]),
+        ["SM402"],
+        "notification template 'Brand'",
     ),
 ]
 

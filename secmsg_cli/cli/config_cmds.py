@@ -11,7 +11,7 @@ import typer
 
 from secmsg_cli.cli._common import OutputOpt, open_store, state
 from secmsg_cli.cli._output import Output, say, to_json, write_file
-from secmsg_cli.errors import Refused, SecmsgError
+from secmsg_cli.errors import OutputError, Refused, SecmsgError
 
 if TYPE_CHECKING:
     from secmsg_cli.config import Config
@@ -39,12 +39,25 @@ def export(
     secmsg export secmsg.toml
     secmsg export --format json > secmsg.json
     """
-    from secmsg_cli.config import dumps, export_document
+    from secmsg_cli.config import dumps, export_document, logo_files
 
     fmt = (
         format.value if format else ("json" if file and file.suffix.lower() == ".json" else "toml")
     )
-    text = dumps(export_document(open_store(ctx)), fmt)
+    store = open_store(ctx)
+    text = dumps(export_document(store), fmt)
+    # a template's logo is written where the configuration says, relative to
+    # FILE (standard output: the current directory), as import reads it
+    base = Path.cwd() if file is None else file.parent
+    for path, data in logo_files(store):
+        target = base / path
+        try:
+            if target.is_file() and target.read_bytes() == data:
+                continue
+            target.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise OutputError(f"cannot write the logo {target}: {exc.strerror or exc}") from None
+        write_file(target, data)
     if file is None:
         sys.stdout.write(text)
         return

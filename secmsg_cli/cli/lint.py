@@ -4,8 +4,9 @@ the rules and their codes are in :mod:`secmsg_cli.lint`."""
 from __future__ import annotations
 
 import sys
+from collections.abc import Mapping
 from enum import Enum
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -15,6 +16,7 @@ from secmsg_cli.cli._values import parse_at, printable
 
 if TYPE_CHECKING:
     from secmsg_cli.lint import Finding
+    from secmsg_cli.problems import Source
 
 COLUMNS = ["file", "line", "column", "code", "name", "severity", "object", "message"]
 
@@ -70,10 +72,43 @@ def _lint_file(path: str, at: str | None) -> list[Finding]:
         except SecmsgError as exc:  # valid, yet the store refuses it
             return invalid(exc)
         snapshot = store.snapshot()
-        found = rules.lint(snapshot, parse_at(at, snapshot.tz), folders=store.folders())
-        return [replace(f, file=path) for f in found]  # about the file, not a store
+        found = rules.lint(
+            snapshot,
+            parse_at(at, snapshot.tz),
+            folders=store.folders(),
+            templates=store.template_records.templates(),
+        )
+        # about the file, not a store: at the line of what it is about, when known
+        out = []
+        for f in found:
+            line, column = _located(f, doc, source)
+            out.append(replace(f, file=path, line=line or f.line, column=column or f.column))
+        return out
     finally:
         store.close()
+
+
+def _located(f: Finding, doc: Mapping[str, Any], source: Source) -> tuple[int | None, int | None]:
+    """The line and column where ``source`` writes what ``f`` is about (its
+    ``place``: section, name or path, field), or nothing when not known."""
+    if f.place is None:
+        return None, None
+    section, key, field = f.place
+    entries = doc.get(section)
+    if not isinstance(entries, list):
+        return None, None
+    for i, entry in enumerate(entries):
+        if not isinstance(entry, Mapping):
+            continue
+        name = (
+            f"{entry.get('folder')}/{entry.get('description')}"
+            if section == "definitions"
+            else entry.get("name")
+        )
+        if str(name).strip("/").lower() == key.lower():
+            where = source.locate((section, i) if field is None else (section, i, field))
+            return (None, None) if where is None else (where.line, where.column)
+    return None, None
 
 
 def _write(findings: list[Finding], form: LintFormat) -> None:
@@ -141,7 +176,12 @@ def lint(
     if file is None:
         store = open_store(ctx)
         snapshot = store.snapshot()
-        findings = rules.lint(snapshot, parse_at(at, snapshot.tz), folders=store.folders())
+        findings = rules.lint(
+            snapshot,
+            parse_at(at, snapshot.tz),
+            folders=store.folders(),
+            templates=store.template_records.templates(),
+        )
     else:
         findings = _lint_file(file, at)
     _write(findings, output)

@@ -8,7 +8,9 @@ messages with the standard library, and the views of a retained message.
   every other part, attachments included, is written back as it came, so the
   MIME structure and the attachments' bytes do not change. Bcc is removed.
 - :func:`notification`: "You've been sent a secure message", with the portal
-  link carrying the access token.
+  link carrying the access token; or, under a definition that chooses one,
+  the notification template's (:func:`render_notification`, a pure
+  function of the template and the tag values).
 - :func:`read_receipt`: an RFC 8098 message disposition notification.
 - :func:`reply`: a portal reply, threaded (In-Reply-To, References), quoting
   the original.
@@ -50,25 +52,29 @@ from secmsg_cli.engine.message import (
     parse_message,
     transfer_encoding,
 )
-from secmsg_cli.engine.render import NOTIFICATION_SUBJECT
+from secmsg_cli.engine.render import NOTIFICATION_SUBJECT, NOTIFICATION_TAGS, fill_tags
 
 if TYPE_CHECKING:
     from secmsg_cli.engine.message import Address
     from secmsg_cli.engine.render import Banner
+    from secmsg_cli.model import NotificationTemplate
     from secmsg_cli.store.portal import PortalCopy
 
 __all__ = [
     "OUTBOX_POLICY",
     "Attachment",
     "InboxCopies",
+    "Rendered",
     "View",
     "fmt_time",
     "non_delivery",
     "notification",
+    "notification_values",
     "portal_host",
     "printable_html",
     "read_receipt",
     "read_view",
+    "render_notification",
     "reply",
     "stamp_banner",
     "to_bytes",
@@ -424,9 +430,35 @@ def notification(
     tz: tzinfo,
     host: str,
     definition: str,
+    template: NotificationTemplate | None = None,
 ) -> email.message.EmailMessage:
     """The notification to a portal recipient (docs/decisions.md): from the sender,
-    subject ``You've been sent a secure message``, with the portal link."""
+    subject ``You've been sent a secure message``, with the portal link; or,
+    with a ``template``, that template filled in (:func:`render_notification`)."""
+    if template is not None:
+        values = notification_values(
+            recipient=recipient,
+            sender=sender,
+            sender_name=sender_name,
+            subject=subject,
+            sent=sent,
+            expires=expires,
+            link=link,
+            tz=tz,
+            definition=definition,
+        )
+        msg = _templated(
+            template,
+            values,
+            recipient=recipient,
+            sender=sender,
+            sender_name=sender_name,
+            portal_id=portal_id,
+            at=at,
+            host=host,
+        )
+        msg["X-Secmsg-Definition"] = mime.unstructured("X-Secmsg-Definition", definition)
+        return msg
     who = _shorter(f"{sender_name} <{sender}>" if sender_name else sender)
     shown_subject = _shorter(subject)
     until = fmt_time(expires, tz, never="no expiry")
@@ -465,6 +497,131 @@ def notification(
     )
     msg.add_alternative(page, subtype="html", cte="7bit" if page.isascii() else "8bit")
     msg["X-Secmsg-Definition"] = mime.unstructured("X-Secmsg-Definition", definition)
+    return msg
+
+
+# --- notification templates (docs/configuration.md) -----------------------------------------
+
+# RFC 5322: a line is at most 998 octets; a filled body with a longer line is
+# sent quoted-printable (which wraps it), else 7bit/8bit as the built-in is.
+_MAX_LINE = 998
+
+
+@dataclass(frozen=True, slots=True)
+class Rendered:
+    """A notification template filled in for one recipient: the Subject and
+    the From display name (plain text, before header encoding), the HTML body
+    (with the logo's ``<img>`` when the template has a logo) and the text body."""
+
+    subject: str
+    sender_name: str | None
+    html: str
+    text: str
+    logo_cid: str | None
+
+
+def notification_values(
+    *,
+    recipient: str,
+    sender: str,
+    sender_name: str | None,
+    subject: str,
+    sent: datetime,
+    expires: datetime | None,
+    link: str,
+    tz: tzinfo,
+    definition: str,
+) -> dict[str, str]:
+    """The tag values of one recipient's notification. Each is one line
+    (control characters and line breaks become spaces) and, but the link, at
+    most 400 characters, as the built-in notification shows them."""
+
+    def one_line(text: str) -> str:
+        return _shorter(" ".join(text.split()))
+
+    return {
+        "sender": one_line(sender),
+        "sender_name": one_line(sender_name or sender),
+        "recipient": one_line(recipient),
+        "subject": one_line(subject),
+        "sent": fmt_time(sent, tz),
+        "expires": fmt_time(expires, tz, never="no expiry"),
+        "definition": one_line(definition.rpartition("/")[2]),
+        "portal_link": " ".join(link.split()),
+    }
+
+
+def render_notification(
+    template: NotificationTemplate, values: dict[str, str], *, logo_cid: str | None = None
+) -> Rendered:
+    """``template`` filled with ``values`` (:func:`notification_values`), one
+    pass per field: HTML-escaped in the HTML body, as they are in the text
+    body, Subject and display name (which the header encoder re-encodes).
+    A value is never read for tags. With a logo, its ``<img src="cid:...">``
+    goes first in the body (after ``<body ...>`` when there is one). Pure: no
+    store, file or clock."""
+
+    def line(text: str) -> str:
+        return " ".join(fill_tags(text, values, tags=NOTIFICATION_TAGS, html=False).split())
+
+    page = fill_tags(template.html, values, tags=NOTIFICATION_TAGS, html=True)
+    cid = logo_cid if template.logo_data is not None else None
+    if cid is not None:
+        alt = html.escape(line(template.sender_name) if template.sender_name else "logo")
+        page = _insert_html(page, f'<img src="cid:{html.escape(cid[1:-1])}" alt="{alt}">')
+    return Rendered(
+        subject=line(template.subject) or NOTIFICATION_SUBJECT,
+        sender_name=line(template.sender_name) if template.sender_name else None,
+        html=page if page.endswith("\n") else page + "\n",
+        text=(text := fill_tags(template.text, values, tags=NOTIFICATION_TAGS, html=False))
+        + ("" if text.endswith("\n") else "\n"),
+        logo_cid=cid,
+    )
+
+
+def _cte(text: str) -> str:
+    if any(len(ln.encode("utf-8")) > _MAX_LINE for ln in text.split("\n")):
+        return "quoted-printable"
+    return "7bit" if text.isascii() else "8bit"
+
+
+def _templated(
+    template: NotificationTemplate,
+    values: dict[str, str],
+    *,
+    recipient: str,
+    sender: str,
+    sender_name: str | None,
+    portal_id: int,
+    at: datetime,
+    host: str,
+) -> email.message.EmailMessage:
+    cid = f"<logo.{portal_id}.secmsg@{host}>"
+    shown = render_notification(template, values, logo_cid=cid)
+    msg = _new(
+        "notification",
+        from_=_addr(sender, shown.sender_name or sender_name),
+        to=[_addr(recipient)],
+        subject=shown.subject,
+        at=at,
+        host=host,
+        portal_id=portal_id,
+    )
+    msg.set_content(shown.text, cte=_cte(shown.text))
+    msg.add_alternative(shown.html, subtype="html", cte=_cte(shown.html))
+    if shown.logo_cid is not None and template.logo_data is not None:
+        maintype, _, subtype = (template.logo_type or "image/png").partition("/")
+        parts = msg.get_payload()
+        page = parts[1] if isinstance(parts, list) else None
+        assert isinstance(page, email.message.EmailMessage)  # set_content, add_alternative
+        page.add_related(
+            template.logo_data,
+            maintype=maintype,
+            subtype=subtype,
+            cid=shown.logo_cid,
+            disposition="inline",
+            filename=f"logo.{'jpg' if subtype == 'jpeg' else subtype}",
+        )
     return msg
 
 

@@ -46,7 +46,7 @@ from secmsg_cli.store.portal import PortalCopy, copy_summary, utc
 if TYPE_CHECKING:
     from secmsg_cli.engine.decide import MessageDecision, RecipientDecision
     from secmsg_cli.engine.snapshot import Snapshot
-    from secmsg_cli.model import Definition
+    from secmsg_cli.model import Definition, NotificationTemplate
     from secmsg_cli.store.store import Store
 
 __all__ = [
@@ -258,6 +258,9 @@ def _retain(
     )
     retention_end = at + timedelta(days=snapshot.account.max_retention_days)
     ids: dict[str, int] = {}
+    templates: dict[
+        str, NotificationTemplate
+    ] = {}  # the definition's notification template, read once per name
     for r in portal:
         p, definition = r.portal, r.definition
         # the engine routes to the portal under a definition, with its portal record
@@ -295,9 +298,22 @@ def _retain(
             tz=snapshot.tz,
             host=host,
             definition=definition.path,
+            template=_template(store, definition, templates),
         )
         batch.add(compose.to_bytes(note), kind="notification", to=[r.address], portal_id=cid)
     return ids
+
+
+def _template(
+    store: Store, definition: Definition, seen: dict[str, NotificationTemplate]
+) -> NotificationTemplate | None:
+    """The notification template ``definition`` chooses (None: the built-in)."""
+    name = definition.notification_template
+    if name is None:
+        return None
+    if name not in seen:
+        seen[name] = store.template_records.template(name)
+    return seen[name]
 
 
 def _delivery_record(

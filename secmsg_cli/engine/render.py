@@ -4,6 +4,7 @@ internal inbox copies, the portal record; and the JSON of docs/output.md. Pure."
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any, Protocol
@@ -22,6 +23,7 @@ from secmsg_cli.vocab import Route
 
 __all__ = [
     "NOTIFICATION_SUBJECT",
+    "NOTIFICATION_TAGS",
     "SCHEMA_VERSION",
     "STANDARD_BANNER",
     "Banner",
@@ -30,6 +32,7 @@ __all__ = [
     "banner",
     "decision_to_json",
     "expiry",
+    "fill_tags",
     "finish",
     "portal_record",
     "retention_end",
@@ -43,7 +46,19 @@ STANDARD_BANNER = (
     "To reply securely, use the Secure Messaging Portal or a Secure Messaging application.</div>"
 )
 TAGS = ("sender", "sender_name", "subject", "sent", "expires", "definition", "portal_url")
-_TAG = re.compile(r"\[(" + "|".join(TAGS) + r")\]")
+#: The tags of a notification template (docs/configuration.md): the banner's, but the
+#: recipient's own link (with its token) instead of the portal's address.
+NOTIFICATION_TAGS = (
+    "sender",
+    "sender_name",
+    "recipient",
+    "subject",
+    "sent",
+    "expires",
+    "definition",
+    "portal_link",
+)
+_TAG_PATTERNS: dict[tuple[str, ...], re.Pattern[str]] = {}
 # An element whose class includes mc-sm-hide, also in the quoted/backslashed
 # form printed in the reference: <div class="\"mc-sm-hide\"">. The class value
 # is split into names: "mc-sm-hider" or title="mc-sm-hide" does not hide.
@@ -115,9 +130,10 @@ def expiry(
     return expires, latest
 
 
-def unknown_tags(text: str) -> list[str]:
-    """Bracketed words of a banner that are not tags (lint warns on them)."""
-    return [t for t in re.findall(r"\[([A-Za-z_]+)\]", text) if t not in TAGS]
+def unknown_tags(text: str, tags: tuple[str, ...] = TAGS) -> list[str]:
+    """Bracketed words of a banner (or of a notification template, with its
+    ``tags``) that are not tags (lint reports them)."""
+    return [t for t in re.findall(r"\[([A-Za-z_]+)\]", text) if t not in tags]
 
 
 # html.escape, without importing the html package (its entity table costs ~1 ms
@@ -126,6 +142,24 @@ _ESCAPE = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
 _ESCAPE_QUOTED = str.maketrans(
     {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#x27;"}
 )
+
+
+def fill_tags(
+    template: str, values: Mapping[str, str], *, tags: tuple[str, ...] = TAGS, html: bool
+) -> str:
+    """``template`` with each of its ``tags`` (``[sender]``) replaced by its
+    value (empty when not given), in one pass: a value is never read for tags
+    itself (a subject of ``[portal_link]`` stays that text). With ``html`` the
+    values are HTML-escaped, quotes too (a tag may sit in an attribute);
+    a bracketed word that is not one of ``tags`` is left as written. The one
+    tag filler of banners and notification templates."""
+    pattern = _TAG_PATTERNS.get(tags)
+    if pattern is None:
+        pattern = _TAG_PATTERNS[tags] = re.compile(r"\[(" + "|".join(tags) + r")\]")
+    table = _ESCAPE_QUOTED if html else None
+    if table is None:
+        return pattern.sub(lambda m: values.get(m.group(1), ""), template)
+    return pattern.sub(lambda m: values.get(m.group(1), "").translate(table), template)
 
 
 def banner(definition: Definition, via: str, values: dict[str, str]) -> Banner | None:
@@ -140,10 +174,11 @@ def banner(definition: Definition, via: str, values: dict[str, str]) -> Banner |
     )
     if _hides(template):
         return None
-    filled_html = _TAG.sub(lambda m: values.get(m.group(1), "").translate(_ESCAPE_QUOTED), template)
-    filled_text = html_to_text(
-        _TAG.sub(lambda m: values.get(m.group(1), "").translate(_ESCAPE), template)
-    )
+    filled_html = fill_tags(template, values, html=True)
+    # the text is the HTML reduced to text: values escaped (but quotes) so that
+    # a value's own "<b>" survives the reduction as text
+    escaped = {k: v.translate(_ESCAPE) for k, v in values.items()}
+    filled_text = html_to_text(fill_tags(template, escaped, html=False))
     return Banner(filled_html, filled_text)
 
 

@@ -295,6 +295,40 @@ def m005_revocation(db: Database) -> None:
     )
 
 
+def _number(name: str) -> int:
+    """A migration's place in the list, counted from 1: the schema version it
+    sets (so that migrations written side by side on branches number
+    themselves by where they are merged)."""
+    return 1 + [m.name for m in migrations._migrations].index(name)
+
+
+@migrations(name="m007_notification_templates")
+def m007_notification_templates(db: Database) -> None:
+    """docs/configuration.md: named notification templates, and the one a
+    definition chooses (NULL: the built-in notification)."""
+    _run(
+        db,
+        """
+        CREATE TABLE notification_templates (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,  -- ids are never reused
+            name TEXT NOT NULL UNIQUE COLLATE NOCASE,
+            subject TEXT NOT NULL,           -- with tags, as written
+            html TEXT NOT NULL,
+            text TEXT NOT NULL,
+            sender_name TEXT,                -- the notification's From display name; NULL: the sender's
+            logo_path TEXT,                  -- the logo's path as the configuration wrote it
+            logo_type TEXT CHECK (logo_type IN ('image/png', 'image/jpeg', 'image/gif')),
+            logo BLOB,
+            created TEXT NOT NULL,
+            updated TEXT NOT NULL
+        );
+        ALTER TABLE definitions ADD COLUMN
+            notification_template_id INTEGER REFERENCES notification_templates(id);
+        """,
+    )
+    db.execute(f"PRAGMA user_version = {_number('m007_notification_templates')}")
+
+
 SCHEMA_VERSION = len(migrations._migrations)
 if SCHEMA_VERSION != _SCHEMA_VERSION:  # pragma: no cover - a developer's slip
     raise RuntimeError(

@@ -50,6 +50,7 @@ from secmsg_cli.store import SCHEMA_VERSION
 from secmsg_cli.store._sql import chunks, rowid
 from secmsg_cli.store.policies import PolicyRecords
 from secmsg_cli.store.portal import CopyFilter, PortalCopy, PortalRecords, utc
+from secmsg_cli.store.templates import TemplateRecords
 from secmsg_cli.validate import check_definition_field, check_domain
 
 if TYPE_CHECKING:
@@ -122,7 +123,15 @@ def _definition_row(row: sqlite3.Row, folder_path: str) -> Definition:
         banner=row["banner"],
         routing=row["routing"],
         builtin=bool(row["builtin"]),
+        notification_template=row["template"],
     )
+
+
+# a definition's row with its notification template's name
+_DEFINITIONS = (
+    "SELECT d.*, t.name AS template FROM definitions d "
+    "LEFT JOIN notification_templates t ON t.id = d.notification_template_id"
+)
 
 
 class Store:
@@ -143,6 +152,7 @@ class Store:
         self._migrate()
         self.policy_records = PolicyRecords(self)
         self.portal_records = PortalRecords(self)
+        self.template_records = TemplateRecords(self)
 
     # --- connection, schema, transactions -----------------------------------
 
@@ -437,9 +447,11 @@ class Store:
         c = self.counts()
         builtin_folders = self._q("SELECT count(*) FROM folders WHERE id = 1")[0][0]
         builtin_defs = self._q("SELECT count(*) FROM definitions WHERE builtin = 1")[0][0]
+        templates = int(self._q("SELECT count(*) FROM notification_templates")[0][0])
         return (
             c["domains"]
             == c["groups"]
+            == templates
             == c["attributes"]
             == c["content_definitions"]
             == c["policies"]
@@ -1012,7 +1024,7 @@ class Store:
 
     def definitions(self, folder: str | None = None) -> list[Definition]:
         paths = self._folder_paths()
-        rows = self._q("SELECT * FROM definitions")
+        rows = self._q(_DEFINITIONS)
         defs = [_definition_row(r, paths[r["folder_id"]]) for r in rows]
         if folder is not None:
             f = self.folder(folder)
@@ -1025,7 +1037,7 @@ class Store:
         """A definition by id or path ``Folder/Description`` (case-insensitive)."""
         text = str(ref).strip()
         if (did := as_id(ref)) is not None:
-            rows = self._q("SELECT * FROM definitions WHERE id = ?", [did])
+            rows = self._q(f"{_DEFINITIONS} WHERE d.id = ?", [did])
             if rows:
                 return _definition_row(rows[0], self._folder_paths()[rows[0]["folder_id"]])
             raise NotFound(f"definition {text} not found")
@@ -1033,7 +1045,7 @@ class Store:
         fid = self._folder_id_for_path(folder_path)
         rows = (
             self._q(
-                "SELECT * FROM definitions WHERE folder_id = ? AND description = ?",
+                f"{_DEFINITIONS} WHERE d.folder_id = ? AND d.description = ?",
                 [fid, description],
             )
             if fid is not None
@@ -1069,6 +1081,9 @@ class Store:
             str(d.max_extension),
             int(d.read_receipt),
             d.banner,
+            None
+            if d.notification_template is None
+            else self.template_records.template_id(d.notification_template),
         ]
 
     def create_definition(self, folder: str, description: str, **settings: object) -> Definition:
@@ -1088,8 +1103,8 @@ class Store:
             did = rowid(
                 self._x(
                     "INSERT INTO definitions (folder_id, description, allow_print, allow_reply, allow_reply_all, "
-                    "expire_after, max_extension, read_receipt, banner, routing, builtin) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'external', 0)",
+                    "expire_after, max_extension, read_receipt, banner, notification_template_id, routing, builtin) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'external', 0)",
                     [f.id, description, *self._definition_values(draft)],
                 )
             )
@@ -1123,7 +1138,8 @@ class Store:
                 )
             self._x(
                 "UPDATE definitions SET folder_id = ?, description = ?, allow_print = ?, allow_reply = ?, "
-                "allow_reply_all = ?, expire_after = ?, max_extension = ?, read_receipt = ?, banner = ? WHERE id = ?",
+                "allow_reply_all = ?, expire_after = ?, max_extension = ?, read_receipt = ?, banner = ?, "
+                "notification_template_id = ? WHERE id = ?",
                 [fid, after.description, *self._definition_values(after), before.id],
             )
             after = self.definition(before.id)

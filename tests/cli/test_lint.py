@@ -162,7 +162,58 @@ from = { type = "internal" }
 SEVERITY = {r.code: r.severity for r in RULES}
 # Codes a valid file cannot produce (the file is refused first: SM001): made in
 # the store by writes outside secmsg, or by `attribute unset`, below.
+
+
+def template(
+    html: str = '<p><a href="[portal_link]">Open</a></p>',
+    text: str = "Open: [portal_link]",
+    subject: str = "From [sender_name]",
+    used: bool = True,
+    extra: str = "",
+) -> str:
+    toml = f"""
+[[notification_templates]]
+name = "Brand"
+subject = {json.dumps(subject)}
+html = {json.dumps(html)}
+text = {json.dumps(text)}
+{extra}
+"""
+    if used:
+        toml += """
+[[definitions]]
+folder = "Sec"
+description = "T"
+notification_template = "Brand"
+"""
+    return toml
+
+
+CASES += [
+    (
+        "SM106",
+        """
+[[definitions]]
+folder = "Sec"
+description = "T"
+notification_template = "Nope"
+""",
+        "definitions[1] (Sec/T)",
+    ),
+    ("SM107", template(text="Open the portal"), "notification template 'Brand'"),
+    (
+        "SM108",
+        template(html='<div><p><a href="[portal_link]">Open</a></p>'),
+        "notification template 'Brand'",
+    ),
+    ("SM109", template(used=False, extra='logo = "missing.png"'), "notification_templates[0]"),
+    ("SM203", template(used=False), "notification template 'Brand'"),
+    ("SM402", template(subject="From [sendr]"), "notification template 'Brand'"),
+]
+
 STORE_ONLY = {"SM101", "SM102", "SM103", "SM104"}
+# refused by import, as a file's SM001, SM101 and SM105 are
+NOT_IMPORTED = ("SM001", "SM101", "SM105", "SM106", "SM109")
 
 
 def write(tmp_path, text: str, name: str = "cfg.toml"):
@@ -201,8 +252,8 @@ def test_each_code_fires_on_a_file(cli, tmp_path, code, extra, fragment):
 # (a file with SM001 or SM105 is refused by import: those reach a store only behind secmsg's back)
 @pytest.mark.parametrize(
     "code,extra,fragment",
-    [c for c in CASES if c[0] not in ("SM001", "SM101", "SM105")],
-    ids=[c[0] for c in CASES if c[0] not in ("SM001", "SM101", "SM105")],
+    [c for c in CASES if c[0] not in NOT_IMPORTED],
+    ids=[c[0] for c in CASES if c[0] not in NOT_IMPORTED],
 )
 def test_each_code_fires_on_the_store(cli, tmp_path, code, extra, fragment):
     r = cli("import", write(tmp_path, BASE + extra))

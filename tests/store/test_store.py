@@ -79,6 +79,7 @@ def test_the_foundation_schema(store):
         "banner",
         "routing",
         "builtin",
+        "notification_template_id",  # added by m007_notification_templates
     ]
     assert columns(store.conn, "audit") == [
         "id",

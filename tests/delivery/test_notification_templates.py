@@ -1,0 +1,288 @@
+"""Notification templates (docs/configuration.md) end to end through the CLI:
+a configuration with a template is imported, a message delivered, and the
+notification read back from the outbox .eml."""
+
+from __future__ import annotations
+
+import base64
+import email
+import email.policy
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from secmsg_cli.delivery import compose
+from secmsg_cli.lint import html_problem
+from secmsg_cli.model import NotificationTemplate
+
+AT = "2026-12-01T10:00:00Z"
+PNG = base64.b64decode(
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
+)
+
+CONFIG = """\
+[account]
+name = "Example Corp"
+timezone = "Europe/London"
+portal_url = "https://secure.example.com/portal"
+
+[[domains]]
+name = "example.com"
+
+[[folders]]
+path = "Legal"
+publish_to = ["everyone"]
+
+[[notification_templates]]
+name = "Branded"
+subject = "[sender_name] sent you: [subject]"
+sender_name = "Example Corp Secure Mail"
+logo = "brand/logo.png"
+html = \"\"\"<html><body>
+<p>[sender_name] &lt;[sender]&gt; sent [recipient] <b>[subject]</b> on [sent] ([definition]).</p>
+<p><a href="[portal_link]">Open it</a> before [expires].</p>
+</body></html>
+\"\"\"
+text = \"\"\"[sender_name] sent you: [subject]
+Open it: [portal_link]
+Until [expires].
+\"\"\"
+
+[[definitions]]
+folder = "Legal"
+description = "7 days"
+expire_after = "7d"
+notification_template = "Branded"
+
+[[definitions]]
+folder = "Legal"
+description = "Plain"
+
+[[policies]]
+kind = "secure-messaging"
+narrative = "Partners"
+definition = "Legal/7 days"
+from = { type = "internal" }
+to = { type = "domain", value = "partner.example" }
+
+[[policies]]
+kind = "secure-messaging"
+narrative = "Others"
+definition = "Legal/Plain"
+from = { type = "internal" }
+to = { type = "domain", value = "other.example" }
+"""
+
+
+@pytest.fixture
+def account(bare_cli, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "brand").mkdir()
+    (tmp_path / "brand" / "logo.png").write_bytes(PNG)
+    (tmp_path / "secmsg.toml").write_text(CONFIG, encoding="utf-8")
+    result = bare_cli("import", "secmsg.toml")
+    assert result.exit_code == 0, result.stderr
+    return bare_cli
+
+
+def deliver(cli, tmp_path: Path, subject: str, to: str = "bob@partner.example") -> list:
+    msg = tmp_path / "m.eml"
+    msg.write_bytes(
+        (
+            f'From: "Ann <i>Lee</i>" <ann@example.com>\nTo: {to}\n'
+            f"Message-ID: <{len(subject)}.{to}@example.com>\n"
+        ).encode()
+        + b"Subject: "
+        + subject.encode("utf-8")
+        + b"\n\nThe draft.\n"
+    )
+    result = cli("deliver", msg, "--outbox", tmp_path / "outbox", "--at", AT, "-o", "json")
+    assert result.exit_code == 0, result.stderr
+    files = sorted((tmp_path / "outbox" / "new").iterdir())
+    return [
+        (f.read_bytes(), email.message_from_bytes(f.read_bytes(), policy=email.policy.default))
+        for f in files
+    ]
+
+
+def parts(msg):
+    return {p.get_content_type(): p for p in msg.walk() if not p.is_multipart()}
+
+
+def test_deliver_fills_the_template_escapes_values_and_embeds_the_logo(account, tmp_path):
+    [(raw, msg)] = deliver(account, tmp_path, "Q3 <draft> & notes")
+    assert msg["Subject"] == "Ann <i>Lee</i> sent you: Q3 <draft> & notes"
+    assert msg["From"] == "Example Corp Secure Mail <ann@example.com>"
+    p = parts(msg)
+    assert set(p) == {"text/plain", "text/html", "image/png"}
+    page = p["text/html"].get_content()
+    assert "<b>Q3 &lt;draft&gt; &amp; notes</b>" in page
+    assert "<p>Ann &lt;i&gt;Lee&lt;/i&gt; &lt;ann@example.com&gt; sent" in page
+    assert "sent bob@partner.example" in page
+    assert "on 2026-12-01 10:00 GMT (7 days)" in page
+    assert "before 2026-12-08 10:00 GMT" in page
+    link = next(ln for ln in p["text/plain"].get_content().splitlines() if "token=" in ln)
+    token_url = link.removeprefix("Open it: ")
+    assert token_url.startswith("https://secure.example.com/portal?token=")
+    assert f'<a href="{token_url}">' in page
+    # the logo: an inline image part the HTML refers to by its Content-ID
+    logo = p["image/png"]
+    assert logo.get_content() == PNG
+    assert logo.get_content_disposition() == "inline"
+    cid = logo["Content-ID"].strip("<>")
+    assert f'<img src="cid:{cid}"' in page.split("<p>")[0]
+    related = [q for q in msg.walk() if q.get_content_type() == "multipart/related"]
+    assert len(related) == 1
+    assert all(len(line) <= 998 for line in raw.split(b"\n"))
+
+
+def test_a_hostile_subject_stays_text_everywhere(account, tmp_path):
+    # CR LF inside an encoded word: the decoded subject holds a line break
+    crlf = "=?utf-8?b?" + base64.b64encode(b"\r\nBcc: evil@x.example").decode() + "?="
+    hostile = f'<script>alert(1)</script> "quoted" [portal_link] [sender] {crlf} ' + "é" * 10_000
+    [(raw, msg)] = deliver(account, tmp_path, hostile)
+    # no header injection: one Subject, no Bcc, nothing after the CR in a field of its own
+    assert raw.count(b"\nSubject:") == 1
+    assert b"\nBcc:" not in raw and msg["Bcc"] is None
+    p = parts(msg)
+    page = p["text/html"].get_content()
+    assert "<script>" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; &quot;quoted&quot; [portal_link] [sender]" in page
+    # the value's own [portal_link] was not filled: the only link is the template's
+    assert page.count("token=") == 1
+    text = p["text/plain"].get_content()
+    assert "[portal_link] [sender] Bcc: evil@x.example" in text
+    assert text.count("token=") == 1
+    # every line of the file stays under RFC 5322's 998 octets, the subject shortened
+    assert all(len(line) <= 998 for line in raw.split(b"\n"))
+    assert "…" in msg["Subject"]
+
+
+def test_a_definition_without_template_sends_the_built_in_notification(account, tmp_path):
+    [(_, msg)] = deliver(account, tmp_path, "Hello", to="cat@other.example")
+    assert msg["Subject"] == "You've been sent a secure message"
+    assert "image/png" not in parts(msg)
+
+
+def test_built_in_is_byte_identical_to_no_template():
+    """The built-in notification is what notification() wrote before templates."""
+    from datetime import UTC, datetime
+
+    kw = dict(
+        recipient="bob@partner.example",
+        sender="ann@example.com",
+        sender_name="Ann",
+        subject="Hi",
+        sent=datetime(2026, 12, 1, tzinfo=UTC),
+        expires=None,
+        link="https://p.example/?token=t",
+        portal_id=1,
+        at=datetime(2026, 12, 1, tzinfo=UTC),
+        tz=UTC,
+        host="p.example",
+        definition="Legal/7 days",
+    )
+    a = compose.notification(**kw)
+    b = compose.notification(**kw, template=None)
+    del a["Message-ID"], b["Message-ID"]
+
+    def fixed(msg) -> bytes:
+        return re.sub(rb"={15}\d+==", b"BOUNDARY", compose.to_bytes(msg))
+
+    assert fixed(a) == fixed(b)
+    assert b"You've been sent a secure message" in fixed(a)
+
+
+def test_render_is_a_pure_function_of_template_and_values():
+    t = NotificationTemplate(0, "T", "[subject]", "<p>[subject] [nope]</p>", "[subject]\n")
+    values = {"subject": "<x> [subject]"}
+    r = compose.render_notification(t, values)
+    assert r.html == "<p>&lt;x&gt; [subject] [nope]</p>\n"
+    assert r.text == "<x> [subject]\n"
+    assert r.subject == "<x> [subject]"
+    assert r == compose.render_notification(t, values)
+
+
+def test_export_writes_the_logo_beside_the_config_and_round_trips(account, tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    assert account("export", out / "a.toml").exit_code == 0
+    assert (out / "brand" / "logo.png").read_bytes() == PNG
+    for name in ("b.db", "c.db"):
+        assert account("--db", tmp_path / name, "import", out / "a.toml").exit_code == 0
+    assert account("--db", tmp_path / "b.db", "export", out / "b.toml").exit_code == 0
+    assert (out / "a.toml").read_bytes() == (out / "b.toml").read_bytes()
+    assert account("--db", tmp_path / "b.db", "export", out / "b.json").exit_code == 0
+    assert account("--db", tmp_path / "d.db", "import", out / "b.json").exit_code == 0
+    assert account("--db", tmp_path / "d.db", "export", out / "d.json").exit_code == 0
+    assert (out / "b.json").read_bytes() == (out / "d.json").read_bytes()
+    assert json.loads((out / "b.json").read_text())["notification_templates"][0]["logo"] == (
+        "brand/logo.png"
+    )
+
+
+def test_plan_sees_a_changed_logo_and_apply_makes_it_so(account, tmp_path):
+    (tmp_path / "brand" / "logo.png").write_bytes(b"GIF89a" + b"\0" * 10)
+    result = account("plan", "secmsg.toml", "-o", "json")
+    changes = json.loads(result.stdout)["changes"]
+    assert [(c["kind"], list(c["changes"])) for c in changes] == [
+        ("notification-template", ["logo_sha256"])
+    ]
+    assert account("apply", "secmsg.toml", "--yes").exit_code == 0
+    assert "No changes" in account("plan", "secmsg.toml").stdout
+
+
+@pytest.mark.parametrize(
+    ("logo", "bytes_", "fragment"),
+    [
+        ("../logo.png", PNG, "inside the configuration file's directory"),
+        ("/etc/logo.png", PNG, "relative to the configuration file"),
+        ("brand/logo.png", b"<svg/>", "not a PNG, JPEG or GIF image"),
+        ("brand/logo.png", b"\x89PNG\r\n\x1a\n" + b"\0" * 600_000, "larger than"),
+        ("brand/missing.png", None, "cannot read the logo"),
+    ],
+)
+def test_a_bad_logo_is_one_error_with_its_line(bare_cli, tmp_path, logo, bytes_, fragment):
+    (tmp_path / "brand").mkdir()
+    if bytes_ is not None:
+        (tmp_path / "brand" / "logo.png").write_bytes(bytes_)
+    config = tmp_path / "secmsg.toml"
+    config.write_text(CONFIG.replace('"brand/logo.png"', json.dumps(logo)), encoding="utf-8")
+    result = bare_cli("--db", tmp_path / "x.db", "import", config)
+    assert result.exit_code == 3
+    assert fragment in result.stderr
+    assert f"{config}:17:1:" in result.stderr  # the line of logo = ...
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "x.db").exists()
+
+
+@pytest.mark.parametrize(
+    "markup",
+    [
+        "<p>fine <b>bold</b><br>and <img src=x></p>",
+        "<ul><li>one<li>two</ul>",
+        "<table><tr><td>cell</table>",
+        "<p>a < b and a > b &amp; [portal_link]",
+        "<!DOCTYPE html><html><head><title>t</title></head><body><p>x</body></html>",
+    ],
+)
+def test_html_that_renders(markup):
+    assert html_problem(markup) is None
+
+
+@pytest.mark.parametrize(
+    ("markup", "fragment"),
+    [
+        ("<div>open", "<div> (line 1) is never closed"),
+        ("<p>x</span>", "</span> closes no open <span>"),
+        ("<b><i>x</b></i>", "</b> closes <b> while <i> (line 1) is open"),
+        ('<a href="[portal_link]', "not terminated"),
+        ("<p>x<!-- comment", "not terminated"),
+        ("<div>\n<table>\n</div>", "</div> closes <div> while <table> (line 2) is open"),
+    ],
+)
+def test_html_that_does_not_render(markup, fragment):
+    problem = html_problem(markup)
+    assert problem is not None and fragment in problem
