@@ -270,9 +270,10 @@ def _register() -> None:
     content_definition.register(app)
     policy.register(app)
     simulate.register(app)
-    from secmsg_cli.cli import deliver, portal, user
+    from secmsg_cli.cli import deliver, portal, preview, user
 
     deliver.register(app)
+    preview.register(app)
     portal.register(app)
     user.register(app)
     test_cmd.register(app)
