@@ -26,7 +26,13 @@ from os import PathLike
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from secmsg_cli.engine.addresses import AddressError, normalise_address, normalise_member
+from secmsg_cli.engine.addresses import (
+    AddressError,
+    domain_of,
+    is_internal,
+    normalise_address,
+    normalise_member,
+)
 from secmsg_cli.errors import ConfigError, shorten
 from secmsg_cli.model import (
     ACCOUNT_FIELDS,
@@ -66,6 +72,7 @@ if TYPE_CHECKING:
 FORMAT_VERSION = 1
 
 DOMAIN_FIELDS = ("name", "type")
+USER_FIELDS = ("address",)
 GROUP_FIELDS = ("name", "members")
 ATTRIBUTE_FIELDS = ("address", "values")
 FOLDER_FIELDS = ("path", "publish_to")
@@ -81,6 +88,7 @@ class Config:
 
     account: dict[str, Any] = field(default_factory=dict)
     domains: list[tuple[str, str]] = field(default_factory=list)
+    users: list[str] = field(default_factory=list)
     groups: list[tuple[str, list[str]]] = field(default_factory=list)
     attributes: list[tuple[str, dict[str, str]]] = field(default_factory=list)
     folders: list[tuple[str, list[str] | None]] = field(default_factory=list)
@@ -101,6 +109,7 @@ def export_document(store: Store, *, logos: bool = False) -> dict[str, Any]:
         "account": {name: getattr(store.account(), name) for name in ACCOUNT_FIELDS}
     }
     doc["domains"] = [{"name": d.name, "type": d.type} for d in store.domains()]
+    doc["users"] = [{"address": u["address"]} for u in store.users()]
     doc["groups"] = [{"name": g.name, "members": list(g.members)} for g in store.groups()]
     by_address: dict[str, dict[str, str]] = {}
     for row in store.attributes():
@@ -438,6 +447,36 @@ def _validate_domains(doc: Mapping[str, Any], cfg: Config, p: Problems) -> None:
             continue
         seen.add(name)
         cfg.domains.append((name, dtype))
+
+
+def _validate_users(doc: Mapping[str, Any], cfg: Config, p: Problems) -> None:
+    """The directory's users: addresses at one of the account's domains
+    (``secmsg user add`` accepts no other), each once."""
+    domains = {name for name, _ in cfg.domains}
+    seen: set[str] = set()
+    for i, item in _entries(doc, "users", p):
+        at = _at(p, "users", i)
+        _known(at, item, USER_FIELDS)
+        if not _required(at, item, "address"):
+            continue
+        if not isinstance(item["address"], str):
+            at.add("address", "expected an address (a string)")
+            continue
+        address = at.check("address", normalise_address, item["address"])
+        if address is None:
+            continue
+        if not is_internal(address, domains):
+            at.add(
+                "address",
+                f"{address} is not at one of the account's domains (declare "
+                f"{domain_of(address)} in [[domains]]): users are internal addresses",
+            )
+            continue
+        if address in seen:
+            at.add("address", f"user {address} is declared twice")
+            continue
+        seen.add(address)
+        cfg.users.append(address)
 
 
 def _string_list(value: Any, what: str) -> list[str]:
@@ -842,6 +881,7 @@ def _validate_policies(
 KNOWN_SECTIONS = (
     "account",
     "domains",
+    "users",
     "groups",
     "attributes",
     "folders",
@@ -863,6 +903,7 @@ def validate_document(doc: Mapping[str, Any], source: Source) -> Config:
     cfg = Config()
     _validate_account(doc, cfg, p)
     _validate_domains(doc, cfg, p)
+    _validate_users(doc, cfg, p)
     groups = _validate_groups(doc, cfg, p)
     _validate_attributes(doc, cfg, p)
     folders = _validate_folders(doc, cfg, p, groups)
@@ -890,6 +931,8 @@ def import_config(store: Store, cfg: Config, *, source: str = "<config>") -> dic
         store.set_account(cfg.account)
         for name, dtype in cfg.domains:
             store.add_domain(name, dtype)
+        if cfg.users:
+            store.add_users(cfg.users)
         for name, members in cfg.groups:
             store.create_group(name, members)
         for address, values in cfg.attributes:
@@ -910,6 +953,7 @@ def import_config(store: Store, cfg: Config, *, source: str = "<config>") -> dic
             store.create_policy(_policy_raw(values))
         counts = {
             "domains": len(cfg.domains),
+            "users": len(cfg.users),
             "groups": len(cfg.groups),
             "attributes": len(cfg.attributes),
             "folders": len(cfg.folders),

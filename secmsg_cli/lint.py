@@ -828,7 +828,8 @@ class _Markup(HTMLParser):
                 self._fail(f"line {line}: </{tag}> closes <{tag}> while <{t}> (line {at}) is open")
 
     def handle_data(self, data: str) -> None:
-        if _TAG_LEFT_OPEN.search(data):
+        # inside <script> or <style> a "<" is their text, not markup
+        if getattr(self, "cdata_elem", None) is None and _TAG_LEFT_OPEN.search(data):
             self._fail(f"line {self.getpos()[0]}: a tag or comment is not terminated")
 
     def finish(self, text: str) -> str | None:

@@ -232,7 +232,7 @@ def check_template_body(value: object, what: str) -> str:
         raise InvalidInput(f"invalid {what}: control character {bad.group()!r} is not allowed")
     if len(value) > MAX_TEMPLATE_BODY:
         raise InvalidInput(f"invalid {what}: longer than {MAX_TEMPLATE_BODY} characters")
-    return value.replace("\r\n", "\n")
+    return value.replace("\r\n", "\n").replace("\r", "\n")  # mail bodies end lines one way
 
 
 def check_logo_path(value: object) -> str:

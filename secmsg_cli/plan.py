@@ -5,7 +5,7 @@ Both sides are compared in one canonical form, the document that ``export``
 writes: the file is validated and loaded into a private in-memory store and
 exported from there, so a field is "changed" exactly when ``export`` would
 write it differently. Objects are matched by their natural key (domain name,
-group name, address, folder path, definition path, content definition name)
+group name, address (attributes, users), folder path, definition path, content definition name)
 and policies by id; a policy without an id in the file is matched to the
 store's policy of the same kind and narrative when there is exactly one, so
 that it keeps its id.
@@ -32,6 +32,7 @@ __all__ = ["Change", "Plan", "apply_plan", "make_plan"]
 # Sections in the order they are created/updated; deletions run in reverse.
 SECTIONS = (
     "domains",
+    "users",
     "groups",
     "attributes",
     "folders",
@@ -42,6 +43,7 @@ SECTIONS = (
 )
 KIND_OF = {
     "domains": "domain",
+    "users": "user",
     "groups": "group",
     "attributes": "attribute",
     "folders": "folder",
@@ -56,6 +58,7 @@ KIND_OF = {
 # natural key (names that ignore case in lower case), policies by id.
 _KEYS: dict[str, Callable[[Mapping[str, Any]], str]] = {
     "domains": lambda e: str(e["name"]),
+    "users": lambda e: str(e["address"]),
     "groups": lambda e: str(e["name"]).lower(),
     "attributes": lambda e: str(e["address"]),
     "folders": lambda e: str(e["path"]).lower(),
@@ -306,6 +309,7 @@ def _template_values(after: Mapping[str, Any]) -> dict[str, Any]:
 
 _CREATE: dict[str, Callable[[Store, Mapping[str, Any]], object]] = {
     "domain": lambda store, after: store.add_domain(after["name"], after["type"]),
+    "user": lambda store, after: store.add_users([after["address"]]),
     "group": lambda store, after: store.create_group(after["name"], after["members"]),
     "attribute": _create_attribute,
     "folder": lambda store, after: store.create_folder(after["path"], after.get("publish_to")),
@@ -426,6 +430,7 @@ def _delete_attribute(store: Store, before: Mapping[str, Any]) -> None:
 
 _DELETE: dict[str, Callable[[Store, Mapping[str, Any]], object]] = {
     "domain": lambda store, before: store.remove_domain(before["name"]),
+    "user": lambda store, before: store.remove_users([before["address"]]),
     "group": lambda store, before: store.delete_group(before["name"]),
     "attribute": _delete_attribute,
     "folder": lambda store, before: store.delete_folder(before["path"], recursive=False),

@@ -77,10 +77,11 @@ def test_each_schema_is_a_valid_draft_2020_12_schema(name):
 
 def test_the_demo_configuration_and_its_export_validate(demo, cli):
     assert problems("config", toml(DEMO)) == []
+    assert cli("user", "add", "alice.morgan@harborfinch.com").exit_code == 0
     r = cli("export", "--format", "json")
     assert r.exit_code == 0, r.output
     exported = json.loads(r.stdout)
-    assert exported["policies"] and exported["content_definitions"]
+    assert exported["policies"] and exported["content_definitions"] and exported["users"]
     assert problems("config", exported) == []
 
 
@@ -93,6 +94,7 @@ def test_the_config_schema_names_the_fields_the_reader_accepts():
     assert set(props["account"]["properties"]) == set(model.ACCOUNT_FIELDS)
     fields = {
         "domains": config.DOMAIN_FIELDS,
+        "users": config.USER_FIELDS,
         "groups": config.GROUP_FIELDS,
         "attributes": config.ATTRIBUTE_FIELDS,
         "folders": config.FOLDER_FIELDS,
@@ -120,6 +122,8 @@ GOOD_POLICY = {
         ({"account": {"edition": "platinum"}}, "is not one of"),
         ({"account": {"colour": "blue"}}, "Additional properties"),
         ({"domains": [{"type": "local"}]}, "'name' is a required property"),
+        ({"users": [{"name": "a@example.com"}]}, "'address' is a required property"),
+        ({"users": ["a@example.com"]}, "is not of type 'object'"),
         ({"groups": [{"name": "Board", "members": "ceo@example.com"}]}, "is not of type 'array'"),
         ({"definitions": [{"folder": "Legal", "description": "X", "expire_after": "soon"}]}, ""),
         ({"content_definitions": [{"name": "C", "activation_score": 0}]}, "minimum"),

@@ -257,6 +257,7 @@ def _register() -> None:
         policy,
         schema,
         simulate,
+        template,
         test_cmd,
     )
 
@@ -268,6 +269,7 @@ def _register() -> None:
     folder.register(app)
     definition.register(app)
     content_definition.register(app)
+    template.register(app)
     policy.register(app)
     simulate.register(app)
     from secmsg_cli.cli import deliver, portal, preview, user

@@ -32,6 +32,7 @@ def definition_row(d: Definition) -> dict[str, Any]:
         "max_extension": str(d.max_extension),
         "read_receipt": d.read_receipt,
         "banner": d.banner,
+        "notification_template": d.notification_template,
         "routing": d.routing,
         "builtin": d.builtin,
     }
@@ -108,6 +109,15 @@ def _settings(
     return {k: v for k, v in values.items() if v is not None}
 
 
+TemplateOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--notification-template",
+        help="Send its portal recipients this notification template (see notification-template list).",
+    ),
+]
+
+
 definition_app = sub_app(
     "Secure Messaging definitions: permissions, expiry and banner of a secure message."
 )
@@ -125,6 +135,7 @@ def create(
     read_receipt: ReceiptOpt = None,
     banner: BannerOpt = None,
     banner_file: BannerFileOpt = None,
+    notification_template: TemplateOpt = None,
     output: OutputOpt = Output.table,
 ) -> None:
     """Create a definition in an existing folder (not the root).
@@ -140,6 +151,8 @@ def create(
     values = _settings(
         print_, reply, reply_all, expire_after, max_extension, read_receipt, banner, banner_file
     )
+    if notification_template is not None:
+        values["notification_template"] = notification_template
     d = open_store(ctx).create_definition(folder, description, **values)
     if output is Output.table:
         say(f"Created definition {d.path!r} (id {d.id}).", quiet=state(ctx).quiet)
@@ -227,6 +240,11 @@ def update(
         str | None, typer.Option("--description", help="Rename (the new description).")
     ] = None,
     folder: Annotated[str | None, typer.Option("--folder", help="Move to this folder.")] = None,
+    notification_template: TemplateOpt = None,
+    builtin_notification: Annotated[
+        bool,
+        typer.Option("--builtin-notification", help="Go back to the built-in notification."),
+    ] = False,
     output: OutputOpt = Output.table,
 ) -> None:
     """Change a definition's settings, description or folder (built-ins are read-only).
@@ -240,6 +258,10 @@ def update(
         if "banner" in values:
             raise InvalidInput("give --no-banner or a banner, not both")
         values["banner"] = None
+    if notification_template is not None and builtin_notification:
+        raise InvalidInput("give --notification-template or --builtin-notification, not both")
+    if notification_template is not None or builtin_notification:
+        values["notification_template"] = notification_template
     if description is not None:
         values["description"] = description
     if folder is not None:

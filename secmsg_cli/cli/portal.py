@@ -12,6 +12,7 @@ import os
 import sys
 from collections import Counter
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -26,7 +27,9 @@ from secmsg_cli.store.portal import STATUSES as STATUS_CHOICES
 if TYPE_CHECKING:
     from datetime import datetime, tzinfo
 
+    from secmsg_cli.delivery.lifecycle import CannotChange
     from secmsg_cli.delivery.outbox import Outbox
+    from secmsg_cli.engine.durations import Duration
     from secmsg_cli.store.portal import PortalCopy
 
 TokenArg = Annotated[
@@ -561,68 +564,6 @@ def show(ctx: typer.Context, id: IdArg, at: AtOpt = None, output: OutputOpt = Ou
     emit(_detail(copy, moment, tz, store.account().expired_view), output)
 
 
-@portal_app.command("extend")
-def extend(
-    ctx: typer.Context,
-    id: IdArg,
-    by: Annotated[
-        str | None,
-        typer.Option(
-            "--by",
-            help="How much later it expires, e.g. 7d (within the definition's max_extension).",
-        ),
-    ] = None,
-    until: Annotated[
-        str | None,
-        typer.Option(
-            "--until", metavar="TIME", help="The new expiry, instead of --by (a date: to its end)."
-        ),
-    ] = None,
-    admin: Annotated[
-        bool,
-        typer.Option(
-            "--admin",
-            help="As administrator: up to the end of retention, past the definition's "
-            "max_extension; recorded as an administrator's extension.",
-        ),
-    ] = False,
-    at: AtOpt = None,
-    output: OutputOpt = Output.table,
-) -> None:
-    """Extend an external copy's expiry (before it has passed; within max_extension and retention).
-
-    secmsg portal extend 1 --by 7d --at 2026-12-01T09:00:00Z
-    secmsg portal extend 1 --until 2027-03-31 --admin
-    """
-    from secmsg_cli.delivery.compose import fmt_time
-    from secmsg_cli.delivery.lifecycle import extend as do_extend
-    from secmsg_cli.engine.durations import DurationError, parse_duration
-
-    if (by is None) == (until is None):
-        raise InvalidInput("give either --by DURATION or --until TIME")
-    duration = None
-    if by is not None:
-        try:
-            duration = parse_duration(by, allow_never=False, what="--by")
-        except DurationError as exc:
-            raise InvalidInput(str(exc)) from None
-    store = open_store(ctx)
-    tz = _tz(store)
-    moment = parse_at(at, tz)
-    new = parse_bound(until, "--until", tz, end=True)
-    before, after = do_extend(store, id, duration, moment, until=new, admin=admin)
-    if output is Output.table:
-        say(
-            f"Extended portal copy {after.id} ({after.recipient})"
-            f"{f' by {duration}' if duration else ''}{' as administrator' if admin else ''}: expires "
-            f"{fmt_time(after.expires, tz)} (was {fmt_time(before.expires, tz)}; latest possible "
-            f"{fmt_time(after.latest_expiry, tz)}).",
-            quiet=state(ctx).quiet,
-        )
-    else:
-        emit(_detail(after, moment, tz, store.account().expired_view), output)
-
-
 @portal_app.command("recall")
 def recall(
     ctx: typer.Context, id: IdArg, at: AtOpt = None, output: OutputOpt = Output.table
@@ -664,26 +605,47 @@ def _copies(n: int) -> str:
     return f"{n} {'copy' if n == 1 else 'copies'}"
 
 
+@dataclass(frozen=True)
+class _Change:
+    """What one of the administrator's commands over many copies does.
+
+    ``why_not`` gives the refusal for a copy it cannot change (its reason in
+    a word or two as ``why``: a copy chosen by filter is then left out and
+    counted), or None; ``run`` changes the copies of these ids in one
+    transaction and returns (before, after) pairs; ``said`` is the line for
+    people about one copy changed; ``preview`` and ``result`` add fields to
+    the rows shown before and after the change."""
+
+    name: str  # revoke | expire | extend
+    done: str  # revoked | expired | extended
+    why_not: Callable[[PortalCopy], CannotChange | None]
+    run: Callable[[list[int]], list[tuple[PortalCopy, PortalCopy]]]
+    said: Callable[[PortalCopy, PortalCopy], str]
+    preview: Callable[[PortalCopy], dict[str, Any]] = lambda copy: {}
+    columns: tuple[str, ...] = ("id", "recipient", "subject", "expires", "status")
+    result: Callable[[PortalCopy, PortalCopy], dict[str, Any]] = lambda before, after: {}
+    drop: tuple[str, ...] = ("subject", "expires")  # what a narrow terminal leaves out first
+
+
 def _administer(
     ctx: typer.Context,
-    what: str,
     ids: list[str] | None,
     filters: dict[str, Any],
     dry_run: bool,
     yes: bool,
     at: str | None,
     output: Output,
+    change: Callable[[Any, datetime, tzinfo], _Change],
 ) -> None:
-    """``portal revoke`` / ``portal expire``: choose the copies (by id, or by
-    the list filters: then those the action cannot change are left out and
-    counted), show them, ask when there are several (refuse without --yes off
-    a terminal), then change them all in one transaction."""
-    from secmsg_cli.delivery.lifecycle import can_end, end_copies
-
+    """``portal revoke`` / ``expire`` / ``extend --admin``: choose the copies
+    (by id, or by the list filters: then those the action cannot change are
+    left out and counted), show them, ask when there are several (refuse
+    without --yes off a terminal), then change them all in one transaction."""
     store = open_store(ctx)
     tz = _tz(store)
     moment = parse_at(at, tz)
-    expire = what == "expire"
+    action = change(store, moment, tz)
+    what = action.name
     chosen_by_filter = any(v not in (None, [], ()) for v in filters.values())
     if ids and chosen_by_filter:
         raise InvalidInput(f"give portal copy ids or filters to {what}, not both")
@@ -692,38 +654,44 @@ def _administer(
             f"nothing chosen to {what}: give portal copy ids, or filters such as "
             "--recipient @domain (see secmsg portal list)"
         )
-    skipped = 0
+    left_out: Counter[str] = Counter()
     if ids:
         # each copy once, however often it is named (a second pass would find
         # it ended and refuse the whole command)
         copies = list({c.id: c for c in (store.portal_copy(ref) for ref in ids)}.values())
+        for c in copies:  # named, a copy that cannot be changed refuses the command
+            refused = action.why_not(c)
+            if refused is not None:
+                raise refused
     else:
-        found = _select(store, moment, tz, **filters)
-        copies = [c for c in found if can_end(c, moment, tz, expire=expire) is None]
-        skipped = len(found) - len(copies)
+        copies = []
+        for c in _select(store, moment, tz, **filters):
+            refused = action.why_not(c)
+            if refused is None:
+                copies.append(c)
+            else:
+                left_out[refused.why] += 1
     quiet = state(ctx).quiet
-    verb = "revoked" if not expire else "expired"
+    why_text = ", ".join(f"{n} {why}" for why, n in left_out.items())
     if not copies:
         if output is Output.table:
-            ended = f" ({skipped} already ended)" if skipped else ""
-            say(f"No portal copy to {what}{ended}.", quiet=quiet)
+            say(f"No portal copy to {what}{f' ({why_text})' if left_out else ''}.", quiet=quiet)
         else:
             emit([], output)
         return
-    rows = [_row(c, moment, tz) for c in copies]
+    rows = [_row(c, moment, tz) | action.preview(c) for c in copies]
     if output is Output.table and (dry_run or len(copies) > 1):
-        emit(
-            rows,
-            output,
-            columns=["id", "recipient", "subject", "expires", "status"],
-            drop=["subject", "expires"],
-        )
+        emit(rows, output, columns=list(action.columns), drop=list(action.drop))
     if dry_run:
         if output is Output.table:
             say(
-                f"Dry run: {_copies(len(copies))} would be {verb}; nothing was changed.",
+                f"Dry run: {_copies(len(copies))} would be {action.done}; nothing was changed.",
                 quiet=quiet,
             )
+            if left_out:
+                say(
+                    f"Left out: {_copies(left_out.total())} that matched ({why_text}).", quiet=quiet
+                )
         else:
             emit(rows, output)
         return
@@ -735,14 +703,44 @@ def _administer(
             )
         if not typer.confirm(f"{what.capitalize()} these {len(copies)} copies?", default=False):
             raise typer.Abort()
-    done = end_copies(store, [c.id for c in copies], moment, expire=expire)
+    done = action.run([c.id for c in copies])
     if output is Output.table:
-        for c in done:
-            say(f"{verb.capitalize()} portal copy {c.id} ({c.recipient}).", quiet=quiet)
-        if skipped:
-            say(f"{_copies(skipped)} that matched had already ended: left alone.", quiet=quiet)
+        for before, after in done:
+            say(action.said(before, after), quiet=quiet)
+        if left_out:
+            say(f"Left out: {_copies(left_out.total())} that matched ({why_text}).", quiet=quiet)
     else:
-        emit([_row(c, moment, tz) for c in done], output)
+        emit([_row(a, moment, tz) | action.result(b, a) for b, a in done], output)
+
+
+def _ending(what: str) -> Callable[[Any, datetime, tzinfo], _Change]:
+    """``portal revoke`` or ``portal expire`` as a :class:`_Change`."""
+    from secmsg_cli.delivery.lifecycle import CannotChange, can_end, end_copies
+
+    expire = what == "expire"
+    done = "expired" if expire else "revoked"
+
+    def make(store: Any, moment: datetime, tz: tzinfo) -> _Change:
+        def run(ids: list[int]) -> list[tuple[PortalCopy, PortalCopy]]:
+            return [(c, c) for c in end_copies(store, ids, moment, expire=expire)]
+
+        def why_not(c: PortalCopy) -> CannotChange | None:
+            reason = can_end(c, moment, tz, expire=expire)
+            if reason is None:
+                return None
+            return CannotChange(f"cannot {what} portal copy {c.id}: {reason}", "already ended")
+
+        return _Change(
+            what,
+            done,
+            why_not,
+            run,
+            lambda before, after: (
+                f"{done.capitalize()} portal copy {after.id} ({after.recipient})."
+            ),
+        )
+
+    return make
 
 
 def _ending_command(what: str, doc: str) -> Callable[..., None]:
@@ -779,7 +777,7 @@ def _ending_command(what: str, doc: str) -> Callable[..., None]:
             expires_after=expires_after,
             expires_before=expires_before,
         )
-        _administer(ctx, what, ids, filters, dry_run, yes, at, output)
+        _administer(ctx, ids, filters, dry_run, yes, at, output, _ending(what))
 
     command.__name__ = command.__qualname__ = f"{what}_"
     command.__doc__ = doc
@@ -810,13 +808,198 @@ portal_app.command("expire")(
 )
 
 
+def _extended(
+    before: PortalCopy, after: PortalCopy, by: Duration | None, admin: bool, tz: tzinfo
+) -> str:
+    """The line for people about one copy extended."""
+    from secmsg_cli.delivery.compose import fmt_time
+
+    return (
+        f"Extended portal copy {after.id} ({after.recipient})"
+        f"{f' by {by}' if by else ''}{' as administrator' if admin else ''}: expires "
+        f"{fmt_time(after.expires, tz)} (was {fmt_time(before.expires, tz)}; latest "
+        f"possible {fmt_time(after.latest_expiry, tz)})."
+    )
+
+
+def _extending(
+    by: Duration | None, until: str | None, admin: bool
+) -> Callable[[Any, datetime, tzinfo], _Change]:
+    """``portal extend`` as a :class:`_Change`."""
+    from secmsg_cli.delivery.lifecycle import can_extend, extend_copies
+
+    def make(store: Any, moment: datetime, tz: tzinfo) -> _Change:
+        new = parse_bound(until, "--until", tz, end=True)
+
+        def run(ids: list[int]) -> list[tuple[PortalCopy, PortalCopy]]:
+            return extend_copies(store, ids, by, moment, until=new, admin=admin)
+
+        def said(before: PortalCopy, after: PortalCopy) -> str:
+            return _extended(before, after, by, admin, tz)
+
+        def preview(copy: PortalCopy) -> dict[str, Any]:
+            to = new if by is None else by.add_capped(copy.expires) if copy.expires else None
+            return {"new_expires": _iso(to, tz)}
+
+        return _Change(
+            "extend",
+            "extended",
+            lambda c: can_extend(c, by, new, moment, tz, admin=admin),
+            run,
+            said,
+            preview,
+            ("id", "recipient", "subject", "expires", "new_expires:new expiry", "status"),
+            lambda before, after: {"previous_expires": _iso(before.expires, tz)},
+            ("subject", "status", "recipient"),
+        )
+
+    return make
+
+
+@portal_app.command("extend")
+def extend(
+    ctx: typer.Context,
+    ids: IdsArg = None,
+    by: Annotated[
+        str | None,
+        typer.Option(
+            "--by",
+            help="How much later it expires, e.g. 7d (within the definition's max_extension).",
+        ),
+    ] = None,
+    until: Annotated[
+        str | None,
+        typer.Option(
+            "--until", metavar="TIME", help="The new expiry, instead of --by (a date: to its end)."
+        ),
+    ] = None,
+    admin: Annotated[
+        bool,
+        typer.Option(
+            "--admin",
+            help="As administrator: up to the end of retention, past the definition's "
+            "max_extension; recorded as an administrator's extension. Takes several ids or "
+            "the filters of list.",
+        ),
+    ] = False,
+    sender: SenderOpt = None,
+    recipient: RecipientOpt = None,
+    definition: DefinitionFilterOpt = None,
+    subject: SubjectOpt = None,
+    message_id: MessageIdOpt = None,
+    status: StatusOpt = None,
+    sent_since: SentSinceOpt = None,
+    sent_until: SentUntilOpt = None,
+    expires_after: ExpiresAfterOpt = None,
+    expires_before: ExpiresBeforeOpt = None,
+    dry_run: DryRunOpt = False,
+    yes: YesOpt = False,
+    at: AtOpt = None,
+    output: OutputOpt = Output.table,
+) -> None:
+    """Extend external copies' expiry (before it has passed; within max_extension and retention).
+
+    The sender extends one copy at a time; an administrator (--admin) any
+    number, by id or with the filters of list, up to the end of retention:
+    copies chosen by filter that cannot be extended so (ended, internal,
+    expired, past retention) are left out and counted.
+
+    secmsg portal extend 1 --by 7d --at 2026-12-01T09:00:00Z
+    secmsg portal extend 1 --until 2027-03-31 --admin
+    secmsg portal extend --admin --recipient @clientco.example --by 30d --dry-run
+    """
+    from secmsg_cli.engine.durations import DurationError, parse_duration
+
+    if (by is None) == (until is None):
+        raise InvalidInput("give either --by DURATION or --until TIME")
+    duration = None
+    if by is not None:
+        try:
+            duration = parse_duration(by, allow_never=False, what="--by")
+        except DurationError as exc:
+            raise InvalidInput(str(exc)) from None
+        if duration.amount == 0:
+            raise InvalidInput(f"invalid --by {by!r}: expected a positive duration such as 7d")
+    filters = dict(
+        sender=sender,
+        recipient=recipient,
+        definition=definition,
+        subject=subject,
+        message_id=message_id,
+        status=status,
+        sent_since=sent_since,
+        sent_until=sent_until,
+        expires_after=expires_after,
+        expires_before=expires_before,
+    )
+    if not admin:
+        if any(v not in (None, [], ()) for v in filters.values()) or len(ids or []) > 1:
+            raise InvalidInput(
+                "the sender extends one copy at a time: give one portal copy id "
+                "(an administrator extends several, or by filter, with --admin)"
+            )
+        if dry_run:
+            raise InvalidInput("--dry-run goes with --admin (the sender extends one copy)")
+        if not ids:
+            raise InvalidInput("give the portal copy id to extend (see secmsg portal list)")
+        _extend_one(ctx, ids[0], duration, until, at, output)
+        return
+    _administer(ctx, ids, filters, dry_run, yes, at, output, _extending(duration, until, admin))
+
+
+def _extend_one(
+    ctx: typer.Context,
+    id: str,
+    duration: Duration | None,
+    until: str | None,
+    at: str | None,
+    output: Output,
+) -> None:
+    """The sender's own extension of one copy."""
+    from secmsg_cli.delivery.lifecycle import extend as do_extend
+
+    store = open_store(ctx)
+    tz = _tz(store)
+    moment = parse_at(at, tz)
+    new = parse_bound(until, "--until", tz, end=True)
+    before, after = do_extend(store, id, duration, moment, until=new)
+    if output is Output.table:
+        say(_extended(before, after, duration, False, tz), quiet=state(ctx).quiet)
+    else:
+        emit(_detail(after, moment, tz, store.account().expired_view), output)
+
+
+def _swept_row(copy: PortalCopy, tz: tzinfo) -> dict[str, Any]:
+    return {
+        "id": copy.id,
+        "recipient": copy.recipient,
+        "sender": copy.sender,
+        "subject": copy.subject,
+        "sent": _iso(copy.sent, tz),
+        "expires": _iso(copy.expires, tz),
+        "retention_end": _iso(copy.retention_end, tz),
+    }
+
+
 @portal_app.command("sweep")
-def sweep(ctx: typer.Context, at: AtOpt = None, output: OutputOpt = Output.table) -> None:
+def sweep(
+    ctx: typer.Context,
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run", help="Show what a sweep at --at would mark and purge; change nothing."
+        ),
+    ] = False,
+    at: AtOpt = None,
+    output: OutputOpt = Output.table,
+) -> None:
     """Mark copies whose expiry has passed as expired; purge those past the retention period.
 
     Purging deletes the retained message (headers, body, attachments) once no copy
     of it is left, and every purged copy's token; a tombstone row stays for the record.
+    The report lists each copy purged and each marked expired, then the totals.
 
+        secmsg portal sweep --at 2027-01-01T00:00:00Z --dry-run
         secmsg portal sweep --at 2027-01-01T00:00:00Z
     """
     from secmsg_cli.delivery.lifecycle import sweep as do_sweep
@@ -824,23 +1007,59 @@ def sweep(ctx: typer.Context, at: AtOpt = None, output: OutputOpt = Output.table
     store = open_store(ctx)
     tz = _tz(store)
     moment = parse_at(at, tz)
-    swept = do_sweep(store, moment)
-    if output is Output.table:
-        say(
-            f"Swept at {moment.isoformat()}: {len(swept.expired)} cop{'y' if len(swept.expired) == 1 else 'ies'} "
-            f"marked expired, {len(swept.purged)} purged past retention.",
-            quiet=state(ctx).quiet,
-        )
-    else:
+    swept = do_sweep(store, moment, dry_run=dry_run)
+    purged = [_swept_row(c, tz) for c in swept.purged]
+    expired = [_swept_row(c, tz) for c in swept.expired]
+    if output is not Output.table:
         emit(
             {
                 "at": moment.isoformat(),
+                "dry_run": dry_run,
                 "expired": len(swept.expired),
                 "purged": len(swept.purged),
-                "expired_ids": list(swept.expired),
-                "purged_ids": list(swept.purged),
+                "messages_deleted": swept.messages_deleted,
+                "bytes_deleted": swept.bytes_deleted,
+                "expired_ids": [c.id for c in swept.expired],
+                "purged_ids": [c.id for c in swept.purged],
+                "expired_copies": expired,
+                "purged_copies": purged,
             },
             output,
+        )
+        return
+    quiet = state(ctx).quiet
+    would = "would be " if dry_run else ""
+    if purged:
+        emit(
+            purged,
+            output,
+            columns=["id", "recipient", "sender", "subject", "sent", "retention_end:retention end"],
+            title=f"{would}purged past retention",
+            drop=["sender", "subject", "sent"],
+        )
+    if expired:
+        emit(
+            expired,
+            output,
+            columns=["id", "recipient", "sender", "subject", "expires"],
+            title=f"{would}marked expired",
+            drop=["sender", "subject"],
+        )
+    n_msg = swept.messages_deleted
+    messages = (
+        f"{n_msg} retained message{'' if n_msg == 1 else 's'} ({swept.bytes_deleted:,} bytes)"
+    )
+    if dry_run:
+        say(
+            f"Dry run at {moment.isoformat()}: {_copies(len(expired))} would be marked expired, "
+            f"{len(purged)} purged past retention, {messages} deleted; nothing was changed.",
+            quiet=quiet,
+        )
+    else:
+        say(
+            f"Swept at {moment.isoformat()}: {_copies(len(expired))} marked expired, "
+            f"{len(purged)} purged past retention; {messages} deleted.",
+            quiet=quiet,
         )
 
 

@@ -54,12 +54,14 @@ __all__ = [
     "ACCESS_REFUSED",
     "AccessDenied",
     "AlreadyDelivered",
+    "CannotChange",
     "Delivered",
     "actions",
     "check_access",
     "copy_values",
     "deliver",
     "extend",
+    "extend_copies",
     "message_key",
     "notification_for",
     "open_copy",
@@ -91,7 +93,14 @@ class Delivered:
 
 
 def _settings(d: Definition) -> dict[str, Any]:
-    return {
+    # the notification template sent, when not the built-in (a key only then:
+    # copies under definitions without one keep the settings they always had)
+    template = (
+        {}
+        if d.notification_template is None
+        else {"notification_template": d.notification_template}
+    )
+    return template | {
         "path": d.path,
         "allow_print": d.allow_print,
         "allow_reply": d.allow_reply,
@@ -774,6 +783,103 @@ def _ended(copy: PortalCopy, tz: tzinfo) -> str | None:
     return None
 
 
+class CannotChange(Refused):
+    """Why a copy cannot be changed as asked: the message, and ``why`` in a
+    word or two (for an extension: ``ended``, ``internal``, ``expired``,
+    ``past retention``, ``max_extension``, ``already later``, ``not yet
+    sent``) for counting the copies a filter left out."""
+
+    def __init__(self, message: str, why: str) -> None:
+        super().__init__(message)
+        self.why = why
+
+
+def _new_expiry(
+    copy: PortalCopy,
+    by: Duration | None,
+    until: datetime | None,
+    at: datetime,
+    tz: tzinfo,
+    *,
+    admin: bool,
+) -> tuple[datetime, str]:
+    """The expiry ``copy`` would get from ``by`` (or ``until``) at ``at``, and
+    the extension in words; :class:`CannotChange` when the copy cannot take
+    it (the rules of :func:`extend`)."""
+    from secmsg_cli.engine.durations import parse_duration
+
+    def cannot(reason: str, why: str) -> CannotChange:
+        return CannotChange(f"cannot extend portal copy {copy.id}{reason}", why)
+
+    ended = _ended(copy, tz)
+    if ended is not None:
+        raise cannot(f": {ended}", "ended")
+    if copy.expires is None:
+        raise cannot(
+            f": it is for the internal recipient {copy.recipient}, and internal copies never expire",
+            "internal",
+        )
+    if at < copy.sent:
+        raise cannot(
+            f": --at {at.isoformat()} is before the message was sent ({copy.sent.isoformat()})",
+            "not yet sent",
+        )
+    if copy.is_expired(at):
+        raise cannot(
+            f": it expired on {_when(copy.expires, tz)} "
+            "(expiry can be extended only before it has passed)",
+            "expired",
+        )
+    max_ext = parse_duration(copy.settings.get("max_extension", "0d"), allow_never=False)
+    if max_ext.amount == 0 and not admin:
+        raise cannot(
+            f": definition {copy.definition!r} (as at sending) allows no extension (max_extension 0d)",
+            "max_extension",
+        )
+    # past 9999: beyond retention, refused below
+    new = by.add_capped(copy.expires) if by is not None else until
+    assert new is not None
+    if new <= copy.expires:
+        raise cannot(
+            f" to {_when(new, tz)}: it already expires {_when(copy.expires, tz)}", "already later"
+        )
+    assert copy.original_expires is not None  # set with expires, at sending
+    limit = copy.retention_end if admin else max_ext.add_capped(copy.original_expires)
+    latest = min(limit, copy.retention_end)
+    by_text = str(by) if by is not None else f"until {_when(new, tz)}"
+    if new > latest:
+        left = latest - copy.expires
+        room = (
+            f"at most {_span(left)} more, until {_when(latest, tz)}"
+            if left.total_seconds() > 0
+            else "no extension is left"
+        )
+        if limit < copy.retention_end:
+            why = f"the definition's max_extension of {max_ext} (as at sending) would be exceeded"
+            raise cannot(f" by {by_text}: {why}; {room}", "max_extension")
+        why = f"the account's retention period ends {_when(copy.retention_end, tz)}"
+        raise cannot(f" by {by_text}: {why}; {room}", "past retention")
+    return new, by_text
+
+
+def can_extend(
+    copy: PortalCopy,
+    by: Duration | None,
+    until: datetime | None,
+    at: datetime,
+    tz: tzinfo,
+    *,
+    admin: bool,
+) -> CannotChange | None:
+    """Why ``copy`` cannot be extended as asked (the refusal :func:`extend`
+    would give, its ``why`` in a word or two), or None: for choosing copies."""
+    try:
+        _new_expiry(copy, by, until, at, tz, admin=admin)
+    except CannotChange as exc:
+        return exc
+    return None
+
+
 def extend(
     store: Store,
     ref: int | str,
@@ -788,83 +894,62 @@ def extend(
     within what remains of the definition's ``max_extension`` (as at sending);
     an administrator (``admin``) is not held to it, and the extension is
     recorded as theirs. Returns (before, after)."""
+    return extend_copies(store, [ref], by, at, until=until, admin=admin)[0]
+
+
+def extend_copies(
+    store: Store,
+    refs: Sequence[int | str],
+    by: Duration | None,
+    at: datetime,
+    *,
+    until: datetime | None = None,
+    admin: bool = False,
+) -> list[tuple[PortalCopy, PortalCopy]]:
+    """:func:`extend` for each of ``refs``, in one transaction: all or none
+    (a copy that cannot be extended refuses the whole command), each audited
+    (``admin-extend`` for an administrator). Returns (before, after) pairs."""
     if by is not None and (by.is_never or by.amount == 0):
         raise InvalidInput(f"invalid --by {str(by)!r}: expected a positive duration such as 7d")
     if (by is None) == (until is None):
         raise InvalidInput("give either --by or --until")
-    from secmsg_cli.engine.durations import parse_duration
-
     tz = store.account_tz()
+    done: list[tuple[PortalCopy, PortalCopy]] = []
     with store.transaction():
-        copy = store.portal_records.portal_copy(ref)
-        _living(copy, "extend", tz)
-        if copy.expires is None:
-            raise Refused(
-                f"cannot extend portal copy {copy.id}: it is for the internal recipient {copy.recipient}, "
-                "and internal copies never expire"
+        for ref in refs:
+            copy = store.portal_records.portal_copy(ref)
+            try:
+                new, by_text = _new_expiry(copy, by, until, at, tz, admin=admin)
+            except CannotChange as exc:
+                if exc.why in ("not yet sent", "already later"):
+                    raise InvalidInput(str(exc)) from None
+                raise
+            assert copy.expires is not None and copy.original_expires is not None
+            record: dict[str, Any] = {
+                "at": utc(at),
+                "by": by_text,
+                "from": utc(copy.expires),
+                "to": utc(new),
+            }
+            if admin:
+                record["administrator"] = True
+            total = int((new - copy.original_expires).total_seconds())
+            raised = (
+                new if admin and (copy.latest_expiry is None or new > copy.latest_expiry) else None
             )
-        if at < copy.sent:
-            raise InvalidInput(
-                f"--at {at.isoformat()} is before the message was sent ({copy.sent.isoformat()})"
+            store.portal_records.set_portal_expiry(
+                copy.id, new, total, [*copy.extensions, record], latest_expiry=raised
             )
-        if copy.is_expired(at):
-            raise Refused(
-                f"cannot extend portal copy {copy.id}: it expired on {_when(copy.expires, tz)} "
-                "(expiry can be extended only before it has passed)"
+            after = store.portal_records.portal_copy(copy.id)
+            store.audit(
+                "admin-extend" if admin else "extend",
+                "portal-copy",
+                copy.id,
+                copy_summary(copy),
+                copy_summary(after),
             )
-        max_ext = parse_duration(copy.settings.get("max_extension", "0d"), allow_never=False)
-        if max_ext.amount == 0 and not admin:
-            raise Refused(
-                f"cannot extend portal copy {copy.id}: definition {copy.definition!r} (as at sending) "
-                "allows no extension (max_extension 0d)"
-            )
-        # past 9999: beyond retention, refused below
-        new = by.add_capped(copy.expires) if by is not None else until
-        assert new is not None
-        if new <= copy.expires:
-            raise InvalidInput(
-                f"cannot extend portal copy {copy.id} to {_when(new, tz)}: it already expires "
-                f"{_when(copy.expires, tz)}"
-            )
-        assert copy.original_expires is not None  # set with expires, at sending
-        limit = copy.retention_end if admin else max_ext.add_capped(copy.original_expires)
-        latest = min(limit, copy.retention_end)
-        by_text = str(by) if by is not None else f"until {_when(new, tz)}"
-        if new > latest:
-            left = latest - copy.expires
-            room = (
-                f"at most {_span(left)} more, until {_when(latest, tz)}"
-                if left.total_seconds() > 0
-                else "no extension is left"
-            )
-            why = (
-                f"the definition's max_extension of {max_ext} (as at sending) would be exceeded"
-                if limit < copy.retention_end
-                else f"the account's retention period ends {_when(copy.retention_end, tz)}"
-            )
-            raise Refused(f"cannot extend portal copy {copy.id} by {by_text}: {why}; {room}")
-        record: dict[str, Any] = {
-            "at": utc(at),
-            "by": by_text,
-            "from": utc(copy.expires),
-            "to": utc(new),
-        }
-        if admin:
-            record["administrator"] = True
-        total = int((new - copy.original_expires).total_seconds())
-        raised = new if admin and (copy.latest_expiry is None or new > copy.latest_expiry) else None
-        store.portal_records.set_portal_expiry(
-            copy.id, new, total, [*copy.extensions, record], latest_expiry=raised
-        )
-        after = store.portal_records.portal_copy(copy.id)
-        store.audit(
-            "admin-extend" if admin else "extend",
-            "portal-copy",
-            copy.id,
-            copy_summary(copy),
-            copy_summary(after),
-        )
-    return copy, after
+            done.append((copy, after))
+    return done
 
 
 def _span(delta: timedelta) -> str:
@@ -944,33 +1029,55 @@ def can_end(copy: PortalCopy, at: datetime, tz: tzinfo, *, expire: bool) -> str 
 
 @dataclass(frozen=True, slots=True)
 class Swept:
-    expired: tuple[int, ...]
-    purged: tuple[int, ...]
+    """What a sweep did (or, as a dry run, would do): the copies it marked
+    expired and those it purged (as they were before), and the retained
+    messages it deleted (every copy of them purged) with their size in bytes."""
+
+    expired: tuple[PortalCopy, ...]
+    purged: tuple[PortalCopy, ...]
+    messages_deleted: int
+    bytes_deleted: int
 
 
-def sweep(store: Store, at: datetime) -> Swept:
+class _DryRun(Exception):
+    """Rolls a dry run's transaction back (carrying what it found)."""
+
+    def __init__(self, swept: Swept) -> None:
+        self.swept = swept
+
+
+def sweep(store: Store, at: datetime, *, dry_run: bool = False) -> Swept:
     """Mark the copies whose expiry has passed as expired, and purge those
     past the retention period (internal copies too: they never expire, but
-    nothing is kept beyond retention)."""
-    with store.transaction():
-        expired = store.portal_records.portal_copies_to_expire(at)
-        for c in expired:
-            store.portal_records.set_portal_expired(c.id, at)
-            store.audit(
-                "expire",
-                "portal-copy",
-                c.id,
-                copy_summary(c),
-                copy_summary(store.portal_records.portal_copy(c.id)),
-            )
-        purged = store.portal_records.portal_copies_to_purge(at)
-        for c in purged:
-            store.portal_records.purge_portal_copy(c.id, c.message_ref, at)
-            store.audit(
-                "purge",
-                "portal-copy",
-                c.id,
-                copy_summary(c),
-                copy_summary(store.portal_records.portal_copy(c.id)),
-            )
-    return Swept(tuple(c.id for c in expired), tuple(c.id for c in purged))
+    nothing is kept beyond retention). A copy already recalled or revoked is
+    not marked expired: it ended then. With ``dry_run`` the very same sweep
+    runs and its transaction is rolled back: what it reports is exactly what
+    a sweep at ``at`` would do, and nothing is written."""
+    # rolled back inside a caller's transaction, a dry run would undo nothing
+    assert not (dry_run and store.conn.in_transaction), "a dry run needs its own transaction"
+    try:
+        with store.transaction():
+            records = store.portal_records
+            expired = records.portal_copies_to_expire(at)
+            for c in expired:
+                records.set_portal_expired(c.id, at)
+                store.audit(
+                    "expire", "portal-copy", c.id, copy_summary(c),
+                    copy_summary(records.portal_copy(c.id)),
+                )  # fmt: skip
+            purged = records.portal_copies_to_purge(at)
+            messages = size = 0
+            for c in purged:
+                freed = records.purge_portal_copy(c.id, c.message_ref, at)
+                if freed is not None:
+                    messages, size = messages + 1, size + freed
+                store.audit(
+                    "purge", "portal-copy", c.id, copy_summary(c),
+                    copy_summary(records.portal_copy(c.id)),
+                )  # fmt: skip
+            swept = Swept(tuple(expired), tuple(purged), messages, size)
+            if dry_run:
+                raise _DryRun(swept)
+    except _DryRun as rolled_back:
+        return rolled_back.swept
+    return swept

@@ -424,9 +424,10 @@ class PortalRecords:
     def set_portal_expired(self, copy_id: int, at: datetime) -> None:
         self._store._x("UPDATE portal_copies SET expired_at = ? WHERE id = ?", [utc(at), copy_id])
 
-    def purge_portal_copy(self, copy_id: int, message_ref: int, at: datetime) -> None:
+    def purge_portal_copy(self, copy_id: int, message_ref: int, at: datetime) -> int | None:
         """Forget the token and, once no copy of the message is left unpurged,
-        the message itself (headers, body and attachments); a tombstone stays."""
+        the message itself (headers, body and attachments); a tombstone stays.
+        Returns the size in bytes of the message deleted, or None when none was."""
         self._store._x(
             "UPDATE portal_copies SET purged_at = ?, token_hash = NULL WHERE id = ?",
             [utc(at), copy_id],
@@ -435,8 +436,15 @@ class PortalRecords:
             "SELECT 1 FROM portal_copies WHERE message_ref = ? AND purged_at IS NULL",
             [message_ref],
         )
-        if not left:
-            self._store._x("UPDATE portal_messages SET raw = NULL WHERE id = ?", [message_ref])
+        if left:
+            return None
+        held = self._store._q(
+            "SELECT size FROM portal_messages WHERE id = ? AND raw IS NOT NULL", [message_ref]
+        )
+        if not held:
+            return None
+        self._store._x("UPDATE portal_messages SET raw = NULL WHERE id = ?", [message_ref])
+        return int(held[0]["size"])
 
     # --- the delivery ledger (docs/portal.md: deliver is idempotent) ----------------
 

@@ -450,6 +450,7 @@ class Store:
         templates = int(self._q("SELECT count(*) FROM notification_templates")[0][0])
         return (
             c["domains"]
+            == c["users"]
             == c["groups"]
             == templates
             == c["attributes"]
@@ -545,6 +546,15 @@ class Store:
             if not rows:
                 raise NotFound(f"domain {canonical} is not an internal domain")
             domain = Domain(rows[0]["name"], rows[0]["type"])
+            # users are internal addresses: one left outside the domains could
+            # be exported but never imported again
+            held = [u["address"] for u in self.users() if domain_of(u["address"]) == canonical]
+            if held:
+                raise Refused(
+                    f"domain {canonical} has {len(held)} user(s) in the directory "
+                    f"({', '.join(held[:3])}{', ...' if len(held) > 3 else ''}): "
+                    "remove them first with 'secmsg user remove'"
+                )
             self._x("DELETE FROM domains WHERE name = ?", [canonical])
             self.audit("delete", "domain", canonical, domain, None)
         return domain

@@ -39,6 +39,7 @@ def test_create_with_defaults(legal):
         "max_extension": "0d",
         "read_receipt": False,
         "banner": None,
+        "notification_template": None,
         "routing": "external",
         "builtin": False,
     }

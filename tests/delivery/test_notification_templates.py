@@ -166,33 +166,35 @@ def test_a_definition_without_template_sends_the_built_in_notification(account, 
     assert "image/png" not in parts(msg)
 
 
-def test_built_in_is_byte_identical_to_no_template():
-    """The built-in notification is what notification() wrote before templates."""
-    from datetime import UTC, datetime
+GOLDEN = Path(__file__).with_name("notification-builtin.golden.eml")
 
-    kw = dict(
-        recipient="bob@partner.example",
-        sender="ann@example.com",
-        sender_name="Ann",
-        subject="Hi",
-        sent=datetime(2026, 12, 1, tzinfo=UTC),
-        expires=None,
-        link="https://p.example/?token=t",
-        portal_id=1,
-        at=datetime(2026, 12, 1, tzinfo=UTC),
-        tz=UTC,
-        host="p.example",
-        definition="Legal/7 days",
+
+def test_the_built_in_notification_is_byte_identical_to_before_templates():
+    """The golden file was written by the notification code before templates
+    existed (only the Message-ID and the boundaries, which are random, are
+    masked): a definition without a template sends exactly that."""
+    from datetime import UTC, datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    at = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
+    msg = compose.notification(
+        recipient="jose.mueller@clientco.example",
+        sender="zoe@harborfinch.co.uk",
+        sender_name='Zoë "Z" <Ångström>',
+        subject="Vertragsentwurf <b>&</b> [portal_link] " + "ä" * 500,
+        sent=at,
+        expires=at + timedelta(days=7),
+        link="https://secure.example.com/portal?x=1&token=abc.DEF_123",
+        portal_id=42,
+        at=at,
+        tz=ZoneInfo("Europe/Berlin"),
+        host="secure.example.com",
+        definition="Legal/7-Day Expiry, Receipt",
     )
-    a = compose.notification(**kw)
-    b = compose.notification(**kw, template=None)
-    del a["Message-ID"], b["Message-ID"]
-
-    def fixed(msg) -> bytes:
-        return re.sub(rb"={15}\d+==", b"BOUNDARY", compose.to_bytes(msg))
-
-    assert fixed(a) == fixed(b)
-    assert b"You've been sent a secure message" in fixed(a)
+    raw = compose.to_bytes(msg)
+    raw = re.sub(rb"Message-ID:\s*<[^>]+>", b"Message-ID: <ID>", raw)
+    raw = re.sub(rb"={15}\d+==", b"=BOUNDARY=", raw)
+    assert raw == GOLDEN.read_bytes()
 
 
 def test_render_is_a_pure_function_of_template_and_values():
@@ -266,6 +268,7 @@ def test_a_bad_logo_is_one_error_with_its_line(bare_cli, tmp_path, logo, bytes_,
         "<table><tr><td>cell</table>",
         "<p>a < b and a > b &amp; [portal_link]",
         "<!DOCTYPE html><html><head><title>t</title></head><body><p>x</body></html>",
+        "<style>p<b{color:red}</style><p>styled",
     ],
 )
 def test_html_that_renders(markup):
@@ -286,3 +289,15 @@ def test_html_that_renders(markup):
 def test_html_that_does_not_render(markup, fragment):
     problem = html_problem(markup)
     assert problem is not None and fragment in problem
+
+
+def test_the_copy_records_the_template_it_was_notified_with(account, tmp_path):
+    deliver(account, tmp_path, "Hello")
+    (tmp_path / "plain").mkdir()
+    deliver(account, tmp_path / "plain", "Hi", to="cat@other.example")
+    branded, plain = (
+        json.loads(account("portal", "show", str(i), "-o", "json").stdout)["settings"]
+        for i in (1, 2)
+    )
+    assert branded["notification_template"] == "Branded"
+    assert "notification_template" not in plain  # as copies always were
