@@ -109,14 +109,29 @@ def _copy(
     )
 
 
-def _parts(note: EmailMessage) -> tuple[bytes, bytes]:
-    """The notification's HTML and text parts, decoded, as UTF-8 bytes."""
+_IMAGE_EXT = {"image/png": ".png", "image/jpeg": ".jpg", "image/gif": ".gif"}
+
+
+def _parts(note: EmailMessage, folder: str) -> tuple[bytes, bytes, list[tuple[str, bytes]]]:
+    """The notification's HTML and text parts, as UTF-8 bytes, and its inline
+    images (a template's logo) as files beside them: the HTML refers to each
+    by file name instead of by ``cid:``, so that a browser shows it."""
     html_part = note.get_body(("html",))
     text_part = note.get_body(("plain",))
-    return (
-        (html_part.get_content() if html_part is not None else "").encode("utf-8"),
-        (text_part.get_content() if text_part is not None else "").encode("utf-8"),
-    )
+    page = html_part.get_content() if html_part is not None else ""
+    images: list[tuple[str, bytes]] = []
+    for part in note.walk():
+        cid, ctype = part["Content-ID"], part.get_content_type()
+        if cid is None or ctype not in _IMAGE_EXT:
+            continue
+        name = (
+            f"image{len(images) + 1}{_IMAGE_EXT[ctype]}" if images else f"logo{_IMAGE_EXT[ctype]}"
+        )
+        ref = html.escape("cid:" + str(cid).strip().strip("<>"), quote=True)
+        page = page.replace(f'src="{ref}"', f'src="{name}"')
+        images.append((f"{folder}/{name}", bytes(part.get_content())))
+    text = text_part.get_content() if text_part is not None else ""
+    return page.encode("utf-8"), text.encode("utf-8"), images
 
 
 def build(
@@ -142,8 +157,9 @@ def build(
     shown: list[Shown] = []
     width = len(str(len(decision.recipients)))
     for n, r in enumerate(decision.recipients, 1):
-        folder: str | None = f"{n:0{width}d}-{safe_name(r.address, n)}"
+        folder = f"{n:0{width}d}-{safe_name(r.address, n)}"
         definition = r.definition.path if r.definition is not None else None
+        had = len(files)
         if r.route == "portal" and r.portal is not None:
             note = lifecycle.notification_for(
                 store,
@@ -155,7 +171,7 @@ def build(
                 host=host,
                 templates=templates,
             )
-            page_html, text = _parts(note)
+            page_html, text, images = _parts(note, folder)
             copy = _copy(snapshot, decision, r, n)
             page = pages.message_page(
                 copy=copy,
@@ -176,6 +192,7 @@ def build(
                 PreviewFile(
                     r.address, "portal-page", f"{folder}/portal.html", page.encode("utf-8")
                 ),
+                *(PreviewFile(r.address, "notification-image", n, data) for n, data in images),
             ]
         elif r.secure and r.route == "inbox":
             inbox = inbox or compose.InboxCopies(raw, limits=limits)
@@ -187,9 +204,9 @@ def build(
                     r.address, "inbox-copy-page", f"{folder}/inbox-copy.html", page.encode("utf-8")
                 ),
             ]
-        else:
-            folder = None
-        shown.append(Shown(r.address, r.route, r.secure, definition, folder))
+        shown.append(
+            Shown(r.address, r.route, r.secure, definition, folder if len(files) > had else None)
+        )
     index = _index(decision, shown, files, tz)
     return Preview(tuple(shown), (PreviewFile(None, "index", "index.html", index), *files))
 
@@ -198,6 +215,7 @@ _WHAT = {
     "notification": "notification (.eml)",
     "notification-html": "notification, HTML part",
     "notification-text": "notification, text part",
+    "notification-image": "notification, inline image",
     "portal-page": "the portal page",
     "inbox-copy": "banner-stamped copy (.eml)",
     "inbox-copy-page": "banner-stamped copy, as a mail client shows it",

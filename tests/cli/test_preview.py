@@ -252,3 +252,36 @@ def test_open_starts_the_browser_on_the_first_page(demo, tmp_path, _isolated_sto
     assert seen.read_text().strip() == (
         (out / "1-jose.mueller@clientco.example" / "portal.html").as_uri()
     )
+
+
+def test_a_definitions_template_is_previewed_with_its_logo_shown(bare_cli, tmp_path, monkeypatch):
+    from tests.delivery.test_notification_templates import CONFIG, PNG
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "brand").mkdir()
+    (tmp_path / "brand" / "logo.png").write_bytes(PNG)
+    (tmp_path / "secmsg.toml").write_text(CONFIG, encoding="utf-8")
+    ok(bare_cli("import", "secmsg.toml"))
+    msg = tmp_path / "m.eml"
+    msg.write_bytes(
+        b"From: Ann <ann@example.com>\nTo: bob@partner.example\nSubject: Q3 <draft>\n\nhi\n"
+    )
+    doc = ok(bare_cli("preview", msg, "--out", "p", "--at", AT, "-o", "json")).json
+    names = sorted(Path(f).name for f in doc["recipients"][0]["files"])
+    assert names == [
+        "logo.png",
+        "notification.eml",
+        "notification.html",
+        "notification.txt",
+        "portal.html",
+    ]
+    folder = tmp_path / "p" / "1-bob@partner.example"
+    page = (folder / "notification.html").read_text(encoding="utf-8")
+    assert '<img src="logo.png"' in page and "cid:" not in page
+    assert (folder / "logo.png").read_bytes() == PNG
+    assert "<b>Q3 &lt;draft&gt;</b>" in page  # the template, filled and escaped
+    note = email.message_from_bytes(
+        (folder / "notification.eml").read_bytes(), policy=email.policy.default
+    )
+    assert note["Subject"] == "Ann sent you: Q3 <draft>"
+    assert "token=preview" in (folder / "notification.txt").read_text(encoding="utf-8")
