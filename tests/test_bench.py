@@ -38,3 +38,29 @@ def test_the_quick_benchmark_prints_every_figure(tmp_path):
         assert line is not None, out
     assert out.count(" ratio ") == 6 and out.count("-> ") == 6
     assert "goals met" in out.splitlines()[-1]
+
+
+def test_the_portal_scale_benchmark_prints_every_figure(tmp_path):
+    run = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "bench" / "portal_scale.py"),
+            "--small",
+            "200",
+            "--large",
+            "2000",
+            "--runs",
+            "1",
+            "--plans",
+            "--workdir",
+            str(tmp_path / "bench"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+    out = run.stdout
+    assert out.count(" ratio ") == 12 and out.count("-> ") == 12, out
+    assert out.count("plan --") == 4 and "SCAN c " not in out.replace("SCAN c USING INDEX", "")
+    assert "goals" in out.splitlines()[-1]

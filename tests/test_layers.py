@@ -40,6 +40,7 @@ LAYERS: dict[str, int] = {
     "testing": 5,
     "runner": 5,
     "coverage": 5,
+    "run_report": 5,
     "corpus_diff": 5,
     "delivery": 6,
     "cli": 7,

@@ -18,7 +18,7 @@ from jsonschema import Draft202012Validator
 from secmsg_cli import corpus_diff
 from tests.conftest import CORPUS, DEMO, FIXTURES
 
-NAMES = ("config", "cases", "simulate", "lint", "plan")
+NAMES = ("config", "cases", "simulate", "lint", "plan", "report")
 AT = "2026-11-27T10:00:00Z"
 
 

@@ -272,11 +272,12 @@ def _register() -> None:
     template.register(app)
     policy.register(app)
     simulate.register(app)
-    from secmsg_cli.cli import deliver, portal, preview, user
+    from secmsg_cli.cli import deliver, portal, preview, report, user
 
     deliver.register(app)
     preview.register(app)
     portal.register(app)
+    report.register(app)
     user.register(app)
     test_cmd.register(app)
     config_cmds.register(app)

@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from secmsg_cli.delivery.lifecycle import CannotChange
     from secmsg_cli.delivery.outbox import Outbox
     from secmsg_cli.engine.durations import Duration
-    from secmsg_cli.store.portal import PortalCopy
+    from secmsg_cli.store.portal import CopyFilter, PortalCopy
 
 TokenArg = Annotated[
     str,
@@ -447,10 +447,9 @@ ExpiresBeforeOpt = Annotated[
 ]
 
 
-def _select(
-    store: Any,
-    moment: datetime,
+def copy_filter(
     tz: tzinfo,
+    moment: datetime,
     *,
     sender: str | None = None,
     recipient: str | None = None,
@@ -462,8 +461,10 @@ def _select(
     sent_until: str | None = None,
     expires_after: str | None = None,
     expires_before: str | None = None,
-) -> list[PortalCopy]:
-    """The copies the list filters choose (every filter given must hold)."""
+) -> CopyFilter:
+    """The list filters as given on the command line, checked: every one
+    given must hold; statuses are judged at ``moment`` (``secmsg report``
+    takes the same filters)."""
     from secmsg_cli.store.portal import CopyFilter
 
     wanted = [s.strip().lower() for s in status or ()]
@@ -472,7 +473,7 @@ def _select(
             raise InvalidInput(
                 f"invalid --status {s!r}: expected one of {', '.join(STATUS_CHOICES)}"
             )
-    where = CopyFilter(
+    return CopyFilter(
         sender=_address_or_domain(sender, "--sender") if sender else None,
         recipient=_address_or_domain(recipient, "--recipient") if recipient else None,
         definition=definition.strip().strip("/") if definition else None,
@@ -482,9 +483,16 @@ def _select(
         sent_until=parse_bound(sent_until, "--sent-until", tz, end=True),
         expires_after=parse_bound(expires_after, "--expires-after", tz, end=False),
         expires_before=parse_bound(expires_before, "--expires-before", tz, end=True),
+        statuses=tuple(wanted),
+        at=moment,
     )
-    copies: list[PortalCopy] = store.portal_copies(where=where)
-    return [c for c in copies if not wanted or c.status(moment) in wanted]
+
+
+def _select(store: Any, moment: datetime, tz: tzinfo, **filters: Any) -> list[PortalCopy]:
+    """The copies the list filters choose (every filter given must hold),
+    found by SQL (the status too: see ``store.portal.status_where``)."""
+    copies: list[PortalCopy] = store.portal_copies(where=copy_filter(tz, moment, **filters))
+    return copies
 
 
 @portal_app.command("list")

@@ -17,6 +17,7 @@ class SchemaName(str, Enum):
     simulate = "simulate"
     lint = "lint"
     plan = "plan"
+    report = "report"
 
 
 WHAT = {
@@ -25,6 +26,7 @@ WHAT = {
     SchemaName.simulate: "simulate -o json / -o jsonl",
     SchemaName.lint: "lint -o json",
     SchemaName.plan: "plan -o json and apply -o json",
+    SchemaName.report: "report ... -o json / -o jsonl (each report's rows)",
 }
 
 

@@ -276,6 +276,7 @@ def _retain(
             message_ref=mref,
             token_id=token_id,
             token_hash=digest,
+            trigger=None if r.trigger is None else str(r.trigger),
             **copy_values(snapshot, decision, r),
         )
         ids[r.address] = cid

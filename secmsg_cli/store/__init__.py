@@ -3,4 +3,4 @@
 # The schema version this secmsg writes: the number of migrations in
 # store/migrations.py (kept here so that opening a current store does not
 # import sqlite-utils; migrations.py checks the two agree).
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7

@@ -329,6 +329,43 @@ def m007_notification_templates(db: Database) -> None:
     db.execute(f"PRAGMA user_version = {_number('m007_notification_templates')}")
 
 
+@migrations(name="m006_reports")
+def m006_reports(db: Database) -> None:
+    """(Merged after m007, so seventh: migrations number themselves by where
+    they are merged.) docs/reports.md: what started the securing of each portal copy (its
+    trigger), and the indexes that keep ``portal list`` filters and the
+    reports quick on a store of many copies (each is named for the query it
+    serves; ``bench/portal_scale.py`` shows they do)."""
+    _run(
+        db,
+        """
+        -- user, content or policy, as decided; NULL for copies delivered
+        -- before this migration (reports show them as unknown)
+        ALTER TABLE portal_copies ADD COLUMN trigger TEXT;
+
+        -- reports over a period (--since/--until), portal list --sent-since/--sent-until
+        CREATE INDEX portal_copies_sent ON portal_copies(sent);
+        -- portal list --recipient @domain: the expression of CopyFilter, exactly
+        CREATE INDEX portal_copies_recipient_domain
+            ON portal_copies(substr(recipient, instr(recipient, '@')));
+        -- portal list --status unread, report expiring: the copies still open
+        -- (never read nor ended), by expiry; few, however large the store
+        CREATE INDEX portal_copies_unread ON portal_copies(expires)
+            WHERE read_at IS NULL AND recalled_at IS NULL AND revoked_at IS NULL
+              AND purged_at IS NULL AND expired_at IS NULL;
+        -- report ended: recalled and revoked copies, by sending time
+        CREATE INDEX portal_copies_ended ON portal_copies(sent)
+            WHERE revoked_at IS NOT NULL OR recalled_at IS NOT NULL;
+        -- portal list --sender (the envelope sender or the header From)
+        CREATE INDEX portal_messages_sender ON portal_messages(sender);
+        CREATE INDEX portal_messages_header_from ON portal_messages(header_from);
+        -- who recalled or revoked a copy (report ended)
+        CREATE INDEX audit_object ON audit(object, kind);
+        """,
+    )
+    db.execute(f"PRAGMA user_version = {_number('m006_reports')}")
+
+
 SCHEMA_VERSION = len(migrations._migrations)
 if SCHEMA_VERSION != _SCHEMA_VERSION:  # pragma: no cover - a developer's slip
     raise RuntimeError(

@@ -101,8 +101,8 @@ class CopyFilter:
     """Which portal copies a listing or an administrator's action concerns;
     every criterion given must hold. Addresses are normalised; ``recipient``
     may be ``@domain`` (that domain and no other); ``subject`` is a piece of
-    the subject, any case; times are aware; ``statuses`` are judged by the
-    caller at its own time."""
+    the subject, any case; times are aware; ``statuses`` (any of them) are
+    judged at ``at`` as :meth:`PortalCopy.status` judges them."""
 
     sender: str | None = None
     recipient: str | None = None
@@ -113,6 +113,8 @@ class CopyFilter:
     sent_until: datetime | None = None
     expires_after: datetime | None = None
     expires_before: datetime | None = None
+    statuses: tuple[str, ...] = ()
+    at: datetime | None = None
 
     def where(self) -> tuple[str, list[object]]:
         """The SQL condition (over ``_COPY_SQL``'s ``c`` and ``m``) and its values."""
@@ -148,7 +150,66 @@ class CopyFilter:
             if moment is not None:
                 parts.append(f"{column} {op} ?")
                 values.append(utc(moment))
+        if self.statuses:
+            if self.at is None:
+                raise ValueError("CopyFilter: statuses are judged at a time: give at")
+            either = [status_where(s, self.at) for s in dict.fromkeys(self.statuses)]
+            parts.append(
+                either[0][0]
+                if len(either) == 1
+                else " OR ".join(f"({w})" for w, _ in either).join("()")
+            )
+            for _, v in either:
+                values += v
         return (" AND ".join(parts) or "1"), values
+
+
+# The status of a copy at a time, in SQL: the same order of precedence as
+# :meth:`PortalCopy.status` (purged, revoked, recalled, expired, read, unread;
+# tests/store/test_portal_status_sql.py compares the two on every copy). Each
+# status is a conjunction of plain terms, so that "unread" is answered from the
+# partial index portal_copies_unread (migration m006) rather than a full scan.
+_NOT_ENDED = "c.purged_at IS NULL AND c.revoked_at IS NULL AND c.recalled_at IS NULL"
+_OPEN = (
+    "c.read_at IS NULL AND c.recalled_at IS NULL AND c.revoked_at IS NULL "
+    "AND c.purged_at IS NULL AND c.expired_at IS NULL"
+)
+
+
+def status_where(status: str, at: datetime) -> tuple[str, list[object]]:
+    """The SQL condition (over ``c``, a portal copy) for ``status`` at ``at``."""
+    when = utc(at)
+    expired = "c.expires IS NOT NULL AND (c.expired_at IS NOT NULL OR c.expires <= ?)"
+    # not expired: internal (never expires), or not marked and not yet due
+    # (a marked copy always has an expiry: sweep and expire-now set it)
+    live = "c.expired_at IS NULL AND (c.expires IS NULL OR c.expires > ?)"
+    if status == "purged":
+        return "c.purged_at IS NOT NULL", []
+    if status == "revoked":
+        return "(c.purged_at IS NULL AND c.revoked_at IS NOT NULL)", []
+    if status == "recalled":
+        return (
+            "(c.purged_at IS NULL AND c.revoked_at IS NULL AND c.recalled_at IS NOT NULL)",
+            [],
+        )
+    if status == "expired":
+        return f"({_NOT_ENDED} AND {expired})", [when]
+    if status == "read":
+        return f"({_NOT_ENDED} AND c.read_at IS NOT NULL AND {live})", [when]
+    if status == "unread":
+        return f"{_OPEN} AND (c.expires IS NULL OR c.expires > ?)", [when]
+    raise ValueError(f"unknown portal copy status {status!r}")
+
+
+def status_case(at: datetime) -> tuple[str, list[object]]:
+    """A SQL expression (over ``c``) giving each copy's status at ``at``."""
+    whens: list[str] = []
+    values: list[object] = []
+    for status in STATUSES[::-1][:-1]:  # purged first, unread as the ELSE
+        condition, v = status_where(status, at)
+        whens.append(f"WHEN {condition} THEN '{status}'")
+        values += v
+    return "CASE " + " ".join(whens) + " ELSE 'unread' END", values
 
 
 _COPY_SQL = (
@@ -275,12 +336,14 @@ class PortalRecords:
         retention_end: datetime,
         token_id: str,
         token_hash: str,
+        trigger: str | None = None,
     ) -> int:
         return rowid(
             self._store._x(
                 "INSERT INTO portal_copies (message_ref, recipient, internal, definition, settings, allow_print, "
                 "allow_reply, allow_reply_all, read_receipt, sent, expires, original_expires, latest_expiry, "
-                "retention_end, token_id, token_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "retention_end, token_id, token_hash, trigger) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
                     message_ref,
                     recipient,
@@ -298,6 +361,7 @@ class PortalRecords:
                     utc(retention_end),
                     token_id,
                     token_hash,
+                    trigger,
                 ],
             )
         )

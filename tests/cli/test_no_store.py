@@ -99,12 +99,18 @@ USES_A_STORE = {
     "portal revoke": ["1"],
     "portal expire": ["1"],
     "portal sweep": ["--at", AT],
+    "report messages": [],
+    "report reads": [],
+    "report expiring": [],
+    "report ended": [],
+    "report senders": [],
     "user add": ["a@example.com"],
     "user list": [],
     "user remove": ["a@example.com"],
 }
 CREATES = {"init", "import", "apply"}
-NO_STORE_NEEDED = {"db path", "schema"}
+# report run reads a run file; without a store it leaves out what never fired
+NO_STORE_NEEDED = {"db path", "schema", "report run"}
 
 
 def _commands() -> set[str]:

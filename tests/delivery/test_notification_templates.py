@@ -311,7 +311,9 @@ def test_simulate_names_the_subject_deliver_sends(account, tmp_path):
     )
     doc = account("simulate", msg, "--at", AT, "-o", "json")
     assert doc.exit_code == 0, doc.stderr
-    subjects = {r["address"]: r["portal"]["notification"]["subject"] for r in doc.json["recipients"]}
+    subjects = {
+        r["address"]: r["portal"]["notification"]["subject"] for r in doc.json["recipients"]
+    }
     assert subjects == {
         "bob@partner.example": "Ann <i>Lee</i> sent you: Q3 <draft>",  # the template's
         "c@other.example": "You've been sent a secure message",  # the built-in
