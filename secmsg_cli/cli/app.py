@@ -272,9 +272,10 @@ def _register() -> None:
     template.register(app)
     policy.register(app)
     simulate.register(app)
-    from secmsg_cli.cli import deliver, portal, report, user
+    from secmsg_cli.cli import deliver, portal, preview, report, user
 
     deliver.register(app)
+    preview.register(app)
     portal.register(app)
     report.register(app)
     user.register(app)

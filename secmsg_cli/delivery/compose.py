@@ -52,7 +52,15 @@ from secmsg_cli.engine.message import (
     parse_message,
     transfer_encoding,
 )
-from secmsg_cli.engine.render import NOTIFICATION_SUBJECT, NOTIFICATION_TAGS, fill_tags
+from secmsg_cli.engine.render import (
+    NOTIFICATION_SUBJECT,
+    NOTIFICATION_TAGS,
+    fill_tags,
+    fmt_time,
+    notification_subject,
+    notification_values,
+)
+from secmsg_cli.engine.render import shorter as _shorter
 
 if TYPE_CHECKING:
     from secmsg_cli.engine.message import Address
@@ -107,13 +115,6 @@ def token_link(portal_url: str, token: str) -> str:
     """``{portal_url}?token=...`` (``&token=`` when the URL has a query already)."""
     sep = "&" if "?" in portal_url else "?"
     return f"{portal_url}{sep}token={quote(token, safe='')}"
-
-
-def fmt_time(moment: datetime | None, tz: tzinfo, never: str = "never") -> str:
-    if moment is None:
-        return never
-    local = moment.astimezone(tz)
-    return local.strftime("%Y-%m-%d %H:%M ") + (local.tzname() or local.strftime("%z"))
 
 
 Who = tuple[str | None, str]  # (display name, address)
@@ -410,12 +411,6 @@ def stamp_banner(
 # --- notification, read receipt ------------------------------------------------------------
 
 
-def _shorter(text: str, limit: int = 400) -> str:
-    """At most ``limit`` characters of a name or subject shown in a
-    notification's text (its lines stay under RFC 5322's 998 octets)."""
-    return text if len(text) <= limit else text[:limit] + "…"
-
-
 def notification(
     *,
     recipient: str,
@@ -520,37 +515,6 @@ class Rendered:
     logo_cid: str | None
 
 
-def notification_values(
-    *,
-    recipient: str,
-    sender: str,
-    sender_name: str | None,
-    subject: str,
-    sent: datetime,
-    expires: datetime | None,
-    link: str,
-    tz: tzinfo,
-    definition: str,
-) -> dict[str, str]:
-    """The tag values of one recipient's notification. Each is one line
-    (control characters and line breaks become spaces) and, but the link, at
-    most 400 characters, as the built-in notification shows them."""
-
-    def one_line(text: str) -> str:
-        return _shorter(" ".join(text.split()))
-
-    return {
-        "sender": one_line(sender),
-        "sender_name": one_line(sender_name or sender),
-        "recipient": one_line(recipient),
-        "subject": one_line(subject),
-        "sent": fmt_time(sent, tz),
-        "expires": fmt_time(expires, tz, never="no expiry"),
-        "definition": one_line(definition.rpartition("/")[2]),
-        "portal_link": " ".join(link.split()),
-    }
-
-
 def render_notification(
     template: NotificationTemplate, values: dict[str, str], *, logo_cid: str | None = None
 ) -> Rendered:
@@ -570,7 +534,7 @@ def render_notification(
         alt = html.escape(line(template.sender_name) if template.sender_name else "logo")
         page = _insert_html(page, f'<img src="cid:{html.escape(cid[1:-1])}" alt="{alt}">')
     return Rendered(
-        subject=line(template.subject) or NOTIFICATION_SUBJECT,
+        subject=notification_subject(template.subject, values),
         sender_name=line(template.sender_name) if template.sender_name else None,
         html=page if page.endswith("\n") else page + "\n",
         text=(text := fill_tags(template.text, values, tags=NOTIFICATION_TAGS, html=False))

@@ -25,6 +25,7 @@ were at sending; ``expired_view`` is the account's current setting):
 
 from __future__ import annotations
 
+import email.message
 import functools
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -57,10 +58,12 @@ __all__ = [
     "Delivered",
     "actions",
     "check_access",
+    "copy_values",
     "deliver",
     "extend",
     "extend_copies",
     "message_key",
+    "notification_for",
     "open_copy",
     "print_copy",
     "recall",
@@ -265,53 +268,81 @@ def _retain(
         source=source,
         raw=raw,
     )
-    retention_end = at + timedelta(days=snapshot.account.max_retention_days)
     ids: dict[str, int] = {}
-    templates: dict[
-        str, NotificationTemplate
-    ] = {}  # the definition's notification template, read once per name
+    templates: dict[str, NotificationTemplate] = {}  # each template read once per delivery
     for r in portal:
-        p, definition = r.portal, r.definition
-        # the engine routes to the portal under a definition, with its portal record
-        assert definition is not None and p is not None
         token, token_id, digest = new_token(records.token_id_taken)
         cid = records.add_portal_copy(
             message_ref=mref,
-            recipient=r.address,
-            internal=r.internal,
-            definition=definition.path,
-            settings=_settings(definition),
-            allow_print=p.allow_print,
-            allow_reply=p.allow_reply,
-            allow_reply_all=p.allow_reply_all,
-            read_receipt=p.read_receipt,
-            sent=at,
-            expires=p.expires,
-            latest_expiry=p.latest_expiry,
-            retention_end=retention_end,
             token_id=token_id,
             token_hash=digest,
             trigger=None if r.trigger is None else str(r.trigger),
+            **copy_values(snapshot, decision, r),
         )
         ids[r.address] = cid
         records.record_delivery(key, r.address, "portal", cid, at, again)
-        note = compose.notification(
-            recipient=r.address,
-            sender=decision.header_from or decision.envelope_from,
-            sender_name=decision.header_from_name,
-            subject=decision.subject,
-            sent=at,
-            expires=p.expires,
-            link=compose.token_link(p.portal_url, token),
-            portal_id=cid,
-            at=at,
-            tz=snapshot.tz,
-            host=host,
-            definition=definition.path,
-            template=_template(store, definition, templates),
+        note = notification_for(
+            store, snapshot, decision, r, token=token, portal_id=cid, host=host, templates=templates
         )
         batch.add(compose.to_bytes(note), kind="notification", to=[r.address], portal_id=cid)
     return ids
+
+
+def copy_values(
+    snapshot: Snapshot, decision: MessageDecision, r: RecipientDecision
+) -> dict[str, Any]:
+    """What a portal recipient's copy records (besides its message and token),
+    as ``deliver`` stores it and ``preview`` shows it."""
+    p, definition = r.portal, r.definition
+    # the engine routes to the portal under a definition, with its portal record
+    assert definition is not None and p is not None
+    return {
+        "recipient": r.address,
+        "internal": r.internal,
+        "definition": definition.path,
+        "settings": _settings(definition),
+        "allow_print": p.allow_print,
+        "allow_reply": p.allow_reply,
+        "allow_reply_all": p.allow_reply_all,
+        "read_receipt": p.read_receipt,
+        "sent": decision.at,
+        "expires": p.expires,
+        "latest_expiry": p.latest_expiry,
+        "retention_end": decision.at + timedelta(days=snapshot.account.max_retention_days),
+    }
+
+
+def notification_for(
+    store: Store,
+    snapshot: Snapshot,
+    decision: MessageDecision,
+    r: RecipientDecision,
+    *,
+    token: str,
+    portal_id: int,
+    host: str,
+    templates: dict[str, NotificationTemplate],
+) -> email.message.EmailMessage:
+    """The notification a portal recipient gets (with the definition's
+    template, read from the store once per name into ``templates``), as
+    ``deliver`` sends it and ``preview`` shows it."""
+    p, definition = r.portal, r.definition
+    assert definition is not None and p is not None
+    return compose.notification(
+        recipient=r.address,
+        sender=decision.header_from or decision.envelope_from,
+        sender_name=decision.header_from_name,
+        subject=decision.subject,
+        sent=decision.at,
+        expires=p.expires,
+        link=compose.token_link(p.portal_url, token),
+        portal_id=portal_id,
+        at=decision.at,
+        tz=snapshot.tz,
+        host=host,
+        definition=definition.path,
+        template=_template(store, definition, templates),
+    )
 
 
 def _template(

@@ -34,6 +34,9 @@ __all__ = [
     "expiry",
     "fill_tags",
     "finish",
+    "fmt_time",
+    "notification_subject",
+    "notification_values",
     "portal_record",
     "retention_end",
     "route",
@@ -182,6 +185,61 @@ def banner(definition: Definition, via: str, values: dict[str, str]) -> Banner |
     return Banner(filled_html, filled_text)
 
 
+def fmt_time(moment: datetime | None, tz: tzinfo, never: str = "never") -> str:
+    """A time as every text of the product shows it: ``2026-11-27 10:00 GMT``."""
+    if moment is None:
+        return never
+    local = moment.astimezone(tz)
+    return local.strftime("%Y-%m-%d %H:%M ") + (local.tzname() or local.strftime("%z"))
+
+
+def shorter(text: str, limit: int = 400) -> str:
+    """At most ``limit`` characters of a name or subject shown in a
+    notification's text (its lines stay under RFC 5322's 998 octets)."""
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+def notification_values(
+    *,
+    recipient: str,
+    sender: str,
+    sender_name: str | None,
+    subject: str,
+    sent: datetime,
+    expires: datetime | None,
+    link: str,
+    tz: tzinfo,
+    definition: str,
+) -> dict[str, str]:
+    """The tag values of one recipient's notification. Each is one line
+    (control characters and line breaks become spaces) and, but the link, at
+    most 400 characters, as the built-in notification shows them."""
+
+    def one_line(text: str) -> str:
+        return shorter(" ".join(text.split()))
+
+    return {
+        "sender": one_line(sender),
+        "sender_name": one_line(sender_name or sender),
+        "recipient": one_line(recipient),
+        "subject": one_line(subject),
+        "sent": fmt_time(sent, tz),
+        "expires": fmt_time(expires, tz, never="no expiry"),
+        "definition": one_line(definition.rpartition("/")[2]),
+        "portal_link": " ".join(link.split()),
+    }
+
+
+def notification_subject(template: str | None, values: Mapping[str, str]) -> str:
+    """The Subject of a notification: a template's subject with its tags
+    filled, on one line; the built-in one without a template (or when the
+    template's comes out empty)."""
+    if not template:
+        return NOTIFICATION_SUBJECT
+    filled = " ".join(fill_tags(template, values, tags=NOTIFICATION_TAGS, html=False).split())
+    return filled or NOTIFICATION_SUBJECT
+
+
 def portal_record(
     definition: Definition,
     recipient: str,
@@ -192,6 +250,7 @@ def portal_record(
     retention_days: int,
     portal_url: str,
     tz: tzinfo = UTC,
+    notification: str = NOTIFICATION_SUBJECT,
 ) -> PortalRecord:
     """docs/decisions.md: permissions restrict external recipients only; internal
     copies never expire (but are purged at the end of retention)."""
@@ -217,14 +276,9 @@ def portal_record(
         *allow,
         definition.read_receipt,
         recipient,
-        NOTIFICATION_SUBJECT,
+        notification,
         portal_url,
     )
-
-
-def _fmt(moment: datetime, tz: tzinfo) -> str:
-    local = moment.astimezone(tz)
-    return local.strftime("%Y-%m-%d %H:%M ") + (local.tzname() or local.strftime("%z"))
 
 
 class _Sent(Protocol):
@@ -263,6 +317,20 @@ def finish(
             account.portal_url,
             snapshot.tz,
         )
+        subject = snapshot.notification_subjects.get((d.notification_template or "").lower())
+        if subject:  # the definition's template: its subject, as deliver fills it
+            values = notification_values(
+                recipient=decision.address,
+                sender=message.header_from or sender,
+                sender_name=getattr(message, "header_from_name", None),
+                subject=message.subject or "",
+                sent=at,
+                expires=record.expires,
+                link=account.portal_url,  # (the token is made by deliver)
+                tz=snapshot.tz,
+                definition=d.path,
+            )
+            record = replace(record, notification_subject=notification_subject(subject, values))
         return replace(decision, route=Route.PORTAL, portal=record)
     expires, _ = expiry(d, at, account.max_retention_days, snapshot.tz)
     shown_sender = message.header_from or sender
@@ -270,8 +338,8 @@ def finish(
         "sender": shown_sender,
         "sender_name": getattr(message, "header_from_name", None) or shown_sender,
         "subject": message.subject or "",
-        "sent": _fmt(at, snapshot.tz),
-        "expires": _fmt(expires, snapshot.tz),
+        "sent": fmt_time(at, snapshot.tz),
+        "expires": fmt_time(expires, snapshot.tz),
         "definition": d.description,
         "portal_url": account.portal_url,
     }

@@ -157,6 +157,9 @@ class Snapshot:
     ]  # lower-case folder path -> effective publish list
     content: Mapping[str, CompiledContent]  # lower-case name -> compiled content definition
     policies: Mapping[str, tuple[CompiledPolicy, ...]]  # kind -> policies by id
+    # lower-case notification template name -> its subject (with tags), for the
+    # portal record's notification subject
+    notification_subjects: Mapping[str, str]
     # kind -> (from_part, from key) -> to key -> policies; bi-directional
     # policies also in _bidi, looked up with the pair swapped.
     _index: Mapping[str, Mapping[tuple[str, Key], Mapping[Key, tuple[CompiledPolicy, ...]]]] = (
@@ -307,8 +310,10 @@ def build_snapshot(
     definitions: Iterable[Definition],
     content_definitions: Iterable[ContentDefinition],
     policies: Iterable[Policy],
+    notification_subjects: Mapping[str, str] | None = None,
 ) -> Snapshot:
-    """Compile the configuration into a :class:`Snapshot`."""
+    """Compile the configuration into a :class:`Snapshot`. ``notification_subjects``:
+    each notification template's subject, by name."""
     address_groups: dict[str, set[str]] = {}
     domain_groups: dict[str, set[str]] = {}
     group_names: dict[str, str] = {}
@@ -371,6 +376,7 @@ def build_snapshot(
         folder_publish=_effective_publish(folders),
         content=content,
         policies={k: tuple(v) for k, v in by_kind.items()},
+        notification_subjects={k.lower(): v for k, v in (notification_subjects or {}).items()},
         _index={
             k: {key: {tk: tuple(v) for tk, v in by_to.items()} for key, by_to in idx.items()}
             for k, idx in index.items()

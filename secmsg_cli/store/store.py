@@ -1249,6 +1249,7 @@ def _snapshot_of(store: Store, addresses: Iterable[str] | None = None) -> Snapsh
         domains=[d.name for d in store.domains()],
         folders=store.folders(),
         definitions=store.definitions(),
+        notification_subjects=store.template_records.subjects(),
     )
     if addresses is None:
         return build(

@@ -106,6 +106,12 @@ class TemplateRecords:
         rows = self._store._q("SELECT * FROM notification_templates ORDER BY name COLLATE NOCASE")
         return [_row(r) for r in rows]
 
+    def subjects(self) -> dict[str, str]:
+        """Each template's subject (with its tags), by name: what the engine
+        needs to name a portal record's notification subject, without the logos."""
+        rows = self._store._q("SELECT name, subject FROM notification_templates")
+        return {r["name"]: r["subject"] for r in rows if r["subject"]}
+
     def template(self, ref: str | int) -> NotificationTemplate:
         """A template by id or name (case-insensitive)."""
         text = str(ref).strip()

@@ -44,6 +44,7 @@ __all__ = [
     "MAX_REPLY",
     "continue_page",
     "ended_page",
+    "mail_page",
     "message_page",
     "notice_page",
     "refused_page",
@@ -211,4 +212,16 @@ def reply_page(
         error=error,
         base=base,
         max_reply=MAX_REPLY,
+    )
+
+
+def mail_page(*, view: View) -> str:
+    """A banner-stamped inbox copy as the internal recipient's mail client
+    would show it (``secmsg preview``): its HTML sanitised as the portal's
+    is, since the page is opened in the administrator's browser."""
+    return _render(
+        "mail.html",
+        "mail",
+        view=view,
+        body_html=Markup(sanitise(view.html)) if view.html is not None else None,
     )

@@ -301,3 +301,27 @@ def test_the_copy_records_the_template_it_was_notified_with(account, tmp_path):
     )
     assert branded["notification_template"] == "Branded"
     assert "notification_template" not in plain  # as copies always were
+
+
+def test_simulate_names_the_subject_deliver_sends(account, tmp_path):
+    msg = tmp_path / "s.eml"
+    msg.write_bytes(
+        b'From: "Ann <i>Lee</i>" <ann@example.com>\nTo: bob@partner.example, c@other.example\n'
+        b"Subject: Q3\r\n <draft>\n\nx\n"
+    )
+    doc = account("simulate", msg, "--at", AT, "-o", "json")
+    assert doc.exit_code == 0, doc.stderr
+    subjects = {
+        r["address"]: r["portal"]["notification"]["subject"] for r in doc.json["recipients"]
+    }
+    assert subjects == {
+        "bob@partner.example": "Ann <i>Lee</i> sent you: Q3 <draft>",  # the template's
+        "c@other.example": "You've been sent a secure message",  # the built-in
+    }
+    r = account("deliver", msg, "--outbox", tmp_path / "outbox", "--at", AT)
+    assert r.exit_code == 0, r.stderr
+    sent = {}
+    for f in (tmp_path / "outbox" / "new").iterdir():
+        m = email.message_from_bytes(f.read_bytes(), policy=email.policy.default)
+        sent[m["To"]] = m["Subject"]
+    assert sent == subjects
