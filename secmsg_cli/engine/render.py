@@ -147,22 +147,81 @@ _ESCAPE_QUOTED = str.maketrans(
 )
 
 
+def _in_markup(template: str, positions: list[int]) -> set[int]:
+    """Which of ``positions`` (ascending) of an HTML ``template`` are inside
+    a start or end tag but outside a quoted attribute value: where a value
+    with a space, ``=`` or a quote would end an unquoted value and start
+    attributes of its own (``<a title=[subject]>``). One linear pass, as an
+    HTML tokenizer reads tags (``<`` and a letter or ``/`` opens one, a quote
+    after ``=`` quotes a value, ``>`` outside quotes closes it); comments
+    count as text."""
+    out: set[int] = set()
+    want = iter(positions)
+    nxt = next(want, -1)
+    state, quote, prev, i, n = "text", "", "", 0, len(template)
+    while nxt >= 0 and i < n:
+        if i == nxt:
+            if state == "tag":
+                out.add(i)
+            nxt = next(want, -1)
+            continue
+        ch = template[i]
+        if state == "text":
+            if template.startswith("<!--", i):
+                end = template.find("-->", i + 4)
+                stop = n if end < 0 else end + 3
+                while 0 <= nxt < stop:  # a tag in a comment is text
+                    nxt = next(want, -1)
+                i = stop
+                continue
+            if ch == "<" and i + 1 < n and (template[i + 1].isalpha() or template[i + 1] == "/"):
+                state = "tag"
+        elif state == "tag":
+            if ch == ">":
+                state = "text"
+            elif ch in "\"'" and prev == "=":
+                state, quote = "quoted", ch
+        elif ch == quote:  # quoted
+            state = "tag"
+        if ch not in " \t\n\r\f":
+            prev = ch
+        i += 1
+    return out
+
+
+def _escape_all(value: str) -> str:
+    """Every character but letters and digits as a character reference: a
+    value that cannot end an unquoted attribute value (nor a tag)."""
+    return "".join(c if c.isalnum() else f"&#x{ord(c):x};" for c in value)
+
+
 def fill_tags(
     template: str, values: Mapping[str, str], *, tags: tuple[str, ...] = TAGS, html: bool
 ) -> str:
     """``template`` with each of its ``tags`` (``[sender]``) replaced by its
     value (empty when not given), in one pass: a value is never read for tags
     itself (a subject of ``[portal_link]`` stays that text). With ``html`` the
-    values are HTML-escaped, quotes too (a tag may sit in an attribute);
-    a bracketed word that is not one of ``tags`` is left as written. The one
-    tag filler of banners and notification templates."""
+    values are HTML-escaped, quotes too (a tag may sit in a quoted attribute);
+    a tag inside a tag's markup but not in quotes (``<a title=[subject]>``)
+    gets every character but letters and digits as a character reference,
+    so that no value can end the attribute and add one of its own (an event
+    handler). A bracketed word that is not one of ``tags`` is left as
+    written. The one tag filler of banners and notification templates."""
     pattern = _TAG_PATTERNS.get(tags)
     if pattern is None:
         pattern = _TAG_PATTERNS[tags] = re.compile(r"\[(" + "|".join(tags) + r")\]")
-    table = _ESCAPE_QUOTED if html else None
-    if table is None:
+    if not html:
         return pattern.sub(lambda m: values.get(m.group(1), ""), template)
-    return pattern.sub(lambda m: values.get(m.group(1), "").translate(table), template)
+    matches = list(pattern.finditer(template))
+    bare = _in_markup(template, [m.start() for m in matches]) if "<" in template else set()
+    out, pos = [], 0
+    for m in matches:
+        value = values.get(m.group(1), "")
+        out.append(template[pos : m.start()])
+        out.append(_escape_all(value) if m.start() in bare else value.translate(_ESCAPE_QUOTED))
+        pos = m.end()
+    out.append(template[pos:])
+    return "".join(out)
 
 
 def banner(definition: Definition, via: str, values: dict[str, str]) -> Banner | None:

@@ -325,3 +325,82 @@ def test_simulate_names_the_subject_deliver_sends(account, tmp_path):
         m = email.message_from_bytes(f.read_bytes(), policy=email.policy.default)
         sent[m["To"]] = m["Subject"]
     assert sent == subjects
+
+
+class _Anchors:
+    """The attributes of every <a> of a page, as a browser's parser reads them."""
+
+    def __init__(self, page: str) -> None:
+        from html.parser import HTMLParser
+
+        found: list[dict[str, str | None]] = []
+
+        class P(HTMLParser):
+            def handle_starttag(self, tag, attrs):
+                if tag == "a":
+                    found.append(dict(attrs))
+
+        P(convert_charrefs=True).feed(page)
+        self.attrs = found
+
+
+# a sender writes the subject: spaces, quotes and = would end an unquoted
+# attribute value and start attributes of their own (an event handler)
+ATTACK = "x onmouseover=alert(1) y' onfocus='alert(2)' z\" onclick=\"alert(3)"
+
+
+@pytest.mark.parametrize(
+    "markup",
+    [
+        "<a title=[subject] href=[portal_link]>open</a>",
+        "<a title='[subject]' href='[portal_link]'>open</a>",
+        '<a title="[subject]" href="[portal_link]">open</a>',
+        "<a\ttitle = [subject]\nhref=[portal_link]>open</a>",
+        '<a data-x="a>b" title=[subject] href=[portal_link]>open</a>',
+    ],
+)
+def test_a_value_in_an_attribute_stays_that_attribute_quoted_or_not(markup):
+    t = NotificationTemplate(0, "T", "[subject]", markup, "[portal_link]\n")
+    link = "https://secure.example.com/portal?x=1&token=abc def"
+    page = compose.render_notification(t, {"subject": ATTACK, "portal_link": link}).html
+    [attrs] = _Anchors(page).attrs
+    assert attrs == {"title": ATTACK, "href": link} | (
+        {"data-x": "a>b"} if "data-x" in markup else {}
+    )
+
+
+def test_a_tag_in_a_banner_attribute_cannot_add_an_event_handler():
+    from html.parser import HTMLParser
+
+    from secmsg_cli.engine.render import fill_tags
+
+    page = fill_tags("<div title=[subject]>[subject]</div>", {"subject": ATTACK}, html=True)
+    seen: list[tuple[str, list]] = []
+
+    class P(HTMLParser):
+        def handle_starttag(self, tag, attrs):
+            seen.append((tag, attrs))
+
+    P(convert_charrefs=True).feed(page)
+    assert seen == [("div", [("title", ATTACK)])]
+    # in text a value is escaped as it always was
+    assert page.endswith(
+        ">x onmouseover=alert(1) y&#x27; onfocus=&#x27;alert(2)&#x27; "
+        "z&quot; onclick=&quot;alert(3)</div>"
+    )
+
+
+def test_deliver_keeps_a_hostile_subject_inside_an_unquoted_attribute(
+    bare_cli, tmp_path, monkeypatch
+):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "brand").mkdir()
+    (tmp_path / "brand" / "logo.png").write_bytes(PNG)
+    config = CONFIG.replace('<a href="[portal_link]">', "<a title=[subject] href=[portal_link]>")
+    (tmp_path / "secmsg.toml").write_text(config, encoding="utf-8")
+    assert bare_cli("import", "secmsg.toml").exit_code == 0
+    [(_, msg)] = deliver(bare_cli, tmp_path, ATTACK)
+    page = parts(msg)["text/html"].get_content()
+    [attrs] = _Anchors(page).attrs
+    assert set(attrs) == {"title", "href"}
+    assert attrs["title"] == ATTACK
