@@ -35,6 +35,7 @@ __all__ = [
     "fill_tags",
     "finish",
     "fmt_time",
+    "line_of",
     "notification_subject",
     "notification_values",
     "portal_record",
@@ -252,6 +253,18 @@ def fmt_time(moment: datetime | None, tz: tzinfo, never: str = "never") -> str:
     return local.strftime("%Y-%m-%d %H:%M ") + (local.tzname() or local.strftime("%z"))
 
 
+# C0 and C1 control characters and DEL: a sender gets them into a decoded
+# subject or name with an encoded word; mail may carry none of them (NUL in
+# an 8bit body, ESC that a terminal showing the .eml would obey)
+_CONTROLS = dict.fromkeys((*range(0x20), *range(0x7F, 0xA0)), " ")
+
+
+def line_of(text: str) -> str:
+    """``text`` from a message as one line of plain text: control characters
+    and line breaks as spaces, runs of white space as one."""
+    return " ".join(text.translate(_CONTROLS).split())
+
+
 def shorter(text: str, limit: int = 400) -> str:
     """At most ``limit`` characters of a name or subject shown in a
     notification's text (its lines stay under RFC 5322's 998 octets)."""
@@ -275,7 +288,7 @@ def notification_values(
     most 400 characters, as the built-in notification shows them."""
 
     def one_line(text: str) -> str:
-        return shorter(" ".join(text.split()))
+        return shorter(line_of(text))
 
     return {
         "sender": one_line(sender),

@@ -404,3 +404,32 @@ def test_deliver_keeps_a_hostile_subject_inside_an_unquoted_attribute(
     [attrs] = _Anchors(page).attrs
     assert set(attrs) == {"title", "href"}
     assert attrs["title"] == ATTACK
+
+
+CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+@pytest.mark.parametrize("to", ["bob@partner.example", "cat@other.example"])  # template, built-in
+def test_control_characters_from_the_message_never_reach_the_notification(account, tmp_path, to):
+    # encoded words are how a sender gets NUL, ESC or a C1 control into a decoded header
+    def word(data: bytes) -> str:
+        return "=?utf-8?b?" + base64.b64encode(data).decode() + "?="
+
+    name = word(b"Ann\x00 \x1b[31mLee")
+    subject = word("Q3\x00 draft\x1b]0;x\x07 \x7f\x85 end".encode())
+    msg = tmp_path / "c.eml"
+    msg.write_bytes(
+        f"From: {name} <ann@example.com>\nTo: {to}\nSubject: {subject}\n\nbody\n".encode()
+    )
+    result = account("deliver", msg, "--outbox", tmp_path / "outbox", "--at", AT)
+    assert result.exit_code == 0, result.stderr
+    [file] = (tmp_path / "outbox" / "new").iterdir()
+    raw = file.read_bytes()
+    note = email.message_from_bytes(raw, policy=email.policy.default)
+    shown = [str(note["Subject"]), str(note["From"])] + [
+        p.get_content() for p in note.walk() if p.get_content_maintype() == "text"
+    ]
+    for text in shown:
+        assert not CONTROLS.search(text), text
+    assert not CONTROLS.search(raw.decode("utf-8"))
+    assert "Q3 draft" in " ".join(shown[2].split())
