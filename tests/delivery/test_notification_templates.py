@@ -8,6 +8,7 @@ import base64
 import email
 import email.policy
 import json
+import os
 import re
 from pathlib import Path
 
@@ -433,3 +434,35 @@ def test_control_characters_from_the_message_never_reach_the_notification(accoun
         assert not CONTROLS.search(text), text
     assert not CONTROLS.search(raw.decode("utf-8"))
     assert "Q3 draft" in " ".join(shown[2].split())
+
+
+@pytest.mark.parametrize(
+    ("make", "fragment"),
+    [
+        (lambda p, out: p.symlink_to("/dev/zero"), "inside the configuration file's directory"),
+        (lambda p, out: os.mkfifo(p), "not a regular file"),
+        (lambda p, out: os.truncate(p.open("wb").name, 3 << 30), "larger than"),  # sparse
+        (
+            lambda p, out: (out.write_bytes(PNG), p.symlink_to(out)),
+            "inside the configuration file's directory",
+        ),
+    ],
+    ids=["dev-zero", "fifo", "3GB", "link-out"],
+)
+def test_a_logo_that_is_no_small_file_inside_the_folder_is_refused_unread(
+    bare_cli, tmp_path, make, fragment
+):
+    # a configuration from a repository: its logo must not hang the import
+    # (/dev/zero, a FIFO), fill memory (a huge file) or read an image from
+    # outside its folder into every notification
+    conf = tmp_path / "conf"
+    (conf / "brand").mkdir(parents=True)
+    make(conf / "brand" / "logo.png", tmp_path / "elsewhere.png")
+    config = conf / "secmsg.toml"
+    config.write_text(CONFIG, encoding="utf-8")
+    for command in ("lint", "import"):
+        result = bare_cli("--db", tmp_path / "x.db", command, config)
+        assert result.exit_code == 3, result.output
+        assert fragment in result.output and f"{config}:17:1:" in result.output
+        assert "Traceback" not in result.output
+    assert not (tmp_path / "x.db").exists()
