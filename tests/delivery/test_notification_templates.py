@@ -466,3 +466,24 @@ def test_a_logo_that_is_no_small_file_inside_the_folder_is_refused_unread(
         assert fragment in result.output and f"{config}:17:1:" in result.output
         assert "Traceback" not in result.output
     assert not (tmp_path / "x.db").exists()
+
+
+@pytest.mark.parametrize("link", ["brand/logo.png", "brand"])
+def test_export_writes_no_logo_through_a_link_out_of_its_folder(account, tmp_path, link):
+    # a configuration repository with a link where the logo goes: export
+    # must not overwrite what it leads to
+    out, victim = tmp_path / "out", tmp_path / "victim"
+    victim.mkdir()
+    (victim / "logo.png").write_text("precious")
+    (out / "brand").mkdir(parents=True)
+    if link == "brand":
+        (out / "brand").rmdir()
+        (out / "brand").symlink_to(victim, target_is_directory=True)
+    else:
+        (out / "brand" / "logo.png").symlink_to(victim / "logo.png")
+    result = account("export", out / "a.toml")
+    assert result.exit_code != 0
+    assert "outside the configuration's directory" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert (victim / "logo.png").read_text() == "precious"
+    assert not (out / "a.toml").exists()
