@@ -71,6 +71,13 @@ def bar(share: float, width: int = BAR_WIDTH) -> Text:
     return Text("█" * full + (_EIGHTHS[part] if part else ""), style="cyan")
 
 
+def share_cell(share: float | None, width: int = BAR_WIDTH) -> Text:
+    """A share as a percentage and its bar, in one column headed "share"."""
+    from rich.text import Text
+
+    return Text.assemble(f"{_percent(share):>6} ", bar(share or 0, width))
+
+
 def _percent(share: float | None) -> str:
     return "" if share is None else f"{share * 100:.1f}%"
 
@@ -214,14 +221,13 @@ def messages(
         return
     for g in dict.fromkeys(groups):
         _table(
-            [g.replace("-", " "), "copies", "messages", "share", ""],
+            [g.replace("-", " "), "copies", "messages", "share"],
             [
                 [
                     _text(r["key"] if r["key"] is not None else "(unknown)"),
                     _text(r["copies"]),
                     _text(r["messages"]),
-                    _text(_percent(r["share"])),
-                    bar(r["share"] or 0),
+                    share_cell(r["share"]),
                 ]
                 for r in rows
                 if r["by"] == g
@@ -294,13 +300,12 @@ def reads(
         title=f"status at {when}",
     )
     _table(
-        ["definition", "opened", "share", "", "median", "p90", "max"],
+        ["definition", "opened", "share", "median", "p90", "max"],
         [
             [
                 n,
                 _text(r["opened"]),
-                _text(_percent(r["opened_share"])),
-                bar(r["opened_share"] or 0, 8),
+                share_cell(r["opened_share"], 8),
                 _text(_span(r["first_read_median_s"])),
                 _text(_span(r["first_read_p90_s"])),
                 _text(_span(r["first_read_max_s"])),
@@ -474,15 +479,14 @@ def senders(
         sys.stderr.write(f"no portal copies ({_period(where, tz)})\n")
         return
     _table(
-        ["sender", "messages", "copies", "opened", "share", ""],
+        ["sender", "messages", "copies", "opened", "share"],
         [
             [
                 _text(r["sender"]),
                 _text(r["messages"]),
                 _text(r["copies"]),
                 _text(r["opened"]),
-                _text(_percent(r["share"])),
-                bar(r["share"] or 0),
+                share_cell(r["share"]),
             ]
             for r in rows
         ],
@@ -584,7 +588,7 @@ def run(
             continue
         first = "policy" if section == "policy" else section.replace("_", " ")
         _table(
-            [first, "count", "share", ""],
+            [first, "count", "share"],
             [
                 [
                     _text(
@@ -593,8 +597,7 @@ def run(
                         else (r["key"] if r["key"] is not None else "(none)")
                     ),
                     _text(r["count"]),
-                    _text(_percent(r["share"])),
-                    bar(r["share"] or 0),
+                    share_cell(r["share"]),
                 ]
                 for r in part
             ],

@@ -200,7 +200,7 @@ def test_tables_fit_80_columns_with_bars(store, monkeypatch):
         assert max(len(line) for line in out.splitlines()) <= 80, (args, out)
     messages = ok(store("report", "messages")).stdout
     # 37.5 % of a 12-cell bar: 4.5 cells
-    assert re.search(r"│ 37\.5% │ ████▌ +│", messages), messages
+    assert re.search(r"│  37\.5% ████▌ +│", messages), messages
 
 
 def test_csv_is_for_tools(store):

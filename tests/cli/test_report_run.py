@@ -133,7 +133,7 @@ def test_the_table_has_bars_and_fits_80_columns(demo, run_file, monkeypatch):
     monkeypatch.setenv("COLUMNS", "80")
     out = ok(demo("report", "run", run_file)).stdout
     assert max(len(line) for line in out.splitlines()) <= 80, out
-    assert "│ portal │ 8     │ 38.1% │ ████▋" in out
+    assert "│ portal │ 8     │  38.1% ████▋" in out
     assert out.rstrip().splitlines()[-1] == "12 messages, 21 recipients, 1 not decided"
 
 
