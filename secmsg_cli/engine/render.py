@@ -3,6 +3,7 @@ internal inbox copies, the portal record; and the JSON of docs/output.md. Pure."
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from dataclasses import replace
@@ -190,6 +191,13 @@ def _in_markup(template: str, positions: list[int]) -> set[int]:
     return out
 
 
+@functools.lru_cache(maxsize=256)
+def _bare_tags(template: str, pattern: re.Pattern[str]) -> frozenset[int]:
+    """Where ``pattern``'s tags of ``template`` sit in markup outside quotes;
+    remembered, as one banner or template is filled for every recipient."""
+    return frozenset(_in_markup(template, [m.start() for m in pattern.finditer(template)]))
+
+
 def _escape_all(value: str) -> str:
     """Every character but letters and digits as a character reference: a
     value that cannot end an unquoted attribute value (nor a tag)."""
@@ -214,7 +222,7 @@ def fill_tags(
     if not html:
         return pattern.sub(lambda m: values.get(m.group(1), ""), template)
     matches = list(pattern.finditer(template))
-    bare = _in_markup(template, [m.start() for m in matches]) if "<" in template else set()
+    bare = _bare_tags(template, pattern) if "<" in template else frozenset()
     out, pos = [], 0
     for m in matches:
         value = values.get(m.group(1), "")
