@@ -688,6 +688,36 @@ def _config_dir(source: Source) -> Path:
     return Path.cwd() if source.name == "-" else Path(source.name).parent
 
 
+def _read_logo(file: Path, base: Path, name: str) -> bytes:
+    """The bytes of a logo file, read only when it is a regular file inside
+    ``base`` (a link may not lead out of the configuration's directory) and
+    no larger than a logo may be: a FIFO or ``/dev/zero`` would block or
+    never end, a huge file would fill memory. InvalidInput (or OSError)."""
+    import os
+    import stat
+
+    from secmsg_cli.errors import InvalidInput
+    from secmsg_cli.model import MAX_LOGO_BYTES
+
+    if not file.resolve().is_relative_to(base.resolve()):
+        raise InvalidInput(
+            f"invalid logo {name!r}: the file must be inside the configuration file's "
+            f"directory (it leads to {str(file.resolve())!r})"
+        )
+    fd = os.open(file, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))  # a FIFO: do not wait
+    with os.fdopen(fd, "rb") as fh:
+        info = os.fstat(fh.fileno())
+        if not stat.S_ISREG(info.st_mode):
+            raise InvalidInput(f"invalid logo {name!r}: not a regular file")
+        data = fh.read(MAX_LOGO_BYTES + 1)
+    if len(data) > MAX_LOGO_BYTES:
+        raise InvalidInput(
+            f"invalid logo {name!r}: {max(info.st_size, len(data))} bytes, larger than "
+            f"{MAX_LOGO_BYTES} (it is sent with every notification)"
+        )
+    return data
+
+
 def _checked_name(value: object, _: str) -> str:
     from secmsg_cli.model import check_template_name
 
@@ -735,7 +765,7 @@ def _validate_templates(
         if "logo" in raw and len(p) == before:
             file = _config_dir(source) / check_logo_path(raw["logo"])
             try:
-                raw["logo_data"] = file.read_bytes()
+                raw["logo_data"] = _read_logo(file, _config_dir(source), raw["logo"])
                 logo_type(raw["logo_data"], f"logo {raw['logo']!r}")
             except OSError as exc:
                 at.add(

@@ -126,6 +126,12 @@ def _json_type(value: Any) -> str:
     )
 
 
+def _too_long(exc: ValueError) -> str:
+    """What a ValueError of :func:`json.loads` that is not a JSONDecodeError
+    means: an integer longer than Python converts (4300 digits)."""
+    return f"not JSON (a number too long: {str(exc).split(':')[0].lower()})"
+
+
 def read_results(lines: Iterable[str], name: str) -> Iterator[tuple[int, Mapping[str, Any]]]:
     """(line number, result) of each simulate result in ``lines`` (of the
     file ``name``): JSON Lines, one result a line (``-o jsonl``), or one
@@ -150,6 +156,8 @@ def read_results(lines: Iterable[str], name: str) -> Iterator[tuple[int, Mapping
             raise InvalidInput(f"{where}: not JSON ({exc.msg})") from None
         except RecursionError:
             raise InvalidInput(f"{name} line {first_number}: JSON nested too deeply") from None
+        except ValueError as exc:  # an integer past Python's digit limit
+            raise InvalidInput(f"{name} line {first_number}: {_too_long(exc)}") from None
         items = document if isinstance(document, list) else [document]
         for item in items:
             yield first_number, _check(item, f"{name} line {first_number}")
@@ -165,6 +173,8 @@ def read_results(lines: Iterable[str], name: str) -> Iterator[tuple[int, Mapping
                 raise InvalidInput(f"{where}: not JSON ({exc.msg})") from None
             except RecursionError:
                 raise InvalidInput(f"{where}: JSON nested too deeply") from None
+            except ValueError as exc:
+                raise InvalidInput(f"{where}: {_too_long(exc)}") from None
             yield number, _check(result, where)
         try:
             line = next(it)
@@ -174,7 +184,7 @@ def read_results(lines: Iterable[str], name: str) -> Iterator[tuple[int, Mapping
 
 
 def _policy_key(p: Any) -> tuple[str, int, str] | None:
-    if not isinstance(p, dict) or not isinstance(p.get("id"), int):
+    if not isinstance(p, dict) or type(p.get("id")) is not int:  # not a bool (true == 1)
         return None
     return (str(p.get("kind")), p["id"], str(p.get("narrative") or ""))
 

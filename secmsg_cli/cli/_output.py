@@ -119,14 +119,18 @@ def csv_text(text: str) -> str:
     """Text for a CSV cell, which people open in a spreadsheet or print on a
     terminal: control and invisible characters escaped as in tables (line
     breaks and tabs kept), and a cell that a spreadsheet would run as a
-    formula (``=``, ``+``, ``@``, ``-`` before a non-digit) prefixed with ``'``
-    (the OWASP rule against CSV injection)."""
+    formula (``=``, ``+``, ``@``, or ``-`` but in a number such as ``-42``:
+    ``-1+cmd|...`` is a formula too) prefixed with ``'`` (the OWASP rule
+    against CSV injection)."""
     text = printable(text)
     if text[:1] in ("=", "+", "@", "\t") or (
-        text[:1] == "-" and text[1:2] not in ("", " ") and not text[1].isdigit()
+        text[:1] == "-" and len(text) > 1 and not _NEGATIVE_NUMBER.fullmatch(text)
     ):
         return "'" + text
     return text
+
+
+_NEGATIVE_NUMBER = re.compile(r"-\d+(?:\.\d+)?(?:[eE][+-]?\d+)?")
 
 
 def console(stderr: bool = False) -> Console:

@@ -51,6 +51,11 @@ def export(
     base = Path.cwd() if file is None else file.parent
     for path, data in logo_files(store):
         target = base / path
+        if not target.resolve().is_relative_to(base.resolve()):  # a link on the way leads out
+            raise OutputError(
+                f"cannot write the logo {target}: it leads to {target.resolve()}, outside the "
+                "configuration's directory; export writes nothing through such a link"
+            )
         try:
             if target.is_file() and target.read_bytes() == data:
                 continue

@@ -57,6 +57,7 @@ from secmsg_cli.engine.render import (
     NOTIFICATION_TAGS,
     fill_tags,
     fmt_time,
+    line_of,
     notification_subject,
     notification_values,
 )
@@ -454,8 +455,8 @@ def notification(
         )
         msg["X-Secmsg-Definition"] = mime.unstructured("X-Secmsg-Definition", definition)
         return msg
-    who = _shorter(f"{sender_name} <{sender}>" if sender_name else sender)
-    shown_subject = _shorter(subject)
+    who = _shorter(line_of(f"{sender_name} <{sender}>" if sender_name else sender))
+    shown_subject = _shorter(line_of(subject))
     until = fmt_time(expires, tz, never="no expiry")
     msg = _new(
         "notification",

@@ -42,6 +42,7 @@ from secmsg_cli.engine.message import (
     transfer_decode,
     transfer_encoding,
 )
+from secmsg_cli.engine.render import line_of
 
 if TYPE_CHECKING:
     import email.policy
@@ -446,14 +447,14 @@ def _needs_encoding(text: str) -> bool:
 def unstructured(name: str, text: str) -> Folded:
     """An unstructured header field (Subject, X-...): as written when it is
     printable ASCII, else RFC 2047 encoded; folded."""
-    text = " ".join(text.split())
+    text = line_of(text)
     if not _needs_encoding(text):
         return Folded(text, name, _fold_words(name, text.split(" ") if text else []))
     return Folded(text, name, _fold_words(name, _encoded_words(text)))
 
 
 def _phrase(display: str) -> list[str]:
-    display = " ".join(display.split())
+    display = line_of(display)
     if not display:
         return []
     if not _needs_encoding(display):

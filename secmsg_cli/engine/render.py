@@ -3,6 +3,7 @@ internal inbox copies, the portal record; and the JSON of docs/output.md. Pure."
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from dataclasses import replace
@@ -35,6 +36,7 @@ __all__ = [
     "fill_tags",
     "finish",
     "fmt_time",
+    "line_of",
     "notification_subject",
     "notification_values",
     "portal_record",
@@ -147,22 +149,88 @@ _ESCAPE_QUOTED = str.maketrans(
 )
 
 
+def _in_markup(template: str, positions: list[int]) -> set[int]:
+    """Which of ``positions`` (ascending) of an HTML ``template`` are inside
+    a start or end tag but outside a quoted attribute value: where a value
+    with a space, ``=`` or a quote would end an unquoted value and start
+    attributes of its own (``<a title=[subject]>``). One linear pass, as an
+    HTML tokenizer reads tags (``<`` and a letter or ``/`` opens one, a quote
+    after ``=`` quotes a value, ``>`` outside quotes closes it); comments
+    count as text."""
+    out: set[int] = set()
+    want = iter(positions)
+    nxt = next(want, -1)
+    state, quote, prev, i, n = "text", "", "", 0, len(template)
+    while nxt >= 0 and i < n:
+        if i == nxt:
+            if state == "tag":
+                out.add(i)
+            nxt = next(want, -1)
+            continue
+        ch = template[i]
+        if state == "text":
+            if template.startswith("<!--", i):
+                end = template.find("-->", i + 4)
+                stop = n if end < 0 else end + 3
+                while 0 <= nxt < stop:  # a tag in a comment is text
+                    nxt = next(want, -1)
+                i = stop
+                continue
+            if ch == "<" and i + 1 < n and (template[i + 1].isalpha() or template[i + 1] == "/"):
+                state = "tag"
+        elif state == "tag":
+            if ch == ">":
+                state = "text"
+            elif ch in "\"'" and prev == "=":
+                state, quote = "quoted", ch
+        elif ch == quote:  # quoted
+            state = "tag"
+        if ch not in " \t\n\r\f":
+            prev = ch
+        i += 1
+    return out
+
+
+@functools.lru_cache(maxsize=256)
+def _bare_tags(template: str, pattern: re.Pattern[str]) -> frozenset[int]:
+    """Where ``pattern``'s tags of ``template`` sit in markup outside quotes;
+    remembered, as one banner or template is filled for every recipient."""
+    return frozenset(_in_markup(template, [m.start() for m in pattern.finditer(template)]))
+
+
+def _escape_all(value: str) -> str:
+    """Every character but letters and digits as a character reference: a
+    value that cannot end an unquoted attribute value (nor a tag)."""
+    return "".join(c if c.isalnum() else f"&#x{ord(c):x};" for c in value)
+
+
 def fill_tags(
     template: str, values: Mapping[str, str], *, tags: tuple[str, ...] = TAGS, html: bool
 ) -> str:
     """``template`` with each of its ``tags`` (``[sender]``) replaced by its
     value (empty when not given), in one pass: a value is never read for tags
     itself (a subject of ``[portal_link]`` stays that text). With ``html`` the
-    values are HTML-escaped, quotes too (a tag may sit in an attribute);
-    a bracketed word that is not one of ``tags`` is left as written. The one
-    tag filler of banners and notification templates."""
+    values are HTML-escaped, quotes too (a tag may sit in a quoted attribute);
+    a tag inside a tag's markup but not in quotes (``<a title=[subject]>``)
+    gets every character but letters and digits as a character reference,
+    so that no value can end the attribute and add one of its own (an event
+    handler). A bracketed word that is not one of ``tags`` is left as
+    written. The one tag filler of banners and notification templates."""
     pattern = _TAG_PATTERNS.get(tags)
     if pattern is None:
         pattern = _TAG_PATTERNS[tags] = re.compile(r"\[(" + "|".join(tags) + r")\]")
-    table = _ESCAPE_QUOTED if html else None
-    if table is None:
+    if not html:
         return pattern.sub(lambda m: values.get(m.group(1), ""), template)
-    return pattern.sub(lambda m: values.get(m.group(1), "").translate(table), template)
+    matches = list(pattern.finditer(template))
+    bare = _bare_tags(template, pattern) if "<" in template else frozenset()
+    out, pos = [], 0
+    for m in matches:
+        value = values.get(m.group(1), "")
+        out.append(template[pos : m.start()])
+        out.append(_escape_all(value) if m.start() in bare else value.translate(_ESCAPE_QUOTED))
+        pos = m.end()
+    out.append(template[pos:])
+    return "".join(out)
 
 
 def banner(definition: Definition, via: str, values: dict[str, str]) -> Banner | None:
@@ -193,6 +261,18 @@ def fmt_time(moment: datetime | None, tz: tzinfo, never: str = "never") -> str:
     return local.strftime("%Y-%m-%d %H:%M ") + (local.tzname() or local.strftime("%z"))
 
 
+# C0 and C1 control characters and DEL: a sender gets them into a decoded
+# subject or name with an encoded word; mail may carry none of them (NUL in
+# an 8bit body, ESC that a terminal showing the .eml would obey)
+_CONTROLS = dict.fromkeys((*range(0x20), *range(0x7F, 0xA0)), " ")
+
+
+def line_of(text: str) -> str:
+    """``text`` from a message as one line of plain text: control characters
+    and line breaks as spaces, runs of white space as one."""
+    return " ".join(text.translate(_CONTROLS).split())
+
+
 def shorter(text: str, limit: int = 400) -> str:
     """At most ``limit`` characters of a name or subject shown in a
     notification's text (its lines stay under RFC 5322's 998 octets)."""
@@ -216,7 +296,7 @@ def notification_values(
     most 400 characters, as the built-in notification shows them."""
 
     def one_line(text: str) -> str:
-        return shorter(" ".join(text.split()))
+        return shorter(line_of(text))
 
     return {
         "sender": one_line(sender),

@@ -260,19 +260,40 @@ def _index(
     ).encode("utf-8")
 
 
+def _not_written(folder: Path) -> str | None:
+    """The first entry of ``folder`` (an earlier preview) that its
+    :data:`MARKER` does not list, nor a folder of what it lists: something
+    added since, which ``--replace`` must not remove. None when there is none."""
+    try:
+        listed = set((folder / MARKER).read_text(encoding="utf-8").splitlines())
+    except (OSError, UnicodeError):
+        return MARKER
+    known = {MARKER} | listed
+    for name in listed:
+        parts = name.split("/")
+        known.update("/".join(parts[:i]) for i in range(1, len(parts)))
+    for root, dirs, files in os.walk(folder):  # links are listed, never followed
+        for name in sorted(dirs) + sorted(files):
+            rel = (Path(root) / name).relative_to(folder).as_posix()
+            if rel not in known:
+                return rel
+    return None
+
+
 def write(preview: Preview, folder: str | Path, *, replace: bool = False) -> Path:
     """Write the preview into ``folder``, all or nothing: the files go into a
     fresh private folder beside it, which then takes its name. ``folder``
     must not exist, or be empty, or (with ``replace``) hold an earlier
-    preview, which is removed only once the new one is complete. Nothing is
-    written through a link."""
+    preview and nothing else (what its marker lists), which is removed only
+    once the new one is complete. Nothing is written through a link."""
     target = Path(folder)
     if target.is_symlink():
         raise InvalidInput(f"--out {target}: is a link; give a folder path")
     if target.exists() and not target.is_dir():
         raise InvalidInput(f"--out {target}: exists and is not a folder")
     old = target.is_dir() and any(target.iterdir())
-    if old and not (replace and (target / MARKER).is_file()):
+    marker = target / MARKER
+    if old and not (replace and marker.is_file() and not marker.is_symlink()):
         raise InvalidInput(
             f"--out {target}: the folder is not empty"
             + (
@@ -281,6 +302,13 @@ def write(preview: Preview, folder: str | Path, *, replace: bool = False) -> Pat
                 else "; give a new folder, or --replace to replace an earlier preview"
             )
         )
+    if old:
+        added = _not_written(target)
+        if added is not None:
+            raise InvalidInput(
+                f"--out {target}: holds {added!r}, which no preview wrote; --replace removes "
+                "only an earlier preview: move it away, or give a new folder"
+            )
     parent = target.absolute().parent
     try:
         parent.mkdir(parents=True, exist_ok=True)

@@ -185,9 +185,8 @@ def test_the_folder_is_new_empty_or_an_earlier_preview_with_replace(demo, tmp_pa
     out.mkdir()
     ok(demo("preview", message, "--out", out, "--at", AT))  # empty: fine
     assert_error(demo("preview", message, "--out", out, "--at", AT), 1, "not empty", "--replace")
-    (out / "mine.txt").write_text("keep")
     ok(demo("preview", message, "--out", out, "--at", AT, "--replace"))
-    assert not (out / "mine.txt").exists()  # the whole earlier preview folder was replaced
+    assert (out / ".secmsg-preview").is_file()  # the earlier preview was replaced
     other = tmp_path / "other"
     other.mkdir()
     (other / "mine.txt").write_text("keep")
@@ -205,6 +204,39 @@ def test_the_folder_is_new_empty_or_an_earlier_preview_with_replace(demo, tmp_pa
     afile.write_text("x")
     assert_error(demo("preview", message, "--out", afile, "--at", AT), 1, "not a folder")
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".secmsg-preview")]
+
+
+@pytest.mark.parametrize(
+    "added",
+    ["mine.txt", "notes/today.txt", "1-m.okonkwo@lexpartners.com/reply-draft.txt", "empty-dir/"],
+)
+def test_replace_removes_only_an_earlier_preview_never_what_was_added_to_it(demo, tmp_path, added):
+    out = tmp_path / "p"
+    ok(demo("preview", MESSAGES[0], "--out", out, "--at", AT))
+    before = sorted(p.relative_to(out).as_posix() for p in out.rglob("*"))
+    path = out / added
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if added.endswith("/"):
+        path.mkdir()
+    else:
+        path.write_text("keep")
+    r = demo("preview", MESSAGES[0], "--out", out, "--at", AT, "--replace")
+    named = "notes" if added.startswith("notes/") else added.rstrip("/")  # the first found
+    assert_error(r, 1, "which no preview wrote", repr(named))
+    assert path.exists()  # nothing was removed
+    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*")) == sorted(
+        [*before, added.rstrip("/")] + (["notes"] if added.startswith("notes/") else [])
+    )
+
+
+def test_a_marker_alone_does_not_make_a_folder_a_preview(demo, tmp_path):
+    home = tmp_path / "home"
+    (home / "documents").mkdir(parents=True)
+    (home / "documents" / "letter.txt").write_text("keep")
+    (home / ".secmsg-preview").write_text("")
+    r = demo("preview", MESSAGES[0], "--out", home, "--at", AT, "--replace")
+    assert_error(r, 1, "which no preview wrote", "documents")
+    assert (home / "documents" / "letter.txt").read_text() == "keep"
 
 
 def test_a_folder_it_cannot_write_leaves_nothing(demo, tmp_path):

@@ -187,6 +187,9 @@ def test_csv_escapes_text_from_the_run(demo, tmp_path):
         ),
         ("[" * 100000 + "]" * 100000, ("line 1", "nested too deeply")),
         ('{"x": ' + "[" * 100000 + "]" * 100000 + "}\n", ("line 1", "nested too deeply")),
+        # an integer past Python's 4300 digits: ValueError, not a JSONDecodeError
+        ("\n" + '{"schema_version": ' + "9" * 5000 + "}\n", ("line 2", "number too long")),
+        ('[{"schema_version": 1, "x": ' + "9" * 5000 + "}]", ("line 1", "number too long")),
     ],
 )
 def test_bad_input_is_one_line_naming_the_line(demo, tmp_path, content, fragments):
@@ -200,3 +203,24 @@ def test_a_missing_or_binary_file_is_one_line(demo, tmp_path):
     binary = tmp_path / "run.jsonl"
     binary.write_bytes(b"\xff\xfe\x00garbage")
     assert_error(demo("report", "run", binary), 1, "not UTF-8")
+
+
+def test_a_policy_id_that_is_not_a_number_is_not_a_policy(demo, tmp_path):
+    # JSON true equals 1 in Python: it must not count as policy 1 (nor hide
+    # policy 1 from never_fired)
+    result = {
+        "schema_version": 1,
+        "source": "a",
+        "message": {"notes": []},
+        "recipients": [
+            {
+                "route": "portal",
+                "policy": {"kind": "secure-messaging", "id": True, "narrative": "x"},
+            }
+        ],
+    }
+    path = tmp_path / "run.jsonl"
+    path.write_text(json.dumps(result) + "\n", encoding="utf-8")
+    rows = ok(demo("report", "run", path, "-o", "json")).json
+    assert [r for r in rows if r["section"] == "policy"] == []
+    assert 1 in [r["id"] for r in rows if r["section"] == "never_fired"]

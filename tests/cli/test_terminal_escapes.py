@@ -297,7 +297,15 @@ def test_an_error_naming_a_recipient_is_escaped(hostile):
         ("@SUM(A1)", "'@SUM(A1)"),
         ("-cmd|' /C calc'!A0", "'-cmd|' /C calc'!A0"),
         ("-42", "-42"),
-        ("- a note", "- a note"),
+        ("-4.5", "-4.5"),
+        ("-1e3", "-1e3"),
+        # a minus and a digit start a formula as well as a number: only a
+        # number stays as written (Excel runs -1+cmd|... as a DDE formula)
+        ("-1+cmd|' /C calc'!A0", "'-1+cmd|' /C calc'!A0"),
+        ("-2+3", "'-2+3"),
+        ("- 2+cmd|' /C calc'!A0", "'- 2+cmd|' /C calc'!A0"),
+        ("- a note", "'- a note"),
+        ("-", "-"),
         ("line one\nline two", "line one\nline two"),
         ("plain", "plain"),
     ],

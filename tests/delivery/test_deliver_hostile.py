@@ -372,8 +372,10 @@ def test_the_linear_folder_writes_safe_lines_that_read_back(text):
     )
     assert all(line.startswith((" ", "Subject:")) for line in lines[:-1])  # nothing but one field
     data = folded.fold(policy=email.policy.SMTP).encode()
-    assert _header(data + b"\n", "Subject") == " ".join(text.split())
-    assert folded == " ".join(text.split())
+    # one line, control characters (ESC) as spaces: mail carries none of them
+    shown = " ".join(text.replace("\x1b", " ").split())
+    assert _header(data + b"\n", "Subject") == shown
+    assert folded == shown
 
 
 def test_the_fields_the_system_writes_cannot_be_forged_by_the_sender():

@@ -8,6 +8,7 @@ import base64
 import email
 import email.policy
 import json
+import os
 import re
 from pathlib import Path
 
@@ -325,3 +326,164 @@ def test_simulate_names_the_subject_deliver_sends(account, tmp_path):
         m = email.message_from_bytes(f.read_bytes(), policy=email.policy.default)
         sent[m["To"]] = m["Subject"]
     assert sent == subjects
+
+
+class _Anchors:
+    """The attributes of every <a> of a page, as a browser's parser reads them."""
+
+    def __init__(self, page: str) -> None:
+        from html.parser import HTMLParser
+
+        found: list[dict[str, str | None]] = []
+
+        class P(HTMLParser):
+            def handle_starttag(self, tag, attrs):
+                if tag == "a":
+                    found.append(dict(attrs))
+
+        P(convert_charrefs=True).feed(page)
+        self.attrs = found
+
+
+# a sender writes the subject: spaces, quotes and = would end an unquoted
+# attribute value and start attributes of their own (an event handler)
+ATTACK = "x onmouseover=alert(1) y' onfocus='alert(2)' z\" onclick=\"alert(3)"
+
+
+@pytest.mark.parametrize(
+    "markup",
+    [
+        "<a title=[subject] href=[portal_link]>open</a>",
+        "<a title='[subject]' href='[portal_link]'>open</a>",
+        '<a title="[subject]" href="[portal_link]">open</a>',
+        "<a\ttitle = [subject]\nhref=[portal_link]>open</a>",
+        '<a data-x="a>b" title=[subject] href=[portal_link]>open</a>',
+    ],
+)
+def test_a_value_in_an_attribute_stays_that_attribute_quoted_or_not(markup):
+    t = NotificationTemplate(0, "T", "[subject]", markup, "[portal_link]\n")
+    link = "https://secure.example.com/portal?x=1&token=abc def"
+    page = compose.render_notification(t, {"subject": ATTACK, "portal_link": link}).html
+    [attrs] = _Anchors(page).attrs
+    assert attrs == {"title": ATTACK, "href": link} | (
+        {"data-x": "a>b"} if "data-x" in markup else {}
+    )
+
+
+def test_a_tag_in_a_banner_attribute_cannot_add_an_event_handler():
+    from html.parser import HTMLParser
+
+    from secmsg_cli.engine.render import fill_tags
+
+    page = fill_tags("<div title=[subject]>[subject]</div>", {"subject": ATTACK}, html=True)
+    seen: list[tuple[str, list]] = []
+
+    class P(HTMLParser):
+        def handle_starttag(self, tag, attrs):
+            seen.append((tag, attrs))
+
+    P(convert_charrefs=True).feed(page)
+    assert seen == [("div", [("title", ATTACK)])]
+    # in text a value is escaped as it always was
+    assert page.endswith(
+        ">x onmouseover=alert(1) y&#x27; onfocus=&#x27;alert(2)&#x27; "
+        "z&quot; onclick=&quot;alert(3)</div>"
+    )
+
+
+def test_deliver_keeps_a_hostile_subject_inside_an_unquoted_attribute(
+    bare_cli, tmp_path, monkeypatch
+):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "brand").mkdir()
+    (tmp_path / "brand" / "logo.png").write_bytes(PNG)
+    config = CONFIG.replace('<a href="[portal_link]">', "<a title=[subject] href=[portal_link]>")
+    (tmp_path / "secmsg.toml").write_text(config, encoding="utf-8")
+    assert bare_cli("import", "secmsg.toml").exit_code == 0
+    [(_, msg)] = deliver(bare_cli, tmp_path, ATTACK)
+    page = parts(msg)["text/html"].get_content()
+    [attrs] = _Anchors(page).attrs
+    assert set(attrs) == {"title", "href"}
+    assert attrs["title"] == ATTACK
+
+
+CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+@pytest.mark.parametrize("to", ["bob@partner.example", "cat@other.example"])  # template, built-in
+def test_control_characters_from_the_message_never_reach_the_notification(account, tmp_path, to):
+    # encoded words are how a sender gets NUL, ESC or a C1 control into a decoded header
+    def word(data: bytes) -> str:
+        return "=?utf-8?b?" + base64.b64encode(data).decode() + "?="
+
+    name = word(b"Ann\x00 \x1b[31mLee")
+    subject = word("Q3\x00 draft\x1b]0;x\x07 \x7f\x85 end".encode())
+    msg = tmp_path / "c.eml"
+    msg.write_bytes(
+        f"From: {name} <ann@example.com>\nTo: {to}\nSubject: {subject}\n\nbody\n".encode()
+    )
+    result = account("deliver", msg, "--outbox", tmp_path / "outbox", "--at", AT)
+    assert result.exit_code == 0, result.stderr
+    [file] = (tmp_path / "outbox" / "new").iterdir()
+    raw = file.read_bytes()
+    note = email.message_from_bytes(raw, policy=email.policy.default)
+    shown = [str(note["Subject"]), str(note["From"])] + [
+        p.get_content() for p in note.walk() if p.get_content_maintype() == "text"
+    ]
+    for text in shown:
+        assert not CONTROLS.search(text), text
+    assert not CONTROLS.search(raw.decode("utf-8"))
+    assert "Q3 draft" in " ".join(shown[2].split())
+
+
+@pytest.mark.parametrize(
+    ("make", "fragment"),
+    [
+        (lambda p, out: p.symlink_to("/dev/zero"), "inside the configuration file's directory"),
+        (lambda p, out: os.mkfifo(p), "not a regular file"),
+        (lambda p, out: os.truncate(p.open("wb").name, 3 << 30), "larger than"),  # sparse
+        (
+            lambda p, out: (out.write_bytes(PNG), p.symlink_to(out)),
+            "inside the configuration file's directory",
+        ),
+    ],
+    ids=["dev-zero", "fifo", "3GB", "link-out"],
+)
+def test_a_logo_that_is_no_small_file_inside_the_folder_is_refused_unread(
+    bare_cli, tmp_path, make, fragment
+):
+    # a configuration from a repository: its logo must not hang the import
+    # (/dev/zero, a FIFO), fill memory (a huge file) or read an image from
+    # outside its folder into every notification
+    conf = tmp_path / "conf"
+    (conf / "brand").mkdir(parents=True)
+    make(conf / "brand" / "logo.png", tmp_path / "elsewhere.png")
+    config = conf / "secmsg.toml"
+    config.write_text(CONFIG, encoding="utf-8")
+    for command in ("lint", "import"):
+        result = bare_cli("--db", tmp_path / "x.db", command, config)
+        assert result.exit_code == 3, result.output
+        assert fragment in result.output and f"{config}:17:1:" in result.output
+        assert "Traceback" not in result.output
+    assert not (tmp_path / "x.db").exists()
+
+
+@pytest.mark.parametrize("link", ["brand/logo.png", "brand"])
+def test_export_writes_no_logo_through_a_link_out_of_its_folder(account, tmp_path, link):
+    # a configuration repository with a link where the logo goes: export
+    # must not overwrite what it leads to
+    out, victim = tmp_path / "out", tmp_path / "victim"
+    victim.mkdir()
+    (victim / "logo.png").write_text("precious")
+    (out / "brand").mkdir(parents=True)
+    if link == "brand":
+        (out / "brand").rmdir()
+        (out / "brand").symlink_to(victim, target_is_directory=True)
+    else:
+        (out / "brand" / "logo.png").symlink_to(victim / "logo.png")
+    result = account("export", out / "a.toml")
+    assert result.exit_code != 0
+    assert "outside the configuration's directory" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert (victim / "logo.png").read_text() == "precious"
+    assert not (out / "a.toml").exists()
