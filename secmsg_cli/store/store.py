@@ -161,6 +161,7 @@ class Store:
         memory = (
             str(path) == ":memory:"
         )  # a private, temporary store (config files checked or tested in memory)
+        conn = None
         try:
             if not memory:
                 self._prepare_file(create)
@@ -183,6 +184,12 @@ class Store:
                 conn.execute("PRAGMA journal_mode = DELETE")
             conn.execute("PRAGMA synchronous = NORMAL")
         except sqlite3.DatabaseError as exc:
+            if conn is not None:
+                conn.close()
+            if "file is not a database" in str(exc):  # SQLite read its header: not its own
+                raise StoreError(
+                    f"cannot open store {path}: it is not a secmsg store (not an SQLite database)"
+                ) from None
             raise StoreError(f"cannot open store {path}: {exc}") from None
         except OSError as exc:
             raise StoreError(f"cannot open store {path}: {exc.strerror or exc}") from None
@@ -212,12 +219,10 @@ class Store:
             if not create:
                 raise NoStore(path)  # what a crashed or concurrent first 'init' leaves
             return
-        with path.open("rb") as fh:
-            head = fh.read(len(SQLITE_HEADER))
-        if head != SQLITE_HEADER:
-            raise StoreError(
-                f"cannot open store {path}: it is not a secmsg store (not an SQLite database)"
-            )
+        # The file's header is left to SQLite (see _connect): reading it through
+        # a handle of our own would, on closing that handle, drop every POSIX
+        # lock this process holds on the file, those of a Store still open too,
+        # and another process could then checkpoint the WAL under its feet.
 
     @property
     def schema_version(self) -> int:

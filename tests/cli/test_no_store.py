@@ -27,6 +27,7 @@ USES_A_STORE = {
     "audit": [],
     "simulate": [MSG],
     "deliver": [MSG, "--at", AT],
+    "preview": [MSG, "--out", "{tmp}/preview", "--at", AT],
     "test": [CASES],
     "export": [],
     "plan": [DEMO],

@@ -178,3 +178,34 @@ def test_readers_racing_the_first_init_see_a_store_or_none(tmp_path):
     assert results[-1].stdout.split() == [b"0"] * 3  # init always succeeds
     with Store(db) as store:
         assert store.is_empty() and store.audit_log() == []
+
+
+def test_opening_a_second_store_keeps_the_first_ones_locks(tmp_path):
+    """Closing any file handle on the database drops every POSIX lock this
+    process holds on it, those of a connection still open included: opening
+    a Store must not read the file through a handle of its own. (With one
+    Store held open while another was opened and closed, a delivery by
+    another process then left this process reading the store as malformed.)"""
+    from secmsg_cli.store.store import Store
+    from tests.conftest import DEMO, FIXTURES
+
+    db = tmp_path / "s.db"
+    env = {**os.environ, "SECMSG_DB": str(db)}
+
+    def secmsg(*args: str | Path) -> None:
+        subprocess.run([sys.executable, "-m", "secmsg_cli", "-q", *map(str, args)], env=env,
+                       check=True, capture_output=True, timeout=60)  # fmt: skip
+
+    secmsg("import", DEMO)
+    held = Store(db)
+    held.account()
+    with Store(db) as other:
+        other.account()
+    secmsg("account", "set", "--name", "Changed elsewhere")
+    message = FIXTURES / "messages" / "01-confidential-subject-to-counsel.eml"
+    secmsg("deliver", message, "--outbox", tmp_path / "outbox")
+    with Store(db) as again:
+        assert again.account().name == "Changed elsewhere"
+        assert again.portal_records.portal_copy(1).recipient == "m.okonkwo@lexpartners.com"
+    assert held.account().name == "Changed elsewhere"
+    held.close()
