@@ -131,7 +131,9 @@ def _parts(note: EmailMessage, folder: str) -> tuple[bytes, bytes, list[tuple[st
         page = page.replace(f'src="{ref}"', f'src="{name}"')
         images.append((f"{folder}/{name}", bytes(part.get_content())))
     text = text_part.get_content() if text_part is not None else ""
-    return page.encode("utf-8"), text.encode("utf-8"), images
+    # A part carries its charset in its Content-Type, which a file loses: the
+    # byte-order mark tells a browser the file is UTF-8 (the markup is unchanged).
+    return page.encode("utf-8-sig"), text.encode("utf-8-sig"), images
 
 
 def build(

@@ -317,3 +317,15 @@ def test_a_definitions_template_is_previewed_with_its_logo_shown(bare_cli, tmp_p
     )
     assert note["Subject"] == "Ann sent you: Q3 <draft>"
     assert "token=preview" in (folder / "notification.txt").read_text(encoding="utf-8")
+
+
+def test_the_notification_parts_say_they_are_utf8(demo, tmp_path):
+    """A part's charset is in its Content-Type, which a file loses: the
+    written parts start with a UTF-8 byte-order mark, so that a browser does
+    not guess another encoding for the names in them."""
+    out = tmp_path / "p"
+    ok(demo("preview", MESSAGES[5], "--out", out, "--at", AT))
+    folder = out / "1-jose.mueller@clientco.example"
+    for name in ("notification.html", "notification.txt"):
+        data = (folder / name).read_bytes()
+        assert data.startswith(b"\xef\xbb\xbf") and "Zoë".encode() in data, name

@@ -143,3 +143,36 @@ def test_commands_do_not_load_the_portal_s_libraries():
     )
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def _without_actions(page_html: str) -> str:
+    """A page without its actions (live forms in the portal, disabled in a preview)."""
+    start = page_html.index('<div class="actions" id="actions">')
+    end = page_html.index("</main>", start)
+    return page_html[:start] + page_html[end:]
+
+
+def test_preview_writes_the_page_the_portal_serves_for_the_same_copy(portal, tmp_path):
+    """``secmsg preview`` of a message at the time it was delivered writes,
+    for each portal recipient, the page ``portal serve`` then shows that
+    recipient: the same page but for its forms, live in the portal."""
+    from secmsg_cli.store.store import Store
+    from tests.web.conftest import SENT
+
+    with Store(portal.db) as store:
+        copy = store.portal_records.portal_copy(2)
+        raw = store.portal_records.portal_message_raw(copy.message_ref)
+    message = tmp_path / "m.eml"
+    message.write_bytes(raw)
+    doc = portal.cli("preview", message, "--out", tmp_path / "p", "--at", SENT, "-o", "json")
+    assert doc.exit_code == 0, doc.output
+    (mine,) = [r for r in doc.json["recipients"] if r["address"] == copy.recipient]
+    written = next(f for f in mine["files"] if f.endswith("/portal.html"))
+    client = portal.client()
+    sign_in(client, portal.tokens()[2])
+    served = client.get("/portal/").text
+    with open(written, encoding="utf-8") as fh:
+        previewed = fh.read()
+    assert 'id="preview-note"' in previewed and 'name="csrf"' in served
+    assert _without_actions(previewed) == _without_actions(served)
+    assert copy.subject in _without_actions(previewed)
