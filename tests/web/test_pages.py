@@ -6,11 +6,11 @@ never paid for by a command that does not."""
 from __future__ import annotations
 
 import dataclasses
-import html
 import subprocess
 import sys
 from datetime import UTC, datetime
 
+import markupsafe
 import pytest
 
 from tests.web.conftest import READ_AT
@@ -179,4 +179,4 @@ def test_preview_writes_the_page_the_portal_serves_for_the_same_copy(portal, tmp
         previewed = fh.read()
     assert 'id="preview-note"' in previewed and 'name="csrf"' in served
     assert _without_actions(previewed) == _without_actions(served)
-    assert html.escape(copy.subject) in _without_actions(previewed)
+    assert str(markupsafe.escape(copy.subject)) in _without_actions(previewed)
