@@ -56,6 +56,15 @@ class NoStore(StoreError):
         self.path = path
 
 
+class NotADatabase(StoreError):
+    """The file is not an SQLite database (SQLite read its header)."""
+
+    def __init__(self, path: object) -> None:
+        super().__init__(
+            f"cannot open store {path}: it is not a secmsg store (not an SQLite database)"
+        )
+
+
 class OutputError(SecmsgError):
     """The results cannot be written: full disk, file size limit, failing
     device (exit 1); never a silent exit 0 with truncated output."""

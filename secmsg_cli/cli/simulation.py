@@ -304,16 +304,20 @@ def _print_error_row(out: Console, source: str, error: str) -> None:
 def _load_other(path: str) -> Any:
     """``--against``: another store (an SQLite file) or a configuration file."""
     from secmsg_cli.config import load_file
-    from secmsg_cli.store.store import SQLITE_HEADER, Store
+    from secmsg_cli.errors import NoStore, NotADatabase
+    from secmsg_cli.store.store import Store
 
     p = Path(path)
     if not p.is_file():
         raise InvalidInput(
             f"--against {path}: no such file (expected a store or a configuration file)"
         )
-    with p.open("rb") as fh:
-        is_store = fh.read(len(SQLITE_HEADER)) == SQLITE_HEADER
-    store = Store(p) if is_store else load_file(path)
+    # SQLite reads the header: a handle of our own on the file would drop this
+    # process's locks on it when closed (the store of --db may be this same file).
+    try:
+        store: Any = Store(p)
+    except (NotADatabase, NoStore):  # (NoStore: an empty file)
+        store = load_file(path)
     try:
         return store.snapshot()
     finally:

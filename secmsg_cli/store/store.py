@@ -21,7 +21,15 @@ from typing import TYPE_CHECKING, Any
 
 from secmsg_cli.engine.addresses import AddressError, domain_of, normalise_address, normalise_member
 from secmsg_cli.engine.durations import Duration, parse_duration
-from secmsg_cli.errors import InvalidInput, NoStore, NotFound, Refused, StoreError, did_you_mean
+from secmsg_cli.errors import (
+    InvalidInput,
+    NoStore,
+    NotADatabase,
+    NotFound,
+    Refused,
+    StoreError,
+    did_you_mean,
+)
 from secmsg_cli.model import (
     ACCOUNT_FIELDS,
     BUILTIN_FOLDER,
@@ -59,7 +67,6 @@ if TYPE_CHECKING:
     from secmsg_cli.engine.snapshot import Snapshot
 
 BUSY_TIMEOUT_MS = 60_000
-SQLITE_HEADER = b"SQLite format 3\x00"
 
 
 def _tables(conn: sqlite3.Connection) -> set[str]:
@@ -187,9 +194,7 @@ class Store:
             if conn is not None:
                 conn.close()
             if "file is not a database" in str(exc):  # SQLite read its header: not its own
-                raise StoreError(
-                    f"cannot open store {path}: it is not a secmsg store (not an SQLite database)"
-                ) from None
+                raise NotADatabase(path) from None
             raise StoreError(f"cannot open store {path}: {exc}") from None
         except OSError as exc:
             raise StoreError(f"cannot open store {path}: {exc.strerror or exc}") from None
