@@ -416,37 +416,58 @@ def create_app(settings: Settings) -> Starlette:
                 "Open the message again and send your reply from there.",
                 status=403,
             )
-        body = form.get("body", "")[: pages.MAX_REPLY]
+        # Counted as the textarea's maxlength counts it: a line break is one
+        # character, though the browser sends it as two (CRLF).
+        body = form.get("body", "").replace("\r\n", "\n")
         all_ = form.get("all") == "1"
         at = settings.clock()
 
+        def refused() -> Response:
+            what = "Reply to all" if all_ else "Replying"
+            return notice(
+                "refused-action",
+                f"{what} is not allowed",
+                f"{what} is not allowed for this message.",
+                status=403,
+            )
+
         def send(store: Store) -> Response:
+            # a reply that cannot be sent as it is comes back in its form, with
+            # what is wrong (never cut short); but only to whoever may reply
             if not body.strip():  # the lifecycle refuses it too, in the command line's words
+                problem, status = "The reply is empty.", 400
+            elif len(body) > pages.MAX_REPLY:
+                problem = (
+                    f"The reply is too long: {len(body):,} characters, at most {pages.MAX_REPLY:,}."
+                )
+                status = 413
+            else:
+                problem = None
+            if problem is not None:
                 try:
                     copy = lifecycle.check_access(store, session.token, at, "reply")
                 except lifecycle.AccessDenied as denied:
                     return ended(denied, store)
+                except Refused:  # expired, and may only be viewed now
+                    return refused()
                 acts = lifecycle.actions(copy, at, store.account().expired_view)
+                if not acts["reply"] or (all_ and not acts["reply_all"]):
+                    return refused()
                 page = pages.reply_page(
                     copy=copy,
                     actions=acts,
                     csrf=session.csrf,
-                    error="The reply is empty.",
+                    body=body if body.strip() else "",
+                    error=problem,
                     base=base,
                 )
-                return _page(page, 400)
+                return _page(page, status)
             try:
                 done = lifecycle.reply(store, session.token, body, at, settings.outbox, all_=all_)
             except lifecycle.AccessDenied as denied:
                 return ended(denied, store)
             except Refused:
-                what = "Reply to all" if all_ else "Replying"
-                return notice(
-                    "refused-action",
-                    f"{what} is not allowed",
-                    f"{what} is not allowed for this message.",
-                    status=403,
-                )
+                return refused()
             session.notice = "Your reply was sent to " + ", ".join((*done.to, *done.cc)) + "."
             return RedirectResponse(f"{base}/sent", status_code=303)
 

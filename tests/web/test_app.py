@@ -249,6 +249,49 @@ def test_an_empty_reply_shows_the_form_again(portal):
     assert 'name="csrf"' in r.text
 
 
+def test_a_reply_longer_than_a_reply_may_be_is_shown_again_not_cut(portal):
+    """The textarea's maxlength counts a line break as one character, and the
+    browser sends it as two (CRLF): a reply at the limit arrived longer than
+    MAX_REPLY, and its end was cut off without a word."""
+    from secmsg_cli.web.pages import MAX_REPLY
+
+    client = portal.client()
+    sign_in(client, portal.tokens()[2])
+    page = client.get("/portal/").text
+    at_limit = "a\r\n" * (MAX_REPLY // 2 - 4) + "THE END"  # MAX_REPLY - 1 characters once LF
+    r = client.post("/portal/reply", data={"body": at_limit, "csrf": csrf_of(page)})
+    assert r.status_code == 303
+    replies = [
+        p for p in sorted((portal.outbox / "new").iterdir()) if b"Kind: reply" in p.read_bytes()
+    ]
+    assert len(replies) == 1 and b"THE END" in replies[0].read_bytes()
+    over = "b" * MAX_REPLY + "THE END"
+    r = client.post("/portal/reply", data={"body": over, "csrf": csrf_of(page)})
+    assert r.status_code == 413
+    assert f"The reply is too long: {MAX_REPLY + 7:,} characters" in r.text
+    assert over in r.text  # the text typed is kept in the form, to shorten
+    assert len([k for k, _ in outbox_kinds(portal.outbox) if k == "reply"]) == 1
+
+
+def test_an_empty_reply_where_replying_is_refused_says_so(portal):
+    """The empty-reply form was shown without asking whether a reply may be
+    sent: after expiry (with expired_view) it ended in 'The portal cannot
+    answer now' (503) and an error line on the server's stderr."""
+    ok(portal.cli("account", "set", "--expired-view"))
+    client = portal.client()
+    portal.now[0] = datetime(2026, 12, 28, tzinfo=UTC)  # copy 2 expired 2026-12-27 10:00
+    sign_in(client, portal.tokens()[2])
+    page = client.get("/portal/").text
+    r = client.post("/portal/reply", data={"body": " ", "csrf": csrf_of(page)})
+    assert r.status_code == 403 and "Replying is not allowed" in r.text
+    client2 = portal.client()
+    portal.now[0] = datetime(2026, 11, 28, 9, 0, tzinfo=UTC)
+    sign_in(client2, portal.tokens()[1])  # copy 1: reply, but not reply to all
+    page = client2.get("/portal/").text
+    r = client2.post("/portal/reply", data={"body": "", "all": "1", "csrf": csrf_of(page)})
+    assert r.status_code == 403 and "Reply to all is not allowed" in r.text
+
+
 @pytest.mark.parametrize("csrf", [None, "", "wrong"])
 def test_a_form_without_the_session_csrf_token_is_refused(portal, csrf):
     client = portal.client()
