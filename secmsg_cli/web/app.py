@@ -523,14 +523,24 @@ def create_app(settings: Settings) -> Starlette:
     ]
     if base:
         routes.append(Route(base, landing, methods=["GET"]))
-    app = Starlette(routes=routes, exception_handlers={SecmsgError: failed})
-    app.add_middleware(_SecurityHeaders)
-    return app
+
+    async def crashed(request: Request, exc: Exception) -> Response:
+        # Starlette logs the exception (uvicorn's error log: no URL, no token)
+        return notice(
+            "unavailable",
+            "The portal cannot answer now",
+            "Try again in a moment.",
+            status=500,
+            back=False,
+        )
+
+    return _Portal(routes=routes, exception_handlers={SecmsgError: failed, Exception: crashed})
 
 
-class _SecurityHeaders:
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = security_headers(app)
+class _Portal(Starlette):
+    """Starlette with the security headers outermost: middleware added the
+    usual way sits inside Starlette's ServerErrorMiddleware, and the answer
+    to an unexpected exception (500) would go out without them."""
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await self.app(scope, receive, send)
+    def build_middleware_stack(self) -> ASGIApp:
+        return security_headers(super().build_middleware_stack())

@@ -359,6 +359,27 @@ def test_every_answer_has_the_security_headers(portal):
         assert "<script" not in r.text
 
 
+def test_an_unexpected_failure_still_has_the_security_headers(portal, monkeypatch):
+    """Starlette answers an unexpected exception (500) from outside the app's
+    own middleware: that answer had none of the security headers."""
+    from starlette.testclient import TestClient
+
+    from secmsg_cli.delivery import lifecycle
+
+    def broken(*args, **kwargs):
+        raise OSError("the disk is on fire")
+
+    monkeypatch.setattr(lifecycle, "open_copy", broken)
+    client = TestClient(portal.app(), raise_server_exceptions=False, follow_redirects=False)
+    sign_in(client, portal.tokens()[2])
+    r = client.get("/portal/")
+    assert r.status_code == 500
+    assert r.headers["content-security-policy"].startswith("default-src 'none'")
+    assert r.headers["x-content-type-options"] == "nosniff"
+    assert r.headers["cache-control"] == "no-store"
+    assert "The portal cannot answer now" in r.text and "disk" not in r.text
+
+
 def test_the_page_style_is_allowed_by_its_hash(portal):
     from secmsg_cli.web import pages
 
