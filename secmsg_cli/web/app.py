@@ -84,6 +84,7 @@ class Settings:
     attempts: int = 5
     window_seconds: int = 15 * 60
     max_sessions: int = 10_000
+    max_clients: int = 10_000
     monotonic: Callable[[], float] = time.monotonic
 
 
@@ -143,14 +144,23 @@ class _Sessions:
 
 @dataclass(slots=True)
 class _Throttle:
+    """Refused checks per client, within the window. Only clients with a
+    failure in the window are remembered, at most ``max_clients`` of them
+    (those whose last failure is oldest are forgotten first): a client with
+    many addresses must not grow the server's memory without end."""
+
     settings: Settings
     lock: threading.Lock = field(default_factory=threading.Lock)
     failures: dict[str, deque[float]] = field(default_factory=dict)
 
     def _recent(self, client: str, now: float) -> deque[float]:
-        q = self.failures.setdefault(client, deque())
+        q = self.failures.get(client)
+        if q is None:
+            return deque()
         while q and now - q[0] >= self.settings.window_seconds:
             q.popleft()
+        if not q:
+            del self.failures[client]
         return q
 
     def wait(self, client: str) -> int:
@@ -167,7 +177,12 @@ class _Throttle:
         now = self.settings.monotonic()
         with self.lock:
             q = self._recent(client, now)
+            self.failures.pop(client, None)
+            # in the order of their latest failure: the first are those to forget
+            while len(self.failures) >= self.settings.max_clients:
+                del self.failures[next(iter(self.failures))]
             q.append(now)
+            self.failures[client] = q  # last: the order is that of the latest failure
             return len(q)
 
 

@@ -455,3 +455,32 @@ def test_hostile_message_html_is_sanitised(portal, tmp_path):
     ):
         assert bad not in body.lower(), bad
     assert '<a href="https://example.com/doc" rel="noopener noreferrer">the document</a>' in body
+
+
+def test_the_throttle_remembers_a_bounded_number_of_clients(portal):
+    """Every client that sent a token was remembered for ever (the check of
+    one that never failed too): a client with many addresses (IPv6) grew the
+    server's memory without end."""
+    from secmsg_cli.web.app import Settings, _Throttle
+
+    settings = Settings(
+        db=portal.db,
+        outbox=None,
+        clock=lambda: portal.now[0],
+        monotonic=lambda: portal.tick[0],
+        attempts=2,
+        window_seconds=60,
+        max_clients=100,
+    )
+    throttle = _Throttle(settings)
+    for i in range(1000):
+        assert throttle.wait(f"2001:db8::{i:x}") == 0
+    assert len(throttle.failures) == 0  # asking is not failing
+    for i in range(1000):
+        throttle.fail(f"2001:db8::{i:x}")
+        assert len(throttle.failures) <= 100
+    throttle.fail("2001:db8::3e7")  # the newest is remembered, and suspended
+    assert throttle.wait("2001:db8::3e7") > 0
+    portal.tick[0] += 61
+    throttle.fail("192.0.2.1")
+    assert throttle.wait("2001:db8::3e7") == 0 and len(throttle.failures) <= 100
