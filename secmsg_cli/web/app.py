@@ -67,6 +67,8 @@ if TYPE_CHECKING:
 __all__ = ["COOKIE", "Settings", "base_path", "create_app", "security_headers"]
 
 COOKIE = "secmsg_portal"
+# sessions one token may have at once (browsers, devices): its oldest ends first
+SESSIONS_PER_TOKEN = 5
 T = TypeVar("T")
 
 
@@ -119,6 +121,12 @@ class _Sessions:
     def new(self, token: str) -> str:
         now = self.settings.monotonic()
         with self.lock:
+            # One token keeps only its latest sessions: else whoever holds one
+            # valid link could open it until every other recipient's session
+            # had been pushed out by the cap below.
+            mine = [k for k, s in self.by_id.items() if s.token == token]
+            for k in mine[: max(0, len(mine) - SESSIONS_PER_TOKEN + 1)]:
+                del self.by_id[k]
             if len(self.by_id) >= self.settings.max_sessions:
                 self.by_id = {k: s for k, s in self.by_id.items() if self._alive(s, now)}
                 while len(self.by_id) >= self.settings.max_sessions:  # the oldest go first

@@ -109,6 +109,28 @@ def test_a_session_ends_after_its_idle_time(portal):
     assert client.get("/portal/").status_code == 401
 
 
+def test_one_link_opened_again_and_again_does_not_end_other_recipients_sessions(portal):
+    """Sessions are capped (max_sessions), the oldest going first: anyone
+    holding one valid link could open it until every other recipient's
+    session was gone. A token keeps only its latest sessions."""
+    from secmsg_cli.web.app import SESSIONS_PER_TOKEN
+
+    victim = portal.client(max_sessions=50)
+    sign_in(victim, portal.tokens()[2])
+    from starlette.testclient import TestClient
+
+    attacker = TestClient(victim.app, follow_redirects=False)
+    first = sign_in(attacker, portal.tokens()[3]).headers["set-cookie"]
+    for _ in range(60):
+        sign_in(attacker, portal.tokens()[3])
+    assert victim.get("/portal/").status_code == 200
+    assert attacker.get("/portal/").status_code == 200  # its latest session
+    assert SESSIONS_PER_TOKEN < 50
+    attacker.cookies.clear()
+    attacker.cookies.set("secmsg_portal", first.split(";")[0].split("=", 1)[1], path="/portal")
+    assert attacker.get("/portal/").status_code == 401  # its first: ended
+
+
 # --- states -----------------------------------------------------------------------------
 
 
