@@ -344,8 +344,11 @@ def create_app(settings: Settings) -> Starlette:
             return await message(request)
         token = tokens[-1]
         client = client_of(request)
-        wait = throttle.wait(client)
-        if wait:
+
+        def throttled() -> Response | None:
+            wait = throttle.wait(client)
+            if not wait:
+                return None
             return notice(
                 "throttled",
                 "Too many attempts",
@@ -354,9 +357,18 @@ def create_app(settings: Settings) -> Starlette:
                 back=False,
                 headers={"Retry-After": str(wait)},
             )
+
+        suspended = throttled()  # answered without waiting for the store
+        if suspended is not None:
+            return suspended
         at = settings.clock()
 
         def check(store: Store) -> Response | None:
+            # Asked again here, where checks are done one at a time: links
+            # sent all at once all passed the question above before any failed.
+            suspended = throttled()
+            if suspended is not None:
+                return suspended
             try:
                 lifecycle.check_access(store, token, at, "open")
             except lifecycle.AccessDenied as denied:

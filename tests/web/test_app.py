@@ -428,6 +428,30 @@ def test_failed_attempts_are_throttled_per_client_and_audited_once(portal):
     assert client.get("/portal", params={"token": portal.tokens()[2]}).status_code == 303
 
 
+def test_links_sent_at_once_are_throttled_as_those_sent_one_by_one(portal):
+    """Whether a client must wait was asked before its check was queued for
+    the store: links sent all at once each passed that question before any
+    had failed, and every one of them was checked (3 allowed, 30 checked)."""
+    import asyncio
+
+    import httpx
+
+    app = portal.app(attempts=3, window_seconds=600)
+    bad = "a" * 12 + "." + "B" * 43
+
+    async def burst() -> list[int]:
+        transport = httpx.ASGITransport(app=app, client=("192.0.2.7", 4711))
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+            answers = await asyncio.gather(
+                *(c.get("/portal", params={"token": bad}) for _ in range(30))
+            )
+        return sorted(r.status_code for r in answers)
+
+    assert asyncio.run(burst()) == [403] * 3 + [429] * 27
+    reasons = [d["reason"] for d in audit(portal, "access-denied")]
+    assert reasons == ["invalid token"] * 3 + ["throttled"]
+
+
 HOSTILE = """\
 From: Alice Morgan <alice.morgan@harborfinch.com>
 To: m.okonkwo@lexpartners.com
