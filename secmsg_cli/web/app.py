@@ -11,7 +11,8 @@ module only carries requests to it and pages back:
   (:func:`lifecycle.check_access`: a refusal is audited) and exchanged for a
   session, kept in this process's memory (the token never goes back to the
   browser); the cookie is HttpOnly, SameSite=Strict, scoped to the portal's
-  path, Secure over https, and lives :attr:`Settings.session_seconds` after
+  path, Secure over https or when the account's ``portal_url`` is https (a
+  TLS proxy in front), and lives :attr:`Settings.session_seconds` after
   its last use (at most :attr:`Settings.session_max_seconds`). The answer
   leads to ``{base}/``, a URL without the token.
 - ``GET {base}/``: the message (``lifecycle.open_copy``: marks it read, the
@@ -279,7 +280,12 @@ def create_app(settings: Settings) -> Starlette:
     """The portal app for the store at ``settings.db``, served under the
     path of the account's ``portal_url`` (read once, here)."""
     with Store(settings.db) as store:
-        base = base_path(store.account().portal_url)
+        portal_url = store.account().portal_url
+    base = base_path(portal_url)
+    # Recipients reach the portal at portal_url: when that is https, the
+    # cookie is Secure although the request came over http (from the TLS
+    # proxy in front, which the portal cannot tell from anyone else).
+    https = urlsplit(portal_url).scheme.lower() == "https"
     sessions = _Sessions(settings)
     throttle = _Throttle(settings)
     cookie_path = base or "/"
@@ -400,7 +406,7 @@ def create_app(settings: Settings) -> Starlette:
             sid,
             max_age=settings.session_max_seconds,
             path=cookie_path,
-            secure=request.url.scheme == "https",
+            secure=https or request.url.scheme == "https",
             httponly=True,
             samesite="strict",
         )

@@ -114,7 +114,10 @@ class Portal:
             warnings.filterwarnings("ignore", message="Using `httpx` with")
             from starlette.testclient import TestClient
 
-        return TestClient(self.app(**settings), follow_redirects=False)
+        # as recipients reach it: at the demo account's https portal_url
+        return TestClient(
+            self.app(**settings), base_url="https://testserver", follow_redirects=False
+        )
 
 
 @pytest.fixture

@@ -60,7 +60,7 @@ def test_the_link_is_exchanged_for_a_session_cookie_and_a_url_without_the_token(
     assert cookie.startswith("secmsg_portal=")
     flags = {part.strip().lower() for part in cookie.split(";")[1:]}
     assert {"httponly", "samesite=strict", "path=/portal"} <= flags
-    assert not any(f.startswith("secure") for f in flags)  # plain http here: https adds Secure
+    assert "secure" in flags  # the account's portal_url is https
     assert token not in cookie and token.split(".")[1] not in r.text
     assert read_at(portal, 2) is None  # signing in is not reading
     page = client.get("/portal/")
@@ -76,6 +76,22 @@ def test_over_https_the_cookie_is_secure(portal):
     client = TestClient(portal.app(), base_url="https://testserver", follow_redirects=False)
     r = sign_in(client, portal.tokens()[2])
     assert "secure" in r.headers["set-cookie"].lower().split("; ")
+
+
+def test_behind_a_tls_proxy_the_cookie_is_secure(portal):
+    """The portal behind the TLS proxy the docs ask for is reached over
+    plain http from the proxy: the cookie went out without Secure, and a
+    browser sent it over any plain-http request to the portal's host. The
+    account's https portal_url, the address recipients use, makes it Secure."""
+    from starlette.testclient import TestClient
+
+    client = TestClient(portal.app(), base_url="http://127.0.0.1:8080", follow_redirects=False)
+    r = sign_in(client, portal.tokens()[2])  # portal_url: https://secure.harborfinch.com/portal
+    assert "secure" in r.headers["set-cookie"].lower().split("; ")
+    ok(portal.cli("account", "set", "--portal-url", "http://127.0.0.1:8080/portal"))
+    r = sign_in(TestClient(portal.app(), follow_redirects=False), portal.tokens()[2])
+    flags = {part.strip().lower() for part in r.headers["set-cookie"].split(";")[1:]}
+    assert not any(f.startswith("secure") for f in flags)  # a portal on plain http, as a demo
 
 
 def test_a_link_followed_from_another_site_gets_a_page_that_leads_on(portal):
@@ -119,7 +135,7 @@ def test_one_link_opened_again_and_again_does_not_end_other_recipients_sessions(
     sign_in(victim, portal.tokens()[2])
     from starlette.testclient import TestClient
 
-    attacker = TestClient(victim.app, follow_redirects=False)
+    attacker = TestClient(victim.app, base_url="https://testserver", follow_redirects=False)
     first = sign_in(attacker, portal.tokens()[3]).headers["set-cookie"]
     for _ in range(60):
         sign_in(attacker, portal.tokens()[3])
@@ -392,7 +408,12 @@ def test_an_unexpected_failure_still_has_the_security_headers(portal, monkeypatc
         raise OSError("the disk is on fire")
 
     monkeypatch.setattr(lifecycle, "open_copy", broken)
-    client = TestClient(portal.app(), raise_server_exceptions=False, follow_redirects=False)
+    client = TestClient(
+        portal.app(),
+        base_url="https://testserver",
+        raise_server_exceptions=False,
+        follow_redirects=False,
+    )
     sign_in(client, portal.tokens()[2])
     r = client.get("/portal/")
     assert r.status_code == 500
