@@ -395,6 +395,24 @@ def _loopback(host: str) -> bool:
     return bool(infos) and all(ipaddress.ip_address(i[4][0]).is_loopback for i in infos)
 
 
+# Seconds Ctrl-C waits for requests under way before it ends them.
+GRACE_SECONDS = 3
+
+
+def _quiet_shutdown(record: Any) -> bool:
+    """A filter of uvicorn's error log: the requests Ctrl-C ends after
+    GRACE_SECONDS are one line, not uvicorn's error and a traceback each."""
+    import asyncio
+
+    exc = record.exc_info[1] if record.exc_info else None
+    if isinstance(exc, asyncio.CancelledError):
+        return False
+    if str(record.msg).startswith("Cancel %s running task(s)"):
+        _note(f"note: stopped with {record.args[0]} request(s) still under way")
+        return False
+    return True
+
+
 @portal_app.command("serve")
 def serve(
     ctx: typer.Context,
@@ -489,13 +507,16 @@ def serve(
         proxy_headers=False,
         server_header=False,
         lifespan="off",
+        timeout_graceful_shutdown=GRACE_SECONDS,
     )
     # uvicorn stops on SIGINT whatever this process inherited, then raises the
     # signal again under the handler it found: Python's own, so that Ctrl-C ends
     # with 130 as everywhere else, also when started by a shell that ignores
     # SIGINT for background jobs (where it would otherwise end with 0).
+    import logging
     import signal
 
+    logging.getLogger("uvicorn.error").addFilter(_quiet_shutdown)
     signal.signal(signal.SIGINT, signal.default_int_handler)
     uvicorn.Server(config).run(sockets=[sock])
 

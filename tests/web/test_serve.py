@@ -82,3 +82,63 @@ def test_the_running_portal_sees_what_other_commands_write(demo, tmp_path, _isol
         proc.send_signal(signal.SIGINT)
         _, err = proc.communicate(timeout=15)
     assert proc.returncode == 130 and "error" not in err and "Traceback" not in err, err
+
+
+@pytest.mark.slow  # a real server process
+def test_ctrl_c_ends_the_portal_while_a_request_is_under_way(demo, tmp_path, _isolated_store):
+    """A request whose body never comes (a recipient's slow connection, or
+    anyone with a session holding one open) kept the portal running after
+    Ctrl-C for as long as the client liked: uvicorn waits for requests under
+    way, with no limit unless told one. Now they get GRACE_SECONDS, and the
+    portal ends with 130, quietly."""
+    import http.client
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    from urllib.parse import urlsplit
+
+    from secmsg_cli.cli.portal import GRACE_SECONDS
+    from tests.conftest import FIXTURES
+    from tests.helpers import ok
+    from tests.web.conftest import links_in
+
+    outbox = tmp_path / "outbox"
+    proc = subprocess.Popen(
+        [
+            *(sys.executable, "-m", "secmsg_cli", "portal", "serve", "--port", "0"),
+            *("--at", "2026-11-28T09:00:00Z", "--outbox", str(outbox)),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "SECMSG_DB": str(_isolated_store)},
+    )
+    try:
+        url = proc.stdout.readline().split(" at ", 1)[1].split()[0]
+        ok(demo("account", "set", "--portal-url", url.rstrip("/")))
+        message = FIXTURES / "messages" / "01-confidential-subject-to-counsel.eml"
+        ok(demo("-q", "deliver", message, "--outbox", outbox, "--at", "2026-11-27T10:00:00Z"))
+        link = urlsplit(links_in(outbox)[1])
+        conn = http.client.HTTPConnection(link.hostname, link.port, timeout=10)
+        conn.request("GET", f"{link.path}?{link.query}")
+        answer = conn.getresponse()
+        answer.read()
+        cookie = answer.getheader("set-cookie").split(";")[0]
+        stuck = socket.create_connection((link.hostname, link.port))
+        stuck.sendall(
+            f"POST {link.path}/reply HTTP/1.1\r\nHost: {link.netloc}\r\nCookie: {cookie}\r\n"
+            "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\n"
+            "csrf=".encode()
+        )
+        time.sleep(0.5)  # the request is under way, waiting for its body
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=GRACE_SECONDS + 10)
+        stuck.close()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err and "CancelledError" not in err, err
