@@ -341,6 +341,25 @@ def create_app(settings: Settings) -> Starlette:
             back=False,
         )
 
+    def fetched_by_a_page(request: Request) -> Response | None:
+        # Fetch metadata: SameSite=Strict sends the cookie with any request
+        # from the same site (another port of the host, another host of the
+        # domain), so an <img> or <iframe> there could open or print the
+        # message: marked read, a read receipt, a print nobody saw. Only a
+        # page the browser shows opens them (a browser that sends no such
+        # header is let through).
+        mode = request.headers.get("sec-fetch-mode", "navigate")
+        dest = request.headers.get("sec-fetch-dest", "document")
+        if mode == "navigate" and dest == "document":
+            return None
+        return notice(
+            "not-a-page",
+            "Open the message in your browser",
+            "The message opens only as a page of its own.",
+            status=403,
+            back=False,
+        )
+
     def client_of(request: Request) -> str:
         return request.client.host if request.client else "unknown"
 
@@ -416,6 +435,8 @@ def create_app(settings: Settings) -> Starlette:
         session = sessions.get(request.cookies.get(COOKIE))
         if session is None:
             return signed_out()
+        if (not_a_page := fetched_by_a_page(request)) is not None:
+            return not_a_page
         at = settings.clock()
 
         def show(store: Store) -> Response:
@@ -527,6 +548,8 @@ def create_app(settings: Settings) -> Starlette:
         session = sessions.get(request.cookies.get(COOKIE))
         if session is None:
             return signed_out()
+        if (not_a_page := fetched_by_a_page(request)) is not None:
+            return not_a_page
         at = settings.clock()
 
         def printed(store: Store) -> Response:

@@ -423,6 +423,37 @@ def test_an_unexpected_failure_still_has_the_security_headers(portal, monkeypatc
     assert "The portal cannot answer now" in r.text and "disk" not in r.text
 
 
+@pytest.mark.parametrize(
+    ("dest", "mode"), [("image", "no-cors"), ("iframe", "navigate"), ("empty", "cors")]
+)
+def test_a_page_of_the_same_site_cannot_read_or_print_the_message_for_the_recipient(
+    portal, dest, mode
+):
+    """SameSite=Strict sends the cookie with any request from the same site:
+    another port of 127.0.0.1, or any host of the portal's domain
+    (www.harborfinch.com for secure.harborfinch.com). An <img> or <iframe>
+    there fetched the message and the printable page: the copy was marked
+    read, the sender got a read receipt and the audit log a print nobody saw
+    (frame-ancestors only stops the frame from being shown). Only a page
+    the browser itself shows opens them."""
+    client = portal.client()
+    sign_in(client, portal.tokens()[2])
+    before = outbox_kinds(portal.outbox)
+    fetched = {"Sec-Fetch-Site": "same-site", "Sec-Fetch-Dest": dest, "Sec-Fetch-Mode": mode}
+    for path in ("/portal/", "/portal/print"):
+        r = client.get(path, headers=fetched)
+        assert r.status_code == 403 and "Engagement letter" not in r.text
+    assert read_at(portal, 2) is None and audit(portal, "print") == []
+    assert outbox_kinds(portal.outbox) == before
+    shown = {
+        "Sec-Fetch-Site": "same-origin",
+        "Sec-Fetch-Dest": "document",
+        "Sec-Fetch-Mode": "navigate",
+    }
+    assert client.get("/portal/print", headers=shown).status_code == 200
+    assert client.get("/portal/").status_code == 200  # a browser without these headers
+
+
 def test_the_page_style_is_allowed_by_its_hash(portal):
     from secmsg_cli.web import pages
 
