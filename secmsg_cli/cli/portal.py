@@ -509,14 +509,14 @@ def serve(
         lifespan="off",
         timeout_graceful_shutdown=GRACE_SECONDS,
     )
-    # uvicorn stops on SIGINT whatever this process inherited, then raises the
-    # signal again under the handler it found: Python's own, so that Ctrl-C ends
-    # with 130 as everywhere else, also when started by a shell that ignores
-    # SIGINT for background jobs (where it would otherwise end with 0).
     import logging
     import signal
 
     logging.getLogger("uvicorn.error").addFilter(_quiet_shutdown)
+    # uvicorn stops on SIGINT whatever this process inherited, then raises the
+    # signal again under the handler it found: Python's own, so that Ctrl-C ends
+    # with 130 as everywhere else, also when started by a shell that ignores
+    # SIGINT for background jobs (where it would otherwise end with 0).
     signal.signal(signal.SIGINT, signal.default_int_handler)
     uvicorn.Server(config).run(sockets=[sock])
 
