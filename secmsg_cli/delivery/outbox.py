@@ -44,6 +44,12 @@ class OutboxError(SecmsgError):
     """The outbox directory cannot be created or written."""
 
 
+class OutboxDeferred(OutboxError):
+    """The store has committed, but the batch's files could not be moved
+    into ``new/``: what was done is done, and its mail waits in ``tmp/`` for
+    the next run (:meth:`Outbox.recover`). Doing it again would do it twice."""
+
+
 def default_outbox(store_path: Path) -> Path:
     """Beside the store: ``<store>.outbox`` (``demo.db`` -> ``demo.db.outbox``)."""
     if str(store_path) == ":memory:":
@@ -259,7 +265,7 @@ class Batch:
                 done.append(OutboxFile(item.kind, item.to, item.name, target, item.portal_id))
         except OSError as exc:
             self.files = done + self.files[len(done) :]
-            raise OutboxError(
+            raise OutboxDeferred(
                 f"cannot move files into {self.outbox.path}/new: {exc.strerror or exc}; what was delivered is "
                 f"in the store, and its files in {self.outbox.path}/tmp are moved on the next run"
             ) from None

@@ -34,6 +34,7 @@ Nothing of ``portal open --as`` is exposed: the session is its token's only.
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import hmac
 import re
@@ -56,6 +57,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from secmsg_cli.delivery import lifecycle
+from secmsg_cli.delivery.outbox import OutboxDeferred, OutboxError
 from secmsg_cli.errors import InvalidInput, Refused, SecmsgError
 from secmsg_cli.store.store import Store
 from secmsg_cli.web import pages
@@ -294,14 +296,12 @@ def create_app(settings: Settings) -> Starlette:
 
     def with_store(fn: Callable[[Store], T]) -> T:
         # One connection per request, in its thread, and one request at a
-        # time: the store takes one writer anyway, and this process must
-        # never hold two connections to it at once. Opening a Store reads
-        # the file's header with a plain open() and close(), and closing any
-        # descriptor of the file drops every POSIX lock the process holds on
-        # it, those of a connection still open included (SQLite's "How To
-        # Corrupt" 2.2): another process then checkpoints and removes the WAL
-        # under that connection, which reads the store as malformed.
+        # time: the store takes one writer anyway. Mail that an earlier
+        # action committed but could not move into the outbox's new/ (a full
+        # disk) goes out first, as soon as the outbox can be written again.
         with one_at_a_time, Store(settings.db) as store:
+            with contextlib.suppress(OutboxError):  # still not writable: the action says so
+                lifecycle.recover_outbox(store, settings.outbox)
             return fn(store)
 
     async def run(fn: Callable[[Store], T]) -> T:
@@ -571,6 +571,14 @@ def create_app(settings: Settings) -> Starlette:
     async def failed(request: Request, exc: Exception) -> Response:
         # one line for whoever runs the portal (a SecmsgError's text names no token)
         sys.stderr.write(f"error: {' '.join(str(exc).split())}\n")
+        if isinstance(exc, OutboxDeferred):  # done: trying again would do it twice
+            return notice(
+                "deferred",
+                "Done",
+                "What you did is recorded. The email it sends waits in the portal's outbox "
+                "and goes out as soon as the outbox can be written again: do not send it again.",
+                status=202,
+            )
         return notice(
             "unavailable",
             "The portal cannot answer now",

@@ -269,6 +269,30 @@ def test_reply_goes_to_the_outbox_and_the_page_says_so(portal):
     assert client.get("/portal/sent").status_code == 303  # said once
 
 
+def test_a_reply_whose_mail_cannot_reach_the_outbox_yet_is_done_not_to_repeat(portal, monkeypatch):
+    """A full disk after the commit: the reply is recorded, so the page must
+    not ask to try again (a second send would be a second reply); its mail
+    goes out with the next request once the outbox can be written."""
+    from secmsg_cli.delivery.outbox import Outbox
+
+    client = portal.client()
+    sign_in(client, portal.tokens()[2])
+    page = client.get("/portal/").text
+    real = Outbox._move_to_new
+    monkeypatch.setattr(
+        Outbox, "_move_to_new", lambda self, name: (_ for _ in ()).throw(OSError(28, "No space"))
+    )
+    r = client.post("/portal/reply", data={"body": "Once.", "all": "0", "csrf": csrf_of(page)})
+    assert r.status_code == 202 and "do not send it again" in r.text, r.text
+    assert "Try again" not in r.text
+    assert [a["object"] for a in audit(portal, "reply")] == ["2"]
+    assert not [k for k, _ in outbox_kinds(portal.outbox) if k == "reply"]
+    monkeypatch.setattr(Outbox, "_move_to_new", real)
+    assert client.get("/portal/").status_code == 200  # the next request sends it
+    assert [k for k, _ in outbox_kinds(portal.outbox) if k == "reply"] == ["reply"]
+    assert list((portal.outbox / "tmp").iterdir()) == []
+
+
 def test_reply_all_refused_where_the_definition_does_not_allow_it(portal):
     client = portal.client()
     sign_in(client, portal.tokens()[1])
