@@ -304,9 +304,11 @@ def test_deliver_killed_mid_batch_leaves_each_message_whole(tmp_path):
     listed, published, waiting, pending = _outbox_state(db, box)
     assert 50 <= len(listed) < 3000
     assert published <= listed  # nothing is announced that the store does not hold
-    assert (
-        len(listed - published) <= 1 and listed - published == pending
-    )  # committed, killed before the move
+    # The message in flight may be committed and killed before its move (in
+    # pending, not published) or after the move, before pending was cleared
+    # (in both: the next run clears it); every earlier one is published and clear.
+    assert len(listed - published) <= 1 and listed - published <= pending
+    assert len(pending) <= 1 and pending <= listed
     assert (
         len(waiting) <= 1
     )  # the message in flight: committed (pending) or not, never visible to readers
