@@ -3,11 +3,21 @@ says when it cannot (the browser tests run it for real)."""
 
 from __future__ import annotations
 
+import contextlib
+import http.client
+import os
+import signal
 import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import SplitResult, urlsplit
 
 import pytest
 
-from tests.helpers import assert_error
+from tests.helpers import assert_error, ok
 
 
 @pytest.mark.parametrize("host", ["0.0.0.0", "::", "192.0.2.10"])
@@ -29,56 +39,53 @@ def test_a_bad_at_is_refused_before_listening(demo):
     assert_error(demo("portal", "serve", "--at", "tomorrowish"), 1, "--at")
 
 
-@pytest.mark.slow  # a real server process
-def test_the_running_portal_sees_what_other_commands_write(demo, tmp_path, _isolated_store):
-    """The server process opens one store connection at a time: with a
-    second one open, a connection opened after another process had written
-    read the store as malformed (closing any descriptor of the file drops the
-    process's SQLite locks). Ctrl-C ends it with 130, quietly."""
-    import http.client
-    import os
-    import signal
-    import subprocess
-    import sys
-    from urllib.parse import urlsplit
-
+@contextlib.contextmanager
+def _a_running_portal(
+    demo, tmp_path: Path, db: Path
+) -> Iterator[tuple[subprocess.Popen, SplitResult]]:
+    """``portal serve`` as a process on a free port with its clock stopped,
+    the account's portal_url pointing at it, and message 01 delivered:
+    yields the process and the notification's link. A process the test
+    leaves running is killed."""
     from tests.conftest import FIXTURES
-    from tests.helpers import ok
     from tests.web.conftest import links_in
 
     outbox = tmp_path / "outbox"
     proc = subprocess.Popen(
         [
-            sys.executable,
-            "-m",
-            "secmsg_cli",
-            "portal",
-            "serve",
-            "--port",
-            "0",
-            "--at",
-            "2026-11-28T09:00:00Z",
-            "--outbox",
-            str(outbox),
+            *(sys.executable, "-m", "secmsg_cli", "portal", "serve", "--port", "0"),
+            *("--at", "2026-11-28T09:00:00Z", "--outbox", str(outbox)),
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env={**os.environ, "SECMSG_DB": str(_isolated_store)},
+        env={**os.environ, "SECMSG_DB": str(db)},
     )
     try:
         url = proc.stdout.readline().split(" at ", 1)[1].split()[0]
         ok(demo("account", "set", "--portal-url", url.rstrip("/")))
         message = FIXTURES / "messages" / "01-confidential-subject-to-counsel.eml"
         ok(demo("-q", "deliver", message, "--outbox", outbox, "--at", "2026-11-27T10:00:00Z"))
-        link = urlsplit(links_in(outbox)[1])
+        yield proc, urlsplit(links_in(outbox)[1])
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+
+
+@pytest.mark.slow  # a real server process
+def test_the_running_portal_sees_what_other_commands_write(demo, tmp_path, _isolated_store):
+    """The server process opens one store connection at a time: with a
+    second one open, a connection opened after another process had written
+    read the store as malformed (closing any descriptor of the file drops the
+    process's SQLite locks). Ctrl-C ends it with 130, quietly."""
+    with _a_running_portal(demo, tmp_path, _isolated_store) as (proc, link):
         conn = http.client.HTTPConnection(link.hostname, link.port, timeout=10)
         conn.request("GET", f"{link.path}?{link.query}")
         answer = conn.getresponse()
         assert answer.status == 303, answer.read()[:2000]
         assert answer.getheader("location") == "/portal/"
         conn.close()
-    finally:
         proc.send_signal(signal.SIGINT)
         _, err = proc.communicate(timeout=15)
     assert proc.returncode == 130 and "error" not in err and "Traceback" not in err, err
@@ -91,36 +98,9 @@ def test_ctrl_c_ends_the_portal_while_a_request_is_under_way(demo, tmp_path, _is
     Ctrl-C for as long as the client liked: uvicorn waits for requests under
     way, with no limit unless told one. Now they get GRACE_SECONDS, and the
     portal ends with 130, quietly."""
-    import http.client
-    import os
-    import signal
-    import subprocess
-    import sys
-    import time
-    from urllib.parse import urlsplit
-
     from secmsg_cli.cli.portal import GRACE_SECONDS
-    from tests.conftest import FIXTURES
-    from tests.helpers import ok
-    from tests.web.conftest import links_in
 
-    outbox = tmp_path / "outbox"
-    proc = subprocess.Popen(
-        [
-            *(sys.executable, "-m", "secmsg_cli", "portal", "serve", "--port", "0"),
-            *("--at", "2026-11-28T09:00:00Z", "--outbox", str(outbox)),
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "SECMSG_DB": str(_isolated_store)},
-    )
-    try:
-        url = proc.stdout.readline().split(" at ", 1)[1].split()[0]
-        ok(demo("account", "set", "--portal-url", url.rstrip("/")))
-        message = FIXTURES / "messages" / "01-confidential-subject-to-counsel.eml"
-        ok(demo("-q", "deliver", message, "--outbox", outbox, "--at", "2026-11-27T10:00:00Z"))
-        link = urlsplit(links_in(outbox)[1])
+    with _a_running_portal(demo, tmp_path, _isolated_store) as (proc, link):
         conn = http.client.HTTPConnection(link.hostname, link.port, timeout=10)
         conn.request("GET", f"{link.path}?{link.query}")
         answer = conn.getresponse()
@@ -136,9 +116,5 @@ def test_ctrl_c_ends_the_portal_while_a_request_is_under_way(demo, tmp_path, _is
         proc.send_signal(signal.SIGINT)
         _, err = proc.communicate(timeout=GRACE_SECONDS + 10)
         stuck.close()
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
     assert proc.returncode == 130, err
     assert "Traceback" not in err and "CancelledError" not in err, err
