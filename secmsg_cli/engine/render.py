@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any, Protocol
+from urllib.parse import quote
 
 from secmsg_cli.engine.decision import (
     Banner,
@@ -149,22 +150,39 @@ _ESCAPE_QUOTED = str.maketrans(
 )
 
 
-def _in_markup(template: str, positions: list[int]) -> set[int]:
+# Attributes whose value a browser or mail client follows as a URL.
+_URL_ATTRIBUTES = frozenset(
+    ("href", "src", "action", "formaction", "background", "cite", "poster", "srcset", "xlink:href")
+)
+# The attribute a position in a tag's markup belongs to: its name, "=", and
+# the value so far (quoted or not).
+_ATTRIBUTE_BEFORE = re.compile(
+    r"([A-Za-z_:][-A-Za-z0-9_:.]*)\s*=\s*(?:\"[^\"]*|'[^']*|[^\s\"'=<>`]*)\Z"
+)
+
+
+def _in_markup(template: str, positions: list[int]) -> tuple[set[int], set[int]]:
     """Which of ``positions`` (ascending) of an HTML ``template`` are inside
-    a start or end tag but outside a quoted attribute value: where a value
+    a start or end tag but outside a quoted attribute value (where a value
     with a space, ``=`` or a quote would end an unquoted value and start
-    attributes of its own (``<a title=[subject]>``). One linear pass, as an
-    HTML tokenizer reads tags (``<`` and a letter or ``/`` opens one, a quote
-    after ``=`` quotes a value, ``>`` outside quotes closes it); comments
-    count as text."""
-    out: set[int] = set()
+    attributes of its own: ``<a title=[subject]>``), and which are inside the
+    value of an attribute that is a URL (``href="[subject]"``). One linear
+    pass, as an HTML tokenizer reads tags (``<`` and a letter or ``/`` opens
+    one, a quote after ``=`` quotes a value, ``>`` outside quotes closes it);
+    comments count as text."""
+    bare: set[int] = set()
+    url: set[int] = set()
     want = iter(positions)
     nxt = next(want, -1)
-    state, quote, prev, i, n = "text", "", "", 0, len(template)
+    state, quote, prev, i, n, opened = "text", "", "", 0, len(template), 0
     while nxt >= 0 and i < n:
         if i == nxt:
-            if state == "tag":
-                out.add(i)
+            if state != "text":
+                if state == "tag":
+                    bare.add(i)
+                m = _ATTRIBUTE_BEFORE.search(template, opened, i)
+                if m and m.group(1).lower() in _URL_ATTRIBUTES:
+                    url.add(i)
             nxt = next(want, -1)
             continue
         ch = template[i]
@@ -177,7 +195,7 @@ def _in_markup(template: str, positions: list[int]) -> set[int]:
                 i = stop
                 continue
             if ch == "<" and i + 1 < n and (template[i + 1].isalpha() or template[i + 1] == "/"):
-                state = "tag"
+                state, opened = "tag", i
         elif state == "tag":
             if ch == ">":
                 state = "text"
@@ -188,14 +206,20 @@ def _in_markup(template: str, positions: list[int]) -> set[int]:
         if ch not in " \t\n\r\f":
             prev = ch
         i += 1
-    return out
+    return bare, url
 
 
 @functools.lru_cache(maxsize=256)
-def _bare_tags(template: str, pattern: re.Pattern[str]) -> frozenset[int]:
-    """Where ``pattern``'s tags of ``template`` sit in markup outside quotes;
-    remembered, as one banner or template is filled for every recipient."""
-    return frozenset(_in_markup(template, [m.start() for m in pattern.finditer(template)]))
+def _tag_contexts(template: str, pattern: re.Pattern[str]) -> tuple[frozenset[int], frozenset[int]]:
+    """Where ``pattern``'s tags of ``template`` sit in markup outside quotes,
+    and where in a URL attribute's value; remembered, as one banner or
+    template is filled for every recipient."""
+    bare, url = _in_markup(template, [m.start() for m in pattern.finditer(template)])
+    return frozenset(bare), frozenset(url)
+
+
+# Tags whose values are the portal's own URLs: written into a link as they are.
+_OUR_URLS = frozenset(("portal_link", "portal_url"))
 
 
 def _escape_all(value: str) -> str:
@@ -214,18 +238,23 @@ def fill_tags(
     a tag inside a tag's markup but not in quotes (``<a title=[subject]>``)
     gets every character but letters and digits as a character reference,
     so that no value can end the attribute and add one of its own (an event
-    handler). A bracketed word that is not one of ``tags`` is left as
-    written. The one tag filler of banners and notification templates."""
+    handler). In a link target (``href``, ``src``, ``action``...) a value
+    but the portal's own URLs is URL-encoded first, so that a subject cannot
+    be a ``javascript:`` link. A bracketed word that is not one of ``tags``
+    is left as written. The one tag filler of banners and notification
+    templates."""
     pattern = _TAG_PATTERNS.get(tags)
     if pattern is None:
         pattern = _TAG_PATTERNS[tags] = re.compile(r"\[(" + "|".join(tags) + r")\]")
     if not html:
         return pattern.sub(lambda m: values.get(m.group(1), ""), template)
     matches = list(pattern.finditer(template))
-    bare = _bare_tags(template, pattern) if "<" in template else frozenset()
+    bare, url = _tag_contexts(template, pattern) if "<" in template else (frozenset(), frozenset())
     out, pos = [], 0
     for m in matches:
         value = values.get(m.group(1), "")
+        if m.start() in url and m.group(1) not in _OUR_URLS:
+            value = quote(value, safe="")  # data in a URL: never a scheme or a part of its own
         out.append(template[pos : m.start()])
         out.append(_escape_all(value) if m.start() in bare else value.translate(_ESCAPE_QUOTED))
         pos = m.end()

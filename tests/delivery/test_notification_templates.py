@@ -7,9 +7,11 @@ from __future__ import annotations
 import base64
 import email
 import email.policy
+import html.parser
 import json
 import os
 import re
+import urllib.parse
 from pathlib import Path
 
 import pytest
@@ -368,6 +370,40 @@ def test_a_value_in_an_attribute_stays_that_attribute_quoted_or_not(markup):
     assert attrs == {"title": ATTACK, "href": link} | (
         {"data-x": "a>b"} if "data-x" in markup else {}
     )
+
+
+@pytest.mark.parametrize(
+    "markup",
+    [
+        '<a href="[subject]">x</a> <a href="[portal_link]">open</a>',
+        "<a href=[subject]>x</a> <a href='[portal_link]'>open</a>",
+        '<a HREF = "https://example.com/?q=[subject]">x</a> <a href=[portal_link]>open</a>',
+        '<form action="[sender]"></form><img src="[subject]"> <a href="[portal_link]">o</a>',
+    ],
+)
+def test_a_value_from_the_message_in_a_link_target_stays_data(markup):
+    """A sender writes the subject: in a link target it must not become a
+    scheme of its own (``javascript:``, ``data:``) nor leave the part of the
+    URL the template gave it. Such a value is URL-encoded there; the
+    portal's own link and address are written as they are."""
+    t = NotificationTemplate(0, "T", "[subject]", markup, "[portal_link]\n")
+    link = "https://secure.example.com/portal?token=abc"
+    attack = "javascript:alert(document.cookie)//?a=1&b=2#x"
+    values = {"subject": attack, "sender": "data:text/html,<script>1</script>", "portal_link": link}
+    page = compose.render_notification(t, values).html
+    targets: list[str] = []
+
+    class P(html.parser.HTMLParser):
+        def handle_starttag(self, tag, attrs):
+            targets.extend(v for k, v in attrs if k in ("href", "src", "action"))
+
+    P(convert_charrefs=True).feed(page)
+    assert link in targets
+    for target in targets:
+        if target != link:
+            assert urllib.parse.urlsplit(target).scheme in ("", "https"), target
+            assert ":" not in target.removeprefix("https://"), target
+            assert urllib.parse.unquote(target.split("?q=")[-1]) in values.values()
 
 
 def test_a_tag_in_a_banner_attribute_cannot_add_an_event_handler():
