@@ -266,8 +266,9 @@ class Batch:
         except OSError as exc:
             self.files = done + self.files[len(done) :]
             raise OutboxDeferred(
-                f"cannot move files into {self.outbox.path}/new: {exc.strerror or exc}; what was delivered is "
-                f"in the store, and its files in {self.outbox.path}/tmp are moved on the next run"
+                f"cannot move files into {self.outbox.path}/new: {exc.strerror or exc}; what was done "
+                "is recorded in the store (do not do it again), and its mail in "
+                f"{self.outbox.path}/tmp is moved on the next run"
             ) from None
         self.files = done
         return done

@@ -461,6 +461,7 @@ def test_files_that_could_not_be_moved_after_the_commit_are_moved_by_the_next_ru
     )
     assert r.exit_code == 1, r.output
     assert "No space left" in r.stderr and "moved on the next run" in r.stderr
+    assert "recorded in the store (do not do it again)" in r.stderr  # a retry would do it twice
     assert len(copies(env.db)) == 3  # delivered: the store holds the copies
     assert (
         len(list((env.outbox / "tmp").iterdir())) == 4
