@@ -965,10 +965,6 @@ def _ref_text(ref: PolicyRef | None) -> str:
     return "none" if ref is None else f"{ref.id} ({ref.narrative})"
 
 
-def _iso(moment: datetime | None, tz: tzinfo) -> str | None:
-    return None if moment is None else moment.astimezone(tz).isoformat()
-
-
 def compare(snapshot: Snapshot, case: Case, decision: MessageDecision) -> list[Mismatch]:
     """Every difference between ``case``'s expectations and ``decision``."""
     tz = snapshot.tz
@@ -1143,8 +1139,10 @@ def _check_expiry(
         ok = got is not None and got == want
     if ok:
         return []
-    actual_text = _iso(got, tz) or ("none (no portal record)" if r.portal is None else "none")
-    return _miss(r, key, _iso(want, tz), _iso(got, tz), _iso(want, tz) or "none", actual_text)
+    from secmsg_cli.engine.render import iso
+
+    actual_text = iso(got, tz) or ("none (no portal record)" if r.portal is None else "none")
+    return _miss(r, key, iso(want, tz), iso(got, tz), iso(want, tz) or "none", actual_text)
 
 
 def _check_permission(

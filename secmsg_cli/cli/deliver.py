@@ -68,6 +68,15 @@ def outbox_for(store: Any, option: str | None) -> Outbox:
     return box
 
 
+def not_decided(decision: Any, limits: Any) -> str:
+    """Why a message with recipients the engine did not decide is refused
+    (by deliver, and so by preview): how many, and what left them out."""
+    return (
+        f"{decision.undecided} recipient(s) were not decided (past --max-recipients "
+        f"{limits.recipients}, or in address headers too long to read)"
+    )
+
+
 def _print_delivered(out: Console, delivered: Any, tz: tzinfo) -> None:
     from rich.text import Text
 
@@ -210,8 +219,7 @@ def deliver(
             # Delivering it would leave those recipients to chance (the
             # mail system would send them the message unexamined).
             error = (
-                f"{decision.undecided} recipient(s) were not decided (past --max-recipients "
-                f"{limits.recipients}, or in address headers too long to read): nothing delivered; "
+                f"{not_decided(decision, limits)}: nothing delivered; "
                 "raise --max-recipients to deliver it"
             )
         if error is None and decision is not None:

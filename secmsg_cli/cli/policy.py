@@ -299,7 +299,7 @@ def list_(
     secmsg {group} list --status active -o json
     """
     store = open_store(ctx)
-    tz = store._account_tz()
+    tz = store.account_tz()
     moment = parse_at(at, tz)
     if status is not None:
         from secmsg_cli.engine.select import STATUSES
@@ -515,7 +515,7 @@ def policy_app(kind: str) -> typer.Typer:
 def _status(store: Any, p: Policy, at: datetime | str | None, tz: tzinfo | None = None) -> str:
     from secmsg_cli.engine.select import status
 
-    tz = tz or store._account_tz()
+    tz = tz or store.account_tz()
     moment = at if isinstance(at, datetime) else parse_at(at, tz)
     return status(p.enabled, p.start, p.end, moment, tz)
 

@@ -66,12 +66,6 @@ def _token(text: str) -> str:
     return text
 
 
-def _tz(store: Any) -> tzinfo:
-    from zoneinfo import ZoneInfo
-
-    return ZoneInfo(store.account().timezone)
-
-
 def _iso(moment: datetime | None, tz: tzinfo) -> str | None:
     return None if moment is None else moment.astimezone(tz).isoformat()
 
@@ -214,7 +208,7 @@ def open_(
     from secmsg_cli.delivery.lifecycle import open_copy
 
     store = open_store(ctx)
-    tz = _tz(store)
+    tz = store.account_tz()
     moment = parse_at(at, tz)
     box = _outbox(store, outbox)
     if save_attachments is not None:
@@ -316,7 +310,7 @@ def reply(
             raise InvalidInput(f"--attach {name}: no such file")
         files.append((path.name, path.read_bytes()))
     store = open_store(ctx)
-    tz = _tz(store)
+    tz = store.account_tz()
     moment = parse_at(at, tz)
     box = _outbox(store, outbox)
     done = do_reply(store, _token(token), text, moment, box, all_=all_, attachments=files, as_=as_)
@@ -366,7 +360,7 @@ def print_(
     if out is not None and not Path(out).resolve().parent.is_dir():
         raise InvalidInput(f"--out {out}: no such directory {Path(out).resolve().parent}")
     store = open_store(ctx)
-    tz = _tz(store)
+    tz = store.account_tz()
     moment = parse_at(at, tz)
     box = _outbox(store, outbox)
     printed = print_copy(store, _token(token), moment, box, as_=as_)
@@ -458,7 +452,7 @@ def serve(
     from datetime import UTC, datetime
 
     store = open_store(ctx)
-    tz = _tz(store)
+    tz = store.account_tz()
     fixed = parse_at(at, tz) if at is not None else None
     box = _outbox(store, outbox)
     portal_url = store.account().portal_url
@@ -656,7 +650,7 @@ def list_(
     secmsg portal list --recipient @clientco.example --expires-before 2026-12-31 -o csv
     """
     store = open_store(ctx)
-    tz = _tz(store)
+    tz = store.account_tz()
     moment = parse_at(at, tz)
     chosen = _select(
         store,
@@ -704,7 +698,7 @@ def show(ctx: typer.Context, id: IdArg, at: AtOpt = None, output: OutputOpt = Ou
     secmsg portal show 1 -o json
     """
     store = open_store(ctx)
-    tz = _tz(store)
+    tz = store.account_tz()
     moment = parse_at(at, tz)
     copy = store.portal_copy(id)
     emit(_detail(copy, moment, tz, store.account().expired_view), output)
@@ -721,7 +715,7 @@ def recall(
     from secmsg_cli.delivery.lifecycle import recall as do_recall
 
     store = open_store(ctx)
-    tz = _tz(store)
+    tz = store.account_tz()
     moment = parse_at(at, tz)
     after = do_recall(store, id, moment)
     if output is Output.table:
@@ -788,7 +782,7 @@ def _administer(
     left out and counted), show them, ask when there are several (refuse
     without --yes off a terminal), then change them all in one transaction."""
     store = open_store(ctx)
-    tz = _tz(store)
+    tz = store.account_tz()
     moment = parse_at(at, tz)
     action = change(store, moment, tz)
     what = action.name
@@ -1105,7 +1099,7 @@ def _extend_one(
     from secmsg_cli.delivery.lifecycle import extend as do_extend
 
     store = open_store(ctx)
-    tz = _tz(store)
+    tz = store.account_tz()
     moment = parse_at(at, tz)
     new = parse_bound(until, "--until", tz, end=True)
     before, after = do_extend(store, id, duration, moment, until=new)
@@ -1151,7 +1145,7 @@ def sweep(
     from secmsg_cli.delivery.lifecycle import sweep as do_sweep
 
     store = open_store(ctx)
-    tz = _tz(store)
+    tz = store.account_tz()
     moment = parse_at(at, tz)
     swept = do_sweep(store, moment, dry_run=dry_run)
     purged = [_swept_row(c, tz) for c in swept.purged]

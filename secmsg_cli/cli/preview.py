@@ -78,6 +78,7 @@ def preview(
         secmsg preview fixtures/messages/01-confidential-subject-to-counsel.eml --out /tmp/preview --at 2026-11-27T10:00:00Z
         secmsg preview msg.eml --definition "Legal/7-Day Expiry, Receipt" --out /tmp/preview --open
     """
+    from secmsg_cli.cli.deliver import not_decided
     from secmsg_cli.runner import is_single, iter_inputs, parse_size, run_one
     from secmsg_cli.web.preview import build, write
 
@@ -107,10 +108,7 @@ def preview(
     item = next(iter_inputs([path], limit))
     decision, error = run_one(snapshot, item, context, limit)
     if error is None and decision is not None and decision.undecided:
-        error = (
-            f"{decision.undecided} recipient(s) were not decided (past --max-recipients "
-            f"{limits.recipients}, or in address headers too long to read): deliver would refuse it"
-        )
+        error = f"{not_decided(decision, limits)}: deliver would refuse it"
     if error is not None or decision is None:
         raise SecmsgError(f"{item.source}: {error}")
     shown = build(store, snapshot, decision, item.data or b"", limits=limits)

@@ -27,7 +27,6 @@ from secmsg_cli.cli.portal import (
     SenderOpt,
     _iso,
     _row,
-    _tz,
     copy_filter,
 )
 from secmsg_cli.errors import InvalidInput
@@ -120,7 +119,7 @@ def _filters(
     recipient: str | None,
     definition: str | None,
 ) -> tuple[CopyFilter, datetime, tzinfo]:
-    tz = _tz(store)
+    tz = store.account_tz()
     moment = parse_at(at, tz)
     where = copy_filter(tz, moment, sender=sender, recipient=recipient, definition=definition)
     where = dataclasses.replace(

@@ -491,9 +491,6 @@ class Store:
 
         return ZoneInfo(self.account().timezone)
 
-    # the name cli/policy.py calls; to go once it calls account_tz()
-    _account_tz = account_tz
-
     def set_account(self, changes: Mapping[str, object]) -> Account:
         """Validate and apply account settings; returns the new account."""
         before = self.account()

@@ -329,3 +329,9 @@ def test_the_notification_parts_say_they_are_utf8(demo, tmp_path):
     for name in ("notification.html", "notification.txt"):
         data = (folder / name).read_bytes()
         assert data.startswith(b"\xef\xbb\xbf") and "Zoë".encode() in data, name
+
+
+def test_a_message_with_recipients_left_undecided_is_refused_as_deliver_refuses_it(demo, tmp_path):
+    r = demo("preview", MESSAGES[5], "--out", tmp_path / "p", "--at", AT, "--max-recipients", "1")
+    assert_error(r, 1, "2 recipient(s) were not decided", "deliver would refuse it")
+    assert not (tmp_path / "p").exists()

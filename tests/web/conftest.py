@@ -107,7 +107,7 @@ class Portal:
             )
         )
 
-    def client(self, **settings):
+    def client(self, *, raise_server_exceptions: bool = True, **settings):
         with warnings.catch_warnings():
             # Starlette 1.x prefers its successor, httpx2; httpx works with
             # every Starlette the project allows, and is what it installs.
@@ -116,7 +116,10 @@ class Portal:
 
         # as recipients reach it: at the demo account's https portal_url
         return TestClient(
-            self.app(**settings), base_url="https://testserver", follow_redirects=False
+            self.app(**settings),
+            base_url="https://testserver",
+            follow_redirects=False,
+            raise_server_exceptions=raise_server_exceptions,
         )
 
 

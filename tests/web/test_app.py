@@ -424,20 +424,13 @@ def test_every_answer_has_the_security_headers(portal):
 def test_an_unexpected_failure_still_has_the_security_headers(portal, monkeypatch):
     """Starlette answers an unexpected exception (500) from outside the app's
     own middleware: that answer had none of the security headers."""
-    from starlette.testclient import TestClient
-
     from secmsg_cli.delivery import lifecycle
 
     def broken(*args, **kwargs):
         raise OSError("the disk is on fire")
 
     monkeypatch.setattr(lifecycle, "open_copy", broken)
-    client = TestClient(
-        portal.app(),
-        base_url="https://testserver",
-        raise_server_exceptions=False,
-        follow_redirects=False,
-    )
+    client = portal.client(raise_server_exceptions=False)
     sign_in(client, portal.tokens()[2])
     r = client.get("/portal/")
     assert r.status_code == 500
