@@ -73,6 +73,17 @@ def _tables(conn: sqlite3.Connection) -> set[str]:
     return {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
 
 
+def _version_and_tables(conn: sqlite3.Connection) -> tuple[int, set[str]]:
+    """The schema version and the tables, read in one read transaction: read
+    apart, an 'init' committing in another process between the two reads
+    would make a fresh store look like another application's SQLite file."""
+    conn.execute("BEGIN")
+    try:
+        return conn.execute("PRAGMA user_version").fetchone()[0], _tables(conn)
+    finally:
+        conn.execute("COMMIT")
+
+
 def _address(value: str) -> str:
     try:
         return normalise_address(value)
@@ -176,9 +187,10 @@ class Store:
             conn.row_factory = sqlite3.Row
             conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
             conn.execute("PRAGMA foreign_keys = ON")
-            if not memory and conn.execute("PRAGMA user_version").fetchone()[0] == 0:
+            version, tables = (0, set()) if memory else _version_and_tables(conn)
+            if not memory and version == 0:
                 # Before anything is written to it (journal mode included).
-                if _tables(conn) - {"_sqlite_migrations"}:
+                if tables - {"_sqlite_migrations"}:
                     conn.close()
                     raise StoreError(
                         f"cannot open store {path}: it is an SQLite file but not a secmsg store"

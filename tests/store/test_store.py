@@ -360,3 +360,41 @@ def test_audit_log_limit_is_newest_first(store):
         store.add_domain(f"d{i}.example.com")
     assert [e["object"] for e in store.audit_log(2)] == ["d4.example.com", "d3.example.com"]
     assert len(store.audit_log()) == 5
+
+
+def test_a_store_another_process_creates_while_this_one_looks_is_opened(path, monkeypatch):
+    """Two 'init's racing: this one reads user_version 0, and the other tries
+    to commit the whole schema before this one lists the tables. Read apart,
+    the two answers said "an SQLite file but not a secmsg store" (a CI run
+    with 8 racing inits); read in one transaction, the other waits or is seen
+    whole, and both open the store."""
+    import threading
+
+    from secmsg_cli.store import store as store_module
+
+    path.touch()
+    real = store_module._tables
+    other: list[Exception | None] = []
+
+    def init() -> None:
+        try:
+            Store(path, create=True).close()
+            other.append(None)
+        except Exception as exc:  # noqa: BLE001 - asserted below, in the test's thread
+            other.append(exc)
+
+    thread = threading.Thread(target=init)
+
+    def the_other_init_commits_between_the_reads(conn):
+        if not thread.is_alive() and not other:
+            thread.start()
+            thread.join(0.5)  # time enough to commit, unless it must wait for this read
+        return real(conn)
+
+    monkeypatch.setattr(store_module, "_tables", the_other_init_commits_between_the_reads)
+    Store(path, create=True).close()
+    thread.join(30)
+    assert other == [None]
+    monkeypatch.undo()
+    with Store(path) as s:
+        assert s.schema_version == SCHEMA_VERSION
