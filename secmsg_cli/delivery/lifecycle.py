@@ -35,13 +35,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
 from secmsg_cli.delivery import compose
-from secmsg_cli.delivery.attachments import save_all
+from secmsg_cli.delivery.attachments import safe_name, save_all
 from secmsg_cli.delivery.outbox import Batch, Outbox, OutboxFile
 from secmsg_cli.delivery.tokens import new_token, split_token, verify
 from secmsg_cli.engine.addresses import AddressError, is_internal, normalise_address
 from secmsg_cli.engine.durations import Duration
 from secmsg_cli.engine.message import DEFAULT_LIMITS, Limits
-from secmsg_cli.errors import InvalidInput, Refused, SecmsgError
+from secmsg_cli.errors import InvalidInput, NotFound, Refused, SecmsgError
 from secmsg_cli.store.portal import PortalCopy, copy_summary, utc
 
 if TYPE_CHECKING:
@@ -60,6 +60,7 @@ __all__ = [
     "check_access",
     "copy_values",
     "deliver",
+    "download",
     "extend",
     "extend_copies",
     "message_key",
@@ -490,7 +491,7 @@ def _access(store: Store, token: str, at: datetime, as_: str | None, action: str
     if copy.is_expired(at):
         if not store.account().expired_view:
             raise AccessDenied(action, "expired", token, at, as_, copy)
-        if action not in ("open", "print"):
+        if action not in ("open", "print", "download"):
             raise Refused(
                 f"{action} refused: the secure message expired on {_when(copy.expires, store.account_tz())}; "
                 "after expiry it can only be viewed and printed"
@@ -622,6 +623,49 @@ def open_copy(
         copy.is_expired(at),
         tuple(saved.paths) if saved is not None else (),
     )
+
+
+@dataclass(frozen=True, slots=True)
+class Downloaded:
+    copy: PortalCopy
+    attachment: compose.Attachment
+    name: str  # the plain file name to offer it under (attachments.safe_name)
+    files: tuple[OutboxFile, ...]
+
+
+@_audits_denials
+def download(store: Store, token: str, at: datetime, outbox: Outbox, number: int) -> Downloaded:
+    """The web portal's download of attachment ``number`` (1 for the first,
+    in the order the message page lists them): allowed wherever the message
+    may be viewed, as ``portal open --save-attachments`` is. Taking the
+    attachment is reading the message: an unread copy is marked read (and
+    its read receipt staged); each download is audited with the file's name
+    and size. A number the message has no attachment for is NotFound."""
+    tz = store.account_tz()
+    with _committed(store, outbox) as batch:
+        copy = _access(store, token, at, None, "download")
+        attachments = compose.read_view(_retained(store, copy)).attachments
+        if not 1 <= number <= len(attachments):
+            raise NotFound(f"the secure message has no attachment {number}")
+        attachment = attachments[number - 1]
+        name = safe_name(attachment.filename, number)
+        receipt = _view(store, copy, at, batch, tz)
+        store.audit(
+            "download",
+            "portal-copy",
+            copy.id,
+            None,
+            {
+                "recipient": copy.recipient,
+                "at": utc(at),
+                "attachment": number,
+                "name": name,
+                "bytes": len(attachment.data),
+                "first_view": copy.read_at is None,
+                "read_receipt": receipt.name if receipt else None,
+            },
+        )
+    return Downloaded(copy, attachment, name, tuple(batch.files))
 
 
 @dataclass(frozen=True, slots=True)

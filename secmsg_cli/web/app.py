@@ -18,7 +18,9 @@ module only carries requests to it and pages back:
 - ``GET {base}/``: the message (``lifecycle.open_copy``: marks it read, the
   read receipt); ``POST {base}/reply``: a reply or reply to all
   (``lifecycle.reply``); ``GET {base}/print``: the printable page
-  (``lifecycle.print_copy``), each refused as the command line refuses it.
+  (``lifecycle.print_copy``); ``GET {base}/attachment/N``: the message's
+  Nth attachment, as a download (``lifecycle.download``); each refused as
+  the command line refuses it.
 - Every form carries the session's CSRF token, compared in constant time.
 - A client whose token checks fail :attr:`Settings.attempts` times within
   :attr:`Settings.window_seconds` is refused without a check for that long;
@@ -48,7 +50,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, quote, urlsplit
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -58,7 +60,7 @@ from starlette.routing import Route
 
 from secmsg_cli.delivery import lifecycle
 from secmsg_cli.delivery.outbox import OutboxDeferred, OutboxError
-from secmsg_cli.errors import InvalidInput, Refused, SecmsgError
+from secmsg_cli.errors import InvalidInput, NotFound, Refused, SecmsgError
 from secmsg_cli.store.store import Store
 from secmsg_cli.web import pages
 
@@ -253,6 +255,25 @@ def _print_response(html: str) -> Response:
         for m in _STYLE.findall(html)
     )
     return _page(html, headers={"Content-Security-Policy": _csp(hashes or "'none'")})
+
+
+def _download_response(data: bytes, name: str) -> Response:
+    """An attachment as a download, never shown in the portal's own origin:
+    whatever type the sender gave it, it goes out as octet-stream, to be
+    saved (``attachment``), and sandboxed should a browser render it anyway.
+    ``name`` is already a plain file name (``attachments.safe_name``); the
+    ASCII ``filename`` is for old browsers, ``filename*`` carries it whole."""
+    fallback = name.encode("ascii", "replace").decode("ascii").replace("?", "_")
+    return Response(
+        data,
+        media_type="application/octet-stream",
+        headers={
+            "Content-Disposition": (
+                f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}"
+            ),
+            "Content-Security-Policy": "sandbox; default-src 'none'",
+        },
+    )
 
 
 # a reply form: its text (each character at most 12 bytes once encoded) and the rest
@@ -568,6 +589,26 @@ def create_app(settings: Settings) -> Starlette:
 
         return await run(printed)
 
+    async def attachment(request: Request) -> Response:
+        session = sessions.get(request.cookies.get(COOKIE))
+        if session is None:
+            return signed_out()
+        if (not_a_page := fetched_by_a_page(request)) is not None:
+            return not_a_page
+        number = request.path_params["number"]
+        at = settings.clock()
+
+        def downloaded(store: Store) -> Response:
+            try:
+                done = lifecycle.download(store, session.token, at, settings.outbox, number)
+            except lifecycle.AccessDenied as denied:
+                return ended(denied, store)
+            except NotFound:
+                return notice("no-attachment", "There is no such attachment", status=404)
+            return _download_response(done.attachment.data, done.name)
+
+        return await run(downloaded)
+
     async def failed(request: Request, exc: Exception) -> Response:
         # one line for whoever runs the portal (a SecmsgError's text names no token)
         sys.stderr.write(f"error: {' '.join(str(exc).split())}\n")
@@ -592,6 +633,7 @@ def create_app(settings: Settings) -> Starlette:
         Route(f"{base}/reply", reply, methods=["POST"]),
         Route(f"{base}/sent", sent, methods=["GET"]),
         Route(f"{base}/print", print_, methods=["GET"]),
+        Route(f"{base}/attachment/{{number:int}}", attachment, methods=["GET"]),
     ]
     if base:
         routes.append(Route(base, landing, methods=["GET"]))

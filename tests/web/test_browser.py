@@ -96,7 +96,16 @@ def browser(tmp_path):
         "--window-size=1024,900",
     ):
         options.add_argument(flag)
+    downloads = tmp_path / "downloads"
+    downloads.mkdir()
+    options.add_experimental_option(
+        "prefs",
+        {"download.default_directory": str(downloads), "download.prompt_for_download": False},
+    )
     driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
+    driver.execute_cdp_cmd(
+        "Browser.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(downloads)}
+    )
     driver.set_page_load_timeout(30)
     try:
         yield driver
@@ -121,7 +130,11 @@ def page_kind(driver) -> str:
 
 def wait_for_page(driver, kind: str) -> None:
     """Until the page that a click led to is there (the old one goes stale first)."""
-    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+    from selenium.common.exceptions import (
+        NoSuchElementException,
+        StaleElementReferenceException,
+        TimeoutException,
+    )
     from selenium.webdriver.support.ui import WebDriverWait
 
     def arrived(d) -> bool:
@@ -130,7 +143,11 @@ def wait_for_page(driver, kind: str) -> None:
         except (NoSuchElementException, StaleElementReferenceException):
             return False
 
-    WebDriverWait(driver, 15).until(arrived, f"no {kind} page")
+    try:
+        WebDriverWait(driver, 15).until(arrived)
+    except TimeoutException:
+        text = driver.execute_script("return document.body ? document.body.innerText : ''")
+        pytest.fail(f"no {kind} page at {driver.current_url}: {text[:500]!r}")
 
 
 def test_open_read_reply_and_reload_after_expiry(server, browser, tmp_path):
@@ -213,3 +230,28 @@ def test_phone_width_print_and_a_wrong_link(server, browser, tmp_path):
     assert page_kind(browser) == "refused"
     assert "This link does not open a secure message" in element(browser, "h1").text
     shot(browser, tmp_path, "6-refused")
+
+
+def test_an_attachment_downloads_into_the_browsers_downloads(server, browser, tmp_path):
+    url, outbox, cli = server
+    ok(cli("account", "set", "--portal-url", url.rstrip("/")))
+    message = FIXTURES / "messages" / "04-finance-card-number-attachment.eml"
+    ok(cli("-q", "deliver", message, "--outbox", outbox, "--at", "2026-11-27T10:00:00Z"))
+    import email
+    import email.policy
+
+    (attachment,) = email.message_from_bytes(
+        message.read_bytes(), policy=email.policy.default
+    ).iter_attachments()
+    browser.get(next(iter(links_in(outbox).values())))
+    wait_for_page(browser, "message")
+    link = element(browser, "#attachment-1")
+    assert link.text == "card_reconciliation_2026-11.csv"
+    link.click()
+    saved = tmp_path / "downloads" / "card_reconciliation_2026-11.csv"
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    WebDriverWait(browser, 15).until(lambda d: saved.exists(), "nothing was downloaded")
+    assert saved.read_bytes() == attachment.get_payload(decode=True)
+    assert page_kind(browser) == "message"  # a download: the page stays
+    shot(browser, tmp_path, "7-downloaded")

@@ -6,6 +6,7 @@ never paid for by a command that does not."""
 from __future__ import annotations
 
 import dataclasses
+import re
 import subprocess
 import sys
 from datetime import UTC, datetime
@@ -147,10 +148,14 @@ def test_commands_do_not_load_the_portal_s_libraries():
 
 
 def _without_actions(page_html: str) -> str:
-    """A page without its actions (live forms in the portal, disabled in a preview)."""
+    """A page without its actions (live forms in the portal, disabled in a
+    preview) and its download links (a preview names the attachments only)."""
     start = page_html.index('<div class="actions" id="actions">')
     end = page_html.index("</main>", start)
-    return page_html[:start] + page_html[end:]
+    page_html = page_html[:start] + page_html[end:]
+    return re.sub(
+        r'<a href="/portal/attachment/\d+" id="attachment-\d+">(.*?)</a>', r"\1", page_html
+    )
 
 
 @pytest.mark.parametrize("copy_id", range(1, 9))
