@@ -45,7 +45,7 @@ import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -75,6 +75,7 @@ COOKIE = "secmsg_portal"
 # sessions one token may have at once (browsers, devices): its oldest ends first
 SESSIONS_PER_TOKEN = 5
 T = TypeVar("T")
+Handler = Callable[[Request], Awaitable[Response]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -381,6 +382,25 @@ def create_app(settings: Settings) -> Starlette:
             back=False,
         )
 
+    def signed_in(
+        *, page: bool
+    ) -> Callable[[Callable[[Request, _Session], Awaitable[Response]]], Handler]:
+        """A route for the holder of a session (else: open the link again),
+        given that session; with ``page``, only as a page the browser shows."""
+
+        def wrap(fn: Callable[[Request, _Session], Awaitable[Response]]) -> Handler:
+            async def handler(request: Request) -> Response:
+                session = sessions.get(request.cookies.get(COOKIE))
+                if session is None:
+                    return signed_out()
+                if page and (not_a_page := fetched_by_a_page(request)) is not None:
+                    return not_a_page
+                return await fn(request, session)
+
+            return handler
+
+        return wrap
+
     def client_of(request: Request) -> str:
         return request.client.host if request.client else "unknown"
 
@@ -452,12 +472,8 @@ def create_app(settings: Settings) -> Starlette:
         )
         return response
 
-    async def message(request: Request) -> Response:
-        session = sessions.get(request.cookies.get(COOKIE))
-        if session is None:
-            return signed_out()
-        if (not_a_page := fetched_by_a_page(request)) is not None:
-            return not_a_page
+    @signed_in(page=True)
+    async def message(request: Request, session: _Session) -> Response:
         at = settings.clock()
 
         def show(store: Store) -> Response:
@@ -480,10 +496,8 @@ def create_app(settings: Settings) -> Starlette:
 
         return await run(show)
 
-    async def reply(request: Request) -> Response:
-        session = sessions.get(request.cookies.get(COOKIE))
-        if session is None:
-            return signed_out()
+    @signed_in(page=False)
+    async def reply(request: Request, session: _Session) -> Response:
         if request.headers.get("content-type", "").split(";")[0].strip() != (
             "application/x-www-form-urlencoded"
         ):
@@ -556,21 +570,15 @@ def create_app(settings: Settings) -> Starlette:
 
         return await run(send)
 
-    async def sent(request: Request) -> Response:
-        session = sessions.get(request.cookies.get(COOKIE))
-        if session is None:
-            return signed_out()
+    @signed_in(page=False)
+    async def sent(request: Request, session: _Session) -> Response:
         text, session.notice = session.notice, None
         if text is None:
             return RedirectResponse(f"{base}/", status_code=303)
         return notice("sent", "Reply sent", text, status=200)
 
-    async def print_(request: Request) -> Response:
-        session = sessions.get(request.cookies.get(COOKIE))
-        if session is None:
-            return signed_out()
-        if (not_a_page := fetched_by_a_page(request)) is not None:
-            return not_a_page
+    @signed_in(page=True)
+    async def print_(request: Request, session: _Session) -> Response:
         at = settings.clock()
 
         def printed(store: Store) -> Response:
@@ -589,12 +597,8 @@ def create_app(settings: Settings) -> Starlette:
 
         return await run(printed)
 
-    async def attachment(request: Request) -> Response:
-        session = sessions.get(request.cookies.get(COOKIE))
-        if session is None:
-            return signed_out()
-        if (not_a_page := fetched_by_a_page(request)) is not None:
-            return not_a_page
+    @signed_in(page=True)
+    async def attachment(request: Request, session: _Session) -> Response:
         number = request.path_params["number"]
         at = settings.clock()
 
