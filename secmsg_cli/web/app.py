@@ -8,9 +8,16 @@ store transaction, and its mail reaches the outbox after the commit. This
 module only carries requests to it and pages back:
 
 - ``GET {base}?token=T``, the notification's link: the token is checked
-  (:func:`lifecycle.check_access`: a refusal is audited) and exchanged for a
-  session, kept in this process's memory (the token never goes back to the
-  browser); the cookie is HttpOnly, SameSite=Strict, scoped to the portal's
+  (:func:`lifecycle.check_access`: a refusal is audited) and a page says
+  whom the message is from, with a button that opens it. Link scanners
+  fetch every link of a mail as it arrives, and press no button: they do
+  not read the message before its recipient (marked read, a read receipt,
+  a recall no longer possible). A browser with a session of that token
+  goes straight on to the message.
+- ``POST {base}/open``, that button (only from a page of the portal, by
+  ``Sec-Fetch-Site``): the token is checked again and exchanged for a
+  session, kept in this process's memory (the cookie holds the session's
+  random id, never the token); the cookie is HttpOnly, SameSite=Strict, scoped to the portal's
   path, Secure over https or when the account's ``portal_url`` is https (a
   TLS proxy in front), and lives :attr:`Settings.session_seconds` after
   its last use (at most :attr:`Settings.session_max_seconds`). The answer
@@ -21,7 +28,8 @@ module only carries requests to it and pages back:
   (``lifecycle.print_copy``); ``GET {base}/attachment/N``: the message's
   Nth attachment, as a download (``lifecycle.download``); each refused as
   the command line refuses it.
-- Every form carries the session's CSRF token, compared in constant time.
+- Every form of a session carries its CSRF token, compared in constant
+  time (the open page's form carries the token itself).
 - A client whose token checks fail :attr:`Settings.attempts` times within
   :attr:`Settings.window_seconds` is refused without a check for that long;
   each refused check is audited by the lifecycle, each suspension once.
@@ -68,6 +76,7 @@ if TYPE_CHECKING:
     from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
     from secmsg_cli.delivery.outbox import Outbox
+    from secmsg_cli.store.portal import PortalCopy
 
 __all__ = ["COOKIE", "Settings", "base_path", "create_app", "security_headers"]
 
@@ -404,11 +413,10 @@ def create_app(settings: Settings) -> Starlette:
     def client_of(request: Request) -> str:
         return request.client.host if request.client else "unknown"
 
-    async def landing(request: Request) -> Response:
-        tokens = request.query_params.getlist("token")
-        if not tokens:
-            return await message(request)
-        token = tokens[-1]
+    async def checked(request: Request, token: str) -> Response | PortalCopy:
+        """The copy ``token`` opens, or the answer refusing it: a client
+        with too many refused tokens waits; each refusal is audited and
+        counted against the client (:class:`_Throttle`)."""
         client = client_of(request)
 
         def throttled() -> Response | None:
@@ -429,14 +437,14 @@ def create_app(settings: Settings) -> Starlette:
             return suspended
         at = settings.clock()
 
-        def check(store: Store) -> Response | None:
+        def check(store: Store) -> Response | PortalCopy:
             # Asked again here, where checks are done one at a time: links
             # sent all at once all passed the question above before any failed.
             suspended = throttled()
             if suspended is not None:
                 return suspended
             try:
-                lifecycle.check_access(store, token, at, "open")
+                return lifecycle.check_access(store, token, at, "open")
             except lifecycle.AccessDenied as denied:
                 if denied.copy is None:
                     failures = throttle.fail(client)
@@ -445,25 +453,54 @@ def create_app(settings: Settings) -> Starlette:
                 return ended(denied, store)
             except InvalidInput:  # a clock before the message was sent
                 return _page(pages.refused_page(base=base), 403)
-            return None
 
-        refused = await run(check)
-        if refused is not None:
-            return refused
-        sid = sessions.new(token)
-        target = f"{base}/"
-        if request.headers.get("sec-fetch-site", "none") in ("none", "same-origin"):
-            response: Response = RedirectResponse(target, status_code=303)
-        else:
-            # Followed from another site (a webmail's link): a redirect would
-            # still count as that site's navigation, and the browser would not
-            # send the SameSite=Strict cookie with it. A page of ours leads on.
-            response = _page(
-                pages.continue_page(target=target, base=base), 200, {"Refresh": f"0; url={target}"}
+        return await run(check)
+
+    async def landing(request: Request) -> Response:
+        # The notification's link. It shows a page whose button opens the
+        # message (open_): link scanners, which fetch every link of a mail
+        # as it arrives, would otherwise read it first (marked read, a read
+        # receipt to the sender, and a recall no longer possible).
+        tokens = request.query_params.getlist("token")
+        if not tokens:
+            return await message(request)
+        token = tokens[-1]
+        copy = await checked(request, token)
+        if isinstance(copy, Response):
+            return copy
+        session = sessions.get(request.cookies.get(COOKIE))
+        if session is not None and hmac.compare_digest(session.token.encode(), token.encode()):
+            return RedirectResponse(f"{base}/", status_code=303)  # open in this browser already
+        return _page(pages.open_page(copy=copy, token=token, base=base))
+
+    async def open_(request: Request) -> Response:
+        # The open page's button: the token is exchanged for a session, and
+        # the browser led on to the message at a URL without the token.
+        # Only a page of this portal posts it (a browser says so in
+        # Sec-Fetch-Site): another site cannot sign a browser in.
+        if request.headers.get("sec-fetch-site", "same-origin") != "same-origin":
+            return notice(
+                "not-a-page",
+                "Open the link in your notification again",
+                "The message opens from the link in your notification email.",
+                status=403,
+                back=False,
             )
+        if request.headers.get("content-type", "").split(";")[0].strip() != (
+            "application/x-www-form-urlencoded"
+        ):
+            return notice("bad-form", "The form could not be read", status=400, back=False)
+        raw = await _limited_body(request, 4096)
+        if raw is None:
+            return notice("bad-form", "The form could not be read", status=413, back=False)
+        token = dict(parse_qsl(raw.decode("utf-8", "replace"))).get("token", "")
+        copy = await checked(request, token)
+        if isinstance(copy, Response):
+            return copy
+        response = RedirectResponse(f"{base}/", status_code=303)
         response.set_cookie(
             COOKIE,
-            sid,
+            sessions.new(token),
             max_age=settings.session_max_seconds,
             path=cookie_path,
             secure=https or request.url.scheme == "https",
@@ -634,6 +671,7 @@ def create_app(settings: Settings) -> Starlette:
 
     routes = [
         Route(f"{base}/", landing, methods=["GET"]),
+        Route(f"{base}/open", open_, methods=["POST"]),
         Route(f"{base}/reply", reply, methods=["POST"]),
         Route(f"{base}/sent", sent, methods=["GET"]),
         Route(f"{base}/print", print_, methods=["GET"]),

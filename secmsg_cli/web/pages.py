@@ -42,11 +42,11 @@ if TYPE_CHECKING:
 
 __all__ = [
     "MAX_REPLY",
-    "continue_page",
     "ended_page",
     "mail_page",
     "message_page",
     "notice_page",
+    "open_page",
     "refused_page",
     "reply_page",
     "sanitise",
@@ -186,10 +186,22 @@ def notice_page(*, page: str, title: str, lines: list[str], base: str = "", back
     return _render("state.html", page, title=title, lines=lines, base=base, back=back)
 
 
-def continue_page(*, target: str, base: str = "") -> str:
-    """What a link followed from another site gets: a page that leads on to
-    ``target`` (the ``Refresh`` header it is sent with, or the link)."""
-    return _render("continue.html", "continue", target=target, base=base)
+def open_page(*, copy: PortalCopy, token: str, base: str = "") -> str:
+    """What the notification's link shows: who the message is from and for,
+    and a button that opens it (a POST of the token). Link scanners fetch
+    every link in a mail as it arrives; they do not press buttons, so the
+    message is not marked read, and no read receipt goes out, before the
+    recipient opens it."""
+    return _render(
+        "open.html",
+        "open",
+        sender=copy.reply_to,
+        recipient=copy.recipient,
+        token=token,
+        read_receipt=copy.read_receipt,
+        unread=copy.read_at is None,
+        base=base,
+    )
 
 
 def reply_page(

@@ -22,7 +22,12 @@ AFTER_EXPIRY = datetime(2026, 12, 5, 12, 0, tzinfo=UTC)
 
 
 def sign_in(client, token: str):
-    r = client.get(f"/portal?token={token}")
+    """Follow the notification's link and press its page's button: the
+    answer that sets the session cookie."""
+    page = client.get(f"/portal?token={token}")
+    assert page.status_code == 200 and 'id="open"' in page.text, page.text
+    assert "set-cookie" not in page.headers
+    r = client.post("/portal/open", data={"token": token})
     assert r.status_code == 303, r.text
     return r
 
@@ -94,14 +99,77 @@ def test_behind_a_tls_proxy_the_cookie_is_secure(portal):
     assert not any(f.startswith("secure") for f in flags)  # a portal on plain http, as a demo
 
 
-def test_a_link_followed_from_another_site_gets_a_page_that_leads_on(portal):
-    """A redirect of a cross-site navigation would not carry the SameSite=Strict cookie."""
+def test_a_link_scanner_fetching_the_link_reads_nothing(portal):
+    """Mail gateways fetch every link of a mail as it arrives, follow
+    redirects and keep cookies; they press no button. Copy 1 asks for a read
+    receipt: none goes out, the copy stays unread (and can be recalled)."""
+    from starlette.testclient import TestClient
+
+    before = outbox_kinds(portal.outbox)
+    scanner = TestClient(portal.app(), base_url="https://testserver", follow_redirects=True)
+    r = scanner.get(f"/portal?token={portal.tokens()[1]}")
+    assert r.status_code == 200 and 'id="open"' in r.text
+    assert "Alice Morgan" not in r.text and "alice.morgan@harborfinch.com" in r.text
+    assert "Project Heron" not in r.text  # the subject waits for the button
+    assert "The sender will be told when you open it." in r.text
+    assert not scanner.cookies
+    assert scanner.get("/portal/").status_code == 401
+    assert read_at(portal, 1) is None and outbox_kinds(portal.outbox) == before
+    assert not audit(portal, "open")
+    ok(portal.cli("portal", "recall", "1", "--at", "2026-11-28T10:00:00Z"))
+
+
+def test_a_link_followed_from_another_site_opens_with_the_button(portal):
+    """From a webmail's page the link is a cross-site navigation: the page
+    comes, and its button (same-origin) opens the message."""
     client = portal.client()
-    r = client.get(f"/portal?token={portal.tokens()[2]}", headers={"Sec-Fetch-Site": "cross-site"})
-    assert r.status_code == 200
-    assert r.headers["refresh"] == "0; url=/portal/"
-    assert 'href="/portal/"' in r.text and "samesite=strict" in r.headers["set-cookie"].lower()
+    token = portal.tokens()[2]
+    r = client.get(f"/portal?token={token}", headers={"Sec-Fetch-Site": "cross-site"})
+    assert r.status_code == 200 and 'action="/portal/open"' in r.text
+    r = client.post(
+        "/portal/open", data={"token": token}, headers={"Sec-Fetch-Site": "same-origin"}
+    )
+    assert r.status_code == 303 and "samesite=strict" in r.headers["set-cookie"].lower()
     assert client.get("/portal/").status_code == 200
+
+
+@pytest.mark.parametrize("site", ["cross-site", "same-site", "none"])
+def test_another_site_cannot_sign_a_browser_in(portal, site):
+    """A form on another site posting a token (the attacker's own) would sign
+    the recipient's browser in to the attacker's message."""
+    client = portal.client()
+    r = client.post(
+        "/portal/open", data={"token": portal.tokens()[2]}, headers={"Sec-Fetch-Site": site}
+    )
+    assert r.status_code == 403 and "set-cookie" not in r.headers
+    assert client.get("/portal/").status_code == 401
+
+
+def test_the_open_button_checks_the_token_again(portal):
+    client = portal.client(attempts=2, window_seconds=600)
+    bad = "a" * 12 + "." + "B" * 43
+    for status in (403, 403, 429):
+        assert client.post("/portal/open", data={"token": bad}).status_code == status
+    assert [d["reason"] for d in audit(portal, "access-denied")] == ["invalid token"] * 2 + [
+        "throttled"
+    ]
+    assert (
+        client.post(
+            "/portal/open", content=b"token=x", headers={"Content-Type": "text/plain"}
+        ).status_code
+        == 400
+    )
+    r = client.post("/portal/open", data={"token": "x" * 5000})
+    assert r.status_code == 413
+
+
+def test_a_browser_already_signed_in_goes_straight_to_the_message(portal):
+    client = portal.client()
+    sign_in(client, portal.tokens()[2])
+    r = client.get(f"/portal?token={portal.tokens()[2]}")
+    assert r.status_code == 303 and r.headers["location"] == "/portal/"
+    r = client.get(f"/portal?token={portal.tokens()[1]}")  # another copy's link: its own button
+    assert r.status_code == 200 and 'id="open"' in r.text
 
 
 def test_without_a_session_the_pages_say_to_open_the_link_again(portal):
@@ -137,8 +205,9 @@ def test_one_link_opened_again_and_again_does_not_end_other_recipients_sessions(
 
     attacker = TestClient(victim.app, base_url="https://testserver", follow_redirects=False)
     first = sign_in(attacker, portal.tokens()[3]).headers["set-cookie"]
-    for _ in range(60):
-        sign_in(attacker, portal.tokens()[3])
+    for _ in range(60):  # the button pressed again and again
+        r = attacker.post("/portal/open", data={"token": portal.tokens()[3]})
+        assert r.status_code == 303
     assert victim.get("/portal/").status_code == 200
     assert attacker.get("/portal/").status_code == 200  # its latest session
     assert SESSIONS_PER_TOKEN < 50
@@ -494,7 +563,7 @@ def test_failed_attempts_are_throttled_per_client_and_audited_once(portal):
     throttled = audit(portal, "access-denied")[-1]
     assert throttled["client"] == "testclient" and throttled["failures"] == 3
     portal.tick[0] += 601
-    assert client.get("/portal", params={"token": portal.tokens()[2]}).status_code == 303
+    assert client.get("/portal", params={"token": portal.tokens()[2]}).status_code == 200
 
 
 def test_links_sent_at_once_are_throttled_as_those_sent_one_by_one(portal):

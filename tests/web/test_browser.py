@@ -150,6 +150,14 @@ def wait_for_page(driver, kind: str) -> None:
         pytest.fail(f"no {kind} page at {driver.current_url}: {text[:500]!r}")
 
 
+def open_link(driver, link: str) -> None:
+    """Follow a notification's link and press the page's button."""
+    driver.get(link)
+    assert page_kind(driver) == "open"
+    element(driver, "#open").click()
+    wait_for_page(driver, "message")
+
+
 def test_open_read_reply_and_reload_after_expiry(server, browser, tmp_path):
     url, outbox, cli = server
     ok(cli("account", "set", "--portal-url", url.rstrip("/")))
@@ -168,7 +176,12 @@ def test_open_read_reply_and_reload_after_expiry(server, browser, tmp_path):
     assert link.startswith(url.rstrip("/") + "?token=")
 
     browser.get(link)
-    assert page_kind(browser) == "message"
+    assert page_kind(browser) == "open"
+    assert "The sender will be told when you open it." in element(browser, "main").text
+    shot(browser, tmp_path, "0-open")
+    assert [k for k, _ in outbox_kinds(outbox)] == ["notification"]  # not read yet
+    element(browser, "#open").click()
+    wait_for_page(browser, "message")
     assert "token=" not in browser.current_url  # exchanged for a session
     assert "Project Heron" in element(browser, "h1").text
     assert "Available until 2026-12-04 10:00 GMT" in element(browser, "#status").text
@@ -210,8 +223,7 @@ def test_phone_width_print_and_a_wrong_link(server, browser, tmp_path):
     )
     link = next(iter(links_in(outbox).values()))
     browser.set_window_size(390, 844)
-    browser.get(link)
-    assert page_kind(browser) == "message"
+    open_link(browser, link)
     assert all(element(browser, f"#{b}").is_enabled() for b in ("reply", "reply-all", "print"))
     overflow = browser.execute_script(
         "return document.documentElement.scrollWidth - document.documentElement.clientWidth"
@@ -243,8 +255,7 @@ def test_an_attachment_downloads_into_the_browsers_downloads(server, browser, tm
     (attachment,) = email.message_from_bytes(
         message.read_bytes(), policy=email.policy.default
     ).iter_attachments()
-    browser.get(next(iter(links_in(outbox).values())))
-    wait_for_page(browser, "message")
+    open_link(browser, next(iter(links_in(outbox).values())))
     link = element(browser, "#attachment-1")
     assert link.text == "card_reconciliation_2026-11.csv"
     link.click()

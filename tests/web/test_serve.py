@@ -73,6 +73,26 @@ def _a_running_portal(
             proc.communicate()
 
 
+def _press_open(link: SplitResult) -> http.client.HTTPResponse:
+    """Follow the notification's link and press the page's button, over
+    real connections: the answer that sets the session cookie."""
+    conn = http.client.HTTPConnection(link.hostname, link.port, timeout=10)
+    conn.request("GET", f"{link.path}?{link.query}")
+    page = conn.getresponse()
+    assert page.status == 200 and b'id="open"' in page.read()
+    conn.request(
+        "POST",
+        f"{link.path}/open",
+        body=link.query,  # token=...
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    answer = conn.getresponse()
+    assert answer.status == 303, answer.read()[:2000]
+    answer.read()
+    conn.close()
+    return answer
+
+
 @pytest.mark.slow  # a real server process
 def test_the_running_portal_sees_what_other_commands_write(demo, tmp_path, _isolated_store):
     """The server process opens one store connection at a time: with a
@@ -80,12 +100,8 @@ def test_the_running_portal_sees_what_other_commands_write(demo, tmp_path, _isol
     read the store as malformed (closing any descriptor of the file drops the
     process's SQLite locks). Ctrl-C ends it with 130, quietly."""
     with _a_running_portal(demo, tmp_path, _isolated_store) as (proc, link):
-        conn = http.client.HTTPConnection(link.hostname, link.port, timeout=10)
-        conn.request("GET", f"{link.path}?{link.query}")
-        answer = conn.getresponse()
-        assert answer.status == 303, answer.read()[:2000]
+        answer = _press_open(link)
         assert answer.getheader("location") == "/portal/"
-        conn.close()
         proc.send_signal(signal.SIGINT)
         _, err = proc.communicate(timeout=15)
     assert proc.returncode == 130 and "error" not in err and "Traceback" not in err, err
@@ -101,11 +117,7 @@ def test_ctrl_c_ends_the_portal_while_a_request_is_under_way(demo, tmp_path, _is
     from secmsg_cli.cli.portal import GRACE_SECONDS
 
     with _a_running_portal(demo, tmp_path, _isolated_store) as (proc, link):
-        conn = http.client.HTTPConnection(link.hostname, link.port, timeout=10)
-        conn.request("GET", f"{link.path}?{link.query}")
-        answer = conn.getresponse()
-        answer.read()
-        cookie = answer.getheader("set-cookie").split(";")[0]
+        cookie = _press_open(link).getheader("set-cookie").split(";")[0]
         stuck = socket.create_connection((link.hostname, link.port))
         stuck.sendall(
             f"POST {link.path}/reply HTTP/1.1\r\nHost: {link.netloc}\r\nCookie: {cookie}\r\n"
