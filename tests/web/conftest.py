@@ -93,6 +93,15 @@ class Portal:
     def tokens(self) -> dict[int, str]:
         return tokens_in(self.outbox)
 
+    def deliver(self, message: str) -> int:
+        """Deliver one more message (its text) at SENT; the id of its
+        (last) portal copy."""
+        eml = self.root / f"extra-{len(self.tokens())}.eml"
+        eml.write_text(message)
+        r = self.cli("-q", "deliver", eml, "--outbox", self.outbox, "--at", SENT)
+        assert r.exit_code == 0, r.output
+        return max(self.tokens())
+
     def app(self, **settings):
         from secmsg_cli.delivery.outbox import Outbox
         from secmsg_cli.web.app import Settings, create_app

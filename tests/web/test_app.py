@@ -611,11 +611,8 @@ Content-Type: text/html; charset=utf-8
 """
 
 
-def test_hostile_message_html_is_sanitised(portal, tmp_path):
-    eml = tmp_path / "hostile.eml"
-    eml.write_text(HOSTILE)
-    ok(portal.cli("-q", "deliver", eml, "--outbox", portal.outbox, "--at", "2026-11-27T10:00:00Z"))
-    new_id = max(portal.tokens())
+def test_hostile_message_html_is_sanitised(portal):
+    new_id = portal.deliver(HOSTILE)
     client = portal.client()
     sign_in(client, portal.tokens()[new_id])
     page = client.get("/portal/").text

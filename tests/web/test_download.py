@@ -131,10 +131,7 @@ def test_revoked_or_expired_the_attachment_is_refused_as_the_page_is(portal, let
 def test_a_download_stages_the_read_receipt_once(portal):
     """Copy 1 asks for a read receipt: downloading is reading."""
     # the demo's receipt copy has no attachment: a message like it, with one
-    eml = portal.root / "receipt.eml"
-    eml.write_text(RECEIPT_WITH_ATTACHMENT)
-    ok(portal.cli("-q", "deliver", eml, "--outbox", portal.outbox, "--at", "2026-11-27T10:00:00Z"))
-    new_id = max(portal.tokens())
+    new_id = portal.deliver(RECEIPT_WITH_ATTACHMENT)
     client = portal.client()
     sign_in(client, portal.tokens()[new_id])
     receipt = ("read-receipt", "Alice Morgan <alice.morgan@harborfinch.com>")
@@ -202,10 +199,7 @@ x
 
 
 def test_hostile_names_and_types_are_a_plain_file_to_save(portal):
-    eml = portal.root / "hostile.eml"
-    eml.write_text(HOSTILE_NAMES)
-    ok(portal.cli("-q", "deliver", eml, "--outbox", portal.outbox, "--at", "2026-11-27T10:00:00Z"))
-    new_id = max(portal.tokens())
+    new_id = portal.deliver(HOSTILE_NAMES)
     client = portal.client()
     sign_in(client, portal.tokens()[new_id])
     page = client.get("/portal/").text
