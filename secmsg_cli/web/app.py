@@ -27,7 +27,7 @@ module only carries requests to it and pages back:
   (``lifecycle.reply``); ``GET {base}/print``: the printable page
   (``lifecycle.print_copy``); ``GET {base}/attachment/N``: the message's
   Nth attachment, as a download (``lifecycle.download``); each refused as
-  the command line refuses it.
+  the command line refuses it. HEAD is refused everywhere (:func:`_get`).
 - Every form of a session carries its CSRF token, compared in constant
   time (the open page's form carries the token itself).
 - A client whose token checks fail :attr:`Settings.attempts` times within
@@ -307,6 +307,18 @@ async def _limited_body(request: Request, limit: int) -> bytes | None:
 
 
 # --- the app -------------------------------------------------------------------------
+
+
+def _get(path: str, endpoint: Handler) -> Route:
+    """A route for GET only. Starlette answers HEAD wherever it answers GET,
+    by running the GET handler and dropping the body: a HEAD of the message
+    (link checkers and proxies send them, browsers never do) would mark it
+    read, send the read receipt, audit a print or a download nobody got.
+    HEAD is refused (405) instead."""
+    route = Route(path, endpoint, methods=["GET"])
+    if route.methods is not None:  # always: methods were given
+        route.methods.discard("HEAD")
+    return route
 
 
 def create_app(settings: Settings) -> Starlette:
@@ -670,15 +682,15 @@ def create_app(settings: Settings) -> Starlette:
         )
 
     routes = [
-        Route(f"{base}/", landing, methods=["GET"]),
+        _get(f"{base}/", landing),
         Route(f"{base}/open", open_, methods=["POST"]),
         Route(f"{base}/reply", reply, methods=["POST"]),
-        Route(f"{base}/sent", sent, methods=["GET"]),
-        Route(f"{base}/print", print_, methods=["GET"]),
-        Route(f"{base}/attachment/{{number:int}}", attachment, methods=["GET"]),
+        _get(f"{base}/sent", sent),
+        _get(f"{base}/print", print_),
+        _get(f"{base}/attachment/{{number:int}}", attachment),
     ]
     if base:
-        routes.append(Route(base, landing, methods=["GET"]))
+        routes.append(_get(base, landing))
 
     async def crashed(request: Request, exc: Exception) -> Response:
         # Starlette logs the exception (uvicorn's error log: no URL, no token)

@@ -540,6 +540,31 @@ def test_a_page_of_the_same_site_cannot_read_or_print_the_message_for_the_recipi
     assert client.get("/portal/").status_code == 200  # a browser without these headers
 
 
+def test_a_head_request_reads_nothing(portal):
+    """Starlette answers HEAD wherever it answers GET, by running the GET
+    handler and dropping the body: a HEAD of the message marked it read (a
+    read receipt, no recall), of the printable page audited a print, of an
+    attachment audited a download, with nothing shown to anyone. Link
+    checkers and proxies send HEAD; browsers never do."""
+    client = portal.client()
+    sign_in(client, portal.tokens()[2])
+    before = outbox_kinds(portal.outbox)
+    for path in (
+        "/portal/",
+        "/portal/print",
+        "/portal/sent",
+        f"/portal?token={portal.tokens()[2]}",
+    ):
+        r = client.head(path)
+        assert r.status_code == 405, path
+        assert r.headers["allow"] == "GET"
+        assert r.headers["x-content-type-options"] == "nosniff"
+    assert read_at(portal, 2) is None
+    assert audit(portal, "open") == [] and audit(portal, "print") == []
+    assert outbox_kinds(portal.outbox) == before
+    assert client.get("/portal/").status_code == 200
+
+
 def test_the_page_style_is_allowed_by_its_hash(portal):
     from secmsg_cli.web import pages
 

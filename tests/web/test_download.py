@@ -84,6 +84,13 @@ def test_a_download_before_the_page_is_reading(portal, letter):
     assert audit(portal, "download")[0]["first_view"] is True
 
 
+def test_a_head_request_downloads_nothing(portal, letter):
+    client = portal.client()
+    sign_in(client, portal.tokens()[letter])
+    assert client.head("/portal/attachment/1").status_code == 405
+    assert read_at(portal, letter) is None and not audit(portal, "download")
+
+
 @pytest.mark.parametrize("number", ["0", "2", "99999999999999999999999"])
 def test_an_attachment_the_message_does_not_have_is_not_found(portal, letter, number):
     client = portal.client()
