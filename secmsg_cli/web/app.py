@@ -15,7 +15,7 @@ module only carries requests to it and pages back:
   a recall no longer possible). A browser with a session of that token
   goes straight on to the message.
 - ``POST {base}/open``, that button (only from a page of the portal, by
-  ``Sec-Fetch-Site``): the token is checked again and exchanged for a
+  ``Sec-Fetch-Site`` or ``Origin``): the token is checked again and exchanged for a
   session, kept in this process's memory (the cookie holds the session's
   random id, never the token); the cookie is HttpOnly, SameSite=Strict, scoped to the portal's
   path, Secure over https or when the account's ``portal_url`` is https (a
@@ -35,7 +35,8 @@ module only carries requests to it and pages back:
   each refused check is audited by the lifecycle, each suspension once.
 - Every answer: a Content-Security-Policy allowing nothing but the page's
   own style sheet (by its hash) and forms posted to the portal, no framing;
-  ``Referrer-Policy: no-referrer``, ``X-Content-Type-Options: nosniff``,
+  ``Referrer-Policy: no-referrer`` (the open page: ``strict-origin``, so
+  that its POST's Origin is not "null"), ``X-Content-Type-Options: nosniff``,
   ``Cache-Control: no-store``.
 
 Nothing of ``portal open --as`` is exposed: the session is its token's only.
@@ -103,6 +104,23 @@ class Settings:
     max_sessions: int = 10_000
     max_clients: int = 10_000
     monotonic: Callable[[], float] = time.monotonic
+
+
+def _origin(url: str) -> str:
+    """``scheme://host[:port]`` as a browser's Origin header gives it: lower
+    case, without the scheme's default port."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port
+    except ValueError:
+        return ""
+    host = (parts.hostname or "").lower()
+    if ":" in host:
+        host = f"[{host}]"
+    if port is None or port == {"http": 80, "https": 443}.get(scheme):
+        return f"{scheme}://{host}"
+    return f"{scheme}://{host}:{port}"
 
 
 def base_path(portal_url: str) -> str:
@@ -331,6 +349,7 @@ def create_app(settings: Settings) -> Starlette:
     # cookie is Secure although the request came over http (from the TLS
     # proxy in front, which the portal cannot tell from anyone else).
     https = urlsplit(portal_url).scheme.lower() == "https"
+    portal_origin = _origin(portal_url)
     sessions = _Sessions(settings)
     throttle = _Throttle(settings)
     cookie_path = base or "/"
@@ -483,14 +502,34 @@ def create_app(settings: Settings) -> Starlette:
         session = sessions.get(request.cookies.get(COOKIE))
         if session is not None and hmac.compare_digest(session.token.encode(), token.encode()):
             return RedirectResponse(f"{base}/", status_code=303)  # open in this browser already
-        return _page(pages.open_page(copy=copy, token=token, base=base))
+        # strict-origin: the button's POST then says it comes from the
+        # portal (Origin; with no-referrer it is "null", as from anywhere)
+        return _page(
+            pages.open_page(copy=copy, token=token, base=base),
+            headers={"Referrer-Policy": "strict-origin"},
+        )
+
+    def from_the_portal(request: Request) -> bool:
+        # Whether a page of the portal sent this POST, as the browser says:
+        # Sec-Fetch-Site; Origin, which browsers sent on a POST before they
+        # sent Sec-Fetch-Site (its origin as the browser reached it, or that
+        # of portal_url: a TLS proxy in front does not pass it on as the
+        # host). A client that sends neither is no browser another site can
+        # make post a form.
+        if request.headers.get("sec-fetch-site", "same-origin") != "same-origin":
+            return False
+        origin = request.headers.get("origin")
+        if origin is None:
+            return True
+        own = _origin(f"{request.url.scheme}://{request.url.netloc}")
+        return _origin(origin) in {own, portal_origin} and origin != "null"
 
     async def open_(request: Request) -> Response:
         # The open page's button: the token is exchanged for a session, and
         # the browser led on to the message at a URL without the token.
-        # Only a page of this portal posts it (a browser says so in
-        # Sec-Fetch-Site): another site cannot sign a browser in.
-        if request.headers.get("sec-fetch-site", "same-origin") != "same-origin":
+        # Only a page of this portal posts it (from_the_portal): another
+        # site cannot sign a browser in to a message of its choosing.
+        if not from_the_portal(request):
             return notice(
                 "not-a-page",
                 "Open the link in your notification again",

@@ -145,6 +145,52 @@ def test_another_site_cannot_sign_a_browser_in(portal, site):
     assert client.get("/portal/").status_code == 401
 
 
+@pytest.mark.parametrize("origin", ["https://evil.example", "null", "http://testserver"])
+def test_another_site_cannot_sign_in_a_browser_that_sends_no_fetch_metadata(portal, origin):
+    """Browsers before Sec-Fetch-Site (Safari before 16.4, Firefox before 90)
+    still say where a POST comes from in Origin: a form on another site
+    signed such a browser in to the attacker's message (login CSRF)."""
+    client = portal.client()
+    r = client.post("/portal/open", data={"token": portal.tokens()[2]}, headers={"Origin": origin})
+    assert r.status_code == 403 and "set-cookie" not in r.headers
+    assert client.get("/portal/").status_code == 401
+
+
+def test_the_portal_own_origin_may_post_the_button(portal):
+    """Its own origin, as the browser reached it; and that of the account's
+    portal_url, which a TLS proxy in front does not pass on as the host."""
+    from starlette.testclient import TestClient
+
+    client = portal.client()
+    r = client.post(
+        "/portal/open", data={"token": portal.tokens()[2]}, headers={"Origin": "https://testserver"}
+    )
+    assert r.status_code == 303
+    behind = TestClient(portal.app(), base_url="http://127.0.0.1:8080", follow_redirects=False)
+    for origin in ("https://secure.harborfinch.com", "https://SECURE.harborfinch.com:443"):
+        r = behind.post(
+            "/portal/open", data={"token": portal.tokens()[2]}, headers={"Origin": origin}
+        )
+        assert r.status_code == 303, origin
+
+
+def test_the_open_page_lets_the_button_say_its_origin_but_not_the_token(portal):
+    """With Referrer-Policy no-referrer a browser sends "Origin: null" with a
+    POST, as a form on any other site can: the open page's policy is
+    strict-origin (the origin, never the URL and its token); every other
+    page keeps no-referrer."""
+    client = portal.client()
+    token = portal.tokens()[2]
+    r = client.get(f"/portal?token={token}")
+    assert r.headers["referrer-policy"] == "strict-origin"
+    assert '<meta name="referrer" content="strict-origin">' in r.text
+    assert "no-referrer" not in r.text
+    sign_in(client, token)
+    r = client.get("/portal/")
+    assert r.headers["referrer-policy"] == "no-referrer"
+    assert '<meta name="referrer" content="no-referrer">' in r.text
+
+
 def test_the_open_button_checks_the_token_again(portal):
     client = portal.client(attempts=2, window_seconds=600)
     bad = "a" * 12 + "." + "B" * 43
