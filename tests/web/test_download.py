@@ -247,3 +247,22 @@ def test_the_download_link_is_absent_from_a_preview(portal, tmp_path, letter):
     page = (tmp_path / "p").rglob("portal.html")
     html = next(p for p in page if "accounts@" in str(p)).read_text(encoding="utf-8")
     assert "card_reconciliation_2026-11.csv" in html and "/attachment/" not in html
+
+
+def test_recalled_or_purged_nothing_is_downloaded_by_a_session_begun_before(portal, letter):
+    """A session outlives neither a recall nor a sweep's purge: it holds the
+    copy's token, and each download checks it again."""
+    recalled, purged = portal.client(), portal.client()
+    sign_in(recalled, portal.tokens()[letter])  # signed in, not read: still recallable
+    sign_in(purged, portal.tokens()[2])
+    ok(portal.cli("portal", "recall", str(letter), "--at", "2026-11-28T08:00:00Z"))
+    r = recalled.get("/portal/attachment/1")
+    assert r.status_code == 410 and "card_reconciliation" not in r.text
+    ok(portal.cli("account", "set", "--expired-view"))
+    # past every demo copy's retention (fixed when it was delivered)
+    ok(portal.cli("portal", "sweep", "--at", "2034-01-01T00:00:00Z"))
+    portal.now[0] = portal.now[0].replace(year=2034)
+    for path in ("/portal/", "/portal/attachment/1"):
+        r = purged.get(path)
+        assert r.status_code == 403 and "Engagement letter" not in r.text
+    assert not audit(portal, "download") and read_at(portal, letter) is None
