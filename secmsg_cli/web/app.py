@@ -495,6 +495,11 @@ def create_app(settings: Settings) -> Starlette:
         tokens = request.query_params.getlist("token")
         if not tokens:
             return await message(request)
+        # Only the link a browser shows as a page is checked: an image or
+        # frame of a wrong link, in any page or mail the recipient's browser
+        # shows, would be counted against the recipient's address.
+        if (not_a_page := fetched_by_a_page(request)) is not None:
+            return not_a_page
         token = tokens[-1]
         copy = await checked(request, token)
         if isinstance(copy, Response):

@@ -637,6 +637,25 @@ def test_failed_attempts_are_throttled_per_client_and_audited_once(portal):
     assert client.get("/portal", params={"token": portal.tokens()[2]}).status_code == 200
 
 
+def test_images_of_wrong_links_do_not_throttle_the_recipient(portal):
+    """Any page or HTML mail the recipient's browser shows can hold images
+    whose addresses are wrong portal links: each was checked, refused and
+    counted against the recipient's address, which the throttle then
+    suspended (behind a proxy or NAT, everyone's). Only a page the browser
+    shows has its link checked."""
+    client = portal.client(attempts=3, window_seconds=600)
+    bad = "a" * 12 + "." + "B" * 43
+    image = {"Sec-Fetch-Site": "cross-site", "Sec-Fetch-Mode": "no-cors", "Sec-Fetch-Dest": "image"}
+    for _ in range(5):
+        r = client.get("/portal", params={"token": bad}, headers=image)
+        assert r.status_code == 403 and 'data-page="not-a-page"' in r.text
+    assert audit(portal, "access-denied") == []
+    r = client.get("/portal", params={"token": portal.tokens()[2]}, headers=image)
+    assert r.status_code == 403 and 'id="open"' not in r.text
+    r = client.get("/portal", params={"token": portal.tokens()[2]})
+    assert r.status_code == 200 and 'id="open"' in r.text
+
+
 def test_links_sent_at_once_are_throttled_as_those_sent_one_by_one(portal):
     """Whether a client must wait was asked before its check was queued for
     the store: links sent all at once each passed that question before any
