@@ -266,3 +266,54 @@ def test_an_attachment_downloads_into_the_browsers_downloads(server, browser, tm
     assert saved.read_bytes() == attachment.get_payload(decode=True)
     assert page_kind(browser) == "message"  # a download: the page stays
     shot(browser, tmp_path, "7-downloaded")
+
+
+HOSTILE = """\
+From: Alice Morgan <alice.morgan@harborfinch.com>
+To: m.okonkwo@lexpartners.com
+Subject: Confidential: pages as attachments
+Message-ID: <hostile-browser-1@harborfinch.com>
+Date: Thu, 26 Nov 2026 09:14:05 +0000
+MIME-Version: 1.0
+Content-Type: multipart/mixed; boundary="b"
+
+--b
+Content-Type: text/plain; charset=utf-8
+
+See attached.
+--b
+Content-Type: text/html
+Content-Disposition: inline; filename*=utf-8''r%C3%A9sum%C3%A9%3Bx%3D%2541%20%22q%22.html
+
+<h1 id="pwned">rendered</h1>
+--b
+Content-Type: image/svg+xml
+Content-Disposition: attachment; filename*=utf-8''%3D%3Futf-8%3Fb%3FZXZpbC5leGU%3D%3F%3D.svg
+
+<svg xmlns="http://www.w3.org/2000/svg"><script>document.title='pwned'</script></svg>
+--b--
+"""
+
+
+def test_html_and_svg_attachments_are_saved_under_their_plain_names(server, browser, tmp_path):
+    """In Chromium: the file is saved, never shown in the portal's origin,
+    under the name filename* gives (not a name the fallback could be read as:
+    an encoded-word, a percent escape, a quote or a semicolon)."""
+    url, outbox, cli = server
+    ok(cli("account", "set", "--portal-url", url.rstrip("/")))
+    message = tmp_path / "hostile.eml"
+    message.write_text(HOSTILE)
+    ok(cli("-q", "deliver", message, "--outbox", outbox, "--at", "2026-11-27T10:00:00Z"))
+    open_link(browser, next(iter(links_in(outbox).values())))
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    expected = {1: "résumé;x=%41 _q_.html", 2: "=_utf-8_b_ZXZpbC5leGU=_=.svg"}
+    for n, name in expected.items():
+        element(browser, f"#attachment-{n}").click()
+        saved = tmp_path / "downloads" / name
+        WebDriverWait(browser, 15).until(
+            lambda d, saved=saved: saved.exists(),
+            f"not saved as {name!r}: {sorted(p.name for p in saved.parent.glob('*'))}",
+        )
+        assert page_kind(browser) == "message" and browser.title != "pwned"
+    assert (tmp_path / "downloads" / expected[1]).read_bytes().startswith(b'<h1 id="pwned">')
