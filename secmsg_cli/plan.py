@@ -22,12 +22,13 @@ from secmsg_cli.config import (
     export_document,
     import_config,
 )
+from secmsg_cli.errors import Refused
 from secmsg_cli.model import BUILTIN_FOLDER, EVERYONE
 
 if TYPE_CHECKING:
     from secmsg_cli.store.store import Store
 
-__all__ = ["Change", "Plan", "apply_plan", "make_plan"]
+__all__ = ["Change", "Plan", "apply_as_planned", "apply_plan", "make_plan"]
 
 # Sections in the order they are created/updated; deletions run in reverse.
 SECTIONS = (
@@ -272,6 +273,25 @@ def apply_plan(store: Store, plan: Plan, *, source: str = "<config>") -> dict[st
             store.set_account(account)
         store.audit("apply", "config", source, None, counts)
     return counts
+
+
+def apply_as_planned(
+    store: Store, cfg: Config, plan: Plan, *, prune: bool, source: str = "<config>"
+) -> dict[str, int]:
+    """Carry out ``plan``, made earlier from ``cfg`` (shown, perhaps
+    confirmed), if it is still what ``cfg`` means to the store: it is made
+    again in the write transaction, and a store that another process changed
+    meanwhile (in a way that changes the plan) is refused, with nothing
+    changed. Carried out as it was, the plan would no longer make the store
+    equal to the file, or fail half-way on what it did not foresee."""
+    with store.transaction():
+        now, _ = make_plan(store, cfg, prune=prune)
+        if now.changes != plan.changes:
+            raise Refused(
+                "the store changed since the plan was made (another process wrote to it); "
+                "run apply again to see the new plan"
+            )
+        return apply_plan(store, plan, source=source)
 
 
 # --- carrying out one change: a writer and a deleter per kind of object ------------------

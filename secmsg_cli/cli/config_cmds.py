@@ -240,7 +240,7 @@ def apply_cmd(
     """
     from secmsg_cli.config import read_file, validate_document
     from secmsg_cli.errors import ConfigError
-    from secmsg_cli.plan import apply_plan, make_plan
+    from secmsg_cli.plan import apply_as_planned, make_plan
 
     doc, source = read_file(file)
     cfg = validate_document(doc, source)
@@ -256,7 +256,7 @@ def apply_cmd(
     if not yes:
         _confirm(plan, prune=prune)
     try:
-        apply_plan(store, plan, source=file)
+        apply_as_planned(store, cfg, plan, prune=prune, source=file)
     except SecmsgError as exc:
         raise ConfigError(f"cannot apply {file}: {exc}; nothing was changed") from None
     if output is Output.table:

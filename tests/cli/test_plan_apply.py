@@ -1645,6 +1645,43 @@ def _one_deletion(tmp_path):
     return write(tmp_path, doc)
 
 
+def test_a_store_changed_while_the_plan_was_confirmed_is_not_applied(
+    demo, tmp_path, tty, monkeypatch, _isolated_store
+):
+    """What apply does is the plan it showed and was confirmed: another
+    administrator changing the store meanwhile (here: adding a domain while
+    this apply --prune was to leave exactly the file's) made it do something
+    else, and say it was applied: the new domain stayed, the store was not
+    the file. The plan is made again in apply's write transaction: when it
+    differs, nothing is changed and apply says to run it again."""
+    import typer
+
+    from secmsg_cli.store.store import Store
+
+    path = _one_deletion(tmp_path)
+
+    def another_admin_adds_a_domain_meanwhile(*args, **kwargs):
+        with Store(_isolated_store) as other:
+            other.add_domain("late.example")
+        return True
+
+    monkeypatch.setattr(typer, "confirm", another_admin_adds_a_domain_meanwhile)
+    r = demo("apply", path, "--prune")
+    assert r.exit_code == 3, r.output
+    err = r.stderr.splitlines()[-1]
+    assert err.startswith(f"error: cannot apply {path}: the store changed since the plan")
+    assert err.endswith("; nothing was changed")
+    domains = exported(demo)
+    assert find(domains, "domains", "harborfinch.co.uk") is not None  # not deleted
+    assert find(domains, "domains", "late.example") is not None
+    assert [e for e in audit(demo) if e["action"] == "apply"] == []
+    monkeypatch.undo()
+    ok(demo("apply", path, "--prune", "--yes"))  # run again: the new plan deletes both
+    domains = exported(demo)
+    assert find(domains, "domains", "harborfinch.co.uk") is None
+    assert find(domains, "domains", "late.example") is None
+
+
 def _secmsg(*args, stdin=subprocess.DEVNULL):
     """A real process (standard input not a terminal: /dev/null by default)."""
     return subprocess.run(
