@@ -186,12 +186,12 @@ def notice_page(*, page: str, title: str, lines: list[str], base: str = "", back
     return _render("state.html", page, title=title, lines=lines, base=base, back=back)
 
 
-def open_page(*, copy: PortalCopy, token: str, base: str = "") -> str:
+def open_page(*, copy: PortalCopy, token: str | None, base: str = "") -> str:
     """What the notification's link shows: who the message is from and for,
     and a button that opens it (a POST of the token). Link scanners fetch
     every link in a mail as it arrives; they do not press buttons, so the
     message is not marked read, and no read receipt goes out, before the
-    recipient opens it."""
+    recipient opens it. Without a token, a preview: the button disabled."""
     return _render(
         "open.html",
         "open",
