@@ -199,3 +199,23 @@ def test_preview_writes_the_page_the_portal_serves_for_the_same_copy(portal, tmp
     landing = portal.client().get(f"/portal?token={portal.tokens()[copy_id]}").text
     assert _without_form(opened) == _without_form(landing)
     assert 'id="open" disabled' in opened and 'id="open" disabled' not in landing
+
+
+@pytest.mark.parametrize(
+    ("n", "shown"),
+    [
+        (0, "0 bytes"),
+        (1, "1 byte"),
+        (1023, "1023 bytes"),
+        (1024, "1.0 KB"),
+        (9 * 1024 + 512, "9.5 KB"),
+        (10 * 1024 - 1, "10 KB"),
+        (120 * 1024, "120 KB"),
+        (int(2.4 * 1024**2), "2.4 MB"),
+        (3 * 1024**4, "3,072 GB"),
+    ],
+)
+def test_attachment_sizes_read_as_the_command_line_writes_them(n, shown):
+    from secmsg_cli.web.pages import size
+
+    assert size(n) == shown
