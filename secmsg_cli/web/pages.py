@@ -87,15 +87,31 @@ def style_hash() -> str:
     return "'sha256-" + base64.b64encode(digest).decode("ascii") + "'"
 
 
+def size(n: int) -> str:
+    """A file's size as a person reads it, in the units the command line
+    takes (``--max-size 50MB``: 1 KB = 1024 bytes): ``350 bytes``, ``9.5 KB``,
+    ``120 KB``, ``2.3 MB``."""
+    if n < 1024:
+        return "1 byte" if n == 1 else f"{n} bytes"
+    value = float(n)
+    for unit in ("KB", "MB", "GB"):
+        value /= 1024
+        if value < 1024 or unit == "GB":
+            break
+    return f"{value:.1f} {unit}" if value < 9.95 else f"{value:,.0f} {unit}"
+
+
 @functools.cache
 def _env() -> jinja2.Environment:
-    return jinja2.Environment(
+    env = jinja2.Environment(
         loader=jinja2.PackageLoader(__package__, "templates"),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    env.filters["size"] = size
+    return env
 
 
 def _render(template: str, page: str, **values: Any) -> str:
@@ -186,12 +202,12 @@ def notice_page(*, page: str, title: str, lines: list[str], base: str = "", back
     return _render("state.html", page, title=title, lines=lines, base=base, back=back)
 
 
-def open_page(*, copy: PortalCopy, token: str, base: str = "") -> str:
+def open_page(*, copy: PortalCopy, token: str | None, base: str = "") -> str:
     """What the notification's link shows: who the message is from and for,
     and a button that opens it (a POST of the token). Link scanners fetch
     every link in a mail as it arrives; they do not press buttons, so the
     message is not marked read, and no read receipt goes out, before the
-    recipient opens it."""
+    recipient opens it. Without a token, a preview: the button disabled."""
     return _render(
         "open.html",
         "open",

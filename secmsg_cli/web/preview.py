@@ -5,8 +5,9 @@ The files come from the same functions ``deliver`` and the portal use, so a
 preview is what they would produce for the same decision at the same time:
 
 - a portal recipient: the notification (``notification.eml``, and its HTML
-  and text parts) from :func:`lifecycle.notification_for`, and the portal
-  page from :func:`secmsg_cli.web.pages.message_page` for the copy that
+  and text parts) from :func:`lifecycle.notification_for`, the page its
+  link shows (``open.html``, :func:`secmsg_cli.web.pages.open_page`), and
+  the portal page from :func:`secmsg_cli.web.pages.message_page` for the copy that
   :func:`lifecycle.copy_values` describes (its forms shown disabled);
 - an internal inbox recipient of a secure message: the banner-stamped copy
   (``inbox-copy.eml``) from :class:`compose.InboxCopies`, and a page of it
@@ -192,6 +193,12 @@ def build(
                 ),
                 PreviewFile(r.address, "notification-text", f"{folder}/notification.txt", text),
                 PreviewFile(
+                    r.address,
+                    "open-page",
+                    f"{folder}/open.html",
+                    pages.open_page(copy=copy, token=None).encode("utf-8"),
+                ),
+                PreviewFile(
                     r.address, "portal-page", f"{folder}/portal.html", page.encode("utf-8")
                 ),
                 *(PreviewFile(r.address, "notification-image", n, data) for n, data in images),
@@ -218,6 +225,7 @@ _WHAT = {
     "notification-html": "notification, HTML part",
     "notification-text": "notification, text part",
     "notification-image": "notification, inline image",
+    "open-page": "the notification link's page (Open the message)",
     "portal-page": "the portal page",
     "inbox-copy": "banner-stamped copy (.eml)",
     "inbox-copy-page": "banner-stamped copy, as a mail client shows it",

@@ -92,8 +92,12 @@ def test_every_demo_message_previews_what_each_recipient_gets(
                 "notification.eml",
                 "notification.html",
                 "notification.txt",
+                "open.html",
                 "portal.html",
             }
+            opening = _page(files["open.html"])
+            assert f"for {want['address']}" in opening.words
+            assert "Preview: the button works only in the portal" in opening.words
             note = email.message_from_bytes(
                 files["notification.eml"].read_bytes(), policy=email.policy.default
             )
@@ -305,6 +309,7 @@ def test_a_definitions_template_is_previewed_with_its_logo_shown(bare_cli, tmp_p
         "notification.eml",
         "notification.html",
         "notification.txt",
+        "open.html",
         "portal.html",
     ]
     folder = tmp_path / "p" / "1-bob@partner.example"

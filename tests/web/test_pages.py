@@ -10,6 +10,7 @@ import re
 import subprocess
 import sys
 from datetime import UTC, datetime
+from pathlib import Path
 
 import markupsafe
 import pytest
@@ -158,6 +159,14 @@ def _without_actions(page_html: str) -> str:
     )
 
 
+def _without_form(page_html: str) -> str:
+    """The open page without its form (the button live in the portal, with
+    the token; disabled in a preview, with a note)."""
+    start = page_html.index('<form method="post"')
+    end = page_html.index("</main>", start)
+    return page_html[:start] + page_html[end:]
+
+
 @pytest.mark.parametrize("copy_id", range(1, 9))
 def test_preview_writes_the_page_the_portal_serves_for_the_same_copy(portal, tmp_path, copy_id):
     """``secmsg preview`` of a message at the time it was delivered writes,
@@ -185,3 +194,28 @@ def test_preview_writes_the_page_the_portal_serves_for_the_same_copy(portal, tmp
     assert 'id="preview-note"' in previewed and 'name="csrf"' in served
     assert _without_actions(previewed) == _without_actions(served)
     assert str(markupsafe.escape(copy.subject)) in _without_actions(previewed)
+    # and the page the link shows first, the same but for its live button
+    opened = Path(written).with_name("open.html").read_text(encoding="utf-8")
+    landing = portal.client().get(f"/portal?token={portal.tokens()[copy_id]}").text
+    assert _without_form(opened) == _without_form(landing)
+    assert 'id="open" disabled' in opened and 'id="open" disabled' not in landing
+
+
+@pytest.mark.parametrize(
+    ("n", "shown"),
+    [
+        (0, "0 bytes"),
+        (1, "1 byte"),
+        (1023, "1023 bytes"),
+        (1024, "1.0 KB"),
+        (9 * 1024 + 512, "9.5 KB"),
+        (10 * 1024 - 1, "10 KB"),
+        (120 * 1024, "120 KB"),
+        (int(2.4 * 1024**2), "2.4 MB"),
+        (3 * 1024**4, "3,072 GB"),
+    ],
+)
+def test_attachment_sizes_read_as_the_command_line_writes_them(n, shown):
+    from secmsg_cli.web.pages import size
+
+    assert size(n) == shown
