@@ -15,13 +15,14 @@ module only carries requests to it and pages back:
   a recall no longer possible). A browser with a session of that token
   goes straight on to the message.
 - ``POST {base}/open``, that button (only from a page of the portal, by
-  ``Sec-Fetch-Site`` or ``Origin``): the token is checked again and exchanged for a
-  session, kept in this process's memory (the cookie holds the session's
-  random id, never the token); the cookie is HttpOnly, SameSite=Strict, scoped to the portal's
-  path, Secure over https or when the account's ``portal_url`` is https (a
-  TLS proxy in front), and lives :attr:`Settings.session_seconds` after
-  its last use (at most :attr:`Settings.session_max_seconds`). The answer
-  leads to ``{base}/``, a URL without the token.
+  ``Sec-Fetch-Site`` or ``Origin``): the token is checked again and
+  exchanged for a session, kept in this process's memory (the cookie holds
+  the session's random id, never the token); the cookie is HttpOnly,
+  SameSite=Strict, scoped to the portal's path, Secure over https or when
+  the account's ``portal_url`` is https (a TLS proxy in front), and lives
+  :attr:`Settings.session_seconds` after its last use (at most
+  :attr:`Settings.session_max_seconds`). The answer leads to ``{base}/``,
+  a URL without the token.
 - ``GET {base}/``: the message (``lifecycle.open_copy``: marks it read, the
   read receipt); ``POST {base}/reply``: a reply or reply to all
   (``lifecycle.reply``); ``GET {base}/print``: the printable page
