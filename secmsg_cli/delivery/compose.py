@@ -691,9 +691,12 @@ def read_view(raw: bytes) -> View:
     text/html one reduced to text), the first text/html body part as it came
     (raw: to be sanitised before it is shown) and the attachments (decoded
     bytes; an attached message, or a part nested too deep to read, as it came)."""
-    m = parse_message(raw)
     data = mime.normalise(raw)
     root = mime.walk(data, MAX_NESTING)
+    # The engine reads the header fields; the header block is all it needs
+    # (given the whole message it would parse every part too: seconds and
+    # hundreds of MiB for a message with a large attachment).
+    m = parse_message(data[: root.body_start])
     plain = htmls = raw_html = None
     attachments = []
     for part in mime.leaves(root):
