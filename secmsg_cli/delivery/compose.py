@@ -38,7 +38,7 @@ import mimetypes
 import re
 import secrets
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from typing import TYPE_CHECKING
 from urllib.parse import quote, urlsplit
@@ -677,8 +677,8 @@ class View:
     references: str | None
     text: str
     attachments: tuple[Attachment, ...]
-    # the first text/html body part as it came (None when there is none):
-    # for a sanitising renderer only, never to be shown as it is
+    # the HTML of the body parts as it came (None when none is HTML): for a
+    # sanitising renderer only, never to be shown as it is
     html: str | None = None
 
 
@@ -686,33 +686,80 @@ def _shown(addr: Address) -> str:
     return f"{addr.name} <{addr.address}>" if addr.name else addr.address
 
 
+@dataclass(slots=True)
+class _Shown:
+    """What a MIME subtree shows: its texts and its HTML, in order."""
+
+    texts: list[str] = field(default_factory=list)
+    htmls: list[str] = field(default_factory=list)
+    plain: bool = False  # it has a text/plain body part
+    rich: bool = False  # it has a text/html body part
+
+    def add(self, other: _Shown) -> None:
+        self.texts += other.texts
+        self.htmls += other.htmls
+        self.plain |= other.plain
+        self.rich |= other.rich
+
+
+def _shown_parts(data: bytes, part: mime.Part) -> _Shown:
+    """The body parts under ``part`` as a mail client shows them: those of a
+    multipart/mixed (or related, or any other) one after another; of a
+    multipart/alternative one rendering: the first with plain text for the
+    text, the last with HTML (the sender's preferred, RFC 2046) for the
+    page. A text part beside HTML is shown in the page as preformatted,
+    escaped text. Attachments, attached messages and unreadable parts show
+    nothing here (they are the view's attachments)."""
+    if part.kind == mime.BODY:
+        text = mime.decode_text(mime.decoded_body(data, part), mime.charset(data, part))
+        if part.ctype == "text/html":
+            return _Shown([html_to_text(text)], [text], rich=True)
+        return _Shown([text], [f"<pre>{html.escape(text)}</pre>"], plain=True)
+    if part.kind != mime.CONTAINER:
+        return _Shown()
+    children = [_shown_parts(data, child) for child in part.children]
+    if part.ctype != "multipart/alternative":
+        shown = _Shown()
+        for child in children:
+            shown.add(child)
+        return shown
+    readable = [c for c in children if c.texts]
+    if not readable:
+        return _Shown()
+    for_text = next((c for c in readable if c.plain), readable[0])
+    for_page = next((c for c in reversed(readable) if c.rich), for_text)
+    return _Shown(for_text.texts, for_page.htmls, plain=for_text.plain, rich=for_page.rich)
+
+
+def _joined(texts: list[str]) -> str:
+    """Texts one after another, each on lines of its own (a blank one
+    beside others adds nothing)."""
+    out: list[str] = []
+    for text in [t for t in texts if t.strip()] or texts[:1]:
+        if out and not out[-1].endswith("\n"):
+            out.append("\n")
+        out.append(text)
+    return "".join(out).replace("\r\n", "\n")
+
+
 def read_view(raw: bytes) -> View:
-    """Headers, the text (the first text/plain body part, else the first
-    text/html one reduced to text), the first text/html body part as it came
-    (raw: to be sanitised before it is shown) and the attachments (decoded
-    bytes; an attached message, or a part nested too deep to read, as it came)."""
+    """Headers, the text and the HTML of the body parts (see
+    :func:`_shown_parts`: the text as plain text, the HTML as it came, to be
+    sanitised before it is shown; None when no part is HTML) and the
+    attachments (decoded bytes; an attached message, or a part nested too
+    deep to read, as it came)."""
     data = mime.normalise(raw)
     root = mime.walk(data, MAX_NESTING)
     # The engine reads the header fields; the header block is all it needs
     # (given the whole message it would parse every part too: seconds and
     # hundreds of MiB for a message with a large attachment).
     m = parse_message(data[: root.body_start])
-    plain = htmls = raw_html = None
-    attachments = []
-    for part in mime.leaves(root):
-        if part.kind == mime.BODY:
-            if (htmls if part.ctype == "text/html" else plain) is not None:
-                continue
-            text = mime.decode_text(mime.decoded_body(data, part), mime.charset(data, part))
-            if part.ctype == "text/html":
-                raw_html = text.replace("\r\n", "\n")
-                htmls = html_to_text(text)
-            else:
-                plain = text
-            continue
-        attachments.append(
-            Attachment(mime.filename(data, part), part.ctype, mime.decoded_body(data, part))
-        )
+    shown = _shown_parts(data, root)
+    attachments = [
+        Attachment(mime.filename(data, part), part.ctype, mime.decoded_body(data, part))
+        for part in mime.leaves(root)
+        if part.kind != mime.BODY
+    ]
     sender = m.header_from or m.envelope_from or ""
     references = mime.header(data, root, "references")
     return View(
@@ -725,9 +772,9 @@ def read_view(raw: bytes) -> View:
         date=m.date,
         message_id=m.message_id,
         references=" ".join(mime.msg_ids(references)) or None,
-        text=(plain if plain is not None else htmls or "").replace("\r\n", "\n"),
+        text=_joined(shown.texts),
         attachments=tuple(attachments),
-        html=raw_html,
+        html=_joined(shown.htmls) if shown.rich else None,
     )
 
 

@@ -755,3 +755,42 @@ def test_the_throttle_remembers_a_bounded_number_of_clients(portal):
     portal.tick[0] += 61
     throttle.fail("192.0.2.1")
     assert throttle.wait("2001:db8::3e7") == 0 and len(throttle.failures) <= 100
+
+
+TWO_TEXTS = """\
+From: Alice Morgan <alice.morgan@harborfinch.com>
+To: m.okonkwo@lexpartners.com
+Subject: Confidential: two texts around an image
+Message-ID: <two-texts-1@harborfinch.com>
+Date: Thu, 26 Nov 2026 09:14:05 +0000
+MIME-Version: 1.0
+Content-Type: multipart/mixed; boundary="b"
+
+--b
+Content-Type: text/plain
+
+The figures are in the chart below.
+--b
+Content-Type: image/png; name="chart.png"
+Content-Disposition: inline; filename="chart.png"
+
+PNG
+--b
+Content-Type: text/plain
+
+Wire the balance to account 12345678 by Friday.
+--b--
+"""
+
+
+def test_every_text_part_is_shown_not_only_the_first(portal):
+    """A mail client shows the text either side of an inline image; the
+    portal showed the first part only, and the second never reached the
+    recipient, on the page, in print or in a reply's quote."""
+    new_id = portal.deliver(TWO_TEXTS)
+    client = portal.client()
+    sign_in(client, portal.tokens()[new_id])
+    page = client.get("/portal/").text
+    assert "The figures are in the chart below." in page
+    assert "Wire the balance to account 12345678 by Friday." in page
+    assert 'id="attachment-1"><bdi>chart.png</bdi>' in page

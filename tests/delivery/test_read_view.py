@@ -1,0 +1,124 @@
+"""What the portal shows of a retained message (``compose.read_view``): the
+text and HTML a recipient reads, and the attachments. Every body part of the
+message is shown: the parts of a multipart/mixed one after another, one of
+each multipart/alternative (the plain one for the text, the last with HTML
+for the page); nothing the sender wrote is left out."""
+
+from __future__ import annotations
+
+import pytest
+
+from secmsg_cli.delivery.compose import read_view
+
+HEAD = (
+    "From: Alice <alice@harborfinch.com>\nTo: m.okonkwo@lexpartners.com\n"
+    "Subject: parts\nMIME-Version: 1.0\n"
+)
+
+
+def _msg(body: str) -> bytes:
+    return (HEAD + body).encode()
+
+
+def test_text_parts_either_side_of_an_inline_image_are_both_shown():
+    """Apple Mail's shape for a plain message with an inline image."""
+    view = read_view(
+        _msg(
+            'Content-Type: multipart/mixed; boundary="b"\n\n'
+            "--b\nContent-Type: text/plain\n\nFirst part.\n"
+            '--b\nContent-Type: image/png; name="x.png"\nContent-Disposition: inline; filename="x.png"\n'
+            "Content-Transfer-Encoding: base64\n\niVBORw0KGgo=\n"
+            "--b\nContent-Type: text/plain\n\nSecond part: account 12345678.\n"
+            "--b--\n"
+        )
+    )
+    assert view.text == "First part.\nSecond part: account 12345678."
+    assert view.html is None
+    assert [a.filename for a in view.attachments] == ["x.png"]
+
+
+def test_alternatives_give_one_text_and_one_html():
+    view = read_view(
+        _msg(
+            'Content-Type: multipart/alternative; boundary="a"\n\n'
+            "--a\nContent-Type: text/plain\n\nHello plain\n"
+            "--a\nContent-Type: text/html\n\n<p>Hello <b>html</b></p>\n"
+            "--a--\n"
+        )
+    )
+    assert view.text == "Hello plain"
+    assert view.html == "<p>Hello <b>html</b></p>"
+
+
+def test_a_footer_after_the_alternatives_is_shown_in_both():
+    """A mailing list's footer: mixed(alternative(plain, html), plain)."""
+    view = read_view(
+        _msg(
+            'Content-Type: multipart/mixed; boundary="m"\n\n'
+            '--m\nContent-Type: multipart/alternative; boundary="a"\n\n'
+            "--a\nContent-Type: text/plain\n\nBody text\n"
+            "--a\nContent-Type: text/html\n\n<p>Body <i>html</i></p>\n"
+            "--a--\n"
+            "--m\nContent-Type: text/plain\n\nFooter <unsubscribe> & more\n"
+            "--m--\n"
+        )
+    )
+    assert view.text == "Body text\nFooter <unsubscribe> & more"
+    assert view.html is not None
+    assert "<p>Body <i>html</i></p>" in view.html
+    assert "Footer &lt;unsubscribe&gt; &amp; more" in view.html  # a text part, escaped
+    assert view.html.index("Body") < view.html.index("Footer")
+
+
+def test_two_html_parts_around_an_image_are_both_shown():
+    view = read_view(
+        _msg(
+            'Content-Type: multipart/mixed; boundary="b"\n\n'
+            "--b\nContent-Type: text/html\n\n<p>Before</p>\n"
+            '--b\nContent-Type: image/png\nContent-Disposition: inline; filename="x.png"\n\nPNG\n'
+            "--b\nContent-Type: text/html\n\n<p>After</p>\n"
+            "--b--\n"
+        )
+    )
+    assert view.text == "Before\nAfter"
+    assert view.html is not None and "<p>Before</p>" in view.html and "<p>After</p>" in view.html
+
+
+@pytest.mark.parametrize(
+    ("body", "text", "html"),
+    [
+        ("Content-Type: text/plain\n\nJust text\n", "Just text\n", None),
+        ("Content-Type: text/html\n\n<p>Just html</p>\n", "Just html", "<p>Just html</p>\n"),
+    ],
+)
+def test_a_single_part_message_is_shown_as_before(body, text, html):
+    view = read_view(_msg(body))
+    assert view.text == text
+    assert view.html == html
+
+
+def test_in_alternatives_the_html_is_the_last_and_the_text_the_plain_one():
+    """RFC 2046: the last alternative is the sender's preferred one."""
+    view = read_view(
+        _msg(
+            'Content-Type: multipart/alternative; boundary="a"\n\n'
+            "--a\nContent-Type: text/html\n\n<p>First html</p>\n"
+            "--a\nContent-Type: text/plain\n\nThe plain one\n"
+            "--a\nContent-Type: text/html\n\n<p>Last html</p>\n"
+            "--a--\n"
+        )
+    )
+    assert view.text == "The plain one"
+    assert view.html == "<p>Last html</p>"
+
+
+def test_an_empty_text_part_beside_others_adds_nothing():
+    view = read_view(
+        _msg(
+            'Content-Type: multipart/mixed; boundary="b"\n\n'
+            "--b\nContent-Type: text/plain\n\nThe text.\n"
+            "--b\nContent-Type: text/plain\n\n\n\n"
+            "--b--\n"
+        )
+    )
+    assert view.text == "The text."
