@@ -69,8 +69,9 @@ def preview(
     """Write what each recipient would get, as files a browser opens; nothing is sent or stored.
 
     Decides the message exactly as deliver does, then writes into DIR, for each
-    portal recipient, the notification (.eml, and its HTML and text parts) and
-    the portal page as the recipient would see it; for each internal recipient
+    portal recipient, the notification (.eml, and its HTML and text parts), the
+    page its link shows and the portal page as the recipient would see them;
+    for each internal recipient
     of a secure message, the banner-stamped copy and a page of it; and an
     index.html linking them all. The link in a preview notification carries
     the word "preview" where the recipient's token would be.
