@@ -441,9 +441,10 @@ def serve(
 ) -> None:
     """Serve the Secure Messaging Portal to browsers until Ctrl-C.
 
-    The link in each notification opens the message when the account's
-    portal_url points here (its path is where the portal is served). Replies,
-    read receipts and prints reach the outbox as with the portal commands.
+    The link in each notification leads to the message when the account's
+    portal_url points here (its path is where the portal is served); a button
+    there opens it, so that link scanners do not. Replies, read receipts and
+    prints reach the outbox as with the portal commands; attachments download.
 
         secmsg account set --portal-url http://127.0.0.1:8080/secure
         secmsg portal serve --port 8080
