@@ -404,16 +404,18 @@ def create_app(settings: Settings) -> Starlette:
             back=False,
         )
 
-    def fetched_by_a_page(request: Request) -> Response | None:
+    def fetched_by_a_page(request: Request, *, download: bool = False) -> Response | None:
         # Fetch metadata: SameSite=Strict sends the cookie with any request
         # from the same site (another port of the host, another host of the
         # domain), so an <img> or <iframe> there could open or print the
         # message: marked read, a read receipt, a print nobody saw. Only a
         # page the browser shows opens them (a browser that sends no such
-        # header is let through).
+        # header is let through); a download, also as the browser's own
+        # download ("Save link as": a navigation to no document), which a
+        # page of another origin cannot start.
         mode = request.headers.get("sec-fetch-mode", "navigate")
         dest = request.headers.get("sec-fetch-dest", "document")
-        if mode == "navigate" and dest == "document":
+        if mode == "navigate" and (dest == "document" or (download and dest == "empty")):
             return None
         return notice(
             "not-a-page",
@@ -424,17 +426,21 @@ def create_app(settings: Settings) -> Starlette:
         )
 
     def signed_in(
-        *, page: bool
+        *, page: bool, download: bool = False
     ) -> Callable[[Callable[[Request, _Session], Awaitable[Response]]], Handler]:
         """A route for the holder of a session (else: open the link again),
-        given that session; with ``page``, only as a page the browser shows."""
+        given that session; with ``page``, only as a page the browser shows
+        (or, with ``download``, downloads)."""
 
         def wrap(fn: Callable[[Request, _Session], Awaitable[Response]]) -> Handler:
             async def handler(request: Request) -> Response:
                 session = sessions.get(request.cookies.get(COOKIE))
                 if session is None:
                     return signed_out()
-                if page and (not_a_page := fetched_by_a_page(request)) is not None:
+                if (
+                    page
+                    and (not_a_page := fetched_by_a_page(request, download=download)) is not None
+                ):
                     return not_a_page
                 return await fn(request, session)
 
@@ -691,7 +697,7 @@ def create_app(settings: Settings) -> Starlette:
 
         return await run(printed)
 
-    @signed_in(page=True)
+    @signed_in(page=True, download=True)
     async def attachment(request: Request, session: _Session) -> Response:
         number = request.path_params["number"]
         at = settings.clock()

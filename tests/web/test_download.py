@@ -112,11 +112,24 @@ def test_without_a_session_or_from_another_page_nothing_is_downloaded(portal, le
     r = client.get("/portal/attachment/1")
     assert r.status_code == 401 and "Open the link in your notification again" in r.text
     sign_in(client, portal.tokens()[letter])
-    r = client.get(
-        "/portal/attachment/1", headers={"Sec-Fetch-Mode": "no-cors", "Sec-Fetch-Dest": "image"}
-    )
-    assert r.status_code == 403
+    for mode, dest in (("no-cors", "image"), ("navigate", "iframe"), ("cors", "empty")):
+        r = client.get(
+            "/portal/attachment/1", headers={"Sec-Fetch-Mode": mode, "Sec-Fetch-Dest": dest}
+        )
+        assert r.status_code == 403, (mode, dest)
     assert read_at(portal, letter) is None and not audit(portal, "download")
+
+
+@pytest.mark.parametrize("dest", ["document", "empty"])
+def test_a_link_followed_or_saved_downloads(portal, letter, dest):
+    """A click on the link is a navigation to a document; the browser's
+    "Save link as" (or a same-origin download link) is one to no document."""
+    client = portal.client()
+    sign_in(client, portal.tokens()[letter])
+    r = client.get(
+        "/portal/attachment/1", headers={"Sec-Fetch-Mode": "navigate", "Sec-Fetch-Dest": dest}
+    )
+    assert r.status_code == 200 and r.headers["content-type"] == "application/octet-stream"
 
 
 def test_revoked_or_expired_the_attachment_is_refused_as_the_page_is(portal, letter):
