@@ -153,7 +153,7 @@ def wait_for_page(driver, kind: str) -> None:
 def open_link(driver, link: str) -> None:
     """Follow a notification's link and press the page's button."""
     driver.get(link)
-    assert page_kind(driver) == "open"
+    wait_for_page(driver, "open")
     element(driver, "#open").click()
     wait_for_page(driver, "message")
 
@@ -176,7 +176,7 @@ def test_open_read_reply_and_reload_after_expiry(server, browser, tmp_path):
     assert link.startswith(url.rstrip("/") + "?token=")
 
     browser.get(link)
-    assert page_kind(browser) == "open"
+    wait_for_page(browser, "open")
     assert "The sender will be told when you open it." in element(browser, "main").text
     shot(browser, tmp_path, "0-open")
     assert [k for k, _ in outbox_kinds(outbox)] == ["notification"]  # not read yet
@@ -201,7 +201,7 @@ def test_open_read_reply_and_reload_after_expiry(server, browser, tmp_path):
 
     ok(cli("portal", "expire", "1", "--at", "2026-11-28T08:00:00Z"))
     browser.get(url)  # the message again: reloaded after expiry
-    assert page_kind(browser) == "expired"
+    wait_for_page(browser, "expired")
     assert "This secure message has expired" in element(browser, "h1").text
     assert "Project Heron" not in browser.page_source
     shot(browser, tmp_path, "3-expired")
@@ -239,7 +239,7 @@ def test_phone_width_print_and_a_wrong_link(server, browser, tmp_path):
     shot(browser, tmp_path, "5-print")
 
     browser.get(link[:-3] + "xyz")
-    assert page_kind(browser) == "refused"
+    wait_for_page(browser, "refused")
     assert "This link does not open a secure message" in element(browser, "h1").text
     shot(browser, tmp_path, "6-refused")
 
