@@ -742,6 +742,22 @@ def _joined(texts: list[str]) -> str:
     return "".join(out).replace("\r\n", "\n")
 
 
+# The first empty line as the engine's parser splits lines (CR LF, LF or a
+# lone CR each end one): its header fields all lie before it.
+_EMPTY_LINE = re.compile(rb"(?:\r\n|\r(?!\n)|\n)(?:\r\n|\r|\n)")
+
+
+def _header_block(raw: bytes) -> bytes:
+    """The message up to and including its first empty line (all of it
+    without one): the engine reads the same header fields from it as from
+    the whole message. Not where :func:`mime.walk` ends the header block:
+    the engine's parser reads on past lines the walk stops at (a misplaced
+    ``From `` line, a field without a name, white space on the first line)
+    and splits lines at a lone CR, which the walk does not."""
+    m = _EMPTY_LINE.search(raw)
+    return raw if m is None else raw[: m.end()]
+
+
 def read_view(raw: bytes) -> View:
     """Headers, the text and the HTML of the body parts (see
     :func:`_shown_parts`: the text as plain text, the HTML as it came, to be
@@ -753,7 +769,7 @@ def read_view(raw: bytes) -> View:
     # The engine reads the header fields; the header block is all it needs
     # (given the whole message it would parse every part too: seconds and
     # hundreds of MiB for a message with a large attachment).
-    m = parse_message(data[: root.body_start])
+    m = parse_message(_header_block(raw))
     shown = _shown_parts(data, root)
     attachments = [
         Attachment(mime.filename(data, part), part.ctype, mime.decoded_body(data, part))

@@ -122,3 +122,33 @@ def test_an_empty_text_part_beside_others_adds_nothing():
         )
     )
     assert view.text == "The text."
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        # a misplaced mbox "From " line among the header fields
+        b"Subject: hi\nFrom evil Tue Dec  1 00:00:00 2026\nFrom: CEO <ceo@bank.example>\n"
+        b"To: a@b.example\n\nbody\n",
+        # a field with no name
+        b"Subject: hi\n:x\nFrom: CEO <ceo@bank.example>\nTo: a@b.example\n\nbody\n",
+        # a first line that is white space: no field to continue
+        b" x\nFrom: a@b.example\nSubject: s\nTo: c@d.example\n\nbody\n",
+        # CR CR LF line ends: the engine reads a blank line after From
+        b"From: a@b.example\r\r\nSubject: s\r\r\n\r\r\nbody\r\n",
+        b"From: a@b.example\rSubject: s\rTo: c@d.example\r\rbody\r",
+        b"From sender@x Tue Dec  1 00:00:00 2026\r\nFrom: a@b.example\r\nSubject: s\r\n\r\nb\r\n",
+    ],
+)
+def test_the_header_fields_are_those_the_engine_read_from_the_whole_message(raw):
+    """The engine decided on the message from its header fields as it read
+    them in the whole message: the page shows those same fields (reading
+    only the header block must not change where it ends)."""
+    from secmsg_cli.engine.message import parse_message
+
+    m = parse_message(raw)
+    view = read_view(raw)
+    sender = m.header_from or m.envelope_from or ""
+    assert view.from_ == (f"{m.header_from_name} <{sender}>" if m.header_from_name else sender)
+    assert view.to_addresses == tuple(a.address for a in m.to)
+    assert view.subject == m.subject
