@@ -677,9 +677,17 @@ class View:
     references: str | None
     text: str
     attachments: tuple[Attachment, ...]
-    # the HTML of the body parts as it came (None when none is HTML): for a
-    # sanitising renderer only, never to be shown as it is
-    html: str | None = None
+    # the HTML of each shown body part as it came (none when no part is
+    # HTML): for a sanitising renderer only, never to be shown as it is, and
+    # to be sanitised part by part (joined first, one part's open comment,
+    # script or link would hide or swallow the parts after it)
+    html_parts: tuple[str, ...] = ()
+
+    @property
+    def html(self) -> str | None:
+        """The HTML parts one after another (None when none is HTML); not
+        for a renderer (see ``html_parts``)."""
+        return _joined(list(self.html_parts)) if self.html_parts else None
 
 
 def _shown(addr: Address) -> str:
@@ -731,11 +739,17 @@ def _shown_parts(data: bytes, part: mime.Part) -> _Shown:
     return _Shown(for_text.texts, for_page.htmls, plain=for_text.plain, rich=for_page.rich)
 
 
+def _kept(texts: list[str]) -> list[str]:
+    """The texts that show something (a blank one beside others adds
+    nothing), with LF line ends."""
+    return [t.replace("\r\n", "\n") for t in [t for t in texts if t.strip()] or texts[:1]]
+
+
 def _joined(texts: list[str]) -> str:
     """Texts one after another, each on lines of its own (a blank one
     beside others adds nothing)."""
     out: list[str] = []
-    for text in [t for t in texts if t.strip()] or texts[:1]:
+    for text in _kept(texts):
         if out and not out[-1].endswith("\n"):
             out.append("\n")
         out.append(text)
@@ -790,7 +804,7 @@ def read_view(raw: bytes) -> View:
         references=" ".join(mime.msg_ids(references)) or None,
         text=_joined(shown.texts),
         attachments=tuple(attachments),
-        html=_joined(shown.htmls) if shown.rich else None,
+        html_parts=tuple(_kept(shown.htmls)) if shown.rich else (),
     )
 
 

@@ -75,6 +75,15 @@ def sanitise(markup: str) -> str:
     )
 
 
+def _body_html(view: View) -> Markup | None:
+    """The message's HTML parts, each sanitised on its own (a part's open
+    comment, script or link then ends with it and cannot hide or swallow
+    the parts after it); None when no part is HTML."""
+    if not view.html_parts:
+        return None
+    return Markup("\n".join(sanitise(part) for part in view.html_parts))
+
+
 @functools.cache
 def _css() -> str:
     return resources.files(__package__).joinpath("portal.css").read_text(encoding="utf-8")
@@ -146,7 +155,7 @@ def message_page(
         "message",
         copy=copy,
         view=view,
-        body_html=Markup(sanitise(view.html)) if view.html is not None else None,
+        body_html=_body_html(view),
         sent=view.date or fmt_time(copy.sent, tz),
         expires=fmt_time(copy.expires, tz, never="no expiry date"),
         expired=expired,
@@ -251,5 +260,5 @@ def mail_page(*, view: View) -> str:
         "mail.html",
         "mail",
         view=view,
-        body_html=Markup(sanitise(view.html)) if view.html is not None else None,
+        body_html=_body_html(view),
     )

@@ -95,7 +95,7 @@ def test_text_from_the_message_is_escaped_and_isolated(copy_and_view):
         subject="<script>alert(1)</script>\u202egnp.exe",
         from_='"Eve" <eve@example.com><img src=x onerror=alert(1)>',
         text="</pre><script>alert(2)</script>",
-        html=None,
+        html_parts=(),
     )
     shown = page(copy, hostile, tz)
     assert "<script>" not in shown and "<img" not in shown
@@ -219,3 +219,33 @@ def test_attachment_sizes_read_as_the_command_line_writes_them(n, shown):
     from secmsg_cli.web.pages import size
 
     assert size(n) == shown
+
+
+@pytest.mark.parametrize(
+    "unclosed",
+    [
+        "<!--",
+        "<script>",
+        "<style>",
+        "<template>",
+        "<textarea>",
+        "<title>",
+        "<a href='https://e.example/'>",
+    ],
+)
+def test_a_part_s_unclosed_markup_does_not_hide_or_swallow_the_next_part(copy_and_view, unclosed):
+    """Each part is sanitised on its own: an HTML part ending in an open
+    comment, script or link cannot hide the text part after it (a list's
+    footer, an 'external mail' notice) or turn it into a link."""
+    from secmsg_cli.delivery.compose import read_view
+
+    copy, _, tz = copy_and_view
+    raw = (
+        "From: a@harborfinch.com\nTo: b@lexpartners.com\nSubject: s\n"
+        'Content-Type: multipart/mixed; boundary="b"\n\n'
+        f"--b\nContent-Type: text/html\n\n<p>Hi</p>{unclosed}\n"
+        "--b\nContent-Type: text/plain\n\nEXTERNAL SENDER footer\n--b--\n"
+    ).encode()
+    shown = page(copy, read_view(raw), tz)
+    assert "<pre>EXTERNAL SENDER footer</pre>" in shown
+    assert "</a>\n<pre>EXTERNAL" in shown or "<a" not in unclosed
