@@ -713,9 +713,9 @@ class _Shown:
 def _shown_parts(data: bytes, part: mime.Part) -> _Shown:
     """The body parts under ``part`` as a mail client shows them: those of a
     multipart/mixed (or related, or any other) one after another; of a
-    multipart/alternative one rendering: the first with plain text for the
-    text, the last with HTML (the sender's preferred, RFC 2046) for the
-    page. A text part beside HTML is shown in the page as preformatted,
+    multipart/alternative one rendering, the last the reader can show (the
+    sender's preferred, RFC 2046; the others are what a client hides): the
+    last with plain text for the text, the last with HTML for the page. A text part beside HTML is shown in the page as preformatted,
     escaped text. Attachments, attached messages and unreadable parts show
     nothing here (they are the view's attachments)."""
     if part.kind == mime.BODY:
@@ -734,7 +734,7 @@ def _shown_parts(data: bytes, part: mime.Part) -> _Shown:
     readable = [c for c in children if c.texts]
     if not readable:
         return _Shown()
-    for_text = next((c for c in readable if c.plain), readable[0])
+    for_text = next((c for c in reversed(readable) if c.plain), readable[-1])
     for_page = next((c for c in reversed(readable) if c.rich), for_text)
     return _Shown(for_text.texts, for_page.htmls, plain=for_text.plain, rich=for_page.rich)
 

@@ -1,7 +1,7 @@
 """What the portal shows of a retained message (``compose.read_view``): the
 text and HTML a recipient reads, and the attachments. Every body part of the
 message is shown: the parts of a multipart/mixed one after another, one of
-each multipart/alternative (the plain one for the text, the last with HTML
+each multipart/alternative (the last plain one for the text, the last with HTML
 for the page); nothing the sender wrote is left out."""
 
 from __future__ import annotations
@@ -152,3 +152,27 @@ def test_the_header_fields_are_those_the_engine_read_from_the_whole_message(raw)
     assert view.from_ == (f"{m.header_from_name} <{sender}>" if m.header_from_name else sender)
     assert view.to_addresses == tuple(a.address for a in m.to)
     assert view.subject == m.subject
+
+
+@pytest.mark.parametrize(
+    "kind",
+    ["text/plain", "text/html"],
+)
+def test_of_alternatives_of_one_kind_the_text_is_the_last_as_the_page_s(kind):
+    """RFC 2046: a client shows the last alternative it can; the first is
+    the one it hides. The text (print, portal open, a reply's quote) is not
+    the unchosen first while the page shows the last."""
+    first, last = (
+        (f"<p>Pay to account {n}</p>" if kind == "text/html" else f"Pay to account {n}")
+        for n in ("111", "222")
+    )
+    view = read_view(
+        _msg(
+            'Content-Type: multipart/alternative; boundary="a"\n\n'
+            f"--a\nContent-Type: {kind}\n\n{first}\n"
+            f"--a\nContent-Type: {kind}\n\n{last}\n"
+            "--a--\n"
+        )
+    )
+    assert "222" in view.text and "111" not in view.text
+    assert "222" in (view.html or view.text) and "111" not in (view.html or "")
