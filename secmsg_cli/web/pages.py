@@ -25,7 +25,7 @@ from __future__ import annotations
 import base64
 import functools
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime, tzinfo
 from importlib import resources
 from typing import TYPE_CHECKING, Any
@@ -63,16 +63,28 @@ _ATTRIBUTES = {tag: set(attrs) for tag, attrs in nh3.ALLOWED_ATTRIBUTES.items() 
 _SCHEMES = {"http", "https", "mailto"}
 
 
+_CLEAN: dict[str, Any] = {
+    "tags": _TAGS,
+    "attributes": _ATTRIBUTES,
+    "url_schemes": _SCHEMES,
+    "link_rel": "noopener noreferrer",
+    "strip_comments": True,
+}
+
+
+@functools.cache
+def _cleaner() -> Callable[[str], str]:
+    # nh3.clean converts its options anew on every call (20 us: 2 s for a
+    # message of 100,000 HTML parts, each sanitised on its own); a Cleaner
+    # (newer nh3) converts them once.
+    if hasattr(nh3, "Cleaner"):
+        return nh3.Cleaner(**_CLEAN).clean
+    return functools.partial(nh3.clean, **_CLEAN)
+
+
 def sanitise(markup: str) -> str:
     """The message's HTML reduced to safe text markup (see the module's notes)."""
-    return nh3.clean(
-        markup,
-        tags=_TAGS,
-        attributes=_ATTRIBUTES,
-        url_schemes=_SCHEMES,
-        link_rel="noopener noreferrer",
-        strip_comments=True,
-    )
+    return _cleaner()(markup)
 
 
 def _body_html(view: View) -> Markup | None:
