@@ -412,10 +412,18 @@ def create_app(settings: Settings) -> Starlette:
         # page the browser shows opens them (a browser that sends no such
         # header is let through); a download, also as the browser's own
         # download ("Save link as": a navigation to no document), which a
-        # page of another origin cannot start.
+        # page of another origin cannot start. Not a speculative fetch
+        # (speculation rules in a page of the same site: Chromium fetches or
+        # renders unseen as a navigation to a document, with the cookie and
+        # Sec-Fetch-Site "none"); it fetches again when the user goes there.
         mode = request.headers.get("sec-fetch-mode", "navigate")
         dest = request.headers.get("sec-fetch-dest", "document")
-        if mode == "navigate" and (dest == "document" or (download and dest == "empty")):
+        speculative = "prefetch" in request.headers.get("sec-purpose", "").lower()
+        if (
+            not speculative
+            and mode == "navigate"
+            and (dest == "document" or (download and dest == "empty"))
+        ):
             return None
         return notice(
             "not-a-page",

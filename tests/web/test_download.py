@@ -279,3 +279,28 @@ def test_recalled_or_purged_nothing_is_downloaded_by_a_session_begun_before(port
         r = purged.get(path)
         assert r.status_code == 403 and "Engagement letter" not in r.text
     assert not audit(portal, "download") and read_at(portal, letter) is None
+
+
+@pytest.mark.parametrize("purpose", ["prefetch", "prefetch;prerender"])
+def test_a_speculative_fetch_reads_prints_and_downloads_nothing(portal, letter, purpose):
+    """Speculation rules (<script type="speculationrules">) in any page of the
+    same site make Chromium fetch, or render unseen, a URL of the page's
+    choosing: as a navigation to a document, with the SameSite=Strict
+    cookie and Sec-Fetch-Site "none" (Chromium 150, measured). Served, the
+    copy was marked read (a read receipt), a print and a download audited,
+    with nobody looking. The browser fetches again when the user goes there."""
+    client = portal.client()
+    sign_in(client, portal.tokens()[letter])
+    before = outbox_kinds(portal.outbox)
+    speculative = {
+        "Sec-Purpose": purpose,
+        "Sec-Fetch-Site": "none",
+        "Sec-Fetch-Mode": "navigate",
+        "Sec-Fetch-Dest": "document",
+    }
+    for path in ("/portal/", "/portal/print", "/portal/attachment/1"):
+        r = client.get(path, headers=speculative)
+        assert r.status_code == 403, path
+    assert read_at(portal, letter) is None
+    assert audit(portal, "print") == [] and audit(portal, "download") == []
+    assert outbox_kinds(portal.outbox) == before
