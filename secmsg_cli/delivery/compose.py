@@ -715,8 +715,8 @@ def _shown_parts(data: bytes, part: mime.Part) -> _Shown:
     multipart/mixed (or related, or any other) one after another; of a
     multipart/alternative one rendering, the last the reader can show (the
     sender's preferred, RFC 2046; the others are what a client hides): the
-    last with plain text for the text, the last with HTML for the page. A text part beside HTML is shown in the page as preformatted,
-    escaped text. Attachments, attached messages and unreadable parts show
+    last with plain text for the text, the last with HTML for the page. A
+    text part beside HTML is shown in the page as preformatted, escaped text. Attachments, attached messages and unreadable parts show
     nothing here (they are the view's attachments)."""
     if part.kind == mime.BODY:
         text = mime.decode_text(mime.decoded_body(data, part), mime.charset(data, part))
