@@ -1167,7 +1167,10 @@ def transfer_encoding(value: str | None) -> str:
     return token.lower()
 
 
-_BASE64_JUNK = re.compile(rb"[^A-Za-z0-9+/=]")
+# every byte but base64's alphabet and "=" (deleted by bytes.translate: a
+# tenth of the time of a regular expression's sub on a large attachment)
+_BASE64_KEPT = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/="
+_BASE64_JUNK = bytes(b for b in range(256) if b not in _BASE64_KEPT)
 _PADDING_RUN = re.compile(rb"=+")
 _QP_TRAILING_BLANKS = re.compile(rb"[ \t]+(?=\r?\n|\r|$)")
 
@@ -1184,13 +1187,17 @@ def transfer_decode(encoding: str, body: bytes) -> tuple[bytes, str | None]:
     soft line break.
     """
     if encoding == "base64":
-        clean = _BASE64_JUNK.sub(b"", body)
+        clean = body.translate(None, _BASE64_JUNK)
         note = (
             None
             if len(clean) == len(body.translate(None, b" \t\r\n"))
             else "base64 content has characters outside the base64 alphabet; they were skipped"
         )
-        chunks = [c for c in _PADDING_RUN.split(clean) if c]
+        unpadded = clean.rstrip(b"=")
+        if b"=" not in unpadded:  # padding at the end only, if any: one chunk
+            chunks = [unpadded] if unpadded else []
+        else:
+            chunks = [c for c in _PADDING_RUN.split(clean) if c]
         if len(chunks) > 1:
             note = "base64 content continues after its padding; each part was decoded"
         out = []
