@@ -683,12 +683,6 @@ class View:
     # script or link would hide or swallow the parts after it)
     html_parts: tuple[str, ...] = ()
 
-    @property
-    def html(self) -> str | None:
-        """The HTML parts one after another (None when none is HTML); not
-        for a renderer (see ``html_parts``)."""
-        return _joined(list(self.html_parts)) if self.html_parts else None
-
 
 def _shown(addr: Address) -> str:
     return f"{addr.name} <{addr.address}>" if addr.name else addr.address

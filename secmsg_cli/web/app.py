@@ -544,6 +544,20 @@ def create_app(settings: Settings) -> Starlette:
         own = _origin(f"{request.url.scheme}://{request.url.netloc}")
         return _origin(origin) in {own, portal_origin} and origin != "null"
 
+    async def form_of(
+        request: Request, limit: int, *, too_large: str, back: bool
+    ) -> dict[str, str] | Response:
+        """A posted form's fields (URL-encoded, at most ``limit`` bytes, read
+        no further), or the answer refusing it."""
+        if request.headers.get("content-type", "").split(";")[0].strip() != (
+            "application/x-www-form-urlencoded"
+        ):
+            return notice("bad-form", "The form could not be read", status=400, back=back)
+        raw = await _limited_body(request, limit)
+        if raw is None:
+            return notice("bad-form", too_large, status=413, back=back)
+        return dict(parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True))
+
     async def open_(request: Request) -> Response:
         # The open page's button: the token is exchanged for a session, and
         # the browser led on to the message at a URL without the token.
@@ -557,14 +571,10 @@ def create_app(settings: Settings) -> Starlette:
                 status=403,
                 back=False,
             )
-        if request.headers.get("content-type", "").split(";")[0].strip() != (
-            "application/x-www-form-urlencoded"
-        ):
-            return notice("bad-form", "The form could not be read", status=400, back=False)
-        raw = await _limited_body(request, 4096)
-        if raw is None:
-            return notice("bad-form", "The form could not be read", status=413, back=False)
-        token = dict(parse_qsl(raw.decode("utf-8", "replace"))).get("token", "")
+        form = await form_of(request, 4096, too_large="The form could not be read", back=False)
+        if isinstance(form, Response):
+            return form
+        token = form.get("token", "")
         copy = await checked(request, token)
         if isinstance(copy, Response):
             return copy
@@ -606,14 +616,9 @@ def create_app(settings: Settings) -> Starlette:
 
     @signed_in(page=False)
     async def reply(request: Request, session: _Session) -> Response:
-        if request.headers.get("content-type", "").split(";")[0].strip() != (
-            "application/x-www-form-urlencoded"
-        ):
-            return notice("bad-form", "The form could not be read", status=400)
-        raw = await _limited_body(request, MAX_FORM_BYTES)
-        if raw is None:
-            return notice("bad-form", "The reply is too long", status=413)
-        form = dict(parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True))
+        form = await form_of(request, MAX_FORM_BYTES, too_large="The reply is too long", back=True)
+        if isinstance(form, Response):
+            return form
         if not hmac.compare_digest(form.get("csrf", "").encode(), session.csrf.encode()):
             return notice(
                 "csrf",

@@ -150,6 +150,16 @@ def wait_for_page(driver, kind: str) -> None:
         pytest.fail(f"no {kind} page at {driver.current_url}: {text[:500]!r}")
 
 
+def delivered(server, message: Path) -> dict[int, str]:
+    """Point the account's portal_url at the running portal, deliver
+    ``message`` a day before the server's clock, and give each portal copy's
+    notification link (copy id -> link)."""
+    url, outbox, cli = server
+    ok(cli("account", "set", "--portal-url", url.rstrip("/")))
+    ok(cli("-q", "deliver", message, "--outbox", outbox, "--at", "2026-11-27T10:00:00Z"))
+    return links_in(outbox)
+
+
 def open_link(driver, link: str) -> None:
     """Follow a notification's link and press the page's button."""
     driver.get(link)
@@ -160,19 +170,7 @@ def open_link(driver, link: str) -> None:
 
 def test_open_read_reply_and_reload_after_expiry(server, browser, tmp_path):
     url, outbox, cli = server
-    ok(cli("account", "set", "--portal-url", url.rstrip("/")))
-    ok(
-        cli(
-            "-q",
-            "deliver",
-            FIXTURES / "messages" / "01-confidential-subject-to-counsel.eml",
-            "--outbox",
-            outbox,
-            "--at",
-            "2026-11-27T10:00:00Z",
-        )
-    )
-    link = links_in(outbox)[1]
+    link = delivered(server, FIXTURES / "messages" / "01-confidential-subject-to-counsel.eml")[1]
     assert link.startswith(url.rstrip("/") + "?token=")
 
     browser.get(link)
@@ -208,20 +206,9 @@ def test_open_read_reply_and_reload_after_expiry(server, browser, tmp_path):
 
 
 def test_phone_width_print_and_a_wrong_link(server, browser, tmp_path):
-    url, outbox, cli = server
-    ok(cli("account", "set", "--portal-url", url.rstrip("/")))
-    ok(
-        cli(
-            "-q",
-            "deliver",
-            FIXTURES / "messages" / "03-mixed-internal-external.eml",
-            "--outbox",
-            outbox,
-            "--at",
-            "2026-11-27T10:00:00Z",
-        )
+    link = next(
+        iter(delivered(server, FIXTURES / "messages" / "03-mixed-internal-external.eml").values())
     )
-    link = next(iter(links_in(outbox).values()))
     browser.set_window_size(390, 844)
     open_link(browser, link)
     assert all(element(browser, f"#{b}").is_enabled() for b in ("reply", "reply-all", "print"))
@@ -245,17 +232,15 @@ def test_phone_width_print_and_a_wrong_link(server, browser, tmp_path):
 
 
 def test_an_attachment_downloads_into_the_browsers_downloads(server, browser, tmp_path):
-    url, outbox, cli = server
-    ok(cli("account", "set", "--portal-url", url.rstrip("/")))
     message = FIXTURES / "messages" / "04-finance-card-number-attachment.eml"
-    ok(cli("-q", "deliver", message, "--outbox", outbox, "--at", "2026-11-27T10:00:00Z"))
+    link = next(iter(delivered(server, message).values()))
     import email
     import email.policy
 
     (attachment,) = email.message_from_bytes(
         message.read_bytes(), policy=email.policy.default
     ).iter_attachments()
-    open_link(browser, next(iter(links_in(outbox).values())))
+    open_link(browser, link)
     link = element(browser, "#attachment-1")
     assert link.text == "card_reconciliation_2026-11.csv"
     link.click()
@@ -299,12 +284,10 @@ def test_html_and_svg_attachments_are_saved_under_their_plain_names(server, brow
     """In Chromium: the file is saved, never shown in the portal's origin,
     under the name filename* gives (not a name the fallback could be read as:
     an encoded-word, a percent escape, a quote or a semicolon)."""
-    url, outbox, cli = server
-    ok(cli("account", "set", "--portal-url", url.rstrip("/")))
     message = tmp_path / "hostile.eml"
     message.write_text(HOSTILE)
-    ok(cli("-q", "deliver", message, "--outbox", outbox, "--at", "2026-11-27T10:00:00Z"))
-    open_link(browser, next(iter(links_in(outbox).values())))
+    link = next(iter(delivered(server, message).values()))
+    open_link(browser, link)
     from selenium.webdriver.support.ui import WebDriverWait
 
     expected = {1: "résumé;x=%41 _q_.html", 2: "=_utf-8_b_ZXZpbC5leGU=_=.svg"}

@@ -28,27 +28,32 @@ def _copy_of(portal, subject: str, recipient: str) -> int:
     return copy_id
 
 
+def _raw(portal, copy_id: int) -> bytes:
+    """The retained message of a copy, as the store keeps it."""
+    from secmsg_cli.store.store import Store
+
+    with Store(portal.db) as store:
+        copy = store.portal_records.portal_copy(copy_id)
+        raw = store.portal_records.portal_message_raw(copy.message_ref)
+    assert raw is not None
+    return raw
+
+
 def _attachments(portal, copy_id: int) -> list[tuple[str, bytes]]:
-    with sqlite3.connect(portal.db) as conn:
-        (raw,) = conn.execute(
-            "SELECT m.raw FROM portal_copies c JOIN portal_messages m ON m.id = c.message_ref"
-            " WHERE c.id = ?",
-            (copy_id,),
-        ).fetchone()
-    msg = email.message_from_bytes(raw, policy=email.policy.default)
+    msg = email.message_from_bytes(_raw(portal, copy_id), policy=email.policy.default)
     return [(a.get_filename(), a.get_payload(decode=True)) for a in msg.iter_attachments()]
 
 
 @pytest.fixture
-def letter(portal) -> int:
+def reconciliation(portal) -> int:
     """Accounts Payable's copy of the expenses reconciliation (one CSV)."""
     return _copy_of(portal, "November expenses reconciliation", "accounts@clientco.example")
 
 
-def test_the_page_links_each_attachment_and_it_downloads_byte_for_byte(portal, letter):
-    ((name, data),) = _attachments(portal, letter)
+def test_the_page_links_each_attachment_and_it_downloads_byte_for_byte(portal, reconciliation):
+    ((name, data),) = _attachments(portal, reconciliation)
     client = portal.client()
-    sign_in(client, portal.tokens()[letter])
+    sign_in(client, portal.tokens()[reconciliation])
     page = client.get("/portal/").text
     assert f'<a href="/portal/attachment/1" id="attachment-1"><bdi>{name}</bdi></a>' in page
     r = client.get("/portal/attachment/1")
@@ -64,7 +69,7 @@ def test_the_page_links_each_attachment_and_it_downloads_byte_for_byte(portal, l
     assert r.headers["referrer-policy"] == "no-referrer"
     (row,) = audit(portal, "download")
     assert row == {
-        "object": str(letter),
+        "object": str(reconciliation),
         "recipient": "accounts@clientco.example",
         "at": "2026-11-28T09:00:00+00:00",
         "attachment": 1,
@@ -75,73 +80,73 @@ def test_the_page_links_each_attachment_and_it_downloads_byte_for_byte(portal, l
     }
 
 
-def test_a_download_before_the_page_is_reading(portal, letter):
+def test_a_download_before_the_page_is_reading(portal, reconciliation):
     client = portal.client()
-    sign_in(client, portal.tokens()[letter])
-    assert read_at(portal, letter) is None
+    sign_in(client, portal.tokens()[reconciliation])
+    assert read_at(portal, reconciliation) is None
     assert client.get("/portal/attachment/1").status_code == 200
-    assert read_at(portal, letter) == "2026-11-28T09:00:00+00:00"
+    assert read_at(portal, reconciliation) == "2026-11-28T09:00:00+00:00"
     assert audit(portal, "download")[0]["first_view"] is True
 
 
-def test_a_head_request_downloads_nothing(portal, letter):
+def test_a_head_request_downloads_nothing(portal, reconciliation):
     client = portal.client()
-    sign_in(client, portal.tokens()[letter])
+    sign_in(client, portal.tokens()[reconciliation])
     assert client.head("/portal/attachment/1").status_code == 405
-    assert read_at(portal, letter) is None and not audit(portal, "download")
+    assert read_at(portal, reconciliation) is None and not audit(portal, "download")
 
 
 @pytest.mark.parametrize("number", ["0", "2", "99999999999999999999999"])
-def test_an_attachment_the_message_does_not_have_is_not_found(portal, letter, number):
+def test_an_attachment_the_message_does_not_have_is_not_found(portal, reconciliation, number):
     client = portal.client()
-    sign_in(client, portal.tokens()[letter])
+    sign_in(client, portal.tokens()[reconciliation])
     r = client.get(f"/portal/attachment/{number}")
     assert r.status_code == 404 and "There is no such attachment" in r.text
-    assert read_at(portal, letter) is None and not audit(portal, "download")
+    assert read_at(portal, reconciliation) is None and not audit(portal, "download")
 
 
 @pytest.mark.parametrize("path", ["/portal/attachment/-1", "/portal/attachment/x"])
-def test_a_path_that_is_not_an_attachment_number_is_not_found(portal, letter, path):
+def test_a_path_that_is_not_an_attachment_number_is_not_found(portal, reconciliation, path):
     client = portal.client()
-    sign_in(client, portal.tokens()[letter])
+    sign_in(client, portal.tokens()[reconciliation])
     assert client.get(path).status_code == 404
 
 
-def test_without_a_session_or_from_another_page_nothing_is_downloaded(portal, letter):
+def test_without_a_session_or_from_another_page_nothing_is_downloaded(portal, reconciliation):
     client = portal.client()
     r = client.get("/portal/attachment/1")
     assert r.status_code == 401 and "Open the link in your notification again" in r.text
-    sign_in(client, portal.tokens()[letter])
+    sign_in(client, portal.tokens()[reconciliation])
     for mode, dest in (("no-cors", "image"), ("navigate", "iframe"), ("cors", "empty")):
         r = client.get(
             "/portal/attachment/1", headers={"Sec-Fetch-Mode": mode, "Sec-Fetch-Dest": dest}
         )
         assert r.status_code == 403, (mode, dest)
-    assert read_at(portal, letter) is None and not audit(portal, "download")
+    assert read_at(portal, reconciliation) is None and not audit(portal, "download")
 
 
 @pytest.mark.parametrize("dest", ["document", "empty"])
-def test_a_link_followed_or_saved_downloads(portal, letter, dest):
+def test_a_link_followed_or_saved_downloads(portal, reconciliation, dest):
     """A click on the link is a navigation to a document; the browser's
     "Save link as" (or a same-origin download link) is one to no document."""
     client = portal.client()
-    sign_in(client, portal.tokens()[letter])
+    sign_in(client, portal.tokens()[reconciliation])
     r = client.get(
         "/portal/attachment/1", headers={"Sec-Fetch-Mode": "navigate", "Sec-Fetch-Dest": dest}
     )
     assert r.status_code == 200 and r.headers["content-type"] == "application/octet-stream"
 
 
-def test_revoked_or_expired_the_attachment_is_refused_as_the_page_is(portal, letter):
+def test_revoked_or_expired_the_attachment_is_refused_as_the_page_is(portal, reconciliation):
     client = portal.client()
-    sign_in(client, portal.tokens()[letter])
+    sign_in(client, portal.tokens()[reconciliation])
     portal.now[0] = AFTER_EXPIRY.replace(year=2027)  # long after every demo copy's expiry
     r = client.get("/portal/attachment/1")
     assert r.status_code == 410 and "This secure message has expired" in r.text
     assert "card_reconciliation" not in r.text
     ok(portal.cli("account", "set", "--expired-view"))
     assert client.get("/portal/attachment/1").status_code == 200  # viewable after expiry
-    ok(portal.cli("portal", "revoke", str(letter), "--at", "2027-01-01T00:00:00Z"))
+    ok(portal.cli("portal", "revoke", str(reconciliation), "--at", "2027-01-01T00:00:00Z"))
     r = client.get("/portal/attachment/1")
     assert r.status_code == 410 and "This secure message was revoked" in r.text
     reasons = [d["reason"] for d in audit(portal, "access-denied")]
@@ -246,15 +251,9 @@ def test_hostile_names_and_types_are_a_plain_file_to_save(portal):
         assert ".." not in name and "/" not in name and "\\" not in name
 
 
-def test_the_download_link_is_absent_from_a_preview(portal, tmp_path, letter):
-    with sqlite3.connect(portal.db) as conn:
-        (raw,) = conn.execute(
-            "SELECT m.raw FROM portal_copies c JOIN portal_messages m ON m.id = c.message_ref"
-            " WHERE c.id = ?",
-            (letter,),
-        ).fetchone()
+def test_the_download_link_is_absent_from_a_preview(portal, tmp_path, reconciliation):
     message = tmp_path / "m.eml"
-    message.write_bytes(raw)
+    message.write_bytes(_raw(portal, reconciliation))
     r = portal.cli("preview", message, "--out", tmp_path / "p", "--at", "2026-11-27T10:00:00Z")
     assert r.exit_code == 0, r.output
     page = (tmp_path / "p").rglob("portal.html")
@@ -262,13 +261,13 @@ def test_the_download_link_is_absent_from_a_preview(portal, tmp_path, letter):
     assert "card_reconciliation_2026-11.csv" in html and "/attachment/" not in html
 
 
-def test_recalled_or_purged_nothing_is_downloaded_by_a_session_begun_before(portal, letter):
+def test_recalled_or_purged_nothing_is_downloaded_by_a_session_begun_before(portal, reconciliation):
     """A session outlives neither a recall nor a sweep's purge: it holds the
     copy's token, and each download checks it again."""
     recalled, purged = portal.client(), portal.client()
-    sign_in(recalled, portal.tokens()[letter])  # signed in, not read: still recallable
+    sign_in(recalled, portal.tokens()[reconciliation])  # signed in, not read: still recallable
     sign_in(purged, portal.tokens()[2])
-    ok(portal.cli("portal", "recall", str(letter), "--at", "2026-11-28T08:00:00Z"))
+    ok(portal.cli("portal", "recall", str(reconciliation), "--at", "2026-11-28T08:00:00Z"))
     r = recalled.get("/portal/attachment/1")
     assert r.status_code == 410 and "card_reconciliation" not in r.text
     ok(portal.cli("account", "set", "--expired-view"))
@@ -278,11 +277,11 @@ def test_recalled_or_purged_nothing_is_downloaded_by_a_session_begun_before(port
     for path in ("/portal/", "/portal/attachment/1"):
         r = purged.get(path)
         assert r.status_code == 403 and "Engagement letter" not in r.text
-    assert not audit(portal, "download") and read_at(portal, letter) is None
+    assert not audit(portal, "download") and read_at(portal, reconciliation) is None
 
 
 @pytest.mark.parametrize("purpose", ["prefetch", "prefetch;prerender"])
-def test_a_speculative_fetch_reads_prints_and_downloads_nothing(portal, letter, purpose):
+def test_a_speculative_fetch_reads_prints_and_downloads_nothing(portal, reconciliation, purpose):
     """Speculation rules (<script type="speculationrules">) in any page of the
     same site make Chromium fetch, or render unseen, a URL of the page's
     choosing: as a navigation to a document, with the SameSite=Strict
@@ -290,7 +289,7 @@ def test_a_speculative_fetch_reads_prints_and_downloads_nothing(portal, letter, 
     copy was marked read (a read receipt), a print and a download audited,
     with nobody looking. The browser fetches again when the user goes there."""
     client = portal.client()
-    sign_in(client, portal.tokens()[letter])
+    sign_in(client, portal.tokens()[reconciliation])
     before = outbox_kinds(portal.outbox)
     speculative = {
         "Sec-Purpose": purpose,
@@ -301,6 +300,6 @@ def test_a_speculative_fetch_reads_prints_and_downloads_nothing(portal, letter, 
     for path in ("/portal/", "/portal/print", "/portal/attachment/1"):
         r = client.get(path, headers=speculative)
         assert r.status_code == 403, path
-    assert read_at(portal, letter) is None
+    assert read_at(portal, reconciliation) is None
     assert audit(portal, "print") == [] and audit(portal, "download") == []
     assert outbox_kinds(portal.outbox) == before
